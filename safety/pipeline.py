@@ -1,0 +1,105 @@
+"""THE core: one event, one pass. ``step`` is called identically by the stream worker and by replay.
+
+step(state, event, rules) -> StepResult(state, graded, alerts, rejections, signals). It reads no clock and does
+no I/O: times come from the event (recorded_at, else occurred_at; the stream passes the Kafka timestamp as
+``recorded_at`` when the producer did not send one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from safety import detectors
+from safety.alerts import Alert, GradedObservation, Rejection
+from safety.events import Ecg, Event, Infusion, Lab, Vital
+from safety.grading import grade_observation
+from safety.ruleset import RuleSet
+from safety.signals import StudySignal
+from safety.subject import Reading, SubjectState
+from safety.timeline import study_day
+
+GRADED_STATUSES = ("final", "corrected")
+
+
+@dataclass
+class StepResult:
+    state: SubjectState
+    graded: list[GradedObservation] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    signals: list[StudySignal] = field(default_factory=list)
+    duplicate: bool = False
+
+
+def digest(event: Event) -> str:
+    """Content fingerprint of an event revision, to tell a true duplicate from a conflicting one."""
+    return hashlib.blake2b(event.model_dump_json().encode(), digest_size=8).hexdigest()
+
+
+def new_state(event: Event) -> SubjectState:
+    return SubjectState(subject_id=event.subject_id, study_id=event.study_id)
+
+
+def step(state: SubjectState | None, event: Event, rules: RuleSet, raw: str | None = None) -> StepResult:
+    """Apply one event to its subject's state; return the state and every output it causes."""
+    state = state if state is not None else new_state(event)
+    fingerprint = digest(event)
+    seen = state.seen.get(event.event_id)
+    correction = False
+    if seen is not None:
+        seen_revision, seen_digest = seen.split(":", 1)
+        if event.revision <= int(seen_revision):
+            result = StepResult(state=state, duplicate=True)
+            if event.revision == int(seen_revision) and fingerprint != seen_digest:
+                result.rejections.append(Rejection(
+                    kind="conflicting_duplicate", event_id=event.event_id, subject_id=event.subject_id,
+                    raw=raw if raw is not None else event.model_dump_json(),
+                    reason=(f"conflicting duplicate: event_id {event.event_id!r} revision {event.revision} was "
+                            "already applied with different content; send a higher revision to correct it"),
+                ))
+            return result
+        correction = True
+    state.seen[event.event_id] = f"{event.revision}:{fingerprint}"
+    state.last_applied = f"{event.event_id}@{event.revision}"
+
+    result = StepResult(state=state)
+    if isinstance(event, Infusion):
+        _apply_infusion(state, event, rules, result)
+    graded: list[GradedObservation] = []
+    if isinstance(event, (Lab, Vital, Ecg)):
+        if not isinstance(event, Lab) or event.status in GRADED_STATUSES:
+            graded = grade_observation(event, state, rules)
+            state.remember_pre_infusion(Reading(
+                event_id=event.event_id, test=event.test, value=event.value.number,
+                comparator=event.value.comparator, unit=event.unit,
+                ref_low=getattr(event, "ref_low", None), ref_high=getattr(event, "ref_high", None),
+                occurred_at=event.occurred_at,
+            ))
+    result.graded = graded
+    outcome = detectors.evaluate(event, graded, state, rules, correction=correction)
+    result.alerts.extend(outcome.alerts)
+    result.signals.extend(outcome.signals)
+    return result
+
+
+def _apply_infusion(state: SubjectState, event: Infusion, rules: RuleSet, result: StepResult) -> None:
+    """The first infusion defines day 0; a late record of an earlier infusion moves day 0 back."""
+    if event.occurred_at not in state.infusions:
+        state.infusions.append(event.occurred_at)
+        state.infusions.sort()
+    first = state.infusions[0]
+    was_infused = state.first_infusion_at is not None
+    state.first_infusion_at = first
+    state.day0 = first.astimezone(rules.tz).date()
+    for test, readings in list(state.pre_infusion.items()):
+        kept = [r for r in readings if r.occurred_at < first]
+        if kept:
+            state.pre_infusion[test] = kept
+        else:
+            del state.pre_infusion[test]
+    if not was_infused:
+        result.signals.append(StudySignal(
+            kind="infused", study_id=event.study_id, subject_id=event.subject_id, event_id=event.event_id,
+            study_day=study_day(event.occurred_at, state.day0, rules.tz), at=event.clock_start,
+        ))

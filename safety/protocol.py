@@ -1,0 +1,182 @@
+"""Schema of a study's protocol rules (rules/studies/<study_id>.yaml), validated strictly at load.
+
+A second study is a new YAML file, not new code. Every parameter the detectors, clocks and delivery use lives
+here; the defaults of the first study are in protocol.md ("Alert kinds and the default rules of this study").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from safety.errors import RuleFileError
+
+Recipient = Literal["pi", "ethics", "safety_officer"]
+Causality = Literal["related", "probable", "possible", "unlikely", "unrelated", "unassessable"]
+AlertKindName = Literal[
+    "DLT", "SUSPECTED_DLT", "SAE", "SUSAR", "POTENTIAL_SAE", "HYS_LAW", "STOPPING_BOUNDARY", "DELIVERY_FAILED"
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Window(_Strict):
+    first_day: int = 0
+    last_day: int = 365
+
+
+class Dlt1(_Strict):
+    """Infusion reaction: an AE of these terms, grade >= min_grade, onset within `within_hours` of any infusion."""
+
+    enabled: bool = True
+    terms: list[str]
+    min_grade: Annotated[int, Field(ge=1, le=5)] = 3
+    within_hours: Annotated[float, Field(gt=0)] = 24
+
+
+class Dlt2(_Strict):
+    """Non-hematologic toxicity: AE grade >= min_grade, term not hematologic, causality in the related set."""
+
+    enabled: bool = True
+    min_grade: Annotated[int, Field(ge=1, le=5)] = 3
+    hematologic_terms: list[str]
+
+
+class Dlt3(_Strict):
+    """Thromboembolism: AE of these terms, grade >= min_grade, causality not in `excluded_causality`."""
+
+    enabled: bool = True
+    terms: list[str]
+    min_grade: Annotated[int, Field(ge=1, le=5)] = 2
+    excluded_causality: list[Causality] = ["unrelated"]
+
+
+class Dlt4(_Strict):
+    """Marrow suppression beyond the disease: below `fraction_of_baseline` x baseline and grade >= min_grade,
+    confirmed by a later value of the same test at least `confirm_after_days` study days later."""
+
+    enabled: bool = True
+    tests: list[str]
+    fraction_of_baseline: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    min_grade: Annotated[int, Field(ge=1, le=5)] = 4
+    confirm_after_days: Annotated[int, Field(ge=1)] = 7
+
+
+class Dlt5(_Strict):
+    """Treatment-related death: a death event, or an AE of grade 5, causality in the related set."""
+
+    enabled: bool = True
+
+
+class DltRules(_Strict):
+    priority: list[str] = ["DLT-5", "DLT-1", "DLT-3", "DLT-4", "DLT-2"]
+    dlt1: Dlt1
+    dlt2: Dlt2
+    dlt3: Dlt3
+    dlt4: Dlt4
+    dlt5: Dlt5 = Dlt5()
+
+
+class SuspectedDlt(_Strict):
+    enabled: bool = True
+    min_grade: Annotated[int, Field(ge=1, le=5)] = 3
+    event_types: list[Literal["lab", "vital", "ecg"]] = ["lab", "vital", "ecg"]
+
+
+class PotentialSae(_Strict):
+    enabled: bool = True
+    min_grade: Annotated[int, Field(ge=1, le=5)] = 4
+    event_types: list[Literal["lab", "vital", "ecg"]] = ["lab", "vital", "ecg"]
+
+
+class HysLaw(_Strict):
+    enabled: bool = True
+    transaminase_tests: list[str] = ["ALT", "AST"]
+    transaminase_x_uln: float = 3.0
+    bilirubin_test: str = "BILI"
+    bilirubin_x_uln: float = 2.0
+    alp_test: str = "ALP"
+    alp_x_uln_below: float = 2.0
+    max_days_after: Annotated[int, Field(ge=0)] = 14
+
+
+class StoppingRule(_Strict):
+    """Beta(prior_a, prior_b) prior on the DLT rate; raise when P(rate > threshold | x, n) > probability."""
+
+    enabled: bool = True
+    prior_a: Annotated[float, Field(gt=0)] = 1.0
+    prior_b: Annotated[float, Field(gt=0)] = 1.0
+    threshold: Annotated[float, Field(gt=0, lt=1)] = 0.30
+    probability: Annotated[float, Field(gt=0, lt=1)] = 0.90
+    min_n: Annotated[int, Field(ge=1)] = 3
+
+
+class Clock(_Strict):
+    """A report or review deadline counted from the triggering event's `recorded_at`."""
+
+    hours: Annotated[float, Field(ge=0)]
+    what: str
+
+
+class Escalation(_Strict):
+    """protocol.md, Reporting and escalation."""
+
+    unacknowledged_kinds: list[AlertKindName] = ["SAE", "SUSAR", "DLT"]
+    ack_within_hours: Annotated[float, Field(gt=0)] = 2
+    ethics_report_kinds: list[AlertKindName] = ["SAE", "SUSAR"]
+    ethics_margin_hours: Annotated[float, Field(ge=0)] = 4
+    resend_to: list[Recipient] = ["pi", "safety_officer"]
+
+
+class Protocol(_Strict):
+    study_id: str
+    title: str = ""
+    time_zone: str = "Asia/Shanghai"
+    ctcae_version: Literal["5.0", "6.0"] = "5.0"
+    assume_worst_clinical: bool = False
+    planned_subjects: Annotated[int, Field(ge=1)] | None = None
+    window: Window = Window()
+    related_causality: list[Causality] = ["related", "probable", "possible", "unassessable"]
+    dlt: DltRules
+    suspected_dlt: SuspectedDlt = SuspectedDlt()
+    potential_sae: PotentialSae = PotentialSae()
+    hys_law: HysLaw = HysLaw()
+    stopping: StoppingRule = StoppingRule()
+    clocks: dict[str, Clock]
+    recipients: dict[AlertKindName, list[Recipient]]
+    escalation: Escalation = Escalation()
+
+    @model_validator(mode="after")
+    def _every_kind_has_recipients(self) -> Protocol:
+        needed = {"DLT", "SUSPECTED_DLT", "SAE", "SUSAR", "POTENTIAL_SAE", "HYS_LAW", "STOPPING_BOUNDARY"}
+        missing = sorted(needed - set(self.recipients))
+        if missing:
+            raise ValueError(f"recipients: no recipients for alert kind(s) {', '.join(missing)}")
+        return self
+
+    def is_related(self, causality: str | None) -> bool:
+        return causality is not None and causality in self.related_causality
+
+
+def load_protocol(path: Path) -> Protocol:
+    """Read and validate a study file; errors name the file and the field (architecture convention 5)."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RuleFileError(f"{path}: study rules file not found; pass an existing file with --rules") from None
+    except yaml.YAMLError as exc:
+        raise RuleFileError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise RuleFileError(f"{path}: expected a mapping of protocol settings at the top level")
+    try:
+        return Protocol.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise RuleFileError(f"{path}: {problems}") from None
