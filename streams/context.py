@@ -1,0 +1,74 @@
+"""What the worker hands to modules that plug pages or agents into it (``register(app, ctx)``).
+
+``streams.app.create_app`` builds one ``WorkerContext`` per app and calls ``streams.acks.register(app, ctx)``
+(delivery engineer) and ``streams.pages.register(app, ctx)`` (dashboard engineer) when those modules exist.
+A plug-in may declare its own agents, tables and pages on ``app`` inside ``register``; each table keeps one
+writer (architecture convention 10), so a plug-in reads ``ctx.tables`` and writes only the tables it declares.
+
+Attributes
+----------
+app: faust.App
+    The worker's app (declare ``@app.agent``, ``@app.page``, ``app.Table`` here).
+settings: streams.settings.Settings
+    Configuration (topic names, web host/port, notify config, auth tokens, link secret...).
+metrics: streams.metrics.SafetyMetrics
+    The metrics of this process (exact names in streams/metrics.py); ``/metrics`` is already served.
+topics: Topics
+    faust topic objects, all raw-bytes topics (encode/decode with streams.codec only):
+    ``events`` (input, keyed by subject_id), ``graded``, ``alerts`` (Alert JSON, keyed by subject_id),
+    ``deadletter``, ``study`` (StudySignal JSON, keyed by study_id), ``acks`` (command events from HTTP),
+    ``deliveries`` (delivery ledger, compacted), ``ethics_feed``.
+tables: Tables
+    ``subjects`` (subject_id -> SubjectState JSON, writer: streams.ingest.ingest),
+    ``study`` (study_id -> StudyState JSON, writer: streams.ingest.study); plug-ins may set more attributes.
+rules: safety.ruleset.RuleSet
+    The rule set the worker grades with, loaded on first use (``ctx.rules``), shared with replay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import faust
+
+    from safety.ruleset import RuleSet
+    from streams.metrics import SafetyMetrics
+    from streams.settings import Settings
+
+
+@dataclass
+class Topics:
+    events: faust.TopicT
+    graded: faust.TopicT
+    alerts: faust.TopicT
+    deadletter: faust.TopicT
+    study: faust.TopicT
+    acks: faust.TopicT
+    deliveries: faust.TopicT
+    ethics_feed: faust.TopicT
+
+
+@dataclass
+class Tables:
+    subjects: Any  # faust.Table[str, str]: subject_id -> SubjectState JSON
+    study: Any  # faust.Table[str, str]: study_id -> StudyState JSON
+    extra: dict[str, Any] = field(default_factory=dict)  # tables declared by plug-ins, by name
+
+
+@dataclass
+class WorkerContext:
+    app: faust.App
+    settings: Settings
+    metrics: SafetyMetrics
+    topics: Topics
+    tables: Tables
+
+    @cached_property
+    def rules(self) -> RuleSet:
+        """Loaded lazily: the worker module is importable (``faust -A streams.app``) before rules are read."""
+        from safety.ruleset import load_ruleset
+
+        return load_ruleset(self.settings.rules_file)

@@ -1,0 +1,80 @@
+"""Configuration of every shell process (worker, demo, produce, topic admin), from ``SAFETY_*`` variables.
+
+One pydantic-settings model so the Docker image, docker-compose and the CLI read the same names; the compose
+test (tests/deploy/test_compose.py) checks that every ``SAFETY_*`` variable of the worker service is a field.
+Defaults are the development/demo ones (memory store, loopback web server); production sets the store to
+``rocksdb://`` and the bootstrap servers of a real Kafka cluster (README, "Running in production").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """``SAFETY_<FIELD>`` in the environment overrides each field (case-insensitive)."""
+
+    model_config = SettingsConfigDict(env_prefix="SAFETY_", extra="ignore")
+
+    # --- Kafka ---
+    kafka_bootstrap: str | None = Field(
+        None, description="host:port[,host:port]; None = `safety demo` starts the embedded Tansu broker")
+    app_id: str = Field("safety-surveillance", description="faust app id = consumer group, changelog prefix")
+    topic_events: str = "safety.events"
+    topic_graded: str = "safety.graded"
+    topic_alerts: str = "safety.alerts"
+    topic_deadletter: str = "safety.deadletter"
+    topic_study: str = "safety.study"
+    topic_acks: str = "safety.acks"
+    topic_deliveries: str = "safety.deliveries"
+    topic_ethics_feed: str = "safety.ethics-feed"
+    partitions: int = Field(4, ge=1, description="partitions of every topic (co-partitioned with the tables)")
+    replication: int = Field(1, ge=1, description="replication factor of created topics (3 on a cluster)")
+    topics_file: Path | None = Field(None, description="deploy/kafka/topics.yaml; None = the bundled one")
+    session_timeout: float = Field(
+        6.0, gt=0, description="consumer group session timeout (s); Tansu holds JoinGroup for half of it")
+    heartbeat_interval: float = Field(1.0, gt=0)
+    commit_interval: float = Field(1.0, gt=0, description="offset commit interval (s): fewer redeliveries")
+    embedded_workarounds: bool | None = Field(
+        None, description="Tansu-only settings (notes §3, §7); None = only on the embedded broker")
+
+    # --- State ---
+    store: str = Field("memory://", description="faust table store: memory:// (tests, demo) or rocksdb://")
+    data_dir: Path = Field(Path("out/worker-data"), description="faust datadir (rocksdb files)")
+
+    # --- Web server (metrics, pages) ---
+    web_host: str = Field("127.0.0.1", description="bind address; 0.0.0.0 only inside a container")
+    web_port: int = Field(6066, ge=0, le=65535)
+    web_enabled: bool = True
+
+    # --- Rules and study ---
+    rules_file: Path | None = Field(None, description="rules/studies/<study>.yaml; None = the default study")
+    study_tz: str = Field("Asia/Shanghai", description="time zone for timestamps without a UTC offset")
+
+    # --- Delivery (owned by the delivery engineer: add notify/auth fields below this line) ---
+    notify_config: Path | None = Field(None, description="apprise config (YAML/TEXT) with recipient tags")
+    link_secret: str | None = Field(None, description="HMAC secret of acknowledgement links")
+    auth_tokens: str | None = Field(None, description="role tokens for HTTP pages, 'role:token,role:token'")
+    public_url: str | None = Field(None, description="base URL printed in notifications and links")
+
+    def bootstrap_url(self) -> str:
+        """faust's broker URL form: ``kafka://h1:p1;h2:p2``."""
+        if not self.kafka_bootstrap:
+            raise ValueError("SAFETY_KAFKA_BOOTSTRAP is not set: set it to host:port of a Kafka broker, "
+                             "or run `safety demo`, which starts the embedded broker")
+        return "kafka://" + ";".join(h.strip() for h in self.kafka_bootstrap.split(",") if h.strip())
+
+    def bootstrap_servers(self) -> list[str]:
+        """kafka-python's form: a list of host:port."""
+        return [h.strip() for h in (self.kafka_bootstrap or "").split(",") if h.strip()]
+
+    def topic_names(self) -> dict[str, str]:
+        """Logical name -> configured topic name, for topics.yaml and the admin client."""
+        return {
+            "events": self.topic_events, "graded": self.topic_graded, "alerts": self.topic_alerts,
+            "deadletter": self.topic_deadletter, "study": self.topic_study, "acks": self.topic_acks,
+            "deliveries": self.topic_deliveries, "ethics_feed": self.topic_ethics_feed,
+        }
