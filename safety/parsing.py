@@ -39,8 +39,8 @@ def _describe(err: Any, event_type: str | None) -> str:
         return f"type: required field is missing (expected one of {', '.join(EVENT_TYPES)})"
     if kind == "json_invalid":
         return f"not valid JSON: {err['msg'].removeprefix('Invalid JSON: ')}"
-    if kind == "model_attributes_type" or kind == "model_type":
-        return "expected a JSON object with the event's fields"
+    if kind in ("model_attributes_type", "model_type") or (kind == "dict_type" or not loc):
+        return f"expected a JSON object with the event's fields, got {_shown(err.get('input'))}"
     message = err["msg"].removeprefix("Value error, ")
     if "got " in message:
         return f"{prefix}: {message}"

@@ -77,6 +77,12 @@ def step(state: SubjectState | None, event: Event, rules: RuleSet, raw: str | No
                 occurred_at=event.occurred_at,
             ))
     result.graded = graded
+    if graded and all(row.grade is None for row in graded):
+        result.rejections.append(Rejection(
+            kind="ungradable", event_id=event.event_id, subject_id=event.subject_id,
+            raw=raw if raw is not None else event.model_dump_json(),
+            reason="ungradable: " + "; ".join(dict.fromkeys(row.basis for row in graded)),
+        ))
     outcome = detectors.evaluate(event, graded, state, rules, correction=correction)
     result.alerts.extend(outcome.alerts)
     result.signals.extend(outcome.signals)

@@ -1,0 +1,7 @@
+"""`python -m safety` is the `safety` command."""
+
+import sys
+
+from safety.cli import main
+
+sys.exit(main())

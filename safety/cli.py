@@ -1,0 +1,90 @@
+"""The `safety` command. A thin shell: each subcommand parses its arguments and calls one function.
+
+Subcommands that need the stream stack (faust, apprise) are imported only when used, so `safety replay` and
+`safety rules check` start fast and the pure core never imports the shell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+# name -> (module, function taking argv and returning an exit code, one-line help)
+DELEGATED: dict[str, tuple[str, str, str]] = {
+    "demo": ("streams.demo", "demo_main", "run the synthetic trial through the stream (embedded broker by default)"),
+    "worker": ("streams.worker", "worker_main", "run the stream worker against SAFETY_KAFKA_BOOTSTRAP"),
+    "produce": ("streams.admin", "produce_main", "publish a JSON-lines file of events to the input topic"),
+    "deliver": ("streams.deliver_cli", "deliver_main", "deliver an alerts.jsonl file to the configured channels"),
+    "ack": ("streams.ack_cli", "ack_main", "acknowledge an alert on the worker (PI, ethics, safety officer)"),
+    "report": ("safety.report_cli", "report_main", "build the ethics committee reports from a replay folder"),
+}
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from safety.replay_cli import run
+
+    return run(args.events, args.out, args.rules, quiet=args.quiet)
+
+
+def _rules_check(args: argparse.Namespace) -> int:
+    from safety.errors import SafetyError
+    from safety.rules_report import rules_check
+
+    try:
+        print(rules_check(args.file))
+    except SafetyError as exc:
+        print(f"safety rules check: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="safety",
+        description="Clinical-trial safety surveillance: CTCAE grading, DLT/SAE rules and alerting.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    replay = sub.add_parser("replay", help="grade and evaluate a JSON-lines file of events offline",
+                            description="Run the stream's rules engine over a JSON-lines file of events, in order, "
+                                        "and write DIR/graded.jsonl, DIR/alerts.jsonl, DIR/rejected.jsonl and "
+                                        "DIR/events.jsonl (the accepted input).")
+    replay.add_argument("events", type=Path, help="JSON-lines file of input events, replayed in the order given")
+    replay.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
+    replay.add_argument("--rules", type=Path, default=None,
+                        help="study rules file (default: rules/studies/ChiCTR2600125907.yaml)")
+    replay.add_argument("--quiet", action="store_true", help="print no summary")
+    replay.set_defaults(func=_replay)
+    rules = sub.add_parser("rules", help="validate rule files", description="Validate rule files.")
+    rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
+    check = rules_sub.add_parser("check", help="validate a study rules file and print what it enables",
+                                 description="Validate a study rules file (rules/studies/*.yaml) and print what "
+                                             "it enables.")
+    check.add_argument("file", type=Path)
+    check.set_defaults(func=_rules_check)
+    for name, (_, _, text) in DELEGATED.items():
+        sub.add_parser(name, help=text, add_help=False)
+    return parser
+
+
+def _delegate(name: str) -> Callable[[list[str]], int]:
+    module, function, _ = DELEGATED[name]
+    return getattr(importlib.import_module(module), function)  # type: ignore[no-any-return]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in DELEGATED:
+        return _delegate(args_list[0])(args_list[1:])
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
