@@ -1,0 +1,271 @@
+"""Delivery ledger: what was sent to whom, how often, with what outcome, and who acknowledged (pure, no I/O).
+
+protocol.md "Reporting and escalation": every alert reaches each of its recipients' channels, is retried with
+back-off, and stays open until acknowledged. regulatory.md (audit expectations): acknowledgements are
+attributable and records are never overwritten, so acks, ethics submissions and escalations are appended, never
+replaced. The shell (streams/deliver.py) persists a ``LedgerEntry`` per alert (faust table + compacted topic
+``safety.deliveries``, or ``ledger.jsonl`` in replay) and asks this module what to do next; time is always an
+argument, never read here.
+
+One delivery exists per (message, channel): ``message`` is ``"alert"`` for the alert itself and
+``"escalation:<REASON>"`` for an escalation, ``channel`` is the stable id of one configured URL. A redelivered
+alert finds its entry and sends nothing new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from safety.alerts import Alert, AlertKind, alert_id
+
+DeliveryState = Literal["pending", "delivered", "failed"]
+ALERT_MESSAGE = "alert"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Target(_Frozen):
+    """One configured destination: ``channel`` is a stable id of the URL (never the URL, which holds secrets)."""
+
+    channel: str
+    recipient: str
+    scheme: str
+
+
+class RetryPolicy(_Frozen):
+    """Exponential back-off with deterministic jitter (tests stay stable; replay gives the same schedule)."""
+
+    max_attempts: int = Field(default=5, ge=1)
+    base_seconds: float = Field(default=60.0, gt=0)
+    factor: float = Field(default=2.0, ge=1)
+    max_delay_seconds: float = Field(default=3600.0, gt=0)
+    jitter: float = Field(default=0.2, ge=0, lt=1)
+
+
+class Attempt(_Frozen):
+    number: int
+    at: datetime
+    outcome: Literal["delivered", "failed"]
+    error: str | None = None
+
+
+class Delivery(_Frozen):
+    message: str
+    channel: str
+    recipient: str
+    scheme: str
+    state: DeliveryState = "pending"
+    attempts: tuple[Attempt, ...] = ()
+    next_attempt_at: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return delivery_key(self.message, self.channel)
+
+
+class Ack(_Frozen):
+    """An attributable acknowledgement (who, role, when, what they concluded, from where)."""
+
+    ack_id: str
+    who: str
+    role: str
+    at: datetime
+    conclusion: str
+    causality: str | None = None
+    remote: str | None = None
+    via: Literal["token", "link", "cli"] = "token"
+
+
+class EthicsSubmission(_Frozen):
+    """The ethics committee report for an SAE/SUSAR was marked submitted (closes its reporting clock)."""
+
+    ack_id: str
+    who: str
+    role: str
+    at: datetime
+    reference: str | None = None
+    remote: str | None = None
+    via: Literal["token", "link", "cli"] = "token"
+
+
+class EscalationRecord(_Frozen):
+    reason: str
+    at: datetime
+
+
+class LedgerEntry(_Frozen):
+    """Everything the delivery stage knows about one alert; replaced as a whole, its lists only ever grow."""
+
+    alert: Alert
+    opened_at: datetime
+    deliveries: tuple[Delivery, ...] = ()
+    acks: tuple[Ack, ...] = ()
+    ethics_submissions: tuple[EthicsSubmission, ...] = ()
+    escalations: tuple[EscalationRecord, ...] = ()
+    failures_reported: tuple[str, ...] = ()
+    withdrawn_by: str | None = None
+
+    @property
+    def alert_id(self) -> str:
+        return self.alert.alert_id
+
+    @property
+    def acknowledged(self) -> bool:
+        return bool(self.acks)
+
+    @property
+    def report_submitted(self) -> bool:
+        return bool(self.ethics_submissions)
+
+    def delivery(self, message: str, channel: str) -> Delivery | None:
+        key = delivery_key(message, channel)
+        return next((d for d in self.deliveries if d.key == key), None)
+
+
+def delivery_key(message: str, channel: str) -> str:
+    return f"{message}|{channel}"
+
+
+def open_entry(alert: Alert, targets: list[Target], now: datetime) -> LedgerEntry:
+    """A new entry with one pending delivery per target whose recipient tag is among the alert's recipients."""
+    entry = LedgerEntry(alert=alert, opened_at=now)
+    return add_message(entry, ALERT_MESSAGE, [t for t in targets if t.recipient in alert.recipients], now)
+
+
+def add_message(entry: LedgerEntry, message: str, targets: list[Target], now: datetime) -> LedgerEntry:
+    """Queue ``message`` for each target once; a (message, channel) already in the ledger is left alone."""
+    known = {d.key for d in entry.deliveries}
+    new = tuple(
+        Delivery(message=message, channel=t.channel, recipient=t.recipient, scheme=t.scheme, next_attempt_at=now)
+        for t in targets
+        if delivery_key(message, t.channel) not in known
+    )
+    return entry.model_copy(update={"deliveries": entry.deliveries + new}) if new else entry
+
+
+def due_deliveries(entry: LedgerEntry, now: datetime) -> list[Delivery]:
+    """Pending deliveries whose next attempt time has come (first sends and retries alike)."""
+    return [
+        d
+        for d in entry.deliveries
+        if d.state == "pending" and (d.next_attempt_at is None or d.next_attempt_at <= now)
+    ]
+
+
+def retry_delay(policy: RetryPolicy, failed_attempts: int, seed: str) -> timedelta:
+    """Delay before attempt ``failed_attempts + 1``: base x factor^(n-1), capped, +/- jitter from a hash of seed."""
+    raw = min(policy.base_seconds * policy.factor ** (failed_attempts - 1), policy.max_delay_seconds)
+    digest = hashlib.sha256(f"{seed}#{failed_attempts}".encode()).digest()
+    unit = int.from_bytes(digest[:8], "big") / 2**64  # [0, 1)
+    return timedelta(seconds=raw * (1 + policy.jitter * (2 * unit - 1)))
+
+
+def record_attempt(
+    entry: LedgerEntry,
+    message: str,
+    channel: str,
+    *,
+    delivered: bool,
+    error: str | None,
+    now: datetime,
+    policy: RetryPolicy,
+) -> tuple[LedgerEntry, Delivery]:
+    """Append one attempt; schedule the next one with back-off, or give up after ``policy.max_attempts``."""
+    current = entry.delivery(message, channel)
+    if current is None:
+        raise KeyError(f"no delivery {delivery_key(message, channel)!r} for alert {entry.alert_id}")
+    attempt = Attempt(
+        number=len(current.attempts) + 1,
+        at=now,
+        outcome="delivered" if delivered else "failed",
+        error=None if delivered else (error or "unknown error")[:500],
+    )
+    attempts = current.attempts + (attempt,)
+    if delivered:
+        update: dict[str, object] = {"state": "delivered", "next_attempt_at": None}
+    elif attempt.number >= policy.max_attempts:
+        update = {"state": "failed", "next_attempt_at": None}
+    else:
+        seed = f"{entry.alert_id}|{current.key}"
+        update = {"next_attempt_at": now + retry_delay(policy, attempt.number, seed)}
+    updated = current.model_copy(update={"attempts": attempts, **update})
+    deliveries = tuple(updated if d.key == current.key else d for d in entry.deliveries)
+    return entry.model_copy(update={"deliveries": deliveries}), updated
+
+
+def needs_failure_report(entry: LedgerEntry, delivery: Delivery) -> bool:
+    """A delivery that gave up raises DELIVERY_FAILED once; never for a DELIVERY_FAILED alert (no loops)."""
+    return (
+        delivery.state == "failed"
+        and entry.alert.kind != AlertKind.DELIVERY_FAILED
+        and delivery.key not in entry.failures_reported
+    )
+
+
+def delivery_failed_alert(entry: LedgerEntry, delivery: Delivery, now: datetime) -> Alert:
+    """DELIVERY_FAILED to the safety officer: which alert, recipient and channel type, never the URL or error
+    text (an SMTP error can quote an address)."""
+    original = entry.alert
+    return Alert(
+        alert_id=alert_id(
+            AlertKind.DELIVERY_FAILED, "DELIVERY-FAILED", original.subject_id, [original.alert_id], delivery.key
+        ),
+        kind=AlertKind.DELIVERY_FAILED,
+        rule_id="DELIVERY-FAILED",
+        study_id=original.study_id,
+        subject_id=original.subject_id,
+        study_day=original.study_day,
+        ctcae_term=original.ctcae_term,
+        grade=original.grade,
+        event_ids=[original.alert_id],
+        recipients=["safety_officer"],
+        raised_at=now,
+        report_due_at=original.report_due_at,
+        rules_version=original.rules_version,
+        basis={
+            "failed_alert": original.alert_id,
+            "failed_kind": str(original.kind),
+            "failed_recipient": delivery.recipient,
+            "failed_channel": delivery.scheme,
+            "failed_message": delivery.message,
+            "attempts": len(delivery.attempts),
+        },
+    )
+
+
+def mark_failure_reported(entry: LedgerEntry, key: str) -> LedgerEntry:
+    if key in entry.failures_reported:
+        return entry
+    return entry.model_copy(update={"failures_reported": entry.failures_reported + (key,)})
+
+
+def record_ack(entry: LedgerEntry, ack: Ack) -> LedgerEntry:
+    """Append an acknowledgement; the same ack redelivered (same ack_id) changes nothing."""
+    if any(a.ack_id == ack.ack_id for a in entry.acks):
+        return entry
+    return entry.model_copy(update={"acks": entry.acks + (ack,)})
+
+
+def record_ethics_submission(entry: LedgerEntry, submission: EthicsSubmission) -> LedgerEntry:
+    if any(s.ack_id == submission.ack_id for s in entry.ethics_submissions):
+        return entry
+    return entry.model_copy(update={"ethics_submissions": entry.ethics_submissions + (submission,)})
+
+
+def record_escalation(entry: LedgerEntry, reason: str, now: datetime) -> LedgerEntry:
+    if any(e.reason == reason for e in entry.escalations):
+        return entry
+    return entry.model_copy(update={"escalations": entry.escalations + (EscalationRecord(reason=reason, at=now),)})
+
+
+def withdraw(entry: LedgerEntry, by_alert_id: str) -> LedgerEntry:
+    """An ALERT_WITHDRAWN record closes the alert's clocks (the entry and its history stay)."""
+    if entry.withdrawn_by is not None:
+        return entry
+    return entry.model_copy(update={"withdrawn_by": by_alert_id})
