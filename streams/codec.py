@@ -1,0 +1,98 @@
+"""Models <-> bytes for every topic and table: the only module that serialises (architecture.md, layout).
+
+Topics and tables carry raw bytes (faust ``value_serializer="raw"``), so a record that is not valid JSON reaches
+our own parser and becomes a dead letter instead of crashing the agent (notes faust-kafka-tansu.md §6).
+Output JSON is exactly the contract's (shared/contract/events.md): ``Alert.to_json()`` (None fields left out),
+``GradedObservation`` as dumped by pydantic, so a consumer of the topic sees what replay writes to alerts.jsonl.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from safety.alerts import Alert, GradedObservation, Rejection
+from safety.signals import StudySignal
+from safety.subject import SubjectState
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def key(text: str | None) -> bytes | None:
+    return text.encode() if text is not None else None
+
+
+def encode_alert(alert: Alert) -> bytes:
+    return alert.to_json().encode()
+
+
+def decode_alert(data: bytes | str) -> Alert:
+    return Alert.model_validate_json(data)
+
+
+def encode_graded(graded: GradedObservation) -> bytes:
+    return graded.model_dump_json().encode()
+
+
+def encode_signal(signal: StudySignal) -> bytes:
+    return signal.model_dump_json(exclude_none=True).encode()
+
+
+def decode_signal(data: bytes | str) -> StudySignal:
+    return StudySignal.model_validate_json(data)
+
+
+def encode_state(state: BaseModel) -> bytes:
+    """A table value (SubjectState, StudyState): compact JSON."""
+    return state.model_dump_json().encode()
+
+
+def decode_state(cls: type[M], data: bytes | str | None) -> M | None:
+    """A table value back to its model; None (no state yet) stays None."""
+    return None if data is None else cls.model_validate_json(data)
+
+
+def decode_subject(data: bytes | str | None) -> SubjectState | None:
+    return decode_state(SubjectState, data)
+
+
+def rejection_code(rejection: Rejection) -> str:
+    """The metrics/dead-letter reason code (safety_rejections_total{reason})."""
+    if rejection.kind == "conflicting_duplicate":
+        return "conflicting_duplicate"
+    return "invalid_json" if rejection.reason.startswith("not valid JSON") else "invalid_event"
+
+
+def raw_fields(raw: bytes | None) -> dict[str, Any]:
+    """The raw value as text when it is UTF-8, else base64 (a dead letter must keep the exact bytes)."""
+    if raw is None:
+        return {"raw": None}
+    try:
+        return {"raw": raw.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"raw_base64": base64.b64encode(raw).decode("ascii")}
+
+
+def encode_deadletter(*, reason_code: str, reason: str, raw: bytes | None, topic: str, partition: int,
+                      offset: int, timestamp: float | None, at: datetime, event_id: str | None = None,
+                      subject_id: str | None = None) -> bytes:
+    """One dead letter: enough to find, fix and re-send the record (reason, source position, exact bytes)."""
+    record = {
+        "reason_code": reason_code, "reason": reason, "topic": topic, "partition": partition, "offset": offset,
+        "record_timestamp": None if timestamp is None else from_epoch(timestamp).isoformat(),
+        "dead_lettered_at": at.isoformat(), "event_id": event_id, "subject_id": subject_id, **raw_fields(raw),
+    }
+    return json.dumps({k: v for k, v in record.items() if v is not None}, ensure_ascii=False).encode()
+
+
+def decode_json(data: bytes | str) -> Any:
+    return json.loads(data)
+
+
+def from_epoch(seconds: float) -> datetime:
+    """A Kafka record timestamp (faust gives seconds as float) as an aware UTC datetime."""
+    return datetime.fromtimestamp(seconds, tz=UTC)

@@ -1,0 +1,177 @@
+"""The ingest and study agents: parse -> safety.pipeline.step -> subject table -> graded/alerts/signals.
+
+Delivery semantics (issue 5; notes faust-kafka-tansu.md §3, §4) are at-least-once with idempotence end to end:
+* ``step()`` ignores an event whose ``event_id``/revision the subject state already holds, so a redelivered
+  event (after kill -9 or a rebalance) changes nothing and emits nothing; alert ids are content-derived, so an
+  output produced twice is the same alert and downstream consumers dedupe by ``alert_id``.
+* An event's alerts and study signals are delivered (broker ack awaited) BEFORE its new state is written to the
+  table: the state can never say "applied" for an event whose alerts were lost. Graded observations and dead
+  letters are handed to the producer first as well; faust flushes the producer before it commits a source offset
+  (faust/transport/consumer.py, ``_commit_offsets``), so no offset is committed before the outputs exist.
+* A record that cannot be parsed, or whose processing raises, goes to the dead-letter topic with its raw bytes
+  and position, and the partition moves on (one poison record must not stall a subject's partition).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+
+from safety.alerts import Alert, Rejection
+from safety.events import EVENT_TYPES
+from safety.parsing import parse_event
+from safety.pipeline import StepResult, step
+from streams import codec
+from streams.context import WorkerContext
+
+log = logging.getLogger(__name__)
+
+
+def register(app: faust.App, ctx: WorkerContext) -> None:
+    """Declare the two agents on ``app`` (names ``ingest`` and ``study``)."""
+
+    @app.agent(ctx.topics.events, name="ingest")
+    async def ingest(stream: faust.StreamT) -> None:
+        """One subject event at a time; the only writer of ``ctx.tables.subjects``."""
+        async for record in stream.events():
+            try:
+                await process_event(ctx, record)
+            except Exception as exc:  # noqa: BLE001 - dead-letter it, keep the partition moving
+                log.exception("event at %s[%s]@%s failed", record.message.topic, record.message.partition,
+                              record.message.offset)
+                await dead_letter(ctx, record, "processing_error", f"{type(exc).__name__}: {exc}")
+            progress(ctx, record)
+
+    @app.agent(ctx.topics.study, name="study")
+    async def study(stream: faust.StreamT) -> None:
+        """Study signals (infused, dlt, dlt_withdrawn) -> study state -> STOPPING_BOUNDARY alerts."""
+        async for record in stream.events():
+            try:
+                await process_signal(ctx, record)
+            except Exception as exc:  # noqa: BLE001 - same policy as ingest
+                log.exception("study signal at %s@%s failed", record.message.partition, record.message.offset)
+                await dead_letter(ctx, record, "processing_error", f"{type(exc).__name__}: {exc}")
+            progress(ctx, record)
+
+
+async def process_event(ctx: WorkerContext, record: faust.EventT) -> StepResult | None:
+    """Parse, apply and emit one input record (returns the step result, None when dead-lettered)."""
+    raw: bytes = record.value or b""
+    parsed = parse_event(raw, ctx.rules.tz)
+    if isinstance(parsed, Rejection):
+        ctx.metrics.events.labels(sniff_type(raw), "rejected").inc()
+        await dead_letter(ctx, record, codec.rejection_code(parsed), parsed.reason, parsed.event_id,
+                          parsed.subject_id)
+        return None
+    if record.key != parsed.subject_id.encode():
+        ctx.metrics.events.labels(parsed.type, "rejected").inc()
+        await dead_letter(ctx, record, "invalid_event", f"record key {record.key!r} is not the subject_id "
+                          f"{parsed.subject_id!r}: key safety.events by subject_id (contract, envelope)",
+                          parsed.event_id, parsed.subject_id)
+        return None
+    if parsed.recorded_at is None:  # contract: the stream starts reporting clocks at the Kafka record time
+        parsed = parsed.model_copy(update={"recorded_at": codec.from_epoch(record.message.timestamp)})
+    key = parsed.subject_id.encode()
+    result = step(codec.decode_subject(ctx.tables.subjects.get(key)), parsed, ctx.rules, raw=raw.decode())
+    await emit(ctx, record, result)
+    if not result.duplicate:
+        ctx.tables.subjects[key] = codec.encode_state(result.state)
+    count_event(ctx, parsed.type, result)
+    return result
+
+
+async def emit(ctx: WorkerContext, record: faust.EventT, result: StepResult) -> None:
+    """Produce the step's outputs; wait for the broker's ack of alerts and signals (see module docstring)."""
+    topics = ctx.topics
+    key = codec.key(result.state.subject_id)
+    for graded in result.graded:
+        await topics.graded.send(key=key, value=codec.encode_graded(graded))
+    must_land: list[Awaitable[Any]] = [await send_alert(ctx, record, alert) for alert in result.alerts]
+    for signal in result.signals:
+        must_land.append(await topics.study.send(key=codec.key(signal.study_id), value=codec.encode_signal(signal)))
+    for rejection in result.rejections:
+        await dead_letter(ctx, record, codec.rejection_code(rejection), rejection.reason, rejection.event_id,
+                          rejection.subject_id)
+    if must_land:
+        await asyncio.gather(*must_land)
+
+
+async def send_alert(ctx: WorkerContext, record: faust.EventT, alert: Alert) -> Awaitable[Any]:
+    """Stamp ``emitted_at`` (wall clock, stream only: contract) and produce; returns the delivery future."""
+    now = time.time()
+    stamped = alert.model_copy(update={"emitted_at": datetime.fromtimestamp(now, tz=UTC)})
+    ctx.metrics.alerts.labels(alert.kind.value).inc()
+    if record.message.timestamp:
+        ctx.metrics.event_to_alert_seconds.observe(max(0.0, now - record.message.timestamp))
+    return await ctx.topics.alerts.send(key=codec.key(alert.subject_id), value=codec.encode_alert(stamped))
+
+
+async def process_signal(ctx: WorkerContext, record: faust.EventT) -> None:
+    """Apply one study signal with the pure study step (safety.study, shared with replay)."""
+    from safety.study import StudyState, study_step  # lazy: written concurrently by the detectors engineer
+
+    signal = codec.decode_signal(record.value or b"")
+    key = signal.study_id.encode()
+    state, alerts = study_step(codec.decode_state(StudyState, ctx.tables.study.get(key)), signal, ctx.rules)
+    futures = [await send_alert(ctx, record, alert) for alert in alerts]
+    await asyncio.gather(*futures)
+    ctx.tables.study[key] = codec.encode_state(state)
+    study_gauges(ctx, state)
+
+
+def study_gauges(ctx: WorkerContext, state: Any) -> None:
+    """safety_subjects_infused / _with_dlt / safety_stopping_probability from the study state."""
+    for gauge, names in ((ctx.metrics.subjects_infused, ("infused", "subjects_infused")),
+                         (ctx.metrics.subjects_with_dlt, ("dlt", "subjects_with_dlt")),
+                         (ctx.metrics.stopping_probability, ("probability", "stopping_probability"))):
+        for name in names:
+            value = getattr(state, name, None)
+            if value is not None:
+                gauge.set(len(value) if isinstance(value, (set, list, dict, tuple)) else float(value))
+                break
+
+
+async def dead_letter(ctx: WorkerContext, record: faust.EventT, reason_code: str, reason: str,
+                      event_id: str | None = None, subject_id: str | None = None) -> None:
+    """Route a record to the dead-letter topic with its exact bytes, position, reason and time."""
+    msg = record.message
+    ctx.metrics.rejections.labels(reason_code).inc()
+    value = codec.encode_deadletter(reason_code=reason_code, reason=reason, raw=record.value, topic=msg.topic,
+                                    partition=msg.partition, offset=msg.offset, timestamp=msg.timestamp,
+                                    at=datetime.now(tz=UTC), event_id=event_id, subject_id=subject_id)
+    await ctx.topics.deadletter.send(key=record.key, value=value)
+
+
+def progress(ctx: WorkerContext, record: faust.EventT) -> None:
+    """Per-partition last-processed time and lag (the stall alarm: metrics.py docstring)."""
+    msg = record.message
+    highwater = None
+    consumer = getattr(ctx.app, "_consumer", None)
+    if consumer is not None:
+        try:
+            highwater = consumer.highwater(msg.tp)
+        except Exception:  # noqa: BLE001 - no consumer in test_context(); lag is best effort
+            highwater = None
+    ctx.metrics.processed(msg.topic, msg.partition, msg.offset, highwater, time.time())
+
+
+def count_event(ctx: WorkerContext, event_type: str, result: StepResult) -> None:
+    outcome = "duplicate" if result.duplicate else ("graded" if result.graded else "stored")
+    ctx.metrics.events.labels(event_type, outcome).inc()
+    for graded in result.graded:
+        ctx.metrics.grades.labels(graded.ctcae_term, "null" if graded.grade is None else str(graded.grade)).inc()
+
+
+def sniff_type(raw: bytes) -> str:
+    """The ``type`` label of a rejected record: its declared type when it is one we know, else ``unknown``."""
+    try:
+        declared = codec.decode_json(raw).get("type")
+    except (ValueError, AttributeError):
+        return "unknown"
+    return declared if declared in EVENT_TYPES else "unknown"

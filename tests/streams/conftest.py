@@ -1,0 +1,46 @@
+"""Broker-less agent tests (notes faust-kafka-tansu.md §9): a fresh app per test, sends captured."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+from unittest import mock
+
+import faust
+import pytest
+from prometheus_client import CollectorRegistry
+
+from streams.app import create_app
+from streams.metrics import SafetyMetrics
+from streams.settings import Settings
+
+
+class Sent(list[tuple[str, bytes | None, bytes]]):
+    """(topic, key, value) of every Topic.send, in order."""
+
+    def on(self, topic: str) -> list[tuple[bytes | None, bytes]]:
+        return [(k, v) for t, k, v in self if t == topic]
+
+
+@pytest.fixture()
+def sent() -> Iterator[Sent]:
+    calls = Sent()
+
+    async def fake_send(self: faust.Topic, *, key: Any = None, value: Any = None, **_: Any) -> asyncio.Future[None]:
+        calls.append((self.get_topic_name(), key, value))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    with mock.patch("faust.topics.Topic.send", fake_send):
+        yield calls
+
+
+@pytest.fixture()
+def app() -> faust.App:
+    settings = Settings(kafka_bootstrap="127.0.0.1:1", store="memory://", web_enabled=False)
+    worker = create_app(settings, metrics=SafetyMetrics.create(CollectorRegistry()))
+    worker.finalize()
+    worker.flow_control.resume()
+    return worker

@@ -1,0 +1,159 @@
+"""The ingest agent, without a broker: parse -> step -> table -> outputs; poison records -> dead letters."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+import pytest
+
+from safety.alerts import Alert, AlertKind
+from safety.pipeline import StepResult
+from safety.signals import StudySignal
+from safety.subject import SubjectState
+from streams import ingest
+
+STUDY = "ChiCTR2600125907"
+KAFKA_TS = 1_780_000_000.0  # record timestamp given to agent.put
+
+
+def event(**fields: Any) -> bytes:
+    base = {"type": "infusion", "event_id": "INF-1", "study_id": STUDY, "subject_id": "AA-001",
+            "occurred_at": "2026-03-01T09:00:00+08:00", "recorded_at": "2026-03-01T10:00:00+08:00"}
+    return json.dumps(base | fields).encode()
+
+
+def dead_letters(sent: Any) -> list[dict[str, Any]]:
+    return [json.loads(v) for _, v in sent.on("safety.deadletter")]
+
+
+def hand_written_alert(event_id: str = "AE-1") -> Alert:
+    return Alert(alert_id="a" * 24, kind=AlertKind.SAE, rule_id="SAE-SERIOUS", study_id=STUDY,
+                 subject_id="AA-001", study_day=3, event_ids=[event_id], recipients=["pi", "ethics"],
+                 raised_at=datetime(2026, 3, 4, tzinfo=UTC), rules_version="test")
+
+
+async def put(app: faust.App, *records: tuple[bytes | None, bytes]) -> None:
+    async with app.agents["ingest"].test_context() as agent:
+        for key, value in records:
+            await agent.put(value, key=key, timestamp=KAFKA_TS)
+
+
+@pytest.mark.asyncio
+async def test_an_accepted_event_is_applied_to_the_subject_state_in_the_table(app, sent) -> None:
+    await put(app, (b"AA-001", event()))
+    state = SubjectState.from_json(app.safety.tables.subjects[b"AA-001"])
+    assert state.last_applied == "INF-1@1" and state.first_infusion_at is not None
+    assert dead_letters(sent) == []
+
+
+@pytest.mark.asyncio
+async def test_the_first_infusion_sends_an_infused_signal_keyed_by_study(app, sent) -> None:
+    await put(app, (b"AA-001", event()))
+    [(key, value)] = sent.on("safety.study")
+    signal = StudySignal.model_validate_json(value)
+    assert key == STUDY.encode() and signal.kind == "infused" and signal.subject_id == "AA-001"
+
+
+@pytest.mark.asyncio
+async def test_a_redelivered_event_is_a_no_op(app, sent) -> None:
+    await put(app, (b"AA-001", event()), (b"AA-001", event()))
+    assert len(sent.on("safety.study")) == 1
+    assert app.safety.metrics.events.labels("infusion", "duplicate")._value.get() == 1
+
+
+@pytest.mark.asyncio
+async def test_non_json_is_dead_lettered_with_exact_bytes_position_and_reason(app, sent) -> None:
+    await put(app, (b"AA-001", b"not json \xff\xfe"))
+    [letter] = dead_letters(sent)
+    assert letter["reason_code"] == "invalid_json" and letter["reason"].startswith("not valid JSON")
+    assert base64.b64decode(letter["raw_base64"]) == b"not json \xff\xfe"
+    assert letter["topic"] == "safety.events" and {"partition", "offset", "dead_lettered_at"} <= letter.keys()
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (b'{"foo": 1}', "type: required field is missing"),
+    (b'{"type": "telepathy", "event_id": "X"}', "type: expected one of"),
+    (event(occurred_at="yesterday"), "infusion.occurred_at"),
+])
+@pytest.mark.asyncio
+async def test_wrong_shape_and_unknown_type_are_dead_lettered_as_invalid_event(app, sent, value, expected) -> None:
+    await put(app, (b"AA-001", value))
+    [letter] = dead_letters(sent)
+    assert letter["reason_code"] == "invalid_event" and expected in letter["reason"]
+    assert letter["raw"] == value.decode()
+
+
+@pytest.mark.asyncio
+async def test_records_after_a_poison_record_in_the_same_partition_are_processed(app, sent) -> None:
+    await put(app, (b"AA-001", b"{"), (b"AA-001", event()))
+    assert len(dead_letters(sent)) == 1
+    assert SubjectState.from_json(app.safety.tables.subjects[b"AA-001"]).last_applied == "INF-1@1"
+
+
+@pytest.mark.asyncio
+async def test_a_record_not_keyed_by_its_subject_is_dead_lettered(app, sent) -> None:
+    await put(app, (b"AA-999", event()))
+    [letter] = dead_letters(sent)
+    assert "key safety.events by subject_id" in letter["reason"]
+    assert b"AA-001" not in app.safety.tables.subjects
+
+
+@pytest.mark.asyncio
+async def test_missing_recorded_at_is_taken_from_the_kafka_record_timestamp(app, sent, monkeypatch) -> None:
+    seen = []
+    real_step = ingest.step
+    monkeypatch.setattr(ingest, "step", lambda state, ev, rules, raw=None: seen.append(ev) or real_step(
+        state, ev, rules, raw=raw))
+    raw = json.loads(event())
+    del raw["recorded_at"]
+    await put(app, (b"AA-001", json.dumps(raw).encode()))
+    assert seen[0].recorded_at == datetime.fromtimestamp(KAFKA_TS, tz=UTC)
+
+
+@pytest.mark.asyncio
+async def test_a_processing_error_is_dead_lettered_and_the_partition_moves_on(app, sent, monkeypatch) -> None:
+    real_step = ingest.step
+
+    def flaky(state, ev, rules, raw=None):  # type: ignore[no-untyped-def]
+        if ev.event_id == "BOOM":
+            raise RuntimeError("rule bug")
+        return real_step(state, ev, rules, raw=raw)
+
+    monkeypatch.setattr(ingest, "step", flaky)
+    await put(app, (b"AA-001", event(event_id="BOOM")), (b"AA-001", event()))
+    [letter] = dead_letters(sent)
+    assert letter["reason_code"] == "processing_error" and "RuntimeError: rule bug" in letter["reason"]
+    assert SubjectState.from_json(app.safety.tables.subjects[b"AA-001"]).last_applied == "INF-1@1"
+
+
+@pytest.mark.asyncio
+async def test_alerts_are_emitted_with_emitted_at_keyed_by_subject_and_counted(app, sent, monkeypatch) -> None:
+    alert = hand_written_alert()
+    monkeypatch.setattr(ingest, "step", lambda state, ev, rules, raw=None: StepResult(
+        state=SubjectState(subject_id="AA-001", study_id=STUDY), alerts=[alert]))
+    await put(app, (b"AA-001", event()))
+    [(key, value)] = sent.on("safety.alerts")
+    emitted = Alert.model_validate_json(value)
+    assert key == b"AA-001" and emitted.alert_id == alert.alert_id and emitted.emitted_at is not None
+    assert emitted.model_copy(update={"emitted_at": None}) == alert
+    assert app.safety.metrics.alerts.labels("SAE")._value.get() == 1
+
+
+@pytest.mark.asyncio
+async def test_outputs_are_produced_before_the_state_records_the_event(app, sent, monkeypatch) -> None:
+    order: list[str] = []
+    monkeypatch.setattr(ingest, "step", lambda state, ev, rules, raw=None: StepResult(
+        state=SubjectState(subject_id="AA-001", study_id=STUDY), alerts=[hand_written_alert()]))
+    real_emit = ingest.emit
+
+    async def spy_emit(ctx, record, result):  # type: ignore[no-untyped-def]
+        await real_emit(ctx, record, result)
+        order.append("emitted:" + str(b"AA-001" in ctx.tables.subjects))
+
+    monkeypatch.setattr(ingest, "emit", spy_emit)
+    await put(app, (b"AA-001", event()))
+    assert order == ["emitted:False"] and b"AA-001" in app.safety.tables.subjects
