@@ -1,0 +1,37 @@
+"""SAE: an adverse event with any seriousness criterion, or a death event (protocol.md, Alert kinds).
+
+Seriousness (ICH E2A) is not severity: a grade 2 hospitalisation is an SAE, a grade 4 lab value is not
+(regulatory.md). One SAE per AE or death event, never merged by term; raised whatever the study day (an SAE in
+screening is still reported); a revision that makes an AE newly serious raises it then, one that removes every
+seriousness criterion withdraws it. Clock: ethics report within 24 h of ``recorded_at``.
+"""
+
+from __future__ import annotations
+
+from safety.detectors.base import Candidate, Context, iso
+from safety.events import AdverseEvent, Death
+
+
+def detect(ctx: Context) -> list[Candidate]:
+    event = ctx.event
+    if isinstance(event, AdverseEvent):
+        if not event.serious:
+            return []
+        return [Candidate(
+            "SAE", "SAE-SERIOUS", event.subject_id, [event.event_id], study_day=ctx.day,
+            ctcae_term=event.ctcae_term, grade=event.grade,
+            basis={
+                "criterion": "adverse event with a seriousness criterion (ICH E2A)",
+                "serious": list(event.serious), "onset": iso(event.occurred_at), "grade": event.grade,
+                "causality": event.causality, "expected": event.expected,
+            },
+        )]
+    if isinstance(event, Death):
+        return [Candidate(
+            "SAE", "SAE-DEATH", event.subject_id, [event.event_id], study_day=ctx.day, ctcae_term=None, grade=None,
+            basis={
+                "criterion": "death event", "serious": ["death"], "date_of_death": iso(event.occurred_at),
+                "causality": event.causality, "expected": event.expected,
+            },
+        )]
+    return []
