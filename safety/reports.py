@@ -1,0 +1,785 @@
+"""View models for the safety officer's pages and the ethics committee's reports (issue 7).
+
+Pure functions from lists of input events, graded observations, alerts and acknowledgement records to plain
+models: the study overview, the SAE/SUSAR line listing, cumulative DLT and SAE incidence with exact
+Clopper-Pearson 95% intervals, the Bayesian stopping rule's posterior over time (protocol.md, "Stopping rule"),
+per-subject lab timelines and eDISH points (regulatory.md, "Liver signal"). The stream's pages and the offline
+``safety report`` build the same models from the same inputs, so the two can be compared byte for byte.
+
+No clock is read: ``generated_at`` is an input. No scipy: the incomplete beta function and its inverse are
+computed here (continued fraction + bisection) and checked against ``scipy.stats.beta`` in the tests.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, tzinfo
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+
+from safety.alerts import Alert, GradedObservation
+from safety.events import DEFAULT_TZ, AdverseEvent, Death, Enrollment, Event, Infusion, Lab
+from safety.timeline import study_day as _study_day
+
+_EVENTS: TypeAdapter[Event] = TypeAdapter(Event)
+
+SUMMARY_FORMAT_VERSION = "1"
+LISTED_KINDS = ("SAE", "SUSAR")
+FEED_KINDS = ("SAE", "SUSAR", "DLT", "STOPPING_BOUNDARY")
+TIMELINE_TESTS = ("NEUT", "PLAT", "HGB", "ALT", "BILI", "CREAT")
+SUBJECT_POINTS_LIMIT = 400  # per test and subject: the pages stay bounded whatever the follow-up length
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Exact binomial / beta arithmetic (pure Python)
+# ---------------------------------------------------------------------------------------------------------------
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (modified Lentz), as in Numerical Recipes 6.4."""
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 10_000):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < 1e-16:
+            break
+    return h
+
+
+def betainc(a: float, b: float, x: float) -> float:
+    """Regularized incomplete beta I_x(a, b) = P(Beta(a, b) <= x), for a, b > 0 and 0 <= x <= 1."""
+    if a <= 0 or b <= 0:
+        raise ValueError(f"betainc: shape parameters must be > 0, got a={a}, b={b}")
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+                 + a * math.log(x) + b * math.log1p(-x))
+    front = math.exp(log_front)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def beta_ppf(q: float, a: float, b: float) -> float:
+    """Quantile of Beta(a, b) by bisection on ``betainc`` (monotone, so bisection always converges)."""
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"beta_ppf: probability must be within [0, 1], got {q}")
+    lo, hi = 0.0, 1.0
+    for _ in range(200):
+        mid = (lo + hi) / 2.0
+        if mid in (lo, hi):
+            break
+        if betainc(a, b, mid) < q:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2.0
+
+
+def clopper_pearson(x: int, n: int, confidence: float = 0.95) -> tuple[float, float] | None:
+    """Exact (Clopper-Pearson) interval of a binomial proportion x/n; None when n is 0 (nothing observed).
+
+    Lower = Beta(alpha/2; x, n-x+1) quantile (0 when x = 0); upper = Beta(1-alpha/2; x+1, n-x) (1 when x = n).
+    """
+    if n < 0 or not 0 <= x <= n:
+        raise ValueError(f"clopper_pearson: need 0 <= x <= n, got x={x}, n={n}")
+    if n == 0:
+        return None
+    alpha = 1.0 - confidence
+    low = 0.0 if x == 0 else beta_ppf(alpha / 2.0, x, n - x + 1)
+    high = 1.0 if x == n else beta_ppf(1.0 - alpha / 2.0, x + 1, n - x)
+    return (low, high)
+
+
+def posterior_exceeds(x: int, n: int, threshold: float = 0.30, prior_a: float = 1.0,
+                      prior_b: float = 1.0) -> float:
+    """P(rate > threshold | x of n) under a Beta(prior_a, prior_b) prior (protocol.md, Stopping rule).
+
+    Delegates to ``safety.posterior`` when that module exists, so the pages and the detector cannot disagree.
+    """
+    try:
+        from safety import posterior as _posterior  # noqa: PLC0415  (written by the detectors' engineer)
+    except ImportError:
+        _posterior = None  # type: ignore[assignment]
+    fn = getattr(_posterior, "prob_rate_exceeds", None) if _posterior is not None else None
+    if callable(fn):
+        try:
+            return float(fn(x, n, threshold=threshold, prior_a=prior_a, prior_b=prior_b))
+        except TypeError:
+            pass
+    return 1.0 - betainc(prior_a + x, prior_b + n - x, threshold)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------------------------------------------
+
+class AckRecord(BaseModel):
+    """An acknowledgement or ethics-submission command event (topic safety.acks, acks.jsonl), read tolerantly.
+
+    Accepted spellings: ``action`` or ``type`` or ``kind`` in {ack, acknowledge, acknowledged} for an
+    acknowledgement, {ethics_submitted, submitted, submission} for the ethics report; the time in ``at``,
+    ``acknowledged_at``, ``submitted_at`` or ``recorded_at``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    alert_id: str
+    action: Literal["acknowledged", "ethics_submitted"]
+    at: datetime
+    by: str | None = None
+    conclusion: str | None = None
+
+    @classmethod
+    def read(cls, raw: Mapping[str, Any] | AckRecord) -> AckRecord | None:
+        if isinstance(raw, AckRecord):
+            return raw
+        word = str(raw.get("action") or raw.get("type") or raw.get("kind") or "").lower()
+        if word in ("ack", "acknowledge", "acknowledged", "acknowledgement", "alert_acknowledged"):
+            action = "acknowledged"
+        elif word in ("ethics_submitted", "submitted", "submission", "ethics_submission", "report_submitted"):
+            action = "ethics_submitted"
+        else:
+            return None
+        at = raw.get("at") or raw.get("acknowledged_at") or raw.get("submitted_at") or raw.get("recorded_at")
+        try:
+            return cls.model_validate({**raw, "action": action, "at": at,
+                                       "by": raw.get("by") or raw.get("user") or raw.get("role")})
+        except ValidationError:
+            return None
+
+
+def read_events(raw: Iterable[Mapping[str, Any] | BaseModel], tz: tzinfo = DEFAULT_TZ) -> list[Any]:
+    """Events as models, latest revision per ``event_id`` (a correction supersedes); unreadable rows skipped."""
+    latest: dict[str, Any] = {}
+    order: list[str] = []
+    for item in raw:
+        if isinstance(item, BaseModel):
+            event: Any = item
+        else:
+            try:
+                event = _EVENTS.validate_python(dict(item), context={"tz": tz})
+            except ValidationError:
+                continue
+        known = latest.get(event.event_id)
+        if known is None:
+            order.append(event.event_id)
+        if known is None or event.revision >= known.revision:
+            latest[event.event_id] = event
+    return [latest[i] for i in order]
+
+
+def read_graded(raw: Iterable[Mapping[str, Any] | GradedObservation]) -> list[GradedObservation]:
+    """Graded rows as models, latest revision per (event_id, CTCAE term)."""
+    latest: dict[tuple[str, str], GradedObservation] = {}
+    for item in raw:
+        row = item if isinstance(item, GradedObservation) else GradedObservation.model_validate(item)
+        key = (row.event_id, row.ctcae_term)
+        if key not in latest or row.revision >= latest[key].revision:
+            latest[key] = row
+    return list(latest.values())
+
+
+def read_alerts(raw: Iterable[Mapping[str, Any] | Alert]) -> list[Alert]:
+    """Alerts as models, first occurrence of each alert_id (a redelivered alert is the same alert)."""
+    seen: dict[str, Alert] = {}
+    for item in raw:
+        alert = item if isinstance(item, Alert) else Alert.model_validate(item)
+        seen.setdefault(alert.alert_id, alert)
+    return list(seen.values())
+
+
+def read_acks(raw: Iterable[Mapping[str, Any] | AckRecord]) -> list[AckRecord]:
+    return [a for a in (AckRecord.read(r) for r in raw) if a is not None]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Alert status
+# ---------------------------------------------------------------------------------------------------------------
+
+class AlertStatus(BaseModel):
+    """An alert with what happened to it since: acknowledgement, ethics submission, withdrawal."""
+
+    model_config = ConfigDict(frozen=True)
+
+    alert: Alert
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    conclusion: str | None = None
+    submitted_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+    withdrawn_reason: str | None = None
+
+    @property
+    def state(self) -> str:
+        if self.withdrawn_at is not None:
+            return "withdrawn"
+        if self.acknowledged_at is not None:
+            return "acknowledged"
+        return "open"
+
+    @property
+    def updated(self) -> datetime:
+        """Latest change, for the Atom entry's <updated> (raised, acknowledged, submitted or withdrawn)."""
+        times = [self.alert.raised_at, self.acknowledged_at, self.submitted_at, self.withdrawn_at]
+        return max(t for t in times if t is not None)
+
+
+def alert_statuses(alerts: Sequence[Alert], acks: Sequence[AckRecord]) -> list[AlertStatus]:
+    """Every alert except the ALERT_WITHDRAWN records themselves, in input order, with its later history."""
+    withdrawals = {a.withdraws: a for a in alerts if a.kind == "ALERT_WITHDRAWN" and a.withdraws}
+    first_ack: dict[str, AckRecord] = {}
+    first_sub: dict[str, AckRecord] = {}
+    for ack in sorted(acks, key=lambda r: r.at):
+        target = first_ack if ack.action == "acknowledged" else first_sub
+        target.setdefault(ack.alert_id, ack)
+    out = []
+    for alert in alerts:
+        if alert.kind == "ALERT_WITHDRAWN":
+            continue
+        ack = first_ack.get(alert.alert_id)
+        sub = first_sub.get(alert.alert_id)
+        wd = withdrawals.get(alert.alert_id)
+        out.append(AlertStatus(
+            alert=alert,
+            acknowledged_at=ack.at if ack else None, acknowledged_by=ack.by if ack else None,
+            conclusion=ack.conclusion if ack else None,
+            submitted_at=sub.at if sub else None,
+            withdrawn_at=wd.raised_at if wd else None, withdrawn_reason=wd.reason if wd else None,
+        ))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Line listing
+# ---------------------------------------------------------------------------------------------------------------
+
+class ListingRow(BaseModel):
+    """One SAE or SUSAR of the line listing (regulatory.md: seriousness is not severity; both are listed)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    alert_id: str
+    kind: str
+    rule_id: str
+    subject_id: str
+    study_day: int | None
+    term: str | None
+    grade: int | None
+    seriousness: list[str]
+    causality: str | None
+    expected: bool | None
+    outcome: str | None
+    report_due_at: datetime | None
+    submitted_at: datetime | None
+    acknowledged_at: datetime | None
+    status: str
+    overdue: bool
+
+    @property
+    def expectedness(self) -> str:
+        return {True: "expected", False: "unexpected", None: ""}[self.expected]
+
+
+LISTING_COLUMNS = (
+    "kind", "alert_id", "subject_id", "study_day", "term", "grade", "seriousness", "causality", "expectedness",
+    "outcome", "report_due_at", "submitted_at", "acknowledged_at", "status",
+)
+
+
+def line_listing(statuses: Sequence[AlertStatus], events: Sequence[Any], now: datetime) -> list[ListingRow]:
+    """SAE and SUSAR alerts with the triggering AE's (latest revision) seriousness, causality and outcome."""
+    by_id = {e.event_id: e for e in events}
+    rows = []
+    for st in statuses:
+        a = st.alert
+        if a.kind not in LISTED_KINDS:
+            continue
+        source = next((by_id[i] for i in a.event_ids if i in by_id), None)
+        seriousness: list[str] = []
+        causality = outcome = term = None
+        expected: bool | None = None
+        if isinstance(source, AdverseEvent):
+            seriousness, causality, expected, outcome = list(source.serious), source.causality, source.expected, \
+                source.outcome
+            term = source.ctcae_term or source.term
+        elif isinstance(source, Death):
+            seriousness, causality, expected, outcome = ["death"], source.causality, source.expected, "fatal"
+            term = "Death" + (f" ({source.cause})" if source.cause else "")
+        term = a.ctcae_term or term
+        overdue = (a.report_due_at is not None and st.submitted_at is None and st.state != "withdrawn"
+                   and now > a.report_due_at)
+        rows.append(ListingRow(
+            alert_id=a.alert_id, kind=str(a.kind), rule_id=a.rule_id, subject_id=a.subject_id,
+            study_day=a.study_day, term=term, grade=a.grade, seriousness=seriousness, causality=causality,
+            expected=expected, outcome=outcome, report_due_at=a.report_due_at, submitted_at=st.submitted_at,
+            acknowledged_at=st.acknowledged_at, status=st.state, overdue=overdue,
+        ))
+    rows.sort(key=lambda r: (r.subject_id, r.study_day if r.study_day is not None else -10**6, r.kind))
+    return rows
+
+
+def listing_record(row: ListingRow) -> dict[str, Any]:
+    """The JSON/CSV form of a listing row (public format: keys of LISTING_COLUMNS plus rule_id, overdue)."""
+    return {
+        "kind": row.kind, "alert_id": row.alert_id, "rule_id": row.rule_id, "subject_id": row.subject_id,
+        "study_day": row.study_day, "term": row.term, "grade": row.grade, "seriousness": row.seriousness,
+        "causality": row.causality, "expectedness": row.expectedness or None, "outcome": row.outcome,
+        "report_due_at": _iso(row.report_due_at), "submitted_at": _iso(row.submitted_at),
+        "acknowledged_at": _iso(row.acknowledged_at), "status": row.status, "overdue": row.overdue,
+    }
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.isoformat()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Study overview: counts, incidence, posterior over time
+# ---------------------------------------------------------------------------------------------------------------
+
+class StoppingParams(BaseModel):
+    """The stopping rule's parameters (Protocol.stopping); defaults are the first study's."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prior_a: float = 1.0
+    prior_b: float = 1.0
+    threshold: float = 0.30
+    probability: float = 0.90
+    min_n: int = 3
+
+    @classmethod
+    def of(cls, protocol: Any | None) -> StoppingParams:
+        if protocol is None:
+            return cls()
+        s = protocol.stopping
+        return cls(prior_a=s.prior_a, prior_b=s.prior_b, threshold=s.threshold, probability=s.probability,
+                   min_n=s.min_n)
+
+
+class SeriesPoint(BaseModel):
+    """The study after one change (a first infusion, a subject's first DLT or SAE): cumulative counts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    infused: int
+    with_dlt: int
+    with_sae: int
+    probability: float | None  # None while infused < min_n (the rule is not evaluated yet)
+    crossed: bool
+
+
+class Overview(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    study_id: str
+    generated_at: datetime
+    subjects_enrolled: int
+    subjects_infused: int
+    subjects_with_dlt: int
+    dlt_rate_ci95: tuple[float, float] | None
+    subjects_with_sae: int
+    sae_rate_ci95: tuple[float, float] | None
+    sae_count: int
+    susar_count: int
+    stopping: StoppingParams
+    stopping_probability: float | None
+    stopping_boundary_crossed: bool
+    series: list[SeriesPoint]
+    open_alerts: dict[str, int]
+    overdue_reports: int
+
+
+def _clock(e: Any) -> datetime:
+    return e.recorded_at or e.occurred_at
+
+
+def _first_infusions(events: Sequence[Any]) -> dict[str, datetime]:
+    """Subject -> clock start of the first infusion (the moment n grows, as the stopping signal uses)."""
+    first: dict[str, Any] = {}
+    for e in events:
+        if isinstance(e, Infusion) and (e.subject_id not in first or e.occurred_at < first[e.subject_id].occurred_at):
+            first[e.subject_id] = e
+    return {s: _clock(e) for s, e in first.items()}
+
+
+def overview(events: Sequence[Any], statuses: Sequence[AlertStatus], *, study_id: str, generated_at: datetime,
+             stopping: StoppingParams | None = None) -> Overview:
+    """Counts, exact CIs and the stopping rule's posterior, from the study's events and alerts so far.
+
+    n = subjects with a first infusion; DLT x = subjects with >= 1 DLT alert not withdrawn (protocol.md, Edge
+    cases: Stopping boundary); SAE x = infused subjects with >= 1 SAE alert not withdrawn, on or after day 0
+    (the primary outcome counts SAEs from the day of infusion; screening SAEs are listed, not counted).
+    """
+    params = stopping or StoppingParams()
+    enrolled = {e.subject_id for e in events if isinstance(e, Enrollment)}
+    infused_at = _first_infusions(events)
+    enrolled |= set(infused_at)
+    live = [s for s in statuses if s.state != "withdrawn"]
+    dlt_at: dict[str, datetime] = {}
+    sae_at: dict[str, datetime] = {}
+    for st in live:
+        a = st.alert
+        if a.kind == "DLT":
+            dlt_at[a.subject_id] = min(dlt_at.get(a.subject_id, a.raised_at), a.raised_at)
+        elif a.kind == "SAE" and a.subject_id in infused_at and (a.study_day is None or a.study_day >= 0):
+            sae_at[a.subject_id] = min(sae_at.get(a.subject_id, a.raised_at), a.raised_at)
+    changes = sorted(set(infused_at.values()) | set(dlt_at.values()) | set(sae_at.values()))
+    series: list[SeriesPoint] = []
+    crossed_ever = any(st.alert.kind == "STOPPING_BOUNDARY" for st in statuses)
+    for t in changes:
+        n = sum(1 for v in infused_at.values() if v <= t)
+        x = sum(1 for v in dlt_at.values() if v <= t)
+        s = sum(1 for v in sae_at.values() if v <= t)
+        p = (posterior_exceeds(min(x, n), n, params.threshold, params.prior_a, params.prior_b)
+             if n >= params.min_n else None)
+        crossed = p is not None and p > params.probability
+        crossed_ever = crossed_ever or crossed
+        series.append(SeriesPoint(at=t, infused=n, with_dlt=x, with_sae=s, probability=p, crossed=crossed))
+    n = len(infused_at)
+    x_dlt = len([s for s in dlt_at if s in infused_at])
+    x_sae = len(sae_at)
+    probability = (posterior_exceeds(x_dlt, n, params.threshold, params.prior_a, params.prior_b)
+                   if n >= params.min_n else None)
+    crossed_now = probability is not None and probability > params.probability
+    open_alerts: dict[str, int] = {}
+    for st in statuses:
+        if st.state == "open":
+            open_alerts[str(st.alert.kind)] = open_alerts.get(str(st.alert.kind), 0) + 1
+    overdue = sum(1 for st in live if st.alert.kind in LISTED_KINDS and st.alert.report_due_at is not None
+                  and st.submitted_at is None and generated_at > st.alert.report_due_at)
+    return Overview(
+        study_id=study_id, generated_at=generated_at, subjects_enrolled=len(enrolled), subjects_infused=n,
+        subjects_with_dlt=x_dlt, dlt_rate_ci95=clopper_pearson(x_dlt, n), subjects_with_sae=x_sae,
+        sae_rate_ci95=clopper_pearson(x_sae, n),
+        sae_count=sum(1 for st in live if st.alert.kind == "SAE"),
+        susar_count=sum(1 for st in live if st.alert.kind == "SUSAR"),
+        stopping=params, stopping_probability=probability,
+        stopping_boundary_crossed=crossed_ever or crossed_now, series=series, open_alerts=open_alerts,
+        overdue_reports=overdue,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The public safety-summary document
+# ---------------------------------------------------------------------------------------------------------------
+
+class Report(BaseModel):
+    """Everything the reports and pages show, built once from the inputs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    overview: Overview
+    statuses: list[AlertStatus]
+    listing: list[ListingRow]
+    subjects: list[str] = []
+    rules_version: str | None = None
+
+
+def build_report(events: Iterable[Any], alerts: Iterable[Any], acks: Iterable[Any] = (), *, study_id: str,
+                 generated_at: datetime, stopping: StoppingParams | None = None,
+                 tz: tzinfo = DEFAULT_TZ) -> Report:
+    """The one entry point the pages, the feed and ``safety report`` share."""
+    evs = [e for e in read_events(events, tz) if e.study_id == study_id]
+    als = [a for a in read_alerts(alerts) if a.study_id == study_id]
+    sts = alert_statuses(als, read_acks(acks))
+    versions = sorted({a.rules_version for a in als})
+    return Report(
+        overview=overview(evs, sts, study_id=study_id, generated_at=generated_at, stopping=stopping),
+        statuses=sts, listing=line_listing(sts, evs, generated_at), subjects=subject_ids(evs),
+        rules_version=versions[-1] if versions else None,
+    )
+
+
+def _rounded(ci: tuple[float, float] | None) -> list[float] | None:
+    return None if ci is None else [round(ci[0], 6), round(ci[1], 6)]
+
+
+def summary_document(report: Report) -> dict[str, Any]:
+    """The safety-summary JSON (public format; extend, never rename). Rates and CIs are fractions of 1."""
+    ov = report.overview
+    return {
+        "format_version": SUMMARY_FORMAT_VERSION,
+        "study_id": ov.study_id,
+        "generated_at": ov.generated_at.isoformat(),
+        "rules_version": report.rules_version,
+        "subjects_enrolled": ov.subjects_enrolled,
+        "subjects_infused": ov.subjects_infused,
+        "subjects_with_dlt": ov.subjects_with_dlt,
+        "dlt_rate": _rate(ov.subjects_with_dlt, ov.subjects_infused),
+        "dlt_rate_ci95": _rounded(ov.dlt_rate_ci95),
+        "subjects_with_sae": ov.subjects_with_sae,
+        "sae_rate": _rate(ov.subjects_with_sae, ov.subjects_infused),
+        "sae_rate_ci95": _rounded(ov.sae_rate_ci95),
+        "sae_count": ov.sae_count,
+        "susar_count": ov.susar_count,
+        "stopping_threshold": ov.stopping.threshold,
+        "stopping_boundary": ov.stopping.probability,
+        "stopping_min_n": ov.stopping.min_n,
+        "stopping_probability": None if ov.stopping_probability is None else round(ov.stopping_probability, 6),
+        "stopping_boundary_crossed": ov.stopping_boundary_crossed,
+        "open_alerts": dict(sorted(ov.open_alerts.items())),
+        "overdue_reports": ov.overdue_reports,
+        "incidence_series": [
+            {"at": p.at.isoformat(), "subjects_infused": p.infused, "subjects_with_dlt": p.with_dlt,
+             "subjects_with_sae": p.with_sae,
+             "stopping_probability": None if p.probability is None else round(p.probability, 6)}
+            for p in ov.series
+        ],
+        "line_listing": [listing_record(r) for r in report.listing],
+    }
+
+
+def _rate(x: int, n: int) -> float | None:
+    return None if n == 0 else round(x / n, 6)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Per-subject timeline
+# ---------------------------------------------------------------------------------------------------------------
+
+# Display scales (ctcae.md tables). Hematology in SI units with absolute grade thresholds; liver and kidney in
+# multiples of the laboratory's ULN. These draw the bands only; grades themselves come from the graded rows.
+_SI_FACTORS: dict[tuple[str, str], float] = {
+    ("HGB", "g/dl"): 10.0, ("HGB", "mmol/l"): 16.11, ("NEUT", "10^3/ul"): 1.0, ("PLAT", "10^3/ul"): 1.0,
+    ("NEUT", "/ul"): 0.001, ("PLAT", "/ul"): 0.001,
+}
+DISPLAY: dict[str, dict[str, Any]] = {
+    "NEUT": {"label": "中性粒细胞 / Neutrophils", "unit": "10^9/L", "scale": "si", "direction": "low",
+             "bands": [(1, 1.5), (2, 1.0), (3, 0.5)], "term": "Neutrophil count decreased"},
+    "PLAT": {"label": "血小板 / Platelets", "unit": "10^9/L", "scale": "si", "direction": "low",
+             "bands": [(1, 75.0), (2, 50.0), (3, 25.0)], "term": "Platelet count decreased"},
+    "HGB": {"label": "血红蛋白 / Hemoglobin", "unit": "g/L", "scale": "si", "direction": "low",
+            "bands": [(1, 100.0), (2, 80.0)], "term": "Anemia"},
+    "ALT": {"label": "丙氨酸氨基转移酶 / ALT", "unit": "x ULN", "scale": "uln", "direction": "high",
+            "bands": [(1, 1.0), (2, 3.0), (3, 5.0), (4, 20.0)], "term": "Alanine aminotransferase increased"},
+    "BILI": {"label": "总胆红素 / Total bilirubin", "unit": "x ULN", "scale": "uln", "direction": "high",
+             "bands": [(1, 1.0), (2, 1.5), (3, 3.0), (4, 10.0)], "term": "Blood bilirubin increased"},
+    "CREAT": {"label": "肌酐 / Creatinine", "unit": "x ULN", "scale": "uln", "direction": "high",
+              "bands": [(1, 1.0), (2, 1.5), (3, 3.0), (4, 6.0)], "term": "Creatinine increased"},
+}
+
+
+class LabPoint(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    study_day: int
+    value: float  # in the display scale (SI unit or x ULN)
+    reported: str  # value and unit as reported
+    grade: int | None
+
+
+class LabSeries(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    test: str
+    label: str
+    unit: str
+    direction: str
+    bands: list[tuple[int, float]]  # (grade, threshold) in the display scale: worse beyond the threshold
+    baseline: float | None
+    points: list[LabPoint]
+
+
+class Marker(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    study_day: int
+    kind: Literal["infusion", "adverse_event", "alert"]
+    label: str
+    grade: int | None = None
+
+
+class SubjectTimeline(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    subject_id: str
+    study_id: str
+    day0: date | None
+    series: list[LabSeries]
+    markers: list[Marker]
+    alerts: list[AlertStatus]
+
+
+def _display_value(test: str, lab: Lab) -> float | None:
+    spec = DISPLAY[test]
+    number = lab.value.number
+    if spec["scale"] == "uln":
+        if not lab.ref_high:
+            return None
+        return number / lab.ref_high
+    factor = _SI_FACTORS.get((test, (lab.unit or "").strip().lower()), 1.0)
+    return number * factor
+
+
+def subject_timeline(subject_id: str, events: Sequence[Any], graded: Sequence[GradedObservation],
+                     statuses: Sequence[AlertStatus], *, tz: tzinfo = DEFAULT_TZ,
+                     limit: int = SUBJECT_POINTS_LIMIT) -> SubjectTimeline:
+    """NEUT, PLAT, HGB, ALT, BILI, CREAT over study days, with baseline, grade bands, infusions, AEs and alerts.
+
+    Day 0 and the baseline follow protocol.md (Time): the first infusion's local date, and the last value
+    before the first infusion's ``occurred_at``. Only final/corrected lab results are plotted (the graded ones).
+    """
+    mine = [e for e in events if e.subject_id == subject_id]
+    infusions = sorted((e for e in mine if isinstance(e, Infusion)), key=lambda e: e.occurred_at)
+    first = infusions[0].occurred_at if infusions else None
+    day0 = first.astimezone(tz).date() if first else None
+    grades: dict[str, int | None] = {}
+    for g in graded:
+        if g.subject_id == subject_id and g.test in DISPLAY and g.ctcae_term == DISPLAY[g.test]["term"]:
+            grades[g.event_id] = g.grade
+    series = []
+    for test in TIMELINE_TESTS:
+        spec = DISPLAY[test]
+        labs = sorted((e for e in mine if isinstance(e, Lab) and e.test == test
+                       and e.status in ("final", "corrected")), key=lambda e: e.occurred_at)
+        baseline = None
+        points = []
+        for lab in labs:
+            shown = _display_value(test, lab)
+            if shown is None:
+                continue
+            if first is not None and lab.occurred_at < first:
+                baseline = shown
+            day = _study_day(lab.occurred_at, day0, tz)
+            if day is None:
+                continue
+            points.append(LabPoint(event_id=lab.event_id, study_day=day, value=round(shown, 6),
+                                   reported=f"{lab.value.text()} {lab.unit or ''}".strip(),
+                                   grade=grades.get(lab.event_id)))
+        series.append(LabSeries(test=test, label=spec["label"], unit=spec["unit"], direction=spec["direction"],
+                                bands=list(spec["bands"]),
+                                baseline=None if baseline is None else round(baseline, 6),
+                                points=points[-limit:]))
+    markers: list[Marker] = []
+    for inf in infusions:
+        day = _study_day(inf.occurred_at, day0, tz)
+        if day is not None:
+            markers.append(Marker(study_day=day, kind="infusion", label=f"输注 / Infusion #{inf.infusion_number}"))
+    for e in mine:
+        if isinstance(e, AdverseEvent):
+            day = _study_day(e.occurred_at, day0, tz)
+            if day is not None:
+                markers.append(Marker(study_day=day, kind="adverse_event",
+                                      label=f"AE: {e.ctcae_term or e.term} G{e.grade}", grade=e.grade))
+    mine_alerts = [s for s in statuses if s.alert.subject_id == subject_id]
+    for st in mine_alerts:
+        if st.alert.study_day is not None and st.alert.kind != "STOPPING_BOUNDARY":
+            markers.append(Marker(study_day=st.alert.study_day, kind="alert",
+                                  label=f"{st.alert.kind} {st.alert.rule_id}", grade=st.alert.grade))
+    markers.sort(key=lambda m: (m.study_day, m.kind, m.label))
+    return SubjectTimeline(subject_id=subject_id, study_id=mine[0].study_id if mine else "", day0=day0,
+                           series=series, markers=markers[-limit:], alerts=mine_alerts)
+
+
+def subject_ids(events: Sequence[Any]) -> list[str]:
+    return sorted({e.subject_id for e in events})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# eDISH
+# ---------------------------------------------------------------------------------------------------------------
+
+class EdishPoint(BaseModel):
+    """Per subject: peak ALT and peak total bilirubin after the first infusion, x ULN and x baseline."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject_id: str
+    alt_x_uln: float | None
+    bili_x_uln: float | None
+    alt_x_baseline: float | None
+    bili_x_baseline: float | None
+    quadrant_uln: str
+    quadrant_baseline: str
+
+
+QUADRANTS = {
+    "normal": "正常 / Normal",
+    "temple": "Temple 推论 / Temple's corollary",
+    "cholestasis": "胆汁淤积 / Cholestasis",
+    "hys_law": "潜在 Hy's law / Potential Hy's law",
+}
+
+
+def quadrant(alt: float | None, bili: float | None, alt_line: float = 3.0, bili_line: float = 2.0) -> str:
+    """regulatory.md, Liver signal: lines at ALT 3 and bilirubin 2 (both inclusive, as Hy's law is >=)."""
+    high_alt = alt is not None and alt >= alt_line
+    high_bili = bili is not None and bili >= bili_line
+    if high_alt and high_bili:
+        return "hys_law"
+    if high_alt:
+        return "temple"
+    if high_bili:
+        return "cholestasis"
+    return "normal"
+
+
+def edish_points(events: Sequence[Any], *, include_pre_infusion: bool = False) -> list[EdishPoint]:
+    """Peak ALT vs peak bilirubin per subject (x ULN, and x baseline for ciclosporin-treated AA subjects)."""
+    first = {s: None for s in {e.subject_id for e in events}}
+    for e in events:
+        if isinstance(e, Infusion):
+            cur = first.get(e.subject_id)
+            if cur is None or e.occurred_at < cur:
+                first[e.subject_id] = e.occurred_at
+    per: dict[str, dict[str, list[Lab]]] = {}
+    for e in events:
+        if isinstance(e, Lab) and e.test in ("ALT", "BILI") and e.status in ("final", "corrected"):
+            per.setdefault(e.subject_id, {}).setdefault(e.test, []).append(e)
+    out = []
+    for subject in sorted(per):
+        t0 = first.get(subject)
+        values: dict[str, tuple[float | None, float | None]] = {}
+        for test in ("ALT", "BILI"):
+            labs = sorted(per[subject].get(test, []), key=lambda e: e.occurred_at)
+            before = [lab for lab in labs if t0 is not None and lab.occurred_at < t0]
+            after = [lab for lab in labs if include_pre_infusion or (t0 is not None and lab.occurred_at >= t0)]
+            base = before[-1].value.number if before else None
+            x_uln = [lab.value.number / lab.ref_high for lab in after if lab.ref_high]
+            x_base = [lab.value.number / base for lab in after if base]
+            values[test] = (round(max(x_uln), 6) if x_uln else None, round(max(x_base), 6) if x_base else None)
+        if values["ALT"] == (None, None) and values["BILI"] == (None, None):
+            continue
+        out.append(EdishPoint(
+            subject_id=subject, alt_x_uln=values["ALT"][0], bili_x_uln=values["BILI"][0],
+            alt_x_baseline=values["ALT"][1], bili_x_baseline=values["BILI"][1],
+            quadrant_uln=quadrant(values["ALT"][0], values["BILI"][0]),
+            quadrant_baseline=quadrant(values["ALT"][1], values["BILI"][1]),
+        ))
+    return out
+
+
+def tz_of(name: str | None) -> tzinfo:
+    return ZoneInfo(name) if name else DEFAULT_TZ
+
+
+__all__ = [
+    "AckRecord", "AlertStatus", "EdishPoint", "LabSeries", "ListingRow", "Overview", "Report", "SeriesPoint",
+    "StoppingParams", "SubjectTimeline", "alert_statuses", "beta_ppf", "betainc", "build_report",
+    "clopper_pearson", "edish_points", "line_listing", "overview", "posterior_exceeds", "quadrant", "read_acks",
+    "read_alerts", "read_events", "read_graded", "subject_timeline", "summary_document",
+]
