@@ -1,0 +1,59 @@
+"""`safety ack ALERT_ID --who NAME --conclusion TEXT [--causality C] [--url URL] [--token T] [--ethics-submitted]`.
+
+Posts to the worker's acknowledgement endpoint (streams/acks.py) with a role token (``--token`` or
+SAFETY_ACK_TOKEN). The worker records who, role, time and remote address and publishes the ack on safety.acks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+
+CAUSALITY = ("related", "probable", "possible", "unlikely", "unrelated", "unassessable")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="safety ack", description=__doc__.splitlines()[0])
+    p.add_argument("alert_id")
+    p.add_argument("--who", required=True, help="the person acknowledging (staff name or code)")
+    p.add_argument("--conclusion", default=None, help="what you concluded (required for an ack)")
+    p.add_argument("--causality", choices=CAUSALITY, default=None, help="your causality attribution")
+    p.add_argument("--ethics-submitted", action="store_true", help="mark the ethics report as submitted instead")
+    p.add_argument("--reference", default=None, help="ethics submission reference (with --ethics-submitted)")
+    p.add_argument("--url", default=os.environ.get("SAFETY_PUBLIC_URL") or "http://127.0.0.1:6066")
+    p.add_argument("--token", default=os.environ.get("SAFETY_ACK_TOKEN"), help="your role token")
+    return p
+
+
+def ack_main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if not args.token:
+        print("safety ack: no token; pass --token or set SAFETY_ACK_TOKEN to your role's token", file=sys.stderr)
+        return 2
+    if args.ethics_submitted:
+        path, body = "ethics-submitted", {"who": args.who, "reference": args.reference}
+    else:
+        if not args.conclusion:
+            print("safety ack: --conclusion is required (what you concluded about the alert)", file=sys.stderr)
+            return 2
+        path, body = "ack", {"who": args.who, "conclusion": args.conclusion, "causality": args.causality}
+    request = urllib.request.Request(
+        f"{args.url.rstrip('/')}/alerts/{args.alert_id}/{path}", method="POST",
+        data=json.dumps({k: v for k, v in body.items() if v is not None}).encode(),
+        headers={"Authorization": f"Bearer {args.token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            reply = json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", "replace")[:300]
+        print(f"safety ack: refused (HTTP {exc.code}): {detail}", file=sys.stderr)
+        return 1
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"safety ack: cannot reach {args.url} ({exc}); is the worker running?", file=sys.stderr)
+        return 1
+    print(f"recorded {path} for {args.alert_id}: ack_id {reply.get('ack_id')} at {reply.get('at')}")
+    return 0

@@ -1,0 +1,90 @@
+"""Role tokens and signed acknowledgement links for the worker's HTTP endpoints.
+
+Acknowledgements must be attributable (regulatory.md, audit expectations), so every request is tied to a role:
+either a per-role bearer token (``SAFETY_AUTH_TOKENS="pi:...,ethics:...,safety_officer:..."``) or a one-click
+link in the alert message, signed with HMAC-SHA256 over (action, alert id, role, expiry) with
+``SAFETY_LINK_SECRET``. Comparisons are constant-time; an expired, tampered or foreign-alert link is rejected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from datetime import datetime
+from urllib.parse import quote, urlencode
+
+ROLES = ("pi", "ethics", "safety_officer")
+
+
+class AuthConfigError(ValueError):
+    """The token setting is malformed; the message says how to write it."""
+
+
+def parse_tokens(spec: str | None) -> dict[str, str]:
+    """``"pi:tok1,ethics:tok2"`` -> {token: role}; unknown roles, empty or shared tokens are refused."""
+    tokens: dict[str, str] = {}
+    for part in (spec or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        role, sep, token = part.partition(":")
+        role, token = role.strip(), token.strip()
+        if not sep or role not in ROLES or not token:
+            raise AuthConfigError(
+                f"SAFETY_AUTH_TOKENS: entry {role or part[:12]!r} is not 'role:token' with role one of "
+                f"{', '.join(ROLES)}; write e.g. 'pi:<long random>,ethics:<long random>'")
+        if token in tokens and tokens[token] != role:
+            raise AuthConfigError(f"SAFETY_AUTH_TOKENS: roles {tokens[token]} and {role} share a token; "
+                                  "give each role its own")
+        tokens[token] = role
+    return tokens
+
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    value = headers.get("Authorization") or headers.get("authorization")
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def role_for_token(tokens: Mapping[str, str], token: str) -> str | None:
+    """The role of ``token``, compared in constant time against every configured token."""
+    found = None
+    for known, role in tokens.items():
+        if hmac.compare_digest(known.encode(), token.encode()):
+            found = role
+    return found
+
+
+def _sign(secret: str, action: str, alert_id: str, role: str, expires: int) -> str:
+    text = f"{action}|{alert_id}|{role}|{expires}".encode()
+    return hmac.new(secret.encode(), text, hashlib.sha256).hexdigest()
+
+
+def sign_link(secret: str, alert_id: str, role: str, expires: int, action: str = "ack") -> str:
+    return _sign(secret, action, alert_id, role, expires)
+
+
+def verify_link(secret: str, alert_id: str, role: str, expires: str | int, signature: str, now: datetime,
+                action: str = "ack") -> str | None:
+    """None when the link is valid, else the reason it is refused (for the 403 page and the log)."""
+    if role not in ROLES:
+        return "unknown role"
+    try:
+        exp = int(expires)
+    except (TypeError, ValueError):
+        return "malformed expiry"
+    expected = _sign(secret, action, alert_id, role, exp)
+    if not hmac.compare_digest(expected, signature or ""):
+        return "bad signature"
+    if now.timestamp() > exp:
+        return "link expired"
+    return None
+
+
+def ack_link(base_url: str, secret: str, alert_id: str, role: str, expires: int) -> str:
+    """The one-click link printed in a message to ``role`` (opens a confirmation page, see streams/acks.py)."""
+    query = urlencode({"role": role, "exp": expires, "sig": sign_link(secret, alert_id, role, expires)})
+    return f"{base_url.rstrip('/')}/alerts/{quote(alert_id)}/ack?{query}"

@@ -1,0 +1,294 @@
+"""Apprise adapter: one channel per configured URL and recipient tag, each delivered and judged separately.
+
+Why it looks like this (shared/notes/apprise-prometheus.md):
+* apprise 2.x returns an ``AppriseResult`` per service, but granularity is per URL, so each URL is its own
+  channel (one URL per recipient) and is sent on its own: one failing target never blocks or hides another.
+* ``async_notify`` keeps the event loop free (notes §3); connect/read timeouts are capped by our own settings
+  (``cto``/``rto``; e-mail uses the connect timeout for every socket operation), so a dead SMTP server costs
+  seconds, not the 60 s service limit.
+* apprise skips a bad config entry with only an ERROR log line (notes §4): a silently dropped PI is the failure to
+  prevent, so loading refuses to start on any such error and on any protocol recipient tag without a URL.
+* WeCom group bots and DingTalk robots answer HTTP 200 with ``errcode != 0`` on rejection and apprise calls that a
+  success (notes §8). Those two schemes are posted here with aiohttp, and only ``errcode == 0`` counts.
+* With no configuration, a local sink (console + JSONL outbox) stands in for every tag, and says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from safety.errors import DeliveryConfigError
+from safety.ledger import RetryPolicy, Target
+from safety.messages import Message
+from safety.protocol import Protocol as StudyProtocol
+
+log = logging.getLogger(__name__)
+
+RECIPIENT_TAGS = ("pi", "ethics", "safety_officer")
+VERIFIED_SCHEMES = ("wecombot", "dingtalk")
+# Self-hosted relays and gateways have no per-second limit; chat bots keep apprise's 5.5 s throttle (notes §3).
+UNTHROTTLED_SCHEMES = ("mailto", "mailtos", "json", "jsons", "form", "forms", "xml", "xmls")
+
+
+class DeliverySettings(BaseSettings):
+    """Delivery settings (``SAFETY_*``); the shared ``streams.settings.Settings`` carries the same names."""
+
+    model_config = SettingsConfigDict(env_prefix="SAFETY_", extra="ignore")
+
+    notify_config: Path | None = Field(None, description="apprise YAML/TEXT config with pi/ethics/safety_officer")
+    outbox_dir: Path = Field(Path("out/outbox"), description="local sink when no notify_config is set")
+    connect_timeout: float = Field(10.0, gt=0, description="cap on each URL's cto (s)")
+    read_timeout: float = Field(15.0, gt=0, description="cap on each URL's rto (s)")
+    retry_max_attempts: int = Field(5, ge=1)
+    retry_base_seconds: float = Field(60.0, gt=0)
+    retry_max_delay_seconds: float = Field(3600.0, gt=0)
+    retry_jitter: float = Field(0.2, ge=0, lt=1)
+    sweep_interval: float = Field(30.0, gt=0, description="seconds between retry/escalation sweeps")
+    link_secret: str | None = None
+    link_ttl_hours: float = Field(168.0, gt=0, description="validity of one-click acknowledgement links")
+    public_url: str | None = Field(None, description="base URL of the worker's web server, used in links")
+    auth_tokens: str | None = None
+    topic_delivery_commands: str = Field("safety.delivery-commands",
+                                         description="internal topic: alerts re-keyed by alert_id + sweeps")
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.retry_max_attempts, base_seconds=self.retry_base_seconds,
+                           max_delay_seconds=self.retry_max_delay_seconds, jitter=self.retry_jitter)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    delivered: bool
+    error: str | None = None
+
+
+class Channel(Protocol):
+    target: Target
+
+    async def send(self, message: Message) -> SendResult: ...
+
+
+def channel_id(tag: str, scheme: str, url: str) -> str:
+    """Stable id of one URL for one tag: survives restarts, reveals no secret."""
+    return f"{tag}:{scheme}:{hashlib.sha256(url.encode()).hexdigest()[:10]}"
+
+
+def required_tags(protocol: StudyProtocol) -> set[str]:
+    """Every tag some alert kind (or an escalation) is sent to, plus the safety officer (DELIVERY_FAILED)."""
+    tags = {tag for recipients in protocol.recipients.values() for tag in recipients}
+    return tags | set(protocol.escalation.resend_to) | {"safety_officer"}
+
+
+def _scheme(service: Any) -> str:
+    proto = getattr(service, "secure_protocol", None) if getattr(service, "secure", False) else None
+    proto = proto or getattr(service, "protocol", None) or type(service).__name__.lower()
+    return str(proto[0] if isinstance(proto, tuple | list) else proto)
+
+
+@dataclass
+class AppriseChannel:
+    """One apprise service, sent through its own one-service Apprise object (per-URL result, notes §2)."""
+
+    target: Target
+    service: Any
+
+    async def send(self, message: Message) -> SendResult:
+        import apprise
+
+        fmt = self.service.notify_format
+        html = (fmt[0] if isinstance(fmt, tuple) else fmt) == apprise.NotifyFormat.HTML
+        one = apprise.Apprise()
+        one.add(self.service)
+        result = await one.async_notify(
+            body=message.html if html else message.text,
+            title=message.title,
+            body_format=apprise.NotifyFormat.HTML if html else apprise.NotifyFormat.TEXT,
+        )
+        if result.status == apprise.AppriseResultStatus.SUCCESS:
+            return SendResult(True)
+        errors = [e.message for r in result for e in r.logs()] or [str(result.status.name)]
+        return SendResult(False, f"{result.status.name}: {'; '.join(errors)[:400]}")
+
+
+@dataclass
+class VerifiedWebhookChannel:
+    """WeCom group bot / DingTalk robot posted by us: HTTP 200 is not enough, ``errcode`` must be 0."""
+
+    target: Target
+    service: Any
+    connect_timeout: float
+    read_timeout: float
+    endpoint: str | None = None  # test seam: e.g. "http://127.0.0.1:8080/wecom?key={key}"
+
+    def _request(self, message: Message) -> tuple[str, dict[str, Any]]:
+        scheme = self.target.scheme
+        content = f"{message.title}\n{message.text}"
+        if scheme == "wecombot":
+            url = (self.endpoint or "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={key}").format(
+                key=self.service.key)
+            # WeCom bot text limit is 2048 bytes-ish (notes §5); the short form carries the essentials first.
+            return url, {"msgtype": "text", "text": {"content": content[:2000]}}
+        url = (self.endpoint or self.service.notify_url).format(token=self.service.token)
+        if self.service.secret:
+            timestamp, sign = self.service.get_signature()
+            url += f"&timestamp={timestamp}&sign={sign}"
+        return url, {"msgtype": "text", "text": {"content": content},
+                     "at": {"atMobiles": list(self.service.targets or []), "isAtAll": False}}
+
+    async def send(self, message: Message) -> SendResult:
+        import aiohttp
+
+        url, payload = self._request(message)
+        timeout = aiohttp.ClientTimeout(sock_connect=self.connect_timeout, sock_read=self.read_timeout,
+                                        total=self.connect_timeout + self.read_timeout)
+        try:
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                async with session.post(url, json=payload) as response:
+                    text = await response.text()
+                    if response.status != 200:
+                        return SendResult(False, f"HTTP {response.status}")
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return SendResult(False, f"{type(exc).__name__}: {exc}"[:400])
+        try:
+            reply = json.loads(text)
+        except ValueError:
+            return SendResult(False, "HTTP 200 but the reply is not JSON; cannot confirm delivery")
+        errcode = reply.get("errcode") if isinstance(reply, dict) else None
+        if errcode == 0:
+            return SendResult(True)
+        errmsg = str(reply.get("errmsg", ""))[:200] if isinstance(reply, dict) else ""
+        return SendResult(False, f"HTTP 200 with errcode {errcode!r} {errmsg}".strip())
+
+
+@dataclass
+class LocalSinkChannel:
+    """No configuration: print each message and append it to ``outbox.jsonl`` (the demo's delivery)."""
+
+    target: Target
+    outbox: Path
+    console: TextIO | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    async def send(self, message: Message) -> SendResult:
+        record = {"at": self.clock().isoformat(), "channel": self.target.channel,
+                  "recipient": self.target.recipient, "title": message.title, "short": message.short,
+                  "text": message.text}
+        self.outbox.parent.mkdir(parents=True, exist_ok=True)
+        with self.outbox.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        out = self.console if self.console is not None else sys.stdout
+        print(f"--- to {self.target.recipient} (local sink) ---\n{message.title}\n{message.text}\n", file=out)
+        return SendResult(True)
+
+
+@dataclass
+class Notifier:
+    """The configured channels; ``targets()`` is what the ledger sees, ``channel(id)`` what sends."""
+
+    channels: list[Channel]
+    description: str
+
+    def targets(self) -> list[Target]:
+        return [c.target for c in self.channels]
+
+    def channel(self, channel_id: str) -> Channel | None:
+        return next((c for c in self.channels if c.target.channel == channel_id), None)
+
+    def tags(self) -> set[str]:
+        return {c.target.recipient for c in self.channels}
+
+
+def check_tags(notifier: Notifier, needed: Iterable[str], source: str) -> None:
+    missing = sorted(set(needed) - notifier.tags())
+    if missing:
+        raise DeliveryConfigError(
+            f"{source}: no URL is tagged {', '.join(repr(m) for m in missing)}, but the protocol sends alerts to "
+            f"{'it' if len(missing) == 1 else 'them'}; add a URL with 'tag: {missing[0]}' (see "
+            "deploy/apprise.example.yml) or fix the entry apprise skipped")
+
+
+def load_apprise_channels(path: Path, settings: DeliverySettings,
+                          endpoints: dict[str, str] | None = None) -> list[Channel]:
+    """Load an apprise config file; any entry apprise could not load is an error, not a log line."""
+    import apprise
+
+    if not Path(path).is_file():
+        raise DeliveryConfigError(f"SAFETY_NOTIFY_CONFIG={path}: file not found; point it at an apprise YAML file")
+    with apprise.LogCapture(level=apprise.logging.ERROR) as captured:
+        config = apprise.AppriseConfig()
+        if not config.add(str(path)):
+            raise DeliveryConfigError(f"{path}: apprise could not read this configuration file")
+        bundle = apprise.Apprise()
+        bundle.add(config)
+        services = list(bundle)
+    problems = captured.getvalue().strip()
+    if problems:
+        first = problems.splitlines()[0].split(" - ", 2)[-1]
+        raise DeliveryConfigError(
+            f"{path}: apprise skipped an entry ({first[:300]}); fix it, a skipped entry can be a recipient "
+            "who silently gets nothing")
+    channels: list[Channel] = []
+    for service in services:
+        tags = sorted(str(t) for t in service.tags if str(t) in RECIPIENT_TAGS)
+        scheme = _scheme(service)
+        if not tags:
+            log.warning("%s: a %s URL has no recipient tag (pi, ethics, safety_officer); it is never used",
+                        path, scheme)
+            continue
+        service.socket_connect_timeout = min(float(service.socket_connect_timeout), settings.connect_timeout)
+        service.socket_read_timeout = min(float(service.socket_read_timeout), settings.read_timeout)
+        if scheme in UNTHROTTLED_SCHEMES:
+            service.request_rate_per_sec = 0
+        url = service.url(privacy=False)
+        for tag in tags:
+            target = Target(channel=channel_id(tag, scheme, url), recipient=tag, scheme=scheme)
+            if scheme in VERIFIED_SCHEMES:
+                channels.append(VerifiedWebhookChannel(target, service, settings.connect_timeout,
+                                                       settings.read_timeout, (endpoints or {}).get(scheme)))
+            else:
+                channels.append(AppriseChannel(target, service))
+    return channels
+
+
+def load_notifier(
+    settings: DeliverySettings,
+    needed_tags: Iterable[str],
+    *,
+    endpoints: dict[str, str] | None = None,
+    console: TextIO | None = None,
+    announce: Callable[[str], None] | None = None,
+) -> Notifier:
+    """The notifier the worker and ``safety deliver`` use; refuses to start when a needed tag has no URL."""
+    needed = sorted(set(needed_tags))
+    say = announce or (lambda text: print(text, file=sys.stderr))
+    if settings.notify_config is None:
+        outbox = settings.outbox_dir / "outbox.jsonl"
+        channels: list[Channel] = [
+            LocalSinkChannel(Target(channel=f"{tag}:local", recipient=tag, scheme="local"), outbox, console)
+            for tag in needed
+        ]
+        notifier = Notifier(channels, f"local sink (console + {outbox})")
+        say(f"delivery: SAFETY_NOTIFY_CONFIG is not set, so alerts go to the console and {outbox} only; "
+            "set it to an apprise YAML file (deploy/apprise.example.yml) to reach people")
+        return notifier
+    channels = load_apprise_channels(settings.notify_config, settings, endpoints)
+    notifier = Notifier(channels, f"apprise config {settings.notify_config}")
+    check_tags(notifier, needed, f"SAFETY_NOTIFY_CONFIG={settings.notify_config}")
+    counts = {tag: sum(1 for c in channels if c.target.recipient == tag) for tag in sorted(notifier.tags())}
+    say(f"delivery: {len(channels)} channel(s) from {settings.notify_config}: "
+        + ", ".join(f"{tag}={n}" for tag, n in counts.items()))
+    return notifier
