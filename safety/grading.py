@@ -1,0 +1,442 @@
+"""The CTCAE interpreter: one lab/vital/ECG observation -> one GradedObservation per term its test maps to.
+
+Rules are data (rules/ctcae_v*.yaml, compiled by :mod:`safety.criteria`); this module walks the compiled bands
+worst grade first (spec/ctcae.md, "Reading the criteria"): the first band met wins, none met is grade 0. Both
+sides are rounded to 15 significant digits before comparing (3 x 40 = 120 exactly). A band that needs a missing
+LLN/ULN is "unknown": the grade is null only when that unknown band could change the result, so potassium 2.4 is
+grade 4 without a range while NEUT 1.9 without LLN is not gradable.
+
+Runs on every event of the replay (budget ~20 us/event): no pydantic validation here, rows are built with
+``model_construct`` from already-typed values.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import NamedTuple
+
+from safety.alerts import GradedObservation
+from safety.composite import (
+    MAX_ALB,
+    MAX_NEUT,
+    MAX_TEMP,
+    CompositeMemory,
+    Match,
+    albumin_at,
+    febrile_neutropenia,
+    remember,
+    sustained_fever,
+)
+from safety.criteria import CBand, Criteria, CSet, CTerm, Example
+from safety.events import Ecg, Lab, Vital
+from safety.ruleset import RuleSet
+from safety.subject import Reading, SubjectState
+from safety.timeline import study_day
+from safety.units import Ungradable, convert, lookup_unit
+from safety.values import fmt, parse_measured, sig15
+
+_CACHE_MAX = 1 << 15
+_SIG: dict[float, float] = {}
+_TXT: dict[float, str] = {}
+_FIELDS = frozenset(GradedObservation.model_fields)
+_BASE_GRADES: dict[tuple[object, ...], int] = {}
+
+
+def s15(x: float) -> float:
+    """sig15 with a bounded memo: thresholds and values repeat across events (hot path, ~20 us/event budget)."""
+    r = _SIG.get(x)
+    if r is None:
+        if len(_SIG) > _CACHE_MAX:
+            _SIG.clear()
+        r = _SIG[x] = sig15(x)
+    return r
+
+
+def txt(x: float) -> str:
+    """fmt with a bounded memo, for basis texts."""
+    r = _TXT.get(x)
+    if r is None:
+        if len(_TXT) > _CACHE_MAX:
+            _TXT.clear()
+        r = _TXT[x] = fmt(x)
+    return r
+
+
+def _construct(values: dict[str, object]) -> GradedObservation:
+    """A GradedObservation from already-typed values, without validation (what model_construct does, faster)."""
+    row = GradedObservation.__new__(GradedObservation)
+    object.__setattr__(row, "__dict__", values)
+    object.__setattr__(row, "__pydantic_fields_set__", _FIELDS)
+    object.__setattr__(row, "__pydantic_extra__", None)
+    object.__setattr__(row, "__pydantic_private__", None)
+    return row
+
+
+ALBUMIN_TEST = "ALB"
+ALBUMIN_REFERENCE = 40.0  # g/L; corrected Ca = Ca + 0.02 x (40 - albumin g/L) (spec/ctcae.md)
+ALBUMIN_SLOPE = 0.02
+_REF_NAME = {"lln": "LLN", "uln": "ULN", "baseline": "baseline"}
+
+
+class Inputs(NamedTuple):
+    """One value ready for grading, all in SI: the measure, its limits and the text of how it was obtained."""
+
+    value: float
+    lln: float | None
+    uln: float | None
+    note: str  # conversions, corrections, comparator; "" when none
+
+
+class Base(NamedTuple):
+    """The subject's baseline of the same test, in SI, with its own record's limits."""
+
+    value: float
+    lln: float | None
+    uln: float | None
+    event_id: str
+
+
+class Outcome(NamedTuple):
+    """Grade of one term: ``grade`` None means not gradable and ``basis`` says why."""
+
+    grade: int | None
+    band: CBand | None
+    basis: str
+
+
+# --------------------------------------------------------------------------------------------- entry point
+
+
+def grade_observation(obs: Lab | Vital | Ecg, state: SubjectState, rules: RuleSet) -> list[GradedObservation]:
+    """Grade ``obs`` for every CTCAE term of its test (plus composite terms it completes); [] if none apply.
+
+    Records NEUT/TEMP/ALB readings in ``state.composite`` (in place: the memory belongs to grading).
+    """
+    crit = rules.criteria
+    terms = crit.by_test.get(obs.test)
+    composite_test = obs.test in crit.composite_tests
+    if not terms and not composite_test:
+        return []
+    conv = lookup_unit(obs.test, obs.unit, crit.units)
+    day = study_day(obs.occurred_at, state.day0, rules.tz)
+    ctx = _Row(obs, state, crit, day, rules.tz)
+    if isinstance(conv, Ungradable):
+        return [ctx.row(t, Outcome(None, None, conv.basis), None, None, None, 0) for t in terms or ()]
+    x = convert(obs.value.number, conv)
+    lln = _limit(getattr(obs, "ref_low", None), conv)
+    uln = _limit(getattr(obs, "ref_high", None), conv)
+    note = _value_note(obs, x, crit)
+    rows: list[GradedObservation] = []
+    if terms:
+        base_reading = state.baseline(obs.test)
+        base = _baseline(base_reading, state, crit) if base_reading is not None else None
+        use_base = (base if base is not None and state.first_infusion_at is not None
+                    and obs.occurred_at >= state.first_infusion_at and base_reading is not None
+                    and base_reading.event_id != obs.event_id else None)
+        for term in terms:
+            inputs = _inputs_for(term, x, lln, uln, note, obs.occurred_at, state.composite)
+            outcome = grade_term(term, inputs, use_base, crit)
+            base_grade = _baseline_grade(term, base, base_reading, state, crit)
+            rows.append(ctx.row(term, outcome, inputs.value, lln, uln, base_grade))
+    if composite_test:
+        rows = _composites(obs, x, rows, ctx, crit, state.composite)
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------ inputs
+
+
+def _limit(raw: float | None, conv: object) -> float | None:
+    if raw is None:
+        return None
+    return convert(raw, conv)  # type: ignore[arg-type]
+
+
+def _value_note(obs: Lab | Vital | Ecg, x: float, crit: Criteria) -> str:
+    parts = []
+    if obs.value.comparator:
+        parts.append(f"reported {obs.value.text()}, graded at its bound")
+    si = crit.units.si[obs.test]
+    if obs.unit is not None and obs.unit.strip() != si and x != obs.value.number:
+        parts.append(f"{txt(obs.value.number)} {obs.unit} = {txt(x)} {si}")
+    return "; ".join(parts)
+
+
+def _inputs_for(term: CTerm, x: float, lln: float | None, uln: float | None, note: str, at: datetime,
+                memory: CompositeMemory) -> Inputs:
+    """Apply the term's correction (albumin-corrected calcium, with the ALB of the same draw)."""
+    if term.correction != "albumin_corrected_calcium":
+        return Inputs(x, lln, uln, note)
+    alb = albumin_at(memory, at)
+    if alb is None:
+        extra = "measured calcium, not albumin-corrected: no albumin of the same draw"
+        return Inputs(x, lln, uln, f"{note}; {extra}" if note else extra)
+    corrected = s15(x + ALBUMIN_SLOPE * (ALBUMIN_REFERENCE - alb[2]))
+    extra = (f"corrected Ca {txt(corrected)} = {txt(x)} + {ALBUMIN_SLOPE} x ({txt(ALBUMIN_REFERENCE)} - "
+             f"albumin {txt(alb[2])} g/L, {alb[0]})")
+    return Inputs(corrected, lln, uln, f"{note}; {extra}" if note else extra)
+
+
+def _baseline(reading: Reading, state: SubjectState, crit: Criteria) -> Base | None:
+    """The baseline reading in SI (None if its unit is unknown: it cannot anchor x baseline criteria)."""
+    conv = lookup_unit(reading.test, reading.unit, crit.units)
+    if isinstance(conv, Ungradable):
+        return None
+    return Base(convert(reading.value, conv), _limit(reading.ref_low, conv), _limit(reading.ref_high, conv),
+                reading.event_id)
+
+
+def _baseline_grade(term: CTerm, base: Base | None, reading: Reading | None, state: SubjectState,
+                    crit: Criteria) -> int:
+    """Grade of the baseline reading for the same term, graded without a baseline; 0 if none (protocol.md)."""
+    if base is None or reading is None:
+        return 0
+    alb = albumin_at(state.composite, reading.occurred_at) if term.correction else None
+    key = (id(crit), term.id, reading.event_id, reading.value, reading.unit, reading.ref_low, reading.ref_high,
+           alb)
+    cached = _BASE_GRADES.get(key)
+    if cached is not None:
+        return cached
+    if len(_BASE_GRADES) > _CACHE_MAX:
+        _BASE_GRADES.clear()
+    inputs = _inputs_for(term, base.value, base.lln, base.uln, "", reading.occurred_at, state.composite)
+    grade = _BASE_GRADES[key] = grade_term(term, inputs, None, crit).grade or 0
+    return grade
+
+
+# ------------------------------------------------------------------------------------------- interpreter
+
+
+def _applies(bset: CSet, base: Base | None) -> bool:
+    """Closed table of set conditions; 'abnormal' is the baseline against its own record's range."""
+    applies = bset.applies
+    if applies == "always":
+        return True
+    if applies == "baseline_any":
+        return base is not None
+    above = base is not None and base.uln is not None and base.value > base.uln
+    below = base is not None and base.lln is not None and base.value < base.lln
+    if applies == "baseline_above_uln":
+        return above
+    if applies == "baseline_not_above_uln":
+        return not above
+    if applies == "baseline_below_lln":
+        return below
+    return not below  # baseline_not_below_lln
+
+
+def _measure(bset: CSet, x: float, base: Base | None) -> float | None:
+    if bset.measure == "value":
+        return x
+    if base is None:
+        return None
+    if bset.measure == "increase_from_baseline":
+        return s15(x - base.value)
+    if base.value <= 0:
+        return None
+    return s15((base.value - x) / base.value * 100.0)  # pct_decrease_from_baseline
+
+
+def _threshold(band: CBand, inputs: Inputs, base: Base | None) -> float | None:
+    of = band.of
+    if of == "abs":
+        return band.value
+    ref = inputs.uln if of == "uln" else inputs.lln if of == "lln" else (base.value if base else None)
+    if ref is None:
+        return None
+    if band.value == 1.0:
+        return s15(ref)
+    p = band.value * ref
+    return p if p.is_integer() and -1e15 < p < 1e15 else s15(p)
+
+
+def _walk(bset: CSet, m: float, inputs: Inputs, base: Base | None) -> tuple[int, int, CBand | None, CBand | None]:
+    """(lowest possible grade, highest possible grade, band met, first unknown band) of one set."""
+    hi: int | None = None
+    unknown: CBand | None = None
+    for band in bset.bands:
+        thr = _threshold(band, inputs, base)
+        if thr is None:
+            if hi is None:
+                hi, unknown = band.grade, band
+            continue
+        if band.cmp(m, thr):
+            return band.grade, max(hi or 0, band.grade), band, unknown
+    return 0, hi or 0, None, unknown
+
+
+def grade_term(term: CTerm, inputs: Inputs, base: Base | None, crit: Criteria) -> Outcome:
+    """Grade one term: worst over its applicable sets; null when a missing limit could change the grade."""
+    x = s15(inputs.value)
+    lo = hi = 0
+    best: CBand | None = None
+    unknown: CBand | None = None
+    used_base = False
+    applicable: list[CSet] = []
+    for bset in term.sets:
+        if not _applies(bset, base):
+            continue
+        m = _measure(bset, x, base)
+        if m is None:
+            continue
+        applicable.append(bset)
+        s_lo, s_hi, band, s_unknown = _walk(bset, m, inputs, base)
+        if s_lo > lo or best is None and band is not None:
+            lo, best = s_lo, band
+            used_base = bset.needs_baseline or any(b.of == "baseline" for b in bset.bands)
+        if s_hi > hi:
+            hi = s_hi
+        if unknown is None and s_unknown is not None and s_hi > s_lo:
+            unknown = s_unknown
+    unit = crit.units.si[term.test]
+    if hi > lo:
+        assert unknown is not None
+        name = _REF_NAME[unknown.of if unknown.of != "abs" else "uln"]
+        return Outcome(None, None, f"range: {name} missing, needed for {unknown.label}"
+                                   + _suffix(inputs.note))
+    if best is None or lo == 0:
+        mild = [s.bands[-1].label for s in applicable]
+        label = "not " + " and not ".join(mild) if mild else "no band applies"
+        return Outcome(0, None, f"{label} ({_inputs_text(term, inputs, base, unit, bool(base))})")
+    return Outcome(lo, best, f"{best.label} ({_inputs_text(term, inputs, base, unit, used_base)})")
+
+
+def _suffix(note: str) -> str:
+    return f" ({note})" if note else ""
+
+
+def _inputs_text(term: CTerm, inputs: Inputs, base: Base | None, unit: str, with_base: bool) -> str:
+    parts = [f"value {txt(inputs.value)} {unit}"]
+    if inputs.lln is not None:
+        parts.append(f"LLN {txt(inputs.lln)} {unit}")
+    if inputs.uln is not None:
+        parts.append(f"ULN {txt(inputs.uln)} {unit}")
+    if with_base and base is not None:
+        text = f"baseline {txt(base.value)} {unit} ({base.event_id}"
+        if base.uln is not None:
+            text += f", ULN {txt(base.uln)}"
+        if base.lln is not None:
+            text += f", LLN {txt(base.lln)}"
+        parts.append(text + ")")
+    if inputs.note:
+        parts.append(inputs.note)
+    return ", ".join(parts)
+
+
+# --------------------------------------------------------------------------------------------- rows
+
+
+class _Row:
+    """Builds output rows for one observation (fields the contract requires, all filled)."""
+
+    __slots__ = ("obs", "state", "crit", "day", "event_type", "tz")
+
+    def __init__(self, obs: Lab | Vital | Ecg, state: SubjectState, crit: Criteria, day: int | None,
+                 tz: tzinfo) -> None:
+        self.tz = tz
+        self.obs = obs
+        self.state = state
+        self.crit = crit
+        self.day = day
+        self.event_type = obs.type
+
+    def row(self, term: CTerm, out: Outcome, value: float | None, lln: float | None, uln: float | None,
+            base_grade: int) -> GradedObservation:
+        grade = out.grade
+        criterion = f"{term.criterion_prefix}{grade}" if grade is not None else None
+        return self._build(self.obs.event_id, self.obs.occurred_at, self.day, term.term, term.category, grade,
+                           base_grade, criterion, value, None if value is None else self.crit.units.si[term.test],
+                           lln, uln, out.basis, self.obs.test)
+
+    def emergent(self, at: datetime, grade: int | None, base_grade: int) -> bool:
+        """Treatment-emergent: at/after the first infusion and worse than the baseline grade (protocol.md)."""
+        first = self.state.first_infusion_at
+        return first is not None and at >= first and grade is not None and grade > base_grade
+
+    def _build(self, event_id: str, at: datetime, day: int | None, term: str, category: str, grade: int | None,
+               base_grade: int, criterion: str | None, value: float | None, unit: str | None,
+               lln: float | None, uln: float | None, basis: str, test: str) -> GradedObservation:
+        emergent = self.emergent(at, grade, base_grade)
+        obs = self.obs
+        return _construct({
+            "event_id": event_id, "revision": obs.revision, "study_id": obs.study_id,
+            "subject_id": obs.subject_id, "event_type": self.event_type, "test": test, "occurred_at": at,
+            "study_day": day, "ctcae_version": self.crit.version, "ctcae_term": term, "grade": grade,
+            "baseline_grade": base_grade, "treatment_emergent": emergent, "category": category,
+            "criterion": criterion, "value": value, "unit": unit, "uln": uln, "lln": lln, "basis": basis,
+        })
+
+    def composite_row(self, match: Match, term: str, category: str, criterion_id: str, value: float,
+                      unit: str, day: int | None) -> GradedObservation:
+        return self._build(match.event_id, match.occurred_at, day, term, category, match.grade, 0,
+                           f"{self.crit.prefix}/{criterion_id}/{match.grade}", value, unit, None, None,
+                           match.basis, self.obs.test)
+
+
+# ----------------------------------------------------------------------------------------- composites
+
+
+def _composites(obs: Lab | Vital | Ecg, x: float, rows: list[GradedObservation], ctx: _Row, crit: Criteria,
+                memory: CompositeMemory) -> list[GradedObservation]:
+    """Record the reading and add/upgrade rows for febrile neutropenia and sustained fever (spec/ctcae.md)."""
+    point = (obs.event_id, obs.occurred_at, x)
+    if obs.test == ALBUMIN_TEST:
+        remember(memory.alb, point, MAX_ALB)
+        return rows
+    fn = crit.fn
+    sf = crit.sustained_fever
+    if fn is not None and obs.test == fn.neut_test:
+        remember(memory.neut, point, MAX_NEUT)
+    elif obs.test == (fn.temp_test if fn is not None else "TEMP"):
+        remember(memory.temp, point, MAX_TEMP)
+        if sf is not None:
+            rows = _upgrade_fever(rows, sf.entry, sustained_fever(memory, sf, point), ctx)
+    if fn is not None and obs.test in (fn.neut_test, fn.temp_test):
+        match = febrile_neutropenia(memory, fn, point, obs.test)
+        if match is not None:
+            day = study_day(match.occurred_at, ctx.state.day0, ctx.tz)
+            rows.append(ctx.composite_row(match, fn.term, fn.category, fn.id, x, crit.units.si[obs.test], day))
+    return rows
+
+
+def _upgrade_fever(rows: list[GradedObservation], entry_id: str, match: Match | None,
+                   ctx: _Row) -> list[GradedObservation]:
+    """Fever grade 4 replaces the reading's grade 3 row (same event, same term); basis names both readings."""
+    if match is None:
+        return rows
+    term = ctx.crit.by_id[entry_id]
+    out = []
+    for row in rows:
+        if row.ctcae_term == term.term and row.grade is not None and row.grade < match.grade:
+            base_grade = row.baseline_grade or 0
+            row = row.model_copy(update={
+                "grade": match.grade, "criterion": f"{term.criterion_prefix}{match.grade}", "basis": match.basis,
+                "treatment_emergent": ctx.emergent(row.occurred_at, match.grade, base_grade),
+            })
+        out.append(row)
+    return out
+
+
+# --------------------------------------------------------------------------------------- worked examples
+
+
+def grade_example(crit: Criteria, entry_id: str, example: Example) -> Outcome:
+    """Grade a worked example of a rules file the way an observation would be (used by tests/rules and
+    ``safety rules check``): value and limits in ``example.unit`` (SI when absent), optional baseline."""
+    term = crit.by_id[entry_id]
+    unit = example.unit if example.unit is not None else crit.units.si[term.test]
+    conv = lookup_unit(term.test, unit, crit.units)
+    if isinstance(conv, Ungradable):
+        return Outcome(None, None, conv.basis)
+    raw = parse_measured(example.value).number
+    x = convert(raw, conv)
+    lln, uln = _limit(example.lln, conv), _limit(example.uln, conv)
+    base = None
+    if example.baseline is not None:
+        base = Base(convert(example.baseline, conv), _limit(example.baseline_lln, conv),
+                    _limit(example.baseline_uln, conv), "example-baseline")
+    note = ""
+    if term.correction == "albumin_corrected_calcium" and example.albumin is not None:
+        x = s15(x + ALBUMIN_SLOPE * (ALBUMIN_REFERENCE - example.albumin))
+        note = f"corrected with albumin {txt(example.albumin)} g/L"
+    return grade_term(term, Inputs(x, lln, uln, note), base, crit)

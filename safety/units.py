@@ -1,0 +1,53 @@
+"""Conversion to SI before grading (shared/spec/ctcae.md, Units): an unknown unit is never guessed.
+
+``to_si`` returns a float (rounded to 15 significant digits, so 100.4 F is exactly 38.0 C) or an
+:class:`Ungradable` naming the reason, which grading writes into ``basis`` with grade null.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from safety.criteria import CUnit, UnitTable
+from safety.values import sig15
+
+
+class Ungradable(NamedTuple):
+    """Why a value cannot be graded; ``reason`` is the category ("unit", "range"), ``detail`` the sentence."""
+
+    reason: str
+    detail: str
+
+    @property
+    def basis(self) -> str:
+        return f"{self.reason}: {self.detail}"
+
+
+def lookup_unit(test: str, unit: str | None, table: UnitTable) -> CUnit | Ungradable:
+    """The conversion of ``unit`` for ``test``: exact spelling, then ignoring case; missing only if allowed."""
+    known = table.exact.get(test)
+    if known is None:
+        return Ungradable("unit", f"{test} has no unit table")
+    if unit is None or not unit.strip():
+        if test in table.allow_missing:
+            return known[table.si[test]]
+        return Ungradable("unit", f"missing unit for {test} (expected e.g. {table.si[test]!r})")
+    conv = known.get(unit) or known.get(unit.strip()) or table.folded[test].get(unit.strip().casefold())
+    if conv is None:
+        return Ungradable("unit", f"{unit!r} is not a known unit for {test}")
+    return conv
+
+
+def convert(value: float, conv: CUnit) -> float:
+    """Apply one conversion; identity conversions return the value untouched."""
+    if conv.factor == 1.0 and conv.divisor == 1.0 and conv.offset == 0.0:
+        return value
+    return sig15((value - conv.offset) * conv.factor / conv.divisor)
+
+
+def to_si(test: str, value: float, unit: str | None, table: UnitTable) -> float | Ungradable:
+    """``value`` in ``unit`` as the SI value grading uses for ``test``, or Ungradable("unit", ...)."""
+    conv = lookup_unit(test, unit, table)
+    if isinstance(conv, Ungradable):
+        return conv
+    return convert(value, conv)
