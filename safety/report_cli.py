@@ -12,7 +12,7 @@ files (byte for byte); pass ``--generated-at now`` for the wall clock or an ISO 
 from __future__ import annotations
 
 import argparse
-import importlib.resources
+import importlib.util
 import json
 import sys
 from collections.abc import Iterator, Sequence
@@ -54,10 +54,26 @@ def _jsonl(path: Path, required: bool) -> Iterator[dict[str, Any]]:
                 raise SafetyError(f"{path}:{number}: not valid JSON ({exc.msg}); was the file truncated?") from None
 
 
+def template_dir() -> Path:
+    """streams/templates (package data; the worker renders the same files), found without importing streams.
+
+    The installed ``streams`` package is preferred; the folder beside this package is the source checkout's.
+    A folder named ``streams`` without the templates (e.g. tests/streams on sys.path) is skipped.
+    """
+    candidates: list[Path] = []
+    spec = importlib.util.find_spec("streams")
+    if spec is not None and spec.submodule_search_locations:
+        candidates += [Path(p) / "templates" for p in spec.submodule_search_locations]
+    candidates.append(Path(__file__).resolve().parent.parent / "streams" / "templates")
+    for folder in candidates:
+        if (folder / "layout.html").is_file():
+            return folder
+    raise SafetyError("page templates not found (streams/templates/layout.html); reinstall the package")
+
+
 def load_templates() -> dict[str, str]:
-    """The page templates shipped as package data in streams/templates (the worker renders the same files)."""
-    folder = importlib.resources.files("streams").joinpath("templates")
-    return {name: folder.joinpath(name).read_text(encoding="utf-8") for name in pages.TEMPLATE_NAMES}
+    folder = template_dir()
+    return {name: (folder / name).read_text(encoding="utf-8") for name in pages.TEMPLATE_NAMES}
 
 
 def _latest_time(events: Sequence[Any], alerts: Sequence[Any], acks: Sequence[Any]) -> datetime:

@@ -560,19 +560,21 @@ def _rate(x: int, n: int) -> float | None:
 # Per-subject timeline
 # ---------------------------------------------------------------------------------------------------------------
 
-# Display scales (ctcae.md tables). Hematology in SI units with absolute grade thresholds; liver and kidney in
-# multiples of the laboratory's ULN. These draw the bands only; grades themselves come from the graded rows.
+# Display scales (ctcae.md tables). Hematology in SI units with absolute grade thresholds (grade 1 starts at the
+# laboratory's LLN, which varies, so its band is not drawn); liver and kidney in multiples of the laboratory's
+# ULN. A band (grade, threshold) covers values beyond the threshold in the term's direction. These draw the
+# bands only; the grades themselves come from the graded rows.
 _SI_FACTORS: dict[tuple[str, str], float] = {
     ("HGB", "g/dl"): 10.0, ("HGB", "mmol/l"): 16.11, ("NEUT", "10^3/ul"): 1.0, ("PLAT", "10^3/ul"): 1.0,
     ("NEUT", "/ul"): 0.001, ("PLAT", "/ul"): 0.001,
 }
 DISPLAY: dict[str, dict[str, Any]] = {
     "NEUT": {"label": "中性粒细胞 / Neutrophils", "unit": "10^9/L", "scale": "si", "direction": "low",
-             "bands": [(1, 1.5), (2, 1.0), (3, 0.5)], "term": "Neutrophil count decreased"},
+             "bands": [(2, 1.5), (3, 1.0), (4, 0.5)], "term": "Neutrophil count decreased"},
     "PLAT": {"label": "血小板 / Platelets", "unit": "10^9/L", "scale": "si", "direction": "low",
-             "bands": [(1, 75.0), (2, 50.0), (3, 25.0)], "term": "Platelet count decreased"},
+             "bands": [(2, 75.0), (3, 50.0), (4, 25.0)], "term": "Platelet count decreased"},
     "HGB": {"label": "血红蛋白 / Hemoglobin", "unit": "g/L", "scale": "si", "direction": "low",
-            "bands": [(1, 100.0), (2, 80.0)], "term": "Anemia"},
+            "bands": [(2, 100.0), (3, 80.0)], "term": "Anemia"},
     "ALT": {"label": "丙氨酸氨基转移酶 / ALT", "unit": "x ULN", "scale": "uln", "direction": "high",
             "bands": [(1, 1.0), (2, 3.0), (3, 5.0), (4, 20.0)], "term": "Alanine aminotransferase increased"},
     "BILI": {"label": "总胆红素 / Total bilirubin", "unit": "x ULN", "scale": "uln", "direction": "high",

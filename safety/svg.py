@@ -209,7 +209,7 @@ def lab_chart(series: LabSeries, markers: Sequence[Marker], day_range: tuple[int
         by = sy(series.baseline)
         body.append(f'<line class="baseline" x1="{x0}" y1="{_num(by)}" x2="{x1}" y2="{_num(by)}" stroke="#37474f" '
                     f'stroke-dasharray="4 3" data-value="{series.baseline:g}"/>')
-        body.append(_text(x0 + 4, by - 4, f"基线 / Baseline {series.baseline:g}", anchor="start",
+        body.append(_text(x0 + 4, by - 4, f"基线 / Baseline {series.baseline:.3g}", anchor="start",
                           extra='fill="#37474f"'))
     pts = [p for p in series.points if d_lo <= p.study_day <= d_hi]
     if pts:
