@@ -1,0 +1,133 @@
+"""The ethics committee's documents: Atom 1.0 feed (RFC 4287 rules), CSV and HTML summary, page templates."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+import report_fixtures as fx
+
+from safety.feeds import atom_feed, entry_id, summary_csv, summary_html
+from safety.reports import LISTING_COLUMNS, build_report
+from safety.templating import TemplateError, render
+
+A = "{http://www.w3.org/2005/Atom}"
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+def _report(acks: bool = True, alerts: list | None = None):  # type: ignore[no-untyped-def,type-arg]
+    return build_report(fx.events(), fx.alerts() if alerts is None else alerts, fx.acks() if acks else [],
+                        study_id=fx.STUDY, generated_at=fx.GENERATED_AT)
+
+
+def _feed(**kw: object) -> ET.Element:
+    return ET.fromstring(atom_feed(_report(**kw)).encode("utf-8"))  # type: ignore[arg-type]
+
+
+def test_feed_has_the_elements_atom_requires() -> None:
+    feed = _feed()
+    assert feed.tag == f"{A}feed"
+    for name in ("id", "title", "updated"):
+        assert len(feed.findall(f"{A}{name}")) == 1, name
+    assert feed.find(f"{A}author/{A}name") is not None and feed.find(f"{A}author/{A}name").text  # type: ignore[union-attr]
+    assert RFC3339.match(feed.findtext(f"{A}updated") or "")
+    assert (feed.findtext(f"{A}id") or "").startswith("urn:uuid:")
+
+
+def test_every_entry_has_id_title_updated_and_text_content() -> None:
+    entries = _feed().findall(f"{A}entry")
+    assert entries
+    for entry in entries:
+        for name in ("id", "title", "updated"):
+            assert len(entry.findall(f"{A}{name}")) == 1, name
+        assert RFC3339.match(entry.findtext(f"{A}updated") or "")
+        assert RFC3339.match(entry.findtext(f"{A}published") or "")
+        content = entry.find(f"{A}content")
+        assert content is not None and content.get("type") == "text" and "AA-00" in (content.text or "")
+    ids = [e.findtext(f"{A}id") for e in entries]
+    assert len(ids) == len(set(ids))
+
+
+def test_feed_has_one_entry_per_sae_susar_dlt_and_stopping_alert() -> None:
+    kinds = sorted(c.get("term") for e in _feed().findall(f"{A}entry") for c in e.findall(f"{A}category")
+                   if not (c.get("term") or "").startswith("status:"))
+    assert kinds == ["DLT", "DLT", "DLT", "SAE", "SAE", "STOPPING_BOUNDARY", "SUSAR"]
+
+
+def test_feed_ids_are_stable_across_restarts_and_derived_from_alert_ids() -> None:
+    first = [e.findtext(f"{A}id") for e in _feed().findall(f"{A}entry")]
+    second = [e.findtext(f"{A}id") for e in _feed().findall(f"{A}entry")]
+    assert first == second
+    sae = fx.alerts()[0]["alert_id"]
+    assert entry_id(sae) in first
+    assert entry_id(sae) == entry_id(sae) and entry_id(sae) != entry_id(sae + "x")
+    assert _feed().findtext(f"{A}id") == _feed(acks=False).findtext(f"{A}id")
+
+
+def test_an_acknowledgement_and_a_submission_move_the_entrys_updated_time() -> None:
+    sae = entry_id(fx.alerts()[0]["alert_id"])
+
+    def updated(feed: ET.Element) -> str:
+        entry = next(e for e in feed.findall(f"{A}entry") if e.findtext(f"{A}id") == sae)
+        return entry.findtext(f"{A}updated") or ""
+
+    assert updated(_feed(acks=False)) == fx.alerts()[0]["raised_at"]
+    assert updated(_feed()) == fx.acks()[1]["at"]  # the submission, 10 h after raising
+
+
+def test_a_withdrawn_dlt_stays_in_the_feed_marked_withdrawn() -> None:
+    entries = _feed().findall(f"{A}entry")
+    withdrawn = [e for e in entries if any(c.get("term") == "status:withdrawn" for c in e.findall(f"{A}category"))]
+    assert len(withdrawn) == 1
+    assert "AA-002" in (withdrawn[0].findtext(f"{A}title") or "")
+    assert "Withdrawn" in (withdrawn[0].findtext(f"{A}content") or "")
+
+
+def test_feed_without_alerts_is_still_valid_and_dated_by_generated_at() -> None:
+    feed = _feed(alerts=[])
+    assert feed.findall(f"{A}entry") == []
+    assert feed.findtext(f"{A}updated") == fx.GENERATED_AT.isoformat()
+
+
+def test_feed_links_to_itself_when_served() -> None:
+    doc = ET.fromstring(atom_feed(_report(), base_url="http://127.0.0.1:6066/").encode())
+    self_link = [link for link in doc.findall(f"{A}link") if link.get("rel") == "self"]
+    assert self_link and self_link[0].get("href") == "http://127.0.0.1:6066/feeds/ethics.atom"
+
+
+def test_csv_opens_with_the_line_listing_header() -> None:
+    rows = list(csv.reader(io.StringIO(summary_csv(_report()))))
+    assert rows[0] == list(LISTING_COLUMNS)
+    assert rows[0][:5] == ["kind", "alert_id", "subject_id", "study_day", "term"]
+    assert len(rows) == 1 + 3
+    first = dict(zip(rows[0], rows[1], strict=True))
+    assert (first["subject_id"], first["kind"], first["seriousness"], first["expectedness"]) == (
+        "AA-001", "SAE", "hospitalization", "unexpected")
+
+
+def test_html_summary_shows_counts_and_escapes_text() -> None:
+    alerts = fx.alerts()
+    alerts[5] = {**alerts[5], "ctcae_term": "<script>alert(1)</script>"}
+    html = summary_html(_report(alerts=alerts))
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert 'data-testid="subjects-infused">3<' in html
+    assert "9.4% – 99.2%" in html
+
+
+def test_template_escapes_values_and_inserts_safe_ones_as_is() -> None:
+    text = "{% for r in rows %}<td>{{ r.name }}</td>{% endfor %}{{ chart|safe }}"
+    out = render(text, {"rows": [{"name": "<b>"}, {"name": "x"}], "chart": "<svg/>"})
+    assert out == "<td>&lt;b&gt;</td><td>x</td><svg/>"
+
+
+def test_template_names_a_missing_value() -> None:
+    with pytest.raises(TemplateError, match="no value named 'titel'"):
+        render("{{ titel }}", {"title": "x"}, "layout.html")
+
+
+def test_template_reports_an_unclosed_loop() -> None:
+    with pytest.raises(TemplateError, match="not closed"):
+        render("{% for r in rows %}", {"rows": []})
