@@ -45,6 +45,9 @@ def make_rules(version: str = "5.0", worst: bool = False) -> RuleSet:
 class Grader:
     """Builds subjects and observations and grades them with one RuleSet."""
 
+    infusion = INFUSION
+    tz = TZ
+
     def __init__(self, rules: RuleSet) -> None:
         self.rules = rules
         self._n = 0
