@@ -378,6 +378,7 @@ def _recovery(p: _Profile, day: int) -> float:
     return 1.0 / (1.0 + math.exp(-(day - p.response_day) / 12.0))
 
 
+_BASELINE_BAND = {"NEUT": (0.05, 0.8), "PLAT": (5.0, 30.0), "HGB": (60.0, 90.0)}  # aplastic anemia at entry
 _GRADE4_BELOW = {"NEUT": 0.5, "PLAT": 25.0, "WBC": 1.0, "LYM": 0.2}  # ctcae.md, Hematology
 
 
@@ -398,6 +399,9 @@ def _blood(b: _Builder, test: str, day: int) -> float:
         base = p.base[test]
         target = p.targets.get(test, base)
         value = (base + (target - base) * _recovery(p, day)) * math.exp(b.rng.gauss(0, 0.09))
+    if day < 0 and test in _BASELINE_BAND:
+        low, high = _BASELINE_BAND[test]
+        value = min(max(value, low), high)
     seen = b.observed.get(test)
     if day >= 0 and seen is not None:
         # Quiet floor: no random grade 4 from a grade 3 baseline, never near 50% of baseline (DLT-4).
@@ -466,6 +470,8 @@ def _subject(p: _Profile, rng: random.Random) -> list[tuple[datetime, int, dict[
     # Screening (day -7): everything; baseline visit (day -1): blood counts and vitals.
     for test in ALL_LABS:
         value = _blood(b, test, -7) if test in (*CBC, "LYM", "RETI") else _chemistry(b, test)
+        if test in ("ALT", "AST"):  # inclusion: ALT/AST <= 2 x ULN at screening
+            value = min(value, 1.95 * _REF[test][1 if p.sex == "M" else 2][1])
         b.lab(test, -SCREENING_TO_INFUSION_DAYS, _count(value, test))
     _visit_vitals(b, -SCREENING_TO_INFUSION_DAYS, full=True)
     b.ecg(rng.uniform(400, 440), b.at(-SCREENING_TO_INFUSION_DAYS, 9, 10))
