@@ -66,7 +66,7 @@ def _construct(values: dict[str, object]) -> GradedObservation:
     """A GradedObservation from already-typed values, without validation (what model_construct does, faster)."""
     row = GradedObservation.__new__(GradedObservation)
     object.__setattr__(row, "__dict__", values)
-    object.__setattr__(row, "__pydantic_fields_set__", _FIELDS)
+    object.__setattr__(row, "__pydantic_fields_set__", set(_FIELDS))
     object.__setattr__(row, "__pydantic_extra__", None)
     object.__setattr__(row, "__pydantic_private__", None)
     return row
@@ -409,9 +409,9 @@ def _upgrade_fever(rows: list[GradedObservation], entry_id: str, match: Match | 
     for row in rows:
         if row.ctcae_term == term.term and row.grade is not None and row.grade < match.grade:
             base_grade = row.baseline_grade or 0
-            row = row.model_copy(update={
-                "grade": match.grade, "criterion": f"{term.criterion_prefix}{match.grade}", "basis": match.basis,
-                "treatment_emergent": ctx.emergent(row.occurred_at, match.grade, base_grade),
+            row = _construct({
+                **row.__dict__, "grade": match.grade, "criterion": f"{term.criterion_prefix}{match.grade}",
+                "basis": match.basis, "treatment_emergent": ctx.emergent(row.occurred_at, match.grade, base_grade),
             })
         out.append(row)
     return out
