@@ -1,8 +1,8 @@
 """The ethics committee's documents: an Atom 1.0 feed (RFC 4287) and CSV / HTML renderings of the summary.
 
-Pure functions of a ``safety.reports.Report``. The feed has one entry per SAE, SUSAR, DLT and STOPPING_BOUNDARY
-alert; an entry's ``<updated>`` moves when the alert is acknowledged, withdrawn or its ethics report is marked
-submitted, so a feed reader shows the change. Ids are ``urn:uuid`` values derived from the alert_id (uuid5),
+Pure functions of a ``safety.reports.Report``. The feed has one entry per SAE, SUSAR, DLT and
+STOPPING_BOUNDARY alert; an entry's ``<updated>`` moves when the alert is acknowledged, withdrawn or its
+ethics report is marked submitted, so a feed reader shows the change. Ids are ``urn:uuid`` values derived from the alert_id (uuid5),
 so they are the same after a restart, a replay or on another worker: a reader never sees an entry twice.
 """
 
@@ -29,7 +29,12 @@ KIND_LABELS = {
     "DLT": "剂量限制性毒性 / Dose-limiting toxicity",
     "STOPPING_BOUNDARY": "达到停止界值 / Stopping boundary crossed",
 }
-STATE_LABELS = {"open": "未确认 / open", "acknowledged": "已确认 / acknowledged", "withdrawn": "已撤回 / withdrawn"}
+SUBTITLE = "SAE, SUSAR, DLT 与停止界值警报 / SAE, SUSAR, DLT and stopping-boundary alerts"
+STATE_LABELS = {
+    "open": "未确认 / open",
+    "acknowledged": "已确认 / acknowledged",
+    "withdrawn": "已撤回 / withdrawn",
+}
 
 
 def entry_id(alert_id: str) -> str:
@@ -80,34 +85,47 @@ def _entry_text(st: AlertStatus) -> str:
 
 
 def atom_feed(report: Report, *, base_url: str | None = None, title: str | None = None) -> str:
-    """The ethics committee feed (Atom 1.0). ``base_url`` adds self and alternate links when the worker serves it."""
+    """The ethics committee feed (Atom 1.0); ``base_url`` adds self/alternate links (served by the worker)."""
     ov = report.overview
-    entries = sorted((s for s in report.statuses if s.alert.kind in FEED_KINDS),
-                     key=lambda s: (s.updated, s.alert.alert_id), reverse=True)
+    entries = sorted(
+        (s for s in report.statuses if s.alert.kind in FEED_KINDS),
+        key=lambda s: (s.updated, s.alert.alert_id),
+        reverse=True,
+    )
     updated = max((s.updated for s in entries), default=ov.generated_at)
     feed_title = title or f"{ov.study_id} 安全性报告 / Safety reports"
-    out = ['<?xml version="1.0" encoding="utf-8"?>', f'<feed xmlns="{ATOM_NS}" xml:lang="zh-CN">',
-           f"  <id>{feed_id(ov.study_id)}</id>", f"  <title>{xml_escape(feed_title)}</title>",
-           f"  <subtitle>{xml_escape('SAE, SUSAR, DLT 与停止界值警报 / SAE, SUSAR, DLT and stopping-boundary alerts')}"
-           "</subtitle>",
-           f"  <updated>{_rfc3339(updated)}</updated>",
-           "  <author><name>安全监测服务 / Safety surveillance service</name></author>",
-           '  <generator uri="https://example.org/trial-safety-surveillance">trial-safety-surveillance</generator>']
+    out = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        f'<feed xmlns="{ATOM_NS}" xml:lang="zh-CN">',
+        f"  <id>{feed_id(ov.study_id)}</id>",
+        f"  <title>{xml_escape(feed_title)}</title>",
+        f"  <subtitle>{xml_escape(SUBTITLE)}"
+        "</subtitle>",
+        f"  <updated>{_rfc3339(updated)}</updated>",
+        "  <author><name>安全监测服务 / Safety surveillance service</name></author>",
+        '  <generator uri="https://example.org/trial-safety-surveillance">trial-safety-surveillance</generator>',
+    ]
     if base_url:
         root = base_url.rstrip("/")
-        out.append(f'  <link rel="self" type="application/atom+xml" href={quoteattr(root + "/feeds/ethics.atom")}/>')
+        out.append(
+            f'  <link rel="self" type="application/atom+xml" href={quoteattr(root + "/feeds/ethics.atom")}/>'
+        )
         out.append(f'  <link rel="alternate" type="text/html" href={quoteattr(root + "/")}/>')
     for st in entries:
         a = st.alert
-        out += ["  <entry>", f"    <id>{entry_id(a.alert_id)}</id>",
-                f"    <title>{xml_escape(_entry_title(st))}</title>",
-                f"    <updated>{_rfc3339(st.updated)}</updated>",
-                f"    <published>{_rfc3339(a.raised_at)}</published>",
-                f"    <category term={quoteattr(str(a.kind))} label={quoteattr(KIND_LABELS.get(str(a.kind), ''))}/>",
-                f"    <category term={quoteattr('status:' + st.state)}/>"]
+        out += [
+            "  <entry>",
+            f"    <id>{entry_id(a.alert_id)}</id>",
+            f"    <title>{xml_escape(_entry_title(st))}</title>",
+            f"    <updated>{_rfc3339(st.updated)}</updated>",
+            f"    <published>{_rfc3339(a.raised_at)}</published>",
+            f"    <category term={quoteattr(str(a.kind))} label={quoteattr(KIND_LABELS.get(str(a.kind), ''))}"
+            "/>",
+            f"    <category term={quoteattr('status:' + st.state)}/>",
+        ]
         if base_url:
             href = f"{base_url.rstrip('/')}/subjects/{a.subject_id}"
-            out.append(f"    <link rel=\"alternate\" type=\"text/html\" href={quoteattr(href)}/>")
+            out.append(f'    <link rel="alternate" type="text/html" href={quoteattr(href)}/>')
         out.append(f'    <content type="text">{xml_escape(_entry_text(st))}</content>')
         out.append("  </entry>")
     out.append("</feed>")
@@ -115,7 +133,7 @@ def atom_feed(report: Report, *, base_url: str | None = None, title: str | None 
 
 
 def summary_json(report: Report) -> str:
-    """The public safety-summary JSON (keys in ``summary_document``), UTF-8 text with Chinese kept readable."""
+    """The public safety-summary JSON (keys in ``summary_document``); Chinese is kept readable (UTF-8)."""
     return json.dumps(summary_document(report), ensure_ascii=False, indent=2) + "\n"
 
 
@@ -156,22 +174,52 @@ def summary_html(report: Report) -> str:
         ("DLT 率 95% CI (Clopper-Pearson) / DLT rate 95% CI", _pct_ci(doc["dlt_rate_ci95"]), "dlt-ci"),
         ("发生 SAE 的受试者 / Subjects with SAE", doc["subjects_with_sae"], "subjects-with-sae"),
         ("SAE 发生率 95% CI / SAE incidence 95% CI", _pct_ci(doc["sae_rate_ci95"]), "sae-ci"),
-        (f"后验 P(DLT率 > {doc['stopping_threshold']:g}) / Posterior probability",
-         "未评估 / not evaluated (n < 3)" if p is None else f"{p:.3f}", "stopping-probability"),
-        (f"停止界值 {doc['stopping_boundary']:g} / Stopping boundary crossed",
-         "是 / YES" if crossed else "否 / no", "stopping-crossed"),
+        (
+            f"后验 P(DLT率 > {doc['stopping_threshold']:g}) / Posterior probability",
+            "未评估 / not evaluated (n < 3)" if p is None else f"{p:.3f}",
+            "stopping-probability",
+        ),
+        (
+            f"停止界值 {doc['stopping_boundary']:g} / Stopping boundary crossed",
+            "是 / YES" if crossed else "否 / no",
+            "stopping-crossed",
+        ),
         ("逾期报告 / Overdue reports", doc["overdue_reports"], "overdue-reports"),
     ]
-    stat_html = "".join(f'<tr><th>{escape(label)}</th><td data-testid="{tid}">{escape(str(value))}</td></tr>'
-                        for label, value, tid in rows)
-    heads = ("类型 / Kind", "受试者 / Subject", "研究日 / Day", "术语 / Term", "分级 / Grade",
-             "严重性 / Seriousness", "因果 / Causality", "预期性 / Expectedness", "转归 / Outcome",
-             "报告期限 / Due", "已提交 / Submitted", "状态 / Status")
+    stat_html = "".join(
+        f'<tr><th>{escape(label)}</th><td data-testid="{tid}">{escape(str(value))}</td></tr>'
+        for label, value, tid in rows
+    )
+    heads = (
+        "类型 / Kind",
+        "受试者 / Subject",
+        "研究日 / Day",
+        "术语 / Term",
+        "分级 / Grade",
+        "严重性 / Seriousness",
+        "因果 / Causality",
+        "预期性 / Expectedness",
+        "转归 / Outcome",
+        "报告期限 / Due",
+        "已提交 / Submitted",
+        "状态 / Status",
+    )
     listing = []
     for r in doc["line_listing"]:
-        cells = (r["kind"], r["subject_id"], r["study_day"], r["term"], r["grade"], r["seriousness"],
-                 r["causality"], r["expectedness"], r["outcome"], r["report_due_at"], r["submitted_at"],
-                 r["status"] + (" (逾期 / overdue)" if r["overdue"] else ""))
+        cells = (
+            r["kind"],
+            r["subject_id"],
+            r["study_day"],
+            r["term"],
+            r["grade"],
+            r["seriousness"],
+            r["causality"],
+            r["expectedness"],
+            r["outcome"],
+            r["report_due_at"],
+            r["submitted_at"],
+            r["status"] + (" (逾期 / overdue)" if r["overdue"] else ""),
+        )
         listing.append("<tr>" + "".join(f"<td>{escape(_cell(c))}</td>" for c in cells) + "</tr>")
     if not listing:
         listing.append(f'<tr><td colspan="{len(heads)}">无 / None</td></tr>')
@@ -183,11 +231,13 @@ def summary_html(report: Report) -> str:
         "text-align:left;font-size:13px}th{background:#f3f3f3}.crossed{color:#c62828;font-weight:bold}</style>"
         "</head><body>"
         f"<h1>{escape(doc['study_id'])} 安全性汇总 / Safety summary</h1>"
-        f"<p>生成时间 / Generated at: <time data-testid=\"generated-at\">{escape(doc['generated_at'])}</time>"
+        f'<p>生成时间 / Generated at: <time data-testid="generated-at">{escape(doc["generated_at"])}</time>'
         f" · 规则版本 / Rules version: {escape(str(doc['rules_version'] or '–'))}</p>"
         f"<h2>累计发生率与停止规则 / Cumulative incidence and stopping rule</h2><table>{stat_html}</table>"
         "<h2>SAE/SUSAR 一览表 / SAE/SUSAR line listing</h2>"
         '<table data-testid="line-listing"><thead><tr>'
-        + "".join(f"<th>{escape(h)}</th>" for h in heads) + "</tr></thead><tbody>" + "".join(listing)
+        + "".join(f"<th>{escape(h)}</th>" for h in heads)
+        + "</tr></thead><tbody>"
+        + "".join(listing)
         + "</tbody></table></body></html>\n"
     )

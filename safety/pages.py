@@ -42,9 +42,13 @@ class Links:
         q = f"?token={quote(token)}" if token else ""
         amp = f"&token={quote(token)}" if token else ""
         return cls(
-            overview=f"/overview{q}", alerts=f"/alerts{q}", edish=f"/edish{q}",
-            edish_baseline=f"/edish?view=baseline{amp}", feed=f"/feeds/ethics.atom{q}",
-            summary_json=f"/reports/safety-summary.json{q}", summary_csv=f"/reports/safety-summary.csv{q}",
+            overview=f"/overview{q}",
+            alerts=f"/alerts{q}",
+            edish=f"/edish{q}",
+            edish_baseline=f"/edish?view=baseline{amp}",
+            feed=f"/feeds/ethics.atom{q}",
+            summary_json=f"/reports/safety-summary.json{q}",
+            summary_csv=f"/reports/safety-summary.csv{q}",
             summary_html=f"/reports/safety-summary.html{q}",
             subject=lambda code: f"/subjects/{quote(code)}{q}",
             ack=lambda alert_id: f"/alerts/{quote(alert_id)}/ack{q}",
@@ -53,9 +57,14 @@ class Links:
     @classmethod
     def static(cls) -> Links:
         return cls(
-            overview="overview.html", alerts="alerts.html", edish="edish.html",
-            edish_baseline="edish.html#baseline", feed="ethics.atom", summary_json="safety-summary.json",
-            summary_csv="safety-summary.csv", summary_html="safety-summary.html",
+            overview="overview.html",
+            alerts="alerts.html",
+            edish="edish.html",
+            edish_baseline="edish.html#baseline",
+            feed="ethics.atom",
+            summary_json="safety-summary.json",
+            summary_csv="safety-summary.csv",
+            summary_html="safety-summary.html",
             subject=lambda code: f"subject-{quote(code)}.html",
         )
 
@@ -69,16 +78,26 @@ def _pct(ci: tuple[float, float] | None) -> str:
 
 
 def _nav(links: Links, study_id: str) -> str:
-    items = [("总览 / Overview", links.overview), ("未确认警报 / Open alerts", links.alerts),
-             ("eDISH", links.edish), ("伦理委员会订阅 / Ethics feed (Atom)", links.feed),
-             ("汇总 / Summary HTML", links.summary_html), ("CSV", links.summary_csv), ("JSON", links.summary_json)]
-    return (f'<nav><strong>{escape(study_id)}</strong> ' +
-            " · ".join(f'<a href="{escape(h)}">{escape(label)}</a>' for label, h in items) + "</nav>")
+    items = [
+        ("总览 / Overview", links.overview),
+        ("未确认警报 / Open alerts", links.alerts),
+        ("eDISH", links.edish),
+        ("伦理委员会订阅 / Ethics feed (Atom)", links.feed),
+        ("汇总 / Summary HTML", links.summary_html),
+        ("CSV", links.summary_csv),
+        ("JSON", links.summary_json),
+    ]
+    return (
+        f"<nav><strong>{escape(study_id)}</strong> "
+        + " · ".join(f'<a href="{escape(h)}">{escape(label)}</a>' for label, h in items)
+        + "</nav>"
+    )
 
 
 def _page(templates: Mapping[str, str], links: Links, study_id: str, title: str, body: str) -> str:
-    return render(templates["layout.html"], {"title": title, "nav": _nav(links, study_id), "body": body},
-                  "layout.html")
+    return render(
+        templates["layout.html"], {"title": title, "nav": _nav(links, study_id), "body": body}, "layout.html"
+    )
 
 
 def _alert_rows(statuses: Sequence[AlertStatus], links: Links, token_field: str) -> list[dict[str, Any]]:
@@ -86,31 +105,54 @@ def _alert_rows(statuses: Sequence[AlertStatus], links: Links, token_field: str)
     for st in statuses:
         a = st.alert
         if links.ack is not None and st.state == "open":
-            action = (f'<form method="post" action="{escape(links.ack(a.alert_id))}" class="ack">'
-                      f'{token_field}<input type="text" name="conclusion" placeholder="结论 / Conclusion" '
-                      'aria-label="conclusion"><button type="submit" data-testid="ack-button">确认 / Acknowledge'
-                      "</button></form>")
+            action = (
+                f'<form method="post" action="{escape(links.ack(a.alert_id))}" class="ack">'
+                f'{token_field}<input type="text" name="conclusion" placeholder="结论 / Conclusion" '
+                'aria-label="conclusion"><button type="submit" data-testid="ack-button">确认 / Acknowledge'
+                "</button></form>"
+            )
         else:
             action = escape(STATE_LABELS[st.state])
-        rows.append({
-            "alert_id": a.alert_id, "kind": str(a.kind), "kind_label": KIND_LABELS.get(str(a.kind), str(a.kind)),
-            "subject": a.subject_id, "href": links.subject(a.subject_id),
-            "study_day": "" if a.study_day is None else a.study_day, "term": a.ctcae_term or "",
-            "grade": "" if a.grade is None else a.grade, "rule": a.rule_id, "raised": _t(a.raised_at),
-            "due": _t(a.report_due_at), "state": st.state, "action": action,
-        })
+        rows.append(
+            {
+                "alert_id": a.alert_id,
+                "kind": str(a.kind),
+                "kind_label": KIND_LABELS.get(str(a.kind), str(a.kind)),
+                "subject": a.subject_id,
+                "href": links.subject(a.subject_id),
+                "study_day": "" if a.study_day is None else a.study_day,
+                "term": a.ctcae_term or "",
+                "grade": "" if a.grade is None else a.grade,
+                "rule": a.rule_id,
+                "raised": _t(a.raised_at),
+                "due": _t(a.report_due_at),
+                "state": st.state,
+                "action": action,
+            }
+        )
     return rows
 
 
-def alerts_fragment(report: Report, templates: Mapping[str, str], links: Links, *, open_only: bool = True,
-                    token_field: str = "") -> str:
+def alerts_fragment(
+    report: Report,
+    templates: Mapping[str, str],
+    links: Links,
+    *,
+    open_only: bool = True,
+    token_field: str = "",
+) -> str:
     statuses = [s for s in report.statuses if s.state == "open"] if open_only else list(report.statuses)
     statuses.sort(key=lambda s: (s.alert.report_due_at or s.alert.raised_at, s.alert.alert_id))
-    return render(templates["alerts.html"], {"alerts": _alert_rows(statuses, links, token_field),
-                                             "count": len(statuses)}, "alerts.html")
+    return render(
+        templates["alerts.html"],
+        {"alerts": _alert_rows(statuses, links, token_field), "count": len(statuses)},
+        "alerts.html",
+    )
 
 
-def overview_page(report: Report, templates: Mapping[str, str], links: Links, *, token_field: str = "") -> str:
+def overview_page(
+    report: Report, templates: Mapping[str, str], links: Links, *, token_field: str = ""
+) -> str:
     ov = report.overview
     p = ov.stopping_probability
     stats = [
@@ -121,10 +163,16 @@ def overview_page(report: Report, templates: Mapping[str, str], links: Links, *,
         ("SAE 受试者 / Subjects with SAE", ov.subjects_with_sae, "subjects-with-sae"),
         ("SAE 发生率 95% CI / SAE incidence 95% CI", _pct(ov.sae_rate_ci95), "sae-ci"),
         ("SAE / SUSAR 数 / count", f"{ov.sae_count} / {ov.susar_count}", "sae-susar-count"),
-        (f"后验 P(DLT率 > {ov.stopping.threshold:g}) / Posterior", "未评估 / not evaluated" if p is None
-         else f"{p:.3f}", "stopping-probability"),
-        (f"停止界值 {ov.stopping.probability:g} / Boundary crossed",
-         "是 / YES" if ov.stopping_boundary_crossed else "否 / no", "stopping-crossed"),
+        (
+            f"后验 P(DLT率 > {ov.stopping.threshold:g}) / Posterior",
+            "未评估 / not evaluated" if p is None else f"{p:.3f}",
+            "stopping-probability",
+        ),
+        (
+            f"停止界值 {ov.stopping.probability:g} / Boundary crossed",
+            "是 / YES" if ov.stopping_boundary_crossed else "否 / no",
+            "stopping-crossed",
+        ),
         ("逾期报告 / Overdue reports", ov.overdue_reports, "overdue-reports"),
     ]
     per_subject: dict[str, dict[str, int]] = {}
@@ -135,27 +183,41 @@ def overview_page(report: Report, templates: Mapping[str, str], links: Links, *,
         counts[str(st.alert.kind)] = counts.get(str(st.alert.kind), 0) + 1
         if st.state == "open":
             counts["open"] = counts.get("open", 0) + 1
-    subjects = [{"code": code, "href": links.subject(code), "dlt": c.get("DLT", 0), "sae": c.get("SAE", 0),
-                 "susar": c.get("SUSAR", 0), "open": c.get("open", 0)}
-                for code, c in sorted(per_subject.items())]
-    body = render(templates["overview.html"], {
-        "study_id": ov.study_id, "generated_at": _t(ov.generated_at),
-        "rules_version": report.rules_version or "–",
-        "stats": [{"label": lbl, "value": v, "testid": tid} for lbl, v, tid in stats],
-        "crossed_class": "crossed" if ov.stopping_boundary_crossed else "",
-        "posterior_svg": svg.posterior_chart(ov.series, ov.stopping.probability, ov.stopping.threshold),
-        "incidence_svg": svg.incidence_chart(ov.series),
-        "alerts_table": alerts_fragment(report, templates, links, token_field=token_field),
-        "subjects": subjects, "subject_links": [{"code": c, "href": links.subject(c)}
-                                                for c in report.subjects],
-        "links": links,
-    }, "overview.html")
+    subjects = [
+        {
+            "code": code,
+            "href": links.subject(code),
+            "dlt": c.get("DLT", 0),
+            "sae": c.get("SAE", 0),
+            "susar": c.get("SUSAR", 0),
+            "open": c.get("open", 0),
+        }
+        for code, c in sorted(per_subject.items())
+    ]
+    body = render(
+        templates["overview.html"],
+        {
+            "study_id": ov.study_id,
+            "generated_at": _t(ov.generated_at),
+            "rules_version": report.rules_version or "–",
+            "stats": [{"label": lbl, "value": v, "testid": tid} for lbl, v, tid in stats],
+            "crossed_class": "crossed" if ov.stopping_boundary_crossed else "",
+            "posterior_svg": svg.posterior_chart(ov.series, ov.stopping.probability, ov.stopping.threshold),
+            "incidence_svg": svg.incidence_chart(ov.series),
+            "alerts_table": alerts_fragment(report, templates, links, token_field=token_field),
+            "subjects": subjects,
+            "subject_links": [{"code": c, "href": links.subject(c)} for c in report.subjects],
+            "links": links,
+        },
+        "overview.html",
+    )
     return _page(templates, links, ov.study_id, f"{ov.study_id} 安全总览 / Safety overview", body)
 
 
 def alerts_page(report: Report, templates: Mapping[str, str], links: Links, *, token_field: str = "") -> str:
-    body = ("<h1>未确认警报 / Open alerts</h1>" +
-            alerts_fragment(report, templates, links, token_field=token_field))
+    body = "<h1>未确认警报 / Open alerts</h1>" + alerts_fragment(
+        report, templates, links, token_field=token_field
+    )
     return _page(templates, links, report.overview.study_id, "未确认警报 / Open alerts", body)
 
 
@@ -164,29 +226,64 @@ def subject_page(timeline: SubjectTimeline, templates: Mapping[str, str], links:
     day_range = (min(days + [0]), max(days + [1]))
     charts = [{"test": s.test, "svg": svg.lab_chart(s, timeline.markers, day_range)} for s in timeline.series]
     markers = [{"day": m.study_day, "kind": m.kind, "label": m.label} for m in timeline.markers]
-    alerts = [{"kind": str(s.alert.kind), "rule": s.alert.rule_id,
-               "study_day": "" if s.alert.study_day is None else s.alert.study_day,
-               "term": s.alert.ctcae_term or "", "grade": "" if s.alert.grade is None else s.alert.grade,
-               "state": STATE_LABELS[s.state]} for s in timeline.alerts]
-    body = render(templates["subject.html"], {
-        "subject_id": timeline.subject_id, "day0": "" if timeline.day0 is None else timeline.day0.isoformat(),
-        "charts": charts, "markers": markers, "alerts": alerts,
-    }, "subject.html")
+    alerts = [
+        {
+            "kind": str(s.alert.kind),
+            "rule": s.alert.rule_id,
+            "study_day": "" if s.alert.study_day is None else s.alert.study_day,
+            "term": s.alert.ctcae_term or "",
+            "grade": "" if s.alert.grade is None else s.alert.grade,
+            "state": STATE_LABELS[s.state],
+        }
+        for s in timeline.alerts
+    ]
+    body = render(
+        templates["subject.html"],
+        {
+            "subject_id": timeline.subject_id,
+            "day0": "" if timeline.day0 is None else timeline.day0.isoformat(),
+            "charts": charts,
+            "markers": markers,
+            "alerts": alerts,
+        },
+        "subject.html",
+    )
     return _page(templates, links, timeline.study_id or "", f"{timeline.subject_id} 时间线 / Timeline", body)
 
 
-def edish_page(points: Sequence[EdishPoint], templates: Mapping[str, str], links: Links, study_id: str, *,
-               view: str = "uln") -> str:
-    rows = [{"subject": p.subject_id, "href": links.subject(p.subject_id),
-             "alt_uln": _f(p.alt_x_uln), "bili_uln": _f(p.bili_x_uln), "alt_base": _f(p.alt_x_baseline),
-             "bili_base": _f(p.bili_x_baseline), "quadrant_uln": QUADRANTS[p.quadrant_uln],
-             "quadrant_baseline": QUADRANTS[p.quadrant_baseline]} for p in points]
-    body = render(templates["edish.html"], {
-        "uln_svg": svg.edish_chart(points, "uln"), "baseline_svg": svg.edish_chart(points, "baseline"),
-        "uln_checked": "" if view == "baseline" else "checked",
-        "baseline_checked": "checked" if view == "baseline" else "", "rows": rows,
-        "hys_law_count": sum(1 for p in points if p.quadrant_uln == "hys_law"),
-    }, "edish.html")
+def edish_page(
+    points: Sequence[EdishPoint],
+    templates: Mapping[str, str],
+    links: Links,
+    study_id: str,
+    *,
+    view: str = "uln",
+) -> str:
+    rows = [
+        {
+            "subject": p.subject_id,
+            "href": links.subject(p.subject_id),
+            "alt_uln": _f(p.alt_x_uln),
+            "bili_uln": _f(p.bili_x_uln),
+            "alt_base": _f(p.alt_x_baseline),
+            "bili_base": _f(p.bili_x_baseline),
+            "quadrant_uln": QUADRANTS[p.quadrant_uln],
+            "quadrant_baseline": QUADRANTS[p.quadrant_baseline],
+        }
+        for p in points
+    ]
+    body = render(
+        templates["edish.html"],
+        {
+            "uln_svg": svg.edish_chart(points, "uln"),
+            "baseline_svg": svg.edish_chart(points, "baseline"),
+            "uln_checked": "" if view == "baseline" else "checked",
+            "baseline_checked": "checked" if view == "baseline" else "",
+            "rows": rows,
+            "hys_law_count": sum(1 for p in points if p.quadrant_uln == "hys_law"),
+        },
+        "edish.html",
+    )
     return _page(templates, links, study_id, "eDISH", body)
 
 

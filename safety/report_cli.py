@@ -1,4 +1,4 @@
-"""`safety report --from-replay DIR --out REPORTDIR`: the ethics committee's documents and the safety pages, offline.
+"""`safety report --from-replay DIR --out REPORTDIR`: ethics committee documents and safety pages, offline.
 
 Reads a replay's output folder (events.jsonl, graded.jsonl, alerts.jsonl and, when present, acks.jsonl) and
 writes safety-summary.json/.csv/.html, ethics.atom and the pages as static HTML (overview.html, alerts.html,
@@ -16,7 +16,7 @@ import importlib.util
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,9 @@ DEFAULT_STUDY_FILE = Path(__file__).resolve().parent.parent / "rules" / "studies
 def _jsonl(path: Path, required: bool) -> Iterator[dict[str, Any]]:
     if not path.exists():
         if required:
-            raise SafetyError(f"{path}: not found; point --from-replay at the --out folder of `safety replay`")
+            raise SafetyError(
+                f"{path}: not found; point --from-replay at the --out folder of `safety replay`"
+            )
         return
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
@@ -51,7 +53,9 @@ def _jsonl(path: Path, required: bool) -> Iterator[dict[str, Any]]:
             try:
                 yield json.loads(line)
             except json.JSONDecodeError as exc:
-                raise SafetyError(f"{path}:{number}: not valid JSON ({exc.msg}); was the file truncated?") from None
+                raise SafetyError(
+                    f"{path}:{number}: not valid JSON ({exc.msg}); was the file truncated?"
+                ) from None
 
 
 def template_dir() -> Path:
@@ -77,8 +81,12 @@ def load_templates() -> dict[str, str]:
 
 
 def _latest_time(events: Sequence[Any], alerts: Sequence[Any], acks: Sequence[Any]) -> datetime:
-    times = [e.recorded_at or e.occurred_at for e in events] + [a.raised_at for a in alerts] + [a.at for a in acks]
-    return max(times) if times else datetime(1970, 1, 1, tzinfo=timezone.utc)
+    times = (
+        [e.recorded_at or e.occurred_at for e in events]
+        + [a.raised_at for a in alerts]
+        + [a.at for a in acks]
+    )
+    return max(times) if times else datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _study_id(events: Sequence[Any], protocol: Protocol | None, wanted: str | None) -> str:
@@ -92,9 +100,15 @@ def _study_id(events: Sequence[Any], protocol: Protocol | None, wanted: str | No
     return ids[0] if ids else (protocol.study_id if protocol else "unknown")
 
 
-def write_report(source: Path, out: Path, *, generated_at: datetime | None = None, study: str | None = None,
-                 rules_file: Path | None = None) -> Report:
-    """Build every document from ``source`` into ``out``; returns the report (for the caller's summary line)."""
+def write_report(
+    source: Path,
+    out: Path,
+    *,
+    generated_at: datetime | None = None,
+    study: str | None = None,
+    rules_file: Path | None = None,
+) -> Report:
+    """Build every document from ``source`` into ``out``; return the report (for the summary line)."""
     protocol = load_protocol(rules_file or DEFAULT_STUDY_FILE)
     tz = tz_of(protocol.time_zone)
     events = read_events(_jsonl(source / "events.jsonl", required=True), tz)
@@ -104,7 +118,9 @@ def write_report(source: Path, out: Path, *, generated_at: datetime | None = Non
     study_id = _study_id(events, protocol, study)
     stopping = StoppingParams.of(protocol) if protocol.study_id == study_id else StoppingParams()
     when = generated_at or _latest_time(events, alerts, acks)
-    report = build_report(events, alerts, acks, study_id=study_id, generated_at=when, stopping=stopping, tz=tz)
+    report = build_report(
+        events, alerts, acks, study_id=study_id, generated_at=when, stopping=stopping, tz=tz
+    )
     templates = load_templates()
     links = pages.Links.static()
     study_events = [e for e in events if e.study_id == study_id]
@@ -130,11 +146,13 @@ def _when(text: str | None) -> datetime | None:
     if text is None:
         return None
     if text == "now":
-        return datetime.now(timezone.utc).astimezone()
+        return datetime.now(UTC).astimezone()
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise SafetyError(f"--generated-at: expected 'now' or an ISO 8601 time with offset, got {text!r}") from None
+        raise SafetyError(
+            f"--generated-at: expected 'now' or an ISO 8601 time with offset, got {text!r}"
+        ) from None
     if value.tzinfo is None:
         raise SafetyError(f"--generated-at: {text!r} has no UTC offset; add one, e.g. {text}+08:00")
     return value
@@ -143,29 +161,50 @@ def _when(text: str | None) -> datetime | None:
 def report_main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="safety report",
-        description="Build the ethics committee reports (safety-summary.json/.csv/.html, ethics.atom) and the "
-                    "safety pages as static HTML from the output folder of `safety replay`.")
-    parser.add_argument("--from-replay", dest="source", type=Path, required=True, metavar="DIR",
-                        help="folder written by `safety replay --out DIR` (events.jsonl, alerts.jsonl, ...)")
+        description="Build the ethics committee reports (safety-summary.json/.csv/.html, ethics.atom) and "
+        "the "
+        "safety pages as static HTML from the output folder of `safety replay`.",
+    )
+    parser.add_argument(
+        "--from-replay",
+        dest="source",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="folder written by `safety replay --out DIR` (events.jsonl, alerts.jsonl, ...)",
+    )
     parser.add_argument("--out", type=Path, required=True, metavar="REPORTDIR", help="output folder")
-    parser.add_argument("--generated-at", default=None,
-                        help="report time: ISO 8601 with offset, or 'now' (default: latest time in the inputs)")
+    parser.add_argument(
+        "--generated-at",
+        default=None,
+        help="report time: ISO 8601 with offset, or 'now' (default: latest time in the inputs)",
+    )
     parser.add_argument("--study", default=None, help="study_id when the replay holds several")
-    parser.add_argument("--rules", type=Path, default=None, help="study rules file (stopping-rule parameters)")
+    parser.add_argument(
+        "--rules", type=Path, default=None, help="study rules file (stopping-rule parameters)"
+    )
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(list(argv))
     try:
-        report = write_report(args.source, args.out, generated_at=_when(args.generated_at), study=args.study,
-                              rules_file=args.rules)
+        report = write_report(
+            args.source,
+            args.out,
+            generated_at=_when(args.generated_at),
+            study=args.study,
+            rules_file=args.rules,
+        )
     except SafetyError as exc:
         print(f"safety report: {exc}", file=sys.stderr)
         return 1
     if not args.quiet:
         ov = report.overview
         p = "n/a" if ov.stopping_probability is None else f"{ov.stopping_probability:.3f}"
-        print(f"safety report: {ov.study_id}: {ov.subjects_infused} infused, {ov.subjects_with_dlt} with DLT, "
-              f"{ov.subjects_with_sae} with SAE, P(rate > {ov.stopping.threshold:g}) = {p}, "
-              f"boundary {'CROSSED' if ov.stopping_boundary_crossed else 'not crossed'}; "
-              f"{len(report.listing)} SAE/SUSAR listed; wrote {args.out}/overview.html, ethics.atom, "
-              "safety-summary.{json,csv,html}", file=sys.stderr)
+        print(
+            f"safety report: {ov.study_id}: {ov.subjects_infused} infused, {ov.subjects_with_dlt} with DLT, "
+            f"{ov.subjects_with_sae} with SAE, P(rate > {ov.stopping.threshold:g}) = {p}, "
+            f"boundary {'CROSSED' if ov.stopping_boundary_crossed else 'not crossed'}; "
+            f"{len(report.listing)} SAE/SUSAR listed; wrote {args.out}/overview.html, ethics.atom, "
+            "safety-summary.{json,csv,html}",
+            file=sys.stderr,
+        )
     return 0

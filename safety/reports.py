@@ -2,7 +2,7 @@
 
 Pure functions from lists of input events, graded observations, alerts and acknowledgement records to plain
 models: the study overview, the SAE/SUSAR line listing, cumulative DLT and SAE incidence with exact
-Clopper-Pearson 95% intervals, the Bayesian stopping rule's posterior over time (protocol.md, "Stopping rule"),
+Clopper-Pearson 95% intervals, the Bayesian stopping rule's posterior over time (protocol.md, Stopping rule),
 per-subject lab timelines and eDISH points (regulatory.md, "Liver signal"). The stream's pages and the offline
 ``safety report`` build the same models from the same inputs, so the two can be compared byte for byte.
 
@@ -33,9 +33,10 @@ TIMELINE_TESTS = ("NEUT", "PLAT", "HGB", "ALT", "BILI", "CREAT")
 SUBJECT_POINTS_LIMIT = 400  # per test and subject: the pages stay bounded whatever the follow-up length
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Exact binomial / beta arithmetic (pure Python)
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
+
 
 def _betacf(a: float, b: float, x: float) -> float:
     """Continued fraction of the incomplete beta function (modified Lentz), as in Numerical Recipes 6.4."""
@@ -72,8 +73,7 @@ def betainc(a: float, b: float, x: float) -> float:
         return 0.0
     if x >= 1.0:
         return 1.0
-    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-                 + a * math.log(x) + b * math.log1p(-x))
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
     front = math.exp(log_front)
     if x < (a + 1.0) / (a + b + 2.0):
         return front * _betacf(a, b, x) / a
@@ -111,8 +111,9 @@ def clopper_pearson(x: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     return (low, high)
 
 
-def posterior_exceeds(x: int, n: int, threshold: float = 0.30, prior_a: float = 1.0,
-                      prior_b: float = 1.0) -> float:
+def posterior_exceeds(
+    x: int, n: int, threshold: float = 0.30, prior_a: float = 1.0, prior_b: float = 1.0
+) -> float:
     """P(rate > threshold | x of n) under a Beta(prior_a, prior_b) prior (protocol.md, Stopping rule).
 
     Delegates to ``safety.posterior`` when that module exists, so the pages and the detector cannot disagree.
@@ -130,9 +131,10 @@ def posterior_exceeds(x: int, n: int, threshold: float = 0.30, prior_a: float = 
     return 1.0 - betainc(prior_a + x, prior_b + n - x, threshold)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Inputs
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
+
 
 class AckRecord(BaseModel):
     """An acknowledgement or ethics-submission command event (topic safety.acks, acks.jsonl), read tolerantly.
@@ -163,14 +165,15 @@ class AckRecord(BaseModel):
             return None
         at = raw.get("at") or raw.get("acknowledged_at") or raw.get("submitted_at") or raw.get("recorded_at")
         try:
-            return cls.model_validate({**raw, "action": action, "at": at,
-                                       "by": raw.get("by") or raw.get("user") or raw.get("role")})
+            return cls.model_validate(
+                {**raw, "action": action, "at": at, "by": raw.get("by") or raw.get("user") or raw.get("role")}
+            )
         except ValidationError:
             return None
 
 
 def read_events(raw: Iterable[Mapping[str, Any] | BaseModel], tz: tzinfo = DEFAULT_TZ) -> list[Any]:
-    """Events as models, latest revision per ``event_id`` (a correction supersedes); unreadable rows skipped."""
+    """Events as models, latest revision per ``event_id`` (a correction supersedes); bad rows skipped."""
     latest: dict[str, Any] = {}
     order: list[str] = []
     for item in raw:
@@ -213,9 +216,10 @@ def read_acks(raw: Iterable[Mapping[str, Any] | AckRecord]) -> list[AckRecord]:
     return [a for a in (AckRecord.read(r) for r in raw) if a is not None]
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Alert status
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
+
 
 class AlertStatus(BaseModel):
     """An alert with what happened to it since: acknowledgement, ethics submission, withdrawal."""
@@ -260,19 +264,24 @@ def alert_statuses(alerts: Sequence[Alert], acks: Sequence[AckRecord]) -> list[A
         ack = first_ack.get(alert.alert_id)
         sub = first_sub.get(alert.alert_id)
         wd = withdrawals.get(alert.alert_id)
-        out.append(AlertStatus(
-            alert=alert,
-            acknowledged_at=ack.at if ack else None, acknowledged_by=ack.by if ack else None,
-            conclusion=ack.conclusion if ack else None,
-            submitted_at=sub.at if sub else None,
-            withdrawn_at=wd.raised_at if wd else None, withdrawn_reason=wd.reason if wd else None,
-        ))
+        out.append(
+            AlertStatus(
+                alert=alert,
+                acknowledged_at=ack.at if ack else None,
+                acknowledged_by=ack.by if ack else None,
+                conclusion=ack.conclusion if ack else None,
+                submitted_at=sub.at if sub else None,
+                withdrawn_at=wd.raised_at if wd else None,
+                withdrawn_reason=wd.reason if wd else None,
+            )
+        )
     return out
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Line listing
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
+
 
 class ListingRow(BaseModel):
     """One SAE or SUSAR of the line listing (regulatory.md: seriousness is not severity; both are listed)."""
@@ -302,8 +311,20 @@ class ListingRow(BaseModel):
 
 
 LISTING_COLUMNS = (
-    "kind", "alert_id", "subject_id", "study_day", "term", "grade", "seriousness", "causality", "expectedness",
-    "outcome", "report_due_at", "submitted_at", "acknowledged_at", "status",
+    "kind",
+    "alert_id",
+    "subject_id",
+    "study_day",
+    "term",
+    "grade",
+    "seriousness",
+    "causality",
+    "expectedness",
+    "outcome",
+    "report_due_at",
+    "submitted_at",
+    "acknowledged_at",
+    "status",
 )
 
 
@@ -320,33 +341,66 @@ def line_listing(statuses: Sequence[AlertStatus], events: Sequence[Any], now: da
         causality = outcome = term = None
         expected: bool | None = None
         if isinstance(source, AdverseEvent):
-            seriousness, causality, expected, outcome = list(source.serious), source.causality, source.expected, \
-                source.outcome
+            seriousness, causality, expected, outcome = (
+                list(source.serious),
+                source.causality,
+                source.expected,
+                source.outcome,
+            )
             term = source.ctcae_term or source.term
         elif isinstance(source, Death):
             seriousness, causality, expected, outcome = ["death"], source.causality, source.expected, "fatal"
             term = "Death" + (f" ({source.cause})" if source.cause else "")
         term = a.ctcae_term or term
-        overdue = (a.report_due_at is not None and st.submitted_at is None and st.state != "withdrawn"
-                   and now > a.report_due_at)
-        rows.append(ListingRow(
-            alert_id=a.alert_id, kind=str(a.kind), rule_id=a.rule_id, subject_id=a.subject_id,
-            study_day=a.study_day, term=term, grade=a.grade, seriousness=seriousness, causality=causality,
-            expected=expected, outcome=outcome, report_due_at=a.report_due_at, submitted_at=st.submitted_at,
-            acknowledged_at=st.acknowledged_at, status=st.state, overdue=overdue,
-        ))
-    rows.sort(key=lambda r: (r.subject_id, r.study_day if r.study_day is not None else -10**6, r.kind))
+        overdue = (
+            a.report_due_at is not None
+            and st.submitted_at is None
+            and st.state != "withdrawn"
+            and now > a.report_due_at
+        )
+        rows.append(
+            ListingRow(
+                alert_id=a.alert_id,
+                kind=str(a.kind),
+                rule_id=a.rule_id,
+                subject_id=a.subject_id,
+                study_day=a.study_day,
+                term=term,
+                grade=a.grade,
+                seriousness=seriousness,
+                causality=causality,
+                expected=expected,
+                outcome=outcome,
+                report_due_at=a.report_due_at,
+                submitted_at=st.submitted_at,
+                acknowledged_at=st.acknowledged_at,
+                status=st.state,
+                overdue=overdue,
+            )
+        )
+    rows.sort(key=lambda r: (r.subject_id, r.study_day if r.study_day is not None else -(10**6), r.kind))
     return rows
 
 
 def listing_record(row: ListingRow) -> dict[str, Any]:
     """The JSON/CSV form of a listing row (public format: keys of LISTING_COLUMNS plus rule_id, overdue)."""
     return {
-        "kind": row.kind, "alert_id": row.alert_id, "rule_id": row.rule_id, "subject_id": row.subject_id,
-        "study_day": row.study_day, "term": row.term, "grade": row.grade, "seriousness": row.seriousness,
-        "causality": row.causality, "expectedness": row.expectedness or None, "outcome": row.outcome,
-        "report_due_at": _iso(row.report_due_at), "submitted_at": _iso(row.submitted_at),
-        "acknowledged_at": _iso(row.acknowledged_at), "status": row.status, "overdue": row.overdue,
+        "kind": row.kind,
+        "alert_id": row.alert_id,
+        "rule_id": row.rule_id,
+        "subject_id": row.subject_id,
+        "study_day": row.study_day,
+        "term": row.term,
+        "grade": row.grade,
+        "seriousness": row.seriousness,
+        "causality": row.causality,
+        "expectedness": row.expectedness or None,
+        "outcome": row.outcome,
+        "report_due_at": _iso(row.report_due_at),
+        "submitted_at": _iso(row.submitted_at),
+        "acknowledged_at": _iso(row.acknowledged_at),
+        "status": row.status,
+        "overdue": row.overdue,
     }
 
 
@@ -354,9 +408,10 @@ def _iso(t: datetime | None) -> str | None:
     return None if t is None else t.isoformat()
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Study overview: counts, incidence, posterior over time
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
+
 
 class StoppingParams(BaseModel):
     """The stopping rule's parameters (Protocol.stopping); defaults are the first study's."""
@@ -374,8 +429,13 @@ class StoppingParams(BaseModel):
         if protocol is None:
             return cls()
         s = protocol.stopping
-        return cls(prior_a=s.prior_a, prior_b=s.prior_b, threshold=s.threshold, probability=s.probability,
-                   min_n=s.min_n)
+        return cls(
+            prior_a=s.prior_a,
+            prior_b=s.prior_b,
+            threshold=s.threshold,
+            probability=s.probability,
+            min_n=s.min_n,
+        )
 
 
 class SeriesPoint(BaseModel):
@@ -420,13 +480,21 @@ def _first_infusions(events: Sequence[Any]) -> dict[str, datetime]:
     """Subject -> clock start of the first infusion (the moment n grows, as the stopping signal uses)."""
     first: dict[str, Any] = {}
     for e in events:
-        if isinstance(e, Infusion) and (e.subject_id not in first or e.occurred_at < first[e.subject_id].occurred_at):
+        if isinstance(e, Infusion) and (
+            e.subject_id not in first or e.occurred_at < first[e.subject_id].occurred_at
+        ):
             first[e.subject_id] = e
     return {s: _clock(e) for s, e in first.items()}
 
 
-def overview(events: Sequence[Any], statuses: Sequence[AlertStatus], *, study_id: str, generated_at: datetime,
-             stopping: StoppingParams | None = None) -> Overview:
+def overview(
+    events: Sequence[Any],
+    statuses: Sequence[AlertStatus],
+    *,
+    study_id: str,
+    generated_at: datetime,
+    stopping: StoppingParams | None = None,
+) -> Overview:
     """Counts, exact CIs and the stopping rule's posterior, from the study's events and alerts so far.
 
     n = subjects with a first infusion; DLT x = subjects with >= 1 DLT alert not withdrawn (protocol.md, Edge
@@ -453,38 +521,59 @@ def overview(events: Sequence[Any], statuses: Sequence[AlertStatus], *, study_id
         n = sum(1 for v in infused_at.values() if v <= t)
         x = sum(1 for v in dlt_at.values() if v <= t)
         s = sum(1 for v in sae_at.values() if v <= t)
-        p = (posterior_exceeds(min(x, n), n, params.threshold, params.prior_a, params.prior_b)
-             if n >= params.min_n else None)
+        p = (
+            posterior_exceeds(min(x, n), n, params.threshold, params.prior_a, params.prior_b)
+            if n >= params.min_n
+            else None
+        )
         crossed = p is not None and p > params.probability
         crossed_ever = crossed_ever or crossed
         series.append(SeriesPoint(at=t, infused=n, with_dlt=x, with_sae=s, probability=p, crossed=crossed))
     n = len(infused_at)
     x_dlt = len([s for s in dlt_at if s in infused_at])
     x_sae = len(sae_at)
-    probability = (posterior_exceeds(x_dlt, n, params.threshold, params.prior_a, params.prior_b)
-                   if n >= params.min_n else None)
+    probability = (
+        posterior_exceeds(x_dlt, n, params.threshold, params.prior_a, params.prior_b)
+        if n >= params.min_n
+        else None
+    )
     crossed_now = probability is not None and probability > params.probability
     open_alerts: dict[str, int] = {}
     for st in statuses:
         if st.state == "open":
             open_alerts[str(st.alert.kind)] = open_alerts.get(str(st.alert.kind), 0) + 1
-    overdue = sum(1 for st in live if st.alert.kind in LISTED_KINDS and st.alert.report_due_at is not None
-                  and st.submitted_at is None and generated_at > st.alert.report_due_at)
+    overdue = sum(
+        1
+        for st in live
+        if st.alert.kind in LISTED_KINDS
+        and st.alert.report_due_at is not None
+        and st.submitted_at is None
+        and generated_at > st.alert.report_due_at
+    )
     return Overview(
-        study_id=study_id, generated_at=generated_at, subjects_enrolled=len(enrolled), subjects_infused=n,
-        subjects_with_dlt=x_dlt, dlt_rate_ci95=clopper_pearson(x_dlt, n), subjects_with_sae=x_sae,
+        study_id=study_id,
+        generated_at=generated_at,
+        subjects_enrolled=len(enrolled),
+        subjects_infused=n,
+        subjects_with_dlt=x_dlt,
+        dlt_rate_ci95=clopper_pearson(x_dlt, n),
+        subjects_with_sae=x_sae,
         sae_rate_ci95=clopper_pearson(x_sae, n),
         sae_count=sum(1 for st in live if st.alert.kind == "SAE"),
         susar_count=sum(1 for st in live if st.alert.kind == "SUSAR"),
-        stopping=params, stopping_probability=probability,
-        stopping_boundary_crossed=crossed_ever or crossed_now, series=series, open_alerts=open_alerts,
+        stopping=params,
+        stopping_probability=probability,
+        stopping_boundary_crossed=crossed_ever or crossed_now,
+        series=series,
+        open_alerts=open_alerts,
         overdue_reports=overdue,
     )
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # The public safety-summary document
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
+
 
 class Report(BaseModel):
     """Everything the reports and pages show, built once from the inputs."""
@@ -498,9 +587,16 @@ class Report(BaseModel):
     rules_version: str | None = None
 
 
-def build_report(events: Iterable[Any], alerts: Iterable[Any], acks: Iterable[Any] = (), *, study_id: str,
-                 generated_at: datetime, stopping: StoppingParams | None = None,
-                 tz: tzinfo = DEFAULT_TZ) -> Report:
+def build_report(
+    events: Iterable[Any],
+    alerts: Iterable[Any],
+    acks: Iterable[Any] = (),
+    *,
+    study_id: str,
+    generated_at: datetime,
+    stopping: StoppingParams | None = None,
+    tz: tzinfo = DEFAULT_TZ,
+) -> Report:
     """The one entry point the pages, the feed and ``safety report`` share."""
     evs = [e for e in read_events(events, tz) if e.study_id == study_id]
     als = [a for a in read_alerts(alerts) if a.study_id == study_id]
@@ -508,7 +604,9 @@ def build_report(events: Iterable[Any], alerts: Iterable[Any], acks: Iterable[An
     versions = sorted({a.rules_version for a in als})
     return Report(
         overview=overview(evs, sts, study_id=study_id, generated_at=generated_at, stopping=stopping),
-        statuses=sts, listing=line_listing(sts, evs, generated_at), subjects=subject_ids(evs),
+        statuses=sts,
+        listing=line_listing(sts, evs, generated_at),
+        subjects=subject_ids(evs),
         rules_version=versions[-1] if versions else None,
     )
 
@@ -538,14 +636,20 @@ def summary_document(report: Report) -> dict[str, Any]:
         "stopping_threshold": ov.stopping.threshold,
         "stopping_boundary": ov.stopping.probability,
         "stopping_min_n": ov.stopping.min_n,
-        "stopping_probability": None if ov.stopping_probability is None else round(ov.stopping_probability, 6),
+        "stopping_probability": None
+        if ov.stopping_probability is None
+        else round(ov.stopping_probability, 6),
         "stopping_boundary_crossed": ov.stopping_boundary_crossed,
         "open_alerts": dict(sorted(ov.open_alerts.items())),
         "overdue_reports": ov.overdue_reports,
         "incidence_series": [
-            {"at": p.at.isoformat(), "subjects_infused": p.infused, "subjects_with_dlt": p.with_dlt,
-             "subjects_with_sae": p.with_sae,
-             "stopping_probability": None if p.probability is None else round(p.probability, 6)}
+            {
+                "at": p.at.isoformat(),
+                "subjects_infused": p.infused,
+                "subjects_with_dlt": p.with_dlt,
+                "subjects_with_sae": p.with_sae,
+                "stopping_probability": None if p.probability is None else round(p.probability, 6),
+            }
             for p in ov.series
         ],
         "line_listing": [listing_record(r) for r in report.listing],
@@ -556,31 +660,72 @@ def _rate(x: int, n: int) -> float | None:
     return None if n == 0 else round(x / n, 6)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # Per-subject timeline
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 
-# Display scales (ctcae.md tables). Hematology in SI units with absolute grade thresholds (grade 1 starts at the
+# Display scales (ctcae.md tables). Hematology in SI units with absolute grade thresholds (grade 1 starts at
+# the
 # laboratory's LLN, which varies, so its band is not drawn); liver and kidney in multiples of the laboratory's
 # ULN. A band (grade, threshold) covers values beyond the threshold in the term's direction. These draw the
 # bands only; the grades themselves come from the graded rows.
 _SI_FACTORS: dict[tuple[str, str], float] = {
-    ("HGB", "g/dl"): 10.0, ("HGB", "mmol/l"): 16.11, ("NEUT", "10^3/ul"): 1.0, ("PLAT", "10^3/ul"): 1.0,
-    ("NEUT", "/ul"): 0.001, ("PLAT", "/ul"): 0.001,
+    ("HGB", "g/dl"): 10.0,
+    ("HGB", "mmol/l"): 16.11,
+    ("NEUT", "10^3/ul"): 1.0,
+    ("PLAT", "10^3/ul"): 1.0,
+    ("NEUT", "/ul"): 0.001,
+    ("PLAT", "/ul"): 0.001,
 }
 DISPLAY: dict[str, dict[str, Any]] = {
-    "NEUT": {"label": "中性粒细胞 / Neutrophils", "unit": "10^9/L", "scale": "si", "direction": "low",
-             "bands": [(2, 1.5), (3, 1.0), (4, 0.5)], "term": "Neutrophil count decreased"},
-    "PLAT": {"label": "血小板 / Platelets", "unit": "10^9/L", "scale": "si", "direction": "low",
-             "bands": [(2, 75.0), (3, 50.0), (4, 25.0)], "term": "Platelet count decreased"},
-    "HGB": {"label": "血红蛋白 / Hemoglobin", "unit": "g/L", "scale": "si", "direction": "low",
-            "bands": [(2, 100.0), (3, 80.0)], "term": "Anemia"},
-    "ALT": {"label": "丙氨酸氨基转移酶 / ALT", "unit": "x ULN", "scale": "uln", "direction": "high",
-            "bands": [(1, 1.0), (2, 3.0), (3, 5.0), (4, 20.0)], "term": "Alanine aminotransferase increased"},
-    "BILI": {"label": "总胆红素 / Total bilirubin", "unit": "x ULN", "scale": "uln", "direction": "high",
-             "bands": [(1, 1.0), (2, 1.5), (3, 3.0), (4, 10.0)], "term": "Blood bilirubin increased"},
-    "CREAT": {"label": "肌酐 / Creatinine", "unit": "x ULN", "scale": "uln", "direction": "high",
-              "bands": [(1, 1.0), (2, 1.5), (3, 3.0), (4, 6.0)], "term": "Creatinine increased"},
+    "NEUT": {
+        "label": "中性粒细胞 / Neutrophils",
+        "unit": "10^9/L",
+        "scale": "si",
+        "direction": "low",
+        "bands": [(2, 1.5), (3, 1.0), (4, 0.5)],
+        "term": "Neutrophil count decreased",
+    },
+    "PLAT": {
+        "label": "血小板 / Platelets",
+        "unit": "10^9/L",
+        "scale": "si",
+        "direction": "low",
+        "bands": [(2, 75.0), (3, 50.0), (4, 25.0)],
+        "term": "Platelet count decreased",
+    },
+    "HGB": {
+        "label": "血红蛋白 / Hemoglobin",
+        "unit": "g/L",
+        "scale": "si",
+        "direction": "low",
+        "bands": [(2, 100.0), (3, 80.0)],
+        "term": "Anemia",
+    },
+    "ALT": {
+        "label": "丙氨酸氨基转移酶 / ALT",
+        "unit": "x ULN",
+        "scale": "uln",
+        "direction": "high",
+        "bands": [(1, 1.0), (2, 3.0), (3, 5.0), (4, 20.0)],
+        "term": "Alanine aminotransferase increased",
+    },
+    "BILI": {
+        "label": "总胆红素 / Total bilirubin",
+        "unit": "x ULN",
+        "scale": "uln",
+        "direction": "high",
+        "bands": [(1, 1.0), (2, 1.5), (3, 3.0), (4, 10.0)],
+        "term": "Blood bilirubin increased",
+    },
+    "CREAT": {
+        "label": "肌酐 / Creatinine",
+        "unit": "x ULN",
+        "scale": "uln",
+        "direction": "high",
+        "bands": [(1, 1.0), (2, 1.5), (3, 3.0), (4, 6.0)],
+        "term": "Creatinine increased",
+    },
 }
 
 
@@ -637,13 +782,19 @@ def _display_value(test: str, lab: Lab) -> float | None:
     return number * factor
 
 
-def subject_timeline(subject_id: str, events: Sequence[Any], graded: Sequence[GradedObservation],
-                     statuses: Sequence[AlertStatus], *, tz: tzinfo = DEFAULT_TZ,
-                     limit: int = SUBJECT_POINTS_LIMIT) -> SubjectTimeline:
-    """NEUT, PLAT, HGB, ALT, BILI, CREAT over study days, with baseline, grade bands, infusions, AEs and alerts.
+def subject_timeline(
+    subject_id: str,
+    events: Sequence[Any],
+    graded: Sequence[GradedObservation],
+    statuses: Sequence[AlertStatus],
+    *,
+    tz: tzinfo = DEFAULT_TZ,
+    limit: int = SUBJECT_POINTS_LIMIT,
+) -> SubjectTimeline:
+    """NEUT, PLAT, HGB, ALT, BILI, CREAT by study day, with baseline, grade bands, infusions, AEs and alerts.
 
     Day 0 and the baseline follow protocol.md (Time): the first infusion's local date, and the last value
-    before the first infusion's ``occurred_at``. Only final/corrected lab results are plotted (the graded ones).
+    before the first infusion's ``occurred_at``. Only final/corrected results are plotted.
     """
     mine = [e for e in events if e.subject_id == subject_id]
     infusions = sorted((e for e in mine if isinstance(e, Infusion)), key=lambda e: e.occurred_at)
@@ -656,8 +807,10 @@ def subject_timeline(subject_id: str, events: Sequence[Any], graded: Sequence[Gr
     series = []
     for test in TIMELINE_TESTS:
         spec = DISPLAY[test]
-        labs = sorted((e for e in mine if isinstance(e, Lab) and e.test == test
-                       and e.status in ("final", "corrected")), key=lambda e: e.occurred_at)
+        labs = sorted(
+            (e for e in mine if isinstance(e, Lab) and e.test == test and e.status in ("final", "corrected")),
+            key=lambda e: e.occurred_at,
+        )
         baseline = None
         points = []
         for lab in labs:
@@ -669,41 +822,75 @@ def subject_timeline(subject_id: str, events: Sequence[Any], graded: Sequence[Gr
             day = _study_day(lab.occurred_at, day0, tz)
             if day is None:
                 continue
-            points.append(LabPoint(event_id=lab.event_id, study_day=day, value=round(shown, 6),
-                                   reported=f"{lab.value.text()} {lab.unit or ''}".strip(),
-                                   grade=grades.get(lab.event_id)))
-        series.append(LabSeries(test=test, label=spec["label"], unit=spec["unit"], direction=spec["direction"],
-                                bands=list(spec["bands"]),
-                                baseline=None if baseline is None else round(baseline, 6),
-                                points=points[-limit:]))
+            points.append(
+                LabPoint(
+                    event_id=lab.event_id,
+                    study_day=day,
+                    value=round(shown, 6),
+                    reported=f"{lab.value.text()} {lab.unit or ''}".strip(),
+                    grade=grades.get(lab.event_id),
+                )
+            )
+        series.append(
+            LabSeries(
+                test=test,
+                label=spec["label"],
+                unit=spec["unit"],
+                direction=spec["direction"],
+                bands=list(spec["bands"]),
+                baseline=None if baseline is None else round(baseline, 6),
+                points=points[-limit:],
+            )
+        )
     markers: list[Marker] = []
     for inf in infusions:
         day = _study_day(inf.occurred_at, day0, tz)
         if day is not None:
-            markers.append(Marker(study_day=day, kind="infusion", label=f"输注 / Infusion #{inf.infusion_number}"))
+            markers.append(
+                Marker(study_day=day, kind="infusion", label=f"输注 / Infusion #{inf.infusion_number}")
+            )
     for e in mine:
         if isinstance(e, AdverseEvent):
             day = _study_day(e.occurred_at, day0, tz)
             if day is not None:
-                markers.append(Marker(study_day=day, kind="adverse_event",
-                                      label=f"AE: {e.ctcae_term or e.term} G{e.grade}", grade=e.grade))
+                markers.append(
+                    Marker(
+                        study_day=day,
+                        kind="adverse_event",
+                        label=f"AE: {e.ctcae_term or e.term} G{e.grade}",
+                        grade=e.grade,
+                    )
+                )
     mine_alerts = [s for s in statuses if s.alert.subject_id == subject_id]
     for st in mine_alerts:
         if st.alert.study_day is not None and st.alert.kind != "STOPPING_BOUNDARY":
-            markers.append(Marker(study_day=st.alert.study_day, kind="alert",
-                                  label=f"{st.alert.kind} {st.alert.rule_id}", grade=st.alert.grade))
+            markers.append(
+                Marker(
+                    study_day=st.alert.study_day,
+                    kind="alert",
+                    label=f"{st.alert.kind} {st.alert.rule_id}",
+                    grade=st.alert.grade,
+                )
+            )
     markers.sort(key=lambda m: (m.study_day, m.kind, m.label))
-    return SubjectTimeline(subject_id=subject_id, study_id=mine[0].study_id if mine else "", day0=day0,
-                           series=series, markers=markers[-limit:], alerts=mine_alerts)
+    return SubjectTimeline(
+        subject_id=subject_id,
+        study_id=mine[0].study_id if mine else "",
+        day0=day0,
+        series=series,
+        markers=markers[-limit:],
+        alerts=mine_alerts,
+    )
 
 
 def subject_ids(events: Sequence[Any]) -> list[str]:
     return sorted({e.subject_id for e in events})
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # eDISH
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
+
 
 class EdishPoint(BaseModel):
     """Per subject: peak ALT and peak total bilirubin after the first infusion, x ULN and x baseline."""
@@ -759,19 +946,29 @@ def edish_points(events: Sequence[Any], *, include_pre_infusion: bool = False) -
         for test in ("ALT", "BILI"):
             labs = sorted(per[subject].get(test, []), key=lambda e: e.occurred_at)
             before = [lab for lab in labs if t0 is not None and lab.occurred_at < t0]
-            after = [lab for lab in labs if include_pre_infusion or (t0 is not None and lab.occurred_at >= t0)]
+            after = [
+                lab for lab in labs if include_pre_infusion or (t0 is not None and lab.occurred_at >= t0)
+            ]
             base = before[-1].value.number if before else None
             x_uln = [lab.value.number / lab.ref_high for lab in after if lab.ref_high]
             x_base = [lab.value.number / base for lab in after if base]
-            values[test] = (round(max(x_uln), 6) if x_uln else None, round(max(x_base), 6) if x_base else None)
+            values[test] = (
+                round(max(x_uln), 6) if x_uln else None,
+                round(max(x_base), 6) if x_base else None,
+            )
         if values["ALT"] == (None, None) and values["BILI"] == (None, None):
             continue
-        out.append(EdishPoint(
-            subject_id=subject, alt_x_uln=values["ALT"][0], bili_x_uln=values["BILI"][0],
-            alt_x_baseline=values["ALT"][1], bili_x_baseline=values["BILI"][1],
-            quadrant_uln=quadrant(values["ALT"][0], values["BILI"][0]),
-            quadrant_baseline=quadrant(values["ALT"][1], values["BILI"][1]),
-        ))
+        out.append(
+            EdishPoint(
+                subject_id=subject,
+                alt_x_uln=values["ALT"][0],
+                bili_x_uln=values["BILI"][0],
+                alt_x_baseline=values["ALT"][1],
+                bili_x_baseline=values["BILI"][1],
+                quadrant_uln=quadrant(values["ALT"][0], values["BILI"][0]),
+                quadrant_baseline=quadrant(values["ALT"][1], values["BILI"][1]),
+            )
+        )
     return out
 
 
@@ -780,8 +977,30 @@ def tz_of(name: str | None) -> tzinfo:
 
 
 __all__ = [
-    "AckRecord", "AlertStatus", "EdishPoint", "LabSeries", "ListingRow", "Overview", "Report", "SeriesPoint",
-    "StoppingParams", "SubjectTimeline", "alert_statuses", "beta_ppf", "betainc", "build_report",
-    "clopper_pearson", "edish_points", "line_listing", "overview", "posterior_exceeds", "quadrant", "read_acks",
-    "read_alerts", "read_events", "read_graded", "subject_timeline", "summary_document",
+    "AckRecord",
+    "AlertStatus",
+    "EdishPoint",
+    "LabSeries",
+    "ListingRow",
+    "Overview",
+    "Report",
+    "SeriesPoint",
+    "StoppingParams",
+    "SubjectTimeline",
+    "alert_statuses",
+    "beta_ppf",
+    "betainc",
+    "build_report",
+    "clopper_pearson",
+    "edish_points",
+    "line_listing",
+    "overview",
+    "posterior_exceeds",
+    "quadrant",
+    "read_acks",
+    "read_alerts",
+    "read_events",
+    "read_graded",
+    "subject_timeline",
+    "summary_document",
 ]

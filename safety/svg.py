@@ -39,24 +39,27 @@ class _Log(_Linear):
         super().__init__(math.log10(lo), math.log10(hi), a, b)
 
     def __call__(self, v: float) -> float:
-        return super().__call__(math.log10(max(v, 10 ** self.lo)))
+        return super().__call__(math.log10(max(v, 10**self.lo)))
 
 
-def _frame(title: str, body: list[str], *, chart: str, attrs: str = "", width: int = WIDTH,
-           height: int = HEIGHT) -> str:
+def _frame(
+    title: str, body: list[str], *, chart: str, attrs: str = "", width: int = WIDTH, height: int = HEIGHT
+) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="{escape(chart)}" {attrs} '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{escape(title)}">'
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="{escape(title)}">'
         f"<title>{escape(title)}</title>"
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>'
-        f'<text x="{LEFT}" y="16" {FONT} font-weight="bold">{escape(title)}</text>'
-        + "".join(body) + "</svg>"
+        f'<text x="{LEFT}" y="16" {FONT} font-weight="bold">{escape(title)}</text>' + "".join(body) + "</svg>"
     )
 
 
 def _axes(x0: float, x1: float, y0: float, y1: float) -> str:
-    return (f'<line x1="{_num(x0)}" y1="{_num(y1)}" x2="{_num(x1)}" y2="{_num(y1)}" stroke="#333"/>'
-            f'<line x1="{_num(x0)}" y1="{_num(y0)}" x2="{_num(x0)}" y2="{_num(y1)}" stroke="#333"/>')
+    return (
+        f'<line x1="{_num(x0)}" y1="{_num(y1)}" x2="{_num(x1)}" y2="{_num(y1)}" stroke="#333"/>'
+        f'<line x1="{_num(x0)}" y1="{_num(y0)}" x2="{_num(x0)}" y2="{_num(y1)}" stroke="#333"/>'
+    )
 
 
 def _text(x: float, y: float, s: str, anchor: str = "middle", extra: str = "") -> str:
@@ -78,13 +81,16 @@ def _time_ticks(ts: Sequence[datetime], sx: _Linear, y: float) -> list[str]:
 
 
 def _empty(title: str, chart: str) -> str:
-    return _frame(title, [_text(WIDTH / 2, HEIGHT / 2, "暂无数据 / No data yet")], chart=chart,
-                  attrs='data-points="0"')
+    return _frame(
+        title, [_text(WIDTH / 2, HEIGHT / 2, "暂无数据 / No data yet")], chart=chart, attrs='data-points="0"'
+    )
 
 
 def posterior_chart(series: Sequence[SeriesPoint], boundary: float, threshold: float) -> str:
     """P(DLT rate > threshold) after each change, as a step line, against the boundary (protocol.md)."""
-    title = f"后验概率 P(DLT率 > {threshold:g}) / Posterior P(DLT rate > {threshold:g}) vs boundary {boundary:g}"
+    title = (
+        f"后验概率 P(DLT率 > {threshold:g}) / Posterior P(DLT rate > {threshold:g}) vs boundary {boundary:g}"
+    )
     pts = [p for p in series if p.probability is not None]
     if not pts:
         return _empty(title, "posterior")
@@ -99,10 +105,15 @@ def posterior_chart(series: Sequence[SeriesPoint], boundary: float, threshold: f
         body.append(f'<line x1="{x0 - 4}" y1="{_num(sy(v))}" x2="{x0}" y2="{_num(sy(v))}" stroke="#333"/>')
         body.append(_text(x0 - 8, sy(v) + 4, f"{v:.2f}", anchor="end"))
     by = sy(boundary)
-    body.append(f'<line class="boundary" x1="{x0}" y1="{_num(by)}" x2="{x1}" y2="{_num(by)}" stroke="#c62828" '
-                f'stroke-dasharray="6 4" data-boundary="{boundary:g}"/>')
-    body.append(_text(x1 - 4, by - 5, f"停止界值 / Stopping boundary {boundary:g}", anchor="end",
-                      extra='fill="#c62828"'))
+    body.append(
+        f'<line class="boundary" x1="{x0}" y1="{_num(by)}" x2="{x1}" y2="{_num(by)}" stroke="#c62828" '
+        f'stroke-dasharray="6 4" data-boundary="{boundary:g}"/>'
+    )
+    body.append(
+        _text(
+            x1 - 4, by - 5, f"停止界值 / Stopping boundary {boundary:g}", anchor="end", extra='fill="#c62828"'
+        )
+    )
     path = []
     for i, p in enumerate(pts):
         x, y = sx(p.at.timestamp()), sy(p.probability or 0.0)
@@ -114,14 +125,22 @@ def posterior_chart(series: Sequence[SeriesPoint], boundary: float, threshold: f
     for p in pts:
         colour = "#c62828" if p.crossed else "#1565c0"
         body.append(
-            f'<circle class="point" cx="{_num(sx(p.at.timestamp()))}" cy="{_num(sy(p.probability or 0.0))}" r="4" '
+            f'<circle class="point" cx="{_num(sx(p.at.timestamp()))}" '
+            f'cy="{_num(sy(p.probability or 0.0))}" r="4" '
             f'fill="{colour}" data-n="{p.infused}" data-x="{p.with_dlt}" data-p="{p.probability:.3f}">'
-            f"<title>{escape(f'{p.with_dlt}/{p.infused} DLT: P = {p.probability:.3f}')}</title></circle>")
+            f"<title>{escape(f'{p.with_dlt}/{p.infused} DLT: P = {p.probability:.3f}')}</title></circle>"
+        )
     body += _time_ticks([p.at for p in pts], sx, y1)
-    body.append(_text(18, (y0 + y1) / 2, "概率 / Probability", extra=f'transform="rotate(-90 18 {(y0 + y1) / 2})"'))
+    body.append(
+        _text(18, (y0 + y1) / 2, "概率 / Probability", extra=f'transform="rotate(-90 18 {(y0 + y1) / 2})"')
+    )
     last = pts[-1]
-    return _frame(title, body, chart="posterior",
-                  attrs=f'data-points="{len(pts)}" data-last="{(last.probability or 0.0):.3f}"')
+    return _frame(
+        title,
+        body,
+        chart="posterior",
+        attrs=f'data-points="{len(pts)}" data-last="{(last.probability or 0.0):.3f}"',
+    )
 
 
 def incidence_chart(series: Sequence[SeriesPoint]) -> str:
@@ -141,19 +160,26 @@ def incidence_chart(series: Sequence[SeriesPoint]) -> str:
     for v in range(0, top + 1, step):
         body.append(f'<line x1="{x0 - 4}" y1="{_num(sy(v))}" x2="{x0}" y2="{_num(sy(v))}" stroke="#333"/>')
         body.append(_text(x0 - 8, sy(v) + 4, str(v), anchor="end"))
-    lines = (("infused", "已输注 / Infused", "#455a64"), ("with_dlt", "DLT", "#c62828"),
-             ("with_sae", "SAE", "#ef6c00"))
+    lines = (
+        ("infused", "已输注 / Infused", "#455a64"),
+        ("with_dlt", "DLT", "#c62828"),
+        ("with_sae", "SAE", "#ef6c00"),
+    )
     for i, (attr, label, colour) in enumerate(lines):
         d = []
         for j, p in enumerate(series):
             x, y = sx(p.at.timestamp()), sy(getattr(p, attr))
             d.append(f"M{_num(x)} {_num(y)}" if j == 0 else f"H{_num(x)}V{_num(y)}")
         d.append(f"H{_num(x1)}")
-        body.append(f'<path class="series-{attr}" d="{"".join(d)}" fill="none" stroke="{colour}" '
-                    f'stroke-width="2" data-last="{getattr(series[-1], attr)}"/>')
+        body.append(
+            f'<path class="series-{attr}" d="{"".join(d)}" fill="none" stroke="{colour}" '
+            f'stroke-width="2" data-last="{getattr(series[-1], attr)}"/>'
+        )
         ly = y0 + 14 + i * 18
-        body.append(f'<line x1="{x1 + 12}" y1="{ly - 4}" x2="{x1 + 30}" y2="{ly - 4}" stroke="{colour}" '
-                    f'stroke-width="2"/>')
+        body.append(
+            f'<line x1="{x1 + 12}" y1="{ly - 4}" x2="{x1 + 30}" y2="{ly - 4}" stroke="{colour}" '
+            f'stroke-width="2"/>'
+        )
         body.append(_text(x1 + 34, ly, f"{label}: {getattr(series[-1], attr)}", anchor="start"))
     body += _time_ticks([p.at for p in series], sx, y1)
     return _frame(title, body, chart="incidence", attrs=f'data-points="{len(series)}"')
@@ -170,7 +196,9 @@ def lab_chart(series: LabSeries, markers: Sequence[Marker], day_range: tuple[int
     values = [p.value for p in series.points] + ([series.baseline] if series.baseline is not None else [])
     thresholds = [t for _, t in series.bands]
     # High-direction tests (x ULN) show at least the grade 2 band; low-direction ones the grade 1 threshold.
-    floor = thresholds[1] * 1.15 if series.direction == "high" and len(thresholds) > 1 else thresholds[0] * 1.4
+    floor = (
+        thresholds[1] * 1.15 if series.direction == "high" and len(thresholds) > 1 else thresholds[0] * 1.4
+    )
     y_max, y_min = max(values + [floor]) * 1.1, 0.0
     sy = _Linear(y_min, y_max, y1, y0)
     body = []
@@ -186,8 +214,10 @@ def lab_chart(series: LabSeries, markers: Sequence[Marker], day_range: tuple[int
         if hi_v <= lo_v or lo_v >= y_max:
             continue
         ya, yb = sy(min(hi_v, y_max)), sy(lo_v)
-        body.append(f'<rect class="band" data-grade="{grade}" x="{x0}" y="{_num(ya)}" width="{x1 - x0}" '
-                    f'height="{_num(max(yb - ya, 0.5))}" fill="{BAND_COLOURS.get(grade, "#eee")}"/>')
+        body.append(
+            f'<rect class="band" data-grade="{grade}" x="{x0}" y="{_num(ya)}" width="{x1 - x0}" '
+            f'height="{_num(max(yb - ya, 0.5))}" fill="{BAND_COLOURS.get(grade, "#eee")}"/>'
+        )
         body.append(_text(x1 - 4, (ya + yb) / 2 + 4, f"G{grade}", anchor="end", extra='fill="#8d6e63"'))
     body.append(_axes(x0, x1, y0, y1))
     for v in _nice_ticks(y_min, y_max):
@@ -200,29 +230,46 @@ def lab_chart(series: LabSeries, markers: Sequence[Marker], day_range: tuple[int
     for m in markers:
         x = sx(m.study_day)
         if m.kind == "infusion":
-            body.append(f'<line class="marker-infusion" x1="{_num(x)}" y1="{y0}" x2="{_num(x)}" y2="{y1}" '
-                        f'stroke="#2e7d32" stroke-width="1.5"><title>{escape(m.label)}</title></line>')
+            body.append(
+                f'<line class="marker-infusion" x1="{_num(x)}" y1="{y0}" x2="{_num(x)}" y2="{y1}" '
+                f'stroke="#2e7d32" stroke-width="1.5"><title>{escape(m.label)}</title></line>'
+            )
         elif m.kind == "adverse_event":
-            body.append(f'<path class="marker-ae" d="M{_num(x - 5)} {y0 + 2}h10l-5 9z" fill="#6a1b9a">'
-                        f"<title>{escape(f'Day {m.study_day}: {m.label}')}</title></path>")
+            body.append(
+                f'<path class="marker-ae" d="M{_num(x - 5)} {y0 + 2}h10l-5 9z" fill="#6a1b9a">'
+                f"<title>{escape(f'Day {m.study_day}: {m.label}')}</title></path>"
+            )
     if series.baseline is not None:
         by = sy(series.baseline)
-        body.append(f'<line class="baseline" x1="{x0}" y1="{_num(by)}" x2="{x1}" y2="{_num(by)}" stroke="#37474f" '
-                    f'stroke-dasharray="4 3" data-value="{series.baseline:g}"/>')
-        body.append(_text(x0 + 4, by - 4, f"基线 / Baseline {series.baseline:.3g}", anchor="start",
-                          extra='fill="#37474f"'))
+        body.append(
+            f'<line class="baseline" x1="{x0}" y1="{_num(by)}" x2="{x1}" y2="{_num(by)}" stroke="#37474f" '
+            f'stroke-dasharray="4 3" data-value="{series.baseline:g}"/>'
+        )
+        body.append(
+            _text(
+                x0 + 4,
+                by - 4,
+                f"基线 / Baseline {series.baseline:.3g}",
+                anchor="start",
+                extra='fill="#37474f"',
+            )
+        )
     pts = [p for p in series.points if d_lo <= p.study_day <= d_hi]
     if pts:
-        d = " ".join(f"{'M' if i == 0 else 'L'}{_num(sx(p.study_day))} {_num(sy(min(p.value, y_max)))}"
-                     for i, p in enumerate(pts))
+        d = " ".join(
+            f"{'M' if i == 0 else 'L'}{_num(sx(p.study_day))} {_num(sy(min(p.value, y_max)))}"
+            for i, p in enumerate(pts)
+        )
         body.append(f'<path d="{d}" fill="none" stroke="#1565c0" stroke-width="1.5"/>')
     for p in pts:
         grade = "" if p.grade is None else str(p.grade)
         tip = escape(f"Day {p.study_day}: {p.reported} (G{grade or '?'})")
-        body.append(f'<circle class="point" cx="{_num(sx(p.study_day))}" cy="{_num(sy(min(p.value, y_max)))}" '
-                    f'r="3.5" fill="#1565c0" data-day="{p.study_day}" data-value="{p.value:g}" '
-                    f'data-grade="{grade}"><title>{tip}'
-                    f"</title></circle>")
+        body.append(
+            f'<circle class="point" cx="{_num(sx(p.study_day))}" cy="{_num(sy(min(p.value, y_max)))}" '
+            f'r="3.5" fill="#1565c0" data-day="{p.study_day}" data-value="{p.value:g}" '
+            f'data-grade="{grade}"><title>{tip}'
+            f"</title></circle>"
+        )
     if not series.points:
         body.append(_text((x0 + x1) / 2, (y0 + y1) / 2, "暂无数据 / No values"))
     return _frame(title, body, chart=f"lab-{series.test}", attrs=f'data-points="{len(series.points)}"')
@@ -258,17 +305,27 @@ def edish_chart(points: Sequence[EdishPoint], view: str = "uln") -> str:
     for v in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100):
         body.append(f'<line x1="{x0 - 4}" y1="{_num(sy(v))}" x2="{x0}" y2="{_num(sy(v))}" stroke="#333"/>')
         body.append(_text(x0 - 8, sy(v) + 4, f"{v:g}", anchor="end"))
-    body.append(f'<line class="alt-line" x1="{_num(sx(3))}" y1="{y0}" x2="{_num(sx(3))}" y2="{y1}" '
-                f'stroke="#c62828" stroke-dasharray="6 4" data-value="3"/>')
-    body.append(f'<line class="bili-line" x1="{x0}" y1="{_num(sy(2))}" x2="{x1}" y2="{_num(sy(2))}" '
-                f'stroke="#c62828" stroke-dasharray="6 4" data-value="2"/>')
+    body.append(
+        f'<line class="alt-line" x1="{_num(sx(3))}" y1="{y0}" x2="{_num(sx(3))}" y2="{y1}" '
+        f'stroke="#c62828" stroke-dasharray="6 4" data-value="3"/>'
+    )
+    body.append(
+        f'<line class="bili-line" x1="{x0}" y1="{_num(sy(2))}" x2="{x1}" y2="{_num(sy(2))}" '
+        f'stroke="#c62828" stroke-dasharray="6 4" data-value="2"/>'
+    )
     body.append(_text(x1 - 6, y0 + 14, QUADRANTS["hys_law"], anchor="end", extra='fill="#c62828"'))
     body.append(_text(x0 + 6, y0 + 14, QUADRANTS["cholestasis"], anchor="start"))
     body.append(_text(x1 - 6, y1 - 8, QUADRANTS["temple"], anchor="end"))
     body.append(_text(x0 + 6, y1 - 8, QUADRANTS["normal"], anchor="start"))
     body.append(_text((x0 + x1) / 2, size_h - 6, f"峰值 ALT / Peak ALT ({basis}, log)"))
-    body.append(_text(16, (y0 + y1) / 2, f"峰值总胆红素 / Peak bilirubin ({basis}, log)",
-                      extra=f'transform="rotate(-90 16 {(y0 + y1) / 2})"'))
+    body.append(
+        _text(
+            16,
+            (y0 + y1) / 2,
+            f"峰值总胆红素 / Peak bilirubin ({basis}, log)",
+            extra=f'transform="rotate(-90 16 {(y0 + y1) / 2})"',
+        )
+    )
     shown = 0
     for p in points:
         alt, bili = (p.alt_x_uln, p.bili_x_uln) if view == "uln" else (p.alt_x_baseline, p.bili_x_baseline)
@@ -278,10 +335,13 @@ def edish_chart(points: Sequence[EdishPoint], view: str = "uln") -> str:
         shown += 1
         colour = "#c62828" if quad == "hys_law" else "#1565c0"
         cx, cy = sx(min(max(alt, 0.1), 100.0)), sy(min(max(bili, 0.1), 100.0))
-        body.append(f'<circle class="subject" cx="{_num(cx)}" cy="{_num(cy)}" r="5" fill="{colour}" '
-                    f'fill-opacity="0.8" data-subject="{escape(p.subject_id)}" data-alt="{alt:g}" '
-                    f'data-bili="{bili:g}" data-quadrant="{quad}">'
-                    f"<title>{escape(f'{p.subject_id}: ALT {alt:.2f}, BILI {bili:.2f} ({QUADRANTS[quad]})')}"
-                    f"</title></circle>")
-    return _frame(title, body, chart=f"edish-{view}", attrs=f'data-points="{shown}"', width=size_w,
-                  height=size_h)
+        body.append(
+            f'<circle class="subject" cx="{_num(cx)}" cy="{_num(cy)}" r="5" fill="{colour}" '
+            f'fill-opacity="0.8" data-subject="{escape(p.subject_id)}" data-alt="{alt:g}" '
+            f'data-bili="{bili:g}" data-quadrant="{quad}">'
+            f"<title>{escape(f'{p.subject_id}: ALT {alt:.2f}, BILI {bili:.2f} ({QUADRANTS[quad]})')}"
+            f"</title></circle>"
+        )
+    return _frame(
+        title, body, chart=f"edish-{view}", attrs=f'data-points="{shown}"', width=size_w, height=size_h
+    )

@@ -43,7 +43,7 @@ def _parse(text: str, name: str) -> list[Any]:
     stack: list[list[Any]] = [root]
     pos = 0
     for m in _TOKEN.finditer(text):
-        stack[-1].append(text[pos:m.start()])
+        stack[-1].append(text[pos : m.start()])
         pos = m.end()
         if m.group(1):
             stack[-1].append(("var", m.group(1), bool(m.group(2))))

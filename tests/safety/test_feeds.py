@@ -19,8 +19,13 @@ RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$
 
 
 def _report(acks: bool = True, alerts: list | None = None):  # type: ignore[no-untyped-def,type-arg]
-    return build_report(fx.events(), fx.alerts() if alerts is None else alerts, fx.acks() if acks else [],
-                        study_id=fx.STUDY, generated_at=fx.GENERATED_AT)
+    return build_report(
+        fx.events(),
+        fx.alerts() if alerts is None else alerts,
+        fx.acks() if acks else [],
+        study_id=fx.STUDY,
+        generated_at=fx.GENERATED_AT,
+    )
 
 
 def _feed(**kw: object) -> ET.Element:
@@ -52,8 +57,12 @@ def test_every_entry_has_id_title_updated_and_text_content() -> None:
 
 
 def test_feed_has_one_entry_per_sae_susar_dlt_and_stopping_alert() -> None:
-    kinds = sorted(c.get("term") for e in _feed().findall(f"{A}entry") for c in e.findall(f"{A}category")
-                   if not (c.get("term") or "").startswith("status:"))
+    kinds = sorted(
+        c.get("term")
+        for e in _feed().findall(f"{A}entry")
+        for c in e.findall(f"{A}category")
+        if not (c.get("term") or "").startswith("status:")
+    )
     assert kinds == ["DLT", "DLT", "DLT", "SAE", "SAE", "STOPPING_BOUNDARY", "SUSAR"]
 
 
@@ -80,7 +89,9 @@ def test_an_acknowledgement_and_a_submission_move_the_entrys_updated_time() -> N
 
 def test_a_withdrawn_dlt_stays_in_the_feed_marked_withdrawn() -> None:
     entries = _feed().findall(f"{A}entry")
-    withdrawn = [e for e in entries if any(c.get("term") == "status:withdrawn" for c in e.findall(f"{A}category"))]
+    withdrawn = [
+        e for e in entries if any(c.get("term") == "status:withdrawn" for c in e.findall(f"{A}category"))
+    ]
     assert len(withdrawn) == 1
     assert "AA-002" in (withdrawn[0].findtext(f"{A}title") or "")
     assert "Withdrawn" in (withdrawn[0].findtext(f"{A}content") or "")
@@ -105,7 +116,11 @@ def test_csv_opens_with_the_line_listing_header() -> None:
     assert len(rows) == 1 + 3
     first = dict(zip(rows[0], rows[1], strict=True))
     assert (first["subject_id"], first["kind"], first["seriousness"], first["expectedness"]) == (
-        "AA-001", "SAE", "hospitalization", "unexpected")
+        "AA-001",
+        "SAE",
+        "hospitalization",
+        "unexpected",
+    )
 
 
 def test_html_summary_shows_counts_and_escapes_text() -> None:

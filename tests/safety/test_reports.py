@@ -1,4 +1,4 @@
-"""safety.reports: exact CIs, the stopping rule's posterior, counts, line listing, timelines and eDISH (issue 7)."""
+"""safety.reports: exact CIs, the stopping posterior, counts, line listing, timelines and eDISH (issue 7)."""
 
 from __future__ import annotations
 
@@ -29,8 +29,9 @@ KNOWN_COUNTS = [(0, 1), (1, 1), (0, 10), (1, 3), (2, 3), (3, 3), (3, 6), (6, 12)
 
 
 def _report(acks: bool = True):  # type: ignore[no-untyped-def]
-    return build_report(fx.events(), fx.alerts(), fx.acks() if acks else [], study_id=fx.STUDY,
-                        generated_at=fx.GENERATED_AT)
+    return build_report(
+        fx.events(), fx.alerts(), fx.acks() if acks else [], study_id=fx.STUDY, generated_at=fx.GENERATED_AT
+    )
 
 
 @pytest.mark.parametrize(("x", "n"), KNOWN_COUNTS)
@@ -56,21 +57,38 @@ def test_clopper_pearson_rejects_more_events_than_subjects() -> None:
         clopper_pearson(4, 3)
 
 
-@pytest.mark.parametrize(("a", "b", "x"), [(1, 1, 0.3), (3, 2, 0.3), (0.5, 0.5, 0.01), (15, 35, 0.3),
-                                           (200, 300, 0.41), (2.5, 7.25, 0.9)])
+@pytest.mark.parametrize(
+    ("a", "b", "x"),
+    [(1, 1, 0.3), (3, 2, 0.3), (0.5, 0.5, 0.01), (15, 35, 0.3), (200, 300, 0.41), (2.5, 7.25, 0.9)],
+)
 def test_regularized_incomplete_beta_equals_scipy_cdf(a: float, b: float, x: float) -> None:
     assert betainc(a, b, x) == pytest.approx(beta.cdf(x, a, b), abs=1e-12)
 
 
-@pytest.mark.parametrize(("x", "n", "p"), [(2, 3, 0.916), (1, 3, 0.652), (3, 4, 0.969), (3, 6, 0.874),
-                                           (4, 6, 0.971), (6, 12, 0.938), (14, 48, 0.484)])
+@pytest.mark.parametrize(
+    ("x", "n", "p"),
+    [
+        (2, 3, 0.916),
+        (1, 3, 0.652),
+        (3, 4, 0.969),
+        (3, 6, 0.874),
+        (4, 6, 0.971),
+        (6, 12, 0.938),
+        (14, 48, 0.484),
+    ],
+)
 def test_posterior_matches_the_protocols_worked_values(x: int, n: int, p: float) -> None:
     assert round(posterior_exceeds(x, n, threshold=0.30), 3) == p
 
 
 def test_overview_counts_infused_dlt_and_sae_subjects() -> None:
     ov = _report().overview
-    assert (ov.subjects_enrolled, ov.subjects_infused, ov.subjects_with_dlt, ov.subjects_with_sae) == (4, 3, 2, 2)
+    assert (ov.subjects_enrolled, ov.subjects_infused, ov.subjects_with_dlt, ov.subjects_with_sae) == (
+        4,
+        3,
+        2,
+        2,
+    )
     assert (ov.sae_count, ov.susar_count) == (2, 1)
 
 
@@ -99,8 +117,15 @@ def test_stopping_rule_is_not_evaluated_below_three_infused_subjects() -> None:
 
 
 def test_screening_sae_is_listed_but_not_counted_in_incidence() -> None:
-    alerts = fx.alerts() + [{**fx.alerts()[5], "alert_id": "screening-sae", "subject_id": "AA-004",
-                             "study_day": None, "event_ids": ["AE-X"]}]
+    alerts = fx.alerts() + [
+        {
+            **fx.alerts()[5],
+            "alert_id": "screening-sae",
+            "subject_id": "AA-004",
+            "study_day": None,
+            "event_ids": ["AE-X"],
+        }
+    ]
     report = build_report(fx.events(), alerts, study_id=fx.STUDY, generated_at=fx.GENERATED_AT)
     assert report.overview.subjects_with_sae == 2
     assert "AA-004" in [r.subject_id for r in report.listing]
@@ -110,7 +135,12 @@ def test_line_listing_takes_seriousness_causality_and_outcome_from_the_adverse_e
     rows = {(r.subject_id, r.kind): r for r in _report().listing}
     sae = rows[("AA-001", "SAE")]
     assert (sae.seriousness, sae.causality, sae.expectedness, sae.outcome, sae.grade) == (
-        ["hospitalization"], "related", "unexpected", "recovered", 3)
+        ["hospitalization"],
+        "related",
+        "unexpected",
+        "recovered",
+        3,
+    )
     assert sae.submitted_at is not None and sae.status == "acknowledged" and not sae.overdue
     assert rows[("AA-002", "SAE")].overdue is True
     assert {r.kind for r in rows.values()} == {"SAE", "SUSAR"}
@@ -118,9 +148,18 @@ def test_line_listing_takes_seriousness_causality_and_outcome_from_the_adverse_e
 
 def test_summary_document_has_the_public_keys() -> None:
     doc = summary_document(_report())
-    for key in ("study_id", "generated_at", "subjects_infused", "subjects_with_dlt", "dlt_rate_ci95",
-                "subjects_with_sae", "sae_rate_ci95", "stopping_probability", "stopping_boundary_crossed",
-                "line_listing"):
+    for key in (
+        "study_id",
+        "generated_at",
+        "subjects_infused",
+        "subjects_with_dlt",
+        "dlt_rate_ci95",
+        "subjects_with_sae",
+        "sae_rate_ci95",
+        "stopping_probability",
+        "stopping_boundary_crossed",
+        "line_listing",
+    ):
         assert key in doc
     assert doc["generated_at"] == "2026-09-01T12:00:00+08:00"
     assert doc["dlt_rate_ci95"] == [0.094299, 0.991596]
@@ -156,9 +195,16 @@ def test_edish_uses_peaks_after_infusion_in_uln_and_baseline_multiples() -> None
     assert p.quadrant_uln == "hys_law" and points["AA-002"].quadrant_uln == "normal"
 
 
-@pytest.mark.parametrize(("alt", "bili", "name"), [(3.0, 2.0, "hys_law"), (2.99, 2.0, "cholestasis"),
-                                                   (3.0, 1.99, "temple"), (1.0, 1.0, "normal"),
-                                                   (None, 5.0, "cholestasis")])
+@pytest.mark.parametrize(
+    ("alt", "bili", "name"),
+    [
+        (3.0, 2.0, "hys_law"),
+        (2.99, 2.0, "cholestasis"),
+        (3.0, 1.99, "temple"),
+        (1.0, 1.0, "normal"),
+        (None, 5.0, "cholestasis"),
+    ],
+)
 def test_edish_quadrants_are_split_at_three_and_two(alt: float | None, bili: float | None, name: str) -> None:
     assert quadrant(alt, bili) == name
 
@@ -172,9 +218,19 @@ def test_report_cli_writes_every_document_byte_identically_on_a_rerun(tmp_path: 
     assert report_main(["--from-replay", str(source), "--out", str(tmp_path / "a"), "--quiet"]) == 0
     assert report_main(["--from-replay", str(source), "--out", str(tmp_path / "b"), "--quiet"]) == 0
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert names == ["alerts.html", "edish.html", "ethics.atom", "overview.html", "safety-summary.csv",
-                     "safety-summary.html", "safety-summary.json", "subject-AA-001.html", "subject-AA-002.html",
-                     "subject-AA-003.html", "subject-AA-004.html"]
+    assert names == [
+        "alerts.html",
+        "edish.html",
+        "ethics.atom",
+        "overview.html",
+        "safety-summary.csv",
+        "safety-summary.html",
+        "safety-summary.json",
+        "subject-AA-001.html",
+        "subject-AA-002.html",
+        "subject-AA-003.html",
+        "subject-AA-004.html",
+    ]
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
@@ -187,14 +243,18 @@ def test_report_cli_defaults_generated_at_to_the_latest_input_time(tmp_path: Pat
     assert datetime.fromisoformat(doc["generated_at"]) == latest
 
 
-def test_report_cli_explains_a_missing_replay_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_cli_explains_a_missing_replay_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert report_main(["--from-replay", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 1
     assert "safety replay" in capsys.readouterr().err
 
 
-def test_report_cli_rejects_a_generated_at_without_offset(tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_cli_rejects_a_generated_at_without_offset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = fx.write_replay_folder(tmp_path / "replay")
-    code = report_main(["--from-replay", str(source), "--out", str(tmp_path / "o"), "--generated-at",
-                        "2026-09-01T12:00:00"])
+    code = report_main(
+        ["--from-replay", str(source), "--out", str(tmp_path / "o"), "--generated-at", "2026-09-01T12:00:00"]
+    )
     assert code == 1 and "UTC offset" in capsys.readouterr().err
