@@ -2,8 +2,9 @@
 
 Pure functions of a ``safety.reports.Report``. The feed has one entry per SAE, SUSAR, DLT and
 STOPPING_BOUNDARY alert; an entry's ``<updated>`` moves when the alert is acknowledged, withdrawn or its
-ethics report is marked submitted, so a feed reader shows the change. Ids are ``urn:uuid`` values derived from the alert_id (uuid5),
-so they are the same after a restart, a replay or on another worker: a reader never sees an entry twice.
+ethics report is marked submitted, so a feed reader shows the change. Ids are ``urn:uuid`` values derived
+from the alert_id (uuid5), so they are the same after a restart, a replay or on another worker: a reader
+never sees an entry twice.
 """
 
 from __future__ import annotations
