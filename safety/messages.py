@@ -35,7 +35,7 @@ BASIS_KEYS: Final = frozenset({
     "infusion_number", "x", "n", "probability", "threshold", "boundary", "confirmed_on_day", "first_day",
     "confirm_day", "rule", "also_matched", "episode_max_grade", "clock_hours", "failed_alert", "failed_kind",
     "failed_recipient", "failed_channel", "failed_message", "attempts", "alt", "ast", "bili", "alp",
-    "transaminase", "bilirubin", "event_type",
+    "transaminase", "bilirubin", "event_type", "onset", "related_set", "window", "infusion_at",
 })
 MAX_TITLE: Final = 60
 MAX_SHORT: Final = 70

@@ -218,7 +218,7 @@ class Dispatcher:
 
     def _apply_event(self, entry: LedgerEntry, event: dict[str, Any]) -> LedgerEntry:
         kind = event.get("type")
-        fields = {k: event.get(k) for k in ("who", "role", "at", "remote", "via")}
+        fields = {k: event[k] for k in ("who", "role", "at", "remote", "via") if event.get(k) is not None}
         fields["ack_id"] = event.get("ack_id") or ack_event_id(event)
         if kind == "ack":
             return record_ack(entry, Ack(conclusion=str(event.get("conclusion", "")),

@@ -92,9 +92,8 @@ def required_tags(protocol: StudyProtocol) -> set[str]:
 
 
 def _scheme(service: Any) -> str:
-    proto = getattr(service, "secure_protocol", None) if getattr(service, "secure", False) else None
-    proto = proto or getattr(service, "protocol", None) or type(service).__name__.lower()
-    return str(proto[0] if isinstance(proto, tuple | list) else proto)
+    """The URL scheme as configured (mailto, mailtos, wecombot, json...): the ``channel`` metric label."""
+    return str(service.url(privacy=True).split("://", 1)[0]).lower()
 
 
 @dataclass
@@ -234,7 +233,7 @@ def load_apprise_channels(path: Path, settings: DeliverySettings,
             raise DeliveryConfigError(f"{path}: apprise could not read this configuration file")
         bundle = apprise.Apprise()
         bundle.add(config)
-        services = list(bundle)
+        services = list(bundle.find(tag="all", resolve=True))  # ${VAR} templates resolved now, from the env
     problems = captured.getvalue().strip()
     if problems:
         first = problems.splitlines()[0].split(" - ", 2)[-1]

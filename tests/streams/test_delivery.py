@@ -1,0 +1,231 @@
+"""Delivery through real loopback servers: aiosmtpd for e-mail, aiohttp for webhooks (issue 6, Must show)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiosmtpd.controller import Controller
+from delivery_helpers import Clock, SmtpSink, Webhook, free_port, make_alert
+from prometheus_client import CollectorRegistry
+
+from safety.errors import DeliveryConfigError
+from safety.ledger import RetryPolicy
+from safety.protocol import Escalation
+from streams.deliver import Dispatcher, FileLedger, MemoryLedger
+from streams.delivery import DeliverySettings, Notifier, load_notifier
+from streams.metrics import SafetyMetrics
+
+TAGS = ("pi", "ethics", "safety_officer")
+RETRY = RetryPolicy(max_attempts=3, base_seconds=60, factor=2, max_delay_seconds=600, jitter=0.2)
+
+
+@pytest.fixture()
+def smtp() -> Iterator[tuple[int, SmtpSink]]:
+    sink = SmtpSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller.port, sink
+    finally:
+        controller.stop()
+
+
+@pytest_asyncio.fixture()
+async def hook() -> AsyncIterator[Webhook]:
+    receiver = await Webhook().start()
+    try:
+        yield receiver
+    finally:
+        await receiver.stop()
+
+
+def write_config(tmp_path: Path, urls: dict[str, str]) -> Path:
+    """One URL per tag, as deploy/apprise.example.yml recommends."""
+    lines = ["version: 1", "urls:"]
+    for tag, url in urls.items():
+        lines += [f"  - {url}:", f"      - tag: {tag}"]
+    path = tmp_path / "apprise.yml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def notifier_for(path: Path, **endpoints: str) -> Notifier:
+    settings = DeliverySettings(notify_config=path, connect_timeout=2, read_timeout=5)
+    return load_notifier(settings, TAGS, endpoints=endpoints or None, announce=lambda text: None)
+
+
+def dispatcher(notifier: Notifier, store: Any, clock: Clock, metrics: Any = None) -> Dispatcher:
+    return Dispatcher(notifier, store, escalation=Escalation(), retry=RETRY, time_zone="Asia/Shanghai",
+                      clock=clock, links=lambda alert_id, role: f"https://safety.example/alerts/{alert_id}/{role}",
+                      metrics=metrics)
+
+
+def mail(port: int, to: str) -> str:
+    return f"mailto://127.0.0.1:{port}?from=sae-bot@example.org&to={to}"
+
+
+@pytest.mark.asyncio
+async def test_each_recipient_tag_gets_its_message_with_chinese_intact(tmp_path: Path, smtp, hook) -> None:  # type: ignore[no-untyped-def]
+    port, sink = smtp
+    config = write_config(tmp_path, {"pi": mail(port, "pi@example.org"),
+                                     "ethics": f"json://127.0.0.1:{hook.port}/ethics",
+                                     "safety_officer": f"json://127.0.0.1:{hook.port}/officer"})
+    d = dispatcher(notifier_for(config), MemoryLedger(), Clock())
+    await d.on_alert(make_alert("SAE"))
+    (msg,) = sink.to("pi@example.org")
+    assert str(msg["Subject"]).startswith("【SAE】AA-001 第 14 天 严重不良事件")
+    html_part = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "受试者编号" in html_part and "严重不良事件" in html_part and "AA-001" in html_part
+    assert "https://safety.example/alerts/" in html_part and "/pi" in html_part
+    (ethics,) = hook.on("/ethics")
+    assert "受试者编号：AA-001" in ethics["json"]["message"] and "Subject: AA-001" in ethics["json"]["message"]
+    assert ethics["json"]["message"].index("受试者") < ethics["json"]["message"].index("Subject")
+    assert hook.on("/officer") == []  # an SAE goes to pi and ethics only
+
+
+@pytest.mark.asyncio
+async def test_a_down_target_is_retried_then_reported_while_the_other_still_receives(
+        tmp_path: Path, smtp, hook) -> None:  # type: ignore[no-untyped-def]
+    port, sink = smtp
+    config = write_config(tmp_path, {"pi": mail(port, "pi@example.org"),
+                                     "ethics": f"json://127.0.0.1:{free_port()}/down",  # closed port
+                                     "safety_officer": f"json://127.0.0.1:{hook.port}/officer"})
+    clock, metrics = Clock(), SafetyMetrics.create(CollectorRegistry())
+    store = MemoryLedger()
+    d = dispatcher(notifier_for(config), store, clock, metrics)
+    alert = make_alert("SAE")
+    await d.on_alert(alert)
+    assert len(sink.to("pi@example.org")) == 1
+    for _ in range(RETRY.max_attempts - 1):
+        clock.advance(minutes=30)
+        await d.sweep()
+    (ethics,) = [x for x in store.get(alert.alert_id).deliveries if x.recipient == "ethics"]  # type: ignore[union-attr]
+    assert ethics.state == "failed" and len(ethics.attempts) == 3
+    assert all(a.outcome == "failed" for a in ethics.attempts)
+    (report,) = hook.on("/officer")
+    assert "DELIVERY_FAILED" in report["json"]["title"] and "failed_recipient: ethics" in report["json"]["message"]
+    assert len(sink.to("pi@example.org")) == 1  # the PI was not re-sent anything
+    value = metrics.registry.get_sample_value
+    assert value("safety_deliveries_total", {"channel": "json", "recipient": "ethics", "outcome": "retried"}) == 2
+    assert value("safety_deliveries_total", {"channel": "json", "recipient": "ethics", "outcome": "failed"}) == 1
+    clock.advance(hours=1)
+    await d.sweep()
+    failures = [r for r in hook.on("/officer") if "DELIVERY_FAILED" in r["json"]["title"]]
+    assert len(failures) == 1  # DELIVERY_FAILED is raised once (the other message is the 2 h escalation)
+
+
+@pytest.mark.asyncio
+async def test_restart_after_a_crash_mid_delivery_sends_no_duplicate_and_loses_none(
+        tmp_path: Path, smtp, hook) -> None:  # type: ignore[no-untyped-def]
+    port, sink = smtp
+    config = write_config(tmp_path, {"pi": mail(port, "pi@example.org"),
+                                     "ethics": f"json://127.0.0.1:{hook.port}/ethics",
+                                     "safety_officer": f"json://127.0.0.1:{hook.port}/officer"})
+    ledger_file = tmp_path / "out" / "ledger.jsonl"
+    alert = make_alert("SAE")
+
+    class Crash(BaseException):
+        """The process dies (not an error the dispatcher could record)."""
+
+    first = notifier_for(config)
+    ethics = next(c for c in first.channels if c.target.recipient == "ethics")
+
+    async def crash_after_pi_is_recorded(message: Any) -> Any:
+        while '"delivered"' not in (ledger_file.read_text() if ledger_file.exists() else ""):
+            await asyncio.sleep(0.01)
+        raise Crash
+
+    ethics.send = crash_after_pi_is_recorded  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        await dispatcher(first, FileLedger(ledger_file), Clock()).on_alert(alert)
+    assert len(sink.to("pi@example.org")) == 1 and hook.on("/ethics") == []
+
+    restarted = dispatcher(notifier_for(config), FileLedger(ledger_file), Clock())
+    await restarted.on_alert(alert)  # the redelivered alert after the restart
+    await restarted.on_alert(alert)  # and once more (rebalance)
+    assert len(sink.to("pi@example.org")) == 1 and len(hook.on("/ethics")) == 1
+    states = {d.recipient: d.state for d in FileLedger(ledger_file).get(alert.alert_id).deliveries}  # type: ignore[union-attr]
+    assert states == {"pi": "delivered", "ethics": "delivered"}
+
+
+@pytest.mark.asyncio
+async def test_wecom_and_dingtalk_200_with_an_errcode_is_a_failure(tmp_path: Path, hook) -> None:  # type: ignore[no-untyped-def]
+    hook.replies["/wecom"] = {"errcode": 93000, "errmsg": "invalid webhook url"}
+    hook.replies["/ding"] = {"errcode": 0, "errmsg": "ok"}
+    config = write_config(tmp_path, {"pi": "wecombot://BOTKEY", "ethics": "dingtalk://SIGNSECRET@DINGTOKEN/",
+                                     "safety_officer": f"json://127.0.0.1:{hook.port}/officer"})
+    notifier = notifier_for(config, wecombot=f"http://127.0.0.1:{hook.port}/wecom?key={{key}}",
+                            dingtalk=f"http://127.0.0.1:{hook.port}/ding?access_token={{token}}")
+    store = MemoryLedger()
+    await dispatcher(notifier, store, Clock()).on_alert(make_alert("SAE"))
+    (wecom,) = hook.on("/wecom")
+    assert wecom["query"] == {"key": "BOTKEY"} and "严重不良事件" in wecom["json"]["text"]["content"]
+    (ding,) = hook.on("/ding")
+    assert ding["query"]["access_token"] == "DINGTOKEN" and {"timestamp", "sign"} <= set(ding["query"])
+    result = {d.recipient: d for d in store.get(make_alert("SAE").alert_id).deliveries}  # type: ignore[union-attr]
+    assert result["pi"].state == "pending" and "errcode 93000" in (result["pi"].attempts[0].error or "")
+    assert result["ethics"].state == "delivered"
+
+
+def test_a_protocol_tag_without_a_url_refuses_to_start(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"pi": "json://127.0.0.1:9/pi", "ethics": "json://127.0.0.1:9/ethics"})
+    with pytest.raises(DeliveryConfigError, match="'safety_officer'"):
+        notifier_for(config)
+
+
+def test_an_entry_apprise_skips_refuses_to_start(tmp_path: Path) -> None:
+    config = tmp_path / "apprise.yml"
+    config.write_text("version: 1\nurls:\n  - mailto://127.0.0.1:25?from=bot@example.org:\n"
+                      "      - to: pi@example.org\n        tag: pi\n        name: SAE Bot\n        from: bad\n"
+                      "  - json://127.0.0.1:9/e:\n      - tag: ethics, safety_officer\n", encoding="utf-8")
+    with pytest.raises(DeliveryConfigError, match="skipped an entry"):
+        notifier_for(config)
+
+
+def test_the_example_config_gives_every_tag_a_url(repo_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SMTP_PASS", "WECOM_KEY", "DING_TOKEN", "DING_SECRET", "FEISHU_TOKEN", "SMS_TOKEN"):
+        monkeypatch.setenv(f"APPRISE_TEMPLATE_{name}", "placeholder")
+    notifier = notifier_for(repo_root / "deploy" / "apprise.example.yml")
+    assert notifier.tags() == set(TAGS)
+    schemes = {c.target.scheme for c in notifier.channels}
+    assert {"mailtos", "mailto", "wecombot", "dingtalk", "feishu", "jsons"} <= schemes
+
+
+@pytest.mark.asyncio
+async def test_without_configuration_a_local_sink_prints_and_writes_the_outbox(tmp_path: Path) -> None:
+    said: list[str] = []
+    console = tmp_path / "console.txt"
+    with console.open("w", encoding="utf-8") as out:
+        notifier = load_notifier(DeliverySettings(outbox_dir=tmp_path), TAGS, console=out, announce=said.append)
+        await dispatcher(notifier, MemoryLedger(), Clock()).on_alert(make_alert("SAE"))
+    assert "SAFETY_NOTIFY_CONFIG is not set" in said[0]
+    records = [json.loads(line) for line in (tmp_path / "outbox.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sorted(r["recipient"] for r in records) == ["ethics", "pi"]
+    assert "严重不良事件" in console.read_text(encoding="utf-8")
+
+
+@pytest.mark.asyncio
+async def test_unacknowledged_sae_is_re_sent_to_pi_and_copied_to_the_safety_officer(tmp_path: Path) -> None:
+    notifier = load_notifier(DeliverySettings(outbox_dir=tmp_path), TAGS, console=open(  # noqa: SIM115
+        tmp_path / "console.txt", "w"), announce=lambda text: None)
+    clock = Clock()
+    store = MemoryLedger()
+    d = dispatcher(notifier, store, clock)
+    late, acked = make_alert("SAE"), make_alert("SAE", subject="AA-002", event="AE-8")
+    await d.on_alert(late)
+    await d.on_alert(acked)
+    await d.on_event({"type": "ack", "alert_id": acked.alert_id, "who": "Dr Test", "role": "pi",
+                      "at": clock.now.isoformat(), "conclusion": "assessing", "remote": "127.0.0.1"})
+    clock.advance(hours=2)
+    await d.sweep()
+    await d.sweep()
+    records = [json.loads(x) for x in (tmp_path / "outbox.jsonl").read_text(encoding="utf-8").splitlines()]
+    escalations = [r for r in records if r["title"].startswith("【升级")]
+    assert sorted(r["recipient"] for r in escalations) == ["pi", "safety_officer"]
+    assert all("AA-001" in r["title"] for r in escalations)
