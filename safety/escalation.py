@@ -1,11 +1,14 @@
-"""Which open alerts must be escalated now (protocol.md, "Reporting and escalation"; pure, the clock is an input).
+"""Which open alerts must be escalated now (protocol.md, "Reporting and escalation"; pure, the clock is an
+input).
 
 - UNACKNOWLEDGED: an alert of ``policy.unacknowledged_kinds`` (SAE, SUSAR, DLT) with no acknowledgement
-  ``policy.ack_within_hours`` (2 h) after it reached the delivery stage (``opened_at``: the clock starts when a
+  ``policy.ack_within_hours`` (2 h) after it reached the delivery stage (``opened_at``: the clock starts
+  when a
   person could first have seen it, so replaying old data does not escalate what nobody was sent yet).
 - ETHICS_REPORT_DUE: an alert of ``policy.ethics_report_kinds`` (SAE, SUSAR) whose ethics report is not marked
   submitted ``policy.ethics_margin_hours`` (4 h) before ``report_due_at``.
-- REPORT_OVERDUE: the same, once ``report_due_at`` has passed. It supersedes ETHICS_REPORT_DUE when both become
+- REPORT_OVERDUE: the same, once ``report_due_at`` has passed. It supersedes ETHICS_REPORT_DUE when both
+  become
   due in one sweep; ``overdue_reports`` keeps flagging the alert (dashboard, gauge) until it is submitted.
 
 Each escalation is sent once (the ledger remembers it); all go to ``policy.resend_to`` (PI + safety officer).
@@ -59,22 +62,49 @@ def due_escalations(
         if kind in policy.unacknowledged_kinds and not entry.acknowledged:
             due = entry.opened_at + timedelta(hours=policy.ack_within_hours)
             if now >= due and not _already(entry, "UNACKNOWLEDGED"):
-                out.append(Escalation(alert_id=alert.alert_id, kind=kind, reason="UNACKNOWLEDGED",
-                                      due_at=due, recipients=recipients))
-        if kind in policy.ethics_report_kinds and alert.report_due_at is not None and not entry.report_submitted:
+                out.append(
+                    Escalation(
+                        alert_id=alert.alert_id,
+                        kind=kind,
+                        reason="UNACKNOWLEDGED",
+                        due_at=due,
+                        recipients=recipients,
+                    )
+                )
+        if (
+            kind in policy.ethics_report_kinds
+            and alert.report_due_at is not None
+            and not entry.report_submitted
+        ):
             if now >= alert.report_due_at:
                 if not _already(entry, "REPORT_OVERDUE"):
-                    out.append(Escalation(alert_id=alert.alert_id, kind=kind, reason="REPORT_OVERDUE",
-                                          due_at=alert.report_due_at, recipients=recipients))
+                    out.append(
+                        Escalation(
+                            alert_id=alert.alert_id,
+                            kind=kind,
+                            reason="REPORT_OVERDUE",
+                            due_at=alert.report_due_at,
+                            recipients=recipients,
+                        )
+                    )
             else:
                 due = alert.report_due_at - timedelta(hours=policy.ethics_margin_hours)
                 if now >= due and not _already(entry, "ETHICS_REPORT_DUE"):
-                    out.append(Escalation(alert_id=alert.alert_id, kind=kind, reason="ETHICS_REPORT_DUE",
-                                          due_at=due, recipients=recipients))
+                    out.append(
+                        Escalation(
+                            alert_id=alert.alert_id,
+                            kind=kind,
+                            reason="ETHICS_REPORT_DUE",
+                            due_at=due,
+                            recipients=recipients,
+                        )
+                    )
     return out
 
 
-def overdue_reports(ledger_entries: Iterable[LedgerEntry], now: datetime, policy: EscalationPolicy) -> list[LedgerEntry]:
+def overdue_reports(
+    ledger_entries: Iterable[LedgerEntry], now: datetime, policy: EscalationPolicy
+) -> list[LedgerEntry]:
     """Alerts whose ethics report is past due and not submitted: flagged on every sweep until closed."""
     return [
         e

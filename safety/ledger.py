@@ -2,7 +2,8 @@
 
 protocol.md "Reporting and escalation": every alert reaches each of its recipients' channels, is retried with
 back-off, and stays open until acknowledged. regulatory.md (audit expectations): acknowledgements are
-attributable and records are never overwritten, so acks, ethics submissions and escalations are appended, never
+attributable and records are never overwritten, so acks, ethics submissions and escalations are appended,
+never
 replaced. The shell (streams/deliver.py) persists a ``LedgerEntry`` per alert (faust table + compacted topic
 ``safety.deliveries``, or ``ledger.jsonl`` in replay) and asks this module what to do next; time is always an
 argument, never read here.
@@ -31,7 +32,8 @@ class _Frozen(BaseModel):
 
 
 class Target(_Frozen):
-    """One configured destination: ``channel`` is a stable id of the URL (never the URL, which holds secrets)."""
+    """One configured destination: ``channel`` is a stable id of the URL (never the URL, which holds
+    secrets)."""
 
     channel: str
     recipient: str
@@ -133,7 +135,8 @@ def delivery_key(message: str, channel: str) -> str:
 
 
 def open_entry(alert: Alert, targets: list[Target], now: datetime) -> LedgerEntry:
-    """A new entry with one pending delivery per target whose recipient tag is among the alert's recipients."""
+    """A new entry with one pending delivery per target whose recipient tag is among the alert's
+    recipients."""
     entry = LedgerEntry(alert=alert, opened_at=now)
     return add_message(entry, ALERT_MESSAGE, [t for t in targets if t.recipient in alert.recipients], now)
 
@@ -142,7 +145,9 @@ def add_message(entry: LedgerEntry, message: str, targets: list[Target], now: da
     """Queue ``message`` for each target once; a (message, channel) already in the ledger is left alone."""
     known = {d.key for d in entry.deliveries}
     new = tuple(
-        Delivery(message=message, channel=t.channel, recipient=t.recipient, scheme=t.scheme, next_attempt_at=now)
+        Delivery(
+            message=message, channel=t.channel, recipient=t.recipient, scheme=t.scheme, next_attempt_at=now
+        )
         for t in targets
         if delivery_key(message, t.channel) not in known
     )
@@ -159,7 +164,8 @@ def due_deliveries(entry: LedgerEntry, now: datetime) -> list[Delivery]:
 
 
 def retry_delay(policy: RetryPolicy, failed_attempts: int, seed: str) -> timedelta:
-    """Delay before attempt ``failed_attempts + 1``: base x factor^(n-1), capped, +/- jitter from a hash of seed."""
+    """Delay before attempt ``failed_attempts + 1``: base x factor^(n-1), capped, +/- jitter from a hash of
+    seed."""
     raw = min(policy.base_seconds * policy.factor ** (failed_attempts - 1), policy.max_delay_seconds)
     digest = hashlib.sha256(f"{seed}#{failed_attempts}".encode()).digest()
     unit = int.from_bytes(digest[:8], "big") / 2**64  # [0, 1)
@@ -214,7 +220,11 @@ def delivery_failed_alert(entry: LedgerEntry, delivery: Delivery, now: datetime)
     original = entry.alert
     return Alert(
         alert_id=alert_id(
-            AlertKind.DELIVERY_FAILED, "DELIVERY-FAILED", original.subject_id, [original.alert_id], delivery.key
+            AlertKind.DELIVERY_FAILED,
+            "DELIVERY-FAILED",
+            original.subject_id,
+            [original.alert_id],
+            delivery.key,
         ),
         kind=AlertKind.DELIVERY_FAILED,
         rule_id="DELIVERY-FAILED",
@@ -261,7 +271,9 @@ def record_ethics_submission(entry: LedgerEntry, submission: EthicsSubmission) -
 def record_escalation(entry: LedgerEntry, reason: str, now: datetime) -> LedgerEntry:
     if any(e.reason == reason for e in entry.escalations):
         return entry
-    return entry.model_copy(update={"escalations": entry.escalations + (EscalationRecord(reason=reason, at=now),)})
+    return entry.model_copy(
+        update={"escalations": entry.escalations + (EscalationRecord(reason=reason, at=now),)}
+    )
 
 
 def withdraw(entry: LedgerEntry, by_alert_id: str) -> LedgerEntry:

@@ -1,9 +1,12 @@
 """Bilingual alert texts (Chinese first, then English), built from an explicit whitelist of Alert fields.
 
-protocol.md "Reporting and escalation": texts carry the subject code, study day, term, grade, rule and due time;
+protocol.md "Reporting and escalation": texts carry the subject code, study day, term, grade, rule and due
+time;
 never a name or other identifier. So nothing reaches a body unless it is named here: the top-level fields in
-``ALERT_FIELDS`` and the ``basis`` keys in ``BASIS_KEYS``; free-form values must also look like what they claim
-(a subject code, a CTCAE term in English, short printable ASCII), or they are withheld. A verbatim AE term or a
+``ALERT_FIELDS`` and the ``basis`` keys in ``BASIS_KEYS``; free-form values must also look like what they
+claim
+(a subject code, a CTCAE term in English, short printable ASCII), or they are withheld. A verbatim AE term
+or a
 ``patient_name`` carried along in an input event can therefore never reach a message.
 
 Every value is HTML-escaped in the HTML body (apprise passes raw HTML through markdown; notes §5). Titles fit
@@ -24,19 +27,79 @@ from pydantic import BaseModel, ConfigDict
 from safety.alerts import Alert
 
 ALERT_FIELDS: Final = (
-    "alert_id", "kind", "rule_id", "study_id", "subject_id", "study_day", "ctcae_term", "grade",
-    "raised_at", "report_due_at", "also_matched", "basis", "withdraws",
+    "alert_id",
+    "kind",
+    "rule_id",
+    "study_id",
+    "subject_id",
+    "study_day",
+    "ctcae_term",
+    "grade",
+    "raised_at",
+    "report_due_at",
+    "also_matched",
+    "basis",
+    "withdraws",
 )
 # basis leaves (by their own key, at any depth) that may be shown; everything else is withheld and counted.
-BASIS_KEYS: Final = frozenset({
-    "criterion", "ctcae_version", "test", "tests", "value", "unit", "uln", "lln", "x_uln", "baseline",
-    "baseline_value", "baseline_grade", "fraction_of_baseline", "grade", "serious", "seriousness", "causality",
-    "expected", "study_day", "day", "days", "days_after", "hours_after_infusion", "within_hours",
-    "infusion_number", "x", "n", "probability", "threshold", "boundary", "confirmed_on_day", "first_day",
-    "confirm_day", "rule", "also_matched", "episode_max_grade", "clock_hours", "failed_alert", "failed_kind",
-    "failed_recipient", "failed_channel", "failed_message", "attempts", "alt", "ast", "bili", "alp",
-    "transaminase", "bilirubin", "event_type", "onset", "related_set", "window", "infusion_at",
-})
+BASIS_KEYS: Final = frozenset(
+    {
+        "criterion",
+        "ctcae_version",
+        "test",
+        "tests",
+        "value",
+        "unit",
+        "uln",
+        "lln",
+        "x_uln",
+        "baseline",
+        "baseline_value",
+        "baseline_grade",
+        "fraction_of_baseline",
+        "grade",
+        "serious",
+        "seriousness",
+        "causality",
+        "expected",
+        "study_day",
+        "day",
+        "days",
+        "days_after",
+        "hours_after_infusion",
+        "within_hours",
+        "infusion_number",
+        "x",
+        "n",
+        "probability",
+        "threshold",
+        "boundary",
+        "confirmed_on_day",
+        "first_day",
+        "confirm_day",
+        "rule",
+        "also_matched",
+        "episode_max_grade",
+        "clock_hours",
+        "failed_alert",
+        "failed_kind",
+        "failed_recipient",
+        "failed_channel",
+        "failed_message",
+        "attempts",
+        "alt",
+        "ast",
+        "bili",
+        "alp",
+        "transaminase",
+        "bilirubin",
+        "event_type",
+        "onset",
+        "related_set",
+        "window",
+        "infusion_at",
+    }
+)
 MAX_TITLE: Final = 60
 MAX_SHORT: Final = 70
 
@@ -69,8 +132,10 @@ KIND_EN: Final = {
 }
 ESCALATION_TEXT: Final = {
     "UNACKNOWLEDGED": ("升级提醒：警报发出 2 小时内未获确认", "ESCALATION: not acknowledged within 2 h"),
-    "ETHICS_REPORT_DUE": ("升级提醒：伦理委员会报告尚未提交，距截止时间不足 4 小时",
-                          "ESCALATION: ethics report not submitted, due within 4 h"),
+    "ETHICS_REPORT_DUE": (
+        "升级提醒：伦理委员会报告尚未提交，距截止时间不足 4 小时",
+        "ESCALATION: ethics report not submitted, due within 4 h",
+    ),
     "REPORT_OVERDUE": ("升级提醒：伦理委员会报告已逾期", "ESCALATION: ethics report overdue"),
 }
 WITHHELD_ZH = "（已隐去）"
@@ -78,7 +143,8 @@ WITHHELD_EN = "(withheld)"
 
 
 class Message(BaseModel):
-    """A rendered alert: ``title`` for e-mail subjects and chat, ``short`` for SMS, ``text`` and ``html`` bodies."""
+    """A rendered alert: ``title`` for e-mail subjects and chat, ``short`` for SMS, ``text`` and ``html``
+    bodies."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -151,7 +217,8 @@ def render(
     ack_url: str | None = None,
     escalation: str | None = None,
 ) -> Message:
-    """Render one alert (or one escalation of it) for one recipient; ``ack_url`` is that recipient's signed link."""
+    """Render one alert (or one escalation of it) for one recipient; ``ack_url`` is that recipient's signed
+    link."""
     v = _view(alert)
     tz = ZoneInfo(time_zone)
     kind = str(v["kind"])
@@ -171,11 +238,15 @@ def render(
     esc = ESCALATION_TEXT.get(escalation or "")
 
     prefix = "升级" if esc else ""
-    title = _fit(f"【{prefix}{kind}】{subject} {day_zh} {KIND_ZH.get(kind, kind)} / {kind} {subject} {day_en}",
-                 MAX_TITLE)
-    short = _fit(f"【{prefix}{kind}】{subject} {day_zh} {KIND_ZH.get(kind, kind)}"
-                 + (f" 截止 {v['report_due_at'].astimezone(tz):%m-%d %H:%M}" if v["report_due_at"] else ""),
-                 MAX_SHORT)
+    title = _fit(
+        f"【{prefix}{kind}】{subject} {day_zh} {KIND_ZH.get(kind, kind)} / {kind} {subject} {day_en}",
+        MAX_TITLE,
+    )
+    short = _fit(
+        f"【{prefix}{kind}】{subject} {day_zh} {KIND_ZH.get(kind, kind)}"
+        + (f" 截止 {v['report_due_at'].astimezone(tz):%m-%d %H:%M}" if v["report_due_at"] else ""),
+        MAX_SHORT,
+    )
 
     # (label zh, label en, value) rows, in the order both languages show them
     rows: list[tuple[str, str, str]] = [
@@ -198,21 +269,27 @@ def render(
     lines_en = [f"{en}: {val}" for _, en, val in rows]
     basis_text = [f"  {k}: {val}" for k, val in basis]
     withheld_zh = [f"  另有 {withheld} 项依据{WITHHELD_ZH}，请在系统中查看"] if withheld else []
-    withheld_en = [f"  {withheld} further basis field(s) {WITHHELD_EN}; see the dashboard"] if withheld else []
+    withheld_en = (
+        [f"  {withheld} further basis field(s) {WITHHELD_EN}; see the dashboard"] if withheld else []
+    )
     ack_zh = [f"确认接收：{ack_url}"] if ack_url else []
     ack_en = [f"Acknowledge: {ack_url}"] if ack_url else []
 
     text_parts = [
-        *( [esc[0]] if esc else [] ),
+        *([esc[0]] if esc else []),
         f"{KIND_ZH.get(kind, kind)}（{kind}）",
         *lines_zh,
-        "依据：", *(basis_text or ["  -"]), *withheld_zh,
+        "依据：",
+        *(basis_text or ["  -"]),
+        *withheld_zh,
         *ack_zh,
         "",
-        *( [esc[1]] if esc else [] ),
+        *([esc[1]] if esc else []),
         f"{KIND_EN.get(kind, kind)} ({kind})",
         *lines_en,
-        "Basis:", *(basis_text or ["  -"]), *withheld_en,
+        "Basis:",
+        *(basis_text or ["  -"]),
+        *withheld_en,
         *ack_en,
     ]
     text = "\n".join(text_parts)
@@ -220,14 +297,14 @@ def render(
     e = html.escape
 
     def table(lang: int) -> str:
-        cells = "".join(
-            f"<tr><th align='left'>{e(row[lang])}</th><td>{e(row[2])}</td></tr>" for row in rows
-        )
+        cells = "".join(f"<tr><th align='left'>{e(row[lang])}</th><td>{e(row[2])}</td></tr>" for row in rows)
         basis_rows = "".join(f"<li>{e(k)}: {e(val)}</li>" for k, val in basis) or "<li>-</li>"
-        more = (withheld_zh if lang == 0 else withheld_en)
-        return f"<table>{cells}</table><ul>{basis_rows}{''.join(f'<li>{e(m.strip())}</li>' for m in more)}</ul>"
+        more = withheld_zh if lang == 0 else withheld_en
+        return (
+            f"<table>{cells}</table><ul>{basis_rows}{''.join(f'<li>{e(m.strip())}</li>' for m in more)}</ul>"
+        )
 
-    link = (f"<p><a href=\"{e(ack_url, quote=True)}\">确认接收 / Acknowledge</a></p>" if ack_url else "")
+    link = f'<p><a href="{e(ack_url, quote=True)}">确认接收 / Acknowledge</a></p>' if ack_url else ""
     body_html = (
         "<div lang='zh-CN'>"
         + (f"<p><strong>{e(esc[0])}</strong></p>" if esc else "")

@@ -1,4 +1,5 @@
-"""`safety ack ALERT_ID --who NAME --conclusion TEXT [--causality C] [--url URL] [--token T] [--ethics-submitted]`.
+"""`safety ack ALERT_ID --who NAME --conclusion TEXT [--causality C] [--url URL] [--token T]
+[--ethics-submitted]`.
 
 Posts to the worker's acknowledgement endpoint (streams/acks.py) with a role token (``--token`` or
 SAFETY_ACK_TOKEN). The worker records who, role, time and remote address and publishes the ack on safety.acks.
@@ -22,7 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--who", required=True, help="the person acknowledging (staff name or code)")
     p.add_argument("--conclusion", default=None, help="what you concluded (required for an ack)")
     p.add_argument("--causality", choices=CAUSALITY, default=None, help="your causality attribution")
-    p.add_argument("--ethics-submitted", action="store_true", help="mark the ethics report as submitted instead")
+    p.add_argument(
+        "--ethics-submitted", action="store_true", help="mark the ethics report as submitted instead"
+    )
     p.add_argument("--reference", default=None, help="ethics submission reference (with --ethics-submitted)")
     p.add_argument("--url", default=os.environ.get("SAFETY_PUBLIC_URL") or "http://127.0.0.1:6066")
     p.add_argument("--token", default=os.environ.get("SAFETY_ACK_TOKEN"), help="your role token")
@@ -32,19 +35,25 @@ def _parser() -> argparse.ArgumentParser:
 def ack_main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if not args.token:
-        print("safety ack: no token; pass --token or set SAFETY_ACK_TOKEN to your role's token", file=sys.stderr)
+        print(
+            "safety ack: no token; pass --token or set SAFETY_ACK_TOKEN to your role's token", file=sys.stderr
+        )
         return 2
     if args.ethics_submitted:
         path, body = "ethics-submitted", {"who": args.who, "reference": args.reference}
     else:
         if not args.conclusion:
-            print("safety ack: --conclusion is required (what you concluded about the alert)", file=sys.stderr)
+            print(
+                "safety ack: --conclusion is required (what you concluded about the alert)", file=sys.stderr
+            )
             return 2
         path, body = "ack", {"who": args.who, "conclusion": args.conclusion, "causality": args.causality}
     request = urllib.request.Request(
-        f"{args.url.rstrip('/')}/alerts/{args.alert_id}/{path}", method="POST",
+        f"{args.url.rstrip('/')}/alerts/{args.alert_id}/{path}",
+        method="POST",
         data=json.dumps({k: v for k, v in body.items() if v is not None}).encode(),
-        headers={"Authorization": f"Bearer {args.token}", "Content-Type": "application/json"})
+        headers={"Authorization": f"Bearer {args.token}", "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=15) as response:
             reply = json.loads(response.read() or b"{}")

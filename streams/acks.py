@@ -2,15 +2,19 @@
 
 protocol.md: an alert stays open until acknowledged (who, when, what they concluded). regulatory.md: records
 are attributable and never overwritten. So the HTTP layer writes nothing: it authenticates the caller, stamps
-who/role/time/remote address, and publishes an event (keyed by alert_id) that the delivery_ledger agent appends
+who/role/time/remote address, and publishes an event (keyed by alert_id) that the delivery_ledger agent
+appends
 to the alert's ledger entry (architecture.md: HTTP publishes command events; the stream is the only writer).
 
 Endpoints
 * ``POST /alerts/{alert_id}/ack`` JSON ``{"who", "conclusion", "causality"?}``, bearer token of any role.
 * ``POST /alerts/{alert_id}/ethics-submitted`` JSON ``{"who", "reference"?}``, token of ``pi`` or ``ethics``.
-* ``GET /alerts/{alert_id}/ack?role&exp&sig``: the one-click link from the message. It shows a confirmation page
-  and changes nothing: mail security scanners fetch links in e-mails, and a scanner must never acknowledge an SAE
-  (that would silence its escalation). The page's button posts to ``/alerts/{alert_id}/ack/link``, which checks
+* ``GET /alerts/{alert_id}/ack?role&exp&sig``: the one-click link from the message. It shows a confirmation
+  page
+  and changes nothing: mail security scanners fetch links in e-mails, and a scanner must never acknowledge
+  an SAE
+  (that would silence its escalation). The page's button posts to ``/alerts/{alert_id}/ack/link``, which
+  checks
   the same signature and expiry and records the ack with ``via: link``.
 Missing token -> 401, unknown token or a role not allowed -> 403, bad/expired link -> 403.
 """
@@ -56,8 +60,13 @@ def _remote(request: web.Request) -> dict[str, str]:
 class AckEndpoints:
     """The handlers; ``publish(alert_id, event)`` sends to safety.acks (or a list, in tests)."""
 
-    def __init__(self, tokens: dict[str, str], link_secret: str | None, publish: Publish,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        tokens: dict[str, str],
+        link_secret: str | None,
+        publish: Publish,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.tokens, self.link_secret, self.publish, self.clock = tokens, link_secret, publish, clock
 
     def routes(self) -> list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]]:
@@ -71,8 +80,11 @@ class AckEndpoints:
     def _authorise(self, request: web.Request, allowed: tuple[str, ...]) -> str | web.Response:
         token = bearer_token(request.headers)
         if token is None:
-            return _json_error(401, "missing bearer token: send 'Authorization: Bearer <your role token>'",
-                               **{"WWW-Authenticate": 'Bearer realm="safety"'})
+            return _json_error(
+                401,
+                "missing bearer token: send 'Authorization: Bearer <your role token>'",
+                **{"WWW-Authenticate": 'Bearer realm="safety"'},
+            )
         role = role_for_token(self.tokens, token)
         if role is None:
             return _json_error(403, "token not recognised")
@@ -90,7 +102,7 @@ class AckEndpoints:
         try:
             body = await request.json()
         except (ValueError, UnicodeDecodeError):
-            return _json_error(400, "body must be JSON, e.g. {\"who\": \"...\", \"conclusion\": \"...\"}")
+            return _json_error(400, 'body must be JSON, e.g. {"who": "...", "conclusion": "..."}')
         return body if isinstance(body, dict) else _json_error(400, "body must be a JSON object")
 
     @staticmethod
@@ -105,9 +117,12 @@ class AckEndpoints:
     async def _record(self, event: dict[str, Any]) -> web.Response:
         event["ack_id"] = ack_event_id(event)
         await self.publish(event["alert_id"], event)
-        log.info("%s for alert %s by role %s via %s", event["type"], event["alert_id"], event["role"], event["via"])
-        return web.json_response({"status": "recorded", "ack_id": event["ack_id"], "at": event["at"]},
-                                 status=202)
+        log.info(
+            "%s for alert %s by role %s via %s", event["type"], event["alert_id"], event["role"], event["via"]
+        )
+        return web.json_response(
+            {"status": "recorded", "ack_id": event["ack_id"], "at": event["at"]}, status=202
+        )
 
     async def post_ack(self, request: web.Request) -> web.Response:
         role = self._authorise(request, ACK_ROLES)
@@ -127,9 +142,19 @@ class AckEndpoints:
         causality = body.get("causality")
         if causality is not None and causality not in CAUSALITY:
             return _json_error(400, f"'causality' must be one of {', '.join(CAUSALITY)}")
-        return await self._record({"type": "ack", "alert_id": alert_id, "who": who, "role": role,
-                                   "at": self.clock().isoformat(), "conclusion": conclusion,
-                                   "causality": causality, "via": "token", **_remote(request)})
+        return await self._record(
+            {
+                "type": "ack",
+                "alert_id": alert_id,
+                "who": who,
+                "role": role,
+                "at": self.clock().isoformat(),
+                "conclusion": conclusion,
+                "causality": causality,
+                "via": "token",
+                **_remote(request),
+            }
+        )
 
     async def post_ethics_submitted(self, request: web.Request) -> web.Response:
         role = self._authorise(request, ETHICS_ROLES)
@@ -146,36 +171,60 @@ class AckEndpoints:
         for checked in (who, reference):
             if isinstance(checked, web.Response):
                 return checked
-        return await self._record({"type": "ethics_submitted", "alert_id": alert_id, "who": who, "role": role,
-                                   "at": self.clock().isoformat(), "reference": reference, "via": "token",
-                                   **_remote(request)})
+        return await self._record(
+            {
+                "type": "ethics_submitted",
+                "alert_id": alert_id,
+                "who": who,
+                "role": role,
+                "at": self.clock().isoformat(),
+                "reference": reference,
+                "via": "token",
+                **_remote(request),
+            }
+        )
 
     def _check_link(self, alert_id: str, params: Any) -> str | None:
         if not self.link_secret:
             return "links are disabled on this server (no SAFETY_LINK_SECRET)"
-        return verify_link(self.link_secret, alert_id, str(params.get("role", "")), params.get("exp", ""),
-                           str(params.get("sig", "")), self.clock())
+        return verify_link(
+            self.link_secret,
+            alert_id,
+            str(params.get("role", "")),
+            params.get("exp", ""),
+            str(params.get("sig", "")),
+            self.clock(),
+        )
 
     @staticmethod
     def _page(status: int, title: str, inner: str) -> web.Response:
-        page = (f"<!doctype html><html lang='zh-CN'><meta charset='utf-8'><title>{html.escape(title)}</title>"
-                f"<body><h1>{html.escape(title)}</h1>{inner}</body></html>")
+        page = (
+            f"<!doctype html><html lang='zh-CN'><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<body><h1>{html.escape(title)}</h1>{inner}</body></html>"
+        )
         return web.Response(status=status, text=page, content_type="text/html")
 
     async def get_link(self, request: web.Request) -> web.Response:
         alert_id = request.match_info["alert_id"]
-        problem = "no such alert id" if not ALERT_ID.fullmatch(alert_id) else self._check_link(alert_id,
-                                                                                                request.query)
+        problem = (
+            "no such alert id"
+            if not ALERT_ID.fullmatch(alert_id)
+            else self._check_link(alert_id, request.query)
+        )
         if problem:
             return self._page(403, "链接无效 / Link not valid", f"<p>{html.escape(problem)}</p>")
         q = request.query
-        hidden = "".join(f"<input type='hidden' name='{k}' value='{html.escape(str(q[k]), quote=True)}'>"
-                         for k in ("role", "exp", "sig"))
-        form = (f"<form method='post' action='/alerts/{alert_id}/ack/link'>{hidden}"
-                "<p><label>确认人 / Your name: <input name='who' required maxlength='100'></label></p>"
-                "<p><label>结论 / Conclusion: <input name='conclusion' maxlength='2000' "
-                "value='已收到，正在评估 / received, assessing'></label></p>"
-                "<button type='submit'>确认接收 / Acknowledge</button></form>")
+        hidden = "".join(
+            f"<input type='hidden' name='{k}' value='{html.escape(str(q[k]), quote=True)}'>"
+            for k in ("role", "exp", "sig")
+        )
+        form = (
+            f"<form method='post' action='/alerts/{alert_id}/ack/link'>{hidden}"
+            "<p><label>确认人 / Your name: <input name='who' required maxlength='100'></label></p>"
+            "<p><label>结论 / Conclusion: <input name='conclusion' maxlength='2000' "
+            "value='已收到，正在评估 / received, assessing'></label></p>"
+            "<button type='submit'>确认接收 / Acknowledge</button></form>"
+        )
         return self._page(200, f"确认警报 / Acknowledge alert {alert_id}", form)
 
     async def post_link(self, request: web.Request) -> web.Response:
@@ -188,9 +237,19 @@ class AckEndpoints:
         if not who:
             return self._page(400, "请填写确认人 / Name required", "<p>who is required</p>")
         conclusion = str(form.get("conclusion", "")).strip()[:MAX_TEXT] or "acknowledged via link"
-        await self._record({"type": "ack", "alert_id": alert_id, "who": who, "role": str(form["role"]),
-                            "at": self.clock().isoformat(), "conclusion": conclusion, "causality": None,
-                            "via": "link", **_remote(request)})
+        await self._record(
+            {
+                "type": "ack",
+                "alert_id": alert_id,
+                "who": who,
+                "role": str(form["role"]),
+                "at": self.clock().isoformat(),
+                "conclusion": conclusion,
+                "causality": None,
+                "via": "link",
+                **_remote(request),
+            }
+        )
         return self._page(200, "已确认 / Acknowledged", "<p>已记录，谢谢。/ Recorded, thank you.</p>")
 
 
@@ -216,7 +275,9 @@ def register(app: Any, ctx: Any) -> None:
         log.warning("SAFETY_AUTH_TOKENS is not set: POST /alerts/*/ack refuses every request (403)")
 
     async def publish(alert_id: str, event: dict[str, Any]) -> None:
-        await ctx.topics.acks.send(key=alert_id.encode(), value=json.dumps(event, ensure_ascii=False).encode())
+        await ctx.topics.acks.send(
+            key=alert_id.encode(), value=json.dumps(event, ensure_ascii=False).encode()
+        )
 
     clock = getattr(ctx, "clock", None) or (lambda: datetime.now(UTC))
     endpoints = AckEndpoints(tokens, getattr(settings, "link_secret", None), publish, clock)

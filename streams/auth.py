@@ -33,10 +33,12 @@ def parse_tokens(spec: str | None) -> dict[str, str]:
         if not sep or role not in ROLES or not token:
             raise AuthConfigError(
                 f"SAFETY_AUTH_TOKENS: entry {role or part[:12]!r} is not 'role:token' with role one of "
-                f"{', '.join(ROLES)}; write e.g. 'pi:<long random>,ethics:<long random>'")
+                f"{', '.join(ROLES)}; write e.g. 'pi:<long random>,ethics:<long random>'"
+            )
         if token in tokens and tokens[token] != role:
-            raise AuthConfigError(f"SAFETY_AUTH_TOKENS: roles {tokens[token]} and {role} share a token; "
-                                  "give each role its own")
+            raise AuthConfigError(
+                f"SAFETY_AUTH_TOKENS: roles {tokens[token]} and {role} share a token; give each role its own"
+            )
         tokens[token] = role
     return tokens
 
@@ -67,8 +69,15 @@ def sign_link(secret: str, alert_id: str, role: str, expires: int, action: str =
     return _sign(secret, action, alert_id, role, expires)
 
 
-def verify_link(secret: str, alert_id: str, role: str, expires: str | int, signature: str, now: datetime,
-                action: str = "ack") -> str | None:
+def verify_link(
+    secret: str,
+    alert_id: str,
+    role: str,
+    expires: str | int,
+    signature: str,
+    now: datetime,
+    action: str = "ack",
+) -> str | None:
     """None when the link is valid, else the reason it is refused (for the 403 page and the log)."""
     if role not in ROLES:
         return "unknown role"
@@ -85,6 +94,7 @@ def verify_link(secret: str, alert_id: str, role: str, expires: str | int, signa
 
 
 def ack_link(base_url: str, secret: str, alert_id: str, role: str, expires: int) -> str:
-    """The one-click link printed in a message to ``role`` (opens a confirmation page, see streams/acks.py)."""
+    """The one-click link printed in a message to ``role`` (opens a confirmation page, see
+    streams/acks.py)."""
     query = urlencode({"role": role, "exp": expires, "sig": sign_link(secret, alert_id, role, expires)})
     return f"{base_url.rstrip('/')}/alerts/{quote(alert_id)}/ack?{query}"

@@ -1,7 +1,9 @@
 """Delivery stage: alert -> ledger -> render -> send per channel -> record; retries, escalations, acks.
 
-The ``Dispatcher`` is shared by the worker (faust table ledger) and ``safety deliver`` (file ledger), so replay
-and stream deliver the same way. It decides nothing itself: safety.ledger says what is due and records outcomes,
+The ``Dispatcher`` is shared by the worker (faust table ledger) and ``safety deliver`` (file ledger), so
+replay
+and stream deliver the same way. It decides nothing itself: safety.ledger says what is due and records
+outcomes,
 safety.escalation says what to escalate, safety.messages renders. Guarantees (issue 6):
 * one delivery per (message, channel); an alert seen again (restart, rebalance, replay) sends only what its
   ledger entry still has pending, so nothing is sent twice and nothing is lost;
@@ -9,10 +11,13 @@ safety.escalation says what to escalate, safety.messages renders. Guarantees (is
   sends, which are then re-sent: for a safety alert a possible duplicate beats a possible loss);
 * a channel that still fails after the retry limit raises DELIVERY_FAILED to the safety officer, once.
 
-Worker wiring (``register``): the ``delivery_router`` agent re-keys safety.alerts (keyed by subject) by alert_id
-onto an internal command topic; the ``delivery_ledger`` agent, the only writer of the ``delivery_ledger`` table,
+Worker wiring (``register``): the ``delivery_router`` agent re-keys safety.alerts (keyed by subject) by
+alert_id
+onto an internal command topic; the ``delivery_ledger`` agent, the only writer of the ``delivery_ledger``
+table,
 consumes that topic and safety.acks (both keyed by alert_id, so co-partitioned with the table); a timer finds
-due retries and escalations and sends a ``sweep`` command for each (faust tables are written only inside stream
+due retries and escalations and sends a ``sweep`` command for each (faust tables are written only inside
+stream
 iteration). Every entry written is also published to the compacted topic safety.deliveries.
 """
 
@@ -99,7 +104,8 @@ class MemoryLedger:
 
 
 class FileLedger(MemoryLedger):
-    """``ledger.jsonl``: every new state of an entry appended and fsynced; the last line per alert wins on load.
+    """``ledger.jsonl``: every new state of an entry appended and fsynced; the last line per alert wins on
+    load.
 
     Append-only, so the file is itself the audit trail (earlier states are never overwritten).
     """
@@ -221,10 +227,14 @@ class Dispatcher:
         fields = {k: event[k] for k in ("who", "role", "at", "remote", "via") if event.get(k) is not None}
         fields["ack_id"] = event.get("ack_id") or ack_event_id(event)
         if kind == "ack":
-            return record_ack(entry, Ack(conclusion=str(event.get("conclusion", "")),
-                                         causality=event.get("causality"), **fields))
+            return record_ack(
+                entry,
+                Ack(conclusion=str(event.get("conclusion", "")), causality=event.get("causality"), **fields),
+            )
         if kind == "ethics_submitted":
-            return record_ethics_submission(entry, EthicsSubmission(reference=event.get("reference"), **fields))
+            return record_ethics_submission(
+                entry, EthicsSubmission(reference=event.get("reference"), **fields)
+            )
         log.warning("ignoring unknown delivery event type %r for alert %s", kind, entry.alert_id)
         return entry
 
@@ -253,8 +263,13 @@ class Dispatcher:
         for esc in due_escalations([entry], now, self.escalation):
             targets = [t for t in self.notifier.targets() if t.recipient in esc.recipients]
             entry = record_escalation(add_message(entry, esc.message, targets, now), esc.reason, now)
-            log.warning("alert %s (%s): escalation %s to %s", alert_id, esc.kind, esc.reason,
-                        ", ".join(esc.recipients))
+            log.warning(
+                "alert %s (%s): escalation %s to %s",
+                alert_id,
+                esc.kind,
+                esc.reason,
+                ", ".join(esc.recipients),
+            )
         await self.store.put(entry)
         return await self._send_due(entry)
 
@@ -263,8 +278,10 @@ class Dispatcher:
             return
         entries = list(self.store.entries())
         now = self.clock()
-        for gauge, rows in ((self.metrics.open_alerts, open_alerts(entries)),
-                            (self.metrics.overdue_reports, overdue_reports(entries, now, self.escalation))):
+        for gauge, rows in (
+            (self.metrics.open_alerts, open_alerts(entries)),
+            (self.metrics.overdue_reports, overdue_reports(entries, now, self.escalation)),
+        ):
             counts: dict[str, int] = {}
             for e in rows:
                 counts[str(e.alert.kind)] = counts.get(str(e.alert.kind), 0) + 1
@@ -274,8 +291,12 @@ class Dispatcher:
     # --- sending ------------------------------------------------------------------------------------------
     def _render(self, entry: LedgerEntry, delivery: Delivery) -> Message:
         escalation = delivery.message.split(":", 1)[1] if delivery.message.startswith("escalation:") else None
-        return render(entry.alert, time_zone=self.time_zone, escalation=escalation,
-                      ack_url=self.links(entry.alert_id, delivery.recipient))
+        return render(
+            entry.alert,
+            time_zone=self.time_zone,
+            escalation=escalation,
+            ack_url=self.links(entry.alert_id, delivery.recipient),
+        )
 
     async def _send_one(self, entry: LedgerEntry, delivery: Delivery) -> tuple[Delivery, SendResult]:
         channel = self.notifier.channel(delivery.channel)
@@ -296,15 +317,28 @@ class Dispatcher:
         for next_done in asyncio.as_completed(tasks):
             delivery, result = await next_done
             entry = self.store.get(entry.alert_id) or entry
-            entry, updated = record_attempt(entry, delivery.message, delivery.channel, delivered=result.delivered,
-                                            error=result.error, now=self.clock(), policy=self.retry)
+            entry, updated = record_attempt(
+                entry,
+                delivery.message,
+                delivery.channel,
+                delivered=result.delivered,
+                error=result.error,
+                now=self.clock(),
+                policy=self.retry,
+            )
             await self.store.put(entry)  # each outcome is durable as soon as it is known
             if result.delivered:
                 self._count(updated, "delivered")
             else:
-                log.warning("alert %s: %s to %s via %s failed (attempt %d): %s", entry.alert_id,
-                            delivery.message, delivery.recipient, delivery.scheme, len(updated.attempts),
-                            result.error)
+                log.warning(
+                    "alert %s: %s to %s via %s failed (attempt %d): %s",
+                    entry.alert_id,
+                    delivery.message,
+                    delivery.recipient,
+                    delivery.scheme,
+                    len(updated.attempts),
+                    result.error,
+                )
                 self._count(updated, "failed" if updated.state == "failed" else "retried")
                 if needs_failure_report(entry, updated):
                     failed.append(updated)
@@ -354,7 +388,9 @@ class TableLedger:
         self.table[(self.ORPHAN + alert_id).encode()] = json.dumps(events).encode()
 
 
-def register(app: Any, ctx: Any, *, clock: Clock | None = None, notifier: Notifier | None = None) -> Dispatcher:
+def register(
+    app: Any, ctx: Any, *, clock: Clock | None = None, notifier: Notifier | None = None
+) -> Dispatcher:
     """Declare the delivery agents, table and timer on the worker (idempotent per ctx)."""
     import faust
 
@@ -373,12 +409,29 @@ def register(app: Any, ctx: Any, *, clock: Clock | None = None, notifier: Notifi
     notifier = notifier or load_notifier(settings, required_tags(protocol))
     partitions = getattr(shared, "partitions", None)
     schema = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    table = app.Table("delivery_ledger", default=None, schema=schema, partitions=partitions,
-                      help="alert_id -> LedgerEntry JSON (writer: delivery_ledger agent)")
-    commands = app.topic(settings.topic_delivery_commands, key_type=bytes, value_type=bytes,
-                         key_serializer="raw", value_serializer="raw", partitions=partitions)
-    ledger_in = app.topic(settings.topic_delivery_commands, shared.topic_acks, key_type=bytes, value_type=bytes,
-                          key_serializer="raw", value_serializer="raw")
+    table = app.Table(
+        "delivery_ledger",
+        default=None,
+        schema=schema,
+        partitions=partitions,
+        help="alert_id -> LedgerEntry JSON (writer: delivery_ledger agent)",
+    )
+    commands = app.topic(
+        settings.topic_delivery_commands,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+    )
+    ledger_in = app.topic(
+        settings.topic_delivery_commands,
+        shared.topic_acks,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
     store = TableLedger(table, ctx.topics.deliveries)
 
     async def emit(alert: Alert) -> None:
@@ -387,9 +440,17 @@ def register(app: Any, ctx: Any, *, clock: Clock | None = None, notifier: Notifi
 
     base = settings.public_url or f"http://{shared.web_host}:{shared.web_port}"
     links = LinkMaker(base, settings.link_secret, timedelta(hours=settings.link_ttl_hours), clock)
-    dispatcher = Dispatcher(notifier, store, escalation=protocol.escalation, retry=settings.retry_policy(),
-                            time_zone=protocol.time_zone, clock=clock, links=links, emit_alert=emit,
-                            metrics=ctx.metrics)
+    dispatcher = Dispatcher(
+        notifier,
+        store,
+        escalation=protocol.escalation,
+        retry=settings.retry_policy(),
+        time_zone=protocol.time_zone,
+        clock=clock,
+        links=links,
+        emit_alert=emit,
+        metrics=ctx.metrics,
+    )
     ctx.tables.extra["delivery_ledger"] = table
     ctx.tables.extra["delivery_dispatcher"] = dispatcher
 
@@ -402,8 +463,10 @@ def register(app: Any, ctx: Any, *, clock: Clock | None = None, notifier: Notifi
             except (ValueError, KeyError, TypeError):
                 log.error("safety.alerts: record without alert_id skipped")
                 continue
-            await commands.send(key=alert_id.encode(), value=json.dumps(
-                {"type": "alert", "alert": json.loads(raw)}, ensure_ascii=False).encode())
+            await commands.send(
+                key=alert_id.encode(),
+                value=json.dumps({"type": "alert", "alert": json.loads(raw)}, ensure_ascii=False).encode(),
+            )
 
     @app.agent(ledger_in, name="delivery_ledger")
     async def delivery_ledger(stream: Any) -> None:
@@ -418,8 +481,9 @@ def register(app: Any, ctx: Any, *, clock: Clock | None = None, notifier: Notifi
     async def delivery_sweep() -> None:
         """Finds due retries/escalations; the ledger agent does them (tables are written in streams only)."""
         for alert_id in dispatcher.due_alert_ids():
-            await commands.send(key=alert_id.encode(), value=json.dumps({"type": "sweep",
-                                                                         "alert_id": alert_id}).encode())
+            await commands.send(
+                key=alert_id.encode(), value=json.dumps({"type": "sweep", "alert_id": alert_id}).encode()
+            )
         dispatcher.update_gauges()
 
     return dispatcher

@@ -1,8 +1,10 @@
 """`safety deliver --alerts FILE --outbox DIR [--config FILE] [--rules FILE]`: the replay/demo delivery path.
 
 Delivers an alerts.jsonl file (from `safety replay`) through the same Dispatcher and apprise adapter as the
-worker, with a file ledger (DIR/ledger.jsonl): a re-run sends only what is still pending, so nothing is sent twice
-and nothing is lost. Without --config (or SAFETY_NOTIFY_CONFIG) messages go to the console and DIR/outbox.jsonl.
+worker, with a file ledger (DIR/ledger.jsonl): a re-run sends only what is still pending, so nothing is
+sent twice
+and nothing is lost. Without --config (or SAFETY_NOTIFY_CONFIG) messages go to the console and
+DIR/outbox.jsonl.
 Retries and escalations that are due are run once at the end (--sweep); no waiting happens here.
 """
 
@@ -24,8 +26,12 @@ from streams.delivery import DeliverySettings, load_notifier, required_tags
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="safety deliver", description=__doc__.splitlines()[0])
     p.add_argument("--alerts", type=Path, required=True, help="alerts.jsonl (output of safety replay)")
-    p.add_argument("--outbox", type=Path, required=True, help="directory for ledger.jsonl (and the local outbox)")
-    p.add_argument("--config", type=Path, default=None, help="apprise YAML config (default: SAFETY_NOTIFY_CONFIG)")
+    p.add_argument(
+        "--outbox", type=Path, required=True, help="directory for ledger.jsonl (and the local outbox)"
+    )
+    p.add_argument(
+        "--config", type=Path, default=None, help="apprise YAML config (default: SAFETY_NOTIFY_CONFIG)"
+    )
     p.add_argument("--rules", type=Path, default=None, help="study rules file (default: the bundled study)")
     p.add_argument("--no-sweep", action="store_true", help="do not run due retries/escalations at the end")
     return p
@@ -41,9 +47,17 @@ async def _run(args: argparse.Namespace) -> int:
     protocol = rules.protocol
     notifier = load_notifier(settings, required_tags(protocol))
     store = FileLedger(args.outbox / "ledger.jsonl")
-    links = LinkMaker(settings.public_url, settings.link_secret, timedelta(hours=settings.link_ttl_hours), utc_now)
-    dispatcher = Dispatcher(notifier, store, escalation=protocol.escalation, retry=settings.retry_policy(),
-                            time_zone=protocol.time_zone, links=links)
+    links = LinkMaker(
+        settings.public_url, settings.link_secret, timedelta(hours=settings.link_ttl_hours), utc_now
+    )
+    dispatcher = Dispatcher(
+        notifier,
+        store,
+        escalation=protocol.escalation,
+        retry=settings.retry_policy(),
+        time_zone=protocol.time_zone,
+        links=links,
+    )
     count = 0
     for number, line in enumerate(args.alerts.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -51,8 +65,10 @@ async def _run(args: argparse.Namespace) -> int:
         try:
             alert = Alert.model_validate_json(line)
         except ValueError as exc:
-            print(f"safety deliver: {args.alerts}:{number}: not an alert ({str(exc).splitlines()[0]}); skipped",
-                  file=sys.stderr)
+            print(
+                f"safety deliver: {args.alerts}:{number}: not an alert ({str(exc).splitlines()[0]}); skipped",
+                file=sys.stderr,
+            )
             continue
         await dispatcher.on_alert(alert)
         count += 1
@@ -60,9 +76,12 @@ async def _run(args: argparse.Namespace) -> int:
         await dispatcher.sweep()
     entries = list(store.entries())
     states = [d.state for e in entries for d in e.deliveries]
-    print(f"safety deliver: {count} alert(s) read, {len(entries)} in the ledger; deliveries: "
-          f"{states.count('delivered')} delivered, {states.count('pending')} pending retry, "
-          f"{states.count('failed')} failed ({notifier.description}; ledger {store.path})", file=sys.stderr)
+    print(
+        f"safety deliver: {count} alert(s) read, {len(entries)} in the ledger; deliveries: "
+        f"{states.count('delivered')} delivered, {states.count('pending')} pending retry, "
+        f"{states.count('failed')} failed ({notifier.description}; ledger {store.path})",
+        file=sys.stderr,
+    )
     return 1 if states.count("failed") else 0
 
 

@@ -6,9 +6,11 @@ Why it looks like this (shared/notes/apprise-prometheus.md):
 * ``async_notify`` keeps the event loop free (notes §3); connect/read timeouts are capped by our own settings
   (``cto``/``rto``; e-mail uses the connect timeout for every socket operation), so a dead SMTP server costs
   seconds, not the 60 s service limit.
-* apprise skips a bad config entry with only an ERROR log line (notes §4): a silently dropped PI is the failure to
+* apprise skips a bad config entry with only an ERROR log line (notes §4): a silently dropped PI is the
+  failure to
   prevent, so loading refuses to start on any such error and on any protocol recipient tag without a URL.
-* WeCom group bots and DingTalk robots answer HTTP 200 with ``errcode != 0`` on rejection and apprise calls that a
+* WeCom group bots and DingTalk robots answer HTTP 200 with ``errcode != 0`` on rejection and apprise calls
+  that a
   success (notes §8). Those two schemes are posted here with aiohttp, and only ``errcode == 0`` counts.
 * With no configuration, a local sink (console + JSONL outbox) stands in for every tag, and says so.
 """
@@ -38,7 +40,8 @@ log = logging.getLogger(__name__)
 
 RECIPIENT_TAGS = ("pi", "ethics", "safety_officer")
 VERIFIED_SCHEMES = ("wecombot", "dingtalk")
-# Self-hosted relays and gateways have no per-second limit; chat bots keep apprise's 5.5 s throttle (notes §3).
+# Self-hosted relays and gateways have no per-second limit; chat bots keep apprise's 5.5 s throttle (notes
+# §3).
 UNTHROTTLED_SCHEMES = ("mailto", "mailtos", "json", "jsons", "form", "forms", "xml", "xmls")
 
 
@@ -47,7 +50,9 @@ class DeliverySettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SAFETY_", extra="ignore")
 
-    notify_config: Path | None = Field(None, description="apprise YAML/TEXT config with pi/ethics/safety_officer")
+    notify_config: Path | None = Field(
+        None, description="apprise YAML/TEXT config with pi/ethics/safety_officer"
+    )
     outbox_dir: Path = Field(Path("out/outbox"), description="local sink when no notify_config is set")
     connect_timeout: float = Field(10.0, gt=0, description="cap on each URL's cto (s)")
     read_timeout: float = Field(15.0, gt=0, description="cap on each URL's rto (s)")
@@ -60,12 +65,17 @@ class DeliverySettings(BaseSettings):
     link_ttl_hours: float = Field(168.0, gt=0, description="validity of one-click acknowledgement links")
     public_url: str | None = Field(None, description="base URL of the worker's web server, used in links")
     auth_tokens: str | None = None
-    topic_delivery_commands: str = Field("safety.delivery-commands",
-                                         description="internal topic: alerts re-keyed by alert_id + sweeps")
+    topic_delivery_commands: str = Field(
+        "safety.delivery-commands", description="internal topic: alerts re-keyed by alert_id + sweeps"
+    )
 
     def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(max_attempts=self.retry_max_attempts, base_seconds=self.retry_base_seconds,
-                           max_delay_seconds=self.retry_max_delay_seconds, jitter=self.retry_jitter)
+        return RetryPolicy(
+            max_attempts=self.retry_max_attempts,
+            base_seconds=self.retry_base_seconds,
+            max_delay_seconds=self.retry_max_delay_seconds,
+            jitter=self.retry_jitter,
+        )
 
 
 @dataclass(frozen=True)
@@ -136,22 +146,29 @@ class VerifiedWebhookChannel:
         content = f"{message.title}\n{message.text}"
         if scheme == "wecombot":
             url = (self.endpoint or "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={key}").format(
-                key=self.service.key)
+                key=self.service.key
+            )
             # WeCom bot text limit is 2048 bytes-ish (notes §5); the short form carries the essentials first.
             return url, {"msgtype": "text", "text": {"content": content[:2000]}}
         url = (self.endpoint or self.service.notify_url).format(token=self.service.token)
         if self.service.secret:
             timestamp, sign = self.service.get_signature()
             url += f"&timestamp={timestamp}&sign={sign}"
-        return url, {"msgtype": "text", "text": {"content": content},
-                     "at": {"atMobiles": list(self.service.targets or []), "isAtAll": False}}
+        return url, {
+            "msgtype": "text",
+            "text": {"content": content},
+            "at": {"atMobiles": list(self.service.targets or []), "isAtAll": False},
+        }
 
     async def send(self, message: Message) -> SendResult:
         import aiohttp
 
         url, payload = self._request(message)
-        timeout = aiohttp.ClientTimeout(sock_connect=self.connect_timeout, sock_read=self.read_timeout,
-                                        total=self.connect_timeout + self.read_timeout)
+        timeout = aiohttp.ClientTimeout(
+            sock_connect=self.connect_timeout,
+            sock_read=self.read_timeout,
+            total=self.connect_timeout + self.read_timeout,
+        )
         try:
             async with aiohttp.ClientSession(timeout=timeout) as session:
                 async with session.post(url, json=payload) as response:
@@ -181,9 +198,14 @@ class LocalSinkChannel:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     async def send(self, message: Message) -> SendResult:
-        record = {"at": self.clock().isoformat(), "channel": self.target.channel,
-                  "recipient": self.target.recipient, "title": message.title, "short": message.short,
-                  "text": message.text}
+        record = {
+            "at": self.clock().isoformat(),
+            "channel": self.target.channel,
+            "recipient": self.target.recipient,
+            "title": message.title,
+            "short": message.short,
+            "text": message.text,
+        }
         self.outbox.parent.mkdir(parents=True, exist_ok=True)
         with self.outbox.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -215,18 +237,23 @@ def check_tags(notifier: Notifier, needed: Iterable[str], source: str) -> None:
     missing = sorted(set(needed) - notifier.tags())
     if missing:
         raise DeliveryConfigError(
-            f"{source}: no URL is tagged {', '.join(repr(m) for m in missing)}, but the protocol sends alerts to "
+            f"{source}: no URL is tagged {', '.join(repr(m) for m in missing)}, "
+            "but the protocol sends alerts to "
             f"{'it' if len(missing) == 1 else 'them'}; add a URL with 'tag: {missing[0]}' (see "
-            "deploy/apprise.example.yml) or fix the entry apprise skipped")
+            "deploy/apprise.example.yml) or fix the entry apprise skipped"
+        )
 
 
-def load_apprise_channels(path: Path, settings: DeliverySettings,
-                          endpoints: dict[str, str] | None = None) -> list[Channel]:
+def load_apprise_channels(
+    path: Path, settings: DeliverySettings, endpoints: dict[str, str] | None = None
+) -> list[Channel]:
     """Load an apprise config file; any entry apprise could not load is an error, not a log line."""
     import apprise
 
     if not Path(path).is_file():
-        raise DeliveryConfigError(f"SAFETY_NOTIFY_CONFIG={path}: file not found; point it at an apprise YAML file")
+        raise DeliveryConfigError(
+            f"SAFETY_NOTIFY_CONFIG={path}: file not found; point it at an apprise YAML file"
+        )
     with apprise.LogCapture(level=apprise.logging.ERROR) as captured:
         config = apprise.AppriseConfig()
         if not config.add(str(path)):
@@ -239,14 +266,18 @@ def load_apprise_channels(path: Path, settings: DeliverySettings,
         first = problems.splitlines()[0].split(" - ", 2)[-1]
         raise DeliveryConfigError(
             f"{path}: apprise skipped an entry ({first[:300]}); fix it, a skipped entry can be a recipient "
-            "who silently gets nothing")
+            "who silently gets nothing"
+        )
     channels: list[Channel] = []
     for service in services:
         tags = sorted(str(t) for t in service.tags if str(t) in RECIPIENT_TAGS)
         scheme = _scheme(service)
         if not tags:
-            log.warning("%s: a %s URL has no recipient tag (pi, ethics, safety_officer); it is never used",
-                        path, scheme)
+            log.warning(
+                "%s: a %s URL has no recipient tag (pi, ethics, safety_officer); it is never used",
+                path,
+                scheme,
+            )
             continue
         service.socket_connect_timeout = min(float(service.socket_connect_timeout), settings.connect_timeout)
         service.socket_read_timeout = min(float(service.socket_read_timeout), settings.read_timeout)
@@ -256,8 +287,15 @@ def load_apprise_channels(path: Path, settings: DeliverySettings,
         for tag in tags:
             target = Target(channel=channel_id(tag, scheme, url), recipient=tag, scheme=scheme)
             if scheme in VERIFIED_SCHEMES:
-                channels.append(VerifiedWebhookChannel(target, service, settings.connect_timeout,
-                                                       settings.read_timeout, (endpoints or {}).get(scheme)))
+                channels.append(
+                    VerifiedWebhookChannel(
+                        target,
+                        service,
+                        settings.connect_timeout,
+                        settings.read_timeout,
+                        (endpoints or {}).get(scheme),
+                    )
+                )
             else:
                 channels.append(AppriseChannel(target, service))
     return channels
@@ -281,13 +319,17 @@ def load_notifier(
             for tag in needed
         ]
         notifier = Notifier(channels, f"local sink (console + {outbox})")
-        say(f"delivery: SAFETY_NOTIFY_CONFIG is not set, so alerts go to the console and {outbox} only; "
-            "set it to an apprise YAML file (deploy/apprise.example.yml) to reach people")
+        say(
+            f"delivery: SAFETY_NOTIFY_CONFIG is not set, so alerts go to the console and {outbox} only; "
+            "set it to an apprise YAML file (deploy/apprise.example.yml) to reach people"
+        )
         return notifier
     channels = load_apprise_channels(settings.notify_config, settings, endpoints)
     notifier = Notifier(channels, f"apprise config {settings.notify_config}")
     check_tags(notifier, needed, f"SAFETY_NOTIFY_CONFIG={settings.notify_config}")
     counts = {tag: sum(1 for c in channels if c.target.recipient == tag) for tag in sorted(notifier.tags())}
-    say(f"delivery: {len(channels)} channel(s) from {settings.notify_config}: "
-        + ", ".join(f"{tag}={n}" for tag, n in counts.items()))
+    say(
+        f"delivery: {len(channels)} channel(s) from {settings.notify_config}: "
+        + ", ".join(f"{tag}={n}" for tag, n in counts.items())
+    )
     return notifier

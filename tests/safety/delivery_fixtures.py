@@ -15,10 +15,18 @@ def make_alert(kind: str = "SAE", subject: str = "AA-001", event: str = "AE-7", 
     due = {"SAE": RAISED + timedelta(hours=24), "SUSAR": RAISED + timedelta(days=15)}.get(kind)
     data: dict[str, Any] = {
         "alert_id": alert_id(kind, f"{kind}-RULE", subject, [event]),
-        "kind": kind, "rule_id": f"{kind}-RULE", "study_id": "ChiCTR2600125907", "subject_id": subject,
-        "study_day": 14, "ctcae_term": "Infusion related reaction", "grade": 3, "event_ids": [event],
+        "kind": kind,
+        "rule_id": f"{kind}-RULE",
+        "study_id": "ChiCTR2600125907",
+        "subject_id": subject,
+        "study_day": 14,
+        "ctcae_term": "Infusion related reaction",
+        "grade": 3,
+        "event_ids": [event],
         "recipients": ["pi", "ethics"] if kind in ("SAE", "SUSAR", "STOPPING_BOUNDARY") else ["pi"],
-        "raised_at": RAISED, "report_due_at": due, "rules_version": "test",
+        "raised_at": RAISED,
+        "report_due_at": due,
+        "rules_version": "test",
         "basis": {"serious": ["hospitalization"], "causality": "possible", "expected": False},
     }
     data.update(extra)

@@ -8,10 +8,19 @@ import pytest
 from delivery_fixtures import RAISED, make_alert
 
 from safety.escalation import due_escalations, open_alerts, overdue_reports
-from safety.ledger import Ack, EthicsSubmission, open_entry, record_ack, record_escalation, record_ethics_submission
+from safety.ledger import (
+    Ack,
+    EthicsSubmission,
+    open_entry,
+    record_ack,
+    record_escalation,
+    record_ethics_submission,
+)
 from safety.protocol import Escalation
 
-POLICY = Escalation()  # protocol defaults: SAE/SUSAR/DLT 2 h, SAE/SUSAR 4 h before due, to PI + safety officer
+POLICY = (
+    Escalation()
+)  # protocol defaults: SAE/SUSAR/DLT 2 h, SAE/SUSAR 4 h before due, to PI + safety officer
 OPENED = RAISED  # the alert reached the delivery stage when it was raised
 
 
@@ -20,8 +29,10 @@ def entry(kind: str = "SAE"):  # type: ignore[no-untyped-def]
 
 
 def ack(e):  # type: ignore[no-untyped-def]
-    return record_ack(e, Ack(ack_id="k", who="Dr Test", role="pi", at=OPENED + timedelta(minutes=30),
-                             conclusion="assessing"))
+    return record_ack(
+        e,
+        Ack(ack_id="k", who="Dr Test", role="pi", at=OPENED + timedelta(minutes=30), conclusion="assessing"),
+    )
 
 
 @pytest.mark.parametrize("kind", ["SAE", "SUSAR", "DLT"])
@@ -39,8 +50,10 @@ def test_other_kinds_are_not_escalated_for_missing_acknowledgement(kind: str) ->
 
 
 def test_acknowledged_in_time_nothing_is_escalated() -> None:
-    e = record_ethics_submission(ack(entry("SAE")), EthicsSubmission(
-        ack_id="s", who="Dr Test", role="pi", at=OPENED + timedelta(hours=3)))
+    e = record_ethics_submission(
+        ack(entry("SAE")),
+        EthicsSubmission(ack_id="s", who="Dr Test", role="pi", at=OPENED + timedelta(hours=3)),
+    )
     for hours in (2, 20, 24, 100):
         assert due_escalations([e], OPENED + timedelta(hours=hours), POLICY) == []
 

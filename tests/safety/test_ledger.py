@@ -1,4 +1,5 @@
-"""safety.ledger: one delivery per (message, channel), back-off with deterministic jitter, append-only audit."""
+"""safety.ledger: one delivery per (message, channel), back-off with deterministic jitter, append-only
+audit."""
 
 from __future__ import annotations
 
@@ -53,14 +54,16 @@ def test_back_off_grows_exponentially_within_the_jitter_band_and_is_deterministi
 
 def test_a_failed_attempt_schedules_a_retry_and_the_limit_gives_up() -> None:
     entry = open_entry(make_alert(), TARGETS, NOW)
-    entry, d = record_attempt(entry, "alert", ETHICS.channel, delivered=False, error="refused", now=NOW,
-                              policy=POLICY)
+    entry, d = record_attempt(
+        entry, "alert", ETHICS.channel, delivered=False, error="refused", now=NOW, policy=POLICY
+    )
     assert d.state == "pending" and d.next_attempt_at is not None and d.next_attempt_at > NOW
     assert ETHICS.channel not in [x.channel for x in due_deliveries(entry, NOW)]
     assert ETHICS.channel in [x.channel for x in due_deliveries(entry, d.next_attempt_at)]
     for _ in range(2):
-        entry, d = record_attempt(entry, "alert", ETHICS.channel, delivered=False, error="refused",
-                                  now=NOW, policy=POLICY)
+        entry, d = record_attempt(
+            entry, "alert", ETHICS.channel, delivered=False, error="refused", now=NOW, policy=POLICY
+        )
     assert d.state == "failed" and [a.number for a in d.attempts] == [1, 2, 3]
     assert needs_failure_report(entry, d)
 
@@ -75,8 +78,15 @@ def test_a_delivered_channel_is_never_due_again() -> None:
 def test_delivery_failed_goes_to_the_safety_officer_and_names_no_url_or_error() -> None:
     entry = open_entry(make_alert(), TARGETS, NOW)
     for _ in range(3):
-        entry, d = record_attempt(entry, "alert", ETHICS.channel, delivered=False,
-                                  error="550 ethics-office@example.cn unknown", now=NOW, policy=POLICY)
+        entry, d = record_attempt(
+            entry,
+            "alert",
+            ETHICS.channel,
+            delivered=False,
+            error="550 ethics-office@example.cn unknown",
+            now=NOW,
+            policy=POLICY,
+        )
     alert = delivery_failed_alert(entry, d, NOW)
     assert alert.kind == "DELIVERY_FAILED" and alert.recipients == ["safety_officer"]
     assert alert.basis["failed_recipient"] == "ethics" and alert.basis["attempts"] == 3
@@ -87,19 +97,27 @@ def test_delivery_failed_goes_to_the_safety_officer_and_names_no_url_or_error() 
 def test_a_delivery_failed_alert_never_reports_its_own_failure() -> None:
     entry = open_entry(make_alert(), TARGETS, NOW)
     for _ in range(3):
-        entry, d = record_attempt(entry, "alert", ETHICS.channel, delivered=False, error="x", now=NOW,
-                                  policy=POLICY)
+        entry, d = record_attempt(
+            entry, "alert", ETHICS.channel, delivered=False, error="x", now=NOW, policy=POLICY
+        )
     meta = open_entry(delivery_failed_alert(entry, d, NOW), TARGETS, NOW)
     for _ in range(3):
-        meta, md = record_attempt(meta, "alert", OFFICER.channel, delivered=False, error="x", now=NOW,
-                                  policy=POLICY)
+        meta, md = record_attempt(
+            meta, "alert", OFFICER.channel, delivered=False, error="x", now=NOW, policy=POLICY
+        )
     assert md.state == "failed" and not needs_failure_report(meta, md)
 
 
 def test_acks_are_appended_never_overwritten_and_a_redelivered_ack_is_ignored() -> None:
     entry = open_entry(make_alert(), TARGETS, NOW)
     first = Ack(ack_id="a1", who="Dr Test", role="pi", at=NOW, conclusion="assessing", remote="127.0.0.1")
-    second = Ack(ack_id="a2", who="Officer Test", role="safety_officer", at=NOW + timedelta(minutes=5),
-                 conclusion="seen", causality="possible")
+    second = Ack(
+        ack_id="a2",
+        who="Officer Test",
+        role="safety_officer",
+        at=NOW + timedelta(minutes=5),
+        conclusion="seen",
+        causality="possible",
+    )
     entry = record_ack(record_ack(record_ack(entry, first), first), second)
     assert [a.ack_id for a in entry.acks] == ["a1", "a2"] and entry.acks[0].who == "Dr Test"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from delivery_fixtures import make_alert
 
 from safety.messages import MAX_SHORT, MAX_TITLE, render
-from delivery_fixtures import make_alert
 
 TZ = "Asia/Shanghai"
 
@@ -15,21 +15,44 @@ def test_text_is_chinese_first_then_english_with_every_required_field() -> None:
     m = render(alert, time_zone=TZ, ack_url="https://safety.example/alerts/x/ack?sig=1")
     zh, en = m.text.index("严重不良事件"), m.text.index("Serious adverse event")
     assert zh < en
-    for needle in ("受试者编号：AA-001", "研究日：14", "规则：SAE-RULE", "CTCAE 术语：Infusion related reaction",
-                   "分级：3", "Subject: AA-001", "Study day: 14", "Kind: SAE", "Grade: 3",
-                   "causality: possible", "https://safety.example/alerts/x/ack?sig=1"):
+    for needle in (
+        "受试者编号：AA-001",
+        "研究日：14",
+        "规则：SAE-RULE",
+        "CTCAE 术语：Infusion related reaction",
+        "分级：3",
+        "Subject: AA-001",
+        "Study day: 14",
+        "Kind: SAE",
+        "Grade: 3",
+        "causality: possible",
+        "https://safety.example/alerts/x/ack?sig=1",
+    ):
         assert needle in m.text
 
 
 def test_due_time_is_shown_in_the_study_time_zone() -> None:
     alert = make_alert()  # due 2026-08-02 10:00 +08:00
-    utc = alert.model_copy(update={"report_due_at": alert.report_due_at.astimezone(__import__("datetime").UTC)})
+    utc = alert.model_copy(
+        update={"report_due_at": alert.report_due_at.astimezone(__import__("datetime").UTC)}
+    )
     assert "2026-08-02 10:00 CST (UTC+0800)" in render(utc, time_zone=TZ).text
     assert "2026-08-02 03:00 BST" in render(utc, time_zone="Europe/London").text  # 02:00 UTC
 
 
-@pytest.mark.parametrize("kind", ["SAE", "SUSAR", "DLT", "SUSPECTED_DLT", "POTENTIAL_SAE", "HYS_LAW",
-                                  "STOPPING_BOUNDARY", "DELIVERY_FAILED"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "SAE",
+        "SUSAR",
+        "DLT",
+        "SUSPECTED_DLT",
+        "POTENTIAL_SAE",
+        "HYS_LAW",
+        "STOPPING_BOUNDARY",
+        "DELIVERY_FAILED",
+    ],
+)
 def test_title_fits_chat_and_short_form_fits_one_sms(kind: str) -> None:
     m = render(make_alert(kind=kind, subject="AA-0000000000001"), time_zone=TZ, escalation="REPORT_OVERDUE")
     assert len(m.title) <= MAX_TITLE and len(m.short) <= MAX_SHORT
@@ -44,8 +67,9 @@ def test_html_body_escapes_every_value() -> None:
 
 
 def test_unknown_basis_keys_are_withheld_and_counted() -> None:
-    m = render(make_alert(basis={"causality": "related", "narrative": "free text", "mrn": 12345}),
-               time_zone=TZ)
+    m = render(
+        make_alert(basis={"causality": "related", "narrative": "free text", "mrn": 12345}), time_zone=TZ
+    )
     assert "free text" not in m.text and "12345" not in m.text
     assert "2 further basis field(s) (withheld)" in m.text and "另有 2 项依据" in m.text
 

@@ -1,21 +1,32 @@
-"""PHI guard: a name-like field in an input event never reaches any message body (protocol.md: never a name)."""
+"""PHI guard: a name-like field in an input event never reaches any message body (protocol.md: never a
+name)."""
 
 from __future__ import annotations
 
 import json
 
+from delivery_fixtures import make_alert
+
 from safety.alerts import Alert
 from safety.messages import render
 from safety.parsing import parse_event
 from safety.pipeline import step
-from delivery_fixtures import make_alert
 
 NAME = "张三"
 AE_EVENT = {
-    "type": "adverse_event", "event_id": "AE-PHI-1", "study_id": "ChiCTR2600125907", "subject_id": "AA-009",
-    "occurred_at": "2026-08-01T09:00:00+08:00", "recorded_at": "2026-08-01T10:00:00+08:00",
-    "patient_name": NAME, "term": f"{NAME} 输液后寒战高热", "ctcae_term": "Infusion related reaction",
-    "grade": 3, "serious": ["hospitalization"], "causality": "related", "expected": False,
+    "type": "adverse_event",
+    "event_id": "AE-PHI-1",
+    "study_id": "ChiCTR2600125907",
+    "subject_id": "AA-009",
+    "occurred_at": "2026-08-01T09:00:00+08:00",
+    "recorded_at": "2026-08-01T10:00:00+08:00",
+    "patient_name": NAME,
+    "term": f"{NAME} 输液后寒战高热",
+    "ctcae_term": "Infusion related reaction",
+    "grade": 3,
+    "serious": ["hospitalization"],
+    "causality": "related",
+    "expected": False,
 }
 
 
@@ -30,8 +41,13 @@ def _every_text(alert: Alert) -> str:
 def test_an_alert_built_from_a_name_carrying_payload_shows_no_name() -> None:
     payload = json.loads(make_alert().model_dump_json())
     payload["patient_name"] = NAME
-    payload["basis"] = {"causality": "related", "term": AE_EVENT["term"], "patient_name": NAME,
-                        "verbatim": AE_EVENT["term"], "nested": {"name": NAME, "value": NAME}}
+    payload["basis"] = {
+        "causality": "related",
+        "term": AE_EVENT["term"],
+        "patient_name": NAME,
+        "verbatim": AE_EVENT["term"],
+        "nested": {"name": NAME, "value": NAME},
+    }
     payload["ctcae_term"] = AE_EVENT["term"]  # a verbatim term put where a CTCAE term belongs
     text = _every_text(Alert.model_validate(payload))
     assert NAME not in text and "输液后寒战高热" not in text
@@ -39,9 +55,16 @@ def test_an_alert_built_from_a_name_carrying_payload_shows_no_name() -> None:
 
 
 def test_alerts_from_the_pipeline_for_a_name_carrying_event_show_no_name(ruleset) -> None:  # type: ignore[no-untyped-def]
-    infusion = {"type": "infusion", "event_id": "INF-PHI-1", "study_id": "ChiCTR2600125907",
-                "subject_id": "AA-009", "occurred_at": "2026-08-01T08:00:00+08:00", "infusion_number": 1,
-                "dose_per_kg": 1e6, "patient_name": NAME}
+    infusion = {
+        "type": "infusion",
+        "event_id": "INF-PHI-1",
+        "study_id": "ChiCTR2600125907",
+        "subject_id": "AA-009",
+        "occurred_at": "2026-08-01T08:00:00+08:00",
+        "infusion_number": 1,
+        "dose_per_kg": 1e6,
+        "patient_name": NAME,
+    }
     state, alerts = None, []
     for raw in (infusion, AE_EVENT):
         event = parse_event(json.dumps(raw, ensure_ascii=False), ruleset.tz)

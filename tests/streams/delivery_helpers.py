@@ -45,7 +45,9 @@ class Webhook:
         self._runner: web.AppRunner | None = None
 
     async def _handle(self, request: web.Request) -> web.Response:
-        self.received.append({"path": request.path, "query": dict(request.query), "json": await request.json()})
+        self.received.append(
+            {"path": request.path, "query": dict(request.query), "json": await request.json()}
+        )
         return web.json_response(self.replies.get(request.path, {"errcode": 0, "errmsg": "ok"}))
 
     async def start(self) -> Webhook:
@@ -69,10 +71,19 @@ class Webhook:
 def make_alert(kind: str = "SAE", subject: str = "AA-001", event: str = "AE-7") -> Alert:
     due = {"SAE": RAISED + timedelta(hours=24), "SUSAR": RAISED + timedelta(days=15)}.get(kind)
     return Alert(
-        alert_id=alert_id(kind, f"{kind}-RULE", subject, [event]), kind=kind, rule_id=f"{kind}-RULE",  # type: ignore[arg-type]
-        study_id="ChiCTR2600125907", subject_id=subject, study_day=14, ctcae_term="Infusion related reaction",
-        grade=3, event_ids=[event], recipients=["pi", "ethics"] if kind in ("SAE", "SUSAR") else ["pi"],
-        raised_at=RAISED, report_due_at=due, rules_version="test",
+        alert_id=alert_id(kind, f"{kind}-RULE", subject, [event]),
+        kind=kind,
+        rule_id=f"{kind}-RULE",  # type: ignore[arg-type]
+        study_id="ChiCTR2600125907",
+        subject_id=subject,
+        study_day=14,
+        ctcae_term="Infusion related reaction",
+        grade=3,
+        event_ids=[event],
+        recipients=["pi", "ethics"] if kind in ("SAE", "SUSAR") else ["pi"],
+        raised_at=RAISED,
+        report_due_at=due,
+        rules_version="test",
         basis={"serious": ["hospitalization"], "causality": "possible"},
     )
 

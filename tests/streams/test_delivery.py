@@ -61,9 +61,16 @@ def notifier_for(path: Path, **endpoints: str) -> Notifier:
 
 
 def dispatcher(notifier: Notifier, store: Any, clock: Clock, metrics: Any = None) -> Dispatcher:
-    return Dispatcher(notifier, store, escalation=Escalation(), retry=RETRY, time_zone="Asia/Shanghai",
-                      clock=clock, links=lambda alert_id, role: f"https://safety.example/alerts/{alert_id}/{role}",
-                      metrics=metrics)
+    return Dispatcher(
+        notifier,
+        store,
+        escalation=Escalation(),
+        retry=RETRY,
+        time_zone="Asia/Shanghai",
+        clock=clock,
+        links=lambda alert_id, role: f"https://safety.example/alerts/{alert_id}/{role}",
+        metrics=metrics,
+    )
 
 
 def mail(port: int, to: str) -> str:
@@ -73,9 +80,14 @@ def mail(port: int, to: str) -> str:
 @pytest.mark.asyncio
 async def test_each_recipient_tag_gets_its_message_with_chinese_intact(tmp_path: Path, smtp, hook) -> None:  # type: ignore[no-untyped-def]
     port, sink = smtp
-    config = write_config(tmp_path, {"pi": mail(port, "pi@example.org"),
-                                     "ethics": f"json://127.0.0.1:{hook.port}/ethics",
-                                     "safety_officer": f"json://127.0.0.1:{hook.port}/officer"})
+    config = write_config(
+        tmp_path,
+        {
+            "pi": mail(port, "pi@example.org"),
+            "ethics": f"json://127.0.0.1:{hook.port}/ethics",
+            "safety_officer": f"json://127.0.0.1:{hook.port}/officer",
+        },
+    )
     d = dispatcher(notifier_for(config), MemoryLedger(), Clock())
     await d.on_alert(make_alert("SAE"))
     (msg,) = sink.to("pi@example.org")
@@ -84,18 +96,26 @@ async def test_each_recipient_tag_gets_its_message_with_chinese_intact(tmp_path:
     assert "受试者编号" in html_part and "严重不良事件" in html_part and "AA-001" in html_part
     assert "https://safety.example/alerts/" in html_part and "/pi" in html_part
     (ethics,) = hook.on("/ethics")
-    assert "受试者编号：AA-001" in ethics["json"]["message"] and "Subject: AA-001" in ethics["json"]["message"]
+    assert (
+        "受试者编号：AA-001" in ethics["json"]["message"] and "Subject: AA-001" in ethics["json"]["message"]
+    )
     assert ethics["json"]["message"].index("受试者") < ethics["json"]["message"].index("Subject")
     assert hook.on("/officer") == []  # an SAE goes to pi and ethics only
 
 
 @pytest.mark.asyncio
 async def test_a_down_target_is_retried_then_reported_while_the_other_still_receives(
-        tmp_path: Path, smtp, hook) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, smtp, hook
+) -> None:  # type: ignore[no-untyped-def]
     port, sink = smtp
-    config = write_config(tmp_path, {"pi": mail(port, "pi@example.org"),
-                                     "ethics": f"json://127.0.0.1:{free_port()}/down",  # closed port
-                                     "safety_officer": f"json://127.0.0.1:{hook.port}/officer"})
+    config = write_config(
+        tmp_path,
+        {
+            "pi": mail(port, "pi@example.org"),
+            "ethics": f"json://127.0.0.1:{free_port()}/down",  # closed port
+            "safety_officer": f"json://127.0.0.1:{hook.port}/officer",
+        },
+    )
     clock, metrics = Clock(), SafetyMetrics.create(CollectorRegistry())
     store = MemoryLedger()
     d = dispatcher(notifier_for(config), store, clock, metrics)
@@ -109,11 +129,19 @@ async def test_a_down_target_is_retried_then_reported_while_the_other_still_rece
     assert ethics.state == "failed" and len(ethics.attempts) == 3
     assert all(a.outcome == "failed" for a in ethics.attempts)
     (report,) = hook.on("/officer")
-    assert "DELIVERY_FAILED" in report["json"]["title"] and "failed_recipient: ethics" in report["json"]["message"]
+    assert (
+        "DELIVERY_FAILED" in report["json"]["title"]
+        and "failed_recipient: ethics" in report["json"]["message"]
+    )
     assert len(sink.to("pi@example.org")) == 1  # the PI was not re-sent anything
     value = metrics.registry.get_sample_value
-    assert value("safety_deliveries_total", {"channel": "json", "recipient": "ethics", "outcome": "retried"}) == 2
-    assert value("safety_deliveries_total", {"channel": "json", "recipient": "ethics", "outcome": "failed"}) == 1
+    assert (
+        value("safety_deliveries_total", {"channel": "json", "recipient": "ethics", "outcome": "retried"})
+        == 2
+    )
+    assert (
+        value("safety_deliveries_total", {"channel": "json", "recipient": "ethics", "outcome": "failed"}) == 1
+    )
     clock.advance(hours=1)
     await d.sweep()
     failures = [r for r in hook.on("/officer") if "DELIVERY_FAILED" in r["json"]["title"]]
@@ -122,11 +150,17 @@ async def test_a_down_target_is_retried_then_reported_while_the_other_still_rece
 
 @pytest.mark.asyncio
 async def test_restart_after_a_crash_mid_delivery_sends_no_duplicate_and_loses_none(
-        tmp_path: Path, smtp, hook) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, smtp, hook
+) -> None:  # type: ignore[no-untyped-def]
     port, sink = smtp
-    config = write_config(tmp_path, {"pi": mail(port, "pi@example.org"),
-                                     "ethics": f"json://127.0.0.1:{hook.port}/ethics",
-                                     "safety_officer": f"json://127.0.0.1:{hook.port}/officer"})
+    config = write_config(
+        tmp_path,
+        {
+            "pi": mail(port, "pi@example.org"),
+            "ethics": f"json://127.0.0.1:{hook.port}/ethics",
+            "safety_officer": f"json://127.0.0.1:{hook.port}/officer",
+        },
+    )
     ledger_file = tmp_path / "out" / "ledger.jsonl"
     alert = make_alert("SAE")
 
@@ -158,10 +192,19 @@ async def test_restart_after_a_crash_mid_delivery_sends_no_duplicate_and_loses_n
 async def test_wecom_and_dingtalk_200_with_an_errcode_is_a_failure(tmp_path: Path, hook) -> None:  # type: ignore[no-untyped-def]
     hook.replies["/wecom"] = {"errcode": 93000, "errmsg": "invalid webhook url"}
     hook.replies["/ding"] = {"errcode": 0, "errmsg": "ok"}
-    config = write_config(tmp_path, {"pi": "wecombot://BOTKEY", "ethics": "dingtalk://SIGNSECRET@DINGTOKEN/",
-                                     "safety_officer": f"json://127.0.0.1:{hook.port}/officer"})
-    notifier = notifier_for(config, wecombot=f"http://127.0.0.1:{hook.port}/wecom?key={{key}}",
-                            dingtalk=f"http://127.0.0.1:{hook.port}/ding?access_token={{token}}")
+    config = write_config(
+        tmp_path,
+        {
+            "pi": "wecombot://BOTKEY",
+            "ethics": "dingtalk://SIGNSECRET@DINGTOKEN/",
+            "safety_officer": f"json://127.0.0.1:{hook.port}/officer",
+        },
+    )
+    notifier = notifier_for(
+        config,
+        wecombot=f"http://127.0.0.1:{hook.port}/wecom?key={{key}}",
+        dingtalk=f"http://127.0.0.1:{hook.port}/ding?access_token={{token}}",
+    )
     store = MemoryLedger()
     await dispatcher(notifier, store, Clock()).on_alert(make_alert("SAE"))
     (wecom,) = hook.on("/wecom")
@@ -181,9 +224,12 @@ def test_a_protocol_tag_without_a_url_refuses_to_start(tmp_path: Path) -> None:
 
 def test_an_entry_apprise_skips_refuses_to_start(tmp_path: Path) -> None:
     config = tmp_path / "apprise.yml"
-    config.write_text("version: 1\nurls:\n  - mailto://127.0.0.1:25?from=bot@example.org:\n"
-                      "      - to: pi@example.org\n        tag: pi\n        name: SAE Bot\n        from: bad\n"
-                      "  - json://127.0.0.1:9/e:\n      - tag: ethics, safety_officer\n", encoding="utf-8")
+    config.write_text(
+        "version: 1\nurls:\n  - mailto://127.0.0.1:25?from=bot@example.org:\n"
+        "      - to: pi@example.org\n        tag: pi\n        name: SAE Bot\n        from: bad\n"
+        "  - json://127.0.0.1:9/e:\n      - tag: ethics, safety_officer\n",
+        encoding="utf-8",
+    )
     with pytest.raises(DeliveryConfigError, match="skipped an entry"):
         notifier_for(config)
 
@@ -202,26 +248,45 @@ async def test_without_configuration_a_local_sink_prints_and_writes_the_outbox(t
     said: list[str] = []
     console = tmp_path / "console.txt"
     with console.open("w", encoding="utf-8") as out:
-        notifier = load_notifier(DeliverySettings(outbox_dir=tmp_path), TAGS, console=out, announce=said.append)
+        notifier = load_notifier(
+            DeliverySettings(outbox_dir=tmp_path), TAGS, console=out, announce=said.append
+        )
         await dispatcher(notifier, MemoryLedger(), Clock()).on_alert(make_alert("SAE"))
     assert "SAFETY_NOTIFY_CONFIG is not set" in said[0]
-    records = [json.loads(line) for line in (tmp_path / "outbox.jsonl").read_text(encoding="utf-8").splitlines()]
+    records = [
+        json.loads(line) for line in (tmp_path / "outbox.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert sorted(r["recipient"] for r in records) == ["ethics", "pi"]
     assert "严重不良事件" in console.read_text(encoding="utf-8")
 
 
 @pytest.mark.asyncio
 async def test_unacknowledged_sae_is_re_sent_to_pi_and_copied_to_the_safety_officer(tmp_path: Path) -> None:
-    notifier = load_notifier(DeliverySettings(outbox_dir=tmp_path), TAGS, console=open(  # noqa: SIM115
-        tmp_path / "console.txt", "w"), announce=lambda text: None)
+    notifier = load_notifier(
+        DeliverySettings(outbox_dir=tmp_path),
+        TAGS,
+        console=open(  # noqa: SIM115
+            tmp_path / "console.txt", "w"
+        ),
+        announce=lambda text: None,
+    )
     clock = Clock()
     store = MemoryLedger()
     d = dispatcher(notifier, store, clock)
     late, acked = make_alert("SAE"), make_alert("SAE", subject="AA-002", event="AE-8")
     await d.on_alert(late)
     await d.on_alert(acked)
-    await d.on_event({"type": "ack", "alert_id": acked.alert_id, "who": "Dr Test", "role": "pi",
-                      "at": clock.now.isoformat(), "conclusion": "assessing", "remote": "127.0.0.1"})
+    await d.on_event(
+        {
+            "type": "ack",
+            "alert_id": acked.alert_id,
+            "who": "Dr Test",
+            "role": "pi",
+            "at": clock.now.isoformat(),
+            "conclusion": "assessing",
+            "remote": "127.0.0.1",
+        }
+    )
     clock.advance(hours=2)
     await d.sweep()
     await d.sweep()
@@ -229,3 +294,35 @@ async def test_unacknowledged_sae_is_re_sent_to_pi_and_copied_to_the_safety_offi
     escalations = [r for r in records if r["title"].startswith("【升级")]
     assert sorted(r["recipient"] for r in escalations) == ["pi", "safety_officer"]
     assert all("AA-001" in r["title"] for r in escalations)
+
+
+def test_safety_deliver_re_run_sends_nothing_twice(tmp_path: Path, smtp, hook) -> None:  # type: ignore[no-untyped-def]
+    from streams.deliver_cli import deliver_main
+
+    port, sink = smtp
+    alerts = tmp_path / "alerts.jsonl"
+    alerts.write_text(
+        "\n".join(a.to_json() for a in (make_alert("SAE"), make_alert("DLT", event="AE-9"))) + "\n",
+        encoding="utf-8",
+    )
+    config = write_config(
+        tmp_path,
+        {
+            "pi": mail(port, "pi@example.org"),
+            "ethics": mail(port, "ec@example.org"),
+            "safety_officer": mail(port, "so@example.org"),
+        },
+    )
+    argv = ["--alerts", str(alerts), "--outbox", str(tmp_path / "out"), "--config", str(config), "--no-sweep"]
+    assert deliver_main(argv) == 0
+    assert deliver_main(argv) == 0
+    assert len(sink.to("pi@example.org")) == 2 and len(sink.to("ec@example.org")) == 1
+    assert sink.to("so@example.org") == []
+
+
+def test_the_worker_plugin_adds_ack_routes_and_delivery_agents(app) -> None:  # type: ignore[no-untyped-def]
+    routes = {(r.method, r.resource.canonical) for r in app.web.web_app.router.routes()}  # type: ignore[union-attr]
+    assert ("POST", "/alerts/{alert_id}/ack") in routes
+    assert ("POST", "/alerts/{alert_id}/ethics-submitted") in routes
+    assert ("GET", "/alerts/{alert_id}/ack") in routes
+    assert {"delivery_router", "delivery_ledger"} <= {a.name for a in app.agents.values()}
