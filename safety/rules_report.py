@@ -20,15 +20,21 @@ REQUIRED_CLOCKS = ("SAE", "SUSAR", "SUSAR_FATAL")
 def _check(protocol: Protocol, path: Path) -> None:
     priority = protocol.dlt.priority
     if sorted(priority) != sorted(DLT_RULES):
-        raise RuleFileError(f"{path}: dlt.priority: expected each of {', '.join(DLT_RULES)} exactly once, "
-                            f"got {', '.join(priority) or 'nothing'}")
+        raise RuleFileError(
+            f"{path}: dlt.priority: expected each of {', '.join(DLT_RULES)} exactly once, "
+            f"got {', '.join(priority) or 'nothing'}"
+        )
     missing = [name for name in REQUIRED_CLOCKS if name not in protocol.clocks]
     if missing:
-        raise RuleFileError(f"{path}: clocks: no clock for {', '.join(missing)}; the regulatory reports need "
-                            "them (e.g. SAE: {hours: 24, what: report to the ethics committee})")
+        raise RuleFileError(
+            f"{path}: clocks: no clock for {', '.join(missing)}; the regulatory reports need "
+            "them (e.g. SAE: {hours: 24, what: report to the ethics committee})"
+        )
     if protocol.window.first_day > protocol.window.last_day:
-        raise RuleFileError(f"{path}: window: first_day {protocol.window.first_day} is after last_day "
-                            f"{protocol.window.last_day}")
+        raise RuleFileError(
+            f"{path}: window: first_day {protocol.window.first_day} is after last_day "
+            f"{protocol.window.last_day}"
+        )
 
 
 def _on(enabled: bool) -> str:
@@ -46,7 +52,11 @@ def rules_check(path: Path) -> str:
     lines = [
         f"{path}: valid study rules for {p.study_id}" + (f" ({p.title})" if p.title else ""),
         f"  time zone {p.time_zone}; CTCAE v{p.ctcae_version}"
-        + ("; clinical criteria assumed worst case" if p.assume_worst_clinical else "; grades from numbers only"),
+        + (
+            "; clinical criteria assumed worst case"
+            if p.assume_worst_clinical
+            else "; grades from numbers only"
+        ),
         f"  surveillance window: study days {w.first_day}..{w.last_day} (bounds DLT and SUSPECTED_DLT only)",
         f"  related causality: {', '.join(p.related_causality)}",
         "",

@@ -34,7 +34,9 @@ class StudyState(BaseModel):
     dlt_alerts: dict[str, list[str]] = Field(default_factory=dict)  # subject -> active DLT alert ids
     crossed: bool = False
     crossed_alert_id: str | None = None
-    probability: float | None = None  # the latest evaluated posterior (dashboards, safety_stopping_probability)
+    probability: float | None = (
+        None  # the latest evaluated posterior (dashboards, safety_stopping_probability)
+    )
 
     @property
     def n(self) -> int:
@@ -54,7 +56,9 @@ class StudyState(BaseModel):
         return cls.model_validate_json(data)
 
 
-def study_step(state: StudyState | None, signal: StudySignal, rules: RuleSet) -> tuple[StudyState, list[Alert]]:
+def study_step(
+    state: StudyState | None, signal: StudySignal, rules: RuleSet
+) -> tuple[StudyState, list[Alert]]:
     """Fold one signal into the study state; return the state and the STOPPING_BOUNDARY alert if it crossed."""
     state = state if state is not None else StudyState(study_id=signal.study_id)
     subject = signal.subject_id
@@ -94,18 +98,32 @@ def study_step(state: StudyState | None, signal: StudySignal, rules: RuleSet) ->
 def _boundary_alert(signal: StudySignal, rules: RuleSet, x: int, n: int, probability: float) -> Alert:
     cfg = rules.protocol.stopping
     return Alert(
-        alert_id=alert_id("STOPPING_BOUNDARY", RULE_ID, signal.subject_id, [signal.event_id], signal.study_id),
-        kind=AlertKind.STOPPING_BOUNDARY, rule_id=RULE_ID, study_id=signal.study_id, subject_id=signal.subject_id,
-        study_day=signal.study_day, ctcae_term=None, grade=None, event_ids=[signal.event_id],
+        alert_id=alert_id(
+            "STOPPING_BOUNDARY", RULE_ID, signal.subject_id, [signal.event_id], signal.study_id
+        ),
+        kind=AlertKind.STOPPING_BOUNDARY,
+        rule_id=RULE_ID,
+        study_id=signal.study_id,
+        subject_id=signal.subject_id,
+        study_day=signal.study_day,
+        ctcae_term=None,
+        grade=None,
+        event_ids=[signal.event_id],
         recipients=list(rules.protocol.recipients.get("STOPPING_BOUNDARY", [])),
         raised_at=in_study_time(signal.at, rules.tz),
         report_due_at=report_due_at("STOPPING_BOUNDARY", RULE_ID, signal.at, rules.protocol, rules.tz),
         rules_version=rules.version,
         basis={
-            "criterion": (f"P(DLT rate > {cfg.threshold:g} | x, n) > {cfg.probability:g} with a "
-                          f"Beta({cfg.prior_a:g}, {cfg.prior_b:g}) prior, n >= {cfg.min_n}"),
-            "x": x, "n": n, "probability": round(probability, 6), "threshold": cfg.threshold,
-            "probability_limit": cfg.probability, "prior": [cfg.prior_a, cfg.prior_b],
+            "criterion": (
+                f"P(DLT rate > {cfg.threshold:g} | x, n) > {cfg.probability:g} with a "
+                f"Beta({cfg.prior_a:g}, {cfg.prior_b:g}) prior, n >= {cfg.min_n}"
+            ),
+            "x": x,
+            "n": n,
+            "probability": round(probability, 6),
+            "threshold": cfg.threshold,
+            "probability_limit": cfg.probability,
+            "prior": [cfg.prior_a, cfg.prior_b],
             "signal": signal.kind,
         },
     )

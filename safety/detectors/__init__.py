@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Final
 from safety import episodes
 from safety.alerts import Alert, AlertKind, alert_id
 from safety.clocks import in_study_time, report_due_at
-from safety.detectors import dlt, hys_law, potential_sae, sae, suspected_dlt, susar
+from safety.detectors import dlt, hys_law, potential_sae, sae, susar, suspected_dlt
 from safety.detectors.base import Candidate, Context
 from safety.detectors.memory import AlertRef
 from safety.signals import StudySignal
@@ -101,12 +101,26 @@ def _settle(ctx: Context, candidates: list[Candidate]) -> RuleOutcome:
         if ref is None:
             new_id = candidate.key
         else:  # raised again after a withdrawal: a new alert, not a redelivery of the withdrawn one
-            new_id = alert_id(candidate.kind, candidate.rule_id, event.subject_id, candidate.event_ids,
-                              candidate.key, f"revision {event.revision}")
+            new_id = alert_id(
+                candidate.kind,
+                candidate.rule_id,
+                event.subject_id,
+                candidate.event_ids,
+                candidate.key,
+                f"revision {event.revision}",
+            )
         alert = _alert(ctx, candidate, new_id)
-        memory.remember(candidate.key, AlertRef.model_construct(
-            alert_id=new_id, kind=candidate.kind, rule_id=candidate.rule_id, study_day=candidate.study_day,
-            event_ids=list(candidate.event_ids), active=True))
+        memory.remember(
+            candidate.key,
+            AlertRef.model_construct(
+                alert_id=new_id,
+                kind=candidate.kind,
+                rule_id=candidate.rule_id,
+                study_day=candidate.study_day,
+                event_ids=list(candidate.event_ids),
+                active=True,
+            ),
+        )
         if candidate.kind == "SAE":
             memory.sae_days[event.event_id] = candidate.study_day
         if candidate.kind == "DLT":
@@ -134,13 +148,21 @@ def _alert(ctx: Context, candidate: Candidate, new_id: str) -> Alert:
     event = ctx.event
     start = event.clock_start
     return Alert(
-        alert_id=new_id, kind=AlertKind(candidate.kind), rule_id=candidate.rule_id, study_id=event.study_id,
-        subject_id=event.subject_id, study_day=candidate.study_day, ctcae_term=candidate.ctcae_term,
-        grade=candidate.grade, event_ids=list(candidate.event_ids),
+        alert_id=new_id,
+        kind=AlertKind(candidate.kind),
+        rule_id=candidate.rule_id,
+        study_id=event.study_id,
+        subject_id=event.subject_id,
+        study_day=candidate.study_day,
+        ctcae_term=candidate.ctcae_term,
+        grade=candidate.grade,
+        event_ids=list(candidate.event_ids),
         recipients=list(rules.protocol.recipients.get(candidate.kind, [])),  # type: ignore[call-overload]
         raised_at=in_study_time(start, rules.tz),
         report_due_at=report_due_at(candidate.kind, candidate.rule_id, start, rules.protocol, rules.tz),
-        rules_version=rules.version, also_matched=candidate.also_matched, basis=candidate.basis,
+        rules_version=rules.version,
+        also_matched=candidate.also_matched,
+        basis=candidate.basis,
     )
 
 
@@ -148,23 +170,43 @@ def _withdrawal(ctx: Context, ref: AlertRef, replacement: Alert | None) -> Alert
     event = ctx.event
     rules = ctx.rules
     if replacement is not None:
-        reason = (f"revision {event.revision} of {event.event_id} superseded it with {replacement.rule_id} "
-                  f"alert {replacement.alert_id}")
+        reason = (
+            f"revision {event.revision} of {event.event_id} superseded it with {replacement.rule_id} "
+            f"alert {replacement.alert_id}"
+        )
     else:
         reason = f"revision {event.revision} of {event.event_id} no longer meets {ref.rule_id}"
     return Alert(
-        alert_id=alert_id("ALERT_WITHDRAWN", ref.rule_id, event.subject_id, [event.event_id], ref.alert_id,
-                          f"revision {event.revision}"),
-        kind=AlertKind.ALERT_WITHDRAWN, rule_id=ref.rule_id, study_id=event.study_id, subject_id=event.subject_id,
-        study_day=ref.study_day, event_ids=[event.event_id],
+        alert_id=alert_id(
+            "ALERT_WITHDRAWN",
+            ref.rule_id,
+            event.subject_id,
+            [event.event_id],
+            ref.alert_id,
+            f"revision {event.revision}",
+        ),
+        kind=AlertKind.ALERT_WITHDRAWN,
+        rule_id=ref.rule_id,
+        study_id=event.study_id,
+        subject_id=event.subject_id,
+        study_day=ref.study_day,
+        event_ids=[event.event_id],
         recipients=list(rules.protocol.recipients.get(ref.kind, [])),  # type: ignore[call-overload]
-        raised_at=in_study_time(event.clock_start, rules.tz), rules_version=rules.version,
-        withdraws=ref.alert_id, reason=reason,
+        raised_at=in_study_time(event.clock_start, rules.tz),
+        rules_version=rules.version,
+        withdraws=ref.alert_id,
+        reason=reason,
     )
 
 
 def _signal(ctx: Context, kind: str, alert: str, day: int | None) -> StudySignal:
     event = ctx.event
-    return StudySignal(kind=kind, study_id=event.study_id, subject_id=event.subject_id,  # type: ignore[arg-type]
-                       event_id=event.event_id, study_day=day, at=in_study_time(event.clock_start, ctx.rules.tz),
-                       alert_id=alert)
+    return StudySignal(
+        kind=kind,
+        study_id=event.study_id,
+        subject_id=event.subject_id,  # type: ignore[arg-type]
+        event_id=event.event_id,
+        study_day=day,
+        at=in_study_time(event.clock_start, ctx.rules.tz),
+        alert_id=alert,
+    )

@@ -24,13 +24,33 @@ if TYPE_CHECKING:
 class Candidate:
     """An alert a detector found for the current event (not yet an Alert: it may already exist)."""
 
-    __slots__ = ("also_matched", "basis", "ctcae_term", "episode", "event_ids", "grade", "key", "kind",
-                 "rule_id", "study_day")
+    __slots__ = (
+        "also_matched",
+        "basis",
+        "ctcae_term",
+        "episode",
+        "event_ids",
+        "grade",
+        "key",
+        "kind",
+        "rule_id",
+        "study_day",
+    )
 
     def __init__(
-        self, kind: str, rule_id: str, subject_id: str, event_ids: list[str], *, study_day: int | None,
-        ctcae_term: str | None, grade: int | None, basis: dict[str, Any], also_matched: list[str] | None = None,
-        identity: tuple[str, ...] = (), episode: str | None = None,
+        self,
+        kind: str,
+        rule_id: str,
+        subject_id: str,
+        event_ids: list[str],
+        *,
+        study_day: int | None,
+        ctcae_term: str | None,
+        grade: int | None,
+        basis: dict[str, Any],
+        also_matched: list[str] | None = None,
+        identity: tuple[str, ...] = (),
+        episode: str | None = None,
     ) -> None:
         self.kind = kind
         self.rule_id = rule_id
@@ -49,15 +69,23 @@ class Context:
 
     __slots__ = ("_day", "correction", "dlt_matched", "event", "graded", "memory", "rules", "state")
 
-    def __init__(self, event: Event, graded: list[GradedObservation], state: SubjectState, rules: RuleSet,
-                 correction: bool) -> None:
+    def __init__(
+        self,
+        event: Event,
+        graded: list[GradedObservation],
+        state: SubjectState,
+        rules: RuleSet,
+        correction: bool,
+    ) -> None:
         self.event = event
         self.graded = graded
         self.state = state
         self.rules = rules
         self.memory: RuleMemory = state.rules
         self.correction = correction
-        self.dlt_matched = False  # set by the DLT detector, read by SUSPECTED_DLT-AE (a DLT needs no attribution)
+        self.dlt_matched = (
+            False  # set by the DLT detector, read by SUSPECTED_DLT-AE (a DLT needs no attribution)
+        )
         self._day: int | None | bool = False
 
     @property

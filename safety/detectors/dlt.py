@@ -45,8 +45,12 @@ def _event_rules(ctx: Context, event: AdverseEvent | Death) -> list[Candidate]:
     dlt = ctx.rules.protocol.dlt
     protocol = ctx.rules.protocol
     matched: dict[str, str] = {}
-    basis: dict[str, Any] = {"onset": iso(event.occurred_at), "study_day": day, "causality": event.causality,
-                             "window": [protocol.window.first_day, protocol.window.last_day]}
+    basis: dict[str, Any] = {
+        "onset": iso(event.occurred_at),
+        "study_day": day,
+        "causality": event.causality,
+        "window": [protocol.window.first_day, protocol.window.last_day],
+    }
     if isinstance(event, Death):
         term, grade = None, None
         if dlt.dlt5.enabled and protocol.is_related(event.causality):
@@ -60,16 +64,28 @@ def _event_rules(ctx: Context, event: AdverseEvent | Death) -> list[Candidate]:
             infusion = _infusion_before(ctx, event, dlt.dlt1.within_hours)
             if infusion is not None:
                 hours = (event.occurred_at - infusion).total_seconds() / 3600
-                matched["DLT-1"] = (f"infusion reaction grade >= {dlt.dlt1.min_grade}, onset {fmt(round(hours, 2))} h "
-                                    f"after an infusion (limit {fmt(dlt.dlt1.within_hours)} h)")
+                matched["DLT-1"] = (
+                    f"infusion reaction grade >= {dlt.dlt1.min_grade}, onset {fmt(round(hours, 2))} h "
+                    f"after an infusion (limit {fmt(dlt.dlt1.within_hours)} h)"
+                )
                 basis["infusion_at"] = iso(infusion)
                 basis["hours_after_infusion"] = round(hours, 2)
-        if (dlt.dlt3.enabled and term in dlt.dlt3.terms and grade >= dlt.dlt3.min_grade
-                and event.causality not in dlt.dlt3.excluded_causality):
-            matched["DLT-3"] = (f"thromboembolic event grade >= {dlt.dlt3.min_grade}, causality not "
-                                f"{'/'.join(dlt.dlt3.excluded_causality)}")
-        if (dlt.dlt2.enabled and grade >= dlt.dlt2.min_grade and term not in dlt.dlt2.hematologic_terms
-                and protocol.is_related(event.causality)):
+        if (
+            dlt.dlt3.enabled
+            and term in dlt.dlt3.terms
+            and grade >= dlt.dlt3.min_grade
+            and event.causality not in dlt.dlt3.excluded_causality
+        ):
+            matched["DLT-3"] = (
+                f"thromboembolic event grade >= {dlt.dlt3.min_grade}, causality not "
+                f"{'/'.join(dlt.dlt3.excluded_causality)}"
+            )
+        if (
+            dlt.dlt2.enabled
+            and grade >= dlt.dlt2.min_grade
+            and term not in dlt.dlt2.hematologic_terms
+            and protocol.is_related(event.causality)
+        ):
             matched["DLT-2"] = f"non-hematologic grade >= {dlt.dlt2.min_grade}, causality in the related set"
     if not matched:
         return []
@@ -78,10 +94,19 @@ def _event_rules(ctx: Context, event: AdverseEvent | Death) -> list[Candidate]:
     basis["criterion"] = matched[order[0]]
     if len(order) > 1:
         basis["also_matched_criteria"] = {rule: matched[rule] for rule in order[1:]}
-    return [Candidate(
-        "DLT", order[0], event.subject_id, [event.event_id], study_day=day, ctcae_term=term, grade=grade,
-        basis=basis, also_matched=order[1:] or None,
-    )]
+    return [
+        Candidate(
+            "DLT",
+            order[0],
+            event.subject_id,
+            [event.event_id],
+            study_day=day,
+            ctcae_term=term,
+            grade=grade,
+            basis=basis,
+            also_matched=order[1:] or None,
+        )
+    ]
 
 
 def _infusion_before(ctx: Context, event: AdverseEvent, within_hours: float) -> Any:
@@ -128,8 +153,11 @@ def _remember_baseline(ctx: Context, event: Lab, row: GradedObservation | None) 
     if row is None or row.value is None:
         return
     values = [v for v in ctx.memory.dlt4_baselines.get(event.test, []) if v.event_id != event.event_id]
-    values.append(BaselineValue.model_construct(
-        event_id=event.event_id, occurred_at=event.occurred_at, value=row.value, unit=row.unit))
+    values.append(
+        BaselineValue.model_construct(
+            event_id=event.event_id, occurred_at=event.occurred_at, value=row.value, unit=row.unit
+        )
+    )
     values.sort(key=lambda v: v.occurred_at)
     ctx.memory.dlt4_baselines[event.test] = values[-BASELINE_VALUES:]
 
@@ -148,8 +176,11 @@ def _dlt4(ctx: Context, event: Lab) -> list[Candidate]:
     if not cfg.enabled or row is None or row.grade is None or row.value is None:
         return []  # ungradable values neither confirm nor drop a pending confirmation
     pair = _baseline(ctx, event, row)
-    qualifies = (pair is not None and row.grade >= cfg.min_grade
-                 and sig15(pair[1]) < sig15(cfg.fraction_of_baseline * pair[0]))
+    qualifies = (
+        pair is not None
+        and row.grade >= cfg.min_grade
+        and sig15(pair[1]) < sig15(cfg.fraction_of_baseline * pair[0])
+    )
     day = row.study_day if row.study_day is not None else ctx.day
     if day is None:
         return []
@@ -157,8 +188,17 @@ def _dlt4(ctx: Context, event: Lab) -> list[Candidate]:
     if confirmed is not None:
         if confirmed.opener.event_id == event.event_id:  # a correction of the opening value
             if qualifies:
-                return [_candidate(ctx, confirmed.opener, confirmed.event_id, confirmed.study_day,
-                                   confirmed.value, confirmed.grade, row)]
+                return [
+                    _candidate(
+                        ctx,
+                        confirmed.opener,
+                        confirmed.event_id,
+                        confirmed.study_day,
+                        confirmed.value,
+                        confirmed.grade,
+                        row,
+                    )
+                ]
             del memory.dlt4_confirmed[test]
             return []
         if event.occurred_at > confirmed.occurred_at and not qualifies:
@@ -169,8 +209,13 @@ def _dlt4(ctx: Context, event: Lab) -> list[Candidate]:
         if qualifies and ctx.in_window(day):
             assert pair is not None
             memory.dlt4_pending[test] = Pending.model_construct(
-                event_id=event.event_id, study_day=day, occurred_at=event.occurred_at, value=pair[1],
-                baseline=pair[0], grade=row.grade)
+                event_id=event.event_id,
+                study_day=day,
+                occurred_at=event.occurred_at,
+                value=pair[1],
+                baseline=pair[0],
+                grade=row.grade,
+            )
         return []
     if event.occurred_at <= pending.occurred_at:
         return []  # a late value older than the pending one does not decide it
@@ -185,8 +230,14 @@ def _dlt4(ctx: Context, event: Lab) -> list[Candidate]:
     assert pair is not None
     candidate = _candidate(ctx, pending, event.event_id, day, pair[1], row.grade, row)
     memory.dlt4_confirmed[test] = Confirmed.model_construct(
-        opener=pending, event_id=event.event_id, study_day=day, occurred_at=event.occurred_at, value=pair[1],
-        grade=row.grade, key=candidate.key)
+        opener=pending,
+        event_id=event.event_id,
+        study_day=day,
+        occurred_at=event.occurred_at,
+        value=pair[1],
+        grade=row.grade,
+        key=candidate.key,
+    )
     return [candidate]
 
 
@@ -203,20 +254,34 @@ def _retract(ctx: Context, event: Lab) -> None:
         memory.dlt4_pending[event.test] = confirmed.opener
 
 
-def _candidate(ctx: Context, opener: Pending, event_id: str, day: int, value: float, grade: int,
-               row: GradedObservation) -> Candidate:
+def _candidate(
+    ctx: Context, opener: Pending, event_id: str, day: int, value: float, grade: int, row: GradedObservation
+) -> Candidate:
     cfg = ctx.rules.protocol.dlt.dlt4
     percent = fmt(cfg.fraction_of_baseline * 100)
     return Candidate(
-        "DLT", "DLT-4", ctx.event.subject_id, [opener.event_id, event_id], study_day=day,
-        ctcae_term=row.ctcae_term, grade=grade,
+        "DLT",
+        "DLT-4",
+        ctx.event.subject_id,
+        [opener.event_id, event_id],
+        study_day=day,
+        ctcae_term=row.ctcae_term,
+        grade=grade,
         basis={
-            "criterion": (f"{row.test} below {percent}% of baseline and grade >= {cfg.min_grade}, confirmed "
-                          f">= {cfg.confirm_after_days} study days later"),
-            "test": row.test, "unit": row.unit, "baseline": opener.baseline,
+            "criterion": (
+                f"{row.test} below {percent}% of baseline and grade >= {cfg.min_grade}, confirmed "
+                f">= {cfg.confirm_after_days} study days later"
+            ),
+            "test": row.test,
+            "unit": row.unit,
+            "baseline": opener.baseline,
             "threshold": sig15(cfg.fraction_of_baseline * opener.baseline),
-            "first": {"event_id": opener.event_id, "study_day": opener.study_day, "value": opener.value,
-                      "grade": opener.grade},
+            "first": {
+                "event_id": opener.event_id,
+                "study_day": opener.study_day,
+                "value": opener.value,
+                "grade": opener.grade,
+            },
             "confirming": {"event_id": event_id, "study_day": day, "value": value, "grade": grade},
         },
     )

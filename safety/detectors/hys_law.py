@@ -54,9 +54,17 @@ def detect(ctx: Context) -> list[Candidate]:
             memory.liver_latest[test] = LiverLatest.model_construct(occurred_at=event.occurred_at, high=high)
     if high:
         values = memory.liver.setdefault(role, [])
-        values.append(LiverValue.model_construct(
-            event_id=event.event_id, test=test, study_day=day, occurred_at=event.occurred_at, value=value,
-            uln=uln, x_uln=value / uln))
+        values.append(
+            LiverValue.model_construct(
+                event_id=event.event_id,
+                test=test,
+                study_day=day,
+                occurred_at=event.occurred_at,
+                value=value,
+                uln=uln,
+                x_uln=value / uln,
+            )
+        )
         values.sort(key=lambda v: (v.study_day, v.occurred_at))
         del values[:-LIVER_VALUES]
     if memory.hys_episode is not None:
@@ -85,13 +93,15 @@ def _pair(ctx: Context, role: str, event_id: str) -> tuple[LiverValue, LiverValu
     new = next(v for v in liver[role] if v.event_id == event_id)
     if role == TRANSAMINASE:
         for bilirubin in liver.get(BILIRUBIN, ()):  # sorted by study day: the earliest one within the span
-            if 0 <= bilirubin.study_day - new.study_day <= span and not _blocked(ctx, new.study_day,
-                                                                                  bilirubin.study_day):
+            if 0 <= bilirubin.study_day - new.study_day <= span and not _blocked(
+                ctx, new.study_day, bilirubin.study_day
+            ):
                 return new, bilirubin
         return None
     for transaminase in reversed(liver.get(TRANSAMINASE, [])):  # the latest one within the span
-        if 0 <= new.study_day - transaminase.study_day <= span and not _blocked(ctx, transaminase.study_day,
-                                                                                 new.study_day):
+        if 0 <= new.study_day - transaminase.study_day <= span and not _blocked(
+            ctx, transaminase.study_day, new.study_day
+        ):
             return transaminase, new
     return None
 
@@ -122,26 +132,40 @@ def _retract(ctx: Context, event_id: str) -> None:
 
 
 def _value(value: LiverValue, factor: float, comparison: str) -> dict[str, Any]:
-    return {"event_id": value.event_id, "test": value.test, "study_day": value.study_day,
-            "observed_at": iso(value.occurred_at), "value": value.value, "uln": value.uln,
-            "x_uln": round(value.x_uln, 3), "threshold": f"{comparison} {fmt(factor)} x ULN"}
+    return {
+        "event_id": value.event_id,
+        "test": value.test,
+        "study_day": value.study_day,
+        "observed_at": iso(value.occurred_at),
+        "value": value.value,
+        "uln": value.uln,
+        "x_uln": round(value.x_uln, 3),
+        "threshold": f"{comparison} {fmt(factor)} x ULN",
+    }
 
 
 def _candidate(ctx: Context, transaminase: LiverValue, bilirubin: LiverValue) -> Candidate:
     cfg = ctx.rules.protocol.hys_law
     basis: dict[str, Any] = {
-        "criterion": (f"{'/'.join(cfg.transaminase_tests)} >= {fmt(cfg.transaminase_x_uln)} x ULN and "
-                      f"{cfg.bilirubin_test} >= {fmt(cfg.bilirubin_x_uln)} x ULN within "
-                      f"0..{cfg.max_days_after} days after, {cfg.alp_test} < {fmt(cfg.alp_x_uln_below)} x ULN "
-                      "when measured in the span"),
+        "criterion": (
+            f"{'/'.join(cfg.transaminase_tests)} >= {fmt(cfg.transaminase_x_uln)} x ULN and "
+            f"{cfg.bilirubin_test} >= {fmt(cfg.bilirubin_x_uln)} x ULN within "
+            f"0..{cfg.max_days_after} days after, {cfg.alp_test} < {fmt(cfg.alp_x_uln_below)} x ULN "
+            "when measured in the span"
+        ),
         "transaminase": _value(transaminase, cfg.transaminase_x_uln, ">="),
         "bilirubin": _value(bilirubin, cfg.bilirubin_x_uln, ">="),
         "days_between": bilirubin.study_day - transaminase.study_day,
         "alp": f"no {cfg.alp_test} >= {fmt(cfg.alp_x_uln_below)} x ULN between study days "
-               f"{transaminase.study_day} and {bilirubin.study_day}",
+        f"{transaminase.study_day} and {bilirubin.study_day}",
     }
     return Candidate(
-        "HYS_LAW", f"HYS_LAW-{transaminase.test}", ctx.event.subject_id,
-        [transaminase.event_id, bilirubin.event_id], study_day=max(transaminase.study_day, bilirubin.study_day),
-        ctcae_term=None, grade=None, basis=basis,
+        "HYS_LAW",
+        f"HYS_LAW-{transaminase.test}",
+        ctx.event.subject_id,
+        [transaminase.event_id, bilirubin.event_id],
+        study_day=max(transaminase.study_day, bilirubin.study_day),
+        ctcae_term=None,
+        grade=None,
+        basis=basis,
     )

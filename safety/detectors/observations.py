@@ -15,8 +15,12 @@ from safety.detectors.base import Candidate, Context, iso
 
 
 def episode_alerts(
-    ctx: Context, kind: str, threshold: int, event_types: list[str],
-    qualifies: Callable[[GradedObservation], bool], suppressed: Callable[[GradedObservation], str | None],
+    ctx: Context,
+    kind: str,
+    threshold: int,
+    event_types: list[str],
+    qualifies: Callable[[GradedObservation], bool],
+    suppressed: Callable[[GradedObservation], str | None],
 ) -> list[Candidate]:
     """Walk the event's graded rows through the (kind, term) episodes; return the alerts due."""
     found: list[Candidate] = []
@@ -33,21 +37,36 @@ def episode_alerts(
             continue
         if not row.treatment_emergent or row.event_type not in event_types or not qualifies(row):
             continue
-        higher, before = episodes.at_or_above_threshold(memory.episodes, key, row.test, grade, row.occurred_at)
+        higher, before = episodes.at_or_above_threshold(
+            memory.episodes, key, row.test, grade, row.occurred_at
+        )
         if not higher:
             continue
         reason = suppressed(row)
         if reason is not None:
             continue
-        found.append(Candidate(
-            kind, f"{kind}-{row.event_type.upper()}", event.subject_id, [event.event_id],
-            study_day=row.study_day, ctcae_term=row.ctcae_term, grade=grade, identity=(row.ctcae_term, str(grade)),
-            episode=key,
-            basis={
-                "criterion": f"treatment-emergent {row.event_type} grade >= {threshold}",
-                "test": row.test, "value": row.value, "unit": row.unit, "grade_basis": row.basis,
-                "ctcae_criterion": row.criterion, "baseline_grade": row.baseline_grade,
-                "episode_highest_grade_before": before or None, "observed_at": iso(row.occurred_at),
-            },
-        ))
+        found.append(
+            Candidate(
+                kind,
+                f"{kind}-{row.event_type.upper()}",
+                event.subject_id,
+                [event.event_id],
+                study_day=row.study_day,
+                ctcae_term=row.ctcae_term,
+                grade=grade,
+                identity=(row.ctcae_term, str(grade)),
+                episode=key,
+                basis={
+                    "criterion": f"treatment-emergent {row.event_type} grade >= {threshold}",
+                    "test": row.test,
+                    "value": row.value,
+                    "unit": row.unit,
+                    "grade_basis": row.basis,
+                    "ctcae_criterion": row.criterion,
+                    "baseline_grade": row.baseline_grade,
+                    "episode_highest_grade_before": before or None,
+                    "observed_at": iso(row.occurred_at),
+                },
+            )
+        )
     return found

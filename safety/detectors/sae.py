@@ -17,21 +17,42 @@ def detect(ctx: Context) -> list[Candidate]:
     if isinstance(event, AdverseEvent):
         if not event.serious:
             return []
-        return [Candidate(
-            "SAE", "SAE-SERIOUS", event.subject_id, [event.event_id], study_day=ctx.day,
-            ctcae_term=event.ctcae_term, grade=event.grade,
-            basis={
-                "criterion": "adverse event with a seriousness criterion (ICH E2A)",
-                "serious": list(event.serious), "onset": iso(event.occurred_at), "grade": event.grade,
-                "causality": event.causality, "expected": event.expected,
-            },
-        )]
+        return [
+            Candidate(
+                "SAE",
+                "SAE-SERIOUS",
+                event.subject_id,
+                [event.event_id],
+                study_day=ctx.day,
+                ctcae_term=event.ctcae_term,
+                grade=event.grade,
+                basis={
+                    "criterion": "adverse event with a seriousness criterion (ICH E2A)",
+                    "serious": list(event.serious),
+                    "onset": iso(event.occurred_at),
+                    "grade": event.grade,
+                    "causality": event.causality,
+                    "expected": event.expected,
+                },
+            )
+        ]
     if isinstance(event, Death):
-        return [Candidate(
-            "SAE", "SAE-DEATH", event.subject_id, [event.event_id], study_day=ctx.day, ctcae_term=None, grade=None,
-            basis={
-                "criterion": "death event", "serious": ["death"], "date_of_death": iso(event.occurred_at),
-                "causality": event.causality, "expected": event.expected,
-            },
-        )]
+        return [
+            Candidate(
+                "SAE",
+                "SAE-DEATH",
+                event.subject_id,
+                [event.event_id],
+                study_day=ctx.day,
+                ctcae_term=None,
+                grade=None,
+                basis={
+                    "criterion": "death event",
+                    "serious": ["death"],
+                    "date_of_death": iso(event.occurred_at),
+                    "causality": event.causality,
+                    "expected": event.expected,
+                },
+            )
+        ]
     return []

@@ -32,12 +32,23 @@ def detect(ctx: Context) -> list[Candidate]:
     else:
         return []
     rule_id = "SUSAR-7D" if fatal else "SUSAR-15D"
-    return [Candidate(
-        "SUSAR", rule_id, event.subject_id, [event.event_id], study_day=ctx.day, ctcae_term=term, grade=grade,
-        basis={
-            "criterion": "serious, causality in the related set, not expected"
-                         + (" (fatal or life-threatening: 7-day clock)" if fatal else " (15-day clock)"),
-            "serious": serious, "causality": event.causality, "related_set": list(protocol.related_causality),
-            "expected": event.expected, "onset": iso(event.occurred_at),
-        },
-    )]
+    return [
+        Candidate(
+            "SUSAR",
+            rule_id,
+            event.subject_id,
+            [event.event_id],
+            study_day=ctx.day,
+            ctcae_term=term,
+            grade=grade,
+            basis={
+                "criterion": "serious, causality in the related set, not expected"
+                + (" (fatal or life-threatening: 7-day clock)" if fatal else " (15-day clock)"),
+                "serious": serious,
+                "causality": event.causality,
+                "related_set": list(protocol.related_causality),
+                "expected": event.expected,
+                "onset": iso(event.occurred_at),
+            },
+        )
+    ]

@@ -36,12 +36,28 @@ def _never(row: GradedObservation) -> str | None:
 
 
 def _adverse_event(ctx: Context, event: AdverseEvent, min_grade: int) -> list[Candidate]:
-    if (event.causality is not None or event.grade < min_grade or ctx.dlt_matched
-            or event.ctcae_term in ctx.rules.protocol.dlt.dlt2.hematologic_terms or not ctx.in_window(ctx.day)):
+    if (
+        event.causality is not None
+        or event.grade < min_grade
+        or ctx.dlt_matched
+        or event.ctcae_term in ctx.rules.protocol.dlt.dlt2.hematologic_terms
+        or not ctx.in_window(ctx.day)
+    ):
         return []
-    return [Candidate(
-        "SUSPECTED_DLT", "SUSPECTED_DLT-AE", event.subject_id, [event.event_id], study_day=ctx.day,
-        ctcae_term=event.ctcae_term, grade=event.grade,
-        basis={"criterion": f"non-hematologic adverse event grade >= {min_grade} with no causality assessed yet",
-               "onset": iso(event.occurred_at), "grade": event.grade, "causality": None},
-    )]
+    return [
+        Candidate(
+            "SUSPECTED_DLT",
+            "SUSPECTED_DLT-AE",
+            event.subject_id,
+            [event.event_id],
+            study_day=ctx.day,
+            ctcae_term=event.ctcae_term,
+            grade=event.grade,
+            basis={
+                "criterion": f"non-hematologic adverse event grade >= {min_grade} with no causality assessed yet",
+                "onset": iso(event.occurred_at),
+                "grade": event.grade,
+                "causality": None,
+            },
+        )
+    ]

@@ -1,0 +1,86 @@
+"""Stopping boundary (protocol.md, "Edge cases, settled", Stopping boundary)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from safety.signals import StudySignal
+from safety.study import StudyState, study_step
+
+AT = datetime(2026, 7, 10, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+def _signal(kind: str, subject: str, alert: str | None = None) -> StudySignal:
+    return StudySignal(
+        kind=kind,
+        study_id="ChiCTR2600125907",
+        subject_id=subject,
+        event_id=f"E-{subject}-{kind}",
+        study_day=9,
+        at=AT,
+        alert_id=alert,
+    )  # type: ignore[arg-type]
+
+
+def _fold(signals, ruleset):  # type: ignore[no-untyped-def]
+    state, alerts = None, []
+    for signal in signals:
+        state, raised = study_step(state, signal, ruleset)
+        alerts.extend(raised)
+    return state, alerts
+
+
+def test_two_of_three_crosses_once_named_after_the_crossing_event(ruleset) -> None:  # type: ignore[no-untyped-def]
+    infused = [_signal("infused", s) for s in ("AA-001", "AA-002", "AA-003")]
+    state, alerts = _fold(
+        [
+            *infused,
+            _signal("dlt", "AA-001", "a1"),
+            _signal("dlt", "AA-002", "a2"),
+            _signal("dlt", "AA-003", "a3"),
+        ],
+        ruleset,
+    )
+    assert [(a.subject_id, a.event_ids, a.basis["x"], a.basis["n"]) for a in alerts] == [  # type: ignore[index]
+        ("AA-002", ["E-AA-002-dlt"], 2, 3)
+    ]
+    assert round(alerts[0].basis["probability"], 3) == 0.916 and alerts[0].ctcae_term is None  # type: ignore[index]
+    assert state.crossed and alerts[0].recipients == ["pi", "ethics"]
+
+
+def test_one_of_three_does_not_cross(ruleset) -> None:  # type: ignore[no-untyped-def]
+    _, alerts = _fold([*(_signal("infused", s) for s in ("A", "B", "C")), _signal("dlt", "A", "a1")], ruleset)
+    assert alerts == []
+
+
+def test_not_evaluated_below_three_subjects(ruleset) -> None:  # type: ignore[no-untyped-def]
+    _, alerts = _fold(
+        [
+            _signal("infused", "A"),
+            _signal("infused", "B"),
+            _signal("dlt", "A", "a"),
+            _signal("dlt", "B", "b"),
+        ],
+        ruleset,
+    )
+    assert alerts == []
+
+
+def test_withdrawn_dlt_no_longer_counts_and_second_dlt_of_a_subject_does_not_recount(ruleset) -> None:  # type: ignore[no-untyped-def]
+    state, alerts = _fold(
+        [
+            *(_signal("infused", s) for s in ("A", "B", "C")),
+            _signal("dlt", "A", "a1"),
+            _signal("dlt", "A", "a2"),
+            _signal("dlt_withdrawn", "A", "a1"),
+            _signal("dlt_withdrawn", "A", "a2"),
+        ],
+        ruleset,
+    )
+    assert alerts == [] and state.x == 0 and state.n == 3
+
+
+def test_state_is_json_safe(ruleset) -> None:  # type: ignore[no-untyped-def]
+    state, _ = _fold([_signal("infused", "A"), _signal("dlt", "A", "a1")], ruleset)
+    assert StudyState.from_json(state.to_json()) == state
