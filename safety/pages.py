@@ -106,10 +106,12 @@ def _alert_rows(statuses: Sequence[AlertStatus], links: Links, token_field: str)
         a = st.alert
         if links.ack is not None and st.state == "open":
             action = (
-                f'<form method="post" action="{escape(links.ack(a.alert_id))}" class="ack">'
-                f'{token_field}<input type="text" name="conclusion" placeholder="结论 / Conclusion" '
-                'aria-label="conclusion"><button type="submit" data-testid="ack-button">确认 / Acknowledge'
-                "</button></form>"
+                f'<form method="post" action="{escape(links.ack(a.alert_id))}" class="ack">{token_field}'
+                '<input type="text" name="who" required maxlength="100" placeholder="确认人 / Name" '
+                'aria-label="who"><input type="text" name="conclusion" required maxlength="2000" '
+                'placeholder="结论 / Conclusion" aria-label="conclusion">'
+                '<button type="submit" data-testid="ack-button">确认 / Acknowledge</button>'
+                '<span class="ack-status" role="status"></span></form>'
             )
         else:
             action = escape(STATE_LABELS[st.state])

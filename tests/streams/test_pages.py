@@ -1,0 +1,109 @@
+"""streams.pages: role tokens, routes and content types of the safety pages and the ethics feed (issue 7)."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import report_fixtures as fx
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from safety.reports import Report, build_report
+from streams.pages import Pages, add_routes
+
+TOKENS = {"tok-so": "safety_officer", "tok-pi": "pi", "tok-ethics": "ethics"}
+
+
+def source(now: datetime) -> tuple[Report, list[Any], list[Any]]:
+    report = build_report(fx.events(), fx.alerts(), fx.acks(), study_id=fx.STUDY, generated_at=now)
+    return report, fx.events(), fx.graded()
+
+
+def _app(tokens: dict[str, str]) -> web.Application:
+    app = web.Application()
+    add_routes(app.router, Pages(source, tokens, clock=lambda: fx.GENERATED_AT))
+    return app
+
+
+@pytest_asyncio.fixture
+async def client() -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+    async with TestClient(TestServer(_app(TOKENS))) as c:
+        yield c
+
+
+@pytest.mark.asyncio
+async def test_safety_officer_sees_the_overview_with_a_query_token(client: TestClient) -> None:  # type: ignore[type-arg]
+    resp = await client.get("/overview?token=tok-so")
+    text = await resp.text()
+    assert resp.status == 200 and resp.content_type == "text/html"
+    assert 'data-testid="subjects-infused">3<' in text
+    assert 'href="/subjects/AA-001?token=tok-so"' in text  # the token follows the browser's links
+    assert 'action="/alerts/' in text and 'data-testid="ack-button"' in text
+
+
+@pytest.mark.asyncio
+async def test_pi_reads_the_subject_timeline_with_a_bearer_token(client: TestClient) -> None:  # type: ignore[type-arg]
+    resp = await client.get("/subjects/AA-001", headers={"Authorization": "Bearer tok-pi"})
+    text = await resp.text()
+    assert resp.status == 200 and 'data-chart="lab-ALT"' in text and "AA-001" in text
+
+
+@pytest.mark.asyncio
+async def test_unknown_subject_is_404(client: TestClient) -> None:  # type: ignore[type-arg]
+    assert (await client.get("/subjects/ZZ-999?token=tok-so")).status == 404
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path", ["/overview", "/alerts", "/subjects/AA-001", "/edish"])
+async def test_ethics_role_may_not_open_the_officers_pages(client: TestClient, path: str) -> None:  # type: ignore[type-arg]
+    resp = await client.get(path, headers={"Authorization": "Bearer tok-ethics"})
+    assert resp.status == 403 and "feed and the reports" in await resp.text()
+
+
+@pytest.mark.asyncio
+async def test_ethics_role_reads_the_atom_feed(client: TestClient) -> None:  # type: ignore[type-arg]
+    resp = await client.get("/feeds/ethics.atom?token=tok-ethics")
+    assert resp.status == 200 and resp.content_type == "application/atom+xml"
+    feed = ET.fromstring(await resp.read())
+    links = [link.get("href") for link in feed.findall("{http://www.w3.org/2005/Atom}link")]
+    assert any(str(h).endswith("/feeds/ethics.atom") for h in links)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("suffix", "ctype"), [("json", "application/json"), ("csv", "text/csv"), ("html", "text/html")]
+)
+async def test_ethics_role_reads_the_safety_summary(client: TestClient, suffix: str, ctype: str) -> None:  # type: ignore[type-arg]
+    resp = await client.get(
+        f"/reports/safety-summary.{suffix}", headers={"Authorization": "Bearer tok-ethics"}
+    )
+    assert resp.status == 200 and resp.content_type == ctype
+    if suffix == "json":
+        doc = json.loads(await resp.text())
+        assert doc["subjects_with_dlt"] == 2 and doc["generated_at"] == fx.GENERATED_AT.isoformat()
+
+
+@pytest.mark.asyncio
+async def test_missing_token_is_401_and_a_wrong_one_403(client: TestClient) -> None:  # type: ignore[type-arg]
+    missing = await client.get("/feeds/ethics.atom")
+    assert missing.status == 401 and missing.headers["WWW-Authenticate"].startswith("Bearer")
+    assert (await client.get("/feeds/ethics.atom?token=nope")).status == 403
+
+
+@pytest.mark.asyncio
+async def test_without_configured_tokens_every_page_says_how_to_set_them() -> None:
+    async with TestClient(TestServer(_app({}))) as c:
+        resp = await c.get("/overview?token=anything")
+        assert resp.status == 403 and "SAFETY_AUTH_TOKENS" in await resp.text()
+
+
+@pytest.mark.asyncio
+async def test_edish_view_query_preselects_the_baseline_plot(client: TestClient) -> None:  # type: ignore[type-arg]
+    text = await (await client.get("/edish?view=baseline&token=tok-so")).text()
+    assert 'id="view-baseline" checked' in text and 'id="view-uln" >' in text
