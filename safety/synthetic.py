@@ -120,7 +120,8 @@ _NO_RANDOM_SAE = frozenset(SCENARIOS)  # scripted subjects get only their script
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(TZ).isoformat(timespec="seconds")
+    """ISO 8601 with the study's +08:00 offset (every moment here is built in TZ)."""
+    return (moment if moment.tzinfo is TZ else moment.astimezone(TZ)).isoformat(timespec="seconds")
 
 
 def _round(value: float, decimals: int) -> float | int:
