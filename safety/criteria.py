@@ -43,6 +43,7 @@ COMPARATORS: Final[dict[str, Callable[[float, float], bool]]] = {
 }
 _SYMBOL: Final = {"lt": "<", "le": "<=", "gt": ">", "ge": ""}
 _HIGH_OPS: Final = frozenset({"gt", "ge"})
+_LOADER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 VERSION_FILES: Final = {"5.0": "ctcae_v5.yaml", "6.0": "ctcae_v6.yaml"}
 
 
@@ -326,7 +327,7 @@ def _read_yaml(path: Path, where: str) -> Any:
     except OSError as exc:
         raise RuleFileError(f"{where}: cannot read the rules file ({exc.strerror}); check the path") from exc
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (C when available)
     except yaml.YAMLError as exc:
         raise RuleFileError(f"{where}: not valid YAML: {exc}") from exc
 

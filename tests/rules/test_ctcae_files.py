@@ -1,0 +1,140 @@
+"""Every rules/ CTCAE file loads, broken criteria fail with located errors, embedded examples grade as stated."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from safety.criteria import Criteria, load_criteria
+from safety.errors import RuleFileError
+from safety.grading import grade_example
+
+RULES = Path(__file__).resolve().parents[2] / "rules"
+VERSIONS = ["5.0", "6.0"]
+_LOADED: dict[tuple[str, bool], Criteria] = {}
+
+
+def loaded(version: str, worst: bool) -> Criteria:
+    """Load each file once per session (parametrized examples would otherwise reload it hundreds of times)."""
+    if (version, worst) not in _LOADED:
+        _LOADED[version, worst] = load_criteria(version, RULES, assume_worst_clinical=worst)
+    return _LOADED[version, worst]
+
+
+def _examples() -> list[tuple[str, bool, str, int, object]]:
+    cases = []
+    for version in VERSIONS:
+        for worst in (False, True):
+            criteria = loaded(version, worst)
+            for entry in criteria.entries:
+                for i, example in enumerate(entry.examples):
+                    if example.assume_worst_clinical == worst:
+                        cases.append((version, worst, entry.id, i, example))
+    return cases
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("worst", [False, True])
+def test_every_ctcae_file_loads_with_version_and_source_files(version, worst):
+    criteria = load_criteria(version, RULES, assume_worst_clinical=worst)
+    assert criteria.version == version
+    assert all(p.exists() for p in criteria.source_files)
+    assert RULES / "units.yaml" in criteria.source_files
+    assert {"NEUT", "ALT", "CREAT", "K-LOW", "K-HIGH", "TEMP", "QTCF", "QTCB"} <= set(criteria.by_id)
+
+
+@pytest.mark.parametrize(("version", "worst", "entry", "index", "example"), _examples(),
+                         ids=lambda v: v if isinstance(v, str) else None)
+def test_embedded_examples_grade_as_stated(version, worst, entry, index, example):
+    criteria = loaded(version, worst)
+    outcome = grade_example(criteria, entry, example)
+    assert outcome.grade == example.grade, outcome.basis
+
+
+def test_v6_extends_v5_and_keeps_unchanged_terms():
+    v5, v6 = load_criteria("5.0", RULES), load_criteria("6.0", RULES)
+    assert [p.name for p in v6.source_files] == ["ctcae_v5.yaml", "ctcae_v6.yaml", "units.yaml"]
+    assert v6.by_id["K-LOW"].term == v5.by_id["K-LOW"].term
+    assert v6.by_id["PLAT"].term == "Thrombocytopenia" and "GLUC-HIGH" in v6.by_id and "GLUC-HIGH" not in v5.by_id
+
+
+@pytest.fixture
+def broken(tmp_path):
+    """A copy of rules/ whose v5 file a test edits through the returned function."""
+    target = tmp_path / "rules"
+    shutil.copytree(RULES, target, ignore=shutil.ignore_patterns("studies"))
+
+    def edit(change) -> Path:
+        path = target / "ctcae_v5.yaml"
+        data = yaml.safe_load(path.read_text())
+        change(data)
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        return target
+
+    return edit
+
+
+def _alt(data):
+    return next(t for t in data["terms"] if t["id"] == "ALT")
+
+
+def test_band_with_lower_end_above_upper_end_is_located(broken):
+    def change(data):
+        _alt(data)["sets"][0]["bands"][2].update(value=5.0, to=3.0)
+    with pytest.raises(RuleFileError, match=r"^rules/ctcae_v5.yaml: ALT grade 2: lower 5.0 > upper 3.0$"):
+        load_criteria("5.0", broken(change))
+
+
+def test_unknown_operator_is_rejected_with_its_location(broken):
+    def change(data):
+        _alt(data)["sets"][0]["bands"][0]["op"] = "eval"
+    with pytest.raises(RuleFileError, match=r"rules/ctcae_v5.yaml: ALT.sets.\[0\].bands.\[0\].op: Input should be"):
+        load_criteria("5.0", broken(change))
+
+
+def test_a_typo_in_a_field_name_fails(broken):
+    def change(data):
+        _alt(data)["sets"][0]["bands"][0]["vaule"] = 1
+    with pytest.raises(RuleFileError, match=r"ALT.*vaule: Extra inputs are not permitted"):
+        load_criteria("5.0", broken(change))
+
+
+def test_bands_out_of_order_fail(broken):
+    def change(data):
+        _alt(data)["sets"][0]["bands"].reverse()
+    with pytest.raises(RuleFileError, match=r"ALT set 'x ULN \(baseline normal\)': bands must be listed worst"):
+        load_criteria("5.0", broken(change))
+
+
+def test_a_worse_grade_with_a_milder_threshold_fails(broken):
+    def change(data):
+        _alt(data)["sets"][0]["bands"][0]["value"] = 4.0
+    with pytest.raises(RuleFileError, match=r"ALT grade 4: threshold 4.0 is milder than grade 3's 5.0"):
+        load_criteria("5.0", broken(change))
+
+
+def test_mixed_directions_in_one_set_fail(broken):
+    def change(data):
+        _alt(data)["sets"][0]["bands"][1]["op"] = "lt"
+    with pytest.raises(RuleFileError, match=r"ALT set .*mixes"):
+        load_criteria("5.0", broken(change))
+
+
+def test_a_test_without_units_fails(broken):
+    def change(data):
+        _alt(data)["test"] = "ALTX"
+    with pytest.raises(RuleFileError, match=r"ALT: test 'ALTX' has no entry in units.yaml"):
+        load_criteria("5.0", broken(change))
+
+
+def test_invalid_yaml_and_missing_file_are_reported(tmp_path):
+    (tmp_path / "ctcae_v5.yaml").write_text("terms: [\n")
+    with pytest.raises(RuleFileError, match=r"ctcae_v5.yaml: not valid YAML"):
+        load_criteria("5.0", tmp_path)
+    with pytest.raises(RuleFileError, match=r"ctcae_v6.yaml: cannot read"):
+        load_criteria("6.0", tmp_path)
+    with pytest.raises(RuleFileError, match=r"ctcae_version '4.03' is not supported"):
+        load_criteria("4.03", tmp_path)
