@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+import json
+
 from safety.events import Event
 from safety.parsing import parse_event
 from safety.pipeline import step
 from safety.ruleset import RuleSet
 from safety.subject import SubjectState
-
-import json
 
 
 def ev(**fields: Any) -> Event:
@@ -23,8 +23,8 @@ def ev(**fields: Any) -> Event:
 
 def lab(event_id: str, at: str, test: str = "ALT", value: object = 30, **extra: Any) -> Event:
     limits = {"ref_low": 7, "ref_high": 40} if test == "ALT" else {}
-    return ev(type="lab", event_id=event_id, occurred_at=at, test=test, value=value, unit="U/L",
-              **{**limits, **extra})
+    return ev(type="lab", event_id=event_id, occurred_at=at, test=test, value=value,
+              **{"unit": "U/L", **limits, **extra})
 
 
 def infusion(event_id: str, at: str) -> Event:

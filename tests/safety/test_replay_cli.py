@@ -54,7 +54,7 @@ def test_mixed_file_grades_every_valid_row_and_rejects_every_bad_one(tmp_path: P
     graded = read(tmp_path / "out" / "graded.jsonl")
     assert {"L-1", "L-2", "V-1"} <= {row["event_id"] for row in graded}
     alt = next(row for row in graded if row["event_id"] == "L-2")
-    assert alt["grade"] == 2 and alt["study_day"] == 7
+    assert alt["grade"] == 3 and alt["study_day"] == 7  # 250 U/L is 6.25 x ULN 40
 
     rejected = read(tmp_path / "out" / "rejected.jsonl")
     assert len(rejected) == len(BAD)
