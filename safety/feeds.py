@@ -100,8 +100,7 @@ def atom_feed(report: Report, *, base_url: str | None = None, title: str | None 
         f'<feed xmlns="{ATOM_NS}" xml:lang="zh-CN">',
         f"  <id>{feed_id(ov.study_id)}</id>",
         f"  <title>{xml_escape(feed_title)}</title>",
-        f"  <subtitle>{xml_escape(SUBTITLE)}"
-        "</subtitle>",
+        f"  <subtitle>{xml_escape(SUBTITLE)}</subtitle>",
         f"  <updated>{_rfc3339(updated)}</updated>",
         "  <author><name>安全监测服务 / Safety surveillance service</name></author>",
         '  <generator uri="https://example.org/trial-safety-surveillance">trial-safety-surveillance</generator>',
@@ -225,7 +224,7 @@ def summary_html(report: Report) -> str:
     if not listing:
         listing.append(f'<tr><td colspan="{len(heads)}">无 / None</td></tr>')
     return (
-        '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
+        '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
         f"<title>{escape(doc['study_id'])} 安全性汇总 / Safety summary</title>"
         "<style>body{font-family:'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:2em;color:#222}"
         "table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #bbb;padding:4px 8px;"

@@ -134,8 +134,16 @@ def write_report(
         "alerts.html": pages.alerts_page(report, templates, links),
         "edish.html": pages.edish_page(edish_points(study_events), templates, links, study_id),
     }
+    by_subject: dict[str, list[Any]] = {}
+    for event in study_events:
+        by_subject.setdefault(event.subject_id, []).append(event)
+    graded_by_subject: dict[str, list[Any]] = {}
+    for row in graded:
+        graded_by_subject.setdefault(row.subject_id, []).append(row)
     for code in report.subjects:
-        timeline = subject_timeline(code, study_events, graded, report.statuses, tz=tz)
+        timeline = subject_timeline(
+            code, by_subject.get(code, []), graded_by_subject.get(code, []), report.statuses, tz=tz
+        )
         files[f"subject-{code}.html"] = pages.subject_page(timeline, templates, links)
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8", newline="")

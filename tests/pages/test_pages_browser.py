@@ -1,0 +1,310 @@
+"""The safety pages in a real headless browser (Debian chromium driven by playwright; issue 7, "Must show").
+
+Two page sets are served on loopback ports: the static pages of ``safety report`` (the synthetic 48-subject
+trial run through ``safety replay``, and the hand-written fixture whose numbers are known), and the worker's
+own handlers (streams.pages + streams.acks on an aiohttp server, fed the fixture)
+to click an acknowledge button.
+Every page must render without console errors and show the summary's numbers. Screenshots go to
+test-artifacts/; docs/overview.png (the README's picture) is written when missing or when
+SAFETY_UPDATE_SCREENSHOTS=1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import http.server
+import json
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import report_fixtures as fx
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TOKENS = {"tok-so": "safety_officer", "tok-pi": "pi", "tok-ethics": "ethics"}
+
+if not Path(CHROMIUM).exists():  # pragma: no cover - the Makefile's `browser` target installs it
+    pytest.skip("Debian chromium is not installed (make browser)", allow_module_level=True)
+
+
+def _serve_folder(folder: Path) -> tuple[str, http.server.ThreadingHTTPServer]:
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}", server
+
+
+@pytest.fixture(scope="module")
+def synthetic_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any]]]:
+    """`safety replay` then `safety report` on the synthetic trial, served statically."""
+    from safety.replay_cli import run
+    from safety.report_cli import report_main
+    from safety.synthetic import generate_trial
+
+    base = tmp_path_factory.mktemp("synthetic")
+    trial = base / "trial.jsonl"
+    trial.write_text(
+        "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in generate_trial()), encoding="utf-8"
+    )
+    assert run(trial, base / "replay", None, quiet=True) == 0
+    assert report_main(["--from-replay", str(base / "replay"), "--out", str(base / "report"), "--quiet"]) == 0
+    summary = json.loads((base / "report" / "safety-summary.json").read_text(encoding="utf-8"))
+    url, server = _serve_folder(base / "report")
+    yield url, summary
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def fixture_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from safety.report_cli import report_main
+
+    base = tmp_path_factory.mktemp("fixture")
+    fx.write_replay_folder(base / "replay")
+    assert (
+        report_main(
+            [
+                "--from-replay",
+                str(base / "replay"),
+                "--out",
+                str(base / "report"),
+                "--generated-at",
+                fx.GENERATED_AT.isoformat(),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    url, server = _serve_folder(base / "report")
+    yield url
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def live_site() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """The worker's page and ack handlers (no broker): acks are captured instead of sent to safety.acks."""
+    from aiohttp import web
+
+    from safety.reports import build_report
+    from streams.acks import AckEndpoints
+    from streams.acks import add_routes as add_ack_routes
+    from streams.pages import Pages
+    from streams.pages import add_routes as add_page_routes
+
+    published: list[dict[str, Any]] = []
+
+    async def publish(alert_id: str, event: dict[str, Any]) -> None:
+        published.append(event)
+
+    def source(now: datetime) -> tuple[Any, list[Any], list[Any]]:
+        return (
+            build_report(fx.events(), fx.alerts(), fx.acks(), study_id=fx.STUDY, generated_at=now),
+            fx.events(),
+            fx.graded(),
+        )
+
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    holder: dict[str, Any] = {}
+
+    async def start() -> None:
+        app = web.Application()
+        add_page_routes(
+            app.router, Pages(source, dict((t, r) for t, r in TOKENS.items()), clock=lambda: fx.GENERATED_AT)
+        )
+        add_ack_routes(app.router, AckEndpoints({t: r for t, r in TOKENS.items()}, None, publish))
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        holder["runner"] = runner
+        holder["port"] = runner.addresses[0][1]
+        ready.set()
+
+    def run_loop() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(start())
+        loop.run_forever()
+
+    thread = threading.Thread(target=run_loop, daemon=True)
+    thread.start()
+    assert ready.wait(20)
+    yield f"http://127.0.0.1:{holder['port']}", published
+    asyncio.run_coroutine_threadsafe(holder["runner"].cleanup(), loop).result(20)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(20)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.console_errors = errors
+    yield pg
+    context.close()
+
+
+def _shot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def _pct(ci: list[float]) -> str:
+    return f"{ci[0] * 100:.1f}% – {ci[1] * 100:.1f}%"
+
+
+def test_overview_of_the_synthetic_trial_shows_the_summary_numbers(page: Any, synthetic_site: Any) -> None:
+    url, summary = synthetic_site
+    page.goto(f"{url}/overview.html")
+    text = page.get_by_test_id
+    assert text("subjects-infused").inner_text() == str(summary["subjects_infused"]) == "48"
+    assert text("subjects-with-dlt").inner_text() == str(summary["subjects_with_dlt"])
+    assert text("dlt-ci").inner_text() == _pct(summary["dlt_rate_ci95"])
+    assert text("subjects-with-sae").inner_text() == str(summary["subjects_with_sae"])
+    assert text("sae-ci").inner_text() == _pct(summary["sae_rate_ci95"])
+    assert text("stopping-probability").inner_text() == f"{summary['stopping_probability']:.3f}"
+    assert ("YES" in text("stopping-crossed").inner_text()) is summary["stopping_boundary_crossed"]
+    posterior = page.locator('svg[data-chart="posterior"]')
+    assert int(posterior.get_attribute("data-points")) > 3
+    assert page.locator('svg[data-chart="posterior"] line.boundary').get_attribute("data-boundary") == "0.9"
+    open_rows = page.locator('table[data-testid="open-alerts"] tbody tr')
+    assert open_rows.count() == sum(summary["open_alerts"].values())
+    assert page.console_errors == []
+    shot = _shot(page, "overview-synthetic.png")
+    docs = ROOT / "docs" / "overview.png"
+    if not docs.exists() or os.environ.get("SAFETY_UPDATE_SCREENSHOTS") == "1":
+        docs.parent.mkdir(exist_ok=True)
+        shutil.copyfile(shot, docs)
+
+
+def test_subject_timeline_draws_six_tests_with_baseline_and_markers(page: Any, synthetic_site: Any) -> None:
+    url, _ = synthetic_site
+    page.goto(f"{url}/subject-AA-001.html")
+    for test in ("NEUT", "PLAT", "HGB", "ALT", "BILI", "CREAT"):
+        chart = page.locator(f'svg[data-chart="lab-{test}"]')
+        assert chart.count() == 1, test
+        assert int(chart.get_attribute("data-points")) > 0, test
+    assert page.locator('svg[data-chart="lab-NEUT"] line.baseline').count() == 1
+    assert page.locator('svg[data-chart="lab-NEUT"] rect.band').count() >= 2
+    assert page.locator('svg[data-chart="lab-NEUT"] line.marker-infusion').count() >= 1
+    assert page.get_by_test_id("day0").inner_text() != ""
+    assert page.locator('table[data-testid="subject-alerts"] tbody tr').count() >= 1
+    assert page.console_errors == []
+    _shot(page, "subject-AA-001.png")
+
+
+def test_edish_plots_every_subject_and_toggles_to_baseline_multiples(page: Any, synthetic_site: Any) -> None:
+    url, _ = synthetic_site
+    page.goto(f"{url}/edish.html")
+    uln = page.locator('svg[data-chart="edish-uln"]')
+    assert (
+        int(uln.get_attribute("data-points"))
+        == page.locator('svg[data-chart="edish-uln"] circle').count()
+        > 40
+    )
+    assert page.locator('svg[data-chart="edish-uln"] line.alt-line').get_attribute("data-value") == "3"
+    assert page.locator('svg[data-chart="edish-uln"] line.bili-line').get_attribute("data-value") == "2"
+    hys = int(page.get_by_test_id("hys-law-count").inner_text())
+    assert hys >= 1  # the synthetic trial has a Hy's law case
+    assert page.locator('svg[data-chart="edish-uln"] circle[data-quadrant="hys_law"]').count() == hys
+    assert (
+        page.get_by_test_id("edish-uln").is_visible()
+        and not page.get_by_test_id("edish-baseline").is_visible()
+    )
+    _shot(page, "edish-uln.png")
+    page.locator('label[for="view-baseline"]').click()
+    assert (
+        page.get_by_test_id("edish-baseline").is_visible()
+        and not page.get_by_test_id("edish-uln").is_visible()
+    )
+    assert page.console_errors == []
+    _shot(page, "edish-baseline.png")
+
+
+def test_fixture_overview_shows_the_known_stopping_numbers(page: Any, fixture_site: str) -> None:
+    page.goto(f"{fixture_site}/overview.html")
+    t = page.get_by_test_id
+    assert (t("subjects-infused").inner_text(), t("subjects-with-dlt").inner_text()) == ("3", "2")
+    assert t("dlt-ci").inner_text() == "9.4% – 99.2%"  # Clopper-Pearson 2/3
+    assert t("stopping-probability").inner_text() == "0.916"  # protocol.md worked value
+    assert "YES" in t("stopping-crossed").inner_text()
+    assert page.console_errors == []
+    page.goto(f"{fixture_site}/safety-summary.html")
+    assert page.get_by_test_id("subjects-with-sae").inner_text() == "2"
+    assert page.locator('table[data-testid="line-listing"] tbody tr').count() == 3
+    assert page.console_errors == []
+    _shot(page, "summary-fixture.png")
+
+
+def test_live_overview_acknowledge_button_posts_to_the_ack_endpoint(page: Any, live_site: Any) -> None:
+    url, published = live_site
+    page.goto(f"{url}/overview?token=tok-so")
+    assert page.get_by_test_id("subjects-infused").inner_text() == "3"
+    row = page.locator('table[data-testid="open-alerts"] tr[data-kind="SAE"]').first
+    alert_id = row.get_attribute("data-alert-id")
+    row.locator('input[name="who"]').fill("safety officer on duty")
+    row.locator('input[name="conclusion"]').fill("reviewed")
+    row.get_by_test_id("ack-button").click()
+    page.wait_for_function(
+        f"document.querySelector('tr[data-alert-id=\"{alert_id}\"] .ack-status').textContent !== ''"
+    )
+    assert "recorded" in row.locator(".ack-status").inner_text()
+    assert [(e["type"], e["alert_id"], e["who"], e["role"]) for e in published] == [
+        ("ack", alert_id, "safety officer on duty", "safety_officer")
+    ]
+    assert page.console_errors == []
+    _shot(page, "overview-live.png")
+
+
+def test_live_subject_and_edish_pages_render_for_the_pi(page: Any, live_site: Any) -> None:
+    url, _ = live_site
+    page.goto(f"{url}/subjects/AA-001?token=tok-pi")
+    assert page.locator('svg[data-chart="lab-ALT"] circle.point').count() == 4
+    page.goto(f"{url}/edish?view=baseline&token=tok-pi")
+    assert page.get_by_test_id("edish-baseline").is_visible()
+    assert page.console_errors == []
+
+
+def test_ethics_token_cannot_open_the_overview_in_the_browser(page: Any, live_site: Any) -> None:
+    url, _ = live_site
+    response = page.goto(f"{url}/overview?token=tok-ethics")
+    assert response.status == 403
