@@ -66,5 +66,5 @@ def parse_event(raw: bytes | str, tz: tzinfo = DEFAULT_TZ, line: int | None = No
         reasons = "; ".join(_describe(err, event_type) for err in errors[:5])
         if len(errors) > 5:
             reasons += f"; and {len(errors) - 5} more"
-        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+        text = (raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw).rstrip("\r\n")
         return Rejection(reason=reasons, raw=text, line=line, **ids)
