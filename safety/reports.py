@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from safety.alerts import Alert, GradedObservation
 from safety.events import DEFAULT_TZ, AdverseEvent, Death, Enrollment, Event, Infusion, Lab
+from safety.posterior import prob_rate_above
 from safety.timeline import study_day as _study_day
 
 _EVENTS: TypeAdapter[Event] = TypeAdapter(Event)
@@ -116,19 +117,9 @@ def posterior_exceeds(
 ) -> float:
     """P(rate > threshold | x of n) under a Beta(prior_a, prior_b) prior (protocol.md, Stopping rule).
 
-    Delegates to ``safety.posterior`` when that module exists, so the pages and the detector cannot disagree.
+    The stopping detector's own function (safety.posterior), so the pages and the alert cannot disagree.
     """
-    try:
-        from safety import posterior as _posterior  # noqa: PLC0415  (written by the detectors' engineer)
-    except ImportError:
-        _posterior = None  # type: ignore[assignment]
-    fn = getattr(_posterior, "prob_rate_exceeds", None) if _posterior is not None else None
-    if callable(fn):
-        try:
-            return float(fn(x, n, threshold=threshold, prior_a=prior_a, prior_b=prior_b))
-        except TypeError:
-            pass
-    return 1.0 - betainc(prior_a + x, prior_b + n - x, threshold)
+    return prob_rate_above(threshold, x, n, prior_a=prior_a, prior_b=prior_b)
 
 
 # ----------------------------------------------------------------------------------------------------
