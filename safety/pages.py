@@ -35,6 +35,7 @@ class Links:
     summary_html: str
     subject: Callable[[str], str]
     ack: Callable[[str], str] | None = None  # POST target of the acknowledge button; None = static pages
+    submit: Callable[[str], str] | None = None  # POST target of "report submitted to the ethics committee"
 
     @classmethod
     def live(cls, token: str | None = None) -> Links:
@@ -52,6 +53,7 @@ class Links:
             summary_html=f"/reports/safety-summary.html{q}",
             subject=lambda code: f"/subjects/{quote(code)}{q}",
             ack=lambda alert_id: f"/alerts/{quote(alert_id)}/ack{q}",
+            submit=lambda alert_id: f"/alerts/{quote(alert_id)}/ethics-submitted{q}",
         )
 
     @classmethod
@@ -113,6 +115,16 @@ def _alert_rows(statuses: Sequence[AlertStatus], links: Links, token_field: str)
                 '<button type="submit" data-testid="ack-button">确认 / Acknowledge</button>'
                 '<span class="ack-status" role="status"></span></form>'
             )
+            if links.submit is not None and a.kind in ("SAE", "SUSAR") and st.submitted_at is None:
+                action += (
+                    f'<form method="post" action="{escape(links.submit(a.alert_id))}" class="ack">'
+                    '<input type="text" name="who" required maxlength="100" placeholder="提交人 / Name" '
+                    'aria-label="who"><input type="text" name="reference" maxlength="100" '
+                    'placeholder="伦理受理号 / Reference" aria-label="reference">'
+                    '<button type="submit" data-testid="submit-button">已报伦理 / Submitted to ethics'
+                    '</button>'
+                    '<span class="ack-status" role="status"></span></form>'
+                )
         else:
             action = escape(STATE_LABELS[st.state])
         rows.append(

@@ -157,7 +157,7 @@ class AckRecord(BaseModel):
         at = raw.get("at") or raw.get("acknowledged_at") or raw.get("submitted_at") or raw.get("recorded_at")
         try:
             return cls.model_validate(
-                {**raw, "action": action, "at": at, "by": raw.get("by") or raw.get("user") or raw.get("role")}
+                {**raw, "action": action, "at": at, "by": raw.get("by") or raw.get("who") or raw.get("role")}
             )
         except ValidationError:
             return None

@@ -258,3 +258,21 @@ def test_report_cli_rejects_a_generated_at_without_offset(
         ["--from-replay", str(source), "--out", str(tmp_path / "o"), "--generated-at", "2026-09-01T12:00:00"]
     )
     assert code == 1 and "UTC offset" in capsys.readouterr().err
+
+
+def test_an_acknowledgement_from_the_ack_endpoint_is_attributed_to_who() -> None:
+    from safety.reports import read_acks
+
+    [ack] = read_acks(
+        [
+            {
+                "type": "ack",
+                "alert_id": "a" * 24,
+                "who": "Dr. On-call",
+                "role": "pi",
+                "at": "2026-07-06T15:00:00+08:00",
+                "conclusion": "seen",
+            }
+        ]
+    )
+    assert (ack.action, ack.by, ack.conclusion) == ("acknowledged", "Dr. On-call", "seen")
