@@ -2,7 +2,8 @@
 
 ``CompositeMemory`` lives in ``SubjectState`` (a faust table value), so it is small, bounded and JSON-safe:
 the few recent NEUT, TEMP and ALB readings (SI values) the joins need, keyed by ``event_id`` so a correction
-replaces its earlier revision. Grading (:func:`safety.grading.grade_observation`) records readings here and asks the
+replaces its earlier revision. Grading (:func:`safety.grading.grade_observation`) records readings here and
+asks the
 functions below whether the new reading completes a composite criterion.
 """
 
@@ -57,7 +58,8 @@ def remember(points: list[Point], point: Point, limit: int) -> None:
 
 
 def albumin_at(memory: CompositeMemory, at: datetime) -> Point | None:
-    """The albumin of the same draw: an ALB reading with exactly the same ``occurred_at`` (spec: same draw)."""
+    """The albumin of the same draw: an ALB reading with exactly the same ``occurred_at`` (spec: same
+    draw)."""
     for point in reversed(memory.alb):
         if point[1] == at:
             return point
@@ -69,7 +71,8 @@ def _hours(a: datetime, b: datetime) -> float:
 
 
 def _sustained_pair(temps: list[Point], end: Point, rule: FebrileNeutropenia) -> Point | None:
-    """An earlier reading >= 38.0 at least ``sustained_hours`` before ``end`` with no lower reading between."""
+    """An earlier reading >= 38.0 at least ``sustained_hours`` before ``end`` with no lower reading
+    between."""
     if end[2] < rule.sustained_at_least:
         return None
     idx = next((i for i, p in enumerate(temps) if p[0] == end[0]), None)
@@ -84,7 +87,8 @@ def _sustained_pair(temps: list[Point], end: Point, rule: FebrileNeutropenia) ->
 
 
 def _fever_at(temps: list[Point], p: Point, rule: FebrileNeutropenia) -> str | None:
-    """Describe the fever ``p`` completes: a single reading > 38.3 C, or >= 38.0 C sustained >= 1 h; else None."""
+    """Describe the fever ``p`` completes: a single reading > 38.3 C, or >= 38.0 C sustained >= 1 h; else
+    None."""
     if p[2] > rule.temp_above:
         return f"TEMP {fmt(p[2])} C >{rule.temp_above} ({p[0]})"
     first = _sustained_pair(temps, p, rule)
@@ -147,5 +151,6 @@ def sustained_fever(memory: CompositeMemory, rule: SustainedFever, new: Point) -
     if earliest is None or (new[1] - earliest[1]) < timedelta(hours=rule.hours):
         return None
     basis = (f">{rule.above} C for >{fmt(rule.hours)} h: TEMP {fmt(earliest[2])} C ({earliest[0]}) and "
-             f"{fmt(new[2])} C ({new[0]}) {_hours(new[1], earliest[1]):.1f} h apart, none <={rule.above} between")
+             f"{fmt(new[2])} C ({new[0]}) {_hours(new[1], earliest[1]):.1f} h apart, "
+             f"none <={rule.above} between")
     return Match(new[0], new[1], rule.grade, basis)

@@ -1,18 +1,23 @@
-"""CTCAE criteria as data: the strict schema of ``rules/ctcae_v*.yaml`` and ``rules/units.yaml``, and the loader.
+"""CTCAE criteria as data: the strict schema of ``rules/ctcae_v*.yaml`` and ``rules/units.yaml``, and the
+loader.
 
 The YAML is validated once at load (pydantic, ``extra="forbid"``: a typo in a rule must fail, architecture.md
-convention 3) and compiled into plain tuples and slotted objects that :mod:`safety.grading` walks on every event
+convention 3) and compiled into plain tuples and slotted objects that :mod:`safety.grading` walks on every
+event
 (the replay budget is ~20 us/event, so no pydantic construction happens in the inner loop).
 
 Vocabulary (spec/ctcae.md, "Reading the criteria"):
 
 * a *term entry* grades one test for one CTCAE term (potassium has two entries: Hypokalemia and Hyperkalemia);
-* an entry holds one or more *band sets*; each set applies under a baseline condition (``applies``), compares a
+* an entry holds one or more *band sets*; each set applies under a baseline condition (``applies``), compares
+a
   *measure* (the value, its increase over baseline, or its percent decrease from baseline) and lists *bands*
   worst grade first;
 * a band is one comparison from a closed operator table (``lt``/``le``/``gt``/``ge``, never eval) against a
-  threshold that is absolute or a multiple of LLN, ULN or the baseline value; ``to`` records the band's other end
-  (validated and shown in ``basis``, never needed to decide: the worst-first walk already excludes worse bands).
+  threshold that is absolute or a multiple of LLN, ULN or the baseline value; ``to`` records the band's other
+  end
+  (validated and shown in ``basis``, never needed to decide: the worst-first walk already excludes worse
+  bands).
 
 Errors are located: ``RuleFileError("rules/ctcae_v5.yaml: ALT grade 2: lower 5.0 > upper 3.0")``.
 """
@@ -55,7 +60,8 @@ class _Strict(BaseModel):
 
 
 class Band(_Strict):
-    """One grade's comparison: ``measure <op> value x <of>``; ``to`` is the band's other end (documentation)."""
+    """One grade's comparison: ``measure <op> value x <of>``; ``to`` is the band's other end
+    (documentation)."""
 
     grade: Annotated[int, Field(ge=1, le=5)]
     op: Op
@@ -107,7 +113,8 @@ class TermEntry(_Strict):
 
 
 class FebrileNeutropenia(_Strict):
-    """spec/ctcae.md: NEUT < 1.0 with TEMP > 38.3 C within 24 h, or two TEMP >= 38.0 >= 1 h apart (sustained)."""
+    """spec/ctcae.md: NEUT < 1.0 with TEMP > 38.3 C within 24 h, or two TEMP >= 38.0 >= 1 h apart
+    (sustained)."""
 
     id: str = "FN"
     term: str = "Febrile neutropenia"
@@ -137,7 +144,8 @@ class Composites(_Strict):
 
 
 class CriteriaFile(_Strict):
-    """The top level of ``rules/ctcae_v*.yaml``. ``base`` names a file whose entries this one extends/replaces."""
+    """The top level of ``rules/ctcae_v*.yaml``. ``base`` names a file whose entries this one
+    extends/replaces."""
 
     version: Literal["5.0", "6.0"]
     prefix: str
@@ -166,7 +174,8 @@ class UnitsFile(_Strict):
     tests: dict[str, TestUnits]
 
 
-# ----------------------------------------------------------------------------------------- compiled (hot path)
+# ----------------------------------------------------------------------------------------- compiled (hot
+# path)
 
 
 class CBand:
@@ -271,7 +280,8 @@ class Criteria:
         self.composite_tests: frozenset[str] = frozenset(tests)
 
     def __repr__(self) -> str:
-        return f"Criteria(version={self.version!r}, terms={len(self.entries)}, worst={self.assume_worst_clinical})"
+        return (f"Criteria(version={self.version!r}, terms={len(self.entries)}, "
+                f"worst={self.assume_worst_clinical})")
 
 
 # ------------------------------------------------------------------------------------------------- labels
@@ -364,7 +374,8 @@ def _check_entry(entry: TermEntry, where: str) -> None:
             raise RuleFileError(f"{where}: {entry.id} set {bset.name!r}: mixes 'lt/le' and 'gt/ge' bands")
         grades = [b.grade for b in bset.bands]
         if grades != sorted(grades, reverse=True):
-            raise RuleFileError(f"{where}: {entry.id} set {bset.name!r}: bands must be listed worst grade first")
+            raise RuleFileError(f"{where}: {entry.id} set {bset.name!r}: bands must be listed worst grade "
+                                "first")
         for band in bset.bands:
             _check_band(entry, band, where)
         _check_monotonic(entry, bset, where)
@@ -375,7 +386,8 @@ def _check_band(entry: TermEntry, band: Band, where: str) -> None:
         return
     lower, upper = (band.value, band.to) if band.op in _HIGH_OPS else (band.to, band.value)
     if lower > upper:
-        raise RuleFileError(f"{where}: {entry.id} grade {band.grade}: lower {_num(lower)} > upper {_num(upper)}")
+        raise RuleFileError(f"{where}: {entry.id} grade {band.grade}: lower {_num(lower)} > upper "
+                            f"{_num(upper)}")
 
 
 def _check_monotonic(entry: TermEntry, bset: BandSet, where: str) -> None:
@@ -387,7 +399,8 @@ def _check_monotonic(entry: TermEntry, bset: BandSet, where: str) -> None:
             high = band.op in _HIGH_OPS
             if (high and prev.value < band.value) or (not high and prev.value > band.value):
                 raise RuleFileError(
-                    f"{where}: {entry.id} grade {prev.grade}: threshold {_num(prev.value)} is milder than grade "
+                    f"{where}: {entry.id} grade {prev.grade}: threshold {_num(prev.value)} is milder than "
+                    f"grade "
                     f"{band.grade}'s {_num(band.value)}"
                 )
         last[band.of] = band
@@ -405,7 +418,8 @@ def _compile_entry(entry: TermEntry, prefix: str, worst: bool, unit: str) -> CTe
     return CTerm(entry, prefix, tuple(sets))
 
 
-def _load_file(path: Path, rules_dir: Path, seen: list[Path]) -> tuple[CriteriaFile, list[TermEntry], Composites]:
+def _load_file(path: Path, rules_dir: Path,
+               seen: list[Path]) -> tuple[CriteriaFile, list[TermEntry], Composites]:
     where = _where(path, rules_dir)
     if path in seen:
         raise RuleFileError(f"{where}: 'base' chain loops back to this file")
@@ -444,7 +458,8 @@ def load_units(path: Path, rules_dir: Path) -> UnitTable:
         for unit, d in spec.units.items():
             key = unit.strip().casefold()
             if key in folded and folded[key] != d:
-                raise RuleFileError(f"{where}: {test} unit {unit!r}: differs from another spelling of the same unit")
+                raise RuleFileError(f"{where}: {test} unit {unit!r}: differs from another spelling of the "
+                                    "same unit")
             if d.factor <= 0 or d.divisor <= 0:
                 raise RuleFileError(f"{where}: {test} unit {unit!r}: factor and divisor must be > 0")
             folded[key] = d
@@ -457,7 +472,8 @@ def load_criteria(version: str, rules_dir: Path, assume_worst_clinical: bool = F
     """Load and validate the CTCAE file of ``version`` ("5.0" or "6.0") and ``units.yaml`` from ``rules_dir``.
 
     ``assume_worst_clinical`` (per study, off by default; spec/ctcae.md) keeps the bands marked
-    ``assume_worst: true`` (admiral's worst case: hypokalemia <LLN -> 2, hyponatremia <130 -> 3, INR x baseline as
+    ``assume_worst: true`` (admiral's worst case: hypokalemia <LLN -> 2, hyponatremia <130 -> 3, INR x
+    baseline as
     if on anticoagulation) and drops those marked ``assume_worst: false``.
     """
     rules_dir = Path(rules_dir)

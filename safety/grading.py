@@ -2,8 +2,10 @@
 
 Rules are data (rules/ctcae_v*.yaml, compiled by :mod:`safety.criteria`); this module walks the compiled bands
 worst grade first (spec/ctcae.md, "Reading the criteria"): the first band met wins, none met is grade 0. Both
-sides are rounded to 15 significant digits before comparing (3 x 40 = 120 exactly). A band that needs a missing
-LLN/ULN is "unknown": the grade is null only when that unknown band could change the result, so potassium 2.4 is
+sides are rounded to 15 significant digits before comparing (3 x 40 = 120 exactly). A band that needs a
+missing
+LLN/ULN is "unknown": the grade is null only when that unknown band could change the result, so potassium 2.4
+is
 grade 4 without a range while NEUT 1.9 without LLN is not gradable.
 
 Runs on every event of the replay (budget ~20 us/event): no pydantic validation here, rows are built with
@@ -43,7 +45,8 @@ _BASE_GRADES: dict[tuple[object, ...], int] = {}
 
 
 def s15(x: float) -> float:
-    """sig15 with a bounded memo: thresholds and values repeat across events (hot path, ~20 us/event budget)."""
+    """sig15 with a bounded memo: thresholds and values repeat across events (hot path, ~20 us/event
+    budget)."""
     r = _SIG.get(x)
     if r is None:
         if len(_SIG) > _CACHE_MAX:
@@ -63,7 +66,8 @@ def txt(x: float) -> str:
 
 
 def _construct(values: dict[str, object]) -> GradedObservation:
-    """A GradedObservation from already-typed values, without validation (what model_construct does, faster)."""
+    """A GradedObservation from already-typed values, without validation (what model_construct does,
+    faster)."""
     row = GradedObservation.__new__(GradedObservation)
     object.__setattr__(row, "__dict__", values)
     object.__setattr__(row, "__pydantic_fields_set__", set(_FIELDS))
@@ -192,8 +196,8 @@ def _baseline_grade(term: CTerm, base: Base | None, reading: Reading | None, sta
     if base is None or reading is None:
         return 0
     alb = albumin_at(state.composite, reading.occurred_at) if term.correction else None
-    key = (id(crit), term.id, reading.event_id, reading.value, reading.unit, reading.ref_low, reading.ref_high,
-           alb)
+    key = (id(crit), term.id, reading.event_id, reading.value, reading.unit, reading.ref_low,
+           reading.ref_high, alb)
     cached = _BASE_GRADES.get(key)
     if cached is not None:
         return cached
@@ -250,7 +254,8 @@ def _threshold(band: CBand, inputs: Inputs, base: Base | None) -> float | None:
     return p if p.is_integer() and -1e15 < p < 1e15 else s15(p)
 
 
-def _walk(bset: CSet, m: float, inputs: Inputs, base: Base | None) -> tuple[int, int, CBand | None, CBand | None]:
+def _walk(bset: CSet, m: float, inputs: Inputs,
+          base: Base | None) -> tuple[int, int, CBand | None, CBand | None]:
     """(lowest possible grade, highest possible grade, band met, first unknown band) of one set."""
     hi: int | None = None
     unknown: CBand | None = None
@@ -344,16 +349,17 @@ class _Row:
             base_grade: int) -> GradedObservation:
         grade = out.grade
         criterion = f"{term.criterion_prefix}{grade}" if grade is not None else None
+        unit = None if value is None else self.crit.units.si[term.test]
         return self._build(self.obs.event_id, self.obs.occurred_at, self.day, term.term, term.category, grade,
-                           base_grade, criterion, value, None if value is None else self.crit.units.si[term.test],
-                           lln, uln, out.basis, self.obs.test)
+                           base_grade, criterion, value, unit, lln, uln, out.basis, self.obs.test)
 
     def emergent(self, at: datetime, grade: int | None, base_grade: int) -> bool:
         """Treatment-emergent: at/after the first infusion and worse than the baseline grade (protocol.md)."""
         first = self.state.first_infusion_at
         return first is not None and at >= first and grade is not None and grade > base_grade
 
-    def _build(self, event_id: str, at: datetime, day: int | None, term: str, category: str, grade: int | None,
+    def _build(self, event_id: str, at: datetime, day: int | None, term: str, category: str,
+               grade: int | None,
                base_grade: int, criterion: str | None, value: float | None, unit: str | None,
                lln: float | None, uln: float | None, basis: str, test: str) -> GradedObservation:
         emergent = self.emergent(at, grade, base_grade)
@@ -395,7 +401,8 @@ def _composites(obs: Lab | Vital | Ecg, x: float, rows: list[GradedObservation],
         match = febrile_neutropenia(memory, fn, point, obs.test)
         if match is not None:
             day = study_day(match.occurred_at, ctx.state.day0, ctx.tz)
-            rows.append(ctx.composite_row(match, fn.term, fn.category, fn.id, x, crit.units.si[obs.test], day))
+            unit = crit.units.si[obs.test]
+            rows.append(ctx.composite_row(match, fn.term, fn.category, fn.id, x, unit, day))
     return rows
 
 
@@ -411,7 +418,8 @@ def _upgrade_fever(rows: list[GradedObservation], entry_id: str, match: Match | 
             base_grade = row.baseline_grade or 0
             row = _construct({
                 **row.__dict__, "grade": match.grade, "criterion": f"{term.criterion_prefix}{match.grade}",
-                "basis": match.basis, "treatment_emergent": ctx.emergent(row.occurred_at, match.grade, base_grade),
+                "basis": match.basis,
+                "treatment_emergent": ctx.emergent(row.occurred_at, match.grade, base_grade),
             })
         out.append(row)
     return out

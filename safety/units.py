@@ -24,7 +24,8 @@ class Ungradable(NamedTuple):
 
 
 def lookup_unit(test: str, unit: str | None, table: UnitTable) -> CUnit | Ungradable:
-    """The conversion of ``unit`` for ``test``: exact spelling, then ignoring case; missing only if allowed."""
+    """The conversion of ``unit`` for ``test``: exact spelling, then ignoring case; missing only if
+    allowed."""
     known = table.exact.get(test)
     if known is None:
         return Ungradable("unit", f"{test} has no unit table")

@@ -1,4 +1,5 @@
-"""Every rules/ CTCAE file loads, broken criteria fail with located errors, embedded examples grade as stated."""
+"""Every rules/ CTCAE file loads, broken criteria fail with located errors, embedded examples grade as
+stated."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ def test_v6_extends_v5_and_keeps_unchanged_terms():
     v5, v6 = load_criteria("5.0", RULES), load_criteria("6.0", RULES)
     assert [p.name for p in v6.source_files] == ["ctcae_v5.yaml", "ctcae_v6.yaml", "units.yaml"]
     assert v6.by_id["K-LOW"].term == v5.by_id["K-LOW"].term
-    assert v6.by_id["PLAT"].term == "Thrombocytopenia" and "GLUC-HIGH" in v6.by_id and "GLUC-HIGH" not in v5.by_id
+    assert v6.by_id["PLAT"].term == "Thrombocytopenia"
+    assert "GLUC-HIGH" in v6.by_id and "GLUC-HIGH" not in v5.by_id
 
 
 @pytest.fixture
@@ -91,7 +93,8 @@ def test_band_with_lower_end_above_upper_end_is_located(broken):
 def test_unknown_operator_is_rejected_with_its_location(broken):
     def change(data):
         _alt(data)["sets"][0]["bands"][0]["op"] = "eval"
-    with pytest.raises(RuleFileError, match=r"rules/ctcae_v5.yaml: ALT.sets.\[0\].bands.\[0\].op: Input should be"):
+    location = r"rules/ctcae_v5.yaml: ALT.sets.\[0\].bands.\[0\].op: Input should be"
+    with pytest.raises(RuleFileError, match=location):
         load_criteria("5.0", broken(change))
 
 
@@ -105,7 +108,8 @@ def test_a_typo_in_a_field_name_fails(broken):
 def test_bands_out_of_order_fail(broken):
     def change(data):
         _alt(data)["sets"][0]["bands"].reverse()
-    with pytest.raises(RuleFileError, match=r"ALT set 'x ULN \(baseline normal\)': bands must be listed worst"):
+    message = r"ALT set 'x ULN \(baseline normal\)': bands must be listed worst"
+    with pytest.raises(RuleFileError, match=message):
         load_criteria("5.0", broken(change))
 
 

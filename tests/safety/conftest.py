@@ -68,7 +68,8 @@ class Grader:
                        ref_low=lln, ref_high=uln, occurred_at=at or INFUSION - timedelta(days=2))
 
     def obs(self, test: str, value: Any, unit: str | None = "default", lln: float | None = None,
-            uln: float | None = None, at: datetime | None = None, event_id: str | None = None) -> Lab | Vital | Ecg:
+            uln: float | None = None, at: datetime | None = None,
+            event_id: str | None = None) -> Lab | Vital | Ecg:
         self._n += 1
         fields: dict[str, Any] = {
             "event_id": event_id or f"E-{self._n}", "study_id": "ChiCTR2600125907", "subject_id": "AA-001",
@@ -94,6 +95,12 @@ class Grader:
         matching = [r for r in rows if r.ctcae_term == term]
         assert len(matching) == 1, rows
         return matching[0]
+
+
+@pytest.fixture(scope="session")
+def grader_class() -> type[Grader]:
+    """The builder class, for module-scoped fixtures (the admiral conformance run)."""
+    return Grader
 
 
 @pytest.fixture(scope="session")

@@ -51,7 +51,8 @@ def test_anc_below_1_and_temperature_above_38_3_within_24_h_is_febrile_neutropen
     [("NEUT", 0, 1.0), ("TEMP", 1, 39.0)],                        # ANC 1.0 is not < 1.0
     [("NEUT", 0, 0.8), ("TEMP", 1, 38.3)],                        # single 38.3 is not > 38.3
     [("NEUT", 0, 0.8), ("TEMP", 1, 38.0), ("TEMP", 1.5, 38.1)],   # sustained only 30 min
-    [("NEUT", 0, 0.8), ("TEMP", 1, 38.0), ("TEMP", 1.5, 37.5), ("TEMP", 2.5, 38.1)],  # a lower reading between
+    # a lower reading between the two readings >= 38.0
+    [("NEUT", 0, 0.8), ("TEMP", 1, 38.0), ("TEMP", 1.5, 37.5), ("TEMP", 2.5, 38.1)],
 ])
 def test_no_febrile_neutropenia_without_both_conditions(g5, readings):
     assert fn_rows(feed(g5, g5.state(), readings)) == []

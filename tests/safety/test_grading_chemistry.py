@@ -96,7 +96,8 @@ def test_fibrinogen_with_abnormal_baseline_uses_percent_decrease(g5, value, grad
 # ---------------------------------------------------------------------------------------- electrolytes
 
 @pytest.mark.parametrize(("value", "hypo", "hyper"), [
-    (2.49, 4, 0), (2.5, 3, 0), (2.99, 3, 0), (3.0, 1, 0), (3.49, 1, 0), (3.5, 0, 0), (5.3, 0, 0), (5.31, 0, 1),
+    (2.49, 4, 0), (2.5, 3, 0), (2.99, 3, 0), (3.0, 1, 0), (3.49, 1, 0), (3.5, 0, 0), (5.3, 0, 0),
+    (5.31, 0, 1),
     (5.5, 0, 1), (5.51, 0, 2), (6.0, 0, 2), (6.01, 0, 3), (7.0, 0, 3), (7.01, 0, 4),
 ])
 def test_potassium_grades_hypokalemia_and_hyperkalemia(g5, value, hypo, hyper):
@@ -128,7 +129,8 @@ def test_hypokalemia_assumes_symptomatic_grade_2_only_with_worst_case_option(g5,
 
 @pytest.mark.parametrize(("value", "hypo", "hyper"), [
     (119.9, 4, 0), (120, 3, 0), (124.9, 3, 0), (125, 2, 0), (129.9, 2, 0), (130, 1, 0), (134.9, 1, 0),
-    (135, 0, 0), (145, 0, 0), (145.1, 0, 1), (150, 0, 1), (150.1, 0, 2), (155, 0, 2), (155.1, 0, 3), (160, 0, 3),
+    (135, 0, 0), (145, 0, 0), (145.1, 0, 1), (150, 0, 1), (150.1, 0, 2), (155, 0, 2), (155.1, 0, 3),
+    (160, 0, 3),
     (160.1, 0, 4),
 ])
 def test_sodium_bands_are_continuous(g5, value, hypo, hyper):
@@ -143,7 +145,8 @@ def test_hyponatremia_worst_case_option_assumes_symptomatic_grade_3(g5_worst, va
 
 @pytest.mark.parametrize(("value", "unit", "grade"), [
     (1.69, "mmol/L", 4), (1.7, "mmol/L", 3), (2.2, "mmol/L", 2), (3.0, "mmol/L", 1), (3.9, "mmol/L", 0),
-    (30, "mg/dL", 4), (31, "mg/dL", 3), (40, "mg/dL", 2), (53, "mg/dL", 2), (54, "mg/dL", 1), (70, "mg/dL", 0),
+    (30, "mg/dL", 4), (31, "mg/dL", 3), (40, "mg/dL", 2), (53, "mg/dL", 2), (54, "mg/dL", 1),
+    (70, "mg/dL", 0),
 ])
 def test_hypoglycemia_in_mmol_and_mg_per_dl(g5, value, unit, grade):
     lln = 3.9 if unit == "mmol/L" else 70
@@ -166,7 +169,8 @@ def test_hypoalbuminemia_in_g_per_l_and_g_per_dl(g5, value, unit, grade):
 
 @pytest.mark.parametrize(("value", "unit", "grade"), [
     (0.29, "mmol/L", 4), (0.3, "mmol/L", 3), (0.4, "mmol/L", 2), (0.5, "mmol/L", 1), (0.7, "mmol/L", 0),
-    (0.7, "mg/dL", 4), (0.73, "mg/dL", 3), (1.2, "mg/dL", 2), (1.22, "mg/dL", 1), (1.7, "mg/dL", 0), (0.5, "mEq/L", 4),
+    (0.7, "mg/dL", 4), (0.73, "mg/dL", 3), (1.2, "mg/dL", 2), (1.22, "mg/dL", 1), (1.7, "mg/dL", 0),
+    (0.5, "mEq/L", 4),
 ])
 def test_hypomagnesemia_in_mmol_and_mg_per_dl(g5, value, unit, grade):
     lln = {"mmol/L": 0.7, "mg/dL": 1.7, "mEq/L": 1.4}[unit]

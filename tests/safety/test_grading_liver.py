@@ -1,4 +1,5 @@
-"""Liver grading: x ULN with a normal baseline, x baseline when the baseline is > ULN (spec/ctcae.md, Liver)."""
+"""Liver grading: x ULN with a normal baseline, x baseline when the baseline is > ULN (spec/ctcae.md,
+Liver)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def test_transaminase_with_normal_baseline_grades_by_multiples_of_uln_40(g5, tes
 
 @pytest.mark.parametrize("test", ["ALT", "AST"])
 @pytest.mark.parametrize(("value", "grade"), ALT_ABNORMAL)
-def test_transaminase_with_abnormal_baseline_40_uln_35_grades_by_multiples_of_baseline(g5, test, value, grade):
+def test_transaminase_with_abnormal_baseline_40_uln_35_grades_by_multiples_of_baseline(g5, test, value,
+                                                                                       grade):
     state = g5.state(baselines=[g5.baseline(test, 40, uln=35)])
     row = g5.row(test, value, uln=35, state=state)
     assert row.grade == grade

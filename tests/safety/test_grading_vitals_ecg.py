@@ -31,7 +31,8 @@ def test_hypoxia_is_grade_3_below_88_percent_only(g5, value, grade):
 @pytest.mark.parametrize(("test", "value", "grade"), [
     ("SYSBP", 119, 0), ("SYSBP", 120, 1), ("SYSBP", 139, 1), ("SYSBP", 139.5, 1), ("SYSBP", 140, 2),
     ("SYSBP", 159, 2), ("SYSBP", 159.5, 2), ("SYSBP", 160, 3), ("SYSBP", 220, 3),
-    ("DIABP", 79, 0), ("DIABP", 80, 1), ("DIABP", 89, 1), ("DIABP", 90, 2), ("DIABP", 99, 2), ("DIABP", 100, 3),
+    ("DIABP", 79, 0), ("DIABP", 80, 1), ("DIABP", 89, 1), ("DIABP", 90, 2), ("DIABP", 99, 2),
+    ("DIABP", 100, 3),
 ])
 def test_hypertension_grades_systolic_and_diastolic_each_on_its_own(g5, test, value, grade):
     row = g5.row(test, value)
@@ -39,7 +40,8 @@ def test_hypertension_grades_systolic_and_diastolic_each_on_its_own(g5, test, va
 
 
 @pytest.mark.parametrize(("test", "value", "grade"), [
-    ("SYSBP", 139, 0), ("SYSBP", 120, 0), ("SYSBP", 140, 2), ("SYSBP", 160, 3), ("DIABP", 89, 0), ("DIABP", 90, 2),
+    ("SYSBP", 139, 0), ("SYSBP", 120, 0), ("SYSBP", 140, 2), ("SYSBP", 160, 3), ("DIABP", 89, 0),
+    ("DIABP", 90, 2),
 ])
 def test_v6_hypertension_has_no_grade_1(g6, test, value, grade):
     assert g6.row(test, value).grade == grade
@@ -50,8 +52,8 @@ def test_v6_hypertension_has_no_grade_1(g6, test, value, grade):
                                               (500.5, 3), (501, 3)])
 def test_qtc_bands_are_continuous_and_qtcb_is_graded_like_qtcf(g5, test, value, grade):
     row = g5.row(test, value)
-    assert (row.ctcae_term, row.grade, row.event_type) == ("Electrocardiogram QT corrected interval prolonged",
-                                                            grade, "ecg")
+    term = "Electrocardiogram QT corrected interval prolonged"
+    assert (row.ctcae_term, row.grade, row.event_type) == (term, grade, "ecg")
 
 
 @pytest.mark.parametrize(("value", "grade"), [(461, 3), (460, 1), (440, 0)])

@@ -29,7 +29,8 @@ def table():
     ("GLUC", 54.0, "mg/dL", 3.0), ("GLUC", 90, "mg/dL", 5.0),
     ("CA", 10.0, "mg/dL", 2.495), ("MG", 1.0, "mg/dL", 0.4114), ("MG", 2.0, "mEq/L", 1.0),
     ("FIBRINO", 50, "mg/dL", 0.5), ("K", 4.0, "mEq/L", 4.0), ("SODIUM", 140, "mEq/L", 140.0),
-    ("TEMP", 100.4, "F", 38.0), ("TEMP", 104.0, "F", 40.0), ("TEMP", 212, "°F", 100.0), ("TEMP", 38, "Cel", 38),
+    ("TEMP", 100.4, "F", 38.0), ("TEMP", 104.0, "F", 40.0), ("TEMP", 212, "°F", 100.0),
+    ("TEMP", 38, "Cel", 38),
     ("ALT", 1.0, "ukat/L", 60.0), ("ALT", 40, "IU/L", 40), ("ALT", 40, "U/l", 40),
     ("INR", 1.3, None, 1.3), ("QTCF", 450, None, 450), ("APTT", 30, "sec", 30),
 ])
@@ -51,7 +52,8 @@ def test_unknown_unit_is_never_guessed(table, test, unit):
 
 def test_missing_unit_is_ungradable_unless_the_test_allows_it(table):
     result = to_si("ALT", 40, None, table)
-    assert isinstance(result, Ungradable) and result.basis == "unit: missing unit for ALT (expected e.g. 'U/L')"
+    assert isinstance(result, Ungradable)
+    assert result.basis == "unit: missing unit for ALT (expected e.g. 'U/L')"
     assert to_si("INR", 1.1, "", table) == 1.1
 
 
