@@ -15,12 +15,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian's chromium drives the page tests (playwright with executable_path; no browser download).
+# Debian packages the tests use: chromium drives the page tests (playwright with executable_path, no browser
+# download), a CJK font renders the bilingual labels, promtool (prometheus) checks the alerting rules.
+APT_PACKAGES := chromium fonts-wqy-microhei prometheus
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian chromium for the page tests"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	  || echo "WARNING: could not install chromium; browser tests will fail"; }
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing="$$missing fonts-wqy-microhei"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages for the tests:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null) \
+	  || echo "WARNING: could not install$$missing; the browser and promtool tests will fail"; \
+	fi
 
 demo: $(STAMP)
 	$(BIN)/safety demo --out $(OUT) $(DEMO_ARGS)
