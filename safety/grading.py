@@ -127,8 +127,10 @@ def grade_observation(obs: Lab | Vital | Ecg, state: SubjectState, rules: RuleSe
     if isinstance(conv, Ungradable):
         return [ctx.row(t, Outcome(None, None, conv.basis), None, None, None, 0) for t in terms or ()]
     x = convert(obs.value.number, conv)
-    lln = _limit(getattr(obs, "ref_low", None), conv)
-    uln = _limit(getattr(obs, "ref_high", None), conv)
+    if obs.type == "lab":  # vitals and ECGs have no range (getattr on a pydantic model is slow when absent)
+        lln, uln = _limit(obs.ref_low, conv), _limit(obs.ref_high, conv)
+    else:
+        lln = uln = None
     note = _value_note(obs, x, crit)
     rows: list[GradedObservation] = []
     if terms:
