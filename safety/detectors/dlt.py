@@ -175,6 +175,8 @@ def _dlt4(ctx: Context, event: Lab) -> list[Candidate]:
         _retract(ctx, event)
     if not cfg.enabled or row is None or row.grade is None or row.value is None:
         return []  # ungradable values neither confirm nor drop a pending confirmation
+    if row.grade < cfg.min_grade and test not in memory.dlt4_pending and test not in memory.dlt4_confirmed:
+        return []  # fast path: cannot qualify and nothing to drop
     pair = _baseline(ctx, event, row)
     qualifies = (
         pair is not None

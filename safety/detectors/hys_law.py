@@ -48,6 +48,12 @@ def detect(ctx: Context) -> list[Candidate]:
         return []
     value = event.value.number
     high = sig15(value) >= sig15(factor * uln)
+    if not high and memory.hys_episode is None:
+        # Fast path (most values): a normal value only matters if it lowers a remembered high status.
+        latest = memory.liver_latest.get(test)
+        if latest is not None and latest.high and event.occurred_at >= latest.occurred_at:
+            memory.liver_latest[test] = LiverLatest.model_construct(occurred_at=event.occurred_at, high=False)
+        return []
     if role != ALP_HIGH:
         latest = memory.liver_latest.get(test)
         if latest is None or event.occurred_at >= latest.occurred_at:

@@ -30,11 +30,13 @@ def episode_alerts(
         grade = row.grade
         if grade is None:
             continue
-        key = kind + "|" + row.ctcae_term
         if grade < threshold:
-            if key in memory.episodes:
-                episodes.below_threshold(memory.episodes, key, row.test, row.occurred_at)
+            if memory.episodes:
+                key = kind + "|" + row.ctcae_term
+                if key in memory.episodes:
+                    episodes.below_threshold(memory.episodes, key, row.test, row.occurred_at)
             continue
+        key = kind + "|" + row.ctcae_term
         if not row.treatment_emergent or row.event_type not in event_types or not qualifies(row):
             continue
         higher, before = episodes.at_or_above_threshold(
