@@ -21,6 +21,10 @@ AlertKindName = Literal[
 ]
 
 
+DLT_RULES = ("DLT-1", "DLT-2", "DLT-3", "DLT-4", "DLT-5")
+REQUIRED_CLOCKS = ("SAE", "SUSAR", "SUSAR_FATAL")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -157,6 +161,27 @@ class Protocol(_Strict):
         missing = sorted(needed - set(self.recipients))
         if missing:
             raise ValueError(f"recipients: no recipients for alert kind(s) {', '.join(missing)}")
+        return self
+
+    @model_validator(mode="after")
+    def _dlt_priority_names_each_rule_once(self) -> Protocol:
+        if sorted(self.dlt.priority) != sorted(DLT_RULES):
+            raise ValueError(f"dlt.priority: expected each of {', '.join(DLT_RULES)} exactly once, "
+                             f"got {', '.join(self.dlt.priority) or 'nothing'}")
+        return self
+
+    @model_validator(mode="after")
+    def _regulatory_clocks_exist(self) -> Protocol:
+        missing = [name for name in REQUIRED_CLOCKS if name not in self.clocks]
+        if missing:
+            raise ValueError(f"clocks: no clock for {', '.join(missing)}; the regulatory reports need them "
+                             "(e.g. SAE: {hours: 24, what: report to the ethics committee})")
+        return self
+
+    @model_validator(mode="after")
+    def _window_is_ordered(self) -> Protocol:
+        if self.window.first_day > self.window.last_day:
+            raise ValueError(f"window: first_day {self.window.first_day} is after last_day {self.window.last_day}")
         return self
 
     def is_related(self, causality: str | None) -> bool:

@@ -9,33 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from safety.errors import RuleFileError
 from safety.protocol import Protocol, load_protocol
 from safety.values import fmt
-
-DLT_RULES = ("DLT-1", "DLT-2", "DLT-3", "DLT-4", "DLT-5")
-REQUIRED_CLOCKS = ("SAE", "SUSAR", "SUSAR_FATAL")
-
-
-def _check(protocol: Protocol, path: Path) -> None:
-    priority = protocol.dlt.priority
-    if sorted(priority) != sorted(DLT_RULES):
-        raise RuleFileError(
-            f"{path}: dlt.priority: expected each of {', '.join(DLT_RULES)} exactly once, "
-            f"got {', '.join(priority) or 'nothing'}"
-        )
-    missing = [name for name in REQUIRED_CLOCKS if name not in protocol.clocks]
-    if missing:
-        raise RuleFileError(
-            f"{path}: clocks: no clock for {', '.join(missing)}; the regulatory reports need "
-            "them (e.g. SAE: {hours: 24, what: report to the ethics committee})"
-        )
-    if protocol.window.first_day > protocol.window.last_day:
-        raise RuleFileError(
-            f"{path}: window: first_day {protocol.window.first_day} is after last_day "
-            f"{protocol.window.last_day}"
-        )
-
 
 def _on(enabled: bool) -> str:
     return "on " if enabled else "OFF"
@@ -44,7 +19,6 @@ def _on(enabled: bool) -> str:
 def rules_check(path: Path) -> str:
     """Validate ``path`` and return the human-readable summary the CLI prints."""
     protocol = load_protocol(path)
-    _check(protocol, path)
     p = protocol
     d = p.dlt
     w = p.window
