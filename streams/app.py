@@ -30,7 +30,6 @@ from streams.topics import declare_topics
 log = logging.getLogger(__name__)
 
 TANSU_FETCH_MAX_WAIT_MS = 50
-PLUGINS = ("streams.acks", "streams.pages")  # register(app, ctx) of the delivery and dashboard engineers
 
 
 def clamp_fetch_wait(max_wait_ms: int = TANSU_FETCH_MAX_WAIT_MS) -> None:
@@ -102,7 +101,7 @@ def register_plugins(app: faust.App, ctx: WorkerContext) -> None:
     find_spec instead of a plain import because those modules land concurrently with this one; once they are
     in the tree this is an ordinary import (an ImportError inside them still propagates).
     """
-    for name in PLUGINS:
+    for name in filter(None, (n.strip() for n in ctx.settings.plugins.split(","))):
         if importlib.util.find_spec(name) is not None:
             importlib.import_module(name).register(app, ctx)
 

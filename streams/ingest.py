@@ -27,6 +27,7 @@ from safety.alerts import Alert, Rejection
 from safety.events import EVENT_TYPES
 from safety.parsing import parse_event
 from safety.pipeline import StepResult, step
+from safety.subject import SubjectState
 from streams import codec
 from streams.context import WorkerContext
 
@@ -78,12 +79,45 @@ async def process_event(ctx: WorkerContext, record: faust.EventT) -> StepResult 
     if parsed.recorded_at is None:  # contract: the stream starts reporting clocks at the Kafka record time
         parsed = parsed.model_copy(update={"recorded_at": codec.from_epoch(record.message.timestamp)})
     key = parsed.subject_id.encode()
-    result = step(codec.decode_subject(ctx.tables.subjects.get(key)), parsed, ctx.rules, raw=raw.decode())
-    await emit(ctx, record, result)
+    stored = ctx.tables.subjects.get(key)
+    try:
+        result = step(STATES.load(key, stored), parsed, ctx.rules, raw=raw.decode())
+        await emit(ctx, record, result)
+    except BaseException:
+        STATES.forget(key)  # step() mutates the state in place: never reuse a half-applied one
+        raise
     if not result.duplicate:
-        ctx.tables.subjects[key] = codec.encode_state(result.state)
+        ctx.tables.subjects[key] = STATES.store(key, result.state)
     count_event(ctx, parsed.type, result)
     return result
+
+
+class StateCache:
+    """Decoded SubjectState per subject, valid while the table still holds the exact bytes it was decoded from.
+
+    Decoding a subject's JSON state (~25 KB after a year: the ``seen`` map) costs ~0.4 ms, more than the rules;
+    the table stays the only source of truth: after a rebalance or recovery the bytes differ and we decode again.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[bytes, tuple[bytes, SubjectState]] = {}
+
+    def load(self, key: bytes, stored: bytes | None) -> SubjectState | None:
+        entry = self._entries.get(key)
+        if stored is not None and entry is not None and entry[0] == stored:
+            return entry[1]
+        return codec.decode_subject(stored)
+
+    def store(self, key: bytes, state: SubjectState) -> bytes:
+        data = codec.encode_state(state)
+        self._entries[key] = (data, state)
+        return data
+
+    def forget(self, key: bytes) -> None:
+        self._entries.pop(key, None)
+
+
+STATES = StateCache()
 
 
 async def emit(ctx: WorkerContext, record: faust.EventT, result: StepResult) -> None:

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
         6.0, gt=0, description="consumer group session timeout (s); Tansu holds JoinGroup for half of it")
     heartbeat_interval: float = Field(1.0, gt=0)
     commit_interval: float = Field(1.0, gt=0, description="offset commit interval (s): fewer redeliveries")
+    plugins: str = Field("streams.acks,streams.pages",
+                         description="modules whose register(app, ctx) adds agents/pages; '' = none (bench)")
     embedded_workarounds: bool | None = Field(
         None, description="Tansu-only settings (notes §3, §7); None = only on the embedded broker")
 
