@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from safety import svg
 from safety.feeds import KIND_LABELS, STATE_LABELS
+from safety.protocol import HysLaw
 from safety.reports import QUADRANTS, AlertStatus, EdishPoint, Report, SubjectTimeline
 from safety.templating import render
 
@@ -122,7 +123,7 @@ def _alert_rows(statuses: Sequence[AlertStatus], links: Links, token_field: str)
                     'aria-label="who"><input type="text" name="reference" maxlength="100" '
                     'placeholder="伦理受理号 / Reference" aria-label="reference">'
                     '<button type="submit" data-testid="submit-button">已报伦理 / Submitted to ethics'
-                    '</button>'
+                    "</button>"
                     '<span class="ack-status" role="status"></span></form>'
                 )
         else:
@@ -271,8 +272,11 @@ def edish_page(
     links: Links,
     study_id: str,
     *,
+    hys_law: HysLaw,
     view: str = "uln",
 ) -> str:
+    """The eDISH page; ``hys_law`` (the protocol's) places the quadrant lines the points were split by."""
+    lines = (hys_law.transaminase_x_uln, hys_law.bilirubin_x_uln)
     rows = [
         {
             "subject": p.subject_id,
@@ -289,8 +293,8 @@ def edish_page(
     body = render(
         templates["edish.html"],
         {
-            "uln_svg": svg.edish_chart(points, "uln"),
-            "baseline_svg": svg.edish_chart(points, "baseline"),
+            "uln_svg": svg.edish_chart(points, "uln", *lines),
+            "baseline_svg": svg.edish_chart(points, "baseline", *lines),
             "uln_checked": "" if view == "baseline" else "checked",
             "baseline_checked": "checked" if view == "baseline" else "",
             "rows": rows,

@@ -22,7 +22,7 @@ from typing import Any
 
 from safety import feeds, pages
 from safety.errors import SafetyError
-from safety.protocol import Protocol, load_protocol
+from safety.protocol import Protocol
 from safety.reports import (
     Report,
     StoppingParams,
@@ -33,8 +33,8 @@ from safety.reports import (
     read_events,
     read_graded,
     subject_timeline,
-    tz_of,
 )
+from safety.ruleset import load_ruleset
 
 DEFAULT_STUDY_FILE = Path(__file__).resolve().parent.parent / "rules" / "studies" / "ChiCTR2600125907.yaml"
 
@@ -108,9 +108,13 @@ def write_report(
     study: str | None = None,
     rules_file: Path | None = None,
 ) -> Report:
-    """Build every document from ``source`` into ``out``; return the report (for the summary line)."""
-    protocol = load_protocol(rules_file or DEFAULT_STUDY_FILE)
-    tz = tz_of(protocol.time_zone)
+    """Build every document from ``source`` into ``out``; return the report (for the summary line).
+
+    The study file selects the protocol (stopping rule, Hy's law lines, time zone) and the CTCAE version whose
+    criteria and units draw the timelines' grade bands and convert values (rules/, never constants here).
+    """
+    rules = load_ruleset(rules_file or DEFAULT_STUDY_FILE)
+    protocol, tz = rules.protocol, rules.tz
     events = read_events(_jsonl(source / "events.jsonl", required=True), tz)
     graded = read_graded(_jsonl(source / "graded.jsonl", required=False))
     alerts = read_alerts(_jsonl(source / "alerts.jsonl", required=True))
@@ -132,7 +136,13 @@ def write_report(
         "ethics.atom": feeds.atom_feed(report),
         "overview.html": pages.overview_page(report, templates, links),
         "alerts.html": pages.alerts_page(report, templates, links),
-        "edish.html": pages.edish_page(edish_points(study_events), templates, links, study_id),
+        "edish.html": pages.edish_page(
+            edish_points(study_events, criteria=rules.criteria, hys_law=protocol.hys_law, graded=graded),
+            templates,
+            links,
+            study_id,
+            hys_law=protocol.hys_law,
+        ),
     }
     by_subject: dict[str, list[Any]] = {}
     for event in study_events:
@@ -142,7 +152,12 @@ def write_report(
         graded_by_subject.setdefault(row.subject_id, []).append(row)
     for code in report.subjects:
         timeline = subject_timeline(
-            code, by_subject.get(code, []), graded_by_subject.get(code, []), report.statuses, tz=tz
+            code,
+            by_subject.get(code, []),
+            graded_by_subject.get(code, []),
+            report.statuses,
+            criteria=rules.criteria,
+            tz=tz,
         )
         files[f"subject-{code}.html"] = pages.subject_page(timeline, templates, links)
     for name, text in files.items():
@@ -189,7 +204,10 @@ def report_main(argv: Sequence[str]) -> int:
     )
     parser.add_argument("--study", default=None, help="study_id when the replay holds several")
     parser.add_argument(
-        "--rules", type=Path, default=None, help="study rules file (stopping-rule parameters)"
+        "--rules",
+        type=Path,
+        default=None,
+        help="study rules file (stopping rule, Hy's law lines, CTCAE version of the timeline bands)",
     )
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(list(argv))

@@ -21,16 +21,18 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from safety.alerts import Alert, GradedObservation
+from safety.criteria import Criteria, UnitTable
 from safety.events import DEFAULT_TZ, AdverseEvent, Death, Enrollment, Event, Infusion, Lab
 from safety.posterior import prob_rate_above
+from safety.protocol import HysLaw, StoppingRule
 from safety.timeline import study_day as _study_day
+from safety.units import Ungradable, to_si
 
 _EVENTS: TypeAdapter[Event] = TypeAdapter(Event)
 
 SUMMARY_FORMAT_VERSION = "1"
 LISTED_KINDS = ("SAE", "SUSAR")
 FEED_KINDS = ("SAE", "SUSAR", "DLT", "STOPPING_BOUNDARY")
-TIMELINE_TESTS = ("NEUT", "PLAT", "HGB", "ALT", "BILI", "CREAT")
 SUBJECT_POINTS_LIMIT = 400  # per test and subject: the pages stay bounded whatever the follow-up length
 
 
@@ -112,12 +114,11 @@ def clopper_pearson(x: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     return (low, high)
 
 
-def posterior_exceeds(
-    x: int, n: int, threshold: float = 0.30, prior_a: float = 1.0, prior_b: float = 1.0
-) -> float:
+def posterior_exceeds(x: int, n: int, threshold: float, prior_a: float, prior_b: float) -> float:
     """P(rate > threshold | x of n) under a Beta(prior_a, prior_b) prior (protocol.md, Stopping rule).
 
     The stopping detector's own function (safety.posterior), so the pages and the alert cannot disagree.
+    The threshold and the prior are the protocol's (``Protocol.stopping``, via ``StoppingParams``).
     """
     return prob_rate_above(threshold, x, n, prior_a=prior_a, prior_b=prior_b)
 
@@ -404,16 +405,23 @@ def _iso(t: datetime | None) -> str | None:
 # ----------------------------------------------------------------------------------------------------
 
 
+_SCHEMA_STOPPING = StoppingRule()  # the protocol schema's defaults (safety/protocol.py), not numbers of ours
+
+
 class StoppingParams(BaseModel):
-    """The stopping rule's parameters (Protocol.stopping); defaults are the first study's."""
+    """The stopping rule's parameters, read from ``Protocol.stopping`` (rules/studies/*.yaml) by ``of``.
+
+    Without a protocol (a replay of another study, or the rules not loadable) the protocol schema's own
+    defaults apply, so no threshold is written twice (architecture.md: criteria are data).
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    prior_a: float = 1.0
-    prior_b: float = 1.0
-    threshold: float = 0.30
-    probability: float = 0.90
-    min_n: int = 3
+    prior_a: float = _SCHEMA_STOPPING.prior_a
+    prior_b: float = _SCHEMA_STOPPING.prior_b
+    threshold: float = _SCHEMA_STOPPING.threshold
+    probability: float = _SCHEMA_STOPPING.probability
+    min_n: int = _SCHEMA_STOPPING.min_n
 
     @classmethod
     def of(cls, protocol: Any | None) -> StoppingParams:
@@ -655,69 +663,89 @@ def _rate(x: int, n: int) -> float | None:
 # Per-subject timeline
 # ----------------------------------------------------------------------------------------------------
 
-# Display scales (ctcae.md tables). Hematology in SI units with absolute grade thresholds (grade 1 starts at
-# the
-# laboratory's LLN, which varies, so its band is not drawn); liver and kidney in multiples of the laboratory's
-# ULN. A band (grade, threshold) covers values beyond the threshold in the term's direction. These draw the
-# bands only; the grades themselves come from the graded rows.
-_SI_FACTORS: dict[tuple[str, str], float] = {
-    ("HGB", "g/dl"): 10.0,
-    ("HGB", "mmol/l"): 16.11,
-    ("NEUT", "10^3/ul"): 1.0,
-    ("PLAT", "10^3/ul"): 1.0,
-    ("NEUT", "/ul"): 0.001,
-    ("PLAT", "/ul"): 0.001,
+# Presentation only: the tests the subject page charts, in this order, under these bilingual titles. What
+# the chart draws for a test (term, scale, unit, grade bands) is read from the loaded criteria
+# (rules/ctcae_v*.yaml, rules/units.yaml) by ``lab_scale``; no threshold or unit factor lives here
+# (architecture.md, "Criteria are data").
+TIMELINE_TESTS = ("NEUT", "PLAT", "HGB", "ALT", "BILI", "CREAT")
+TIMELINE_LABELS: dict[str, str] = {
+    "NEUT": "中性粒细胞 / Neutrophils",
+    "PLAT": "血小板 / Platelets",
+    "HGB": "血红蛋白 / Hemoglobin",
+    "ALT": "丙氨酸氨基转移酶 / ALT",
+    "BILI": "总胆红素 / Total bilirubin",
+    "CREAT": "肌酐 / Creatinine",
 }
-DISPLAY: dict[str, dict[str, Any]] = {
-    "NEUT": {
-        "label": "中性粒细胞 / Neutrophils",
-        "unit": "10^9/L",
-        "scale": "si",
-        "direction": "low",
-        "bands": [(2, 1.5), (3, 1.0), (4, 0.5)],
-        "term": "Neutrophil count decreased",
-    },
-    "PLAT": {
-        "label": "血小板 / Platelets",
-        "unit": "10^9/L",
-        "scale": "si",
-        "direction": "low",
-        "bands": [(2, 75.0), (3, 50.0), (4, 25.0)],
-        "term": "Platelet count decreased",
-    },
-    "HGB": {
-        "label": "血红蛋白 / Hemoglobin",
-        "unit": "g/L",
-        "scale": "si",
-        "direction": "low",
-        "bands": [(2, 100.0), (3, 80.0)],
-        "term": "Anemia",
-    },
-    "ALT": {
-        "label": "丙氨酸氨基转移酶 / ALT",
-        "unit": "x ULN",
-        "scale": "uln",
-        "direction": "high",
-        "bands": [(1, 1.0), (2, 3.0), (3, 5.0), (4, 20.0)],
-        "term": "Alanine aminotransferase increased",
-    },
-    "BILI": {
-        "label": "总胆红素 / Total bilirubin",
-        "unit": "x ULN",
-        "scale": "uln",
-        "direction": "high",
-        "bands": [(1, 1.0), (2, 1.5), (3, 3.0), (4, 10.0)],
-        "term": "Blood bilirubin increased",
-    },
-    "CREAT": {
-        "label": "肌酐 / Creatinine",
-        "unit": "x ULN",
-        "scale": "uln",
-        "direction": "high",
-        "bands": [(1, 1.0), (2, 1.5), (3, 3.0), (4, 6.0)],
-        "term": "Creatinine increased",
-    },
-}
+ULN_UNIT = "x ULN"
+
+# Band sets that grade a subject whose baseline is normal or absent: the ones a chart can draw for everyone.
+# Sets conditioned on an abnormal baseline (x baseline bands) depend on the subject, so they are not drawn.
+_UNCONDITIONAL = frozenset({"always", "baseline_not_above_uln", "baseline_not_below_lln"})
+# Scales a chart can draw a fixed band on: absolute SI values or multiples of the record's own ULN. LLN-based
+# bands (CTCAE v5 grade 1 of the blood counts starts at the laboratory's LLN, which varies) are not drawn.
+_DRAWABLE = ("abs", "uln")
+
+
+class LabScale(BaseModel):
+    """How the timeline draws one test under the loaded criteria: term, scale, unit and grade bands.
+
+    ``bands`` are (grade, threshold) in the display scale, mildest grade first; a grade's band covers values
+    beyond its threshold in ``direction`` (``low``: below it, ``high``: above it).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    test: str
+    term: str | None
+    ctcae_version: str
+    scale: Literal["si", "uln"]
+    unit: str
+    direction: Literal["low", "high"]
+    bands: list[tuple[int, float]]
+
+
+def lab_scale(criteria: Criteria, test: str) -> LabScale:
+    """The chart of ``test`` from the criteria: the first term entry of the test (rules file order) whose band
+    sets apply without an abnormal baseline; scale = the reference (absolute or x ULN) most of its bands use.
+
+    So CTCAE v6 (NEUT grade 4 < 0.1, PLAT named Thrombocytopenia) is drawn as soon as a study selects it.
+    """
+    si_unit = criteria.units.si.get(test, "")
+    terms = criteria.by_test.get(test, ())
+    for term in terms:
+        bands = [
+            b for s in term.sets if s.measure == "value" and s.applies in _UNCONDITIONAL for b in s.bands
+        ]
+        counts = {of: sum(1 for b in bands if b.of == of) for of in _DRAWABLE}
+        of = max(_DRAWABLE, key=lambda k: counts[k])
+        if counts[of] == 0:
+            continue
+        high = next(b.high for b in bands if b.of == of)
+        starts: dict[int, float] = {}
+        for band in bands:
+            if band.of != of:
+                continue
+            known = starts.get(band.grade)
+            # a grade spelled by several bands starts where the first of them is met
+            starts[band.grade] = band.value if known is None else (min if high else max)(known, band.value)
+        return LabScale(
+            test=test,
+            term=term.term,
+            ctcae_version=criteria.version,
+            scale="uln" if of == "uln" else "si",
+            unit=ULN_UNIT if of == "uln" else si_unit,
+            direction="high" if high else "low",
+            bands=sorted(starts.items()),
+        )
+    return LabScale(
+        test=test,
+        term=terms[0].term if terms else None,
+        ctcae_version=criteria.version,
+        scale="si",
+        unit=si_unit,
+        direction="low",
+        bands=[],
+    )
 
 
 class LabPoint(BaseModel):
@@ -740,6 +768,8 @@ class LabSeries(BaseModel):
     bands: list[tuple[int, float]]  # (grade, threshold) in the display scale: worse beyond the threshold
     baseline: float | None
     points: list[LabPoint]
+    term: str | None = None
+    ctcae_version: str | None = None
 
 
 class Marker(BaseModel):
@@ -762,15 +792,45 @@ class SubjectTimeline(BaseModel):
     alerts: list[AlertStatus]
 
 
-def _display_value(test: str, lab: Lab) -> float | None:
-    spec = DISPLAY[test]
-    number = lab.value.number
-    if spec["scale"] == "uln":
-        if not lab.ref_high:
-            return None
-        return number / lab.ref_high
-    factor = _SI_FACTORS.get((test, (lab.unit or "").strip().lower()), 1.0)
-    return number * factor
+def _plotted(e: Any, test: str) -> bool:
+    """Only final and corrected results are plotted (preliminary ones are replaced by them)."""
+    return isinstance(e, Lab) and e.test == test and e.status in ("final", "corrected")
+
+
+def _graded_by_event(graded: Sequence[GradedObservation], test: str) -> dict[str, list[GradedObservation]]:
+    rows: dict[str, list[GradedObservation]] = {}
+    for g in graded:
+        if g.test == test:
+            rows.setdefault(g.event_id, []).append(g)
+    return rows
+
+
+def _si_reading(
+    lab: Lab, rows: Sequence[GradedObservation], units: UnitTable
+) -> tuple[float, float | None] | None:
+    """(value, ULN) of ``lab`` in the test's SI unit, or None when its unit is unknown (never guessed).
+
+    The graded row of this revision is preferred (its ``value``, ``uln`` are what grading compared); without
+    one the lab is converted by rules/units.yaml (safety.units.to_si), its range by the same conversion.
+    """
+    si_unit = units.si.get(lab.test)
+    for row in rows:
+        if row.revision == lab.revision and row.value is not None and row.unit == si_unit:
+            return row.value, row.uln
+    value = to_si(lab.test, lab.value.number, lab.unit, units)
+    if isinstance(value, Ungradable):
+        return None
+    uln = None if lab.ref_high is None else to_si(lab.test, lab.ref_high, lab.unit, units)
+    return value, (None if isinstance(uln, Ungradable) else uln)
+
+
+def _shown(reading: tuple[float, float | None] | None, scale: str) -> float | None:
+    if reading is None:
+        return None
+    value, uln = reading
+    if scale == "uln":
+        return value / uln if uln else None  # the record's own ULN; none (or 0) -> not drawable
+    return value
 
 
 def subject_timeline(
@@ -779,58 +839,61 @@ def subject_timeline(
     graded: Sequence[GradedObservation],
     statuses: Sequence[AlertStatus],
     *,
+    criteria: Criteria,
     tz: tzinfo = DEFAULT_TZ,
     limit: int = SUBJECT_POINTS_LIMIT,
 ) -> SubjectTimeline:
     """NEUT, PLAT, HGB, ALT, BILI, CREAT by study day, with baseline, grade bands, infusions, AEs and alerts.
 
-    Day 0 and the baseline follow protocol.md (Time): the first infusion's local date, and the last value
-    before the first infusion's ``occurred_at``. Only final/corrected results are plotted.
+    Bands, scale, unit and term come from ``criteria`` (``lab_scale``); values are SI (from the graded rows,
+    else converted with the criteria's unit table) or multiples of the record's own ULN. Day 0 and the
+    baseline follow protocol.md (Time): the first infusion's local date, and the last value before the first
+    infusion's ``occurred_at`` (None when that value cannot be shown: unknown unit, or no ULN on a x ULN
+    scale). Only final/corrected results are plotted; a point's grade is its graded row's for the drawn term.
     """
     mine = [e for e in events if e.subject_id == subject_id]
     infusions = sorted((e for e in mine if isinstance(e, Infusion)), key=lambda e: e.occurred_at)
     first = infusions[0].occurred_at if infusions else None
     day0 = first.astimezone(tz).date() if first else None
-    grades: dict[str, int | None] = {}
-    for g in graded:
-        if g.subject_id == subject_id and g.test in DISPLAY and g.ctcae_term == DISPLAY[g.test]["term"]:
-            grades[g.event_id] = g.grade
+    graded_mine = [g for g in graded if g.subject_id == subject_id]
     series = []
     for test in TIMELINE_TESTS:
-        spec = DISPLAY[test]
-        labs = sorted(
-            (e for e in mine if isinstance(e, Lab) and e.test == test and e.status in ("final", "corrected")),
-            key=lambda e: e.occurred_at,
-        )
+        scale = lab_scale(criteria, test)
+        rows = _graded_by_event(graded_mine, test)
+        labs = sorted((e for e in mine if _plotted(e, test)), key=lambda e: e.occurred_at)
         baseline = None
         points = []
         for lab in labs:
-            shown = _display_value(test, lab)
-            if shown is None:
-                continue
+            own = rows.get(lab.event_id, [])
+            shown = _shown(_si_reading(lab, own, criteria.units), scale.scale)
             if first is not None and lab.occurred_at < first:
                 baseline = shown
             day = _study_day(lab.occurred_at, day0, tz)
-            if day is None:
+            if shown is None or day is None:
                 continue
+            grade = next(
+                (r.grade for r in own if r.ctcae_term == scale.term and r.revision == lab.revision), None
+            )
             points.append(
                 LabPoint(
                     event_id=lab.event_id,
                     study_day=day,
                     value=round(shown, 6),
                     reported=f"{lab.value.text()} {lab.unit or ''}".strip(),
-                    grade=grades.get(lab.event_id),
+                    grade=grade,
                 )
             )
         series.append(
             LabSeries(
                 test=test,
-                label=spec["label"],
-                unit=spec["unit"],
-                direction=spec["direction"],
-                bands=list(spec["bands"]),
+                label=TIMELINE_LABELS.get(test, test),
+                unit=scale.unit,
+                direction=scale.direction,
+                bands=list(scale.bands),
                 baseline=None if baseline is None else round(baseline, 6),
                 points=points[-limit:],
+                term=scale.term,
+                ctcae_version=scale.ctcae_version,
             )
         )
     markers: list[Marker] = []
@@ -882,6 +945,8 @@ def subject_ids(events: Sequence[Any]) -> list[str]:
 # eDISH
 # ----------------------------------------------------------------------------------------------------
 
+EDISH_TRANSAMINASE = "ALT"  # regulatory.md, Liver signal: the plot is peak ALT against peak bilirubin
+
 
 class EdishPoint(BaseModel):
     """Per subject: peak ALT and peak total bilirubin after the first infusion, x ULN and x baseline."""
@@ -905,8 +970,9 @@ QUADRANTS = {
 }
 
 
-def quadrant(alt: float | None, bili: float | None, alt_line: float = 3.0, bili_line: float = 2.0) -> str:
-    """regulatory.md, Liver signal: lines at ALT 3 and bilirubin 2 (both inclusive, as Hy's law is >=)."""
+def quadrant(alt: float | None, bili: float | None, alt_line: float, bili_line: float) -> str:
+    """regulatory.md, Liver signal: lines at the protocol's Hy's law multiples (``Protocol.hys_law``:
+    ``transaminase_x_uln``, ``bilirubin_x_uln``), both inclusive as Hy's law is >=."""
     high_alt = alt is not None and alt >= alt_line
     high_bili = bili is not None and bili >= bili_line
     if high_alt and high_bili:
@@ -918,46 +984,68 @@ def quadrant(alt: float | None, bili: float | None, alt_line: float = 3.0, bili_
     return "normal"
 
 
-def edish_points(events: Sequence[Any], *, include_pre_infusion: bool = False) -> list[EdishPoint]:
-    """Peak ALT vs peak bilirubin per subject (x ULN, and x baseline for ciclosporin-treated AA subjects)."""
-    first = {s: None for s in {e.subject_id for e in events}}
+def edish_points(
+    events: Sequence[Any],
+    *,
+    criteria: Criteria,
+    hys_law: HysLaw,
+    graded: Sequence[GradedObservation] = (),
+    include_pre_infusion: bool = False,
+) -> list[EdishPoint]:
+    """Peak ALT vs peak bilirubin per subject (x ULN, and x baseline for ciclosporin-treated AA subjects).
+
+    x ULN divides each value by its own record's ULN; x baseline divides the SI value by the SI baseline,
+    the last value of the test before the first infusion's ``occurred_at`` (protocol.md, Time), so a
+    baseline reported in mg/dL and a follow-up in umol/L compare correctly. Quadrant lines are the
+    protocol's Hy's law multiples. SI values come from the graded rows, else rules/units.yaml.
+    """
+    tests = (EDISH_TRANSAMINASE, hys_law.bilirubin_test)
+    first: dict[str, Any] = {}
     for e in events:
-        if isinstance(e, Infusion):
-            cur = first.get(e.subject_id)
-            if cur is None or e.occurred_at < cur:
-                first[e.subject_id] = e.occurred_at
+        if isinstance(e, Infusion) and (e.subject_id not in first or e.occurred_at < first[e.subject_id]):
+            first[e.subject_id] = e.occurred_at
     per: dict[str, dict[str, list[Lab]]] = {}
     for e in events:
-        if isinstance(e, Lab) and e.test in ("ALT", "BILI") and e.status in ("final", "corrected"):
+        if isinstance(e, Lab) and e.test in tests and _plotted(e, e.test):
             per.setdefault(e.subject_id, {}).setdefault(e.test, []).append(e)
+    rows = {test: _graded_by_event(graded, test) for test in tests}
+    lines = (hys_law.transaminase_x_uln, hys_law.bilirubin_x_uln)
     out = []
     for subject in sorted(per):
         t0 = first.get(subject)
-        values: dict[str, tuple[float | None, float | None]] = {}
-        for test in ("ALT", "BILI"):
+        values: list[tuple[float | None, float | None]] = []
+        for test in tests:
             labs = sorted(per[subject].get(test, []), key=lambda e: e.occurred_at)
-            before = [lab for lab in labs if t0 is not None and lab.occurred_at < t0]
-            after = [
-                lab for lab in labs if include_pre_infusion or (t0 is not None and lab.occurred_at >= t0)
+            readings = [
+                (lab, _si_reading(lab, rows[test].get(lab.event_id, []), criteria.units)) for lab in labs
             ]
-            base = before[-1].value.number if before else None
-            x_uln = [lab.value.number / lab.ref_high for lab in after if lab.ref_high]
-            x_base = [lab.value.number / base for lab in after if base]
-            values[test] = (
-                round(max(x_uln), 6) if x_uln else None,
-                round(max(x_base), 6) if x_base else None,
+            before = [r for lab, r in readings if t0 is not None and lab.occurred_at < t0]
+            after = [
+                r
+                for lab, r in readings
+                if r is not None and (include_pre_infusion or (t0 is not None and lab.occurred_at >= t0))
+            ]
+            base = before[-1][0] if before and before[-1] is not None else None
+            x_uln = [value / uln for value, uln in after if uln]
+            x_base = [value / base for value, _ in after if base]
+            values.append(
+                (
+                    round(max(x_uln), 6) if x_uln else None,
+                    round(max(x_base), 6) if x_base else None,
+                )
             )
-        if values["ALT"] == (None, None) and values["BILI"] == (None, None):
+        alt, bili = values
+        if alt == (None, None) and bili == (None, None):
             continue
         out.append(
             EdishPoint(
                 subject_id=subject,
-                alt_x_uln=values["ALT"][0],
-                bili_x_uln=values["BILI"][0],
-                alt_x_baseline=values["ALT"][1],
-                bili_x_baseline=values["BILI"][1],
-                quadrant_uln=quadrant(values["ALT"][0], values["BILI"][0]),
-                quadrant_baseline=quadrant(values["ALT"][1], values["BILI"][1]),
+                alt_x_uln=alt[0],
+                bili_x_uln=bili[0],
+                alt_x_baseline=alt[1],
+                bili_x_baseline=bili[1],
+                quadrant_uln=quadrant(alt[0], bili[0], *lines),
+                quadrant_baseline=quadrant(alt[1], bili[1], *lines),
             )
         )
     return out
@@ -971,6 +1059,7 @@ __all__ = [
     "AckRecord",
     "AlertStatus",
     "EdishPoint",
+    "LabScale",
     "LabSeries",
     "ListingRow",
     "Overview",
@@ -984,6 +1073,7 @@ __all__ = [
     "build_report",
     "clopper_pearson",
     "edish_points",
+    "lab_scale",
     "line_listing",
     "overview",
     "posterior_exceeds",

@@ -194,11 +194,14 @@ def lab_chart(series: LabSeries, markers: Sequence[Marker], day_range: tuple[int
         d_hi = d_lo + 1
     sx = _Linear(float(d_lo), float(d_hi), x0 + 8, x1 - 8)
     values = [p.value for p in series.points] + ([series.baseline] if series.baseline is not None else [])
-    thresholds = [t for _, t in series.bands]
-    # High-direction tests (x ULN) show at least the grade 2 band; low-direction ones the grade 1 threshold.
-    floor = (
-        thresholds[1] * 1.15 if series.direction == "high" and len(thresholds) > 1 else thresholds[0] * 1.4
-    )
+    thresholds = [t for _, t in sorted(series.bands)]  # mildest grade first (from the loaded criteria)
+    # High-direction tests (x ULN) show at least their second band; low-direction ones the mildest threshold.
+    if not thresholds:
+        floor = 1.0
+    elif series.direction == "high" and len(thresholds) > 1:
+        floor = thresholds[1] * 1.15
+    else:
+        floor = thresholds[0] * 1.4
     y_max, y_min = max(values + [floor]) * 1.1, 0.0
     sy = _Linear(y_min, y_max, y1, y0)
     body = []
@@ -272,7 +275,10 @@ def lab_chart(series: LabSeries, markers: Sequence[Marker], day_range: tuple[int
         )
     if not series.points:
         body.append(_text((x0 + x1) / 2, (y0 + y1) / 2, "暂无数据 / No values"))
-    return _frame(title, body, chart=f"lab-{series.test}", attrs=f'data-points="{len(series.points)}"')
+    attrs = f'data-points="{len(series.points)}"'
+    if series.ctcae_version:
+        attrs += f' data-ctcae-version="{escape(series.ctcae_version)}"'
+    return _frame(title, body, chart=f"lab-{series.test}", attrs=attrs)
 
 
 def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
@@ -291,8 +297,9 @@ def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     return out
 
 
-def edish_chart(points: Sequence[EdishPoint], view: str = "uln") -> str:
-    """eDISH: peak ALT (log x) vs peak total bilirubin (log y), lines at 3 and 2, four labelled quadrants."""
+def edish_chart(points: Sequence[EdishPoint], view: str, alt_line: float, bili_line: float) -> str:
+    """eDISH: peak ALT (log x) vs peak total bilirubin (log y), four labelled quadrants split by lines at the
+    protocol's Hy's law multiples (``Protocol.hys_law``: ``transaminase_x_uln``, ``bilirubin_x_uln``)."""
     basis = "x ULN" if view == "uln" else "x baseline / x 基线"
     title = f"eDISH: 峰值 ALT vs 峰值总胆红素 / peak ALT vs peak total bilirubin ({basis})"
     size_w, size_h = 720, 480
@@ -306,12 +313,12 @@ def edish_chart(points: Sequence[EdishPoint], view: str = "uln") -> str:
         body.append(f'<line x1="{x0 - 4}" y1="{_num(sy(v))}" x2="{x0}" y2="{_num(sy(v))}" stroke="#333"/>')
         body.append(_text(x0 - 8, sy(v) + 4, f"{v:g}", anchor="end"))
     body.append(
-        f'<line class="alt-line" x1="{_num(sx(3))}" y1="{y0}" x2="{_num(sx(3))}" y2="{y1}" '
-        f'stroke="#c62828" stroke-dasharray="6 4" data-value="3"/>'
+        f'<line class="alt-line" x1="{_num(sx(alt_line))}" y1="{y0}" x2="{_num(sx(alt_line))}" y2="{y1}" '
+        f'stroke="#c62828" stroke-dasharray="6 4" data-value="{alt_line:g}"/>'
     )
     body.append(
-        f'<line class="bili-line" x1="{x0}" y1="{_num(sy(2))}" x2="{x1}" y2="{_num(sy(2))}" '
-        f'stroke="#c62828" stroke-dasharray="6 4" data-value="2"/>'
+        f'<line class="bili-line" x1="{x0}" y1="{_num(sy(bili_line))}" x2="{x1}" y2="{_num(sy(bili_line))}" '
+        f'stroke="#c62828" stroke-dasharray="6 4" data-value="{bili_line:g}"/>'
     )
     body.append(_text(x1 - 6, y0 + 14, QUADRANTS["hys_law"], anchor="end", extra='fill="#c62828"'))
     body.append(_text(x0 + 6, y0 + 14, QUADRANTS["cholestasis"], anchor="start"))

@@ -13,6 +13,7 @@ HTML, SVG, Atom, CSV and JSON are built by the pure core (safety.pages / safety.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -23,7 +24,9 @@ from typing import Any
 from aiohttp import web
 
 from safety import feeds, pages
+from safety.errors import SafetyError
 from safety.reports import Report, edish_points, read_events, read_graded, subject_timeline
+from safety.ruleset import RuleSet, load_ruleset
 from streams.auth import bearer_token, parse_tokens, role_for_token
 
 log = logging.getLogger(__name__)
@@ -42,7 +45,11 @@ def load_templates(folder: Path = TEMPLATES) -> dict[str, str]:
 
 
 class Pages:
-    """The page handlers over a report source; ``routes()`` lists (method, path, handler)."""
+    """The page handlers over a report source; ``routes()`` lists (method, path, handler).
+
+    ``rules`` gives the worker's rule set (``lambda: ctx.rules``): the timelines draw its CTCAE bands and the
+    eDISH plot its Hy's law lines. Without it the default study's rules are loaded once, on first use.
+    """
 
     def __init__(
         self,
@@ -52,9 +59,11 @@ class Pages:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         public_url: str | None = None,
         tz: Any = None,
+        rules: Callable[[], RuleSet] | None = None,
     ) -> None:
         self.source, self.tokens, self.clock, self.public_url, self.tz = source, tokens, clock, public_url, tz
         self.templates = templates or load_templates()
+        self.rules = rules or functools.cache(load_ruleset)
 
     def routes(self) -> list[tuple[str, str, Handler]]:
         return [
@@ -108,24 +117,50 @@ class Pages:
         report, _, _ = self.source(self._now())
         return _html(pages.alerts_page(report, self.templates, self._links(request)))
 
+    def _rules(self) -> RuleSet | web.Response:
+        try:
+            return self.rules()
+        except SafetyError as exc:
+            log.error("safety pages: rules could not be loaded: %s", exc)
+            return _denied(503, f"the rules could not be loaded ({exc}); fix the rules file and restart")
+
     async def subject(self, request: web.Request) -> web.Response:
         code = request.match_info["subject_id"]
         report, events, graded = self.source(self._now())
         if code not in report.subjects:
             return _denied(404, f"no subject {code!r} in this study's data")
-        kwargs = {"tz": self.tz} if self.tz is not None else {}
+        rules = self._rules()
+        if isinstance(rules, web.Response):
+            return rules
+        tz = self.tz if self.tz is not None else rules.tz
         timeline = subject_timeline(
-            code, read_events(events, **kwargs), read_graded(graded), report.statuses, **kwargs
+            code,
+            read_events(events, tz),
+            read_graded(graded),
+            report.statuses,
+            criteria=rules.criteria,
+            tz=tz,
         )
         return _html(pages.subject_page(timeline, self.templates, self._links(request)))
 
     async def edish(self, request: web.Request) -> web.Response:
-        report, events, _ = self.source(self._now())
+        report, events, graded = self.source(self._now())
+        rules = self._rules()
+        if isinstance(rules, web.Response):
+            return rules
         view = "baseline" if request.query.get("view") == "baseline" else "uln"
-        study = [e for e in read_events(events) if e.study_id == report.overview.study_id]
+        tz = self.tz if self.tz is not None else rules.tz
+        study = [e for e in read_events(events, tz) if e.study_id == report.overview.study_id]
+        hys_law = rules.protocol.hys_law
+        points = edish_points(study, criteria=rules.criteria, hys_law=hys_law, graded=read_graded(graded))
         return _html(
             pages.edish_page(
-                edish_points(study), self.templates, self._links(request), report.overview.study_id, view=view
+                points,
+                self.templates,
+                self._links(request),
+                report.overview.study_id,
+                hys_law=hys_law,
+                view=view,
             )
         )
 
@@ -191,7 +226,9 @@ def register(app: Any, ctx: Any) -> Pages:
     def source(now: datetime) -> tuple[Report, list[Any], list[Any]]:
         return dashboard.current_report(ctx, now)
 
-    handlers = Pages(source, tokens, public_url=getattr(ctx.settings, "public_url", None))
+    handlers = Pages(
+        source, tokens, public_url=getattr(ctx.settings, "public_url", None), rules=lambda: ctx.rules
+    )
     add_routes(app.web.web_app.router, handlers)
     log.info(
         "safety pages: /overview /alerts /subjects/{code} /edish /feeds/ethics.atom "

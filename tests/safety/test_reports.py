@@ -10,12 +10,17 @@ import pytest
 import report_fixtures as fx
 from scipy.stats import beta
 
+from safety.criteria import load_criteria
+from safety.protocol import StoppingRule
 from safety.report_cli import report_main
 from safety.reports import (
+    TIMELINE_TESTS,
+    StoppingParams,
     betainc,
     build_report,
     clopper_pearson,
     edish_points,
+    lab_scale,
     posterior_exceeds,
     quadrant,
     read_alerts,
@@ -24,6 +29,10 @@ from safety.reports import (
     subject_timeline,
     summary_document,
 )
+from safety.ruleset import load_ruleset, rules_dir
+
+RULES = load_ruleset()  # the first study: CTCAE 5.0, Hy's law 3 / 2, stopping P(rate > 0.30) > 0.90
+V6 = load_criteria("6.0", rules_dir())
 
 KNOWN_COUNTS = [(0, 1), (1, 1), (0, 10), (1, 3), (2, 3), (3, 3), (3, 6), (6, 12), (14, 48), (47, 48), (0, 48)]
 
@@ -78,7 +87,24 @@ def test_regularized_incomplete_beta_equals_scipy_cdf(a: float, b: float, x: flo
     ],
 )
 def test_posterior_matches_the_protocols_worked_values(x: int, n: int, p: float) -> None:
-    assert round(posterior_exceeds(x, n, threshold=0.30), 3) == p
+    s = RULES.protocol.stopping
+    assert round(posterior_exceeds(x, n, s.threshold, s.prior_a, s.prior_b), 3) == p
+
+
+def test_stopping_parameters_are_the_protocols_and_default_to_its_schema() -> None:
+    assert StoppingParams.of(RULES.protocol).model_dump() == RULES.protocol.stopping.model_dump(
+        exclude={"enabled"}
+    )
+    assert StoppingParams().model_dump() == StoppingRule().model_dump(exclude={"enabled"})
+
+
+def test_a_stricter_protocol_threshold_changes_the_overview_posterior() -> None:
+    strict = StoppingParams.of(RULES.protocol).model_copy(update={"threshold": 0.5})
+    ov = build_report(
+        fx.events(), fx.alerts(), study_id=fx.STUDY, generated_at=fx.GENERATED_AT, stopping=strict
+    ).overview
+    assert ov.stopping_probability == pytest.approx(posterior_exceeds(2, 3, 0.5, 1.0, 1.0))
+    assert not any(p.crossed for p in ov.series)  # 0.5 of 2 / 3 stays below the boundary
 
 
 def test_overview_counts_infused_dlt_and_sae_subjects() -> None:
@@ -175,7 +201,9 @@ def test_a_correction_replaces_the_earlier_revision_of_an_event() -> None:
 
 def test_subject_timeline_has_day0_baseline_and_markers() -> None:
     report = _report()
-    tl = subject_timeline("AA-001", read_events(fx.events()), read_graded(fx.graded()), report.statuses)
+    tl = subject_timeline(
+        "AA-001", read_events(fx.events()), read_graded(fx.graded()), report.statuses, criteria=RULES.criteria
+    )
     assert tl.day0 is not None and tl.day0.isoformat() == "2026-07-06"
     alt = next(s for s in tl.series if s.test == "ALT")
     assert alt.baseline == 0.75  # 30 U/L with ULN 40, before the infusion
@@ -187,8 +215,163 @@ def test_subject_timeline_has_day0_baseline_and_markers() -> None:
     assert [s.test for s in tl.series] == ["NEUT", "PLAT", "HGB", "ALT", "BILI", "CREAT"]
 
 
+def _unconditional_bands(criteria, test: str, of: str) -> list[tuple[int, float]]:  # type: ignore[no-untyped-def]
+    """The criteria's own thresholds for ``test`` that apply whatever the baseline, on reference ``of``."""
+    [term] = criteria.by_test[test]
+    return sorted(
+        (b.grade, b.value)
+        for s in term.sets
+        if s.applies in ("always", "baseline_not_above_uln")
+        for b in s.bands
+        if b.of == of
+    )
+
+
+@pytest.mark.parametrize("version", ["5.0", "6.0"])
+@pytest.mark.parametrize("test", TIMELINE_TESTS)
+def test_timeline_bands_are_the_loaded_criterias_thresholds(version: str, test: str) -> None:
+    criteria = load_criteria(version, rules_dir())
+    scale = lab_scale(criteria, test)
+    of = "uln" if scale.scale == "uln" else "abs"
+    assert scale.bands == _unconditional_bands(criteria, test, of) != []
+    assert scale.term == criteria.by_test[test][0].term and scale.ctcae_version == version
+    assert scale.unit == ("x ULN" if of == "uln" else criteria.units.si[test])
+
+
+def test_ctcae_v5_and_v6_neutrophil_bands_follow_the_rules_files() -> None:
+    v5 = lab_scale(RULES.criteria, "NEUT")
+    v6 = lab_scale(V6, "NEUT")
+    assert (v5.direction, v5.unit, v5.bands) == ("low", "10^9/L", [(2, 1.5), (3, 1.0), (4, 0.5)])
+    assert v6.bands == [(1, 1.5), (2, 1.0), (3, 0.5), (4, 0.1)]  # v6: G4 < 0.1, no LLN anchor for G1
+    assert lab_scale(V6, "PLAT").term == "Thrombocytopenia" and lab_scale(V6, "PLAT").bands[-1] == (4, 10.0)
+    alt = lab_scale(RULES.criteria, "ALT")
+    assert (alt.direction, alt.unit, alt.bands) == (
+        "high",
+        "x ULN",
+        [(1, 1.0), (2, 3.0), (3, 5.0), (4, 20.0)],
+    )
+
+
+def test_subject_timeline_under_ctcae_v6_draws_v6_bands_and_v6_term_names() -> None:
+    events, statuses = read_events(fx.events()), _report().statuses
+    v5 = {s.test: s for s in subject_timeline("AA-001", events, [], statuses, criteria=RULES.criteria).series}
+    v6 = {s.test: s for s in subject_timeline("AA-001", events, [], statuses, criteria=V6).series}
+    assert v5["NEUT"].bands[-1] == (4, 0.5) and v6["NEUT"].bands[-1] == (4, 0.1)
+    assert (v5["PLAT"].term, v6["PLAT"].term) == ("Platelet count decreased", "Thrombocytopenia")
+    assert v6["NEUT"].ctcae_version == "6.0"
+
+
+def test_timeline_bands_follow_an_edited_rules_file(tmp_path: Path) -> None:
+    edited = tmp_path / "rules"
+    edited.mkdir()
+    for name in ("ctcae_v5.yaml", "units.yaml"):
+        (edited / name).write_text((rules_dir() / name).read_text(encoding="utf-8"), encoding="utf-8")
+    v5 = edited / "ctcae_v5.yaml"
+    text = v5.read_text(encoding="utf-8")
+    neut = text.index("id: NEUT\n")
+    head, tail = text[:neut], text[neut:]
+    assert tail.index("{grade: 4, op: lt, value: 0.5}") < tail.index("id: PLAT")  # NEUT's grade 4
+    tail = tail.replace("{grade: 4, op: lt, value: 0.5}", "{grade: 4, op: lt, value: 0.4}", 1)
+    v5.write_text(head + tail, encoding="utf-8")
+    assert lab_scale(load_criteria("5.0", edited), "NEUT").bands[-1] == (4, 0.4)
+
+
+def test_timeline_converts_raw_values_with_the_rules_unit_table() -> None:
+    tl = subject_timeline("AA-001", read_events(fx.events()), [], _report().statuses, criteria=RULES.criteria)
+    hgb = next(s for s in tl.series if s.test == "HGB")
+    assert hgb.unit == "g/L" and hgb.baseline == 75.0  # 7.5 g/dL x 10 (rules/units.yaml)
+
+
+def test_timeline_never_guesses_an_unknown_unit() -> None:
+    events = [e for e in fx.events() if e["event_id"] != "L-AA-001-HGB0"] + [
+        {**next(e for e in fx.events() if e["event_id"] == "L-AA-001-HGB0"), "unit": "furlongs"}
+    ]
+    tl = subject_timeline("AA-001", read_events(events), [], _report().statuses, criteria=RULES.criteria)
+    hgb = next(s for s in tl.series if s.test == "HGB")
+    assert hgb.baseline is None and "L-AA-001-HGB0" not in [p.event_id for p in hgb.points]
+
+
+def _hgb_row(event_id: str, value: float, revision: int = 1) -> dict[str, object]:
+    lab = next(e for e in fx.events() if e["event_id"] == event_id)
+    return {
+        "event_id": event_id,
+        "revision": revision,
+        "study_id": fx.STUDY,
+        "subject_id": lab["subject_id"],
+        "event_type": "lab",
+        "test": "HGB",
+        "occurred_at": lab["occurred_at"],
+        "study_day": None,
+        "ctcae_version": "5.0",
+        "ctcae_term": "Anemia",
+        "grade": 3,
+        "baseline_grade": 3,
+        "treatment_emergent": False,
+        "category": "hematologic",
+        "criterion": "ctcae5/HGB/3",
+        "value": value,
+        "unit": "g/L",
+        "lln": 115.0,
+        "uln": 150.0,
+        "basis": "fixture",
+    }
+
+
+def test_timeline_shows_the_graded_rows_si_value_and_grade() -> None:
+    graded = read_graded([_hgb_row("L-AA-001-HGB0", 75.5)])  # what grading compared, e.g. before a units edit
+    tl = subject_timeline(
+        "AA-001", read_events(fx.events()), graded, _report().statuses, criteria=RULES.criteria
+    )
+    hgb = next(s for s in tl.series if s.test == "HGB")
+    assert hgb.baseline == 75.5 and hgb.points[0].grade == 3
+
+
+def test_a_graded_row_of_an_earlier_revision_is_not_shown_for_a_correction() -> None:
+    base = next(e for e in fx.events() if e["event_id"] == "L-AA-001-HGB0")
+    events = fx.events() + [{**base, "revision": 2, "status": "corrected", "value": 8.0}]
+    graded = read_graded([_hgb_row("L-AA-001-HGB0", 75.0, revision=1)])
+    tl = subject_timeline("AA-001", read_events(events), graded, _report().statuses, criteria=RULES.criteria)
+    hgb = next(s for s in tl.series if s.test == "HGB")
+    assert hgb.baseline == 80.0 and hgb.points[0].grade is None
+
+
+def test_edish_baseline_multiple_compares_si_values_across_units() -> None:
+    bili0 = next(e for e in fx.events() if e["event_id"] == "L-AA-002-BILI0")
+    events = [e for e in fx.events() if e["event_id"] != "L-AA-002-BILI0"] + [
+        {**bili0, "value": 0.5, "unit": "mg/dL", "ref_low": 0.2, "ref_high": 1.2}  # 8.55 umol/L
+    ]
+    points = {
+        p.subject_id: p
+        for p in edish_points(read_events(events), criteria=RULES.criteria, hys_law=RULES.protocol.hys_law)
+    }
+    # peak follow-up bilirubin of AA-002 is 15 umol/L: 15 / 8.55, not 15 / 0.5
+    assert points["AA-002"].bili_x_baseline == pytest.approx(15 / 8.55, abs=1e-6)
+
+
+def test_edish_quadrants_move_with_the_protocols_hys_law_lines() -> None:
+    hys = RULES.protocol.hys_law.model_copy(update={"transaminase_x_uln": 5.0})
+    points = {
+        p.subject_id: p for p in edish_points(read_events(fx.events()), criteria=RULES.criteria, hys_law=hys)
+    }
+    assert points["AA-001"].quadrant_uln == "cholestasis"  # ALT 3.75 x ULN is below a line at 5
+
+
+def test_edish_page_draws_the_protocols_hys_law_lines() -> None:
+    from safety import pages
+    from safety.report_cli import load_templates
+
+    hys = RULES.protocol.hys_law.model_copy(update={"transaminase_x_uln": 5.0, "bilirubin_x_uln": 1.5})
+    html = pages.edish_page([], load_templates(), pages.Links.static(), fx.STUDY, hys_law=hys)
+    assert 'class="alt-line"' in html and 'data-value="5"' in html and 'data-value="1.5"' in html
+
+
 def test_edish_uses_peaks_after_infusion_in_uln_and_baseline_multiples() -> None:
-    points = {p.subject_id: p for p in edish_points(read_events(fx.events()))}
+    points = {
+        p.subject_id: p
+        for p in edish_points(
+            read_events(fx.events()), criteria=RULES.criteria, hys_law=RULES.protocol.hys_law
+        )
+    }
     p = points["AA-001"]
     assert (p.alt_x_uln, p.bili_x_uln) == (3.75, pytest.approx(48.8 / 20.5, abs=1e-6))
     assert (p.alt_x_baseline, p.bili_x_baseline) == (5.0, 4.88)
@@ -205,8 +388,12 @@ def test_edish_uses_peaks_after_infusion_in_uln_and_baseline_multiples() -> None
         (None, 5.0, "cholestasis"),
     ],
 )
-def test_edish_quadrants_are_split_at_three_and_two(alt: float | None, bili: float | None, name: str) -> None:
-    assert quadrant(alt, bili) == name
+def test_edish_quadrants_are_split_at_the_protocols_hys_law_multiples(
+    alt: float | None, bili: float | None, name: str
+) -> None:
+    hys = RULES.protocol.hys_law
+    assert (hys.transaminase_x_uln, hys.bilirubin_x_uln) == (3.0, 2.0)  # the first study's protocol
+    assert quadrant(alt, bili, hys.transaminase_x_uln, hys.bilirubin_x_uln) == name
 
 
 def test_alerts_are_read_once_per_alert_id() -> None:
@@ -233,6 +420,29 @@ def test_report_cli_writes_every_document_byte_identically_on_a_rerun(tmp_path: 
     ]
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_report_cli_draws_the_bands_of_the_ctcae_version_the_study_file_selects(tmp_path: Path) -> None:
+    source = fx.write_replay_folder(tmp_path / "replay")
+    study = rules_dir() / "studies" / "ChiCTR2600125907.yaml"
+    v6_study = tmp_path / "v6.yaml"
+    text = study.read_text(encoding="utf-8")
+    assert 'ctcae_version: "5.0"' in text
+    v6_study.write_text(text.replace('ctcae_version: "5.0"', 'ctcae_version: "6.0"'), encoding="utf-8")
+    for name, rules in (("v5", study), ("v6", v6_study)):
+        args = ["--from-replay", str(source), "--out", str(tmp_path / name), "--rules", str(rules), "--quiet"]
+        assert report_main(args) == 0
+    v5_page = (tmp_path / "v5" / "subject-AA-001.html").read_text(encoding="utf-8")
+    v6_page = (tmp_path / "v6" / "subject-AA-001.html").read_text(encoding="utf-8")
+    neut = 'data-chart="lab-NEUT"'
+    assert 'data-ctcae-version="5.0"' in v5_page and 'data-ctcae-version="6.0"' in v6_page
+    # v6 draws a grade 1 NEUT band (< 1.5, no LLN anchor); v5's grade 1 starts at the laboratory's LLN
+    assert 'data-grade="1"' not in _chart(v5_page, neut) and 'data-grade="1"' in _chart(v6_page, neut)
+
+
+def _chart(page: str, marker: str) -> str:
+    start = page.index(marker)
+    return page[start : page.index("</svg>", start)]
 
 
 def test_report_cli_defaults_generated_at_to_the_latest_input_time(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
@@ -14,7 +15,10 @@ import report_fixtures as fx
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from safety.criteria import load_criteria
+from safety.errors import RuleFileError
 from safety.reports import Report, build_report
+from safety.ruleset import RuleSet, load_ruleset, rules_dir
 from streams.pages import Pages, add_routes
 
 TOKENS = {"tok-so": "safety_officer", "tok-pi": "pi", "tok-ethics": "ethics"}
@@ -25,9 +29,12 @@ def source(now: datetime) -> tuple[Report, list[Any], list[Any]]:
     return report, fx.events(), fx.graded()
 
 
-def _app(tokens: dict[str, str]) -> web.Application:
+RULES = load_ruleset()
+
+
+def _app(tokens: dict[str, str], rules: RuleSet = RULES) -> web.Application:
     app = web.Application()
-    add_routes(app.router, Pages(source, tokens, clock=lambda: fx.GENERATED_AT))
+    add_routes(app.router, Pages(source, tokens, clock=lambda: fx.GENERATED_AT, rules=lambda: rules))
     return app
 
 
@@ -107,3 +114,34 @@ async def test_without_configured_tokens_every_page_says_how_to_set_them() -> No
 async def test_edish_view_query_preselects_the_baseline_plot(client: TestClient) -> None:  # type: ignore[type-arg]
     text = await (await client.get("/edish?view=baseline&token=tok-so")).text()
     assert 'id="view-baseline" checked' in text and 'id="view-uln" >' in text
+
+
+@pytest.mark.asyncio
+async def test_subject_page_draws_the_bands_of_the_workers_ctcae_version() -> None:
+    v6 = dataclasses.replace(RULES, criteria=load_criteria("6.0", rules_dir()))
+    for rules, version in ((RULES, "5.0"), (v6, "6.0")):
+        async with TestClient(TestServer(_app(TOKENS, rules))) as c:
+            text = await (await c.get("/subjects/AA-001?token=tok-so")).text()
+            assert f'data-ctcae-version="{version}"' in text
+
+
+@pytest.mark.asyncio
+async def test_edish_lines_are_the_workers_protocol_hys_law_multiples() -> None:
+    hys = RULES.protocol.hys_law.model_copy(update={"transaminase_x_uln": 4.0})
+    rules = dataclasses.replace(RULES, protocol=RULES.protocol.model_copy(update={"hys_law": hys}))
+    async with TestClient(TestServer(_app(TOKENS, rules))) as c:
+        text = await (await c.get("/edish?token=tok-so")).text()
+    assert 'class="alt-line"' in text and 'data-value="4"' in text
+
+
+@pytest.mark.asyncio
+async def test_unloadable_rules_make_the_timeline_503_with_the_reason() -> None:
+    def broken() -> RuleSet:
+        raise RuleFileError("rules/ctcae_v5.yaml: NEUT grade 4: bad")
+
+    app = web.Application()
+    add_routes(app.router, Pages(source, TOKENS, clock=lambda: fx.GENERATED_AT, rules=broken))
+    async with TestClient(TestServer(app)) as c:
+        resp = await c.get("/subjects/AA-001?token=tok-so")
+        assert resp.status == 503 and "NEUT grade 4" in await resp.text()
+        assert (await c.get("/overview?token=tok-so")).status == 200  # counts do not need the criteria
