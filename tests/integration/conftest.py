@@ -1,0 +1,195 @@
+"""One embedded Tansu broker per test session, and helpers to run real `safety worker` processes against it.
+
+Each test gets its own topic names and consumer group (a prefix), so tests share the broker but no data.
+Session timeout 6 s, as recommended for Tansu (notes faust-kafka-tansu.md §1); plug-ins off (stream only).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.admin import admin_client, committed_offsets, create_topics, produce_lines
+from streams.broker import EmbeddedBroker, free_port, start_broker
+from streams.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+_counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    embedded = start_broker(log_path=tmp_path_factory.mktemp("tansu") / "broker.log")
+    yield embedded
+    embedded.stop()
+
+
+@dataclass
+class Stream:
+    """Topics, group and worker processes of one test."""
+
+    settings: Settings
+    workdir: Path
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    ports: dict[int, int] = field(default_factory=dict)
+
+    def env(self, name: str) -> dict[str, str]:
+        s = self.settings
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETY_")}
+        env.update({f"SAFETY_TOPIC_{k.upper()}": v for k, v in s.topic_names().items()})
+        env.update(SAFETY_KAFKA_BOOTSTRAP=s.kafka_bootstrap or "", SAFETY_APP_ID=s.app_id,
+                   SAFETY_EMBEDDED_WORKAROUNDS="1", SAFETY_PLUGINS="", SAFETY_STORE="memory://",
+                   SAFETY_DATA_DIR=str(self.workdir / name), PYTHONPATH=str(ROOT))
+        return env
+
+    def start_worker(self, name: str = "w1") -> subprocess.Popen[bytes]:
+        port = free_port()
+        with open(self.workdir / f"{name}.log", "ab") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "streams.worker", "--web-port", str(port),
+                                     "--loglevel", "warn"], env=self.env(name), stdout=log,
+                                    stderr=subprocess.STDOUT, cwd=ROOT)
+        self.workers.append(proc)
+        self.ports[proc.pid] = port
+        return proc
+
+    def kill9(self, proc: subprocess.Popen[bytes]) -> None:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+    def stop_all(self) -> None:
+        for proc in self.workers:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.workers:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+    def produce(self, lines: list[bytes]) -> dict[int, int]:
+        return produce_lines(self.settings, lines)
+
+    def metrics(self, proc: subprocess.Popen[bytes]) -> str:
+        url = f"http://127.0.0.1:{self.ports[proc.pid]}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.read().decode()
+
+    def processed_partitions(self, proc: subprocess.Popen[bytes]) -> set[int]:
+        """Partitions of the events topic this worker has processed records of (from its /metrics)."""
+        try:
+            text = self.metrics(proc)
+        except OSError:
+            return set()
+        topic = self.settings.topic_events
+        prefix = f'safety_partition_last_processed_timestamp_seconds{{partition="'
+        found = set()
+        for line in text.splitlines():
+            if line.startswith(prefix) and f'topic="{topic}"' in line:
+                found.add(int(line[len(prefix):].split('"', 1)[0]))
+        return found
+
+    def committed(self, topic: str) -> dict[int, int]:
+        admin = admin_client(self.settings)
+        try:
+            return committed_offsets(admin, self.settings.app_id, topic)
+        finally:
+            admin.close()
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            for proc in self.workers:
+                if proc.returncode is None and proc.poll() is not None and proc.returncode != -9:
+                    raise AssertionError(f"worker exited with {proc.returncode}; see {self.workdir}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; logs in {self.workdir}")
+            time.sleep(0.5)
+
+    def caught_up(self, events_end: dict[int, int]) -> bool:
+        """Every produced event committed, then every study signal committed (see streams.demo.caught_up)."""
+        done = self.committed(self.settings.topic_events)
+        if not all(done.get(p, 0) >= end for p, end in events_end.items()):
+            return False
+        study_end = self.end_offsets(self.settings.topic_study)
+        done_study = self.committed(self.settings.topic_study)
+        return all(done_study.get(p, 0) >= end for p, end in study_end.items())
+
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        from kafka import KafkaConsumer, TopicPartition
+
+        consumer = KafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers())
+        try:
+            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+            return {tp.partition: off for tp, off in consumer.end_offsets(parts).items()}
+        finally:
+            consumer.close()
+
+    def read(self, topic: str) -> list[bytes]:
+        """Every record value of ``topic`` (partition by partition, in offset order)."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        ends = self.end_offsets(topic)
+        consumer = KafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers(), enable_auto_commit=False,
+                                 auto_offset_reset="earliest", fetch_max_wait_ms=50)
+        values: dict[int, list[bytes]] = {p: [] for p in ends}
+        try:
+            parts = [TopicPartition(topic, p) for p in ends]
+            consumer.assign(parts)
+            consumer.seek_to_beginning(*parts)
+            deadline = time.monotonic() + 30
+            while any(consumer.position(tp) < ends[tp.partition] for tp in parts) and time.monotonic() < deadline:
+                for tp, records in consumer.poll(200).items():
+                    values[tp.partition].extend(r.value for r in records)
+        finally:
+            consumer.close()
+        return [v for p in sorted(values) for v in values[p]]
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return [json.loads(v) for v in self.read(self.settings.topic_alerts)]
+
+
+@pytest.fixture()
+def stream(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Stream]:
+    prefix = f"t{next(_counter)}-{os.getpid()}"
+    base = Settings(_env_file=None, kafka_bootstrap=broker.bootstrap)
+    names = {f"topic_{k}": f"{prefix}.{v}" for k, v in base.topic_names().items()}
+    settings = base.model_copy(update={**names, "app_id": f"{prefix}-safety", "embedded_workarounds": True})
+    create_topics(settings)
+    running = Stream(settings=settings, workdir=tmp_path)
+    yield running
+    running.stop_all()
+
+
+@pytest.fixture(scope="session")
+def trial_lines() -> list[bytes]:
+    """The demo's synthetic trial, 8 subjects (~2,700 events): every subject-level alert kind + the boundary."""
+    from streams.demo import demo_lines
+
+    return demo_lines(8, None)
+
+
+@pytest.fixture(scope="session")
+def replayed(trial_lines: list[bytes]) -> Any:
+    """What `safety replay` gives on the same lines: alerts by id (no emitted_at) and final subject states."""
+    from safety.replay import ReplayState, replay
+    from safety.ruleset import load_ruleset
+
+    state = ReplayState()
+    alerts = {}
+    for kind, output in replay([line.decode() for line in trial_lines], load_ruleset(), state):
+        if kind == "alert":
+            alerts[output.alert_id] = json.loads(output.to_json())
+    return {"alerts": alerts, "states": {sid: s for (_, sid), s in state.subjects.items()}}
