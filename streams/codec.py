@@ -1,9 +1,10 @@
 """Models <-> bytes for every topic and table: the only module that serialises (architecture.md, layout).
 
-Topics and tables carry raw bytes (faust ``value_serializer="raw"``), so a record that is not valid JSON reaches
-our own parser and becomes a dead letter instead of crashing the agent (notes faust-kafka-tansu.md §6).
-Output JSON is exactly the contract's (shared/contract/events.md): ``Alert.to_json()`` (None fields left out),
-``GradedObservation`` as dumped by pydantic, so a consumer of the topic sees what replay writes to alerts.jsonl.
+Topics and tables carry raw bytes (faust ``value_serializer="raw"``), so a record that is not valid JSON
+reaches our own parser and becomes a dead letter instead of crashing the agent (notes faust-kafka-tansu.md
+§6). Output JSON is exactly the contract's (shared/contract/events.md): ``Alert.to_json()`` (None fields left
+out), ``GradedObservation`` as dumped by pydantic, so a consumer of the topic sees what replay writes to
+alerts.jsonl.
 """
 
 from __future__ import annotations
@@ -77,14 +78,31 @@ def raw_fields(raw: bytes | None) -> dict[str, Any]:
         return {"raw_base64": base64.b64encode(raw).decode("ascii")}
 
 
-def encode_deadletter(*, reason_code: str, reason: str, raw: bytes | None, topic: str, partition: int,
-                      offset: int, timestamp: float | None, at: datetime, event_id: str | None = None,
-                      subject_id: str | None = None) -> bytes:
+def encode_deadletter(
+    *,
+    reason_code: str,
+    reason: str,
+    raw: bytes | None,
+    topic: str,
+    partition: int,
+    offset: int,
+    timestamp: float | None,
+    at: datetime,
+    event_id: str | None = None,
+    subject_id: str | None = None,
+) -> bytes:
     """One dead letter: enough to find, fix and re-send the record (reason, source position, exact bytes)."""
     record = {
-        "reason_code": reason_code, "reason": reason, "topic": topic, "partition": partition, "offset": offset,
+        "reason_code": reason_code,
+        "reason": reason,
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
         "record_timestamp": None if timestamp is None else from_epoch(timestamp).isoformat(),
-        "dead_lettered_at": at.isoformat(), "event_id": event_id, "subject_id": subject_id, **raw_fields(raw),
+        "dead_lettered_at": at.isoformat(),
+        "event_id": event_id,
+        "subject_id": subject_id,
+        **raw_fields(raw),
     }
     return json.dumps({k: v for k, v in record.items() if v is not None}, ensure_ascii=False).encode()
 

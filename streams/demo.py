@@ -1,11 +1,11 @@
 """`safety demo` (what `make demo` runs): the synthetic trial through the real stream, end to end.
 
-Without SAFETY_KAFKA_BOOTSTRAP it starts the embedded Tansu broker on a free loopback port (streams.broker), creates
-the topics, starts `safety worker` as a subprocess (the production shape), produces the synthetic 48-subject trial
-(safety.synthetic) keyed by subject_id, prints every alert as the stream emits it, and writes
+Without SAFETY_KAFKA_BOOTSTRAP it starts the embedded Tansu broker on a free loopback port (streams.broker),
+creates the topics, starts `safety worker` as a subprocess (the production shape), produces the synthetic
+48-subject trial (safety.synthetic) keyed by subject_id, prints every alert as the stream emits it, and writes
 OUT/events.jsonl (exactly the produced values, one per line, in order) and OUT/alerts.jsonl (exactly the alert
-records read from safety.alerts). It stops once the worker has committed every input event and every study signal
-(so all alerts are out), or keeps running with --serve. Logs: OUT/worker.log, OUT/broker.log.
+records read from safety.alerts). It stops once the worker has committed every input event and every study
+signal (so all alerts are out), or keeps running with --serve. Logs: OUT/worker.log, OUT/broker.log.
 """
 
 from __future__ import annotations
@@ -49,8 +49,10 @@ def alert_line(alert: dict[str, Any]) -> str:
     grade = alert.get("grade")
     day = alert.get("study_day")
     term = alert.get("ctcae_term") or alert.get("reason") or ""
-    return (f"{alert.get('subject_id', '?'):<8} day {'-' if day is None else day:>4}  {alert.get('kind', ''):<18}"
-            f"{alert.get('rule_id', ''):<16}{term[:40]:<41}{'G' + str(grade) if grade else '  '}  due {due_text}")
+    return (
+        f"{alert.get('subject_id', '?'):<8} day {'-' if day is None else day:>4}  {alert.get('kind', ''):<18}"
+        f"{alert.get('rule_id', ''):<16}{term[:40]:<41}{'G' + str(grade) if grade else '  '}  due {due_text}"
+    )
 
 
 @dataclass
@@ -67,8 +69,14 @@ class Watcher:
     def __post_init__(self) -> None:
         from kafka import KafkaConsumer, TopicPartition
 
-        self.consumer = KafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers(), enable_auto_commit=False,
-                                      auto_offset_reset="earliest", fetch_max_wait_ms=50, client_id="safety-demo")
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap_servers(),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=50,
+            client_id="safety-demo",
+        )
+
         def partitions(topic: str) -> list[Any]:
             return [TopicPartition(topic, p) for p in sorted(self.consumer.partitions_for_topic(topic) or [])]
 
@@ -96,13 +104,23 @@ class Watcher:
 
 def start_worker(settings: Settings, log: Path, web_port: int) -> subprocess.Popen[bytes]:
     """`python -m streams.worker` with the demo's settings in its environment."""
-    env = dict(os.environ, SAFETY_KAFKA_BOOTSTRAP=settings.kafka_bootstrap or "", SAFETY_WEB_PORT=str(web_port),
-               SAFETY_DATA_DIR=str(settings.data_dir), SAFETY_STORE=settings.store)
+    env = dict(
+        os.environ,
+        SAFETY_KAFKA_BOOTSTRAP=settings.kafka_bootstrap or "",
+        SAFETY_WEB_PORT=str(web_port),
+        SAFETY_DATA_DIR=str(settings.data_dir),
+        SAFETY_STORE=settings.store,
+    )
     if settings.embedded_workarounds:
         env["SAFETY_EMBEDDED_WORKAROUNDS"] = "1"
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "streams.worker", "--loglevel", "warn"], env=env,
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.worker", "--loglevel", "warn"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
@@ -143,8 +161,14 @@ def broker_for(settings: Settings, out: Path) -> Iterator[Settings]:
         broker.stop()
 
 
-def run_demo(out: Path, subjects: int = 48, seed: int | None = None, serve: bool = False,
-             settings: Settings | None = None, printer: Any = print) -> int:
+def run_demo(
+    out: Path,
+    subjects: int = 48,
+    seed: int | None = None,
+    serve: bool = False,
+    settings: Settings | None = None,
+    printer: Any = print,
+) -> int:
     """The whole demo; returns the number of alerts the stream emitted."""
     from streams.admin import admin_client, create_topics, produce_lines
 
@@ -160,22 +184,31 @@ def run_demo(out: Path, subjects: int = 48, seed: int | None = None, serve: bool
         watcher = Watcher(settings, sink, printer)
         admin = admin_client(settings)
         try:
-            printer(f"streaming {len(lines)} events of {subjects} subjects via {settings.kafka_bootstrap} ...")
+            printer(
+                f"streaming {len(lines)} events of {subjects} subjects via {settings.kafka_bootstrap} ..."
+            )
             events_end = produce_lines(settings, lines)
             while not caught_up(admin, settings, events_end, watcher):
                 watcher.poll()
                 if worker.poll() is not None:
-                    raise DemoError(f"the worker exited with code {worker.returncode}; see {out / 'worker.log'}")
+                    raise DemoError(
+                        f"the worker exited with code {worker.returncode}; see {out / 'worker.log'}"
+                    )
                 if time.monotonic() - started > DEADLINE_S:
-                    raise DemoError(f"the worker did not catch up within {DEADLINE_S:.0f} s; see "
-                                    f"{out / 'worker.log'}")
+                    raise DemoError(
+                        f"the worker did not catch up within {DEADLINE_S:.0f} s; see {out / 'worker.log'}"
+                    )
             for _ in range(5):  # alerts of the last events were acked before the commit: read them now
                 watcher.poll()
-            printer(f"{len(lines)} events -> {watcher.alerts} alerts in {time.monotonic() - started:.1f} s; "
-                    f"wrote {out / 'events.jsonl'} and {out / 'alerts.jsonl'}")
+            printer(
+                f"{len(lines)} events -> {watcher.alerts} alerts in {time.monotonic() - started:.1f} s; "
+                f"wrote {out / 'events.jsonl'} and {out / 'alerts.jsonl'}"
+            )
             if serve:
-                printer(f"serving: http://127.0.0.1:{web_port}/metrics and the pages under "
-                        f"http://127.0.0.1:{web_port}/ (Ctrl-C to stop)")
+                printer(
+                    f"serving: http://127.0.0.1:{web_port}/metrics and the pages under "
+                    f"http://127.0.0.1:{web_port}/ (Ctrl-C to stop)"
+                )
                 with contextlib.suppress(KeyboardInterrupt):
                     while worker.poll() is None:
                         watcher.poll(1000)
@@ -187,12 +220,17 @@ def run_demo(out: Path, subjects: int = 48, seed: int | None = None, serve: bool
 
 
 def demo_main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="safety demo", description="Stream the synthetic trial through the "
-                                     "worker (embedded broker unless SAFETY_KAFKA_BOOTSTRAP is set), print alerts "
-                                     "as they arrive, write OUT/events.jsonl and OUT/alerts.jsonl.")
+    parser = argparse.ArgumentParser(
+        prog="safety demo",
+        description="Stream the synthetic trial through the "
+        "worker (embedded broker unless SAFETY_KAFKA_BOOTSTRAP is set), print alerts "
+        "as they arrive, write OUT/events.jsonl and OUT/alerts.jsonl.",
+    )
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
     parser.add_argument("--serve", action="store_true", help="keep the worker and its pages running")
-    parser.add_argument("--subjects", type=int, default=48, help="subjects in the synthetic trial (default 48)")
+    parser.add_argument(
+        "--subjects", type=int, default=48, help="subjects in the synthetic trial (default 48)"
+    )
     parser.add_argument("--seed", type=int, default=None, help="random seed of the synthetic trial")
     args = parser.parse_args(list(argv))
     try:

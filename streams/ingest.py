@@ -4,10 +4,11 @@ Delivery semantics (issue 5; notes faust-kafka-tansu.md §3, §4) are at-least-o
 * ``step()`` ignores an event whose ``event_id``/revision the subject state already holds, so a redelivered
   event (after kill -9 or a rebalance) changes nothing and emits nothing; alert ids are content-derived, so an
   output produced twice is the same alert and downstream consumers dedupe by ``alert_id``.
-* An event's alerts and study signals are delivered (broker ack awaited) BEFORE its new state is written to the
-  table: the state can never say "applied" for an event whose alerts were lost. Graded observations and dead
-  letters are handed to the producer first as well; faust flushes the producer before it commits a source offset
-  (faust/transport/consumer.py, ``_commit_offsets``), so no offset is committed before the outputs exist.
+* An event's alerts and study signals are delivered (broker ack awaited) BEFORE its new state is written to
+  the table: the state can never say "applied" for an event whose alerts were lost. Graded observations and
+  dead letters are handed to the producer first as well; faust flushes the producer before it commits a source
+  offset (faust/transport/consumer.py, ``_commit_offsets``), so no offset is committed before the outputs
+  exist.
 * A record that cannot be parsed, or whose processing raises, goes to the dead-letter topic with its raw bytes
   and position, and the partition moves on (one poison record must not stall a subject's partition).
 """
@@ -44,8 +45,12 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
             try:
                 await process_event(ctx, record)
             except Exception as exc:  # noqa: BLE001 - dead-letter it, keep the partition moving
-                log.exception("event at %s[%s]@%s failed", record.message.topic, record.message.partition,
-                              record.message.offset)
+                log.exception(
+                    "event at %s[%s]@%s failed",
+                    record.message.topic,
+                    record.message.partition,
+                    record.message.offset,
+                )
                 await dead_letter(ctx, record, "processing_error", f"{type(exc).__name__}: {exc}")
             progress(ctx, record)
 
@@ -67,14 +72,21 @@ async def process_event(ctx: WorkerContext, record: faust.EventT) -> StepResult 
     parsed = parse_event(raw, ctx.rules.tz)
     if isinstance(parsed, Rejection):
         ctx.metrics.events.labels(sniff_type(raw), "rejected").inc()
-        await dead_letter(ctx, record, codec.rejection_code(parsed), parsed.reason, parsed.event_id,
-                          parsed.subject_id)
+        await dead_letter(
+            ctx, record, codec.rejection_code(parsed), parsed.reason, parsed.event_id, parsed.subject_id
+        )
         return None
     if record.key != parsed.subject_id.encode():
         ctx.metrics.events.labels(parsed.type, "rejected").inc()
-        await dead_letter(ctx, record, "invalid_event", f"record key {record.key!r} is not the subject_id "
-                          f"{parsed.subject_id!r}: key safety.events by subject_id (contract, envelope)",
-                          parsed.event_id, parsed.subject_id)
+        await dead_letter(
+            ctx,
+            record,
+            "invalid_event",
+            f"record key {record.key!r} is not the subject_id "
+            f"{parsed.subject_id!r}: key safety.events by subject_id (contract, envelope)",
+            parsed.event_id,
+            parsed.subject_id,
+        )
         return None
     if parsed.recorded_at is None:  # contract: the stream starts reporting clocks at the Kafka record time
         parsed = parsed.model_copy(update={"recorded_at": codec.from_epoch(record.message.timestamp)})
@@ -93,10 +105,11 @@ async def process_event(ctx: WorkerContext, record: faust.EventT) -> StepResult 
 
 
 class StateCache:
-    """Decoded SubjectState per subject, valid while the table still holds the exact bytes it was decoded from.
+    """Decoded SubjectState per subject, valid while the table holds the exact bytes it was decoded from.
 
-    Decoding a subject's JSON state (~25 KB after a year: the ``seen`` map) costs ~0.4 ms, more than the rules;
-    the table stays the only source of truth: after a rebalance or recovery the bytes differ and we decode again.
+    Decoding a subject's JSON state (~25 KB after a year: the ``seen`` map) costs ~0.4 ms, more than the
+    rules; the table stays the only source of truth: after a rebalance or recovery the bytes differ and we
+    decode again.
     """
 
     def __init__(self) -> None:
@@ -128,10 +141,18 @@ async def emit(ctx: WorkerContext, record: faust.EventT, result: StepResult) -> 
         await topics.graded.send(key=key, value=codec.encode_graded(graded))
     must_land: list[Awaitable[Any]] = [await send_alert(ctx, record, alert) for alert in result.alerts]
     for signal in result.signals:
-        must_land.append(await topics.study.send(key=codec.key(signal.study_id), value=codec.encode_signal(signal)))
+        must_land.append(
+            await topics.study.send(key=codec.key(signal.study_id), value=codec.encode_signal(signal))
+        )
     for rejection in result.rejections:
-        await dead_letter(ctx, record, codec.rejection_code(rejection), rejection.reason, rejection.event_id,
-                          rejection.subject_id)
+        await dead_letter(
+            ctx,
+            record,
+            codec.rejection_code(rejection),
+            rejection.reason,
+            rejection.event_id,
+            rejection.subject_id,
+        )
     if must_land:
         await asyncio.gather(*must_land)
 
@@ -161,9 +182,11 @@ async def process_signal(ctx: WorkerContext, record: faust.EventT) -> None:
 
 def study_gauges(ctx: WorkerContext, state: Any) -> None:
     """safety_subjects_infused / _with_dlt / safety_stopping_probability from the study state."""
-    for gauge, names in ((ctx.metrics.subjects_infused, ("infused", "subjects_infused")),
-                         (ctx.metrics.subjects_with_dlt, ("dlt", "subjects_with_dlt")),
-                         (ctx.metrics.stopping_probability, ("probability", "stopping_probability"))):
+    for gauge, names in (
+        (ctx.metrics.subjects_infused, ("infused", "subjects_infused")),
+        (ctx.metrics.subjects_with_dlt, ("dlt", "subjects_with_dlt")),
+        (ctx.metrics.stopping_probability, ("probability", "stopping_probability")),
+    ):
         for name in names:
             value = getattr(state, name, None)
             if value is not None:
@@ -171,14 +194,29 @@ def study_gauges(ctx: WorkerContext, state: Any) -> None:
                 break
 
 
-async def dead_letter(ctx: WorkerContext, record: faust.EventT, reason_code: str, reason: str,
-                      event_id: str | None = None, subject_id: str | None = None) -> None:
+async def dead_letter(
+    ctx: WorkerContext,
+    record: faust.EventT,
+    reason_code: str,
+    reason: str,
+    event_id: str | None = None,
+    subject_id: str | None = None,
+) -> None:
     """Route a record to the dead-letter topic with its exact bytes, position, reason and time."""
     msg = record.message
     ctx.metrics.rejections.labels(reason_code).inc()
-    value = codec.encode_deadletter(reason_code=reason_code, reason=reason, raw=record.value, topic=msg.topic,
-                                    partition=msg.partition, offset=msg.offset, timestamp=msg.timestamp,
-                                    at=datetime.now(tz=UTC), event_id=event_id, subject_id=subject_id)
+    value = codec.encode_deadletter(
+        reason_code=reason_code,
+        reason=reason,
+        raw=record.value,
+        topic=msg.topic,
+        partition=msg.partition,
+        offset=msg.offset,
+        timestamp=msg.timestamp,
+        at=datetime.now(tz=UTC),
+        event_id=event_id,
+        subject_id=subject_id,
+    )
     await ctx.topics.deadletter.send(key=record.key, value=value)
 
 
@@ -199,7 +237,9 @@ def count_event(ctx: WorkerContext, event_type: str, result: StepResult) -> None
     outcome = "duplicate" if result.duplicate else ("graded" if result.graded else "stored")
     ctx.metrics.events.labels(event_type, outcome).inc()
     for graded in result.graded:
-        ctx.metrics.grades.labels(graded.ctcae_term, "null" if graded.grade is None else str(graded.grade)).inc()
+        ctx.metrics.grades.labels(
+            graded.ctcae_term, "null" if graded.grade is None else str(graded.grade)
+        ).inc()
 
 
 def sniff_type(raw: bytes) -> str:

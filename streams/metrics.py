@@ -28,8 +28,20 @@ if TYPE_CHECKING:
 
 # Event -> alert latency spans the fetch wait and the send; ack latency spans minutes to days.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
-ACK_BUCKETS = (60.0, 300.0, 900.0, 1800.0, 3600.0, 3 * 3600.0, 6 * 3600.0, 12 * 3600.0, 86400.0, 3 * 86400.0,
-               7 * 86400.0, 15 * 86400.0)
+ACK_BUCKETS = (
+    60.0,
+    300.0,
+    900.0,
+    1800.0,
+    3600.0,
+    3 * 3600.0,
+    6 * 3600.0,
+    12 * 3600.0,
+    86400.0,
+    3 * 86400.0,
+    7 * 86400.0,
+    15 * 86400.0,
+)
 
 EVENT_OUTCOMES = ("graded", "stored", "duplicate", "rejected")
 REJECTION_REASONS = ("invalid_json", "invalid_event", "conflicting_duplicate", "processing_error")
@@ -61,35 +73,70 @@ class SafetyMetrics(NamedTuple):
         reg = registry if registry is not None else CollectorRegistry()
         return cls(
             registry=reg,
-            events=Counter("safety_events_total", "Input events by type and outcome "
-                           "(graded|stored|duplicate|rejected)", ["type", "outcome"], registry=reg),
-            rejections=Counter("safety_rejections_total", "Dead-lettered or rejected inputs by reason",
-                               ["reason"], registry=reg),
-            grades=Counter("safety_grades_total", "Graded observations by CTCAE term and grade (0-5 or null)",
-                           ["term", "grade"], registry=reg),
+            events=Counter(
+                "safety_events_total",
+                "Input events by type and outcome (graded|stored|duplicate|rejected)",
+                ["type", "outcome"],
+                registry=reg,
+            ),
+            rejections=Counter(
+                "safety_rejections_total",
+                "Dead-lettered or rejected inputs by reason",
+                ["reason"],
+                registry=reg,
+            ),
+            grades=Counter(
+                "safety_grades_total",
+                "Graded observations by CTCAE term and grade (0-5 or null)",
+                ["term", "grade"],
+                registry=reg,
+            ),
             alerts=Counter("safety_alerts_total", "Alerts emitted by kind", ["kind"], registry=reg),
-            deliveries=Counter("safety_deliveries_total", "Notification deliveries by channel, recipient role"
-                               " and outcome", ["channel", "recipient", "outcome"], registry=reg),
-            open_alerts=Gauge("safety_open_alerts", "Alerts not yet acknowledged, by kind", ["kind"],
-                              registry=reg),
-            overdue_reports=Gauge("safety_overdue_reports", "Reports past report_due_at, not submitted",
-                                  ["kind"], registry=reg),
-            ack_seconds=Histogram("safety_ack_seconds", "Time from raised_at to acknowledgement",
-                                  buckets=ACK_BUCKETS, registry=reg),
-            event_to_alert_seconds=Histogram("safety_event_to_alert_seconds", "Kafka record timestamp of the "
-                                             "triggering event to alert emitted", buckets=LATENCY_BUCKETS,
-                                             registry=reg),
-            consumer_lag=Gauge("safety_consumer_lag", "Records behind the partition's high watermark",
-                               ["topic", "partition"], registry=reg),
-            partition_last_processed=Gauge("safety_partition_last_processed_timestamp_seconds",
-                                           "Wall-clock time of the last record processed",
-                                           ["topic", "partition"], registry=reg),
-            subjects_infused=Gauge("safety_subjects_infused", "Subjects with at least one infusion",
-                                   registry=reg),
-            subjects_with_dlt=Gauge("safety_subjects_with_dlt", "Subjects with a confirmed DLT",
-                                    registry=reg),
-            stopping_probability=Gauge("safety_stopping_probability", "Posterior P(DLT rate > threshold)",
-                                       registry=reg),
+            deliveries=Counter(
+                "safety_deliveries_total",
+                "Notification deliveries by channel, recipient role and outcome",
+                ["channel", "recipient", "outcome"],
+                registry=reg,
+            ),
+            open_alerts=Gauge(
+                "safety_open_alerts", "Alerts not yet acknowledged, by kind", ["kind"], registry=reg
+            ),
+            overdue_reports=Gauge(
+                "safety_overdue_reports", "Reports past report_due_at, not submitted", ["kind"], registry=reg
+            ),
+            ack_seconds=Histogram(
+                "safety_ack_seconds",
+                "Time from raised_at to acknowledgement",
+                buckets=ACK_BUCKETS,
+                registry=reg,
+            ),
+            event_to_alert_seconds=Histogram(
+                "safety_event_to_alert_seconds",
+                "Kafka record timestamp of the triggering event to alert emitted",
+                buckets=LATENCY_BUCKETS,
+                registry=reg,
+            ),
+            consumer_lag=Gauge(
+                "safety_consumer_lag",
+                "Records behind the partition's high watermark",
+                ["topic", "partition"],
+                registry=reg,
+            ),
+            partition_last_processed=Gauge(
+                "safety_partition_last_processed_timestamp_seconds",
+                "Wall-clock time of the last record processed",
+                ["topic", "partition"],
+                registry=reg,
+            ),
+            subjects_infused=Gauge(
+                "safety_subjects_infused", "Subjects with at least one infusion", registry=reg
+            ),
+            subjects_with_dlt=Gauge(
+                "safety_subjects_with_dlt", "Subjects with a confirmed DLT", registry=reg
+            ),
+            stopping_probability=Gauge(
+                "safety_stopping_probability", "Posterior P(DLT rate > threshold)", registry=reg
+            ),
         )
 
     def processed(self, topic: str, partition: int, offset: int, highwater: int | None, now: float) -> None:

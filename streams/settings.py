@@ -21,7 +21,8 @@ class Settings(BaseSettings):
 
     # --- Kafka ---
     kafka_bootstrap: str | None = Field(
-        None, description="host:port[,host:port]; None = `safety demo` starts the embedded Tansu broker")
+        None, description="host:port[,host:port]; None = `safety demo` starts the embedded Tansu broker"
+    )
     app_id: str = Field("safety-surveillance", description="faust app id = consumer group, changelog prefix")
     topic_events: str = "safety.events"
     topic_graded: str = "safety.graded"
@@ -35,13 +36,17 @@ class Settings(BaseSettings):
     replication: int = Field(1, ge=1, description="replication factor of created topics (3 on a cluster)")
     topics_file: Path | None = Field(None, description="deploy/kafka/topics.yaml; None = the bundled one")
     session_timeout: float = Field(
-        6.0, gt=0, description="consumer group session timeout (s); Tansu holds JoinGroup for half of it")
+        6.0, gt=0, description="consumer group session timeout (s); Tansu holds JoinGroup for half of it"
+    )
     heartbeat_interval: float = Field(1.0, gt=0)
     commit_interval: float = Field(1.0, gt=0, description="offset commit interval (s): fewer redeliveries")
-    plugins: str = Field("streams.acks,streams.pages",
-                         description="modules whose register(app, ctx) adds agents/pages; '' = none (bench)")
+    plugins: str = Field(
+        "streams.acks,streams.pages",
+        description="modules whose register(app, ctx) adds agents/pages; '' = none (bench)",
+    )
     embedded_workarounds: bool | None = Field(
-        None, description="Tansu-only settings (notes §3, §7); None = only on the embedded broker")
+        None, description="Tansu-only settings (notes §3, §7); None = only on the embedded broker"
+    )
 
     # --- State ---
     store: str = Field("memory://", description="faust table store: memory:// (tests, demo) or rocksdb://")
@@ -65,8 +70,10 @@ class Settings(BaseSettings):
     def bootstrap_url(self) -> str:
         """faust's broker URL form: ``kafka://h1:p1;h2:p2``."""
         if not self.kafka_bootstrap:
-            raise ValueError("SAFETY_KAFKA_BOOTSTRAP is not set: set it to host:port of a Kafka broker, "
-                             "or run `safety demo`, which starts the embedded broker")
+            raise ValueError(
+                "SAFETY_KAFKA_BOOTSTRAP is not set: set it to host:port of a Kafka broker, "
+                "or run `safety demo`, which starts the embedded broker"
+            )
         return "kafka://" + ";".join(h.strip() for h in self.kafka_bootstrap.split(",") if h.strip())
 
     def bootstrap_servers(self) -> list[str]:
@@ -76,7 +83,12 @@ class Settings(BaseSettings):
     def topic_names(self) -> dict[str, str]:
         """Logical name -> configured topic name, for topics.yaml and the admin client."""
         return {
-            "events": self.topic_events, "graded": self.topic_graded, "alerts": self.topic_alerts,
-            "deadletter": self.topic_deadletter, "study": self.topic_study, "acks": self.topic_acks,
-            "deliveries": self.topic_deliveries, "ethics_feed": self.topic_ethics_feed,
+            "events": self.topic_events,
+            "graded": self.topic_graded,
+            "alerts": self.topic_alerts,
+            "deadletter": self.topic_deadletter,
+            "study": self.topic_study,
+            "acks": self.topic_acks,
+            "deliveries": self.topic_deliveries,
+            "ethics_feed": self.topic_ethics_feed,
         }

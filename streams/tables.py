@@ -17,10 +17,19 @@ from streams.settings import Settings
 def declare_tables(app: faust.App, settings: Settings) -> Tables:
     def table(name: str, help_text: str) -> faust.Table:
         # key_type/value_type=bytes is what makes faust pick the "raw" serializer for the changelog (recovery
-        # json-decodes otherwise and stalls with "Error in recovery"); the schema covers the table's own sends.
+        # json-decodes otherwise and stalls with "Error in recovery"); the schema covers the table's sends.
         schema = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-        return app.Table(name, default=None, schema=schema, key_type=bytes, value_type=bytes,
-                         partitions=settings.partitions, help=help_text)
+        return app.Table(
+            name,
+            default=None,
+            schema=schema,
+            key_type=bytes,
+            value_type=bytes,
+            partitions=settings.partitions,
+            help=help_text,
+        )
 
-    return Tables(subjects=table("subjects", "subject_id -> SubjectState JSON (writer: ingest)"),
-                  study=table("study", "study_id -> StudyState JSON (writer: study)"))
+    return Tables(
+        subjects=table("subjects", "subject_id -> SubjectState JSON (writer: ingest)"),
+        study=table("study", "study_id -> StudyState JSON (writer: study)"),
+    )

@@ -15,7 +15,13 @@ from streams.settings import Settings
 
 def declare_topics(app: faust.App, settings: Settings) -> Topics:
     def raw(name: str) -> faust.TopicT:
-        return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
-                         partitions=settings.partitions)
+        return app.topic(
+            name,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=settings.partitions,
+        )
 
     return Topics(**{field: raw(name) for field, name in settings.topic_names().items()})

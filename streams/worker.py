@@ -1,8 +1,8 @@
 """`safety worker`: run the stream worker alone against the configured broker (SAFETY_KAFKA_BOOTSTRAP).
 
-Scale out by starting more workers with the same SAFETY_APP_ID (one consumer group): faust splits the partitions
-of safety.events between them and moves a dead worker's partitions, and their table state, to the others
-(README, "Running in production"). SIGTERM stops it cleanly (offsets committed, tables flushed).
+Scale out by starting more workers with the same SAFETY_APP_ID (one consumer group): faust splits the
+partitions of safety.events between them and moves a dead worker's partitions, and their table state, to the
+others (README, "Running in production"). SIGTERM stops it cleanly (offsets committed, tables flushed).
 """
 
 from __future__ import annotations
@@ -15,10 +15,15 @@ from streams.settings import Settings
 
 
 def worker_main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="safety worker", description="Run the stream worker (ingest and study "
-                                     "agents, /metrics and plug-in pages) against SAFETY_KAFKA_BOOTSTRAP.")
+    parser = argparse.ArgumentParser(
+        prog="safety worker",
+        description="Run the stream worker (ingest and study "
+        "agents, /metrics and plug-in pages) against SAFETY_KAFKA_BOOTSTRAP.",
+    )
     parser.add_argument("--bootstrap", help="host:port of the broker (default: SAFETY_KAFKA_BOOTSTRAP)")
-    parser.add_argument("--web-port", type=int, help="port of /metrics and the pages (default: SAFETY_WEB_PORT)")
+    parser.add_argument(
+        "--web-port", type=int, help="port of /metrics and the pages (default: SAFETY_WEB_PORT)"
+    )
     parser.add_argument("--create-topics", action="store_true", help="create missing topics before starting")
     parser.add_argument("--loglevel", default="warn", choices=["crit", "error", "warn", "info", "debug"])
     args = parser.parse_args(list(argv))
@@ -29,8 +34,10 @@ def worker_main(argv: Sequence[str]) -> int:
         updates["web_port"] = args.web_port
     settings = Settings().model_copy(update=updates)
     if not settings.kafka_bootstrap:
-        parser.error("no broker: set SAFETY_KAFKA_BOOTSTRAP=host:port or pass --bootstrap "
-                     "(`safety demo` starts an embedded broker and a worker for you)")
+        parser.error(
+            "no broker: set SAFETY_KAFKA_BOOTSTRAP=host:port or pass --bootstrap "
+            "(`safety demo` starts an embedded broker and a worker for you)"
+        )
     if args.create_topics:
         from streams.admin import create_topics
 

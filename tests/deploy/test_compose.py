@@ -89,7 +89,9 @@ def test_the_commands_exist_in_the_image(compose) -> None:
     assert worker[:2] == ["safety", "worker"] and "worker" in DELEGATED
     assert DELEGATED["worker"][:2] == ("streams.worker", "worker_main")
     init = compose["services"]["topic-init"]["command"]
-    assert init[:3] == ["python", "-m", "streams.admin"] and init[3] == "topics" and callable(admin.topics_main)
+    assert (
+        init[:3] == ["python", "-m", "streams.admin"] and init[3] == "topics" and callable(admin.topics_main)
+    )
     cmd = re.search(r"^CMD (.+)$", (ROOT / "Dockerfile").read_text(), re.M)
     assert cmd and yaml.safe_load(cmd.group(1))[:2] == ["safety", "worker"]
 

@@ -49,17 +49,27 @@ class Stream:
         s = self.settings
         env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETY_")}
         env.update({f"SAFETY_TOPIC_{k.upper()}": v for k, v in s.topic_names().items()})
-        env.update(SAFETY_KAFKA_BOOTSTRAP=s.kafka_bootstrap or "", SAFETY_APP_ID=s.app_id,
-                   SAFETY_EMBEDDED_WORKAROUNDS="1", SAFETY_PLUGINS="", SAFETY_STORE="memory://",
-                   SAFETY_DATA_DIR=str(self.workdir / name), PYTHONPATH=str(ROOT))
+        env.update(
+            SAFETY_KAFKA_BOOTSTRAP=s.kafka_bootstrap or "",
+            SAFETY_APP_ID=s.app_id,
+            SAFETY_EMBEDDED_WORKAROUNDS="1",
+            SAFETY_PLUGINS="",
+            SAFETY_STORE="memory://",
+            SAFETY_DATA_DIR=str(self.workdir / name),
+            PYTHONPATH=str(ROOT),
+        )
         return env
 
     def start_worker(self, name: str = "w1") -> subprocess.Popen[bytes]:
         port = free_port()
         with open(self.workdir / f"{name}.log", "ab") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "streams.worker", "--web-port", str(port),
-                                     "--loglevel", "warn"], env=self.env(name), stdout=log,
-                                    stderr=subprocess.STDOUT, cwd=ROOT)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "streams.worker", "--web-port", str(port), "--loglevel", "warn"],
+                env=self.env(name),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
         self.workers.append(proc)
         self.ports[proc.pid] = port
         return proc
@@ -94,11 +104,11 @@ class Stream:
         except OSError:
             return set()
         topic = self.settings.topic_events
-        prefix = f'safety_partition_last_processed_timestamp_seconds{{partition="'
+        prefix = 'safety_partition_last_processed_timestamp_seconds{partition="'
         found = set()
         for line in text.splitlines():
             if line.startswith(prefix) and f'topic="{topic}"' in line:
-                found.add(int(line[len(prefix):].split('"', 1)[0]))
+                found.add(int(line[len(prefix) :].split('"', 1)[0]))
         return found
 
     def committed(self, topic: str) -> dict[int, int]:
@@ -115,7 +125,9 @@ class Stream:
                 if proc.returncode is None and proc.poll() is not None and proc.returncode != -9:
                     raise AssertionError(f"worker exited with {proc.returncode}; see {self.workdir}")
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; logs in {self.workdir}")
+                raise AssertionError(
+                    f"timed out after {timeout:.0f} s waiting for {what}; logs in {self.workdir}"
+                )
             time.sleep(0.5)
 
     def caught_up(self, events_end: dict[int, int]) -> bool:
@@ -142,15 +154,22 @@ class Stream:
         from kafka import KafkaConsumer, TopicPartition
 
         ends = self.end_offsets(topic)
-        consumer = KafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers(), enable_auto_commit=False,
-                                 auto_offset_reset="earliest", fetch_max_wait_ms=50)
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap_servers(),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=50,
+        )
         values: dict[int, list[bytes]] = {p: [] for p in ends}
         try:
             parts = [TopicPartition(topic, p) for p in ends]
             consumer.assign(parts)
             consumer.seek_to_beginning(*parts)
             deadline = time.monotonic() + 30
-            while any(consumer.position(tp) < ends[tp.partition] for tp in parts) and time.monotonic() < deadline:
+            while (
+                any(consumer.position(tp) < ends[tp.partition] for tp in parts)
+                and time.monotonic() < deadline
+            ):
                 for tp, records in consumer.poll(200).items():
                     values[tp.partition].extend(r.value for r in records)
         finally:
@@ -175,7 +194,7 @@ def stream(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Stream]:
 
 @pytest.fixture(scope="session")
 def trial_lines() -> list[bytes]:
-    """The demo's synthetic trial, 8 subjects (~2,700 events): every subject-level alert kind + the boundary."""
+    """The demo's synthetic trial, 8 subjects (~2,700 events): most alert kinds + the boundary."""
     from streams.demo import demo_lines
 
     return demo_lines(8, None)

@@ -49,8 +49,11 @@ def test_stream_gives_the_replay_alert_set_on_the_demo_dataset(stream, trial_lin
     assert subject_level(by_id(stream.alerts())) == subject_level(replayed["alerts"])
 
 
-@pytest.mark.xfail(strict=True, reason="safety.study.study_step depends on arrival order; the stream interleaves "
-                   "partitions so n differs when the DLT arrives (see the streams engineer's report)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="safety.study.study_step depends on arrival order; the stream interleaves "
+    "partitions so n differs when the DLT arrives (see the streams engineer's report)",
+)
 def test_stream_gives_the_replay_stopping_boundary(stream, trial_lines, replayed) -> None:
     stream.start_worker()
     ends = stream.produce(trial_lines)
@@ -59,12 +62,24 @@ def test_stream_gives_the_replay_stopping_boundary(stream, trial_lines, replayed
 
 
 def test_poison_records_are_dead_lettered_and_later_events_of_the_partition_processed(stream) -> None:
-    lab = {"type": "lab", "study_id": "ChiCTR2600125907", "subject_id": "AA-001", "test": "ALT", "value": 30,
-           "unit": "U/L", "ref_low": 7, "ref_high": 40, "occurred_at": "2026-07-01T08:00:00+08:00",
-           "recorded_at": "2026-07-01T09:00:00+08:00"}
+    lab = {
+        "type": "lab",
+        "study_id": "ChiCTR2600125907",
+        "subject_id": "AA-001",
+        "test": "ALT",
+        "value": 30,
+        "unit": "U/L",
+        "ref_low": 7,
+        "ref_high": 40,
+        "occurred_at": "2026-07-01T08:00:00+08:00",
+        "recorded_at": "2026-07-01T09:00:00+08:00",
+    }
     good = [json.dumps(lab | {"event_id": f"L-{i}"}).encode() for i in range(3)]
-    poison = [b"not json \xff\xfe", b'{"subject_id": "AA-001", "foo": 1}',
-              b'{"type": "telepathy", "event_id": "X-1", "subject_id": "AA-001"}']
+    poison = [
+        b"not json \xff\xfe",
+        b'{"subject_id": "AA-001", "foo": 1}',
+        b'{"type": "telepathy", "event_id": "X-1", "subject_id": "AA-001"}',
+    ]
     from streams.admin import producer
 
     kafka = producer(stream.settings)  # same key: all in AA-001's partition, poison between good records
@@ -85,12 +100,16 @@ def test_poison_records_are_dead_lettered_and_later_events_of_the_partition_proc
 
 
 def test_kill_9_mid_stream_then_restart_gives_every_alert_and_no_double_applied_state(
-        stream, trial_lines, replayed) -> None:
+    stream, trial_lines, replayed
+) -> None:
     first = stream.start_worker("w1")
     ends = stream.produce(trial_lines)
     total = sum(ends.values())
-    stream.wait_for(lambda: sum(stream.committed(stream.settings.topic_events).values()) >= total // 3, 90,
-                    "a third of the events")
+    stream.wait_for(
+        lambda: sum(stream.committed(stream.settings.topic_events).values()) >= total // 3,
+        90,
+        "a third of the events",
+    )
     stream.kill9(first)
     stream.start_worker("w2")
     stream.wait_for(lambda: stream.caught_up(ends), 150, "the restarted worker to finish")
@@ -104,8 +123,11 @@ def test_two_workers_split_partitions_and_the_survivor_takes_over(stream, trial_
     b = stream.start_worker("b")
     half = len(trial_lines) // 2
     ends = stream.produce(trial_lines[:half])
-    stream.wait_for(lambda: stream.processed_partitions(a) and stream.processed_partitions(b), 90,
-                    "both workers to process records")
+    stream.wait_for(
+        lambda: stream.processed_partitions(a) and stream.processed_partitions(b),
+        90,
+        "both workers to process records",
+    )
     split_a, split_b = stream.processed_partitions(a), stream.processed_partitions(b)
     assert split_a.isdisjoint(split_b)
     stream.kill9(b)

@@ -27,7 +27,9 @@ class Sent(list[tuple[str, bytes | None, bytes]]):
 def sent() -> Iterator[Sent]:
     calls = Sent()
 
-    async def fake_send(self: faust.Topic, *, key: Any = None, value: Any = None, **_: Any) -> asyncio.Future[None]:
+    async def fake_send(
+        self: faust.Topic, *, key: Any = None, value: Any = None, **_: Any
+    ) -> asyncio.Future[None]:
         calls.append((self.get_topic_name(), key, value))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)

@@ -21,8 +21,14 @@ KAFKA_TS = 1_780_000_000.0  # record timestamp given to agent.put
 
 
 def event(**fields: Any) -> bytes:
-    base = {"type": "infusion", "event_id": "INF-1", "study_id": STUDY, "subject_id": "AA-001",
-            "occurred_at": "2026-03-01T09:00:00+08:00", "recorded_at": "2026-03-01T10:00:00+08:00"}
+    base = {
+        "type": "infusion",
+        "event_id": "INF-1",
+        "study_id": STUDY,
+        "subject_id": "AA-001",
+        "occurred_at": "2026-03-01T09:00:00+08:00",
+        "recorded_at": "2026-03-01T10:00:00+08:00",
+    }
     return json.dumps(base | fields).encode()
 
 
@@ -31,9 +37,18 @@ def dead_letters(sent: Any) -> list[dict[str, Any]]:
 
 
 def hand_written_alert(event_id: str = "AE-1") -> Alert:
-    return Alert(alert_id="a" * 24, kind=AlertKind.SAE, rule_id="SAE-SERIOUS", study_id=STUDY,
-                 subject_id="AA-001", study_day=3, event_ids=[event_id], recipients=["pi", "ethics"],
-                 raised_at=datetime(2026, 3, 4, tzinfo=UTC), rules_version="test")
+    return Alert(
+        alert_id="a" * 24,
+        kind=AlertKind.SAE,
+        rule_id="SAE-SERIOUS",
+        study_id=STUDY,
+        subject_id="AA-001",
+        study_day=3,
+        event_ids=[event_id],
+        recipients=["pi", "ethics"],
+        raised_at=datetime(2026, 3, 4, tzinfo=UTC),
+        rules_version="test",
+    )
 
 
 async def put(app: faust.App, *records: tuple[bytes | None, bytes]) -> None:
@@ -74,13 +89,18 @@ async def test_non_json_is_dead_lettered_with_exact_bytes_position_and_reason(ap
     assert letter["topic"] == "safety.events" and {"partition", "offset", "dead_lettered_at"} <= letter.keys()
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (b'{"foo": 1}', "type: required field is missing"),
-    (b'{"type": "telepathy", "event_id": "X"}', "type: expected one of"),
-    (event(occurred_at="yesterday"), "infusion.occurred_at"),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (b'{"foo": 1}', "type: required field is missing"),
+        (b'{"type": "telepathy", "event_id": "X"}', "type: expected one of"),
+        (event(occurred_at="yesterday"), "infusion.occurred_at"),
+    ],
+)
 @pytest.mark.asyncio
-async def test_wrong_shape_and_unknown_type_are_dead_lettered_as_invalid_event(app, sent, value, expected) -> None:
+async def test_wrong_shape_and_unknown_type_are_dead_lettered_as_invalid_event(
+    app, sent, value, expected
+) -> None:
     await put(app, (b"AA-001", value))
     [letter] = dead_letters(sent)
     assert letter["reason_code"] == "invalid_event" and expected in letter["reason"]
@@ -106,8 +126,11 @@ async def test_a_record_not_keyed_by_its_subject_is_dead_lettered(app, sent) -> 
 async def test_missing_recorded_at_is_taken_from_the_kafka_record_timestamp(app, sent, monkeypatch) -> None:
     seen = []
     real_step = ingest.step
-    monkeypatch.setattr(ingest, "step", lambda state, ev, rules, raw=None: seen.append(ev) or real_step(
-        state, ev, rules, raw=raw))
+    monkeypatch.setattr(
+        ingest,
+        "step",
+        lambda state, ev, rules, raw=None: seen.append(ev) or real_step(state, ev, rules, raw=raw),
+    )
     raw = json.loads(event())
     del raw["recorded_at"]
     await put(app, (b"AA-001", json.dumps(raw).encode()))
@@ -131,10 +154,17 @@ async def test_a_processing_error_is_dead_lettered_and_the_partition_moves_on(ap
 
 
 @pytest.mark.asyncio
-async def test_alerts_are_emitted_with_emitted_at_keyed_by_subject_and_counted(app, sent, monkeypatch) -> None:
+async def test_alerts_are_emitted_with_emitted_at_keyed_by_subject_and_counted(
+    app, sent, monkeypatch
+) -> None:
     alert = hand_written_alert()
-    monkeypatch.setattr(ingest, "step", lambda state, ev, rules, raw=None: StepResult(
-        state=SubjectState(subject_id="AA-001", study_id=STUDY), alerts=[alert]))
+    monkeypatch.setattr(
+        ingest,
+        "step",
+        lambda state, ev, rules, raw=None: StepResult(
+            state=SubjectState(subject_id="AA-001", study_id=STUDY), alerts=[alert]
+        ),
+    )
     await put(app, (b"AA-001", event()))
     [(key, value)] = sent.on("safety.alerts")
     emitted = Alert.model_validate_json(value)
@@ -146,8 +176,13 @@ async def test_alerts_are_emitted_with_emitted_at_keyed_by_subject_and_counted(a
 @pytest.mark.asyncio
 async def test_outputs_are_produced_before_the_state_records_the_event(app, sent, monkeypatch) -> None:
     order: list[str] = []
-    monkeypatch.setattr(ingest, "step", lambda state, ev, rules, raw=None: StepResult(
-        state=SubjectState(subject_id="AA-001", study_id=STUDY), alerts=[hand_written_alert()]))
+    monkeypatch.setattr(
+        ingest,
+        "step",
+        lambda state, ev, rules, raw=None: StepResult(
+            state=SubjectState(subject_id="AA-001", study_id=STUDY), alerts=[hand_written_alert()]
+        ),
+    )
     real_emit = ingest.emit
 
     async def spy_emit(ctx, record, result):  # type: ignore[no-untyped-def]

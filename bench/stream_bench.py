@@ -1,0 +1,253 @@
+"""Stream worker benchmark on the embedded broker (issue 5): prints figures, asserts nothing.
+
+1. Throughput: the synthetic 48-subject trial (~16,000 events) pre-loaded, then our worker vs a bare faust
+   pass-through agent (raw bytes in, same bytes out) with the same faust settings (streams.app.faust_settings,
+   Tansu workarounds on). Rate = records / (last - first output record timestamp), so start-up is excluded.
+2. Start-up: worker process launch -> first output record (pre-loaded topic; goal < 10 s).
+3. Latency at a fixed 500 events/s for 20 s: input record timestamp -> the worker's graded output for that
+   event (p50/p99), and the worker's own safety_event_to_alert_seconds histogram.
+
+Run: .venv/bin/python bench/stream_bench.py [--subjects 48] [--rate 500] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from streams.admin import create_topics, produce_lines  # noqa: E402
+from streams.broker import embedded_broker, free_port  # noqa: E402
+from streams.settings import Settings  # noqa: E402
+
+
+def passthrough_worker() -> None:
+    """The baseline: the same faust settings, one agent forwarding raw bytes to the graded topic."""
+    import faust
+
+    from streams.app import clamp_fetch_wait, faust_settings
+
+    settings = Settings()
+    clamp_fetch_wait()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(settings.app_id, **faust_settings(settings))
+    source = app.topic(settings.topic_events, value_serializer="raw", key_serializer="raw")
+    out = app.topic(settings.topic_graded, value_serializer="raw", key_serializer="raw")
+
+    @app.agent(source)
+    async def forward(stream: Any) -> None:
+        async for event in stream.events():
+            await out.send(key=event.key, value=event.value)
+
+    worker = faust.Worker(app, loglevel="warn", quiet=True)
+    worker.spinner = None
+    worker.execute_from_commandline()
+
+
+def scoped(bootstrap: str, prefix: str) -> Settings:
+    base = Settings(kafka_bootstrap=bootstrap)
+    names = {f"topic_{k}": f"{prefix}.{v}" for k, v in base.topic_names().items()}
+    return base.model_copy(
+        update={
+            **names,
+            "app_id": f"{prefix}-app",
+            "embedded_workarounds": True,
+            "data_dir": Path(f"/tmp/stream-bench-{prefix}-{os.getpid()}"),
+        }
+    )
+
+
+def launch(settings: Settings, passthrough: bool, log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETY_")}
+    env.update({f"SAFETY_TOPIC_{k.upper()}": v for k, v in settings.topic_names().items()})
+    env.update(
+        SAFETY_KAFKA_BOOTSTRAP=settings.kafka_bootstrap or "",
+        SAFETY_APP_ID=settings.app_id,
+        SAFETY_EMBEDDED_WORKAROUNDS="1",
+        SAFETY_PLUGINS="",
+        SAFETY_WEB_PORT=str(port),
+        SAFETY_DATA_DIR=str(settings.data_dir),
+        PYTHONPATH=str(ROOT),
+    )
+    cmd = (
+        [sys.executable, __file__, "--passthrough-worker"]
+        if passthrough
+        else [sys.executable, "-m", "streams.worker", "--loglevel", "warn"]
+    )
+    with open(log, "ab") as out:
+        return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT), port
+
+
+def output_records(settings: Settings, expected: int, timeout: float, topic: str | None = None) -> list[Any]:
+    """Read ``topic`` (graded) until ``expected`` records arrived, or 3 s without news after 99 % of them."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers(),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=20,
+    )
+    parts = [TopicPartition(topic or settings.topic_graded, p) for p in range(settings.partitions)]
+    consumer.assign(parts)
+    consumer.seek_to_beginning(*parts)
+    records: list[Any] = []
+    deadline = time.monotonic() + timeout
+    last_news = time.monotonic()
+    while len(records) < expected and time.monotonic() < deadline:
+        if len(records) >= 0.99 * expected and time.monotonic() - last_news > 3:
+            break
+        for batch in consumer.poll(200).values():
+            records.extend(batch)
+            last_news = time.monotonic()
+    consumer.close()
+    return records
+
+
+def throughput(
+    bootstrap: str, lines: list[bytes], passthrough: bool, tag: str, expected: int
+) -> dict[str, float]:
+    settings = scoped(bootstrap, tag)
+    create_topics(settings)
+    produce_lines(settings, lines)
+    launched = time.time()
+    proc, _ = launch(settings, passthrough, Path(f"/tmp/stream-bench-{tag}.log"))
+    topic = None if passthrough else f"{settings.app_id}-subjects-changelog"  # one record per applied event
+    try:
+        records = output_records(settings, expected, 300, topic)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    stamps = sorted(r.timestamp / 1000 for r in records)
+    return {
+        "records": len(records),
+        "rate": (len(records) - 1) / max(1e-9, stamps[-1] - stamps[0]),
+        "first_output_s": stamps[0] - launched,
+    }
+
+
+def latency(bootstrap: str, lines: list[bytes], rate: float, seconds: float) -> dict[str, float]:
+    settings = scoped(bootstrap, "latency")
+    create_topics(settings)
+    proc, port = launch(settings, False, Path("/tmp/stream-bench-latency.log"))
+    try:
+        warm = [line for line in lines if b'"type":"lab"' in line][:1]
+        produce_lines(settings, warm)
+        output_records(settings, 1, 60)  # the worker is up and assigned
+        load = lines[: int(rate * seconds)]
+        sent_at: dict[str, float] = {}
+        produce_lines(settings, load, rate=rate)
+        for line in load:
+            sent_at.setdefault(json.loads(line)["event_id"], 0.0)
+        records = output_records(settings, 10**9, 15)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            metrics = response.read().decode()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    input_ts = input_timestamps(settings)
+    lat = sorted(
+        r.timestamp / 1000 - input_ts[json.loads(r.value)["event_id"]]
+        for r in records
+        if json.loads(r.value)["event_id"] in input_ts and json.loads(r.value)["event_id"] in sent_at
+    )
+    return {
+        "samples": len(lat),
+        "p50_ms": 1000 * lat[len(lat) // 2],
+        "p99_ms": 1000 * lat[int(len(lat) * 0.99)],
+        "max_ms": 1000 * lat[-1],
+        "alert_histogram": alert_histogram(metrics),
+    }
+
+
+def input_timestamps(settings: Settings) -> dict[str, float]:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers(),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=20,
+    )
+    parts = [TopicPartition(settings.topic_events, p) for p in range(settings.partitions)]
+    consumer.assign(parts)
+    consumer.seek_to_beginning(*parts)
+    found: dict[str, float] = {}
+    idle = 0
+    while idle < 5:
+        polled = consumer.poll(200)
+        idle = 0 if polled else idle + 1
+        for batch in polled.values():
+            for record in batch:
+                found[json.loads(record.value)["event_id"]] = record.timestamp / 1000
+    consumer.close()
+    return found
+
+
+def alert_histogram(metrics: str) -> str:
+    count = total = 0.0
+    for line in metrics.splitlines():
+        if line.startswith("safety_event_to_alert_seconds_count"):
+            count = float(line.split()[-1])
+        if line.startswith("safety_event_to_alert_seconds_sum"):
+            total = float(line.split()[-1])
+    return f"{int(count)} alerts, mean {1000 * total / count:.0f} ms" if count else "no alerts in the window"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=int, default=48)
+    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--latency-only", action="store_true", help="skip the throughput runs")
+    parser.add_argument("--passthrough-worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.passthrough_worker:
+        passthrough_worker()
+        return 0
+    from streams.demo import demo_lines
+
+    lines = demo_lines(args.subjects, None)
+    with embedded_broker() as broker:
+        if not args.latency_only:
+            compare(broker.bootstrap, lines)
+        lat = latency(broker.bootstrap, lines, args.rate, args.seconds)
+        print(
+            f"latency at {args.rate:.0f} events/s for {args.seconds:.0f} s, event -> graded output: "
+            f"p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms, max {lat['max_ms']:.0f} ms "
+            f"({lat['samples']} samples; goal p99 < 200 ms); safety_event_to_alert_seconds: "
+            f"{lat['alert_histogram']}",
+            flush=True,
+        )
+    return 0
+
+
+def compare(bootstrap: str, lines: list[bytes]) -> None:
+    """Throughput of the pass-through baseline, then of our worker, on the same broker and settings."""
+    base = throughput(bootstrap, lines, True, "passthrough", len(lines))
+    print(
+        f"pass-through: {base['records']} records, {base['rate']:.0f} events/s, "
+        f"first output {base['first_output_s']:.1f} s after launch",
+        flush=True,
+    )
+    ours = throughput(bootstrap, lines, False, "worker", len(lines))
+    print(
+        f"our worker:   {ours['records']} events applied (table writes), {ours['rate']:.0f} events/s, "
+        f"first output {ours['first_output_s']:.1f} s after launch (goal < 10 s)",
+        flush=True,
+    )
+    print(f"ratio worker/pass-through: {ours['rate'] / base['rate']:.2f} (goal >= 0.9)", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
