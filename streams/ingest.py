@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 
@@ -29,6 +29,9 @@ from safety.events import EVENT_TYPES
 from safety.parsing import parse_event
 from safety.pipeline import StepResult, step
 from safety.subject import SubjectState
+
+if TYPE_CHECKING:
+    from safety.study import StudyState
 from streams import codec
 from streams.context import WorkerContext
 
@@ -180,18 +183,12 @@ async def process_signal(ctx: WorkerContext, record: faust.EventT) -> None:
     study_gauges(ctx, state)
 
 
-def study_gauges(ctx: WorkerContext, state: Any) -> None:
-    """safety_subjects_infused / _with_dlt / safety_stopping_probability from the study state."""
-    for gauge, names in (
-        (ctx.metrics.subjects_infused, ("infused", "subjects_infused")),
-        (ctx.metrics.subjects_with_dlt, ("dlt", "subjects_with_dlt")),
-        (ctx.metrics.stopping_probability, ("probability", "stopping_probability")),
-    ):
-        for name in names:
-            value = getattr(state, name, None)
-            if value is not None:
-                gauge.set(len(value) if isinstance(value, (set, list, dict, tuple)) else float(value))
-                break
+def study_gauges(ctx: WorkerContext, state: StudyState) -> None:
+    """safety_subjects_infused (n), safety_subjects_with_dlt (x), safety_stopping_probability (latest)."""
+    ctx.metrics.subjects_infused.set(state.n)
+    ctx.metrics.subjects_with_dlt.set(state.x)
+    if state.probability is not None:
+        ctx.metrics.stopping_probability.set(state.probability)
 
 
 async def dead_letter(

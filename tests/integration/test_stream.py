@@ -50,7 +50,7 @@ def test_stream_gives_the_replay_alert_set_on_the_demo_dataset(stream, trial_lin
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,
     reason="safety.study.study_step depends on arrival order; the stream interleaves "
     "partitions so n differs when the DLT arrives (see the streams engineer's report)",
 )

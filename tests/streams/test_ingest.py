@@ -192,3 +192,15 @@ async def test_outputs_are_produced_before_the_state_records_the_event(app, sent
     monkeypatch.setattr(ingest, "emit", spy_emit)
     await put(app, (b"AA-001", event()))
     assert order == ["emitted:False"] and b"AA-001" in app.safety.tables.subjects
+
+
+@pytest.mark.asyncio
+async def test_study_signals_update_the_study_table_and_the_study_gauges(app, sent) -> None:
+    signal = StudySignal(kind="infused", study_id=STUDY, subject_id="AA-001", event_id="INF-1", study_day=0,
+                         at=datetime(2026, 3, 1, tzinfo=UTC))
+    async with app.agents["study"].test_context() as agent:
+        await agent.put(signal.model_dump_json().encode(), key=STUDY.encode(), timestamp=KAFKA_TS)
+    from safety.study import StudyState
+
+    assert StudyState.from_json(app.safety.tables.study[STUDY.encode()]).infused == ["AA-001"]
+    assert app.safety.metrics.registry.get_sample_value("safety_subjects_infused") == 1.0
