@@ -209,7 +209,7 @@ class CTerm:
     """A term entry compiled: ``criterion_prefix`` + grade is the ``criterion`` field of every row."""
 
     __slots__ = ("id", "test", "term", "category", "correction", "sets", "criterion_prefix", "normal_label",
-                 "uses_baseline")
+                 "uses_baseline", "reads_baseline", "decisions")
 
     def __init__(self, entry: TermEntry, prefix: str, sets: tuple[CSet, ...]) -> None:
         self.id = entry.id
@@ -224,24 +224,34 @@ class CTerm:
                       key=lambda b: b.grade, default=None)
         self.normal_label = f"not {mildest.label}" if mildest else "no band met"
         self.uses_baseline = any(s.applies != "always" for s in sets)
+        # Whether the grade can depend on the baseline at all (condition, measure or threshold).
+        self.reads_baseline = self.uses_baseline or any(
+            s.measure != "value" or any(b.of == "baseline" for b in s.bands) for s in sets)
+        # Grading decisions already taken for this entry, filled by safety.grading (values recur on every
+        # event); a cache, not rule data.
+        self.decisions: dict[tuple[float, float | None, float | None, object], object] = {}
 
 
 class CUnit:
-    __slots__ = ("factor", "divisor", "offset")
+    __slots__ = ("factor", "divisor", "offset", "identity")
 
     def __init__(self, d: UnitDef) -> None:
         self.factor = d.factor
         self.divisor = d.divisor
         self.offset = d.offset
+        self.identity = d.factor == 1.0 and d.divisor == 1.0 and d.offset == 0.0  # the SI unit itself
 
 
 class UnitTable:
     """Per test: SI unit name and the known units (exact spelling, then case-insensitive) -> conversion."""
 
-    __slots__ = ("si", "exact", "folded", "allow_missing")
+    __slots__ = ("si", "exact", "folded", "allow_missing", "resolved")
 
     def __init__(self, data: UnitsFile) -> None:
         self.si: dict[str, str] = {}
+        # (test, unit as reported) -> what safety.units.lookup_unit answered: a handful of spellings recur
+        # on every event, so the answer is looked up once (filled lazily, never part of the rules' meaning).
+        self.resolved: dict[tuple[str, str | None], object] = {}
         self.exact: dict[str, dict[str, CUnit]] = {}
         self.folded: dict[str, dict[str, CUnit]] = {}
         self.allow_missing: frozenset[str] = frozenset(t for t, d in data.tests.items() if d.allow_missing)

@@ -40,6 +40,7 @@ from safety.values import fmt, parse_measured, sig15
 _CACHE_MAX = 1 << 15
 _SIG: dict[float, float] = {}
 _TXT: dict[float, str] = {}
+_HEADS: dict[tuple[str, float, float | None, float | None], str] = {}
 _FIELDS = frozenset(GradedObservation.model_fields)
 _BASE_GRADES: dict[tuple[object, ...], int] = {}
 
@@ -108,6 +109,19 @@ class Outcome(NamedTuple):
     basis: str
 
 
+class Decision(NamedTuple):
+    """What the bands decided for one term, before the basis names the inputs.
+
+    ``label`` is the band met, the "not ..." of grade 0, or the whole missing-range sentence of a null grade;
+    ``names_base``: the basis cites the baseline (when one was given).
+    """
+
+    grade: int | None
+    band: CBand | None
+    label: str
+    names_base: bool
+
+
 # --------------------------------------------------------------------------------------------- entry point
 
 
@@ -131,18 +145,19 @@ def grade_observation(obs: Lab | Vital | Ecg, state: SubjectState, rules: RuleSe
         lln, uln = _limit(obs.ref_low, conv), _limit(obs.ref_high, conv)
     else:
         lln = uln = None
-    note = _value_note(obs, x, crit)
+    note = "" if conv.identity and not obs.value.comparator else _value_note(obs, x, crit)  # type: ignore[union-attr]
     rows: list[GradedObservation] = []
     if terms:
-        base_reading = state.baseline(obs.test)
-        base = _baseline(base_reading, state, crit) if base_reading is not None else None
-        use_base = (base if base is not None and state.first_infusion_at is not None
-                    and obs.occurred_at >= state.first_infusion_at and base_reading is not None
+        known = _baseline_of(state, obs.test, crit)
+        base_reading, base = (known.reading, known.base) if known is not None else (None, None)
+        use_base = (base if base is not None and ctx.after_first and base_reading is not None
                     and base_reading.event_id != obs.event_id else None)
+        plain = Inputs(x, lln, uln, note)
         for term in terms:
-            inputs = _inputs_for(term, x, lln, uln, note, obs.occurred_at, state.composite)
+            inputs = (plain if term.correction is None
+                      else _inputs_for(term, x, lln, uln, note, obs.occurred_at, state.composite))
             outcome = grade_term(term, inputs, use_base, crit)
-            base_grade = _baseline_grade(term, base, base_reading, state, crit)
+            base_grade = _baseline_grade(term, known, state, crit)
             rows.append(ctx.row(term, outcome, inputs.value, lln, uln, base_grade))
     if composite_test:
         rows = _composites(obs, x, rows, ctx, crit, state.composite)
@@ -183,7 +198,47 @@ def _inputs_for(term: CTerm, x: float, lln: float | None, uln: float | None, not
     return Inputs(corrected, lln, uln, f"{note}; {extra}" if note else extra)
 
 
-def _baseline(reading: Reading, state: SubjectState, crit: Criteria) -> Base | None:
+class _Known:
+    """A subject's baseline of one test as last worked out, valid while its inputs are the same objects.
+
+    The baseline only changes when a pre-infusion reading is remembered (a new candidates list) or the first
+    infusion moves (``first``), so it is found, converted and graded once instead of on every observation.
+    """
+
+    __slots__ = ("candidates", "first", "crit", "reading", "base", "grades")
+
+    def __init__(self, candidates: list[Reading], first: datetime | None, crit: Criteria,
+                 reading: Reading | None) -> None:
+        self.candidates = candidates  # held, so its id() cannot be reused while this entry lives
+        self.first = first
+        self.crit = crit
+        self.reading = reading
+        self.base = _baseline(reading, crit) if reading is not None else None
+        self.grades: dict[str, int] = {}  # term id -> baseline grade (terms without a correction)
+
+
+_KNOWN: dict[int, _Known] = {}  # id(candidates list) -> what it gave last time
+
+
+def _baseline_of(state: SubjectState, test: str, crit: Criteria) -> _Known | None:
+    """The baseline of ``test`` (``SubjectState.baseline``, in SI), reused while its inputs are unchanged.
+
+    SubjectState and pipeline replace a test's candidates list whenever it changes (never mutate it in
+    place), so the list's identity plus ``first_infusion_at`` tell whether the answer still holds.
+    """
+    candidates = state.pre_infusion.get(test)
+    if not candidates:
+        return None
+    first = state.first_infusion_at
+    known = _KNOWN.get(id(candidates))
+    if known is None or known.candidates is not candidates or known.first != first or known.crit is not crit:
+        if len(_KNOWN) > _CACHE_MAX:
+            _KNOWN.clear()
+        known = _KNOWN[id(candidates)] = _Known(candidates, first, crit, state.baseline(test))
+    return known
+
+
+def _baseline(reading: Reading, crit: Criteria) -> Base | None:
     """The baseline reading in SI (None if its unit is unknown: it cannot anchor x baseline criteria)."""
     conv = lookup_unit(reading.test, reading.unit, crit.units)
     if isinstance(conv, Ungradable):
@@ -192,12 +247,22 @@ def _baseline(reading: Reading, state: SubjectState, crit: Criteria) -> Base | N
                 reading.event_id)
 
 
-def _baseline_grade(term: CTerm, base: Base | None, reading: Reading | None, state: SubjectState,
-                    crit: Criteria) -> int:
-    """Grade of the baseline reading for the same term, graded without a baseline; 0 if none (protocol.md)."""
-    if base is None or reading is None:
+def _baseline_grade(term: CTerm, known: _Known | None, state: SubjectState, crit: Criteria) -> int:
+    """Grade of the baseline reading for the same term, graded without a baseline; 0 if none (protocol.md).
+
+    Remembered per term on ``known``; a corrected term (calcium) depends on the albumin memory, which moves,
+    so it is looked up each time.
+    """
+    if known is None or known.base is None or known.reading is None:
         return 0
-    alb = albumin_at(state.composite, reading.occurred_at) if term.correction else None
+    if not term.correction:
+        grade = known.grades.get(term.id)
+        if grade is None:
+            inputs = Inputs(known.base.value, known.base.lln, known.base.uln, "")
+            grade = known.grades[term.id] = grade_term(term, inputs, None, crit).grade or 0
+        return grade
+    base, reading = known.base, known.reading
+    alb = albumin_at(state.composite, reading.occurred_at)
     key = (id(crit), term.id, reading.event_id, reading.value, reading.unit, reading.ref_low,
            reading.ref_high, alb)
     cached = _BASE_GRADES.get(key)
@@ -274,7 +339,33 @@ def _walk(bset: CSet, m: float, inputs: Inputs,
 
 def grade_term(term: CTerm, inputs: Inputs, base: Base | None, crit: Criteria) -> Outcome:
     """Grade one term: worst over its applicable sets; null when a missing limit could change the grade."""
+    decision = _decide(term, inputs, base)
+    if decision.grade is None:
+        return Outcome(None, None, decision.label + _suffix(inputs.note))
+    unit = crit.units.si[term.test]
+    text = _inputs_text(inputs, base if decision.names_base else None, unit)
+    return Outcome(decision.grade, decision.band, f"{decision.label} ({text})")
+
+
+def _decide(term: CTerm, inputs: Inputs, base: Base | None) -> Decision:
+    """The decision for these inputs, remembered per term: the same values recur across subjects and visits.
+
+    The key holds everything the bands read: the value, both limits and, only for entries that can read it,
+    the baseline (its value and its own record's limits).
+    """
     x = s15(inputs.value)
+    known_base = (base.value, base.lln, base.uln) if base is not None and term.reads_baseline else None
+    key = (x, inputs.lln, inputs.uln, known_base)
+    decision = term.decisions.get(key)
+    if decision is None:
+        if len(term.decisions) > _CACHE_MAX:
+            term.decisions.clear()
+        decision = term.decisions[key] = _walk_sets(term, x, inputs, base)
+    return decision  # type: ignore[return-value]
+
+
+def _walk_sets(term: CTerm, x: float, inputs: Inputs, base: Base | None) -> Decision:
+    """Worst grade over the term's applicable sets, or null when a missing limit could change it."""
     lo = hi = 0
     best: CBand | None = None
     unknown: CBand | None = None
@@ -295,39 +386,49 @@ def grade_term(term: CTerm, inputs: Inputs, base: Base | None, crit: Criteria) -
             hi = s_hi
         if unknown is None and s_unknown is not None and s_hi > s_lo:
             unknown = s_unknown
-    unit = crit.units.si[term.test]
     if hi > lo:
         assert unknown is not None
         name = _REF_NAME[unknown.of if unknown.of != "abs" else "uln"]
-        return Outcome(None, None, f"range: {name} missing, needed for {unknown.label}"
-                                   + _suffix(inputs.note))
+        return Decision(None, None, f"range: {name} missing, needed for {unknown.label}", False)
     if best is None or lo == 0:
         mild = [s.bands[-1].label for s in applicable]
-        label = "not " + " and not ".join(mild) if mild else "no band applies"
-        return Outcome(0, None, f"{label} ({_inputs_text(term, inputs, base, unit, bool(base))})")
-    return Outcome(lo, best, f"{best.label} ({_inputs_text(term, inputs, base, unit, used_base)})")
+        return Decision(0, None, "not " + " and not ".join(mild) if mild else "no band applies", True)
+    return Decision(lo, best, best.label, used_base)
 
 
 def _suffix(note: str) -> str:
     return f" ({note})" if note else ""
 
 
-def _inputs_text(term: CTerm, inputs: Inputs, base: Base | None, unit: str, with_base: bool) -> str:
-    parts = [f"value {txt(inputs.value)} {unit}"]
-    if inputs.lln is not None:
-        parts.append(f"LLN {txt(inputs.lln)} {unit}")
-    if inputs.uln is not None:
-        parts.append(f"ULN {txt(inputs.uln)} {unit}")
-    if with_base and base is not None:
-        text = f"baseline {txt(base.value)} {unit} ({base.event_id}"
+def _inputs_text(inputs: Inputs, base: Base | None, unit: str) -> str:
+    """'value 3 10^9/L, LLN 3.5 10^9/L, ULN 9.5 10^9/L[, baseline ...][, note]' (the basis in parentheses)."""
+    text = _head_text(unit, inputs.value, inputs.lln, inputs.uln)
+    if base is not None:
+        text += f", baseline {txt(base.value)} {unit} ({base.event_id}"
         if base.uln is not None:
             text += f", ULN {txt(base.uln)}"
         if base.lln is not None:
             text += f", LLN {txt(base.lln)}"
-        parts.append(text + ")")
+        text += ")"
     if inputs.note:
-        parts.append(inputs.note)
-    return ", ".join(parts)
+        text += ", " + inputs.note
+    return text
+
+
+def _head_text(unit: str, value: float, lln: float | None, uln: float | None) -> str:
+    """The value and its limits as text, remembered: a few thousand combinations cover a whole trial."""
+    key = (unit, value, lln, uln)
+    text = _HEADS.get(key)
+    if text is None:
+        text = f"value {txt(value)} {unit}"
+        if lln is not None:
+            text += f", LLN {txt(lln)} {unit}"
+        if uln is not None:
+            text += f", ULN {txt(uln)} {unit}"
+        if len(_HEADS) > _CACHE_MAX:
+            _HEADS.clear()
+        _HEADS[key] = text
+    return text
 
 
 # --------------------------------------------------------------------------------------------- rows
@@ -336,7 +437,7 @@ def _inputs_text(term: CTerm, inputs: Inputs, base: Base | None, unit: str, with
 class _Row:
     """Builds output rows for one observation (fields the contract requires, all filled)."""
 
-    __slots__ = ("obs", "state", "crit", "day", "event_type", "tz")
+    __slots__ = ("obs", "state", "crit", "day", "event_type", "tz", "after_first")
 
     def __init__(self, obs: Lab | Vital | Ecg, state: SubjectState, crit: Criteria, day: int | None,
                  tz: tzinfo) -> None:
@@ -346,6 +447,10 @@ class _Row:
         self.crit = crit
         self.day = day
         self.event_type = obs.type
+        # Compared once per observation: aware datetimes with distinct tzinfo objects compare slowly (each
+        # side's utcoffset() is a call), and every row and the baseline choice need the answer.
+        first = state.first_infusion_at
+        self.after_first = first is not None and obs.occurred_at >= first
 
     def row(self, term: CTerm, out: Outcome, value: float | None, lln: float | None, uln: float | None,
             base_grade: int) -> GradedObservation:
@@ -364,8 +469,11 @@ class _Row:
                grade: int | None,
                base_grade: int, criterion: str | None, value: float | None, unit: str | None,
                lln: float | None, uln: float | None, basis: str, test: str) -> GradedObservation:
-        emergent = self.emergent(at, grade, base_grade)
         obs = self.obs
+        if at is obs.occurred_at:  # treatment-emergent, as ``emergent``, with the comparison already made
+            emergent = self.after_first and grade is not None and grade > base_grade
+        else:  # a composite row carrying another reading's time
+            emergent = self.emergent(at, grade, base_grade)
         return _construct({
             "event_id": event_id, "revision": obs.revision, "study_id": obs.study_id,
             "subject_id": obs.subject_id, "event_type": self.event_type, "test": test, "occurred_at": at,

@@ -11,6 +11,8 @@ from typing import NamedTuple
 from safety.criteria import CUnit, UnitTable
 from safety.values import sig15
 
+_RESOLVED_MAX = 4096
+
 
 class Ungradable(NamedTuple):
     """Why a value cannot be graded; ``reason`` is the category ("unit", "range"), ``detail`` the sentence."""
@@ -25,7 +27,17 @@ class Ungradable(NamedTuple):
 
 def lookup_unit(test: str, unit: str | None, table: UnitTable) -> CUnit | Ungradable:
     """The conversion of ``unit`` for ``test``: exact spelling, then ignoring case; missing only if
-    allowed."""
+    allowed. Answers are remembered on the table (hot path: the same few spellings on every event)."""
+    key = (test, unit)
+    found = table.resolved.get(key)
+    if found is None:
+        if len(table.resolved) > _RESOLVED_MAX:  # bounded: producers may send any spelling
+            table.resolved.clear()
+        found = table.resolved[key] = _lookup(test, unit, table)
+    return found  # type: ignore[return-value]
+
+
+def _lookup(test: str, unit: str | None, table: UnitTable) -> CUnit | Ungradable:
     known = table.exact.get(test)
     if known is None:
         return Ungradable("unit", f"{test} has no unit table")
@@ -41,7 +53,7 @@ def lookup_unit(test: str, unit: str | None, table: UnitTable) -> CUnit | Ungrad
 
 def convert(value: float, conv: CUnit) -> float:
     """Apply one conversion; identity conversions return the value untouched."""
-    if conv.factor == 1.0 and conv.divisor == 1.0 and conv.offset == 0.0:
+    if conv.identity:
         return value
     return sig15((value - conv.offset) * conv.factor / conv.divisor)
 
