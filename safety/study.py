@@ -4,15 +4,16 @@ A fold over ``StudySignal``s: ``infused`` (a subject's first infusion), ``dlt`` 
 alert raised or withdrawn). The subject pipeline emits them; the stream sends them on the study-keyed topic
 ``safety.study`` and replay folds them in place, and both call :func:`study_step`, so the boundary is computed
 identically. ``n`` counts subjects with a first infusion, ``x`` subjects with >= 1 active DLT alert (not
-suspected, not withdrawn). After every new first infusion and every DLT that adds a subject to ``x``, once
-n >= min_n, the posterior P(rate > threshold | x, n) under a Beta(a, b) prior is compared with the limit; the
-first time it exceeds it, ``STOPPING_BOUNDARY`` is raised, named after the subject and event of the signal that
+suspected, not withdrawn). After every new first infusion and every DLT that adds a subject to ``x``, in event
+time, once n >= min_n, the posterior P(rate > threshold | x, n) under a Beta(a, b) prior is compared with the
+limit; the first time it exceeds it, ``STOPPING_BOUNDARY`` is raised, named after the subject and event of the signal that
 made the crossing, with x, n and the probability in ``basis``. It is raised once per study and never withdrawn
 automatically (a later DLT withdrawal leaves it standing: the committee decides).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -26,21 +27,29 @@ from safety.signals import StudySignal
 RULE_ID = "STOPPING-BAYES"
 
 
+class Point(BaseModel):
+    """One signal's place in event time: when (the triggering event's clock start) and what."""
+
+    at: datetime
+    seq: int  # arrival order, only to break ties of equal event time
+    event_id: str
+    study_day: int | None
+
+
 class StudyState(BaseModel):
     """What the stopping rule remembers about one study (JSON-safe; bounded by the number of subjects)."""
 
     study_id: str
-    infused: list[str] = Field(default_factory=list)  # subject codes with a first infusion, in arrival order
-    dlt_alerts: dict[str, list[str]] = Field(default_factory=dict)  # subject -> active DLT alert ids
+    seq: int = 0
+    infused: dict[str, Point] = Field(default_factory=dict)  # subject -> its first infusion
+    dlt_alerts: dict[str, dict[str, Point]] = Field(default_factory=dict)  # subject -> active DLT alerts
     crossed: bool = False
     crossed_alert_id: str | None = None
-    probability: float | None = (
-        None  # the latest evaluated posterior (dashboards, safety_stopping_probability)
-    )
+    probability: float | None = None  # the posterior with every signal so far (dashboards, gauge)
 
     @property
     def n(self) -> int:
-        return len(self.infused)
+        return len(self.infused.keys() | self.dlt_alerts.keys())
 
     @property
     def x(self) -> int:
@@ -59,59 +68,88 @@ class StudyState(BaseModel):
 def study_step(
     state: StudyState | None, signal: StudySignal, rules: RuleSet
 ) -> tuple[StudyState, list[Alert]]:
-    """Fold one signal into the study state; return the state and the STOPPING_BOUNDARY alert if it crossed."""
+    """Fold one signal into the study state; return the state and the STOPPING_BOUNDARY alert if it crossed.
+
+    The crossing is searched in event time, not in arrival order: the stream merges the subject partitions by
+    arrival, so a backlog can deliver a DLT after infusions that happened later; counted at arrival, n would
+    have grown and a real crossing could be missed. Walking the signals by event time finds the same first
+    crossing as replay of a time-ordered file, whatever order the partitions delivered them in.
+    """
     state = state if state is not None else StudyState(study_id=signal.study_id)
+    state.seq += 1
+    point = Point(at=signal.at, seq=state.seq, event_id=signal.event_id, study_day=signal.study_day)
     subject = signal.subject_id
-    changed = False
     if signal.kind == "infused":
-        if subject not in state.infused:
-            state.infused.append(subject)
-            changed = True
-    elif signal.kind == "dlt":
-        if subject not in state.infused:  # a DLT implies an infusion (signals of one subject arrive in order)
-            state.infused.append(subject)
-        alerts = state.dlt_alerts.setdefault(subject, [])
-        changed = not alerts
-        if signal.alert_id is not None and signal.alert_id not in alerts:
-            alerts.append(signal.alert_id)
+        known = state.infused.get(subject)
+        if known is None or point.at < known.at:
+            state.infused[subject] = point
+    elif signal.kind == "dlt" and signal.alert_id is not None:
+        state.dlt_alerts.setdefault(subject, {}).setdefault(signal.alert_id, point)
     elif signal.kind == "dlt_withdrawn":
-        alerts = state.dlt_alerts.get(subject, [])
-        if signal.alert_id in alerts:
-            alerts.remove(signal.alert_id)
+        alerts = state.dlt_alerts.get(subject, {})
+        alerts.pop(signal.alert_id or "", None)
         if not alerts:
             state.dlt_alerts.pop(subject, None)
-        return state, []
     cfg = rules.protocol.stopping
-    if not changed or not cfg.enabled or state.n < cfg.min_n:
+    if not cfg.enabled:
         return state, []
-    x, n = state.x, state.n
-    probability = prob_rate_above(cfg.threshold, x, n, cfg.prior_a, cfg.prior_b)
-    state.probability = probability
-    if state.crossed or probability <= cfg.probability:
+    if state.n >= cfg.min_n:
+        state.probability = prob_rate_above(cfg.threshold, state.x, state.n, cfg.prior_a, cfg.prior_b)
+    if state.crossed:
         return state, []
-    alert = _boundary_alert(signal, rules, x, n, probability)
+    crossing = _first_crossing(state, rules)
+    if crossing is None:
+        return state, []
+    crossing_subject, crossing_point, x, n, probability = crossing
+    alert = _boundary_alert(signal.study_id, crossing_subject, crossing_point, rules, x, n, probability)
     state.crossed = True
     state.crossed_alert_id = alert.alert_id
     return state, [alert]
 
 
-def _boundary_alert(signal: StudySignal, rules: RuleSet, x: int, n: int, probability: float) -> Alert:
+def _first_crossing(state: StudyState, rules: RuleSet) -> tuple[str, Point, int, int, float] | None:
+    """Walk first infusions and each subject's first active DLT in event time; return the first crossing."""
+    cfg = rules.protocol.stopping
+    timeline: list[tuple[datetime, int, int, str, Point]] = []
+    for subject, point in state.infused.items():
+        timeline.append((point.at, point.seq, 0, subject, point))
+    for subject, alerts in state.dlt_alerts.items():
+        first = min(alerts.values(), key=lambda p: (p.at, p.seq))
+        timeline.append((first.at, first.seq, 1, subject, first))
+    timeline.sort(key=lambda item: (item[0], item[1], item[2], item[3]))
+    infused: set[str] = set()
+    with_dlt: set[str] = set()
+    for _, _, is_dlt, subject, point in timeline:
+        before = (len(infused), len(with_dlt))
+        infused.add(subject)  # a DLT implies an infusion, even if its record arrives later
+        if is_dlt:
+            with_dlt.add(subject)
+        x, n = len(with_dlt), len(infused)
+        if (n, x) == (before[0], before[1]) or n < cfg.min_n:
+            continue
+        probability = prob_rate_above(cfg.threshold, x, n, cfg.prior_a, cfg.prior_b)
+        if probability > cfg.probability:
+            return subject, point, x, n, probability
+    return None
+
+
+def _boundary_alert(
+    study_id: str, subject: str, point: Point, rules: RuleSet, x: int, n: int, probability: float
+) -> Alert:
     cfg = rules.protocol.stopping
     return Alert(
-        alert_id=alert_id(
-            "STOPPING_BOUNDARY", RULE_ID, signal.subject_id, [signal.event_id], signal.study_id
-        ),
+        alert_id=alert_id("STOPPING_BOUNDARY", RULE_ID, subject, [point.event_id], study_id),
         kind=AlertKind.STOPPING_BOUNDARY,
         rule_id=RULE_ID,
-        study_id=signal.study_id,
-        subject_id=signal.subject_id,
-        study_day=signal.study_day,
+        study_id=study_id,
+        subject_id=subject,
+        study_day=point.study_day,
         ctcae_term=None,
         grade=None,
-        event_ids=[signal.event_id],
+        event_ids=[point.event_id],
         recipients=list(rules.protocol.recipients.get("STOPPING_BOUNDARY", [])),
-        raised_at=in_study_time(signal.at, rules.tz),
-        report_due_at=report_due_at("STOPPING_BOUNDARY", RULE_ID, signal.at, rules.protocol, rules.tz),
+        raised_at=in_study_time(point.at, rules.tz),
+        report_due_at=report_due_at("STOPPING_BOUNDARY", RULE_ID, point.at, rules.protocol, rules.tz),
         rules_version=rules.version,
         basis={
             "criterion": (
@@ -124,6 +162,6 @@ def _boundary_alert(signal: StudySignal, rules: RuleSet, x: int, n: int, probabi
             "threshold": cfg.threshold,
             "probability_limit": cfg.probability,
             "prior": [cfg.prior_a, cfg.prior_b],
-            "signal": signal.kind,
+            "evaluated": "first crossing in event time (recorded_at) over first infusions and DLTs",
         },
     )

@@ -48,6 +48,7 @@ class Topics:
     study: faust.TopicT
     acks: faust.TopicT
     deliveries: faust.TopicT
+    delivery_commands: faust.TopicT  # alerts re-keyed by alert_id for the delivery ledger (streams.deliver)
     ethics_feed: faust.TopicT
 
 

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     topic_study: str = "safety.study"
     topic_acks: str = "safety.acks"
     topic_deliveries: str = "safety.deliveries"
+    topic_delivery_commands: str = "safety.delivery-commands"
     topic_ethics_feed: str = "safety.ethics-feed"
     partitions: int = Field(4, ge=1, description="partitions of every topic (co-partitioned with the tables)")
     replication: int = Field(1, ge=1, description="replication factor of created topics (3 on a cluster)")
@@ -90,5 +91,6 @@ class Settings(BaseSettings):
             "study": self.topic_study,
             "acks": self.topic_acks,
             "deliveries": self.topic_deliveries,
+            "delivery_commands": self.topic_delivery_commands,
             "ethics_feed": self.topic_ethics_feed,
         }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from safety.signals import StudySignal
@@ -84,3 +84,27 @@ def test_withdrawn_dlt_no_longer_counts_and_second_dlt_of_a_subject_does_not_rec
 def test_state_is_json_safe(ruleset) -> None:  # type: ignore[no-untyped-def]
     state, _ = _fold([_signal("infused", "A"), _signal("dlt", "A", "a1")], ruleset)
     assert StudyState.from_json(state.to_json()) == state
+
+
+def _at(kind: str, subject: str, hour: int, alert: str | None = None) -> StudySignal:
+    return StudySignal(kind=kind, study_id="ChiCTR2600125907", subject_id=subject,  # type: ignore[arg-type]
+                       event_id=f"E-{subject}-{kind}", study_day=hour // 24, at=AT.replace(hour=0) + timedelta(hours=hour),
+                       alert_id=alert)
+
+
+def test_crossing_is_found_in_event_time_whatever_the_arrival_order(ruleset) -> None:  # type: ignore[no-untyped-def]
+    """A backlog merged from several partitions may deliver a DLT after later infusions (the stream's case)."""
+    in_time = [_at("infused", "A", 1), _at("infused", "B", 2), _at("infused", "C", 3), _at("infused", "D", 4),
+               _at("dlt", "A", 5, "a"), _at("dlt", "B", 6, "b"), _at("dlt", "C", 7, "c"),
+               _at("infused", "E", 8), _at("infused", "F", 9)]
+    _, expected = _fold(in_time, ruleset)
+    assert [(a.subject_id, a.basis["x"], a.basis["n"]) for a in expected] == [("C", 3, 4)]  # type: ignore[index]
+    backlog = [in_time[i] for i in (0, 1, 2, 3, 7, 8, 4, 5, 6)]  # E and F's infusions arrive before the DLTs
+    _, alerts = _fold(backlog, ruleset)
+    assert [a.model_dump() for a in alerts] == [a.model_dump() for a in expected]
+
+
+def test_a_dlt_counts_its_subject_as_infused_even_before_the_infusion_record(ruleset) -> None:  # type: ignore[no-untyped-def]
+    _, alerts = _fold([_at("infused", "A", 1), _at("infused", "B", 2), _at("dlt", "A", 3, "a"),
+                       _at("dlt", "C", 4, "c")], ruleset)
+    assert [(a.subject_id, a.basis["x"], a.basis["n"]) for a in alerts] == [("C", 2, 3)]  # type: ignore[index]

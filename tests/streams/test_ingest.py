@@ -202,5 +202,5 @@ async def test_study_signals_update_the_study_table_and_the_study_gauges(app, se
         await agent.put(signal.model_dump_json().encode(), key=STUDY.encode(), timestamp=KAFKA_TS)
     from safety.study import StudyState
 
-    assert StudyState.from_json(app.safety.tables.study[STUDY.encode()]).infused == ["AA-001"]
+    assert StudyState.from_json(app.safety.tables.study[STUDY.encode()]).infused.keys() == {"AA-001"}
     assert app.safety.metrics.registry.get_sample_value("safety_subjects_infused") == 1.0
