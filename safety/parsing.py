@@ -6,14 +6,14 @@ shell routes to the dead-letter topic or rejected.jsonl.
 
 from __future__ import annotations
 
-from datetime import tzinfo
 import json
+from datetime import tzinfo
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
 from safety.alerts import Rejection
-from safety.events import EVENT_TYPES, DEFAULT_TZ, Event
+from safety.events import DEFAULT_TZ, EVENT_TYPES, Event
 
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 _MAX_SHOWN = 80

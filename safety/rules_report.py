@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from safety.protocol import Protocol, load_protocol
+from safety.protocol import load_protocol
 from safety.values import fmt
+
 
 def _on(enabled: bool) -> str:
     return "on " if enabled else "OFF"

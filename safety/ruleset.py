@@ -40,4 +40,6 @@ def load_ruleset(study_file: Path | None = None) -> RuleSet:
     digest = hashlib.sha256()
     for file in [path, *criteria.source_files]:
         digest.update(Path(file).read_bytes())
-    return RuleSet(protocol=protocol, criteria=criteria, tz=ZoneInfo(protocol.time_zone), version=digest.hexdigest()[:12])
+    return RuleSet(
+        protocol=protocol, criteria=criteria, tz=ZoneInfo(protocol.time_zone), version=digest.hexdigest()[:12]
+    )

@@ -4,11 +4,11 @@ A fold over ``StudySignal``s: ``infused`` (a subject's first infusion), ``dlt`` 
 alert raised or withdrawn). The subject pipeline emits them; the stream sends them on the study-keyed topic
 ``safety.study`` and replay folds them in place, and both call :func:`study_step`, so the boundary is computed
 identically. ``n`` counts subjects with a first infusion, ``x`` subjects with >= 1 active DLT alert (not
-suspected, not withdrawn). After every new first infusion and every DLT that adds a subject to ``x``, in event
-time, once n >= min_n, the posterior P(rate > threshold | x, n) under a Beta(a, b) prior is compared with the
-limit; the first time it exceeds it, ``STOPPING_BOUNDARY`` is raised, named after the subject and event of the signal that
-made the crossing, with x, n and the probability in ``basis``. It is raised once per study and never withdrawn
-automatically (a later DLT withdrawal leaves it standing: the committee decides).
+suspected, not withdrawn). After every new first infusion and every DLT that adds a subject to ``x``, in
+event time, once n >= min_n, the posterior P(rate > threshold | x, n) under a Beta(a, b) prior is compared
+with the limit; the first time it exceeds it, ``STOPPING_BOUNDARY`` is raised, named after the subject and event
+of the signal that made the crossing, with x, n and the probability in ``basis``. It is raised once per study
+and never withdrawn automatically (a later DLT withdrawal leaves it standing: the committee decides).
 """
 
 from __future__ import annotations

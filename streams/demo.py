@@ -14,6 +14,8 @@ import argparse
 import contextlib
 import json
 import os
+import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +30,7 @@ from streams.broker import free_port, start_broker
 from streams.settings import Settings
 
 DEADLINE_S = 600.0  # a hang guard; the target (issue 5) is < 3 min on 2 cores, measured ~85-120 s here
+DELIVERY_SETTLE_S = 20.0  # at most this long after the last alert for the delivery stage to finish
 
 
 class DemoError(RuntimeError):
@@ -51,8 +54,58 @@ def alert_line(alert: dict[str, Any]) -> str:
     term = alert.get("ctcae_term") or alert.get("reason") or ""
     return (
         f"{alert.get('subject_id', '?'):<8} day {'-' if day is None else day:>4}  {alert.get('kind', ''):<18}"
-        f"{alert.get('rule_id', ''):<16}{term[:40]:<41}{'G' + str(grade) if grade else '  '}  due {due_text}"
+        f"{alert.get('rule_id', ''):<21}{term[:38]:<39}{'G' + str(grade) if grade else '  '}  due {due_text}"
     )
+
+
+@dataclass
+class OutboxTail:
+    """Prints each message the worker's local sink delivered (OUT/outbox/outbox.jsonl) as it appears."""
+
+    path: Path
+    printer: Any = print
+    offset: int = 0
+    delivered: int = 0
+
+    def poll(self) -> None:
+        if not self.path.exists():
+            return
+        with self.path.open("rb") as fh:
+            fh.seek(self.offset)
+            for line in fh:
+                if not line.endswith(b"\n"):
+                    break  # a line still being written
+                self.offset += len(line)
+                with contextlib.suppress(ValueError):
+                    message = json.loads(line)
+                    self.delivered += 1
+                    self.printer(f"    -> {message.get('recipient', '?'):<14} {message.get('title', '')}")
+
+
+ROLES = ("pi", "ethics", "safety_officer")
+
+
+def demo_tokens() -> dict[str, str]:
+    """Role tokens for the run's pages (SAFETY_AUTH_TOKENS wins); random, never written to disk."""
+    configured = os.environ.get("SAFETY_AUTH_TOKENS")
+    if configured:
+        return dict(pair.split(":", 1) for pair in configured.split(",") if ":" in pair)
+    return {role: secrets.token_urlsafe(12) for role in ROLES}
+
+
+def page_urls(base: str, tokens: dict[str, str]) -> list[str]:
+    """The pages and feed a person opens, with the token of the role that may see them."""
+    officer = tokens.get("safety_officer", "")
+    ethics = tokens.get("ethics", officer)
+    return [
+        f"overview:        {base}/overview?token={officer}",
+        f"open alerts:     {base}/alerts?token={officer}",
+        f"subject AA-001:  {base}/subjects/AA-001?token={officer}",
+        f"eDISH:           {base}/edish?token={officer}",
+        f"ethics feed:     {base}/feeds/ethics.atom?token={ethics}",
+        f"safety summary:  {base}/reports/safety-summary.html?token={ethics}",
+        f"metrics:         {base}/metrics",
+    ]
 
 
 @dataclass
@@ -102,7 +155,9 @@ class Watcher:
         self.consumer.close()
 
 
-def start_worker(settings: Settings, log: Path, web_port: int) -> subprocess.Popen[bytes]:
+def start_worker(
+    settings: Settings, log: Path, web_port: int, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """`python -m streams.worker` with the demo's settings in its environment."""
     env = dict(
         os.environ,
@@ -110,6 +165,7 @@ def start_worker(settings: Settings, log: Path, web_port: int) -> subprocess.Pop
         SAFETY_WEB_PORT=str(web_port),
         SAFETY_DATA_DIR=str(settings.data_dir),
         SAFETY_STORE=settings.store,
+        **(extra_env or {}),
     )
     if settings.embedded_workarounds:
         env["SAFETY_EMBEDDED_WORKAROUNDS"] = "1"
@@ -177,11 +233,24 @@ def run_demo(
     base = (settings or Settings()).model_copy(update={"data_dir": out / "worker-data"})
     lines = demo_lines(subjects, seed)
     (out / "events.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
+    outbox = out / "outbox"
+    shutil.rmtree(outbox, ignore_errors=True)  # this run's deliveries only (the broker starts empty too)
+    tokens = demo_tokens()
     with broker_for(base, out) as settings, open(out / "alerts.jsonl", "wb") as sink:
         create_topics(settings)
         web_port = free_port()
-        worker = start_worker(settings, out / "worker.log", web_port)
+        base_url = f"http://127.0.0.1:{web_port}"
+        worker = start_worker(settings, out / "worker.log", web_port, {
+            "SAFETY_OUTBOX_DIR": str(outbox),
+            "SAFETY_AUTH_TOKENS": ",".join(f"{role}:{token}" for role, token in tokens.items()),
+            "SAFETY_LINK_SECRET": os.environ.get("SAFETY_LINK_SECRET") or secrets.token_urlsafe(24),
+            "SAFETY_PUBLIC_URL": os.environ.get("SAFETY_PUBLIC_URL") or base_url,
+        })
+        if not os.environ.get("SAFETY_NOTIFY_CONFIG"):
+            printer(f"delivery: SAFETY_NOTIFY_CONFIG is not set, so messages go to the local sink "
+                    f"{outbox / 'outbox.jsonl'} (shown below as '->')")
         watcher = Watcher(settings, sink, printer)
+        deliveries = OutboxTail(outbox / "outbox.jsonl", printer)
         admin = admin_client(settings)
         try:
             printer(
@@ -190,6 +259,7 @@ def run_demo(
             events_end = produce_lines(settings, lines)
             while not caught_up(admin, settings, events_end, watcher):
                 watcher.poll()
+                deliveries.poll()
                 if worker.poll() is not None:
                     raise DemoError(
                         f"the worker exited with code {worker.returncode}; see {out / 'worker.log'}"
@@ -200,18 +270,26 @@ def run_demo(
                     )
             for _ in range(5):  # alerts of the last events were acked before the commit: read them now
                 watcher.poll()
+            settle = time.monotonic() + DELIVERY_SETTLE_S  # the delivery stage runs behind the alerts
+            while time.monotonic() < settle:
+                before = deliveries.delivered
+                time.sleep(1.0)
+                deliveries.poll()
+                if deliveries.delivered and deliveries.delivered == before:
+                    break
             printer(
-                f"{len(lines)} events -> {watcher.alerts} alerts in {time.monotonic() - started:.1f} s; "
-                f"wrote {out / 'events.jsonl'} and {out / 'alerts.jsonl'}"
+                f"{len(lines)} events -> {watcher.alerts} alerts, {deliveries.delivered} messages delivered, in "
+                f"{time.monotonic() - started:.1f} s; wrote {out / 'events.jsonl'}, {out / 'alerts.jsonl'} and "
+                f"{outbox / 'outbox.jsonl'}"
             )
             if serve:
-                printer(
-                    f"serving: http://127.0.0.1:{web_port}/metrics and the pages under "
-                    f"http://127.0.0.1:{web_port}/ (Ctrl-C to stop)"
-                )
+                printer("serving (Ctrl-C to stop):")
+                for url in page_urls(base_url, tokens):
+                    printer(f"  {url}")
                 with contextlib.suppress(KeyboardInterrupt):
                     while worker.poll() is None:
                         watcher.poll(1000)
+                        deliveries.poll()
         finally:
             admin.close()
             watcher.close()

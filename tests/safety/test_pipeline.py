@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Any
-
-import json
 
 from safety.events import Event
 from safety.parsing import parse_event

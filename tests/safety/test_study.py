@@ -87,9 +87,9 @@ def test_state_is_json_safe(ruleset) -> None:  # type: ignore[no-untyped-def]
 
 
 def _at(kind: str, subject: str, hour: int, alert: str | None = None) -> StudySignal:
+    at = AT.replace(hour=0) + timedelta(hours=hour)
     return StudySignal(kind=kind, study_id="ChiCTR2600125907", subject_id=subject,  # type: ignore[arg-type]
-                       event_id=f"E-{subject}-{kind}", study_day=hour // 24, at=AT.replace(hour=0) + timedelta(hours=hour),
-                       alert_id=alert)
+                       event_id=f"E-{subject}-{kind}", study_day=hour // 24, at=at, alert_id=alert)
 
 
 def test_crossing_is_found_in_event_time_whatever_the_arrival_order(ruleset) -> None:  # type: ignore[no-untyped-def]

@@ -194,7 +194,8 @@ scenario(
     [],
 )
 three = [enr("AA-001"), enr("AA-002"), enr("AA-003"), inf("AA-001"), inf("AA-002"), inf("AA-003")]
-dlt = lambda s, e, d: ae(e, d, "Colitis", 3, subj=s, causality="possible", expected=True)
+def dlt(s: str, e: str, d: int) -> dict:
+    return ae(e, d, "Colitis", 3, subj=s, causality="possible", expected=True)
 scenario(
     "stopping_boundary_2_of_3",
     "Stopping rule: 2 of 3 infused subjects with a DLT gives P(rate > 0.30) = 0.916 > 0.90: raised once, named after the crossing event; the third DLT does not raise it again.",
