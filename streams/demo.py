@@ -20,8 +20,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -118,6 +119,7 @@ class Watcher:
     alerts: int = 0
     consumer: Any = None
     study_partitions: Any = None
+    grades: Counter[str] = field(default_factory=Counter)  # graded observations by grade, from safety.graded
 
     def __post_init__(self) -> None:
         from kafka import KafkaConsumer, TopicPartition
@@ -134,12 +136,18 @@ class Watcher:
             return [TopicPartition(topic, p) for p in sorted(self.consumer.partitions_for_topic(topic) or [])]
 
         self.study_partitions = partitions(self.settings.topic_study)
-        parts = partitions(self.settings.topic_alerts)
+        parts = partitions(self.settings.topic_alerts) + partitions(self.settings.topic_graded)
         self.consumer.assign(parts)
         self.consumer.seek_to_beginning(*parts)
 
     def poll(self, timeout_ms: int = 200) -> None:
         for tp, records in self.consumer.poll(timeout_ms).items():
+            if tp.topic == self.settings.topic_graded:
+                for record in records:
+                    with contextlib.suppress(ValueError):
+                        grade = json.loads(record.value).get("grade")
+                        self.grades["null" if grade is None else f"G{grade}"] += 1
+                continue
             for record in records:
                 self.sink.write(record.value + b"\n")
                 self.sink.flush()
@@ -277,6 +285,9 @@ def run_demo(
                 deliveries.poll()
                 if deliveries.delivered and deliveries.delivered == before:
                     break
+            graded = sum(watcher.grades.values())
+            printer(f"graded observations: {graded} (" + ", ".join(
+                f"{grade}: {watcher.grades[grade]}" for grade in sorted(watcher.grades)) + ")")
             printer(
                 f"{len(lines)} events -> {watcher.alerts} alerts, {deliveries.delivered} messages delivered, in "
                 f"{time.monotonic() - started:.1f} s; wrote {out / 'events.jsonl'}, {out / 'alerts.jsonl'} and "

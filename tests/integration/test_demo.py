@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,7 @@ def test_demo_streams_the_trial_delivers_by_email_and_stops_cleanly(tmp_path: Pa
     kinds = {alert["kind"] for alert in alerts}
     assert {"DLT", "STOPPING_BOUNDARY"} <= kinds
     assert f"{len(events)} events -> {len(alerts)} alerts" in result.stdout
+    assert re.search(r"graded observations: [1-9]\d* \(G0: \d+", result.stdout)
     for alert in alerts:  # each alert printed as a readable line: subject, day, kind, rule
         assert any(alert["subject_id"] in line and alert["rule_id"] in line for line in result.stdout.splitlines())
 
