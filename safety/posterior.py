@@ -63,3 +63,34 @@ def prob_rate_above(threshold: float, x: int, n: int, prior_a: float = 1.0, prio
     if not 0 <= x <= n:
         raise ValueError(f"need 0 <= x <= n, got x={x}, n={n}")
     return 1.0 - regularized_incomplete_beta(prior_a + x, prior_b + n - x, threshold)
+
+
+def beta_ppf(q: float, a: float, b: float) -> float:
+    """Quantile of Beta(a, b) by bisection on the CDF (monotone, so bisection always converges)."""
+    if not 0.0 <= q <= 1.0:
+        raise ValueError(f"beta_ppf: probability must be within [0, 1], got {q}")
+    lo, hi = 0.0, 1.0
+    for _ in range(200):
+        mid = (lo + hi) / 2.0
+        if mid in (lo, hi):
+            break
+        if regularized_incomplete_beta(a, b, mid) < q:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2.0
+
+
+def clopper_pearson(x: int, n: int, confidence: float = 0.95) -> tuple[float, float] | None:
+    """Exact (Clopper-Pearson) interval of a binomial proportion x/n; None when n is 0 (nothing observed).
+
+    Lower = Beta(alpha/2; x, n-x+1) quantile (0 when x = 0); upper = Beta(1-alpha/2; x+1, n-x) (1 when x = n).
+    """
+    if n < 0 or not 0 <= x <= n:
+        raise ValueError(f"clopper_pearson: need 0 <= x <= n, got x={x}, n={n}")
+    if n == 0:
+        return None
+    alpha = 1.0 - confidence
+    low = 0.0 if x == 0 else beta_ppf(alpha / 2.0, x, n - x + 1)
+    high = 1.0 if x == n else beta_ppf(1.0 - alpha / 2.0, x + 1, n - x)
+    return (low, high)

@@ -12,7 +12,6 @@ computed here (continued fraction + bisection) and checked against ``scipy.stats
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, tzinfo
 from typing import Any, Literal
@@ -23,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from safety.alerts import Alert, GradedObservation
 from safety.criteria import Criteria, UnitTable
 from safety.events import DEFAULT_TZ, AdverseEvent, Death, Enrollment, Event, Infusion, Lab
-from safety.posterior import prob_rate_above
+from safety.posterior import clopper_pearson, prob_rate_above
 from safety.protocol import HysLaw, StoppingRule
 from safety.timeline import study_day as _study_day
 from safety.units import Ungradable, to_si
@@ -39,79 +38,6 @@ SUBJECT_POINTS_LIMIT = 400  # per test and subject: the pages stay bounded whate
 # ----------------------------------------------------------------------------------------------------
 # Exact binomial / beta arithmetic (pure Python)
 # ----------------------------------------------------------------------------------------------------
-
-
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the incomplete beta function (modified Lentz), as in Numerical Recipes 6.4."""
-    tiny = 1e-300
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 10_000):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < 1e-16:
-            break
-    return h
-
-
-def betainc(a: float, b: float, x: float) -> float:
-    """Regularized incomplete beta I_x(a, b) = P(Beta(a, b) <= x), for a, b > 0 and 0 <= x <= 1."""
-    if a <= 0 or b <= 0:
-        raise ValueError(f"betainc: shape parameters must be > 0, got a={a}, b={b}")
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    front = math.exp(log_front)
-    if x < (a + 1.0) / (a + b + 2.0):
-        return front * _betacf(a, b, x) / a
-    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
-
-
-def beta_ppf(q: float, a: float, b: float) -> float:
-    """Quantile of Beta(a, b) by bisection on ``betainc`` (monotone, so bisection always converges)."""
-    if not 0.0 <= q <= 1.0:
-        raise ValueError(f"beta_ppf: probability must be within [0, 1], got {q}")
-    lo, hi = 0.0, 1.0
-    for _ in range(200):
-        mid = (lo + hi) / 2.0
-        if mid in (lo, hi):
-            break
-        if betainc(a, b, mid) < q:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2.0
-
-
-def clopper_pearson(x: int, n: int, confidence: float = 0.95) -> tuple[float, float] | None:
-    """Exact (Clopper-Pearson) interval of a binomial proportion x/n; None when n is 0 (nothing observed).
-
-    Lower = Beta(alpha/2; x, n-x+1) quantile (0 when x = 0); upper = Beta(1-alpha/2; x+1, n-x) (1 when x = n).
-    """
-    if n < 0 or not 0 <= x <= n:
-        raise ValueError(f"clopper_pearson: need 0 <= x <= n, got x={x}, n={n}")
-    if n == 0:
-        return None
-    alpha = 1.0 - confidence
-    low = 0.0 if x == 0 else beta_ppf(alpha / 2.0, x, n - x + 1)
-    high = 1.0 if x == n else beta_ppf(1.0 - alpha / 2.0, x + 1, n - x)
-    return (low, high)
 
 
 def posterior_exceeds(x: int, n: int, threshold: float, prior_a: float, prior_b: float) -> float:
@@ -1068,8 +994,6 @@ __all__ = [
     "StoppingParams",
     "SubjectTimeline",
     "alert_statuses",
-    "beta_ppf",
-    "betainc",
     "build_report",
     "clopper_pearson",
     "edish_points",
