@@ -41,6 +41,7 @@ class StudyState(BaseModel):
 
     study_id: str
     seq: int = 0
+    last_at: datetime | None = None  # the latest event time seen: signals at or after it extend the walk
     infused: dict[str, Point] = Field(default_factory=dict)  # subject -> its first infusion
     dlt_alerts: dict[str, dict[str, Point]] = Field(default_factory=dict)  # subject -> active DLT alerts
     crossed: bool = False
@@ -49,7 +50,8 @@ class StudyState(BaseModel):
 
     @property
     def n(self) -> int:
-        return len(self.infused.keys() | self.dlt_alerts.keys())
+        """Subjects infused; a subject with a DLT counts even before its infusion record arrives."""
+        return len(self.infused) + sum(1 for subject in self.dlt_alerts if subject not in self.infused)
 
     @property
     def x(self) -> int:
@@ -78,26 +80,23 @@ def study_step(
     state = state if state is not None else StudyState(study_id=signal.study_id)
     state.seq += 1
     point = Point(at=signal.at, seq=state.seq, event_id=signal.event_id, study_day=signal.study_day)
-    subject = signal.subject_id
-    if signal.kind == "infused":
-        known = state.infused.get(subject)
-        if known is None or point.at < known.at:
-            state.infused[subject] = point
-    elif signal.kind == "dlt" and signal.alert_id is not None:
-        state.dlt_alerts.setdefault(subject, {}).setdefault(signal.alert_id, point)
-    elif signal.kind == "dlt_withdrawn":
-        alerts = state.dlt_alerts.get(subject, {})
-        alerts.pop(signal.alert_id or "", None)
-        if not alerts:
-            state.dlt_alerts.pop(subject, None)
+    in_order = state.last_at is None or point.at >= state.last_at
+    grows = _apply(state, signal, point)
+    state.last_at = point.at if in_order else state.last_at
     cfg = rules.protocol.stopping
     if not cfg.enabled:
         return state, []
-    if state.n >= cfg.min_n:
-        state.probability = prob_rate_above(cfg.threshold, state.x, state.n, cfg.prior_a, cfg.prior_b)
-    if state.crossed:
+    x, n = state.x, state.n
+    if n >= cfg.min_n:
+        state.probability = prob_rate_above(cfg.threshold, x, n, cfg.prior_a, cfg.prior_b)
+    if state.crossed or signal.kind == "dlt_withdrawn":  # fewer DLTs can only lower every posterior
         return state, []
-    crossing = _first_crossing(state, rules)
+    if in_order:  # the walk up to here is the one already made: only the new last point can cross
+        crossing = None
+        if grows and n >= cfg.min_n and state.probability is not None and state.probability > cfg.probability:
+            crossing = (signal.subject_id, point, x, n, state.probability)
+    else:  # a signal from the past (a lagging partition, a late record): walk the whole timeline again
+        crossing = _first_crossing(state, rules)
     if crossing is None:
         return state, []
     crossing_subject, crossing_point, x, n, probability = crossing
@@ -105,6 +104,27 @@ def study_step(
     state.crossed = True
     state.crossed_alert_id = alert.alert_id
     return state, [alert]
+
+
+def _apply(state: StudyState, signal: StudySignal, point: Point) -> bool:
+    """Record the signal; True when it adds a subject to n or to x (the only changes that can cross)."""
+    subject = signal.subject_id
+    counted = subject in state.infused or subject in state.dlt_alerts
+    if signal.kind == "infused":
+        known = state.infused.get(subject)
+        if known is None or point.at < known.at:
+            state.infused[subject] = point
+        return not counted
+    if signal.kind == "dlt" and signal.alert_id is not None:
+        had_dlt = bool(state.dlt_alerts.get(subject))
+        state.dlt_alerts.setdefault(subject, {}).setdefault(signal.alert_id, point)
+        return not had_dlt
+    if signal.kind == "dlt_withdrawn":
+        alerts = state.dlt_alerts.get(subject, {})
+        alerts.pop(signal.alert_id or "", None)
+        if not alerts:
+            state.dlt_alerts.pop(subject, None)
+    return False
 
 
 def _first_crossing(state: StudyState, rules: RuleSet) -> tuple[str, Point, int, int, float] | None:

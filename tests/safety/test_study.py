@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from safety.signals import StudySignal
 from safety.study import StudyState, study_step
 
@@ -108,3 +111,24 @@ def test_a_dlt_counts_its_subject_as_infused_even_before_the_infusion_record(rul
     _, alerts = _fold([_at("infused", "A", 1), _at("infused", "B", 2), _at("dlt", "A", 3, "a"),
                        _at("dlt", "C", 4, "c")], ruleset)
     assert [(a.subject_id, a.basis["x"], a.basis["n"]) for a in alerts] == [("C", 2, 3)]  # type: ignore[index]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["infused", "dlt", "dlt", "dlt_withdrawn"]),
+                          st.sampled_from("ABCDEFG"), st.integers(0, 40), st.sampled_from("xy")),
+                min_size=1, max_size=30))
+def test_incremental_crossing_equals_a_full_walk_after_every_signal(ruleset, steps) -> None:  # type: ignore[no-untyped-def]
+    """In-order signals only extend the walk; out-of-order ones re-walk: both must equal walking everything."""
+    from safety.study import _first_crossing
+
+    state, raised = None, []
+    expected = None
+    for kind, subject, hour, alert in steps:
+        signal = _at(kind, subject, hour, f"{subject}-{alert}")
+        state, alerts = study_step(state, signal, ruleset)
+        raised.extend(alerts)
+        if expected is None and signal.kind != "dlt_withdrawn":
+            expected = _first_crossing(state, ruleset)
+    got = [(a.subject_id, a.event_ids, a.basis["x"], a.basis["n"]) for a in raised]  # type: ignore[index]
+    want = [] if expected is None else [(expected[0], [expected[1].event_id], expected[2], expected[3])]
+    assert got == want
