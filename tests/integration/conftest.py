@@ -126,17 +126,20 @@ class Stream:
                     raise AssertionError(f"worker exited with {proc.returncode}; see {self.workdir}")
             if time.monotonic() > deadline:
                 raise AssertionError(
-                    f"timed out after {timeout:.0f} s waiting for {what}; logs in {self.workdir}"
+                    f"timed out after {timeout:.0f} s waiting for {what} ({getattr(self, 'progress', '')}); "
+                    f"logs in {self.workdir}"
                 )
             time.sleep(0.5)
 
     def caught_up(self, events_end: dict[int, int]) -> bool:
         """Every produced event committed, then every study signal committed (see streams.demo.caught_up)."""
         done = self.committed(self.settings.topic_events)
+        self.progress = f"events committed {done} of {events_end}"
         if not all(done.get(p, 0) >= end for p, end in events_end.items()):
             return False
         study_end = self.end_offsets(self.settings.topic_study)
         done_study = self.committed(self.settings.topic_study)
+        self.progress += f"; study committed {done_study} of {study_end}"
         return all(done_study.get(p, 0) >= end for p, end in study_end.items())
 
     def end_offsets(self, topic: str) -> dict[int, int]:
