@@ -124,8 +124,11 @@ class AckEndpoints:
             {"status": "recorded", "ack_id": event["ack_id"], "at": event["at"]}, status=202
         )
 
-    async def post_ack(self, request: web.Request) -> web.Response:
-        role = self._authorise(request, ACK_ROLES)
+    async def _authorised(
+        self, request: web.Request, roles: Any
+    ) -> tuple[str, str, dict[str, Any]] | web.Response:
+        """Role, alert id and JSON body of a command request, or the error response that refuses it."""
+        role = self._authorise(request, roles)
         if isinstance(role, web.Response):
             return role
         alert_id = self._alert_id(request)
@@ -134,6 +137,13 @@ class AckEndpoints:
         body = await self._body(request)
         if isinstance(body, web.Response):
             return body
+        return role, alert_id, body
+
+    async def post_ack(self, request: web.Request) -> web.Response:
+        checked = await self._authorised(request, ACK_ROLES)
+        if isinstance(checked, web.Response):
+            return checked
+        role, alert_id, body = checked
         who = self._text(body, "who", MAX_WHO, True)
         conclusion = self._text(body, "conclusion", MAX_TEXT, True)
         for checked in (who, conclusion):
@@ -157,15 +167,10 @@ class AckEndpoints:
         )
 
     async def post_ethics_submitted(self, request: web.Request) -> web.Response:
-        role = self._authorise(request, ETHICS_ROLES)
-        if isinstance(role, web.Response):
-            return role
-        alert_id = self._alert_id(request)
-        if isinstance(alert_id, web.Response):
-            return alert_id
-        body = await self._body(request)
-        if isinstance(body, web.Response):
-            return body
+        checked = await self._authorised(request, ETHICS_ROLES)
+        if isinstance(checked, web.Response):
+            return checked
+        role, alert_id, body = checked
         who = self._text(body, "who", MAX_WHO, True)
         reference = self._text(body, "reference", MAX_WHO, False)
         for checked in (who, reference):

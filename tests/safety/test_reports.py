@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 import report_fixtures as fx
-from scipy.stats import beta
 
 from safety.criteria import load_criteria
-from safety.posterior import clopper_pearson, regularized_incomplete_beta
 from safety.protocol import StoppingRule
 from safety.report_cli import report_main
 from safety.reports import (
@@ -33,61 +31,12 @@ from safety.ruleset import load_ruleset, rules_dir
 RULES = load_ruleset()  # the first study: CTCAE 5.0, Hy's law 3 / 2, stopping P(rate > 0.30) > 0.90
 V6 = load_criteria("6.0", rules_dir())
 
-KNOWN_COUNTS = [(0, 1), (1, 1), (0, 10), (1, 3), (2, 3), (3, 3), (3, 6), (6, 12), (14, 48), (47, 48), (0, 48)]
 
 
 def _report(acks: bool = True):  # type: ignore[no-untyped-def]
     return build_report(
         fx.events(), fx.alerts(), fx.acks() if acks else [], study_id=fx.STUDY, generated_at=fx.GENERATED_AT
     )
-
-
-@pytest.mark.parametrize(("x", "n"), KNOWN_COUNTS)
-def test_clopper_pearson_interval_equals_scipy_beta_ppf(x: int, n: int) -> None:
-    low, high = clopper_pearson(x, n)  # type: ignore[misc]
-    want_low = 0.0 if x == 0 else beta.ppf(0.025, x, n - x + 1)
-    want_high = 1.0 if x == n else beta.ppf(0.975, x + 1, n - x)
-    assert low == pytest.approx(want_low, abs=1e-10)
-    assert high == pytest.approx(want_high, abs=1e-10)
-
-
-def test_clopper_pearson_of_two_in_three_is_the_textbook_interval() -> None:
-    low, high = clopper_pearson(2, 3)  # type: ignore[misc]
-    assert (round(low, 4), round(high, 4)) == (0.0943, 0.9916)
-
-
-def test_clopper_pearson_is_undefined_before_anyone_is_infused() -> None:
-    assert clopper_pearson(0, 0) is None
-
-
-def test_clopper_pearson_rejects_more_events_than_subjects() -> None:
-    with pytest.raises(ValueError, match="0 <= x <= n"):
-        clopper_pearson(4, 3)
-
-
-@pytest.mark.parametrize(
-    ("a", "b", "x"),
-    [(1, 1, 0.3), (3, 2, 0.3), (0.5, 0.5, 0.01), (15, 35, 0.3), (200, 300, 0.41), (2.5, 7.25, 0.9)],
-)
-def test_regularized_incomplete_beta_equals_scipy_cdf(a: float, b: float, x: float) -> None:
-    assert regularized_incomplete_beta(a, b, x) == pytest.approx(beta.cdf(x, a, b), abs=1e-12)
-
-
-@pytest.mark.parametrize(
-    ("x", "n", "p"),
-    [
-        (2, 3, 0.916),
-        (1, 3, 0.652),
-        (3, 4, 0.969),
-        (3, 6, 0.874),
-        (4, 6, 0.971),
-        (6, 12, 0.938),
-        (14, 48, 0.484),
-    ],
-)
-def test_posterior_matches_the_protocols_worked_values(x: int, n: int, p: float) -> None:
-    s = RULES.protocol.stopping
-    assert round(posterior_exceeds(x, n, s.threshold, s.prior_a, s.prior_b), 3) == p
 
 
 def test_stopping_parameters_are_the_protocols_and_default_to_its_schema() -> None:
