@@ -95,6 +95,8 @@ def study_step(
         crossing = None
         if grows and n >= cfg.min_n and state.probability is not None and state.probability > cfg.probability:
             crossing = (signal.subject_id, point, x, n, state.probability)
+    elif signal.kind == "infused" and _evaluable_before(state, point, cfg.min_n):
+        crossing = None  # a past infusion only lowers posteriors that were already checked (see below)
     else:  # a signal from the past (a lagging partition, a late record): walk the whole timeline again
         crossing = _first_crossing(state, rules)
     if crossing is None:
@@ -124,6 +126,25 @@ def _apply(state: StudyState, signal: StudySignal, point: Point) -> bool:
         alerts.pop(signal.alert_id or "", None)
         if not alerts:
             state.dlt_alerts.pop(subject, None)
+    return False
+
+
+def _evaluable_before(state: StudyState, point: Point, min_n: int) -> bool:
+    """True when at least ``min_n`` other subjects were infused strictly before ``point``.
+
+    Then a late infusion cannot create a crossing, and the O(subjects) walk is skipped (it dominated replay of
+    large files whose partitions interleave). The infusion adds 1 to n from its time on, x unchanged; with x
+    fixed the posterior falls as n grows, so a state can newly cross only by becoming evaluable (n reaching
+    ``min_n``). If ``min_n`` subjects already entered before the point, every state from it on was evaluable
+    before, was checked when it was reached, and did not cross. Counting infusions only (not subjects that
+    entered through a DLT) can under-count, which only makes the walk run when it was not needed.
+    """
+    count = 0
+    for known in state.infused.values():
+        if known.at < point.at:
+            count += 1
+            if count >= min_n:
+                return True
     return False
 
 

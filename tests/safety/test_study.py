@@ -119,6 +119,20 @@ def test_a_dlt_counts_its_subject_as_infused_even_before_the_infusion_record(rul
                 min_size=1, max_size=30))
 def test_incremental_crossing_equals_a_full_walk_after_every_signal(ruleset, steps) -> None:  # type: ignore[no-untyped-def]
     """In-order signals only extend the walk; out-of-order ones re-walk: both must equal walking everything."""
+    _assert_incremental_equals_full_walk(ruleset, steps)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["infused", "infused", "infused", "dlt", "dlt_withdrawn"]),
+                          st.sampled_from("ABCDEFGHIJKL"), st.integers(0, 60), st.sampled_from("xy")),
+                min_size=1, max_size=40))
+def test_late_infusions_after_min_n_subjects_skip_the_walk_without_missing_a_crossing(ruleset, steps) -> None:  # type: ignore[no-untyped-def]
+    """Many subjects, infusions out of event time: the shortcut (no walk once min_n subjects came before the
+    late infusion) must give the same first crossing as walking everything."""
+    _assert_incremental_equals_full_walk(ruleset, steps)
+
+
+def _assert_incremental_equals_full_walk(ruleset, steps) -> None:  # type: ignore[no-untyped-def]
     from safety.study import _first_crossing
 
     state, raised = None, []
