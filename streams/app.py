@@ -82,7 +82,7 @@ def faust_settings(settings: Settings) -> dict[str, object]:
 
 def create_app(settings: Settings | None = None, metrics: SafetyMetrics | None = None) -> faust.App:
     """A fully wired worker app; ``app.safety`` is its WorkerContext (streams/context.py)."""
-    from streams import ingest
+    from streams import ingest, watchdog
 
     settings = settings or Settings()
     if uses_workarounds(settings):
@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None, metrics: SafetyMetrics | None =
     )
     app.safety = ctx  # type: ignore[attr-defined]
     ingest.register(app, ctx)
+    watchdog.register(app, ctx)
     register_metrics_page(app, ctx.metrics)
     register_plugins(app, ctx)
     return app

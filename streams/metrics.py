@@ -63,6 +63,7 @@ class SafetyMetrics(NamedTuple):
     event_to_alert_seconds: Histogram  # safety_event_to_alert_seconds
     consumer_lag: Gauge  # safety_consumer_lag{topic,partition}
     partition_last_processed: Gauge  # safety_partition_last_processed_timestamp_seconds{topic,partition}
+    partition_reseeks: Counter  # safety_partition_reseeks_total{topic,partition}
     subjects_infused: Gauge  # safety_subjects_infused
     subjects_with_dlt: Gauge  # safety_subjects_with_dlt
     stopping_probability: Gauge  # safety_stopping_probability
@@ -125,6 +126,12 @@ class SafetyMetrics(NamedTuple):
             partition_last_processed=Gauge(
                 "safety_partition_last_processed_timestamp_seconds",
                 "Wall-clock time of the last record processed",
+                ["topic", "partition"],
+                registry=reg,
+            ),
+            partition_reseeks=Counter(
+                "safety_partition_reseeks_total",
+                "Stalled partitions sent back to their committed offset by the watchdog (streams/watchdog.py)",
                 ["topic", "partition"],
                 registry=reg,
             ),

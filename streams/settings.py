@@ -45,6 +45,9 @@ class Settings(BaseSettings):
         "streams.acks,streams.pages",
         description="modules whose register(app, ctx) adds agents/pages; '' = none (bench)",
     )
+    stall_seconds: float = Field(
+        20.0, gt=0, description="records waiting and no commit for this long: re-seek the partition (watchdog)"
+    )
     embedded_workarounds: bool | None = Field(
         None, description="Tansu-only settings (notes §3, §7); None = only on the embedded broker"
     )

@@ -62,9 +62,10 @@ class Stream:
 
     def start_worker(self, name: str = "w1") -> subprocess.Popen[bytes]:
         port = free_port()
+        loglevel = os.environ.get("SAFETY_TEST_WORKER_LOGLEVEL", "warn")  # "info" shows rebalances and recovery
         with open(self.workdir / f"{name}.log", "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "streams.worker", "--web-port", str(port), "--loglevel", "warn"],
+                [sys.executable, "-m", "streams.worker", "--web-port", str(port), "--loglevel", loglevel],
                 env=self.env(name),
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -119,14 +119,8 @@ def test_two_workers_split_partitions_and_the_survivor_takes_over(stream, trial_
     time.sleep(10)
     stream.kill9(b)
     ends = stream.produce(trial_lines[half:])
-    try:
-        stream.wait_for(lambda: stream.caught_up(ends), 150, "the surviving worker to finish")
-    except AssertionError as exc:
-        if "timed out" not in str(exc):
-            raise
-        # Seen on the embedded broker only, on an idle machine: Tansu's group coordinator never evicts the
-        # SIGKILLed member, so no rebalance reaches the survivor (its log shows no revocation after the kill).
-        # The split above is still asserted; on Apache Kafka the session timeout evicts the member.
-        pytest.xfail(f"embedded broker did not rebalance after kill -9 of a member: {exc}")
+    # The takeover needs the stall watchdog about half the time on the embedded broker: faust leaves a partition
+    # taken over from the dead worker unconsumed (streams/watchdog.py) until it is re-seeked.
+    stream.wait_for(lambda: stream.caught_up(ends), 150, "the surviving worker to finish")
     assert stream.processed_partitions(a) == set(range(stream.settings.partitions))
     assert by_id(stream.alerts()) == replayed["alerts"]
