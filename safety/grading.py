@@ -145,7 +145,7 @@ def grade_observation(obs: Lab | Vital | Ecg, state: SubjectState, rules: RuleSe
         lln, uln = _limit(obs.ref_low, conv), _limit(obs.ref_high, conv)
     else:
         lln = uln = None
-    note = "" if conv.identity and not obs.value.comparator else _value_note(obs, x, crit)  # type: ignore[union-attr]
+    note = "" if conv.identity and not obs.value.comparator else _value_note(obs, x, crit)
     rows: list[GradedObservation] = []
     if terms:
         known = _baseline_of(state, obs.test, crit)

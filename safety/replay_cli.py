@@ -6,7 +6,7 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import IO
+from typing import BinaryIO
 
 from safety.alerts import Alert, GradedObservation, Rejection
 from safety.errors import SafetyError
@@ -16,7 +16,7 @@ from safety.ruleset import load_ruleset
 PROGRESS_MIN_BYTES = 5_000_000
 
 
-def _lines(handle: IO[bytes], size: int) -> object:
+def _lines(handle: BinaryIO, size: int) -> object:
     if size < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
         return handle
     from rich.progress import wrap_file

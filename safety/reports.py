@@ -179,15 +179,15 @@ def alert_statuses(alerts: Sequence[Alert], acks: Sequence[AckRecord]) -> list[A
     for alert in alerts:
         if alert.kind == "ALERT_WITHDRAWN":
             continue
-        ack = first_ack.get(alert.alert_id)
+        acked = first_ack.get(alert.alert_id)
         sub = first_sub.get(alert.alert_id)
         wd = withdrawals.get(alert.alert_id)
         out.append(
             AlertStatus(
                 alert=alert,
-                acknowledged_at=ack.at if ack else None,
-                acknowledged_by=ack.by if ack else None,
-                conclusion=ack.conclusion if ack else None,
+                acknowledged_at=acked.at if acked else None,
+                acknowledged_by=acked.by if acked else None,
+                conclusion=acked.conclusion if acked else None,
                 submitted_at=sub.at if sub else None,
                 withdrawn_at=wd.raised_at if wd else None,
                 withdrawn_reason=wd.reason if wd else None,
@@ -398,7 +398,8 @@ class Overview(BaseModel):
 
 
 def _clock(e: Any) -> datetime:
-    return e.recorded_at or e.occurred_at
+    at: datetime = e.recorded_at or e.occurred_at
+    return at
 
 
 def _first_infusions(events: Sequence[Any]) -> dict[str, datetime]:

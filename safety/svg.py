@@ -265,12 +265,12 @@ def lab_chart(series: LabSeries, markers: Sequence[Marker], day_range: tuple[int
         )
         body.append(f'<path d="{d}" fill="none" stroke="#1565c0" stroke-width="1.5"/>')
     for p in pts:
-        grade = "" if p.grade is None else str(p.grade)
-        tip = escape(f"Day {p.study_day}: {p.reported} (G{grade or '?'})")
+        grade_text = "" if p.grade is None else str(p.grade)
+        tip = escape(f"Day {p.study_day}: {p.reported} (G{grade_text or '?'})")
         body.append(
             f'<circle class="point" cx="{_num(sx(p.study_day))}" cy="{_num(sy(min(p.value, y_max)))}" '
             f'r="3.5" fill="#1565c0" data-day="{p.study_day}" data-value="{p.value:g}" '
-            f'data-grade="{grade}"><title>{tip}'
+            f'data-grade="{grade_text}"><title>{tip}'
             f"</title></circle>"
         )
     if not series.points:

@@ -472,7 +472,8 @@ def _subject(p: _Profile, rng: random.Random) -> list[tuple[datetime, int, dict[
     for test in ALL_LABS:
         value = _blood(b, test, -7) if test in (*CBC, "LYM", "RETI") else _chemistry(b, test)
         if test in ("ALT", "AST"):  # inclusion: ALT/AST <= 2 x ULN at screening
-            value = min(value, 1.95 * _REF[test][1 if p.sex == "M" else 2][1])
+            ranges = _REF[test][1] if p.sex == "M" else _REF[test][2]
+            value = min(value, 1.95 * ranges[1])
         b.lab(test, -SCREENING_TO_INFUSION_DAYS, _count(value, test))
     _visit_vitals(b, -SCREENING_TO_INFUSION_DAYS, full=True)
     b.ecg(rng.uniform(400, 440), b.at(-SCREENING_TO_INFUSION_DAYS, 9, 10))
@@ -1030,7 +1031,7 @@ def _enrollment_times(subjects: int, start: datetime, rng: random.Random) -> lis
     return times
 
 
-def generate_trial(subjects: int = 48, seed: int = DEFAULT_SEED, start: datetime | None = None) -> list[dict]:
+def generate_trial(subjects: int = 48, seed: int = DEFAULT_SEED, start: datetime | None = None) -> list[dict[str, Any]]:
     """The synthetic trial as contract events (JSON-ready dicts), ordered by ``recorded_at``.
 
     ``subjects`` below 38 drops later scripted scenarios (and so some alert kinds); 48 is the protocol's size.

@@ -146,9 +146,9 @@ class AckEndpoints:
         role, alert_id, body = checked
         who = self._text(body, "who", MAX_WHO, True)
         conclusion = self._text(body, "conclusion", MAX_TEXT, True)
-        for checked in (who, conclusion):
-            if isinstance(checked, web.Response):
-                return checked
+        for value in (who, conclusion):
+            if isinstance(value, web.Response):
+                return value
         causality = body.get("causality")
         if causality is not None and causality not in CAUSALITY:
             return _json_error(400, f"'causality' must be one of {', '.join(CAUSALITY)}")
@@ -173,9 +173,9 @@ class AckEndpoints:
         role, alert_id, body = checked
         who = self._text(body, "who", MAX_WHO, True)
         reference = self._text(body, "reference", MAX_WHO, False)
-        for checked in (who, reference):
-            if isinstance(checked, web.Response):
-                return checked
+        for value in (who, reference):
+            if isinstance(value, web.Response):
+                return value
         return await self._record(
             {
                 "type": "ethics_submitted",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+from typing import Any
 
 import faust
 
@@ -49,16 +50,16 @@ def clamp_fetch_wait(max_wait_ms: int = TANSU_FETCH_MAX_WAIT_MS) -> None:
         original(self, *args, **kwargs)
 
     patched._safety_clamped = True  # type: ignore[attr-defined]
-    consumer.__init__ = patched  # type: ignore[method-assign]
+    consumer.__init__ = patched
 
 
 def uses_workarounds(settings: Settings) -> bool:
     return bool(settings.embedded_workarounds)
 
 
-def faust_settings(settings: Settings) -> dict[str, object]:
+def faust_settings(settings: Settings) -> dict[str, Any]:
     """faust.App keyword arguments from our settings (shared with the pass-through app in bench/)."""
-    conf: dict[str, object] = dict(
+    conf: dict[str, Any] = dict(
         broker=settings.bootstrap_url() if settings.kafka_bootstrap else "kafka://127.0.0.1:9092",
         store=settings.store,
         datadir=str(settings.data_dir),

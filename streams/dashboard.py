@@ -136,7 +136,9 @@ def register(app: Any, ctx: Any) -> Any:
     existing = ctx.tables.extra.get("dashboard_view")
     if existing is not None:
         return existing
-    schema = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    schema: faust.Schema[bytes, bytes] = faust.Schema(
+        key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
     view = app.GlobalTable(
         "dashboard_view",
         default=None,

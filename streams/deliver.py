@@ -408,7 +408,9 @@ def register(
     clock = clock or getattr(ctx, "clock", None) or utc_now
     notifier = notifier or load_notifier(settings, required_tags(protocol))
     partitions = getattr(shared, "partitions", None)
-    schema = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    schema: faust.Schema[bytes, bytes] = faust.Schema(
+        key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
     table = app.Table(
         "delivery_ledger",
         default=None,

@@ -254,7 +254,7 @@ def load_apprise_channels(
         raise DeliveryConfigError(
             f"SAFETY_NOTIFY_CONFIG={path}: file not found; point it at an apprise YAML file"
         )
-    with apprise.LogCapture(level=apprise.logging.ERROR) as captured:
+    with apprise.LogCapture(level=apprise.logging.ERROR) as captured:  # type: ignore[no-untyped-call]
         config = apprise.AppriseConfig()
         if not config.add(str(path)):
             raise DeliveryConfigError(f"{path}: apprise could not read this configuration file")
@@ -283,7 +283,7 @@ def load_apprise_channels(
         service.socket_read_timeout = min(float(service.socket_read_timeout), settings.read_timeout)
         if scheme in UNTHROTTLED_SCHEMES:
             service.request_rate_per_sec = 0
-        url = service.url(privacy=False)
+        url = service.url(privacy=False)  # type: ignore[no-untyped-call]
         for tag in tags:
             target = Target(channel=channel_id(tag, scheme, url), recipient=tag, scheme=scheme)
             if scheme in VERIFIED_SCHEMES:

@@ -42,7 +42,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
     """Declare the two agents on ``app`` (names ``ingest`` and ``study``)."""
 
     @app.agent(ctx.topics.events, name="ingest")
-    async def ingest(stream: faust.StreamT) -> None:
+    async def ingest(stream: faust.StreamT[Any]) -> None:
         """One subject event at a time; the only writer of ``ctx.tables.subjects``."""
         async for record in stream.events():
             try:
@@ -58,7 +58,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
             progress(ctx, record)
 
     @app.agent(ctx.topics.study, name="study")
-    async def study(stream: faust.StreamT) -> None:
+    async def study(stream: faust.StreamT[Any]) -> None:
         """Study signals (infused, dlt, dlt_withdrawn) -> study state -> STOPPING_BOUNDARY alerts."""
         async for record in stream.events():
             try:
@@ -69,7 +69,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
             progress(ctx, record)
 
 
-async def process_event(ctx: WorkerContext, record: faust.EventT) -> StepResult | None:
+async def process_event(ctx: WorkerContext, record: faust.EventT[Any]) -> StepResult | None:
     """Parse, apply and emit one input record (returns the step result, None when dead-lettered)."""
     raw: bytes = record.value or b""
     parsed = parse_event(raw, ctx.rules.tz)
@@ -136,7 +136,7 @@ class StateCache:
 STATES = StateCache()
 
 
-async def emit(ctx: WorkerContext, record: faust.EventT, result: StepResult) -> None:
+async def emit(ctx: WorkerContext, record: faust.EventT[Any], result: StepResult) -> None:
     """Produce the step's outputs; wait for the broker's ack of alerts and signals (see module docstring)."""
     topics = ctx.topics
     key = codec.key(result.state.subject_id)
@@ -160,7 +160,7 @@ async def emit(ctx: WorkerContext, record: faust.EventT, result: StepResult) -> 
         await asyncio.gather(*must_land)
 
 
-async def send_alert(ctx: WorkerContext, record: faust.EventT, alert: Alert) -> Awaitable[Any]:
+async def send_alert(ctx: WorkerContext, record: faust.EventT[Any], alert: Alert) -> Awaitable[Any]:
     """Stamp ``emitted_at`` (wall clock, stream only: contract) and produce; returns the delivery future."""
     now = time.time()
     stamped = alert.model_copy(update={"emitted_at": datetime.fromtimestamp(now, tz=UTC)})
@@ -170,7 +170,7 @@ async def send_alert(ctx: WorkerContext, record: faust.EventT, alert: Alert) -> 
     return await ctx.topics.alerts.send(key=codec.key(alert.subject_id), value=codec.encode_alert(stamped))
 
 
-async def process_signal(ctx: WorkerContext, record: faust.EventT) -> None:
+async def process_signal(ctx: WorkerContext, record: faust.EventT[Any]) -> None:
     """Apply one study signal with the pure study step (safety.study, shared with replay)."""
     from safety.study import StudyState, study_step  # lazy: written concurrently by the detectors engineer
 
@@ -193,7 +193,7 @@ def study_gauges(ctx: WorkerContext, state: StudyState) -> None:
 
 async def dead_letter(
     ctx: WorkerContext,
-    record: faust.EventT,
+    record: faust.EventT[Any],
     reason_code: str,
     reason: str,
     event_id: str | None = None,
@@ -217,7 +217,7 @@ async def dead_letter(
     await ctx.topics.deadletter.send(key=record.key, value=value)
 
 
-def progress(ctx: WorkerContext, record: faust.EventT) -> None:
+def progress(ctx: WorkerContext, record: faust.EventT[Any]) -> None:
     """Per-partition last-processed time and lag (the stall alarm: metrics.py docstring)."""
     msg = record.message
     highwater = None

@@ -9,16 +9,19 @@ The store is ``settings.store`` (memory:// in tests and the demo, rocksdb:// in 
 from __future__ import annotations
 
 import faust
+from faust.types import TableT
 
 from streams.context import Tables
 from streams.settings import Settings
 
 
 def declare_tables(app: faust.App, settings: Settings) -> Tables:
-    def table(name: str, help_text: str) -> faust.Table:
+    def table(name: str, help_text: str) -> TableT[bytes, bytes]:
         # key_type/value_type=bytes is what makes faust pick the "raw" serializer for the changelog (recovery
         # json-decodes otherwise and stalls with "Error in recovery"); the schema covers the table's sends.
-        schema = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+        schema: faust.Schema[bytes, bytes] = faust.Schema(
+            key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+        )
         return app.Table(
             name,
             default=None,

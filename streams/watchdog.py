@@ -83,7 +83,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
         dog.forget(assigned)
         now = time.monotonic()
         for tp in sorted(assigned):
-            committed = consumer._committed_offset.get(tp)  # faust keeps no public accessor for it
+            committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]  # no public accessor
             if not dog.stalled(tp, committed, consumer.highwater(tp), now):
                 continue
             offset = committed or 0

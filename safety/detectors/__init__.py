@@ -204,7 +204,7 @@ def _signal(ctx: Context, kind: str, alert: str, day: int | None) -> StudySignal
     return StudySignal(
         kind=kind,
         study_id=event.study_id,
-        subject_id=event.subject_id,  # type: ignore[arg-type]
+        subject_id=event.subject_id,
         event_id=event.event_id,
         study_day=day,
         at=in_study_time(event.clock_start, ctx.rules.tz),

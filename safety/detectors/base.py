@@ -93,7 +93,7 @@ class Context:
         """Study day of the event's ``occurred_at`` (the onset day for an AE; protocol.md, Study day)."""
         if self._day is False:
             self._day = study_day(self.event.occurred_at, self.state.day0, self.rules.tz)
-        return self._day  # type: ignore[return-value]
+        return self._day
 
     def in_window(self, day: int | None) -> bool:
         window = self.rules.protocol.window

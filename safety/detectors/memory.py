@@ -110,8 +110,8 @@ class RuleMemory(BaseModel):
             old_key = next(iter(self.alerts))
             old = self.alerts.pop(old_key)
             for event_id in old.event_ids:
-                keys = self.by_event.get(event_id)
-                if keys is not None and old_key in keys:
-                    keys.remove(old_key)
-                    if not keys:
+                listed = self.by_event.get(event_id)
+                if listed is not None and old_key in listed:
+                    listed.remove(old_key)
+                    if not listed:
                         del self.by_event[event_id]

@@ -7,7 +7,7 @@ alerts again; a later value grading below the threshold ends the episode (see :m
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from safety import episodes
 from safety.alerts import GradedObservation
@@ -18,7 +18,7 @@ def episode_alerts(
     ctx: Context,
     kind: str,
     threshold: int,
-    event_types: list[str],
+    event_types: Sequence[str],
     qualifies: Callable[[GradedObservation], bool],
     suppressed: Callable[[GradedObservation], str | None],
 ) -> list[Candidate]:
