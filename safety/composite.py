@@ -1,16 +1,15 @@
 """Criteria that join observations over time (shared/spec/ctcae.md): febrile neutropenia and fever grade 4.
 
 ``CompositeMemory`` lives in ``SubjectState`` (a faust table value), so it is small, bounded and JSON-safe:
-the few recent NEUT, TEMP and ALB readings (SI values) the joins need, keyed by ``event_id`` so a correction
-replaces its earlier revision. Grading (:func:`safety.grading.grade_observation`) records readings here and
-asks the
-functions below whether the new reading completes a composite criterion.
+the few recent NEUT, TEMP, ALB and calcium readings (SI values) the joins need, keyed by ``event_id`` so a
+correction replaces its earlier revision. Grading (:func:`safety.grading.grade_observation`) records readings
+here and asks the functions below whether the new reading completes a composite criterion.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -18,10 +17,15 @@ from safety.criteria import FebrileNeutropenia, SustainedFever
 from safety.values import fmt
 
 Point = tuple[str, datetime, float]  # (event_id, occurred_at, SI value)
+# A calcium as graded, to grade it again when the albumin of its draw arrives after it:
+# (event_id, occurred_at, SI value, LLN, ULN, note on the value, revision, test)
+CalciumPoint = tuple[str, datetime, float, float | None, float | None, str, int, str]
+P = TypeVar("P", bound=tuple[Any, ...])
 
 MAX_NEUT = 8
 MAX_TEMP = 32  # > 24 h of 1-hourly readings: enough for the 24 h sustained-fever run
 MAX_ALB = 8
+MAX_CA = 8
 
 
 class CompositeMemory(BaseModel):
@@ -30,6 +34,7 @@ class CompositeMemory(BaseModel):
     neut: list[Point] = Field(default_factory=list)
     temp: list[Point] = Field(default_factory=list)
     alb: list[Point] = Field(default_factory=list)
+    ca: list[CalciumPoint] = Field(default_factory=list)
 
 
 class Match(NamedTuple):
@@ -41,7 +46,7 @@ class Match(NamedTuple):
     basis: str
 
 
-def remember(points: list[Point], point: Point, limit: int) -> None:
+def remember(points: list[P], point: P, limit: int) -> None:
     """Insert ``point`` in time order (replacing an earlier revision of the same event); keep the newest."""
     event_id = point[0]
     for i, old in enumerate(points):

@@ -20,6 +20,7 @@ from typing import NamedTuple
 from safety.alerts import GradedObservation
 from safety.composite import (
     MAX_ALB,
+    MAX_CA,
     MAX_NEUT,
     MAX_TEMP,
     CompositeMemory,
@@ -78,6 +79,7 @@ def _construct(values: dict[str, object]) -> GradedObservation:
 
 
 ALBUMIN_TEST = "ALB"
+ALBUMIN_CORRECTION = "albumin_corrected_calcium"
 ALBUMIN_REFERENCE = 40.0  # g/L; corrected Ca = Ca + 0.02 x (40 - albumin g/L) (spec/ctcae.md)
 ALBUMIN_SLOPE = 0.02
 _REF_NAME = {"lln": "LLN", "uln": "ULN", "baseline": "baseline"}
@@ -153,12 +155,17 @@ def grade_observation(obs: Lab | Vital | Ecg, state: SubjectState, rules: RuleSe
         use_base = (base if base is not None and ctx.after_first and base_reading is not None
                     and base_reading.event_id != obs.event_id else None)
         plain = Inputs(x, lln, uln, note)
+        corrected = False
         for term in terms:
             inputs = (plain if term.correction is None
                       else _inputs_for(term, x, lln, uln, note, obs.occurred_at, state.composite))
+            corrected = corrected or term.correction == ALBUMIN_CORRECTION
             outcome = grade_term(term, inputs, use_base, crit)
             base_grade = _baseline_grade(term, known, state, crit)
             rows.append(ctx.row(term, outcome, inputs.value, lln, uln, base_grade))
+        if corrected:  # kept to be graded again if the albumin of its draw arrives after it
+            remember(state.composite.ca, (obs.event_id, obs.occurred_at, x, lln, uln, note, obs.revision, obs.test),
+                     MAX_CA)
     if composite_test:
         rows = _composites(obs, x, rows, ctx, crit, state.composite)
     return rows
@@ -186,7 +193,7 @@ def _value_note(obs: Lab | Vital | Ecg, x: float, crit: Criteria) -> str:
 def _inputs_for(term: CTerm, x: float, lln: float | None, uln: float | None, note: str, at: datetime,
                 memory: CompositeMemory) -> Inputs:
     """Apply the term's correction (albumin-corrected calcium, with the ALB of the same draw)."""
-    if term.correction != "albumin_corrected_calcium":
+    if term.correction != ALBUMIN_CORRECTION:
         return Inputs(x, lln, uln, note)
     alb = albumin_at(memory, at)
     if alb is None:
@@ -468,14 +475,16 @@ class _Row:
     def _build(self, event_id: str, at: datetime, day: int | None, term: str, category: str,
                grade: int | None,
                base_grade: int, criterion: str | None, value: float | None, unit: str | None,
-               lln: float | None, uln: float | None, basis: str, test: str) -> GradedObservation:
+               lln: float | None, uln: float | None, basis: str, test: str,
+               revision: int | None = None) -> GradedObservation:
         obs = self.obs
         if at is obs.occurred_at:  # treatment-emergent, as ``emergent``, with the comparison already made
             emergent = self.after_first and grade is not None and grade > base_grade
         else:  # a composite row carrying another reading's time
             emergent = self.emergent(at, grade, base_grade)
         return _construct({
-            "event_id": event_id, "revision": obs.revision, "study_id": obs.study_id,
+            "event_id": event_id, "revision": obs.revision if revision is None else revision,
+            "study_id": obs.study_id,
             "subject_id": obs.subject_id, "event_type": self.event_type, "test": test, "occurred_at": at,
             "study_day": day, "ctcae_version": self.crit.version, "ctcae_term": term, "grade": grade,
             "baseline_grade": base_grade, "treatment_emergent": emergent, "category": category,
@@ -498,7 +507,7 @@ def _composites(obs: Lab | Vital | Ecg, x: float, rows: list[GradedObservation],
     point = (obs.event_id, obs.occurred_at, x)
     if obs.test == ALBUMIN_TEST:
         remember(memory.alb, point, MAX_ALB)
-        return rows
+        return rows + _calcium_graded_again(obs, ctx, crit)
     fn = crit.fn
     sf = crit.sustained_fever
     if fn is not None and obs.test == fn.neut_test:
@@ -513,6 +522,41 @@ def _composites(obs: Lab | Vital | Ecg, x: float, rows: list[GradedObservation],
             day = study_day(match.occurred_at, ctx.state.day0, ctx.tz)
             unit = crit.units.si[obs.test]
             rows.append(ctx.composite_row(match, fn.term, fn.category, fn.id, x, unit, day))
+    return rows
+
+
+def _calcium_graded_again(alb: Lab | Vital | Ecg, ctx: _Row, crit: Criteria) -> list[GradedObservation]:
+    """Calcium of the same draw graded before this albumin arrived, graded again with the correction.
+
+    spec/ctcae.md: corrected calcium uses the albumin of the same draw, and without one the measured value is
+    graded and the basis says so. A stream cannot wait for the albumin, so when it arrives after the calcium the
+    calcium's corrected terms are graded again. The rows carry the calcium's event id, revision and time: the
+    latest row per (event_id, term) is the corrected one (``safety.reports.read_graded``), the measured-value row
+    stays in the history, and the detectors see the corrected grade (a hypercalcemia the correction makes grade
+    3 is not missed, a hypocalcemia it makes milder is recorded).
+    """
+    state = ctx.state
+    rows: list[GradedObservation] = []
+    for event_id, at, x, lln, uln, note, revision, test in state.composite.ca:
+        if at != alb.occurred_at:
+            continue
+        known = _baseline_of(state, test, crit)
+        base_reading, base = (known.reading, known.base) if known is not None else (None, None)
+        use_base = (base if base is not None and ctx.after_first and base_reading is not None
+                    and base_reading.event_id != event_id else None)
+        for term in crit.by_test.get(test, ()):
+            if term.correction != ALBUMIN_CORRECTION:
+                continue
+            inputs = _inputs_for(term, x, lln, uln, note, at, state.composite)
+            outcome = grade_term(term, inputs, use_base, crit)
+            grade = outcome.grade
+            basis = (f"{outcome.basis}; graded again: the albumin of the same draw ({alb.event_id}) arrived after "
+                     "the calcium")
+            rows.append(ctx._build(
+                event_id, at, ctx.day, term.term, term.category, grade, _baseline_grade(term, known, state, crit),
+                f"{term.criterion_prefix}{grade}" if grade is not None else None, inputs.value,
+                crit.units.si[term.test], lln, uln, basis, test, revision,
+            ))
     return rows
 
 

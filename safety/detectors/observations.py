@@ -47,12 +47,15 @@ def episode_alerts(
         reason = suppressed(row)
         if reason is not None:
             continue
+        # A row of another event (a calcium graded again when its albumin arrived, a composite completed by a
+        # late reading) names that event too: the PI looks for the abnormal value, not only the completing one.
+        event_ids = [event.event_id] if row.event_id == event.event_id else [row.event_id, event.event_id]
         found.append(
             Candidate(
                 kind,
                 f"{kind}-{row.event_type.upper()}",
                 event.subject_id,
-                [event.event_id],
+                event_ids,
                 study_day=row.study_day,
                 ctcae_term=row.ctcae_term,
                 grade=grade,

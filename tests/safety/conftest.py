@@ -69,10 +69,11 @@ class Grader:
 
     def obs(self, test: str, value: Any, unit: str | None = "default", lln: float | None = None,
             uln: float | None = None, at: datetime | None = None,
-            event_id: str | None = None) -> Lab | Vital | Ecg:
+            event_id: str | None = None, revision: int = 1) -> Lab | Vital | Ecg:
         self._n += 1
         fields: dict[str, Any] = {
-            "event_id": event_id or f"E-{self._n}", "study_id": "ChiCTR2600125907", "subject_id": "AA-001",
+            "event_id": event_id or f"E-{self._n}", "revision": revision, "study_id": "ChiCTR2600125907",
+            "subject_id": "AA-001",
             "occurred_at": (at or INFUSION + timedelta(days=7)).isoformat(), "test": test, "value": value,
             "unit": UNIT_DEFAULT.get(test) if unit == "default" else unit,
         }

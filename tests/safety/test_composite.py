@@ -132,4 +132,4 @@ def test_a_correction_replaces_the_earlier_revision_in_memory(g5):
 
 
 def test_empty_memory_is_the_default():
-    assert CompositeMemory().model_dump() == {"neut": [], "temp": [], "alb": []}
+    assert CompositeMemory().model_dump() == {"neut": [], "temp": [], "alb": [], "ca": []}

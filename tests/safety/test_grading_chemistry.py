@@ -224,6 +224,45 @@ def test_high_albumin_lowers_corrected_calcium(g5):
     assert rows["Hypocalcemia"].grade == 1 and rows["Hypocalcemia"].value == 2.0
 
 
+
+def test_calcium_graded_before_its_albumin_is_graded_again_when_the_albumin_arrives(g5):
+    state = g5.state()
+    at = g5.infusion + timedelta(days=3)
+    first = {r.ctcae_term: r for r in g5.grade(g5.obs("CA", 1.6, lln=2.1, uln=2.6, at=at, event_id="CA-1"), state)}
+    assert first["Hypocalcemia"].grade == 3 and "not albumin-corrected" in first["Hypocalcemia"].basis
+    rows = g5.grade(g5.obs("ALB", 20, lln=35, at=at, event_id="ALB-1"), state)
+    again = {r.ctcae_term: r for r in rows if r.event_id == "CA-1"}
+    assert set(again) == {"Hypocalcemia", "Hypercalcemia"}  # the albumin's own row is there too
+    hypo = again["Hypocalcemia"]
+    assert (hypo.grade, hypo.value, hypo.test, hypo.occurred_at) == (1, 2.0, "CA", first["Hypocalcemia"].occurred_at)
+    assert "corrected Ca 2" in hypo.basis and "graded again" in hypo.basis and "ALB-1" in hypo.basis
+    assert any(r.ctcae_term == "Hypoalbuminemia" and r.event_id == "ALB-1" for r in rows)
+
+
+def test_a_late_albumin_can_raise_a_hypercalcemia_to_grade_3(g5):
+    state = g5.state()
+    at = g5.infusion + timedelta(days=3)
+    g5.grade(g5.obs("CA", 3.0, lln=2.1, uln=2.6, at=at, event_id="CA-1"), state)
+    again = {r.ctcae_term: r for r in g5.grade(g5.obs("ALB", 25, lln=35, at=at), state) if r.event_id == "CA-1"}
+    assert again["Hypercalcemia"].grade == 3  # 3.0 + 0.02 x (40 - 25) = 3.3
+    assert again["Hypercalcemia"].treatment_emergent
+
+
+def test_a_calcium_graded_again_keeps_its_own_revision(g5):
+    state = g5.state()
+    at = g5.infusion + timedelta(days=3)
+    g5.grade(g5.obs("CA", 1.7, lln=2.1, at=at, event_id="CA-1", revision=2), state)
+    again = [r for r in g5.grade(g5.obs("ALB", 20, at=at, revision=1), state) if r.event_id == "CA-1"]
+    assert again and {r.revision for r in again} == {2}
+
+
+def test_an_albumin_of_another_draw_grades_no_calcium_again(g5):
+    state = g5.state()
+    g5.grade(g5.obs("CA", 1.7, lln=2.1, at=g5.infusion + timedelta(days=3), event_id="CA-1"), state)
+    rows = g5.grade(g5.obs("ALB", 20, at=g5.infusion + timedelta(days=4)), state)
+    assert [r for r in rows if r.event_id == "CA-1"] == []
+
+
 # ---------------------------------------------------------------------------------------------- v6.0
 
 @pytest.mark.parametrize(("value", "uln", "grade"), [

@@ -146,3 +146,17 @@ def test_state_round_trips_through_json(ruleset: RuleSet) -> None:
                  lab("L-2", "2026-07-02T08:00:00", value=300)], ruleset)
     again = SubjectState.from_json(state.to_json())
     assert again == state
+
+
+def test_a_hypercalcemia_the_late_albumin_makes_grade_3_alerts_naming_both_events(ruleset: RuleSet) -> None:
+    """The calcium arrived first (grade 2 measured); its albumin completes the correction: grade 3, alerted."""
+    state = run([infusion("INF-1", "2026-03-01T09:00:00+08:00")], ruleset)
+    draw = "2026-03-04T08:00:00+08:00"
+    first = step(state, lab("CA-1", draw, test="CA", value=3.0, unit="mmol/L", ref_low=2.1, ref_high=2.6), ruleset)
+    assert {r.ctcae_term: r.grade for r in first.graded}["Hypercalcemia"] == 2
+    assert first.alerts == []
+    later = step(first.state, lab("ALB-1", draw, test="ALB", value=25, unit="g/L", ref_low=35), ruleset)
+    again = [r for r in later.graded if r.event_id == "CA-1" and r.ctcae_term == "Hypercalcemia"]
+    assert [r.grade for r in again] == [3]
+    assert [(a.kind, a.ctcae_term, a.grade) for a in later.alerts] == [("SUSPECTED_DLT", "Hypercalcemia", 3)]
+    assert later.alerts[0].event_ids == ["CA-1", "ALB-1"]  # the abnormal calcium and the albumin completing it
