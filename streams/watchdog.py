@@ -63,6 +63,10 @@ class StallWatchdog:
         watch.since = now
         return True
 
+    def waiting(self, tp: Any) -> bool:
+        """Records were past the committed offset at the last ``stalled`` call."""
+        return tp in self._watches
+
     def forget(self, keep: set[Any]) -> None:
         """Drop watches of partitions no longer assigned (a rebalance moved them away)."""
         for tp in [tp for tp in self._watches if tp not in keep]:
@@ -84,13 +88,19 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
         now = time.monotonic()
         for tp in sorted(assigned):
             committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]  # no public accessor
-            if not dog.stalled(tp, committed, consumer.highwater(tp), now):
+            highwater = consumer.highwater(tp)
+            stalled = dog.stalled(tp, committed, highwater, now)
+            if highwater is not None and dog.waiting(tp):
+                # The agent sets the lag after each record it processes; a partition whose records stop reaching
+                # it would keep its last value (0 when it was caught up) and SafetyPartitionStalled never fire.
+                ctx.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - (committed or 0)))
+            if not stalled:
                 continue
             offset = committed or 0
             log.warning(
                 "partition %s[%s] has records up to offset %s but nothing was committed past %s for %.0f s: "
                 "seeking back to %s (faust rebalance race; re-delivered events are no-ops)",
-                tp.topic, tp.partition, consumer.highwater(tp), offset, dog.stall_after, offset,
+                tp.topic, tp.partition, highwater, offset, dog.stall_after, offset,
             )
             ctx.metrics.partition_reseeks.labels(tp.topic, str(tp.partition)).inc()
             await consumer.seek(tp, offset)

@@ -59,3 +59,11 @@ def test_partitions_moved_away_by_a_rebalance_are_forgotten() -> None:
     dog.stalled(TP, 501, 978, now=0)
     dog.forget(keep=set())
     assert not dog.stalled(TP, 501, 978, now=30)  # a fresh watch, not a stall carried over
+
+
+def test_waiting_means_records_past_the_committed_offset_at_the_last_check() -> None:
+    dog = StallWatchdog(stall_after=20)
+    dog.stalled(TP, 978, 978, now=0)
+    assert not dog.waiting(TP)
+    dog.stalled(TP, 978, 990, now=5)
+    assert dog.waiting(TP)
