@@ -151,9 +151,7 @@ def grade_observation(obs: Lab | Vital | Ecg, state: SubjectState, rules: RuleSe
     rows: list[GradedObservation] = []
     if terms:
         known = _baseline_of(state, obs.test, crit)
-        base_reading, base = (known.reading, known.base) if known is not None else (None, None)
-        use_base = (base if base is not None and ctx.after_first and base_reading is not None
-                    and base_reading.event_id != obs.event_id else None)
+        use_base = _usable_baseline(known, ctx, obs.event_id)
         plain = Inputs(x, lln, uln, note)
         corrected = False
         for term in terms:
@@ -243,6 +241,13 @@ def _baseline_of(state: SubjectState, test: str, crit: Criteria) -> _Known | Non
             _KNOWN.clear()
         known = _KNOWN[id(candidates)] = _Known(candidates, first, crit, state.baseline(test))
     return known
+
+
+def _usable_baseline(known: _Known | None, ctx: _Row, event_id: str) -> Base | None:
+    """The baseline x-baseline criteria may use: only after the first infusion, never the reading itself."""
+    if known is None or known.base is None or known.reading is None or not ctx.after_first:
+        return None
+    return None if known.reading.event_id == event_id else known.base
 
 
 def _baseline(reading: Reading, crit: Criteria) -> Base | None:
@@ -541,9 +546,7 @@ def _calcium_graded_again(alb: Lab | Vital | Ecg, ctx: _Row, crit: Criteria) -> 
         if at != alb.occurred_at:
             continue
         known = _baseline_of(state, test, crit)
-        base_reading, base = (known.reading, known.base) if known is not None else (None, None)
-        use_base = (base if base is not None and ctx.after_first and base_reading is not None
-                    and base_reading.event_id != event_id else None)
+        use_base = _usable_baseline(known, ctx, event_id)
         for term in crit.by_test.get(test, ()):
             if term.correction != ALBUMIN_CORRECTION:
                 continue
