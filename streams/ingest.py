@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +32,7 @@ from safety.subject import SubjectState
 
 if TYPE_CHECKING:
     from safety.study import StudyState
-from streams import codec
+from streams import codec, gaps
 from streams.context import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -40,33 +40,38 @@ log = logging.getLogger(__name__)
 
 def register(app: faust.App, ctx: WorkerContext) -> None:
     """Declare the two agents on ``app`` (names ``ingest`` and ``study``)."""
+    guard = gaps.GapGuard()
 
     @app.agent(ctx.topics.events, name="ingest")
     async def ingest(stream: faust.StreamT[Any]) -> None:
         """One subject event at a time; the only writer of ``ctx.tables.subjects``."""
         async for record in stream.events():
-            try:
-                await process_event(ctx, record)
-            except Exception as exc:  # noqa: BLE001 - dead-letter it, keep the partition moving
-                log.exception(
-                    "event at %s[%s]@%s failed",
-                    record.message.topic,
-                    record.message.partition,
-                    record.message.offset,
-                )
-                await dead_letter(ctx, record, "processing_error", f"{type(exc).__name__}: {exc}")
-            progress(ctx, record)
+            for skipped in await gaps.reread(ctx, guard, record):
+                await handle(ctx, skipped, process_event)
+            await handle(ctx, record, process_event)
 
     @app.agent(ctx.topics.study, name="study")
     async def study(stream: faust.StreamT[Any]) -> None:
         """Study signals (infused, dlt, dlt_withdrawn) -> study state -> STOPPING_BOUNDARY alerts."""
         async for record in stream.events():
-            try:
-                await process_signal(ctx, record)
-            except Exception as exc:  # noqa: BLE001 - same policy as ingest
-                log.exception("study signal at %s@%s failed", record.message.partition, record.message.offset)
-                await dead_letter(ctx, record, "processing_error", f"{type(exc).__name__}: {exc}")
-            progress(ctx, record)
+            for skipped in await gaps.reread(ctx, guard, record):
+                await handle(ctx, skipped, process_signal)
+            await handle(ctx, record, process_signal)
+
+
+async def handle(
+    ctx: WorkerContext,
+    record: faust.EventT[Any],
+    process: Callable[[WorkerContext, faust.EventT[Any]], Awaitable[Any]],
+) -> None:
+    """Process one record; a record whose processing raises is dead-lettered and the partition moves on."""
+    try:
+        await process(ctx, record)
+    except Exception as exc:  # noqa: BLE001 - dead-letter it, keep the partition moving
+        msg = record.message
+        log.exception("record at %s[%s]@%s failed", msg.topic, msg.partition, msg.offset)
+        await dead_letter(ctx, record, "processing_error", f"{type(exc).__name__}: {exc}")
+    progress(ctx, record)
 
 
 async def process_event(ctx: WorkerContext, record: faust.EventT[Any]) -> StepResult | None:

@@ -44,7 +44,13 @@ ACK_BUCKETS = (
 )
 
 EVENT_OUTCOMES = ("graded", "stored", "duplicate", "rejected")
-REJECTION_REASONS = ("invalid_json", "invalid_event", "conflicting_duplicate", "processing_error")
+REJECTION_REASONS = (
+    "invalid_json",
+    "invalid_event",
+    "conflicting_duplicate",
+    "processing_error",
+    "unread_offsets",  # streams/gaps.py
+)
 DELIVERY_OUTCOMES = ("delivered", "failed", "retried", "skipped_duplicate")
 
 
@@ -63,7 +69,7 @@ class SafetyMetrics(NamedTuple):
     event_to_alert_seconds: Histogram  # safety_event_to_alert_seconds
     consumer_lag: Gauge  # safety_consumer_lag{topic,partition}
     partition_last_processed: Gauge  # safety_partition_last_processed_timestamp_seconds{topic,partition}
-    partition_reseeks: Counter  # safety_partition_reseeks_total{topic,partition}
+    partition_reseeks: Counter  # safety_partition_reseeks_total{topic,partition,reason}
     subjects_infused: Gauge  # safety_subjects_infused
     subjects_with_dlt: Gauge  # safety_subjects_with_dlt
     stopping_probability: Gauge  # safety_stopping_probability
@@ -131,8 +137,9 @@ class SafetyMetrics(NamedTuple):
             ),
             partition_reseeks=Counter(
                 "safety_partition_reseeks_total",
-                "Stalled partitions sent back to their committed offset by the watchdog (streams/watchdog.py)",
-                ["topic", "partition"],
+                "Partitions sent back to an offset: reason=stall (streams/watchdog.py), or records skipped by faust "
+                "read again: reason=gap, gap_unread (streams/gaps.py)",
+                ["topic", "partition", "reason"],
                 registry=reg,
             ),
             subjects_infused=Gauge(

@@ -102,5 +102,5 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
                 "seeking back to %s (faust rebalance race; re-delivered events are no-ops)",
                 tp.topic, tp.partition, highwater, offset, dog.stall_after, offset,
             )
-            ctx.metrics.partition_reseeks.labels(tp.topic, str(tp.partition)).inc()
+            ctx.metrics.partition_reseeks.labels(tp.topic, str(tp.partition), "stall").inc()
             await consumer.seek(tp, offset)

@@ -100,18 +100,9 @@ def test_kill_9_mid_stream_then_restart_gives_every_alert_and_no_double_applied_
     stream.wait_for(lambda: stream.caught_up(ends), 150, "the restarted worker to finish")
     alerts = by_id(stream.alerts())  # dedupe by alert_id, as the delivery ledger does
     assert alerts == replayed["alerts"]
-    states = final_states(stream)
-    if states != replayed["states"]:
-        # Known defect, open (closing note of session 2): in about one run in four, also at the commit where that
-        # session started, the restarted worker's subject states miss a few events that were processed before
-        # the kill (their offsets committed, their state writes lost), while every alert is still emitted. The
-        # alert set above stays a hard assertion; the state loss is reported, not hidden.
-        missing = {
-            sid: sorted(set(want.seen) - set(states[sid].seen if sid in states else {}))
-            for sid, want in replayed["states"].items()
-        }
-        lost = {sid: ids for sid, ids in missing.items() if ids}
-        pytest.xfail(f"subject states after kill -9 miss applied events: {lost}")
+    # Same state as an uninterrupted run: no event applied twice, none skipped (streams/gaps.py re-reads the
+    # records faust skips after the restart; before it, about one run in four lost a few events here).
+    assert final_states(stream) == replayed["states"]
 
 
 def test_two_workers_split_partitions_and_the_survivor_takes_over(stream, trial_lines, replayed) -> None:
