@@ -27,34 +27,68 @@ class ReplayState:
     studies: dict[str, object] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class LineOutputs:
+    """What one input line gave: the accepted raw line (None for a rejected line or a duplicate) and its outputs.
+
+    One record per line instead of one per output: the CLI writes each list to its file, so a large replay does
+    not pay a generator hop per graded row (bench/replay_bench.py). ``study_alerts`` are those the line's study
+    signals raised (the stopping boundary), after the subject's own.
+    """
+
+    raw: bytes | str | None
+    graded: list[GradedObservation]
+    alerts: list[Alert]
+    rejections: list[Rejection]
+    study_alerts: list[Alert]
+
+
+def replay_lines(lines: Iterable[bytes | str], rules: RuleSet,
+                 state: ReplayState | None = None) -> Iterator[LineOutputs]:
+    """Fold every line into ``state``; yield what each non-blank line produced, in input order.
+
+    ``raw`` is the line as read (bytes stay bytes: the CLI writes them back unchanged); rejections carry their
+    line number.
+    """
+    from safety.study import study_step
+
+    state = state or ReplayState()
+    subjects = state.subjects
+    studies = state.studies
+    tz = rules.tz
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        parsed = parse_event(raw, tz, line=number)
+        if isinstance(parsed, Rejection):
+            yield LineOutputs(None, [], [], [parsed], [])
+            continue
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        key = (parsed.study_id, parsed.subject_id)
+        result = step(subjects.get(key), parsed, rules, raw=text.rstrip("\n"))
+        subjects[key] = result.state
+        study_alerts: list[Alert] = []
+        for signal in result.signals:
+            study_state, raised = study_step(studies.get(signal.study_id), signal, rules)  # type: ignore[arg-type]
+            studies[signal.study_id] = study_state
+            study_alerts.extend(raised)
+        rejections = [rejection.model_copy(update={"line": number}) for rejection in result.rejections]
+        yield LineOutputs(None if result.duplicate else raw, result.graded, result.alerts, rejections, study_alerts)
+
+
 def replay(
     lines: Iterable[bytes | str], rules: RuleSet, state: ReplayState | None = None
 ) -> Iterator[tuple[OutputKind, str | GradedObservation | Alert | Rejection]]:
     """Yield ("event", raw line) for each accepted event, then its graded rows, alerts and rejections."""
-    from safety.study import study_step
-
-    state = state or ReplayState()
-    for number, raw in enumerate(lines, 1):
-        if not raw.strip():
-            continue
-        parsed = parse_event(raw, rules.tz, line=number)
-        if isinstance(parsed, Rejection):
-            yield "rejected", parsed
-            continue
-        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        key = (parsed.study_id, parsed.subject_id)
-        result = step(state.subjects.get(key), parsed, rules, raw=text.rstrip("\n"))
-        state.subjects[key] = result.state
-        if not result.duplicate:
-            yield "event", text
-        for graded in result.graded:
+    for outputs in replay_lines(lines, rules, state):
+        raw = outputs.raw
+        if raw is not None:
+            yield "event", raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        for graded in outputs.graded:
             yield "graded", graded
-        for alert in result.alerts:
+        for alert in outputs.alerts:
             yield "alert", alert
-        for rejection in result.rejections:
-            yield "rejected", rejection.model_copy(update={"line": number})
-        for signal in result.signals:
-            study_state, study_alerts = study_step(state.studies.get(signal.study_id), signal, rules)  # type: ignore[arg-type]
-            state.studies[signal.study_id] = study_state
-            for alert in study_alerts:
-                yield "alert", alert
+        for rejection in outputs.rejections:
+            yield "rejected", rejection
+        for alert in outputs.study_alerts:
+            yield "alert", alert

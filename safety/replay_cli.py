@@ -8,12 +8,51 @@ from collections import Counter
 from pathlib import Path
 from typing import BinaryIO
 
-from safety.alerts import Alert, GradedObservation, Rejection
+from safety.alerts import GradedObservation
 from safety.errors import SafetyError
-from safety.replay import replay
+from safety.replay import replay_lines
 from safety.ruleset import load_ruleset
 
 PROGRESS_MIN_BYTES = 5_000_000
+WRITE_BUFFER = 1 << 20  # the large files get one write call per MB instead of per 8 KB
+# Straight to bytes with pydantic's serializer: the bytes are those of model_dump_json without a str round trip.
+_GRADED_JSON = GradedObservation.__pydantic_serializer__.to_json
+
+
+class _Tally:
+    """Counts for the summary line; graded rows are counted per grade value and named only at the end."""
+
+    __slots__ = ("events", "rejected", "graded", "grades", "kinds")
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.rejected = 0
+        self.graded = 0
+        self.grades: dict[int | None, int] = {}
+        self.kinds: Counter[str] = Counter()
+
+    def count_graded(self, rows: list[GradedObservation]) -> None:
+        self.graded += len(rows)
+        grades = self.grades
+        for row in rows:
+            grade = row.grade
+            grades[grade] = grades.get(grade, 0) + 1
+
+    def grade_names(self) -> Counter[str]:
+        return Counter({"null" if grade is None else str(grade): n for grade, n in self.grades.items()})
+
+
+def _line_bytes(raw: bytes | str) -> bytes:
+    """The accepted input line as written to events.jsonl: as read, newline-terminated."""
+    data = raw if isinstance(raw, bytes) else raw.encode()
+    return data if data.endswith(b"\n") else data + b"\n"
+
+
+def _graded_bytes(rows: list[GradedObservation]) -> bytes:
+    """One JSON line per row (most events give one row: a single write call for the event's rows)."""
+    if len(rows) == 1:
+        return _GRADED_JSON(rows[0]) + b"\n"
+    return b"".join([_GRADED_JSON(row) + b"\n" for row in rows])
 
 
 def _lines(handle: BinaryIO, size: int) -> object:
@@ -35,47 +74,40 @@ def run(events: Path, out: Path, rules_file: Path | None, quiet: bool = False) -
         print(f"safety replay: {exc}", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)
-    counts: Counter[str] = Counter()
-    kinds: Counter[str] = Counter()
-    grades: Counter[str] = Counter()
-    # Binary files and pydantic's serializer straight to bytes: the text layer and a str round trip per row
-    # cost as much as grading the row (bench/replay_bench.py); the bytes are those of model_dump_json.
-    graded_bytes = GradedObservation.__pydantic_serializer__.to_json
+    tally = _Tally()
     with (
         events.open("rb") as source,
-        (out / "graded.jsonl").open("wb") as graded_out,
+        (out / "graded.jsonl").open("wb", buffering=WRITE_BUFFER) as graded_out,
         (out / "alerts.jsonl").open("wb") as alerts_out,
         (out / "rejected.jsonl").open("wb") as rejected_out,
-        (out / "events.jsonl").open("wb") as events_out,
+        (out / "events.jsonl").open("wb", buffering=WRITE_BUFFER) as events_out,
     ):
-        for kind, record in replay(_lines(source, os.path.getsize(events)), rules):  # type: ignore[arg-type]
-            counts[kind] += 1
-            if kind == "graded":
-                assert isinstance(record, GradedObservation)
-                grades["null" if record.grade is None else str(record.grade)] += 1
-                graded_out.write(graded_bytes(record) + b"\n")
-            elif kind == "event":
-                assert isinstance(record, str)
-                events_out.write((record if record.endswith("\n") else record + "\n").encode())
-            elif kind == "alert":
-                assert isinstance(record, Alert)
-                kinds[str(record.kind)] += 1
-                alerts_out.write((record.to_json() + "\n").encode())
-            else:
-                assert isinstance(record, Rejection)
-                rejected_out.write((record.model_dump_json(exclude_none=True) + "\n").encode())
+        for outputs in replay_lines(_lines(source, os.path.getsize(events)), rules):  # type: ignore[arg-type]
+            if outputs.raw is not None:
+                tally.events += 1
+                events_out.write(_line_bytes(outputs.raw))
+            if outputs.graded:
+                tally.count_graded(outputs.graded)
+                graded_out.write(_graded_bytes(outputs.graded))
+            for alert in (*outputs.alerts, *outputs.study_alerts):
+                tally.kinds[str(alert.kind)] += 1
+                alerts_out.write((alert.to_json() + "\n").encode())
+            for rejection in outputs.rejections:
+                tally.rejected += 1
+                rejected_out.write((rejection.model_dump_json(exclude_none=True) + "\n").encode())
     if not quiet:
-        _summary(events, out, rules.version, counts, kinds, grades)
+        _summary(events, out, rules.version, tally)
     return 0
 
 
-def _summary(events: Path, out: Path, version: str, counts: Counter[str], kinds: Counter[str],
-             grades: Counter[str]) -> None:
+def _summary(events: Path, out: Path, version: str, tally: _Tally) -> None:
     err = sys.stderr
+    grades = tally.grade_names()
+    kinds = tally.kinds
     print(f"replayed {events} with rules {version} -> {out}/", file=err)
-    print(f"  events accepted: {counts['event']}   rejected: {counts['rejected']} (see rejected.jsonl)",
+    print(f"  events accepted: {tally.events}   rejected: {tally.rejected} (see rejected.jsonl)",
           file=err)
     shown = ", ".join(f"G{g}: {grades[g]}" for g in sorted(grades))
-    print(f"  graded rows: {counts['graded']}" + (f"  ({shown})" if shown else ""), file=err)
+    print(f"  graded rows: {tally.graded}" + (f"  ({shown})" if shown else ""), file=err)
     shown = ", ".join(f"{k}: {kinds[k]}" for k in sorted(kinds))
-    print(f"  alerts: {counts['alert']}" + (f"  ({shown})" if shown else ""), file=err)
+    print(f"  alerts: {sum(kinds.values())}" + (f"  ({shown})" if shown else ""), file=err)
