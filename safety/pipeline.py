@@ -32,22 +32,45 @@ class StepResult:
     duplicate: bool = False
 
 
-def digest(event: Event, raw: str | None = None) -> str:
+def digest(event: Event, raw: str | bytes | None = None) -> str:
     """Fingerprint of an event revision, to tell a true duplicate from a conflicting one.
 
     The raw line when the shell has it (a redelivery or a resent record carries the same bytes, and hashing them
-    is cheap on the hot path); the validated content otherwise.
+    is cheap on the hot path); the validated content otherwise. Bytes (replay reads them) hash without a decode:
+    a line that parsed can only carry JSON whitespace around it, which ``bytes.strip`` and ``str.strip`` remove
+    alike, so both forms of a line give the same digest.
     """
-    text = raw.strip() if raw is not None else event.model_dump_json()
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+    if isinstance(raw, bytes):
+        data = raw.strip()
+    else:
+        data = (raw.strip() if raw is not None else event.model_dump_json()).encode()
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+def _raw_text(event: Event, raw: str | bytes | None) -> str:
+    """The line as text for a Rejection's ``raw`` (only on the rare rejection paths)."""
+    if raw is None:
+        return event.model_dump_json()
+    return raw.decode("utf-8") if isinstance(raw, bytes) else raw
+
+
+def _all_ungradable(graded: list[GradedObservation]) -> bool:
+    """Every row has a null grade (a plain loop: a generator in ``all`` costs more on every observation)."""
+    for row in graded:
+        if row.grade is not None:
+            return False
+    return True
 
 
 def new_state(event: Event) -> SubjectState:
     return SubjectState(subject_id=event.subject_id, study_id=event.study_id)
 
 
-def step(state: SubjectState | None, event: Event, rules: RuleSet, raw: str | None = None) -> StepResult:
-    """Apply one event to its subject's state; return the state and every output it causes."""
+def step(state: SubjectState | None, event: Event, rules: RuleSet, raw: str | bytes | None = None) -> StepResult:
+    """Apply one event to its subject's state; return the state and every output it causes.
+
+    ``raw`` is the line the event was parsed from (str from the stream, UTF-8 bytes from replay), if known.
+    """
     state = state if state is not None else new_state(event)
     fingerprint = digest(event, raw)
     seen = state.seen.get(event.event_id)
@@ -59,7 +82,7 @@ def step(state: SubjectState | None, event: Event, rules: RuleSet, raw: str | No
             if event.revision == int(seen_revision) and fingerprint != seen_digest:
                 result.rejections.append(Rejection(
                     kind="conflicting_duplicate", event_id=event.event_id, subject_id=event.subject_id,
-                    raw=raw if raw is not None else event.model_dump_json(),
+                    raw=_raw_text(event, raw),
                     reason=(f"conflicting duplicate: event_id {event.event_id!r} revision {event.revision} was "
                             "already applied with different content; send a higher revision to correct it"),
                 ))
@@ -83,10 +106,10 @@ def step(state: SubjectState | None, event: Event, rules: RuleSet, raw: str | No
                     occurred_at=event.occurred_at,
                 ))
     result.graded = graded
-    if graded and all(row.grade is None for row in graded):
+    if graded and _all_ungradable(graded):
         result.rejections.append(Rejection(
             kind="ungradable", event_id=event.event_id, subject_id=event.subject_id,
-            raw=raw if raw is not None else event.model_dump_json(),
+            raw=_raw_text(event, raw),
             reason="ungradable: " + "; ".join(dict.fromkeys(row.basis for row in graded)),
         ))
     outcome = detectors.evaluate(event, graded, state, rules, correction=correction)

@@ -63,9 +63,9 @@ def replay_lines(lines: Iterable[bytes | str], rules: RuleSet,
         if isinstance(parsed, Rejection):
             yield LineOutputs(None, [], [], [parsed], [])
             continue
-        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
         key = (parsed.study_id, parsed.subject_id)
-        result = step(subjects.get(key), parsed, rules, raw=text.rstrip("\n"))
+        line = raw.rstrip(b"\n") if isinstance(raw, bytes) else raw.rstrip("\n")
+        result = step(subjects.get(key), parsed, rules, raw=line)
         subjects[key] = result.state
         study_alerts: list[Alert] = []
         for signal in result.signals:
