@@ -42,6 +42,7 @@ _CACHE_MAX = 1 << 15
 _SIG: dict[float, float] = {}
 _TXT: dict[float, str] = {}
 _HEADS: dict[tuple[str, float, float | None, float | None], str] = {}
+_BASE_TEXTS: dict[tuple[str, object], str] = {}
 _FIELDS = frozenset(GradedObservation.model_fields)
 _BASE_GRADES: dict[tuple[object, ...], int] = {}
 
@@ -67,14 +68,18 @@ def txt(x: float) -> str:
     return r
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
 def _construct(values: dict[str, object]) -> GradedObservation:
     """A GradedObservation from already-typed values, without validation (what model_construct does,
     faster)."""
-    row = GradedObservation.__new__(GradedObservation)
-    object.__setattr__(row, "__dict__", values)
-    object.__setattr__(row, "__pydantic_fields_set__", set(_FIELDS))
-    object.__setattr__(row, "__pydantic_extra__", None)
-    object.__setattr__(row, "__pydantic_private__", None)
+    row = _new(GradedObservation)
+    _set(row, "__dict__", values)
+    _set(row, "__pydantic_fields_set__", set(_FIELDS))
+    _set(row, "__pydantic_extra__", None)
+    _set(row, "__pydantic_private__", None)
     return row
 
 
@@ -416,14 +421,26 @@ def _inputs_text(inputs: Inputs, base: Base | None, unit: str) -> str:
     """'value 3 10^9/L, LLN 3.5 10^9/L, ULN 9.5 10^9/L[, baseline ...][, note]' (the basis in parentheses)."""
     text = _head_text(unit, inputs.value, inputs.lln, inputs.uln)
     if base is not None:
-        text += f", baseline {txt(base.value)} {unit} ({base.event_id}"
+        text += _base_text(unit, base)
+    if inputs.note:
+        text += ", " + inputs.note
+    return text
+
+
+def _base_text(unit: str, base: Base) -> str:
+    """', baseline 3 10^9/L (event, ULN .., LLN ..)', remembered: a subject's baseline is cited on every row."""
+    key = (unit, base)
+    text = _BASE_TEXTS.get(key)
+    if text is None:
+        text = f", baseline {txt(base.value)} {unit} ({base.event_id}"
         if base.uln is not None:
             text += f", ULN {txt(base.uln)}"
         if base.lln is not None:
             text += f", LLN {txt(base.lln)}"
         text += ")"
-    if inputs.note:
-        text += ", " + inputs.note
+        if len(_BASE_TEXTS) > _CACHE_MAX:
+            _BASE_TEXTS.clear()
+        _BASE_TEXTS[key] = text
     return text
 
 
@@ -466,11 +483,20 @@ class _Row:
 
     def row(self, term: CTerm, out: Outcome, value: float | None, lln: float | None, uln: float | None,
             base_grade: int) -> GradedObservation:
+        """The observation's own row for ``term`` (what ``_build`` gives, built in one step: one per event)."""
         grade = out.grade
-        criterion = f"{term.criterion_prefix}{grade}" if grade is not None else None
-        unit = None if value is None else self.crit.units.si[term.test]
-        return self._build(self.obs.event_id, self.obs.occurred_at, self.day, term.term, term.category, grade,
-                           base_grade, criterion, value, unit, lln, uln, out.basis, self.obs.test)
+        obs = self.obs
+        return _construct({
+            "event_id": obs.event_id, "revision": obs.revision, "study_id": obs.study_id,
+            "subject_id": obs.subject_id, "event_type": self.event_type, "test": obs.test,
+            "occurred_at": obs.occurred_at, "study_day": self.day, "ctcae_version": self.crit.version,
+            "ctcae_term": term.term, "grade": grade, "baseline_grade": base_grade,
+            "treatment_emergent": self.after_first and grade is not None and grade > base_grade,
+            "category": term.category,
+            "criterion": f"{term.criterion_prefix}{grade}" if grade is not None else None, "value": value,
+            "unit": None if value is None else self.crit.units.si[term.test], "uln": uln, "lln": lln,
+            "basis": out.basis,
+        })
 
     def emergent(self, at: datetime, grade: int | None, base_grade: int) -> bool:
         """Treatment-emergent: at/after the first infusion and worse than the baseline grade (protocol.md)."""
