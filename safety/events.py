@@ -7,10 +7,11 @@ offset is read in the study's time zone, passed as validation context ``{"tz": Z
 from __future__ import annotations
 
 from datetime import datetime
+from math import isfinite
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, ValidationInfo, field_validator
 
 from safety.values import Measured, parse_measured
 
@@ -29,6 +30,18 @@ def _aware(value: datetime, info: ValidationInfo) -> datetime:
     return value
 
 
+def _plain_number(raw: Any) -> float | None:
+    """A finite JSON number as float, else None (the caller then reads it with ``parse_measured``, which
+    accepts comparator strings and names what was expected). The common case of every observation, without the
+    general parser's calls."""
+    kind = type(raw)
+    if kind is float or kind is int:
+        number = float(raw)
+        if isfinite(number):
+            return number
+    return None
+
+
 class EventBase(BaseModel):
     """The common envelope of every input event."""
 
@@ -45,7 +58,9 @@ class EventBase(BaseModel):
     @field_validator("occurred_at", "recorded_at")
     @classmethod
     def _in_study_time_zone(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
-        return None if value is None else _aware(value, info)
+        if value is None or value.tzinfo is not None:  # the usual case, answered without a call (every event)
+            return value
+        return _aware(value, info)
 
     @property
     def clock_start(self) -> datetime:
@@ -71,12 +86,15 @@ class _Observation(EventBase):
     """A numeric observation (lab, vital, ECG); ``value`` may carry a comparator ("<0.1")."""
 
     test: Annotated[str, Field(min_length=1, max_length=40)]
-    value: Measured
+    value: Annotated[Measured, SkipValidation]  # built by _measured below; re-validating it costs per event
     unit: str | None = None
 
     @field_validator("value", mode="before")
     @classmethod
     def _measured(cls, raw: Any) -> Measured:
+        number = _plain_number(raw)
+        if number is not None:
+            return Measured(number)
         if isinstance(raw, Measured):
             return raw
         if isinstance(raw, (list, tuple)) and len(raw) == 2:  # a Measured round-tripped through JSON
@@ -96,7 +114,8 @@ class Lab(_Observation):
     def _limit(cls, raw: Any) -> float | None:
         if raw is None or raw == "":
             return None
-        return parse_measured(raw).number
+        number = _plain_number(raw)
+        return number if number is not None else parse_measured(raw).number
 
 
 class Vital(_Observation):
