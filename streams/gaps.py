@@ -10,7 +10,7 @@ offset at the head of the acked queue (upstream faust-streaming/faust#216, #221,
 enough: measured here, the re-read never came and faust committed over the missing offset once more. So the agent
 checks that the offsets it is given are contiguous, and reads the missing records itself with a plain consumer
 (no group) before it processes the record that revealed them: order within the partition is kept, and the same
-``process_event`` code runs on them.
+processing code runs on them.
 
 A partition's offsets are contiguous on our input topics (plain producers; markers of transactional producers or
 compaction would leave holes, which the re-read simply does not return). When the re-read fails (broker down,

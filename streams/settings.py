@@ -45,6 +45,12 @@ class Settings(BaseSettings):
         "streams.acks,streams.pages",
         description="modules whose register(app, ctx) adds agents/pages; '' = none (bench)",
     )
+    batch_max: int = Field(
+        500, ge=1, description="subject events processed per batch at most (one state write per subject and batch)"
+    )
+    batch_wait: float = Field(
+        0.02, gt=0, description="seconds a batch waits for more events before it is processed (adds latency)"
+    )
     stall_seconds: float = Field(
         20.0, gt=0, description="records waiting and no commit for this long: re-seek the partition (watchdog)"
     )

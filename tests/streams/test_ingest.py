@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import UTC, datetime
@@ -174,7 +175,7 @@ async def test_alerts_are_emitted_with_emitted_at_keyed_by_subject_and_counted(
 
 
 @pytest.mark.asyncio
-async def test_outputs_are_produced_before_the_state_records_the_event(app, sent, monkeypatch) -> None:
+async def test_outputs_are_delivered_before_the_state_records_the_event(app, sent, monkeypatch) -> None:
     order: list[str] = []
     monkeypatch.setattr(
         ingest,
@@ -186,12 +187,60 @@ async def test_outputs_are_produced_before_the_state_records_the_event(app, sent
     real_emit = ingest.emit
 
     async def spy_emit(ctx, record, result):  # type: ignore[no-untyped-def]
-        await real_emit(ctx, record, result)
-        order.append("emitted:" + str(b"AA-001" in ctx.tables.subjects))
+        futures = await real_emit(ctx, record, result)
+
+        async def delivered() -> None:
+            await asyncio.gather(*futures)
+            order.append("delivered, state written: " + str(b"AA-001" in ctx.tables.subjects))
+
+        return [delivered()]
 
     monkeypatch.setattr(ingest, "emit", spy_emit)
     await put(app, (b"AA-001", event()))
-    assert order == ["emitted:False"] and b"AA-001" in app.safety.tables.subjects
+    assert order == ["delivered, state written: False"] and b"AA-001" in app.safety.tables.subjects
+
+
+@pytest.mark.asyncio
+async def test_a_batch_writes_each_subject_state_once_with_every_event_of_the_batch(app, sent, monkeypatch) -> None:
+    writes: list[tuple[bytes, int]] = []
+    real_store = ingest.STATES.store
+
+    def spy_store(key: bytes, state: SubjectState) -> bytes:
+        writes.append((key, len(state.seen)))
+        return real_store(key, state)
+
+    monkeypatch.setattr(ingest.STATES, "store", spy_store)
+    records = [(b"AA-001", event(event_id="INF-1")), (b"AA-002", event(subject_id="AA-002", event_id="INF-2"))]
+    records += [(b"AA-001", event(type="vital", event_id=f"V-{n}", test="TEMP", value=37.0, unit="C"))
+                for n in range(3)]
+    async with app.agents["ingest"].test_context() as agent:
+        for key, value in records:
+            await agent.put(value, key=key, timestamp=KAFKA_TS, wait=False)
+        await asyncio.sleep(0.5)  # one batch: the agent waits SAFETY_BATCH_WAIT for more records
+    assert sorted(writes) == [(b"AA-001", 4), (b"AA-002", 1)]
+    assert len(SubjectState.from_json(app.safety.tables.subjects[b"AA-001"]).seen) == 4
+
+
+@pytest.mark.asyncio
+async def test_a_failure_mid_batch_keeps_the_batch_s_earlier_events_of_that_subject(app, sent, monkeypatch) -> None:
+    real_step = ingest.step
+
+    def half_applied(state, ev, rules, raw=None):  # type: ignore[no-untyped-def]
+        if ev.event_id == "BOOM":
+            state.seen["BOOM"] = "1:half"  # changed in place, then the rule raises
+            raise RuntimeError("rule bug")
+        return real_step(state, ev, rules, raw=raw)
+
+    monkeypatch.setattr(ingest, "step", half_applied)
+    records = [event(event_id="INF-1"), event(type="vital", event_id="BOOM", test="TEMP", value=37.0, unit="C"),
+               event(type="vital", event_id="V-1", test="TEMP", value=37.0, unit="C")]
+    async with app.agents["ingest"].test_context() as agent:
+        for value in records:
+            await agent.put(value, key=b"AA-001", timestamp=KAFKA_TS, wait=False)
+        await asyncio.sleep(0.5)
+    [letter] = dead_letters(sent)
+    assert letter["reason_code"] == "processing_error"
+    assert set(SubjectState.from_json(app.safety.tables.subjects[b"AA-001"]).seen) == {"INF-1", "V-1"}
 
 
 @pytest.mark.asyncio
