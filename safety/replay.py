@@ -72,7 +72,9 @@ def replay_lines(lines: Iterable[bytes | str], rules: RuleSet,
             study_state, raised = study_step(studies.get(signal.study_id), signal, rules)  # type: ignore[arg-type]
             studies[signal.study_id] = study_state
             study_alerts.extend(raised)
-        rejections = [rejection.model_copy(update={"line": number}) for rejection in result.rejections]
+        rejections = result.rejections
+        if rejections:  # rare: most lines have none, and an empty list needs no copy
+            rejections = [rejection.model_copy(update={"line": number}) for rejection in rejections]
         yield LineOutputs(None if result.duplicate else raw, result.graded, result.alerts, rejections, study_alerts)
 
 

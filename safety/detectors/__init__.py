@@ -31,6 +31,7 @@ from safety.signals import StudySignal
 if TYPE_CHECKING:
     from safety.alerts import GradedObservation
     from safety.events import Event
+    from safety.protocol import Protocol
     from safety.ruleset import RuleSet
     from safety.subject import SubjectState
 
@@ -70,19 +71,31 @@ def evaluate(
 
 def _may_alert(event: Event, graded: list[GradedObservation], state: SubjectState, rules: RuleSet) -> bool:
     """Cheap pre-check for observations: nothing graded >= 3, no open episode, not a DLT-4 or liver test."""
-    test = event.test  # type: ignore[union-attr]
-    protocol = rules.protocol
-    if test in protocol.dlt.dlt4.tests or test in protocol.hys_law.transaminase_tests:
-        return True
-    if test == protocol.hys_law.bilirubin_test or test == protocol.hys_law.alp_test:
+    watched, threshold = _gate(rules.protocol)
+    if event.test in watched:  # type: ignore[union-attr]
         return True
     if state.rules.episodes:
         return bool(graded)
-    threshold = min(protocol.suspected_dlt.min_grade, protocol.potential_sae.min_grade)
     for row in graded:
-        if row.grade is not None and row.grade >= threshold:
+        grade = row.grade
+        if grade is not None and grade >= threshold:
             return True
     return False
+
+
+_GATES: dict[int, tuple[Protocol, frozenset[str], int]] = {}
+
+
+def _gate(protocol: Protocol) -> tuple[frozenset[str], int]:
+    """What ``_may_alert`` reads from the protocol, gathered once per protocol instead of on every observation:
+    the tests the lab rules always look at (DLT-4, Hy's law) and the lowest grade an episode rule alerts at."""
+    known = _GATES.get(id(protocol))
+    if known is None or known[0] is not protocol:
+        hys = protocol.hys_law
+        watched = frozenset((*protocol.dlt.dlt4.tests, *hys.transaminase_tests, hys.bilirubin_test, hys.alp_test))
+        threshold = min(protocol.suspected_dlt.min_grade, protocol.potential_sae.min_grade)
+        known = _GATES[id(protocol)] = (protocol, watched, threshold)
+    return known[1], known[2]
 
 
 def _settle(ctx: Context, candidates: list[Candidate]) -> RuleOutcome:
