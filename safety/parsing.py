@@ -16,6 +16,10 @@ from safety.alerts import Rejection
 from safety.events import DEFAULT_TZ, EVENT_TYPES, Event
 
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+# The adapter's core validator, called directly: ``TypeAdapter.validate_json`` is a Python wrapper passing seven
+# keyword arguments on every call, about a microsecond per event of replay (bench/replay_bench.py).
+_VALIDATE_JSON = _ADAPTER.validator.validate_json
+_CONTEXTS: dict[tzinfo, dict[str, tzinfo]] = {}  # validation context per study time zone, built once
 _MAX_SHOWN = 80
 
 
@@ -49,8 +53,12 @@ def _describe(err: Any, event_type: str | None) -> str:
 
 def parse_event(raw: bytes | str, tz: tzinfo = DEFAULT_TZ, line: int | None = None) -> Event | Rejection:
     """One JSON line -> Event | Rejection (never raises)."""
+    context = _CONTEXTS.get(tz)
+    if context is None:
+        context = _CONTEXTS[tz] = {"tz": tz}
     try:
-        return _ADAPTER.validate_json(raw, context={"tz": tz})
+        event: Event = _VALIDATE_JSON(raw, context=context)
+        return event
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         event_type = None
