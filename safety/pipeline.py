@@ -16,7 +16,7 @@ from safety.events import Ecg, Event, Infusion, Lab, Vital
 from safety.grading import grade_observation
 from safety.ruleset import RuleSet
 from safety.signals import StudySignal
-from safety.subject import Reading, SubjectState
+from safety.subject import SubjectState, reading_of
 from safety.timeline import study_day
 
 GRADED_STATUSES = ("final", "corrected")
@@ -99,12 +99,7 @@ def step(state: SubjectState | None, event: Event, rules: RuleSet, raw: str | by
         if not isinstance(event, Lab) or event.status in GRADED_STATUSES:
             graded = grade_observation(event, state, rules)
             if state.first_infusion_at is None or event.occurred_at < state.first_infusion_at:
-                state.remember_pre_infusion(Reading.model_construct(
-                    event_id=event.event_id, test=event.test, value=event.value.number,
-                    comparator=event.value.comparator, unit=event.unit,
-                    ref_low=getattr(event, "ref_low", None), ref_high=getattr(event, "ref_high", None),
-                    occurred_at=event.occurred_at,
-                ))
+                state.remember_pre_infusion(reading_of(event))
     result.graded = graded
     if graded and _all_ungradable(graded):
         result.rejections.append(Rejection(
