@@ -150,6 +150,17 @@ def as_event(app: faust.App, tp: TP, record: Any) -> faust.EventT[Any]:
     return faust.Event(app, record.key, record.value, record.headers, message)
 
 
+def mark_processed(ctx: WorkerContext, events: list[faust.EventT[Any]]) -> None:
+    """Tell faust's offset bookkeeping that re-read records are processed (call once their outputs exist).
+
+    faust commits only a contiguous run of acknowledged offsets from the committed one; the records it skipped
+    are not in its list, so without this it would not commit past them until the stall watchdog re-seeks the
+    partition (20 s), and then process them all a second time.
+    """
+    for event in events:
+        ctx.app.consumer.ack(event.message)
+
+
 async def report_unread(ctx: WorkerContext, record: faust.EventT[Any], gap: range, why: str) -> None:
     """Dead-letter the range that could not be read again, saying how to recover it."""
     msg = record.message

@@ -56,11 +56,14 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
         batches = stream.take_events(ctx.settings.batch_max, ctx.settings.batch_wait)  # type: ignore[attr-defined]
         async for records in batches:  # faust's StreamT lacks take_events; faust.Stream has it
             batch = Batch(ctx, stream)
+            reread: list[faust.EventT[Any]] = []
             for record in records:
                 for skipped in await gaps.reread(ctx, guard, record):
                     await handle(ctx, skipped, batch.process)
+                    reread.append(skipped)
                 await handle(ctx, record, batch.process)
             await batch.commit()
+            gaps.mark_processed(ctx, reread)  # faust acks the batch's own records after this body
 
     @app.agent(ctx.topics.study, name="study")
     async def study(stream: faust.StreamT[Any]) -> None:
@@ -70,8 +73,10 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
             await process_signal(ctx, record)
 
         async for record in stream.events():
-            for skipped in await gaps.reread(ctx, guard, record):
-                await handle(ctx, skipped, apply)
+            skipped = await gaps.reread(ctx, guard, record)
+            for earlier in skipped:
+                await handle(ctx, earlier, apply)
+            gaps.mark_processed(ctx, skipped)
             await handle(ctx, record, apply)
 
 
@@ -151,11 +156,16 @@ class Batch:
             log.critical("outputs of a batch could not be delivered to Kafka: the worker exits without "
                          "committing; restart it when the brokers are reachable", exc_info=True)
             os._exit(EXIT_OUTPUTS_LOST)
-        for key, state in self.states.items():
-            # faust routes a table write to the changelog partition (and rocksdb partition) of the current
-            # event: make it the subject's own record, not whichever record the batch ended with.
-            self.stream._set_current_event(self.last_record[key])  # type: ignore[attr-defined]
-            self.ctx.tables.subjects[key] = STATES.store(key, state)
+        # faust routes a table write to the changelog partition (and rocksdb partition) of the current event:
+        # make it the subject's own record, not whichever record the batch ended with. take_events reads the
+        # stream's current event to know which record it buffered, so it is put back (no await in between).
+        previous = self.stream.current_event
+        try:
+            for key, state in self.states.items():
+                self.stream._set_current_event(self.last_record[key])  # type: ignore[attr-defined]
+                self.ctx.tables.subjects[key] = STATES.store(key, state)
+        finally:
+            self.stream._set_current_event(previous)  # type: ignore[attr-defined]
 
 
 async def accepted(ctx: WorkerContext, record: faust.EventT[Any]) -> Event | None:

@@ -53,3 +53,27 @@ def test_partitions_are_guarded_separately() -> None:
     guard.missing(TP, 10, 1, committed=10)
     assert guard.missing(("safety.events", 1), 99, 1, committed=99) == range(0)
     assert guard.missing(TP, 11, 1, committed=10) == range(0)
+
+
+def test_records_read_again_let_faust_commit_past_them(app) -> None:
+    import faust
+    from faust.types import TP as FaustTP
+
+    from streams.gaps import as_event, mark_processed
+
+    class Record:  # the fields of an aiokafka ConsumerRecord that as_event reads
+        def __init__(self, offset: int) -> None:
+            self.topic, self.partition, self.offset = "safety.events", 3, offset
+            self.timestamp, self.timestamp_type, self.headers = 1_780_000_000_000, 0, []
+            self.key, self.value, self.checksum = b"AA-001", b"{}", None
+            self.serialized_key_size = self.serialized_value_size = 2
+
+    tp = FaustTP("safety.events", 3)
+    consumer = app.consumer
+    app.topics._acking_topics.add(tp.topic)  # what the conductor does for an agent's topic when the worker starts
+    consumer._committed_offset[tp] = 395
+    delivered = faust.Event(app, b"AA-001", b"{}", [], as_event(app, tp, Record(398)).message)
+    consumer.ack(delivered.message)  # faust's own record, after the three it skipped
+    assert consumer._new_offset(tp) is None  # a hole at the head: faust would never commit
+    mark_processed(app.safety, [as_event(app, tp, Record(o)) for o in (395, 396, 397)])
+    assert consumer._new_offset(tp) == 399

@@ -253,3 +253,26 @@ async def test_study_signals_update_the_study_table_and_the_study_gauges(app, se
 
     assert StudyState.from_json(app.safety.tables.study[STUDY.encode()]).infused.keys() == {"AA-001"}
     assert app.safety.metrics.registry.get_sample_value("safety_subjects_infused") == 1.0
+
+
+@pytest.mark.asyncio
+async def test_writing_a_batch_s_states_puts_back_the_stream_s_current_event(app, sent) -> None:
+    # take_events reads the stream's current event to know which record it buffered; the state writes set it
+    # to each subject's own record (faust routes table writes by it) and must leave it as they found it.
+    from faust.types import TP, Message
+
+    stream = app.channel().stream()
+    tp = TP("safety.events", 2)
+
+    def record(offset: int) -> faust.EventT[Any]:
+        message = Message("safety.events", 2, offset, KAFKA_TS, 0, [], b"AA-001", event(), None, tp=tp)
+        return faust.Event(app, b"AA-001", event(), [], message)
+
+    buffering = record(7)
+    stream._set_current_event(buffering)
+    batch = ingest.Batch(app.safety, stream)
+    batch.states[b"AA-001"] = SubjectState(subject_id="AA-001", study_id=STUDY)
+    batch.last_record[b"AA-001"] = record(6)
+    await batch.commit()
+    assert stream.current_event is buffering
+    assert b"AA-001" in app.safety.tables.subjects
