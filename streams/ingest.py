@@ -64,6 +64,8 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
                 await handle(ctx, record, batch.process)
             await batch.commit()
             gaps.mark_processed(ctx, reread)  # faust acks the batch's own records after this body
+            for last in {record.message.tp: record for record in records}.values():
+                progress(ctx, last)
 
     @app.agent(ctx.topics.study, name="study")
     async def study(stream: faust.StreamT[Any]) -> None:
@@ -78,6 +80,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
                 await handle(ctx, earlier, apply)
             gaps.mark_processed(ctx, skipped)
             await handle(ctx, record, apply)
+            progress(ctx, record)
 
 
 async def handle(
@@ -90,7 +93,6 @@ async def handle(
         msg = record.message
         log.exception("record at %s[%s]@%s failed", msg.topic, msg.partition, msg.offset)
         await dead_letter(ctx, record, "processing_error", f"{type(exc).__name__}: {exc}")
-    progress(ctx, record)
 
 
 class Batch:
@@ -305,7 +307,7 @@ async def dead_letter(
 
 
 def progress(ctx: WorkerContext, record: faust.EventT[Any]) -> None:
-    """Per-partition last-processed time and lag (the stall alarm: metrics.py docstring)."""
+    """Per-partition last-processed time and lag (the stall alarm: metrics.py docstring); once per batch."""
     msg = record.message
     highwater = None
     consumer = getattr(ctx.app, "_consumer", None)

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
         description="modules whose register(app, ctx) adds agents/pages; '' = none (bench)",
     )
     batch_max: int = Field(
-        500, ge=1, description="subject events processed per batch at most (one state write per subject and batch)"
+        1000, ge=1, description="subject events processed per batch at most (one state write per subject and batch)"
     )
     batch_wait: float = Field(
         0.02, gt=0, description="seconds a batch waits for more events before it is processed (adds latency)"
