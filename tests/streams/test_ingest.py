@@ -67,6 +67,16 @@ async def test_an_accepted_event_is_applied_to_the_subject_state_in_the_table(ap
 
 
 @pytest.mark.asyncio
+async def test_a_graded_observation_is_produced_keyed_by_subject_as_replay_writes_it(app, sent) -> None:
+    lab = event(type="lab", event_id="L-1", test="ALT", value=130, unit="U/L", ref_low=7, ref_high=40)
+    await put(app, (b"AA-001", event()), (b"AA-001", lab))
+    [(key, value)] = sent.on("safety.graded")
+    row = json.loads(value)
+    assert key == b"AA-001" and row["event_id"] == "L-1" and row["ctcae_term"] == "Alanine aminotransferase increased"
+    assert row["grade"] == 2 and "basis" in row  # 3.25 x ULN: > 3.0 - 5.0 x ULN
+
+
+@pytest.mark.asyncio
 async def test_the_first_infusion_sends_an_infused_signal_keyed_by_study(app, sent) -> None:
     await put(app, (b"AA-001", event()))
     [(key, value)] = sent.on("safety.study")
