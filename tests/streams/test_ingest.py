@@ -286,3 +286,25 @@ async def test_writing_a_batch_s_states_puts_back_the_stream_s_current_event(app
     await batch.commit()
     assert stream.current_event is buffering
     assert b"AA-001" in app.safety.tables.subjects
+
+
+@pytest.mark.asyncio
+async def test_a_batch_whose_outputs_cannot_be_delivered_exits_the_worker_without_writing_states(
+    app, sent, monkeypatch
+) -> None:
+    exits: list[int] = []
+
+    def fake_exit(code: int) -> None:
+        exits.append(code)
+        raise SystemExit(code)  # os._exit never returns
+
+    async def undeliverable() -> None:
+        raise ConnectionError("brokers unreachable")
+
+    monkeypatch.setattr(ingest.os, "_exit", fake_exit)
+    batch = ingest.Batch(app.safety, app.channel().stream())
+    batch.states[b"AA-001"] = SubjectState(subject_id="AA-001", study_id=STUDY)
+    batch.outputs.append(undeliverable())
+    with pytest.raises(SystemExit):
+        await batch.commit()
+    assert exits == [ingest.EXIT_OUTPUTS_LOST] and b"AA-001" not in app.safety.tables.subjects
