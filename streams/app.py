@@ -83,11 +83,12 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
 
 def create_app(settings: Settings | None = None, metrics: SafetyMetrics | None = None) -> faust.App:
     """A fully wired worker app; ``app.safety`` is its WorkerContext (streams/context.py)."""
-    from streams import ingest, watchdog
+    from streams import gaps, ingest, watchdog
 
     settings = settings or Settings()
     if uses_workarounds(settings):
         clamp_fetch_wait()
+    gaps.contiguous_topics(settings.topic_events, settings.topic_study)
     app = faust.App(settings.app_id, **faust_settings(settings))
     ctx = WorkerContext(
         app=app,
