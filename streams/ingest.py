@@ -24,11 +24,13 @@ import asyncio
 import logging
 import os
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import faust
+import faust.streams as faust_streams
 
 from safety.alerts import Alert, Rejection
 from safety.events import EVENT_TYPES, Event
@@ -118,6 +120,7 @@ class Batch:
             return None
         key = parsed.subject_id.encode()
         raw = (record.value or b"").decode()
+        route_table_access(record)
         try:
             result = step(self.state(key), parsed, self.ctx.rules, raw=raw)
             self.outputs.extend(await emit(self.ctx, record, result))
@@ -158,16 +161,22 @@ class Batch:
             log.critical("outputs of a batch could not be delivered to Kafka: the worker exits without "
                          "committing; restart it when the brokers are reachable", exc_info=True)
             os._exit(EXIT_OUTPUTS_LOST)
-        # faust routes a table write to the changelog partition (and rocksdb partition) of the current event:
-        # make it the subject's own record, not whichever record the batch ended with. take_events reads the
-        # stream's current event to know which record it buffered, so it is put back (no await in between).
-        previous = self.stream.current_event
-        try:
-            for key, state in self.states.items():
-                self.stream._set_current_event(self.last_record[key])  # type: ignore[attr-defined]
-                self.ctx.tables.subjects[key] = STATES.store(key, state)
-        finally:
-            self.stream._set_current_event(previous)  # type: ignore[attr-defined]
+        for key, state in self.states.items():
+            route_table_access(self.last_record[key])
+            self.ctx.tables.subjects[key] = STATES.store(key, state)
+
+
+def route_table_access(record: faust.EventT[Any]) -> None:
+    """Make ``record`` this task's current event: faust routes table reads and writes by it.
+
+    The changelog partition of a write and, with the rocksdb store, the partition database of a read or write
+    are the current event's partition (faust.tables.base ``partition_for_key``, faust.stores.rocksdb). Under
+    ``take_events`` the records are buffered by another task, so this agent's task has no current event of its
+    own: without this, a subject's state was read from and written to whichever partition the batch ended with.
+    Only this task's context variable is set; the stream's ``current_event`` attribute, which ``take_events``
+    reads to know which record it buffered, is left alone.
+    """
+    faust_streams._current_event.set(weakref.ref(record))
 
 
 async def accepted(ctx: WorkerContext, record: faust.EventT[Any]) -> Event | None:

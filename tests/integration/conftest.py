@@ -44,6 +44,7 @@ class Stream:
     workdir: Path
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     ports: dict[int, int] = field(default_factory=dict)
+    store: str = "memory://"  # the workers' table store; production runs rocksdb://
 
     def env(self, name: str) -> dict[str, str]:
         s = self.settings
@@ -54,7 +55,7 @@ class Stream:
             SAFETY_APP_ID=s.app_id,
             SAFETY_EMBEDDED_WORKAROUNDS="1",
             SAFETY_PLUGINS="",
-            SAFETY_STORE="memory://",
+            SAFETY_STORE=self.store,
             SAFETY_DATA_DIR=str(self.workdir / name),
             PYTHONPATH=str(ROOT),
         )

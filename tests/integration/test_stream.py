@@ -46,6 +46,18 @@ def test_stream_gives_the_replay_alert_set_on_the_demo_dataset(stream, trial_lin
     assert alerts == replayed["alerts"]
 
 
+def test_with_the_production_rocksdb_store_the_stream_gives_the_replay_alerts_and_states(
+    stream, trial_lines, replayed
+) -> None:
+    # Batched state writes are routed by faust's current event to the subject's changelog and rocksdb partition.
+    stream.store = "rocksdb://"
+    stream.start_worker()
+    ends = stream.produce(trial_lines)
+    stream.wait_for(lambda: stream.caught_up(ends), 120, "the worker to process the trial")
+    assert by_id(stream.alerts()) == replayed["alerts"]
+    assert final_states(stream) == replayed["states"]
+
+
 def test_poison_records_are_dead_lettered_and_later_events_of_the_partition_processed(stream) -> None:
     lab = {
         "type": "lab",

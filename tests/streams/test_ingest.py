@@ -266,9 +266,9 @@ async def test_study_signals_update_the_study_table_and_the_study_gauges(app, se
 
 
 @pytest.mark.asyncio
-async def test_writing_a_batch_s_states_puts_back_the_stream_s_current_event(app, sent) -> None:
-    # take_events reads the stream's current event to know which record it buffered; the state writes set it
-    # to each subject's own record (faust routes table writes by it) and must leave it as they found it.
+async def test_writing_a_batch_s_states_leaves_the_stream_s_current_event_alone(app, sent) -> None:
+    # take_events reads the stream's current event to know which record it buffered; the state writes are
+    # routed by each subject's own record in this task's context only.
     from faust.types import TP, Message
 
     stream = app.channel().stream()
