@@ -57,7 +57,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
         """Subject events in batches; the only writer of ``ctx.tables.subjects``."""
         batches = stream.take_events(ctx.settings.batch_max, ctx.settings.batch_wait)  # type: ignore[attr-defined]
         async for records in batches:  # faust's StreamT lacks take_events; faust.Stream has it
-            batch = Batch(ctx, stream)
+            batch = Batch(ctx)
             reread: list[faust.EventT[Any]] = []
             for record in records:
                 for skipped in await gaps.reread(ctx, guard, record):
@@ -105,9 +105,8 @@ class Batch:
     events of the subject, applied again without emitting (step is deterministic), and the batch goes on.
     """
 
-    def __init__(self, ctx: WorkerContext, stream: faust.StreamT[Any]) -> None:
+    def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
-        self.stream = stream
         self.states: dict[bytes, SubjectState] = {}
         self.applied: dict[bytes, list[tuple[Event, str]]] = {}  # what the rebuild applies again
         self.last_record: dict[bytes, faust.EventT[Any]] = {}  # the table write is routed by it

@@ -266,26 +266,31 @@ async def test_study_signals_update_the_study_table_and_the_study_gauges(app, se
 
 
 @pytest.mark.asyncio
-async def test_writing_a_batch_s_states_leaves_the_stream_s_current_event_alone(app, sent) -> None:
-    # take_events reads the stream's current event to know which record it buffered; the state writes are
-    # routed by each subject's own record in this task's context only.
+async def test_a_batch_writes_each_state_to_its_subject_s_changelog_partition(app, sent, monkeypatch) -> None:
+    # faust routes table writes (and rocksdb reads) by the task's current event: the subject's own record must
+    # decide, not whichever record the batch ended with.
     from faust.types import TP, Message
 
-    stream = app.channel().stream()
-    tp = TP("safety.events", 2)
-
-    def record(offset: int) -> faust.EventT[Any]:
-        message = Message("safety.events", 2, offset, KAFKA_TS, 0, [], b"AA-001", event(), None, tp=tp)
+    def record(partition: int, offset: int) -> faust.EventT[Any]:
+        tp = TP("safety.events", partition)
+        message = Message("safety.events", partition, offset, KAFKA_TS, 0, [], b"AA-001", event(), None, tp=tp)
         return faust.Event(app, b"AA-001", event(), [], message)
 
-    buffering = record(7)
-    stream._set_current_event(buffering)
-    batch = ingest.Batch(app.safety, stream)
+    table = app.safety.tables.subjects
+    written: list[tuple[bytes, int | None]] = []
+    real_send = table.send_changelog
+
+    def spy_send(partition: int | None, key: bytes, value: bytes, *args: Any, **kwargs: Any) -> Any:
+        written.append((key, partition))
+        return real_send(partition, key, value, *args, **kwargs)
+
+    monkeypatch.setattr(table, "send_changelog", spy_send)
+    ingest.route_table_access(record(0, 9))  # the batch ended with a record of another partition
+    batch = ingest.Batch(app.safety)
     batch.states[b"AA-001"] = SubjectState(subject_id="AA-001", study_id=STUDY)
-    batch.last_record[b"AA-001"] = record(6)
+    batch.last_record[b"AA-001"] = record(2, 6)
     await batch.commit()
-    assert stream.current_event is buffering
-    assert b"AA-001" in app.safety.tables.subjects
+    assert written == [(b"AA-001", 2)]
 
 
 @pytest.mark.asyncio
@@ -302,7 +307,7 @@ async def test_a_batch_whose_outputs_cannot_be_delivered_exits_the_worker_withou
         raise ConnectionError("brokers unreachable")
 
     monkeypatch.setattr(ingest.os, "_exit", fake_exit)
-    batch = ingest.Batch(app.safety, app.channel().stream())
+    batch = ingest.Batch(app.safety)
     batch.states[b"AA-001"] = SubjectState(subject_id="AA-001", study_id=STUDY)
     batch.outputs.append(undeliverable())
     with pytest.raises(SystemExit):
