@@ -483,20 +483,11 @@ class _Row:
 
     def row(self, term: CTerm, out: Outcome, value: float | None, lln: float | None, uln: float | None,
             base_grade: int) -> GradedObservation:
-        """The observation's own row for ``term`` (what ``_build`` gives, built in one step: one per event)."""
         grade = out.grade
-        obs = self.obs
-        return _construct({
-            "event_id": obs.event_id, "revision": obs.revision, "study_id": obs.study_id,
-            "subject_id": obs.subject_id, "event_type": self.event_type, "test": obs.test,
-            "occurred_at": obs.occurred_at, "study_day": self.day, "ctcae_version": self.crit.version,
-            "ctcae_term": term.term, "grade": grade, "baseline_grade": base_grade,
-            "treatment_emergent": self.after_first and grade is not None and grade > base_grade,
-            "category": term.category,
-            "criterion": f"{term.criterion_prefix}{grade}" if grade is not None else None, "value": value,
-            "unit": None if value is None else self.crit.units.si[term.test], "uln": uln, "lln": lln,
-            "basis": out.basis,
-        })
+        criterion = f"{term.criterion_prefix}{grade}" if grade is not None else None
+        unit = None if value is None else self.crit.units.si[term.test]
+        return self._build(self.obs.event_id, self.obs.occurred_at, self.day, term.term, term.category, grade,
+                           base_grade, criterion, value, unit, lln, uln, out.basis, self.obs.test)
 
     def emergent(self, at: datetime, grade: int | None, base_grade: int) -> bool:
         """Treatment-emergent: at/after the first infusion and worse than the baseline grade (protocol.md)."""

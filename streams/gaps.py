@@ -3,11 +3,11 @@
 Why: after a restart (kill -9, then a new worker), faust-streaming sometimes hands the agent offset N+k right after
 offset N, or as first record an offset past the committed one, and commits over the records in between: integration
 test (c) lost one to five events per partition right after the committed offset in about one run in four (their
-state never written; an SAE among them would never have been alerted). faust has several ways to do that: records
-fetched around its seek to the committed offset are dropped, or skipped and still acked (``Stream._py_aiter`` acks
-what it skips for an old generation or a suspended flow), and ``Consumer._new_offset`` commits over a single missing
-offset at the head of the acked queue (upstream faust-streaming/faust#216, #221, #312). Seeking faust back is not
-enough: measured here, the re-read never came and faust committed over the missing offset once more. So the agent
+state never written; an SAE among them would never have been alerted). faust has several ways to do that: a
+record fetched while its flow is suspended is dropped but its read offset still moves on, a stale prefetch is
+delivered before its seek after a rebalance, and ``Consumer._new_offset`` commits over a single missing offset at
+the head of the acked queue (faust-streaming/faust#606, left by #312/#378). Seeking faust back is not enough:
+measured here, the re-read never came and faust committed over the missing offset once more. So the agent
 checks that the offsets it is given are contiguous, and reads the missing records itself with a plain consumer
 (no group) before it processes the record that revealed them: order within the partition is kept, and the same
 processing code runs on them.
@@ -15,10 +15,11 @@ processing code runs on them.
 A partition's offsets are contiguous on our input topics (plain producers; markers of transactional producers or
 compaction would leave holes, which the re-read simply does not return). When the re-read fails (broker down,
 records deleted by retention), the missing range goes to the dead-letter topic with what to do: nothing is lost
-silently. Left: faust may commit over the missing offsets while they are being re-read (tens of milliseconds);
-a kill -9 in that window would still lose them.
+silently. faust cannot commit over a re-read record before the record that revealed it is acknowledged, which
+happens after the re-read; ``contiguous_topics`` stops faust's own gap filling, which would.
 
-``GapGuard`` decides (pure, unit-tested); ``reread`` is the imperative part.
+``GapGuard`` decides (pure, unit-tested); ``reread``, ``mark_processed`` and ``contiguous_topics`` are the
+imperative part.
 """
 
 from __future__ import annotations

@@ -108,8 +108,9 @@ class Batch:
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
         self.states: dict[bytes, SubjectState] = {}
-        self.applied: dict[bytes, list[tuple[Event, str]]] = {}  # what the rebuild applies again
-        self.last_record: dict[bytes, faust.EventT[Any]] = {}  # the table write is routed by it
+        # per subject, the records applied and their events: the rebuild applies them again, the last one
+        # routes the subject's table write
+        self.applied: dict[bytes, list[tuple[faust.EventT[Any], Event]]] = {}
         self.outputs: list[Awaitable[Any]] = []  # must be delivered before any state is written
 
     async def process(self, record: faust.EventT[Any]) -> StepResult | None:
@@ -118,18 +119,16 @@ class Batch:
         if parsed is None:
             return None
         key = parsed.subject_id.encode()
-        raw = (record.value or b"").decode()
         route_table_access(record)
         try:
-            result = step(self.state(key), parsed, self.ctx.rules, raw=raw)
+            result = step(self.state(key), parsed, self.ctx.rules, raw=record.value)
             self.outputs.extend(await emit(self.ctx, record, result))
         except BaseException:
             self.rebuild(key)
             raise
         if not result.duplicate:
             self.states[key] = result.state
-            self.applied.setdefault(key, []).append((parsed, raw))
-            self.last_record[key] = record
+            self.applied.setdefault(key, []).append((record, parsed))
         count_event(self.ctx, parsed.type, result)
         return result
 
@@ -144,8 +143,8 @@ class Batch:
         STATES.forget(key)
         self.states.pop(key, None)
         state = STATES.load(key, self.ctx.tables.subjects.get(key))
-        for event, raw in self.applied.get(key, []):
-            state = step(state, event, self.ctx.rules, raw=raw).state
+        for record, event in self.applied.get(key, []):
+            state = step(state, event, self.ctx.rules, raw=record.value).state
         if state is not None and key in self.applied:
             self.states[key] = state
 
@@ -161,7 +160,7 @@ class Batch:
                          "committing; restart it when the brokers are reachable", exc_info=True)
             os._exit(EXIT_OUTPUTS_LOST)
         for key, state in self.states.items():
-            route_table_access(self.last_record[key])
+            route_table_access(self.applied[key][-1][0])
             self.ctx.tables.subjects[key] = STATES.store(key, state)
 
 
@@ -315,7 +314,7 @@ async def dead_letter(
 
 
 def progress(ctx: WorkerContext, record: faust.EventT[Any]) -> None:
-    """Per-partition last-processed time and lag (the stall alarm: metrics.py docstring); once per batch."""
+    """Per-partition last-processed time and lag (the stall alarm: metrics.py docstring)."""
     msg = record.message
     highwater = None
     consumer = getattr(ctx.app, "_consumer", None)

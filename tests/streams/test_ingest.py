@@ -7,11 +7,13 @@ import base64
 import json
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import faust
 import pytest
 
 from safety.alerts import Alert, AlertKind
+from safety.parsing import parse_event
 from safety.pipeline import StepResult
 from safety.signals import StudySignal
 from safety.subject import SubjectState
@@ -288,7 +290,7 @@ async def test_a_batch_writes_each_state_to_its_subject_s_changelog_partition(ap
     ingest.route_table_access(record(0, 9))  # the batch ended with a record of another partition
     batch = ingest.Batch(app.safety)
     batch.states[b"AA-001"] = SubjectState(subject_id="AA-001", study_id=STUDY)
-    batch.last_record[b"AA-001"] = record(2, 6)
+    batch.applied[b"AA-001"] = [(record(2, 6), parse_event(event(), ZoneInfo("Asia/Shanghai")))]
     await batch.commit()
     assert written == [(b"AA-001", 2)]
 
