@@ -77,10 +77,7 @@ def remember(points: list[P], point: P, limit: int, keep: frozenset[datetime] = 
     if not keep:
         del points[:excess]
         return
-    dropped = 0
-    for i in [i for i, p in enumerate(points) if p[1] not in keep][:excess]:
-        del points[i - dropped]
-        dropped += 1
+    points[:excess] = [p for p in points[:excess] if p[1] in keep]
 
 
 def albumin_at(memory: CompositeMemory, at: datetime) -> Point | None:
