@@ -241,7 +241,8 @@ def _inputs_for(term: CTerm, x: float, lln: float | None, uln: float | None, not
     else:
         in_unit = s15(shift * conv.divisor / conv.factor)
         corrected = s15(x + in_unit)
-        extra = (f"corrected Ca {txt(corrected)} {term.unit} = {txt(x)} + {txt(in_unit)} {term.unit} "
+        sign = "-" if in_unit < 0 else "+"
+        extra = (f"corrected Ca {txt(corrected)} {term.unit} = {txt(x)} {sign} {txt(abs(in_unit))} {term.unit} "
                  f"({formula} = {txt(s15(shift))} mmol/L)")
     return Inputs(corrected, lln, uln, f"{note}; {extra}" if note else extra)
 
