@@ -4,12 +4,9 @@ Rules are data (rules/ctcae_v*.yaml, compiled by :mod:`safety.criteria`); this m
 worst grade first (spec/ctcae.md, "Reading the criteria"): the first band met wins, none met is grade 0.
 Values are graded in SI, except in a unit whose bands CTCAE prints for the term (``bands_by_unit``: HGB 6.2
 mmol/L is read against "<LLN - 6.2 mmol/L", not converted): the row's value, limits, unit and basis are then
-those of that unit. Both
-sides are rounded to 15 significant digits before comparing (3 x 40 = 120 exactly). A band that needs a
-missing
-LLN/ULN is "unknown": the grade is null only when that unknown band could change the result, so potassium 2.4
-is
-grade 4 without a range while NEUT 1.9 without LLN is not gradable.
+those of that unit. Both sides are rounded to 15 significant digits before comparing (3 x 40 = 120 exactly).
+A band that needs a missing LLN/ULN is "unknown": the grade is null only when that unknown band could change the
+result, so potassium 2.4 is grade 4 without a range while NEUT 1.9 without LLN is not gradable.
 
 Runs on every event of the replay (budget ~20 us/event): no pydantic validation here, rows are built with
 ``model_construct`` from already-typed values.
