@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from safety.composite import MAX_ALB, MAX_TEMP, CompositeMemory
-from safety.subject import SubjectState
+from safety.subject import SubjectState, reading_of
 
 FN = "Febrile neutropenia"
 
@@ -139,8 +139,6 @@ def test_empty_memory_is_the_default():
 
 def _baseline_draw(g, state, at):
     """A pre-infusion calcium and albumin of one draw, remembered as the pipeline does (grade, then keep)."""
-    from safety.subject import reading_of
-
     for test, value, lln in (("CA", 1.6, 2.1), ("ALB", 15, 35)):
         obs = g.obs(test, value, lln=lln, at=at, event_id=f"{test}-B")
         g.grade(obs, state)
