@@ -2,8 +2,11 @@
 
 ``CompositeMemory`` lives in ``SubjectState`` (a faust table value), so it is small, bounded and JSON-safe:
 the few recent NEUT, TEMP, ALB and calcium readings (SI values) the joins need, keyed by ``event_id`` so a
-correction replaces its earlier revision. Grading (:func:`safety.grading.grade_observation`) records readings
-here and asks the functions below whether the new reading completes a composite criterion.
+correction replaces its earlier revision. An albumin of the same draw as a calcium baseline candidate is kept
+beyond the bound for as long as that candidate (``remember``'s ``keep``): the baseline calcium's grade needs it
+whenever a later calcium is graded, however many albumins came in between. Grading
+(:func:`safety.grading.grade_observation`) records readings here and asks the functions below whether the new
+reading completes a composite criterion.
 """
 
 from __future__ import annotations
@@ -11,15 +14,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from safety.criteria import FebrileNeutropenia, SustainedFever
 from safety.values import fmt
 
 Point = tuple[str, datetime, float]  # (event_id, occurred_at, SI value)
 # A calcium as graded, to grade it again when the albumin of its draw arrives after it:
-# (event_id, occurred_at, SI value, LLN, ULN, note on the value, revision, test)
-CalciumPoint = tuple[str, datetime, float, float | None, float | None, str, int, str]
+# (event_id, occurred_at, value, LLN, ULN, note on the value, revision, test, unit): value and limits are in
+# ``unit``, the reported unit whose bands CTCAE prints (rules bands_by_unit), or SI when ``unit`` is None.
+CalciumPoint = tuple[str, datetime, float, float | None, float | None, str, int, str, str | None]
 P = TypeVar("P", bound=tuple[Any, ...])
 
 MAX_NEUT = 8
@@ -36,6 +40,14 @@ class CompositeMemory(BaseModel):
     alb: list[Point] = Field(default_factory=list)
     ca: list[CalciumPoint] = Field(default_factory=list)
 
+    @field_validator("ca", mode="before")
+    @classmethod
+    def _si_when_no_unit(cls, points: Any) -> Any:
+        """States written before calcium kept its unit hold 8-item points, all in SI: read them as such."""
+        if isinstance(points, list):
+            return [[*p, None] if isinstance(p, (list, tuple)) and len(p) == 8 else p for p in points]
+        return points
+
 
 class Match(NamedTuple):
     """A composite criterion met: the later observation carries the row; ``basis`` names both inputs."""
@@ -46,8 +58,9 @@ class Match(NamedTuple):
     basis: str
 
 
-def remember(points: list[P], point: P, limit: int) -> None:
-    """Insert ``point`` in time order (replacing an earlier revision of the same event); keep the newest."""
+def remember(points: list[P], point: P, limit: int, keep: frozenset[datetime] = frozenset()) -> None:
+    """Insert ``point`` in time order (replacing an earlier revision of the same event); keep the newest
+    ``limit``, and beyond them the points taken at a time in ``keep`` (what a baseline still needs)."""
     event_id = point[0]
     for i, old in enumerate(points):
         if old[0] == event_id:
@@ -58,8 +71,13 @@ def remember(points: list[P], point: P, limit: int) -> None:
         points.sort(key=lambda p: p[1])
     else:
         points.append(point)
-    if len(points) > limit:
-        del points[: len(points) - limit]
+    excess = len(points) - limit
+    if excess <= 0:
+        return
+    if not keep:
+        del points[:excess]
+        return
+    points[:excess] = [p for p in points[:excess] if p[1] in keep]
 
 
 def albumin_at(memory: CompositeMemory, at: datetime) -> Point | None:

@@ -100,7 +100,13 @@ class Example(_Strict):
 
 
 class TermEntry(_Strict):
-    """One CTCAE term graded from one test."""
+    """One CTCAE term graded from one test.
+
+    ``sets`` are read in the test's SI unit; ``bands_by_unit`` holds the bands CTCAE itself prints in another
+    unit (Anemia in g/dL and mmol/L, Hypoglycemia in mg/dL, ...): a value reported in one of those units is
+    graded against them as printed, never converted (spec/ctcae.md, "A unit CTCAE itself states wins over
+    conversion"). Keys are unit spellings of the test in rules/units.yaml.
+    """
 
     id: Annotated[str, Field(pattern=r"^[A-Z0-9]+(-[A-Z]+)?$")]
     test: str
@@ -108,6 +114,7 @@ class TermEntry(_Strict):
     category: Literal["hematologic", "non_hematologic"]
     correction: Correction | None = None
     sets: list[BandSet] = Field(min_length=1)
+    bands_by_unit: dict[str, list[BandSet]] = Field(default_factory=dict)
     examples: list[Example] = Field(default_factory=list)
     note: str | None = None
 
@@ -209,9 +216,12 @@ class CTerm:
     """A term entry compiled: ``criterion_prefix`` + grade is the ``criterion`` field of every row."""
 
     __slots__ = ("id", "test", "term", "category", "correction", "sets", "criterion_prefix", "normal_label",
-                 "uses_baseline", "reads_baseline", "decisions")
+                 "uses_baseline", "reads_baseline", "decisions", "unit", "by_unit")
 
-    def __init__(self, entry: TermEntry, prefix: str, sets: tuple[CSet, ...]) -> None:
+    def __init__(self, entry: TermEntry, prefix: str, sets: tuple[CSet, ...], unit: str) -> None:
+        self.unit = unit  # the unit the bands are read in (the SI unit, or one of bands_by_unit)
+        # unit spelling (as in rules/units.yaml) -> the same term with the bands CTCAE prints in that unit
+        self.by_unit: dict[str, CTerm] = {}
         self.id = entry.id
         self.test = entry.test
         self.term = entry.term
@@ -233,9 +243,12 @@ class CTerm:
 
 
 class CUnit:
-    __slots__ = ("factor", "divisor", "offset", "identity")
+    """One unit of a test: its conversion to SI and ``name``, its spelling in rules/units.yaml."""
 
-    def __init__(self, d: UnitDef) -> None:
+    __slots__ = ("name", "factor", "divisor", "offset", "identity")
+
+    def __init__(self, name: str, d: UnitDef) -> None:
+        self.name = name
         self.factor = d.factor
         self.divisor = d.divisor
         self.offset = d.offset
@@ -257,8 +270,8 @@ class UnitTable:
         self.allow_missing: frozenset[str] = frozenset(t for t, d in data.tests.items() if d.allow_missing)
         for test, spec in data.tests.items():
             self.si[test] = spec.si
-            self.exact[test] = {u.strip(): CUnit(d) for u, d in spec.units.items()}
-            self.folded[test] = {u.strip().casefold(): CUnit(d) for u, d in spec.units.items()}
+            self.exact[test] = {u.strip(): CUnit(u.strip(), d) for u, d in spec.units.items()}
+            self.folded[test] = {u.strip().casefold(): CUnit(u.strip(), d) for u, d in spec.units.items()}
 
 
 class Criteria:
@@ -378,7 +391,7 @@ def _validate(model: type[BaseModel], raw: Any, where: str) -> Any:
 
 def _check_entry(entry: TermEntry, where: str) -> None:
     """Semantic checks the schema cannot express: ordered ends, one direction per set, worst band first."""
-    for bset in entry.sets:
+    for bset in [*entry.sets, *(s for sets in entry.bands_by_unit.values() for s in sets)]:
         directions = {b.op in _HIGH_OPS for b in bset.bands}
         if len(directions) > 1:
             raise RuleFileError(f"{where}: {entry.id} set {bset.name!r}: mixes 'lt/le' and 'gt/ge' bands")
@@ -416,16 +429,78 @@ def _check_monotonic(entry: TermEntry, bset: BandSet, where: str) -> None:
         last[band.of] = band
 
 
-def _compile_entry(entry: TermEntry, prefix: str, worst: bool, unit: str) -> CTerm:
+def _compile_sets(band_sets: list[BandSet], worst: bool, unit: str) -> tuple[CSet, ...]:
     sets: list[CSet] = []
-    for bset in entry.sets:
+    for bset in band_sets:
         if bset.assume_worst is not None and bset.assume_worst != worst:
             continue
         bands = tuple(CBand(b, band_label(b, bset.measure, unit)) for b in bset.bands
                       if b.assume_worst is None or b.assume_worst == worst)
         if bands:
             sets.append(CSet(bset.name, bset.applies, bset.measure, bands))
-    return CTerm(entry, prefix, tuple(sets))
+    return tuple(sets)
+
+
+def _compile_entry(entry: TermEntry, prefix: str, worst: bool, unit: str) -> CTerm:
+    term = CTerm(entry, prefix, _compile_sets(entry.sets, worst, unit), unit)
+    for other, band_sets in entry.bands_by_unit.items():
+        term.by_unit[other] = CTerm(entry, prefix, _compile_sets(band_sets, worst, other), other)
+    return term
+
+
+UNIT_BANDS_TOLERANCE: Final = 0.1  # a printed threshold converted to SI lies within 10% of the SI one
+
+
+def _check_unit_bands(entry: TermEntry, units: UnitTable, where: str) -> None:
+    """``bands_by_unit`` restates the SI bands in a unit CTCAE prints: same sets, same grades, same kind of
+    comparison, thresholds that convert to within 10% of the SI ones (CTCAE's columns are rounded restatements,
+    e.g. Hypomagnesemia 0.9 mg/dL = 0.37 mmol/L for 0.4), so a mistyped or misplaced threshold fails at load."""
+    known = units.exact.get(entry.test, {})
+    si = units.si.get(entry.test)
+    for unit, band_sets in entry.bands_by_unit.items():
+        at = f"{where}: {entry.id} bands_by_unit {unit!r}"
+        conv = known.get(unit)
+        if conv is None:
+            raise RuleFileError(f"{at}: not a unit of {entry.test} in units.yaml (known: {sorted(known)})")
+        if unit == si:
+            raise RuleFileError(f"{at}: the SI unit's bands are the entry's 'sets'")
+        if len(band_sets) != len(entry.sets):
+            raise RuleFileError(f"{at}: {len(band_sets)} sets, the SI bands have {len(entry.sets)}")
+        for mine, ref in zip(band_sets, entry.sets, strict=True):
+            if (mine.name, mine.applies, mine.measure, mine.assume_worst) != (
+                    ref.name, ref.applies, ref.measure, ref.assume_worst):
+                raise RuleFileError(f"{at}: set {mine.name!r} does not match SI set {ref.name!r} "
+                                    "(name, applies, measure and assume_worst must be the same)")
+            if mine.applies != "always" or mine.measure != "value":
+                raise RuleFileError(f"{at}: set {mine.name!r}: only sets that read the value alone (applies "
+                                    "always, measure value) can have bands in another unit")
+            if len(mine.bands) != len(ref.bands):
+                raise RuleFileError(f"{at}: set {mine.name!r} has {len(mine.bands)} bands, the SI set "
+                                    f"{len(ref.bands)}")
+            for band, sib in zip(mine.bands, ref.bands, strict=True):
+                _check_unit_band(at, band, sib, conv)
+
+
+def _check_unit_band(at: str, band: Band, sib: Band, conv: CUnit) -> None:
+    same = (band.grade, band.op, band.of, band.to_of, band.assume_worst) == (
+        sib.grade, sib.op, sib.of, sib.to_of, sib.assume_worst)
+    if not same or (band.to is None) != (sib.to is None):
+        raise RuleFileError(f"{at}: grade {band.grade} is not the SI grade {sib.grade} band restated "
+                            "(grade, op, of, to, to_of and assume_worst must correspond)")
+    if band.of == "baseline":
+        raise RuleFileError(f"{at}: grade {band.grade}: a multiple of baseline cannot have bands by unit")
+    pairs: list[tuple[float, float, str]] = [(band.value, sib.value, band.of)]
+    if band.to is not None and sib.to is not None:
+        pairs.append((band.to, sib.to, band.to_of or band.of))
+    for printed, si_value, of in pairs:
+        if of != "abs":  # a multiple of LLN/ULN does not depend on the unit
+            ok = printed == si_value
+        else:
+            converted = (printed - conv.offset) * conv.factor / conv.divisor
+            ok = abs(converted - si_value) <= UNIT_BANDS_TOLERANCE * abs(si_value)
+        if not ok:
+            raise RuleFileError(f"{at}: grade {band.grade}: threshold {_num(printed)} does not restate the SI "
+                                f"threshold {_num(si_value)}; check the value and its unit")
 
 
 def _load_file(path: Path, rules_dir: Path,
@@ -500,6 +575,7 @@ def load_criteria(version: str, rules_dir: Path, assume_worst_clinical: bool = F
     for entry in entries:
         if entry.test not in units.si:
             raise RuleFileError(f"{where}: {entry.id}: test {entry.test!r} has no entry in units.yaml")
+        _check_unit_bands(entry, units, where)
     if composites.sustained_fever and composites.sustained_fever.entry not in {e.id for e in entries}:
         raise RuleFileError(f"{where}: composites.sustained_fever.entry: no term id "
                             f"{composites.sustained_fever.entry!r}")

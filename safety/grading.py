@@ -1,12 +1,12 @@
 """The CTCAE interpreter: one lab/vital/ECG observation -> one GradedObservation per term its test maps to.
 
 Rules are data (rules/ctcae_v*.yaml, compiled by :mod:`safety.criteria`); this module walks the compiled bands
-worst grade first (spec/ctcae.md, "Reading the criteria"): the first band met wins, none met is grade 0. Both
-sides are rounded to 15 significant digits before comparing (3 x 40 = 120 exactly). A band that needs a
-missing
-LLN/ULN is "unknown": the grade is null only when that unknown band could change the result, so potassium 2.4
-is
-grade 4 without a range while NEUT 1.9 without LLN is not gradable.
+worst grade first (spec/ctcae.md, "Reading the criteria"): the first band met wins, none met is grade 0.
+Values are graded in SI, except in a unit whose bands CTCAE prints for the term (``bands_by_unit``: HGB 6.2
+mmol/L is read against "<LLN - 6.2 mmol/L", not converted): the row's value, limits, unit and basis are then
+those of that unit. Both sides are rounded to 15 significant digits before comparing (3 x 40 = 120 exactly).
+A band that needs a missing LLN/ULN is "unknown": the grade is null only when that unknown band could change the
+result, so potassium 2.4 is grade 4 without a range while NEUT 1.9 without LLN is not gradable.
 
 Runs on every event of the replay (budget ~20 us/event): no pydantic validation here, rows are built with
 ``model_construct`` from already-typed values.
@@ -30,7 +30,7 @@ from safety.composite import (
     remember,
     sustained_fever,
 )
-from safety.criteria import CBand, Criteria, CSet, CTerm, Example
+from safety.criteria import CBand, Criteria, CSet, CTerm, CUnit, Example
 from safety.events import Ecg, Lab, Vital
 from safety.ruleset import RuleSet
 from safety.subject import Reading, SubjectState
@@ -100,7 +100,8 @@ class Inputs(NamedTuple):
 
 
 class Base(NamedTuple):
-    """The subject's baseline of the same test, in SI, with its own record's limits."""
+    """The subject's baseline of the same test, in SI (or as reported, to cite it), with its own record's
+    limits."""
 
     value: float
     lln: float | None
@@ -158,17 +159,34 @@ def grade_observation(obs: Lab | Vital | Ecg, state: SubjectState, rules: RuleSe
         known = _baseline_of(state, obs.test, crit)
         use_base = _usable_baseline(known, ctx, obs.event_id)
         plain = Inputs(x, lln, uln, note)
-        corrected = False
+        printed: Inputs | None = None  # the value as reported, for a term whose bands CTCAE prints in its unit
+        corrected: Inputs | None = None
         for term in terms:
-            inputs = (plain if term.correction is None
-                      else _inputs_for(term, x, lln, uln, note, obs.occurred_at, state.composite))
-            corrected = corrected or term.correction == ALBUMIN_CORRECTION
-            outcome = grade_term(term, inputs, use_base, crit)
             base_grade = _baseline_grade(term, known, state, crit)
-            rows.append(ctx.row(term, outcome, inputs.value, lln, uln, base_grade))
-        if corrected:  # kept to be graded again if the albumin of its draw arrives after it
-            remember(state.composite.ca, (obs.event_id, obs.occurred_at, x, lln, uln, note, obs.revision, obs.test),
-                     MAX_CA)
+            own = term.by_unit.get(conv.name) if term.by_unit else None
+            if own is None:
+                inputs = (plain if term.correction is None
+                          else _inputs_for(term, x, lln, uln, note, obs.occurred_at, state.composite, None))
+                outcome = grade_term(term, inputs, use_base, crit)
+                limits = (lln, uln)
+            else:
+                if printed is None:
+                    low, high = (obs.ref_low, obs.ref_high) if obs.type == "lab" else (None, None)
+                    printed = Inputs(obs.value.number, low, high, _comparator_note(obs))
+                inputs = (printed if term.correction is None
+                          else _inputs_for(own, printed.value, printed.lln, printed.uln, printed.note,
+                                           obs.occurred_at, state.composite, conv))
+                shown = _shown_baseline(known, own) if use_base is not None else None
+                outcome = grade_term(own, inputs, shown[0] if shown else None, crit, shown[1] if shown else None)
+                limits = (printed.lln, printed.uln)
+                term = own
+            if term.correction == ALBUMIN_CORRECTION and corrected is None:
+                corrected = printed if own is not None else plain
+            rows.append(ctx.row(term, outcome, inputs.value, limits[0], limits[1], base_grade))
+        if corrected is not None:  # kept to be graded again if the albumin of its draw arrives after it
+            unit = None if corrected is plain else conv.name
+            remember(state.composite.ca, (obs.event_id, obs.occurred_at, corrected.value, corrected.lln,
+                                          corrected.uln, corrected.note, obs.revision, obs.test, unit), MAX_CA)
     if composite_test:
         rows = _composites(obs, x, rows, ctx, crit, state.composite)
     return rows
@@ -183,6 +201,11 @@ def _limit(raw: float | None, conv: object) -> float | None:
     return convert(raw, conv)  # type: ignore[arg-type]
 
 
+def _comparator_note(obs: Lab | Vital | Ecg) -> str:
+    """The note of a value graded in its reported unit: only a comparator needs saying."""
+    return f"reported {obs.value.text()}, graded at its bound" if obs.value.comparator else ""
+
+
 def _value_note(obs: Lab | Vital | Ecg, x: float, crit: Criteria) -> str:
     parts = []
     if obs.value.comparator:
@@ -194,17 +217,30 @@ def _value_note(obs: Lab | Vital | Ecg, x: float, crit: Criteria) -> str:
 
 
 def _inputs_for(term: CTerm, x: float, lln: float | None, uln: float | None, note: str, at: datetime,
-                memory: CompositeMemory) -> Inputs:
-    """Apply the term's correction (albumin-corrected calcium, with the ALB of the same draw)."""
+                memory: CompositeMemory, conv: CUnit | None) -> Inputs:
+    """Apply the term's correction (albumin-corrected calcium, with the ALB of the same draw).
+
+    The correction is defined in mmol/L (spec/ctcae.md: Ca + 0.02 x (40 - albumin g/L)); a calcium graded in
+    its reported unit (``conv``, e.g. mg/dL against CTCAE's mg/dL bands) gets the same correction converted to
+    that unit by rules/units.yaml, so both units grade the same corrected calcium.
+    """
     if term.correction != ALBUMIN_CORRECTION:
         return Inputs(x, lln, uln, note)
     alb = albumin_at(memory, at)
     if alb is None:
         extra = "measured calcium, not albumin-corrected: no albumin of the same draw"
         return Inputs(x, lln, uln, f"{note}; {extra}" if note else extra)
-    corrected = s15(x + ALBUMIN_SLOPE * (ALBUMIN_REFERENCE - alb[2]))
-    extra = (f"corrected Ca {txt(corrected)} = {txt(x)} + {ALBUMIN_SLOPE} x ({txt(ALBUMIN_REFERENCE)} - "
-             f"albumin {txt(alb[2])} g/L, {alb[0]})")
+    shift = ALBUMIN_SLOPE * (ALBUMIN_REFERENCE - alb[2])
+    formula = f"{ALBUMIN_SLOPE} x ({txt(ALBUMIN_REFERENCE)} - albumin {txt(alb[2])} g/L, {alb[0]})"
+    if conv is None or conv.identity:
+        corrected = s15(x + shift)
+        extra = f"corrected Ca {txt(corrected)} = {txt(x)} + {formula}"
+    else:
+        in_unit = s15(shift * conv.divisor / conv.factor)
+        corrected = s15(x + in_unit)
+        sign = "-" if in_unit < 0 else "+"
+        extra = (f"corrected Ca {txt(corrected)} {term.unit} = {txt(x)} {sign} {txt(abs(in_unit))} {term.unit} "
+                 f"({formula} = {txt(s15(shift))} mmol/L)")
     return Inputs(corrected, lln, uln, f"{note}; {extra}" if note else extra)
 
 
@@ -215,7 +251,7 @@ class _Known:
     infusion moves (``first``), so it is found, converted and graded once instead of on every observation.
     """
 
-    __slots__ = ("candidates", "first", "crit", "reading", "base", "grades")
+    __slots__ = ("candidates", "first", "crit", "reading", "base", "conv", "printed", "grades")
 
     def __init__(self, candidates: list[Reading], first: datetime | None, crit: Criteria,
                  reading: Reading | None) -> None:
@@ -223,7 +259,12 @@ class _Known:
         self.first = first
         self.crit = crit
         self.reading = reading
-        self.base = _baseline(reading, crit) if reading is not None else None
+        conv = lookup_unit(reading.test, reading.unit, crit.units) if reading is not None else None
+        self.conv = conv if isinstance(conv, CUnit) else None  # None: no baseline or its unit is unknown
+        self.base = _baseline(reading, self.conv) if reading is not None and self.conv is not None else None
+        # the baseline as reported, for terms whose bands CTCAE prints in its unit
+        self.printed = (Base(reading.value, reading.ref_low, reading.ref_high, reading.event_id)
+                        if reading is not None and self.conv is not None else None)
         self.grades: dict[str, int] = {}  # term id -> baseline grade (terms without a correction)
 
 
@@ -255,30 +296,40 @@ def _usable_baseline(known: _Known | None, ctx: _Row, event_id: str) -> Base | N
     return None if known.reading.event_id == event_id else known.base
 
 
-def _baseline(reading: Reading, crit: Criteria) -> Base | None:
-    """The baseline reading in SI (None if its unit is unknown: it cannot anchor x baseline criteria)."""
-    conv = lookup_unit(reading.test, reading.unit, crit.units)
-    if isinstance(conv, Ungradable):
-        return None
+def _baseline(reading: Reading, conv: CUnit) -> Base:
+    """The baseline reading in SI (a reading of unknown unit has none: it cannot anchor x baseline criteria)."""
     return Base(convert(reading.value, conv), _limit(reading.ref_low, conv), _limit(reading.ref_high, conv),
                 reading.event_id)
+
+
+def _shown_baseline(known: _Known | None, term: CTerm) -> tuple[Base, str] | None:
+    """The baseline as a row graded in ``term.unit`` cites it: as reported when in that unit, else in SI."""
+    if known is None or known.base is None or known.conv is None:
+        return None
+    if known.conv.name == term.unit and known.printed is not None:
+        return known.printed, term.unit
+    return known.base, known.crit.units.si[term.test]
 
 
 def _baseline_grade(term: CTerm, known: _Known | None, state: SubjectState, crit: Criteria) -> int:
     """Grade of the baseline reading for the same term, graded without a baseline; 0 if none (protocol.md).
 
     Remembered per term on ``known``; a corrected term (calcium) depends on the albumin memory, which moves,
-    so it is looked up each time.
+    so it is looked up each time. The baseline is graded in its own reported unit when CTCAE prints the term's
+    bands in it, as any value is.
     """
-    if known is None or known.base is None or known.reading is None:
+    if known is None or known.base is None or known.reading is None or known.conv is None:
         return 0
+    own = term.by_unit.get(known.conv.name)
+    base = known.printed if own is not None and known.printed is not None else known.base
+    term = own if own is not None else term
     if not term.correction:
         grade = known.grades.get(term.id)
         if grade is None:
-            inputs = Inputs(known.base.value, known.base.lln, known.base.uln, "")
+            inputs = Inputs(base.value, base.lln, base.uln, "")
             grade = known.grades[term.id] = grade_term(term, inputs, None, crit).grade or 0
         return grade
-    base, reading = known.base, known.reading
+    reading = known.reading
     alb = albumin_at(state.composite, reading.occurred_at)
     key = (id(crit), term.id, reading.event_id, reading.value, reading.unit, reading.ref_low,
            reading.ref_high, alb)
@@ -287,7 +338,8 @@ def _baseline_grade(term: CTerm, known: _Known | None, state: SubjectState, crit
         return cached
     if len(_BASE_GRADES) > _CACHE_MAX:
         _BASE_GRADES.clear()
-    inputs = _inputs_for(term, base.value, base.lln, base.uln, "", reading.occurred_at, state.composite)
+    inputs = _inputs_for(term, base.value, base.lln, base.uln, "", reading.occurred_at, state.composite,
+                         known.conv if own is not None else None)
     grade = _BASE_GRADES[key] = grade_term(term, inputs, None, crit).grade or 0
     return grade
 
@@ -354,13 +406,16 @@ def _walk(bset: CSet, m: float, inputs: Inputs,
     return 0, hi or 0, None, unknown
 
 
-def grade_term(term: CTerm, inputs: Inputs, base: Base | None, crit: Criteria) -> Outcome:
-    """Grade one term: worst over its applicable sets; null when a missing limit could change the grade."""
+def grade_term(term: CTerm, inputs: Inputs, base: Base | None, crit: Criteria,
+               base_unit: str | None = None) -> Outcome:
+    """Grade one term: worst over its applicable sets; null when a missing limit could change the grade.
+
+    ``inputs`` are in ``term.unit``; ``base_unit`` is the unit ``base`` is cited in when it is another.
+    """
     decision = _decide(term, inputs, base)
     if decision.grade is None:
         return Outcome(None, None, decision.label + _suffix(inputs.note))
-    unit = crit.units.si[term.test]
-    text = _inputs_text(inputs, base if decision.names_base else None, unit)
+    text = _inputs_text(inputs, base if decision.names_base else None, term.unit, base_unit or term.unit)
     return Outcome(decision.grade, decision.band, f"{decision.label} ({text})")
 
 
@@ -417,11 +472,11 @@ def _suffix(note: str) -> str:
     return f" ({note})" if note else ""
 
 
-def _inputs_text(inputs: Inputs, base: Base | None, unit: str) -> str:
+def _inputs_text(inputs: Inputs, base: Base | None, unit: str, base_unit: str) -> str:
     """'value 3 10^9/L, LLN 3.5 10^9/L, ULN 9.5 10^9/L[, baseline ...][, note]' (the basis in parentheses)."""
     text = _head_text(unit, inputs.value, inputs.lln, inputs.uln)
     if base is not None:
-        text += _base_text(unit, base)
+        text += _base_text(base_unit, base)
     if inputs.note:
         text += ", " + inputs.note
     return text
@@ -485,7 +540,7 @@ class _Row:
             base_grade: int) -> GradedObservation:
         grade = out.grade
         criterion = f"{term.criterion_prefix}{grade}" if grade is not None else None
-        unit = None if value is None else self.crit.units.si[term.test]
+        unit = None if value is None else term.unit
         return self._build(self.obs.event_id, self.obs.occurred_at, self.day, term.term, term.category, grade,
                            base_grade, criterion, value, unit, lln, uln, out.basis, self.obs.test)
 
@@ -528,7 +583,7 @@ def _composites(obs: Lab | Vital | Ecg, x: float, rows: list[GradedObservation],
     """Record the reading and add/upgrade rows for febrile neutropenia and sustained fever (spec/ctcae.md)."""
     point = (obs.event_id, obs.occurred_at, x)
     if obs.test == ALBUMIN_TEST:
-        remember(memory.alb, point, MAX_ALB)
+        remember(memory.alb, point, MAX_ALB, _baseline_draws(ctx.state, crit))
         return rows + _calcium_graded_again(obs, ctx, crit)
     fn = crit.fn
     sf = crit.sustained_fever
@@ -547,6 +602,17 @@ def _composites(obs: Lab | Vital | Ecg, x: float, rows: list[GradedObservation],
     return rows
 
 
+def _baseline_draws(state: SubjectState, crit: Criteria) -> frozenset[datetime]:
+    """Times of the calcium baseline candidates: their albumin must be remembered as long as they are
+    (a baseline calcium graded without its albumin would change its baseline grade, and with it which later
+    grades are treatment-emergent)."""
+    times: set[datetime] = set()
+    for test, terms in crit.by_test.items():
+        if any(t.correction == ALBUMIN_CORRECTION for t in terms):
+            times.update(r.occurred_at for r in state.pre_infusion.get(test, ()))
+    return frozenset(times)
+
+
 def _calcium_graded_again(alb: Lab | Vital | Ecg, ctx: _Row, crit: Criteria) -> list[GradedObservation]:
     """Calcium of the same draw graded before this albumin arrived, graded again with the correction.
 
@@ -559,23 +625,32 @@ def _calcium_graded_again(alb: Lab | Vital | Ecg, ctx: _Row, crit: Criteria) -> 
     """
     state = ctx.state
     rows: list[GradedObservation] = []
-    for event_id, at, x, lln, uln, note, revision, test in state.composite.ca:
+    for event_id, at, x, lln, uln, note, revision, test, unit in state.composite.ca:
         if at != alb.occurred_at:
             continue
         known = _baseline_of(state, test, crit)
         use_base = _usable_baseline(known, ctx, event_id)
+        conv = crit.units.exact[test].get(unit) if unit is not None else None
         for term in crit.by_test.get(test, ()):
             if term.correction != ALBUMIN_CORRECTION:
                 continue
-            inputs = _inputs_for(term, x, lln, uln, note, at, state.composite)
-            outcome = grade_term(term, inputs, use_base, crit)
+            base_grade = _baseline_grade(term, known, state, crit)
+            own = term.by_unit.get(unit) if unit is not None else None
+            if own is not None:
+                term = own
+            inputs = _inputs_for(term, x, lln, uln, note, at, state.composite, conv if own is not None else None)
+            if own is None:
+                outcome = grade_term(term, inputs, use_base, crit)
+            else:
+                shown = _shown_baseline(known, own) if use_base is not None else None
+                outcome = grade_term(own, inputs, shown[0] if shown else None, crit, shown[1] if shown else None)
             grade = outcome.grade
             basis = (f"{outcome.basis}; graded again: the albumin of the same draw ({alb.event_id}) arrived after "
                      "the calcium")
             rows.append(ctx._build(
-                event_id, at, ctx.day, term.term, term.category, grade, _baseline_grade(term, known, state, crit),
+                event_id, at, ctx.day, term.term, term.category, grade, base_grade,
                 f"{term.criterion_prefix}{grade}" if grade is not None else None, inputs.value,
-                crit.units.si[term.test], lln, uln, basis, test, revision,
+                term.unit, lln, uln, basis, test, revision,
             ))
     return rows
 
@@ -611,14 +686,22 @@ def grade_example(crit: Criteria, entry_id: str, example: Example) -> Outcome:
     if isinstance(conv, Ungradable):
         return Outcome(None, None, conv.basis)
     raw = parse_measured(example.value).number
-    x = convert(raw, conv)
-    lln, uln = _limit(example.lln, conv), _limit(example.uln, conv)
+    own = term.by_unit.get(conv.name)
+    if own is not None:  # a unit CTCAE prints the term's bands in: graded as reported, never converted
+        term = own
+        x, lln, uln = raw, example.lln, example.uln
+    else:
+        x, lln, uln = convert(raw, conv), _limit(example.lln, conv), _limit(example.uln, conv)
     base = None
     if example.baseline is not None:
         base = Base(convert(example.baseline, conv), _limit(example.baseline_lln, conv),
                     _limit(example.baseline_uln, conv), "example-baseline")
     note = ""
     if term.correction == "albumin_corrected_calcium" and example.albumin is not None:
-        x = s15(x + ALBUMIN_SLOPE * (ALBUMIN_REFERENCE - example.albumin))
+        shift = ALBUMIN_SLOPE * (ALBUMIN_REFERENCE - example.albumin)
+        if own is not None:
+            unit_conv = crit.units.exact[term.test][term.unit]
+            shift = shift * unit_conv.divisor / unit_conv.factor
+        x = s15(x + shift)
         note = f"corrected with albumin {txt(example.albumin)} g/L"
     return grade_term(term, Inputs(x, lln, uln, note), base, crit)

@@ -142,3 +142,49 @@ def test_invalid_yaml_and_missing_file_are_reported(tmp_path):
         load_criteria("6.0", tmp_path)
     with pytest.raises(RuleFileError, match=r"ctcae_version '4.03' is not supported"):
         load_criteria("4.03", tmp_path)
+
+
+# ------------------------------------------------------------------ bands CTCAE prints in another unit
+
+
+def _term(data, entry_id):
+    return next(t for t in data["terms"] if t["id"] == entry_id)
+
+
+def test_the_terms_ctcae_prints_in_several_units_carry_their_bands_by_unit():
+    for version in VERSIONS:
+        criteria = loaded(version, False)
+        printed = {entry.id: sorted(entry.bands_by_unit) for entry in criteria.entries if entry.bands_by_unit}
+        assert printed == {"HGB": ["g/dL", "mmol/L"], "GLUC-LOW": ["mg/dL"], "ALB": ["g/dL"],
+                           "CA-LOW": ["mg/dL"], "CA-HIGH": ["mg/dL"], "MG": ["mg/dL"]}
+
+
+def test_bands_by_unit_in_a_unit_the_test_does_not_have_fail(broken):
+    def change(data):
+        hgb = _term(data, "HGB")
+        hgb["bands_by_unit"]["mg/dL"] = hgb["bands_by_unit"].pop("g/dL")
+    with pytest.raises(RuleFileError, match=r"HGB bands_by_unit 'mg/dL': not a unit of HGB in units.yaml"):
+        load_criteria("5.0", broken(change))
+
+
+def test_a_printed_threshold_that_does_not_restate_the_si_one_fails(broken):
+    def change(data):
+        _term(data, "GLUC-LOW")["bands_by_unit"]["mg/dL"][0]["bands"][0]["value"] = 3.0  # 30 mg/dL typed as 3
+    with pytest.raises(RuleFileError, match=r"GLUC-LOW bands_by_unit 'mg/dL': grade 4: threshold 3.0 does not "
+                                            r"restate the SI threshold 1.7"):
+        load_criteria("5.0", broken(change))
+
+
+def test_printed_bands_must_restate_every_si_band(broken):
+    def change(data):
+        del _term(data, "MG")["bands_by_unit"]["mg/dL"][0]["bands"][0]
+    with pytest.raises(RuleFileError, match=r"MG bands_by_unit 'mg/dL': set 'magnesium' has 3 bands, the SI set 4"):
+        load_criteria("5.0", broken(change))
+
+
+def test_the_si_unit_cannot_be_given_as_bands_by_unit(broken):
+    def change(data):
+        hgb = _term(data, "HGB")
+        hgb["bands_by_unit"]["g/L"] = hgb["sets"]
+    with pytest.raises(RuleFileError, match=r"HGB bands_by_unit 'g/L': the SI unit's bands are the entry's 'sets'"):
+        load_criteria("5.0", broken(change))

@@ -15,9 +15,13 @@ Documented differences (key: what differs, and who follows the spec):
 | no-term | ATOXDSC missing or "Not a term" -> NA | nothing to grade (no row): counted as agreement |
 | clinical-worst-case | hypokalemia <LLN -> 2, hyponatremia <=129 -> 3, INR x baseline "on anticoagulation" | numbers only by default; the same with ``assume_worst_clinical`` |
 | inr-no-baseline | INR <= 1.2 with BASE missing -> NA (could be > 1 x baseline on anticoagulation) | no baseline: only absolute criteria apply (protocol.md, Baseline) -> 0 |
-| si-thresholds | never converts: US-conventional table with CTCAE's mg/dL thresholds | converts to SI and grades with the SI thresholds; CTCAE's mg/dL column is a rounded restatement, so a value between the two thresholds grades one step apart |
 | fibrinogen-pct-normal-baseline | percent decrease counts whenever AVAL < LLN | percent decrease only when the *baseline* is abnormal (< LLN), as CTCAE's "if abnormal" |
 | fibrinogen-pct-abnormal-baseline | worse of x LLN and percent decrease | with an abnormal baseline the percent decrease replaces x LLN (spec: "uses percent decrease") |
+
+Units agree: admiral grades a value against its SI table or its US-conventional table (CTCAE's mg/dL and g/dL
+thresholds), and so do we (spec/ctcae.md, "A unit CTCAE itself states wins over conversion": the
+``bands_by_unit`` of rules/ctcae_v5.yaml), so the 22 vectors that differed while we converted mg/dL to SI (e.g.
+glucose 30 mg/dL: admiral 3, converted 1.67 mmol/L 4) now agree and no convention explains a unit difference.
 
 Adapter conventions (not differences of grading): terms are matched case-insensitively to our (test, term); a
 term whose admiral criterion is relative (no UNIT_CHECK) and whose vector has no unit gets our SI unit; BASE is
@@ -42,8 +46,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from safety.units import to_si
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIRAL = ROOT.parent / "shared" / "reference" / "admiral"
@@ -86,13 +88,6 @@ NOT_GRADED = {
     "cd4 lymphocytes decreased", "cholesterol high", "cpk increased", "haptoglobin decreased",
     "hemoglobin increased", "hypercalcemia (ionized)", "hypocalcemia (ionized)", "hypermagnesemia",
     "hypertriglyceridemia", "hyperuricemia", "lipase increased", "serum amylase increased",
-}
-# CTCAE's conventional thresholds and their SI counterparts, per (test, term): where the two columns disagree
-CONVENTIONAL_PAIRS: dict[str, list[tuple[float, float]]] = {
-    "Hypercalcemia": [(11.5, 2.9), (12.5, 3.1), (13.5, 3.4)],
-    "Hypocalcemia": [(8.0, 2.0), (7.0, 1.75), (6.0, 1.5)],
-    "Hypoglycemia": [(55.0, 3.0), (40.0, 2.2), (30.0, 1.7)],
-    "Hypomagnesemia": [(1.2, 0.5), (0.9, 0.4), (0.7, 0.3)],
 }
 
 
@@ -152,18 +147,6 @@ def _inr_no_baseline(c: Case, default: Engine, worst: Engine) -> bool:
     return c.term_key == "inr increased" and c.v["base"] is None and c.expected is None and c.ours == 0
 
 
-def _si_thresholds(c: Case, default: Engine, worst: Engine) -> bool:
-    v = c.v
-    test, term = TERMS.get(c.term_key, ("", ""))
-    if v["meta_criteria"] == "atoxgr_criteria_ctcv5" or term not in CONVENTIONAL_PAIRS or v["aval"] is None:
-        return False
-    table = default.g.rules.criteria.units
-    factor = to_si(test, 1.0, v["avalu"], table)
-    if not isinstance(factor, float) or factor == 1.0:
-        return False
-    return any(min(conv, si / factor) <= v["aval"] <= max(conv, si / factor) for conv, si in CONVENTIONAL_PAIRS[term])
-
-
 def _pct_grade(pchg: float) -> int:
     return 4 if pchg <= -75 else 3 if pchg <= -50 else 2 if pchg <= -25 else 0
 
@@ -187,7 +170,6 @@ def _fibrinogen_abnormal_baseline(c: Case, default: Engine, worst: Engine) -> bo
 CONVENTIONS: dict[str, Explain] = {
     "clinical-worst-case": _clinical_worst_case,
     "inr-no-baseline": _inr_no_baseline,
-    "si-thresholds": _si_thresholds,
     "fibrinogen-pct-normal-baseline": _fibrinogen_normal_baseline,
     "fibrinogen-pct-abnormal-baseline": _fibrinogen_abnormal_baseline,
 }
@@ -278,7 +260,15 @@ def test_all_1165_admiral_vectors_are_read():
 def test_every_disagreement_with_admiral_is_a_documented_convention_or_admiral_defect(results, mode):
     summary, unexplained = results[mode]
     assert unexplained == [], "unexplained disagreements with admiral:\n" + "\n".join(unexplained)
-    assert sum(c["agree"] for c in summary.values()) >= 840
+    assert sum(c["agree"] for c in summary.values()) >= {"default": 866, "assume_worst_clinical": 880}[mode]
+
+
+@pytest.mark.parametrize("term", ["anemia", "hypoglycemia", "hypocalcemia", "hypercalcemia", "hypomagnesemia",
+                                  "hypoalbuminemia"])
+def test_terms_ctcae_prints_in_several_units_agree_with_both_admiral_tables(results, term):
+    for mode in ("default", "assume_worst_clinical"):
+        counts = results[mode][0][term]
+        assert counts["agree"] == sum(counts.values()) > 0
 
 
 def test_worst_case_option_removes_the_clinical_assumption_differences(results):

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from safety.composite import MAX_TEMP, CompositeMemory
-from safety.subject import SubjectState
+from safety.composite import MAX_ALB, MAX_TEMP, CompositeMemory
+from safety.subject import SubjectState, reading_of
 
 FN = "Febrile neutropenia"
 
@@ -133,3 +133,40 @@ def test_a_correction_replaces_the_earlier_revision_in_memory(g5):
 
 def test_empty_memory_is_the_default():
     assert CompositeMemory().model_dump() == {"neut": [], "temp": [], "alb": [], "ca": []}
+
+
+# ------------------------------------------------------------------------ albumin of the baseline calcium
+
+def _baseline_draw(g, state, at):
+    """A pre-infusion calcium and albumin of one draw, remembered as the pipeline does (grade, then keep)."""
+    for test, value, lln in (("CA", 1.6, 2.1), ("ALB", 15, 35)):
+        obs = g.obs(test, value, lln=lln, at=at, event_id=f"{test}-B")
+        g.grade(obs, state)
+        state.remember_pre_infusion(reading_of(obs))
+
+
+def test_the_albumin_of_a_baseline_calcium_outlives_the_bound_on_recent_albumins(g5):
+    state = g5.state(infused=False)
+    at = g5.infusion - timedelta(days=2)
+    _baseline_draw(g5, state, at)
+    state.first_infusion_at, state.infusions, state.day0 = g5.infusion, [g5.infusion], g5.infusion.date()
+    for day in range(1, MAX_ALB + 3):
+        g5.grade(g5.obs("ALB", 40, lln=35, at=g5.infusion + timedelta(days=day)), state)
+    assert len(state.composite.alb) == MAX_ALB + 1 and state.composite.alb[0][0] == "ALB-B"
+    row = g5.row("CA", 1.6, "Hypocalcemia", lln=2.1, uln=2.6, state=state,
+                 at=g5.infusion + timedelta(days=MAX_ALB + 2))
+    assert (row.grade, row.baseline_grade, row.treatment_emergent) == (3, 0, True)  # baseline 1.6 + 0.5 = 2.1
+
+
+def test_an_albumin_no_baseline_calcium_needs_is_forgotten_beyond_the_bound(g5):
+    state = g5.state()
+    g5.grade(g5.obs("ALB", 15, at=g5.infusion - timedelta(days=2), event_id="ALB-B"), state)  # no calcium
+    for day in range(1, MAX_ALB + 3):
+        g5.grade(g5.obs("ALB", 40, at=g5.infusion + timedelta(days=day)), state)
+    assert len(state.composite.alb) == MAX_ALB and "ALB-B" not in [p[0] for p in state.composite.alb]
+
+
+def test_a_state_saved_before_calcium_kept_its_unit_still_loads_as_si():
+    memory = CompositeMemory.model_validate(
+        {"ca": [["CA-1", "2026-07-10T09:00:00+08:00", 1.8, 2.1, 2.6, "", 1, "CA"]]})
+    assert memory.ca[0][2] == 1.8 and memory.ca[0][8] is None

@@ -145,17 +145,37 @@ def test_hyponatremia_worst_case_option_assumes_symptomatic_grade_3(g5_worst, va
 
 @pytest.mark.parametrize(("value", "unit", "grade"), [
     (1.69, "mmol/L", 4), (1.7, "mmol/L", 3), (2.2, "mmol/L", 2), (3.0, "mmol/L", 1), (3.9, "mmol/L", 0),
-    (30, "mg/dL", 4), (31, "mg/dL", 3), (40, "mg/dL", 2), (53, "mg/dL", 2), (54, "mg/dL", 1),
-    (70, "mg/dL", 0),
+    (29.9, "mg/dL", 4), (30, "mg/dL", 3), (39.9, "mg/dL", 3), (40, "mg/dL", 2), (54, "mg/dL", 2),
+    (55, "mg/dL", 1), (70, "mg/dL", 0),
 ])
-def test_hypoglycemia_in_mmol_and_mg_per_dl(g5, value, unit, grade):
+def test_hypoglycemia_in_mmol_per_l_and_in_the_mg_per_dl_bands_ctcae_prints(g5, value, unit, grade):
     lln = 3.9 if unit == "mmol/L" else 70
-    assert g5.row("GLUC", value, unit=unit, lln=lln).grade == grade
+    row = g5.row("GLUC", value, unit=unit, lln=lln)
+    assert (row.grade, row.unit, row.value) == (grade, unit, value)
 
 
-def test_glucose_54_mg_per_dl_is_3_0_mmol_per_l_so_grade_1_in_si(g5):
-    row = g5.row("GLUC", 54, unit="mg/dL", lln=70)
-    assert row.value == 3.0 and row.grade == 1
+def test_glucose_30_mg_per_dl_is_hypoglycemia_3_read_in_mg_per_dl_not_4_converted_to_1_67_mmol_per_l(g5):
+    row = g5.row("GLUC", 30, unit="mg/dL", lln=70)
+    assert (row.grade, row.criterion) == (3, "ctcae5/GLUC-LOW/3")
+    assert row.basis == "<40.0-30.0 mg/dL (value 30 mg/dL, LLN 70 mg/dL)"
+
+
+def test_glucose_40_mg_per_dl_is_hypoglycemia_2_as_ctcae_prints_it(g5):
+    row = g5.row("GLUC", 40, unit="mg/dL", lln=70)
+    assert (row.grade, row.criterion, row.unit) == (2, "ctcae5/GLUC-LOW/2", "mg/dL")
+    assert row.basis.startswith("<55.0-40.0 mg/dL (value 40 mg/dL") and "mmol/L" not in row.basis
+
+
+def test_a_glucose_in_mg_per_dl_with_a_comparator_is_graded_at_its_bound_in_mg_per_dl(g5):
+    row = g5.row("GLUC", "<20", unit="mg/dL", lln=70)
+    assert row.grade == 4
+    assert row.basis == "<30.0 mg/dL (value 20 mg/dL, LLN 70 mg/dL, reported <20, graded at its bound)"
+
+
+def test_v6_hyperglycemia_keeps_converting_mg_per_dl_to_si_and_hypoglycemia_keeps_the_mg_per_dl_bands(g6):
+    rows = {r.ctcae_term: r for r in g6.grade(g6.obs("GLUC", 30, unit="mg/dL", lln=70, uln=110))}
+    assert (rows["Hypoglycemia"].grade, rows["Hypoglycemia"].unit) == (3, "mg/dL")
+    assert (rows["Hyperglycemia"].grade, rows["Hyperglycemia"].unit) == (0, "mmol/L")
 
 
 @pytest.mark.parametrize(("value", "unit", "grade"), [
@@ -164,15 +184,16 @@ def test_glucose_54_mg_per_dl_is_3_0_mmol_per_l_so_grade_1_in_si(g5):
 ])
 def test_hypoalbuminemia_in_g_per_l_and_g_per_dl(g5, value, unit, grade):
     lln = 35 if unit == "g/L" else 3.5
-    assert g5.row("ALB", value, unit=unit, lln=lln).grade == grade
+    row = g5.row("ALB", value, unit=unit, lln=lln)
+    assert (row.grade, row.unit) == (grade, unit)
 
 
 @pytest.mark.parametrize(("value", "unit", "grade"), [
     (0.29, "mmol/L", 4), (0.3, "mmol/L", 3), (0.4, "mmol/L", 2), (0.5, "mmol/L", 1), (0.7, "mmol/L", 0),
-    (0.7, "mg/dL", 4), (0.73, "mg/dL", 3), (1.2, "mg/dL", 2), (1.22, "mg/dL", 1), (1.7, "mg/dL", 0),
-    (0.5, "mEq/L", 4),
+    (0.69, "mg/dL", 4), (0.7, "mg/dL", 3), (0.9, "mg/dL", 2), (1.19, "mg/dL", 2), (1.2, "mg/dL", 1),
+    (1.7, "mg/dL", 0), (0.5, "mEq/L", 4),
 ])
-def test_hypomagnesemia_in_mmol_and_mg_per_dl(g5, value, unit, grade):
+def test_hypomagnesemia_in_mmol_per_l_the_mg_per_dl_bands_ctcae_prints_and_meq_converted(g5, value, unit, grade):
     lln = {"mmol/L": 0.7, "mg/dL": 1.7, "mEq/L": 1.4}[unit]
     assert g5.row("MG", value, unit=unit, lln=lln).grade == grade
 
@@ -190,12 +211,40 @@ def test_calcium_without_albumin_grades_measured_value_and_says_so(g5, value, hy
 
 
 @pytest.mark.parametrize(("value", "unit", "grade"), [
-    (8.02, "mg/dL", 1), (8.0, "mg/dL", 2), (2.0, "mmol/L", 1), (1.996, "mmol/L", 2), (13.7, "mg/dL", 4),
+    (8.0, "mg/dL", 1), (7.99, "mg/dL", 2), (7.0, "mg/dL", 2), (6.99, "mg/dL", 3), (5.99, "mg/dL", 4),
+    (2.0, "mmol/L", 1), (1.996, "mmol/L", 2), (11.5, "mg/dL", 1), (11.51, "mg/dL", 2), (13.5, "mg/dL", 3),
+    (13.51, "mg/dL", 4),
 ])
-def test_calcium_in_mg_per_dl_is_converted_with_0_2495(g5, value, unit, grade):
+def test_calcium_in_mg_per_dl_is_graded_against_the_mg_per_dl_bands_ctcae_prints(g5, value, unit, grade):
     lln, uln = (8.4, 10.4) if unit == "mg/dL" else (2.1, 2.6)
     rows = rows_by_term(g5, "CA", value, unit=unit, lln=lln, uln=uln)
     assert max(rows["Hypocalcemia"].grade, rows["Hypercalcemia"].grade) == grade
+    assert rows["Hypocalcemia"].unit == rows["Hypercalcemia"].unit == unit
+
+
+def test_calcium_in_mg_per_dl_is_corrected_in_mg_per_dl_with_the_albumin_of_the_same_draw(g5):
+    state = g5.state()
+    at = g5.infusion + timedelta(days=3)
+    g5.grade(g5.obs("ALB", 30, lln=35, at=at, event_id="ALB-1"), state)
+    rows = {r.ctcae_term: r for r in g5.grade(g5.obs("CA", 6.9, unit="mg/dL", lln=8.4, uln=10.4, at=at), state)}
+    hypo = rows["Hypocalcemia"]  # 6.9 + 0.02 x (40 - 30) mmol/L = 6.9 + 0.2 / 0.2495 mg/dL = 7.70160 mg/dL
+    assert (hypo.grade, hypo.unit, hypo.value) == (2, "mg/dL", pytest.approx(7.7016032064128))
+    assert hypo.basis.startswith("<8.0-7.0 mg/dL (value 7.7016")
+    assert "corrected Ca 7.7016" in hypo.basis and "albumin 30 g/L, ALB-1" in hypo.basis
+
+
+def test_calcium_in_mg_per_dl_graded_again_when_its_albumin_arrives_stays_in_mg_per_dl(g5):
+    state = g5.state()
+    at = g5.infusion + timedelta(days=3)
+    g5.grade(g5.obs("CA", 6.9, unit="mg/dL", lln=8.4, uln=10.4, at=at, event_id="CA-1"), state)
+    again = {r.ctcae_term: r for r in g5.grade(g5.obs("ALB", 30, at=at), state) if r.event_id == "CA-1"}
+    hypo = again["Hypocalcemia"]
+    assert (hypo.grade, hypo.unit, hypo.lln) == (2, "mg/dL", 8.4) and "graded again" in hypo.basis
+
+
+def test_an_ionized_calcium_band_never_grades_total_calcium(g5):
+    rows = rows_by_term(g5, "CA", 1.0, lln=2.1, uln=2.6)  # ionized <1.0 - 0.9 would be 2; total 1.0 is 4
+    assert rows["Hypocalcemia"].grade == 4
 
 
 def test_calcium_is_corrected_with_the_albumin_of_the_same_draw(g5):

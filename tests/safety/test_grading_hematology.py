@@ -36,6 +36,15 @@ def test_neutrophils_in_other_count_units_grade_as_in_si(g5, value, unit, lln, g
     assert row.grade == grade and row.unit == "10^9/L"
 
 
+@pytest.mark.parametrize(("test", "term", "grade"), [
+    ("NEUT", "Neutrophil count decreased", 4), ("PLAT", "Platelet count decreased", 4),
+    ("WBC", "White blood cell decreased", 4), ("LYM", "Lymphocyte count decreased", 3),
+])
+def test_gi_per_l_the_cdisc_pilot_spelling_is_a_count_unit(g5, test, term, grade):
+    row = g5.row(test, 0.4, unit="GI/L", lln=1.0, term=term)
+    assert (row.grade, row.unit, row.value) == (grade, "10^9/L", 0.4)
+
+
 @pytest.mark.parametrize(("value", "grade"), PLAT_V5)
 def test_platelets_v5_grade_at_each_boundary_with_lln_100(g5, value, grade):
     assert g5.row("PLAT", value, lln=100).grade == grade
@@ -44,18 +53,31 @@ def test_platelets_v5_grade_at_each_boundary_with_lln_100(g5, value, grade):
 @pytest.mark.parametrize(("value", "unit", "lln", "grade"), [
     (79, "g/L", 120, 3), (80, "g/L", 120, 2), (99, "g/L", 120, 2), (100, "g/L", 120, 1), (120, "g/L", 120, 0),
     (7.9, "g/dL", 12.0, 3), (8.0, "g/dL", 12.0, 2), (10.0, "g/dL", 12.0, 1), (12.0, "g/dL", 12.0, 0),
-    (4.9, "mmol/L", 7.45, 3), (4.97, "mmol/L", 7.45, 2), (6.21, "mmol/L", 7.45, 1), (7.45, "mmol/L", 7.45, 0),
-    (50, "G/L", 120, 3),
+    (4.89, "mmol/L", 7.45, 3), (4.9, "mmol/L", 7.45, 2), (6.19, "mmol/L", 7.45, 2), (6.2, "mmol/L", 7.45, 1),
+    (7.45, "mmol/L", 7.45, 0), (50, "G/L", 120, 3),
 ])
-def test_anemia_grades_hemoglobin_in_g_per_l_g_per_dl_and_mmol_per_l(g5, value, unit, lln, grade):
+def test_anemia_grades_hemoglobin_against_the_bands_ctcae_prints_in_its_unit(g5, value, unit, lln, grade):
     row = g5.row("HGB", value, unit=unit, lln=lln)
-    assert (row.grade, row.ctcae_term, row.unit) == (grade, "Anemia", "g/L")
+    shown = {"G/L": "g/L"}.get(unit, unit)
+    assert (row.grade, row.ctcae_term, row.unit, row.value, row.lln) == (grade, "Anemia", shown, value, lln)
 
 
-def test_anemia_6_2_mmol_per_l_is_99_9_g_per_l_so_grade_2(g5):
+def test_anemia_6_2_mmol_per_l_is_grade_1_read_in_mmol_per_l_not_grade_2_converted_to_99_9_g_per_l(g5):
     row = g5.row("HGB", 6.2, unit="mmol/L", lln=7.45)
-    assert row.value == pytest.approx(99.882) and row.grade == 2
-    assert "6.2 mmol/L = 99.882 g/L" in row.basis
+    assert (row.grade, row.criterion, row.value, row.unit) == (1, "ctcae5/HGB/1", 6.2, "mmol/L")
+    assert row.basis == "<LLN-6.2 mmol/L (value 6.2 mmol/L, LLN 7.45 mmol/L)"
+
+
+def test_anemia_in_mmol_per_l_cites_a_baseline_in_the_same_unit_as_reported(g5):
+    state = g5.state(baselines=[g5.baseline("HGB", 7.5, lln=7.45, unit="mmol/L")])
+    row = g5.row("HGB", 7.6, unit="mmol/L", lln=7.45, state=state)
+    assert row.grade == 0 and "baseline 7.5 mmol/L (B-HGB, LLN 7.45)" in row.basis and "g/L" not in row.basis
+
+
+def test_a_baseline_hemoglobin_in_mmol_per_l_is_graded_in_mmol_per_l(g5):
+    state = g5.state(baselines=[g5.baseline("HGB", 6.2, lln=7.45, unit="mmol/L")])
+    row = g5.row("HGB", 95, unit="g/L", lln=120, state=state)
+    assert (row.grade, row.baseline_grade, row.treatment_emergent) == (2, 1, True)
 
 
 def test_anemia_never_grades_4_from_a_number(g5):

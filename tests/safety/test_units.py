@@ -73,3 +73,8 @@ def test_an_unknown_key_in_units_yaml_fails_with_its_location(tmp_path):
     (tmp_path / "units.yaml").write_text("tests:\n  HGB:\n    si: g/L\n    units:\n      g/L: {factr: 1}\n")
     with pytest.raises(RuleFileError, match=r"units.yaml: tests.HGB.units.g/L.factr: Extra inputs"):
         load_units(tmp_path / "units.yaml", tmp_path)
+
+
+@pytest.mark.parametrize("test", ["NEUT", "PLAT", "WBC", "LYM"])
+def test_gi_per_l_the_cdisc_pilot_spelling_of_10_9_per_l_is_a_count_unit(table, test):
+    assert to_si(test, 1.5, "GI/L", table) == 1.5

@@ -456,6 +456,35 @@ scenario(
     ],
     [A("POTENTIAL_SAE", "POTENTIAL_SAE-LAB", 2, 4, ["L-2"]), A("DLT", "DLT-4", 16, 4, ["L-9", "L-16"])],
 )
+scenario(
+    "baseline_calcium_keeps_its_albumin",
+    "A baseline calcium keeps its albumin correction however many albumins follow: the pre-infusion draw (CA 1.6 "
+    "mmol/L, ALB 15 g/L) is corrected to 2.1 mmol/L, baseline Hypocalcemia grade 0. Ten later albumins (more than "
+    "grading keeps of recent ones) arrive before day 10's draw (ALB 40 g/L, CA 1.6 mmol/L: Hypocalcemia 3), which "
+    "is therefore treatment-emergent and raises SUSPECTED_DLT-LAB.",
+    [
+        enr(),
+        lab("L-CA-B", -2, "CA", 1.6, "mmol/L", 2.1, 2.6),
+        lab("L-ALB-B", -2, "ALB", 15, "g/L", 35, 50),
+        inf(),
+        *[lab(f"L-ALB-{d}", d, "ALB", 40, "g/L", 35, 50) for d in range(1, 11)],
+        lab("L-CA-10", 10, "CA", 1.6, "mmol/L", 2.1, 2.6),
+    ],
+    [A("SUSPECTED_DLT", "SUSPECTED_DLT-LAB", 10, 3, ["L-CA-10"], ctcae_term="Hypocalcemia")],
+)
+scenario(
+    "hypoglycemia_30_mg_per_dl_is_grade_3",
+    "A unit CTCAE prints wins over conversion: glucose 30 mg/dL is read against CTCAE's mg/dL bands ('<40 - 30 "
+    "mg/dL'), Hypoglycemia 3, so SUSPECTED_DLT-LAB only; converted to 1.67 mmol/L it would be grade 4 and also "
+    "raise POTENTIAL_SAE-LAB.",
+    [
+        enr(),
+        lab("L-GLU-B", -2, "GLUC", 90, "mg/dL", 70, 110),
+        inf(),
+        lab("L-GLU-5", 5, "GLUC", 30, "mg/dL", 70, 110),
+    ],
+    [A("SUSPECTED_DLT", "SUSPECTED_DLT-LAB", 5, 3, ["L-GLU-5"], ctcae_term="Hypoglycemia")],
+)
 for name, (description, events, alerts, rejected) in S.items():
     (OUT / f"{name}.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     (OUT / f"{name}.expected.json").write_text(
