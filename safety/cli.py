@@ -30,15 +30,25 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _rules_check(args: argparse.Namespace) -> int:
+    """Check every file (a directory: its *.yaml); one line per refused file on stderr, exit 1 if any is."""
     from safety.errors import SafetyError
-    from safety.rules_report import rules_check
+    from safety.rules_report import rules_check, study_files
 
     try:
-        print(rules_check(args.file))
+        files = study_files(args.files)
     except SafetyError as exc:
         print(f"safety rules check: {exc}", file=sys.stderr)
         return 1
-    return 0
+    failed = 0
+    for index, path in enumerate(files):
+        try:
+            summary = rules_check(path)
+        except SafetyError as exc:
+            print(f"safety rules check: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        print(("\n" if index else "") + summary)
+    return 1 if failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,10 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     replay.set_defaults(func=_replay)
     rules = sub.add_parser("rules", help="validate rule files", description="Validate rule files.")
     rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
-    check = rules_sub.add_parser("check", help="validate a study rules file and print what it enables",
-                                 description="Validate a study rules file (rules/studies/*.yaml) and print what "
-                                             "it enables.")
-    check.add_argument("file", type=Path)
+    check = rules_sub.add_parser("check", help="validate study rules files and print what each enables",
+                                 description="Validate study rules files (rules/studies/*.yaml) against the CTCAE "
+                                             "criteria they select and print what each enables; exit 1 if any is "
+                                             "invalid.")
+    check.add_argument("files", type=Path, nargs="+", metavar="FILE|DIR",
+                       help="a study rules file, or a directory: every *.yaml in it")
     check.set_defaults(func=_rules_check)
     for name, (_, _, text) in DELEGATED.items():
         sub.add_parser(name, help=text, add_help=False)
