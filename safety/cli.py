@@ -86,10 +86,32 @@ def _delegate(name: str) -> Callable[[list[str]], int]:
     return getattr(importlib.import_module(module), function)  # type: ignore[no-any-return]
 
 
+SETTINGS_MODELS = ("Settings", "DeliverySettings")  # streams.settings, streams.delivery
+
+
+def _run_delegated(name: str, argv: list[str]) -> int:
+    """Run a shell subcommand; a configuration it refuses is one line on stderr and exit 2, not a traceback."""
+    from pydantic import ValidationError
+
+    from safety.errors import SafetyError
+
+    try:
+        return _delegate(name)(argv)
+    except SafetyError as exc:
+        print(f"safety {name}: {exc}", file=sys.stderr)
+    except ValidationError as exc:
+        if exc.title not in SETTINGS_MODELS:
+            raise
+        from streams.settings import describe
+
+        print(f"safety {name}: {describe(exc)}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] in DELEGATED:
-        return _delegate(args_list[0])(args_list[1:])
+        return _run_delegated(args_list[0], args_list[1:])
     parser = build_parser()
     args = parser.parse_args(args_list)
     if not getattr(args, "func", None):
