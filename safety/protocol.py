@@ -287,8 +287,8 @@ def check_against_criteria(protocol: Protocol, criteria: Criteria, where: str) -
         for i, term in enumerate(terms):
             if vocabulary.lookup(term) is None:
                 choices = vocabulary.names | vocabulary.aliases.keys()
-                problems.append(f"{key}[{i}]: {term!r} is not a CTCAE v{criteria.version} term of rules/ctcae_terms.yaml"
-                                f"{did_you_mean(term, choices)}")
+                problems.append(f"{key}[{i}]: {term!r} is not a CTCAE v{criteria.version} term of "
+                                f"rules/ctcae_terms.yaml{did_you_mean(term, choices)}")
     graded = criteria.by_test.keys()
     for i, test in enumerate(dlt.dlt4.tests):
         if test not in graded:

@@ -28,8 +28,10 @@ def _valid_email(text: str) -> bool:
     """Every character of ``text`` belongs to an address apprise accepts (``Name <a@b.org>`` included)."""
     from apprise.utils.parse import is_email, parse_emails
 
-    found = parse_emails(text)
-    return bool(found) and all(is_email(a) for a in found) and "".join(found).replace(" ", "") == text.replace(" ", "")
+    found: list[str] = parse_emails(text)  # type: ignore[no-untyped-call]
+    every_one_valid = all(is_email(a) for a in found)  # type: ignore[no-untyped-call]
+    nothing_dropped = "".join(found).replace(" ", "") == text.replace(" ", "")
+    return bool(found) and every_one_valid and nothing_dropped
 
 
 def _addresses(value: Any) -> list[str]:

@@ -85,7 +85,8 @@ def _replace(items: list[str], old: str, new: str) -> None:
     (lambda d: _replace(d["dlt"]["dlt1"]["terms"], "Infusion related reaction", "Infusion related reaktion"),
      "dlt.dlt1.terms[0]: 'Infusion related reaktion' is not a CTCAE v5.0 term of rules/ctcae_terms.yaml "
      "(did you mean 'Infusion related reaction'?)"),
-    (lambda d: _replace(d["dlt"]["dlt2"]["hematologic_terms"], "Neutrophil count decreased", "Neutrophil count decrease"),
+    (lambda d: _replace(d["dlt"]["dlt2"]["hematologic_terms"], "Neutrophil count decreased",
+                        "Neutrophil count decrease"),
      "dlt.dlt2.hematologic_terms[1]: 'Neutrophil count decrease' is not a CTCAE v5.0 term of rules/ctcae_terms.yaml "
      "(did you mean 'Neutrophil count decreased'?)"),
     (lambda d: _replace(d["dlt"]["dlt3"]["terms"], "Thromboembolic event", "Thromboembolic Event"),
