@@ -8,7 +8,7 @@ link in the alert message, signed with HMAC-SHA256 over (action, alert id, role,
 A guessable token or secret is an unattributable acknowledgement, so both have a minimum strength, checked when
 the settings load (``LinkSecret``, ``RoleTokens``): at least 32 characters (128 bits of randomness as hex, more as
 base64) with at least 8 different characters. ``python -c "import secrets; print(secrets.token_urlsafe(32))"``
-makes one (README, "Acknowledgements").
+makes one (README, "Settings are checked the same way").
 """
 
 from __future__ import annotations

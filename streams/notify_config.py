@@ -4,7 +4,7 @@ apprise drops an invalid e-mail address with a WARNING log line only ("Dropped i
 drops silently ("b@exa mple.org"): the recipient gets nothing, or, when every ``to`` of a URL is dropped, the mail
 goes to the sender's own address. A misspelt tag ("ethic") leaves its URL unused. Either is a misrouted alert, so
 ``streams.delivery.load_apprise_channels`` refuses to start on them, with one line naming the file, the key, the
-bad value and, for a tag, the nearest recipient role (README, "Delivery").
+bad value and, for a tag, the nearest recipient role (README, "Settings are checked the same way").
 """
 
 from __future__ import annotations
