@@ -30,15 +30,25 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _rules_check(args: argparse.Namespace) -> int:
+    """Check every file (a directory: its *.yaml); one line per refused file on stderr, exit 1 if any is."""
     from safety.errors import SafetyError
-    from safety.rules_report import rules_check
+    from safety.rules_report import rules_check, study_files
 
     try:
-        print(rules_check(args.file))
+        files = study_files(args.files)
     except SafetyError as exc:
         print(f"safety rules check: {exc}", file=sys.stderr)
         return 1
-    return 0
+    failed = 0
+    for index, path in enumerate(files):
+        try:
+            summary = rules_check(path)
+        except SafetyError as exc:
+            print(f"safety rules check: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        print(("\n" if index else "") + summary)
+    return 1 if failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,10 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     replay.set_defaults(func=_replay)
     rules = sub.add_parser("rules", help="validate rule files", description="Validate rule files.")
     rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
-    check = rules_sub.add_parser("check", help="validate a study rules file and print what it enables",
-                                 description="Validate a study rules file (rules/studies/*.yaml) and print what "
-                                             "it enables.")
-    check.add_argument("file", type=Path)
+    check = rules_sub.add_parser("check", help="validate study rules files and print what each enables",
+                                 description="Validate study rules files (rules/studies/*.yaml) against the CTCAE "
+                                             "criteria they select and print what each enables; exit 1 if any is "
+                                             "invalid.")
+    check.add_argument("files", type=Path, nargs="+", metavar="FILE|DIR",
+                       help="a study rules file, or a directory: every *.yaml in it")
     check.set_defaults(func=_rules_check)
     for name, (_, _, text) in DELEGATED.items():
         sub.add_parser(name, help=text, add_help=False)
@@ -74,10 +86,32 @@ def _delegate(name: str) -> Callable[[list[str]], int]:
     return getattr(importlib.import_module(module), function)  # type: ignore[no-any-return]
 
 
+SETTINGS_MODELS = ("Settings", "DeliverySettings")  # streams.settings, streams.delivery
+
+
+def _run_delegated(name: str, argv: list[str]) -> int:
+    """Run a shell subcommand; a configuration it refuses is one line on stderr and exit 2, not a traceback."""
+    from pydantic import ValidationError
+
+    from safety.errors import SafetyError
+
+    try:
+        return _delegate(name)(argv)
+    except SafetyError as exc:
+        print(f"safety {name}: {exc}", file=sys.stderr)
+    except ValidationError as exc:
+        if exc.title not in SETTINGS_MODELS:
+            raise
+        from streams.settings import describe
+
+        print(f"safety {name}: {describe(exc)}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] in DELEGATED:
-        return _delegate(args_list[0])(args_list[1:])
+        return _run_delegated(args_list[0], args_list[1:])
     parser = build_parser()
     args = parser.parse_args(args_list)
     if not getattr(args, "func", None):

@@ -24,8 +24,9 @@ Errors are located: ``RuleFileError("rules/ctcae_v5.yaml: ALT grade 2: lower 5.0
 
 from __future__ import annotations
 
+import difflib
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
@@ -50,6 +51,7 @@ _SYMBOL: Final = {"lt": "<", "le": "<=", "gt": ">", "ge": ""}
 _HIGH_OPS: Final = frozenset({"gt", "ge"})
 _LOADER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 VERSION_FILES: Final = {"5.0": "ctcae_v5.yaml", "6.0": "ctcae_v6.yaml"}
+TERMS_FILE: Final = "ctcae_terms.yaml"
 
 
 # --------------------------------------------------------------------------------------------- schema (YAML)
@@ -181,6 +183,18 @@ class UnitsFile(_Strict):
     tests: dict[str, TestUnits]
 
 
+class TermVersion(_Strict):
+    """One version's term names in ``rules/ctcae_terms.yaml``: its base's names, renamed, plus its own."""
+
+    base: str | None = None
+    terms: list[str] = Field(default_factory=list)
+    renamed: dict[str, str] = Field(default_factory=dict)
+
+
+class TermsFile(_Strict):
+    versions: dict[str, TermVersion] = Field(min_length=1)
+
+
 # ----------------------------------------------------------------------------------------- compiled (hot
 # path)
 
@@ -274,12 +288,46 @@ class UnitTable:
             self.folded[test] = {u.strip().casefold(): CUnit(u.strip(), d) for u, d in spec.units.items()}
 
 
+class Vocabulary:
+    """The CTCAE term names of one version, and the names other versions give the same terms (aliases).
+
+    Built from ``rules/ctcae_terms.yaml``. A study's rules may name a term of their version, or another version's
+    name of one of its terms: "Thrombocytopenia" (v6.0) stands for "Platelet count decreased" in a v5.0 study, so
+    an AE coded with either name is matched (README, "Checking a study file").
+    """
+
+    __slots__ = ("version", "names", "aliases")
+
+    def __init__(self, version: str, by_version: Mapping[str, Mapping[str, str]]) -> None:
+        own = by_version[version]
+        self.version = version
+        self.names: frozenset[str] = frozenset(own.values())
+        self.aliases: dict[str, str] = {
+            name: own[concept]
+            for other, names in by_version.items() if other != version
+            for concept, name in names.items()
+            if concept in own and name not in self.names
+        }
+
+    def lookup(self, name: str) -> str | None:
+        """The selected version's name of ``name`` (itself or the term it is another version's name of), or None."""
+        return name if name in self.names else self.aliases.get(name)
+
+    def nearest(self, name: str) -> str | None:
+        """The known name closest to a misspelt one (difflib), for the error message."""
+        close = difflib.get_close_matches(name, sorted(self.names | self.aliases.keys()), n=1, cutoff=0.6)
+        return close[0] if close else None
+
+
 class Criteria:
-    """Everything grading needs, compiled: entries by test, units, composites, version and files read."""
+    """Everything grading needs, compiled: entries by test, units, composites, version and files read; and the
+    term names rules may use (``vocabulary``)."""
 
     def __init__(self, version: str, prefix: str, entries: tuple[TermEntry, ...], units: UnitTable,
-                 composites: Composites, source_files: list[Path], assume_worst_clinical: bool) -> None:
+                 composites: Composites, source_files: list[Path], assume_worst_clinical: bool,
+                 vocabulary: Vocabulary) -> None:
         self.version = version
+        self.vocabulary = vocabulary
         self.prefix = prefix
         self.entries = entries
         self.units = units
@@ -553,6 +601,37 @@ def load_units(path: Path, rules_dir: Path) -> UnitTable:
     return UnitTable(data)
 
 
+def _version_names(data: TermsFile, version: str, where: str, seen: tuple[str, ...] = ()) -> dict[str, str]:
+    """concept -> name in ``version``; a concept is a term's name in the oldest version that has it."""
+    spec = data.versions.get(version)
+    if spec is None:
+        raise RuleFileError(f"{where}: versions: no version {version!r}; add its term names")
+    if version in seen:
+        raise RuleFileError(f"{where}: versions.{version}.base: the 'base' chain loops back to {version!r}")
+    names = _version_names(data, spec.base, where, (*seen, version)) if spec.base else {}
+    concept_of = {name: concept for concept, name in names.items()}
+    for old, new in spec.renamed.items():
+        if old not in concept_of:
+            raise RuleFileError(f"{where}: versions.{version}.renamed: {old!r} is not a term of {spec.base}")
+        names[concept_of[old]] = new
+    for term in spec.terms:
+        if term in names.values():
+            raise RuleFileError(f"{where}: versions.{version}.terms: {term!r} is listed twice")
+        names[term] = term
+    return names
+
+
+def load_vocabulary(version: str, rules_dir: Path) -> Vocabulary:
+    """Read ``rules/ctcae_terms.yaml`` and return the term names of ``version`` and their aliases."""
+    path = Path(rules_dir) / TERMS_FILE
+    where = _where(path, Path(rules_dir))
+    data: TermsFile = _validate(TermsFile, _read_yaml(path, where), where)
+    by_version = {v: _version_names(data, v, where) for v in data.versions}
+    if version not in by_version:
+        raise RuleFileError(f"{where}: versions: no version {version!r}; add its term names")
+    return Vocabulary(version, by_version)
+
+
 def load_criteria(version: str, rules_dir: Path, assume_worst_clinical: bool = False) -> Criteria:
     """Load and validate the CTCAE file of ``version`` ("5.0" or "6.0") and ``units.yaml`` from ``rules_dir``.
 
@@ -579,5 +658,14 @@ def load_criteria(version: str, rules_dir: Path, assume_worst_clinical: bool = F
     if composites.sustained_fever and composites.sustained_fever.entry not in {e.id for e in entries}:
         raise RuleFileError(f"{where}: composites.sustained_fever.entry: no term id "
                             f"{composites.sustained_fever.entry!r}")
-    files = [*reversed(seen), units_path]
-    return Criteria(version, data.prefix, tuple(entries), units, composites, files, assume_worst_clinical)
+    vocabulary = load_vocabulary(version, rules_dir)
+    graded = [(e.id, e.term) for e in entries]
+    if composites.febrile_neutropenia is not None:
+        graded.append((composites.febrile_neutropenia.id, composites.febrile_neutropenia.term))
+    for ident, term in graded:
+        if term not in vocabulary.names:
+            raise RuleFileError(f"{where}: {ident}: term {term!r} is not a CTCAE v{version} term in {TERMS_FILE}; "
+                                "add it there or correct the spelling")
+    files = [*reversed(seen), units_path, rules_dir / TERMS_FILE]
+    return Criteria(version, data.prefix, tuple(entries), units, composites, files, assume_worst_clinical,
+                    vocabulary)

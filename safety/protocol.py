@@ -6,13 +6,22 @@ here; the defaults of the first study are in protocol.md ("Alert kinds and the d
 
 from __future__ import annotations
 
+import difflib
+import inspect
+import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
+from zoneinfo import ZoneInfo, available_timezones
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from safety.errors import RuleFileError
+
+if TYPE_CHECKING:
+    from safety.criteria import Criteria
 
 Recipient = Literal["pi", "ethics", "safety_officer"]
 Causality = Literal["related", "probable", "possible", "unlikely", "unrelated", "unassessable"]
@@ -23,6 +32,22 @@ AlertKindName = Literal[
 
 DLT_RULES = ("DLT-1", "DLT-2", "DLT-3", "DLT-4", "DLT-5")
 REQUIRED_CLOCKS = ("SAE", "SUSAR", "SUSAR_FATAL")
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """' (did you mean 'X'?)' with the closest choice (difflib), or '' when none is close."""
+    close = difflib.get_close_matches(value, sorted(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_time_zone(value: str) -> str:
+    """``value`` when it names an IANA time zone, else a ValueError naming the closest one."""
+    try:
+        ZoneInfo(value)
+    except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        hint = did_you_mean(value, available_timezones()) or " (e.g. 'Asia/Shanghai', 'UTC')"
+        raise ValueError(f"{value!r} is not an IANA time zone{hint}") from None
+    return value
 
 
 class _Strict(BaseModel):
@@ -155,6 +180,11 @@ class Protocol(_Strict):
     recipients: dict[AlertKindName, list[Recipient]]
     escalation: Escalation = Escalation()
 
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone_exists(cls, value: str) -> str:
+        return check_time_zone(value)
+
     @model_validator(mode="after")
     def _every_kind_has_recipients(self) -> Protocol:
         needed = {"DLT", "SUSPECTED_DLT", "SAE", "SUSAR", "POTENTIAL_SAE", "HYS_LAW", "STOPPING_BOUNDARY"}
@@ -188,6 +218,43 @@ class Protocol(_Strict):
         return causality is not None and causality in self.related_causality
 
 
+def _model_at(loc: Iterable[int | str]) -> type[BaseModel] | None:
+    """The model whose fields a location's last part is a key of (for 'did you mean' on an unknown key)."""
+    annotation: Any = Protocol
+    for part in loc:
+        model = _as_model(annotation)
+        if model is not None and isinstance(part, str) and part in model.model_fields:
+            annotation = model.model_fields[part].annotation
+        else:  # an entry of a list or a dict: its value type
+            args = get_args(annotation)
+            annotation = args[-1] if args else None
+    return _as_model(annotation)
+
+
+def _as_model(annotation: Any) -> type[BaseModel] | None:
+    for candidate in (annotation, *get_args(annotation)):
+        if inspect.isclass(candidate) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _problem(err: ErrorDetails) -> str:
+    """One pydantic error as 'key: bad value; did you mean ...' (architecture.md, convention 5)."""
+    loc = [part for part in err["loc"] if part != "[key]"]
+    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+    value = err.get("input")
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "literal_error":
+        allowed = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+        msg = f"{value!r} is not one of {', '.join(allowed)}{did_you_mean(str(value), allowed)}"
+    elif err["type"] == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        msg += did_you_mean(str(loc[-1]), model.model_fields if model else ())
+    elif err["type"] != "value_error" and not isinstance(value, (dict, list)):
+        msg += f" (got {value!r})"
+    return f"{key}: {msg}" if key else msg
+
+
 def load_protocol(path: Path) -> Protocol:
     """Read and validate a study file; errors name the file and the field (architecture convention 5)."""
     try:
@@ -201,7 +268,37 @@ def load_protocol(path: Path) -> Protocol:
     try:
         return Protocol.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
-        )
-        raise RuleFileError(f"{path}: {problems}") from None
+        raise RuleFileError(f"{path}: {'; '.join(_problem(err) for err in exc.errors())}") from None
+
+
+def check_against_criteria(protocol: Protocol, criteria: Criteria, where: str) -> None:
+    """Refuse rules that name a CTCAE term or a test the loaded criteria do not know (one located message).
+
+    Matching is exact at run time, so a misspelt term fails silently: "Anaphylaxsis" in DLT-1 never fires, a
+    misspelt hematologic term in DLT-2 turns that AE into a DLT. A term must be one of the selected CTCAE
+    version, or another version's name of one of them (``Criteria.vocabulary``, rules/ctcae_terms.yaml); a DLT-4
+    test must be graded by that version; a Hy's law test must be in rules/units.yaml.
+    """
+    vocabulary = criteria.vocabulary
+    problems: list[str] = []
+    dlt = protocol.dlt
+    for key, terms in (("dlt.dlt1.terms", dlt.dlt1.terms), ("dlt.dlt2.hematologic_terms", dlt.dlt2.hematologic_terms),
+                       ("dlt.dlt3.terms", dlt.dlt3.terms)):
+        for i, term in enumerate(terms):
+            if vocabulary.lookup(term) is None:
+                choices = vocabulary.names | vocabulary.aliases.keys()
+                problems.append(f"{key}[{i}]: {term!r} is not a CTCAE v{criteria.version} term of "
+                                f"rules/ctcae_terms.yaml{did_you_mean(term, choices)}")
+    graded = criteria.by_test.keys()
+    for i, test in enumerate(dlt.dlt4.tests):
+        if test not in graded:
+            problems.append(f"dlt.dlt4.tests[{i}]: {test!r} is not a test CTCAE v{criteria.version} grades"
+                            f"{did_you_mean(test, graded)}")
+    hys = protocol.hys_law
+    known = criteria.units.si.keys()
+    tests = [(f"hys_law.transaminase_tests[{i}]", t) for i, t in enumerate(hys.transaminase_tests)]
+    for key, test in [*tests, ("hys_law.bilirubin_test", hys.bilirubin_test), ("hys_law.alp_test", hys.alp_test)]:
+        if test not in known:
+            problems.append(f"{key}: {test!r} is not a test code of rules/units.yaml{did_you_mean(test, known)}")
+    if problems:
+        raise RuleFileError(f"{where}: {'; '.join(problems)}")

@@ -1,15 +1,19 @@
-"""`safety rules check FILE`: validate a study rules file and say, in plain words, what it enables.
+"""`safety rules check FILE|DIR...`: validate study rules files and say, in plain words, what each enables.
 
-The same loader as the service (``safety.protocol.load_protocol``), so a file that passes here loads in the
-worker and in replay; an invalid file raises ``RuleFileError`` naming the file and the field (architecture.md,
-convention 5). A second study is a new YAML file: this report is how its author checks what it will do.
+The same loader as the service (``safety.ruleset.load_ruleset``: the protocol schema, then its CTCAE terms and
+test codes against the criteria it selects), so a file that passes here loads in the worker and in replay; an
+invalid file raises ``RuleFileError`` naming the file, the key, the bad value and the nearest valid one
+(architecture.md, convention 5). A second study is a new YAML file: this report is how its author checks what it
+will do.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
-from safety.protocol import load_protocol
+from safety.errors import RuleFileError
+from safety.ruleset import load_ruleset
 from safety.values import fmt
 
 
@@ -17,10 +21,23 @@ def _on(enabled: bool) -> str:
     return "on " if enabled else "OFF"
 
 
+def study_files(paths: Iterable[Path]) -> list[Path]:
+    """The files to check: each file as given, and every ``*.yaml``/``*.yml`` of each directory (sorted)."""
+    files: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        if not found:
+            raise RuleFileError(f"{path}: no study rules file (*.yaml) in this directory")
+        files.extend(found)
+    return files
+
+
 def rules_check(path: Path) -> str:
     """Validate ``path`` and return the human-readable summary the CLI prints."""
-    protocol = load_protocol(path)
-    p = protocol
+    p = load_ruleset(path).protocol
     d = p.dlt
     w = p.window
     clock = {name: f"{fmt(c.hours)} h ({c.what})" for name, c in p.clocks.items()}

@@ -13,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from safety.criteria import Criteria, load_criteria
-from safety.protocol import Protocol, load_protocol
+from safety.protocol import Protocol, check_against_criteria, load_protocol
 
 DEFAULT_STUDY = "ChiCTR2600125907"
 
@@ -37,6 +37,7 @@ def load_ruleset(study_file: Path | None = None) -> RuleSet:
     path = study_file or rules_dir() / "studies" / f"{DEFAULT_STUDY}.yaml"
     protocol = load_protocol(path)
     criteria = load_criteria(protocol.ctcae_version, rules_dir(), assume_worst_clinical=protocol.assume_worst_clinical)
+    check_against_criteria(protocol, criteria, str(path))
     digest = hashlib.sha256()
     for file in [path, *criteria.source_files]:
         digest.update(Path(file).read_bytes())

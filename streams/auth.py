@@ -4,6 +4,11 @@ Acknowledgements must be attributable (regulatory.md, audit expectations), so ev
 either a per-role bearer token (``SAFETY_AUTH_TOKENS="pi:...,ethics:...,safety_officer:..."``) or a one-click
 link in the alert message, signed with HMAC-SHA256 over (action, alert id, role, expiry) with
 ``SAFETY_LINK_SECRET``. Comparisons are constant-time; an expired, tampered or foreign-alert link is rejected.
+
+A guessable token or secret is an unattributable acknowledgement, so both have a minimum strength, checked when
+the settings load (``LinkSecret``, ``RoleTokens``): at least 32 characters (128 bits of randomness as hex, more as
+base64) with at least 8 different characters. ``python -c "import secrets; print(secrets.token_urlsafe(32))"``
+makes one (README, "Settings are checked the same way").
 """
 
 from __future__ import annotations
@@ -12,9 +17,15 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Annotated
 from urllib.parse import quote, urlencode
 
+from pydantic import AfterValidator
+
 ROLES = ("pi", "ethics", "safety_officer")
+MIN_SECRET_CHARS = 32
+MIN_DISTINCT_CHARS = 8
+MAKE_ONE = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 class AuthConfigError(ValueError):
@@ -41,6 +52,36 @@ def parse_tokens(spec: str | None) -> dict[str, str]:
             )
         tokens[token] = role
     return tokens
+
+
+def weakness(secret: str) -> str | None:
+    """Why ``secret`` is too weak (never quoting it), or None."""
+    if len(secret) < MIN_SECRET_CHARS:
+        return f"has {len(secret)} characters, at least {MIN_SECRET_CHARS} are needed"
+    if len(set(secret)) < MIN_DISTINCT_CHARS:
+        return f"uses {len(set(secret))} different characters, at least {MIN_DISTINCT_CHARS} are needed"
+    return None
+
+
+def _strong_secret(value: str | None) -> str | None:
+    problem = weakness(value) if value else None
+    if problem:
+        raise ValueError(f"the secret {problem}; make one with {MAKE_ONE}")
+    return value
+
+
+def _strong_tokens(value: str | None) -> str | None:
+    for token, role in parse_tokens(value).items():
+        problem = weakness(token)
+        if problem:
+            raise ValueError(f"the {role} token {problem}; make one with {MAKE_ONE}")
+    return value
+
+
+LinkSecret = Annotated[str | None, AfterValidator(_strong_secret)]
+"""SAFETY_LINK_SECRET: unset or empty (links disabled), or strong enough (``weakness``)."""
+RoleTokens = Annotated[str | None, AfterValidator(_strong_tokens)]
+"""SAFETY_AUTH_TOKENS: unset, or 'role:token,...' with roles of ``ROLES`` and every token strong enough."""
 
 
 def bearer_token(headers: Mapping[str, str]) -> str | None:

@@ -35,6 +35,8 @@ from safety.errors import DeliveryConfigError
 from safety.ledger import RetryPolicy, Target
 from safety.messages import Message
 from safety.protocol import Protocol as StudyProtocol
+from streams.auth import LinkSecret, RoleTokens
+from streams.notify_config import check_addresses, check_roles, dropped_target
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +63,10 @@ class DeliverySettings(BaseSettings):
     retry_max_delay_seconds: float = Field(3600.0, gt=0)
     retry_jitter: float = Field(0.2, ge=0, lt=1)
     sweep_interval: float = Field(30.0, gt=0, description="seconds between retry/escalation sweeps")
-    link_secret: str | None = None
+    link_secret: LinkSecret = None
     link_ttl_hours: float = Field(168.0, gt=0, description="validity of one-click acknowledgement links")
     public_url: str | None = Field(None, description="base URL of the worker's web server, used in links")
-    auth_tokens: str | None = None
+    auth_tokens: RoleTokens = None
     topic_delivery_commands: str = Field(
         "safety.delivery-commands", description="internal topic: alerts re-keyed by alert_id + sweeps"
     )
@@ -254,20 +256,26 @@ def load_apprise_channels(
         raise DeliveryConfigError(
             f"SAFETY_NOTIFY_CONFIG={path}: file not found; point it at an apprise YAML file"
         )
-    with apprise.LogCapture(level=apprise.logging.ERROR) as captured:  # type: ignore[no-untyped-call]
+    check_addresses(path)
+    with apprise.LogCapture(level=apprise.logging.WARNING) as captured:  # type: ignore[no-untyped-call]
         config = apprise.AppriseConfig()
         if not config.add(str(path)):
             raise DeliveryConfigError(f"{path}: apprise could not read this configuration file")
         bundle = apprise.Apprise()
         bundle.add(config)
         services = list(bundle.find(tag="all", resolve=True))  # ${VAR} templates resolved now, from the env
-    problems = captured.getvalue().strip()
+    lines = captured.getvalue().splitlines()
+    problems = [line for line in lines if " - ERROR - " in line or " - CRITICAL - " in line]
     if problems:
-        first = problems.splitlines()[0].split(" - ", 2)[-1]
+        first = problems[0].split(" - ", 2)[-1]
         raise DeliveryConfigError(
             f"{path}: apprise skipped an entry ({first[:300]}); fix it, a skipped entry can be a recipient "
             "who silently gets nothing"
         )
+    dropped = dropped_target(path, lines)
+    if dropped:
+        raise DeliveryConfigError(dropped)
+    check_roles(path, services)
     channels: list[Channel] = []
     for service in services:
         tags = sorted(str(t) for t in service.tags if str(t) in RECIPIENT_TAGS)

@@ -91,7 +91,7 @@ def demo_tokens() -> dict[str, str]:
     configured = os.environ.get("SAFETY_AUTH_TOKENS")
     if configured:
         return dict(pair.split(":", 1) for pair in configured.split(",") if ":" in pair)
-    return {role: secrets.token_urlsafe(12) for role in ROLES}
+    return {role: secrets.token_urlsafe(32) for role in ROLES}  # >= 32 characters (streams/auth.py)
 
 
 def page_urls(base: str, tokens: dict[str, str]) -> list[str]:
@@ -251,7 +251,7 @@ def run_demo(
         worker = start_worker(settings, out / "worker.log", web_port, {
             "SAFETY_OUTBOX_DIR": str(outbox),
             "SAFETY_AUTH_TOKENS": ",".join(f"{role}:{token}" for role, token in tokens.items()),
-            "SAFETY_LINK_SECRET": os.environ.get("SAFETY_LINK_SECRET") or secrets.token_urlsafe(24),
+            "SAFETY_LINK_SECRET": os.environ.get("SAFETY_LINK_SECRET") or secrets.token_urlsafe(32),
             "SAFETY_PUBLIC_URL": os.environ.get("SAFETY_PUBLIC_URL") or base_url,
         })
         if not os.environ.get("SAFETY_NOTIFY_CONFIG"):

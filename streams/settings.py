@@ -8,10 +8,22 @@ Defaults are the development/demo ones (memory store, loopback web server); prod
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from safety.errors import SafetyError
+from safety.protocol import check_time_zone
+from streams.auth import LinkSecret, RoleTokens
+
+SECRET_FIELDS = frozenset({"link_secret", "auth_tokens"})
+
+
+class SettingsError(SafetyError, ValueError):
+    """A ``SAFETY_*`` setting is out of its bounds; the message names the variable and what is allowed."""
 
 
 class Settings(BaseSettings):
@@ -64,18 +76,33 @@ class Settings(BaseSettings):
 
     # --- Web server (metrics, pages) ---
     web_host: str = Field("127.0.0.1", description="bind address; 0.0.0.0 only inside a container")
-    web_port: int = Field(6066, ge=0, le=65535)
+    web_port: int = Field(6066, ge=1, le=65535, description="TCP port of /metrics and the pages")
     web_enabled: bool = True
 
     # --- Rules and study ---
     rules_file: Path | None = Field(None, description="rules/studies/<study>.yaml; None = the default study")
     study_tz: str = Field("Asia/Shanghai", description="time zone for timestamps without a UTC offset")
 
+    @field_validator("study_tz")
+    @classmethod
+    def _study_tz_exists(cls, value: str) -> str:
+        return check_time_zone(value)
+
     # --- Delivery (owned by the delivery engineer: add notify/auth fields below this line) ---
     notify_config: Path | None = Field(None, description="apprise config (YAML/TEXT) with recipient tags")
-    link_secret: str | None = Field(None, description="HMAC secret of acknowledgement links")
-    auth_tokens: str | None = Field(None, description="role tokens for HTTP pages, 'role:token,role:token'")
+    link_secret: LinkSecret = Field(None, description="HMAC secret of acknowledgement links (>= 32 characters)")
+    auth_tokens: RoleTokens = Field(
+        None, description="role tokens for HTTP pages, 'role:token,role:token' (each >= 32 characters)"
+    )
     public_url: str | None = Field(None, description="base URL printed in notifications and links")
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """The environment's settings with ``overrides`` (command-line options), validated together."""
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            raise SettingsError(describe(exc, given=overrides.keys())) from None
 
     def bootstrap_url(self) -> str:
         """faust's broker URL form: ``kafka://h1:p1;h2:p2``."""
@@ -103,3 +130,17 @@ class Settings(BaseSettings):
             "delivery_commands": self.topic_delivery_commands,
             "ethics_feed": self.topic_ethics_feed,
         }
+
+
+def describe(exc: ValidationError, given: Iterable[str] = ()) -> str:
+    """A settings error in one line: 'SAFETY_WEB_PORT=99999: Input should be ...' (secrets never quoted);
+    ``given``: fields that came from the command line rather than the environment."""
+    problems = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        name = f"SAFETY_{field.upper()}"
+        msg = err["msg"].removeprefix("Value error, ").removeprefix(f"{name}: ")
+        shown = "" if field in SECRET_FIELDS or "input" not in err else f"={err['input']}"
+        origin = " (from the command line)" if field in given else ""
+        problems.append(f"{name}{shown}{origin}: {msg}")
+    return "; ".join(problems)

@@ -32,7 +32,7 @@ def worker_main(argv: Sequence[str]) -> int:
         updates["kafka_bootstrap"] = args.bootstrap
     if args.web_port is not None:
         updates["web_port"] = args.web_port
-    settings = Settings().model_copy(update=updates)
+    settings = Settings.load(**updates)  # validated: --web-port 99999 is refused like SAFETY_WEB_PORT=99999
     if not settings.kafka_bootstrap:
         parser.error(
             "no broker: set SAFETY_KAFKA_BOOTSTRAP=host:port or pass --bootstrap "

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +35,87 @@ def test_missing_events_file_is_a_one_line_error(tmp_path) -> None:  # type: ign
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert "no such file" in result.stderr
+
+
+def run_env(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The command with no SAFETY_* variable of this shell (no broker), plus ``env``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SAFETY_", "APPRISE_"))}
+    return subprocess.run([sys.executable, "-m", "safety", *args], capture_output=True, text=True, timeout=120,
+                          env={**clean, **env})
+
+
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    return result.stderr.strip()
+
+
+def test_worker_refuses_a_web_port_out_of_range_in_one_line() -> None:
+    line = one_line(run_env({}, "worker", "--web-port", "99999"))
+    assert line == ("safety worker: SAFETY_WEB_PORT=99999 (from the command line): "
+                    "Input should be less than or equal to 65535")
+
+
+def test_worker_refuses_zero_partitions_in_one_line() -> None:
+    line = one_line(run_env({"SAFETY_PARTITIONS": "0"}, "worker"))
+    assert line == "safety worker: SAFETY_PARTITIONS=0: Input should be greater than or equal to 1"
+
+
+def test_worker_refuses_a_misspelt_study_time_zone_with_the_nearest_one() -> None:
+    line = one_line(run_env({"SAFETY_STUDY_TZ": "Asia/Shangai"}, "worker"))
+    assert line == ("safety worker: SAFETY_STUDY_TZ=Asia/Shangai: 'Asia/Shangai' is not an IANA time zone "
+                    "(did you mean 'Asia/Shanghai'?)")
+
+
+def _deliver(tmp_path: Path, env: dict[str, str], config: str | None = None) -> subprocess.CompletedProcess[str]:
+    alerts = tmp_path / "alerts.jsonl"
+    alerts.write_text("", encoding="utf-8")
+    args = ["deliver", "--alerts", str(alerts), "--outbox", str(tmp_path / "outbox")]
+    if config is not None:
+        path = tmp_path / "apprise.yml"
+        path.write_text(config, encoding="utf-8")
+        args += ["--config", str(path)]
+    return run_env(env, *args)
+
+
+def test_a_one_character_link_secret_is_refused_without_quoting_it(tmp_path: Path) -> None:
+    line = one_line(_deliver(tmp_path, {"SAFETY_LINK_SECRET": "Q"}))
+    assert line.startswith("safety deliver: SAFETY_LINK_SECRET: the secret has 1 characters, at least 32 are needed")
+    assert "Q" not in line.removeprefix("safety deliver: SAFETY_LINK_SECRET")
+
+
+def test_one_character_role_tokens_are_refused_naming_the_role_not_the_token(tmp_path: Path) -> None:
+    strong = "k3Jv9-QxT2mLw8Zr4bYp6NcHs1DfGuEa"
+    line = one_line(_deliver(tmp_path, {"SAFETY_AUTH_TOKENS": f"pi:{strong},ethics:Z"}))
+    assert line.startswith("safety deliver: SAFETY_AUTH_TOKENS: the ethics token has 1 characters, at least 32")
+    assert strong not in line and ":Z" not in line
+
+
+MAILPIT = "version: 1\nurls:\n  - mailto://127.0.0.1:1025?from=sae-alerts@example.org&mode=insecure:\n"
+
+
+def test_an_invalid_e_mail_address_in_the_apprise_file_is_refused_with_its_key(tmp_path: Path) -> None:
+    config = MAILPIT + ("      - to: pi@@example.org\n        tag: pi\n"
+                        "      - to: ethics@example.org\n        tag: ethics\n"
+                        "      - to: officer@example.org\n        tag: safety_officer\n")
+    line = one_line(_deliver(tmp_path, {}, config))
+    assert line == (f"safety deliver: {tmp_path / 'apprise.yml'}: urls[0][0].to: 'pi@@example.org' is not an e-mail "
+                    "address; write it as name@domain (apprise would drop it and that recipient silently gets nothing)")
+
+
+def test_a_misspelt_recipient_tag_in_the_apprise_file_is_refused_with_the_nearest_role(tmp_path: Path) -> None:
+    config = MAILPIT + ("      - to: pi@example.org\n        tag: pi, ethic\n"
+                        "      - to: ethics@example.org\n        tag: ethics\n"
+                        "      - to: officer@example.org\n        tag: safety_officer\n")
+    line = one_line(_deliver(tmp_path, {}, config))
+    assert line == (f"safety deliver: {tmp_path / 'apprise.yml'}: tag 'ethic' of a mailto URL is not a recipient role "
+                    "(pi, ethics, safety_officer) (did you mean 'ethics'?); a URL without a role is never used")
+
+
+def test_the_demo_apprise_file_and_strong_secrets_are_accepted(tmp_path: Path) -> None:
+    token = "k3Jv9-QxT2mLw8Zr4bYp6NcHs1DfGuEa"
+    env = {"SAFETY_LINK_SECRET": token[::-1], "SAFETY_AUTH_TOKENS": f"pi:{token},ethics:{token[1:]}x"}
+    config = (Path(__file__).resolve().parents[1] / "deploy" / "apprise.mailpit.yml").read_text(encoding="utf-8")
+    result = _deliver(tmp_path, env, config)
+    assert result.returncode == 0, result.stderr
+    assert "3 channel(s)" in result.stderr

@@ -57,7 +57,7 @@ def test_embedded_examples_grade_as_stated(version, worst, entry, index, example
 
 def test_v6_extends_v5_and_keeps_unchanged_terms():
     v5, v6 = load_criteria("5.0", RULES), load_criteria("6.0", RULES)
-    assert [p.name for p in v6.source_files] == ["ctcae_v5.yaml", "ctcae_v6.yaml", "units.yaml"]
+    assert [p.name for p in v6.source_files] == ["ctcae_v5.yaml", "ctcae_v6.yaml", "units.yaml", "ctcae_terms.yaml"]
     assert v6.by_id["K-LOW"].term == v5.by_id["K-LOW"].term
     assert v6.by_id["PLAT"].term == "Thrombocytopenia"
     assert "GLUC-HIGH" in v6.by_id and "GLUC-HIGH" not in v5.by_id
@@ -188,3 +188,45 @@ def test_the_si_unit_cannot_be_given_as_bands_by_unit(broken):
         hgb["bands_by_unit"]["g/L"] = hgb["sets"]
     with pytest.raises(RuleFileError, match=r"HGB bands_by_unit 'g/L': the SI unit's bands are the entry's 'sets'"):
         load_criteria("5.0", broken(change))
+
+
+def test_every_graded_term_is_in_the_vocabulary_of_its_version():
+    for version in VERSIONS:
+        criteria = loaded(version, False)
+        assert {e.term for e in criteria.entries} <= criteria.vocabulary.names
+
+
+def test_v6_renames_platelet_count_decreased_and_each_version_knows_the_other_name():
+    v5, v6 = loaded("5.0", False).vocabulary, loaded("6.0", False).vocabulary
+    assert "Thrombocytopenia" in v6.names and "Platelet count decreased" not in v6.names
+    assert v5.lookup("Thrombocytopenia") == "Platelet count decreased"
+    assert v6.lookup("Platelet count decreased") == "Thrombocytopenia"
+    assert v5.lookup("Anaphylaxis") == "Anaphylaxis" and v5.lookup("Anaphylaxsis") is None
+    assert v5.nearest("Anaphylaxsis") == "Anaphylaxis"
+
+
+def test_a_graded_term_missing_from_the_vocabulary_fails(broken):
+    def change(data):
+        _alt(data)["term"] = "Alanine aminotransferase increasd"
+    message = (r"ALT: term 'Alanine aminotransferase increasd' is not a CTCAE v5.0 term in ctcae_terms.yaml; "
+               "add it there or correct the spelling")
+    with pytest.raises(RuleFileError, match=message):
+        load_criteria("5.0", broken(change))
+
+
+def test_a_rename_of_a_term_the_base_version_lacks_fails(broken):
+    target = broken(lambda data: None)
+    path = target / "ctcae_terms.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["versions"]["6.0"]["renamed"] = {"Platelets decreased": "Thrombocytopenia"}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(RuleFileError, match=r"ctcae_terms.yaml: versions.6.0.renamed: 'Platelets decreased' is "
+                                             "not a term of 5.0"):
+        load_criteria("6.0", target)
+
+
+def test_without_the_vocabulary_file_the_criteria_do_not_load(broken):
+    target = broken(lambda data: None)
+    (target / "ctcae_terms.yaml").unlink()
+    with pytest.raises(RuleFileError, match=r"ctcae_terms.yaml: cannot read the rules file"):
+        load_criteria("5.0", target)

@@ -212,7 +212,7 @@ def test_subject_timeline_under_ctcae_v6_draws_v6_bands_and_v6_term_names() -> N
 def test_timeline_bands_follow_an_edited_rules_file(tmp_path: Path) -> None:
     edited = tmp_path / "rules"
     edited.mkdir()
-    for name in ("ctcae_v5.yaml", "units.yaml"):
+    for name in ("ctcae_v5.yaml", "units.yaml", "ctcae_terms.yaml"):
         (edited / name).write_text((rules_dir() / name).read_text(encoding="utf-8"), encoding="utf-8")
     v5 = edited / "ctcae_v5.yaml"
     text = v5.read_text(encoding="utf-8")
