@@ -4,8 +4,10 @@ Every page (streams/pages.py) needs the whole study, but a worker owns only some
 faust GlobalTable, so every worker reads every partition's view. Each key has one writer (convention 10):
 ``s:<subject_id>`` is written by the agent that owns the subject's partition of the topic it consumes
 (events, graded and alerts are keyed by subject_id), ``a:<alert_id>`` by the agent on safety.acks (keyed by
-alert_id). What a subject's view keeps is bounded (``SubjectView.add_*``): every enrolment, infusion, AE,
-death and alert, and for the six timeline tests the first and the latest lab values and graded rows.
+alert_id), ``x:<alert_id>`` (the alert itself, so any worker's ack endpoint finds it by id: streams/acks.py)
+by the alerts agent of the alert's subject partition. What a subject's view keeps is bounded
+(``SubjectView.add_*``): every enrolment, infusion, AE, death and alert, and for the six timeline tests the
+first and the latest lab values and graded rows.
 
 A leader-only timer publishes the safety-summary JSON to safety.ethics-feed every ``feed_interval`` seconds,
 so a consumer of that topic gets the same document as ``GET /reports/safety-summary.json``.
@@ -79,6 +81,10 @@ def subject_key(subject_id: str) -> str:
 
 def ack_key(alert_id: str) -> str:
     return f"a:{alert_id}"
+
+
+def alert_key(alert_id: str) -> str:
+    return f"x:{alert_id}"
 
 
 def snapshot(items: Iterable[tuple[Any, Any]]) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
@@ -161,6 +167,10 @@ def register(app: Any, ctx: Any) -> Any:
                 record = _json(value)
                 if record and isinstance(record.get("subject_id"), str):
                     update(record["subject_id"], change, record)
+                    if change == "add_alert" and isinstance(record.get("alert_id"), str):
+                        key = alert_key(record["alert_id"]).encode()
+                        if view.get(key) is None:  # first occurrence, as SubjectView.add_alert keeps
+                            view[key] = value
 
     agent_for(ctx.topics.events, "dashboard_events", "add_event")
     agent_for(ctx.topics.graded, "dashboard_graded", "add_graded")
@@ -173,6 +183,8 @@ def register(app: Any, ctx: Any) -> Any:
             if record and isinstance(record.get("alert_id"), str):
                 key = ack_key(record["alert_id"]).encode()
                 known = json.loads(view.get(key) or b"[]")
+                if any(k.get("ack_id") == record.get("ack_id") for k in known if record.get("ack_id")):
+                    continue  # the same ack redelivered, or a single-use link posted twice at once
                 view[key] = json.dumps((known + [record])[-MAX_ACKS:], ensure_ascii=False).encode()
 
     interval = float(
