@@ -46,7 +46,7 @@ from pydantic import ValidationError
 
 from safety.alerts import Alert
 from safety.ledger import ack_refusal, acting_for, submission_refusal
-from safety.messages import KIND_EN, KIND_ZH, basis_lines
+from safety.messages import render as render_message
 from safety.reports import AckRecord, read_acks
 from safety.templating import render
 from streams.auth import bearer_token, cross_origin_refusal, link_id, parse_tokens, role_for_token, verify_link
@@ -155,7 +155,8 @@ class AckEndpoints:
         time_zone: str = "UTC",
     ) -> None:
         self.tokens, self.link_secret, self.publish, self.clock = tokens, link_secret, publish, clock
-        self.directory, self.public_url, self.tz = directory, public_url, ZoneInfo(time_zone)
+        self.directory, self.public_url = directory, public_url
+        self.time_zone, self.tz = time_zone, ZoneInfo(time_zone)
         self.page_template = LINK_PAGE.read_text(encoding="utf-8")
         self._used: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
@@ -426,27 +427,10 @@ class AckEndpoints:
 
     # --- the page -----------------------------------------------------------------------------------------
     def _summary(self, alert: Alert) -> dict[str, Any]:
-        """What is being acknowledged: the message's fields, the basis through the message whitelist."""
-        kind = str(alert.kind)
-        due = self._local(alert.report_due_at) if alert.report_due_at else "-"
-        rows = [
-            ("受试者 / Subject", alert.subject_id, "subject"),
-            ("类型 / Kind", f"{KIND_ZH.get(kind, kind)} / {KIND_EN.get(kind, kind)} ({kind})", "kind"),
-            ("CTCAE 术语 / Term", alert.ctcae_term or "-", "term"),
-            ("分级 / Grade", "-" if alert.grade is None else str(alert.grade), "grade"),
-            ("研究日 / Study day", "-" if alert.study_day is None else str(alert.study_day), "study-day"),
-            ("规则 / Rule", alert.rule_id, "rule"),
-            ("截止 / Due", due, "due"),
-        ]
-        shown, withheld = basis_lines(alert.basis)
-        basis = [f"{k}: {v}" for k, v in shown] or ["-"]
-        if withheld:
-            basis.append(f"另有 {withheld} 项见系统 / {withheld} more on the dashboard")
-        return {
-            "alert_id": alert.alert_id,
-            "rows": [{"label": lbl, "value": v, "testid": t} for lbl, v, t in rows],
-            "basis": basis,
-        }
+        """What is being acknowledged: exactly what the message showed (safety/messages.py builds it from a
+        whitelist of alert fields), so a link forwarded to a group reveals nothing the message did not."""
+        message = render_message(alert, time_zone=self.time_zone)
+        return {"alert_id": alert.alert_id, "headline": message.title, "details": message.html}
 
     def _page(
         self,
