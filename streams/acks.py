@@ -45,11 +45,19 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from safety.alerts import Alert
-from safety.ledger import ack_refusal, acting_for, submission_refusal
+from safety.ledger import ETHICS_SUBMITTERS, ack_refusal, acting_for, submission_refusal
 from safety.messages import render as render_message
 from safety.reports import AckRecord, read_acks
 from safety.templating import render
-from streams.auth import bearer_token, cross_origin_refusal, link_id, parse_tokens, role_for_token, verify_link
+from streams.auth import (
+    ROLES,
+    bearer_token,
+    cross_origin_refusal,
+    link_id,
+    parse_tokens,
+    role_for_token,
+    verify_link,
+)
 from streams.dashboard import ack_key, alert_key
 from streams.deliver import ack_event_id
 
@@ -57,8 +65,6 @@ log = logging.getLogger(__name__)
 
 ALERT_ID = re.compile(r"^[0-9a-f]{24}$")
 CAUSALITY = ("related", "probable", "possible", "unlikely", "unrelated", "unassessable")
-ACK_ROLES = ("pi", "ethics", "safety_officer")
-ETHICS_ROLES = ("pi", "ethics")
 MAX_WHO, MAX_TEXT = 100, 2000
 USED_LINKS_KEPT = 10_000  # links this worker saw used, until the view has their ack (streams/dashboard.py)
 LINK_PAGE = Path(__file__).resolve().parent / "templates" / "ack_link.html"
@@ -253,7 +259,7 @@ class AckEndpoints:
 
     # --- token endpoints ----------------------------------------------------------------------------------
     async def post_ack(self, request: web.Request) -> web.Response:
-        checked = await self._authorised(request, ACK_ROLES)
+        checked = await self._authorised(request, ROLES)
         if isinstance(checked, web.Response):
             return checked
         role, alert, body, who = checked
@@ -303,7 +309,7 @@ class AckEndpoints:
         return event
 
     async def post_ethics_submitted(self, request: web.Request) -> web.Response:
-        checked = await self._authorised(request, ETHICS_ROLES)
+        checked = await self._authorised(request, ETHICS_SUBMITTERS)
         if isinstance(checked, web.Response):
             return checked
         role, alert, body, who = checked
