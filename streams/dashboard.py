@@ -21,8 +21,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
+from safety.alerts import Alert
+from safety.ledger import ack_refusal, submission_refusal
 from safety.reports import TIMELINE_TESTS, Report, StoppingParams, build_report
 
 log = logging.getLogger(__name__)
@@ -125,6 +127,23 @@ def report_from(
     return report, events, graded
 
 
+def ack_refusal_in_view(alert_raw: bytes | None, record: dict[str, Any]) -> str | None:
+    """Why the pages must not show this ack or submission (the same rule the ledger applies, safety.ledger);
+    None when it may be shown, or when the alert is not in the view yet and so cannot be judged here."""
+    if alert_raw is None:
+        return None
+    try:
+        alert = Alert.model_validate_json(alert_raw)
+    except ValidationError:
+        return None
+    role = str(record.get("role", ""))
+    if record.get("type") == "ack":
+        return ack_refusal(alert, role)
+    if record.get("type") == "ethics_submitted":
+        return submission_refusal(alert, role)
+    return None
+
+
 def _json(value: bytes | str | None) -> dict[str, Any] | None:
     if value is None:
         return None
@@ -185,6 +204,10 @@ def register(app: Any, ctx: Any) -> Any:
                 known = json.loads(view.get(key) or b"[]")
                 if any(k.get("ack_id") == record.get("ack_id") for k in known if record.get("ack_id")):
                     continue  # the same ack redelivered, or a single-use link posted twice at once
+                refusal = ack_refusal_in_view(view.get(alert_key(record["alert_id"]).encode()), record)
+                if refusal:
+                    log.warning("dashboard: %s refused, not shown: %s", record.get("type"), refusal)
+                    continue
                 view[key] = json.dumps((known + [record])[-MAX_ACKS:], ensure_ascii=False).encode()
 
     interval = float(

@@ -451,21 +451,26 @@ async def test_pages_offer_only_the_buttons_the_viewer_s_role_may_use() -> None:
 
 
 # --- the worker: the alert index in the dashboard view, and the ledger agent's own check --------------------
-@pytest.mark.asyncio
-async def test_the_worker_finds_an_alert_from_safety_alerts_and_404s_an_unknown_id(sent) -> None:  # type: ignore[no-untyped-def]
-    from aiohttp.test_utils import TestClient, TestServer
+def worker_app() -> Any:
+    """The worker with every plug-in, broker-less (tests/streams/conftest.py), with role tokens set."""
     from prometheus_client import CollectorRegistry
 
     from streams.app import create_app
     from streams.metrics import SafetyMetrics
     from streams.settings import Settings
 
-    settings = Settings(
-        kafka_bootstrap="127.0.0.1:1", store="memory://", web_enabled=False, auth_tokens="pi:pi-token-123"
-    )
+    settings = Settings(kafka_bootstrap="127.0.0.1:1", store="memory://", web_enabled=False, auth_tokens=TOKENS)
     app = create_app(settings, metrics=SafetyMetrics.create(CollectorRegistry()))
     app.finalize()
     app.flow_control.resume()
+    return app
+
+
+@pytest.mark.asyncio
+async def test_the_worker_finds_an_alert_from_safety_alerts_and_404s_an_unknown_id(sent) -> None:  # type: ignore[no-untyped-def]
+    from aiohttp.test_utils import TestClient, TestServer
+
+    app = worker_app()
     async with app.agents["dashboard_alerts"].test_context() as agent:
         await agent.put(DLT.to_json().encode(), key=DLT.subject_id.encode())
     tokens = {"Authorization": "Bearer pi-token-123"}
@@ -516,3 +521,23 @@ async def test_the_ledger_agent_refuses_an_ack_the_role_may_not_make_so_escalati
     assert (recorded.role, recorded.on_behalf_of) == ("safety_officer", "team")
     refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
     assert len(refusals) == 3 and not any("Clerk" in m or "Dr Test" in m for m in refusals)
+
+
+@pytest.mark.asyncio
+async def test_the_pages_view_does_not_show_an_ack_the_role_may_not_make(sent) -> None:  # type: ignore[no-untyped-def]
+    """An ack put on safety.acks past the HTTP checks (another producer) must not close the alert on the pages
+    while the ledger keeps it open."""
+    app = worker_app()
+    async with app.agents["dashboard_alerts"].test_context() as agent:
+        await agent.put(DLT.to_json().encode(), key=DLT.subject_id.encode())
+    base = {"alert_id": DLT.alert_id, "at": NOW.isoformat(), "conclusion": "x"}
+    events = [
+        {**base, "type": "ack", "role": "ethics", "who": "Clerk Test", "ack_id": "e1"},
+        {**base, "type": "ethics_submitted", "role": "pi", "who": "Dr Test", "ack_id": "e2"},
+        {**base, "type": "ack", "role": "pi", "who": "Dr Test", "ack_id": "p1"},
+    ]
+    async with app.agents["dashboard_acks"].test_context() as agent:
+        for event in events:
+            await agent.put(json.dumps(event).encode(), key=DLT.alert_id.encode())
+    shown = ViewDirectory(app.safety.tables.extra["dashboard_view"]).acks(DLT.alert_id)
+    assert [e["ack_id"] for e in shown] == ["p1"]
