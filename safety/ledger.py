@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -72,7 +72,11 @@ class Delivery(_Frozen):
 
 
 class Ack(_Frozen):
-    """An attributable acknowledgement (who, role, when, what they concluded, from where)."""
+    """An attributable acknowledgement (who, role, when, what they concluded, from where).
+
+    ``on_behalf_of`` is ``"team"`` when the safety officer acknowledges an alert that was not sent to them
+    (protocol.md, "Who may acknowledge"); ``follow_up`` marks every acknowledgement after the first.
+    """
 
     ack_id: str
     who: str
@@ -82,6 +86,8 @@ class Ack(_Frozen):
     causality: str | None = None
     remote: str | None = None
     via: Literal["token", "link", "cli"] = "token"
+    on_behalf_of: str | None = None
+    follow_up: bool = False
 
 
 class EthicsSubmission(_Frozen):
@@ -255,10 +261,55 @@ def mark_failure_reported(entry: LedgerEntry, key: str) -> LedgerEntry:
     return entry.model_copy(update={"failures_reported": entry.failures_reported + (key,)})
 
 
+TEAM_ROLE: Final = "safety_officer"
+ETHICS_REPORT_KINDS: Final = (AlertKind.SAE, AlertKind.SUSAR)
+ETHICS_SUBMITTERS: Final = ("pi", "ethics")
+
+
+def ack_refusal(alert: Alert, role: str) -> str | None:
+    """Why ``role`` may not acknowledge ``alert``, or None when it may (protocol.md, "Who may acknowledge").
+
+    A person holding one of the roles the alert was sent to (its ``recipients``) acknowledges it; the safety
+    officer may acknowledge any alert on behalf of the team (``acting_for``). So the ethics committee cannot
+    close a DLT that only the PI receives, and stop its escalation.
+    """
+    if role in alert.recipients or role == TEAM_ROLE:
+        return None
+    return (
+        f"role {role} did not receive this {alert.kind} alert; it is acknowledged by "
+        f"{', '.join(alert.recipients)} (or by the safety officer for the team)"
+    )
+
+
+def acting_for(alert: Alert, role: str) -> str | None:
+    """``"team"`` when the safety officer acknowledges an alert not sent to them, else None."""
+    return "team" if role == TEAM_ROLE and role not in alert.recipients else None
+
+
+def submission_refusal(alert: Alert, role: str) -> str | None:
+    """Why ``role`` may not mark ``alert``'s ethics report submitted, or None when it may.
+
+    Only SAE and SUSAR alerts have an ethics committee report; the PI submits it and the committee receives
+    it, so only those two roles mark it (protocol.md, "Who may acknowledge").
+    """
+    if alert.kind not in ETHICS_REPORT_KINDS:
+        return f"only SAE and SUSAR alerts have an ethics committee report; this alert is a {alert.kind}"
+    if role not in ETHICS_SUBMITTERS:
+        return f"role {role} may not mark an ethics report submitted; allowed: {', '.join(ETHICS_SUBMITTERS)}"
+    return None
+
+
 def record_ack(entry: LedgerEntry, ack: Ack) -> LedgerEntry:
-    """Append an acknowledgement; the same ack redelivered (same ack_id) changes nothing."""
+    """Append an acknowledgement; the same ack redelivered (same ack_id) changes nothing.
+
+    The first acknowledgement closes the alert; every later one is kept as a follow-up entry and never
+    reopens or replaces the first (protocol.md, "Who may acknowledge"). Whether the role may acknowledge at
+    all is ``ack_refusal``'s question, asked by the shell before it records.
+    """
     if any(a.ack_id == ack.ack_id for a in entry.acks):
         return entry
+    if entry.acks and not ack.follow_up:
+        ack = ack.model_copy(update={"follow_up": True})
     return entry.model_copy(update={"acks": entry.acks + (ack,)})
 
 

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from safety import svg
 from safety.feeds import KIND_LABELS, STATE_LABELS
+from safety.ledger import ack_refusal, submission_refusal
 from safety.protocol import HysLaw
 from safety.reports import QUADRANTS, AlertStatus, EdishPoint, Report, SubjectTimeline
 from safety.templating import render
@@ -37,9 +38,10 @@ class Links:
     subject: Callable[[str], str]
     ack: Callable[[str], str] | None = None  # POST target of the acknowledge button; None = static pages
     submit: Callable[[str], str] | None = None  # POST target of "report submitted to the ethics committee"
+    role: str | None = None  # the viewer's role: only the buttons it may use are shown (safety.ledger)
 
     @classmethod
-    def live(cls, token: str | None = None) -> Links:
+    def live(cls, token: str | None = None, role: str | None = None) -> Links:
         """The worker's routes; a ``?token=`` the browser came with is carried on every link."""
         q = f"?token={quote(token)}" if token else ""
         amp = f"&token={quote(token)}" if token else ""
@@ -55,6 +57,7 @@ class Links:
             subject=lambda code: f"/subjects/{quote(code)}{q}",
             ack=lambda alert_id: f"/alerts/{quote(alert_id)}/ack{q}",
             submit=lambda alert_id: f"/alerts/{quote(alert_id)}/ethics-submitted{q}",
+            role=role,
         )
 
     @classmethod
@@ -107,7 +110,9 @@ def _alert_rows(statuses: Sequence[AlertStatus], links: Links, token_field: str)
     rows = []
     for st in statuses:
         a = st.alert
-        if links.ack is not None and st.state == "open":
+        role = links.role or ""
+        action = ""
+        if links.ack is not None and st.state == "open" and ack_refusal(a, role) is None:
             action = (
                 f'<form method="post" action="{escape(links.ack(a.alert_id))}" class="ack">{token_field}'
                 '<input type="text" name="who" required maxlength="100" placeholder="确认人 / Name" '
@@ -116,18 +121,22 @@ def _alert_rows(statuses: Sequence[AlertStatus], links: Links, token_field: str)
                 '<button type="submit" data-testid="ack-button">确认 / Acknowledge</button>'
                 '<span class="ack-status" role="status"></span></form>'
             )
-            if links.submit is not None and a.kind in ("SAE", "SUSAR") and st.submitted_at is None:
-                action += (
-                    f'<form method="post" action="{escape(links.submit(a.alert_id))}" class="ack">'
-                    '<input type="text" name="who" required maxlength="100" placeholder="提交人 / Name" '
-                    'aria-label="who"><input type="text" name="reference" maxlength="100" '
-                    'placeholder="伦理受理号 / Reference" aria-label="reference">'
-                    '<button type="submit" data-testid="submit-button">已报伦理 / Submitted to ethics'
-                    "</button>"
-                    '<span class="ack-status" role="status"></span></form>'
-                )
-        else:
-            action = escape(STATE_LABELS[st.state])
+        if (
+            links.submit is not None
+            and st.state == "open"
+            and st.submitted_at is None
+            and submission_refusal(a, role) is None
+        ):
+            action += (
+                f'<form method="post" action="{escape(links.submit(a.alert_id))}" class="ack">'
+                '<input type="text" name="who" required maxlength="100" placeholder="提交人 / Name" '
+                'aria-label="who"><input type="text" name="reference" maxlength="100" '
+                'placeholder="伦理受理号 / Reference" aria-label="reference">'
+                '<button type="submit" data-testid="submit-button">已报伦理 / Submitted to ethics'
+                "</button>"
+                '<span class="ack-status" role="status"></span></form>'
+            )
+        action = action or escape(STATE_LABELS[st.state])
         rows.append(
             {
                 "alert_id": a.alert_id,

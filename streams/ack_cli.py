@@ -3,6 +3,7 @@
 
 Posts to the worker's acknowledgement endpoint (streams/acks.py) with a role token (``--token`` or
 SAFETY_ACK_TOKEN). The worker records who, role, time and remote address and publishes the ack on safety.acks.
+An unknown alert id, or a role the alert was not sent to, is refused with the worker's reason (exit 1).
 """
 
 from __future__ import annotations
@@ -32,6 +33,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _refusal(exc: urllib.error.HTTPError) -> str:
+    """The worker's reason, said for a person: a 404 means the alert id is not one the worker knows."""
+    raw = exc.read().decode("utf-8", "replace")[:300]
+    try:
+        detail = str(json.loads(raw).get("error", raw))
+    except (ValueError, AttributeError):
+        detail = raw
+    if exc.code == 404:
+        return f"not found (HTTP 404): {detail}"
+    return f"refused (HTTP {exc.code}): {detail}"
+
+
 def ack_main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if not args.token:
@@ -58,8 +71,7 @@ def ack_main(argv: list[str] | None = None) -> int:
         with urllib.request.urlopen(request, timeout=15) as response:
             reply = json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
-        detail = exc.read().decode("utf-8", "replace")[:300]
-        print(f"safety ack: refused (HTTP {exc.code}): {detail}", file=sys.stderr)
+        print(f"safety ack: {_refusal(exc)}", file=sys.stderr)
         return 1
     except (urllib.error.URLError, OSError) as exc:
         print(f"safety ack: cannot reach {args.url} ({exc}); is the worker running?", file=sys.stderr)

@@ -9,16 +9,20 @@ A guessable token or secret is an unattributable acknowledgement, so both have a
 the settings load (``LinkSecret``, ``RoleTokens``): at least 32 characters (128 bits of randomness as hex, more as
 base64) with at least 8 different characters. ``python -c "import secrets; print(secrets.token_urlsafe(32))"``
 makes one (README, "Settings are checked the same way").
+
+A link acknowledges once: ``link_id`` names it in the ack event (a hash, never the signature itself), so a
+later post of the same link is recognised. Browser posts must come from the service's own pages
+(``cross_origin_refusal``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Annotated
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from pydantic import AfterValidator
 
@@ -139,3 +143,44 @@ def ack_link(base_url: str, secret: str, alert_id: str, role: str, expires: int)
     streams/acks.py)."""
     query = urlencode({"role": role, "exp": expires, "sig": sign_link(secret, alert_id, role, expires)})
     return f"{base_url.rstrip('/')}/alerts/{quote(alert_id)}/ack?{query}"
+
+
+def link_id(signature: str) -> str:
+    """A stable name of one signed link, safe to store: knowing it does not let anyone forge the link."""
+    return hashlib.sha256(f"link|{signature}".encode()).hexdigest()[:24]
+
+
+def origin_of(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of a URL or an Origin header value; None when it has no scheme or host."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname.lower(), port or (443 if parts.scheme == "https" else 80)
+
+
+SAME_SITE_FETCHES = ("same-origin", "none")
+
+
+def cross_origin_refusal(headers: Mapping[str, str], own: Collection[str]) -> str | None:
+    """Why a POST is refused as coming from another site's page, or None when it may proceed.
+
+    ``own`` are the service's own origins (SAFETY_PUBLIC_URL and the address the request came to). A browser
+    says where a post comes from in ``Sec-Fetch-Site`` and ``Origin`` (or, failing that, ``Referer``); each
+    that is present must name this service. A request with none of them is not from a browser page (the
+    ``safety ack`` command, scripts) and proceeds to the token or link check.
+    """
+    fetch_site = headers.get("Sec-Fetch-Site")
+    if fetch_site is not None and fetch_site.strip().lower() not in SAME_SITE_FETCHES:
+        return f"cross-site request refused (Sec-Fetch-Site: {fetch_site[:20]})"
+    mine = {o for o in (origin_of(u) for u in own) if o is not None}
+    for header in ("Origin", "Referer"):
+        value = headers.get(header)
+        if value is not None:
+            if origin_of(value) not in mine:
+                return f"cross-origin request refused ({header} is not this service)"
+            return None
+    return None

@@ -4,8 +4,10 @@ Every page (streams/pages.py) needs the whole study, but a worker owns only some
 faust GlobalTable, so every worker reads every partition's view. Each key has one writer (convention 10):
 ``s:<subject_id>`` is written by the agent that owns the subject's partition of the topic it consumes
 (events, graded and alerts are keyed by subject_id), ``a:<alert_id>`` by the agent on safety.acks (keyed by
-alert_id). What a subject's view keeps is bounded (``SubjectView.add_*``): every enrolment, infusion, AE,
-death and alert, and for the six timeline tests the first and the latest lab values and graded rows.
+alert_id), ``x:<alert_id>`` (the alert itself, so any worker's ack endpoint finds it by id: streams/acks.py)
+by the alerts agent of the alert's subject partition. What a subject's view keeps is bounded
+(``SubjectView.add_*``): every enrolment, infusion, AE, death and alert, and for the six timeline tests the
+first and the latest lab values and graded rows.
 
 A leader-only timer publishes the safety-summary JSON to safety.ethics-feed every ``feed_interval`` seconds,
 so a consumer of that topic gets the same document as ``GET /reports/safety-summary.json``.
@@ -19,8 +21,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
+from safety.alerts import Alert
+from safety.ledger import ack_refusal, submission_refusal
 from safety.reports import TIMELINE_TESTS, Report, StoppingParams, build_report
 
 log = logging.getLogger(__name__)
@@ -81,6 +85,10 @@ def ack_key(alert_id: str) -> str:
     return f"a:{alert_id}"
 
 
+def alert_key(alert_id: str) -> str:
+    return f"x:{alert_id}"
+
+
 def snapshot(items: Iterable[tuple[Any, Any]]) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
     """(events, graded, alerts, acks) from the view table's items (bytes or str keys and JSON values)."""
     events: list[Any] = []
@@ -117,6 +125,23 @@ def report_from(
         events, alerts, acks, study_id=study_id, generated_at=generated_at, stopping=stopping, **kwargs
     )
     return report, events, graded
+
+
+def ack_refusal_in_view(alert_raw: bytes | None, record: dict[str, Any]) -> str | None:
+    """Why the pages must not show this ack or submission (the same rule the ledger applies, safety.ledger);
+    None when it may be shown, or when the alert is not in the view yet and so cannot be judged here."""
+    if alert_raw is None:
+        return None
+    try:
+        alert = Alert.model_validate_json(alert_raw)
+    except ValidationError:
+        return None
+    role = str(record.get("role", ""))
+    if record.get("type") == "ack":
+        return ack_refusal(alert, role)
+    if record.get("type") == "ethics_submitted":
+        return submission_refusal(alert, role)
+    return None
 
 
 def _json(value: bytes | str | None) -> dict[str, Any] | None:
@@ -161,6 +186,10 @@ def register(app: Any, ctx: Any) -> Any:
                 record = _json(value)
                 if record and isinstance(record.get("subject_id"), str):
                     update(record["subject_id"], change, record)
+                    if change == "add_alert" and isinstance(record.get("alert_id"), str):
+                        key = alert_key(record["alert_id"]).encode()
+                        if view.get(key) is None:  # first occurrence, as SubjectView.add_alert keeps
+                            view[key] = value
 
     agent_for(ctx.topics.events, "dashboard_events", "add_event")
     agent_for(ctx.topics.graded, "dashboard_graded", "add_graded")
@@ -173,6 +202,12 @@ def register(app: Any, ctx: Any) -> Any:
             if record and isinstance(record.get("alert_id"), str):
                 key = ack_key(record["alert_id"]).encode()
                 known = json.loads(view.get(key) or b"[]")
+                if any(k.get("ack_id") == record.get("ack_id") for k in known if record.get("ack_id")):
+                    continue  # the same ack redelivered, or a single-use link posted twice at once
+                refusal = ack_refusal_in_view(view.get(alert_key(record["alert_id"]).encode()), record)
+                if refusal:
+                    log.warning("dashboard: %s refused, not shown: %s", record.get("type"), refusal)
+                    continue
                 view[key] = json.dumps((known + [record])[-MAX_ACKS:], ensure_ascii=False).encode()
 
     interval = float(

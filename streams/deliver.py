@@ -42,6 +42,8 @@ from safety.ledger import (
     EthicsSubmission,
     LedgerEntry,
     RetryPolicy,
+    ack_refusal,
+    acting_for,
     add_message,
     delivery_failed_alert,
     due_deliveries,
@@ -52,6 +54,7 @@ from safety.ledger import (
     record_attempt,
     record_escalation,
     record_ethics_submission,
+    submission_refusal,
     withdraw,
 )
 from safety.messages import Message, render
@@ -223,13 +226,30 @@ class Dispatcher:
         return updated
 
     def _apply_event(self, entry: LedgerEntry, event: dict[str, Any]) -> LedgerEntry:
+        """Append an ack or submission the role may make (the HTTP layer checked too; this is the last word)."""
         kind = event.get("type")
+        role = str(event.get("role", ""))
+        refusal = (
+            ack_refusal(entry.alert, role)
+            if kind == "ack"
+            else submission_refusal(entry.alert, role)
+            if kind == "ethics_submitted"
+            else None
+        )
+        if refusal is not None:
+            log.warning("alert %s: %s refused, not recorded: %s", entry.alert_id, kind, refusal)
+            return entry
         fields = {k: event[k] for k in ("who", "role", "at", "remote", "via") if event.get(k) is not None}
         fields["ack_id"] = event.get("ack_id") or ack_event_id(event)
         if kind == "ack":
             return record_ack(
                 entry,
-                Ack(conclusion=str(event.get("conclusion", "")), causality=event.get("causality"), **fields),
+                Ack(
+                    conclusion=str(event.get("conclusion", "")),
+                    causality=event.get("causality"),
+                    on_behalf_of=acting_for(entry.alert, role),
+                    **fields,
+                ),
             )
         if kind == "ethics_submitted":
             return record_ethics_submission(

@@ -107,7 +107,10 @@ class Pages:
         return now.astimezone(self.tz) if self.tz is not None else now
 
     def _links(self, request: web.Request) -> pages.Links:
-        return pages.Links.live(request.query.get("token"))
+        """Links for the viewer, whose role decides which acknowledge buttons the page offers."""
+        token = bearer_token(request.headers) or request.query.get("token")
+        role = role_for_token(self.tokens, token) if token else None
+        return pages.Links.live(request.query.get("token"), role)
 
     async def overview(self, request: web.Request) -> web.Response:
         report, _, _ = self.source(self._now())

@@ -42,6 +42,7 @@ ARGS = [
     "--disable-sync",
 ]
 TOKENS = {"tok-so": "safety_officer", "tok-pi": "pi", "tok-ethics": "ethics"}
+LINK_SECRET = "browser-test-link-secret"
 
 if not Path(CHROMIUM).exists():  # pragma: no cover - the Makefile's `browser` target installs it
     if os.environ.get("CI"):  # in CI the page tests must run, never skip quietly
@@ -112,15 +113,19 @@ def live_site() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     from aiohttp import web
 
     from safety.reports import build_report
-    from streams.acks import AckEndpoints
+    from streams.acks import AckEndpoints, ViewDirectory
     from streams.acks import add_routes as add_ack_routes
+    from streams.dashboard import ack_key, alert_key
     from streams.pages import Pages
     from streams.pages import add_routes as add_page_routes
 
     published: list[dict[str, Any]] = []
+    view = {alert_key(a["alert_id"]).encode(): json.dumps(a).encode() for a in fx.alerts()}
 
     async def publish(alert_id: str, event: dict[str, Any]) -> None:
         published.append(event)
+        key = ack_key(alert_id).encode()
+        view[key] = json.dumps(json.loads(view.get(key, b"[]")) + [event]).encode()
 
     def source(now: datetime) -> tuple[Any, list[Any], list[Any]]:
         return (
@@ -138,7 +143,15 @@ def live_site() -> Iterator[tuple[str, list[dict[str, Any]]]]:
         add_page_routes(
             app.router, Pages(source, dict((t, r) for t, r in TOKENS.items()), clock=lambda: fx.GENERATED_AT)
         )
-        add_ack_routes(app.router, AckEndpoints({t: r for t, r in TOKENS.items()}, None, publish))
+        acks = AckEndpoints(
+            dict(TOKENS),
+            LINK_SECRET,
+            publish,
+            ViewDirectory(view),
+            clock=lambda: fx.GENERATED_AT,
+            time_zone="Asia/Shanghai",
+        )
+        add_ack_routes(app.router, acks)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -328,3 +341,56 @@ def test_live_pi_marks_an_sae_report_submitted_to_the_ethics_committee(page: Any
         (e["type"], e["alert_id"], e["role"], e.get("reference")) for e in published
     ]
     assert page.console_errors == []
+
+
+def test_the_acknowledgement_link_page_is_readable_on_a_phone_and_acknowledges_once(
+    browser: Any, live_site: Any
+) -> None:
+    """A 390 px wide phone (the WeCom/DingTalk in-app browser): the alert is legible without zooming or
+    scrolling sideways, the button acknowledges, and opening the link again says who acknowledged it, when."""
+    from streams.auth import ack_link
+
+    url, published = live_site
+    sae = next(a for a in fx.alerts() if a["kind"] == "SAE" and a["subject_id"] == "AA-002")
+    expires = int(fx.GENERATED_AT.timestamp()) + 7 * 86400
+    link = ack_link(url, LINK_SECRET, sae["alert_id"], "pi", expires)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto(link)
+        summary = page.get_by_test_id("alert-summary")
+
+        def shown(label: str) -> str:
+            return str(summary.locator(f"tr:has(th:text-is('{label}')) td").inner_text())
+
+        assert (shown("Subject"), shown("Kind"), shown("CTCAE term")) == ("AA-002", "SAE", sae["ctcae_term"])
+        assert (shown("Grade"), shown("Study day")) == (str(sae["grade"]), str(sae["study_day"]))
+        assert "CST" in shown("Due") and summary.locator("ul li").count() >= 2  # basis, in both languages
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+        smallest = page.evaluate(
+            "Math.min(...[...document.querySelectorAll('th, td, li, label, button, input:not([type=hidden])')]"
+            ".map(e => parseFloat(getComputedStyle(e).fontSize)))"
+        )
+        assert smallest >= 14
+        button = page.get_by_test_id("ack-button").bounding_box()
+        assert button is not None and button["x"] >= 0 and button["x"] + button["width"] <= 390
+        assert button["height"] >= 44  # a finger-sized target
+        _shot(page, "ack-link-phone.png")
+        page.locator("#who").fill("值班研究者 Dr Test")
+        page.get_by_test_id("ack-button").click()
+        page.get_by_test_id("notice-done").wait_for()
+        assert ("ack", sae["alert_id"], "pi", "link") in [
+            (e["type"], e["alert_id"], e["role"], e["via"]) for e in published
+        ]
+        page.goto(link)  # the same link again, as another member of the group chat would
+        notice = page.get_by_test_id("notice-done").inner_text()
+        assert "Already acknowledged by 值班研究者 Dr Test at 2026-09-01 12:00 CST" in notice
+        assert page.get_by_test_id("ack-form").count() == 0
+        _shot(page, "ack-link-phone-used.png")
+        assert errors == []
+    finally:
+        context.close()

@@ -11,6 +11,8 @@ from safety.ledger import (
     Ack,
     RetryPolicy,
     Target,
+    ack_refusal,
+    acting_for,
     add_message,
     delivery_failed_alert,
     due_deliveries,
@@ -19,6 +21,7 @@ from safety.ledger import (
     record_ack,
     record_attempt,
     retry_delay,
+    submission_refusal,
 )
 
 PI = Target(channel="pi:mailto:1", recipient="pi", scheme="mailto")
@@ -121,3 +124,27 @@ def test_acks_are_appended_never_overwritten_and_a_redelivered_ack_is_ignored() 
     )
     entry = record_ack(record_ack(record_ack(entry, first), first), second)
     assert [a.ack_id for a in entry.acks] == ["a1", "a2"] and entry.acks[0].who == "Dr Test"
+
+
+def test_a_second_ack_is_kept_as_a_follow_up_and_never_replaces_the_first() -> None:
+    entry = open_entry(make_alert(), TARGETS, NOW)
+    first = Ack(ack_id="a1", who="Dr Test", role="pi", at=NOW, conclusion="assessing")
+    later = Ack(ack_id="a2", who="Clerk Test", role="ethics", at=NOW + timedelta(hours=1), conclusion="noted")
+    entry = record_ack(record_ack(entry, first), later)
+    assert [(a.ack_id, a.follow_up) for a in entry.acks] == [("a1", False), ("a2", True)]
+    assert entry.acknowledged and entry.acks[0] == first
+
+
+def test_an_alert_is_acknowledged_by_its_recipients_or_the_safety_officer_for_the_team() -> None:
+    dlt, sae = make_alert("DLT"), make_alert("SAE")  # DLT to the PI; SAE to the PI and the ethics committee
+    assert ack_refusal(dlt, "pi") is None and ack_refusal(sae, "ethics") is None
+    assert "did not receive this DLT alert" in (ack_refusal(dlt, "ethics") or "")
+    assert ack_refusal(dlt, "safety_officer") is None and acting_for(dlt, "safety_officer") == "team"
+    assert acting_for(dlt, "pi") is None
+
+
+def test_only_the_pi_and_the_ethics_committee_mark_an_sae_or_susar_report_submitted() -> None:
+    assert submission_refusal(make_alert("SAE"), "pi") is None
+    assert submission_refusal(make_alert("SUSAR"), "ethics") is None
+    assert "may not mark" in (submission_refusal(make_alert("SAE"), "safety_officer") or "")
+    assert "only SAE and SUSAR" in (submission_refusal(make_alert("DLT"), "pi") or "")

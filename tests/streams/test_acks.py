@@ -1,9 +1,11 @@
 """Acknowledgement endpoints: role tokens, signed expiring links, attributable ack events (issue 6,
-security)."""
+security), and who may acknowledge what (protocol.md, "Who may acknowledge")."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,44 +15,81 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from delivery_helpers import make_alert
 
+from safety.alerts import Alert
 from streams.ack_cli import ack_main
-from streams.acks import AckEndpoints, make_web_app
+from streams.acks import AckEndpoints, ViewDirectory, make_web_app
 from streams.auth import ack_link, parse_tokens
+from streams.dashboard import ack_key, alert_key
 
-ALERT = "0123456789abcdef01234567"
+SAE = make_alert("SAE")  # sent to pi and ethics
+DLT = make_alert("DLT", event="AE-9")  # sent to the PI only
+FAILED = Alert.model_validate(
+    {**make_alert("DLT", event="AE-10").model_dump(), "kind": "DELIVERY_FAILED", "recipients": ["safety_officer"]}
+)
+ALERT = SAE.alert_id
+UNKNOWN = "f" * 24
 SECRET = "test-link-secret"
-TOKENS = "pi:pi-token-123,ethics:ethics-token-456,safety_officer:officer-token-789"
+TOKENS = "pi:pi-token-123-0123456789abcdefghijklmnop,ethics:ethics-token-456-0123456789abcdefghijklmnop,safety_officer:officer-token-789-0123456789abcdefghijklmnop"
 NOW = datetime(2026, 8, 1, 2, 0, tzinfo=UTC)
 
 
 class Server:
-    def __init__(self) -> None:
+    """The endpoints over a view like the dashboard's; ``lag`` keeps published acks out of the view (the
+    stream has not caught up yet)."""
+
+    def __init__(self, alerts: list[Alert]) -> None:
         self.published: list[tuple[str, dict[str, Any]]] = []
         self.now = NOW
         self.url = ""
+        self.lag = False
+        self.view: dict[bytes, bytes] = {alert_key(a.alert_id).encode(): a.to_json().encode() for a in alerts}
 
     async def publish(self, alert_id: str, event: dict[str, Any]) -> None:
         self.published.append((alert_id, event))
+        if not self.lag:
+            self.add_to_view(event)
+
+    def add_to_view(self, event: dict[str, Any]) -> None:
+        key = ack_key(event["alert_id"]).encode()
+        self.view[key] = json.dumps(json.loads(self.view.get(key, b"[]")) + [event]).encode()
+
+    def endpoints(self, public_url: str | None = None) -> AckEndpoints:
+        return AckEndpoints(
+            parse_tokens(TOKENS),
+            SECRET,
+            self.publish,
+            ViewDirectory(self.view),
+            clock=lambda: self.now,
+            public_url=public_url,
+            time_zone="Asia/Shanghai",
+        )
 
 
-@pytest_asyncio.fixture()
-async def server() -> AsyncIterator[Server]:
-    state = Server()
-    endpoints = AckEndpoints(parse_tokens(TOKENS), SECRET, state.publish, clock=lambda: state.now)
+async def serve(state: Server, endpoints: AckEndpoints) -> web.AppRunner:
     runner = web.AppRunner(make_web_app(endpoints))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     state.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    return runner
+
+
+@pytest_asyncio.fixture()
+async def server() -> AsyncIterator[Server]:
+    state = Server([SAE, DLT, FAILED])
+    runner = await serve(state, state.endpoints())
     try:
         yield state
     finally:
         await runner.cleanup()
 
 
-async def post(url: str, body: Any, token: str | None = None) -> tuple[int, dict[str, Any]]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with aiohttp.ClientSession() as s, s.post(url, json=body, headers=headers) as r:
+async def post(
+    url: str, body: Any, token: str | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
+    sent = {**({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
+    async with aiohttp.ClientSession() as s, s.post(url, json=body, headers=sent) as r:
         return r.status, await r.json()
 
 
@@ -69,10 +108,10 @@ async def test_an_ack_without_a_token_is_401_and_with_a_wrong_token_403(server: 
 @pytest.mark.asyncio
 async def test_only_pi_and_ethics_may_mark_the_ethics_report_submitted(server: Server) -> None:
     url = f"{server.url}/alerts/{ALERT}/ethics-submitted"
-    status, _ = await post(url, {"who": "Officer Test"}, token="officer-token-789")
+    status, _ = await post(url, {"who": "Officer Test"}, token="officer-token-789-0123456789abcdefghijklmnop")
     assert status == 403
     status, body = await post(
-        url, {"who": "Clerk Test", "reference": "EC-2026-001"}, token="ethics-token-456"
+        url, {"who": "Clerk Test", "reference": "EC-2026-001"}, token="ethics-token-456-0123456789abcdefghijklmnop"
     )
     assert status == 202
     ((alert_id, event),) = server.published
@@ -86,7 +125,7 @@ async def test_only_pi_and_ethics_may_mark_the_ethics_report_submitted(server: S
 
 @pytest.mark.asyncio
 async def test_an_ack_is_attributable_who_role_time_and_remote_address(server: Server) -> None:
-    status, body = await post(f"{server.url}/alerts/{ALERT}/ack", ACK, token="pi-token-123")
+    status, body = await post(f"{server.url}/alerts/{ALERT}/ack", ACK, token="pi-token-123-0123456789abcdefghijklmnop")
     assert status == 202
     ((alert_id, event),) = server.published
     assert alert_id == ALERT and event["ack_id"] == body["ack_id"]
@@ -114,7 +153,7 @@ async def test_an_ack_is_attributable_who_role_time_and_remote_address(server: S
     ],
 )
 async def test_an_incomplete_ack_is_refused_with_the_reason(server: Server, body: Any, problem: str) -> None:
-    status, reply = await post(f"{server.url}/alerts/{ALERT}/ack", body, token="pi-token-123")
+    status, reply = await post(f"{server.url}/alerts/{ALERT}/ack", body, token="pi-token-123-0123456789abcdefghijklmnop")
     assert status == 400 and problem in reply["error"] and server.published == []
 
 
@@ -128,11 +167,13 @@ async def get(url: str) -> tuple[int, str]:
         return r.status, await r.text()
 
 
-async def confirm(server: Server, url: str, who: str = "Dr Test") -> tuple[int, str]:
+async def confirm(
+    server: Server, url: str, who: str = "Dr Test", headers: dict[str, str] | None = None
+) -> tuple[int, str]:
     q = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
     form = {**q, "who": who, "conclusion": "seen"}
     path = urlsplit(url).path + "/link"
-    async with aiohttp.ClientSession() as s, s.post(server.url + path, data=form) as r:
+    async with aiohttp.ClientSession() as s, s.post(server.url + path, data=form, headers=headers) as r:
         return r.status, await r.text()
 
 
@@ -157,7 +198,7 @@ async def test_a_tampered_link_is_rejected(server: Server) -> None:
     url = link(server)
     for bad in (
         url.replace("role=pi", "role=ethics"),
-        url.replace(ALERT, "f" * 24),
+        url.replace(ALERT, UNKNOWN),
         url[:-1] + "0",
         url.replace("exp=", "exp=9"),
     ):
@@ -179,8 +220,6 @@ async def test_an_expired_link_is_rejected(server: Server) -> None:
 async def test_the_ack_command_posts_with_the_role_token(
     server: Server, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import asyncio
-
     code = await asyncio.to_thread(
         ack_main,
         [
@@ -194,7 +233,7 @@ async def test_the_ack_command_posts_with_the_role_token(
             "--url",
             server.url,
             "--token",
-            "pi-token-123",
+            "pi-token-123-0123456789abcdefghijklmnop",
         ],
     )
     assert code == 0 and "recorded ack" in capsys.readouterr().out
@@ -212,3 +251,293 @@ def test_tokens_setting_rejects_unknown_roles_and_shared_tokens() -> None:
     with pytest.raises(ValueError, match="share a token"):
         parse_tokens("pi:same,ethics:same")
     assert json.dumps(parse_tokens(TOKENS), sort_keys=True).count(":") == 3
+
+
+# --- an acknowledgement names an existing alert (protocol.md, "Who may acknowledge") ------------------------
+@pytest.mark.asyncio
+async def test_an_ack_or_submission_of_an_unknown_alert_id_is_404_and_publishes_nothing(server: Server) -> None:
+    status, body = await post(f"{server.url}/alerts/{UNKNOWN}/ack", ACK, token="pi-token-123-0123456789abcdefghijklmnop")
+    assert status == 404 and "no alert" in body["error"]
+    status, _ = await post(
+        f"{server.url}/alerts/{UNKNOWN}/ethics-submitted", {"who": "Dr Test"}, token="pi-token-123-0123456789abcdefghijklmnop"
+    )
+    assert status == 404
+    assert server.published == []
+
+
+@pytest.mark.asyncio
+async def test_the_ack_command_says_an_unknown_alert_id_is_not_found(
+    server: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [UNKNOWN, "--who", "Dr Test", "--conclusion", "seen", "--url", server.url, "--token", "pi-token-123-0123456789abcdefghijklmnop"]
+    code = await asyncio.to_thread(ack_main, argv)
+    assert code == 1 and "not found (HTTP 404)" in capsys.readouterr().err
+    assert server.published == []
+
+
+@pytest.mark.asyncio
+async def test_a_valid_link_for_an_alert_that_does_not_exist_is_404(server: Server) -> None:
+    url = link(server, alert=UNKNOWN)
+    status, page = await get(url)
+    assert status == 404 and "Alert not found" in page
+    assert (await confirm(server, url))[0] == 404 and server.published == []
+
+
+# --- only the roles the alert went to, and the safety officer for the team -------------------------------
+@pytest.mark.asyncio
+async def test_a_role_the_alert_was_not_sent_to_may_not_acknowledge_it(server: Server) -> None:
+    status, body = await post(f"{server.url}/alerts/{DLT.alert_id}/ack", ACK, token="ethics-token-456-0123456789abcdefghijklmnop")
+    assert status == 403 and "did not receive this DLT alert" in body["error"]
+    status, page = await get(link(server, role="ethics", alert=DLT.alert_id))  # validly signed, wrong role
+    assert status == 403 and "did not receive" in page
+    assert server.published == []
+    status, _ = await post(f"{server.url}/alerts/{DLT.alert_id}/ack", ACK, token="pi-token-123-0123456789abcdefghijklmnop")
+    assert status == 202
+
+
+@pytest.mark.asyncio
+async def test_the_safety_officer_acknowledges_any_alert_recorded_as_acting_for_the_team(server: Server) -> None:
+    assert (await post(f"{server.url}/alerts/{DLT.alert_id}/ack", ACK, token="officer-token-789-0123456789abcdefghijklmnop"))[0] == 202
+    assert (await post(f"{server.url}/alerts/{FAILED.alert_id}/ack", ACK, token="officer-token-789-0123456789abcdefghijklmnop"))[0] == 202
+    (_, for_team), (_, own) = server.published
+    assert (for_team["role"], for_team["on_behalf_of"]) == ("safety_officer", "team")
+    assert "on_behalf_of" not in own  # DELIVERY_FAILED was sent to the safety officer
+
+
+@pytest.mark.asyncio
+async def test_only_sae_and_susar_reports_are_marked_submitted_to_the_ethics_committee(server: Server) -> None:
+    status, body = await post(
+        f"{server.url}/alerts/{DLT.alert_id}/ethics-submitted", {"who": "Dr Test"}, token="pi-token-123-0123456789abcdefghijklmnop"
+    )
+    assert status == 403 and "only SAE and SUSAR" in body["error"] and server.published == []
+
+
+# --- a second acknowledgement is a follow-up ----------------------------------------------------------------
+@pytest.mark.asyncio
+async def test_a_second_ack_of_an_alert_is_recorded_as_a_follow_up_naming_the_first(server: Server) -> None:
+    assert (await post(f"{server.url}/alerts/{ALERT}/ack", ACK, token="pi-token-123-0123456789abcdefghijklmnop"))[0] == 202
+    server.now += timedelta(minutes=30)
+    status, reply = await post(
+        f"{server.url}/alerts/{ALERT}/ack", {**ACK, "who": "Officer Test"}, token="officer-token-789-0123456789abcdefghijklmnop"
+    )
+    assert status == 202 and reply["follow_up"] is True and reply["acknowledged"]["by"] == "Dr Test"
+    (_, first), (_, second) = server.published
+    assert "follow_up" not in first and second["follow_up"] is True
+
+
+# --- a link acknowledges once ----------------------------------------------------------------------------
+@pytest.mark.asyncio
+async def test_a_link_acknowledges_once_and_later_opens_say_by_whom_and_when(server: Server) -> None:
+    server.lag = True  # the repeats arrive before the stream has put the first ack in the view
+    url = link(server)
+    results = [await confirm(server, url, who=f"Member {n}") for n in range(4)]
+    assert [status for status, _ in results] == [200, 409, 409, 409]
+    assert "Already acknowledged by Member 0 at 2026-08-01 10:00 CST" in results[1][1]
+    ((_, event),) = server.published
+    assert (event["who"], event["via"]) == ("Member 0", "link") and "sig" not in json.dumps(event)
+    status, page = await get(url)
+    assert status == 200 and "Already acknowledged by Member 0" in page and "<form" not in page
+
+
+@pytest.mark.asyncio
+async def test_a_link_used_on_another_worker_is_recognised_from_the_view(server: Server) -> None:
+    url = link(server)
+    assert (await confirm(server, url))[0] == 200
+    other = Server([SAE])
+    other.view = server.view  # the same GlobalTable, read by a second worker
+    runner = await serve(other, other.endpoints())
+    try:
+        other_url = url.replace(server.url, other.url)
+        assert (await confirm(other, other_url, who="Someone Else"))[0] == 409
+        assert "Already acknowledged by Dr Test" in (await get(other_url))[1]
+    finally:
+        await runner.cleanup()
+    assert other.published == []
+
+
+@pytest.mark.asyncio
+async def test_an_unused_link_of_an_acknowledged_alert_offers_a_follow_up(server: Server) -> None:
+    assert (await post(f"{server.url}/alerts/{ALERT}/ack", ACK, token="officer-token-789-0123456789abcdefghijklmnop"))[0] == 202
+    status, page = await get(link(server, role="pi"))
+    assert status == 200 and "Already acknowledged by Dr Test" in page and "Add follow-up" in page
+
+
+# --- who is bounded ------------------------------------------------------------------------------------------
+@pytest.mark.asyncio
+@pytest.mark.parametrize("who", ["x" * 101, "Dr Test\nrole: safety_officer", "Dr\u202eTest", "   "])
+async def test_who_must_be_one_line_of_at_most_100_characters(server: Server, who: str) -> None:
+    status, body = await post(f"{server.url}/alerts/{ALERT}/ack", {**ACK, "who": who}, token="pi-token-123-0123456789abcdefghijklmnop")
+    assert status == 400 and "'who'" in body["error"]
+    assert (await confirm(server, link(server), who=who))[0] == 400
+    assert server.published == []
+
+
+# --- cross-origin posts are refused -------------------------------------------------------------------------
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Referer": "http://evil.example/page.html"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+    ],
+)
+async def test_a_post_from_another_site_s_page_is_refused(server: Server, headers: dict[str, str]) -> None:
+    status, body = await post(f"{server.url}/alerts/{ALERT}/ack", ACK, token="pi-token-123-0123456789abcdefghijklmnop", headers=headers)
+    assert status == 403 and "cross-origin" in body["error"]
+    status, page = await confirm(server, link(server), headers=headers)
+    assert status == 403 and "refused" in page
+    assert server.published == []
+
+
+@pytest.mark.asyncio
+async def test_a_post_from_the_service_s_own_page_or_public_url_is_accepted(server: Server) -> None:
+    own = {"Origin": server.url, "Sec-Fetch-Site": "same-origin", "Referer": f"{server.url}/alerts"}
+    assert (await post(f"{server.url}/alerts/{ALERT}/ack", ACK, token="pi-token-123-0123456789abcdefghijklmnop", headers=own))[0] == 202
+    behind_proxy = Server([SAE])
+    runner = await serve(behind_proxy, behind_proxy.endpoints(public_url="https://safety.example.org/"))
+    try:
+        public = {"Origin": "https://safety.example.org"}
+        url = f"{behind_proxy.url}/alerts/{ALERT}/ack"
+        assert (await post(url, ACK, token="pi-token-123-0123456789abcdefghijklmnop", headers=public))[0] == 202
+    finally:
+        await runner.cleanup()
+
+
+# --- the link page says what is being acknowledged ----------------------------------------------------------
+@pytest.mark.asyncio
+async def test_the_link_page_shows_what_is_acknowledged_and_is_sized_for_a_phone(server: Server) -> None:
+    status, page = await get(link(server))
+    assert status == 200
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    summary = page[page.index('data-testid="alert-summary"') : page.index("<form")]
+    for label, value in (
+        ("Subject", "AA-001"),
+        ("Kind", "SAE"),
+        ("CTCAE term", "Infusion related reaction"),
+        ("Grade", "3"),
+        ("Study day", "14"),
+        ("Due", "2026-08-02 10:00 CST"),  # in the study time zone
+    ):
+        assert re.search(rf">{label}</th><td>{re.escape(value)}", summary), label
+    assert "严重不良事件" in summary and "causality: possible" in summary  # basis, through the message whitelist
+    assert server.published == []
+
+
+# --- the pages offer only the actions the viewer's role may take --------------------------------------------
+@pytest.mark.asyncio
+async def test_pages_offer_only_the_buttons_the_viewer_s_role_may_use() -> None:
+    import report_fixtures as fx
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from safety.reports import build_report
+    from streams.pages import Pages, add_routes
+
+    def source(now: datetime) -> tuple[Any, list[Any], list[Any]]:
+        return build_report(fx.events(), fx.alerts(), [], study_id=fx.STUDY, generated_at=now), [], []
+
+    app = web.Application()
+    tokens = {"tok-so": "safety_officer", "tok-pi": "pi"}
+    add_routes(app.router, Pages(source, tokens, clock=lambda: fx.GENERATED_AT))
+    async with TestClient(TestServer(app)) as client:
+        officer = await (await client.get("/alerts?token=tok-so")).text()
+        pi = await (await client.get("/alerts", headers={"Authorization": "Bearer tok-pi"})).text()
+    open_sae = sum(1 for a in fx.alerts() if a["kind"] in ("SAE", "SUSAR"))
+    assert officer.count('data-testid="ack-button"') == pi.count('data-testid="ack-button"') > 0
+    assert 'data-testid="submit-button"' not in officer  # the safety officer does not submit to ethics
+    assert pi.count('data-testid="submit-button"') == open_sae
+
+
+# --- the worker: the alert index in the dashboard view, and the ledger agent's own check --------------------
+def worker_app() -> Any:
+    """The worker with every plug-in, broker-less (tests/streams/conftest.py), with role tokens set."""
+    from prometheus_client import CollectorRegistry
+
+    from streams.app import create_app
+    from streams.metrics import SafetyMetrics
+    from streams.settings import Settings
+
+    settings = Settings(kafka_bootstrap="127.0.0.1:1", store="memory://", web_enabled=False, auth_tokens=TOKENS)
+    app = create_app(settings, metrics=SafetyMetrics.create(CollectorRegistry()))
+    app.finalize()
+    app.flow_control.resume()
+    return app
+
+
+@pytest.mark.asyncio
+async def test_the_worker_finds_an_alert_from_safety_alerts_and_404s_an_unknown_id(sent) -> None:  # type: ignore[no-untyped-def]
+    from aiohttp.test_utils import TestClient, TestServer
+
+    app = worker_app()
+    async with app.agents["dashboard_alerts"].test_context() as agent:
+        await agent.put(DLT.to_json().encode(), key=DLT.subject_id.encode())
+    tokens = {"Authorization": "Bearer pi-token-123-0123456789abcdefghijklmnop"}
+    async with TestClient(TestServer(app.web.web_app)) as client:
+        known = await client.post(f"/alerts/{DLT.alert_id}/ack", json=ACK, headers=tokens)
+        unknown = await client.post(f"/alerts/{UNKNOWN}/ack", json=ACK, headers=tokens)
+    assert (known.status, unknown.status) == (202, 404)
+    assert [json.loads(v)["alert_id"] for _, v in sent.on("safety.acks")] == [DLT.alert_id]
+
+
+@pytest.mark.asyncio
+async def test_the_ledger_agent_refuses_an_ack_the_role_may_not_make_so_escalation_goes_on(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from delivery_helpers import Clock
+
+    from safety.ledger import RetryPolicy
+    from safety.protocol import Escalation
+    from streams.deliver import Dispatcher, MemoryLedger, handle_command
+    from streams.delivery import DeliverySettings, load_notifier
+
+    notifier = load_notifier(
+        DeliverySettings(outbox_dir=tmp_path),
+        ("pi", "ethics", "safety_officer"),
+        console=open(tmp_path / "console.txt", "w"),  # noqa: SIM115
+        announce=lambda text: None,
+    )
+    clock, store = Clock(), MemoryLedger()
+    d = Dispatcher(
+        notifier, store, escalation=Escalation(), retry=RetryPolicy(), time_zone="Asia/Shanghai", clock=clock
+    )
+
+    def ack(alert: Alert, role: str, who: str, kind: str = "ack") -> dict[str, Any]:
+        return {"type": kind, "alert_id": alert.alert_id, "who": who, "role": role, "at": clock.now.isoformat()}
+
+    early = ack(DLT, "ethics", "Clerk Early")  # reaches the ledger before its alert: parked, then checked
+    await handle_command(d, early)
+    await handle_command(d, {"type": "alert", "alert": json.loads(DLT.to_json())})
+    await handle_command(d, ack(DLT, "ethics", "Clerk Late"))
+    await handle_command(d, ack(DLT, "pi", "Dr Test", kind="ethics_submitted"))  # a DLT has no ethics report
+    entry = store.get(DLT.alert_id)
+    assert entry is not None and entry.acks == () and entry.ethics_submissions == ()
+    clock.advance(hours=2, minutes=1)
+    await d.sweep()
+    assert [e.reason for e in store.get(DLT.alert_id).escalations] == ["UNACKNOWLEDGED"]  # type: ignore[union-attr]
+    await handle_command(d, ack(DLT, "safety_officer", "Officer Test"))
+    (recorded,) = store.get(DLT.alert_id).acks  # type: ignore[union-attr]
+    assert (recorded.role, recorded.on_behalf_of) == ("safety_officer", "team")
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == 3 and not any("Clerk" in m or "Dr Test" in m for m in refusals)
+
+
+@pytest.mark.asyncio
+async def test_the_pages_view_does_not_show_an_ack_the_role_may_not_make(sent) -> None:  # type: ignore[no-untyped-def]
+    """An ack put on safety.acks past the HTTP checks (another producer) must not close the alert on the pages
+    while the ledger keeps it open."""
+    app = worker_app()
+    async with app.agents["dashboard_alerts"].test_context() as agent:
+        await agent.put(DLT.to_json().encode(), key=DLT.subject_id.encode())
+    base = {"alert_id": DLT.alert_id, "at": NOW.isoformat(), "conclusion": "x"}
+    events = [
+        {**base, "type": "ack", "role": "ethics", "who": "Clerk Test", "ack_id": "e1"},
+        {**base, "type": "ethics_submitted", "role": "pi", "who": "Dr Test", "ack_id": "e2"},
+        {**base, "type": "ack", "role": "pi", "who": "Dr Test", "ack_id": "p1"},
+    ]
+    async with app.agents["dashboard_acks"].test_context() as agent:
+        for event in events:
+            await agent.put(json.dumps(event).encode(), key=DLT.alert_id.encode())
+    shown = ViewDirectory(app.safety.tables.extra["dashboard_view"]).acks(DLT.alert_id)
+    assert [e["ack_id"] for e in shown] == ["p1"]

@@ -1,0 +1,110 @@
+"""Acknowledgements against a real `safety worker` with every plug-in on (protocol.md, "Who may acknowledge").
+
+The worker raises DLT alerts from the synthetic trial and sends them (local sink, the demo's delivery) with a
+signed link. Its HTTP endpoints must find the alert in the dashboard view (the GlobalTable every worker reads),
+refuse an unknown id (404), a role the alert was not sent to (403) and another site's page (403), let a link
+acknowledge once, and the delivery ledger must record exactly that one acknowledgement.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+
+from streams.broker import free_port
+from streams.demo import demo_lines
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+PI, ETHICS, OFFICER = (f"itest-{role}-token-0123456789abcdefghijklmnop" for role in ("pi", "ethics", "officer"))
+TOKENS = f"pi:{PI},ethics:{ETHICS},safety_officer:{OFFICER}"
+LINK = re.compile(r"Acknowledge: (http\S+)")
+
+
+def _request(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def _ack(base: str, alert_id: str, token: str, **headers: str) -> int:
+    body = json.dumps({"who": "Dr Itest", "conclusion": "assessed"}).encode()
+    auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", **headers}
+    return _request(f"{base}/alerts/{alert_id}/ack", body, auth)[0]
+
+
+def test_a_real_worker_acknowledges_only_known_alerts_by_their_recipients_and_each_link_once(stream: Any) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    outbox = stream.workdir / "outbox"
+    env = stream.env("w1")
+    env.update(
+        SAFETY_PLUGINS="streams.acks,streams.pages",
+        SAFETY_AUTH_TOKENS=TOKENS,
+        SAFETY_LINK_SECRET="itest-link-secret-0123456789abcdefghijklmnop",
+        SAFETY_PUBLIC_URL=base,
+        SAFETY_OUTBOX_DIR=str(outbox),
+    )
+    with open(stream.workdir / "w1.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.worker", "--web-port", str(port), "--loglevel", "warn"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+    stream.workers.append(proc)
+    stream.ports[proc.pid] = port
+    stream.produce(demo_lines(2, None))  # two subjects: DLT alerts, sent to the PI only
+
+    def pi_dlt_links() -> list[str]:
+        if not (outbox / "outbox.jsonl").exists():
+            return []
+        records = [json.loads(x) for x in (outbox / "outbox.jsonl").read_text(encoding="utf-8").splitlines()]
+        return [
+            m.group(1)
+            for r in records
+            if r["recipient"] == "pi" and "DLT" in r["title"] and (m := LINK.search(r["text"]))
+        ]
+
+    stream.wait_for(lambda: bool(pi_dlt_links()), 120, "a DLT message to the PI with a link")
+    link = pi_dlt_links()[0]
+    alert_id = urlsplit(link).path.split("/")[2]
+    stream.wait_for(
+        lambda: _ack(base, alert_id, ETHICS) != 404, 30, "the alert in the dashboard view"
+    )
+
+    assert _ack(base, "f" * 24, PI) == 404
+    assert _ack(base, alert_id, ETHICS) == 403  # a DLT goes to the PI only
+    assert _ack(base, alert_id, PI, Origin="http://evil.example") == 403
+    status, page = _request(link)
+    assert status == 200 and "<form" in page and "DLT" in page
+    form = {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
+    confirm = f"{base}{urlsplit(link).path}/link"
+    posted = [
+        _request(confirm, urlencode({**form, "who": f"Member {n}"}).encode(), {"Origin": base})[0]
+        for n in range(3)
+    ]
+    assert posted == [200, 409, 409]
+
+    def ledger_acks() -> list[dict[str, Any]]:
+        entries = [json.loads(v) for v in stream.read(stream.settings.topic_deliveries)]
+        mine = [e for e in entries if e["alert"]["alert_id"] == alert_id]
+        return list(mine[-1]["acks"]) if mine else []
+
+    stream.wait_for(lambda: bool(ledger_acks()), 30, "the link's ack in the delivery ledger")
+    ((recorded,),) = [ledger_acks()]
+    assert (recorded["who"], recorded["role"], recorded["via"]) == ("Member 0", "pi", "link")
