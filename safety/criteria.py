@@ -154,6 +154,9 @@ class CriteriaFile(_Strict):
     terms: list[TermEntry] = Field(default_factory=list)
     remove: list[str] = Field(default_factory=list)
     composites: Composites | None = None
+    # CTCAE terms of this version without numeric criteria (AEs are graded by the investigator), accepted as an
+    # adverse event's ``ctcae_term`` beside the terms above; a file with ``base`` adds to its base's list.
+    vocabulary: list[str] = Field(default_factory=list)
 
 
 class UnitDef(_Strict):
@@ -265,7 +268,8 @@ class Criteria:
     """Everything grading needs, compiled: entries by test, units, composites, version and files read."""
 
     def __init__(self, version: str, prefix: str, entries: tuple[TermEntry, ...], units: UnitTable,
-                 composites: Composites, source_files: list[Path], assume_worst_clinical: bool) -> None:
+                 composites: Composites, source_files: list[Path], assume_worst_clinical: bool,
+                 vocabulary: frozenset[str] = frozenset()) -> None:
         self.version = version
         self.prefix = prefix
         self.entries = entries
@@ -288,6 +292,11 @@ class Criteria:
         if self.sustained_fever is not None:
             tests.add(self.by_id[self.sustained_fever.entry].test)
         self.composite_tests: frozenset[str] = frozenset(tests)
+        # every CTCAE term of this version the service accepts as a ctcae_term (safety/coding.py)
+        names = {entry.term for entry in entries} | vocabulary
+        if self.fn is not None:
+            names.add(self.fn.term)
+        self.term_names: frozenset[str] = frozenset(names)
 
     def __repr__(self) -> str:
         return (f"Criteria(version={self.version!r}, terms={len(self.entries)}, "
@@ -429,7 +438,7 @@ def _compile_entry(entry: TermEntry, prefix: str, worst: bool, unit: str) -> CTe
 
 
 def _load_file(path: Path, rules_dir: Path,
-               seen: list[Path]) -> tuple[CriteriaFile, list[TermEntry], Composites]:
+               seen: list[Path]) -> tuple[CriteriaFile, list[TermEntry], Composites, frozenset[str]]:
     where = _where(path, rules_dir)
     if path in seen:
         raise RuleFileError(f"{where}: 'base' chain loops back to this file")
@@ -437,8 +446,9 @@ def _load_file(path: Path, rules_dir: Path,
     data: CriteriaFile = _validate(CriteriaFile, _read_yaml(path, where), where)
     entries: list[TermEntry] = []
     composites = Composites()
+    vocabulary: frozenset[str] = frozenset()
     if data.base:
-        _, entries, composites = _load_file(path.parent / data.base, rules_dir, seen)
+        _, entries, composites, vocabulary = _load_file(path.parent / data.base, rules_dir, seen)
     ids = [e.id for e in entries]
     for rid in data.remove:
         if rid not in ids:
@@ -456,7 +466,7 @@ def _load_file(path: Path, rules_dir: Path,
             febrile_neutropenia=data.composites.febrile_neutropenia or composites.febrile_neutropenia,
             sustained_fever=data.composites.sustained_fever or composites.sustained_fever,
         )
-    return data, entries, composites
+    return data, entries, composites, vocabulary | frozenset(data.vocabulary)
 
 
 def load_units(path: Path, rules_dir: Path) -> UnitTable:
@@ -491,7 +501,7 @@ def load_criteria(version: str, rules_dir: Path, assume_worst_clinical: bool = F
         raise RuleFileError(f"ctcae_version {version!r} is not supported; use one of {sorted(VERSION_FILES)}")
     path = rules_dir / VERSION_FILES[version]
     seen: list[Path] = []
-    data, entries, composites = _load_file(path, rules_dir, seen)
+    data, entries, composites, vocabulary = _load_file(path, rules_dir, seen)
     where = _where(path, rules_dir)
     if data.version != version:
         raise RuleFileError(f"{where}: version: says {data.version!r}, expected {version!r}")
@@ -504,4 +514,5 @@ def load_criteria(version: str, rules_dir: Path, assume_worst_clinical: bool = F
         raise RuleFileError(f"{where}: composites.sustained_fever.entry: no term id "
                             f"{composites.sustained_fever.entry!r}")
     files = [*reversed(seen), units_path]
-    return Criteria(version, data.prefix, tuple(entries), units, composites, files, assume_worst_clinical)
+    return Criteria(version, data.prefix, tuple(entries), units, composites, files, assume_worst_clinical,
+                    vocabulary)

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict
 
 from safety.alerts import Alert
+from safety.coding import TERM_CODING_KEY, UNCODED_TERM
 
 ALERT_FIELDS: Final = (
     "alert_id",
@@ -98,6 +99,7 @@ BASIS_KEYS: Final = frozenset(
         "related_set",
         "window",
         "infusion_at",
+        TERM_CODING_KEY,
     }
 )
 MAX_TITLE: Final = 60
@@ -226,6 +228,8 @@ def render(
     rule = _checked(v["rule_id"], _CODE) or "-"
     study = _checked(v["study_id"], _CODE) or "-"
     term = _checked(v["ctcae_term"], _CTCAE_TERM)
+    if term is None and TERM_CODING_KEY in (v["basis"] or {}):
+        term = UNCODED_TERM  # the AE's term is not a CTCAE term of the study's version (safety/coding.py)
     grade = v["grade"]
     day = v["study_day"]
     due = _local(v["report_due_at"], tz)

@@ -1,0 +1,101 @@
+"""Coded values for what an adverse event or a death says, so that no identifier leaves the service.
+
+Free text that arrives in events (an AE's verbatim ``term`` and ``outcome``, a death's ``cause``, and a
+``ctcae_term`` that is not a CTCAE term of the study's version) can carry names, ID-card and phone numbers. Alerts,
+messages, the ethics feed, the safety summary and the pages carry only the values this module returns: a CTCAE term
+of the version the study selects (``rules/ctcae_v*.yaml``: the graded terms and the ``vocabulary``), "uncoded
+term" otherwise, "Death NOS" grade 5 for a death, and an outcome from a closed list (README, "No identifiers"). A
+narrative a document needs is written for it by a person in the service, never copied from an event.
+
+An uncoded term never holds an alert back: the event is kept and evaluated on its seriousness, grade and
+causality (a missed SAE is the worst bug); only its text is withheld.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from safety.alerts import Alert
+from safety.criteria import Criteria
+from safety.events import AdverseEvent
+
+UNCODED_TERM: Final = "uncoded term"
+UNCODED_OUTCOME: Final = "uncoded outcome"
+TERM_CODING_KEY: Final = "term_coding"  # the basis key that says why an AE alert carries no ctcae_term
+DEATH_TERM: Final = "Death NOS"  # CTCAE v5.0/v6.0, General disorders and administration site conditions
+DEATH_FALLBACK: Final = "Death"  # for a CTCAE version whose rules file does not list Death NOS
+DEATH_GRADE: Final = 5
+
+# AE outcomes (CDISC AEOUT, and the spellings sites use for them) -> the value the documents show.
+OUTCOMES: Final = {
+    "recovered": "recovered",
+    "resolved": "recovered",
+    "recovered resolved": "recovered",
+    "recovering": "recovering",
+    "resolving": "recovering",
+    "recovering resolving": "recovering",
+    "not recovered": "not recovered",
+    "not resolved": "not recovered",
+    "not recovered not resolved": "not recovered",
+    "recovered with sequelae": "recovered with sequelae",
+    "resolved with sequelae": "recovered with sequelae",
+    "recovered resolved with sequelae": "recovered with sequelae",
+    "fatal": "fatal",
+    "death": "fatal",
+    "unknown": "unknown",
+}
+_SEPARATORS = re.compile(r"[\s_/\-]+")
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def ctcae_term(term: str | None, criteria: Criteria) -> str | None:
+    """``term`` spelled as the CTCAE version of ``criteria`` spells it, or None when it is not one of its terms
+    (case and runs of blanks do not matter: "infusion related  reaction" is Infusion related reaction)."""
+    if term is None:
+        return None
+    if term in criteria.term_names:
+        return term
+    wanted = _folded(term)
+    for name in criteria.term_names:
+        if _folded(name) == wanted:
+            return name
+    return None
+
+
+def ae_term(event: AdverseEvent, criteria: Criteria) -> tuple[str | None, dict[str, Any]]:
+    """The AE's CTCAE term for an alert, and the basis entry that explains a missing one (its text withheld)."""
+    term = ctcae_term(event.ctcae_term, criteria)
+    if term is not None:
+        return term, {}
+    why = (
+        "no ctcae_term given"
+        if event.ctcae_term is None
+        else f"ctcae_term is not a CTCAE v{criteria.version} term; its text is withheld"
+    )
+    return None, {TERM_CODING_KEY: f"{UNCODED_TERM}: {why}"}
+
+
+def death_term(criteria: Criteria) -> str:
+    """The term a death's alerts carry: CTCAE's Death NOS when the study's version lists it."""
+    return DEATH_TERM if DEATH_TERM in criteria.term_names else DEATH_FALLBACK
+
+
+def alert_term(alert: Alert) -> str | None:
+    """The term column of an alert in every document: its CTCAE term, "uncoded term" for an AE alert without
+    one, nothing for alerts that have no term (lab-based, Hy's law, stopping boundary)."""
+    if alert.ctcae_term:
+        return alert.ctcae_term
+    if alert.basis and TERM_CODING_KEY in alert.basis:
+        return UNCODED_TERM
+    return None
+
+
+def outcome(text: str | None) -> str | None:
+    """An AE outcome as one of ``OUTCOMES``' values, "uncoded outcome" for any other text, None when absent."""
+    if text is None or not text.strip():
+        return None
+    return OUTCOMES.get(_SEPARATORS.sub(" ", text).strip().casefold(), UNCODED_OUTCOME)
