@@ -67,7 +67,7 @@ class Alert(BaseModel):
     rule_id: str
     study_id: str
     subject_id: str
-    study_day: int | None
+    study_day: int | None = None  # None before the subject's day 0 exists (a screening SAE): to_json omits it
     ctcae_term: str | None = None
     grade: int | None = None
     event_ids: list[str]

@@ -18,7 +18,9 @@ from typing import Any, Final
 
 from safety.alerts import Alert
 from safety.criteria import Criteria
+from safety.errors import RuleFileError
 from safety.events import AdverseEvent
+from safety.protocol import Protocol
 
 UNCODED_TERM: Final = "uncoded term"
 UNCODED_OUTCOME: Final = "uncoded outcome"
@@ -99,3 +101,15 @@ def outcome(text: str | None) -> str | None:
     if text is None or not text.strip():
         return None
     return OUTCOMES.get(_SEPARATORS.sub(" ", text).strip().casefold(), UNCODED_OUTCOME)
+
+
+def check_protocol_terms(protocol: Protocol, criteria: Criteria, where: str) -> None:
+    """The terms the DLT rules match on must be terms of the study's CTCAE version: an AE coded with one is
+    otherwise flagged uncoded and can never meet DLT-1 or DLT-3 (a missed DLT). Raised when the rules load."""
+    for rule, terms in (("dlt1", protocol.dlt.dlt1.terms), ("dlt3", protocol.dlt.dlt3.terms)):
+        unknown = [t for t in terms if t not in criteria.term_names]
+        if unknown:
+            raise RuleFileError(
+                f"{where}: dlt.{rule}.terms: {', '.join(map(repr, unknown))} not a CTCAE v{criteria.version} "
+                f"term of rules/; use the CTCAE spelling or add the term to the vocabulary of the CTCAE rules file"
+            )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from safety.coding import check_protocol_terms
 from safety.criteria import Criteria, load_criteria
 from safety.protocol import Protocol, load_protocol
 
@@ -37,6 +38,7 @@ def load_ruleset(study_file: Path | None = None) -> RuleSet:
     path = study_file or rules_dir() / "studies" / f"{DEFAULT_STUDY}.yaml"
     protocol = load_protocol(path)
     criteria = load_criteria(protocol.ctcae_version, rules_dir(), assume_worst_clinical=protocol.assume_worst_clinical)
+    check_protocol_terms(protocol, criteria, str(path))
     digest = hashlib.sha256()
     for file in [path, *criteria.source_files]:
         digest.update(Path(file).read_bytes())

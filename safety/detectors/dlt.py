@@ -55,6 +55,7 @@ def _event_rules(ctx: Context, event: AdverseEvent | Death) -> list[Candidate]:
         "causality": event.causality,
         "window": [protocol.window.first_day, protocol.window.last_day],
     }
+    term: str | None
     if isinstance(event, Death):
         term, grade = death_term(ctx.rules.criteria), DEATH_GRADE
         if dlt.dlt5.enabled and protocol.is_related(event.causality):

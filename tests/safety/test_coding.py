@@ -1,0 +1,52 @@
+"""safety.coding: the coded values documents carry instead of an event's free text (README, "No identifiers")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from safety.coding import UNCODED_OUTCOME, ctcae_term, death_term, outcome
+from safety.criteria import load_criteria
+from safety.errors import RuleFileError
+from safety.ruleset import load_ruleset, rules_dir
+
+
+@pytest.mark.parametrize(
+    ("text", "coded"),
+    [
+        ("recovered", "recovered"),
+        ("RECOVERED/RESOLVED", "recovered"),
+        ("recovering/resolving", "recovering"),
+        ("not recovered", "not recovered"),
+        ("NOT_RECOVERED/NOT_RESOLVED", "not recovered"),
+        ("recovered/resolved with sequelae", "recovered with sequelae"),
+        ("FATAL", "fatal"),
+        ("unknown", "unknown"),
+        ("recovered, call 张三 at +86 138 0000 0000", UNCODED_OUTCOME),
+        ("  ", None),
+        (None, None),
+    ],
+)
+def test_an_outcome_is_one_of_a_closed_list_or_uncoded(text: str | None, coded: str | None) -> None:
+    assert outcome(text) == coded
+
+
+def test_a_ctcae_term_is_accepted_only_from_the_version_in_use() -> None:
+    v5, v6 = load_criteria("5.0", rules_dir()), load_criteria("6.0", rules_dir())
+    assert ctcae_term("Syncope", v5) == "Syncope"
+    assert ctcae_term("SYNCOPE ", v5) == "Syncope"
+    assert ctcae_term("Syncope - patient John Doe, bed 12", v5) is None
+    assert ctcae_term("Thrombocytopenia", v5) is None and ctcae_term("Thrombocytopenia", v6) == "Thrombocytopenia"
+    assert ctcae_term("Febrile neutropenia", v6) == "Febrile neutropenia"  # a composite term is a term too
+    assert death_term(v5) == death_term(v6) == "Death NOS"
+
+
+def test_a_study_whose_dlt_terms_are_not_ctcae_terms_does_not_load(tmp_path: Path) -> None:
+    study = rules_dir() / "studies" / "ChiCTR2600125907.yaml"
+    text = study.read_text(encoding="utf-8").replace("Infusion related reaction,", "Infusion reaction,", 1)
+    assert "Infusion reaction," in text
+    path = tmp_path / "study.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RuleFileError, match=r"dlt\.dlt1\.terms: 'Infusion reaction' not a CTCAE v5\.0 term"):
+        load_ruleset(path)
