@@ -19,7 +19,17 @@ from typing import Any, Final
 from safety.alerts import Alert
 from safety.criteria import Criteria
 from safety.errors import RuleFileError
-from safety.events import AdverseEvent
+from safety.events import (
+    AdverseEvent,
+    Death,
+    Ecg,
+    EndOfStudy,
+    Enrollment,
+    Infusion,
+    Lab,
+    Transfusion,
+    Vital,
+)
 from safety.protocol import Protocol
 
 UNCODED_TERM: Final = "uncoded term"
@@ -113,3 +123,33 @@ def check_protocol_terms(protocol: Protocol, criteria: Criteria, where: str) -> 
                 f"{where}: dlt.{rule}.terms: {', '.join(map(repr, unknown))} not a CTCAE v{criteria.version} "
                 f"term of rules/; use the CTCAE spelling or add the term to the vocabulary of the CTCAE rules file"
             )
+
+
+_EVENT_FIELDS: Final = {
+    name: frozenset(model.model_fields)
+    for name, model in (
+        ("enrollment", Enrollment), ("infusion", Infusion), ("lab", Lab), ("vital", Vital), ("ecg", Ecg),
+        ("adverse_event", AdverseEvent), ("transfusion", Transfusion), ("death", Death),
+        ("end_of_study", EndOfStudy),
+    )
+}
+# Contract fields that are free text and that no page, chart or document needs (README, "No identifiers").
+FREE_TEXT_FIELDS: Final = frozenset({"term", "cause", "outcome", "meddra_code", "source", "lot"})
+
+
+def without_free_text(record: dict[str, Any], criteria: Criteria | None) -> dict[str, Any]:
+    """An input event as the worker's page view keeps it (a table replicated to every worker through its
+    changelog topic): the contract's fields of its type only, the free text withheld, an AE's term and ctcae_term
+    replaced by its coded term ("uncoded term" when it has none; None without ``criteria``) and its outcome coded.
+    A record of an unknown type is returned as it is (the ingest agent dead-letters it)."""
+    fields = _EVENT_FIELDS.get(str(record.get("type")))
+    if fields is None:
+        return record
+    kept = {k: v for k, v in record.items() if k in fields and k not in FREE_TEXT_FIELDS}
+    if record.get("type") == "adverse_event":
+        raw = record.get("ctcae_term")
+        coded = ctcae_term(raw, criteria) if criteria is not None and isinstance(raw, str) else None
+        kept.update(term=coded or UNCODED_TERM, ctcae_term=coded)
+        value = record.get("outcome")
+        kept["outcome"] = outcome(value) if isinstance(value, str) else None
+    return kept

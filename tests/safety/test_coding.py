@@ -50,3 +50,20 @@ def test_a_study_whose_dlt_terms_are_not_ctcae_terms_does_not_load(tmp_path: Pat
     path.write_text(text, encoding="utf-8")
     with pytest.raises(RuleFileError, match=r"dlt\.dlt1\.terms: 'Infusion reaction' not a CTCAE v5\.0 term"):
         load_ruleset(path)
+
+
+def test_the_page_view_keeps_an_event_without_its_free_text() -> None:
+    import phi_fixtures as phi
+
+    from safety.coding import without_free_text
+    from safety.reports import read_events
+
+    v5 = load_criteria("5.0", rules_dir())
+    records = {r["event_id"]: without_free_text(r, v5) for r in phi.events()}
+    assert phi.found(repr(records)) == []
+    ae = records["PHI-AE-1"]
+    assert (ae["term"], ae["ctcae_term"], ae["outcome"], ae["grade"]) == ("uncoded term", None, "uncoded outcome", 3)
+    assert "patient_name" not in ae and "source" not in ae and "cause" not in records["PHI-D-1"]
+    coded = without_free_text({**phi.events()[3], "ctcae_term": "syncope", "outcome": "RECOVERED"}, v5)
+    assert (coded["term"], coded["ctcae_term"], coded["outcome"]) == ("Syncope", "Syncope", "recovered")
+    assert len(read_events(records.values())) == len(records)  # still valid contract events for the pages
