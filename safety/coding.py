@@ -31,6 +31,7 @@ from safety.events import (
     Vital,
 )
 from safety.protocol import Protocol
+from safety.units import unit_like
 
 UNCODED_TERM: Final = "uncoded term"
 UNCODED_OUTCOME: Final = "uncoded outcome"
@@ -133,23 +134,33 @@ _EVENT_FIELDS: Final = {
         ("end_of_study", EndOfStudy),
     )
 }
+_TEST_CODE: Final = re.compile(r"[A-Z][A-Z0-9_]{0,15}")  # SDTM LBTESTCD / VSTESTCD style
 # Contract fields that are free text and that no page, chart or document needs (README, "No identifiers").
 FREE_TEXT_FIELDS: Final = frozenset({"term", "cause", "outcome", "meddra_code", "source", "lot"})
 
 
-def without_free_text(record: dict[str, Any], criteria: Criteria | None) -> dict[str, Any]:
+def without_free_text(record: dict[str, Any], criteria: Criteria | None) -> dict[str, Any] | None:
     """An input event as the worker's page view keeps it (a table replicated to every worker through its
     changelog topic): the contract's fields of its type only, the free text withheld, an AE's term and ctcae_term
-    replaced by its coded term ("uncoded term" when it has none; None without ``criteria``) and its outcome coded.
-    A record of an unknown type is returned as it is (the ingest agent dead-letters it)."""
-    fields = _EVENT_FIELDS.get(str(record.get("type")))
+    replaced by its coded term ("uncoded term" when it has none; None without ``criteria``) and its outcome coded,
+    an observation's unit only when it looks like one. None for an observation whose ``test`` is not a test code
+    (nothing could grade or draw it). A record of an unknown type is returned as it is (the ingest agent
+    dead-letters it)."""
+    kind = str(record.get("type"))
+    fields = _EVENT_FIELDS.get(kind)
     if fields is None:
         return record
     kept = {k: v for k, v in record.items() if k in fields and k not in FREE_TEXT_FIELDS}
-    if record.get("type") == "adverse_event":
+    if kind == "adverse_event":
         raw = record.get("ctcae_term")
         coded = ctcae_term(raw, criteria) if criteria is not None and isinstance(raw, str) else None
         kept.update(term=coded or UNCODED_TERM, ctcae_term=coded)
         value = record.get("outcome")
         kept["outcome"] = outcome(value) if isinstance(value, str) else None
+    elif kind in ("lab", "vital", "ecg"):
+        if not _TEST_CODE.fullmatch(str(record.get("test"))):
+            return None
+        unit = record.get("unit")
+        if isinstance(unit, str) and not unit_like(unit):
+            kept["unit"] = None
     return kept

@@ -150,7 +150,10 @@ def register(app: Any, ctx: Any) -> Any:
 
     def update(subject_id: str, change: str, record: dict[str, Any]) -> None:
         if change == "add_event":  # the view's changelog is a topic: no free text in it (README, No identifiers)
-            record = without_free_text(record, _criteria(ctx))
+            kept = without_free_text(record, _criteria(ctx))
+            if kept is None:
+                return
+            record = kept
         key = subject_key(subject_id).encode()
         current = view.get(key)
         subject = SubjectView.model_validate_json(current) if current else SubjectView()

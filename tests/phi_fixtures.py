@@ -3,8 +3,8 @@
 Every identifier here is an obvious fake: the placeholder names 张三 / 李四 (Chinese) and John Doe / Jane Roe
 (Latin), an 18-character resident ID number of a region that does not exist (99) born on 1900-01-01, and the
 placeholder phone number +86 138 0000 0000. They go into every free-text field of the contract (``term``,
-``ctcae_term``, ``outcome``, ``cause``, ``meddra_code``, ``source``, ``lot``) and into fields the contract does not
-know (``patient_name``); ``subject_id`` carrying them is in ``BAD_SUBJECT_EVENTS``.
+``ctcae_term``, ``outcome``, ``cause``, ``meddra_code``, ``source``, ``lot``, a lab's ``unit`` and ``test``) and
+into fields the contract does not know (``patient_name``); ``subject_id`` carrying them is in ``BAD_SUBJECT_EVENTS``.
 """
 
 from __future__ import annotations
@@ -51,6 +51,11 @@ def events() -> list[dict[str, Any]]:
             ref_low=2.0, ref_high=7.0),
         _ev("infusion", "PHI-INF-1", "2026-07-03T10:00:00+08:00", infusion_number=1, dose_per_kg=1e6,
             lot=f"lot for 张三 {ID_CARD}"),
+        _ev("lab", "PHI-L-1", "2026-07-04T08:00:00+08:00", test="NEUT", value=0.3,
+            unit=f"10^9/L 张三 {PHONE}", ref_low=2.0, ref_high=7.0),
+        _ev("lab", "PHI-L-2", "2026-07-04T08:00:00+08:00", test="PLAT", value=20, unit="John Doe",
+            ref_low=100, ref_high=300),
+        _ev("lab", "PHI-L-3", "2026-07-04T08:00:00+08:00", test=f"李四 {ID_CARD}", value=1, unit="10^9/L"),
         _ev("adverse_event", "PHI-AE-1", "2026-07-05T14:00:00+08:00",
             term=f"张三 (ID {ID_CARD}) fainted; daughter Jane Roe {PHONE}",
             ctcae_term=UNCODED_CTCAE_TERM, meddra_code=f"call {PHONE}", grade=3,
