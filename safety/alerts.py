@@ -95,7 +95,7 @@ class Rejection(BaseModel):
     line: int | None = None
     event_id: str | None = None
     subject_id: str | None = None
-    kind: Literal["invalid", "conflicting_duplicate", "ungradable"] = "invalid"
+    kind: Literal["invalid", "conflicting_duplicate", "ungradable", "uncoded_term"] = "invalid"
 
 
 def alert_id(kind: str, rule_id: str, subject_id: str, event_ids: list[str] | tuple[str, ...], *extra: str) -> str:

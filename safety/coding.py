@@ -92,6 +92,18 @@ def ae_term(event: AdverseEvent, criteria: Criteria) -> tuple[str | None, dict[s
     return None, {TERM_CODING_KEY: f"{UNCODED_TERM}: {why}"}
 
 
+def uncoded_term(event: AdverseEvent, criteria: Criteria) -> str | None:
+    """Why the AE's ``ctcae_term`` is not used (the reason of its ``uncoded_term`` record in the rejected
+    output / dead letter, without the text), or None when it is a term of the version or none was given."""
+    if event.ctcae_term is None or ctcae_term(event.ctcae_term, criteria) is not None:
+        return None
+    return (
+        f"uncoded term: adverse_event.ctcae_term of {event.event_id!r} is not a CTCAE v{criteria.version} term "
+        "(rules/); the event is kept and its alerts raised with \"uncoded term\", its text withheld; send a higher "
+        f"revision with the CTCAE v{criteria.version} term"
+    )
+
+
 def death_term(criteria: Criteria) -> str:
     """The term a death's alerts carry: CTCAE's Death NOS when the study's version lists it."""
     return DEATH_TERM if DEATH_TERM in criteria.term_names else DEATH_FALLBACK

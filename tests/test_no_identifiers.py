@@ -57,6 +57,10 @@ def test_identifiers_in_free_text_fields_reach_no_output(
     assert leaks == {}
     console = capsys.readouterr()
     assert phi.found(console.out + console.err) == []
+    rejected = [json.loads(line) for line in (tmp_path / "replay" / "rejected.jsonl").read_text().splitlines()]
+    assert [(r["kind"], r["event_id"]) for r in rejected if r["kind"] != "ungradable"] == [
+        ("uncoded_term", "PHI-AE-1")
+    ]  # flagged so it is counted and coded; its raw line is the input
     summary = json.loads(outputs["report/safety-summary.json"])
     assert {row["term"] for row in summary["line_listing"]} == {"uncoded term", "Death NOS"}
 
