@@ -61,10 +61,6 @@ OUTCOMES: Final = {
 _SEPARATORS = re.compile(r"[\s_/\-]+")
 
 
-def _folded(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
 def ctcae_term(term: str | None, criteria: Criteria) -> str | None:
     """``term`` spelled as the CTCAE version of ``criteria`` spells it, or None when it is not one of its terms
     (case and runs of blanks do not matter: "infusion related  reaction" is Infusion related reaction)."""
@@ -72,11 +68,7 @@ def ctcae_term(term: str | None, criteria: Criteria) -> str | None:
         return None
     if term in criteria.term_names:
         return term
-    wanted = _folded(term)
-    for name in criteria.term_names:
-        if _folded(name) == wanted:
-            return name
-    return None
+    return criteria.term_by_folded.get(" ".join(term.split()).casefold())
 
 
 def ae_term(event: AdverseEvent, criteria: Criteria) -> tuple[str | None, dict[str, Any]]:

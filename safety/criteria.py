@@ -297,6 +297,8 @@ class Criteria:
         if self.fn is not None:
             names.add(self.fn.term)
         self.term_names: frozenset[str] = frozenset(names)
+        # the same terms by their case- and blank-folded spelling ("infusion related  reaction")
+        self.term_by_folded: dict[str, str] = {" ".join(n.split()).casefold(): n for n in names}
 
     def __repr__(self) -> str:
         return (f"Criteria(version={self.version!r}, terms={len(self.entries)}, "

@@ -7,7 +7,8 @@ never a name or other identifier. So nothing reaches a body unless it is named h
 claim
 (a subject code, a CTCAE term in English, short printable ASCII), or they are withheld. A verbatim AE term
 or a
-``patient_name`` carried along in an input event can therefore never reach a message.
+``patient_name`` carried along in an input event can therefore never reach a message. The term is the alert's
+coded CTCAE term, or "uncoded term" when its basis says the AE's ctcae_term is not one (safety/coding.py).
 
 Every value is HTML-escaped in the HTML body (apprise passes raw HTML through markdown; notes §5). Titles fit
 chat previews and ``short`` fits one SMS segment (70 characters for Chinese text).
