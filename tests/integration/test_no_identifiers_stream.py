@@ -107,6 +107,9 @@ def test_identifiers_in_free_text_reach_no_topic_log_page_feed_or_mail(stream: S
         topics = sorted(t for t in admin.list_topics() if t.startswith(prefix))
     finally:
         admin.close()
+    dead = [json.loads(v) for v in stream.read(stream.settings.topic_deadletter)]
+    flagged = [d["event_id"] for d in dead if d["reason"].startswith("uncoded term:")]
+    assert flagged == ["PHI-AE-1"]  # the uncoded ctcae_term is flagged (the dead letter keeps the input verbatim)
     inputs = {stream.settings.topic_events, stream.settings.topic_deadletter}
     searched = [t for t in topics if t not in inputs]
     assert stream.settings.topic_alerts in searched and any(t.endswith("changelog") for t in searched)
