@@ -67,7 +67,7 @@ class Alert(BaseModel):
     rule_id: str
     study_id: str
     subject_id: str
-    study_day: int | None
+    study_day: int | None = None  # None before the subject's day 0 exists (a screening SAE): to_json omits it
     ctcae_term: str | None = None
     grade: int | None = None
     event_ids: list[str]
@@ -95,7 +95,7 @@ class Rejection(BaseModel):
     line: int | None = None
     event_id: str | None = None
     subject_id: str | None = None
-    kind: Literal["invalid", "conflicting_duplicate", "ungradable"] = "invalid"
+    kind: Literal["invalid", "conflicting_duplicate", "ungradable", "uncoded_term"] = "invalid"
 
 
 def alert_id(kind: str, rule_id: str, subject_id: str, event_ids: list[str] | tuple[str, ...], *extra: str) -> str:

@@ -349,6 +349,13 @@ class Criteria:
         if self.sustained_fever is not None:
             tests.add(self.by_id[self.sustained_fever.entry].test)
         self.composite_tests: frozenset[str] = frozenset(tests)
+        # every CTCAE term of this version the service accepts as a ctcae_term (safety/coding.py): the names of
+        # rules/ctcae_terms.yaml, which hold every graded term (checked at load)
+        self.term_names: frozenset[str] = vocabulary.names
+        # the same terms, and other versions' names of them, by their case- and blank-folded spelling ("infusion
+        # related  reaction"), each to this version's name
+        spellings = {**{name: name for name in vocabulary.names}, **vocabulary.aliases}
+        self.term_by_folded: dict[str, str] = {" ".join(k.split()).casefold(): v for k, v in spellings.items()}
 
     def __repr__(self) -> str:
         return (f"Criteria(version={self.version!r}, terms={len(self.entries)}, "

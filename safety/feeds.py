@@ -19,6 +19,7 @@ from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
+from safety.coding import alert_term
 from safety.reports import FEED_KINDS, LISTING_COLUMNS, AlertStatus, Report, listing_record, summary_document
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -54,7 +55,8 @@ def _rfc3339(t: datetime) -> str:
 def _entry_title(st: AlertStatus) -> str:
     a = st.alert
     day = "" if a.study_day is None else f" D{a.study_day}"
-    term = f" {a.ctcae_term}" if a.ctcae_term else ""
+    shown = alert_term(a)
+    term = f" {shown}" if shown else ""
     grade = "" if a.grade is None else f" G{a.grade}"
     suffix = "" if st.state == "open" else f" [{STATE_LABELS[st.state]}]"
     return f"{a.kind} {a.subject_id}{day}{term}{grade}{suffix}"
@@ -67,7 +69,7 @@ def _entry_text(st: AlertStatus) -> str:
         KIND_LABELS.get(str(a.kind), str(a.kind)),
         f"受试者 / Subject: {a.subject_id}",
         f"研究日 / Study day: {'' if a.study_day is None else a.study_day}",
-        f"术语 / Term: {a.ctcae_term or ''}",
+        f"术语 / Term: {alert_term(a) or ''}",
         f"分级 / Grade: {'' if a.grade is None else a.grade}",
         f"规则 / Rule: {a.rule_id}",
         f"发出 / Raised: {_rfc3339(a.raised_at)}",
@@ -147,14 +149,37 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (OWASP, CSV Injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(text: str) -> str:
+    """``text`` as a spreadsheet shows it, never runs it: a leading single quote before a formula start."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _csv_cell(value: Any) -> str:
+    """A CSV cell (OWASP, CSV Injection): numbers as they are (a study day of -3 stays a number), every text,
+    each part of a list too, neutralised; the writer quotes every cell, so a separator inside stays text."""
+    if isinstance(value, list):
+        return ";".join(_inert(str(v)) for v in value)
+    if isinstance(value, (bool, int, float)) or value is None:
+        return _cell(value)
+    return _inert(str(value))
+
+
 def summary_csv(report: Report) -> str:
-    """The SAE/SUSAR line listing as CSV (RFC 4180), header ``LISTING_COLUMNS``, one row per alert."""
+    """The SAE/SUSAR line listing as CSV (RFC 4180), header ``LISTING_COLUMNS``, one row per alert.
+
+    Every cell is quoted and no text cell can start a formula (``_csv_cell``): the ethics committee opens it in
+    a spreadsheet.
+    """
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
+    writer = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
     writer.writerow(LISTING_COLUMNS)
     for row in report.listing:
         record = listing_record(row)
-        writer.writerow([_cell(record[c]) for c in LISTING_COLUMNS])
+        writer.writerow([_csv_cell(record[c]) for c in LISTING_COLUMNS])
     return buf.getvalue()
 
 

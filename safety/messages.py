@@ -7,7 +7,8 @@ never a name or other identifier. So nothing reaches a body unless it is named h
 claim
 (a subject code, a CTCAE term in English, short printable ASCII), or they are withheld. A verbatim AE term
 or a
-``patient_name`` carried along in an input event can therefore never reach a message.
+``patient_name`` carried along in an input event can therefore never reach a message. The term is the alert's
+coded CTCAE term, or "uncoded term" when its basis says the AE's ctcae_term is not one (safety/coding.py).
 
 Every value is HTML-escaped in the HTML body (apprise passes raw HTML through markdown; notes §5). Titles fit
 chat previews and ``short`` fits one SMS segment (70 characters for Chinese text).
@@ -25,6 +26,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict
 
 from safety.alerts import Alert
+from safety.coding import TERM_CODING_KEY, UNCODED_TERM
 
 ALERT_FIELDS: Final = (
     "alert_id",
@@ -98,6 +100,7 @@ BASIS_KEYS: Final = frozenset(
         "related_set",
         "window",
         "infusion_at",
+        TERM_CODING_KEY,
     }
 )
 MAX_TITLE: Final = 60
@@ -226,6 +229,8 @@ def render(
     rule = _checked(v["rule_id"], _CODE) or "-"
     study = _checked(v["study_id"], _CODE) or "-"
     term = _checked(v["ctcae_term"], _CTCAE_TERM)
+    if term is None and TERM_CODING_KEY in (v["basis"] or {}):
+        term = UNCODED_TERM  # the AE's term is not a CTCAE term of the study's version (safety/coding.py)
     grade = v["grade"]
     day = v["study_day"]
     due = _local(v["report_due_at"], tz)

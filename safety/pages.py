@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from safety import svg
+from safety.coding import alert_term
 from safety.feeds import KIND_LABELS, STATE_LABELS
 from safety.ledger import ack_refusal, submission_refusal
 from safety.protocol import HysLaw
@@ -145,7 +146,7 @@ def _alert_rows(statuses: Sequence[AlertStatus], links: Links, token_field: str)
                 "subject": a.subject_id,
                 "href": links.subject(a.subject_id),
                 "study_day": "" if a.study_day is None else a.study_day,
-                "term": a.ctcae_term or "",
+                "term": alert_term(a) or "",
                 "grade": "" if a.grade is None else a.grade,
                 "rule": a.rule_id,
                 "raised": _t(a.raised_at),
@@ -255,7 +256,7 @@ def subject_page(timeline: SubjectTimeline, templates: Mapping[str, str], links:
             "kind": str(s.alert.kind),
             "rule": s.alert.rule_id,
             "study_day": "" if s.alert.study_day is None else s.alert.study_day,
-            "term": s.alert.ctcae_term or "",
+            "term": alert_term(s.alert) or "",
             "grade": "" if s.alert.grade is None else s.alert.grade,
             "state": STATE_LABELS[s.state],
         }

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from safety import detectors
 from safety.alerts import Alert, GradedObservation, Rejection
-from safety.events import Ecg, Event, Infusion, Lab, Vital
+from safety.coding import uncoded_term
+from safety.events import AdverseEvent, Ecg, Event, Infusion, Lab, Vital
 from safety.grading import grade_observation
 from safety.ruleset import RuleSet
 from safety.signals import StudySignal
@@ -107,6 +108,13 @@ def step(state: SubjectState | None, event: Event, rules: RuleSet, raw: str | by
             raw=_raw_text(event, raw),
             reason="ungradable: " + "; ".join(dict.fromkeys(row.basis for row in graded)),
         ))
+    if isinstance(event, AdverseEvent):
+        flag = uncoded_term(event, rules.criteria)  # kept and evaluated; flagged so it is counted and coded
+        if flag is not None:
+            result.rejections.append(Rejection(
+                kind="uncoded_term", event_id=event.event_id, subject_id=event.subject_id,
+                raw=_raw_text(event, raw), reason=flag,
+            ))
     outcome = detectors.evaluate(event, graded, state, rules, correction=correction)
     result.alerts.extend(outcome.alerts)
     result.signals.extend(outcome.signals)

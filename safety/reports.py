@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from safety.alerts import Alert, GradedObservation
+from safety.coding import DEATH_FALLBACK, UNCODED_TERM, alert_term, ctcae_term
+from safety.coding import outcome as coded_outcome
 from safety.criteria import Criteria, UnitTable
 from safety.events import DEFAULT_TZ, AdverseEvent, Death, Enrollment, Event, Infusion, Lab
 from safety.posterior import clopper_pearson, prob_rate_above
@@ -247,7 +249,11 @@ LISTING_COLUMNS = (
 
 
 def line_listing(statuses: Sequence[AlertStatus], events: Sequence[Any], now: datetime) -> list[ListingRow]:
-    """SAE and SUSAR alerts with the triggering AE's (latest revision) seriousness, causality and outcome."""
+    """SAE and SUSAR alerts with the triggering AE's (latest revision) seriousness, causality and outcome.
+
+    Coded values only (README, "No identifiers"): the alert's CTCAE term ("uncoded term" when it has none), the
+    AE's outcome from the closed list of safety/coding.py; an event's verbatim term or a death's cause never.
+    """
     by_id = {e.event_id: e for e in events}
     rows = []
     for st in statuses:
@@ -256,20 +262,21 @@ def line_listing(statuses: Sequence[AlertStatus], events: Sequence[Any], now: da
             continue
         source = next((by_id[i] for i in a.event_ids if i in by_id), None)
         seriousness: list[str] = []
-        causality = outcome = term = None
+        causality = outcome = None
         expected: bool | None = None
         if isinstance(source, AdverseEvent):
             seriousness, causality, expected, outcome = (
                 list(source.serious),
                 source.causality,
                 source.expected,
-                source.outcome,
+                coded_outcome(source.outcome),
             )
-            term = source.ctcae_term or source.term
         elif isinstance(source, Death):
             seriousness, causality, expected, outcome = ["death"], source.causality, source.expected, "fatal"
-            term = "Death" + (f" ({source.cause})" if source.cause else "")
-        term = a.ctcae_term or term
+        # the alert's coded term, never the event's verbatim term or cause (safety/coding.py)
+        term = alert_term(a)
+        if term is None and isinstance(source, (AdverseEvent, Death)):  # an alert raised before terms were coded
+            term = DEATH_FALLBACK if isinstance(source, Death) else UNCODED_TERM
         overdue = (
             a.report_due_at is not None
             and st.submitted_at is None
@@ -838,7 +845,7 @@ def subject_timeline(
                     Marker(
                         study_day=day,
                         kind="adverse_event",
-                        label=f"AE: {e.ctcae_term or e.term} G{e.grade}",
+                        label=f"AE: {ctcae_term(e.ctcae_term, criteria) or UNCODED_TERM} G{e.grade}",
                         grade=e.grade,
                     )
                 )

@@ -602,7 +602,7 @@ _RANDOM_AES: tuple[tuple[str, str, tuple[int, ...], tuple[str, ...]], ...] = (
     ("headache", "Headache", (1,), ("possible", "unlikely")),
     ("fatigue", "Fatigue", (1,), ("unlikely",)),
     ("high blood pressure on cyclosporine", "Hypertension", (2,), ("unrelated",)),
-    ("oral mucositis", "Oral mucositis", (1, 2), ("unlikely",)),
+    ("oral mucositis", "Mucositis oral", (1, 2), ("unlikely",)),
 )
 
 

@@ -6,12 +6,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 from safety.criteria import CUnit, UnitTable
 from safety.values import sig15
 
 _RESOLVED_MAX = 4096
+# What a unit can look like ("mg/dL", "10^9/L", "x10*3/uL", "µmol/L"): short, no long run of digits. Other text
+# is withheld from the basis, which graded rows, topics and pages carry (README, "No identifiers").
+_UNIT_LIKE = re.compile(r"^(?!.*\d{5})[A-Za-z0-9^*/%.\[\]()µ°-]{1,20}$")
 
 
 class Ungradable(NamedTuple):
@@ -23,6 +27,15 @@ class Ungradable(NamedTuple):
     @property
     def basis(self) -> str:
         return f"{self.reason}: {self.detail}"
+
+
+def unit_like(unit: str) -> bool:
+    """Whether ``unit`` can be shown: it looks like a unit, not like free text (a name, a phone number)."""
+    return _UNIT_LIKE.fullmatch(unit) is not None
+
+
+def _shown_unit(unit: str) -> str:
+    return repr(unit) if unit_like(unit) else "a unit text that is not a unit (withheld; see the input)"
 
 
 def lookup_unit(test: str, unit: str | None, table: UnitTable) -> CUnit | Ungradable:
@@ -47,7 +60,7 @@ def _lookup(test: str, unit: str | None, table: UnitTable) -> CUnit | Ungradable
         return Ungradable("unit", f"missing unit for {test} (expected e.g. {table.si[test]!r})")
     conv = known.get(unit) or known.get(unit.strip()) or table.folded[test].get(unit.strip().casefold())
     if conv is None:
-        return Ungradable("unit", f"{unit!r} is not a known unit for {test}")
+        return Ungradable("unit", f"{_shown_unit(unit)} is not a known unit for {test}")
     return conv
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from safety.alerts import Alert
+from safety.coding import without_free_text
 from safety.ledger import ack_refusal, submission_refusal
 from safety.reports import TIMELINE_TESTS, Report, StoppingParams, build_report
 
@@ -173,6 +174,11 @@ def register(app: Any, ctx: Any) -> Any:
     ctx.tables.extra["dashboard_view"] = view
 
     def update(subject_id: str, change: str, record: dict[str, Any]) -> None:
+        if change == "add_event":  # the view's changelog is a topic: no free text in it (README, No identifiers)
+            kept = without_free_text(record, _criteria(ctx))
+            if kept is None:
+                return
+            record = kept
         key = subject_key(subject_id).encode()
         current = view.get(key)
         subject = SubjectView.model_validate_json(current) if current else SubjectView()
@@ -224,6 +230,14 @@ def register(app: Any, ctx: Any) -> Any:
         )
 
     return view
+
+
+def _criteria(ctx: Any) -> Any:
+    """The worker's CTCAE criteria, or None when its rules cannot be loaded (AE terms are then withheld)."""
+    try:
+        return ctx.rules.criteria
+    except Exception:  # noqa: BLE001  (as study_settings: the pages still work without the rules)
+        return None
 
 
 def study_settings(ctx: Any) -> tuple[str, StoppingParams, Any]:

@@ -11,6 +11,9 @@ value on study day >= d + 7 that meets both confirms, and the DLT is raised on t
 subject without a baseline value never meets it (an aplastic anemia subject at grade 4 before infusion needs a
 further halving). After a confirmation no new pending confirmation opens for the test until a later value no
 longer qualifies (one DLT per marrow-suppression stretch, not one a week).
+
+An AE's term is its coded CTCAE term (safety/coding.py); an uncoded one matches no DLT-1/DLT-3 term list and is
+not hematologic, so DLT-2 still applies. A death (DLT-5) carries Death NOS, grade 5.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from safety.alerts import GradedObservation
+from safety.coding import DEATH_GRADE, ae_term, death_term
 from safety.detectors.base import Candidate, Context, iso
 from safety.detectors.memory import BASELINE_VALUES, BaselineValue, Confirmed, Pending
 from safety.events import AdverseEvent, Death, Lab
@@ -51,13 +55,16 @@ def _event_rules(ctx: Context, event: AdverseEvent | Death) -> list[Candidate]:
         "causality": event.causality,
         "window": [protocol.window.first_day, protocol.window.last_day],
     }
+    term: str | None
     if isinstance(event, Death):
-        term, grade = None, None
+        term, grade = death_term(ctx.rules.criteria), DEATH_GRADE
         if dlt.dlt5.enabled and protocol.is_related(event.causality):
             matched["DLT-5"] = "death with causality in the related set"
     else:
-        term, grade = event.ctcae_term, event.grade
+        term, coding = ae_term(event, ctx.rules.criteria)
+        grade = event.grade
         basis["grade"] = grade
+        basis.update(coding)
         if dlt.dlt5.enabled and grade == 5 and protocol.is_related(event.causality):
             matched["DLT-5"] = "grade 5 adverse event with causality in the related set"
         if dlt.dlt1.enabled and term in dlt.dlt1.terms and grade >= dlt.dlt1.min_grade:

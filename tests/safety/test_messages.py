@@ -83,3 +83,22 @@ def test_escalation_is_announced_in_both_languages() -> None:
 def test_a_subject_code_that_is_not_a_code_is_withheld() -> None:
     m = render(make_alert(subject="张三"), time_zone=TZ)
     assert "张三" not in m.text + m.html + m.title + m.short
+
+
+def test_an_uncoded_term_is_shown_as_such_with_the_reason_and_never_its_text(ruleset) -> None:  # type: ignore[no-untyped-def]
+    import phi_fixtures as phi
+
+    sae = next(a for a in phi.alerts(ruleset) if a.rule_id == "SAE-SERIOUS" and a.grade == 3)
+    m = render(sae, time_zone=TZ)
+    assert "CTCAE 术语：uncoded term" in m.text and "CTCAE term: uncoded term" in m.text
+    assert "term_coding: uncoded term: ctcae_term is not a CTCAE v5.0 term; its text is withheld" in m.text
+    assert "Syncope" not in m.text + m.html and phi.found(m.text + m.html + m.title + m.short) == []
+
+
+def test_a_death_message_names_death_nos_and_grade_5(ruleset) -> None:  # type: ignore[no-untyped-def]
+    import phi_fixtures as phi
+
+    death = next(a for a in phi.alerts(ruleset) if a.rule_id == "SAE-DEATH")
+    m = render(death, time_zone=TZ)
+    assert "CTCAE term: Death NOS" in m.text and "Grade: 5" in m.text
+    assert phi.found(m.text + m.html) == []

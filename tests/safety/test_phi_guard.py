@@ -75,3 +75,13 @@ def test_alerts_from_the_pipeline_for_a_name_carrying_event_show_no_name(ruleset
     for alert in alerts:
         assert NAME not in _every_text(alert)
         assert NAME not in alert.to_json()
+
+
+def test_a_ctcae_term_carrying_a_name_never_reaches_a_message(ruleset) -> None:  # type: ignore[no-untyped-def]
+    import phi_fixtures as phi
+
+    alerts = phi.alerts(ruleset)
+    assert {a.rule_id for a in alerts} == {"SAE-SERIOUS", "SUSAR-15D", "DLT-2", "SAE-DEATH", "SUSAR-7D", "DLT-5"}
+    for alert in alerts:
+        assert phi.found(_every_text(alert)) == [], alert.rule_id
+        assert phi.found(alert.to_json()) == [], alert.rule_id

@@ -160,3 +160,16 @@ def test_a_hypercalcemia_the_late_albumin_makes_grade_3_alerts_naming_both_event
     assert [r.grade for r in again] == [3]
     assert [(a.kind, a.ctcae_term, a.grade) for a in later.alerts] == [("SUSPECTED_DLT", "Hypercalcemia", 3)]
     assert later.alerts[0].event_ids == ["CA-1", "ALB-1"]  # the abnormal calcium and the albumin completing it
+
+
+def test_an_ae_whose_ctcae_term_is_not_a_ctcae_term_is_kept_alerted_and_flagged(ruleset) -> None:  # type: ignore[no-untyped-def]
+    import phi_fixtures as phi
+
+    record = next(e for e in phi.events() if e["event_id"] == "PHI-AE-1")
+    event = parse_event(json.dumps(record, ensure_ascii=False), ruleset.tz)
+    result = step(None, event, ruleset)  # type: ignore[arg-type]
+    assert {a.rule_id for a in result.alerts} >= {"SAE-SERIOUS"}
+    [flag] = result.rejections
+    assert flag.kind == "uncoded_term" and flag.event_id == "PHI-AE-1"
+    assert flag.reason.startswith("uncoded term: adverse_event.ctcae_term of 'PHI-AE-1' is not a CTCAE v5.0 term")
+    assert phi.found(flag.reason) == []

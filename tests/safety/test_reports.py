@@ -434,3 +434,51 @@ def test_an_acknowledgement_from_the_ack_endpoint_is_attributed_to_who() -> None
         ]
     )
     assert (ack.action, ack.by, ack.conclusion) == ("acknowledged", "Dr. On-call", "seen")
+
+
+# ----------------------------------------------------------------------------------------------------
+# No identifiers (README): coded values only, never an event's free text
+# ----------------------------------------------------------------------------------------------------
+
+
+def _phi_report():  # type: ignore[no-untyped-def]
+    import phi_fixtures as phi
+
+    return build_report(
+        phi.events(), phi.alerts(RULES), study_id=phi.STUDY, generated_at=fx.GENERATED_AT, tz=RULES.tz
+    )
+
+
+def test_the_line_listing_shows_coded_terms_never_the_verbatim_term_or_the_cause() -> None:
+    rows = {(r.kind, r.rule_id, r.grade): r.term for r in _phi_report().listing}
+    assert rows == {
+        ("SAE", "SAE-SERIOUS", 3): "uncoded term",  # its ctcae_term is free text, not a CTCAE v5.0 term
+        ("SUSAR", "SUSAR-15D", 3): "uncoded term",
+        ("SAE", "SAE-SERIOUS", 2): "uncoded term",  # no ctcae_term: the verbatim term is not listed
+        ("SAE", "SAE-DEATH", 5): "Death NOS",  # not "Death (<cause>)"
+        ("SUSAR", "SUSAR-7D", 5): "Death NOS",
+    }
+
+
+def test_the_line_listing_shows_an_outcome_from_the_closed_list_only() -> None:
+    outcomes = {(r.rule_id, r.grade): r.outcome for r in _phi_report().listing}
+    assert outcomes[("SAE-SERIOUS", 3)] == "uncoded outcome"  # "recovered, discharged to <name> <phone>"
+    assert outcomes[("SAE-SERIOUS", 2)] == "recovering"
+    assert outcomes[("SAE-DEATH", 5)] == "fatal"
+
+
+def test_the_summary_document_carries_no_identifier_of_the_events() -> None:
+    import phi_fixtures as phi
+
+    text = json.dumps(summary_document(_phi_report()), ensure_ascii=False)
+    assert phi.found(text) == []
+
+
+def test_the_subject_timeline_marks_an_ae_by_its_coded_term_only() -> None:
+    import phi_fixtures as phi
+
+    timeline = subject_timeline(
+        phi.SUBJECT, read_events(phi.events(), RULES.tz), [], [], criteria=RULES.criteria, tz=RULES.tz
+    )
+    labels = [m.label for m in timeline.markers if m.kind == "adverse_event"]
+    assert labels == ["AE: uncoded term G3", "AE: uncoded term G2"]

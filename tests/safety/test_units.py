@@ -8,7 +8,7 @@ import pytest
 
 from safety.criteria import load_units
 from safety.errors import RuleFileError
-from safety.units import Ungradable, to_si
+from safety.units import Ungradable, lookup_unit, to_si
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 
@@ -78,3 +78,10 @@ def test_an_unknown_key_in_units_yaml_fails_with_its_location(tmp_path):
 @pytest.mark.parametrize("test", ["NEUT", "PLAT", "WBC", "LYM"])
 def test_gi_per_l_the_cdisc_pilot_spelling_of_10_9_per_l_is_a_count_unit(table, test):
     assert to_si(test, 1.5, "GI/L", table) == 1.5
+
+
+@pytest.mark.parametrize("unit", ["10^9/L 张三 +86 138 0000 0000", "John Doe", "U/L 13800000000"])
+def test_an_unknown_unit_that_is_free_text_is_withheld_from_the_basis(table, unit: str) -> None:  # type: ignore[no-untyped-def]
+    result = lookup_unit("NEUT", unit, table)
+    assert isinstance(result, Ungradable)
+    assert result.basis == "unit: a unit text that is not a unit (withheld; see the input) is not a known unit for NEUT"

@@ -402,12 +402,12 @@ scenario(
 )
 scenario(
     "death_related",
-    "Death: a related death on day 30 is an SAE, a SUSAR (7 days) and, in the window, DLT-5.",
+    "Death: a related death on day 30 is an SAE, a SUSAR (7 days) and, in the window, DLT-5; each is coded Death NOS, grade 5 (the cause is free text and stays out).",
     base + [ev("death", "D-1", 30, cause="multi-organ failure", causality="related")],
     [
-        A("SAE", "SAE-DEATH", 30, None, ["D-1"]),
-        A("SUSAR", "SUSAR-7D", 30, None, ["D-1"]),
-        A("DLT", "DLT-5", 30, None, ["D-1"]),
+        A("SAE", "SAE-DEATH", 30, 5, ["D-1"], ctcae_term="Death NOS"),
+        A("SUSAR", "SUSAR-7D", 30, 5, ["D-1"], ctcae_term="Death NOS"),
+        A("DLT", "DLT-5", 30, 5, ["D-1"], ctcae_term="Death NOS"),
     ],
 )
 scenario(

@@ -31,7 +31,8 @@ FAILED = Alert.model_validate(
 ALERT = SAE.alert_id
 UNKNOWN = "f" * 24
 SECRET = "test-link-secret"
-TOKENS = "pi:pi-token-123-0123456789abcdefghijklmnop,ethics:ethics-token-456-0123456789abcdefghijklmnop,safety_officer:officer-token-789-0123456789abcdefghijklmnop"
+PI, ETHICS, OFFICER = (f"{role}-token-0123456789abcdefghijklmnop" for role in ("pi", "ethics", "officer"))
+TOKENS = f"pi:{PI},ethics:{ETHICS},safety_officer:{OFFICER}"
 NOW = datetime(2026, 8, 1, 2, 0, tzinfo=UTC)
 
 
@@ -108,10 +109,10 @@ async def test_an_ack_without_a_token_is_401_and_with_a_wrong_token_403(server: 
 @pytest.mark.asyncio
 async def test_only_pi_and_ethics_may_mark_the_ethics_report_submitted(server: Server) -> None:
     url = f"{server.url}/alerts/{ALERT}/ethics-submitted"
-    status, _ = await post(url, {"who": "Officer Test"}, token="officer-token-789-0123456789abcdefghijklmnop")
+    status, _ = await post(url, {"who": "Officer Test"}, token=OFFICER)
     assert status == 403
     status, body = await post(
-        url, {"who": "Clerk Test", "reference": "EC-2026-001"}, token="ethics-token-456-0123456789abcdefghijklmnop"
+        url, {"who": "Clerk Test", "reference": "EC-2026-001"}, token=ETHICS
     )
     assert status == 202
     ((alert_id, event),) = server.published
@@ -125,7 +126,7 @@ async def test_only_pi_and_ethics_may_mark_the_ethics_report_submitted(server: S
 
 @pytest.mark.asyncio
 async def test_an_ack_is_attributable_who_role_time_and_remote_address(server: Server) -> None:
-    status, body = await post(f"{server.url}/alerts/{ALERT}/ack", ACK, token="pi-token-123-0123456789abcdefghijklmnop")
+    status, body = await post(f"{server.url}/alerts/{ALERT}/ack", ACK, token=PI)
     assert status == 202
     ((alert_id, event),) = server.published
     assert alert_id == ALERT and event["ack_id"] == body["ack_id"]
@@ -153,7 +154,7 @@ async def test_an_ack_is_attributable_who_role_time_and_remote_address(server: S
     ],
 )
 async def test_an_incomplete_ack_is_refused_with_the_reason(server: Server, body: Any, problem: str) -> None:
-    status, reply = await post(f"{server.url}/alerts/{ALERT}/ack", body, token="pi-token-123-0123456789abcdefghijklmnop")
+    status, reply = await post(f"{server.url}/alerts/{ALERT}/ack", body, token=PI)
     assert status == 400 and problem in reply["error"] and server.published == []
 
 
@@ -233,7 +234,7 @@ async def test_the_ack_command_posts_with_the_role_token(
             "--url",
             server.url,
             "--token",
-            "pi-token-123-0123456789abcdefghijklmnop",
+            PI,
         ],
     )
     assert code == 0 and "recorded ack" in capsys.readouterr().out
@@ -256,10 +257,10 @@ def test_tokens_setting_rejects_unknown_roles_and_shared_tokens() -> None:
 # --- an acknowledgement names an existing alert (protocol.md, "Who may acknowledge") ------------------------
 @pytest.mark.asyncio
 async def test_an_ack_or_submission_of_an_unknown_alert_id_is_404_and_publishes_nothing(server: Server) -> None:
-    status, body = await post(f"{server.url}/alerts/{UNKNOWN}/ack", ACK, token="pi-token-123-0123456789abcdefghijklmnop")
+    status, body = await post(f"{server.url}/alerts/{UNKNOWN}/ack", ACK, token=PI)
     assert status == 404 and "no alert" in body["error"]
     status, _ = await post(
-        f"{server.url}/alerts/{UNKNOWN}/ethics-submitted", {"who": "Dr Test"}, token="pi-token-123-0123456789abcdefghijklmnop"
+        f"{server.url}/alerts/{UNKNOWN}/ethics-submitted", {"who": "Dr Test"}, token=PI
     )
     assert status == 404
     assert server.published == []
@@ -269,7 +270,7 @@ async def test_an_ack_or_submission_of_an_unknown_alert_id_is_404_and_publishes_
 async def test_the_ack_command_says_an_unknown_alert_id_is_not_found(
     server: Server, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = [UNKNOWN, "--who", "Dr Test", "--conclusion", "seen", "--url", server.url, "--token", "pi-token-123-0123456789abcdefghijklmnop"]
+    argv = [UNKNOWN, "--who", "Dr Test", "--conclusion", "seen", "--url", server.url, "--token", PI]
     code = await asyncio.to_thread(ack_main, argv)
     assert code == 1 and "not found (HTTP 404)" in capsys.readouterr().err
     assert server.published == []
@@ -286,19 +287,19 @@ async def test_a_valid_link_for_an_alert_that_does_not_exist_is_404(server: Serv
 # --- only the roles the alert went to, and the safety officer for the team -------------------------------
 @pytest.mark.asyncio
 async def test_a_role_the_alert_was_not_sent_to_may_not_acknowledge_it(server: Server) -> None:
-    status, body = await post(f"{server.url}/alerts/{DLT.alert_id}/ack", ACK, token="ethics-token-456-0123456789abcdefghijklmnop")
+    status, body = await post(f"{server.url}/alerts/{DLT.alert_id}/ack", ACK, token=ETHICS)
     assert status == 403 and "did not receive this DLT alert" in body["error"]
     status, page = await get(link(server, role="ethics", alert=DLT.alert_id))  # validly signed, wrong role
     assert status == 403 and "did not receive" in page
     assert server.published == []
-    status, _ = await post(f"{server.url}/alerts/{DLT.alert_id}/ack", ACK, token="pi-token-123-0123456789abcdefghijklmnop")
+    status, _ = await post(f"{server.url}/alerts/{DLT.alert_id}/ack", ACK, token=PI)
     assert status == 202
 
 
 @pytest.mark.asyncio
 async def test_the_safety_officer_acknowledges_any_alert_recorded_as_acting_for_the_team(server: Server) -> None:
-    assert (await post(f"{server.url}/alerts/{DLT.alert_id}/ack", ACK, token="officer-token-789-0123456789abcdefghijklmnop"))[0] == 202
-    assert (await post(f"{server.url}/alerts/{FAILED.alert_id}/ack", ACK, token="officer-token-789-0123456789abcdefghijklmnop"))[0] == 202
+    assert (await post(f"{server.url}/alerts/{DLT.alert_id}/ack", ACK, token=OFFICER))[0] == 202
+    assert (await post(f"{server.url}/alerts/{FAILED.alert_id}/ack", ACK, token=OFFICER))[0] == 202
     (_, for_team), (_, own) = server.published
     assert (for_team["role"], for_team["on_behalf_of"]) == ("safety_officer", "team")
     assert "on_behalf_of" not in own  # DELIVERY_FAILED was sent to the safety officer
@@ -307,7 +308,7 @@ async def test_the_safety_officer_acknowledges_any_alert_recorded_as_acting_for_
 @pytest.mark.asyncio
 async def test_only_sae_and_susar_reports_are_marked_submitted_to_the_ethics_committee(server: Server) -> None:
     status, body = await post(
-        f"{server.url}/alerts/{DLT.alert_id}/ethics-submitted", {"who": "Dr Test"}, token="pi-token-123-0123456789abcdefghijklmnop"
+        f"{server.url}/alerts/{DLT.alert_id}/ethics-submitted", {"who": "Dr Test"}, token=PI
     )
     assert status == 403 and "only SAE and SUSAR" in body["error"] and server.published == []
 
@@ -315,10 +316,10 @@ async def test_only_sae_and_susar_reports_are_marked_submitted_to_the_ethics_com
 # --- a second acknowledgement is a follow-up ----------------------------------------------------------------
 @pytest.mark.asyncio
 async def test_a_second_ack_of_an_alert_is_recorded_as_a_follow_up_naming_the_first(server: Server) -> None:
-    assert (await post(f"{server.url}/alerts/{ALERT}/ack", ACK, token="pi-token-123-0123456789abcdefghijklmnop"))[0] == 202
+    assert (await post(f"{server.url}/alerts/{ALERT}/ack", ACK, token=PI))[0] == 202
     server.now += timedelta(minutes=30)
     status, reply = await post(
-        f"{server.url}/alerts/{ALERT}/ack", {**ACK, "who": "Officer Test"}, token="officer-token-789-0123456789abcdefghijklmnop"
+        f"{server.url}/alerts/{ALERT}/ack", {**ACK, "who": "Officer Test"}, token=OFFICER
     )
     assert status == 202 and reply["follow_up"] is True and reply["acknowledged"]["by"] == "Dr Test"
     (_, first), (_, second) = server.published
@@ -357,7 +358,7 @@ async def test_a_link_used_on_another_worker_is_recognised_from_the_view(server:
 
 @pytest.mark.asyncio
 async def test_an_unused_link_of_an_acknowledged_alert_offers_a_follow_up(server: Server) -> None:
-    assert (await post(f"{server.url}/alerts/{ALERT}/ack", ACK, token="officer-token-789-0123456789abcdefghijklmnop"))[0] == 202
+    assert (await post(f"{server.url}/alerts/{ALERT}/ack", ACK, token=OFFICER))[0] == 202
     status, page = await get(link(server, role="pi"))
     assert status == 200 and "Already acknowledged by Dr Test" in page and "Add follow-up" in page
 
@@ -366,7 +367,7 @@ async def test_an_unused_link_of_an_acknowledged_alert_offers_a_follow_up(server
 @pytest.mark.asyncio
 @pytest.mark.parametrize("who", ["x" * 101, "Dr Test\nrole: safety_officer", "Dr\u202eTest", "   "])
 async def test_who_must_be_one_line_of_at_most_100_characters(server: Server, who: str) -> None:
-    status, body = await post(f"{server.url}/alerts/{ALERT}/ack", {**ACK, "who": who}, token="pi-token-123-0123456789abcdefghijklmnop")
+    status, body = await post(f"{server.url}/alerts/{ALERT}/ack", {**ACK, "who": who}, token=PI)
     assert status == 400 and "'who'" in body["error"]
     assert (await confirm(server, link(server), who=who))[0] == 400
     assert server.published == []
@@ -385,7 +386,7 @@ async def test_who_must_be_one_line_of_at_most_100_characters(server: Server, wh
     ],
 )
 async def test_a_post_from_another_site_s_page_is_refused(server: Server, headers: dict[str, str]) -> None:
-    status, body = await post(f"{server.url}/alerts/{ALERT}/ack", ACK, token="pi-token-123-0123456789abcdefghijklmnop", headers=headers)
+    status, body = await post(f"{server.url}/alerts/{ALERT}/ack", ACK, token=PI, headers=headers)
     assert status == 403 and "cross-origin" in body["error"]
     status, page = await confirm(server, link(server), headers=headers)
     assert status == 403 and "refused" in page
@@ -395,13 +396,13 @@ async def test_a_post_from_another_site_s_page_is_refused(server: Server, header
 @pytest.mark.asyncio
 async def test_a_post_from_the_service_s_own_page_or_public_url_is_accepted(server: Server) -> None:
     own = {"Origin": server.url, "Sec-Fetch-Site": "same-origin", "Referer": f"{server.url}/alerts"}
-    assert (await post(f"{server.url}/alerts/{ALERT}/ack", ACK, token="pi-token-123-0123456789abcdefghijklmnop", headers=own))[0] == 202
+    assert (await post(f"{server.url}/alerts/{ALERT}/ack", ACK, token=PI, headers=own))[0] == 202
     behind_proxy = Server([SAE])
     runner = await serve(behind_proxy, behind_proxy.endpoints(public_url="https://safety.example.org/"))
     try:
         public = {"Origin": "https://safety.example.org"}
         url = f"{behind_proxy.url}/alerts/{ALERT}/ack"
-        assert (await post(url, ACK, token="pi-token-123-0123456789abcdefghijklmnop", headers=public))[0] == 202
+        assert (await post(url, ACK, token=PI, headers=public))[0] == 202
     finally:
         await runner.cleanup()
 
@@ -473,7 +474,7 @@ async def test_the_worker_finds_an_alert_from_safety_alerts_and_404s_an_unknown_
     app = worker_app()
     async with app.agents["dashboard_alerts"].test_context() as agent:
         await agent.put(DLT.to_json().encode(), key=DLT.subject_id.encode())
-    tokens = {"Authorization": "Bearer pi-token-123-0123456789abcdefghijklmnop"}
+    tokens = {"Authorization": f"Bearer {PI}"}
     async with TestClient(TestServer(app.web.web_app)) as client:
         known = await client.post(f"/alerts/{DLT.alert_id}/ack", json=ACK, headers=tokens)
         unknown = await client.post(f"/alerts/{UNKNOWN}/ack", json=ACK, headers=tokens)

@@ -326,3 +326,18 @@ def test_the_worker_plugin_adds_ack_routes_and_delivery_agents(app) -> None:  # 
     assert ("POST", "/alerts/{alert_id}/ethics-submitted") in routes
     assert ("GET", "/alerts/{alert_id}/ack") in routes
     assert {"delivery_router", "delivery_ledger"} <= {a.name for a in app.agents.values()}
+
+
+@pytest.mark.asyncio
+async def test_a_screening_sae_without_a_study_day_is_delivered_from_its_command(tmp_path: Path) -> None:
+    from streams.deliver import handle_command
+
+    said: list[str] = []
+    with (tmp_path / "console.txt").open("w", encoding="utf-8") as out:
+        notifier = load_notifier(DeliverySettings(outbox_dir=tmp_path), TAGS, console=out, announce=said.append)
+        screening = make_alert("SAE").model_copy(update={"study_day": None})
+        command = {"type": "alert", "alert": json.loads(screening.to_json())}  # as the router sends it
+        assert "study_day" not in command["alert"]
+        await handle_command(dispatcher(notifier, MemoryLedger(), Clock()), command)
+    records = (tmp_path / "outbox.jsonl").read_text(encoding="utf-8").splitlines()
+    assert sorted(json.loads(r)["recipient"] for r in records) == ["ethics", "pi"]
