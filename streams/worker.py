@@ -55,7 +55,7 @@ def run_worker(settings: Settings, loglevel: str = "warn") -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # faust creates only the last path component
     try:
         app = create_app(settings)
-        studies = app.safety.rulebook.studies  # every study file, validated before the worker joins the group
+        studies = app.safety.rulebook.studies  # type: ignore[attr-defined]  # every study, validated at start
     except SafetyError as exc:
         print(f"safety worker: {exc}", file=sys.stderr)
         return 2
