@@ -42,8 +42,9 @@ def rules_dir(tmp_path: Path) -> Path:
 
 
 def event(kind: str, study: str, subject: str, event_id: str, occurred_at: str, **fields: Any) -> dict[str, Any]:
+    """An input event recorded when it occurred (the stream would otherwise start clocks at the Kafka time)."""
     return {"type": kind, "event_id": event_id, "study_id": study, "subject_id": subject,
-            "occurred_at": occurred_at, **fields}
+            "occurred_at": occurred_at, "recorded_at": occurred_at, **fields}
 
 
 def infusion(study: str, subject: str, day: str = "2026-07-01", event_id: str | None = None) -> dict[str, Any]:
@@ -72,9 +73,10 @@ def two_study_stream() -> list[dict[str, Any]]:
     an infusion reaction (DLT-1); study B's second subject makes B's stopping rule cross (2 of 2 with n >= 2),
     study A has 2 subjects with a DLT, below its n >= 3 (pooled, the 4 would cross under A's rules)."""
     out: list[dict[str, Any]] = []
-    for a, b in (("AA-001", "BB-001"), ("AA-002", "BB-002")):
-        out += [infusion(STUDY_A, a), infusion(STUDY_B, b)]
+    for a, b, day in (("AA-001", "BB-001", "2026-07-01"), ("AA-002", "BB-002", "2026-07-02")):
+        # one day apart: the crossing event is unambiguous in event time, whatever order partitions arrive in
+        out += [infusion(STUDY_A, a, day), infusion(STUDY_B, b, day)]
         out += [neut(STUDY_A, a, 0.3, f"L-{a}"), neut(STUDY_B, b, 0.3, f"L-{b}")]
-        out += [infusion_reaction(STUDY_A, a), infusion_reaction(STUDY_B, b)]
+        out += [infusion_reaction(STUDY_A, a, day), infusion_reaction(STUDY_B, b, day)]
     out.append(neut(UNKNOWN, "CC-001", 0.3, "L-CC-001"))
     return out
