@@ -30,14 +30,18 @@ REDACTED = "<withheld: not a subject code>"
 def admit(event: Event, book: RuleBook, raw: bytes | str | None = None,
           line: int | None = None) -> tuple[Event, RuleSet] | Rejection:
     """The event (re-localised to its study's zone) and its study's rule set, or why it is rejected."""
-    rules = book.get(event.study_id)
+    study_id, subject_id = event.study_id, event.subject_id
+    rules = book.studies.get(study_id)
     if rules is None:
-        return Rejection(reason=book.unknown_study(event.study_id), raw=_text(event, raw), line=line,
-                         event_id=event.event_id, subject_id=event.subject_id)
-    problem = rules.protocol.subject_code_problem(event.subject_id)
-    if problem is not None:
-        return Rejection(reason=problem, raw=redact(_text(event, raw), event.subject_id), line=line,
-                         event_id=event.event_id)
+        return Rejection(reason=book.unknown_study(study_id), raw=_text(event, raw), line=line,
+                         event_id=event.event_id, subject_id=subject_id)
+    codes = book.codes[study_id]
+    if subject_id not in codes:
+        problem = rules.protocol.subject_code_problem(subject_id)
+        if problem is not None:
+            return Rejection(reason=problem, raw=redact(_text(event, raw), subject_id), line=line,
+                             event_id=event.event_id)
+        codes.add(subject_id)
     if rules.tz is not book.parse_tz:
         event = relocalised(event, book.parse_tz, rules.tz)
     return event, rules

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -61,6 +61,14 @@ class RuleBook:
     """
 
     studies: Mapping[str, RuleSet]
+    parse_tz: ZoneInfo = field(init=False)
+    # Subject ids already found to match their study's subject_code_pattern (safety/routing.py): a set lookup per
+    # event instead of a regex match; bounded by the number of subjects, like the subject states themselves.
+    codes: dict[str, set[str]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parse_tz", self.primary.tz)
+        object.__setattr__(self, "codes", {study_id: set() for study_id in self.studies})
 
     @classmethod
     def of(cls, *rule_sets: RuleSet) -> RuleBook:
@@ -85,10 +93,6 @@ class RuleBook:
     @property
     def primary(self) -> RuleSet:
         return self.studies.get(DEFAULT_STUDY) or next(iter(self.studies.values()))
-
-    @property
-    def parse_tz(self) -> ZoneInfo:
-        return self.primary.tz
 
     def unknown_study(self, study_id: str) -> str:
         """The rejection reason for an event of a study this deployment has no rules for."""
