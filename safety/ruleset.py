@@ -77,7 +77,7 @@ class RuleBook:
         for rules in rule_sets:
             study_id = rules.protocol.study_id
             if study_id in book:
-                raise RuleFileError(f"study {study_id} has two rule files; keep one rules/studies/{study_id}.yaml")
+                raise RuleFileError(f"study {study_id} has two rules files; keep one rules/studies/{study_id}.yaml")
             clash = next((known for known in book if known.casefold() == study_id.casefold()), None)
             if clash is not None:  # apprise lower-cases recipient tags (<study_id>:pi): ids must differ in case
                 raise RuleFileError(f"studies {clash} and {study_id} differ only in letter case; recipient tags "
@@ -104,21 +104,16 @@ class RuleBook:
 def load_rulebook(path: Path | None = None) -> RuleBook:
     """Every study of ``path``: a directory of study files (default: rules/studies), or one study file.
 
-    In a directory each ``*.yaml`` is one study and must be named after its ``study_id`` (the file an event's
-    ``study_id`` routes to must be the one that says so); each file is loaded with :func:`load_ruleset`, so a
-    file that is invalid alone is invalid here.
+    In a directory each ``*.yaml`` is one study, routed to by the ``study_id`` it declares (name the file after it,
+    ``<study_id>.yaml``); a rules directory with a ``studies/`` folder means that folder. Each file is loaded with
+    :func:`load_ruleset`, so a file that is invalid alone is invalid here; two files of one study are refused.
     """
     path = Path(path) if path is not None else rules_dir() / "studies"
+    if (path / "studies").is_dir():
+        path = path / "studies"
     if not path.is_dir():
         return RuleBook.of(load_ruleset(path))
     files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
     if not files:
         raise RuleFileError(f"{path}: no study rules file (*.yaml) in this directory; add <study_id>.yaml")
-    rule_sets = []
-    for file in files:
-        rules = load_ruleset(file)
-        if rules.protocol.study_id != file.stem:
-            raise RuleFileError(f"{file}: study_id is {rules.protocol.study_id!r} but the file is named {file.name}; "
-                                f"name it {rules.protocol.study_id}.yaml (events route by study_id to that file)")
-        rule_sets.append(rules)
-    return RuleBook.of(*rule_sets)
+    return RuleBook.of(*(load_ruleset(file) for file in files))

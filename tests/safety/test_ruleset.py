@@ -33,11 +33,21 @@ def test_a_single_file_is_a_deployment_of_that_one_study() -> None:
     assert list(load_rulebook(STUDY_FILES[STUDY_B]).studies) == [STUDY_B]
 
 
-def test_a_study_file_named_after_another_study_is_refused(tmp_path: Path) -> None:
+def test_a_study_is_routed_to_by_the_study_id_its_file_declares(tmp_path: Path) -> None:
     target = studies_dir(tmp_path)
     (target / f"{STUDY_B}.yaml").rename(target / "second.yaml")
-    with pytest.raises(RuleFileError, match=rf"second.yaml: study_id is '{STUDY_B}'.*name it {STUDY_B}.yaml"):
+    assert list(load_rulebook(target).studies) == [STUDY_A, STUDY_B]
+
+
+def test_two_files_of_one_study_are_refused(tmp_path: Path) -> None:
+    target = studies_dir(tmp_path)
+    shutil.copy(target / f"{STUDY_B}.yaml", target / "copy.yaml")
+    with pytest.raises(RuleFileError, match=f"study {STUDY_B} has two rules files"):
         load_rulebook(target)
+
+
+def test_a_rules_directory_means_its_studies_folder(tmp_path: Path) -> None:
+    assert list(load_rulebook(rules_dir(tmp_path)).studies) == [STUDY_A, STUDY_B]
 
 
 def test_study_ids_differing_only_in_case_are_refused(tmp_path: Path) -> None:
