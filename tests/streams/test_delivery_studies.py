@@ -138,3 +138,19 @@ async def test_without_configuration_the_outbox_names_each_study_s_channel(tmp_p
         await dispatcher(notify, Clock()).on_alert(of_study(make_alert("DLT"), STUDY_B, "BB-001"))
     records = [json.loads(x) for x in (tmp_path / "outbox.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [(r["channel"], r["recipient"]) for r in records] == [(f"{STUDY_B.lower()}:pi:local", "pi")]
+
+
+def test_safety_deliver_with_a_rules_directory_sends_each_study_s_alerts_to_its_own_pi(tmp_path: Path, smtp) -> None:  # type: ignore[no-untyped-def]
+    from study_fixtures import studies_dir
+
+    from streams.deliver_cli import deliver_main
+
+    port, sink = smtp
+    alerts = tmp_path / "alerts.jsonl"
+    alerts.write_text("".join(of_study(make_alert("DLT"), study, subject).to_json() + "\n"
+                              for study, subject in ((STUDY_A, "AA-001"), (STUDY_B, "BB-001"))), encoding="utf-8")
+    argv = ["--alerts", str(alerts), "--outbox", str(tmp_path / "out"), "--config",
+            str(config(tmp_path, port, PER_STUDY)), "--rules", str(studies_dir(tmp_path)), "--no-sweep"]
+    assert deliver_main(argv) == 0
+    assert ["AA-001" in str(m["Subject"]) for m in sink.to("pi-a@example.org")] == [True]
+    assert ["BB-001" in str(m["Subject"]) for m in sink.to("pi-b@example.org")] == [True]
