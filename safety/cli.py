@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("events", type=Path, help="JSON-lines file of input events, replayed in the order given")
     replay.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
     replay.add_argument("--rules", type=Path, default=None,
-                        help="study rules file (default: rules/studies/ChiCTR2600125907.yaml)")
+                        help="a study rules file, or a directory of them (default: every study in "
+                             "rules/studies); each event is evaluated under its own study's rules")
     replay.add_argument("--quiet", action="store_true", help="print no summary")
     replay.set_defaults(func=_replay)
     rules = sub.add_parser("rules", help="validate rule files", description="Validate rule files.")

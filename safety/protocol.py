@@ -165,6 +165,10 @@ class Escalation(_Strict):
 class Protocol(_Strict):
     study_id: str
     title: str = ""
+    # The shape of this study's pseudonymous subject codes, matched against the whole subject_id (re.fullmatch):
+    # an event whose subject_id does not match is rejected, so a name or a phone number sent as a subject id never
+    # reaches a graded row, an alert or a message (protocol.md, "no identifier anywhere"). None: not checked.
+    subject_code_pattern: re.Pattern[str] | None = None
     time_zone: str = "Asia/Shanghai"
     ctcae_version: Literal["5.0", "6.0"] = "5.0"
     assume_worst_clinical: bool = False
@@ -213,6 +217,18 @@ class Protocol(_Strict):
         if self.window.first_day > self.window.last_day:
             raise ValueError(f"window: first_day {self.window.first_day} is after last_day {self.window.last_day}")
         return self
+
+    def subject_code_problem(self, subject_id: str) -> str | None:
+        """Why ``subject_id`` is not a subject code of this study (None when it is, or nothing is checked).
+
+        The reason names the field and the pattern, never the value: a mismatch is most often an identifier.
+        """
+        pattern = self.subject_code_pattern
+        if pattern is None or pattern.fullmatch(subject_id):
+            return None
+        return (f"subject_id: does not match subject_code_pattern {pattern.pattern} of study {self.study_id} "
+                "(the value is withheld: it may be an identifier); send the pseudonymous subject code, never a name "
+                "or a phone number")
 
     def is_related(self, causality: str | None) -> bool:
         return causality is not None and causality in self.related_causality

@@ -1,7 +1,8 @@
 """Replay: a fold of ``pipeline.step`` (and ``study.study_step``) over JSON lines, in the order given.
 
 It is the same engine the stream worker runs, without Kafka: the tool for validating a rule change on past data
-and the reference the stream is checked against. No file handles here; the CLI does the I/O.
+and the reference the stream is checked against. Each event is evaluated under its own study's rules
+(safety/routing.py); an event of an unknown study is rejected. No file handles here; the CLI does the I/O.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Literal
 from safety.alerts import Alert, GradedObservation, Rejection
 from safety.parsing import parse_event
 from safety.pipeline import step
-from safety.ruleset import RuleSet
+from safety.routing import admit
+from safety.ruleset import RuleBook, RuleSet
 from safety.subject import SubjectState
 
 OutputKind = Literal["event", "graded", "alert", "rejected"]
@@ -43,10 +45,11 @@ class LineOutputs:
     study_alerts: list[Alert]
 
 
-def replay_lines(lines: Iterable[bytes | str], rules: RuleSet,
+def replay_lines(lines: Iterable[bytes | str], rules: RuleBook | RuleSet,
                  state: ReplayState | None = None) -> Iterator[LineOutputs]:
     """Fold every line into ``state``; yield what each non-blank line produced, in input order.
 
+    ``rules`` is every study of the deployment (a single ``RuleSet`` is a deployment of that one study).
     ``raw`` is the line as read (bytes stay bytes: the CLI writes them back unchanged); rejections carry their
     line number.
     """
@@ -55,7 +58,8 @@ def replay_lines(lines: Iterable[bytes | str], rules: RuleSet,
     state = state or ReplayState()
     subjects = state.subjects
     studies = state.studies
-    tz = rules.tz
+    book = rules if isinstance(rules, RuleBook) else RuleBook.of(rules)
+    tz = book.parse_tz
     for number, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
@@ -63,13 +67,18 @@ def replay_lines(lines: Iterable[bytes | str], rules: RuleSet,
         if isinstance(parsed, Rejection):
             yield LineOutputs(None, [], [], [parsed], [])
             continue
-        key = (parsed.study_id, parsed.subject_id)
         line = raw.rstrip(b"\n") if isinstance(raw, bytes) else raw.rstrip("\n")
-        result = step(subjects.get(key), parsed, rules, raw=line)
+        admitted = admit(parsed, book, line, number)
+        if isinstance(admitted, Rejection):
+            yield LineOutputs(None, [], [], [admitted], [])
+            continue
+        parsed, study_rules = admitted
+        key = (parsed.study_id, parsed.subject_id)
+        result = step(subjects.get(key), parsed, study_rules, raw=line)
         subjects[key] = result.state
         study_alerts: list[Alert] = []
         for signal in result.signals:
-            study_state, raised = study_step(studies.get(signal.study_id), signal, rules)  # type: ignore[arg-type]
+            study_state, raised = study_step(studies.get(signal.study_id), signal, study_rules)  # type: ignore[arg-type]
             studies[signal.study_id] = study_state
             study_alerts.extend(raised)
         rejections = result.rejections
@@ -79,7 +88,7 @@ def replay_lines(lines: Iterable[bytes | str], rules: RuleSet,
 
 
 def replay(
-    lines: Iterable[bytes | str], rules: RuleSet, state: ReplayState | None = None
+    lines: Iterable[bytes | str], rules: RuleBook | RuleSet, state: ReplayState | None = None
 ) -> Iterator[tuple[OutputKind, str | GradedObservation | Alert | Rejection]]:
     """Yield ("event", raw line) for each accepted event, then its graded rows, alerts and rejections."""
     for outputs in replay_lines(lines, rules, state):

@@ -1,4 +1,9 @@
-"""`safety replay EVENTS.jsonl --out DIR [--rules FILE]`: file I/O around safety.replay (contract: Replay)."""
+"""`safety replay EVENTS.jsonl --out DIR [--rules FILE|DIR]`: file I/O around safety.replay (contract: Replay).
+
+``--rules`` is a study rules file (a deployment of that one study) or a directory of them; the default is every
+study of rules/studies, so a file mixing studies evaluates each event under its own study's rules and rejects an
+event of an unknown study (rejected.jsonl).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from typing import BinaryIO
 from safety.alerts import GradedObservation
 from safety.errors import SafetyError
 from safety.replay import replay_lines
-from safety.ruleset import load_ruleset
+from safety.ruleset import RuleBook, load_rulebook
 
 PROGRESS_MIN_BYTES = 5_000_000
 WRITE_BUFFER = 1 << 20  # the large files get one write call per MB instead of per 8 KB
@@ -83,13 +88,13 @@ def _lines(handle: BinaryIO, size: int) -> object:
     return wrap_file(handle, total=size, description="replaying")
 
 
-def run(events: Path, out: Path, rules_file: Path | None, quiet: bool = False) -> int:
+def run(events: Path, out: Path, rules_path: Path | None, quiet: bool = False) -> int:
     """Replay a file; the exit code is 0 even when lines were rejected (they are in rejected.jsonl)."""
     if not events.is_file():
         print(f"safety replay: {events}: no such file; give a JSON-lines file of events", file=sys.stderr)
         return 2
     try:
-        rules = load_ruleset(rules_file)
+        rules = load_rulebook(rules_path)
     except SafetyError as exc:
         print(f"safety replay: {exc}", file=sys.stderr)
         return 2
@@ -117,15 +122,16 @@ def run(events: Path, out: Path, rules_file: Path | None, quiet: bool = False) -
                 tally.rejected += 1
                 rejected_out.write((rejection.model_dump_json(exclude_none=True) + "\n").encode())
     if not quiet:
-        _summary(events, out, rules.version, tally)
+        _summary(events, out, rules, tally)
     return 0
 
 
-def _summary(events: Path, out: Path, version: str, tally: _Tally) -> None:
+def _summary(events: Path, out: Path, rules: RuleBook, tally: _Tally) -> None:
     err = sys.stderr
     grades = tally.grade_names()
     kinds = tally.kinds
-    print(f"replayed {events} with rules {version} -> {out}/", file=err)
+    versions = ", ".join(f"{study} {study_rules.version}" for study, study_rules in rules.studies.items())
+    print(f"replayed {events} with rules {versions} -> {out}/", file=err)
     print(f"  events accepted: {tally.events}   rejected: {tally.rejected} (see rejected.jsonl)",
           file=err)
     shown = ", ".join(f"G{g}: {grades[g]}" for g in sorted(grades))

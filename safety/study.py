@@ -76,7 +76,14 @@ def study_step(
     arrival, so a backlog can deliver a DLT after infusions that happened later; counted at arrival, n would
     have grown and a real crossing could be missed. Walking the signals by event time finds the same first
     crossing as replay of a time-ordered file, whatever order the partitions delivered them in.
+
+    Each study has its own state and is folded with its own rule set (protocol.md, "Several studies, one
+    deployment": study-level aggregates are per study); a signal, state or rule set of another study is refused.
     """
+    if signal.study_id != rules.protocol.study_id or (state is not None and state.study_id != signal.study_id):
+        raise ValueError(f"stopping rule: a signal of study {signal.study_id} was given the rules of "
+                         f"{rules.protocol.study_id} or the state of {state.study_id if state else 'none'}; "
+                         "route each study's signals to its own rules and state")
     state = state if state is not None else StudyState(study_id=signal.study_id)
     state.seq += 1
     point = Point(at=signal.at, seq=state.seq, event_id=signal.event_id, study_day=signal.study_day)

@@ -21,8 +21,13 @@ topics: Topics
 tables: Tables
     ``subjects`` (subject_id -> SubjectState JSON, writer: streams.ingest.ingest),
     ``study`` (study_id -> StudyState JSON, writer: streams.ingest.study); plug-ins may set more attributes.
+rulebook: safety.ruleset.RuleBook
+    Every study the worker evaluates (each event under its own study's rules), loaded on first use from
+    ``settings.rules_file`` (a study file or a directory; default: every study in rules/studies), shared with
+    replay.
 rules: safety.ruleset.RuleSet
-    The rule set the worker grades with, loaded on first use (``ctx.rules``), shared with replay.
+    The primary study's rule set (``rulebook.primary``): what the single-study pages, dashboard and the delivery
+    stage's escalation timings read.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import faust
 
-    from safety.ruleset import RuleSet
+    from safety.ruleset import RuleBook, RuleSet
     from streams.metrics import SafetyMetrics
     from streams.settings import Settings
 
@@ -68,8 +73,12 @@ class WorkerContext:
     tables: Tables
 
     @cached_property
-    def rules(self) -> RuleSet:
+    def rulebook(self) -> RuleBook:
         """Loaded lazily: the worker module is importable (``faust -A streams.app``) before rules are read."""
-        from safety.ruleset import load_ruleset
+        from safety.ruleset import load_rulebook
 
-        return load_ruleset(self.settings.rules_file)
+        return load_rulebook(self.settings.rules_file)
+
+    @property
+    def rules(self) -> RuleSet:
+        return self.rulebook.primary

@@ -197,8 +197,9 @@ class Dispatcher:
                     self._count(d, "skipped_duplicate")
             return await self._send_due(entry)
         now = self.clock()
-        entry = open_entry(alert, self.notifier.targets(), now)
-        missing = sorted(set(alert.recipients) - {t.recipient for t in self.notifier.targets()})
+        targets = self.notifier.targets_for(alert.study_id)  # the alert's own study's recipients only
+        entry = open_entry(alert, targets, now)
+        missing = sorted(set(alert.recipients) - {t.recipient for t in targets})
         if missing:
             log.error("alert %s: no channel for recipient(s) %s", alert.alert_id, ", ".join(missing))
         if alert.kind == AlertKind.ALERT_WITHDRAWN and alert.withdraws:
@@ -281,7 +282,7 @@ class Dispatcher:
             return None
         now = self.clock()
         for esc in due_escalations([entry], now, self.escalation):
-            targets = [t for t in self.notifier.targets() if t.recipient in esc.recipients]
+            targets = [t for t in self.notifier.targets_for(entry.alert.study_id) if t.recipient in esc.recipients]
             entry = record_escalation(add_message(entry, esc.message, targets, now), esc.reason, now)
             log.warning(
                 "alert %s (%s): escalation %s to %s",
@@ -414,7 +415,7 @@ def register(
     """Declare the delivery agents, table and timer on the worker (idempotent per ctx)."""
     import faust
 
-    from streams.delivery import DeliverySettings, load_notifier, required_tags
+    from streams.delivery import DeliverySettings, load_notifier, required_study_tags
 
     existing = getattr(ctx.tables, "extra", {}).get("delivery_dispatcher")
     if existing is not None:
@@ -425,8 +426,11 @@ def register(
         if getattr(shared, name, None) is not None:
             settings = settings.model_copy(update={name: getattr(shared, name)})
     protocol = ctx.rules.protocol
+    studies = [rules.protocol for rules in ctx.rulebook.studies.values()]
     clock = clock or getattr(ctx, "clock", None) or utc_now
-    notifier = notifier or load_notifier(settings, required_tags(protocol))
+    notifier = notifier or load_notifier(
+        settings, required_study_tags(studies), studies=[study.study_id for study in studies]
+    )
     partitions = getattr(shared, "partitions", None)
     schema: faust.Schema[bytes, bytes] = faust.Schema(
         key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"

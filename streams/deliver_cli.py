@@ -18,9 +18,9 @@ from pathlib import Path
 
 from safety.alerts import Alert
 from safety.errors import SafetyError
-from safety.ruleset import load_ruleset
+from safety.ruleset import load_rulebook
 from streams.deliver import Dispatcher, FileLedger, LinkMaker, utc_now
-from streams.delivery import DeliverySettings, load_notifier, required_tags
+from streams.delivery import DeliverySettings, load_notifier, required_study_tags
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--config", type=Path, default=None, help="apprise YAML config (default: SAFETY_NOTIFY_CONFIG)"
     )
-    p.add_argument("--rules", type=Path, default=None, help="study rules file (default: the bundled study)")
+    p.add_argument("--rules", type=Path, default=None,
+                   help="a study rules file or a directory of them (default: every study in rules/studies)")
     p.add_argument("--no-sweep", action="store_true", help="do not run due retries/escalations at the end")
     return p
 
@@ -43,9 +44,10 @@ async def _run(args: argparse.Namespace) -> int:
     if args.config is not None:
         updates["notify_config"] = args.config
     settings = settings.model_copy(update=updates)
-    rules = load_ruleset(args.rules)
-    protocol = rules.protocol
-    notifier = load_notifier(settings, required_tags(protocol))
+    rules = load_rulebook(args.rules)
+    protocol = rules.primary.protocol
+    studies = [study.protocol for study in rules.studies.values()]
+    notifier = load_notifier(settings, required_study_tags(studies), studies=list(rules.studies))
     store = FileLedger(args.outbox / "ledger.jsonl")
     links = LinkMaker(
         settings.public_url, settings.link_secret, timedelta(hours=settings.link_ttl_hours), utc_now

@@ -13,6 +13,12 @@ Why it looks like this (shared/notes/apprise-prometheus.md):
   that a
   success (notes §8). Those two schemes are posted here with aiohttp, and only ``errcode == 0`` counts.
 * With no configuration, a local sink (console + JSONL outbox) stands in for every tag, and says so.
+* Several studies, one deployment (protocol.md: the PI of one study never receives another study's alerts): a
+  URL tagged ``<study_id>:<role>`` (``ChiCTR2600125907:pi``) receives only that study's alerts for that role; a
+  URL tagged with a bare role (``pi``) serves every study that has no URL of its own for that role. With more
+  than one study, bare ``pi`` and ``ethics`` tags are refused at start-up (they would reach every study's PI or
+  committee alerts); a bare ``safety_officer`` stays the deployment's safety officer. A tag naming a study the
+  deployment does not know is refused too (a typo would leave the real study's PI without a URL).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +47,7 @@ from streams.notify_config import check_addresses, check_roles, dropped_target
 log = logging.getLogger(__name__)
 
 RECIPIENT_TAGS = ("pi", "ethics", "safety_officer")
+PER_STUDY_ROLES = ("pi", "ethics")  # must be tagged <study_id>:<role> when a deployment has several studies
 VERIFIED_SCHEMES = ("wecombot", "dingtalk")
 # Self-hosted relays and gateways have no per-second limit; chat bots keep apprise's 5.5 s throttle (notes
 # §3).
@@ -101,6 +108,27 @@ def required_tags(protocol: StudyProtocol) -> set[str]:
     """Every tag some alert kind (or an escalation) is sent to, plus the safety officer (DELIVERY_FAILED)."""
     tags = {tag for recipients in protocol.recipients.values() for tag in recipients}
     return tags | set(protocol.escalation.resend_to) | {"safety_officer"}
+
+
+def study_tag(study_id: str, role: str) -> str:
+    """The recipient tag of ``role`` for one study (apprise stores tags lower-cased, so this is too)."""
+    return f"{study_id.lower()}:{role}"
+
+
+def parse_tag(tag: str) -> tuple[str | None, str] | None:
+    """``pi`` -> (None, "pi"); ``<study_id>:pi`` -> (study id lower-cased, "pi"); not a recipient tag -> None."""
+    study, _, role = str(tag).lower().rpartition(":")
+    if role not in RECIPIENT_TAGS:
+        return None
+    return (study or None), role
+
+
+def required_study_tags(protocols: Collection[StudyProtocol]) -> set[str]:
+    """The tags a deployment of these studies needs: the bare roles of a single study (as before there were
+    several), else ``<study_id>:<role>`` for each study's roles (the deployment's safety officer may be bare)."""
+    if len(protocols) == 1:
+        return required_tags(next(iter(protocols)))
+    return {study_tag(p.study_id, role) for p in protocols for role in required_tags(p)}
 
 
 def _scheme(service: Any) -> str:
@@ -220,23 +248,63 @@ class LocalSinkChannel:
 
 @dataclass
 class Notifier:
-    """The configured channels; ``targets()`` is what the ledger sees, ``channel(id)`` what sends."""
+    """The configured channels; ``targets_for(study)`` is what the ledger sees, ``channel(id)`` what sends.
+
+    ``scopes`` maps a channel id to the study its tag names (lower-cased), absent for a bare role tag.
+    """
 
     channels: list[Channel]
     description: str
+    scopes: dict[str, str] = field(default_factory=dict)
 
     def targets(self) -> list[Target]:
         return [c.target for c in self.channels]
+
+    def targets_for(self, study_id: str) -> list[Target]:
+        """The channels an alert of ``study_id`` goes to: per role, the URLs tagged for this study, else the URLs
+        tagged with the bare role; never a URL tagged for another study (module docstring)."""
+        study = study_id.lower()
+        own = {c.target.recipient for c in self.channels if self.scopes.get(c.target.channel) == study}
+        return [
+            c.target
+            for c in self.channels
+            if self.scopes.get(c.target.channel) == study
+            or (c.target.channel not in self.scopes and c.target.recipient not in own)
+        ]
 
     def channel(self, channel_id: str) -> Channel | None:
         return next((c for c in self.channels if c.target.channel == channel_id), None)
 
     def tags(self) -> set[str]:
-        return {c.target.recipient for c in self.channels}
+        return {self.tag(c.target) for c in self.channels}
+
+    def tag(self, target: Target) -> str:
+        scope = self.scopes.get(target.channel)
+        return target.recipient if scope is None else f"{scope}:{target.recipient}"
 
 
-def check_tags(notifier: Notifier, needed: Iterable[str], source: str) -> None:
-    missing = sorted(set(needed) - notifier.tags())
+def check_tags(notifier: Notifier, needed: Iterable[str], source: str, studies: Collection[str] = ()) -> None:
+    """Refuse to start when a needed tag has no URL, or when a tag could misroute between ``studies``."""
+    known = {study.lower() for study in studies}
+    misrouting = sorted({
+        notifier.tag(c.target)
+        for c in notifier.channels
+        if (known and notifier.scopes.get(c.target.channel, "") not in known | {""})
+        or (len(known) > 1 and c.target.channel not in notifier.scopes and c.target.recipient in PER_STUDY_ROLES)
+    })
+    if misrouting:
+        raise DeliveryConfigError(
+            f"{source}: tag(s) {', '.join(repr(t) for t in misrouting)} would misroute alerts: this deployment has "
+            f"the studies {', '.join(sorted(studies))}; tag each URL '<study_id>:pi' or '<study_id>:ethics' with "
+            "a study it knows, so the PI of one study never receives another study's alerts (a bare "
+            "'safety_officer' is allowed: the deployment's safety officer)"
+        )
+    missing = sorted(
+        tag for tag in set(needed)
+        if (parsed := parse_tag(tag)) is not None
+        and not any(t.recipient == parsed[1] for t in
+                    (notifier.targets() if parsed[0] is None else notifier.targets_for(parsed[0])))
+    )
     if missing:
         raise DeliveryConfigError(
             f"{source}: no URL is tagged {', '.join(repr(m) for m in missing)}, "
@@ -278,11 +346,12 @@ def load_apprise_channels(
     check_roles(path, services)
     channels: list[Channel] = []
     for service in services:
-        tags = sorted(str(t) for t in service.tags if str(t) in RECIPIENT_TAGS)
+        tags = sorted(str(t) for t in service.tags if parse_tag(str(t)) is not None)
         scheme = _scheme(service)
         if not tags:
             log.warning(
-                "%s: a %s URL has no recipient tag (pi, ethics, safety_officer); it is never used",
+                "%s: a %s URL has no recipient tag (pi, ethics, safety_officer, or <study_id>:<role>); it is "
+                "never used",
                 path,
                 scheme,
             )
@@ -293,7 +362,8 @@ def load_apprise_channels(
             service.request_rate_per_sec = 0
         url = service.url(privacy=False)  # type: ignore[no-untyped-call]
         for tag in tags:
-            target = Target(channel=channel_id(tag, scheme, url), recipient=tag, scheme=scheme)
+            _, role = parse_tag(tag) or (None, tag)
+            target = Target(channel=channel_id(tag, scheme, url), recipient=role, scheme=scheme)
             if scheme in VERIFIED_SCHEMES:
                 channels.append(
                     VerifiedWebhookChannel(
@@ -309,33 +379,53 @@ def load_apprise_channels(
     return channels
 
 
+def _scopes(channels: Iterable[Channel]) -> dict[str, str]:
+    """Channel id -> the study its tag names, for the channels tagged ``<study_id>:<role>``.
+
+    A channel id starts with its tag and the tag ends with the target's role (``channel_id``, the local sink's
+    ``<tag>:local``): ``pi:mailto:…`` is bare, ``chictr2600125907:pi:mailto:…`` is scoped to that study.
+    """
+    scopes: dict[str, str] = {}
+    for channel in channels:
+        tag = channel.target.channel.split(":" + channel.target.recipient + ":", 1)[0]
+        if tag != channel.target.channel:
+            scopes[channel.target.channel] = tag.lower()
+    return scopes
+
+
 def load_notifier(
     settings: DeliverySettings,
     needed_tags: Iterable[str],
     *,
+    studies: Collection[str] = (),
     endpoints: dict[str, str] | None = None,
     console: TextIO | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> Notifier:
-    """The notifier the worker and ``safety deliver`` use; refuses to start when a needed tag has no URL."""
+    """The notifier the worker and ``safety deliver`` use; refuses to start when a needed tag has no URL.
+
+    ``needed_tags`` are bare roles or ``<study_id>:<role>`` tags (``required_study_tags``); ``studies`` are the
+    deployment's study ids, against which tags are checked for misrouting (module docstring).
+    """
     needed = sorted(set(needed_tags))
     say = announce or (lambda text: print(text, file=sys.stderr))
     if settings.notify_config is None:
         outbox = settings.outbox_dir / "outbox.jsonl"
         channels: list[Channel] = [
-            LocalSinkChannel(Target(channel=f"{tag}:local", recipient=tag, scheme="local"), outbox, console)
+            LocalSinkChannel(Target(channel=f"{tag}:local", recipient=role, scheme="local"), outbox, console)
             for tag in needed
+            for _, role in [parse_tag(tag) or (None, tag)]
         ]
-        notifier = Notifier(channels, f"local sink (console + {outbox})")
+        notifier = Notifier(channels, f"local sink (console + {outbox})", _scopes(channels))
         say(
             f"delivery: SAFETY_NOTIFY_CONFIG is not set, so alerts go to the console and {outbox} only; "
             "set it to an apprise YAML file (deploy/apprise.example.yml) to reach people"
         )
         return notifier
     channels = load_apprise_channels(settings.notify_config, settings, endpoints)
-    notifier = Notifier(channels, f"apprise config {settings.notify_config}")
-    check_tags(notifier, needed, f"SAFETY_NOTIFY_CONFIG={settings.notify_config}")
-    counts = {tag: sum(1 for c in channels if c.target.recipient == tag) for tag in sorted(notifier.tags())}
+    notifier = Notifier(channels, f"apprise config {settings.notify_config}", _scopes(channels))
+    check_tags(notifier, needed, f"SAFETY_NOTIFY_CONFIG={settings.notify_config}", studies)
+    counts = {tag: sum(1 for c in channels if notifier.tag(c.target) == tag) for tag in sorted(notifier.tags())}
     say(
         f"delivery: {len(channels)} channel(s) from {settings.notify_config}: "
         + ", ".join(f"{tag}={n}" for tag, n in counts.items())

@@ -16,6 +16,10 @@ Delivery semantics (issue 5; notes faust-kafka-tansu.md §3, §4) are at-least-o
   again; its events are no-ops where their state was written).
 * A record that cannot be parsed, or whose processing raises, goes to the dead-letter topic with its raw bytes
   and position, and the partition moves on (one poison record must not stall a subject's partition).
+* Several studies, one deployment: each event is evaluated under its own study's rules (``safety.routing.admit``,
+  shared with replay); an event of an unknown study, or whose subject id is not a subject code of its study, is
+  dead-lettered. Subject states are keyed by study and subject (``subject_key``), so two studies that use the
+  same subject code never share a state; the study agent folds each study's signals with that study's rules.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from safety.alerts import Alert, Rejection
 from safety.events import EVENT_TYPES, Event
 from safety.parsing import parse_event
 from safety.pipeline import StepResult, step
+from safety.routing import admit
+from safety.ruleset import RuleSet
 from safety.subject import SubjectState
 
 if TYPE_CHECKING:
@@ -97,6 +103,11 @@ async def handle(
         await dead_letter(ctx, record, "processing_error", f"{type(exc).__name__}: {exc}")
 
 
+def subject_key(study_id: str, subject_id: str) -> bytes:
+    """The subjects table key: study and subject (a subject code is unique only within its study)."""
+    return f"{study_id}/{subject_id}".encode()
+
+
 class Batch:
     """The subject states one batch of records changes, written to the table once each when it is done.
 
@@ -108,43 +119,56 @@ class Batch:
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
         self.states: dict[bytes, SubjectState] = {}
-        # per subject, the records applied and their events: the rebuild applies them again, the last one
+        # per subject, the records applied, their events and rules: the rebuild applies them again, the last one
         # routes the subject's table write
-        self.applied: dict[bytes, list[tuple[faust.EventT[Any], Event]]] = {}
+        self.applied: dict[bytes, list[tuple[faust.EventT[Any], Event, RuleSet]]] = {}
         self.outputs: list[Awaitable[Any]] = []  # must be delivered before any state is written
 
     async def process(self, record: faust.EventT[Any]) -> StepResult | None:
         """Parse, apply and emit one input record (returns the step result, None when dead-lettered)."""
-        parsed = await accepted(self.ctx, record)
-        if parsed is None:
+        admitted = await accepted(self.ctx, record)
+        if admitted is None:
             return None
-        key = parsed.subject_id.encode()
+        parsed, rules = admitted
+        key = subject_key(parsed.study_id, parsed.subject_id)
         route_table_access(record)
         try:
-            result = step(self.state(key), parsed, self.ctx.rules, raw=record.value)
+            result = step(self.state(key, parsed), parsed, rules, raw=record.value)
             self.outputs.extend(await emit(self.ctx, record, result))
         except BaseException:
-            self.rebuild(key)
+            self.rebuild(key, parsed)
             raise
         if not result.duplicate:
             self.states[key] = result.state
-            self.applied.setdefault(key, []).append((record, parsed))
+            self.applied.setdefault(key, []).append((record, parsed, rules))
         count_event(self.ctx, parsed.type, result)
         return result
 
-    def state(self, key: bytes) -> SubjectState | None:
+    def state(self, key: bytes, event: Event) -> SubjectState | None:
         """The subject's state as this batch left it, else as the table holds it."""
         if key in self.states:
             return self.states[key]
-        return STATES.load(key, self.ctx.tables.subjects.get(key))
+        return STATES.load(key, self.stored(key, event))
 
-    def rebuild(self, key: bytes) -> None:
+    def stored(self, key: bytes, event: Event) -> bytes | None:
+        """The table's state of the event's subject; before several studies it was keyed by subject_id alone, and
+        such a state is still read (once: the batch writes it back under ``subject_key``) when it is this study's."""
+        table = self.ctx.tables.subjects
+        data: bytes | None = table.get(key)
+        if data is None:
+            legacy = table.get(event.subject_id.encode())
+            state = codec.decode_subject(legacy)
+            if state is not None and state.study_id == event.study_id:
+                data = legacy
+        return data
+
+    def rebuild(self, key: bytes, event: Event) -> None:
         """Forget a possibly half-applied state: the table's, plus this batch's events of the subject."""
         STATES.forget(key)
         self.states.pop(key, None)
-        state = STATES.load(key, self.ctx.tables.subjects.get(key))
-        for record, event in self.applied.get(key, []):
-            state = step(state, event, self.ctx.rules, raw=record.value).state
+        state = STATES.load(key, self.stored(key, event))
+        for record, applied, rules in self.applied.get(key, []):
+            state = step(state, applied, rules, raw=record.value).state
         if state is not None and key in self.applied:
             self.states[key] = state
 
@@ -177,16 +201,27 @@ def route_table_access(record: faust.EventT[Any]) -> None:
     faust_streams._current_event.set(weakref.ref(record))
 
 
-async def accepted(ctx: WorkerContext, record: faust.EventT[Any]) -> Event | None:
-    """The record's event when it is valid and keyed by its subject; otherwise dead-lettered (None)."""
+async def accepted(ctx: WorkerContext, record: faust.EventT[Any]) -> tuple[Event, RuleSet] | None:
+    """The record's event and its study's rules when it is valid, of a known study and keyed by its subject;
+    otherwise dead-lettered (None)."""
     raw: bytes = record.value or b""
-    parsed = parse_event(raw, ctx.rules.tz)
+    book = ctx.rulebook
+    parsed = parse_event(raw, book.parse_tz)
     if isinstance(parsed, Rejection):
         ctx.metrics.events.labels(sniff_type(raw), "rejected").inc()
         await dead_letter(
             ctx, record, codec.rejection_code(parsed), parsed.reason, parsed.event_id, parsed.subject_id
         )
         return None
+    admitted = admit(parsed, book, raw)
+    if isinstance(admitted, Rejection):
+        ctx.metrics.events.labels(parsed.type, "rejected").inc()
+        # admit withholds a subject id that is not a subject code (safety/routing.py): so does the dead letter
+        withheld = admitted.raw.encode() if admitted.subject_id is None else None
+        await dead_letter(ctx, record, codec.rejection_code(admitted), admitted.reason, admitted.event_id,
+                          admitted.subject_id, withheld=withheld)
+        return None
+    parsed, rules = admitted
     if record.key != parsed.subject_id.encode():
         ctx.metrics.events.labels(parsed.type, "rejected").inc()
         await dead_letter(
@@ -201,7 +236,7 @@ async def accepted(ctx: WorkerContext, record: faust.EventT[Any]) -> Event | Non
         return None
     if parsed.recorded_at is None:  # contract: the stream starts reporting clocks at the Kafka record time
         parsed = parsed.model_copy(update={"recorded_at": codec.from_epoch(record.message.timestamp)})
-    return parsed
+    return parsed, rules
 
 
 class StateCache:
@@ -267,20 +302,28 @@ async def send_alert(ctx: WorkerContext, record: faust.EventT[Any], alert: Alert
 
 
 async def process_signal(ctx: WorkerContext, record: faust.EventT[Any]) -> None:
-    """Apply one study signal with the pure study step (safety.study, shared with replay)."""
+    """Apply one study signal with the pure study step (safety.study, shared with replay), under its own study's
+    rules and state (the stopping rule is per study)."""
     from safety.study import StudyState, study_step  # lazy: written concurrently by the detectors engineer
 
     signal = codec.decode_signal(record.value or b"")
+    rules = ctx.rulebook.get(signal.study_id)
+    if rules is None:  # only if the rules directory lost a study since the signal was sent: dead-lettered
+        raise ValueError(ctx.rulebook.unknown_study(signal.study_id))
     key = signal.study_id.encode()
-    state, alerts = study_step(codec.decode_state(StudyState, ctx.tables.study.get(key)), signal, ctx.rules)
+    state, alerts = study_step(codec.decode_state(StudyState, ctx.tables.study.get(key)), signal, rules)
     futures = [await send_alert(ctx, record, alert) for alert in alerts]
     await asyncio.gather(*futures)
     ctx.tables.study[key] = codec.encode_state(state)
-    study_gauges(ctx, state)
+    if rules is ctx.rules:
+        study_gauges(ctx, state)
 
 
 def study_gauges(ctx: WorkerContext, state: StudyState) -> None:
-    """safety_subjects_infused (n), safety_subjects_with_dlt (x), safety_stopping_probability (latest)."""
+    """safety_subjects_infused (n), safety_subjects_with_dlt (x), safety_stopping_probability (latest).
+
+    The gauges have no study label (streams/metrics.py, the Grafana dashboard): they show the primary study.
+    """
     ctx.metrics.subjects_infused.set(state.n)
     ctx.metrics.subjects_with_dlt.set(state.x)
     if state.probability is not None:
@@ -294,14 +337,19 @@ async def dead_letter(
     reason: str,
     event_id: str | None = None,
     subject_id: str | None = None,
+    withheld: bytes | None = None,
 ) -> None:
-    """Route a record to the dead-letter topic with its exact bytes, position, reason and time."""
+    """Route a record to the dead-letter topic with its exact bytes, position, reason and time.
+
+    ``withheld`` replaces the bytes when they carry an identifier in place of the subject code (the record key,
+    the same identifier, is not copied either); the position still leads to the original record.
+    """
     msg = record.message
     ctx.metrics.rejections.labels(reason_code).inc()
     value = codec.encode_deadletter(
         reason_code=reason_code,
         reason=reason,
-        raw=record.value,
+        raw=record.value if withheld is None else withheld,
         topic=msg.topic,
         partition=msg.partition,
         offset=msg.offset,
@@ -310,7 +358,7 @@ async def dead_letter(
         event_id=event_id,
         subject_id=subject_id,
     )
-    await ctx.topics.deadletter.send(key=record.key, value=value)
+    await ctx.topics.deadletter.send(key=record.key if withheld is None else None, value=value)
 
 
 def progress(ctx: WorkerContext, record: faust.EventT[Any]) -> None:

@@ -73,10 +73,11 @@ def dropped_target(path: Path, log_lines: Iterable[str]) -> str | None:
 
 
 def check_roles(path: Path, services: Iterable[Any]) -> None:
-    """Refuse a tag that is not a recipient role: its URL would never be used."""
+    """Refuse a tag that is not a recipient role, bare or as ``<study_id>:<role>`` (README, "Recipients per
+    study"): its URL would never be used. Whether the study is known is checked where the studies are loaded."""
     for service in services:
         for tag in sorted(str(t) for t in service.tags):
-            if tag not in ROLES:
+            if tag.rpartition(":")[2] not in ROLES:
                 scheme = str(service.url(privacy=True).split("://", 1)[0]).lower()
                 raise DeliveryConfigError(
                     f"{path}: tag {tag!r} of a {scheme} URL is not a recipient role ({', '.join(ROLES)})"

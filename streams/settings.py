@@ -80,7 +80,9 @@ class Settings(BaseSettings):
     web_enabled: bool = True
 
     # --- Rules and study ---
-    rules_file: Path | None = Field(None, description="rules/studies/<study>.yaml; None = the default study")
+    rules_file: Path | None = Field(
+        None, description="a study rules file or a directory of them; None = every study in rules/studies"
+    )
     study_tz: str = Field("Asia/Shanghai", description="time zone for timestamps without a UTC offset")
 
     @field_validator("study_tz")

@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from safety.errors import SafetyError
 from streams.settings import Settings
 
 
@@ -52,7 +53,14 @@ def run_worker(settings: Settings, loglevel: str = "warn") -> int:
     from streams.app import create_app
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # faust creates only the last path component
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+        studies = app.safety.rulebook.studies  # type: ignore[attr-defined]  # every study, validated at start
+    except SafetyError as exc:
+        print(f"safety worker: {exc}", file=sys.stderr)
+        return 2
+    print(f"safety worker: studies {', '.join(f'{s} (rules {r.version})' for s, r in studies.items())}",
+          file=sys.stderr)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
     worker.spinner = None  # faust's terminal spinner sets the root logger to DEBUG: ~0.5 ms per event
     try:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import study_fixtures
+from study_fixtures import STUDY_A, STUDY_B, STUDY_FILES, UNKNOWN, lines, studies_dir, two_study_stream
 
 BASE = {"study_id": "ChiCTR2600125907", "subject_id": "AA-001"}
 GOOD = [
@@ -72,3 +76,72 @@ def test_replay_is_byte_for_byte_deterministic(tmp_path: Path) -> None:
     replay(events, tmp_path / "b")
     for name in ("graded.jsonl", "alerts.jsonl", "rejected.jsonl", "events.jsonl"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+# --- Several studies, one deployment (protocol.md, "Edge cases, settled") ------------------------------------
+
+
+def replay_with(events: Path, out: Path, *args: str, env: dict[str, str] | None = None
+                ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "safety", "replay", str(events), "--out", str(out), *args],
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def two_studies_file(tmp_path: Path) -> Path:
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(lines(*two_study_stream())) + "\n", encoding="utf-8")
+    return events
+
+
+def assert_each_study_under_its_own_rules(out: Path) -> None:
+    graded = {row["subject_id"]: row for row in read(out / "graded.jsonl") if row["test"] == "NEUT"}
+    assert {s: (graded[s]["ctcae_version"], graded[s]["grade"]) for s in ("AA-001", "BB-001")} == {
+        "AA-001": ("5.0", 4), "BB-001": ("6.0", 3)}
+    alerts = read(out / "alerts.jsonl")
+    versions = {a["study_id"]: a["rules_version"] for a in alerts}
+    assert set(versions) == {STUDY_A, STUDY_B} and versions[STUDY_A] != versions[STUDY_B]
+    assert [(a["study_id"], a["subject_id"]) for a in alerts if a["kind"] == "STOPPING_BOUNDARY"] == [
+        (STUDY_B, "BB-002")]
+    rejected = read(out / "rejected.jsonl")
+    assert [r["event_id"] for r in rejected] == ["L-CC-001"]
+    assert f"unknown study '{UNKNOWN}'" in rejected[0]["reason"]
+    assert STUDY_A in rejected[0]["reason"] and STUDY_B in rejected[0]["reason"]
+    assert UNKNOWN not in (out / "events.jsonl").read_text(encoding="utf-8")
+
+
+def test_replay_with_a_rules_directory_evaluates_each_study_under_its_own_rules(tmp_path: Path) -> None:
+    result = replay_with(two_studies_file(tmp_path), tmp_path / "out", "--rules", str(studies_dir(tmp_path)))
+    assert result.returncode == 0, result.stderr
+    assert_each_study_under_its_own_rules(tmp_path / "out")
+    assert STUDY_A in result.stderr and STUDY_B in result.stderr  # the summary names each study's rules version
+
+
+def test_replay_by_default_loads_every_study_of_the_rules_directory(tmp_path: Path) -> None:
+    env = {**os.environ, "SAFETY_RULES_DIR": str(study_fixtures.rules_dir(tmp_path))}
+    result = replay_with(two_studies_file(tmp_path), tmp_path / "out", env=env)
+    assert result.returncode == 0, result.stderr
+    assert_each_study_under_its_own_rules(tmp_path / "out")
+
+
+def test_replay_with_one_study_file_rejects_the_other_study_naming_the_one_it_knows(tmp_path: Path) -> None:
+    result = replay_with(two_studies_file(tmp_path), tmp_path / "out", "--rules", str(STUDY_FILES[STUDY_B]))
+    assert result.returncode == 0, result.stderr
+    assert {row["study_id"] for row in read(tmp_path / "out" / "graded.jsonl")} == {STUDY_B}
+    rejected = read(tmp_path / "out" / "rejected.jsonl")
+    assert {r["event_id"] for r in rejected} >= {"INF-AA-001", "L-AA-001", "AE-AA-001", "L-CC-001"}
+    assert all(f"this deployment knows {STUDY_B} " in r["reason"] for r in rejected)
+
+
+def test_a_phone_number_or_name_as_subject_id_appears_in_no_output_file(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    bad = [{**GOOD[3], "subject_id": "13800138000", "event_id": "L-P"},
+           {**GOOD[3], "subject_id": "张三", "event_id": "L-N"}]
+    events.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in [*GOOD, *bad]), encoding="utf-8")
+    result = replay(events, tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    rejected = read(tmp_path / "out" / "rejected.jsonl")
+    assert [r["event_id"] for r in rejected] == ["L-P", "L-N"]
+    assert all(r["reason"].startswith("subject_id: does not match subject_code_pattern ^AA-") for r in rejected)
+    for name in ("graded.jsonl", "alerts.jsonl", "rejected.jsonl", "events.jsonl"):
+        text = (tmp_path / "out" / name).read_text(encoding="utf-8")
+        assert "13800138000" not in text and "张三" not in text and "\\u5f20" not in text, name

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -146,3 +148,14 @@ def _assert_incremental_equals_full_walk(ruleset, steps) -> None:  # type: ignor
     got = [(a.subject_id, a.event_ids, a.basis["x"], a.basis["n"]) for a in raised]  # type: ignore[index]
     want = [] if expected is None else [(expected[0], [expected[1].event_id], expected[2], expected[3])]
     assert got == want
+
+
+def test_a_signal_is_never_folded_with_another_study_s_rules_or_state(ruleset) -> None:  # type: ignore[no-untyped-def]
+    other = _signal("infused", "BB-001").model_copy(update={"study_id": "ChiCTR2600200001"})
+    with pytest.raises(ValueError, match="a signal of study ChiCTR2600200001 was given the rules of ChiCTR2600125907"):
+        study_step(None, other, ruleset)
+    state, _ = study_step(None, _signal("infused", "AA-001"), ruleset)
+    renamed = ruleset.protocol.model_copy(update={"study_id": other.study_id})
+    other_rules = dataclasses.replace(ruleset, protocol=renamed)
+    with pytest.raises(ValueError, match="route each study's signals to its own rules and state"):
+        study_step(state, other, other_rules)

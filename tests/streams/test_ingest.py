@@ -20,6 +20,7 @@ from safety.subject import SubjectState
 from streams import ingest
 
 STUDY = "ChiCTR2600125907"
+SUBJECT_KEY = ingest.subject_key(STUDY, "AA-001")  # the subjects table key: study and subject
 KAFKA_TS = 1_780_000_000.0  # record timestamp given to agent.put
 
 
@@ -63,7 +64,7 @@ async def put(app: faust.App, *records: tuple[bytes | None, bytes]) -> None:
 @pytest.mark.asyncio
 async def test_an_accepted_event_is_applied_to_the_subject_state_in_the_table(app, sent) -> None:
     await put(app, (b"AA-001", event()))
-    state = SubjectState.from_json(app.safety.tables.subjects[b"AA-001"])
+    state = SubjectState.from_json(app.safety.tables.subjects[SUBJECT_KEY])
     assert state.last_applied == "INF-1@1" and state.first_infusion_at is not None
     assert dead_letters(sent) == []
 
@@ -124,7 +125,7 @@ async def test_wrong_shape_and_unknown_type_are_dead_lettered_as_invalid_event(
 async def test_records_after_a_poison_record_in_the_same_partition_are_processed(app, sent) -> None:
     await put(app, (b"AA-001", b"{"), (b"AA-001", event()))
     assert len(dead_letters(sent)) == 1
-    assert SubjectState.from_json(app.safety.tables.subjects[b"AA-001"]).last_applied == "INF-1@1"
+    assert SubjectState.from_json(app.safety.tables.subjects[SUBJECT_KEY]).last_applied == "INF-1@1"
 
 
 @pytest.mark.asyncio
@@ -132,7 +133,7 @@ async def test_a_record_not_keyed_by_its_subject_is_dead_lettered(app, sent) -> 
     await put(app, (b"AA-999", event()))
     [letter] = dead_letters(sent)
     assert "key safety.events by subject_id" in letter["reason"]
-    assert b"AA-001" not in app.safety.tables.subjects
+    assert SUBJECT_KEY not in app.safety.tables.subjects
 
 
 @pytest.mark.asyncio
@@ -163,7 +164,7 @@ async def test_a_processing_error_is_dead_lettered_and_the_partition_moves_on(ap
     await put(app, (b"AA-001", event(event_id="BOOM")), (b"AA-001", event()))
     [letter] = dead_letters(sent)
     assert letter["reason_code"] == "processing_error" and "RuntimeError: rule bug" in letter["reason"]
-    assert SubjectState.from_json(app.safety.tables.subjects[b"AA-001"]).last_applied == "INF-1@1"
+    assert SubjectState.from_json(app.safety.tables.subjects[SUBJECT_KEY]).last_applied == "INF-1@1"
 
 
 @pytest.mark.asyncio
@@ -203,13 +204,13 @@ async def test_outputs_are_delivered_before_the_state_records_the_event(app, sen
 
         async def delivered() -> None:
             await asyncio.gather(*futures)
-            order.append("delivered, state written: " + str(b"AA-001" in ctx.tables.subjects))
+            order.append("delivered, state written: " + str(SUBJECT_KEY in ctx.tables.subjects))
 
         return [delivered()]
 
     monkeypatch.setattr(ingest, "emit", spy_emit)
     await put(app, (b"AA-001", event()))
-    assert order == ["delivered, state written: False"] and b"AA-001" in app.safety.tables.subjects
+    assert order == ["delivered, state written: False"] and SUBJECT_KEY in app.safety.tables.subjects
 
 
 @pytest.mark.asyncio
@@ -229,8 +230,8 @@ async def test_a_batch_writes_each_subject_state_once_with_every_event_of_the_ba
         for key, value in records:
             await agent.put(value, key=key, timestamp=KAFKA_TS, wait=False)
         await asyncio.sleep(0.5)  # one batch: the agent waits SAFETY_BATCH_WAIT for more records
-    assert sorted(writes) == [(b"AA-001", 4), (b"AA-002", 1)]
-    assert len(SubjectState.from_json(app.safety.tables.subjects[b"AA-001"]).seen) == 4
+    assert sorted(writes) == [(SUBJECT_KEY, 4), (ingest.subject_key(STUDY, "AA-002"), 1)]
+    assert len(SubjectState.from_json(app.safety.tables.subjects[SUBJECT_KEY]).seen) == 4
 
 
 @pytest.mark.asyncio
@@ -252,7 +253,7 @@ async def test_a_failure_mid_batch_keeps_the_batch_s_earlier_events_of_that_subj
         await asyncio.sleep(0.5)
     [letter] = dead_letters(sent)
     assert letter["reason_code"] == "processing_error"
-    assert set(SubjectState.from_json(app.safety.tables.subjects[b"AA-001"]).seen) == {"INF-1", "V-1"}
+    assert set(SubjectState.from_json(app.safety.tables.subjects[SUBJECT_KEY]).seen) == {"INF-1", "V-1"}
 
 
 @pytest.mark.asyncio
@@ -289,10 +290,10 @@ async def test_a_batch_writes_each_state_to_its_subject_s_changelog_partition(ap
     monkeypatch.setattr(table, "send_changelog", spy_send)
     ingest.route_table_access(record(0, 9))  # the batch ended with a record of another partition
     batch = ingest.Batch(app.safety)
-    batch.states[b"AA-001"] = SubjectState(subject_id="AA-001", study_id=STUDY)
-    batch.applied[b"AA-001"] = [(record(2, 6), parse_event(event(), ZoneInfo("Asia/Shanghai")))]
+    batch.states[SUBJECT_KEY] = SubjectState(subject_id="AA-001", study_id=STUDY)
+    batch.applied[SUBJECT_KEY] = [(record(2, 6), parse_event(event(), ZoneInfo("Asia/Shanghai")), app.safety.rules)]
     await batch.commit()
-    assert written == [(b"AA-001", 2)]
+    assert written == [(SUBJECT_KEY, 2)]
 
 
 @pytest.mark.asyncio
@@ -310,8 +311,8 @@ async def test_a_batch_whose_outputs_cannot_be_delivered_exits_the_worker_withou
 
     monkeypatch.setattr(ingest.os, "_exit", fake_exit)
     batch = ingest.Batch(app.safety)
-    batch.states[b"AA-001"] = SubjectState(subject_id="AA-001", study_id=STUDY)
+    batch.states[SUBJECT_KEY] = SubjectState(subject_id="AA-001", study_id=STUDY)
     batch.outputs.append(undeliverable())
     with pytest.raises(SystemExit):
         await batch.commit()
-    assert exits == [ingest.EXIT_OUTPUTS_LOST] and b"AA-001" not in app.safety.tables.subjects
+    assert exits == [ingest.EXIT_OUTPUTS_LOST] and SUBJECT_KEY not in app.safety.tables.subjects
