@@ -24,7 +24,7 @@ from tests.streams.delivery_helpers import SmtpSink, free_port
 
 pytestmark = pytest.mark.slow
 
-TOKEN = "phi-test-officer-token"
+TOKEN = "phi-test-officer-token-0123456789abcdef"
 PAGES = (
     "/overview", "/alerts", f"/subjects/{phi.SUBJECT}", "/edish", "/feeds/ethics.atom",
     "/reports/safety-summary.json", "/reports/safety-summary.csv", "/reports/safety-summary.html",
@@ -64,8 +64,8 @@ def test_identifiers_in_free_text_reach_no_topic_log_page_feed_or_mail(stream: S
             values = {k: v for k, v in plain_env(name).items() if k != "SAFETY_PLUGINS"}  # default plug-ins
             values.update(
                 SAFETY_NOTIFY_CONFIG=str(config),
-                SAFETY_AUTH_TOKENS=f"safety_officer:{TOKEN},pi:phi-test-pi-token,ethics:phi-test-ethics-token",
-                SAFETY_LINK_SECRET="phi-test-link-secret",
+                SAFETY_AUTH_TOKENS=f"safety_officer:{TOKEN},pi:phi-test-pi-token-0123456789abcdef,ethics:phi-test-ethics-token-0123456789abcdef",
+                SAFETY_LINK_SECRET="phi-test-link-secret-0123456789abcdef",
             )
             return values
 
