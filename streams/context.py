@@ -23,10 +23,16 @@ tables: Tables
     ``study`` (study_id -> StudyState JSON, writer: streams.ingest.study); plug-ins may set more attributes.
 rules: safety.ruleset.RuleSet
     The rule set the worker grades with, loaded on first use (``ctx.rules``), shared with replay.
+accepted_listeners: list of callables
+    Called by the ingest agent once per subject and batch with what it accepted (``Accepted``: raw bytes,
+    event, graded rows), after the batch's outputs are delivered. A read model (streams/dashboard.py) is fed
+    from here, never from the raw input topic, so it holds nothing ingest rejected. A listener must not block;
+    one that raises is logged and skipped, ingest goes on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -34,6 +40,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import faust
 
+    from safety.alerts import GradedObservation
+    from safety.events import Event
     from safety.ruleset import RuleSet
     from streams.metrics import SafetyMetrics
     from streams.settings import Settings
@@ -59,6 +67,15 @@ class Tables:
     extra: dict[str, Any] = field(default_factory=dict)  # tables declared by plug-ins, by name
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """One input record ingest accepted: its exact bytes, the validated event, the graded rows it gave."""
+
+    raw: bytes
+    event: Event
+    graded: Sequence[GradedObservation] = ()
+
+
 @dataclass
 class WorkerContext:
     app: faust.App
@@ -66,6 +83,7 @@ class WorkerContext:
     metrics: SafetyMetrics
     topics: Topics
     tables: Tables
+    accepted_listeners: list[Callable[[Sequence[Accepted]], None]] = field(default_factory=list)
 
     @cached_property
     def rules(self) -> RuleSet:

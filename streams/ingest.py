@@ -15,7 +15,11 @@ Delivery semantics (issue 5; notes faust-kafka-tansu.md §3, §4) are at-least-o
   be delivered at all, the worker exits without acking (as after kill -9: a restart processes the batch
   again; its events are no-ops where their state was written).
 * A record that cannot be parsed, or whose processing raises, goes to the dead-letter topic with its raw bytes
-  and position, and the partition moves on (one poison record must not stall a subject's partition).
+  and position, and the partition moves on (one poison record must not stall a subject's partition). A dead
+  letter always fits in one Kafka record (streams/codec.py, ``RAW_EXCERPT_BYTES``); its delivery is awaited with
+  the batch's outputs. A record over ``MAX_RECORD_BYTES`` is dead-lettered unparsed, and an output too large
+  for the producer (``producer_max_request_size``) is dead-lettered in its place, with the reason: the agent
+  never dies on a record, whatever it holds.
 """
 
 from __future__ import annotations
@@ -41,11 +45,15 @@ from safety.subject import SubjectState
 if TYPE_CHECKING:
     from safety.study import StudyState
 from streams import codec, gaps
-from streams.context import WorkerContext
+from streams.context import Accepted, WorkerContext
 
 log = logging.getLogger(__name__)
 
 EXIT_OUTPUTS_LOST = 75  # EX_TEMPFAIL: try again later
+# An input event is a few hundred bytes (contract: events); 64 KiB leaves room for long free text while every
+# output and the subject state it feeds stay far below Kafka's 1 MB record limit.
+MAX_RECORD_BYTES = 64 * 1024
+RECORD_OVERHEAD_BYTES = 1024  # what aiokafka adds to key and value when it sizes a record, rounded up
 
 
 def register(app: faust.App, ctx: WorkerContext) -> None:
@@ -61,9 +69,9 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
             reread: list[faust.EventT[Any]] = []
             for record in records:
                 for skipped in await gaps.reread(ctx, guard, record):
-                    await handle(ctx, skipped, batch.process)
+                    await handle(ctx, skipped, batch.process, batch.outputs)
                     reread.append(skipped)
-                await handle(ctx, record, batch.process)
+                await handle(ctx, record, batch.process, batch.outputs)
             await batch.commit()
             gaps.mark_processed(ctx, reread)  # faust acks the batch's own records after this body
             for last in {record.message.tp: record for record in records}.values():
@@ -86,15 +94,31 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
 
 
 async def handle(
-    ctx: WorkerContext, record: faust.EventT[Any], process: Callable[[faust.EventT[Any]], Awaitable[Any]]
+    ctx: WorkerContext,
+    record: faust.EventT[Any],
+    process: Callable[[faust.EventT[Any]], Awaitable[Any]],
+    outputs: list[Awaitable[Any]] | None = None,
 ) -> None:
-    """Process one record; a record whose processing raises is dead-lettered and the partition moves on."""
+    """Process one record; a record whose processing raises is dead-lettered and the partition moves on.
+
+    ``outputs``: the batch's pending deliveries, where the dead letter joins them (None: awaited here).
+    """
     try:
         await process(record)
     except Exception as exc:  # noqa: BLE001 - dead-letter it, keep the partition moving
         msg = record.message
         log.exception("record at %s[%s]@%s failed", msg.topic, msg.partition, msg.offset)
-        await dead_letter(ctx, record, "processing_error", f"{type(exc).__name__}: {exc}")
+        letter = await dead_letter(ctx, record, "processing_error", f"{type(exc).__name__}: {exc}")
+        await settle(letter, outputs)
+
+
+async def settle(delivery: Awaitable[Any], outputs: list[Awaitable[Any]] | None) -> None:
+    """A dead letter's delivery joins the batch's ``outputs`` (awaited before any state is written), or is
+    awaited now: a record is never acknowledged before its dead letter is on the broker."""
+    if outputs is None:
+        await delivery
+    else:
+        outputs.append(delivery)
 
 
 class Batch:
@@ -112,10 +136,13 @@ class Batch:
         # routes the subject's table write
         self.applied: dict[bytes, list[tuple[faust.EventT[Any], Event]]] = {}
         self.outputs: list[Awaitable[Any]] = []  # must be delivered before any state is written
+        # per subject, what ingest accepted (true duplicates too: a read model re-adds them idempotently) and
+        # the record that routes the listeners' table writes (WorkerContext.accepted_listeners)
+        self.accepted: dict[bytes, tuple[faust.EventT[Any], list[Accepted]]] = {}
 
     async def process(self, record: faust.EventT[Any]) -> StepResult | None:
         """Parse, apply and emit one input record (returns the step result, None when dead-lettered)."""
-        parsed = await accepted(self.ctx, record)
+        parsed = await accepted(self.ctx, record, self.outputs)
         if parsed is None:
             return None
         key = parsed.subject_id.encode()
@@ -129,6 +156,9 @@ class Batch:
         if not result.duplicate:
             self.states[key] = result.state
             self.applied.setdefault(key, []).append((record, parsed))
+        if not (result.duplicate and result.rejections):  # a conflicting duplicate was not accepted
+            entry = Accepted(raw=record.value or b"", event=parsed, graded=result.graded)
+            self.accepted[key] = (record, [*self.accepted.get(key, (record, []))[1], entry])
         count_event(self.ctx, parsed.type, result)
         return result
 
@@ -159,9 +189,21 @@ class Batch:
             log.critical("outputs of a batch could not be delivered to Kafka: the worker exits without "
                          "committing; restart it when the brokers are reachable", exc_info=True)
             os._exit(EXIT_OUTPUTS_LOST)
+        for last, entries in self.accepted.values():
+            route_table_access(last)
+            notify(self.ctx, entries)  # before the state: a redelivery re-adds what a crash lost in between
         for key, state in self.states.items():
             route_table_access(self.applied[key][-1][0])
             self.ctx.tables.subjects[key] = STATES.store(key, state)
+
+
+def notify(ctx: WorkerContext, entries: list[Accepted]) -> None:
+    """Hand one subject's accepted records to the read models; a failing listener never stops ingest."""
+    for listener in ctx.accepted_listeners:
+        try:
+            listener(entries)
+        except Exception:  # noqa: BLE001 - a read model must not hold up surveillance
+            log.exception("a listener failed on accepted events of subject %s", entries[0].event.subject_id)
 
 
 def route_table_access(record: faust.EventT[Any]) -> None:
@@ -177,19 +219,33 @@ def route_table_access(record: faust.EventT[Any]) -> None:
     faust_streams._current_event.set(weakref.ref(record))
 
 
-async def accepted(ctx: WorkerContext, record: faust.EventT[Any]) -> Event | None:
+async def accepted(
+    ctx: WorkerContext, record: faust.EventT[Any], outputs: list[Awaitable[Any]] | None = None
+) -> Event | None:
     """The record's event when it is valid and keyed by its subject; otherwise dead-lettered (None)."""
     raw: bytes = record.value or b""
+    if len(raw) > MAX_RECORD_BYTES:
+        ctx.metrics.events.labels("unknown", "rejected").inc()
+        letter = await dead_letter(
+            ctx,
+            record,
+            "record_too_large",
+            f"record is {len(raw):,} bytes; an event may be at most {MAX_RECORD_BYTES:,} bytes: "
+            "shorten its free text and send it again",
+        )
+        await settle(letter, outputs)
+        return None
     parsed = parse_event(raw, ctx.rules.tz)
     if isinstance(parsed, Rejection):
         ctx.metrics.events.labels(sniff_type(raw), "rejected").inc()
-        await dead_letter(
+        letter = await dead_letter(
             ctx, record, codec.rejection_code(parsed), parsed.reason, parsed.event_id, parsed.subject_id
         )
+        await settle(letter, outputs)
         return None
     if record.key != parsed.subject_id.encode():
         ctx.metrics.events.labels(parsed.type, "rejected").inc()
-        await dead_letter(
+        letter = await dead_letter(
             ctx,
             record,
             "invalid_event",
@@ -198,6 +254,7 @@ async def accepted(ctx: WorkerContext, record: faust.EventT[Any]) -> Event | Non
             parsed.event_id,
             parsed.subject_id,
         )
+        await settle(letter, outputs)
         return None
     if parsed.recorded_at is None:  # contract: the stream starts reporting clocks at the Kafka record time
         parsed = parsed.model_copy(update={"recorded_at": codec.from_epoch(record.message.timestamp)})
@@ -234,26 +291,55 @@ STATES = StateCache()
 
 
 async def emit(ctx: WorkerContext, record: faust.EventT[Any], result: StepResult) -> list[Awaitable[Any]]:
-    """Hand the step's outputs to the producer; returns their delivery futures (see module docstring)."""
+    """Hand the step's outputs to the producer; returns their delivery futures (see module docstring).
+
+    Dead letters (rejections, outputs too large to send) are among them.
+    """
     topics = ctx.topics
     key = codec.key(result.state.subject_id)
     futures: list[Awaitable[Any]] = []
     for graded in result.graded:
-        futures.append(await topics.graded.send(key=key, value=codec.encode_graded(graded)))
+        futures.append(await send_output(ctx, record, topics.graded, key, codec.encode_graded(graded)))
     for alert in result.alerts:
         futures.append(await send_alert(ctx, record, alert))
     for signal in result.signals:
-        futures.append(await topics.study.send(key=codec.key(signal.study_id), value=codec.encode_signal(signal)))
+        value = codec.encode_signal(signal)
+        futures.append(await send_output(ctx, record, topics.study, codec.key(signal.study_id), value))
     for rejection in result.rejections:
-        await dead_letter(
+        code = codec.rejection_code(rejection)
+        reason, event_id, subject_id = rejection.reason, rejection.event_id, rejection.subject_id
+        futures.append(await dead_letter(ctx, record, code, reason, event_id, subject_id))
+    return futures
+
+
+async def send_output(
+    ctx: WorkerContext,
+    record: faust.EventT[Any],
+    topic: faust.TopicT,
+    key: bytes | None,
+    value: bytes,
+) -> Awaitable[Any]:
+    """Produce one output of ``record``; one too large for a Kafka record is dead-lettered in its place.
+
+    Returns the delivery future (of the dead letter, in its place). The input event stays applied: its other
+    outputs went out, and the letter holds this one's start, size and digest.
+    """
+    limit = ctx.app.conf.producer_max_request_size - RECORD_OVERHEAD_BYTES
+    size = len(value) + len(key or b"")
+    if size > limit:
+        name = topic.get_topic_name()
+        log.error("an output of %s[%s]@%s for %s is %s bytes, over the %s of a Kafka record: dead-lettered",
+                  record.message.topic, record.message.partition, record.message.offset, name, size, limit)
+        return await dead_letter(
             ctx,
             record,
-            codec.rejection_code(rejection),
-            rejection.reason,
-            rejection.event_id,
-            rejection.subject_id,
+            "output_too_large",
+            f"the output for {name} is {size:,} bytes, over the {limit:,} bytes a record may have "
+            "(producer_max_request_size); raw holds the start of the output: correct the input event "
+            "(a shorter field) and send a higher revision",
+            raw=value,
         )
-    return futures
+    return await topic.send(key=key, value=value)
 
 
 async def send_alert(ctx: WorkerContext, record: faust.EventT[Any], alert: Alert) -> Awaitable[Any]:
@@ -263,7 +349,8 @@ async def send_alert(ctx: WorkerContext, record: faust.EventT[Any], alert: Alert
     ctx.metrics.alerts.labels(alert.kind.value).inc()
     if record.message.timestamp:
         ctx.metrics.event_to_alert_seconds.observe(max(0.0, now - record.message.timestamp))
-    return await ctx.topics.alerts.send(key=codec.key(alert.subject_id), value=codec.encode_alert(stamped))
+    value = codec.encode_alert(stamped)
+    return await send_output(ctx, record, ctx.topics.alerts, codec.key(alert.subject_id), value)
 
 
 async def process_signal(ctx: WorkerContext, record: faust.EventT[Any]) -> None:
@@ -294,14 +381,21 @@ async def dead_letter(
     reason: str,
     event_id: str | None = None,
     subject_id: str | None = None,
-) -> None:
-    """Route a record to the dead-letter topic with its exact bytes, position, reason and time."""
+    *,
+    raw: bytes | None = None,
+) -> Awaitable[Any]:
+    """Route a record to the dead-letter topic with its exact bytes, position, reason and time.
+
+    ``raw``: what to keep instead of the record's value (an output that could not be sent). The letter is
+    bounded (streams/codec.py) and its key clipped, so it always fits in a Kafka record. Returns the delivery
+    future: the caller awaits it, or makes it one of the batch's outputs (``settle``).
+    """
     msg = record.message
     ctx.metrics.rejections.labels(reason_code).inc()
     value = codec.encode_deadletter(
         reason_code=reason_code,
         reason=reason,
-        raw=record.value,
+        raw=record.value if raw is None else raw,
         topic=msg.topic,
         partition=msg.partition,
         offset=msg.offset,
@@ -310,7 +404,8 @@ async def dead_letter(
         event_id=event_id,
         subject_id=subject_id,
     )
-    await ctx.topics.deadletter.send(key=record.key, value=value)
+    key = record.key[: codec.TEXT_FIELD_CHARS] if isinstance(record.key, bytes) else record.key
+    return await ctx.topics.deadletter.send(key=key, value=value)
 
 
 def progress(ctx: WorkerContext, record: faust.EventT[Any]) -> None:

@@ -50,6 +50,8 @@ REJECTION_REASONS = (
     "conflicting_duplicate",
     "processing_error",
     "unread_offsets",  # streams/gaps.py
+    "record_too_large",  # streams/ingest.py, MAX_RECORD_BYTES
+    "output_too_large",  # an output over the producer's record limit, dead-lettered in its place
 )
 DELIVERY_OUTCOMES = ("delivered", "failed", "retried", "skipped_duplicate")
 
