@@ -299,12 +299,14 @@ async def emit(ctx: WorkerContext, record: faust.EventT[Any], result: StepResult
     key = codec.key(result.state.subject_id)
     futures: list[Awaitable[Any]] = []
     for graded in result.graded:
-        futures.append(await send_output(ctx, record, topics.graded, key, codec.encode_graded(graded)))
+        value = codec.encode_graded(graded)
+        futures.append(await send_output(ctx, record, topics.graded, key, value, graded.event_id, graded.subject_id))
     for alert in result.alerts:
         futures.append(await send_alert(ctx, record, alert))
     for signal in result.signals:
         value = codec.encode_signal(signal)
-        futures.append(await send_output(ctx, record, topics.study, codec.key(signal.study_id), value))
+        key = codec.key(signal.study_id)
+        futures.append(await send_output(ctx, record, topics.study, key, value, signal.event_id, signal.subject_id))
     for rejection in result.rejections:
         code = codec.rejection_code(rejection)
         reason, event_id, subject_id = rejection.reason, rejection.event_id, rejection.subject_id
@@ -318,6 +320,8 @@ async def send_output(
     topic: faust.TopicT,
     key: bytes | None,
     value: bytes,
+    event_id: str | None = None,
+    subject_id: str | None = None,
 ) -> Awaitable[Any]:
     """Produce one output of ``record``; one too large for a Kafka record is dead-lettered in its place.
 
@@ -337,6 +341,8 @@ async def send_output(
             f"the output for {name} is {size:,} bytes, over the {limit:,} bytes a record may have "
             "(producer_max_request_size); raw holds the start of the output: correct the input event "
             "(a shorter field) and send a higher revision",
+            event_id,
+            subject_id,
             raw=value,
         )
     return await topic.send(key=key, value=value)
@@ -350,7 +356,9 @@ async def send_alert(ctx: WorkerContext, record: faust.EventT[Any], alert: Alert
     if record.message.timestamp:
         ctx.metrics.event_to_alert_seconds.observe(max(0.0, now - record.message.timestamp))
     value = codec.encode_alert(stamped)
-    return await send_output(ctx, record, ctx.topics.alerts, codec.key(alert.subject_id), value)
+    key = codec.key(alert.subject_id)
+    event_ids = ",".join(alert.event_ids)
+    return await send_output(ctx, record, ctx.topics.alerts, key, value, event_ids, alert.subject_id)
 
 
 async def process_signal(ctx: WorkerContext, record: faust.EventT[Any]) -> None:
