@@ -345,7 +345,7 @@ async def test_a_rejected_record_under_the_size_cap_gets_a_dead_letter_that_fits
     app, sent, monkeypatch
 ) -> None:
     # Escaping grows text up to six times (a control character is \u0000): the raw excerpt is bounded instead.
-    monkeypatch.setattr(ingest, "MAX_RECORD_BYTES", 2_000_000)
+    monkeypatch.setattr(ingest, "MAX_RECORD_BYTES", 2_000_000, raising=False)
     poison = b'{"type": "lab", "note": "' + b"\x01" * 600_000 + b'"}'
     await put(app, (b"AA-001", poison), (b"AA-001", lab()))
     [letter] = dead_letters(sent)
