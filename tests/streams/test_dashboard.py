@@ -15,7 +15,6 @@ from streams.dashboard import (
     ack_key,
     report_from,
     subject_key,
-    view_record,
 )
 
 
@@ -107,6 +106,8 @@ def test_one_unreadable_entry_of_the_view_leaves_out_only_itself() -> None:
 
 
 def test_text_that_utf8_cannot_carry_is_kept_as_a_replacement_character() -> None:
+    from streams.dashboard import view_record
+
     record = view_record(json.loads('{"subject_id": "AA-001", "term": "Rash \\ud800"}'))
     assert record is not None and record["term"] == "Rash ?"
     assert view_record([1, 2]) is None
