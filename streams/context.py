@@ -28,6 +28,8 @@ accepted_listeners: list of callables
     event, graded rows), after the batch's outputs are delivered. A read model (streams/dashboard.py) is fed
     from here, never from the raw input topic, so it holds nothing ingest rejected. A listener must not block;
     one that raises is logged and skipped, ingest goes on.
+broker_health: streams.health.BrokerHealth
+    Whether the broker answers (probed by streams/watchdog.py); the pages show its banner while it does not.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+
+from streams.health import BrokerHealth
 
 if TYPE_CHECKING:
     import faust
@@ -84,6 +88,10 @@ class WorkerContext:
     topics: Topics
     tables: Tables
     accepted_listeners: list[Callable[[Sequence[Accepted]], None]] = field(default_factory=list)
+    broker_health: BrokerHealth = field(default_factory=BrokerHealth)
+
+    def __post_init__(self) -> None:
+        self.broker_health.exit_after = self.settings.broker_down_exit_seconds
 
     @cached_property
     def rules(self) -> RuleSet:

@@ -75,6 +75,7 @@ class SafetyMetrics(NamedTuple):
     subjects_infused: Gauge  # safety_subjects_infused
     subjects_with_dlt: Gauge  # safety_subjects_with_dlt
     stopping_probability: Gauge  # safety_stopping_probability
+    broker_up: Gauge  # safety_broker_up (streams/health.py)
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> SafetyMetrics:
@@ -152,6 +153,11 @@ class SafetyMetrics(NamedTuple):
             ),
             stopping_probability=Gauge(
                 "safety_stopping_probability", "Posterior P(DLT rate > threshold)", registry=reg
+            ),
+            broker_up=Gauge(
+                "safety_broker_up",
+                "1 while the Kafka broker answers this worker's probe, 0 while it does not (streams/health.py)",
+                registry=reg,
             ),
         )
 
