@@ -6,7 +6,8 @@ a producer flush the dead broker never answers). Now a timer probes the broker e
 (streams/watchdog.py) and ``BrokerHealth`` decides:
 
 * ``safety_broker_up`` on ``/metrics`` is 0 while the broker does not answer a metadata request;
-* the pages answer 503 with a banner saying since when (streams/pages.py), instead of stale data;
+* the pages answer 503 with a banner saying since when (streams/pages.py), instead of stale data (so they do
+  while the worker's tables are still being recovered after a start or a rebalance: ``stale_banner``);
 * repeated log lines are let through once per ``LOG_BACKOFF_SECONDS`` while it is down (``LogBackoff``);
 * after ``SAFETY_BROKER_DOWN_EXIT_SECONDS`` (30 s) of it the worker exits with code 75 (EX_TEMPFAIL), as after
   kill -9: nothing unacknowledged is lost (at-least-once, README "delivery semantics"), and its supervisor
@@ -23,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 EXIT_BROKER_DOWN = 75  # EX_TEMPFAIL, as streams.ingest.EXIT_OUTPUTS_LOST
 PROBE_SECONDS = 2.0
@@ -97,3 +99,20 @@ class LogBackoff(logging.Filter):
         held, self.suppressed = self.suppressed, 0
         self._last.clear()
         return held
+
+
+RECOVERING = (
+    "This worker is reading its tables back from Kafka (after a start or a rebalance): until it has, its pages "
+    "would show incomplete data. Reload in a few seconds. / 正在恢复状态，请稍后刷新。"
+)
+
+
+def stale_banner(app: Any, health: BrokerHealth) -> str | None:
+    """Why the pages would show stale or incomplete data now (broker down, tables recovering), else None."""
+    banner = health.banner()
+    if banner is not None:
+        return banner
+    recovery = app.tables.recovery
+    if getattr(app, "in_recovery", False) or not recovery.completed.is_set():
+        return RECOVERING
+    return None

@@ -28,6 +28,7 @@ from safety.errors import SafetyError
 from safety.reports import Report, edish_points, read_events, read_graded, subject_timeline
 from safety.ruleset import RuleSet, load_ruleset
 from streams.auth import bearer_token, parse_tokens, role_for_token
+from streams.health import stale_banner
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +241,7 @@ def register(app: Any, ctx: Any) -> Pages:
         tokens,
         public_url=getattr(ctx.settings, "public_url", None),
         rules=lambda: ctx.rules,
-        stale=ctx.broker_health.banner,
+        stale=lambda: stale_banner(app, ctx.broker_health),
     )
     add_routes(app.web.web_app.router, handlers)
     log.info(

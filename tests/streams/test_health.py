@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from types import SimpleNamespace
+from typing import Any
 
-from streams.health import BrokerHealth, LogBackoff
+from streams.health import RECOVERING, BrokerHealth, LogBackoff, stale_banner
 
 
 def test_a_broker_down_for_the_bound_makes_the_worker_exit_and_not_before() -> None:
@@ -58,3 +61,19 @@ def test_the_log_back_off_goes_on_the_root_handlers_and_comes_off_with_its_count
         assert backoff.remove() == 1 and backoff not in handler.filters and backoff.suppressed == 0
     finally:
         root.removeHandler(handler)
+
+
+def fake_app(completed: bool, in_recovery: bool = False) -> Any:
+    event = asyncio.Event()
+    if completed:
+        event.set()
+    return SimpleNamespace(in_recovery=in_recovery, tables=SimpleNamespace(recovery=SimpleNamespace(completed=event)))
+
+
+def test_pages_wait_for_the_tables_to_be_recovered_and_for_the_broker() -> None:
+    health = BrokerHealth()
+    assert stale_banner(fake_app(completed=False), health) == RECOVERING
+    assert stale_banner(fake_app(completed=True, in_recovery=True), health) == RECOVERING
+    assert stale_banner(fake_app(completed=True), health) is None
+    health.observe(False, now=0)
+    assert stale_banner(fake_app(completed=True), health) == health.banner()
