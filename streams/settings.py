@@ -58,7 +58,7 @@ class Settings(BaseSettings):
         30.0, gt=0, description="broker unreachable this long: the worker exits with code 75 (streams/health.py)"
     )
     shutdown_seconds: float = Field(
-        15.0, gt=0, description="a SIGTERM stop that takes longer ends the worker with code 75 (streams/worker.py)"
+        30.0, gt=0, description="a SIGTERM stop that takes longer ends the worker with code 75 (streams/worker.py)"
     )
     embedded_workarounds: bool | None = Field(
         None, description="Tansu-only settings (notes §3, §7); None = only on the embedded broker"

@@ -3,9 +3,10 @@
 Scale out by starting more workers with the same SAFETY_APP_ID (one consumer group): faust splits the
 partitions of safety.events between them and moves a dead worker's partitions, and their table state, to the
 others (README, "Running in production"). SIGTERM stops it cleanly (offsets committed, tables flushed) within
-``SAFETY_SHUTDOWN_SECONDS`` (15 s); a stop that takes longer, or a SIGTERM while the broker is unreachable (the
-clean stop would wait for commits the broker never answers), ends the process with code 75 instead, as kill -9
-would: at-least-once processing makes that safe (README, "delivery semantics"; streams/health.py).
+``SAFETY_SHUTDOWN_SECONDS`` (30 s; a loaded 2-core machine took 5-15 s). A stop that takes longer, or a SIGTERM
+while the broker is unreachable (the clean stop would wait for commits the broker never answers), ends the
+process with code 75 instead, as kill -9 would: at-least-once processing makes that safe (README, "delivery
+semantics"; streams/health.py).
 """
 
 from __future__ import annotations
