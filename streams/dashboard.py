@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 KEEP_FIRST, KEEP_LAST = 8, 400  # per subject and test: baseline candidates + recent follow-up
 MAX_ALERTS = 1000
 MAX_ACKS = 20
+MAX_VIEW_BYTES = 512 * 1024  # a year of a subject is ~80 KB; a Kafka record may have 1 MB
 FEED_INTERVAL_SECONDS = 3600.0
 
 
@@ -212,7 +213,11 @@ def register(app: Any, ctx: Any) -> Any:
             log.error("dashboard view of a subject was unreadable and is started again")
             subject = SubjectView()
         change(subject)
-        view[key] = subject.model_dump_json().encode()
+        data = subject.model_dump_json().encode()
+        if len(data) > MAX_VIEW_BYTES:  # a changelog record over Kafka's limit would fail in faust's producer
+            log.error("dashboard view of a subject is %d bytes, over %d: not updated", len(data), MAX_VIEW_BYTES)
+            return
+        view[key] = data
 
     def on_accepted(entries: Sequence[Any]) -> None:
         def add(subject: SubjectView) -> None:

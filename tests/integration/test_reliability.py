@@ -148,6 +148,8 @@ def test_a_poison_burst_with_oversize_and_deeply_nested_records_is_dead_lettered
     stream = full_stream
     poison = poison_records(trial_lines)
     key = json.loads(trial_lines[0])["subject_id"].encode()
+    worker = stream.start_worker()
+    stream.wait_for(lambda: stream.page(worker, "/overview")[0] == 200, 90, "the worker to be ready")
     kafka = producer(stream.settings)
     every = len(trial_lines) // len(poison)
     for n, line in enumerate(trial_lines):
@@ -157,7 +159,6 @@ def test_a_poison_burst_with_oversize_and_deeply_nested_records_is_dead_lettered
     kafka.flush()
     kafka.close()
     ends = stream.end_offsets(stream.settings.topic_events)
-    worker = stream.start_worker()
     stream.wait_for(lambda: stream.caught_up(ends), 150, "the worker to process the trial and the poison")
     assert by_id(stream.alerts()) == replayed["alerts"]
     letters = stream.read(stream.settings.topic_deadletter)
@@ -203,7 +204,7 @@ def test_a_value_of_10_to_the_400_and_rejected_records_leave_every_page_answerin
     worker = stream.start_worker("w2")
     stream.wait_for(lambda: stream.page(worker, "/overview")[0] == 200, 90, "the restarted worker's pages")
     assert_pages_show(stream, worker, report, subject)
-    print_delays(stream, "10^400 value and rejected records, one restart")
+    print_delays(stream, "10^400 value and rejected records, one restart (sent before the worker started)")
 
 
 def test_a_broker_kill_is_seen_on_metrics_and_pages_and_the_worker_exits_within_the_bound(

@@ -168,3 +168,16 @@ async def test_a_poison_burst_on_the_alerts_topic_does_not_stop_the_dashboard_ag
     alerts = _view(app, alert["subject_id"]).alerts
     assert alert["alert_id"] in [a["alert_id"] for a in alerts]
     assert all(a.get("basis") != "\ud800" for a in alerts)
+
+
+@pytest.mark.asyncio
+async def test_a_subject_view_too_large_for_a_kafka_record_is_not_written_and_ingest_goes_on(
+    app, sent, monkeypatch
+) -> None:
+    from streams import dashboard
+
+    monkeypatch.setattr(dashboard, "MAX_VIEW_BYTES", 100)
+    async with app.agents["ingest"].test_context() as agent:
+        await agent.put(_ae(), key=b"AA-001")
+    assert _view(app, "AA-001").events == []
+    assert b"AA-001" in app.safety.tables.subjects and sent.on("safety.alerts")
