@@ -52,17 +52,29 @@ def replay_of(lines: list[bytes]) -> tuple[dict[str, dict[str, Any]], Any]:
     return alerts, report
 
 
-def assert_pages_show(stream: Any, proc: Any, report: Any, subject: str) -> None:
-    """Every page answers 200, and the summary counts what replay counts (no alert lost, none twice)."""
+def pages_differ(stream: Any, proc: Any, report: Any, subject: str) -> str | None:
+    """None when every page answers 200 and the summary counts what replay counts (no alert lost, none twice)."""
     for path in (*PAGES, f"/subjects/{subject}"):
         status, body = stream.page(proc, path)
-        assert status == 200, f"{path}: {status} {body[:300]}"
+        if status != 200:
+            return f"{path}: {status} {body[:300]}"
     summary = json.loads(stream.page(proc, "/reports/safety-summary.json")[1])
     ov = report.overview
-    assert (summary["subjects_infused"], summary["subjects_with_dlt"], summary["subjects_with_sae"]) == (
-        ov.subjects_infused, ov.subjects_with_dlt, ov.subjects_with_sae)
-    assert (summary["sae_count"], summary["susar_count"]) == (ov.sae_count, ov.susar_count)
-    assert sorted(r["alert_id"] for r in summary["line_listing"]) == sorted(r.alert_id for r in report.listing)
+    shown = {k: summary[k] for k in ("subjects_infused", "subjects_with_dlt", "subjects_with_sae", "sae_count",
+                                     "susar_count")}
+    shown["listing"] = sorted(r["alert_id"] for r in summary["line_listing"])
+    expected = {"subjects_infused": ov.subjects_infused, "subjects_with_dlt": ov.subjects_with_dlt,
+                "subjects_with_sae": ov.subjects_with_sae, "sae_count": ov.sae_count, "susar_count": ov.susar_count,
+                "listing": sorted(r.alert_id for r in report.listing)}
+    return None if shown == expected else f"summary {shown} != replay {expected}"
+
+
+def assert_pages_show(stream: Any, proc: Any, report: Any, subject: str) -> None:
+    """The pages show what replay gives, once the view has read what the workers wrote (a GlobalTable)."""
+    deadline = time.monotonic() + 30
+    while (differ := pages_differ(stream, proc, report, subject)) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert differ is None, differ
 
 
 def print_delays(stream: Any, what: str) -> None:
@@ -217,33 +229,29 @@ def test_a_broker_kill_is_seen_on_metrics_and_pages_and_the_worker_exits_within_
 
 
 def run_broker_kill(stream: Any, broker: Any, lines: list[bytes]) -> None:
-    bound = 12.0
-    stream.extra_env = {"SAFETY_BROKER_DOWN_EXIT_SECONDS": "600"}
-    patient = stream.start_worker("patient")  # stopped by SIGTERM while the broker is away
+    bound = 20.0
     stream.extra_env = {"SAFETY_BROKER_DOWN_EXIT_SECONDS": str(bound)}
-    bounded = stream.start_worker("bounded")  # exits by itself after the bound
+    worker = stream.start_worker()
     ends = stream.produce(lines)
-    stream.wait_for(lambda: stream.caught_up(ends), 120, "the workers to process the events")
+    stream.wait_for(lambda: stream.caught_up(ends), 120, "the worker to process the events")
     alerts, report = replay_of(lines)
     assert by_id(stream.alerts()) == alerts
-    assert_pages_show(stream, patient, report, first_subject(lines))
-    assert "safety_broker_up 1.0" in stream.metrics(patient)
+    assert_pages_show(stream, worker, report, first_subject(lines))
+    assert "safety_broker_up 1.0" in stream.metrics(worker)
 
     broker.process.kill()
     broker.process.wait(10)
     killed = time.monotonic()
-    stream.wait_for(lambda: "safety_broker_up 0.0" in stream.metrics(patient), 30, "safety_broker_up 0")
+    stream.wait_for(lambda: "safety_broker_up 0.0" in stream.metrics(worker), 30, "safety_broker_up 0")
     print(f"\n[broker kill] safety_broker_up 0 after {time.monotonic() - killed:.1f} s")
-    status, body = stream.page(patient, "/overview")
+    status, body = stream.page(worker, "/overview")
     assert status == 503 and "stale" in body
-    log = stream.workdir / "patient.log"
+    log = stream.workdir / "w1.log"
     before = log.stat().st_size
     time.sleep(8)
     grown = log.stat().st_size - before
     print(f"[broker kill] the worker logged {grown / 8:.0f} bytes/s while the broker was down")
     assert grown < 8 * 1024  # one line per repeated message and 30 s, not a stream of reconnect errors
-    assert stream.sigterm(patient, timeout=10) == 75
-    print(f"[broker kill] SIGTERM while the broker was down: exit 75 at {time.monotonic() - killed:.1f} s")
-    assert bounded.wait(bound + 20) == 75
-    print(f"[broker kill] the bounded worker exited by itself with 75 at {time.monotonic() - killed:.1f} s "
+    assert worker.wait(bound + 20) == 75
+    print(f"[broker kill] the worker exited with 75 at {time.monotonic() - killed:.1f} s "
           f"(SAFETY_BROKER_DOWN_EXIT_SECONDS={bound:.0f})")
