@@ -30,7 +30,7 @@ from streams.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 _counter = itertools.count(1)
 ALL_PLUGINS = Settings.model_fields["plugins"].default  # the default SAFETY_PLUGINS
-PAGE_TOKEN = "tok-reliability"
+PAGE_TOKEN = "reliability-officer-7f3a9c2e5b1d804a6c"  # strong enough for streams.auth
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +64,7 @@ class Stream:
             SAFETY_STORE=self.store,
             SAFETY_DATA_DIR=str(self.workdir / name),
             SAFETY_AUTH_TOKENS=f"safety_officer:{PAGE_TOKEN}",
-            SAFETY_LINK_SECRET="reliability-test-secret",
+            SAFETY_LINK_SECRET="reliability-link-secret-4c8e1a7d9f2b6305",
             SAFETY_OUTBOX_DIR=str(self.workdir / "outbox"),
             PYTHONPATH=str(ROOT),
         )
