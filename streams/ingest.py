@@ -192,9 +192,42 @@ class Batch:
         for last, entries in self.accepted.values():
             route_table_access(last)
             notify(self.ctx, entries)  # before the state: a redelivery re-adds what a crash lost in between
+        limit = self.ctx.app.conf.producer_max_request_size - RECORD_OVERHEAD_BYTES
         for key, state in self.states.items():
             route_table_access(self.applied[key][-1][0])
-            self.ctx.tables.subjects[key] = STATES.store(key, state)
+            data = STATES.store(key, state)
+            if len(data) + len(key) > limit:  # faust's producer would fail on the changelog write, every restart
+                await self.state_too_large(key, len(data), limit)
+                continue
+            self.ctx.tables.subjects[key] = data
+
+    async def state_too_large(self, key: bytes, size: int, limit: int) -> None:
+        """Keep the subject's last state that fits; dead-letter the batch's events of the subject, with why.
+
+        Their outputs were delivered (the alerts stand); the state does not record them, so a later event of the
+        subject is evaluated without them. Only identifiers or texts far beyond the contract's get here.
+        """
+        STATES.forget(key)
+        log.critical("the state of a subject would be %s bytes, over the %s of a Kafka record: the batch's %s "
+                     "events of the subject are dead-lettered", size, limit, len(self.applied[key]))
+        letters = [
+            await dead_letter(
+                self.ctx,
+                record,
+                "state_too_large",
+                f"the subject's state would be {size:,} bytes with this event, over the {limit:,} bytes a record "
+                "may have; its outputs were sent but the state does not hold it: shorten its identifiers and "
+                "texts and send it again",
+                event.event_id,
+                event.subject_id,
+            )
+            for record, event in self.applied[key]
+        ]
+        try:
+            await asyncio.gather(*letters)
+        except Exception:
+            log.critical("dead letters could not be delivered: the worker exits without committing", exc_info=True)
+            os._exit(EXIT_OUTPUTS_LOST)
 
 
 def notify(ctx: WorkerContext, entries: list[Accepted]) -> None:

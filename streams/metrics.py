@@ -52,6 +52,7 @@ REJECTION_REASONS = (
     "unread_offsets",  # streams/gaps.py
     "record_too_large",  # streams/ingest.py, MAX_RECORD_BYTES
     "output_too_large",  # an output over the producer's record limit, dead-lettered in its place
+    "state_too_large",  # a subject state over that limit (streams/ingest.py, Batch.state_too_large)
 )
 DELIVERY_OUTCOMES = ("delivered", "failed", "retried", "skipped_duplicate")
 

@@ -373,3 +373,18 @@ async def test_an_output_too_large_to_send_is_dead_lettered_in_its_place_and_the
     assert letter["raw"].startswith('{"event_id":"L-1"') and letter["raw_truncated"] is True
     assert len(sent.on("safety.alerts")) == 1 and sent.on("safety.graded") == []
     assert "L-1" in SubjectState.from_json(app.safety.tables.subjects[b"AA-001"]).seen
+
+
+@pytest.mark.asyncio
+async def test_a_subject_state_too_large_for_a_kafka_record_is_not_written_and_its_events_are_dead_lettered(
+    app, sent, monkeypatch
+) -> None:
+    # The changelog write would fail inside faust's producer, and again on every restart; the last state that
+    # fits is kept and the event is dead-lettered with why (its outputs went out).
+    # A state of ~700 bytes against a limit of 600 (a real one is 1 MB; field limits keep states far below it).
+    monkeypatch.setattr(ingest, "RECORD_OVERHEAD_BYTES", app.conf.producer_max_request_size - 600, raising=False)
+    await put(app, (b"AA-001", event(event_id="INF-" + "9" * 190)))
+    [letter] = dead_letters(sent)
+    assert letter["reason_code"] == "state_too_large" and letter["event_id"].startswith("INF-999")
+    assert b"AA-001" not in app.safety.tables.subjects
+    assert len(sent.on("safety.study")) == 1  # the infused signal went out
