@@ -28,17 +28,29 @@ rulebook: safety.ruleset.RuleBook
 rules: safety.ruleset.RuleSet
     The primary study's rule set (``rulebook.primary``): what the single-study pages, dashboard and the delivery
     stage's escalation timings read.
+accepted_listeners: list of callables
+    Called by the ingest agent once per subject and batch with what it accepted (``Accepted``: raw bytes,
+    event, graded rows), after the batch's outputs are delivered. A read model (streams/dashboard.py) is fed
+    from here, never from the raw input topic, so it holds nothing ingest rejected. A listener must not block;
+    one that raises is logged and skipped, ingest goes on.
+broker_health: streams.health.BrokerHealth
+    Whether the broker answers (probed by streams/watchdog.py); the pages show its banner while it does not.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from streams.health import BrokerHealth
+
 if TYPE_CHECKING:
     import faust
 
+    from safety.alerts import GradedObservation
+    from safety.events import Event
     from safety.ruleset import RuleBook, RuleSet
     from streams.metrics import SafetyMetrics
     from streams.settings import Settings
@@ -64,6 +76,15 @@ class Tables:
     extra: dict[str, Any] = field(default_factory=dict)  # tables declared by plug-ins, by name
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """One input record ingest accepted: its exact bytes, the validated event, the graded rows it gave."""
+
+    raw: bytes
+    event: Event
+    graded: Sequence[GradedObservation] = ()
+
+
 @dataclass
 class WorkerContext:
     app: faust.App
@@ -71,6 +92,11 @@ class WorkerContext:
     metrics: SafetyMetrics
     topics: Topics
     tables: Tables
+    accepted_listeners: list[Callable[[Sequence[Accepted]], None]] = field(default_factory=list)
+    broker_health: BrokerHealth = field(default_factory=BrokerHealth)
+
+    def __post_init__(self) -> None:
+        self.broker_health.exit_after = self.settings.broker_down_exit_seconds
 
     @cached_property
     def rulebook(self) -> RuleBook:

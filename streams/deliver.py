@@ -413,9 +413,8 @@ def register(
     app: Any, ctx: Any, *, clock: Clock | None = None, notifier: Notifier | None = None
 ) -> Dispatcher:
     """Declare the delivery agents, table and timer on the worker (idempotent per ctx)."""
-    import faust
-
     from streams.delivery import DeliverySettings, load_notifier, required_study_tags
+    from streams.tables import raw_table
 
     existing = getattr(ctx.tables, "extra", {}).get("delivery_dispatcher")
     if existing is not None:
@@ -432,15 +431,11 @@ def register(
         settings, required_study_tags(studies), studies=[study.study_id for study in studies]
     )
     partitions = getattr(shared, "partitions", None)
-    schema: faust.Schema[bytes, bytes] = faust.Schema(
-        key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-    )
-    table = app.Table(
+    table = raw_table(  # raw key/value types: a json changelog never recovers (streams/tables.py)
+        app,
         "delivery_ledger",
-        default=None,
-        schema=schema,
         partitions=partitions,
-        help="alert_id -> LedgerEntry JSON (writer: delivery_ledger agent)",
+        help_text="alert_id -> LedgerEntry JSON (writer: delivery_ledger agent)",
     )
     commands = app.topic(
         settings.topic_delivery_commands,

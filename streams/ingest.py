@@ -15,7 +15,11 @@ Delivery semantics (issue 5; notes faust-kafka-tansu.md §3, §4) are at-least-o
   be delivered at all, the worker exits without acking (as after kill -9: a restart processes the batch
   again; its events are no-ops where their state was written).
 * A record that cannot be parsed, or whose processing raises, goes to the dead-letter topic with its raw bytes
-  and position, and the partition moves on (one poison record must not stall a subject's partition).
+  and position, and the partition moves on (one poison record must not stall a subject's partition). A dead
+  letter always fits in one Kafka record (streams/codec.py, ``RAW_EXCERPT_BYTES``); its delivery is awaited with
+  the batch's outputs. A record over ``MAX_RECORD_BYTES`` is dead-lettered unparsed, and an output too large
+  for the producer (``producer_max_request_size``) is dead-lettered in its place, with the reason: the agent
+  never dies on a record, whatever it holds.
 * Several studies, one deployment: each event is evaluated under its own study's rules (``safety.routing.admit``,
   shared with replay); an event of an unknown study, or whose subject id is not a subject code of its study, is
   dead-lettered. Subject states are keyed by study and subject (``subject_key``), so two studies that use the
@@ -47,11 +51,15 @@ from safety.subject import SubjectState
 if TYPE_CHECKING:
     from safety.study import StudyState
 from streams import codec, gaps
-from streams.context import WorkerContext
+from streams.context import Accepted, WorkerContext
 
 log = logging.getLogger(__name__)
 
 EXIT_OUTPUTS_LOST = 75  # EX_TEMPFAIL: try again later
+# An input event is a few hundred bytes (contract: events); 64 KiB leaves room for long free text while every
+# output and the subject state it feeds stay far below Kafka's 1 MB record limit.
+MAX_RECORD_BYTES = 64 * 1024
+RECORD_OVERHEAD_BYTES = 1024  # what aiokafka adds to key and value when it sizes a record, rounded up
 
 
 def register(app: faust.App, ctx: WorkerContext) -> None:
@@ -67,9 +75,9 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
             reread: list[faust.EventT[Any]] = []
             for record in records:
                 for skipped in await gaps.reread(ctx, guard, record):
-                    await handle(ctx, skipped, batch.process)
+                    await handle(ctx, skipped, batch.process, batch.outputs)
                     reread.append(skipped)
-                await handle(ctx, record, batch.process)
+                await handle(ctx, record, batch.process, batch.outputs)
             await batch.commit()
             gaps.mark_processed(ctx, reread)  # faust acks the batch's own records after this body
             for last in {record.message.tp: record for record in records}.values():
@@ -92,15 +100,31 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
 
 
 async def handle(
-    ctx: WorkerContext, record: faust.EventT[Any], process: Callable[[faust.EventT[Any]], Awaitable[Any]]
+    ctx: WorkerContext,
+    record: faust.EventT[Any],
+    process: Callable[[faust.EventT[Any]], Awaitable[Any]],
+    outputs: list[Awaitable[Any]] | None = None,
 ) -> None:
-    """Process one record; a record whose processing raises is dead-lettered and the partition moves on."""
+    """Process one record; a record whose processing raises is dead-lettered and the partition moves on.
+
+    ``outputs``: the batch's pending deliveries, where the dead letter joins them (None: awaited here).
+    """
     try:
         await process(record)
     except Exception as exc:  # noqa: BLE001 - dead-letter it, keep the partition moving
         msg = record.message
         log.exception("record at %s[%s]@%s failed", msg.topic, msg.partition, msg.offset)
-        await dead_letter(ctx, record, "processing_error", f"{type(exc).__name__}: {exc}")
+        letter = await dead_letter(ctx, record, "processing_error", f"{type(exc).__name__}: {exc}")
+        await settle(letter, outputs)
+
+
+async def settle(delivery: Awaitable[Any], outputs: list[Awaitable[Any]] | None) -> None:
+    """A dead letter's delivery joins the batch's ``outputs`` (awaited before any state is written), or is
+    awaited now: a record is never acknowledged before its dead letter is on the broker."""
+    if outputs is None:
+        await delivery
+    else:
+        outputs.append(delivery)
 
 
 def subject_key(study_id: str, subject_id: str) -> bytes:
@@ -123,10 +147,13 @@ class Batch:
         # routes the subject's table write
         self.applied: dict[bytes, list[tuple[faust.EventT[Any], Event, RuleSet]]] = {}
         self.outputs: list[Awaitable[Any]] = []  # must be delivered before any state is written
+        # per subject, what ingest accepted (true duplicates too: a read model re-adds them idempotently) and
+        # the record that routes the listeners' table writes (WorkerContext.accepted_listeners)
+        self.accepted: dict[bytes, tuple[faust.EventT[Any], list[Accepted]]] = {}
 
     async def process(self, record: faust.EventT[Any]) -> StepResult | None:
         """Parse, apply and emit one input record (returns the step result, None when dead-lettered)."""
-        admitted = await accepted(self.ctx, record)
+        admitted = await accepted(self.ctx, record, self.outputs)
         if admitted is None:
             return None
         parsed, rules = admitted
@@ -141,6 +168,9 @@ class Batch:
         if not result.duplicate:
             self.states[key] = result.state
             self.applied.setdefault(key, []).append((record, parsed, rules))
+        if not (result.duplicate and result.rejections):  # a conflicting duplicate was not accepted
+            entry = Accepted(raw=record.value or b"", event=parsed, graded=result.graded)
+            self.accepted[key] = (record, [*self.accepted.get(key, (record, []))[1], entry])
         count_event(self.ctx, parsed.type, result)
         return result
 
@@ -183,9 +213,54 @@ class Batch:
             log.critical("outputs of a batch could not be delivered to Kafka: the worker exits without "
                          "committing; restart it when the brokers are reachable", exc_info=True)
             os._exit(EXIT_OUTPUTS_LOST)
+        for last, entries in self.accepted.values():
+            route_table_access(last)
+            notify(self.ctx, entries)  # before the state: a redelivery re-adds what a crash lost in between
+        limit = self.ctx.app.conf.producer_max_request_size - RECORD_OVERHEAD_BYTES
         for key, state in self.states.items():
             route_table_access(self.applied[key][-1][0])
-            self.ctx.tables.subjects[key] = STATES.store(key, state)
+            data = STATES.store(key, state)
+            if len(data) + len(key) > limit:  # faust's producer would fail on the changelog write, every restart
+                await self.state_too_large(key, len(data), limit)
+                continue
+            self.ctx.tables.subjects[key] = data
+
+    async def state_too_large(self, key: bytes, size: int, limit: int) -> None:
+        """Keep the subject's last state that fits; dead-letter the batch's events of the subject, with why.
+
+        Their outputs were delivered (the alerts stand); the state does not record them, so a later event of the
+        subject is evaluated without them. Only identifiers or texts far beyond the contract's get here.
+        """
+        STATES.forget(key)
+        log.critical("the state of a subject would be %s bytes, over the %s of a Kafka record: the batch's %s "
+                     "events of the subject are dead-lettered", size, limit, len(self.applied[key]))
+        letters = [
+            await dead_letter(
+                self.ctx,
+                record,
+                "state_too_large",
+                f"the subject's state would be {size:,} bytes with this event, over the {limit:,} bytes a record "
+                "may have; its outputs were sent but the state does not hold it: shorten its identifiers and "
+                "texts and send it again",
+                event.event_id,
+                event.subject_id,
+            )
+            for record, event, _rules in self.applied[key]
+        ]
+        try:
+            await asyncio.gather(*letters)
+        except Exception:
+            log.critical("dead letters could not be delivered: the worker exits without committing", exc_info=True)
+            os._exit(EXIT_OUTPUTS_LOST)
+
+
+def notify(ctx: WorkerContext, entries: list[Accepted]) -> None:
+    """Hand one subject's accepted records to the read models; a failing listener never stops ingest."""
+    for listener in ctx.accepted_listeners:
+        try:
+            listener(entries)
+        except Exception:  # noqa: BLE001 - a read model must not hold up surveillance
+            log.exception("a listener failed on accepted events of subject %s", entries[0].event.subject_id)
 
 
 def route_table_access(record: faust.EventT[Any]) -> None:
@@ -201,30 +276,45 @@ def route_table_access(record: faust.EventT[Any]) -> None:
     faust_streams._current_event.set(weakref.ref(record))
 
 
-async def accepted(ctx: WorkerContext, record: faust.EventT[Any]) -> tuple[Event, RuleSet] | None:
+async def accepted(
+    ctx: WorkerContext, record: faust.EventT[Any], outputs: list[Awaitable[Any]] | None = None
+) -> tuple[Event, RuleSet] | None:
     """The record's event and its study's rules when it is valid, of a known study and keyed by its subject;
     otherwise dead-lettered (None)."""
     raw: bytes = record.value or b""
+    if len(raw) > MAX_RECORD_BYTES:
+        ctx.metrics.events.labels("unknown", "rejected").inc()
+        letter = await dead_letter(
+            ctx,
+            record,
+            "record_too_large",
+            f"record is {len(raw):,} bytes; an event may be at most {MAX_RECORD_BYTES:,} bytes: "
+            "shorten its free text and send it again",
+        )
+        await settle(letter, outputs)
+        return None
     book = ctx.rulebook
     parsed = parse_event(raw, book.parse_tz)
     if isinstance(parsed, Rejection):
         ctx.metrics.events.labels(sniff_type(raw), "rejected").inc()
-        await dead_letter(
+        letter = await dead_letter(
             ctx, record, codec.rejection_code(parsed), parsed.reason, parsed.event_id, parsed.subject_id
         )
+        await settle(letter, outputs)
         return None
     admitted = admit(parsed, book, raw)
     if isinstance(admitted, Rejection):
         ctx.metrics.events.labels(parsed.type, "rejected").inc()
         # admit withholds a subject id that is not a subject code (safety/routing.py): so does the dead letter
         withheld = admitted.raw.encode() if admitted.subject_id is None else None
-        await dead_letter(ctx, record, codec.rejection_code(admitted), admitted.reason, admitted.event_id,
-                          admitted.subject_id, withheld=withheld)
+        letter = await dead_letter(ctx, record, codec.rejection_code(admitted), admitted.reason, admitted.event_id,
+                                   admitted.subject_id, withheld=withheld)
+        await settle(letter, outputs)
         return None
     parsed, rules = admitted
     if record.key != parsed.subject_id.encode():
         ctx.metrics.events.labels(parsed.type, "rejected").inc()
-        await dead_letter(
+        letter = await dead_letter(
             ctx,
             record,
             "invalid_event",
@@ -233,6 +323,7 @@ async def accepted(ctx: WorkerContext, record: faust.EventT[Any]) -> tuple[Event
             parsed.event_id,
             parsed.subject_id,
         )
+        await settle(letter, outputs)
         return None
     if parsed.recorded_at is None:  # contract: the stream starts reporting clocks at the Kafka record time
         parsed = parsed.model_copy(update={"recorded_at": codec.from_epoch(record.message.timestamp)})
@@ -269,26 +360,61 @@ STATES = StateCache()
 
 
 async def emit(ctx: WorkerContext, record: faust.EventT[Any], result: StepResult) -> list[Awaitable[Any]]:
-    """Hand the step's outputs to the producer; returns their delivery futures (see module docstring)."""
+    """Hand the step's outputs to the producer; returns their delivery futures (see module docstring).
+
+    Dead letters (rejections, outputs too large to send) are among them.
+    """
     topics = ctx.topics
     key = codec.key(result.state.subject_id)
     futures: list[Awaitable[Any]] = []
     for graded in result.graded:
-        futures.append(await topics.graded.send(key=key, value=codec.encode_graded(graded)))
+        value = codec.encode_graded(graded)
+        futures.append(await send_output(ctx, record, topics.graded, key, value, graded.event_id, graded.subject_id))
     for alert in result.alerts:
         futures.append(await send_alert(ctx, record, alert))
     for signal in result.signals:
-        futures.append(await topics.study.send(key=codec.key(signal.study_id), value=codec.encode_signal(signal)))
+        value = codec.encode_signal(signal)
+        key = codec.key(signal.study_id)
+        futures.append(await send_output(ctx, record, topics.study, key, value, signal.event_id, signal.subject_id))
     for rejection in result.rejections:
-        await dead_letter(
+        code = codec.rejection_code(rejection)
+        reason, event_id, subject_id = rejection.reason, rejection.event_id, rejection.subject_id
+        futures.append(await dead_letter(ctx, record, code, reason, event_id, subject_id))
+    return futures
+
+
+async def send_output(
+    ctx: WorkerContext,
+    record: faust.EventT[Any],
+    topic: faust.TopicT,
+    key: bytes | None,
+    value: bytes,
+    event_id: str | None = None,
+    subject_id: str | None = None,
+) -> Awaitable[Any]:
+    """Produce one output of ``record``; one too large for a Kafka record is dead-lettered in its place.
+
+    Returns the delivery future (of the dead letter, in its place). The input event stays applied: its other
+    outputs went out, and the letter holds this one's start, size and digest.
+    """
+    limit = ctx.app.conf.producer_max_request_size - RECORD_OVERHEAD_BYTES
+    size = len(value) + len(key or b"")
+    if size > limit:
+        name = topic.get_topic_name()
+        log.error("an output of %s[%s]@%s for %s is %s bytes, over the %s of a Kafka record: dead-lettered",
+                  record.message.topic, record.message.partition, record.message.offset, name, size, limit)
+        return await dead_letter(
             ctx,
             record,
-            codec.rejection_code(rejection),
-            rejection.reason,
-            rejection.event_id,
-            rejection.subject_id,
+            "output_too_large",
+            f"the output for {name} is {size:,} bytes, over the {limit:,} bytes a record may have "
+            "(producer_max_request_size); raw holds the start of the output: correct the input event "
+            "(a shorter field) and send a higher revision",
+            event_id,
+            subject_id,
+            raw=value,
         )
-    return futures
+    return await topic.send(key=key, value=value)
 
 
 async def send_alert(ctx: WorkerContext, record: faust.EventT[Any], alert: Alert) -> Awaitable[Any]:
@@ -298,7 +424,10 @@ async def send_alert(ctx: WorkerContext, record: faust.EventT[Any], alert: Alert
     ctx.metrics.alerts.labels(alert.kind.value).inc()
     if record.message.timestamp:
         ctx.metrics.event_to_alert_seconds.observe(max(0.0, now - record.message.timestamp))
-    return await ctx.topics.alerts.send(key=codec.key(alert.subject_id), value=codec.encode_alert(stamped))
+    value = codec.encode_alert(stamped)
+    key = codec.key(alert.subject_id)
+    event_ids = ",".join(alert.event_ids)
+    return await send_output(ctx, record, ctx.topics.alerts, key, value, event_ids, alert.subject_id)
 
 
 async def process_signal(ctx: WorkerContext, record: faust.EventT[Any]) -> None:
@@ -337,19 +466,24 @@ async def dead_letter(
     reason: str,
     event_id: str | None = None,
     subject_id: str | None = None,
+    *,
+    raw: bytes | None = None,
     withheld: bytes | None = None,
-) -> None:
+) -> Awaitable[Any]:
     """Route a record to the dead-letter topic with its exact bytes, position, reason and time.
 
-    ``withheld`` replaces the bytes when they carry an identifier in place of the subject code (the record key,
-    the same identifier, is not copied either); the position still leads to the original record.
+    ``raw``: what to keep instead of the record's value (an output that could not be sent). ``withheld``
+    replaces the bytes when they carry an identifier in place of the subject code (the record key, the same
+    identifier, is not copied either); the position still leads to the original record. The letter is bounded
+    (streams/codec.py) and its key clipped, so it always fits in a Kafka record. Returns the delivery future: the
+    caller awaits it, or makes it one of the batch's outputs (``settle``).
     """
     msg = record.message
     ctx.metrics.rejections.labels(reason_code).inc()
     value = codec.encode_deadletter(
         reason_code=reason_code,
         reason=reason,
-        raw=record.value if withheld is None else withheld,
+        raw=withheld if withheld is not None else record.value if raw is None else raw,
         topic=msg.topic,
         partition=msg.partition,
         offset=msg.offset,
@@ -358,7 +492,11 @@ async def dead_letter(
         event_id=event_id,
         subject_id=subject_id,
     )
-    await ctx.topics.deadletter.send(key=record.key if withheld is None else None, value=value)
+    if withheld is not None:
+        key = None
+    else:
+        key = record.key[: codec.TEXT_FIELD_CHARS] if isinstance(record.key, bytes) else record.key
+    return await ctx.topics.deadletter.send(key=key, value=value)
 
 
 def progress(ctx: WorkerContext, record: faust.EventT[Any]) -> None:

@@ -50,6 +50,9 @@ REJECTION_REASONS = (
     "conflicting_duplicate",
     "processing_error",
     "unread_offsets",  # streams/gaps.py
+    "record_too_large",  # streams/ingest.py, MAX_RECORD_BYTES
+    "output_too_large",  # an output over the producer's record limit, dead-lettered in its place
+    "state_too_large",  # a subject state over that limit (streams/ingest.py, Batch.state_too_large)
 )
 DELIVERY_OUTCOMES = ("delivered", "failed", "retried", "skipped_duplicate")
 
@@ -73,6 +76,7 @@ class SafetyMetrics(NamedTuple):
     subjects_infused: Gauge  # safety_subjects_infused
     subjects_with_dlt: Gauge  # safety_subjects_with_dlt
     stopping_probability: Gauge  # safety_stopping_probability
+    broker_up: Gauge  # safety_broker_up (streams/health.py)
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> SafetyMetrics:
@@ -150,6 +154,11 @@ class SafetyMetrics(NamedTuple):
             ),
             stopping_probability=Gauge(
                 "safety_stopping_probability", "Posterior P(DLT rate > threshold)", registry=reg
+            ),
+            broker_up=Gauge(
+                "safety_broker_up",
+                "1 while the Kafka broker answers this worker's probe, 0 while it does not (streams/health.py)",
+                registry=reg,
             ),
         )
 

@@ -28,6 +28,7 @@ from safety.errors import SafetyError
 from safety.reports import Report, edish_points, read_events, read_graded, subject_timeline
 from safety.ruleset import RuleSet, load_ruleset
 from streams.auth import bearer_token, parse_tokens, role_for_token
+from streams.health import stale_banner
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class Pages:
 
     ``rules`` gives the worker's rule set (``lambda: ctx.rules``): the timelines draw its CTCAE bands and the
     eDISH plot its Hy's law lines. Without it the default study's rules are loaded once, on first use.
+    ``stale`` says why the data cannot be trusted now (the broker is unreachable: streams/health.py), else None;
+    every page then answers 503 with that banner instead of stale data.
     """
 
     def __init__(
@@ -60,10 +63,12 @@ class Pages:
         public_url: str | None = None,
         tz: Any = None,
         rules: Callable[[], RuleSet] | None = None,
+        stale: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.source, self.tokens, self.clock, self.public_url, self.tz = source, tokens, clock, public_url, tz
         self.templates = templates or load_templates()
         self.rules = rules or functools.cache(load_ruleset)
+        self.stale = stale
 
     def routes(self) -> list[tuple[str, str, Handler]]:
         return [
@@ -98,6 +103,9 @@ class Pages:
                 return _denied(403, "token not recognised")
             if role not in allowed:
                 return _denied(403, f"role {role} may open the feed and the reports only")
+            banner = self.stale()
+            if banner is not None:
+                return _denied(503, banner, retry_after=10)
             return await handler(request)
 
         return guarded
@@ -201,10 +209,12 @@ def _html(text: str) -> web.Response:
     return web.Response(body=text.encode("utf-8"), headers={"Content-Type": "text/html; charset=utf-8"})
 
 
-def _denied(status: int, message: str, challenge: bool = False) -> web.Response:
+def _denied(status: int, message: str, challenge: bool = False, retry_after: int | None = None) -> web.Response:
     headers = {"Content-Type": "text/html; charset=utf-8"}
     if challenge:
         headers["WWW-Authenticate"] = 'Bearer realm="safety"'
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     body = (
         f"<!DOCTYPE html><html lang='zh-CN'><meta charset='utf-8'><title>{status}</title>"
         f"<body><h1>{status}</h1><p>{escape(message)}</p></body></html>"
@@ -230,7 +240,11 @@ def register(app: Any, ctx: Any) -> Pages:
         return dashboard.current_report(ctx, now)
 
     handlers = Pages(
-        source, tokens, public_url=getattr(ctx.settings, "public_url", None), rules=lambda: ctx.rules
+        source,
+        tokens,
+        public_url=getattr(ctx.settings, "public_url", None),
+        rules=lambda: ctx.rules,
+        stale=lambda: stale_banner(app, ctx.broker_health),
     )
     add_routes(app.web.web_app.router, handlers)
     log.info(

@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     stall_seconds: float = Field(
         20.0, gt=0, description="records waiting and no commit for this long: re-seek the partition (watchdog)"
     )
+    broker_down_exit_seconds: float = Field(
+        30.0, gt=0, description="broker unreachable this long: the worker exits with code 75 (streams/health.py)"
+    )
+    shutdown_seconds: float = Field(
+        30.0, gt=0, description="a SIGTERM stop that takes longer ends the worker with code 75 (streams/worker.py)"
+    )
     embedded_workarounds: bool | None = Field(
         None, description="Tansu-only settings (notes §3, §7); None = only on the embedded broker"
     )

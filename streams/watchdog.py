@@ -13,12 +13,16 @@ waiting for someone to restart it.
 
 Seeking a partition to its committed offset is always safe here: records after it are re-delivered, and
 ``safety.pipeline.step`` ignores an event its subject state already holds (at-least-once with idempotence).
-``StallWatchdog`` decides (pure, unit-tested); ``register`` adds the faust timer that acts on it.
+``StallWatchdog`` decides (pure, unit-tested); ``register`` adds the faust timer that acts on it, and the broker
+probe whose answers ``streams.health.BrokerHealth`` turns into the ``safety_broker_up`` gauge, the pages' banner,
+a log back-off and, after ``SAFETY_BROKER_DOWN_EXIT_SECONDS``, exit code 75.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +30,7 @@ from typing import Any
 import faust
 
 from streams.context import WorkerContext
+from streams.health import EXIT_BROKER_DOWN, PROBE_SECONDS, PROBE_TIMEOUT_SECONDS, LogBackoff
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +79,8 @@ class StallWatchdog:
 
 
 def register(app: faust.App, ctx: WorkerContext) -> None:
-    """Check the input partitions of both agents every few seconds and re-seek the stalled ones."""
+    """Check the input partitions of both agents every few seconds and re-seek the stalled ones; probe the broker."""
+    register_broker_probe(app, ctx)
     dog = StallWatchdog(ctx.settings.stall_seconds)
     watched = {ctx.topics.events.get_topic_name(), ctx.topics.study.get_topic_name()}
 
@@ -104,3 +110,58 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
             )
             ctx.metrics.partition_reseeks.labels(tp.topic, str(tp.partition), "stall").inc()
             await consumer.seek(tp, offset)
+
+
+class MetadataProbe:
+    """Asks the brokers for cluster metadata on a connection of its own (aiokafka's client, as faust uses)."""
+
+    def __init__(self, bootstrap: list[str], timeout: float = PROBE_TIMEOUT_SECONDS) -> None:
+        self.bootstrap, self.timeout = bootstrap, timeout
+        self.client: Any = None
+
+    async def __call__(self) -> bool:
+        import aiokafka
+
+        try:
+            if self.client is None:
+                client = aiokafka.AIOKafkaClient(
+                    bootstrap_servers=self.bootstrap, request_timeout_ms=int(self.timeout * 1000)
+                )
+                await asyncio.wait_for(client.bootstrap(), self.timeout)
+                self.client = client
+                return True
+            return bool(await asyncio.wait_for(self.client.force_metadata_update(), self.timeout))
+        except Exception:  # noqa: BLE001 - any failure to answer is "down"; the log says it once
+            return False
+
+
+def register_broker_probe(app: faust.App, ctx: WorkerContext) -> None:
+    """Every ``PROBE_SECONDS``: is the broker there? Gauge, banner, log back-off, exit (streams/health.py)."""
+    health = ctx.broker_health
+    backoff = LogBackoff()
+    probe = MetadataProbe(ctx.settings.bootstrap_servers())
+    ctx.metrics.broker_up.set(1)
+
+    @app.timer(interval=PROBE_SECONDS, name="broker_probe")
+    async def broker_probe() -> None:
+        was_up = health.up
+        leave = health.observe(await probe(), time.monotonic())
+        ctx.metrics.broker_up.set(1 if health.up else 0)
+        if was_up and not health.up:
+            log.error(
+                "the Kafka broker (%s) does not answer: pages answer 503, repeated log lines are held back, and "
+                "the worker exits with code %s if it is still away after %.0f s (SAFETY_BROKER_DOWN_EXIT_SECONDS)",
+                ctx.settings.kafka_bootstrap, EXIT_BROKER_DOWN, health.exit_after,
+            )
+            backoff.install()
+        elif not was_up and health.up:
+            held = backoff.remove()
+            log.warning("the Kafka broker answers again (%s repeated log lines were held back)", held)
+        if leave:
+            log.critical(
+                "the Kafka broker has not answered for %.0f s: exiting with code %s, without committing (as after "
+                "kill -9: the unacknowledged records are processed again by the restarted worker)",
+                health.exit_after, EXIT_BROKER_DOWN,
+            )
+            logging.shutdown()
+            os._exit(EXIT_BROKER_DOWN)

@@ -1,7 +1,8 @@
 """One embedded Tansu broker per test session, and helpers to run real `safety worker` processes against it.
 
 Each test gets its own topic names and consumer group (a prefix), so tests share the broker but no data.
-Session timeout 6 s, as recommended for Tansu (notes faust-kafka-tansu.md §1); plug-ins off (stream only).
+Session timeout 6 s, as recommended for Tansu (notes faust-kafka-tansu.md §1); plug-ins off (stream only)
+unless a test sets ``Stream.plugins`` (``ALL_PLUGINS``: the default set, as `make demo` and production run them).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +29,8 @@ from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 _counter = itertools.count(1)
+ALL_PLUGINS = Settings.model_fields["plugins"].default  # the default SAFETY_PLUGINS
+PAGE_TOKEN = "reliability-officer-7f3a9c2e5b1d804a6c"  # strong enough for streams.auth
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +49,8 @@ class Stream:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     ports: dict[int, int] = field(default_factory=dict)
     store: str = "memory://"  # the workers' table store; production runs rocksdb://
+    plugins: str = ""  # SAFETY_PLUGINS of the workers; ALL_PLUGINS for restart/fault tests
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def env(self, name: str) -> dict[str, str]:
         s = self.settings
@@ -54,11 +60,15 @@ class Stream:
             SAFETY_KAFKA_BOOTSTRAP=s.kafka_bootstrap or "",
             SAFETY_APP_ID=s.app_id,
             SAFETY_EMBEDDED_WORKAROUNDS="1",
-            SAFETY_PLUGINS="",
+            SAFETY_PLUGINS=self.plugins,
             SAFETY_STORE=self.store,
             SAFETY_DATA_DIR=str(self.workdir / name),
+            SAFETY_AUTH_TOKENS=f"safety_officer:{PAGE_TOKEN}",
+            SAFETY_LINK_SECRET="reliability-link-secret-4c8e1a7d9f2b6305",
+            SAFETY_OUTBOX_DIR=str(self.workdir / "outbox"),
             PYTHONPATH=str(ROOT),
         )
+        env.update(self.extra_env)
         return env
 
     def start_worker(self, name: str = "w1") -> subprocess.Popen[bytes]:
@@ -79,6 +89,24 @@ class Stream:
     def kill9(self, proc: subprocess.Popen[bytes]) -> None:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
+
+    def sigterm(self, proc: subprocess.Popen[bytes], timeout: float = 30) -> int:
+        """SIGTERM, and the exit code once it has stopped (a clean stop commits and flushes)."""
+        proc.send_signal(signal.SIGTERM)
+        return proc.wait(timeout)
+
+    def page(self, proc: subprocess.Popen[bytes], path: str) -> tuple[int, str]:
+        """(status, body) of a page of this worker, as the safety officer; status 0 when nothing answers."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.ports[proc.pid]}{path}", headers={"Authorization": f"Bearer {PAGE_TOKEN}"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=20) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode(errors="replace")
+        except OSError as exc:  # not listening yet, or gone
+            return 0, str(exc)
 
     def stop_all(self) -> None:
         for proc in self.workers:
@@ -156,6 +184,10 @@ class Stream:
 
     def read(self, topic: str) -> list[bytes]:
         """Every record value of ``topic`` (partition by partition, in offset order)."""
+        return [value for value, _ in self.read_stamped(topic)]
+
+    def read_stamped(self, topic: str) -> list[tuple[bytes, float]]:
+        """Every record of ``topic`` as (value, Kafka timestamp in seconds), partition by partition."""
         from kafka import KafkaConsumer, TopicPartition
 
         ends = self.end_offsets(topic)
@@ -165,7 +197,7 @@ class Stream:
             auto_offset_reset="earliest",
             fetch_max_wait_ms=50,
         )
-        values: dict[int, list[bytes]] = {p: [] for p in ends}
+        values: dict[int, list[tuple[bytes, float]]] = {p: [] for p in ends}
         try:
             parts = [TopicPartition(topic, p) for p in ends]
             consumer.assign(parts)
@@ -176,7 +208,7 @@ class Stream:
                 and time.monotonic() < deadline
             ):
                 for tp, records in consumer.poll(200).items():
-                    values[tp.partition].extend(r.value for r in records)
+                    values[tp.partition].extend((r.value, r.timestamp / 1000) for r in records)
         finally:
             consumer.close()
         return [v for p in sorted(values) for v in values[p]]
@@ -217,3 +249,27 @@ def replayed(trial_lines: list[bytes]) -> Any:
         if kind == "alert":
             alerts[output.alert_id] = json.loads(output.to_json())
     return {"alerts": alerts, "states": {sid: s for (_, sid), s in state.subjects.items()}}
+
+
+@pytest.fixture()
+def full_stream(stream: Stream) -> Stream:
+    """``stream`` with every plug-in on (the default SAFETY_PLUGINS): restart, fault and load tests."""
+    stream.plugins = ALL_PLUGINS
+    return stream
+
+
+@pytest.fixture()
+def own_broker_stream(tmp_path: Path) -> Iterator[tuple[Stream, EmbeddedBroker]]:
+    """A broker of its own (a test may kill it) and a stream with every plug-in on against it."""
+    embedded = start_broker(log_path=tmp_path / "broker.log")
+    try:
+        base = Settings(_env_file=None, kafka_bootstrap=embedded.bootstrap)
+        settings = base.model_copy(update={"app_id": "own-broker-safety", "embedded_workarounds": True})
+        create_topics(settings)
+        running = Stream(settings=settings, workdir=tmp_path, plugins=ALL_PLUGINS)
+        try:
+            yield running, embedded
+        finally:
+            running.stop_all()
+    finally:
+        embedded.stop()

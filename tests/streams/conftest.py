@@ -9,6 +9,8 @@ from unittest import mock
 
 import faust
 import pytest
+from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from prometheus_client import CollectorRegistry
 
 from streams.app import create_app
@@ -17,7 +19,8 @@ from streams.settings import Settings
 
 
 class Sent(list[tuple[str, bytes | None, bytes]]):
-    """(topic, key, value) of every Topic.send, in order."""
+    """(topic, key, value) of every Topic.send, in order; a record over the producer's size limit raises, as
+    aiokafka does."""
 
     def on(self, topic: str) -> list[tuple[bytes | None, bytes]]:
         return [(k, v) for t, k, v in self if t == topic]
@@ -30,6 +33,9 @@ def sent() -> Iterator[Sent]:
     async def fake_send(
         self: faust.Topic, *, key: Any = None, value: Any = None, **_: Any
     ) -> asyncio.Future[None]:
+        size = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, [])
+        if size > self.app.conf.producer_max_request_size:  # what aiokafka's producer raises in send()
+            raise MessageSizeTooLargeError(f"The message is {size} bytes when serialized")
         calls.append((self.get_topic_name(), key, value))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -316,3 +317,75 @@ async def test_a_batch_whose_outputs_cannot_be_delivered_exits_the_worker_withou
     with pytest.raises(SystemExit):
         await batch.commit()
     assert exits == [ingest.EXIT_OUTPUTS_LOST] and SUBJECT_KEY not in app.safety.tables.subjects
+
+
+def lab(**fields: Any) -> bytes:
+    base = {"type": "lab", "event_id": "L-1", "test": "ALT", "value": 30, "unit": "U/L", "ref_low": 7, "ref_high": 40}
+    return event(**(base | fields))
+
+
+@pytest.mark.asyncio
+async def test_a_record_of_over_half_a_megabyte_is_dead_lettered_within_the_record_limit_and_the_partition_moves_on(
+    app, sent
+) -> None:
+    # A unit of 0.6 MB: its dead letter (raw bytes escaped plus metadata) was over Kafka's 1 MB record limit,
+    # the send raised inside the except block and the ingest agent died, stalling every partition of the batch.
+    huge = lab(unit="U/L" + "\\" * 300_000)  # 0.6 MB as JSON; escaped again in a dead letter: 1.2 MB
+    await put(app, (b"AA-001", huge), (b"AA-001", lab(event_id="L-2")))
+    [letter] = dead_letters(sent)
+    limit = app.conf.producer_max_request_size
+    assert all(len(v) < limit for _, v in sent.on("safety.deadletter"))
+    assert letter["reason_code"] == "record_too_large" and f"{len(huge):,} bytes" in letter["reason"]
+    assert letter["raw_size"] == len(huge) and letter["raw_truncated"] is True
+    assert letter["raw_sha256"] == hashlib.sha256(huge).hexdigest() and huge.decode().startswith(letter["raw"])
+    assert [json.loads(v)["event_id"] for _, v in sent.on("safety.graded")] == ["L-2"]
+
+
+@pytest.mark.asyncio
+async def test_a_rejected_record_under_the_size_cap_gets_a_dead_letter_that_fits_whatever_it_holds(
+    app, sent, monkeypatch
+) -> None:
+    # Escaping grows text up to six times (a control character is \u0000): the raw excerpt is bounded instead.
+    monkeypatch.setattr(ingest, "MAX_RECORD_BYTES", 2_000_000, raising=False)
+    poison = b'{"type": "lab", "note": "' + b"\x01" * 600_000 + b'"}'
+    await put(app, (b"AA-001", poison), (b"AA-001", lab()))
+    [letter] = dead_letters(sent)
+    assert letter["reason_code"] == "invalid_json" and letter["raw_size"] == len(poison)
+    assert [json.loads(v)["event_id"] for _, v in sent.on("safety.graded")] == ["L-1"]
+
+
+@pytest.mark.asyncio
+async def test_an_output_too_large_to_send_is_dead_lettered_in_its_place_and_the_event_s_alert_still_sent(
+    app, sent, monkeypatch
+) -> None:
+    real_step = ingest.step
+
+    def huge_basis(state, ev, rules, raw=None):  # type: ignore[no-untyped-def]
+        result = real_step(state, ev, rules, raw=raw)
+        result.graded = [g.model_copy(update={"basis": "x" * 1_100_000}) for g in result.graded]
+        result.alerts.append(hand_written_alert(ev.event_id))
+        return result
+
+    monkeypatch.setattr(ingest, "step", huge_basis)
+    await put(app, (b"AA-001", lab()))
+    [letter] = dead_letters(sent)
+    assert letter["reason_code"] == "output_too_large" and "safety.graded" in letter["reason"]
+    assert (letter["event_id"], letter["subject_id"]) == ("L-1", "AA-001")
+    assert letter["raw"].startswith('{"event_id":"L-1"') and letter["raw_truncated"] is True
+    assert len(sent.on("safety.alerts")) == 1 and sent.on("safety.graded") == []
+    assert "L-1" in SubjectState.from_json(app.safety.tables.subjects[SUBJECT_KEY]).seen
+
+
+@pytest.mark.asyncio
+async def test_a_subject_state_too_large_for_a_kafka_record_is_not_written_and_its_events_are_dead_lettered(
+    app, sent, monkeypatch
+) -> None:
+    # The changelog write would fail inside faust's producer, and again on every restart; the last state that
+    # fits is kept and the event is dead-lettered with why (its outputs went out).
+    # A state of ~700 bytes against a limit of 600 (a real one is 1 MB; field limits keep states far below it).
+    monkeypatch.setattr(ingest, "RECORD_OVERHEAD_BYTES", app.conf.producer_max_request_size - 600, raising=False)
+    await put(app, (b"AA-001", event(event_id="INF-" + "9" * 190)))
+    [letter] = dead_letters(sent)
+    assert letter["reason_code"] == "state_too_large" and letter["event_id"].startswith("INF-999")
+    assert SUBJECT_KEY not in app.safety.tables.subjects
+    assert len(sent.on("safety.study")) == 1  # the infused signal went out

@@ -13,7 +13,7 @@ CONTRACT_NAMES = {
     "safety_partition_last_processed_timestamp_seconds",
     "safety_subjects_infused", "safety_subjects_with_dlt", "safety_stopping_probability",
 }  # fmt: skip
-OUR_ADDITIONS = {"safety_partition_reseeks_total"}  # streams/watchdog.py, streams/gaps.py
+OUR_ADDITIONS = {"safety_partition_reseeks_total", "safety_broker_up"}  # watchdog.py, gaps.py, health.py
 
 
 def exposed_names(metrics: SafetyMetrics) -> set[str]:

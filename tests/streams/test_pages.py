@@ -145,3 +145,17 @@ async def test_unloadable_rules_make_the_timeline_503_with_the_reason() -> None:
         resp = await c.get("/subjects/AA-001?token=tok-so")
         assert resp.status == 503 and "NEUT grade 4" in await resp.text()
         assert (await c.get("/overview?token=tok-so")).status == 200  # counts do not need the criteria
+
+
+@pytest.mark.asyncio
+async def test_while_the_broker_is_down_every_page_answers_503_with_the_banner_instead_of_stale_data() -> None:
+    banner = "The Kafka broker has not answered since 2026-09-01T04:00:00+00:00"
+    app = web.Application()
+    add_routes(app.router, Pages(source, TOKENS, clock=lambda: fx.GENERATED_AT, stale=lambda: banner))
+    async with TestClient(TestServer(app)) as c:
+        for path in ("/overview", "/alerts", "/subjects/AA-001", "/edish", "/feeds/ethics.atom",
+                     "/reports/safety-summary.json"):
+            response = await c.get(path, headers={"Authorization": "Bearer tok-so"})
+            assert response.status == 503, path
+            assert response.headers["Retry-After"] == "10" and banner in await response.text()
+        assert (await c.get("/overview")).status == 401  # still no data without a token
