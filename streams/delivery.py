@@ -13,10 +13,16 @@ Why it looks like this (shared/notes/apprise-prometheus.md):
   that a
   success (notes §8). Those two schemes are posted here with aiohttp, and only ``errcode == 0`` counts.
 * With no configuration, a local sink (console + JSONL outbox) stands in for every tag, and says so.
+* Each channel has a ``route``: the server it depends on (SMTP host and port, webhook host and port, or the
+  chat service), hashed. Channels of one SMTP server share an outage, so a DELIVERY_FAILED notice goes over
+  another route (safety.ledger.notice_targets); give the safety officer a second, independent channel.
+* Every send carries the delivery id (streams.deliver.delivery_id) as ``X-Safety-Delivery-Id`` where the scheme
+  has headers (e-mail, json/form/xml webhooks): a re-send after a crash carries the same id.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -43,6 +49,9 @@ VERIFIED_SCHEMES = ("wecombot", "dingtalk")
 # Self-hosted relays and gateways have no per-second limit; chat bots keep apprise's 5.5 s throttle (notes
 # §3).
 UNTHROTTLED_SCHEMES = ("mailto", "mailtos", "json", "jsons", "form", "forms", "xml", "xmls")
+# Schemes whose server is the URL's own host:port (anything else goes through its provider's one API).
+SELF_HOSTED_SCHEMES = UNTHROTTLED_SCHEMES
+DELIVERY_ID_HEADER = "X-Safety-Delivery-Id"
 
 
 class DeliverySettings(BaseSettings):
@@ -87,12 +96,23 @@ class SendResult:
 class Channel(Protocol):
     target: Target
 
-    async def send(self, message: Message) -> SendResult: ...
+    async def send(self, message: Message, *, message_id: str | None = None) -> SendResult: ...
 
 
 def channel_id(tag: str, scheme: str, url: str) -> str:
     """Stable id of one URL for one tag: survives restarts, reveals no secret."""
     return f"{tag}:{scheme}:{hashlib.sha256(url.encode()).hexdigest()[:10]}"
+
+
+def route_id(scheme: str, service: Any) -> str:
+    """The server a URL depends on, hashed (no host name or token in the ledger): an SMTP or webhook server's
+    host and port, or the provider of a chat/SMS service (one API behind every bot of that scheme)."""
+    if scheme not in SELF_HOSTED_SCHEMES:
+        return scheme
+    family = scheme[:-1] if scheme.endswith("s") else scheme  # mailtos and mailto reach the same servers
+    host = getattr(service, "smtp_host", None) or getattr(service, "host", None) or ""
+    port = getattr(service, "port", None) or ""
+    return f"{family}:{hashlib.sha256(f'{host}:{port}'.encode()).hexdigest()[:10]}"
 
 
 def required_tags(protocol: StudyProtocol) -> set[str]:
@@ -113,13 +133,17 @@ class AppriseChannel:
     target: Target
     service: Any
 
-    async def send(self, message: Message) -> SendResult:
+    async def send(self, message: Message, *, message_id: str | None = None) -> SendResult:
         import apprise
 
         fmt = self.service.notify_format
         html = (fmt[0] if isinstance(fmt, tuple) else fmt) == apprise.NotifyFormat.HTML
+        service = self.service
+        if message_id is not None and isinstance(getattr(service, "headers", None), dict):
+            service = copy.copy(service)  # channels can share a service: headers per send, not on the original
+            service.headers = {**self.service.headers, DELIVERY_ID_HEADER: message_id}
         one = apprise.Apprise()
-        one.add(self.service)
+        one.add(service)
         result = await one.async_notify(
             body=message.html if html else message.text,
             title=message.title,
@@ -160,7 +184,8 @@ class VerifiedWebhookChannel:
             "at": {"atMobiles": list(self.service.targets or []), "isAtAll": False},
         }
 
-    async def send(self, message: Message) -> SendResult:
+    async def send(self, message: Message, *, message_id: str | None = None) -> SendResult:
+        """Post the message (WeCom and DingTalk bots take no idempotency key, so ``message_id`` is unused)."""
         import aiohttp
 
         url, payload = self._request(message)
@@ -197,11 +222,12 @@ class LocalSinkChannel:
     console: TextIO | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
-    async def send(self, message: Message) -> SendResult:
+    async def send(self, message: Message, *, message_id: str | None = None) -> SendResult:
         record = {
             "at": self.clock().isoformat(),
             "channel": self.target.channel,
             "recipient": self.target.recipient,
+            "delivery_id": message_id,
             "title": message.title,
             "short": message.short,
             "text": message.text,
@@ -285,7 +311,9 @@ def load_apprise_channels(
             service.request_rate_per_sec = 0
         url = service.url(privacy=False)  # type: ignore[no-untyped-call]
         for tag in tags:
-            target = Target(channel=channel_id(tag, scheme, url), recipient=tag, scheme=scheme)
+            target = Target(
+                channel=channel_id(tag, scheme, url), recipient=tag, scheme=scheme, route=route_id(scheme, service)
+            )
             if scheme in VERIFIED_SCHEMES:
                 channels.append(
                     VerifiedWebhookChannel(
@@ -315,7 +343,9 @@ def load_notifier(
     if settings.notify_config is None:
         outbox = settings.outbox_dir / "outbox.jsonl"
         channels: list[Channel] = [
-            LocalSinkChannel(Target(channel=f"{tag}:local", recipient=tag, scheme="local"), outbox, console)
+            LocalSinkChannel(
+                Target(channel=f"{tag}:local", recipient=tag, scheme="local", route="local"), outbox, console
+            )
             for tag in needed
         ]
         notifier = Notifier(channels, f"local sink (console + {outbox})")
@@ -327,6 +357,14 @@ def load_notifier(
     channels = load_apprise_channels(settings.notify_config, settings, endpoints)
     notifier = Notifier(channels, f"apprise config {settings.notify_config}")
     check_tags(notifier, needed, f"SAFETY_NOTIFY_CONFIG={settings.notify_config}")
+    officer_routes = {c.target.via for c in channels if c.target.recipient == "safety_officer"}
+    if len(officer_routes) == 1:
+        say(
+            f"delivery: warning: every safety_officer channel in {settings.notify_config} goes through one "
+            f"server ({next(iter(officer_routes))}); when it is down, "
+            "nobody is told that messages are not going out; add a safety_officer URL on another server "
+            "(an SMS gateway, WeCom, a webhook)"
+        )
     counts = {tag: sum(1 for c in channels if c.target.recipient == tag) for tag in sorted(notifier.tags())}
     say(
         f"delivery: {len(channels)} channel(s) from {settings.notify_config}: "
