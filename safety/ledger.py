@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -269,6 +269,36 @@ def needs_failure_report(entry: LedgerEntry, delivery: Delivery, policy: RetryPo
 def owed_deliveries(entries: Iterable[LedgerEntry]) -> list[tuple[LedgerEntry, Delivery]]:
     """Every delivery not yet confirmed and not given up (the safety_deliveries_owed gauge)."""
     return [(e, d) for e in entries for d in e.deliveries if d.state == "pending"]
+
+
+class Tally(NamedTuple):
+    """Where every (alert, recipient) delivery stands; ``owed`` is the part of ``pending`` that belongs to an
+    owed kind (SAE, SUSAR, DLT, STOPPING_BOUNDARY): a run that ends with it non-zero has not finished."""
+
+    delivered: int
+    failed: int
+    pending: int
+    owed: int
+
+    @property
+    def final(self) -> bool:
+        return self.pending == 0
+
+
+def tally(entries: Iterable[LedgerEntry], owed_kinds: Iterable[str] = OWED_KINDS) -> Tally:
+    """Count deliveries by state; a recipient of an alert with no delivery at all counts as pending."""
+    owed_set = set(owed_kinds)
+    delivered = failed = pending = owed = 0
+    for entry in entries:
+        states = [d.state for d in entry.deliveries]
+        covered = {d.recipient for d in entry.deliveries if d.message == ALERT_MESSAGE}
+        states += ["pending"] * len(set(entry.alert.recipients) - covered)
+        delivered += states.count("delivered")
+        failed += states.count("failed")
+        pending += states.count("pending")
+        if str(entry.alert.kind) in owed_set:
+            owed += states.count("pending")
+    return Tally(delivered, failed, pending, owed)
 
 
 def owed_since(entry: LedgerEntry, delivery: Delivery) -> datetime:

@@ -263,6 +263,14 @@ class Dispatcher:
         ids |= {esc.alert_id for esc in due_escalations(entries, now, self.escalation)}
         return sorted(ids)
 
+    def seconds_to_next_due(self) -> float:
+        """Seconds until the earliest pending delivery falls due (0 if one is due now; 60 if none is pending)."""
+        now = self.clock()
+        times = [
+            d.next_attempt_at or now for e in self.store.entries() for d in e.deliveries if d.state == "pending"
+        ]
+        return max(0.0, (min(times) - now).total_seconds()) if times else 60.0
+
     async def sweep(self, alert_ids: Iterable[str] | None = None) -> None:
         """Send due retries and escalations (all entries, or the given ones); refresh the gauges."""
         wanted = None if alert_ids is None else set(alert_ids)
@@ -375,7 +383,7 @@ class Dispatcher:
             if delivery.state == "pending":
                 log.error(
                     "alert %s (%s): %s to %s via %s still undelivered after %d attempts; it stays owed and is "
-                    "retried every %.0f s; the safety officer is told over another route",
+                    "retried every %g s; the safety officer is told over another route",
                     entry.alert_id,
                     entry.alert.kind,
                     delivery.message,

@@ -23,6 +23,7 @@ from safety.ledger import (
     record_ack,
     record_attempt,
     retry_delay,
+    tally,
 )
 
 PI = Target(channel="pi:mailto:1", recipient="pi", scheme="mailto")
@@ -168,3 +169,15 @@ def test_acks_are_appended_never_overwritten_and_a_redelivered_ack_is_ignored() 
     )
     entry = record_ack(record_ack(record_ack(entry, first), first), second)
     assert [a.ack_id for a in entry.acks] == ["a1", "a2"] and entry.acks[0].who == "Dr Test"
+
+
+def test_tally_counts_each_state_and_a_recipient_without_any_delivery_as_pending() -> None:
+    sae = open_entry(make_alert("SAE"), [PI], NOW)  # ethics has no channel: pending, not forgotten
+    sae, _ = record_attempt(sae, "alert", PI.channel, delivered=True, error=None, now=NOW, policy=POLICY)
+    hys = open_entry(make_alert("HYS_LAW", recipients=["pi"]), [PI], NOW)
+    for _ in range(POLICY.max_attempts):
+        hys, _ = record_attempt(hys, "alert", PI.channel, delivered=False, error="x", now=NOW, policy=POLICY)
+    dlt = open_entry(make_alert("DLT"), [PI], NOW)
+    counts = tally([sae, hys, dlt])
+    assert (counts.delivered, counts.failed, counts.pending, counts.owed) == (1, 1, 2, 2) and not counts.final
+    assert tally([sae.model_copy(update={"alert": make_alert("SAE", recipients=["pi"])})]).final

@@ -388,3 +388,43 @@ def test_a_safety_officer_reachable_only_through_one_server_is_warned_about(tmp_
     config = write_config(tmp_path, {tag: mail(25, f"{tag}@example.org") for tag in TAGS})
     load_notifier(DeliverySettings(notify_config=config), TAGS, announce=said.append)
     assert any("every safety_officer channel" in line and "another server" in line for line in said)
+
+
+def test_safety_deliver_waits_until_every_delivery_is_final_and_fails_while_a_dlt_is_owed(
+    tmp_path: Path, smtp, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from streams.deliver_cli import deliver_main
+
+    for name, value in {"BASE_SECONDS": "0.2", "MAX_DELAY_SECONDS": "0.5", "MAX_ATTEMPTS": "2"}.items():
+        monkeypatch.setenv(f"SAFETY_RETRY_{name}", value)
+    port, sink = smtp
+    pi_port = free_port()  # the PI's mail server is down
+    alerts = tmp_path / "alerts.jsonl"
+    alerts.write_text(make_alert("DLT").to_json() + "\n", encoding="utf-8")
+    config = write_config(
+        tmp_path,
+        {
+            "pi": mail(pi_port, "pi@example.org"),
+            "ethics": mail(port, "ec@example.org"),
+            "safety_officer": mail(port, "so@example.org"),
+        },
+    )
+    argv = ["--alerts", str(alerts), "--outbox", str(tmp_path / "out"), "--config", str(config)]
+    assert deliver_main([*argv, "--wait", "2"]) == 1
+    summary = capsys.readouterr().err
+    assert "1 delivered, 0 failed, 1 pending (1 of an SAE" in summary  # the notice; the DLT is owed and "run the same command again" in summary
+    assert len(sink.to("so@example.org")) == 1  # DELIVERY_FAILED over the server that works
+
+    pi_sink = SmtpSink()
+    server = Controller(pi_sink, hostname="127.0.0.1", port=pi_port)
+    later = threading.Timer(1.0, server.start)  # the server returns while the command waits
+    later.start()
+    try:
+        assert deliver_main([*argv, "--wait", "60"]) == 0
+    finally:
+        later.join()
+        server.stop()
+    assert "2 delivered, 0 failed, 0 pending" in capsys.readouterr().err
+    assert len(pi_sink.to("pi@example.org")) == 1 and len(sink.to("so@example.org")) == 1
