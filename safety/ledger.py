@@ -16,7 +16,8 @@ A delivery is done only when confirmed (README, "Alert delivery"). For the kinds
 (SAE, SUSAR, DLT, STOPPING_BOUNDARY) a delivery is never given up: past the retry window it stays ``pending``
 (owed) and is retried every ``max_delay_seconds``, and the safety officer is told once (DELIVERY_FAILED) over a
 channel that does not share the failed channel's ``route`` (its server), so an SMTP outage cannot swallow its
-own failure notice. Other kinds give up (``failed``) after ``max_attempts`` and are reported the same way.
+own failure notice. Other kinds are reported and retried the same way, but given up (``failed``) once they have
+been owed for ``give_up_after_hours`` (72 h: the PI's attribution window of a suspected DLT).
 """
 
 from __future__ import annotations
@@ -57,8 +58,9 @@ class Target(_Frozen):
 class RetryPolicy(_Frozen):
     """Exponential back-off with deterministic jitter (tests stay stable; replay gives the same schedule).
 
-    ``max_attempts`` is the retry window: past it a delivery is reported to the safety officer, and given up
-    unless its alert's kind is in ``owed_kinds``, which are retried every ``max_delay_seconds`` until delivered.
+    ``max_attempts`` is the retry window: past it a delivery is reported to the safety officer and retried every
+    ``max_delay_seconds``: until delivered for the kinds in ``owed_kinds``, for at most ``give_up_after_hours``
+    (since it was queued) for the others.
     """
 
     max_attempts: int = Field(default=5, ge=1)
@@ -67,6 +69,7 @@ class RetryPolicy(_Frozen):
     max_delay_seconds: float = Field(default=3600.0, gt=0)
     jitter: float = Field(default=0.2, ge=0, lt=1)
     owed_kinds: tuple[str, ...] = OWED_KINDS
+    give_up_after_hours: float = Field(default=72.0, gt=0)
 
 
 class Attempt(_Frozen):
@@ -226,7 +229,7 @@ def record_attempt(
     """Append one attempt; schedule the next one with back-off (capped at ``policy.max_delay_seconds``).
 
     Past ``policy.max_attempts`` a delivery of an owed kind stays pending and keeps being retried; any other
-    gives up (``failed``)."""
+    gives up (``failed``) once it has been owed for ``policy.give_up_after_hours``."""
     current = entry.delivery(message, channel)
     if current is None:
         raise KeyError(f"no delivery {delivery_key(message, channel)!r} for alert {entry.alert_id}")
@@ -239,7 +242,11 @@ def record_attempt(
     attempts = current.attempts + (attempt,)
     if delivered:
         update: dict[str, object] = {"state": "delivered", "next_attempt_at": None}
-    elif attempt.number >= policy.max_attempts and str(entry.alert.kind) not in policy.owed_kinds:
+    elif (
+        attempt.number >= policy.max_attempts
+        and str(entry.alert.kind) not in policy.owed_kinds
+        and now - owed_since(entry, current) >= timedelta(hours=policy.give_up_after_hours)
+    ):
         update = {"state": "failed", "next_attempt_at": None}
     else:
         seed = f"{entry.alert_id}|{current.key}"

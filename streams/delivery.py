@@ -69,6 +69,9 @@ class DeliverySettings(BaseSettings):
     retry_base_seconds: float = Field(60.0, gt=0)
     retry_max_delay_seconds: float = Field(3600.0, gt=0)
     retry_jitter: float = Field(0.2, ge=0, lt=1)
+    retry_give_up_after_hours: float = Field(
+        72.0, gt=0, description="a message not SAE/SUSAR/DLT/STOPPING_BOUNDARY is retried this long, then given up"
+    )
     sweep_interval: float = Field(30.0, gt=0, description="seconds between retry/escalation sweeps")
     link_secret: str | None = None
     link_ttl_hours: float = Field(168.0, gt=0, description="validity of one-click acknowledgement links")
@@ -84,6 +87,7 @@ class DeliverySettings(BaseSettings):
             base_seconds=self.retry_base_seconds,
             max_delay_seconds=self.retry_max_delay_seconds,
             jitter=self.retry_jitter,
+            give_up_after_hours=self.retry_give_up_after_hours,
         )
 
 

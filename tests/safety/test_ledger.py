@@ -57,7 +57,7 @@ def test_back_off_grows_exponentially_within_the_jitter_band_and_is_deterministi
     assert retry_delay(POLICY, 30, "seed").total_seconds() <= 3600 * 1.2
 
 
-def test_a_failed_attempt_schedules_a_retry_and_the_limit_gives_up_a_kind_that_is_not_owed() -> None:
+def test_a_failed_attempt_schedules_a_retry_and_a_kind_that_is_not_owed_is_given_up_after_72_hours() -> None:
     entry = open_entry(make_alert("HYS_LAW", recipients=["pi", "ethics"]), TARGETS, NOW)
     entry, d = record_attempt(entry, "alert", ETHICS.channel, delivered=False, error="refused", now=NOW, policy=POLICY)
     assert d.state == "pending" and d.next_attempt_at is not None and d.next_attempt_at > NOW
@@ -67,8 +67,11 @@ def test_a_failed_attempt_schedules_a_retry_and_the_limit_gives_up_a_kind_that_i
         entry, d = record_attempt(
             entry, "alert", ETHICS.channel, delivered=False, error="refused", now=NOW, policy=POLICY
         )
-    assert d.state == "failed" and [a.number for a in d.attempts] == [1, 2, 3]
+    assert d.state == "pending" and [a.number for a in d.attempts] == [1, 2, 3]  # past the window, still retried
     assert needs_failure_report(entry, d, POLICY)
+    late = NOW + timedelta(hours=POLICY.give_up_after_hours)
+    entry, d = record_attempt(entry, "alert", ETHICS.channel, delivered=False, error="refused", now=late, policy=POLICY)
+    assert d.state == "failed" and d.next_attempt_at is None
 
 
 @pytest.mark.parametrize("kind", ["SAE", "SUSAR", "DLT", "STOPPING_BOUNDARY"])
@@ -151,8 +154,9 @@ def test_a_delivery_failed_alert_never_reports_its_own_failure() -> None:
     for _ in range(3):
         entry, d = record_attempt(entry, "alert", ETHICS.channel, delivered=False, error="x", now=NOW, policy=POLICY)
     meta = open_entry(delivery_failed_alert(entry, d, NOW), TARGETS, NOW)
+    late = NOW + timedelta(hours=POLICY.give_up_after_hours)
     for _ in range(3):
-        meta, md = record_attempt(meta, "alert", OFFICER.channel, delivered=False, error="x", now=NOW, policy=POLICY)
+        meta, md = record_attempt(meta, "alert", OFFICER.channel, delivered=False, error="x", now=late, policy=POLICY)
     assert md.state == "failed" and not needs_failure_report(meta, md, POLICY)
 
 
@@ -175,8 +179,9 @@ def test_tally_counts_each_state_and_a_recipient_without_any_delivery_as_pending
     sae = open_entry(make_alert("SAE"), [PI], NOW)  # ethics has no channel: pending, not forgotten
     sae, _ = record_attempt(sae, "alert", PI.channel, delivered=True, error=None, now=NOW, policy=POLICY)
     hys = open_entry(make_alert("HYS_LAW", recipients=["pi"]), [PI], NOW)
+    late = NOW + timedelta(hours=POLICY.give_up_after_hours)
     for _ in range(POLICY.max_attempts):
-        hys, _ = record_attempt(hys, "alert", PI.channel, delivered=False, error="x", now=NOW, policy=POLICY)
+        hys, _ = record_attempt(hys, "alert", PI.channel, delivered=False, error="x", now=late, policy=POLICY)
     dlt = open_entry(make_alert("DLT"), [PI], NOW)
     counts = tally([sae, hys, dlt])
     assert (counts.delivered, counts.failed, counts.pending, counts.owed) == (1, 1, 2, 2) and not counts.final

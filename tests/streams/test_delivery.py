@@ -414,7 +414,8 @@ def test_safety_deliver_waits_until_every_delivery_is_final_and_fails_while_a_dl
     argv = ["--alerts", str(alerts), "--outbox", str(tmp_path / "out"), "--config", str(config)]
     assert deliver_main([*argv, "--wait", "2"]) == 1
     summary = capsys.readouterr().err
-    assert "1 delivered, 0 failed, 1 pending (1 of an SAE" in summary  # the notice; the DLT is owed and "run the same command again" in summary
+    assert "1 delivered, 0 failed, 1 pending (1 of an SAE" in summary  # delivered: the notice; owed: the DLT
+    assert "run the same command again" in summary
     assert len(sink.to("so@example.org")) == 1  # DELIVERY_FAILED over the server that works
 
     pi_sink = SmtpSink()
