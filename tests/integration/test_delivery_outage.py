@@ -189,3 +189,67 @@ def test_an_smtp_outage_longer_than_the_retry_window_loses_and_duplicates_no_mes
     arrived = {expected[ident] for ident in counts}
     assert pairs <= arrived  # every (alert, recipient) of the trial reached its person
     assert not any("DELIVERY_FAILED" in subject for _, _, subject in mailbox.received)  # notices took the webhook
+
+
+class SlowMailbox(Mailbox):
+    """A busy relay: each message takes a while to be accepted, so a stopping worker has sends in flight."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd API)
+        import asyncio
+
+        await asyncio.sleep(2.0)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_sigtermed_worker_hands_its_unfinished_deliveries_to_the_next_worker(
+    stream: Stream, trial_lines: list[bytes], tmp_path: Path
+) -> None:
+    mailbox = SlowMailbox()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    try:
+        base = f"mailto://127.0.0.1:{smtp.port}?from=safety-bot@example.org&mode=insecure&cto=10"
+        config = tmp_path / "apprise.yml"
+        config.write_text(
+            "version: 1\nurls:\n"
+            f'  - "{base}&to=pi@example.org":\n      - tag: pi\n'
+            f'  - "{base}&to=ethics@example.org":\n      - tag: ethics\n'
+            f'  - "{base}&to=officer@example.org":\n      - tag: safety_officer\n',
+            encoding="utf-8",
+        )
+        env = RETRY_ENV | {"SAFETY_NOTIFY_CONFIG": str(config)}
+        lines = [line for line in trial_lines if json.loads(line)["subject_id"] in ("AA-001", "AA-002", "AA-003")]
+        first = start_full_worker(stream, env, "w1")
+        events_end = stream.produce(lines)
+        wait(lambda: bool(mailbox.received), 180, "the first message to arrive", stream)
+        first.terminate()  # SIGTERM while the other messages are still being sent
+        first.wait(60)
+        before = len(mailbox.received)
+        second = start_full_worker(stream, env, "w2")
+        wait(lambda: stream.caught_up(events_end), 180, "the second worker to catch up", stream)
+        alerts = [a for a in stream.alerts() if a["kind"] != "DELIVERY_FAILED"]
+        pairs = {(a["alert_id"], r) for a in alerts for r in a["recipients"]}
+
+        def delivered() -> bool:
+            entries = ledger(stream)
+            return all(
+                any(d.recipient == r and d.message == "alert" and d.state == "delivered" for d in entries[a].deliveries)
+                for a, r in pairs
+                if a in entries
+            ) and {a for a, _ in pairs} <= set(entries)
+
+        wait(delivered, 180, "every (alert, recipient) message to be delivered", stream)
+        wait(lambda: gauge(stream, second, "safety_deliveries_owed") == 0, 60, "nothing owed", stream)
+    finally:
+        smtp.stop()
+    entries = ledger(stream)
+    sent = Counter(ident for ident, _, _ in mailbox.received)
+    wanted = {delivery_id(a, d.key) for a, r in pairs for d in entries[a].deliveries if d.recipient == r}
+    assert wanted <= set(sent), "every (alert, recipient) message arrived"  # 0 lost across the SIGTERM
+    assert before < len(pairs), "the first worker was stopped with messages still to send"
+    # A send the stopping worker completed but could not record is sent again by its successor with the same
+    # delivery id, so the receiver can drop it; no message ever arrives under two ids.
+    ids_per_message: dict[tuple[str, str], set[str]] = {}
+    for ident, rcpt, subject in mailbox.received:
+        ids_per_message.setdefault((rcpt, subject), set()).add(ident)
+    assert all(len(ids) == 1 for ids in ids_per_message.values()), ids_per_message
