@@ -142,6 +142,8 @@ def register(app: Any, ctx: Any) -> Any:
     view = app.GlobalTable(
         "dashboard_view",
         default=None,
+        key_type=bytes,
+        value_type=bytes,
         schema=schema,
         help="s:<subject_id> -> SubjectView JSON, a:<alert_id> -> acks (writer: dashboard)",
     )

@@ -461,6 +461,8 @@ def register(
     table = app.Table(
         "delivery_ledger",
         default=None,
+        key_type=bytes,
+        value_type=bytes,
         schema=schema,
         partitions=partitions,
         help="alert_id -> LedgerEntry JSON (writer: delivery_ledger agent)",

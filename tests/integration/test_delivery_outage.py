@@ -217,7 +217,7 @@ def test_a_sigtermed_worker_hands_its_unfinished_deliveries_to_the_next_worker(
             f'  - "{base}&to=officer@example.org":\n      - tag: safety_officer\n',
             encoding="utf-8",
         )
-        env = RETRY_ENV | {"SAFETY_NOTIFY_CONFIG": str(config)}
+        env = RETRY_ENV | {"SAFETY_NOTIFY_CONFIG": str(config), "SAFETY_CONNECT_TIMEOUT": "15"}  # > 2 s accept
         lines = [line for line in trial_lines if json.loads(line)["subject_id"] in ("AA-001", "AA-002", "AA-003")]
         first = start_full_worker(stream, env, "w1")
         events_end = stream.produce(lines)
