@@ -11,13 +11,21 @@ argument, never read here.
 One delivery exists per (message, channel): ``message`` is ``"alert"`` for the alert itself and
 ``"escalation:<REASON>"`` for an escalation, ``channel`` is the stable id of one configured URL. A redelivered
 alert finds its entry and sends nothing new.
+
+A delivery is done only when confirmed (README, "Alert delivery"). For the kinds in ``RetryPolicy.owed_kinds``
+(SAE, SUSAR, DLT, STOPPING_BOUNDARY) a delivery is never given up: past the retry window it stays ``pending``
+(owed) and is retried every ``max_delay_seconds``, and the safety officer is told once (DELIVERY_FAILED) over a
+channel that does not share the failed channel's ``route`` (its server), so an SMTP outage cannot swallow its
+own failure notice. Other kinds are reported and retried the same way, but given up (``failed``) once they have
+been owed for ``give_up_after_hours`` (72 h: the PI's attribution window of a suspected DLT).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +33,7 @@ from safety.alerts import Alert, AlertKind, alert_id
 
 DeliveryState = Literal["pending", "delivered", "failed"]
 ALERT_MESSAGE = "alert"
+OWED_KINDS = ("SAE", "SUSAR", "DLT", "STOPPING_BOUNDARY")
 
 
 class _Frozen(BaseModel):
@@ -33,21 +42,34 @@ class _Frozen(BaseModel):
 
 class Target(_Frozen):
     """One configured destination: ``channel`` is a stable id of the URL (never the URL, which holds
-    secrets)."""
+    secrets); ``route`` a stable id of the server it goes through (several channels can share one SMTP
+    server, and then one outage), the channel itself when not given."""
 
     channel: str
     recipient: str
     scheme: str
+    route: str | None = None
+
+    @property
+    def via(self) -> str:
+        return self.route or self.channel
 
 
 class RetryPolicy(_Frozen):
-    """Exponential back-off with deterministic jitter (tests stay stable; replay gives the same schedule)."""
+    """Exponential back-off with deterministic jitter (tests stay stable; replay gives the same schedule).
+
+    ``max_attempts`` is the retry window: past it a delivery is reported to the safety officer and retried every
+    ``max_delay_seconds``: until delivered for the kinds in ``owed_kinds``, for at most ``give_up_after_hours``
+    (since it was queued) for the others.
+    """
 
     max_attempts: int = Field(default=5, ge=1)
     base_seconds: float = Field(default=60.0, gt=0)
     factor: float = Field(default=2.0, ge=1)
     max_delay_seconds: float = Field(default=3600.0, gt=0)
     jitter: float = Field(default=0.2, ge=0, lt=1)
+    owed_kinds: tuple[str, ...] = OWED_KINDS
+    give_up_after_hours: float = Field(default=72.0, gt=0)
 
 
 class Attempt(_Frozen):
@@ -62,13 +84,19 @@ class Delivery(_Frozen):
     channel: str
     recipient: str
     scheme: str
+    route: str | None = None
     state: DeliveryState = "pending"
     attempts: tuple[Attempt, ...] = ()
     next_attempt_at: datetime | None = None
+    queued_at: datetime | None = None
 
     @property
     def key(self) -> str:
         return delivery_key(self.message, self.channel)
+
+    @property
+    def via(self) -> str:
+        return self.route or self.channel
 
 
 class Ack(_Frozen):
@@ -142,9 +170,19 @@ def delivery_key(message: str, channel: str) -> str:
 
 def open_entry(alert: Alert, targets: list[Target], now: datetime) -> LedgerEntry:
     """A new entry with one pending delivery per target whose recipient tag is among the alert's
-    recipients."""
+    recipients (a DELIVERY_FAILED notice avoids the failed route: ``notice_targets``)."""
     entry = LedgerEntry(alert=alert, opened_at=now)
-    return add_message(entry, ALERT_MESSAGE, [t for t in targets if t.recipient in alert.recipients], now)
+    chosen = [t for t in targets if t.recipient in alert.recipients]
+    if alert.kind == AlertKind.DELIVERY_FAILED:
+        chosen = notice_targets(chosen, str((alert.basis or {}).get("failed_route") or ""))
+    return add_message(entry, ALERT_MESSAGE, chosen, now)
+
+
+def notice_targets(targets: list[Target], failed_route: str) -> list[Target]:
+    """The targets of a failure notice: those not going through the route that failed; all of them only if
+    every one does (then the notice waits for that route like the message it reports)."""
+    other = [t for t in targets if t.via != failed_route]
+    return other or targets
 
 
 def add_message(entry: LedgerEntry, message: str, targets: list[Target], now: datetime) -> LedgerEntry:
@@ -152,7 +190,13 @@ def add_message(entry: LedgerEntry, message: str, targets: list[Target], now: da
     known = {d.key for d in entry.deliveries}
     new = tuple(
         Delivery(
-            message=message, channel=t.channel, recipient=t.recipient, scheme=t.scheme, next_attempt_at=now
+            message=message,
+            channel=t.channel,
+            recipient=t.recipient,
+            scheme=t.scheme,
+            route=t.route,
+            next_attempt_at=now,
+            queued_at=now,
         )
         for t in targets
         if delivery_key(message, t.channel) not in known
@@ -188,7 +232,10 @@ def record_attempt(
     now: datetime,
     policy: RetryPolicy,
 ) -> tuple[LedgerEntry, Delivery]:
-    """Append one attempt; schedule the next one with back-off, or give up after ``policy.max_attempts``."""
+    """Append one attempt; schedule the next one with back-off (capped at ``policy.max_delay_seconds``).
+
+    Past ``policy.max_attempts`` a delivery of an owed kind stays pending and keeps being retried; any other
+    gives up (``failed``) once it has been owed for ``policy.give_up_after_hours``."""
     current = entry.delivery(message, channel)
     if current is None:
         raise KeyError(f"no delivery {delivery_key(message, channel)!r} for alert {entry.alert_id}")
@@ -201,7 +248,11 @@ def record_attempt(
     attempts = current.attempts + (attempt,)
     if delivered:
         update: dict[str, object] = {"state": "delivered", "next_attempt_at": None}
-    elif attempt.number >= policy.max_attempts:
+    elif (
+        attempt.number >= policy.max_attempts
+        and str(entry.alert.kind) not in policy.owed_kinds
+        and now - owed_since(entry, current) >= timedelta(hours=policy.give_up_after_hours)
+    ):
         update = {"state": "failed", "next_attempt_at": None}
     else:
         seed = f"{entry.alert_id}|{current.key}"
@@ -211,18 +262,69 @@ def record_attempt(
     return entry.model_copy(update={"deliveries": deliveries}), updated
 
 
-def needs_failure_report(entry: LedgerEntry, delivery: Delivery) -> bool:
-    """A delivery that gave up raises DELIVERY_FAILED once; never for a DELIVERY_FAILED alert (no loops)."""
+def past_retry_window(delivery: Delivery, policy: RetryPolicy) -> bool:
+    """Undelivered after ``policy.max_attempts`` attempts: given up, or still owed and retried."""
+    return delivery.state == "failed" or (
+        delivery.state == "pending" and len(delivery.attempts) >= policy.max_attempts
+    )
+
+
+def needs_failure_report(entry: LedgerEntry, delivery: Delivery, policy: RetryPolicy) -> bool:
+    """A delivery past its retry window raises DELIVERY_FAILED once; never for a DELIVERY_FAILED alert (no
+    loops)."""
     return (
-        delivery.state == "failed"
+        past_retry_window(delivery, policy)
         and entry.alert.kind != AlertKind.DELIVERY_FAILED
         and delivery.key not in entry.failures_reported
     )
 
 
+def owed_deliveries(entries: Iterable[LedgerEntry]) -> list[tuple[LedgerEntry, Delivery]]:
+    """Every delivery not yet confirmed and not given up (the safety_deliveries_owed gauge)."""
+    return [(e, d) for e in entries for d in e.deliveries if d.state == "pending"]
+
+
+class Tally(NamedTuple):
+    """Where every (alert, recipient) delivery stands; ``owed`` is the part of ``pending`` that belongs to an
+    owed kind (SAE, SUSAR, DLT, STOPPING_BOUNDARY): a run that ends with it non-zero has not finished."""
+
+    delivered: int
+    failed: int
+    pending: int
+    owed: int
+
+    @property
+    def final(self) -> bool:
+        return self.pending == 0
+
+
+def tally(entries: Iterable[LedgerEntry], owed_kinds: Iterable[str] = OWED_KINDS) -> Tally:
+    """Count deliveries by state; a recipient of an alert with no delivery at all counts as pending."""
+    owed_set = set(owed_kinds)
+    delivered = failed = pending = owed = 0
+    for entry in entries:
+        states = [d.state for d in entry.deliveries]
+        covered = {d.recipient for d in entry.deliveries if d.message == ALERT_MESSAGE}
+        states += ["pending"] * len(set(entry.alert.recipients) - covered)
+        delivered += states.count("delivered")
+        failed += states.count("failed")
+        pending += states.count("pending")
+        if str(entry.alert.kind) in owed_set:
+            owed += states.count("pending")
+    return Tally(delivered, failed, pending, owed)
+
+
+def owed_since(entry: LedgerEntry, delivery: Delivery) -> datetime:
+    """When a delivery became owed: queued (older ledger lines: the first attempt, else the entry's opening)."""
+    if delivery.queued_at is not None:
+        return delivery.queued_at
+    return delivery.attempts[0].at if delivery.attempts else entry.opened_at
+
+
 def delivery_failed_alert(entry: LedgerEntry, delivery: Delivery, now: datetime) -> Alert:
     """DELIVERY_FAILED to the safety officer: which alert, recipient and channel type, never the URL or error
-    text (an SMTP error can quote an address)."""
+    text (an SMTP error can quote an address). ``failed_route`` (a hash) steers the notice to another route;
+    ``still_owed`` says whether the message is still being retried."""
     original = entry.alert
     return Alert(
         alert_id=alert_id(
@@ -250,6 +352,8 @@ def delivery_failed_alert(entry: LedgerEntry, delivery: Delivery, now: datetime)
             "failed_recipient": delivery.recipient,
             "failed_channel": delivery.scheme,
             "failed_message": delivery.message,
+            "failed_route": delivery.via,
+            "still_owed": delivery.state == "pending",
             "attempts": len(delivery.attempts),
         },
     )

@@ -9,7 +9,16 @@ safety.escalation says what to escalate, safety.messages renders. Guarantees (is
   ledger entry still has pending, so nothing is sent twice and nothing is lost;
 * each outcome is written to the ledger as soon as that channel answers (a crash loses at most the in-flight
   sends, which are then re-sent: for a safety alert a possible duplicate beats a possible loss);
-* a channel that still fails after the retry limit raises DELIVERY_FAILED to the safety officer, once.
+* a channel that still fails after the retry limit raises DELIVERY_FAILED to the safety officer, once, over
+  another route than the failed one; an SAE/SUSAR/DLT/STOPPING_BOUNDARY message stays owed and is retried
+  (capped back-off) until delivered; ``safety_deliveries_owed`` and ``..._oldest_seconds`` show what is owed;
+* every send carries a delivery id derived from (alert, message, channel), the same on every re-send, as the
+  ``X-Safety-Delivery-Id`` header (e-mail, webhooks) or ``delivery_id`` (local outbox), so a receiver can drop
+  the duplicate a re-send after a crash or SIGTERM may cause.
+
+Stopping (SIGTERM, rebalance): a send in flight is not recorded by the stopping worker; its delivery is still
+``pending`` in the ledger's changelog, and the worker that takes the partition over finds it due in its next
+sweep (``SAFETY_SWEEP_INTERVAL``) and sends it again with the same delivery id.
 
 Worker wiring (``register``): the ``delivery_router`` agent re-keys safety.alerts (keyed by subject) by
 alert_id
@@ -50,6 +59,8 @@ from safety.ledger import (
     mark_failure_reported,
     needs_failure_report,
     open_entry,
+    owed_deliveries,
+    owed_since,
     record_ack,
     record_attempt,
     record_escalation,
@@ -157,6 +168,11 @@ class LinkMaker:
             return None
         expires = int((self.clock() + self.ttl).timestamp())
         return ack_link(self.base_url, self.secret, alert_id, role, expires)
+
+
+def delivery_id(alert_id: str, key: str) -> str:
+    """The id of one (alert, message, channel) delivery: identical on every re-send, so receivers can dedupe."""
+    return hashlib.sha256(f"{alert_id}|{key}".encode()).hexdigest()[:32]
 
 
 def ack_event_id(event: dict[str, Any]) -> str:
@@ -268,6 +284,14 @@ class Dispatcher:
         ids |= {esc.alert_id for esc in due_escalations(entries, now, self.escalation)}
         return sorted(ids)
 
+    def seconds_to_next_due(self) -> float:
+        """Seconds until the earliest pending delivery falls due (0 if one is due now; 60 if none is pending)."""
+        now = self.clock()
+        times = [
+            d.next_attempt_at or now for e in self.store.entries() for d in e.deliveries if d.state == "pending"
+        ]
+        return max(0.0, (min(times) - now).total_seconds()) if times else 60.0
+
     async def sweep(self, alert_ids: Iterable[str] | None = None) -> None:
         """Send due retries and escalations (all entries, or the given ones); refresh the gauges."""
         wanted = None if alert_ids is None else set(alert_ids)
@@ -299,6 +323,15 @@ class Dispatcher:
             return
         entries = list(self.store.entries())
         now = self.clock()
+        owed = owed_deliveries(entries)
+        by_label: dict[tuple[str, str], int] = {}
+        for e, d in owed:
+            by_label[(str(e.alert.kind), d.recipient)] = by_label.get((str(e.alert.kind), d.recipient), 0) + 1
+        known = {(str(e.alert.kind), d.recipient) for e in entries for d in e.deliveries}
+        for labels in known | set(by_label):
+            self.metrics.deliveries_owed.labels(*labels).set(by_label.get(labels, 0))
+        ages = [(now - owed_since(e, d)).total_seconds() for e, d in owed]
+        self.metrics.deliveries_owed_oldest.set(max([0.0, *ages]))
         for gauge, rows in (
             (self.metrics.open_alerts, open_alerts(entries)),
             (self.metrics.overdue_reports, overdue_reports(entries, now, self.escalation)),
@@ -324,7 +357,8 @@ class Dispatcher:
         if channel is None:
             return delivery, SendResult(False, "channel no longer configured")
         try:
-            return delivery, await channel.send(self._render(entry, delivery))
+            message = self._render(entry, delivery)
+            return delivery, await channel.send(message, message_id=delivery_id(entry.alert_id, delivery.key))
         except Exception as exc:  # noqa: BLE001 - a plugin bug is a failed attempt, not a crashed stage
             log.exception("channel %s raised", delivery.channel)
             return delivery, SendResult(False, f"{type(exc).__name__}: {exc}"[:400])
@@ -360,12 +394,25 @@ class Dispatcher:
                     len(updated.attempts),
                     result.error,
                 )
-                self._count(updated, "failed" if updated.state == "failed" else "retried")
-                if needs_failure_report(entry, updated):
+                window_used_up = updated.state == "failed" or len(updated.attempts) == self.retry.max_attempts
+                self._count(updated, "failed" if window_used_up else "retried")
+                if needs_failure_report(entry, updated, self.retry):
                     failed.append(updated)
         for delivery in failed:
             entry = mark_failure_reported(entry, delivery.key)
             await self.store.put(entry)
+            if delivery.state == "pending":
+                log.error(
+                    "alert %s (%s): %s to %s via %s still undelivered after %d attempts; it stays owed and is "
+                    "retried every %g s; the safety officer is told over another route",
+                    entry.alert_id,
+                    entry.alert.kind,
+                    delivery.message,
+                    delivery.recipient,
+                    delivery.scheme,
+                    len(delivery.attempts),
+                    self.retry.max_delay_seconds,
+                )
             await self.emit_alert(delivery_failed_alert(entry, delivery, self.clock()))
         return entry
 

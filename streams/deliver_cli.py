@@ -5,7 +5,10 @@ worker, with a file ledger (DIR/ledger.jsonl): a re-run sends only what is still
 sent twice
 and nothing is lost. Without --config (or SAFETY_NOTIFY_CONFIG) messages go to the console and
 DIR/outbox.jsonl.
-Retries and escalations that are due are run once at the end (--sweep); no waiting happens here.
+It ends only when every (alert, recipient) delivery is final (delivered, or given up for a kind that may be),
+running retries and escalations as they fall due, or after --wait seconds; the summary counts delivered,
+failed and pending. Exit status 1 when anything failed or an SAE/SUSAR/DLT/STOPPING_BOUNDARY message is still
+pending (a re-run resumes it from the ledger).
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
 from safety.alerts import Alert
 from safety.errors import SafetyError
+from safety.ledger import tally
 from safety.ruleset import load_rulebook
 from streams.deliver import Dispatcher, FileLedger, LinkMaker, utc_now
 from streams.delivery import DeliverySettings, load_notifier, required_study_tags
@@ -35,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rules", type=Path, default=None,
                    help="a study rules file or a directory of them (default: every study in rules/studies)")
     p.add_argument("--no-sweep", action="store_true", help="do not run due retries/escalations at the end")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=1200.0,
+        help="seconds to keep retrying until every delivery is final (default 1200, the default retry window)",
+    )
     return p
 
 
@@ -74,17 +85,28 @@ async def _run(args: argparse.Namespace) -> int:
             continue
         await dispatcher.on_alert(alert)
         count += 1
-    if not args.no_sweep:
+    deadline = time.monotonic() + max(0.0, args.wait)
+    owed_kinds = settings.retry_policy().owed_kinds
+    while not args.no_sweep:
         await dispatcher.sweep()
+        if tally(store.entries(), owed_kinds).final or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(min(dispatcher.seconds_to_next_due(), max(0.0, deadline - time.monotonic()), 5.0))
     entries = list(store.entries())
-    states = [d.state for e in entries for d in e.deliveries]
+    counts = tally(entries, owed_kinds)
     print(
         f"safety deliver: {count} alert(s) read, {len(entries)} in the ledger; deliveries: "
-        f"{states.count('delivered')} delivered, {states.count('pending')} pending retry, "
-        f"{states.count('failed')} failed ({notifier.description}; ledger {store.path})",
+        f"{counts.delivered} delivered, {counts.failed} failed, {counts.pending} pending "
+        f"({counts.owed} of an SAE, SUSAR, DLT or STOPPING_BOUNDARY) ({notifier.description}; ledger {store.path})",
         file=sys.stderr,
     )
-    return 1 if states.count("failed") else 0
+    if counts.owed:
+        print(
+            f"safety deliver: {counts.owed} message(s) of serious alerts are not delivered yet; fix the channel "
+            "and run the same command again (it resumes from the ledger and sends only what is owed)",
+            file=sys.stderr,
+        )
+    return 1 if counts.failed or counts.owed else 0
 
 
 def deliver_main(argv: list[str] | None = None) -> int:

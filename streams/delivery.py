@@ -19,10 +19,16 @@ Why it looks like this (shared/notes/apprise-prometheus.md):
   than one study, bare ``pi`` and ``ethics`` tags are refused at start-up (they would reach every study's PI or
   committee alerts); a bare ``safety_officer`` stays the deployment's safety officer. A tag naming a study the
   deployment does not know is refused too (a typo would leave the real study's PI without a URL).
+* Each channel has a ``route``: the server it depends on (SMTP host and port, webhook host and port, or the
+  chat service), hashed. Channels of one SMTP server share an outage, so a DELIVERY_FAILED notice goes over
+  another route (safety.ledger.notice_targets); give the safety officer a second, independent channel.
+* Every send carries the delivery id (streams.deliver.delivery_id) as ``X-Safety-Delivery-Id`` where the scheme
+  has headers (e-mail, json/form/xml webhooks): a re-send after a crash carries the same id.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -52,6 +58,9 @@ VERIFIED_SCHEMES = ("wecombot", "dingtalk")
 # Self-hosted relays and gateways have no per-second limit; chat bots keep apprise's 5.5 s throttle (notes
 # §3).
 UNTHROTTLED_SCHEMES = ("mailto", "mailtos", "json", "jsons", "form", "forms", "xml", "xmls")
+# Schemes whose server is the URL's own host:port (anything else goes through its provider's one API).
+SELF_HOSTED_SCHEMES = UNTHROTTLED_SCHEMES
+DELIVERY_ID_HEADER = "X-Safety-Delivery-Id"
 
 
 class DeliverySettings(BaseSettings):
@@ -69,6 +78,9 @@ class DeliverySettings(BaseSettings):
     retry_base_seconds: float = Field(60.0, gt=0)
     retry_max_delay_seconds: float = Field(3600.0, gt=0)
     retry_jitter: float = Field(0.2, ge=0, lt=1)
+    retry_give_up_after_hours: float = Field(
+        72.0, gt=0, description="a message not SAE/SUSAR/DLT/STOPPING_BOUNDARY is retried this long, then given up"
+    )
     sweep_interval: float = Field(30.0, gt=0, description="seconds between retry/escalation sweeps")
     link_secret: LinkSecret = None
     link_ttl_hours: float = Field(168.0, gt=0, description="validity of one-click acknowledgement links")
@@ -84,6 +96,7 @@ class DeliverySettings(BaseSettings):
             base_seconds=self.retry_base_seconds,
             max_delay_seconds=self.retry_max_delay_seconds,
             jitter=self.retry_jitter,
+            give_up_after_hours=self.retry_give_up_after_hours,
         )
 
 
@@ -96,12 +109,23 @@ class SendResult:
 class Channel(Protocol):
     target: Target
 
-    async def send(self, message: Message) -> SendResult: ...
+    async def send(self, message: Message, *, message_id: str | None = None) -> SendResult: ...
 
 
 def channel_id(tag: str, scheme: str, url: str) -> str:
     """Stable id of one URL for one tag: survives restarts, reveals no secret."""
     return f"{tag}:{scheme}:{hashlib.sha256(url.encode()).hexdigest()[:10]}"
+
+
+def route_id(scheme: str, service: Any) -> str:
+    """The server a URL depends on, hashed (no host name or token in the ledger): an SMTP or webhook server's
+    host and port, or the provider of a chat/SMS service (one API behind every bot of that scheme)."""
+    if scheme not in SELF_HOSTED_SCHEMES:
+        return scheme
+    family = scheme[:-1] if scheme.endswith("s") else scheme  # mailtos and mailto reach the same servers
+    host = getattr(service, "smtp_host", None) or getattr(service, "host", None) or ""
+    port = getattr(service, "port", None) or ""
+    return f"{family}:{hashlib.sha256(f'{host}:{port}'.encode()).hexdigest()[:10]}"
 
 
 def required_tags(protocol: StudyProtocol) -> set[str]:
@@ -143,13 +167,17 @@ class AppriseChannel:
     target: Target
     service: Any
 
-    async def send(self, message: Message) -> SendResult:
+    async def send(self, message: Message, *, message_id: str | None = None) -> SendResult:
         import apprise
 
         fmt = self.service.notify_format
         html = (fmt[0] if isinstance(fmt, tuple) else fmt) == apprise.NotifyFormat.HTML
+        service = self.service
+        if message_id is not None and isinstance(getattr(service, "headers", None), dict):
+            service = copy.copy(service)  # channels can share a service: headers per send, not on the original
+            service.headers = {**self.service.headers, DELIVERY_ID_HEADER: message_id}
         one = apprise.Apprise()
-        one.add(self.service)
+        one.add(service)
         result = await one.async_notify(
             body=message.html if html else message.text,
             title=message.title,
@@ -190,7 +218,8 @@ class VerifiedWebhookChannel:
             "at": {"atMobiles": list(self.service.targets or []), "isAtAll": False},
         }
 
-    async def send(self, message: Message) -> SendResult:
+    async def send(self, message: Message, *, message_id: str | None = None) -> SendResult:
+        """Post the message (WeCom and DingTalk bots take no idempotency key, so ``message_id`` is unused)."""
         import aiohttp
 
         url, payload = self._request(message)
@@ -227,11 +256,12 @@ class LocalSinkChannel:
     console: TextIO | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
-    async def send(self, message: Message) -> SendResult:
+    async def send(self, message: Message, *, message_id: str | None = None) -> SendResult:
         record = {
             "at": self.clock().isoformat(),
             "channel": self.target.channel,
             "recipient": self.target.recipient,
+            "delivery_id": message_id,
             "title": message.title,
             "short": message.short,
             "text": message.text,
@@ -363,7 +393,9 @@ def load_apprise_channels(
         url = service.url(privacy=False)  # type: ignore[no-untyped-call]
         for tag in tags:
             _, role = parse_tag(tag) or (None, tag)
-            target = Target(channel=channel_id(tag, scheme, url), recipient=role, scheme=scheme)
+            target = Target(
+                channel=channel_id(tag, scheme, url), recipient=role, scheme=scheme, route=route_id(scheme, service)
+            )
             if scheme in VERIFIED_SCHEMES:
                 channels.append(
                     VerifiedWebhookChannel(
@@ -412,7 +444,9 @@ def load_notifier(
     if settings.notify_config is None:
         outbox = settings.outbox_dir / "outbox.jsonl"
         channels: list[Channel] = [
-            LocalSinkChannel(Target(channel=f"{tag}:local", recipient=role, scheme="local"), outbox, console)
+            LocalSinkChannel(
+                Target(channel=f"{tag}:local", recipient=role, scheme="local", route="local"), outbox, console
+            )
             for tag in needed
             for _, role in [parse_tag(tag) or (None, tag)]
         ]
@@ -425,6 +459,14 @@ def load_notifier(
     channels = load_apprise_channels(settings.notify_config, settings, endpoints)
     notifier = Notifier(channels, f"apprise config {settings.notify_config}", _scopes(channels))
     check_tags(notifier, needed, f"SAFETY_NOTIFY_CONFIG={settings.notify_config}", studies)
+    officer_routes = {c.target.via for c in channels if c.target.recipient == "safety_officer"}
+    if len(officer_routes) == 1:
+        say(
+            f"delivery: warning: every safety_officer channel in {settings.notify_config} goes through one "
+            f"server ({next(iter(officer_routes))}); when it is down, "
+            "nobody is told that messages are not going out; add a safety_officer URL on another server "
+            "(an SMS gateway, WeCom, a webhook)"
+        )
     counts = {tag: sum(1 for c in channels if notifier.tag(c.target) == tag) for tag in sorted(notifier.tags())}
     say(
         f"delivery: {len(channels)} channel(s) from {settings.notify_config}: "

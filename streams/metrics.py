@@ -68,6 +68,8 @@ class SafetyMetrics(NamedTuple):
     deliveries: Counter  # safety_deliveries_total{channel,recipient,outcome}
     open_alerts: Gauge  # safety_open_alerts{kind}
     overdue_reports: Gauge  # safety_overdue_reports{kind}
+    deliveries_owed: Gauge  # safety_deliveries_owed{kind,recipient}
+    deliveries_owed_oldest: Gauge  # safety_deliveries_owed_oldest_seconds
     ack_seconds: Histogram  # safety_ack_seconds
     event_to_alert_seconds: Histogram  # safety_event_to_alert_seconds
     consumer_lag: Gauge  # safety_consumer_lag{topic,partition}
@@ -114,6 +116,18 @@ class SafetyMetrics(NamedTuple):
             ),
             overdue_reports=Gauge(
                 "safety_overdue_reports", "Reports past report_due_at, not submitted", ["kind"], registry=reg
+            ),
+            deliveries_owed=Gauge(
+                "safety_deliveries_owed",
+                "Messages not yet confirmed delivered and still retried (SAE/SUSAR/DLT/STOPPING_BOUNDARY are never "
+                "given up), by alert kind and recipient role",
+                ["kind", "recipient"],
+                registry=reg,
+            ),
+            deliveries_owed_oldest=Gauge(
+                "safety_deliveries_owed_oldest_seconds",
+                "Age of the oldest message still owed (0 when every message is delivered or given up)",
+                registry=reg,
             ),
             ack_seconds=Histogram(
                 "safety_ack_seconds",

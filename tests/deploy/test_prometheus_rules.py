@@ -25,6 +25,7 @@ REQUIRED_ALERTS = {
     "SafetyDeadLettersRising",
     "SafetyDeliveriesFailing",
     "SafetyReportOverdue",
+    "SafetyDeliveriesOwed",
 }
 
 

@@ -126,7 +126,7 @@ async def test_a_down_target_is_retried_then_reported_while_the_other_still_rece
         clock.advance(minutes=30)
         await d.sweep()
     (ethics,) = [x for x in store.get(alert.alert_id).deliveries if x.recipient == "ethics"]  # type: ignore[union-attr]
-    assert ethics.state == "failed" and len(ethics.attempts) == 3
+    assert ethics.state == "pending" and len(ethics.attempts) == 3  # an SAE is owed, never given up
     assert all(a.outcome == "failed" for a in ethics.attempts)
     (report,) = hook.on("/officer")
     assert (
@@ -170,7 +170,7 @@ async def test_restart_after_a_crash_mid_delivery_sends_no_duplicate_and_loses_n
     first = notifier_for(config)
     ethics = next(c for c in first.channels if c.target.recipient == "ethics")
 
-    async def crash_after_pi_is_recorded(message: Any) -> Any:
+    async def crash_after_pi_is_recorded(message: Any, *, message_id: str | None = None) -> Any:
         while '"delivered"' not in (ledger_file.read_text() if ledger_file.exists() else ""):
             await asyncio.sleep(0.01)
         raise Crash
@@ -341,3 +341,106 @@ async def test_a_screening_sae_without_a_study_day_is_delivered_from_its_command
         await handle_command(dispatcher(notifier, MemoryLedger(), Clock()), command)
     records = (tmp_path / "outbox.jsonl").read_text(encoding="utf-8").splitlines()
     assert sorted(json.loads(r)["recipient"] for r in records) == ["ethics", "pi"]
+
+
+@pytest.mark.asyncio
+async def test_an_smtp_outage_longer_than_the_retry_window_loses_nothing_and_is_reported_over_another_route(
+    tmp_path: Path, hook
+) -> None:  # type: ignore[no-untyped-def]
+    port = free_port()  # the SMTP server is down: nothing listens here yet
+    config = tmp_path / "apprise.yml"
+    config.write_text(
+        "version: 1\nurls:\n"
+        f"  - {mail(port, 'pi@example.org')}:\n      - tag: pi\n"
+        f"  - {mail(port, 'ec@example.org')}:\n      - tag: ethics\n"
+        f"  - {mail(port, 'so@example.org')}:\n      - tag: safety_officer\n"
+        f"  - json://127.0.0.1:{hook.port}/officer:\n      - tag: safety_officer\n",
+        encoding="utf-8",
+    )
+    clock, metrics, store = Clock(), SafetyMetrics.create(CollectorRegistry()), MemoryLedger()
+    d = dispatcher(notifier_for(config), store, clock, metrics)
+    alert = make_alert("SAE")
+    await d.on_alert(alert)
+    for _ in range(RETRY.max_attempts + 3):  # well past the retry window (3 attempts)
+        clock.advance(seconds=RETRY.max_delay_seconds * 1.2)
+        await d.sweep()
+    value = metrics.registry.get_sample_value
+    entry = store.get(alert.alert_id)
+    assert entry is not None and {x.recipient: x.state for x in entry.deliveries} == {
+        "pi": "pending",
+        "ethics": "pending",
+    }
+    assert all(len(x.attempts) > RETRY.max_attempts for x in entry.deliveries)  # still retried, at the cap
+    assert value("safety_deliveries_owed", {"kind": "SAE", "recipient": "pi"}) == 1
+    assert value("safety_deliveries_owed_oldest_seconds") >= 5 * RETRY.max_delay_seconds
+    notices = [r["json"] for r in hook.on("/officer") if "DELIVERY_FAILED" in r["json"]["title"]]
+    assert sorted("failed_recipient: pi" in n["message"] for n in notices) == [False, True]  # pi and ethics, once each
+    for notice in (e for e in store.entries() if e.alert.kind == "DELIVERY_FAILED"):
+        assert [x.scheme for x in notice.deliveries] == ["json"]  # not through the SMTP server that is down
+
+    sink = SmtpSink()
+    server = Controller(sink, hostname="127.0.0.1", port=port)
+    server.start()  # the server returns
+    try:
+        for _ in range(3):
+            clock.advance(seconds=RETRY.max_delay_seconds * 1.2)
+            await d.sweep()
+    finally:
+        server.stop()
+    assert len(sink.to("pi@example.org")) == 1 and len(sink.to("ec@example.org")) == 1  # once each, late
+    assert sink.to("so@example.org") == []
+    (pi_mail,) = sink.to("pi@example.org")
+    assert (
+        pi_mail["X-Safety-Delivery-Id"]
+        and pi_mail["X-Safety-Delivery-Id"] != sink.to("ec@example.org")[0]["X-Safety-Delivery-Id"]
+    )
+    assert value("safety_deliveries_owed", {"kind": "SAE", "recipient": "pi"}) == 0
+    assert value("safety_deliveries_owed_oldest_seconds") == 0
+
+
+def test_a_safety_officer_reachable_only_through_one_server_is_warned_about(tmp_path: Path) -> None:
+    said: list[str] = []
+    config = write_config(tmp_path, {tag: mail(25, f"{tag}@example.org") for tag in TAGS})
+    load_notifier(DeliverySettings(notify_config=config), TAGS, announce=said.append)
+    assert any("every safety_officer channel" in line and "another server" in line for line in said)
+
+
+def test_safety_deliver_waits_until_every_delivery_is_final_and_fails_while_a_dlt_is_owed(
+    tmp_path: Path, smtp, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from streams.deliver_cli import deliver_main
+
+    for name, value in {"BASE_SECONDS": "0.2", "MAX_DELAY_SECONDS": "0.5", "MAX_ATTEMPTS": "2"}.items():
+        monkeypatch.setenv(f"SAFETY_RETRY_{name}", value)
+    port, sink = smtp
+    pi_port = free_port()  # the PI's mail server is down
+    alerts = tmp_path / "alerts.jsonl"
+    alerts.write_text(make_alert("DLT").to_json() + "\n", encoding="utf-8")
+    config = write_config(
+        tmp_path,
+        {
+            "pi": mail(pi_port, "pi@example.org"),
+            "ethics": mail(port, "ec@example.org"),
+            "safety_officer": mail(port, "so@example.org"),
+        },
+    )
+    argv = ["--alerts", str(alerts), "--outbox", str(tmp_path / "out"), "--config", str(config)]
+    assert deliver_main([*argv, "--wait", "2"]) == 1
+    summary = capsys.readouterr().err
+    assert "1 delivered, 0 failed, 1 pending (1 of an SAE" in summary  # delivered: the notice; owed: the DLT
+    assert "run the same command again" in summary
+    assert len(sink.to("so@example.org")) == 1  # DELIVERY_FAILED over the server that works
+
+    pi_sink = SmtpSink()
+    server = Controller(pi_sink, hostname="127.0.0.1", port=pi_port)
+    later = threading.Timer(1.0, server.start)  # the server returns while the command waits
+    later.start()
+    try:
+        assert deliver_main([*argv, "--wait", "60"]) == 0
+    finally:
+        later.join()
+        server.stop()
+    assert "2 delivered, 0 failed, 0 pending" in capsys.readouterr().err
+    assert len(pi_sink.to("pi@example.org")) == 1 and len(sink.to("so@example.org")) == 1

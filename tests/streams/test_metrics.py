@@ -14,6 +14,7 @@ CONTRACT_NAMES = {
     "safety_subjects_infused", "safety_subjects_with_dlt", "safety_stopping_probability",
 }  # fmt: skip
 OUR_ADDITIONS = {"safety_partition_reseeks_total", "safety_broker_up"}  # watchdog.py, gaps.py, health.py
+OUR_ADDITIONS |= {"safety_deliveries_owed", "safety_deliveries_owed_oldest_seconds"}  # streams/deliver.py
 
 
 def exposed_names(metrics: SafetyMetrics) -> set[str]:
