@@ -194,7 +194,7 @@ class Vital(_Observation):
 class Ecg(_Observation):
     type: Literal["ecg"]
     test: Literal["QTCF", "QTCB"]
-    unit: str | None = "ms"
+    unit: Code | None = "ms"
 
 
 class AdverseEvent(EventBase):
