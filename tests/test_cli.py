@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +34,31 @@ def test_missing_events_file_is_a_one_line_error(tmp_path) -> None:  # type: ign
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert "no such file" in result.stderr
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_produce_to_an_unreachable_broker_says_so_in_one_line_within_ten_seconds(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"type": "lab", "subject_id": "AA-001"}\n', encoding="utf-8")
+    address = f"127.0.0.1:{closed_port()}"
+    result = subprocess.run([sys.executable, "-m", "safety", "produce", str(events), "--bootstrap", address],
+                            capture_output=True, text=True, timeout=10)
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert f"no answer from the broker at {address}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_produce_keys_a_line_nested_too_deep_to_read_by_nothing_instead_of_crashing() -> None:
+    from streams.admin import subject_key
+
+    assert subject_key(b'{"subject_id": "AA-001", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}") is None
+    assert subject_key(b'{"subject_id": "AA-001"}') == b"AA-001"
