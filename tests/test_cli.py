@@ -62,3 +62,49 @@ def test_produce_keys_a_line_nested_too_deep_to_read_by_nothing_instead_of_crash
 
     assert subject_key(b'{"subject_id": "AA-001", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}") is None
     assert subject_key(b'{"subject_id": "AA-001"}') == b"AA-001"
+
+
+def help_text(command: str) -> tuple[str, str]:
+    """(description paragraph, whole help) of `safety COMMAND --help`."""
+    result = run(command, "--help")
+    assert result.returncode == 0, result.stderr
+    paragraphs = result.stdout.split("\n\n")
+    return " ".join(paragraphs[1].split()), result.stdout
+
+
+@pytest.mark.parametrize("command", ["ack", "deliver", "produce"])
+def test_help_of_the_delivery_commands_reads_as_sentences(command: str) -> None:
+    description, whole = help_text(command)
+    assert description[0].isupper() and description.endswith("."), description
+    assert not description.startswith("`"), description
+
+
+@pytest.mark.parametrize(("module", "command"), [("streams.ack_cli", "ack"), ("streams.deliver_cli", "deliver")])
+def test_every_argument_of_ack_and_deliver_is_explained(module: str, command: str) -> None:
+    import importlib
+
+    parser = importlib.import_module(module)._parser()
+    for action in parser._actions:
+        assert action.help and len(action.help.split()) >= 3, (command, action.dest)
+
+
+def test_ack_url_is_documented_with_its_default_the_workers_address() -> None:
+    _, whole = help_text("ack")
+    assert "--url URL             the worker's web address" in whole
+    assert "default: http://127.0.0.1:6066" in " ".join(whole.split())
+
+
+def test_the_demo_serves_on_the_port_ack_reaches_by_default_when_it_is_free() -> None:
+    import socket
+
+    from streams.ack_cli import DEFAULT_URL
+    from streams.demo import serve_port
+    from streams.settings import Settings
+
+    assert DEFAULT_URL == f"http://127.0.0.1:{Settings().web_port}"
+    port = closed_port()
+    assert serve_port(Settings(web_port=port)) == port
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        assert serve_port(Settings(web_port=port)) != port
