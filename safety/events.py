@@ -80,7 +80,8 @@ Timestamp = Annotated[datetime, Field(ge=EARLIEST, lt=END), _IsoText]
 TIMESTAMP_FIELDS = frozenset({"occurred_at", "recorded_at", "ended_at"})
 """The fields of type ``Timestamp`` (parsing.py words their range errors)."""
 Amount = Annotated[float, Field(gt=0, le=MAX_NUMBER, allow_inf_nan=False)]
-_MEASURED_COMPARATORS = frozenset(c for c in COMPARATORS if c != "=")
+_MEASURED_COMPARATORS: frozenset[str | None] = frozenset({None, *(c for c in COMPARATORS if c != "=")})
+"""What the second item of a Measured written as JSON (``[0.1, "<"]``) may be."""
 
 
 def _aware(value: datetime, info: ValidationInfo) -> datetime:
@@ -155,7 +156,8 @@ class _Observation(EventBase):
             return Measured(number)
         if type(raw) is int or type(raw) is float:
             quantity(raw, raw)  # raises: outside the bounds
-        if isinstance(raw, (list, tuple)) and len(raw) == 2 and raw[1] in _MEASURED_COMPARATORS | {None}:
+        if isinstance(raw, (list, tuple)) and len(raw) == 2 and (raw[1] is None or isinstance(raw[1], str)) \
+                and raw[1] in _MEASURED_COMPARATORS:
             measured = Measured(parse_measured(raw[0]).number, raw[1])  # a Measured round-tripped through JSON
         else:
             measured = parse_measured(raw)

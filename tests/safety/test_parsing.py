@@ -118,6 +118,8 @@ def lab_with_raw(**raw_fields: str) -> str:
     (lab(ref_low=2.0, ref_high=1.8), "lab.ref_high: expected a limit >= ref_low 2, got 1.8"),
     (lab(value=["1e999", "<"]), "lab.value: expected a finite number, got '1e999'"),
     (lab(value=[1, "~"]), "lab.value: expected a number or a comparator and number such as '<0.1'"),
+    (lab(value=[1, []]), "lab.value: expected a number or a comparator and number such as '<0.1'"),
+    (lab(value=[{}, {}]), "lab.value: expected a number or a comparator and number such as '<0.1'"),
     (json.dumps({**BASE, "type": "infusion", "dose_per_kg": "inf"}), "infusion.dose_per_kg: Input should be a "
                                                                       "finite number"),
     (json.dumps({**BASE, "type": "transfusion", "product": "RBC", "units": 1e300}), "transfusion.units: Input "

@@ -84,8 +84,8 @@ ANY_EVENT: list[Mutation] = [
 OBSERVATION: list[Mutation] = [
     _raw("value", HUGE_INT), _raw("value", "-" + HUGE_INT), _raw("value", "NaN"), _raw("value", "Infinity"),
     _set("value", "1e999", "-1e999", "<1e999", 1e300, -0.5, -1e300, "n/a", "", None, True, [1, 2, 3], {},
-         ["1e999", "<"], [1, "~"], "1" * 60 + "x", "9" * 5000), _oversized("test", 41), _oversized("unit", 41),
-    _set("test", "", None, 5),
+         ["1e999", "<"], [1, "~"], [1, []], [{}, {}], [[], 1], "1" * 60 + "x", "9" * 5000),
+    _oversized("test", 41), _oversized("unit", 41), _set("test", "", None, 5),
 ]
 LAB: list[Mutation] = [
     _raw("ref_low", HUGE_INT), _raw("ref_high", HUGE_INT), _raw("ref_high", "NaN"),
