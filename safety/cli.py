@@ -26,7 +26,7 @@ DELEGATED: dict[str, tuple[str, str, str]] = {
 def _replay(args: argparse.Namespace) -> int:
     from safety.replay_cli import run
 
-    return run(args.events, args.out, args.rules, quiet=args.quiet)
+    return run(args.events, args.out, args.rules, quiet=args.quiet, progress=args.progress)
 
 
 def _rules_check(args: argparse.Namespace) -> int:
@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a study rules file, or a directory of them (default: every study in "
                              "rules/studies); each event is evaluated under its own study's rules")
     replay.add_argument("--quiet", action="store_true", help="print no summary")
+    replay.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="show a progress bar on stderr (default: for a file of 5 MB or more in a terminal)")
     replay.set_defaults(func=_replay)
     rules = sub.add_parser("rules", help="validate rule files", description="Validate rule files.")
     rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)

@@ -11,14 +11,14 @@ import gc
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 from safety.alerts import GradedObservation
 from safety.errors import SafetyError
-from safety.replay import replay_lines
+from safety.replay import LineOutputs, replay_lines
 from safety.ruleset import RuleBook, load_rulebook
 
 PROGRESS_MIN_BYTES = 5_000_000
@@ -30,10 +30,11 @@ _GRADED_JSON = GradedObservation.__pydantic_serializer__.to_json
 class _Tally:
     """Counts for the summary line; graded rows are counted per grade value and named only at the end."""
 
-    __slots__ = ("events", "rejected", "graded", "grades", "kinds")
+    __slots__ = ("events", "duplicates", "rejected", "graded", "grades", "kinds")
 
     def __init__(self) -> None:
         self.events = 0
+        self.duplicates = 0
         self.rejected = 0
         self.graded = 0
         self.grades: dict[int | None, int] = {}
@@ -48,6 +49,12 @@ class _Tally:
 
     def grade_names(self) -> Counter[str]:
         return Counter({"null" if grade is None else str(grade): n for grade, n in self.grades.items()})
+
+
+def _is_duplicate(outputs: LineOutputs) -> bool:
+    """A line not accepted and not rejected as invalid: an event seen before (a conflicting one is also in
+    rejected.jsonl, kind ``conflicting_duplicate``)."""
+    return not any(rejection.kind == "invalid" for rejection in outputs.rejections)
 
 
 def _line_bytes(raw: bytes | str) -> bytes:
@@ -80,16 +87,23 @@ def _batch_gc() -> Iterator[None]:
         gc.set_threshold(*saved)
 
 
-def _lines(handle: BinaryIO, size: int) -> object:
-    if size < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
+def _lines(stack: ExitStack, handle: BinaryIO, size: int, progress: bool | None) -> Iterable[bytes]:
+    """The file's lines, through a progress bar on stderr when asked, or by default for a large file (>= 5 MB)
+    replayed in a terminal. rich's ``wrap_file`` gives a context manager around the reading file, entered here."""
+    if progress is False or progress is None and (size < PROGRESS_MIN_BYTES or not sys.stderr.isatty()):
         return handle
+    from rich.console import Console
     from rich.progress import wrap_file
 
-    return wrap_file(handle, total=size, description="replaying")
+    reader = wrap_file(handle, total=size, description="replaying", console=Console(file=sys.stderr))
+    return stack.enter_context(reader)
 
 
-def run(events: Path, out: Path, rules_path: Path | None, quiet: bool = False) -> int:
-    """Replay a file; the exit code is 0 even when lines were rejected (they are in rejected.jsonl)."""
+def run(events: Path, out: Path, rules_path: Path | None, quiet: bool = False, progress: bool | None = None) -> int:
+    """Replay a file; the exit code is 0 even when lines were rejected (they are in rejected.jsonl).
+
+    ``progress``: None shows a bar for a file of 5 MB or more when stderr is a terminal; True or False decide.
+    """
     if not events.is_file():
         print(f"safety replay: {events}: no such file; give a JSON-lines file of events", file=sys.stderr)
         return 2
@@ -103,15 +117,18 @@ def run(events: Path, out: Path, rules_path: Path | None, quiet: bool = False) -
     with (
         _batch_gc(),
         events.open("rb") as source,
+        ExitStack() as stack,
         (out / "graded.jsonl").open("wb", buffering=WRITE_BUFFER) as graded_out,
         (out / "alerts.jsonl").open("wb") as alerts_out,
         (out / "rejected.jsonl").open("wb") as rejected_out,
         (out / "events.jsonl").open("wb", buffering=WRITE_BUFFER) as events_out,
     ):
-        for outputs in replay_lines(_lines(source, os.path.getsize(events)), rules):  # type: ignore[arg-type]
+        for outputs in replay_lines(_lines(stack, source, os.path.getsize(events), progress), rules):
             if outputs.raw is not None:
                 tally.events += 1
                 events_out.write(_line_bytes(outputs.raw))
+            elif _is_duplicate(outputs):
+                tally.duplicates += 1
             if outputs.graded:
                 tally.count_graded(outputs.graded)
                 graded_out.write(_graded_bytes(outputs.graded))
@@ -132,8 +149,8 @@ def _summary(events: Path, out: Path, rules: RuleBook, tally: _Tally) -> None:
     kinds = tally.kinds
     versions = ", ".join(f"{study} {study_rules.version}" for study, study_rules in rules.studies.items())
     print(f"replayed {events} with rules {versions} -> {out}/", file=err)
-    print(f"  events accepted: {tally.events}   rejected: {tally.rejected} (see rejected.jsonl)",
-          file=err)
+    print(f"  events accepted: {tally.events}   duplicates: {tally.duplicates} (no effect)   "
+          f"rejected: {tally.rejected} (see rejected.jsonl)", file=err)
     shown = ", ".join(f"G{g}: {grades[g]}" for g in sorted(grades))
     print(f"  graded rows: {tally.graded}" + (f"  ({shown})" if shown else ""), file=err)
     shown = ", ".join(f"{k}: {kinds[k]}" for k in sorted(kinds))

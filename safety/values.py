@@ -11,6 +11,8 @@ import math
 import re
 from typing import NamedTuple
 
+from safety.bounds import MAX_VALUE_CHARS, shown
+
 COMPARATORS = ("<=", ">=", "<", ">", "=")
 _VALUE_RE = re.compile(r"^\s*(<=|>=|<|>|=)?\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
 
@@ -33,20 +35,33 @@ def sig15(x: float) -> float:
 
 
 def parse_measured(raw: object) -> Measured:
-    """Read a number or a comparator string such as ``"<0.1"``; raise ValueError naming what was expected."""
+    """Read a number or a comparator string such as ``"<0.1"``; raise ValueError naming what was expected.
+
+    Never raises anything else: an integer too large for a float, a text of "1e999" and a megabyte of digits are
+    all ValueErrors (the text is measured before the regular expression sees it; bounds ``MAX_VALUE_CHARS``).
+    """
     if isinstance(raw, bool):
-        raise ValueError(f"expected a number or a comparator and number such as '<0.1', got {raw!r}")
+        raise ValueError(f"expected a number or a comparator and number such as '<0.1', got {shown(raw)}")
     if isinstance(raw, (int, float)):
-        value = float(raw)
+        try:
+            value = float(raw)
+        except OverflowError:
+            value = math.inf
         if not math.isfinite(value):
-            raise ValueError(f"expected a finite number, got {raw!r}")
+            raise ValueError(f"expected a finite number, got {shown(raw)}")
         return Measured(value)
-    if isinstance(raw, str):
+    if isinstance(raw, str) and len(raw) <= MAX_VALUE_CHARS:
         m = _VALUE_RE.match(raw)
         if m:
+            number = float(m.group(2))
+            if not math.isfinite(number):
+                raise ValueError(f"expected a finite number, got {shown(raw)}")
             comparator = m.group(1)
-            return Measured(float(m.group(2)), None if comparator in (None, "=") else comparator)
-    raise ValueError(f"expected a number or a comparator and number such as '<0.1', got {raw!r}")
+            return Measured(number, None if comparator in (None, "=") else comparator)
+    raise ValueError(
+        f"expected a number or a comparator and number such as '<0.1', got {shown(raw)} "
+        f"(text of at most {MAX_VALUE_CHARS} characters)"
+    )
 
 
 def fmt(x: float) -> str:

@@ -18,18 +18,36 @@ import urllib.request
 CAUSALITY = ("related", "probable", "possible", "unlikely", "unrelated", "unassessable")
 
 
+DEFAULT_URL = "http://127.0.0.1:6066"
+"""The worker's web server on this machine (SAFETY_WEB_PORT's default), where `safety demo --serve` serves too."""
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="safety ack", description=__doc__.splitlines()[0])
-    p.add_argument("alert_id")
-    p.add_argument("--who", required=True, help="the person acknowledging (staff name or code)")
-    p.add_argument("--conclusion", default=None, help="what you concluded (required for an ack)")
-    p.add_argument("--causality", choices=CAUSALITY, default=None, help="your causality attribution")
-    p.add_argument(
-        "--ethics-submitted", action="store_true", help="mark the ethics report as submitted instead"
+    url = os.environ.get("SAFETY_PUBLIC_URL") or DEFAULT_URL
+    p = argparse.ArgumentParser(
+        prog="safety ack",
+        description="Acknowledge an alert, or mark its ethics committee report as submitted, on a running worker. "
+        "The worker records who you are, your role (from your token), the time and your address, and publishes "
+        "the acknowledgement on safety.acks.",
     )
-    p.add_argument("--reference", default=None, help="ethics submission reference (with --ethics-submitted)")
-    p.add_argument("--url", default=os.environ.get("SAFETY_PUBLIC_URL") or "http://127.0.0.1:6066")
-    p.add_argument("--token", default=os.environ.get("SAFETY_ACK_TOKEN"), help="your role token")
+    p.add_argument("alert_id", help="the alert's id, as in alerts.jsonl or in the message you received")
+    p.add_argument("--who", required=True, help="your name or staff code; it is recorded with the acknowledgement")
+    p.add_argument("--conclusion", default=None,
+                   help="what you concluded about the alert (required unless you pass --ethics-submitted)")
+    p.add_argument("--causality", choices=CAUSALITY, default=None,
+                   help="your assessment of whether the study treatment caused the event")
+    p.add_argument(
+        "--ethics-submitted", action="store_true",
+        help="mark the alert's ethics committee report as submitted instead of acknowledging the alert",
+    )
+    p.add_argument("--reference", default=None,
+                   help="the reference of the ethics submission (with --ethics-submitted)")
+    p.add_argument("--url", default=url,
+                   help=f"the worker's web address, as `safety demo --serve` prints it (default: {url}; set "
+                        "SAFETY_PUBLIC_URL to change it)")
+    p.add_argument("--token", default=os.environ.get("SAFETY_ACK_TOKEN"),
+                   help="your role's token (default: SAFETY_ACK_TOKEN); `safety demo --serve` prints one in its "
+                        "page links")
     return p
 
 

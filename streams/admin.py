@@ -24,6 +24,8 @@ import yaml
 from streams.settings import Settings
 
 TOPICS_FILE = Path(__file__).resolve().parent.parent / "deploy" / "kafka" / "topics.yaml"
+PRODUCE_CONNECT_TIMEOUT_S = 5.0
+"""`safety produce` says within seconds that the broker does not answer (library default: 30 s, then a traceback)."""
 
 
 @dataclass(frozen=True)
@@ -62,17 +64,19 @@ def admin_client(settings: Settings, timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers(), client_id="safety-admin")
+            return KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers(), client_id="safety-admin",
+                                    bootstrap_timeout_ms=int(timeout * 1000))
         except KafkaError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
 
 
-def create_topics(settings: Settings) -> list[str]:
-    """Create the missing topics of topics.yaml; returns the names created (existing ones are kept as is)."""
+def create_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
+    """Create the missing topics of topics.yaml; returns the names created (existing ones are kept as is).
+    ``timeout``: how long to wait for the broker to answer."""
     specs = topic_specs(settings)
-    admin = admin_client(settings)
+    admin = admin_client(settings, timeout)
     try:
         existing = set(admin.list_topics())
         missing = [s for s in specs if s.name not in existing]
@@ -101,32 +105,37 @@ def committed_offsets(admin: Any, group: str, topic: str) -> dict[int, int]:
     }
 
 
-def producer(settings: Settings) -> Any:
+def producer(settings: Settings, timeout: float = 30.0) -> Any:
+    """A KafkaProducer that gives up after ``timeout`` seconds without an answer from the broker."""
     from kafka import KafkaProducer
 
     return KafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers(), acks="all", linger_ms=5, client_id="safety-produce"
+        bootstrap_servers=settings.bootstrap_servers(), acks="all", linger_ms=5, client_id="safety-produce",
+        bootstrap_timeout_ms=int(timeout * 1000),
     )
 
 
 def subject_key(line: bytes) -> bytes | None:
-    """The record key: the line's subject_id (None for a line that is not an event object; still sent)."""
+    """The record key: the line's subject_id (None for a line that is not an event object, or is nested too deep
+    to read; still sent, the worker dead-letters it)."""
     try:
         obj = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     subject = obj.get("subject_id") if isinstance(obj, dict) else None
     return subject.encode() if isinstance(subject, str) else None
 
 
 def produce_lines(
-    settings: Settings, lines: Iterable[bytes], topic: str | None = None, rate: float | None = None
+    settings: Settings, lines: Iterable[bytes], topic: str | None = None, rate: float | None = None,
+    timeout: float = 30.0,
 ) -> dict[int, int]:
     """Publish each line unchanged, keyed by subject_id, at ``rate`` events/s (None = as fast as possible).
 
-    Returns partition -> next offset after the last record sent there (what a consumer must reach).
+    Returns partition -> next offset after the last record sent there (what a consumer must reach). ``timeout``:
+    how long to wait for the broker to answer first.
     """
-    kafka = producer(settings)
+    kafka = producer(settings, timeout)
     target = topic or settings.topic_events
     futures = []
     started = time.monotonic()
@@ -152,10 +161,10 @@ def read_lines(path: Path) -> list[bytes]:
     return [line for line in path.read_bytes().splitlines() if line.strip()]
 
 
-def produce(path: Path, settings: Settings | None = None, rate: float | None = None) -> int:
+def produce(path: Path, settings: Settings | None = None, rate: float | None = None, timeout: float = 30.0) -> int:
     """Publish a JSON-lines file (`safety produce`); returns the number of events sent."""
     lines = read_lines(path)
-    produce_lines(settings or Settings(), lines, rate=rate)
+    produce_lines(settings or Settings(), lines, rate=rate, timeout=timeout)
     return len(lines)
 
 
@@ -184,13 +193,23 @@ def produce_main(argv: Sequence[str]) -> int:
         "--rate", type=float, default=None, help="events per second (default: as fast as possible)"
     )
     parser.add_argument("--create-topics", action="store_true", help="create missing topics first")
+    parser.add_argument("--timeout", type=float, default=PRODUCE_CONNECT_TIMEOUT_S,
+                        help=f"seconds to wait for the broker to answer (default {PRODUCE_CONNECT_TIMEOUT_S:g})")
     args = parser.parse_args(list(argv))
     settings = _bootstrap(parser, args)
     if not args.file.is_file():
         parser.error(f"{args.file}: no such file")
-    if args.create_topics:
-        create_topics(settings)
-    count = produce(args.file, settings, rate=args.rate)
+    from kafka.errors import KafkaError
+
+    try:
+        if args.create_topics:
+            create_topics(settings, timeout=args.timeout)
+        count = produce(args.file, settings, rate=args.rate, timeout=args.timeout)
+    except KafkaError as exc:
+        print(f"safety produce: no answer from the broker at {settings.kafka_bootstrap} within {args.timeout:g} s "
+              f"({type(exc).__name__}); start it, or point --bootstrap or SAFETY_KAFKA_BOOTSTRAP at a running broker "
+              "(`safety demo` runs an embedded one)", file=sys.stderr)
+        return 1
     print(f"produced {count} events to {settings.topic_events} on {settings.kafka_bootstrap}")
     return 0
 

@@ -29,23 +29,27 @@ from streams.delivery import DeliverySettings, load_notifier, required_study_tag
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="safety deliver", description=__doc__.splitlines()[0])
-    p.add_argument("--alerts", type=Path, required=True, help="alerts.jsonl (output of safety replay)")
-    p.add_argument(
-        "--outbox", type=Path, required=True, help="directory for ledger.jsonl (and the local outbox)"
+    p = argparse.ArgumentParser(
+        prog="safety deliver",
+        description="Deliver the alerts of an alerts.jsonl file (written by `safety replay`) through the configured "
+        "channels, as the worker does. A ledger in the outbox folder records each delivery, so a second run sends "
+        "only what is still pending. Without a channel configuration, messages go to the console and "
+        "OUTBOX/outbox.jsonl.",
     )
-    p.add_argument(
-        "--config", type=Path, default=None, help="apprise YAML config (default: SAFETY_NOTIFY_CONFIG)"
-    )
+    p.add_argument("--alerts", type=Path, required=True, help="the alerts.jsonl file to deliver")
+    p.add_argument("--outbox", type=Path, required=True,
+                   help="folder for the delivery ledger (ledger.jsonl) and the local outbox; created if missing")
+    p.add_argument("--config", type=Path, default=None,
+                   help="apprise YAML file of the channels (default: SAFETY_NOTIFY_CONFIG; start from "
+                        "deploy/apprise.example.yml)")
     p.add_argument("--rules", type=Path, default=None,
-                   help="a study rules file or a directory of them (default: every study in rules/studies)")
-    p.add_argument("--no-sweep", action="store_true", help="do not run due retries/escalations at the end")
-    p.add_argument(
-        "--wait",
-        type=float,
-        default=1200.0,
-        help="seconds to keep retrying until every delivery is final (default 1200, the default retry window)",
-    )
+                   help="a study rules file or a directory of them, for recipients and escalation (default: every "
+                        "study in rules/studies)")
+    p.add_argument("--no-sweep", action="store_true",
+                   help="do not run the retries and escalations that are due once the alerts are delivered")
+    p.add_argument("--wait", type=float, default=1200.0,
+                   help="seconds to keep retrying until every delivery is final (default 1200, the default retry "
+                        "window); a serious alert still owed after it makes the exit status 1")
     return p
 
 

@@ -21,6 +21,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -98,6 +99,17 @@ def demo_tokens() -> dict[str, str]:
     if configured:
         return dict(pair.split(":", 1) for pair in configured.split(",") if ":" in pair)
     return {role: secrets.token_urlsafe(32) for role in ROLES}  # >= 32 characters (streams/auth.py)
+
+
+def serve_port(settings: Settings) -> int:
+    """The worker's own port (SAFETY_WEB_PORT, 6066) when free, so `safety ack`'s default --url reaches the pages
+    `--serve` prints; another free port when it is taken."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", settings.web_port))
+        except OSError:
+            return free_port()
+    return settings.web_port
 
 
 def page_urls(base: str, tokens: dict[str, str]) -> list[str]:
@@ -355,7 +367,7 @@ def run_demo(
     tokens = demo_tokens()
     with broker_for(base, out) as settings, open(out / "alerts.jsonl", "wb") as sink:
         create_topics(settings)
-        web_port = free_port()
+        web_port = serve_port(base) if serve else free_port()
         base_url = f"http://127.0.0.1:{web_port}"
         worker = start_worker(settings, out / "worker.log", web_port, {
             "SAFETY_OUTBOX_DIR": str(outbox),

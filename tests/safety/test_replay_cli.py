@@ -145,3 +145,70 @@ def test_a_phone_number_or_name_as_subject_id_appears_in_no_output_file(tmp_path
     for name in ("graded.jsonl", "alerts.jsonl", "rejected.jsonl", "events.jsonl"):
         text = (tmp_path / "out" / name).read_text(encoding="utf-8")
         assert "13800138000" not in text and "张三" not in text and "\\u5f20" not in text, name
+
+
+def replay_in_terminal(events: Path, out: Path, *options: str) -> tuple[int, str]:
+    """`safety replay` with stdin, stdout and stderr on a pseudo-terminal, as a person runs it; (exit code, screen)."""
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "safety", "replay", str(events), "--out", str(out), *options],
+                               stdin=follower, stdout=follower, stderr=follower, close_fds=True)
+    os.close(follower)
+    screen = bytearray()
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the terminal closed with the process
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(leader)
+    return process.wait(timeout=300), screen.decode("utf-8", errors="replace")
+
+
+def large_file(tmp_path: Path) -> Path:
+    """Over 5 MB (the size from which a terminal gets a progress bar): the demo trial, then its lines again."""
+    demo = (Path(__file__).resolve().parents[2] / "examples" / "demo_events.jsonl").read_bytes()
+    events = tmp_path / "large.jsonl"
+    events.write_bytes(demo + demo[: 1_500_000].rsplit(b"\n", 1)[0] + b"\n")
+    assert events.stat().st_size >= 5_000_000
+    return events
+
+
+def test_a_large_file_replayed_in_a_terminal_shows_progress_and_succeeds(tmp_path: Path) -> None:
+    code, screen = replay_in_terminal(large_file(tmp_path), tmp_path / "out")
+    assert code == 0, screen
+    assert "Traceback" not in screen
+    assert "replaying" in screen  # the progress bar's label
+    assert "events accepted: 15955" in screen
+
+
+def test_no_progress_keeps_the_terminal_free_of_the_bar(tmp_path: Path) -> None:
+    code, screen = replay_in_terminal(large_file(tmp_path), tmp_path / "out", "--no-progress")
+    assert code == 0, screen
+    assert "replaying" not in screen.replace(f"replayed {tmp_path}", "")
+    assert "events accepted: 15955" in screen
+
+
+def test_progress_can_be_asked_for_on_a_small_file(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(e) + "\n" for e in GOOD), encoding="utf-8")
+    code, screen = replay_in_terminal(events, tmp_path / "out", "--progress")
+    assert code == 0, screen
+    assert "replaying" in screen
+
+
+def test_the_summary_counts_duplicates_apart_from_accepted_and_rejected(tmp_path: Path) -> None:
+    conflicting = {**GOOD[1], "value": 31}
+    lines = [json.dumps(e) for e in GOOD] + [json.dumps(GOOD[1]), json.dumps(GOOD[3]), json.dumps(conflicting),
+                                             BAD[0][0]]
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = replay(events, tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert "events accepted: 5   duplicates: 3 (no effect)   rejected: 2 (see rejected.jsonl)" in result.stderr
+    kinds = [row["kind"] for row in read(tmp_path / "out" / "rejected.jsonl")]
+    assert kinds == ["conflicting_duplicate", "invalid"]

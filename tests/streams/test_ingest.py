@@ -350,7 +350,8 @@ async def test_a_rejected_record_under_the_size_cap_gets_a_dead_letter_that_fits
     poison = b'{"type": "lab", "note": "' + b"\x01" * 600_000 + b'"}'
     await put(app, (b"AA-001", poison), (b"AA-001", lab()))
     [letter] = dead_letters(sent)
-    assert letter["reason_code"] == "invalid_json" and letter["raw_size"] == len(poison)
+    assert letter["reason_code"] == "invalid_event" and "bytes, more than the" in letter["reason"]  # bounds.py
+    assert letter["raw_size"] == len(poison)
     assert [json.loads(v)["event_id"] for _, v in sent.on("safety.graded")] == ["L-1"]
 
 
