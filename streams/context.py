@@ -35,6 +35,8 @@ accepted_listeners: list of callables
     one that raises is logged and skipped, ingest goes on.
 broker_health: streams.health.BrokerHealth
     Whether the broker answers (probed by streams/watchdog.py); the pages show its banner while it does not.
+stall_watched: set of topic names
+    Topics of plug-in agents the stall watchdog also re-seeks (safety.alerts and the delivery commands).
 """
 
 from __future__ import annotations
@@ -94,6 +96,9 @@ class WorkerContext:
     tables: Tables
     accepted_listeners: list[Callable[[Sequence[Accepted]], None]] = field(default_factory=list)
     broker_health: BrokerHealth = field(default_factory=BrokerHealth)
+    # topics beside the two inputs whose partitions the stall watchdog re-seeks (streams/watchdog.py); a plug-in
+    # adds those its agents consume when re-reading them is idempotent (the delivery ledger is, by alert id)
+    stall_watched: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.broker_health.exit_after = self.settings.broker_down_exit_seconds

@@ -460,6 +460,7 @@ def register(
     app: Any, ctx: Any, *, clock: Clock | None = None, notifier: Notifier | None = None
 ) -> Dispatcher:
     """Declare the delivery agents, table and timer on the worker (idempotent per ctx)."""
+    from streams import gaps
     from streams.delivery import DeliverySettings, load_notifier, required_study_tags
     from streams.tables import raw_table
 
@@ -492,6 +493,9 @@ def register(
         value_serializer="raw",
         partitions=partitions,
     )
+    # Re-reading these is idempotent (an alert finds its ledger entry, a sweep sends only what is due), so the
+    # stall watchdog may re-seek them as it does the inputs: a delivery stalled by faust is a missed SAE message.
+    ctx.stall_watched |= {ctx.topics.alerts.get_topic_name(), settings.topic_delivery_commands}
     ledger_in = app.topic(
         settings.topic_delivery_commands,
         shared.topic_acks,
@@ -522,28 +526,47 @@ def register(
     ctx.tables.extra["delivery_ledger"] = table
     ctx.tables.extra["delivery_dispatcher"] = dispatcher
 
+    # faust can skip records of a partition after a restart and commit over them (streams/gaps.py): on these
+    # topics a skipped record is an alert that is never delivered, so both agents read such gaps again, as ingest.
+    gaps.contiguous_topics(ctx.topics.alerts.get_topic_name(), settings.topic_delivery_commands, shared.topic_acks)
+    router_guard, ledger_guard = gaps.GapGuard(), gaps.GapGuard()
+
+    async def route(raw: bytes) -> None:
+        try:
+            alert_id = json.loads(raw)["alert_id"]
+        except (ValueError, KeyError, TypeError):
+            log.error("safety.alerts: record without alert_id skipped")
+            return
+        await commands.send(
+            key=alert_id.encode(),
+            value=json.dumps({"type": "alert", "alert": json.loads(raw)}, ensure_ascii=False).encode(),
+        )
+
+    async def apply(raw: bytes) -> None:
+        try:
+            await handle_command(dispatcher, json.loads(raw))
+        except Exception:  # noqa: BLE001 - one bad command must not stop delivery
+            log.exception("delivery command failed")
+
     @app.agent(ctx.topics.alerts, name="delivery_router")
     async def delivery_router(stream: Any) -> None:
         """safety.alerts (keyed by subject) -> command topic keyed by alert_id (the ledger's key)."""
-        async for raw in stream:
-            try:
-                alert_id = json.loads(raw)["alert_id"]
-            except (ValueError, KeyError, TypeError):
-                log.error("safety.alerts: record without alert_id skipped")
-                continue
-            await commands.send(
-                key=alert_id.encode(),
-                value=json.dumps({"type": "alert", "alert": json.loads(raw)}, ensure_ascii=False).encode(),
-            )
+        async for record in stream.events():
+            skipped = await gaps.reread(ctx, router_guard, record)
+            for earlier in skipped:
+                await route(earlier.value)
+            gaps.mark_processed(ctx, skipped)
+            await route(record.value)
 
     @app.agent(ledger_in, name="delivery_ledger")
     async def delivery_ledger(stream: Any) -> None:
         """The only writer of the delivery_ledger table: alerts, sweeps, acks, ethics submissions."""
-        async for raw in stream:
-            try:
-                await handle_command(dispatcher, json.loads(raw))
-            except Exception:  # noqa: BLE001 - one bad command must not stop delivery
-                log.exception("delivery command failed")
+        async for record in stream.events():
+            skipped = await gaps.reread(ctx, ledger_guard, record)
+            for earlier in skipped:
+                await apply(earlier.value)
+            gaps.mark_processed(ctx, skipped)
+            await apply(record.value)
 
     @app.timer(settings.sweep_interval, name="delivery_sweep")
     async def delivery_sweep() -> None:

@@ -79,7 +79,8 @@ class StallWatchdog:
 
 
 def register(app: faust.App, ctx: WorkerContext) -> None:
-    """Check the input partitions of both agents every few seconds and re-seek the stalled ones; probe the broker."""
+    """Check the input partitions of both agents (and the plug-ins' ``ctx.stall_watched`` topics) every few seconds
+    and re-seek the stalled ones; probe the broker."""
     register_broker_probe(app, ctx)
     dog = StallWatchdog(ctx.settings.stall_seconds)
     watched = {ctx.topics.events.get_topic_name(), ctx.topics.study.get_topic_name()}
@@ -89,7 +90,8 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
         if app.rebalancing:
             return
         consumer = app.consumer
-        assigned = {tp for tp in consumer.assignment() if tp.topic in watched}
+        topics = watched | ctx.stall_watched
+        assigned = {tp for tp in consumer.assignment() if tp.topic in topics}
         dog.forget(assigned)
         now = time.monotonic()
         for tp in sorted(assigned):
