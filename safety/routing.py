@@ -35,13 +35,10 @@ def admit(event: Event, book: RuleBook, raw: bytes | str | None = None,
     if rules is None:
         return Rejection(reason=book.unknown_study(study_id), raw=_text(event, raw), line=line,
                          event_id=event.event_id, subject_id=subject_id)
-    codes = book.codes[study_id]
-    if subject_id not in codes:
-        problem = rules.protocol.subject_code_problem(subject_id)
-        if problem is not None:
-            return Rejection(reason=problem, raw=redact(_text(event, raw), subject_id), line=line,
-                             event_id=event.event_id)
-        codes.add(subject_id)
+    problem = rules.protocol.subject_code_problem(subject_id)  # the pattern is compiled when the rules load
+    if problem is not None:
+        return Rejection(reason=problem, raw=redact(_text(event, raw), subject_id), line=line,
+                         event_id=event.event_id)
     if rules.tz is not book.parse_tz:
         event = relocalised(event, book.parse_tz, rules.tz)
     return event, rules

@@ -63,13 +63,9 @@ class RuleBook:
 
     studies: Mapping[str, RuleSet]
     parse_tz: ZoneInfo = field(init=False)
-    # Subject ids already found to match their study's subject_code_pattern (safety/routing.py): a set lookup per
-    # event instead of a regex match; bounded by the number of subjects, like the subject states themselves.
-    codes: dict[str, set[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parse_tz", self.primary.tz)
-        object.__setattr__(self, "codes", {study_id: set() for study_id in self.studies})
 
     @classmethod
     def of(cls, *rule_sets: RuleSet) -> RuleBook:
