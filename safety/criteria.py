@@ -24,7 +24,6 @@ Errors are located: ``RuleFileError("rules/ctcae_v5.yaml: ALT grade 2: lower 5.0
 
 from __future__ import annotations
 
-import difflib
 import operator
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -312,11 +311,6 @@ class Vocabulary:
     def lookup(self, name: str) -> str | None:
         """The selected version's name of ``name`` (itself or the term it is another version's name of), or None."""
         return name if name in self.names else self.aliases.get(name)
-
-    def nearest(self, name: str) -> str | None:
-        """The known name closest to a misspelt one (difflib), for the error message."""
-        close = difflib.get_close_matches(name, sorted(self.names | self.aliases.keys()), n=1, cutoff=0.6)
-        return close[0] if close else None
 
 
 class Criteria:

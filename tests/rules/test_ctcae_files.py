@@ -12,6 +12,7 @@ import yaml
 from safety.criteria import Criteria, load_criteria
 from safety.errors import RuleFileError
 from safety.grading import grade_example
+from safety.protocol import did_you_mean
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 VERSIONS = ["5.0", "6.0"]
@@ -202,7 +203,7 @@ def test_v6_renames_platelet_count_decreased_and_each_version_knows_the_other_na
     assert v5.lookup("Thrombocytopenia") == "Platelet count decreased"
     assert v6.lookup("Platelet count decreased") == "Thrombocytopenia"
     assert v5.lookup("Anaphylaxis") == "Anaphylaxis" and v5.lookup("Anaphylaxsis") is None
-    assert v5.nearest("Anaphylaxsis") == "Anaphylaxis"
+    assert did_you_mean("Anaphylaxsis", v5.names | v5.aliases.keys()) == " (did you mean 'Anaphylaxis'?)"
 
 
 def test_a_graded_term_missing_from_the_vocabulary_fails(broken):
