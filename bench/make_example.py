@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/make_example.py [PATH]
 
-The generator (safety/synthetic.py) is deterministic, so running this again without code changes gives a
+The generator (streams/dev/synthetic.py) is deterministic, so running this again without code changes gives a
 byte-identical file; commit the file whenever the generator changes.
 """
 
@@ -12,7 +12,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from safety.synthetic import generate_trial, to_jsonl
+from streams.dev.synthetic import generate_trial, to_jsonl
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "examples" / "demo_events.jsonl"
 

@@ -2,11 +2,11 @@
 
     .venv/bin/python bench/replay_bench.py [--n 1000000] [--seed 20260701] [--profile [N]]
 
-1. Generates N synthetic JSON lines (safety.synthetic.generate_events: a large aplastic anemia cohort, labs
+1. Generates N synthetic JSON lines (streams.dev.synthetic.generate_events: a large aplastic anemia cohort, labs
    and vitals dominating, ~0.1% deliberately malformed) into a temporary file. Not timed.
 2. Parse-only ceiling: pydantic validation of the same lines, ``TypeAdapter(Event).validate_json`` per
    line, no grading, no output.
-3. Replay: the full ``safety replay`` path (safety.replay_cli.run: read the file, parse, step every event
+3. Replay: the full ``safety replay`` path (streams.cli.replay.run: read the file, parse, step every event
    through grading and the detectors, the study-level stopping rule, write graded/alerts/rejected/events.jsonl
    to a temporary directory).
 
@@ -29,9 +29,9 @@ from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
-from safety.events import DEFAULT_TZ, Event
-from safety.replay_cli import run as replay_file
-from safety.synthetic import DEFAULT_SEED, generate_events
+from safety.model.events import DEFAULT_TZ, Event
+from streams.cli.replay import run as replay_file
+from streams.dev.synthetic import DEFAULT_SEED, generate_events
 
 GOAL_RATE = 50_000
 GOAL_RATIO = 0.5

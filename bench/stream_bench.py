@@ -1,7 +1,7 @@
 """Stream worker benchmark on the embedded broker (issue 5): prints figures, asserts nothing.
 
 1. Throughput: the synthetic 48-subject trial (~16,000 events) pre-loaded, then our worker vs a bare faust
-   pass-through agent (raw bytes in, same bytes out) with the same faust settings (streams.app.faust_settings,
+   pass-through agent (raw bytes in, same bytes out) with the same faust settings (streams.worker.app.faust_settings,
    Tansu workarounds on). Rate = events / (last - first output record timestamp), so start-up is excluded;
    the worker's outputs are its graded rows, complete when there are as many as `safety replay` gives.
    Each is run --repeat times (default 3), alternating; the ratio is taken between the medians.
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from streams.admin import create_topics, produce_lines  # noqa: E402
-from streams.broker import embedded_broker, free_port  # noqa: E402
+from streams.dev.broker import embedded_broker, free_port  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 
 
@@ -37,7 +37,7 @@ def passthrough_worker() -> None:
     """The baseline: the same faust settings, one agent forwarding raw bytes to the graded topic."""
     import faust
 
-    from streams.app import clamp_fetch_wait, faust_settings
+    from streams.worker.app import clamp_fetch_wait, faust_settings
 
     settings = Settings()
     clamp_fetch_wait()
@@ -85,7 +85,7 @@ def launch(settings: Settings, passthrough: bool, log: Path) -> tuple[subprocess
     cmd = (
         [sys.executable, __file__, "--passthrough-worker"]
         if passthrough
-        else [sys.executable, "-m", "streams.worker", "--loglevel", "warn"]
+        else [sys.executable, "-m", "streams.worker.run", "--loglevel", "warn"]
     )
     with open(log, "ab") as out:
         return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT), port
@@ -227,7 +227,7 @@ def main() -> int:
     if args.passthrough_worker:
         passthrough_worker()
         return 0
-    from streams.demo import demo_lines
+    from streams.dev.demo import demo_lines
 
     lines = demo_lines(args.subjects, None)
     with embedded_broker() as broker:
@@ -247,7 +247,7 @@ def main() -> int:
 def graded_rows(lines: list[bytes]) -> int:
     """Graded rows ``safety replay`` gives for ``lines``: the worker's output count when it has processed all."""
     from safety.replay import replay
-    from safety.ruleset import load_ruleset
+    from safety.rules.ruleset import load_ruleset
 
     return sum(1 for kind, _ in replay(lines, load_ruleset()) if kind == "graded")
 

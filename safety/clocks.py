@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from safety.protocol import Protocol
+    from safety.rules.protocol import Protocol
 
 SUSAR_FATAL_CLOCK = "SUSAR_FATAL"
 """Clock name of a SUSAR with death or life-threatening seriousness (7 days instead of 15)."""

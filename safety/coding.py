@@ -16,9 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from safety.alerts import Alert
-from safety.criteria import Criteria
-from safety.events import (
+from safety.model.events import (
     AdverseEvent,
     Death,
     Ecg,
@@ -29,7 +27,9 @@ from safety.events import (
     Transfusion,
     Vital,
 )
-from safety.units import unit_like
+from safety.model.outputs import Alert
+from safety.rules.ctcae import Criteria
+from safety.rules.units import unit_like
 
 UNCODED_TERM: Final = "uncoded term"
 UNCODED_OUTCOME: Final = "uncoded outcome"

@@ -11,14 +11,14 @@ import hashlib
 from dataclasses import dataclass, field
 
 from safety import detectors
-from safety.alerts import Alert, GradedObservation, Rejection
 from safety.coding import uncoded_term
-from safety.events import AdverseEvent, Ecg, Event, Infusion, Lab, Vital
-from safety.grading import grade_observation
-from safety.ruleset import RuleSet
+from safety.grading.grade import grade_observation
+from safety.model.events import AdverseEvent, Ecg, Event, Infusion, Lab, Vital
+from safety.model.outputs import Alert, GradedObservation, Rejection
+from safety.model.state import SubjectState, reading_of
+from safety.model.studyday import study_day
+from safety.rules.ruleset import RuleSet
 from safety.signals import StudySignal
-from safety.subject import SubjectState, reading_of
-from safety.timeline import study_day
 
 GRADED_STATUSES = ("final", "corrected")
 

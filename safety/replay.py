@@ -11,12 +11,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from safety.alerts import Alert, GradedObservation, Rejection
-from safety.parsing import parse_event
+from safety.model.outputs import Alert, GradedObservation, Rejection
+from safety.model.parse import parse_event
+from safety.model.state import SubjectState
 from safety.pipeline import step
 from safety.routing import admit
-from safety.ruleset import RuleBook, RuleSet
-from safety.subject import SubjectState
+from safety.rules.ruleset import RuleBook, RuleSet
 
 OutputKind = Literal["event", "graded", "alert", "rejected"]
 

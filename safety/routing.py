@@ -9,7 +9,7 @@ nor the kept raw line repeats it. Replay and the stream both call :func:`admit` 
 
 Time zones. Events are parsed before their study is known, with the primary study's zone (``RuleBook.parse_tz``);
 ``parse_event`` keeps its signature. A time written without an offset gets exactly that zone object
-(safety/events.py, ``_aware``), while a time with an offset gets pydantic's fixed-offset zone, never a
+(safety/model/events.py, ``_aware``), while a time with an offset gets pydantic's fixed-offset zone, never a
 ``ZoneInfo``: so a time whose zone *is* the parse zone was written without an offset, and is re-read in its own
 study's zone when that differs. Studies in the parse zone (the usual case) pay nothing.
 """
@@ -20,9 +20,9 @@ import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from safety.alerts import Rejection
-from safety.events import Event
-from safety.ruleset import RuleBook, RuleSet
+from safety.model.events import Event
+from safety.model.outputs import Rejection
+from safety.rules.ruleset import RuleBook, RuleSet
 
 REDACTED = "<withheld: not a subject code>"
 

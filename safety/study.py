@@ -18,11 +18,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from safety.alerts import Alert, AlertKind, alert_id
 from safety.clocks import in_study_time, report_due_at
-from safety.posterior import prob_rate_above
-from safety.ruleset import RuleSet
+from safety.model.outputs import Alert, AlertKind, alert_id
+from safety.rules.ruleset import RuleSet
 from safety.signals import StudySignal
+from safety.stats import prob_rate_above
 
 RULE_ID = "STOPPING-BAYES"
 

@@ -16,8 +16,8 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from safety.errors import SafetyError
-from safety.protocol import check_time_zone
-from streams.auth import LinkSecret, RoleTokens
+from safety.rules.protocol import check_time_zone
+from streams.web.auth import LinkSecret, RoleTokens
 
 SECRET_FIELDS = frozenset({"link_secret", "auth_tokens"})
 
@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     heartbeat_interval: float = Field(1.0, gt=0)
     commit_interval: float = Field(1.0, gt=0, description="offset commit interval (s): fewer redeliveries")
     plugins: str = Field(
-        "streams.acks,streams.pages",
+        "streams.web.acks,streams.web.pages",
         description="modules whose register(app, ctx) adds agents/pages; '' = none (bench)",
     )
     batch_max: int = Field(
@@ -67,10 +67,10 @@ class Settings(BaseSettings):
         20.0, gt=0, description="records waiting and no commit for this long: re-seek the partition (watchdog)"
     )
     broker_down_exit_seconds: float = Field(
-        30.0, gt=0, description="broker unreachable this long: the worker exits with code 75 (streams/health.py)"
+        30.0, gt=0, description="broker unreachable this long: the worker exits with code 75 (streams/worker/health.py)"
     )
     shutdown_seconds: float = Field(
-        30.0, gt=0, description="a SIGTERM stop that takes longer ends the worker with code 75 (streams/worker.py)"
+        30.0, gt=0, description="a SIGTERM stop that takes longer ends the worker with code 75 (streams/worker/run.py)"
     )
     embedded_workarounds: bool | None = Field(
         None, description="Tansu-only settings (notes §3, §7); None = only on the embedded broker"

@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from safety.alerts import Alert
+from safety.model.outputs import Alert
 from safety.replay import replay
-from safety.ruleset import RuleSet
+from safety.rules.ruleset import RuleSet
 
 STUDY = "ChiCTR2600125907"
 SUBJECT = "AA-901"

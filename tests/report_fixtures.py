@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from safety.alerts import alert_id
+from safety.model.outputs import alert_id
 
 STUDY = "ChiCTR2600125907"
 TZ = "+08:00"

@@ -1,4 +1,4 @@
-"""The `safety` command: every subcommand answers --help, and `python -m safety` is the same command."""
+"""The `safety` command: every subcommand answers --help, and `python -m streams` is the same command."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from safety.cli import DELEGATED
+from streams.cli import DELEGATED
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "safety", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "streams", *args], capture_output=True, text=True, timeout=120)
 
 
 def test_top_level_help_lists_every_subcommand() -> None:
@@ -40,7 +40,7 @@ def test_missing_events_file_is_a_one_line_error(tmp_path) -> None:  # type: ign
 def run_env(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """The command with no SAFETY_* variable of this shell (no broker), plus ``env``."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SAFETY_", "APPRISE_"))}
-    return subprocess.run([sys.executable, "-m", "safety", *args], capture_output=True, text=True, timeout=120,
+    return subprocess.run([sys.executable, "-m", "streams", *args], capture_output=True, text=True, timeout=120,
                           env={**clean, **env})
 
 
@@ -134,7 +134,7 @@ def test_produce_to_an_unreachable_broker_says_so_in_one_line_within_ten_seconds
     events = tmp_path / "events.jsonl"
     events.write_text('{"type": "lab", "subject_id": "AA-001"}\n', encoding="utf-8")
     address = f"127.0.0.1:{closed_port()}"
-    result = subprocess.run([sys.executable, "-m", "safety", "produce", str(events), "--bootstrap", address],
+    result = subprocess.run([sys.executable, "-m", "streams", "produce", str(events), "--bootstrap", address],
                             capture_output=True, text=True, timeout=10)
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0, result.stderr
@@ -164,7 +164,7 @@ def test_help_of_the_delivery_commands_reads_as_sentences(command: str) -> None:
     assert not description.startswith("`"), description
 
 
-@pytest.mark.parametrize(("module", "command"), [("streams.ack_cli", "ack"), ("streams.deliver_cli", "deliver")])
+@pytest.mark.parametrize(("module", "command"), [("streams.cli.ack", "ack"), ("streams.cli.deliver", "deliver")])
 def test_every_argument_of_ack_and_deliver_is_explained(module: str, command: str) -> None:
     import importlib
 
@@ -182,8 +182,8 @@ def test_ack_url_is_documented_with_its_default_the_workers_address() -> None:
 def test_the_demo_serves_on_the_port_ack_reaches_by_default_when_it_is_free() -> None:
     import socket
 
-    from streams.ack_cli import DEFAULT_URL
-    from streams.demo import serve_port
+    from streams.cli.ack import DEFAULT_URL
+    from streams.dev.demo import serve_port
     from streams.settings import Settings
 
     assert DEFAULT_URL == f"http://127.0.0.1:{Settings().web_port}"

@@ -17,9 +17,9 @@ from pathlib import Path
 import phi_fixtures as phi
 import pytest
 
-from safety.replay_cli import run as replay_run
-from safety.report_cli import report_main
-from streams.deliver_cli import deliver_main
+from streams.cli.deliver import deliver_main
+from streams.cli.replay import run as replay_run
+from streams.cli.report import report_main
 
 INPUT_COPIES = frozenset({"events.jsonl", "rejected.jsonl"})
 

@@ -20,20 +20,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
-from safety import episodes
-from safety.alerts import Alert, AlertKind, alert_id
 from safety.clocks import in_study_time, report_due_at
 from safety.detectors import dlt, hys_law, potential_sae, sae, susar, suspected_dlt
 from safety.detectors.base import Candidate, Context
-from safety.detectors.memory import AlertRef
+from safety.model import episodes
+from safety.model.memory import AlertRef
+from safety.model.outputs import Alert, AlertKind, alert_id
 from safety.signals import StudySignal
 
 if TYPE_CHECKING:
-    from safety.alerts import GradedObservation
-    from safety.events import Event
-    from safety.protocol import Protocol
-    from safety.ruleset import RuleSet
-    from safety.subject import SubjectState
+    from safety.model.events import Event
+    from safety.model.outputs import GradedObservation
+    from safety.model.state import SubjectState
+    from safety.rules.protocol import Protocol
+    from safety.rules.ruleset import RuleSet
 
 # Order matters once: DLT runs before SUSPECTED_DLT (an AE that already is a DLT needs no attribution alert).
 DETECTORS: Final = (sae, susar, dlt, suspected_dlt, potential_sae, hys_law)

@@ -10,15 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from safety.alerts import alert_id
-from safety.timeline import study_day
+from safety.model.outputs import alert_id
+from safety.model.studyday import study_day
 
 if TYPE_CHECKING:
-    from safety.alerts import GradedObservation
-    from safety.detectors.memory import RuleMemory
-    from safety.events import Event
-    from safety.ruleset import RuleSet
-    from safety.subject import SubjectState
+    from safety.model.events import Event
+    from safety.model.memory import RuleMemory
+    from safety.model.outputs import GradedObservation
+    from safety.model.state import SubjectState
+    from safety.rules.ruleset import RuleSet
 
 
 class Candidate:

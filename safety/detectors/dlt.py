@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from safety.alerts import GradedObservation
 from safety.coding import DEATH_GRADE, ae_term, death_term
 from safety.detectors.base import Candidate, Context, iso
-from safety.detectors.memory import BASELINE_VALUES, BaselineValue, Confirmed, Pending
-from safety.events import AdverseEvent, Death, Lab
-from safety.values import fmt, sig15
+from safety.model.events import AdverseEvent, Death, Lab
+from safety.model.memory import BASELINE_VALUES, BaselineValue, Confirmed, Pending
+from safety.model.outputs import GradedObservation
+from safety.model.values import fmt, sig15
 
 
 def detect(ctx: Context) -> list[Candidate]:

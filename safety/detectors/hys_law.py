@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from safety.detectors.base import Candidate, Context, iso
-from safety.detectors.memory import LIVER_VALUES, LiverLatest, LiverValue
-from safety.events import Lab
-from safety.values import fmt, sig15
+from safety.model.events import Lab
+from safety.model.memory import LIVER_VALUES, LiverLatest, LiverValue
+from safety.model.values import fmt, sig15
 
 GRADED_STATUSES = ("final", "corrected")
 TRANSAMINASE, BILIRUBIN, ALP_HIGH = "transaminase", "bilirubin", "alp_high"

@@ -2,16 +2,16 @@
 
 protocol.md, "Edge cases, settled": both apply to treatment-emergent grades of ``lab``, ``vital`` and ``ecg``
 observations; the episode key is (subject, kind, CTCAE term); only a grade above the episode's highest so far
-alerts again; a later value grading below the threshold ends the episode (see :mod:`safety.episodes`).
+alerts again; a later value grading below the threshold ends the episode (see :mod:`safety.model.episodes`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from safety import episodes
-from safety.alerts import GradedObservation
 from safety.detectors.base import Candidate, Context, iso
+from safety.model import episodes
+from safety.model.outputs import GradedObservation
 
 
 def episode_alerts(

@@ -8,9 +8,9 @@ the suppressed value still counts in its episode (the SAE covers it). Clock: PI 
 
 from __future__ import annotations
 
-from safety.alerts import GradedObservation
 from safety.detectors.base import Candidate, Context
 from safety.detectors.observations import episode_alerts
+from safety.model.outputs import GradedObservation
 
 
 def detect(ctx: Context) -> list[Candidate]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from safety.coding import DEATH_GRADE, ae_term, death_term
 from safety.detectors.base import Candidate, Context, iso
-from safety.events import AdverseEvent, Death
+from safety.model.events import AdverseEvent, Death
 
 
 def detect(ctx: Context) -> list[Candidate]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from safety.coding import DEATH_GRADE, ae_term, death_term
 from safety.detectors.base import Candidate, Context, iso
-from safety.events import AdverseEvent, Death
+from safety.model.events import AdverseEvent, Death
 
 FATAL = ("death", "life_threatening")
 

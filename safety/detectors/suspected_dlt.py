@@ -9,11 +9,11 @@ and withdraws this alert (the attribution it asked for is done). Clock: PI attri
 
 from __future__ import annotations
 
-from safety.alerts import GradedObservation
 from safety.coding import ae_term
 from safety.detectors.base import Candidate, Context, iso
 from safety.detectors.observations import episode_alerts
-from safety.events import AdverseEvent
+from safety.model.events import AdverseEvent
+from safety.model.outputs import GradedObservation
 
 
 def detect(ctx: Context) -> list[Candidate]:

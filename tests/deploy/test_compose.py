@@ -17,7 +17,7 @@ import yaml
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-EXTRA_ENV = {"SAFETY_RULES_DIR"}  # read by safety.ruleset.rules_dir(), not a worker setting
+EXTRA_ENV = {"SAFETY_RULES_DIR"}  # read by safety.rules.ruleset.rules_dir(), not a worker setting
 
 
 @pytest.fixture(scope="module")
@@ -82,12 +82,12 @@ def test_the_notify_config_the_worker_uses_is_in_the_image(compose) -> None:
 
 
 def test_the_commands_exist_in_the_image(compose) -> None:
-    from safety.cli import DELEGATED
     from streams import admin
+    from streams.cli import DELEGATED
 
     worker = compose["services"]["worker"]["command"]
     assert worker[:2] == ["safety", "worker"] and "worker" in DELEGATED
-    assert DELEGATED["worker"][:2] == ("streams.worker", "worker_main")
+    assert DELEGATED["worker"][:2] == ("streams.worker.run", "worker_main")
     init = compose["services"]["topic-init"]["command"]
     assert (
         init[:3] == ["python", "-m", "streams.admin"] and init[3] == "topics" and callable(admin.topics_main)

@@ -1,10 +1,10 @@
-"""Helpers for the deploy tests: the metric names the service exports (streams.metrics.SafetyMetrics)."""
+"""Helpers for the deploy tests: the metric names the service exports (streams.web.metrics.SafetyMetrics)."""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from streams.metrics import SafetyMetrics
+from streams.web.metrics import SafetyMetrics
 
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
 

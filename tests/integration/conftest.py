@@ -24,13 +24,13 @@ from typing import Any
 import pytest
 
 from streams.admin import admin_client, committed_offsets, create_topics, produce_lines
-from streams.broker import EmbeddedBroker, free_port, start_broker
+from streams.dev.broker import EmbeddedBroker, free_port, start_broker
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 _counter = itertools.count(1)
 ALL_PLUGINS = Settings.model_fields["plugins"].default  # the default SAFETY_PLUGINS
-PAGE_TOKEN = "reliability-officer-7f3a9c2e5b1d804a6c"  # strong enough for streams.auth
+PAGE_TOKEN = "reliability-officer-7f3a9c2e5b1d804a6c"  # strong enough for streams.web.auth
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +76,7 @@ class Stream:
         loglevel = os.environ.get("SAFETY_TEST_WORKER_LOGLEVEL", "warn")  # "info" shows rebalances and recovery
         with open(self.workdir / f"{name}.log", "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "streams.worker", "--web-port", str(port), "--loglevel", loglevel],
+                [sys.executable, "-m", "streams.worker.run", "--web-port", str(port), "--loglevel", loglevel],
                 env=self.env(name),
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -162,7 +162,7 @@ class Stream:
             time.sleep(0.5)
 
     def caught_up(self, events_end: dict[int, int]) -> bool:
-        """Every produced event committed, then every study signal committed (see streams.demo.caught_up)."""
+        """Every produced event committed, then every study signal committed (see streams.dev.demo.caught_up)."""
         done = self.committed(self.settings.topic_events)
         self.progress = f"events committed {done} of {events_end}"
         if not all(done.get(p, 0) >= end for p, end in events_end.items()):
@@ -232,7 +232,7 @@ def stream(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Stream]:
 @pytest.fixture(scope="session")
 def trial_lines() -> list[bytes]:
     """The demo's synthetic trial, 8 subjects (~2,700 events): most alert kinds + the boundary."""
-    from streams.demo import demo_lines
+    from streams.dev.demo import demo_lines
 
     return demo_lines(8, None)
 
@@ -241,7 +241,7 @@ def trial_lines() -> list[bytes]:
 def replayed(trial_lines: list[bytes]) -> Any:
     """What `safety replay` gives on the same lines: alerts by id (no emitted_at) and final subject states."""
     from safety.replay import ReplayState, replay
-    from safety.ruleset import load_ruleset
+    from safety.rules.ruleset import load_ruleset
 
     state = ReplayState()
     alerts = {}

@@ -20,8 +20,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from streams.broker import free_port
-from streams.demo import demo_lines
+from streams.dev.broker import free_port
+from streams.dev.demo import demo_lines
 from streams.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -61,7 +61,7 @@ def test_a_real_worker_acknowledges_only_known_alerts_by_their_recipients_and_ea
     )
     with open(stream.workdir / "w1.log", "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.worker", "--web-port", str(port), "--loglevel", "warn"],
+            [sys.executable, "-m", "streams.worker.run", "--web-port", str(port), "--loglevel", "warn"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from safety.ledger import LedgerEntry
-from streams.broker import free_port
-from streams.deliver import delivery_id
+from safety.delivery.ledger import LedgerEntry
+from streams.dev.broker import free_port
+from streams.worker.delivery import delivery_id
 from tests.integration.conftest import ROOT, Stream
 
 pytestmark = pytest.mark.slow
@@ -86,7 +86,7 @@ def start_full_worker(stream: Stream, env: dict[str, str], name: str = "w1") -> 
     port = free_port()
     with open(stream.workdir / f"{name}.log", "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.worker", "--web-port", str(port), "--loglevel", "warn"],
+            [sys.executable, "-m", "streams.worker.run", "--web-port", str(port), "--loglevel", "warn"],
             env=full,
             stdout=log,
             stderr=subprocess.STDOUT,

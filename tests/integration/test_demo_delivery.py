@@ -49,7 +49,7 @@ def test_the_demo_ends_only_after_every_alert_reached_every_recipient(tmp_path: 
         clean = {k: v for k, v in os.environ.items() if not k.startswith("SAFETY_")}
         out = tmp_path / "out"
         result = subprocess.run(
-            [sys.executable, "-m", "safety", "demo", "--subjects", "6", "--out", str(out)],
+            [sys.executable, "-m", "streams", "demo", "--subjects", "6", "--out", str(out)],
             capture_output=True,
             text=True,
             timeout=600,

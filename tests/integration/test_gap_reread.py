@@ -1,4 +1,4 @@
-"""Re-reading the records faust skipped (streams/gaps.py) against the real broker: the exact records, in order."""
+"""Re-reading the records faust skipped (streams/worker/gaps.py) on the real broker: the exact records, in order."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import faust
 import pytest
 from faust.types import TP
 
-from streams.gaps import as_event, fetch
+from streams.worker.gaps import as_event, fetch
 
 pytestmark = pytest.mark.slow
 

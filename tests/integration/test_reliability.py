@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from safety.replay import ReplayState, replay
-from safety.reports import build_report
-from safety.ruleset import load_ruleset
+from safety.reports.report import build_report
+from safety.rules.ruleset import load_ruleset
 from streams.admin import produce_lines, producer
 
 pytestmark = pytest.mark.slow

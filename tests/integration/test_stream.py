@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from safety.subject import SubjectState
+from safety.model.state import SubjectState
 
 pytestmark = pytest.mark.slow
 
@@ -112,7 +112,7 @@ def test_kill_9_mid_stream_then_restart_gives_every_alert_and_no_double_applied_
     stream.wait_for(lambda: stream.caught_up(ends), 150, "the restarted worker to finish")
     alerts = by_id(stream.alerts())  # dedupe by alert_id, as the delivery ledger does
     assert alerts == replayed["alerts"]
-    # Same state as an uninterrupted run: no event applied twice, none skipped (streams/gaps.py re-reads the
+    # Same state as an uninterrupted run: no event applied twice, none skipped (streams/worker/gaps.py re-reads the
     # records faust skips after the restart; before it, about one run in four lost a few events here).
     assert final_states(stream) == replayed["states"]
 
@@ -134,7 +134,7 @@ def test_two_workers_split_partitions_and_the_survivor_takes_over(stream, trial_
     stream.kill9(b)
     ends = stream.produce(trial_lines[half:])
     # The takeover needs the stall watchdog about half the time on the embedded broker: faust leaves a partition
-    # taken over from the dead worker unconsumed (streams/watchdog.py) until it is re-seeked.
+    # taken over from the dead worker unconsumed (streams/worker/watchdog.py) until it is re-seeked.
     stream.wait_for(lambda: stream.caught_up(ends), 150, "the surviving worker to finish")
     assert stream.processed_partitions(a) == set(range(stream.settings.partitions))
     assert by_id(stream.alerts()) == replayed["alerts"]

@@ -2,7 +2,7 @@
 
 Two page sets are served on loopback ports: the static pages of ``safety report`` (the synthetic 48-subject
 trial run through ``safety replay``, and the hand-written fixture whose numbers are known), and the worker's
-own handlers (streams.pages + streams.acks on an aiohttp server, fed the fixture)
+own handlers (streams.web.pages + streams.web.acks on an aiohttp server, fed the fixture)
 to click an acknowledge button.
 Every page must render without console errors and show the summary's numbers. Screenshots go to
 test-artifacts/; docs/overview.png (the README's picture) is written when missing or when
@@ -65,9 +65,9 @@ def _serve_folder(folder: Path) -> tuple[str, http.server.ThreadingHTTPServer]:
 @pytest.fixture(scope="module")
 def synthetic_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any]]]:
     """`safety replay` then `safety report` on the synthetic trial, served statically."""
-    from safety.replay_cli import run
-    from safety.report_cli import report_main
-    from safety.synthetic import generate_trial
+    from streams.cli.replay import run
+    from streams.cli.report import report_main
+    from streams.dev.synthetic import generate_trial
 
     base = tmp_path_factory.mktemp("synthetic")
     trial = base / "trial.jsonl"
@@ -84,7 +84,7 @@ def synthetic_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
 
 @pytest.fixture(scope="module")
 def fixture_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from safety.report_cli import report_main
+    from streams.cli.report import report_main
 
     base = tmp_path_factory.mktemp("fixture")
     fx.write_replay_folder(base / "replay")
@@ -112,12 +112,12 @@ def live_site() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """The worker's page and ack handlers (no broker): acks are captured instead of sent to safety.acks."""
     from aiohttp import web
 
-    from safety.reports import build_report
-    from streams.acks import AckEndpoints, ViewDirectory
-    from streams.acks import add_routes as add_ack_routes
-    from streams.dashboard import ack_key, alert_key
-    from streams.pages import Pages
-    from streams.pages import add_routes as add_page_routes
+    from safety.reports.report import build_report
+    from streams.web.acks import AckEndpoints, ViewDirectory
+    from streams.web.acks import add_routes as add_ack_routes
+    from streams.web.dashboard import ack_key, alert_key
+    from streams.web.pages import Pages
+    from streams.web.pages import add_routes as add_page_routes
 
     published: list[dict[str, Any]] = []
     view = {alert_key(a["alert_id"]).encode(): json.dumps(a).encode() for a in fx.alerts()}
@@ -348,7 +348,7 @@ def test_the_acknowledgement_link_page_is_readable_on_a_phone_and_acknowledges_o
 ) -> None:
     """A 390 px wide phone (the WeCom/DingTalk in-app browser): the alert is legible without zooming or
     scrolling sideways, the button acknowledges, and opening the link again says who acknowledged it, when."""
-    from streams.auth import ack_link
+    from streams.web.auth import ack_link
 
     url, published = live_site
     sae = next(a for a in fx.alerts() if a["kind"] == "SAE" and a["subject_id"] == "AA-002")

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from safety.criteria import Criteria, load_criteria
 from safety.errors import RuleFileError
-from safety.grading import grade_example
-from safety.protocol import did_you_mean
+from safety.grading.grade import grade_example
+from safety.rules.ctcae import Criteria, load_criteria
+from safety.rules.protocol import did_you_mean
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 VERSIONS = ["5.0", "6.0"]

@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from safety.alerts import GradedObservation
-from safety.criteria import load_criteria
-from safety.events import Ecg, Lab, Vital
-from safety.grading import grade_observation
-from safety.ruleset import RuleSet
-from safety.subject import Reading, SubjectState
+from safety.grading.grade import grade_observation
+from safety.model.events import Ecg, Lab, Vital
+from safety.model.outputs import GradedObservation
+from safety.model.state import Reading, SubjectState
+from safety.rules.ctcae import load_criteria
+from safety.rules.ruleset import RuleSet
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
 TZ = ZoneInfo("Asia/Shanghai")
@@ -35,7 +35,7 @@ def make_rules(version: str = "5.0", worst: bool = False) -> RuleSet:
     """A RuleSet for tests: the study's protocol when its file loads, else none (RuleSet is a dataclass)."""
     criteria = load_criteria(version, RULES_DIR, assume_worst_clinical=worst)
     try:
-        from safety.ruleset import load_ruleset
+        from safety.rules.ruleset import load_ruleset
 
         return replace(load_ruleset(), criteria=criteria, version="test")
     except Exception:  # pragma: no cover - the protocol file is another engineer's

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from safety.alerts import Alert, alert_id
+from safety.model.outputs import Alert, alert_id
 
 CST = timezone(timedelta(hours=8))
 RAISED = datetime(2026, 8, 1, 10, 0, tzinfo=CST)

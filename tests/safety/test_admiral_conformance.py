@@ -2,7 +2,7 @@
 """Conformance with pharmaverse/admiral's CTCAE v5.0 lab-grading test vectors (shared/reference/admiral).
 
 The 1165 vectors are read from ``../shared/reference/admiral`` (never copied into the project) and run through a
-thin adapter onto :func:`safety.grading.grade_observation`, twice: with the study default (numbers only) and with
+thin adapter onto :func:`safety.grading.grade.grade_observation`, twice: with the study default (numbers only) and with
 ``assume_worst_clinical`` (admiral's own convention). Every disagreement must be explained by one of the
 documented differences of convention below, or by a known admiral defect; anything else fails the test. The
 per-term summary is printed (``pytest -s``) and written to ``test-artifacts/admiral_conformance.txt``.
@@ -17,7 +17,7 @@ Documented differences (key: what differs, and who follows the spec):
 | inr-no-baseline | INR <= 1.2 with BASE missing -> NA (could be > 1 x baseline on anticoagulation) | no baseline: only absolute criteria apply (protocol.md, Baseline) -> 0 |
 | fibrinogen-pct-normal-baseline | percent decrease counts whenever AVAL < LLN | percent decrease only when the *baseline* is abnormal (< LLN), as CTCAE's "if abnormal" |
 | fibrinogen-pct-abnormal-baseline | worse of x LLN and percent decrease | with an abnormal baseline the percent decrease replaces x LLN (spec: "uses percent decrease") |
-| inverted-range-rejected | grades a value whose ANRLO exceeds ANRHI (WBC 5000-15 x 10^3/mL, sodium 140-100) | the input contract refuses a reference range with ``ref_low`` > ``ref_high`` (safety/bounds.py): the event is rejected with the field, never graded |
+| inverted-range-rejected | grades a value whose ANRLO exceeds ANRHI (WBC 5000-15 x 10^3/mL, sodium 140-100) | the input contract refuses a reference range with ``ref_low`` > ``ref_high`` (safety/model/bounds.py): the event is rejected with the field, never graded |
 
 Units agree: admiral grades a value against its SI table or its US-conventional table (CTCAE's mg/dL and g/dL
 thresholds), and so do we (spec/ctcae.md, "A unit CTCAE itself states wins over conversion": the
@@ -133,7 +133,7 @@ class Engine:
         state = self.g.state(baselines=readings)
         try:
             observation = self.g.obs(test, v["aval"], unit=unit, lln=v["anrlo"], uln=v["anrhi"])
-        except ValidationError as exc:  # the contract's bounds refuse the event (safety/bounds.py)
+        except ValidationError as exc:  # the contract's bounds refuse the event (safety/model/bounds.py)
             return None, f"rejected at input: {exc.errors()[0]['msg']}"
         rows = self.g.grade(observation, state)
         row = next(r for r in rows if r.ctcae_term == term)
@@ -233,7 +233,7 @@ def classify(vectors: list[dict[str, Any]], engine: Engine, default: Engine, wor
 
 
 def render(mode: str, summary: dict[str, Counter[str]]) -> str:
-    lines = [f"admiral CTCAE v5.0 vectors vs safety.grading ({mode})",
+    lines = [f"admiral CTCAE v5.0 vectors vs safety.grading.grade ({mode})",
              f"{'term':<50} {'n':>4} {'agree':>5}  differences"]
     total: Counter[str] = Counter()
     for term in sorted(summary):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import phi_fixtures as phi
 
-from safety.alerts import Alert
+from safety.model.outputs import Alert
 
 
 def test_an_sae_of_a_subject_not_yet_infused_reads_back_from_its_json(ruleset) -> None:  # type: ignore[no-untyped-def]

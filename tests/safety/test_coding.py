@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from safety.coding import UNCODED_OUTCOME, ctcae_term, death_term, outcome
-from safety.criteria import load_criteria
-from safety.ruleset import rules_dir
+from safety.rules.ctcae import load_criteria
+from safety.rules.ruleset import rules_dir
 
 
 @pytest.mark.parametrize(
@@ -45,7 +45,7 @@ def test_the_page_view_keeps_an_event_without_its_free_text() -> None:
     import phi_fixtures as phi
 
     from safety.coding import without_free_text
-    from safety.reports import read_events
+    from safety.reports.report import read_events
 
     v5 = load_criteria("5.0", rules_dir())
     kept = {r["event_id"]: without_free_text(r, v5) for r in phi.events()}

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from safety.composite import MAX_ALB, MAX_TEMP, CompositeMemory
-from safety.subject import SubjectState, reading_of
+from safety.grading.composite import MAX_ALB, MAX_TEMP, CompositeMemory
+from safety.model.state import SubjectState, reading_of
 
 FN = "Febrile neutropenia"
 

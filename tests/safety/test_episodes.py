@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from safety.episodes import Episode, at_or_above_threshold, below_threshold, record_alert, retract
+from safety.model.episodes import Episode, at_or_above_threshold, below_threshold, record_alert, retract
 
 T0 = datetime(2026, 7, 1, 9, 0)
 

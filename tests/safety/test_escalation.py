@@ -1,4 +1,4 @@
-"""safety.escalation with an injected clock (protocol.md, Reporting and escalation)."""
+"""safety.delivery.escalation with an injected clock (protocol.md, Reporting and escalation)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from delivery_fixtures import RAISED, make_alert
 
-from safety.escalation import due_escalations, open_alerts, overdue_reports
-from safety.ledger import (
+from safety.delivery.escalation import due_escalations, open_alerts, overdue_reports
+from safety.delivery.ledger import (
     Ack,
     EthicsSubmission,
     open_entry,
@@ -16,7 +16,7 @@ from safety.ledger import (
     record_escalation,
     record_ethics_submission,
 )
-from safety.protocol import Escalation
+from safety.rules.protocol import Escalation
 
 POLICY = (
     Escalation()

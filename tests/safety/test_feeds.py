@@ -10,9 +10,9 @@ import xml.etree.ElementTree as ET
 import pytest
 import report_fixtures as fx
 
-from safety.feeds import atom_feed, entry_id, summary_csv, summary_html
-from safety.reports import LISTING_COLUMNS, build_report
-from safety.templating import TemplateError, render
+from safety.reports.report import LISTING_COLUMNS, build_report
+from streams.web.feeds import atom_feed, entry_id, summary_csv, summary_html
+from streams.web.templating import TemplateError, render
 
 A = "{http://www.w3.org/2005/Atom}"
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
@@ -156,7 +156,7 @@ def test_template_reports_an_unclosed_loop() -> None:
 def _phi_report():  # type: ignore[no-untyped-def]
     import phi_fixtures as phi
 
-    from safety.ruleset import load_ruleset
+    from safety.rules.ruleset import load_ruleset
 
     rules = load_ruleset()
     return build_report(

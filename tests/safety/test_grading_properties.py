@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from safety.criteria import load_criteria
-from safety.grading import Inputs, grade_term
-from safety.units import Ungradable, lookup_unit, to_si
+from safety.grading.grade import Inputs, grade_term
+from safety.rules.ctcae import load_criteria
+from safety.rules.units import Ungradable, lookup_unit, to_si
 
 CRITERIA = load_criteria("5.0", Path(__file__).resolve().parents[2] / "rules")
 DECREASED = ["NEUT", "PLAT", "HGB", "WBC-LOW", "LYM-LOW", "K-LOW", "SODIUM-LOW", "GLUC-LOW", "ALB", "CA-LOW",

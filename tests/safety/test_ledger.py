@@ -1,4 +1,4 @@
-"""safety.ledger: one delivery per (message, channel), back-off with deterministic jitter, append-only
+"""safety.delivery.ledger: one delivery per (message, channel), back-off with deterministic jitter, append-only
 audit."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from delivery_fixtures import RAISED, make_alert
 
-from safety.ledger import (
+from safety.delivery.ledger import (
     Ack,
     RetryPolicy,
     Target,

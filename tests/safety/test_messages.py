@@ -1,11 +1,11 @@
-"""safety.messages: bilingual, whitelisted, escaped alert texts (protocol.md, Reporting and escalation)."""
+"""safety.delivery.messages: bilingual, whitelisted, escaped alert texts (protocol.md, Reporting and escalation)."""
 
 from __future__ import annotations
 
 import pytest
 from delivery_fixtures import make_alert
 
-from safety.messages import MAX_SHORT, MAX_TITLE, render
+from safety.delivery.messages import MAX_SHORT, MAX_TITLE, render
 
 TZ = "Asia/Shanghai"
 

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from safety.alerts import Rejection
-from safety.events import AdverseEvent, Lab
-from safety.parsing import parse_event
+from safety.model.events import AdverseEvent, Lab
+from safety.model.outputs import Rejection
+from safety.model.parse import parse_event
 
 BASE = {"event_id": "L-1", "study_id": "ChiCTR2600125907", "subject_id": "AA-001",
         "occurred_at": "2026-07-01T08:00:00"}
@@ -89,7 +89,7 @@ def test_adverse_event_seriousness_and_causality_are_validated() -> None:
     assert isinstance(bad, Rejection) and "adverse_event.grade" in bad.reason
 
 
-# Bounds (safety/bounds.py): an absurd value is rejected with the field and what is allowed, never graded.
+# Bounds (safety/model/bounds.py): an absurd value is rejected with the field and what is allowed, never graded.
 
 HUGE = "1" + "0" * 400  # a JSON integer above 1.8e308: float() of it overflows
 

@@ -7,9 +7,9 @@ import json
 
 from delivery_fixtures import make_alert
 
-from safety.alerts import Alert
-from safety.messages import render
-from safety.parsing import parse_event
+from safety.delivery.messages import render
+from safety.model.outputs import Alert
+from safety.model.parse import parse_event
 from safety.pipeline import step
 
 NAME = "张三"

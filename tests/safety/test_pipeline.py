@@ -6,11 +6,11 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from safety.events import Event
-from safety.parsing import parse_event
+from safety.model.events import Event
+from safety.model.parse import parse_event
+from safety.model.state import SubjectState
 from safety.pipeline import step
-from safety.ruleset import RuleSet
-from safety.subject import SubjectState
+from safety.rules.ruleset import RuleSet
 
 
 def ev(**fields: Any) -> Event:

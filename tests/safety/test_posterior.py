@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from scipy.stats import beta
 
-from safety.posterior import clopper_pearson, prob_rate_above, regularized_incomplete_beta
+from safety.stats import clopper_pearson, prob_rate_above, regularized_incomplete_beta
 
 KNOWN_COUNTS = [(0, 1), (1, 1), (0, 10), (1, 3), (2, 3), (3, 3), (3, 6), (6, 12), (14, 48), (47, 48), (0, 48)]
 

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from safety.errors import RuleFileError
-from safety.protocol import load_protocol
-from safety.ruleset import load_ruleset
+from safety.rules.protocol import load_protocol
+from safety.rules.ruleset import load_ruleset
 
 STUDY = Path(__file__).resolve().parents[2] / "rules" / "studies" / "ChiCTR2600125907.yaml"
 
@@ -54,7 +54,7 @@ def test_missing_file_says_how_to_fix_it(tmp_path: Path) -> None:
 
 
 def test_rules_check_prints_what_the_study_enables() -> None:
-    result = subprocess.run([sys.executable, "-m", "safety", "rules", "check", str(STUDY)],
+    result = subprocess.run([sys.executable, "-m", "streams", "rules", "check", str(STUDY)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "valid study rules for ChiCTR2600125907" in result.stdout
@@ -63,14 +63,14 @@ def test_rules_check_prints_what_the_study_enables() -> None:
 
 def test_rules_check_rejects_an_invalid_file_with_a_located_message(tmp_path: Path) -> None:
     path = variant(tmp_path, lambda d: d["recipients"].pop("DLT"))
-    result = subprocess.run([sys.executable, "-m", "safety", "rules", "check", str(path)],
+    result = subprocess.run([sys.executable, "-m", "streams", "rules", "check", str(path)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "recipients: no recipients for alert kind(s) DLT" in result.stderr
 
 
 def check(*paths: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "safety", "rules", "check", *map(str, paths)],
+    return subprocess.run([sys.executable, "-m", "streams", "rules", "check", *map(str, paths)],
                           capture_output=True, text=True, timeout=60)
 
 

@@ -39,7 +39,7 @@ BAD = [
 
 
 def replay(events: Path, out: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "safety", "replay", str(events), "--out", str(out)],
+    return subprocess.run([sys.executable, "-m", "streams", "replay", str(events), "--out", str(out)],
                           capture_output=True, text=True, timeout=120)
 
 
@@ -83,7 +83,7 @@ def test_replay_is_byte_for_byte_deterministic(tmp_path: Path) -> None:
 
 def replay_with(events: Path, out: Path, *args: str, env: dict[str, str] | None = None
                 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "safety", "replay", str(events), "--out", str(out), *args],
+    return subprocess.run([sys.executable, "-m", "streams", "replay", str(events), "--out", str(out), *args],
                           capture_output=True, text=True, timeout=120, env=env)
 
 
@@ -153,7 +153,7 @@ def replay_in_terminal(events: Path, out: Path, *options: str) -> tuple[int, str
     import pty
 
     leader, follower = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "safety", "replay", str(events), "--out", str(out), *options],
+    process = subprocess.Popen([sys.executable, "-m", "streams", "replay", str(events), "--out", str(out), *options],
                                stdin=follower, stdout=follower, stderr=follower, close_fds=True)
     os.close(follower)
     screen = bytearray()

@@ -1,5 +1,5 @@
 """`safety replay` on the demo trial mixed with 12,000 hostile lines: nothing crashes, nothing is lost, nothing bad
-is graded (the bounds are safety/bounds.py).
+is graded (the bounds are safety/model/bounds.py).
 
 The corpus is generated here, deterministically: each hostile line is a demo line with one field broken in a way
 the contract rejects (out-of-range numbers, epoch or out-of-range timestamps, invisible characters in identifiers,
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from safety.cli import main
+from streams.cli import main
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo_events.jsonl"
 HOSTILE_LINES = 12_000

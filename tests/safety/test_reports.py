@@ -1,4 +1,4 @@
-"""safety.reports: exact CIs, the stopping posterior, counts, line listing, timelines and eDISH (issue 7)."""
+"""safety.reports.report: exact CIs, the stopping posterior, counts, line listing, timelines and eDISH (issue 7)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,7 @@ from pathlib import Path
 import pytest
 import report_fixtures as fx
 
-from safety.criteria import load_criteria
-from safety.protocol import StoppingRule
-from safety.report_cli import report_main
-from safety.reports import (
+from safety.reports.report import (
     TIMELINE_TESTS,
     StoppingParams,
     build_report,
@@ -26,7 +23,10 @@ from safety.reports import (
     subject_timeline,
     summary_document,
 )
-from safety.ruleset import load_ruleset, rules_dir
+from safety.rules.ctcae import load_criteria
+from safety.rules.protocol import StoppingRule
+from safety.rules.ruleset import load_ruleset, rules_dir
+from streams.cli.report import report_main
 
 RULES = load_ruleset()  # the first study: CTCAE 5.0, Hy's law 3 / 2, stopping P(rate > 0.30) > 0.90
 V6 = load_criteria("6.0", rules_dir())
@@ -305,8 +305,8 @@ def test_edish_quadrants_move_with_the_protocols_hys_law_lines() -> None:
 
 
 def test_edish_page_draws_the_protocols_hys_law_lines() -> None:
-    from safety import pages
-    from safety.report_cli import load_templates
+    from streams.cli.report import load_templates
+    from streams.web import views as pages
 
     hys = RULES.protocol.hys_law.model_copy(update={"transaminase_x_uln": 5.0, "bilirubin_x_uln": 1.5})
     html = pages.edish_page([], load_templates(), pages.Links.static(), fx.STUDY, hys_law=hys)
@@ -419,7 +419,7 @@ def test_report_cli_rejects_a_generated_at_without_offset(
 
 
 def test_an_acknowledgement_from_the_ack_endpoint_is_attributed_to_who() -> None:
-    from safety.reports import read_acks
+    from safety.reports.report import read_acks
 
     [ack] = read_acks(
         [

@@ -24,9 +24,9 @@ from study_fixtures import (
     two_study_stream,
 )
 
-from safety.alerts import Alert, GradedObservation, Rejection
+from safety.model.outputs import Alert, GradedObservation, Rejection
 from safety.replay import replay
-from safety.ruleset import RuleBook, load_rulebook
+from safety.rules.ruleset import RuleBook, load_rulebook
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The synthetic trial (safety/synthetic.py): deterministic, valid contract events, aplastic anemia-like, and
+"""The synthetic trial (streams/dev/synthetic.py): deterministic, valid contract events, aplastic anemia-like, and
 rich enough that replaying it raises every alert kind of protocol.md (the demo's promise, issues 4 and 5)."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from safety.alerts import Alert, Rejection
-from safety.events import Lab
-from safety.parsing import parse_event
-from safety.synthetic import STUDY_ID, generate_events, generate_trial, to_jsonl
+from safety.model.events import Lab
+from safety.model.outputs import Alert, Rejection
+from safety.model.parse import parse_event
+from streams.dev.synthetic import STUDY_ID, generate_events, generate_trial, to_jsonl
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "demo_events.jsonl"
 ALL_LAB_TESTS = {
@@ -61,7 +61,7 @@ def trial() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def alerts(trial: list[dict[str, Any]]) -> list[Alert]:
     from safety.replay import replay
-    from safety.ruleset import load_ruleset
+    from safety.rules.ruleset import load_ruleset
 
     lines = to_jsonl(trial).splitlines()
     return [record for kind, record in replay(lines, load_ruleset()) if kind == "alert"]  # type: ignore[misc]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from safety.criteria import load_units
 from safety.errors import RuleFileError
-from safety.units import Ungradable, lookup_unit, to_si
+from safety.rules.ctcae import load_units
+from safety.rules.units import Ungradable, lookup_unit, to_si
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from safety.replay_cli import run
+from streams.cli.replay import run
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = sorted(p.name.removesuffix(".jsonl") for p in HERE.glob("*.jsonl"))
@@ -115,7 +115,7 @@ def test_replay_is_deterministic_byte_for_byte(tmp_path: Path) -> None:
     for attempt in ("first", "second"):
         out = tmp_path / attempt
         subprocess.run(
-            [sys.executable, "-m", "safety", "replay", str(combined), "--out", str(out), "--quiet"],
+            [sys.executable, "-m", "streams", "replay", str(combined), "--out", str(out), "--quiet"],
             check=True,
             cwd=HERE.parent.parent,
         )

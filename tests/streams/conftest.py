@@ -13,9 +13,9 @@ from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from prometheus_client import CollectorRegistry
 
-from streams.app import create_app
-from streams.metrics import SafetyMetrics
 from streams.settings import Settings
+from streams.web.metrics import SafetyMetrics
+from streams.worker.app import create_app
 
 
 class Sent(list[tuple[str, bytes | None, bytes]]):

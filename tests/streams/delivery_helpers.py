@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from safety.alerts import Alert, alert_id
+from safety.model.outputs import Alert, alert_id
 
 CST = timezone(timedelta(hours=8))
 RAISED = datetime(2026, 8, 1, 10, 0, tzinfo=CST)

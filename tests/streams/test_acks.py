@@ -17,11 +17,11 @@ import pytest_asyncio
 from aiohttp import web
 from delivery_helpers import make_alert
 
-from safety.alerts import Alert
-from streams.ack_cli import ack_main
-from streams.acks import AckEndpoints, ViewDirectory, make_web_app
-from streams.auth import ack_link, parse_tokens
-from streams.dashboard import ack_key, alert_key
+from safety.model.outputs import Alert
+from streams.cli.ack import ack_main
+from streams.web.acks import AckEndpoints, ViewDirectory, make_web_app
+from streams.web.auth import ack_link, parse_tokens
+from streams.web.dashboard import ack_key, alert_key
 
 SAE = make_alert("SAE")  # sent to pi and ethics
 DLT = make_alert("DLT", event="AE-9")  # sent to the PI only
@@ -433,8 +433,8 @@ async def test_pages_offer_only_the_buttons_the_viewer_s_role_may_use() -> None:
     import report_fixtures as fx
     from aiohttp.test_utils import TestClient, TestServer
 
-    from safety.reports import build_report
-    from streams.pages import Pages, add_routes
+    from safety.reports.report import build_report
+    from streams.web.pages import Pages, add_routes
 
     def source(now: datetime) -> tuple[Any, list[Any], list[Any]]:
         return build_report(fx.events(), fx.alerts(), [], study_id=fx.STUDY, generated_at=now), [], []
@@ -456,9 +456,9 @@ def worker_app() -> Any:
     """The worker with every plug-in, broker-less (tests/streams/conftest.py), with role tokens set."""
     from prometheus_client import CollectorRegistry
 
-    from streams.app import create_app
-    from streams.metrics import SafetyMetrics
     from streams.settings import Settings
+    from streams.web.metrics import SafetyMetrics
+    from streams.worker.app import create_app
 
     settings = Settings(kafka_bootstrap="127.0.0.1:1", store="memory://", web_enabled=False, auth_tokens=TOKENS)
     app = create_app(settings, metrics=SafetyMetrics.create(CollectorRegistry()))
@@ -488,10 +488,10 @@ async def test_the_ledger_agent_refuses_an_ack_the_role_may_not_make_so_escalati
 ) -> None:
     from delivery_helpers import Clock
 
-    from safety.ledger import RetryPolicy
-    from safety.protocol import Escalation
-    from streams.deliver import Dispatcher, MemoryLedger, handle_command
-    from streams.delivery import DeliverySettings, load_notifier
+    from safety.delivery.ledger import RetryPolicy
+    from safety.rules.protocol import Escalation
+    from streams.notify.channels import DeliverySettings, load_notifier
+    from streams.worker.delivery import Dispatcher, MemoryLedger, handle_command
 
     notifier = load_notifier(
         DeliverySettings(outbox_dir=tmp_path),

@@ -1,4 +1,4 @@
-"""streams.dashboard: the bounded per-subject view the pages read, and the report built from it."""
+"""streams.web.dashboard: the bounded per-subject view the pages read, and the report built from it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import report_fixtures as fx
 
-from streams.dashboard import (
+from streams.web.dashboard import (
     KEEP_FIRST,
     KEEP_LAST,
     SubjectView,
@@ -106,7 +106,7 @@ def test_one_unreadable_entry_of_the_view_leaves_out_only_itself() -> None:
 
 
 def test_text_that_utf8_cannot_carry_is_kept_as_a_replacement_character() -> None:
-    from streams.dashboard import view_record
+    from streams.web.dashboard import view_record
 
     record = view_record(json.loads('{"subject_id": "AA-001", "term": "Rash \\ud800"}'))
     assert record is not None and record["term"] == "Rash ?"
@@ -174,7 +174,8 @@ async def test_a_poison_burst_on_the_alerts_topic_does_not_stop_the_dashboard_ag
 async def test_a_subject_view_too_large_for_a_kafka_record_is_not_written_and_ingest_goes_on(
     app, sent, monkeypatch
 ) -> None:
-    from streams import dashboard, ingest
+    from streams.web import dashboard
+    from streams.worker import ingest
 
     monkeypatch.setattr(dashboard, "MAX_VIEW_BYTES", 100)
     async with app.agents["ingest"].test_context() as agent:

@@ -14,12 +14,12 @@ from aiosmtpd.controller import Controller
 from delivery_helpers import Clock, SmtpSink, Webhook, free_port, make_alert
 from prometheus_client import CollectorRegistry
 
+from safety.delivery.ledger import RetryPolicy
 from safety.errors import DeliveryConfigError
-from safety.ledger import RetryPolicy
-from safety.protocol import Escalation
-from streams.deliver import Dispatcher, FileLedger, MemoryLedger
-from streams.delivery import DeliverySettings, Notifier, load_notifier
-from streams.metrics import SafetyMetrics
+from safety.rules.protocol import Escalation
+from streams.notify.channels import DeliverySettings, Notifier, load_notifier
+from streams.web.metrics import SafetyMetrics
+from streams.worker.delivery import Dispatcher, FileLedger, MemoryLedger
 
 TAGS = ("pi", "ethics", "safety_officer")
 RETRY = RetryPolicy(max_attempts=3, base_seconds=60, factor=2, max_delay_seconds=600, jitter=0.2)
@@ -297,7 +297,7 @@ async def test_unacknowledged_sae_is_re_sent_to_pi_and_copied_to_the_safety_offi
 
 
 def test_safety_deliver_re_run_sends_nothing_twice(tmp_path: Path, smtp, hook) -> None:  # type: ignore[no-untyped-def]
-    from streams.deliver_cli import deliver_main
+    from streams.cli.deliver import deliver_main
 
     port, sink = smtp
     alerts = tmp_path / "alerts.jsonl"
@@ -330,7 +330,7 @@ def test_the_worker_plugin_adds_ack_routes_and_delivery_agents(app) -> None:  # 
 
 @pytest.mark.asyncio
 async def test_a_screening_sae_without_a_study_day_is_delivered_from_its_command(tmp_path: Path) -> None:
-    from streams.deliver import handle_command
+    from streams.worker.delivery import handle_command
 
     said: list[str] = []
     with (tmp_path / "console.txt").open("w", encoding="utf-8") as out:
@@ -410,7 +410,7 @@ def test_safety_deliver_waits_until_every_delivery_is_final_and_fails_while_a_dl
 ) -> None:  # type: ignore[no-untyped-def]
     import threading
 
-    from streams.deliver_cli import deliver_main
+    from streams.cli.deliver import deliver_main
 
     for name, value in {"BASE_SECONDS": "0.2", "MAX_DELAY_SECONDS": "0.5", "MAX_ATTEMPTS": "2"}.items():
         monkeypatch.setenv(f"SAFETY_RETRY_{name}", value)

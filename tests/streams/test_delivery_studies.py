@@ -13,12 +13,12 @@ from aiosmtpd.controller import Controller
 from delivery_helpers import Clock, SmtpSink, free_port, make_alert
 from study_fixtures import STUDY_A, STUDY_B
 
-from safety.alerts import Alert
+from safety.delivery.ledger import RetryPolicy
 from safety.errors import DeliveryConfigError
-from safety.ledger import RetryPolicy
-from safety.protocol import Escalation, load_protocol
-from streams.deliver import Dispatcher, MemoryLedger
-from streams.delivery import DeliverySettings, Notifier, load_notifier, required_study_tags
+from safety.model.outputs import Alert
+from safety.rules.protocol import Escalation, load_protocol
+from streams.notify.channels import DeliverySettings, Notifier, load_notifier, required_study_tags
+from streams.worker.delivery import Dispatcher, MemoryLedger
 
 ROOT = Path(__file__).resolve().parents[2]
 PROTOCOLS = [load_protocol(ROOT / "rules" / "studies" / f"{STUDY_A}.yaml"),
@@ -143,7 +143,7 @@ async def test_without_configuration_the_outbox_names_each_study_s_channel(tmp_p
 def test_safety_deliver_with_a_rules_directory_sends_each_study_s_alerts_to_its_own_pi(tmp_path: Path, smtp) -> None:  # type: ignore[no-untyped-def]
     from study_fixtures import studies_dir
 
-    from streams.deliver_cli import deliver_main
+    from streams.cli.deliver import deliver_main
 
     port, sink = smtp
     alerts = tmp_path / "alerts.jsonl"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.gaps import GapGuard
+from streams.worker.gaps import GapGuard
 
 TP = ("safety.events", 0)
 
@@ -61,7 +61,7 @@ def test_records_read_again_let_faust_commit_past_them(app) -> None:
     import faust
     from faust.types import TP as FaustTP
 
-    from streams.gaps import as_event, mark_processed
+    from streams.worker.gaps import as_event, mark_processed
 
     class Record:  # the fields of an aiokafka ConsumerRecord that as_event reads
         def __init__(self, offset: int) -> None:

@@ -1,4 +1,4 @@
-"""streams.health: what the worker makes of a broker that does not answer (gauge, banner, log back-off, exit)."""
+"""streams.worker.health: what the worker makes of a broker that does not answer (gauge, banner, log back-off, exit)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 from types import SimpleNamespace
 from typing import Any
 
-from streams.health import RECOVERING, BrokerHealth, LogBackoff, stale_banner
+from streams.worker.health import RECOVERING, BrokerHealth, LogBackoff, stale_banner
 
 
 def test_a_broker_down_for_the_bound_makes_the_worker_exit_and_not_before() -> None:

@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 import faust
 import pytest
 
-from safety.alerts import Alert, AlertKind
-from safety.parsing import parse_event
+from safety.model.outputs import Alert, AlertKind
+from safety.model.parse import parse_event
+from safety.model.state import SubjectState
 from safety.pipeline import StepResult
 from safety.signals import StudySignal
-from safety.subject import SubjectState
-from streams import ingest
+from streams.worker import ingest
 
 STUDY = "ChiCTR2600125907"
 SUBJECT_KEY = ingest.subject_key(STUDY, "AA-001")  # the subjects table key: study and subject

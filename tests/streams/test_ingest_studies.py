@@ -12,15 +12,15 @@ import pytest
 from prometheus_client import CollectorRegistry
 from study_fixtures import STUDY_A, STUDY_B, UNKNOWN, infusion, infusion_reaction, neut, studies_dir
 
-from safety.alerts import Alert, Rejection
-from safety.parsing import parse_event
+from safety.model.outputs import Alert, Rejection
+from safety.model.parse import parse_event
+from safety.model.state import SubjectState
 from safety.pipeline import step
 from safety.study import StudyState
-from safety.subject import SubjectState
-from streams import codec, ingest
-from streams.app import create_app
-from streams.metrics import SafetyMetrics
 from streams.settings import Settings
+from streams.web.metrics import SafetyMetrics
+from streams.worker import codec, ingest
+from streams.worker.app import create_app
 
 KAFKA_TS = 1_780_000_000.0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from streams.metrics import SafetyMetrics
+from streams.web.metrics import SafetyMetrics
 
 CONTRACT_NAMES = {
     "safety_events_total", "safety_rejections_total", "safety_grades_total", "safety_alerts_total",
@@ -14,7 +14,7 @@ CONTRACT_NAMES = {
     "safety_subjects_infused", "safety_subjects_with_dlt", "safety_stopping_probability",
 }  # fmt: skip
 OUR_ADDITIONS = {"safety_partition_reseeks_total", "safety_broker_up"}  # watchdog.py, gaps.py, health.py
-OUR_ADDITIONS |= {"safety_deliveries_owed", "safety_deliveries_owed_oldest_seconds"}  # streams/deliver.py
+OUR_ADDITIONS |= {"safety_deliveries_owed", "safety_deliveries_owed_oldest_seconds"}  # streams/worker/delivery.py
 
 
 def exposed_names(metrics: SafetyMetrics) -> set[str]:

@@ -1,4 +1,4 @@
-"""streams.notify_config: an apprise file whose addresses or tags apprise would drop refuses to start, with one
+"""streams.notify.config: an apprise file whose addresses or tags apprise would drop refuses to start, with one
 line naming the file, the key and the bad value (issue "Nothing misrouted")."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from safety.errors import DeliveryConfigError
-from streams.delivery import DeliverySettings, load_apprise_channels
+from streams.notify.channels import DeliverySettings, load_apprise_channels
 
 HEAD = "version: 1\nurls:\n  - mailto://127.0.0.1:1025?from=sae-alerts@example.org&mode=insecure:\n"
 

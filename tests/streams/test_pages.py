@@ -1,4 +1,4 @@
-"""streams.pages: role tokens, routes and content types of the safety pages and the ethics feed (issue 7)."""
+"""streams.web.pages: role tokens, routes and content types of the safety pages and the ethics feed (issue 7)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ import report_fixtures as fx
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from safety.criteria import load_criteria
 from safety.errors import RuleFileError
-from safety.reports import Report, build_report
-from safety.ruleset import RuleSet, load_ruleset, rules_dir
-from streams.pages import Pages, add_routes
+from safety.reports.report import Report, build_report
+from safety.rules.ctcae import load_criteria
+from safety.rules.ruleset import RuleSet, load_ruleset, rules_dir
+from streams.web.pages import Pages, add_routes
 
 TOKENS = {"tok-so": "safety_officer", "tok-pi": "pi", "tok-ethics": "ethics"}
 

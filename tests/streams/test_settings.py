@@ -1,14 +1,14 @@
-"""streams.settings and streams.auth: bounded settings, resolvable time zones and strong secrets, refused at load
+"""streams.settings and streams.web.auth: bounded settings, resolvable time zones and strong secrets, refused at load
 in one line that names the variable (and never quotes a secret)."""
 
 from __future__ import annotations
 
 import pytest
 
-from streams.auth import MIN_SECRET_CHARS, weakness
-from streams.delivery import DeliverySettings
-from streams.demo import demo_tokens
+from streams.dev.demo import demo_tokens
+from streams.notify.channels import DeliverySettings
 from streams.settings import Settings, SettingsError
+from streams.web.auth import MIN_SECRET_CHARS, weakness
 
 STRONG = "k3Jv9-QxT2mLw8Zr4bYp6NcHs1DfGuEa"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.watchdog import StallWatchdog
+from streams.worker.watchdog import StallWatchdog
 
 TP = ("safety.events", 2)
 

@@ -1,4 +1,4 @@
-"""streams.worker: a SIGTERM stop that cannot hang (broker unreachable: at once; otherwise within a bound)."""
+"""streams.worker.run: a SIGTERM stop that cannot hang (broker unreachable: at once; otherwise within a bound)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from streams import worker
-from streams.health import BrokerHealth
+from streams.worker import run as worker
+from streams.worker.health import BrokerHealth
 
 
 class Exited(Exception):

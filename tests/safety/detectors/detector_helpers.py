@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from safety.alerts import GradedObservation
 from safety.detectors import RuleOutcome, evaluate
-from safety.events import AdverseEvent, Death, Lab
-from safety.ruleset import RuleSet
-from safety.subject import Reading, SubjectState
+from safety.model.events import AdverseEvent, Death, Lab
+from safety.model.outputs import GradedObservation
+from safety.model.state import Reading, SubjectState
+from safety.rules.ruleset import RuleSet
 
 TZ = ZoneInfo("Asia/Shanghai")
 STUDY = "ChiCTR2600125907"

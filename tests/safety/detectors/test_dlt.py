@@ -118,7 +118,7 @@ def test_dlt4_grade_4_at_baseline_needs_a_further_halving(ruleset) -> None:  # t
 
 
 def test_dlt4_state_survives_a_json_round_trip(ruleset) -> None:  # type: ignore[no-untyped-def]
-    from safety.subject import SubjectState
+    from safety.model.state import SubjectState
 
     state = infused_state()
     with_baseline(state, "NEUT", 1.2)

@@ -1,7 +1,0 @@
-"""`python -m safety` is the `safety` command."""
-
-import sys
-
-from safety.cli import main
-
-sys.exit(main())

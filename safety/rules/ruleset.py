@@ -1,0 +1,116 @@
+"""The rule data one run grades and evaluates with: CTCAE criteria, units and the study protocols.
+
+A ``RuleSet`` is one study: its protocol file, the CTCAE version it selects and the units; ``version`` is a hash of
+those files' bytes, written on each alert of that study as ``rules_version``. A ``RuleBook`` is every study of a
+deployment, one ``RuleSet`` per ``rules/studies/<study_id>.yaml``: each event is graded and evaluated only under its
+own study's rule set (protocol.md, "Several studies, one deployment"; routing in safety/routing.py). Loaded once at
+start (stream worker or replay) and passed to the pure core.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from safety.errors import RuleFileError
+from safety.rules.ctcae import Criteria, load_criteria
+from safety.rules.protocol import Protocol, check_against_criteria, load_protocol
+
+DEFAULT_STUDY = "ChiCTR2600125907"
+
+
+def rules_dir() -> Path:
+    """rules/ beside the package (a source checkout or the Docker image), or $SAFETY_RULES_DIR."""
+    env = os.environ.get("SAFETY_RULES_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "rules"
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    protocol: Protocol
+    criteria: Criteria
+    tz: ZoneInfo
+    version: str
+
+
+def load_ruleset(study_file: Path | None = None) -> RuleSet:
+    """Load the protocol file (default: the first study) and the CTCAE version it selects."""
+    path = study_file or rules_dir() / "studies" / f"{DEFAULT_STUDY}.yaml"
+    protocol = load_protocol(path)
+    criteria = load_criteria(protocol.ctcae_version, rules_dir(), assume_worst_clinical=protocol.assume_worst_clinical)
+    check_against_criteria(protocol, criteria, str(path))
+    digest = hashlib.sha256()
+    for file in [path, *criteria.source_files]:
+        digest.update(Path(file).read_bytes())
+    return RuleSet(
+        protocol=protocol, criteria=criteria, tz=ZoneInfo(protocol.time_zone), version=digest.hexdigest()[:12]
+    )
+
+
+@dataclass(frozen=True)
+class RuleBook:
+    """The studies of one deployment by ``study_id``, each with its own rule set.
+
+    ``primary`` is the study the single-study views use (the dashboard pages): the first study when its file is
+    present, else the first study id in order. ``parse_tz`` is the time zone events are parsed with before their
+    study is known: the primary study's; an event of a study in another zone is re-localised after routing
+    (safety/routing.py), so a time without offset is always read in its own study's zone.
+    """
+
+    studies: Mapping[str, RuleSet]
+    parse_tz: ZoneInfo = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parse_tz", self.primary.tz)
+
+    @classmethod
+    def of(cls, *rule_sets: RuleSet) -> RuleBook:
+        """A book of the given rule sets (one study per rule set; tests and a single ``--rules FILE``)."""
+        book: dict[str, RuleSet] = {}
+        for rules in rule_sets:
+            study_id = rules.protocol.study_id
+            if study_id in book:
+                raise RuleFileError(f"study {study_id} has two rules files; keep one rules/studies/{study_id}.yaml")
+            clash = next((known for known in book if known.casefold() == study_id.casefold()), None)
+            if clash is not None:  # apprise lower-cases recipient tags (<study_id>:pi): ids must differ in case
+                raise RuleFileError(f"studies {clash} and {study_id} differ only in letter case; recipient tags "
+                                    "could not tell them apart, rename one")
+            book[study_id] = rules
+        if not book:
+            raise RuleFileError("no study rules: add rules/studies/<study_id>.yaml")
+        return cls(studies=dict(sorted(book.items())))
+
+    def get(self, study_id: str) -> RuleSet | None:
+        return self.studies.get(study_id)
+
+    @property
+    def primary(self) -> RuleSet:
+        return self.studies.get(DEFAULT_STUDY) or next(iter(self.studies.values()))
+
+    def unknown_study(self, study_id: str) -> str:
+        """The rejection reason for an event of a study this deployment has no rules for."""
+        known = ", ".join(self.studies)
+        return (f"study_id: unknown study {study_id!r}; this deployment knows {known} (rules/studies/<study_id>.yaml);"
+                " an event is graded only under its own study's rules, add that study's rules file or fix study_id")
+
+
+def load_rulebook(path: Path | None = None) -> RuleBook:
+    """Every study of ``path``: a directory of study files (default: rules/studies), or one study file.
+
+    In a directory each ``*.yaml`` is one study, routed to by the ``study_id`` it declares (name the file after it,
+    ``<study_id>.yaml``); a rules directory with a ``studies/`` folder means that folder. Each file is loaded with
+    :func:`load_ruleset`, so a file that is invalid alone is invalid here; two files of one study are refused.
+    """
+    path = Path(path) if path is not None else rules_dir() / "studies"
+    if (path / "studies").is_dir():
+        path = path / "studies"
+    if not path.is_dir():
+        return RuleBook.of(load_ruleset(path))
+    files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+    if not files:
+        raise RuleFileError(f"{path}: no study rules file (*.yaml) in this directory; add <study_id>.yaml")
+    return RuleBook.of(*(load_ruleset(file) for file in files))

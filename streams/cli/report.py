@@ -1,0 +1,224 @@
+"""`safety report --from-replay DIR --out REPORTDIR`: ethics committee documents and safety pages, offline.
+
+Reads a replay's output folder (events.jsonl, graded.jsonl, alerts.jsonl and, when present, acks.jsonl) and
+writes safety-summary.json/.csv/.html, ethics.atom and the pages as static HTML (overview.html, alerts.html,
+subject-<code>.html, edish.html). The worker serves the same documents from the stream (streams/web/pages.py);
+both are built by the pure functions of safety.reports.report / streams.web.feeds / streams.web.views.
+
+``generated_at`` defaults to the latest time found in the inputs, so the same folder always gives the same
+files (byte for byte); pass ``--generated-at now`` for the wall clock or an ISO 8601 time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from safety.errors import SafetyError
+from safety.reports.report import (
+    Report,
+    StoppingParams,
+    build_report,
+    edish_points,
+    read_acks,
+    read_alerts,
+    read_events,
+    read_graded,
+    subject_timeline,
+)
+from safety.rules.protocol import Protocol
+from safety.rules.ruleset import load_ruleset
+from streams.web import feeds
+from streams.web import views as pages
+
+DEFAULT_STUDY_FILE = Path(__file__).resolve().parents[2] / "rules" / "studies" / "ChiCTR2600125907.yaml"
+
+
+def _jsonl(path: Path, required: bool) -> Iterator[dict[str, Any]]:
+    if not path.exists():
+        if required:
+            raise SafetyError(
+                f"{path}: not found; point --from-replay at the --out folder of `safety replay`"
+            )
+        return
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SafetyError(
+                    f"{path}:{number}: not valid JSON ({exc.msg}); was the file truncated?"
+                ) from None
+
+
+def template_dir() -> Path:
+    """streams/web/templates: the worker renders the same files."""
+    return Path(__file__).resolve().parents[1] / "web" / "templates"
+
+
+def load_templates() -> dict[str, str]:
+    folder = template_dir()
+    return {name: (folder / name).read_text(encoding="utf-8") for name in pages.TEMPLATE_NAMES}
+
+
+def _latest_time(events: Sequence[Any], alerts: Sequence[Any], acks: Sequence[Any]) -> datetime:
+    times = (
+        [e.recorded_at or e.occurred_at for e in events]
+        + [a.raised_at for a in alerts]
+        + [a.at for a in acks]
+    )
+    return max(times) if times else datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _study_id(events: Sequence[Any], protocol: Protocol | None, wanted: str | None) -> str:
+    if wanted:
+        return wanted
+    if protocol is not None and any(e.study_id == protocol.study_id for e in events):
+        return protocol.study_id
+    ids = sorted({e.study_id for e in events})
+    if len(ids) > 1:
+        raise SafetyError(f"the replay holds several studies ({', '.join(ids)}); choose one with --study")
+    return ids[0] if ids else (protocol.study_id if protocol else "unknown")
+
+
+def write_report(
+    source: Path,
+    out: Path,
+    *,
+    generated_at: datetime | None = None,
+    study: str | None = None,
+    rules_file: Path | None = None,
+) -> Report:
+    """Build every document from ``source`` into ``out``; return the report (for the summary line).
+
+    The study file selects the protocol (stopping rule, Hy's law lines, time zone) and the CTCAE version whose
+    criteria and units draw the timelines' grade bands and convert values (rules/, never constants here).
+    """
+    rules = load_ruleset(rules_file or DEFAULT_STUDY_FILE)
+    protocol, tz = rules.protocol, rules.tz
+    events = read_events(_jsonl(source / "events.jsonl", required=True), tz)
+    graded = read_graded(_jsonl(source / "graded.jsonl", required=False))
+    alerts = read_alerts(_jsonl(source / "alerts.jsonl", required=True))
+    acks = read_acks(_jsonl(source / "acks.jsonl", required=False))
+    study_id = _study_id(events, protocol, study)
+    stopping = StoppingParams.of(protocol) if protocol.study_id == study_id else StoppingParams()
+    when = generated_at or _latest_time(events, alerts, acks)
+    report = build_report(
+        events, alerts, acks, study_id=study_id, generated_at=when, stopping=stopping, tz=tz
+    )
+    templates = load_templates()
+    links = pages.Links.static()
+    study_events = [e for e in events if e.study_id == study_id]
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "safety-summary.json": feeds.summary_json(report),
+        "safety-summary.csv": feeds.summary_csv(report),
+        "safety-summary.html": feeds.summary_html(report),
+        "ethics.atom": feeds.atom_feed(report),
+        "overview.html": pages.overview_page(report, templates, links),
+        "alerts.html": pages.alerts_page(report, templates, links),
+        "edish.html": pages.edish_page(
+            edish_points(study_events, criteria=rules.criteria, hys_law=protocol.hys_law, graded=graded),
+            templates,
+            links,
+            study_id,
+            hys_law=protocol.hys_law,
+        ),
+    }
+    by_subject: dict[str, list[Any]] = {}
+    for event in study_events:
+        by_subject.setdefault(event.subject_id, []).append(event)
+    graded_by_subject: dict[str, list[Any]] = {}
+    for row in graded:
+        graded_by_subject.setdefault(row.subject_id, []).append(row)
+    for code in report.subjects:
+        timeline = subject_timeline(
+            code,
+            by_subject.get(code, []),
+            graded_by_subject.get(code, []),
+            report.statuses,
+            criteria=rules.criteria,
+            tz=tz,
+        )
+        files[f"subject-{code}.html"] = pages.subject_page(timeline, templates, links)
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8", newline="")
+    return report
+
+
+def _when(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    if text == "now":
+        return datetime.now(UTC).astimezone()
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise SafetyError(
+            f"--generated-at: expected 'now' or an ISO 8601 time with offset, got {text!r}"
+        ) from None
+    if value.tzinfo is None:
+        raise SafetyError(f"--generated-at: {text!r} has no UTC offset; add one, e.g. {text}+08:00")
+    return value
+
+
+def report_main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="safety report",
+        description="Build the ethics committee reports (safety-summary.json/.csv/.html, ethics.atom) and "
+        "the "
+        "safety pages as static HTML from the output folder of `safety replay`.",
+    )
+    parser.add_argument(
+        "--from-replay",
+        dest="source",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="folder written by `safety replay --out DIR` (events.jsonl, alerts.jsonl, ...)",
+    )
+    parser.add_argument("--out", type=Path, required=True, metavar="REPORTDIR", help="output folder")
+    parser.add_argument(
+        "--generated-at",
+        default=None,
+        help="report time: ISO 8601 with offset, or 'now' (default: latest time in the inputs)",
+    )
+    parser.add_argument("--study", default=None, help="study_id when the replay holds several")
+    parser.add_argument(
+        "--rules",
+        type=Path,
+        default=None,
+        help="study rules file (stopping rule, Hy's law lines, CTCAE version of the timeline bands)",
+    )
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(list(argv))
+    try:
+        report = write_report(
+            args.source,
+            args.out,
+            generated_at=_when(args.generated_at),
+            study=args.study,
+            rules_file=args.rules,
+        )
+    except SafetyError as exc:
+        print(f"safety report: {exc}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        ov = report.overview
+        p = "n/a" if ov.stopping_probability is None else f"{ov.stopping_probability:.3f}"
+        print(
+            f"safety report: {ov.study_id}: {ov.subjects_infused} infused, {ov.subjects_with_dlt} with DLT, "
+            f"{ov.subjects_with_sae} with SAE, P(rate > {ov.stopping.threshold:g}) = {p}, "
+            f"boundary {'CROSSED' if ov.stopping_boundary_crossed else 'not crossed'}; "
+            f"{len(report.listing)} SAE/SUSAR listed; wrote {args.out}/overview.html, ethics.atom, "
+            "safety-summary.{json,csv,html}",
+            file=sys.stderr,
+        )
+    return 0

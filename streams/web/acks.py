@@ -1,0 +1,501 @@
+"""HTTP acknowledgement endpoints on the worker's web server; acks become events on safety.acks.
+
+protocol.md: an alert stays open until acknowledged (who, when, what they concluded), and "Who may
+acknowledge" settles by whom. regulatory.md: records are attributable and never overwritten. So the HTTP layer
+writes nothing: it authenticates the caller, checks the alert exists and that the caller's role may act on it,
+stamps who/role/time/remote address, and publishes an event (keyed by alert_id) that the delivery_ledger agent
+appends to the alert's ledger entry (architecture.md: HTTP publishes command events; the stream is the only
+writer). The agent checks the role again before it appends (streams/worker/delivery.py).
+
+The alerts and their acks are read from the dashboard's GlobalTable (``ViewDirectory``, streams/web/dashboard.py):
+every worker holds all of it, so whichever worker a request reaches answers 404 or 403 at once.
+
+Endpoints
+* ``POST /alerts/{alert_id}/ack`` JSON ``{"who", "conclusion", "causality"?}``, bearer token of a role the
+  alert was sent to, or of the safety officer (recorded ``on_behalf_of: team`` when it was not sent to them).
+* ``POST /alerts/{alert_id}/ethics-submitted`` JSON ``{"who", "reference"?}``, token of ``pi`` or ``ethics``,
+  for SAE and SUSAR alerts only.
+* ``GET /alerts/{alert_id}/ack?role&exp&sig``: the one-click link from the message. It shows what is being
+  acknowledged (subject, kind, term, grade, study day, basis, due) and changes nothing: mail security
+  scanners fetch links in e-mails, and a scanner must never acknowledge an SAE (that would silence its
+  escalation). The page's button posts to ``/alerts/{alert_id}/ack/link``, which checks the same signature
+  and expiry and records the ack with ``via: link``. A link acknowledges once: later opens and posts show
+  "already acknowledged by X at Y" (a chat group that sees the PI's link cannot add an ack per member).
+A second acknowledgement of an alert (another token, another link) is recorded as a follow-up; the first
+stays the acknowledgement.
+Missing token -> 401; unknown token, a role that may not act on this alert, a bad/expired link or a post from
+another site's page -> 403; unknown alert id -> 404; a link already used -> 409.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from safety.delivery.ledger import ETHICS_SUBMITTERS, ack_refusal, acting_for, submission_refusal
+from safety.delivery.messages import render as render_message
+from safety.model.outputs import Alert
+from safety.reports.report import AckRecord, read_acks
+from streams.web.auth import (
+    ROLES,
+    bearer_token,
+    cross_origin_refusal,
+    link_id,
+    parse_tokens,
+    role_for_token,
+    verify_link,
+)
+from streams.web.dashboard import ack_key, alert_key
+from streams.web.templating import render
+from streams.worker.delivery import ack_event_id
+
+log = logging.getLogger(__name__)
+
+ALERT_ID = re.compile(r"^[0-9a-f]{24}$")
+CAUSALITY = ("related", "probable", "possible", "unlikely", "unrelated", "unassessable")
+MAX_WHO, MAX_TEXT = 100, 2000
+USED_LINKS_KEPT = 10_000  # links this worker saw used, until the view has their ack (streams/web/dashboard.py)
+LINK_PAGE = Path(__file__).resolve().parent / "templates" / "ack_link.html"
+
+Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+class AlertDirectory(Protocol):
+    """Where the endpoints look an alert and its acknowledgements up (the worker: ``ViewDirectory``)."""
+
+    def alert(self, alert_id: str) -> Alert | None: ...
+
+    def acks(self, alert_id: str) -> list[dict[str, Any]]: ...
+
+
+class ViewDirectory:
+    """Alerts and ack events by alert id from the dashboard view (``x:<id>`` and ``a:<id>`` keys).
+
+    ``view`` is the faust GlobalTable, or any mapping with the same keys (tests).
+    """
+
+    def __init__(self, view: Mapping[bytes, Any]) -> None:
+        self.view = view
+
+    def alert(self, alert_id: str) -> Alert | None:
+        raw = self.view.get(alert_key(alert_id).encode())
+        if raw is None:
+            return None
+        try:
+            return Alert.model_validate_json(raw)
+        except ValidationError:
+            log.error("dashboard view: the stored alert under an x: key is unreadable; treated as unknown")
+            return None
+
+    def acks(self, alert_id: str) -> list[dict[str, Any]]:
+        raw = self.view.get(ack_key(alert_id).encode())
+        try:
+            events = json.loads(raw) if raw is not None else []
+        except ValueError:
+            return []
+        return [e for e in events if isinstance(e, dict)] if isinstance(events, list) else []
+
+
+def _json_error(status: int, message: str, **headers: str) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers or None)
+
+
+def _remote(request: web.Request) -> dict[str, str]:
+    out = {"remote": request.remote or "unknown"}
+    forwarded = request.headers.get("X-Forwarded-For")
+    if forwarded:
+        out["forwarded_for"] = forwarded[:200]
+    return out
+
+
+def _who(value: Any) -> str | None:
+    """The person's name or staff code on one line, at most MAX_WHO characters; None when it is not."""
+    if not isinstance(value, str) or any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
+        return None  # line breaks, tabs, bidi overrides: a log or page line must read as it is
+    text = " ".join(value.split())
+    return text if 0 < len(text) <= MAX_WHO else None
+
+
+WHO_RULE = f"'who' is required: your name or staff code, one line of at most {MAX_WHO} characters"
+
+
+def _link_ack_id(alert_id: str, link: str) -> str:
+    """The ack id of a link's acknowledgement: the same link posted twice is the same ack (ledger dedup)."""
+    return hashlib.sha256(f"ack|{alert_id}|link|{link}".encode()).hexdigest()[:24]
+
+
+def _first(events: list[dict[str, Any]]) -> AckRecord | None:
+    """The alert's acknowledgement (the earliest; any later one is a follow-up), read as the pages read it."""
+    acks = [a for a in read_acks(events) if a.action == "acknowledged"]
+    return min(acks, key=lambda a: a.at) if acks else None
+
+
+class AckEndpoints:
+    """The handlers; ``publish(alert_id, event)`` sends to safety.acks (or a list, in tests).
+
+    ``directory`` finds alerts and their acks; ``public_url`` (SAFETY_PUBLIC_URL) is the origin browser posts
+    must come from, besides the address the request came to; ``time_zone`` is the study's, for due times.
+    """
+
+    def __init__(
+        self,
+        tokens: dict[str, str],
+        link_secret: str | None,
+        publish: Publish,
+        directory: AlertDirectory,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        public_url: str | None = None,
+        time_zone: str = "UTC",
+    ) -> None:
+        self.tokens, self.link_secret, self.publish, self.clock = tokens, link_secret, publish, clock
+        self.directory, self.public_url = directory, public_url
+        self.time_zone, self.tz = time_zone, ZoneInfo(time_zone)
+        self.page_template = LINK_PAGE.read_text(encoding="utf-8")
+        self._used: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def routes(self) -> list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]]:
+        return [
+            ("POST", "/alerts/{alert_id}/ack", self.post_ack),
+            ("POST", "/alerts/{alert_id}/ethics-submitted", self.post_ethics_submitted),
+            ("GET", "/alerts/{alert_id}/ack", self.get_link),
+            ("POST", "/alerts/{alert_id}/ack/link", self.post_link),
+        ]
+
+    # --- checks -------------------------------------------------------------------------------------------
+    def _cross_origin(self, request: web.Request) -> str | None:
+        own = [u for u in (self.public_url, f"{request.scheme}://{request.host}") if u]
+        problem = cross_origin_refusal(request.headers, own)
+        if problem:
+            log.warning("POST %s refused: %s", request.path, problem)
+        return problem
+
+    def _authorise(self, request: web.Request, allowed: tuple[str, ...]) -> str | web.Response:
+        token = bearer_token(request.headers)
+        if token is None:
+            return _json_error(
+                401,
+                "missing bearer token: send 'Authorization: Bearer <your role token>'",
+                **{"WWW-Authenticate": 'Bearer realm="safety"'},
+            )
+        role = role_for_token(self.tokens, token)
+        if role is None:
+            return _json_error(403, "token not recognised")
+        if role not in allowed:
+            return _json_error(403, f"role {role} may not do this; allowed: {', '.join(allowed)}")
+        return role
+
+    def _alert(self, alert_id: str) -> Alert | None:
+        return self.directory.alert(alert_id) if ALERT_ID.fullmatch(alert_id) else None
+
+    @staticmethod
+    def _not_found(alert_id: str) -> str:
+        return (
+            f"no alert {alert_id[:40]!r}: check the id in the message or on /alerts "
+            "(an alert raised a moment ago may take a few seconds to appear)"
+        )
+
+    @staticmethod
+    async def _body(request: web.Request) -> dict[str, Any] | web.Response:
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return _json_error(400, 'body must be JSON, e.g. {"who": "...", "conclusion": "..."}')
+        return body if isinstance(body, dict) else _json_error(400, "body must be a JSON object")
+
+    @staticmethod
+    def _text(body: Mapping[str, Any], name: str, limit: int, required: bool) -> str | None | web.Response:
+        value = body.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return _json_error(400, f"'{name}' is required") if required else None
+        if not isinstance(value, str) or len(value) > limit:
+            return _json_error(400, f"'{name}' must be text of at most {limit} characters")
+        return value.strip()
+
+    async def _authorised(
+        self, request: web.Request, roles: tuple[str, ...]
+    ) -> tuple[str, Alert, dict[str, Any], str] | web.Response:
+        """Role, alert, JSON body and bounded ``who`` of a command request, or the response refusing it."""
+        if self._cross_origin(request):
+            return _json_error(403, "cross-origin request refused: post from this service's own pages")
+        role = self._authorise(request, roles)
+        if isinstance(role, web.Response):
+            return role
+        alert = self._alert(request.match_info["alert_id"])
+        if alert is None:
+            return _json_error(404, self._not_found(request.match_info["alert_id"]))
+        body = await self._body(request)
+        if isinstance(body, web.Response):
+            return body
+        who = _who(body.get("who"))
+        if who is None:
+            return _json_error(400, WHO_RULE)
+        return role, alert, body, who
+
+    async def _record(self, event: dict[str, Any]) -> dict[str, Any]:
+        event.setdefault("ack_id", ack_event_id(event))
+        await self.publish(event["alert_id"], event)
+        log.info(
+            "%s for alert %s by role %s via %s%s",
+            event["type"],
+            event["alert_id"],
+            event["role"],
+            event["via"],
+            " (follow-up)" if event.get("follow_up") else "",
+        )
+        return {"status": "recorded", "ack_id": event["ack_id"], "at": event["at"]}
+
+    # --- token endpoints ----------------------------------------------------------------------------------
+    async def post_ack(self, request: web.Request) -> web.Response:
+        checked = await self._authorised(request, ROLES)
+        if isinstance(checked, web.Response):
+            return checked
+        role, alert, body, who = checked
+        refusal = ack_refusal(alert, role)
+        if refusal:
+            return _json_error(403, refusal)
+        conclusion = self._text(body, "conclusion", MAX_TEXT, True)
+        if isinstance(conclusion, web.Response):
+            return conclusion
+        causality = body.get("causality")
+        if causality is not None and causality not in CAUSALITY:
+            return _json_error(400, f"'causality' must be one of {', '.join(CAUSALITY)}")
+        first = _first(self.directory.acks(alert.alert_id))
+        event = self._ack_event(alert, role, who, conclusion, "token", request, first)
+        event["causality"] = causality
+        reply = await self._record(event)
+        if first is not None:
+            reply["follow_up"] = True
+            reply["acknowledged"] = {"by": first.by, "at": first.at.isoformat()}
+        return web.json_response(reply, status=202)
+
+    def _ack_event(
+        self,
+        alert: Alert,
+        role: str,
+        who: str,
+        conclusion: str | None,
+        via: str,
+        request: web.Request,
+        first: AckRecord | None,
+    ) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "type": "ack",
+            "alert_id": alert.alert_id,
+            "who": who,
+            "role": role,
+            "at": self.clock().isoformat(),
+            "conclusion": conclusion,
+            "via": via,
+            **_remote(request),
+        }
+        behalf = acting_for(alert, role)
+        if behalf:
+            event["on_behalf_of"] = behalf
+        if first is not None:
+            event["follow_up"] = True
+        return event
+
+    async def post_ethics_submitted(self, request: web.Request) -> web.Response:
+        checked = await self._authorised(request, ETHICS_SUBMITTERS)
+        if isinstance(checked, web.Response):
+            return checked
+        role, alert, body, who = checked
+        refusal = submission_refusal(alert, role)
+        if refusal:
+            return _json_error(403, refusal)
+        reference = self._text(body, "reference", MAX_WHO, False)
+        if isinstance(reference, web.Response):
+            return reference
+        reply = await self._record(
+            {
+                "type": "ethics_submitted",
+                "alert_id": alert.alert_id,
+                "who": who,
+                "role": role,
+                "at": self.clock().isoformat(),
+                "reference": reference,
+                "via": "token",
+                **_remote(request),
+            }
+        )
+        return web.json_response(reply, status=202)
+
+    # --- one-click links ----------------------------------------------------------------------------------
+    def _link(self, request: web.Request, params: Mapping[str, Any]) -> tuple[Alert, str, str] | web.Response:
+        """The alert, role and link id of a valid link for an existing alert, or the page refusing it."""
+        alert_id = request.match_info["alert_id"]
+        if not self.link_secret:
+            problem: str | None = "links are disabled on this server (no SAFETY_LINK_SECRET)"
+        elif not ALERT_ID.fullmatch(alert_id):
+            problem = "no such alert id"
+        else:
+            problem = verify_link(
+                self.link_secret,
+                alert_id,
+                str(params.get("role", "")),
+                str(params.get("exp", "")),
+                str(params.get("sig", "")),
+                self.clock(),
+            )
+        if problem:
+            return self._page(403, "链接无效 / Link not valid", [("refused", problem)])
+        alert = self._alert(alert_id)
+        if alert is None:
+            return self._page(404, "未找到警报 / Alert not found", [("refused", self._not_found(alert_id))])
+        role = str(params["role"])
+        refusal = ack_refusal(alert, role)
+        if refusal:
+            return self._page(403, "无权确认 / Not permitted", [("refused", refusal)], alert)
+        return alert, role, link_id(str(params["sig"]))
+
+    def _link_use(self, alert_id: str, link: str) -> dict[str, Any] | None:
+        """The ack this link already made: this worker's memory first (the view lags), then the view."""
+        if link in self._used:
+            return self._used[link]
+        return next((e for e in self.directory.acks(alert_id) if e.get("link") == link), None)
+
+    def _local(self, at: datetime) -> str:
+        return at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M %Z")
+
+    def _already(self, ack: Mapping[str, Any] | AckRecord) -> str:
+        record = AckRecord.read(ack)
+        who = (record.by if record else None) or "?"
+        at = self._local(record.at) if record else "?"
+        return f"已由 {who} 于 {at} 确认 / Already acknowledged by {who} at {at}"
+
+    async def get_link(self, request: web.Request) -> web.Response:
+        checked = self._link(request, request.query)
+        if isinstance(checked, web.Response):
+            return checked
+        alert, role, link = checked
+        used = self._link_use(alert.alert_id, link)
+        if used is not None:
+            return self._page(200, "已确认 / Already acknowledged", [("done", self._already(used))], alert)
+        first = _first(self.directory.acks(alert.alert_id))
+        notices = []
+        if first is not None:
+            notices.append(("done", self._already(first) + "。可补充 / You may add a follow-up."))
+        q = request.query
+        form = {
+            "action": f"/alerts/{alert.alert_id}/ack/link",
+            "role": role,
+            "exp": str(q.get("exp", "")),
+            "sig": str(q.get("sig", "")),
+            "max_who": MAX_WHO,
+            "max_text": MAX_TEXT,
+            "button": "补充确认 / Add follow-up" if first else "确认接收 / Acknowledge",
+        }
+        return self._page(200, "确认警报 / Acknowledge alert", notices, alert, form)
+
+    async def post_link(self, request: web.Request) -> web.Response:
+        problem = self._cross_origin(request)
+        if problem:
+            return self._page(403, "请求被拒绝 / Request refused", [("refused", problem)])
+        form = await request.post()
+        checked = self._link(request, form)
+        if isinstance(checked, web.Response):
+            return checked
+        alert, role, link = checked
+        used = self._link_use(alert.alert_id, link)
+        if used is not None:
+            return self._page(409, "已确认 / Already acknowledged", [("done", self._already(used))], alert)
+        who = _who(form.get("who"))
+        if who is None:
+            return self._page(400, "请填写确认人 / Name required", [("refused", WHO_RULE)], alert)
+        conclusion = str(form.get("conclusion", "")).strip() or "acknowledged via link"
+        if len(conclusion) > MAX_TEXT:
+            return self._page(400, "结论过长 / Conclusion too long", [("refused", f"at most {MAX_TEXT}")], alert)
+        first = _first(self.directory.acks(alert.alert_id))
+        event = self._ack_event(alert, role, who, conclusion, "link", request, first)
+        event.update(causality=None, link=link, ack_id=_link_ack_id(alert.alert_id, link))
+        self._used[link] = event  # before the await: a second post of this link now finds it used
+        while len(self._used) > USED_LINKS_KEPT:
+            self._used.popitem(last=False)
+        try:
+            await self._record(event)
+        except Exception:
+            del self._used[link]
+            raise
+        return self._page(200, "已确认 / Acknowledged", [("done", "已记录，谢谢。/ Recorded, thank you.")], alert)
+
+    # --- the page -----------------------------------------------------------------------------------------
+    def _summary(self, alert: Alert) -> dict[str, Any]:
+        """What is being acknowledged: exactly what the message showed (safety/delivery/messages.py builds it from a
+        whitelist of alert fields), so a link forwarded to a group reveals nothing the message did not."""
+        message = render_message(alert, time_zone=self.time_zone)
+        return {"alert_id": alert.alert_id, "headline": message.title, "details": message.html}
+
+    def _page(
+        self,
+        status: int,
+        title: str,
+        notices: list[tuple[str, str]],
+        alert: Alert | None = None,
+        form: dict[str, Any] | None = None,
+    ) -> web.Response:
+        page = render(
+            self.page_template,
+            {
+                "title": title,
+                "notices": [{"css": css, "text": text, "testid": f"notice-{css}"} for css, text in notices],
+                "summary": [self._summary(alert)] if alert is not None else [],
+                "forms": [form] if form is not None else [],
+            },
+            "ack_link.html",
+        )
+        return web.Response(status=status, text=page, content_type="text/html")
+
+
+def add_routes(router: web.UrlDispatcher, endpoints: AckEndpoints) -> None:
+    for method, path, handler in endpoints.routes():
+        router.add_route(method, path, handler)
+
+
+def make_web_app(endpoints: AckEndpoints) -> web.Application:
+    """A standalone aiohttp app with only these routes (tests, or a separate ack front end)."""
+    application = web.Application()
+    add_routes(application.router, endpoints)
+    return application
+
+
+def register(app: Any, ctx: Any) -> None:
+    """Worker plug-in (streams.worker.app.PLUGINS): ack routes on faust's aiohttp app, the dashboard view they read
+    alerts from, and the delivery stage."""
+    from streams.web import dashboard
+    from streams.worker import delivery as deliver
+
+    settings = ctx.settings
+    tokens = parse_tokens(getattr(settings, "auth_tokens", None))
+    if not tokens:
+        log.warning("SAFETY_AUTH_TOKENS is not set: POST /alerts/*/ack refuses every request (403)")
+
+    async def publish(alert_id: str, event: dict[str, Any]) -> None:
+        await ctx.topics.acks.send(
+            key=alert_id.encode(), value=json.dumps(event, ensure_ascii=False).encode()
+        )
+
+    clock = getattr(ctx, "clock", None) or (lambda: datetime.now(UTC))
+    endpoints = AckEndpoints(
+        tokens,
+        getattr(settings, "link_secret", None),
+        publish,
+        ViewDirectory(dashboard.register(app, ctx)),
+        clock,
+        public_url=getattr(settings, "public_url", None),
+        time_zone=ctx.rules.protocol.time_zone,
+    )
+    add_routes(app.web.web_app.router, endpoints)
+    deliver.register(app, ctx)

@@ -1,0 +1,186 @@
+"""Role tokens and signed acknowledgement links for the worker's HTTP endpoints.
+
+Acknowledgements must be attributable (regulatory.md, audit expectations), so every request is tied to a role:
+either a per-role bearer token (``SAFETY_AUTH_TOKENS="pi:...,ethics:...,safety_officer:..."``) or a one-click
+link in the alert message, signed with HMAC-SHA256 over (action, alert id, role, expiry) with
+``SAFETY_LINK_SECRET``. Comparisons are constant-time; an expired, tampered or foreign-alert link is rejected.
+
+A guessable token or secret is an unattributable acknowledgement, so both have a minimum strength, checked when
+the settings load (``LinkSecret``, ``RoleTokens``): at least 32 characters (128 bits of randomness as hex, more as
+base64) with at least 8 different characters. ``python -c "import secrets; print(secrets.token_urlsafe(32))"``
+makes one (README, "Settings are checked the same way").
+
+A link acknowledges once: ``link_id`` names it in the ack event (a hash, never the signature itself), so a
+later post of the same link is recognised. Browser posts must come from the service's own pages
+(``cross_origin_refusal``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import quote, urlencode, urlsplit
+
+from pydantic import AfterValidator
+
+ROLES = ("pi", "ethics", "safety_officer")
+MIN_SECRET_CHARS = 32
+MIN_DISTINCT_CHARS = 8
+MAKE_ONE = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+class AuthConfigError(ValueError):
+    """The token setting is malformed; the message says how to write it."""
+
+
+def parse_tokens(spec: str | None) -> dict[str, str]:
+    """``"pi:tok1,ethics:tok2"`` -> {token: role}; unknown roles, empty or shared tokens are refused."""
+    tokens: dict[str, str] = {}
+    for part in (spec or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        role, sep, token = part.partition(":")
+        role, token = role.strip(), token.strip()
+        if not sep or role not in ROLES or not token:
+            raise AuthConfigError(
+                f"SAFETY_AUTH_TOKENS: entry {role or part[:12]!r} is not 'role:token' with role one of "
+                f"{', '.join(ROLES)}; write e.g. 'pi:<long random>,ethics:<long random>'"
+            )
+        if token in tokens and tokens[token] != role:
+            raise AuthConfigError(
+                f"SAFETY_AUTH_TOKENS: roles {tokens[token]} and {role} share a token; give each role its own"
+            )
+        tokens[token] = role
+    return tokens
+
+
+def weakness(secret: str) -> str | None:
+    """Why ``secret`` is too weak (never quoting it), or None."""
+    if len(secret) < MIN_SECRET_CHARS:
+        return f"has {len(secret)} characters, at least {MIN_SECRET_CHARS} are needed"
+    if len(set(secret)) < MIN_DISTINCT_CHARS:
+        return f"uses {len(set(secret))} different characters, at least {MIN_DISTINCT_CHARS} are needed"
+    return None
+
+
+def _strong_secret(value: str | None) -> str | None:
+    problem = weakness(value) if value else None
+    if problem:
+        raise ValueError(f"the secret {problem}; make one with {MAKE_ONE}")
+    return value
+
+
+def _strong_tokens(value: str | None) -> str | None:
+    for token, role in parse_tokens(value).items():
+        problem = weakness(token)
+        if problem:
+            raise ValueError(f"the {role} token {problem}; make one with {MAKE_ONE}")
+    return value
+
+
+LinkSecret = Annotated[str | None, AfterValidator(_strong_secret)]
+"""SAFETY_LINK_SECRET: unset or empty (links disabled), or strong enough (``weakness``)."""
+RoleTokens = Annotated[str | None, AfterValidator(_strong_tokens)]
+"""SAFETY_AUTH_TOKENS: unset, or 'role:token,...' with roles of ``ROLES`` and every token strong enough."""
+
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    value = headers.get("Authorization") or headers.get("authorization")
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def role_for_token(tokens: Mapping[str, str], token: str) -> str | None:
+    """The role of ``token``, compared in constant time against every configured token."""
+    found = None
+    for known, role in tokens.items():
+        if hmac.compare_digest(known.encode(), token.encode()):
+            found = role
+    return found
+
+
+def _sign(secret: str, action: str, alert_id: str, role: str, expires: int) -> str:
+    text = f"{action}|{alert_id}|{role}|{expires}".encode()
+    return hmac.new(secret.encode(), text, hashlib.sha256).hexdigest()
+
+
+def sign_link(secret: str, alert_id: str, role: str, expires: int, action: str = "ack") -> str:
+    return _sign(secret, action, alert_id, role, expires)
+
+
+def verify_link(
+    secret: str,
+    alert_id: str,
+    role: str,
+    expires: str | int,
+    signature: str,
+    now: datetime,
+    action: str = "ack",
+) -> str | None:
+    """None when the link is valid, else the reason it is refused (for the 403 page and the log)."""
+    if role not in ROLES:
+        return "unknown role"
+    try:
+        exp = int(expires)
+    except (TypeError, ValueError):
+        return "malformed expiry"
+    expected = _sign(secret, action, alert_id, role, exp)
+    if not hmac.compare_digest(expected, signature or ""):
+        return "bad signature"
+    if now.timestamp() > exp:
+        return "link expired"
+    return None
+
+
+def ack_link(base_url: str, secret: str, alert_id: str, role: str, expires: int) -> str:
+    """The one-click link printed in a message to ``role`` (opens a confirmation page, see
+    streams/web/acks.py)."""
+    query = urlencode({"role": role, "exp": expires, "sig": sign_link(secret, alert_id, role, expires)})
+    return f"{base_url.rstrip('/')}/alerts/{quote(alert_id)}/ack?{query}"
+
+
+def link_id(signature: str) -> str:
+    """A stable name of one signed link, safe to store: knowing it does not let anyone forge the link."""
+    return hashlib.sha256(f"link|{signature}".encode()).hexdigest()[:24]
+
+
+def origin_of(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of a URL or an Origin header value; None when it has no scheme or host."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname.lower(), port or (443 if parts.scheme == "https" else 80)
+
+
+SAME_SITE_FETCHES = ("same-origin", "none")
+
+
+def cross_origin_refusal(headers: Mapping[str, str], own: Collection[str]) -> str | None:
+    """Why a POST is refused as coming from another site's page, or None when it may proceed.
+
+    ``own`` are the service's own origins (SAFETY_PUBLIC_URL and the address the request came to). A browser
+    says where a post comes from in ``Sec-Fetch-Site`` and ``Origin`` (or, failing that, ``Referer``); each
+    that is present must name this service. A request with none of them is not from a browser page (the
+    ``safety ack`` command, scripts) and proceeds to the token or link check.
+    """
+    fetch_site = headers.get("Sec-Fetch-Site")
+    if fetch_site is not None and fetch_site.strip().lower() not in SAME_SITE_FETCHES:
+        return f"cross-site request refused (Sec-Fetch-Site: {fetch_site[:20]})"
+    mine = {o for o in (origin_of(u) for u in own) if o is not None}
+    for header in ("Origin", "Referer"):
+        value = headers.get(header)
+        if value is not None:
+            if origin_of(value) not in mine:
+                return f"cross-origin request refused ({header} is not this service)"
+            return None
+    return None

@@ -1,0 +1,341 @@
+"""The dashboard's view of the stream: a bounded view table fed by what ingest accepted, alerts and acks.
+
+Every page (streams/web/pages.py) needs the whole study, but a worker owns only some partitions; the view is a
+faust GlobalTable, so every worker reads every partition's view. Each key has one writer (convention 10):
+``s:<subject_id>`` is written on the worker that owns the subject's partition (the ingest agent hands it the
+events and graded rows it accepted; the agent on safety.alerts, keyed by subject_id, adds alerts),
+``a:<alert_id>`` by the agent on safety.acks (keyed by alert_id), ``x:<alert_id>`` (the alert itself, so any
+worker's ack endpoint finds it by id: streams/web/acks.py) by the alerts agent of the alert's subject partition. What
+a subject's view keeps is bounded
+(``SubjectView.add_*``): every enrolment, infusion, AE, death and alert, and for the six timeline tests the
+first and the latest lab values and graded rows.
+
+A leader-only timer publishes the safety-summary JSON to safety.ethics-feed every ``feed_interval`` seconds,
+so a consumer of that topic gets the same document as ``GET /reports/safety-summary.json``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from safety.coding import without_free_text
+from safety.delivery.ledger import ack_refusal, submission_refusal
+from safety.model.outputs import Alert, GradedObservation
+from safety.reports.report import (
+    TIMELINE_TESTS,
+    Report,
+    StoppingParams,
+    build_report,
+    read_acks,
+    read_alerts,
+    read_events,
+    read_graded,
+)
+
+log = logging.getLogger(__name__)
+
+KEEP_FIRST, KEEP_LAST = 8, 400  # per subject and test: baseline candidates + recent follow-up
+MAX_ALERTS = 1000
+MAX_ACKS = 20
+MAX_VIEW_BYTES = 512 * 1024  # a year of a subject is ~80 KB; a Kafka record may have 1 MB
+FEED_INTERVAL_SECONDS = 3600.0
+
+
+class SubjectView(BaseModel):
+    """What the pages show of one subject, as raw contract JSON objects (re-validated by safety.reports.report)."""
+
+    events: list[dict[str, Any]] = Field(default_factory=list)
+    graded: list[dict[str, Any]] = Field(default_factory=list)
+    alerts: list[dict[str, Any]] = Field(default_factory=list)
+
+    def add_event(self, event: dict[str, Any]) -> None:
+        if event.get("type") == "lab":
+            if event.get("test") not in TIMELINE_TESTS:
+                return
+            self.events = _bounded_by_test(self.events, event, "test")
+            return
+        if event.get("type") in ("vital", "ecg", "transfusion"):
+            return  # not shown on the pages; the subject table keeps what the rules need
+        self.events = [e for e in self.events if not _same_revision(e, event)] + [event]
+
+    def add_graded(self, row: dict[str, Any]) -> None:
+        if row.get("test") not in TIMELINE_TESTS:
+            return
+        self.graded = _bounded_by_test(self.graded, row, "test")
+
+    def add_alert(self, alert: dict[str, Any]) -> None:
+        if any(a.get("alert_id") == alert.get("alert_id") for a in self.alerts):
+            return  # redelivery: the same alert, content-derived id
+        self.alerts = (self.alerts + [alert])[-MAX_ALERTS:]
+
+
+def _same_revision(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a.get("event_id") == b.get("event_id") and a.get("revision", 1) == b.get("revision", 1)
+
+
+def _bounded_by_test(rows: list[dict[str, Any]], new: dict[str, Any], field: str) -> list[dict[str, Any]]:
+    rows = [r for r in rows if not _same_revision(r, new)] + [new]
+    same = [r for r in rows if r.get(field) == new.get(field)]
+    if len(same) <= KEEP_FIRST + KEEP_LAST:
+        return rows
+    same.sort(key=lambda r: str(r.get("occurred_at", "")))
+    keep = {id(r) for r in same[:KEEP_FIRST] + same[-KEEP_LAST:]}
+    return [r for r in rows if r.get(field) != new.get(field) or id(r) in keep]
+
+
+def subject_key(subject_id: str) -> str:
+    return f"s:{subject_id}"
+
+
+def ack_key(alert_id: str) -> str:
+    return f"a:{alert_id}"
+
+
+def alert_key(alert_id: str) -> str:
+    return f"x:{alert_id}"
+
+
+def snapshot(
+    items: Iterable[tuple[Any, Any]], tz: Any = None
+) -> tuple[list[Any], list[GradedObservation], list[Alert], list[Any]]:
+    """(events, graded, alerts, acks) from the view table's items (bytes or str keys and JSON values), as models.
+
+    Each entry and each record in it is read on its own: one that does not read (bad JSON, a value out of
+    range, a changelog record from an older version) is skipped and logged, so it cannot take every page down.
+    """
+    events: list[Any] = []
+    graded: list[GradedObservation] = []
+    alerts: list[Alert] = []
+    acks: list[Any] = []
+    bad: list[str] = []
+    event_tz = {"tz": tz} if tz is not None else {}
+    for raw_key, raw_value in items:
+        key = raw_key.decode(errors="replace") if isinstance(raw_key, bytes) else str(raw_key)
+        if raw_value is None:
+            continue
+        try:
+            if key.startswith("s:"):
+                view = SubjectView.model_validate_json(raw_value)
+            elif key.startswith("a:"):
+                acks += _readable(json.loads(raw_value), lambda r: read_acks([r]), bad, key)
+                continue
+            else:
+                continue
+        except Exception:  # noqa: BLE001 - one bad entry must not fail every page
+            bad.append(key)
+            continue
+        events += _readable(view.events, lambda e: read_events([e], **event_tz), bad, key)
+        graded += _readable(view.graded, lambda g: read_graded([g]), bad, key)
+        alerts += _readable(view.alerts, lambda a: read_alerts([a]), bad, key)
+    if bad:
+        log.warning("dashboard view: %d unreadable records skipped (first: %s)", len(bad), bad[0])
+    alerts.sort(key=lambda a: (a.raised_at.isoformat(), a.alert_id))
+    return events, graded, alerts, acks
+
+
+def _readable(records: Any, read: Callable[[Any], list[Any]], bad: list[str], key: str) -> list[Any]:
+    """``read`` applied to each record alone; a record it cannot read (any exception) is left out."""
+    out: list[Any] = []
+    for record in records if isinstance(records, list) else []:
+        try:
+            out += read(record)
+        except Exception:  # noqa: BLE001 - e.g. OverflowError from a value of 10^400
+            bad.append(key)
+    return out
+
+
+def report_from(
+    items: Iterable[tuple[Any, Any]],
+    *,
+    study_id: str,
+    generated_at: datetime,
+    stopping: StoppingParams | None = None,
+    tz: Any = None,
+) -> tuple[Report, list[Any], list[Any]]:
+    """The report the pages show, plus the events and graded rows (models) for timelines and eDISH."""
+    events, graded, alerts, acks = snapshot(items, tz)
+    kwargs = {"tz": tz} if tz is not None else {}
+    report = build_report(
+        events, alerts, acks, study_id=study_id, generated_at=generated_at, stopping=stopping, **kwargs
+    )
+    return report, events, graded
+
+
+def ack_refusal_in_view(alert_raw: bytes | None, record: dict[str, Any]) -> str | None:
+    """Why the pages must not show this ack or submission (the same rule the ledger applies, safety.delivery.ledger);
+    None when it may be shown, or when the alert is not in the view yet and so cannot be judged here."""
+    if alert_raw is None:
+        return None
+    try:
+        alert = Alert.model_validate_json(alert_raw)
+    except ValidationError:
+        return None
+    role = str(record.get("role", ""))
+    if record.get("type") == "ack":
+        return ack_refusal(alert, role)
+    if record.get("type") == "ethics_submitted":
+        return submission_refusal(alert, role)
+    return None
+
+
+def view_record(data: Any) -> dict[str, Any] | None:
+    """A JSON object as the view keeps it: text that UTF-8 cannot carry (unpaired surrogates) becomes U+FFFD.
+
+    The pages encode what they show as UTF-8; one unpaired surrogate in an AE term failed every page.
+    """
+    if not isinstance(data, dict):
+        return None
+    text = json.dumps(data, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        cleaned: dict[str, Any] = json.loads(text.encode("utf-8", errors="replace"))
+        return cleaned
+    return data
+
+
+def _json(value: bytes | str | None) -> dict[str, Any] | None:
+    """A record of an output topic as a JSON object; anything else (logged by the caller) is None."""
+    if value is None:
+        return None
+    return view_record(json.loads(value))
+
+
+def register(app: Any, ctx: Any) -> Any:
+    """Declare the view GlobalTable, its feed from ingest, two agents and the ethics-feed timer; returns the table.
+
+    Events and graded rows come from what the ingest agent accepted (``ctx.accepted_listeners``), never from the
+    input topic: the view holds nothing ingest rejected (a value of 10^400, a record keyed by another subject, a
+    conflicting duplicate). Alerts and acks come from their topics, which only this service writes; each record
+    is read on its own, and one that does not read is logged and skipped.
+    """
+    from streams.worker.tables import raw_table
+
+    existing = ctx.tables.extra.get("dashboard_view")
+    if existing is not None:
+        return existing
+    view = raw_table(
+        app,
+        "dashboard_view",
+        is_global=True,
+        help_text="s:<subject_id> -> SubjectView JSON, a:<alert_id> -> acks (writer: dashboard)",
+    )
+    ctx.tables.extra["dashboard_view"] = view
+
+    def update(subject_id: str, change: Callable[[SubjectView], None]) -> None:
+        key = subject_key(subject_id).encode()
+        current = view.get(key)
+        try:
+            subject = SubjectView.model_validate_json(current) if current else SubjectView()
+        except ValueError:
+            log.error("dashboard view of a subject was unreadable and is started again")
+            subject = SubjectView()
+        change(subject)
+        data = subject.model_dump_json().encode()
+        if len(data) > MAX_VIEW_BYTES:  # a changelog record over Kafka's limit would fail in faust's producer
+            log.error("dashboard view of a subject is %d bytes, over %d: not updated", len(data), MAX_VIEW_BYTES)
+            return
+        view[key] = data
+
+    def on_accepted(entries: Sequence[Any]) -> None:
+        def add(subject: SubjectView) -> None:
+            for entry in entries:
+                record = view_record(json.loads(entry.raw))
+                # the view's changelog is a topic: no free text in it (README, "No identifiers")
+                kept = without_free_text(record, _criteria(ctx, entry.event.study_id)) if record else None
+                if kept is not None:
+                    subject.add_event(kept)
+                for row in entry.graded:
+                    cleaned = view_record(row.model_dump(mode="json"))
+                    if cleaned is not None:
+                        subject.add_graded(cleaned)
+
+        update(entries[0].event.subject_id, add)
+
+    ctx.accepted_listeners.append(on_accepted)
+
+    @app.agent(ctx.topics.alerts, name="dashboard_alerts")
+    async def alerts(stream: Any) -> None:
+        async for value in stream:
+            try:
+                record = _json(value)
+                if record and isinstance(record.get("subject_id"), str):
+                    update(record["subject_id"], functools.partial(SubjectView.add_alert, alert=record))
+                    if isinstance(record.get("alert_id"), str):
+                        key = alert_key(record["alert_id"]).encode()
+                        if view.get(key) is None:  # first occurrence, as SubjectView.add_alert keeps
+                            view[key] = value
+            except Exception:  # noqa: BLE001 - one bad record must not restart the agent (and stall it)
+                log.exception("dashboard: a record of the alerts topic was skipped")
+
+    @app.agent(ctx.topics.acks, name="dashboard_acks")
+    async def acks(stream: Any) -> None:
+        async for value in stream:
+            try:
+                record = _json(value)
+                if record and isinstance(record.get("alert_id"), str):
+                    key = ack_key(record["alert_id"]).encode()
+                    known = json.loads(view.get(key) or b"[]")
+                    if any(k.get("ack_id") == record.get("ack_id") for k in known if record.get("ack_id")):
+                        continue  # the same ack redelivered, or a single-use link posted twice at once
+                    refusal = ack_refusal_in_view(view.get(alert_key(record["alert_id"]).encode()), record)
+                    if refusal:
+                        log.warning("dashboard: %s refused, not shown: %s", record.get("type"), refusal)
+                        continue
+                    view[key] = json.dumps((known + [record])[-MAX_ACKS:], ensure_ascii=False).encode()
+            except Exception:  # noqa: BLE001 - one bad record must not restart the agent (and stall it)
+                log.exception("dashboard: a record of the acks topic was skipped")
+
+    interval = float(
+        getattr(ctx.settings, "ethics_feed_interval", FEED_INTERVAL_SECONDS) or FEED_INTERVAL_SECONDS
+    )
+
+    @app.timer(interval=interval, on_leader=True, name="dashboard_ethics_feed")
+    async def publish_summary() -> None:
+        from streams.web.feeds import summary_json
+
+        report, _, _ = current_report(ctx, datetime.now(UTC))
+        await ctx.topics.ethics_feed.send(
+            key=report.overview.study_id.encode(), value=summary_json(report).encode()
+        )
+
+    return view
+
+
+def _criteria(ctx: Any, study_id: str) -> Any:
+    """The CTCAE criteria of the event's study, or None when they cannot be loaded (AE terms are then withheld)."""
+    try:
+        return ctx.rulebook.studies[study_id].criteria
+    except Exception:  # noqa: BLE001  (as study_settings: the pages still work without the rules)
+        return None
+
+
+def study_settings(ctx: Any) -> tuple[str, StoppingParams, Any]:
+    """Study id, stopping parameters and time zone from the worker's rule set (the protocol file)."""
+    try:
+        rules = ctx.rules
+    except Exception:  # noqa: BLE001  (rules not loadable: the pages still show counts, with defaults)
+        log.warning("dashboard: rules could not be loaded; using the default study's stopping parameters")
+        from safety.rules.ruleset import DEFAULT_STUDY
+
+        return DEFAULT_STUDY, StoppingParams(), None
+    return rules.protocol.study_id, StoppingParams.of(rules.protocol), rules.tz
+
+
+def current_report(ctx: Any, now: datetime) -> tuple[Report, list[Any], list[Any]]:
+    study_id, stopping, tz = study_settings(ctx)
+    view = ctx.tables.extra["dashboard_view"]
+    return report_from(
+        list(view.items()),
+        study_id=study_id,
+        generated_at=now.astimezone(tz) if tz else now,
+        stopping=stopping,
+        tz=tz,
+    )

@@ -1,0 +1,319 @@
+"""The safety officer's pages as HTML strings: overview, open alerts, subject timeline, eDISH (issue 7).
+
+Pure: template texts, the report view models and the links come in, HTML goes out. The worker
+(streams/web/pages.py) and the offline ``safety report`` (streams/cli/report.py) both call these, so the static
+pages the browser tests render are the live pages, with static links and no acknowledge buttons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+from urllib.parse import quote
+
+from safety.coding import alert_term
+from safety.delivery.ledger import ack_refusal, submission_refusal
+from safety.reports.report import QUADRANTS, AlertStatus, EdishPoint, Report, SubjectTimeline
+from safety.rules.protocol import HysLaw
+from streams.web import charts as svg
+from streams.web.feeds import KIND_LABELS, STATE_LABELS
+from streams.web.templating import render
+
+TEMPLATE_NAMES = ("layout.html", "overview.html", "alerts.html", "subject.html", "edish.html")
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where each page lives: the worker's routes or the static report's file names."""
+
+    overview: str
+    alerts: str
+    edish: str
+    edish_baseline: str
+    feed: str
+    summary_json: str
+    summary_csv: str
+    summary_html: str
+    subject: Callable[[str], str]
+    ack: Callable[[str], str] | None = None  # POST target of the acknowledge button; None = static pages
+    submit: Callable[[str], str] | None = None  # POST target of "report submitted to the ethics committee"
+    role: str | None = None  # the viewer's role: only the buttons it may use are shown (safety.delivery.ledger)
+
+    @classmethod
+    def live(cls, token: str | None = None, role: str | None = None) -> Links:
+        """The worker's routes; a ``?token=`` the browser came with is carried on every link."""
+        q = f"?token={quote(token)}" if token else ""
+        amp = f"&token={quote(token)}" if token else ""
+        return cls(
+            overview=f"/overview{q}",
+            alerts=f"/alerts{q}",
+            edish=f"/edish{q}",
+            edish_baseline=f"/edish?view=baseline{amp}",
+            feed=f"/feeds/ethics.atom{q}",
+            summary_json=f"/reports/safety-summary.json{q}",
+            summary_csv=f"/reports/safety-summary.csv{q}",
+            summary_html=f"/reports/safety-summary.html{q}",
+            subject=lambda code: f"/subjects/{quote(code)}{q}",
+            ack=lambda alert_id: f"/alerts/{quote(alert_id)}/ack{q}",
+            submit=lambda alert_id: f"/alerts/{quote(alert_id)}/ethics-submitted{q}",
+            role=role,
+        )
+
+    @classmethod
+    def static(cls) -> Links:
+        return cls(
+            overview="overview.html",
+            alerts="alerts.html",
+            edish="edish.html",
+            edish_baseline="edish.html#baseline",
+            feed="ethics.atom",
+            summary_json="safety-summary.json",
+            summary_csv="safety-summary.csv",
+            summary_html="safety-summary.html",
+            subject=lambda code: f"subject-{quote(code)}.html",
+        )
+
+
+def _t(t: Any) -> str:
+    return "" if t is None else t.strftime("%Y-%m-%d %H:%M %z")
+
+
+def _pct(ci: tuple[float, float] | None) -> str:
+    return "–" if ci is None else f"{ci[0] * 100:.1f}% – {ci[1] * 100:.1f}%"
+
+
+def _nav(links: Links, study_id: str) -> str:
+    items = [
+        ("总览 / Overview", links.overview),
+        ("未确认警报 / Open alerts", links.alerts),
+        ("eDISH", links.edish),
+        ("伦理委员会订阅 / Ethics feed (Atom)", links.feed),
+        ("汇总 / Summary HTML", links.summary_html),
+        ("CSV", links.summary_csv),
+        ("JSON", links.summary_json),
+    ]
+    return (
+        f"<nav><strong>{escape(study_id)}</strong> "
+        + " · ".join(f'<a href="{escape(h)}">{escape(label)}</a>' for label, h in items)
+        + "</nav>"
+    )
+
+
+def _page(templates: Mapping[str, str], links: Links, study_id: str, title: str, body: str) -> str:
+    return render(
+        templates["layout.html"], {"title": title, "nav": _nav(links, study_id), "body": body}, "layout.html"
+    )
+
+
+def _alert_rows(statuses: Sequence[AlertStatus], links: Links, token_field: str) -> list[dict[str, Any]]:
+    rows = []
+    for st in statuses:
+        a = st.alert
+        role = links.role or ""
+        action = ""
+        if links.ack is not None and st.state == "open" and ack_refusal(a, role) is None:
+            action = (
+                f'<form method="post" action="{escape(links.ack(a.alert_id))}" class="ack">{token_field}'
+                '<input type="text" name="who" required maxlength="100" placeholder="确认人 / Name" '
+                'aria-label="who"><input type="text" name="conclusion" required maxlength="2000" '
+                'placeholder="结论 / Conclusion" aria-label="conclusion">'
+                '<button type="submit" data-testid="ack-button">确认 / Acknowledge</button>'
+                '<span class="ack-status" role="status"></span></form>'
+            )
+        if (
+            links.submit is not None
+            and st.state == "open"
+            and st.submitted_at is None
+            and submission_refusal(a, role) is None
+        ):
+            action += (
+                f'<form method="post" action="{escape(links.submit(a.alert_id))}" class="ack">'
+                '<input type="text" name="who" required maxlength="100" placeholder="提交人 / Name" '
+                'aria-label="who"><input type="text" name="reference" maxlength="100" '
+                'placeholder="伦理受理号 / Reference" aria-label="reference">'
+                '<button type="submit" data-testid="submit-button">已报伦理 / Submitted to ethics'
+                "</button>"
+                '<span class="ack-status" role="status"></span></form>'
+            )
+        action = action or escape(STATE_LABELS[st.state])
+        rows.append(
+            {
+                "alert_id": a.alert_id,
+                "kind": str(a.kind),
+                "kind_label": KIND_LABELS.get(str(a.kind), str(a.kind)),
+                "subject": a.subject_id,
+                "href": links.subject(a.subject_id),
+                "study_day": "" if a.study_day is None else a.study_day,
+                "term": alert_term(a) or "",
+                "grade": "" if a.grade is None else a.grade,
+                "rule": a.rule_id,
+                "raised": _t(a.raised_at),
+                "due": _t(a.report_due_at),
+                "state": st.state,
+                "action": action,
+            }
+        )
+    return rows
+
+
+def alerts_fragment(
+    report: Report,
+    templates: Mapping[str, str],
+    links: Links,
+    *,
+    open_only: bool = True,
+    token_field: str = "",
+) -> str:
+    statuses = [s for s in report.statuses if s.state == "open"] if open_only else list(report.statuses)
+    statuses.sort(key=lambda s: (s.alert.report_due_at or s.alert.raised_at, s.alert.alert_id))
+    return render(
+        templates["alerts.html"],
+        {"alerts": _alert_rows(statuses, links, token_field), "count": len(statuses)},
+        "alerts.html",
+    )
+
+
+def overview_page(
+    report: Report, templates: Mapping[str, str], links: Links, *, token_field: str = ""
+) -> str:
+    ov = report.overview
+    p = ov.stopping_probability
+    stats = [
+        ("已入组 / Subjects enrolled", ov.subjects_enrolled, "subjects-enrolled"),
+        ("已输注 / Subjects infused", ov.subjects_infused, "subjects-infused"),
+        ("DLT 受试者 / Subjects with DLT", ov.subjects_with_dlt, "subjects-with-dlt"),
+        ("DLT 率 95% CI / DLT rate 95% CI", _pct(ov.dlt_rate_ci95), "dlt-ci"),
+        ("SAE 受试者 / Subjects with SAE", ov.subjects_with_sae, "subjects-with-sae"),
+        ("SAE 发生率 95% CI / SAE incidence 95% CI", _pct(ov.sae_rate_ci95), "sae-ci"),
+        ("SAE / SUSAR 数 / count", f"{ov.sae_count} / {ov.susar_count}", "sae-susar-count"),
+        (
+            f"后验 P(DLT率 > {ov.stopping.threshold:g}) / Posterior",
+            "未评估 / not evaluated" if p is None else f"{p:.3f}",
+            "stopping-probability",
+        ),
+        (
+            f"停止界值 {ov.stopping.probability:g} / Boundary crossed",
+            "是 / YES" if ov.stopping_boundary_crossed else "否 / no",
+            "stopping-crossed",
+        ),
+        ("逾期报告 / Overdue reports", ov.overdue_reports, "overdue-reports"),
+    ]
+    per_subject: dict[str, dict[str, int]] = {}
+    for st in report.statuses:
+        if st.state == "withdrawn":
+            continue
+        counts = per_subject.setdefault(st.alert.subject_id, {})
+        counts[str(st.alert.kind)] = counts.get(str(st.alert.kind), 0) + 1
+        if st.state == "open":
+            counts["open"] = counts.get("open", 0) + 1
+    subjects = [
+        {
+            "code": code,
+            "href": links.subject(code),
+            "dlt": c.get("DLT", 0),
+            "sae": c.get("SAE", 0),
+            "susar": c.get("SUSAR", 0),
+            "open": c.get("open", 0),
+        }
+        for code, c in sorted(per_subject.items())
+    ]
+    body = render(
+        templates["overview.html"],
+        {
+            "study_id": ov.study_id,
+            "generated_at": _t(ov.generated_at),
+            "rules_version": report.rules_version or "–",
+            "stats": [{"label": lbl, "value": v, "testid": tid} for lbl, v, tid in stats],
+            "crossed_class": "crossed" if ov.stopping_boundary_crossed else "",
+            "posterior_svg": svg.posterior_chart(ov.series, ov.stopping.probability, ov.stopping.threshold),
+            "incidence_svg": svg.incidence_chart(ov.series),
+            "alerts_table": alerts_fragment(report, templates, links, token_field=token_field),
+            "subjects": subjects,
+            "subject_links": [{"code": c, "href": links.subject(c)} for c in report.subjects],
+            "links": links,
+        },
+        "overview.html",
+    )
+    return _page(templates, links, ov.study_id, f"{ov.study_id} 安全总览 / Safety overview", body)
+
+
+def alerts_page(report: Report, templates: Mapping[str, str], links: Links, *, token_field: str = "") -> str:
+    body = "<h1>未确认警报 / Open alerts</h1>" + alerts_fragment(
+        report, templates, links, token_field=token_field
+    )
+    return _page(templates, links, report.overview.study_id, "未确认警报 / Open alerts", body)
+
+
+def subject_page(timeline: SubjectTimeline, templates: Mapping[str, str], links: Links) -> str:
+    days = [p.study_day for s in timeline.series for p in s.points] + [m.study_day for m in timeline.markers]
+    day_range = (min(days + [0]), max(days + [1]))
+    charts = [{"test": s.test, "svg": svg.lab_chart(s, timeline.markers, day_range)} for s in timeline.series]
+    markers = [{"day": m.study_day, "kind": m.kind, "label": m.label} for m in timeline.markers]
+    alerts = [
+        {
+            "kind": str(s.alert.kind),
+            "rule": s.alert.rule_id,
+            "study_day": "" if s.alert.study_day is None else s.alert.study_day,
+            "term": alert_term(s.alert) or "",
+            "grade": "" if s.alert.grade is None else s.alert.grade,
+            "state": STATE_LABELS[s.state],
+        }
+        for s in timeline.alerts
+    ]
+    body = render(
+        templates["subject.html"],
+        {
+            "subject_id": timeline.subject_id,
+            "day0": "" if timeline.day0 is None else timeline.day0.isoformat(),
+            "charts": charts,
+            "markers": markers,
+            "alerts": alerts,
+        },
+        "subject.html",
+    )
+    return _page(templates, links, timeline.study_id or "", f"{timeline.subject_id} 时间线 / Timeline", body)
+
+
+def edish_page(
+    points: Sequence[EdishPoint],
+    templates: Mapping[str, str],
+    links: Links,
+    study_id: str,
+    *,
+    hys_law: HysLaw,
+    view: str = "uln",
+) -> str:
+    """The eDISH page; ``hys_law`` (the protocol's) places the quadrant lines the points were split by."""
+    lines = (hys_law.transaminase_x_uln, hys_law.bilirubin_x_uln)
+    rows = [
+        {
+            "subject": p.subject_id,
+            "href": links.subject(p.subject_id),
+            "alt_uln": _f(p.alt_x_uln),
+            "bili_uln": _f(p.bili_x_uln),
+            "alt_base": _f(p.alt_x_baseline),
+            "bili_base": _f(p.bili_x_baseline),
+            "quadrant_uln": QUADRANTS[p.quadrant_uln],
+            "quadrant_baseline": QUADRANTS[p.quadrant_baseline],
+        }
+        for p in points
+    ]
+    body = render(
+        templates["edish.html"],
+        {
+            "uln_svg": svg.edish_chart(points, "uln", *lines),
+            "baseline_svg": svg.edish_chart(points, "baseline", *lines),
+            "uln_checked": "" if view == "baseline" else "checked",
+            "baseline_checked": "checked" if view == "baseline" else "",
+            "rows": rows,
+            "hys_law_count": sum(1 for p in points if p.quadrant_uln == "hys_law"),
+        },
+        "edish.html",
+    )
+    return _page(templates, links, study_id, "eDISH", body)
+
+
+def _f(x: float | None) -> str:
+    return "" if x is None else f"{x:.2f}"

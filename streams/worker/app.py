@@ -1,0 +1,119 @@
+"""The faust app: ``create_app(settings)`` builds topics, tables, agents, ``/metrics`` and plug-in pages.
+
+``app`` at module level serves ``faust -A streams.worker.app worker``; ``safety worker`` (streams.worker.run) builds its
+own from the environment. Group settings follow notes faust-kafka-tansu.md ("Recommended settings"): a 6 s
+session (Tansu holds JoinGroup for session/2, so first event ~5 s after start), a 1 s heartbeat, no standby
+replicas, and a short commit interval so fewer events are redelivered after a crash (they are no-ops, but cost
+time).
+
+Tansu-only workarounds (``settings.embedded_workarounds``; on for the embedded broker, off on real Kafka):
+* ``producer_max_batch_size=1``: Tansu's ListOffsets(LATEST) answers the base offset of the newest batch + 1,
+  so table recovery stopped early and silently dropped the last changelog records (notes §2, §3). One record
+  per batch makes it correct. Real Kafka answers correctly; batching is kept there.
+* ``fetch_max_wait_ms`` clamp to 50 ms: faust hard-codes 1500 ms and Tansu sleeps out most of it even when
+  data arrives (p50 latency 1.1 s -> 32 ms, notes §7). Kafka returns a fetch as soon as data is there, so not
+  needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from typing import Any
+
+import faust
+
+from streams.settings import Settings
+from streams.web.metrics import SafetyMetrics, register_metrics_page
+from streams.worker.context import WorkerContext
+from streams.worker.tables import declare_tables
+from streams.worker.topics import declare_topics
+
+log = logging.getLogger(__name__)
+
+TANSU_FETCH_MAX_WAIT_MS = 50
+
+
+def clamp_fetch_wait(max_wait_ms: int = TANSU_FETCH_MAX_WAIT_MS) -> None:
+    """Make faust's hard-coded fetch_max_wait_ms=1500 a short wait (process-wide; idempotent)."""
+    import aiokafka
+
+    consumer = aiokafka.AIOKafkaConsumer
+    if getattr(consumer.__init__, "_safety_clamped", False):
+        return
+    original = consumer.__init__
+
+    def patched(self: aiokafka.AIOKafkaConsumer, *args: object, **kwargs: object) -> None:
+        if kwargs.get("fetch_max_wait_ms", 0) > max_wait_ms:  # type: ignore[operator]
+            kwargs["fetch_max_wait_ms"] = max_wait_ms
+        original(self, *args, **kwargs)
+
+    patched._safety_clamped = True  # type: ignore[attr-defined]
+    consumer.__init__ = patched
+
+
+def uses_workarounds(settings: Settings) -> bool:
+    return bool(settings.embedded_workarounds)
+
+
+def faust_settings(settings: Settings) -> dict[str, Any]:
+    """faust.App keyword arguments from our settings (shared with the pass-through app in bench/)."""
+    conf: dict[str, Any] = dict(
+        broker=settings.bootstrap_url() if settings.kafka_bootstrap else "kafka://127.0.0.1:9092",
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication,
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=settings.heartbeat_interval,
+        broker_commit_interval=settings.commit_interval,
+        table_standby_replicas=0,
+        web_enabled=settings.web_enabled,
+        web_bind=settings.web_host,
+        web_port=settings.web_port,
+        web_host=settings.web_host,
+        consumer_auto_offset_reset="earliest",
+        processing_guarantee="at_least_once",  # exactly_once: fails on Tansu, duplicates on Kafka (§4)
+    )
+    if uses_workarounds(settings):
+        conf["producer_max_batch_size"] = 1
+    return conf
+
+
+def create_app(settings: Settings | None = None, metrics: SafetyMetrics | None = None) -> faust.App:
+    """A fully wired worker app; ``app.safety`` is its WorkerContext (streams/worker/context.py)."""
+    from streams.worker import gaps, ingest, watchdog
+
+    settings = settings or Settings()
+    if uses_workarounds(settings):
+        clamp_fetch_wait()
+    gaps.contiguous_topics(settings.topic_events, settings.topic_study)
+    app = faust.App(settings.app_id, **faust_settings(settings))
+    ctx = WorkerContext(
+        app=app,
+        settings=settings,
+        metrics=metrics or SafetyMetrics.create(),
+        topics=declare_topics(app, settings),
+        tables=declare_tables(app, settings),
+    )
+    app.safety = ctx  # type: ignore[attr-defined]
+    ingest.register(app, ctx)
+    watchdog.register(app, ctx)
+    register_metrics_page(app, ctx.metrics)
+    register_plugins(app, ctx)
+    return app
+
+
+def register_plugins(app: faust.App, ctx: WorkerContext) -> None:
+    """Call ``register(app, ctx)`` of the delivery and dashboard modules when they are installed.
+
+    find_spec instead of a plain import because those modules land concurrently with this one; once they are
+    in the tree this is an ordinary import (an ImportError inside them still propagates).
+    """
+    for name in filter(None, (n.strip() for n in ctx.settings.plugins.split(","))):
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).register(app, ctx)
+
+
+app = create_app()

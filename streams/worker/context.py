@@ -1,0 +1,115 @@
+"""What the worker hands to modules that plug pages or agents into it (``register(app, ctx)``).
+
+``streams.worker.app.create_app`` builds one ``WorkerContext`` per app and calls ``streams.web.acks.register(app, ctx)``
+(delivery engineer) and ``streams.web.pages.register(app, ctx)`` (dashboard engineer) when those modules exist.
+A plug-in may declare its own agents, tables and pages on ``app`` inside ``register``; each table keeps one
+writer (architecture convention 10), so a plug-in reads ``ctx.tables`` and writes only the tables it declares.
+
+Attributes
+----------
+app: faust.App
+    The worker's app (declare ``@app.agent``, ``@app.page``, ``app.Table`` here).
+settings: streams.settings.Settings
+    Configuration (topic names, web host/port, notify config, auth tokens, link secret...).
+metrics: streams.web.metrics.SafetyMetrics
+    The metrics of this process (exact names in streams/web/metrics.py); ``/metrics`` is already served.
+topics: Topics
+    faust topic objects, all raw-bytes topics (encode/decode with streams.worker.codec only):
+    ``events`` (input, keyed by subject_id), ``graded``, ``alerts`` (Alert JSON, keyed by subject_id),
+    ``deadletter``, ``study`` (StudySignal JSON, keyed by study_id), ``acks`` (command events from HTTP),
+    ``deliveries`` (delivery ledger, compacted), ``ethics_feed``.
+tables: Tables
+    ``subjects`` (subject_id -> SubjectState JSON, writer: streams.worker.ingest.ingest),
+    ``study`` (study_id -> StudyState JSON, writer: streams.worker.ingest.study); plug-ins may set more attributes.
+rulebook: safety.rules.ruleset.RuleBook
+    Every study the worker evaluates (each event under its own study's rules), loaded on first use from
+    ``settings.rules_file`` (a study file or a directory; default: every study in rules/studies), shared with
+    replay.
+rules: safety.rules.ruleset.RuleSet
+    The primary study's rule set (``rulebook.primary``): what the single-study pages, dashboard and the delivery
+    stage's escalation timings read.
+accepted_listeners: list of callables
+    Called by the ingest agent once per subject and batch with what it accepted (``Accepted``: raw bytes,
+    event, graded rows), after the batch's outputs are delivered. A read model (streams/web/dashboard.py) is fed
+    from here, never from the raw input topic, so it holds nothing ingest rejected. A listener must not block;
+    one that raises is logged and skipped, ingest goes on.
+broker_health: streams.worker.health.BrokerHealth
+    Whether the broker answers (probed by streams/worker/watchdog.py); the pages show its banner while it does not.
+stall_watched: set of topic names
+    Topics of plug-in agents the stall watchdog also re-seeks (safety.alerts and the delivery commands).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from streams.worker.health import BrokerHealth
+
+if TYPE_CHECKING:
+    import faust
+
+    from safety.model.events import Event
+    from safety.model.outputs import GradedObservation
+    from safety.rules.ruleset import RuleBook, RuleSet
+    from streams.settings import Settings
+    from streams.web.metrics import SafetyMetrics
+
+
+@dataclass
+class Topics:
+    events: faust.TopicT
+    graded: faust.TopicT
+    alerts: faust.TopicT
+    deadletter: faust.TopicT
+    study: faust.TopicT
+    acks: faust.TopicT
+    deliveries: faust.TopicT
+    delivery_commands: faust.TopicT  # alerts re-keyed by alert_id for the delivery ledger (streams.worker.delivery)
+    ethics_feed: faust.TopicT
+
+
+@dataclass
+class Tables:
+    subjects: Any  # faust.Table[str, str]: subject_id -> SubjectState JSON
+    study: Any  # faust.Table[str, str]: study_id -> StudyState JSON
+    extra: dict[str, Any] = field(default_factory=dict)  # tables declared by plug-ins, by name
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """One input record ingest accepted: its exact bytes, the validated event, the graded rows it gave."""
+
+    raw: bytes
+    event: Event
+    graded: Sequence[GradedObservation] = ()
+
+
+@dataclass
+class WorkerContext:
+    app: faust.App
+    settings: Settings
+    metrics: SafetyMetrics
+    topics: Topics
+    tables: Tables
+    accepted_listeners: list[Callable[[Sequence[Accepted]], None]] = field(default_factory=list)
+    broker_health: BrokerHealth = field(default_factory=BrokerHealth)
+    # topics beside the two inputs whose partitions the stall watchdog re-seeks (streams/worker/watchdog.py); a plug-in
+    # adds those its agents consume when re-reading them is idempotent (the delivery ledger is, by alert id)
+    stall_watched: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.broker_health.exit_after = self.settings.broker_down_exit_seconds
+
+    @cached_property
+    def rulebook(self) -> RuleBook:
+        """Loaded lazily: the worker module is importable (``faust -A streams.worker.app``) before rules are read."""
+        from safety.rules.ruleset import load_rulebook
+
+        return load_rulebook(self.settings.rules_file)
+
+    @property
+    def rules(self) -> RuleSet:
+        return self.rulebook.primary
