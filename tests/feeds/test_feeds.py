@@ -7,6 +7,7 @@ import logging
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -53,13 +54,21 @@ def neutrophils(value: str, status: str, control_id: str) -> str:
     return "\r".join(out)
 
 
-def replay(tmp_path: Path, events: list[dict[str, object]]) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+def replay(tmp_path: Path, events: list[dict[str, object]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     source = tmp_path / "events.jsonl"
     source.write_text("".join(json.dumps(e) + "\n" for e in START + events), encoding="utf-8")
     subprocess.run([sys.executable, "-m", "streams", "replay", str(source), "--out", str(tmp_path / "out")],
                    check=True, capture_output=True, cwd=ROOT)
-    read = lambda name: [json.loads(x) for x in (tmp_path / "out" / name).read_text().splitlines()]  # noqa: E731
-    return read("graded.jsonl"), read("alerts.jsonl")
+    return _rows(tmp_path / "out" / "graded.jsonl"), _rows(tmp_path / "out" / "alerts.jsonl")
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    return data
 
 
 def test_every_loinc_code_of_the_site_file_carries_its_name_and_molar_codes_are_mapped(site: Site) -> None:
@@ -154,7 +163,6 @@ def test_wrong_patient_retracts_what_the_result_raised(site: Site, tmp_path: Pat
 
 def test_fhir_examples_observation_adverse_event_and_entered_in_error(site: Site) -> None:
     memory = ResultMemory()
-    load = lambda name: json.loads((FIXTURES / name).read_text(encoding="utf-8"))  # noqa: E731
     [glucose] = convert_resource(load("Observation-f001.json"), site, memory).events
     assert (glucose["test"], glucose["value"], glucose["unit"], glucose["subject_id"]) == ("GLUC", 6.3, "mmol/L",
                                                                                           "AA-104")
