@@ -1,5 +1,5 @@
 """The import ledger: what earlier imports of a study's EDC exports emitted, so the next import emits only what is
-new or changed (docs/feeds.md, "Re-imports").
+new or changed (docs/sdtm.md, "Re-imports").
 
 An EDC export is a full snapshot each time. The ledger holds, per event id, a digest of the event's content and the
 revision last emitted: the same record again emits nothing, a changed one is emitted with the next revision (the

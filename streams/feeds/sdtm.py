@@ -1,4 +1,4 @@
-"""An EDC's CDISC SDTM export (DM, EX, LB, VS, EG, AE, DS) -> contract events (docs/feeds.md, "SDTM").
+"""An EDC's CDISC SDTM export (DM, EX, LB, VS, EG, AE, DS) -> contract events (docs/sdtm.md).
 
 Every record either becomes an event that the contract's own parser accepts (``safety.model.parse.parse_event``,
 the same check as the stream's ingest) or is listed with its domain, row, variable and reason: ``rejected`` (it

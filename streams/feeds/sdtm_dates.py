@@ -2,7 +2,7 @@
 
 An EDC records what the investigator knew: ``2026-08`` (month only), ``2026-08-05`` (no time). The contract needs
 a date-time, so the missing parts are imputed, and every imputed value is stated in the event's ``imputed`` field
-(docs/feeds.md, "SDTM partial dates"):
+(docs/sdtm.md, "Partial dates"):
 
 - a start (onset, collection, infusion, death...) takes the earliest moment of what is known: a missing time is
   00:00, a missing day the 1st, a missing month January. Read in the study's time zone. A lab collected on the day

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from safety.errors import RuleFileError
+from safety.model.outputs import Alert, GradedObservation
 from safety.replay import replay
 from safety.rules.ruleset import load_rulebook
 from streams.cli.import_sdtm import sdtm
@@ -43,7 +44,7 @@ def _import(source: Path, out: Path, *extra: str) -> tuple[str, list[dict[str, A
 
 def _alerts(*event_files: Path) -> list[dict[str, Any]]:
     lines = [line for path in event_files for line in path.read_text().splitlines()]
-    return [item.model_dump(mode="json") for kind, item in replay(lines, load_rulebook()) if kind == "alert"]
+    return [item.model_dump(mode="json") for _, item in replay(lines, load_rulebook()) if isinstance(item, Alert)]
 
 
 def _pharmaverse(tmp_path: Path) -> Path:
@@ -78,7 +79,7 @@ def test_units_and_comparators_of_the_pharmaverse_export_reach_grading(tmp_path:
     assert glucose["value"] == "<40" and glucose["unit"] == "mg/dL"
     assert "LBORRES" in glucose["imputed"]
     graded = [item for kind, item in replay([json.dumps(e) for e in events], load_rulebook()) if kind == "graded"]
-    by_id = {row.event_id: row for row in graded}
+    by_id = {row.event_id: row for row in graded if isinstance(row, GradedObservation)}
     assert by_id[hemoglobin["event_id"]].grade is not None  # mmol/L is graded, not "unit unknown"
     assert by_id[glucose["event_id"]].ctcae_term == "Hypoglycemia"
 
