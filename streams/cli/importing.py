@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from safety.errors import SafetyError
+from streams.cli.import_sdtm import sdtm
 from streams.feeds.results import Converted, ResultMemory
 from streams.feeds.site import Site, load_site
 
@@ -70,7 +71,9 @@ _subjects = click.option("--subjects", type=click.Path(exists=True, dir_okay=Fal
                          help=SUBJECTS_HELP)
 
 
-@click.group("import", help="Convert a site's HL7 v2 or FHIR R4 files into contract events for `safety replay`.")
+@click.group(
+    "import", help="Convert a site's HL7 v2 or FHIR R4 files, or an EDC's SDTM export, into contract events."
+)
 def import_group() -> None:
     pass
 
@@ -91,3 +94,6 @@ def hl7_command(files: tuple[Path, ...], out: Path, site_file: Path, subjects: P
 @_subjects
 def fhir_command(files: tuple[Path, ...], out: Path, site_file: Path, subjects: Path | None) -> None:
     _run(files, out, site_file, subjects, _fhir)
+
+
+import_group.add_command(sdtm)
