@@ -223,3 +223,6 @@ def _signal(ctx: Context, kind: str, alert: str, day: int | None) -> StudySignal
         at=in_study_time(event.clock_start, ctx.rules.tz),
         alert_id=alert,
     )
+
+
+__all__ = ["DETECTORS", "RuleOutcome", "evaluate"]

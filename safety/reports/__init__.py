@@ -1,0 +1,77 @@
+"""View models for the safety officer's pages and the ethics committee's reports.
+
+Pure functions from input events, graded observations, alerts and acknowledgement records to plain models: the
+study overview (``overview``), the SAE/SUSAR line listing (``listings``), each subject's lab timeline
+(``timeline``), the eDISH plot (``edish``) and the public safety summary (``summary``). The stream's pages and the
+offline ``safety report`` build the same models from the same inputs, so the two can be compared byte for byte.
+No clock is read: ``generated_at`` is an input.
+"""
+
+from safety.reports.edish import EDISH_TRANSAMINASE, QUADRANTS, EdishPoint, edish_points, quadrant
+from safety.reports.inputs import AckRecord, read_acks, read_alerts, read_events, read_graded
+from safety.reports.listings import LISTED_KINDS, LISTING_COLUMNS, ListingRow, line_listing, listing_record
+from safety.reports.overview import Overview, SeriesPoint, StoppingParams, overview, posterior_exceeds
+from safety.reports.status import AlertStatus, alert_statuses
+from safety.reports.summary import (
+    FEED_KINDS,
+    SUMMARY_FORMAT_VERSION,
+    Report,
+    build_report,
+    subject_ids,
+    summary_document,
+)
+from safety.reports.timeline import (
+    SUBJECT_POINTS_LIMIT,
+    TIMELINE_LABELS,
+    TIMELINE_TESTS,
+    ULN_UNIT,
+    LabPoint,
+    LabScale,
+    LabSeries,
+    Marker,
+    SubjectTimeline,
+    lab_scale,
+    subject_timeline,
+)
+
+__all__ = [
+    "EDISH_TRANSAMINASE",
+    "FEED_KINDS",
+    "LISTED_KINDS",
+    "LISTING_COLUMNS",
+    "QUADRANTS",
+    "SUBJECT_POINTS_LIMIT",
+    "SUMMARY_FORMAT_VERSION",
+    "TIMELINE_LABELS",
+    "TIMELINE_TESTS",
+    "ULN_UNIT",
+    "AckRecord",
+    "AlertStatus",
+    "EdishPoint",
+    "LabPoint",
+    "LabScale",
+    "LabSeries",
+    "ListingRow",
+    "Marker",
+    "Overview",
+    "Report",
+    "SeriesPoint",
+    "StoppingParams",
+    "SubjectTimeline",
+    "alert_statuses",
+    "build_report",
+    "edish_points",
+    "lab_scale",
+    "line_listing",
+    "listing_record",
+    "overview",
+    "posterior_exceeds",
+    "quadrant",
+    "read_acks",
+    "read_alerts",
+    "read_events",
+    "read_graded",
+    "subject_ids",
+    "subject_timeline",
+    "summary_document",
+]

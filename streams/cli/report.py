@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from safety.errors import SafetyError
-from safety.reports.report import (
+from safety.reports import (
     Report,
     StoppingParams,
     build_report,

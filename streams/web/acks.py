@@ -47,7 +47,7 @@ from pydantic import ValidationError
 from safety.delivery.ledger import ETHICS_SUBMITTERS, ack_refusal, acting_for, submission_refusal
 from safety.delivery.messages import render as render_message
 from safety.model.outputs import Alert
-from safety.reports.report import AckRecord, read_acks
+from safety.reports import AckRecord, read_acks
 from streams.web.auth import (
     ROLES,
     bearer_token,

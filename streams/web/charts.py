@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
-from safety.reports.report import QUADRANTS, EdishPoint, LabSeries, Marker, SeriesPoint
+from safety.reports import QUADRANTS, EdishPoint, LabSeries, Marker, SeriesPoint
 
 WIDTH, HEIGHT = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 20, 28, 44

@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field, ValidationError
 from safety.coding import without_free_text
 from safety.delivery.ledger import ack_refusal, submission_refusal
 from safety.model.outputs import Alert, GradedObservation
-from safety.reports.report import (
+from safety.reports import (
     TIMELINE_TESTS,
     Report,
     StoppingParams,

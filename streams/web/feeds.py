@@ -20,7 +20,7 @@ from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
 from safety.coding import alert_term
-from safety.reports.report import FEED_KINDS, LISTING_COLUMNS, AlertStatus, Report, listing_record, summary_document
+from safety.reports import FEED_KINDS, LISTING_COLUMNS, AlertStatus, Report, listing_record, summary_document
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 # Fixed namespace of this service's feed ids (never change it: ids must stay stable across releases).

@@ -25,7 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from safety.errors import SafetyError
-from safety.reports.report import Report, edish_points, read_events, read_graded, subject_timeline
+from safety.reports import Report, edish_points, read_events, read_graded, subject_timeline
 from safety.rules.ruleset import RuleSet, load_ruleset
 from streams.web import feeds
 from streams.web import views as pages

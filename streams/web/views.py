@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from safety.coding import alert_term
 from safety.delivery.ledger import ack_refusal, submission_refusal
-from safety.reports.report import QUADRANTS, AlertStatus, EdishPoint, Report, SubjectTimeline
+from safety.reports import QUADRANTS, AlertStatus, EdishPoint, Report, SubjectTimeline
 from safety.rules.protocol import HysLaw
 from streams.web import charts as svg
 from streams.web.feeds import KIND_LABELS, STATE_LABELS

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from safety.replay import ReplayState, replay
-from safety.reports.report import build_report
+from safety.reports import build_report
 from safety.rules.ruleset import load_ruleset
 from streams.admin import produce_lines, producer
 

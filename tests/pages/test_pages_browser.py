@@ -112,7 +112,7 @@ def live_site() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """The worker's page and ack handlers (no broker): acks are captured instead of sent to safety.acks."""
     from aiohttp import web
 
-    from safety.reports.report import build_report
+    from safety.reports import build_report
     from streams.web.acks import AckEndpoints, ViewDirectory
     from streams.web.acks import add_routes as add_ack_routes
     from streams.web.dashboard import ack_key, alert_key

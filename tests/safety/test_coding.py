@@ -45,7 +45,7 @@ def test_the_page_view_keeps_an_event_without_its_free_text() -> None:
     import phi_fixtures as phi
 
     from safety.coding import without_free_text
-    from safety.reports.report import read_events
+    from safety.reports import read_events
 
     v5 = load_criteria("5.0", rules_dir())
     kept = {r["event_id"]: without_free_text(r, v5) for r in phi.events()}

@@ -433,7 +433,7 @@ async def test_pages_offer_only_the_buttons_the_viewer_s_role_may_use() -> None:
     import report_fixtures as fx
     from aiohttp.test_utils import TestClient, TestServer
 
-    from safety.reports.report import build_report
+    from safety.reports import build_report
     from streams.web.pages import Pages, add_routes
 
     def source(now: datetime) -> tuple[Any, list[Any], list[Any]]:

@@ -16,7 +16,7 @@ from safety.model.outputs import Alert, Rejection
 from safety.model.parse import parse_event
 from streams.dev.synthetic import STUDY_ID, generate_events, generate_trial, to_jsonl
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "demo_events.jsonl"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "demo_events.jsonl"
 ALL_LAB_TESTS = {
     "NEUT",
     "PLAT",

@@ -171,7 +171,7 @@ def replay_in_terminal(events: Path, out: Path, *options: str) -> tuple[int, str
 
 def large_file(tmp_path: Path) -> Path:
     """Over 5 MB (the size from which a terminal gets a progress bar): the demo trial, then its lines again."""
-    demo = (Path(__file__).resolve().parents[2] / "examples" / "demo_events.jsonl").read_bytes()
+    demo = (Path(__file__).resolve().parents[3] / "examples" / "demo_events.jsonl").read_bytes()
     events = tmp_path / "large.jsonl"
     events.write_bytes(demo + demo[: 1_500_000].rsplit(b"\n", 1)[0] + b"\n")
     assert events.stat().st_size >= 5_000_000

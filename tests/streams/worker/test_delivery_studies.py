@@ -20,7 +20,7 @@ from safety.rules.protocol import Escalation, load_protocol
 from streams.notify.channels import DeliverySettings, Notifier, load_notifier, required_study_tags
 from streams.worker.delivery import Dispatcher, MemoryLedger
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PROTOCOLS = [load_protocol(ROOT / "rules" / "studies" / f"{STUDY_A}.yaml"),
              load_protocol(ROOT / "tests" / "fixtures" / "studies" / f"{STUDY_B}.yaml")]
 STUDIES = [STUDY_A, STUDY_B]

@@ -10,7 +10,7 @@ from safety.errors import RuleFileError
 from safety.rules.ctcae import load_units
 from safety.rules.units import Ungradable, lookup_unit, to_si
 
-RULES = Path(__file__).resolve().parents[2] / "rules"
+RULES = Path(__file__).resolve().parents[3] / "rules"
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import report_fixtures as fx
 
-from safety.reports.report import LISTING_COLUMNS, build_report
+from safety.reports import LISTING_COLUMNS, build_report
 from streams.web.feeds import atom_feed, entry_id, summary_csv, summary_html
 from streams.web.templating import TemplateError, render
 

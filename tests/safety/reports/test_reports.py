@@ -1,4 +1,4 @@
-"""safety.reports.report: exact CIs, the stopping posterior, counts, line listing, timelines and eDISH (issue 7)."""
+"""safety.reports: exact CIs, the stopping posterior, counts, line listing, timelines and eDISH."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import report_fixtures as fx
 
-from safety.reports.report import (
+from safety.reports import (
     TIMELINE_TESTS,
     StoppingParams,
     build_report,
@@ -419,7 +419,7 @@ def test_report_cli_rejects_a_generated_at_without_offset(
 
 
 def test_an_acknowledgement_from_the_ack_endpoint_is_attributed_to_who() -> None:
-    from safety.reports.report import read_acks
+    from safety.reports import read_acks
 
     [ack] = read_acks(
         [

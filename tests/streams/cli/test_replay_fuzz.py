@@ -18,7 +18,7 @@ from typing import Any
 
 from streams.cli import main
 
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo_events.jsonl"
+DEMO = Path(__file__).resolve().parents[3] / "examples" / "demo_events.jsonl"
 HOSTILE_LINES = 12_000
 SEED = 20261207
 HUGE_INT = "1" + "0" * 400

@@ -14,7 +14,7 @@ from safety.grading.grade import Inputs, grade_term
 from safety.rules.ctcae import load_criteria
 from safety.rules.units import Ungradable, lookup_unit, to_si
 
-CRITERIA = load_criteria("5.0", Path(__file__).resolve().parents[2] / "rules")
+CRITERIA = load_criteria("5.0", Path(__file__).resolve().parents[3] / "rules")
 DECREASED = ["NEUT", "PLAT", "HGB", "WBC-LOW", "LYM-LOW", "K-LOW", "SODIUM-LOW", "GLUC-LOW", "ALB", "CA-LOW",
              "MG",
              "FIBRINO", "OXYSAT"]

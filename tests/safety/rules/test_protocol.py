@@ -13,7 +13,7 @@ from safety.errors import RuleFileError
 from safety.rules.protocol import load_protocol
 from safety.rules.ruleset import load_ruleset
 
-STUDY = Path(__file__).resolve().parents[2] / "rules" / "studies" / "ChiCTR2600125907.yaml"
+STUDY = Path(__file__).resolve().parents[3] / "rules" / "studies" / "ChiCTR2600125907.yaml"
 
 
 def variant(tmp_path: Path, change: object) -> Path:

@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from safety.errors import RuleFileError
-from safety.reports.report import Report, build_report
+from safety.reports import Report, build_report
 from safety.rules.ctcae import load_criteria
 from safety.rules.ruleset import RuleSet, load_ruleset, rules_dir
 from streams.web.pages import Pages, add_routes

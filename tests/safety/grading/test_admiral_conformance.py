@@ -49,7 +49,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ADMIRAL = ROOT.parent / "shared" / "reference" / "admiral"
 VECTORS = ADMIRAL / "ctcae_v5_vectors.jsonl"
 ARTIFACT = ROOT / "test-artifacts" / "admiral_conformance.txt"
