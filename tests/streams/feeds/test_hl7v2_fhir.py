@@ -19,7 +19,7 @@ from streams.feeds.hl7v2 import convert_text, reference_range
 from streams.feeds.results import RETRACTED_REVISION, ResultMemory
 from streams.feeds.site import Site, load_site
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "feeds"
 SITE_FILE = ROOT / "rules" / "sites" / "example-lis.yaml"
 SUBJECTS = FIXTURES / "subjects.csv"

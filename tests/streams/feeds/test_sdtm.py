@@ -22,7 +22,7 @@ from streams.feeds.sdtm import SdtmMapper
 from streams.feeds.sdtm_dates import onset_of, parse_sdtm_date, start_of
 from streams.feeds.sdtm_rules import default_path, load_sdtm_rules
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "sdtm"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "sdtm"
 STUDY = "ChiCTR2600125907"
 DOMAINS = ("dm", "ae", "ds", "ex", "lb", "vs")
 

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from streams.feeds.live import END, START, FeedMetrics, Gateway, serve_mllp
 from streams.feeds.site import load_site
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "feeds"
 LRI = (FIXTURES / "LRI_2.0-NG_CBC_Typ_Message.hl7").read_text(encoding="utf-8").replace("\n", "\r")
 
