@@ -84,7 +84,8 @@ def set_current_event(record: faust.EventT[Any]) -> None:
 
     Only the task's context variable is set (what ``faust.streams.current_event()`` reads); the stream's own
     ``current_event`` attribute, which ``Stream.take_events`` reads to know which record it buffered, is left
-    alone. faust sets the variable only in the task that iterates the stream.
+    alone. faust sets the variable only in the task that iterates the stream. faust holds the record by a weak
+    reference: the caller keeps it alive while it routes by it.
     """
     faust.streams._current_event.set(weakref.ref(record))
 
