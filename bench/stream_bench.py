@@ -37,10 +37,11 @@ def passthrough_worker() -> None:
     """The baseline: the same faust settings, one agent forwarding raw bytes to the graded topic."""
     import faust
 
-    from streams.worker.app import clamp_fetch_wait, faust_settings
+    from streams.worker import faust_compat
+    from streams.worker.app import TANSU_FETCH_MAX_WAIT_MS, faust_settings
 
     settings = Settings()
-    clamp_fetch_wait()
+    faust_compat.install(fetch_max_wait_ms=TANSU_FETCH_MAX_WAIT_MS)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(settings.app_id, **faust_settings(settings))
     source = app.topic(settings.topic_events, value_serializer="raw", key_serializer="raw")

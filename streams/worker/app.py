@@ -1,18 +1,20 @@
 """The faust app: ``create_app(settings)`` builds topics, tables, agents, ``/metrics`` and plug-in pages.
 
-``app`` at module level serves ``faust -A streams.worker.app worker``; ``safety worker`` (streams.worker.run) builds its
-own from the environment. Group settings follow notes faust-kafka-tansu.md ("Recommended settings"): a 6 s
-session (Tansu holds JoinGroup for session/2, so first event ~5 s after start), a 1 s heartbeat, no standby
-replicas, and a short commit interval so fewer events are redelivered after a crash (they are no-ops, but cost
-time).
+``app``, built from the environment on first access (not at import), serves ``faust -A streams.worker.app worker``;
+``safety worker`` (streams.worker.run) builds its own. ``create_app`` starts with ``faust_compat.install``: the
+version guard and the patches of faust internals (streams/worker/faust_compat.py).
+
+Group settings follow notes faust-kafka-tansu.md ("Recommended settings"): a 6 s session (Tansu holds JoinGroup
+for session/2, so first event ~5 s after start), a 1 s heartbeat, no standby replicas, and a short commit interval
+so fewer events are redelivered after a crash (they are no-ops, but cost time).
 
 Tansu-only workarounds (``settings.embedded_workarounds``; on for the embedded broker, off on real Kafka):
 * ``producer_max_batch_size=1``: Tansu's ListOffsets(LATEST) answers the base offset of the newest batch + 1,
   so table recovery stopped early and silently dropped the last changelog records (notes §2, §3). One record
   per batch makes it correct. Real Kafka answers correctly; batching is kept there.
-* ``fetch_max_wait_ms`` clamp to 50 ms: faust hard-codes 1500 ms and Tansu sleeps out most of it even when
-  data arrives (p50 latency 1.1 s -> 32 ms, notes §7). Kafka returns a fetch as soon as data is there, so not
-  needed.
+* ``fetch_max_wait_ms`` clamp to 50 ms (``faust_compat.install``): faust hard-codes 1500 ms and Tansu sleeps out
+  most of it even when data arrives (p50 latency 1.1 s -> 32 ms, notes §7). Kafka returns a fetch as soon as data
+  is there, so not needed.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import faust
 
 from streams.settings import Settings
 from streams.web.metrics import SafetyMetrics, register_metrics_page
+from streams.worker import faust_compat
 from streams.worker.context import WorkerContext
 from streams.worker.tables import declare_tables
 from streams.worker.topics import declare_topics
@@ -33,24 +36,6 @@ from streams.worker.topics import declare_topics
 log = logging.getLogger(__name__)
 
 TANSU_FETCH_MAX_WAIT_MS = 50
-
-
-def clamp_fetch_wait(max_wait_ms: int = TANSU_FETCH_MAX_WAIT_MS) -> None:
-    """Make faust's hard-coded fetch_max_wait_ms=1500 a short wait (process-wide; idempotent)."""
-    import aiokafka
-
-    consumer = aiokafka.AIOKafkaConsumer
-    if getattr(consumer.__init__, "_safety_clamped", False):
-        return
-    original = consumer.__init__
-
-    def patched(self: aiokafka.AIOKafkaConsumer, *args: object, **kwargs: object) -> None:
-        if kwargs.get("fetch_max_wait_ms", 0) > max_wait_ms:  # type: ignore[operator]
-            kwargs["fetch_max_wait_ms"] = max_wait_ms
-        original(self, *args, **kwargs)
-
-    patched._safety_clamped = True  # type: ignore[attr-defined]
-    consumer.__init__ = patched
 
 
 def uses_workarounds(settings: Settings) -> bool:
@@ -83,12 +68,11 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
 
 def create_app(settings: Settings | None = None, metrics: SafetyMetrics | None = None) -> faust.App:
     """A fully wired worker app; ``app.safety`` is its WorkerContext (streams/worker/context.py)."""
-    from streams.worker import gaps, ingest, watchdog
+    from streams.worker import ingest, watchdog
 
     settings = settings or Settings()
-    if uses_workarounds(settings):
-        clamp_fetch_wait()
-    gaps.contiguous_topics(settings.topic_events, settings.topic_study)
+    faust_compat.install(fetch_max_wait_ms=TANSU_FETCH_MAX_WAIT_MS if uses_workarounds(settings) else None)
+    faust_compat.skip_gap_fill(settings.topic_events, settings.topic_study)  # streams/worker/gaps.py
     app = faust.App(settings.app_id, **faust_settings(settings))
     ctx = WorkerContext(
         app=app,
@@ -116,4 +100,14 @@ def register_plugins(app: faust.App, ctx: WorkerContext) -> None:
             importlib.import_module(name).register(app, ctx)
 
 
-app = create_app()
+app: faust.App
+
+
+def __getattr__(name: str) -> faust.App:
+    """``app`` for ``faust -A streams.worker.app``, built once, when faust asks for it: importing this module
+    neither reads the environment nor patches faust."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    global app
+    app = create_app()
+    return app

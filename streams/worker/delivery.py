@@ -461,7 +461,7 @@ def register(
 ) -> Dispatcher:
     """Declare the delivery agents, table and timer on the worker (idempotent per ctx)."""
     from streams.notify.channels import DeliverySettings, load_notifier, required_study_tags
-    from streams.worker import gaps
+    from streams.worker import faust_compat, gaps
     from streams.worker.tables import raw_table
 
     existing = getattr(ctx.tables, "extra", {}).get("delivery_dispatcher")
@@ -528,7 +528,7 @@ def register(
 
     # faust can skip records of a partition after a restart and commit over them (streams/worker/gaps.py): on these
     # topics a skipped record is an alert that is never delivered, so both agents read such gaps again, as ingest.
-    gaps.contiguous_topics(ctx.topics.alerts.get_topic_name(), settings.topic_delivery_commands, shared.topic_acks)
+    faust_compat.skip_gap_fill(ctx.topics.alerts.get_topic_name(), settings.topic_delivery_commands, shared.topic_acks)
     router_guard, ledger_guard = gaps.GapGuard(), gaps.GapGuard()
 
     async def route(raw: bytes) -> None:

@@ -5,9 +5,9 @@ offset N, or as first record an offset past the committed one, and commits over 
 test (c) lost one to five events per partition right after the committed offset in about one run in four (their
 state never written; an SAE among them would never have been alerted). faust has several ways to do that: a
 record fetched while its flow is suspended is dropped but its read offset still moves on, a stale prefetch is
-delivered before its seek after a rebalance, and ``Consumer._new_offset`` commits over a single missing offset at
-the head of the acked queue (faust-streaming/faust#606, left by #312/#378). Seeking faust back is not enough:
-measured here, the re-read never came and faust committed over the missing offset once more. So the agent
+delivered before its seek after a rebalance, and faust's commit bookkeeping commits over a single missing offset
+at the head of its acknowledged offsets (faust-streaming/faust#606, left by #312/#378). Seeking faust back is not
+enough: measured here, the re-read never came and faust committed over the missing offset once more. So the agent
 checks that the offsets it is given are contiguous, and reads the missing records itself with a plain consumer
 (no group) before it processes the record that revealed them: order within the partition is kept, and the same
 processing code runs on them.
@@ -16,10 +16,9 @@ A partition's offsets are contiguous on our input topics (plain producers; marke
 compaction would leave holes, which the re-read simply does not return). When the re-read fails (broker down,
 records deleted by retention), the missing range goes to the dead-letter topic with what to do: nothing is lost
 silently. faust cannot commit over a re-read record before the record that revealed it is acknowledged, which
-happens after the re-read; ``contiguous_topics`` stops faust's own gap filling, which would.
+happens after the re-read; ``faust_compat.skip_gap_fill`` stops faust's own gap filling, which would.
 
-``GapGuard`` decides (pure, unit-tested); ``reread``, ``mark_processed`` and ``contiguous_topics`` are the
-imperative part.
+``GapGuard`` decides (pure, unit-tested); ``reread`` and ``mark_processed`` are the imperative part.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ from typing import Any
 import faust
 from faust.types import TP, Message
 
-from streams.worker import codec
+from streams.worker import codec, faust_compat
 from streams.worker.context import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -45,36 +44,6 @@ REREAD_TIMEOUT_S = 30.0
 class _Position:
     generation: int
     next_offset: int
-
-
-_CONTIGUOUS_TOPICS: set[str] = set()
-
-
-def contiguous_topics(*names: str) -> None:
-    """Stop faust from counting offsets it never delivered as processed on these topics (process-wide).
-
-    When faust's fetcher sees an offset jump (``Consumer._drain_messages``), it records the skipped offsets as a
-    "gap" and later adds them to its acknowledged offsets, as if processed: meant for compacted topics and
-    transaction markers, where those offsets do not exist. On our input topics every offset is a record, and a
-    jump means faust dropped records (a stale prefetch delivered before its seek after a rebalance, or a record
-    dropped while its flow was suspended). Filling the gap then commits over records no agent processed, and when
-    faust delivers them after all, each offset is acknowledged twice, after which every commit advances the
-    offset by one (seen in the two-worker test: one offset a second for 40 s). Without the fill, ``GapGuard``
-    reads such records again and ``mark_processed`` acknowledges them.
-    """
-    from faust.transport.consumer import Consumer
-
-    _CONTIGUOUS_TOPICS.update(names)
-    if getattr(Consumer._add_gap, "_safety_contiguous", False):
-        return
-    fill = Consumer._add_gap
-
-    async def add_gap(self: Consumer, tp: TP, offset_from: int, offset_to: int) -> None:
-        if tp.topic not in _CONTIGUOUS_TOPICS:
-            await fill(self, tp, offset_from, offset_to)
-
-    add_gap._safety_contiguous = True  # type: ignore[attr-defined]
-    Consumer._add_gap = add_gap  # type: ignore[method-assign]
 
 
 class GapGuard:
@@ -103,7 +72,7 @@ class GapGuard:
 async def reread(ctx: WorkerContext, guard: GapGuard, record: faust.EventT[Any]) -> list[faust.EventT[Any]]:
     """The records faust skipped before ``record``, read again from the broker, in offset order."""
     msg = record.message
-    committed = ctx.app.consumer._committed_offset.get(msg.tp)  # type: ignore[attr-defined]  # no public accessor
+    committed = faust_compat.committed_offset(ctx.app.consumer, msg.tp)
     gap = guard.missing(msg.tp, msg.offset, ctx.app.consumer_generation_id, committed)
     if not gap:
         return []

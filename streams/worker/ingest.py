@@ -32,13 +32,11 @@ import asyncio
 import logging
 import os
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import faust
-import faust.streams as faust_streams
 
 from safety.model.events import EVENT_TYPES, Event
 from safety.model.outputs import Alert, Rejection
@@ -50,7 +48,7 @@ from safety.rules.ruleset import RuleSet
 
 if TYPE_CHECKING:
     from safety.study import StudyState
-from streams.worker import codec, gaps
+from streams.worker import codec, faust_compat, gaps
 from streams.worker.context import Accepted, WorkerContext
 
 log = logging.getLogger(__name__)
@@ -273,7 +271,7 @@ def route_table_access(record: faust.EventT[Any]) -> None:
     Only this task's context variable is set; the stream's ``current_event`` attribute, which ``take_events``
     reads to know which record it buffered, is left alone.
     """
-    faust_streams._current_event.set(weakref.ref(record))
+    faust_compat.set_current_event(record)
 
 
 async def accepted(
@@ -503,7 +501,7 @@ def progress(ctx: WorkerContext, record: faust.EventT[Any]) -> None:
     """Per-partition last-processed time and lag (the stall alarm: metrics.py docstring)."""
     msg = record.message
     highwater = None
-    consumer = getattr(ctx.app, "_consumer", None)
+    consumer = faust_compat.existing_consumer(ctx.app)
     if consumer is not None:
         try:
             highwater = consumer.highwater(msg.tp)

@@ -24,6 +24,7 @@ import faust
 
 from safety.errors import SafetyError
 from streams.settings import Settings
+from streams.worker import faust_compat
 from streams.worker.health import EXIT_BROKER_DOWN, BrokerHealth
 
 log = logging.getLogger(__name__)
@@ -60,14 +61,14 @@ def worker_main(argv: Sequence[str]) -> int:
     return run_worker(settings, args.loglevel)
 
 
-class BoundedStopWorker(faust.Worker):
+class BoundedStopWorker(faust_compat.StopSignalWorker):
     """faust's worker, whose stop on SIGTERM/SIGINT cannot hang: see the module docstring."""
 
     def __init__(self, app: faust.App, *, health: BrokerHealth, stop_within: float, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
         self.health, self.stop_within = health, stop_within
 
-    def _schedule_shutdown(self, signal: signal.Signals) -> None:
+    def on_stop_signal(self, signal: signal.Signals) -> None:
         if not self.health.up:
             log.critical("%s while the Kafka broker is unreachable: exiting with code %s without a clean stop",
                          signal.name, EXIT_BROKER_DOWN)
@@ -76,7 +77,6 @@ class BoundedStopWorker(faust.Worker):
         deadline = threading.Timer(self.stop_within, hard_exit, kwargs={"why": why})
         deadline.daemon = True  # a clean stop ends the process first
         deadline.start()
-        super()._schedule_shutdown(signal)
 
 
 def hard_exit(why: str = "") -> None:

@@ -5,7 +5,7 @@ Why: after a rebalance, faust-streaming can leave a newly assigned partition sil
 integration test (d) (tests/integration/test_stream.py, two workers, one killed) in about every second run: the
 survivor's fetcher had read the partition to its end, its agent sat idle on an empty queue, and the committed
 offset stood still for minutes. As far as we can tell, faust delivers a fetched record only when its offset is
-past the partition's "read offset" (``Consumer._drain_messages``, "DROPPED MESSAGE", a log line below DEBUG), and
+past the partition's "read offset" (faust's fetcher logs "DROPPED MESSAGE" below DEBUG otherwise), and
 records fetched around its seek to the committed offset leave that read offset at the end of the partition; a seek
 resets it, and the re-seek below has cleared every stall seen. Open upstream reports of the same symptom:
 faust-streaming/faust#166, #471, #629. A missed event here is a missed SAE, so the worker heals itself instead of
@@ -29,6 +29,7 @@ from typing import Any
 
 import faust
 
+from streams.worker import faust_compat
 from streams.worker.context import WorkerContext
 from streams.worker.health import EXIT_BROKER_DOWN, PROBE_SECONDS, PROBE_TIMEOUT_SECONDS, LogBackoff
 
@@ -95,7 +96,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
         dog.forget(assigned)
         now = time.monotonic()
         for tp in sorted(assigned):
-            committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]  # no public accessor
+            committed = faust_compat.committed_offset(consumer, tp)
             highwater = consumer.highwater(tp)
             stalled = dog.stalled(tp, committed, highwater, now)
             if highwater is not None and dog.waiting(tp):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from streams.worker.gaps import GapGuard
 
 TP = ("safety.events", 0)
@@ -80,13 +78,3 @@ def test_records_read_again_let_faust_commit_past_them(app) -> None:
     mark_processed(app.safety, [as_event(app, tp, Record(o)) for o in (395, 396, 397)])
     assert consumer._new_offset(tp) == 399
 
-
-@pytest.mark.asyncio
-async def test_faust_does_not_count_skipped_offsets_of_our_input_topics_as_processed(app) -> None:
-    from faust.types import TP as FaustTP
-
-    events, changelog = FaustTP("safety.events", 0), FaustTP("safety-surveillance-subjects-changelog", 0)
-    await app.consumer._add_gap(events, 344, 382)  # what faust's fetcher does on an offset jump
-    await app.consumer._add_gap(changelog, 10, 12)
-    assert not app.consumer._gap[events]  # GapGuard reads them again instead
-    assert app.consumer._gap[changelog]  # faust's own topics keep its behaviour

@@ -1,0 +1,159 @@
+"""Every use of a faust-streaming, mode-streaming or aiokafka private name, in one place.
+
+The worker needs a few things these libraries do not offer publicly; each one is a named function or class here,
+so the rest of the worker reads no private name. Why each exists, what breaks if it changes and which test
+catches it: docs/decisions/faust-internals.md. The tests are tests/streams/test_faust_compat.py.
+
+Nothing here acts when the module is imported. ``install`` is called once at worker start
+(``streams.worker.app.create_app``): it refuses library versions the tests have not run against
+(``TESTED_VERSIONS``, the pins of pyproject.toml), then applies the two class patches. The patches are
+process-wide and idempotent.
+
+* ``committed_offset(consumer, tp)``: the group's committed offset as faust read it (``Consumer._committed_offset``).
+* ``set_current_event(record)``: route this task's table reads and writes by a record
+  (``faust.streams._current_event``).
+* ``existing_consumer(app)``: the app's consumer if it was created, without creating one (``App._consumer``).
+* ``skip_gap_fill(*topics)``: faust does not count skipped offsets of these topics as processed (patch of
+  ``Consumer._add_gap``, applied by ``install``).
+* ``install(fetch_max_wait_ms=...)``: also caps the fetch wait faust hard-codes (patch of
+  ``aiokafka.AIOKafkaConsumer.__init__``), for the embedded broker.
+* ``StopSignalWorker``: a ``faust.Worker`` that calls ``on_stop_signal`` before its clean stop on SIGTERM/SIGINT
+  (override of ``mode.Worker._schedule_shutdown``).
+"""
+
+from __future__ import annotations
+
+import signal
+import weakref
+from importlib.metadata import version
+from typing import Any
+
+import faust
+import faust.streams
+from faust.types import TP, ConsumerT
+
+from safety.errors import SafetyError
+
+TESTED_VERSIONS = {"faust-streaming": "0.15.3", "mode-streaming": "0.7.1", "aiokafka": "0.14.0"}
+"""The versions tests/streams/test_faust_compat.py and the integration tests passed with (pyproject.toml pins)."""
+
+_GAPLESS_TOPICS: set[str] = set()
+
+
+class UntestedLibraryVersion(SafetyError, RuntimeError):
+    """An installed stream library is not the version the worker's use of its internals was tested with."""
+
+
+def check_versions() -> None:
+    """Refuse to start on a faust-streaming, mode-streaming or aiokafka version other than the tested one."""
+    untested = [
+        f"{name} {installed} (tested: {tested})"
+        for name, tested in TESTED_VERSIONS.items()
+        if (installed := version(name)) != tested
+    ]
+    if not untested:
+        return
+    pins = " ".join(f"{name}=={v}" for name, v in TESTED_VERSIONS.items())
+    raise UntestedLibraryVersion(
+        f"untested stream library version: {', '.join(untested)}. The worker relies on internals of these "
+        f"libraries (docs/decisions/faust-internals.md). Install the tested versions (pip install {pins}), or, to "
+        "upgrade, run tests/streams/test_faust_compat.py and the integration tests with the new version and, when "
+        "they pass, update TESTED_VERSIONS in streams/worker/faust_compat.py and the pins in pyproject.toml."
+    )
+
+
+def install(*, fetch_max_wait_ms: int | None = None) -> None:
+    """Check the library versions, then stop faust's gap filling on ``skip_gap_fill`` topics and, with
+    ``fetch_max_wait_ms``, cap the broker fetch wait of every aiokafka consumer (process-wide; idempotent)."""
+    check_versions()
+    _patch_add_gap()
+    if fetch_max_wait_ms is not None:
+        _clamp_fetch_wait(fetch_max_wait_ms)
+
+
+def committed_offset(consumer: ConsumerT, tp: TP) -> int | None:
+    """The group's next offset to read on ``tp``, as faust read it from the broker at assignment and updated at
+    each commit; None when faust does not know it (never committed, committed 0, or bookkeeping cleared at
+    revocation). faust has no public accessor; ``Consumer.committed`` asks the broker (a round trip)."""
+    offset: int | None = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]  # .get: must not grow it
+    return offset
+
+
+def set_current_event(record: faust.EventT[Any]) -> None:
+    """Make ``record`` this task's current event, by which faust routes table reads and writes.
+
+    Only the task's context variable is set (what ``faust.streams.current_event()`` reads); the stream's own
+    ``current_event`` attribute, which ``Stream.take_events`` reads to know which record it buffered, is left
+    alone. faust sets the variable only in the task that iterates the stream. faust holds the record by a weak
+    reference: the caller keeps it alive while it routes by it.
+    """
+    faust.streams._current_event.set(weakref.ref(record))
+
+
+def existing_consumer(app: faust.App) -> ConsumerT | None:
+    """The app's consumer when it exists, else None: ``app.consumer`` would create one (in an app that is not
+    running, e.g. an agent's ``test_context``)."""
+    consumer: ConsumerT | None = app._consumer
+    return consumer
+
+
+def skip_gap_fill(*topics: str) -> None:
+    """Offsets faust's fetcher skipped on these topics are not counted as processed (once ``install`` ran).
+
+    On an offset jump faust's fetcher records the skipped offsets as a "gap" and later adds them to its
+    acknowledged offsets, as if processed: meant for compacted topics and transaction markers, where those
+    offsets hold no record. On our input topics every offset is a record, and a jump means faust dropped records
+    (a stale prefetch delivered before its seek after a rebalance, or a record dropped while its flow was
+    suspended). Filling the gap then commits over records no agent processed, and when faust delivers them after
+    all, each offset is acknowledged twice, after which every commit advances the offset by one (seen in the
+    two-worker test: one offset a second for 40 s). Without the fill, ``streams.worker.gaps.GapGuard`` reads
+    such records again and ``gaps.mark_processed`` acknowledges them.
+    """
+    _GAPLESS_TOPICS.update(topics)
+
+
+def _patch_add_gap() -> None:
+    from faust.transport.consumer import Consumer
+
+    if getattr(Consumer._add_gap, "_safety_gapless", False):
+        return
+    fill = Consumer._add_gap
+
+    async def add_gap(self: Consumer, tp: TP, offset_from: int, offset_to: int) -> None:
+        if tp.topic not in _GAPLESS_TOPICS:
+            await fill(self, tp, offset_from, offset_to)
+
+    add_gap._safety_gapless = True  # type: ignore[attr-defined]
+    Consumer._add_gap = add_gap  # type: ignore[method-assign]
+
+
+def _clamp_fetch_wait(max_wait_ms: int) -> None:
+    """faust creates its consumer with ``fetch_max_wait_ms=1500`` and no setting to change it."""
+    import aiokafka
+
+    consumer = aiokafka.AIOKafkaConsumer
+    if getattr(consumer.__init__, "_safety_clamped", False):
+        return
+    original = consumer.__init__
+
+    def clamped(self: aiokafka.AIOKafkaConsumer, *args: object, **kwargs: object) -> None:
+        if kwargs.get("fetch_max_wait_ms", 0) > max_wait_ms:  # type: ignore[operator]
+            kwargs["fetch_max_wait_ms"] = max_wait_ms
+        original(self, *args, **kwargs)
+
+    clamped._safety_clamped = True  # type: ignore[attr-defined]
+    consumer.__init__ = clamped
+
+
+class StopSignalWorker(faust.Worker):
+    """faust's worker, with a hook that runs on SIGTERM/SIGINT before the clean stop starts.
+
+    mode.Worker routes each stop signal through ``_schedule_shutdown`` and offers no public hook there.
+    """
+
+    def on_stop_signal(self, signal: signal.Signals) -> None:
+        """Called with the signal before the clean stop; may end the process instead."""
+
+    def _schedule_shutdown(self, signal: signal.Signals) -> None:
+        self.on_stop_signal(signal)
+        super()._schedule_shutdown(signal)
