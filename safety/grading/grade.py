@@ -619,7 +619,7 @@ def _calcium_graded_again(alb: Lab | Vital | Ecg, ctx: _Row, crit: Criteria) -> 
     spec/ctcae.md: corrected calcium uses the albumin of the same draw, and without one the measured value is
     graded and the basis says so. A stream cannot wait for the albumin, so when it arrives after the calcium the
     calcium's corrected terms are graded again. The rows carry the calcium's event id, revision and time: the
-    latest row per (event_id, term) is the corrected one (``safety.reports.report.read_graded``), the measured-value row
+    latest row per (event_id, term) is the corrected one (``safety.reports.read_graded``), the measured-value row
     stays in the history, and the detectors see the corrected grade (a hypercalcemia the correction makes grade
     3 is not missed, a hypocalcemia it makes milder is recorded).
     """

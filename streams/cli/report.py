@@ -3,7 +3,8 @@
 Reads a replay's output folder (events.jsonl, graded.jsonl, alerts.jsonl and, when present, acks.jsonl) and
 writes safety-summary.json/.csv/.html, ethics.atom and the pages as static HTML (overview.html, alerts.html,
 subject-<code>.html, edish.html). The worker serves the same documents from the stream (streams/web/pages.py);
-both are built by the pure functions of safety.reports.report / streams.web.feeds / streams.web.views.
+both are built by the pure functions of safety.reports / streams.web.feeds / streams.web.views, with the
+one template environment of streams/web/templating.py.
 
 ``generated_at`` defaults to the latest time found in the inputs, so the same folder always gives the same
 files (byte for byte); pass ``--generated-at now`` for the wall clock or an ISO 8601 time.
@@ -58,16 +59,6 @@ def _jsonl(path: Path, required: bool) -> Iterator[dict[str, Any]]:
                 ) from None
 
 
-def template_dir() -> Path:
-    """streams/web/templates: the worker renders the same files."""
-    return Path(__file__).resolve().parents[1] / "web" / "templates"
-
-
-def load_templates() -> dict[str, str]:
-    folder = template_dir()
-    return {name: (folder / name).read_text(encoding="utf-8") for name in pages.TEMPLATE_NAMES}
-
-
 def _latest_time(events: Sequence[Any], alerts: Sequence[Any], acks: Sequence[Any]) -> datetime:
     times = (
         [e.recorded_at or e.occurred_at for e in events]
@@ -113,7 +104,6 @@ def write_report(
     report = build_report(
         events, alerts, acks, study_id=study_id, generated_at=when, stopping=stopping, tz=tz
     )
-    templates = load_templates()
     links = pages.Links.static()
     study_events = [e for e in events if e.study_id == study_id]
     out.mkdir(parents=True, exist_ok=True)
@@ -122,11 +112,10 @@ def write_report(
         "safety-summary.csv": feeds.summary_csv(report),
         "safety-summary.html": feeds.summary_html(report),
         "ethics.atom": feeds.atom_feed(report),
-        "overview.html": pages.overview_page(report, templates, links),
-        "alerts.html": pages.alerts_page(report, templates, links),
+        "overview.html": pages.overview_page(report, links),
+        "alerts.html": pages.alerts_page(report, links),
         "edish.html": pages.edish_page(
             edish_points(study_events, criteria=rules.criteria, hys_law=protocol.hys_law, graded=graded),
-            templates,
             links,
             study_id,
             hys_law=protocol.hys_law,
@@ -147,7 +136,7 @@ def write_report(
             criteria=rules.criteria,
             tz=tz,
         )
-        files[f"subject-{code}.html"] = pages.subject_page(timeline, templates, links)
+        files[f"subject-{code}.html"] = pages.subject_page(timeline, links)
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8", newline="")
     return report

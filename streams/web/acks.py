@@ -37,11 +37,11 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from markupsafe import Markup
 from pydantic import ValidationError
 
 from safety.delivery.ledger import ETHICS_SUBMITTERS, ack_refusal, acting_for, submission_refusal
@@ -67,7 +67,6 @@ ALERT_ID = re.compile(r"^[0-9a-f]{24}$")
 CAUSALITY = ("related", "probable", "possible", "unlikely", "unrelated", "unassessable")
 MAX_WHO, MAX_TEXT = 100, 2000
 USED_LINKS_KEPT = 10_000  # links this worker saw used, until the view has their ack (streams/web/dashboard.py)
-LINK_PAGE = Path(__file__).resolve().parent / "templates" / "ack_link.html"
 
 Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
 
@@ -163,7 +162,6 @@ class AckEndpoints:
         self.tokens, self.link_secret, self.publish, self.clock = tokens, link_secret, publish, clock
         self.directory, self.public_url = directory, public_url
         self.time_zone, self.tz = time_zone, ZoneInfo(time_zone)
-        self.page_template = LINK_PAGE.read_text(encoding="utf-8")
         self._used: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     def routes(self) -> list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]]:
@@ -436,7 +434,7 @@ class AckEndpoints:
         """What is being acknowledged: exactly what the message showed (safety/delivery/messages.py builds it from a
         whitelist of alert fields), so a link forwarded to a group reveals nothing the message did not."""
         message = render_message(alert, time_zone=self.time_zone)
-        return {"alert_id": alert.alert_id, "headline": message.title, "details": message.html}
+        return {"alert_id": alert.alert_id, "headline": message.title, "details": Markup(message.html)}
 
     def _page(
         self,
@@ -447,14 +445,11 @@ class AckEndpoints:
         form: dict[str, Any] | None = None,
     ) -> web.Response:
         page = render(
-            self.page_template,
-            {
-                "title": title,
-                "notices": [{"css": css, "text": text, "testid": f"notice-{css}"} for css, text in notices],
-                "summary": [self._summary(alert)] if alert is not None else [],
-                "forms": [form] if form is not None else [],
-            },
             "ack_link.html",
+            title=title,
+            notices=notices,
+            summary=self._summary(alert) if alert is not None else None,
+            form=form,
         )
         return web.Response(status=status, text=page, content_type="text/html")
 
@@ -483,9 +478,7 @@ def register(app: Any, ctx: Any) -> None:
         log.warning("SAFETY_AUTH_TOKENS is not set: POST /alerts/*/ack refuses every request (403)")
 
     async def publish(alert_id: str, event: dict[str, Any]) -> None:
-        await ctx.topics.acks.send(
-            key=alert_id.encode(), value=json.dumps(event, ensure_ascii=False).encode()
-        )
+        await ctx.topics.acks.send(key=alert_id.encode(), value=json.dumps(event, ensure_ascii=False).encode())
 
     clock = getattr(ctx, "clock", None) or (lambda: datetime.now(UTC))
     endpoints = AckEndpoints(

@@ -2,8 +2,12 @@
 
 Acknowledgements must be attributable (regulatory.md, audit expectations), so every request is tied to a role:
 either a per-role bearer token (``SAFETY_AUTH_TOKENS="pi:...,ethics:...,safety_officer:..."``) or a one-click
-link in the alert message, signed with HMAC-SHA256 over (action, alert id, role, expiry) with
-``SAFETY_LINK_SECRET``. Comparisons are constant-time; an expired, tampered or foreign-alert link is rejected.
+link in the alert message, ``/alerts/<id>/ack?role=<role>&exp=<unix time>&sig=<signature>``. The signature is
+itsdangerous' (HMAC-SHA256 with a key derived from ``SAFETY_LINK_SECRET`` and the salt of acknowledgement links,
+so a signature made for any other purpose with the same secret never passes here) over the alert id, the role and
+the expiry. The expiry is fixed when the message is sent (``link_ttl_hours`` then) and checked against the
+service's clock, so a link lives as long as its message said. Comparisons are constant-time; an expired, tampered
+or foreign-alert link is rejected.
 
 A guessable token or secret is an unattributable acknowledgement, so both have a minimum strength, checked when
 the settings load (``LinkSecret``, ``RoleTokens``): at least 32 characters (128 bits of randomness as hex, more as
@@ -24,6 +28,7 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote, urlencode, urlsplit
 
+from itsdangerous import Signer
 from pydantic import AfterValidator
 
 ROLES = ("pi", "ethics", "safety_officer")
@@ -105,24 +110,23 @@ def role_for_token(tokens: Mapping[str, str], token: str) -> str | None:
     return found
 
 
-def _sign(secret: str, action: str, alert_id: str, role: str, expires: int) -> str:
-    text = f"{action}|{alert_id}|{role}|{expires}".encode()
-    return hmac.new(secret.encode(), text, hashlib.sha256).hexdigest()
+ACK_LINK_SALT = "safety.ack-link"
 
 
-def sign_link(secret: str, alert_id: str, role: str, expires: int, action: str = "ack") -> str:
-    return _sign(secret, action, alert_id, role, expires)
+def _ack_signer(secret: str) -> Signer:
+    return Signer(secret, salt=ACK_LINK_SALT, digest_method=hashlib.sha256)
 
 
-def verify_link(
-    secret: str,
-    alert_id: str,
-    role: str,
-    expires: str | int,
-    signature: str,
-    now: datetime,
-    action: str = "ack",
-) -> str | None:
+def _signed(alert_id: str, role: str, expires: int) -> str:
+    return f"{alert_id}|{role}|{expires}"
+
+
+def sign_link(secret: str, alert_id: str, role: str, expires: int) -> str:
+    """The URL-safe signature of an acknowledgement link for ``alert_id`` and ``role``, valid until ``expires``."""
+    return _ack_signer(secret).get_signature(_signed(alert_id, role, expires)).decode("ascii")
+
+
+def verify_link(secret: str, alert_id: str, role: str, expires: str | int, signature: str, now: datetime) -> str | None:
     """None when the link is valid, else the reason it is refused (for the 403 page and the log)."""
     if role not in ROLES:
         return "unknown role"
@@ -130,8 +134,10 @@ def verify_link(
         exp = int(expires)
     except (TypeError, ValueError):
         return "malformed expiry"
-    expected = _sign(secret, action, alert_id, role, exp)
-    if not hmac.compare_digest(expected, signature or ""):
+    # The exact signature, not any text that decodes to it (base64 leaves spare bits in the last character): a
+    # link has one spelling, so ``link_id`` names it once and the link acknowledges once.
+    expected = sign_link(secret, alert_id, role, exp)
+    if not hmac.compare_digest(expected.encode(), (signature or "").encode()):
         return "bad signature"
     if now.timestamp() > exp:
         return "link expired"

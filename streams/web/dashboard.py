@@ -49,7 +49,7 @@ FEED_INTERVAL_SECONDS = 3600.0
 
 
 class SubjectView(BaseModel):
-    """What the pages show of one subject, as raw contract JSON objects (re-validated by safety.reports.report)."""
+    """What the pages show of one subject, as raw contract JSON objects (re-validated by safety.reports)."""
 
     events: list[dict[str, Any]] = Field(default_factory=list)
     graded: list[dict[str, Any]] = Field(default_factory=list)

@@ -1,6 +1,8 @@
 """The ethics committee's documents: an Atom 1.0 feed (RFC 4287) and CSV / HTML renderings of the summary.
 
-Pure functions of a ``safety.reports.report.Report``. The feed has one entry per SAE, SUSAR, DLT and
+Pure functions of a ``safety.reports.Report``; the feed and the HTML are the templates ``ethics.atom`` and
+``summary.html`` (streams/web/templating.py states how each format is escaped), the CSV is written by the csv
+module. The feed has one entry per SAE, SUSAR, DLT and
 STOPPING_BOUNDARY alert; an entry's ``<updated>`` moves when the alert is acknowledged, withdrawn or its
 ethics report is marked submitted, so a feed reader shows the change. Ids are ``urn:uuid`` values derived
 from the alert_id (uuid5), so they are the same after a restart, a replay or on another worker: a reader
@@ -14,15 +16,12 @@ import io
 import json
 import uuid
 from datetime import datetime
-from html import escape
 from typing import Any
-from xml.sax.saxutils import escape as xml_escape
-from xml.sax.saxutils import quoteattr
 
 from safety.coding import alert_term
 from safety.reports import FEED_KINDS, LISTING_COLUMNS, AlertStatus, Report, listing_record, summary_document
+from streams.web.templating import render
 
-ATOM_NS = "http://www.w3.org/2005/Atom"
 # Fixed namespace of this service's feed ids (never change it: ids must stay stable across releases).
 FEED_NAMESPACE = uuid.UUID("6f1c3a52-8d0e-5b7a-9c41-2e5d7f0a9b13")
 KIND_LABELS = {
@@ -96,42 +95,28 @@ def atom_feed(report: Report, *, base_url: str | None = None, title: str | None 
         reverse=True,
     )
     updated = max((s.updated for s in entries), default=ov.generated_at)
-    feed_title = title or f"{ov.study_id} 安全性报告 / Safety reports"
-    out = [
-        '<?xml version="1.0" encoding="utf-8"?>',
-        f'<feed xmlns="{ATOM_NS}" xml:lang="zh-CN">',
-        f"  <id>{feed_id(ov.study_id)}</id>",
-        f"  <title>{xml_escape(feed_title)}</title>",
-        f"  <subtitle>{xml_escape(SUBTITLE)}</subtitle>",
-        f"  <updated>{_rfc3339(updated)}</updated>",
-        "  <author><name>安全监测服务 / Safety surveillance service</name></author>",
-        '  <generator uri="https://example.org/trial-safety-surveillance">trial-safety-surveillance</generator>',
-    ]
-    if base_url:
-        root = base_url.rstrip("/")
-        out.append(
-            f'  <link rel="self" type="application/atom+xml" href={quoteattr(root + "/feeds/ethics.atom")}/>'
-        )
-        out.append(f'  <link rel="alternate" type="text/html" href={quoteattr(root + "/")}/>')
-    for st in entries:
-        a = st.alert
-        out += [
-            "  <entry>",
-            f"    <id>{entry_id(a.alert_id)}</id>",
-            f"    <title>{xml_escape(_entry_title(st))}</title>",
-            f"    <updated>{_rfc3339(st.updated)}</updated>",
-            f"    <published>{_rfc3339(a.raised_at)}</published>",
-            f"    <category term={quoteattr(str(a.kind))} label={quoteattr(KIND_LABELS.get(str(a.kind), ''))}"
-            "/>",
-            f"    <category term={quoteattr('status:' + st.state)}/>",
-        ]
-        if base_url:
-            href = f"{base_url.rstrip('/')}/subjects/{a.subject_id}"
-            out.append(f'    <link rel="alternate" type="text/html" href={quoteattr(href)}/>')
-        out.append(f'    <content type="text">{xml_escape(_entry_text(st))}</content>')
-        out.append("  </entry>")
-    out.append("</feed>")
-    return "\n".join(out) + "\n"
+    return render(
+        "ethics.atom",
+        id=feed_id(ov.study_id),
+        title=title or f"{ov.study_id} 安全性报告 / Safety reports",
+        subtitle=SUBTITLE,
+        updated=_rfc3339(updated),
+        root=base_url.rstrip("/") if base_url else None,
+        entries=[
+            {
+                "id": entry_id(st.alert.alert_id),
+                "title": _entry_title(st),
+                "updated": _rfc3339(st.updated),
+                "published": _rfc3339(st.alert.raised_at),
+                "kind": str(st.alert.kind),
+                "kind_label": KIND_LABELS.get(str(st.alert.kind), ""),
+                "state": st.state,
+                "subject": st.alert.subject_id,
+                "text": _entry_text(st),
+            }
+            for st in entries
+        ],
+    )
 
 
 def summary_json(report: Report) -> str:
@@ -211,10 +196,6 @@ def summary_html(report: Report) -> str:
         ),
         ("逾期报告 / Overdue reports", doc["overdue_reports"], "overdue-reports"),
     ]
-    stat_html = "".join(
-        f'<tr><th>{escape(label)}</th><td data-testid="{tid}">{escape(str(value))}</td></tr>'
-        for label, value, tid in rows
-    )
     heads = (
         "类型 / Kind",
         "受试者 / Subject",
@@ -229,40 +210,32 @@ def summary_html(report: Report) -> str:
         "已提交 / Submitted",
         "状态 / Status",
     )
-    listing = []
-    for r in doc["line_listing"]:
-        cells = (
-            r["kind"],
-            r["subject_id"],
-            r["study_day"],
-            r["term"],
-            r["grade"],
-            r["seriousness"],
-            r["causality"],
-            r["expectedness"],
-            r["outcome"],
-            r["report_due_at"],
-            r["submitted_at"],
-            r["status"] + (" (逾期 / overdue)" if r["overdue"] else ""),
-        )
-        listing.append("<tr>" + "".join(f"<td>{escape(_cell(c))}</td>" for c in cells) + "</tr>")
-    if not listing:
-        listing.append(f'<tr><td colspan="{len(heads)}">无 / None</td></tr>')
-    return (
-        '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
-        f"<title>{escape(doc['study_id'])} 安全性汇总 / Safety summary</title>"
-        "<style>body{font-family:'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:2em;color:#222}"
-        "table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #bbb;padding:4px 8px;"
-        "text-align:left;font-size:13px}th{background:#f3f3f3}.crossed{color:#c62828;font-weight:bold}</style>"
-        "</head><body>"
-        f"<h1>{escape(doc['study_id'])} 安全性汇总 / Safety summary</h1>"
-        f'<p>生成时间 / Generated at: <time data-testid="generated-at">{escape(doc["generated_at"])}</time>'
-        f" · 规则版本 / Rules version: {escape(str(doc['rules_version'] or '–'))}</p>"
-        f"<h2>累计发生率与停止规则 / Cumulative incidence and stopping rule</h2><table>{stat_html}</table>"
-        "<h2>SAE/SUSAR 一览表 / SAE/SUSAR line listing</h2>"
-        '<table data-testid="line-listing"><thead><tr>'
-        + "".join(f"<th>{escape(h)}</th>" for h in heads)
-        + "</tr></thead><tbody>"
-        + "".join(listing)
-        + "</tbody></table></body></html>\n"
+    listing = [
+        [
+            _cell(c)
+            for c in (
+                r["kind"],
+                r["subject_id"],
+                r["study_day"],
+                r["term"],
+                r["grade"],
+                r["seriousness"],
+                r["causality"],
+                r["expectedness"],
+                r["outcome"],
+                r["report_due_at"],
+                r["submitted_at"],
+                r["status"] + (" (逾期 / overdue)" if r["overdue"] else ""),
+            )
+        ]
+        for r in doc["line_listing"]
+    ]
+    return render(
+        "summary.html",
+        study_id=doc["study_id"],
+        generated_at=doc["generated_at"],
+        rules_version=doc["rules_version"] or "–",
+        stats=rows,
+        heads=heads,
+        listing=listing,
     )

@@ -8,8 +8,8 @@ Roles (SAFETY_AUTH_TOKENS, streams/web/auth.py): ``safety_officer`` and ``pi`` s
 the feed and the reports. The token comes as ``Authorization: Bearer <token>`` or, for a browser,
 ``?token=<token>`` (carried on every link of the pages). With no tokens configured every page answers 403
 and says how to set them.
-HTML, SVG, Atom, CSV and JSON are built by streams.web.views and streams.web.feeds
-from the view models of safety.reports.
+HTML, SVG, Atom, CSV and JSON are built by streams.web.views and streams.web.feeds from the view models of
+safety.reports, with the templates of streams/web/templates (streams/web/templating.py).
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from html import escape
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -30,21 +28,17 @@ from safety.rules.ruleset import RuleSet, load_ruleset
 from streams.web import feeds
 from streams.web import views as pages
 from streams.web.auth import bearer_token, parse_tokens, role_for_token
+from streams.web.templating import render
 from streams.worker.health import stale_banner
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 ALL_ROLES = ("safety_officer", "pi", "ethics")
 OFFICER_ROLES = ("safety_officer", "pi")
 
 # now -> (report, raw events, raw graded rows): the stream's view (streams.web.dashboard) or a fixture in tests
 Source = Callable[[datetime], tuple[Report, list[Any], list[Any]]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def load_templates(folder: Path = TEMPLATES) -> dict[str, str]:
-    return {name: (folder / name).read_text(encoding="utf-8") for name in pages.TEMPLATE_NAMES}
 
 
 class Pages:
@@ -60,7 +54,6 @@ class Pages:
         self,
         source: Source,
         tokens: dict[str, str],
-        templates: dict[str, str] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         public_url: str | None = None,
         tz: Any = None,
@@ -68,7 +61,6 @@ class Pages:
         stale: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.source, self.tokens, self.clock, self.public_url, self.tz = source, tokens, clock, public_url, tz
-        self.templates = templates or load_templates()
         self.rules = rules or functools.cache(load_ruleset)
         self.stale = stale
 
@@ -96,8 +88,7 @@ class Pages:
             if not token:
                 return _denied(
                     401,
-                    "sign in: send 'Authorization: Bearer <role token>' or open the page with "
-                    "?token=<role token>",
+                    "sign in: send 'Authorization: Bearer <role token>' or open the page with ?token=<role token>",
                     challenge=True,
                 )
             role = role_for_token(self.tokens, token)
@@ -124,11 +115,11 @@ class Pages:
 
     async def overview(self, request: web.Request) -> web.Response:
         report, _, _ = self.source(self._now())
-        return _html(pages.overview_page(report, self.templates, self._links(request)))
+        return _html(pages.overview_page(report, self._links(request)))
 
     async def alerts(self, request: web.Request) -> web.Response:
         report, _, _ = self.source(self._now())
-        return _html(pages.alerts_page(report, self.templates, self._links(request)))
+        return _html(pages.alerts_page(report, self._links(request)))
 
     def _rules(self) -> RuleSet | web.Response:
         try:
@@ -154,7 +145,7 @@ class Pages:
             criteria=rules.criteria,
             tz=tz,
         )
-        return _html(pages.subject_page(timeline, self.templates, self._links(request)))
+        return _html(pages.subject_page(timeline, self._links(request)))
 
     async def edish(self, request: web.Request) -> web.Response:
         report, events, graded = self.source(self._now())
@@ -169,7 +160,6 @@ class Pages:
         return _html(
             pages.edish_page(
                 points,
-                self.templates,
                 self._links(request),
                 report.overview.study_id,
                 hys_law=hys_law,
@@ -217,10 +207,7 @@ def _denied(status: int, message: str, challenge: bool = False, retry_after: int
         headers["WWW-Authenticate"] = 'Bearer realm="safety"'
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    body = (
-        f"<!DOCTYPE html><html lang='zh-CN'><meta charset='utf-8'><title>{status}</title>"
-        f"<body><h1>{status}</h1><p>{escape(message)}</p></body></html>"
-    )
+    body = render("refusal.html", status=status, message=message)
     return web.Response(status=status, body=body.encode("utf-8"), headers=headers)
 
 
@@ -256,4 +243,4 @@ def register(app: Any, ctx: Any) -> Pages:
     return handlers
 
 
-__all__ = ["Pages", "add_routes", "load_templates", "register"]
+__all__ = ["Pages", "add_routes", "register"]

@@ -1,80 +1,42 @@
-"""A very small HTML template renderer: substitutions and loops, nothing else (templates carry no logic).
+"""The one Jinja2 environment of the service's documents, and the one escaping policy they follow.
 
-Syntax: ``{{ name }}`` / ``{{ row.field }}`` (HTML-escaped), ``{{ name|safe }}`` (inserted as is: server-built
-SVG or pre-escaped HTML), and ``{% for row in rows %}...{% endfor %}`` (nestable). A missing name is an error
-naming the template and the name, so a typo fails a test instead of rendering an empty cell.
-The project has no Jinja2 dependency; this is all the pages need.
+Every page (streams/web/views.py, the acknowledgement link page of streams/web/acks.py), the SVG charts
+(streams/web/charts.py), the printable summary and the Atom feed (streams/web/feeds.py) are templates in
+``streams/web/templates/``, loaded here and nowhere else; the worker and ``safety report`` (streams/cli/report.py)
+render the same files.
+
+Escaping policy:
+
+* HTML, SVG and XML (``.html``, ``.svg``, ``.xml``, ``.atom``) are autoescaped: every value a template prints is
+  escaped for markup. Only ``Markup`` passes as it is: a chart rendered by its own (autoescaped) template, or an
+  alert message's HTML, which safety/delivery/messages.py builds with every value escaped.
+* CSV is not a template: streams/web/feeds.py writes it with the csv module, every cell quoted and no text cell
+  able to start a spreadsheet formula.
+* A name a template uses that its caller does not pass is an error naming it (``StrictUndefined``), so a typo
+  fails a test instead of rendering an empty cell.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from html import escape
 from typing import Any
 
-from safety.errors import SafetyError
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
-_TOKEN = re.compile(r"{{\s*([\w.]+)(\|safe)?\s*}}|{%\s*for\s+(\w+)\s+in\s+([\w.]+)\s*%}|{%\s*endfor\s*%}")
-
-
-class TemplateError(SafetyError, ValueError):
-    """A template references a name its page does not provide, or its loops do not balance."""
-
-
-def _lookup(scope: Mapping[str, Any], dotted: str, template: str) -> Any:
-    head, *rest = dotted.split(".")
-    if head not in scope:
-        raise TemplateError(f"template {template}: no value named {head!r}; the page must pass it")
-    value = scope[head]
-    for part in rest:
-        if isinstance(value, Mapping):
-            if part not in value:
-                raise TemplateError(f"template {template}: {dotted!r} has no key {part!r}")
-            value = value[part]
-        else:
-            value = getattr(value, part)
-    return value
+ENVIRONMENT = Environment(
+    loader=PackageLoader("streams.web", "templates"),
+    autoescape=select_autoescape(["html", "xml", "atom", "svg"]),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+ENVIRONMENT.filters["px"] = lambda value: f"{value:.1f}"  # an SVG coordinate (streams/web/charts.py)
 
 
-def _parse(text: str, name: str) -> list[Any]:
-    """Nested node list: str, ("var", dotted, safe), ("for", var, seq, children)."""
-    root: list[Any] = []
-    stack: list[list[Any]] = [root]
-    pos = 0
-    for m in _TOKEN.finditer(text):
-        stack[-1].append(text[pos : m.start()])
-        pos = m.end()
-        if m.group(1):
-            stack[-1].append(("var", m.group(1), bool(m.group(2))))
-        elif m.group(3):
-            node: tuple[str, str, str, list[Any]] = ("for", m.group(3), m.group(4), [])
-            stack[-1].append(node)
-            stack.append(node[3])
-        else:
-            if len(stack) == 1:
-                raise TemplateError(f"template {name}: {{% endfor %}} without a matching {{% for %}}")
-            stack.pop()
-    if len(stack) != 1:
-        raise TemplateError(f"template {name}: a {{% for %}} is not closed by {{% endfor %}}")
-    root.append(text[pos:])
-    return root
+def render(name: str, **context: Any) -> str:
+    """The template ``name`` of streams/web/templates rendered with ``context``."""
+    return ENVIRONMENT.get_template(name).render(context)
 
 
-def _render(nodes: list[Any], scope: Mapping[str, Any], name: str, out: list[str]) -> None:
-    for node in nodes:
-        if isinstance(node, str):
-            out.append(node)
-        elif node[0] == "var":
-            value = _lookup(scope, node[1], name)
-            text = "" if value is None else str(value)
-            out.append(text if node[2] else escape(text))
-        else:
-            for item in _lookup(scope, node[2], name):
-                _render(node[3], {**scope, node[1]: item}, name, out)
-
-
-def render(text: str, context: Mapping[str, Any], name: str = "<template>") -> str:
-    out: list[str] = []
-    _render(_parse(text, name), context, name, out)
-    return "".join(out)
+def fragment(name: str, **context: Any) -> Markup:
+    """A rendered template to embed in another one as it is (it escaped its own values)."""
+    return Markup(render(name, **context))

@@ -1,15 +1,15 @@
-"""The safety officer's pages as HTML strings: overview, open alerts, subject timeline, eDISH (issue 7).
+"""The safety officer's pages as HTML: overview, open alerts, subject timeline, eDISH.
 
-Pure: template texts, the report view models and the links come in, HTML goes out. The worker
-(streams/web/pages.py) and the offline ``safety report`` (streams/cli/report.py) both call these, so the static
-pages the browser tests render are the live pages, with static links and no acknowledge buttons.
+Pure: the report view models and the links come in, HTML goes out, rendered by the templates of
+streams/web/templates (streams/web/templating.py). The worker (streams/web/pages.py) and the offline
+``safety report`` (streams/cli/report.py) both call these, so the static pages the browser tests render are the
+live pages, with static links and no acknowledge buttons.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from html import escape
 from typing import Any
 from urllib.parse import quote
 
@@ -20,8 +20,6 @@ from safety.rules.protocol import HysLaw
 from streams.web import charts as svg
 from streams.web.feeds import KIND_LABELS, STATE_LABELS
 from streams.web.templating import render
-
-TEMPLATE_NAMES = ("layout.html", "overview.html", "alerts.html", "subject.html", "edish.html")
 
 
 @dataclass(frozen=True)
@@ -84,60 +82,25 @@ def _pct(ci: tuple[float, float] | None) -> str:
     return "–" if ci is None else f"{ci[0] * 100:.1f}% – {ci[1] * 100:.1f}%"
 
 
-def _nav(links: Links, study_id: str) -> str:
-    items = [
-        ("总览 / Overview", links.overview),
-        ("未确认警报 / Open alerts", links.alerts),
-        ("eDISH", links.edish),
-        ("伦理委员会订阅 / Ethics feed (Atom)", links.feed),
-        ("汇总 / Summary HTML", links.summary_html),
-        ("CSV", links.summary_csv),
-        ("JSON", links.summary_json),
-    ]
-    return (
-        f"<nav><strong>{escape(study_id)}</strong> "
-        + " · ".join(f'<a href="{escape(h)}">{escape(label)}</a>' for label, h in items)
-        + "</nav>"
-    )
-
-
-def _page(templates: Mapping[str, str], links: Links, study_id: str, title: str, body: str) -> str:
-    return render(
-        templates["layout.html"], {"title": title, "nav": _nav(links, study_id), "body": body}, "layout.html"
-    )
-
-
-def _alert_rows(statuses: Sequence[AlertStatus], links: Links, token_field: str) -> list[dict[str, Any]]:
+def _alert_rows(statuses: Sequence[AlertStatus], links: Links) -> list[dict[str, Any]]:
+    """One row per alert; ``ack`` / ``submit`` are the targets of the buttons the viewer's role may use."""
     rows = []
+    role = links.role or ""
     for st in statuses:
         a = st.alert
-        role = links.role or ""
-        action = ""
-        if links.ack is not None and st.state == "open" and ack_refusal(a, role) is None:
-            action = (
-                f'<form method="post" action="{escape(links.ack(a.alert_id))}" class="ack">{token_field}'
-                '<input type="text" name="who" required maxlength="100" placeholder="确认人 / Name" '
-                'aria-label="who"><input type="text" name="conclusion" required maxlength="2000" '
-                'placeholder="结论 / Conclusion" aria-label="conclusion">'
-                '<button type="submit" data-testid="ack-button">确认 / Acknowledge</button>'
-                '<span class="ack-status" role="status"></span></form>'
-            )
-        if (
-            links.submit is not None
+        ack = (
+            links.ack(a.alert_id)
+            if links.ack is not None and st.state == "open" and ack_refusal(a, role) is None
+            else None
+        )
+        submit = (
+            links.submit(a.alert_id)
+            if links.submit is not None
             and st.state == "open"
             and st.submitted_at is None
             and submission_refusal(a, role) is None
-        ):
-            action += (
-                f'<form method="post" action="{escape(links.submit(a.alert_id))}" class="ack">'
-                '<input type="text" name="who" required maxlength="100" placeholder="提交人 / Name" '
-                'aria-label="who"><input type="text" name="reference" maxlength="100" '
-                'placeholder="伦理受理号 / Reference" aria-label="reference">'
-                '<button type="submit" data-testid="submit-button">已报伦理 / Submitted to ethics'
-                "</button>"
-                '<span class="ack-status" role="status"></span></form>'
-            )
-        action = action or escape(STATE_LABELS[st.state])
+            else None
+        )
         rows.append(
             {
                 "alert_id": a.alert_id,
@@ -152,32 +115,22 @@ def _alert_rows(statuses: Sequence[AlertStatus], links: Links, token_field: str)
                 "raised": _t(a.raised_at),
                 "due": _t(a.report_due_at),
                 "state": st.state,
-                "action": action,
+                "state_label": STATE_LABELS[st.state],
+                "ack": ack,
+                "submit": submit,
             }
         )
     return rows
 
 
-def alerts_fragment(
-    report: Report,
-    templates: Mapping[str, str],
-    links: Links,
-    *,
-    open_only: bool = True,
-    token_field: str = "",
-) -> str:
-    statuses = [s for s in report.statuses if s.state == "open"] if open_only else list(report.statuses)
+def _alert_table(report: Report, links: Links) -> dict[str, Any]:
+    """The open alerts, the one due first on top: the context of templates/alert_table.html."""
+    statuses = [s for s in report.statuses if s.state == "open"]
     statuses.sort(key=lambda s: (s.alert.report_due_at or s.alert.raised_at, s.alert.alert_id))
-    return render(
-        templates["alerts.html"],
-        {"alerts": _alert_rows(statuses, links, token_field), "count": len(statuses)},
-        "alerts.html",
-    )
+    return {"alerts": _alert_rows(statuses, links), "count": len(statuses)}
 
 
-def overview_page(
-    report: Report, templates: Mapping[str, str], links: Links, *, token_field: str = ""
-) -> str:
+def overview_page(report: Report, links: Links) -> str:
     ov = report.overview
     p = ov.stopping_probability
     stats = [
@@ -219,34 +172,34 @@ def overview_page(
         }
         for code, c in sorted(per_subject.items())
     ]
-    body = render(
-        templates["overview.html"],
-        {
-            "study_id": ov.study_id,
-            "generated_at": _t(ov.generated_at),
-            "rules_version": report.rules_version or "–",
-            "stats": [{"label": lbl, "value": v, "testid": tid} for lbl, v, tid in stats],
-            "crossed_class": "crossed" if ov.stopping_boundary_crossed else "",
-            "posterior_svg": svg.posterior_chart(ov.series, ov.stopping.probability, ov.stopping.threshold),
-            "incidence_svg": svg.incidence_chart(ov.series),
-            "alerts_table": alerts_fragment(report, templates, links, token_field=token_field),
-            "subjects": subjects,
-            "subject_links": [{"code": c, "href": links.subject(c)} for c in report.subjects],
-            "links": links,
-        },
+    return render(
         "overview.html",
+        title=f"{ov.study_id} 安全总览 / Safety overview",
+        study_id=ov.study_id,
+        links=links,
+        generated_at=_t(ov.generated_at),
+        rules_version=report.rules_version or "–",
+        stats=[{"label": lbl, "value": v, "testid": tid} for lbl, v, tid in stats],
+        crossed=ov.stopping_boundary_crossed,
+        posterior_svg=svg.posterior_chart(ov.series, ov.stopping.probability, ov.stopping.threshold),
+        incidence_svg=svg.incidence_chart(ov.series),
+        subjects=subjects,
+        subject_links=[{"code": c, "href": links.subject(c)} for c in report.subjects],
+        **_alert_table(report, links),
     )
-    return _page(templates, links, ov.study_id, f"{ov.study_id} 安全总览 / Safety overview", body)
 
 
-def alerts_page(report: Report, templates: Mapping[str, str], links: Links, *, token_field: str = "") -> str:
-    body = "<h1>未确认警报 / Open alerts</h1>" + alerts_fragment(
-        report, templates, links, token_field=token_field
+def alerts_page(report: Report, links: Links) -> str:
+    return render(
+        "alerts.html",
+        title="未确认警报 / Open alerts",
+        study_id=report.overview.study_id,
+        links=links,
+        **_alert_table(report, links),
     )
-    return _page(templates, links, report.overview.study_id, "未确认警报 / Open alerts", body)
 
 
-def subject_page(timeline: SubjectTimeline, templates: Mapping[str, str], links: Links) -> str:
+def subject_page(timeline: SubjectTimeline, links: Links) -> str:
     days = [p.study_day for s in timeline.series for p in s.points] + [m.study_day for m in timeline.markers]
     day_range = (min(days + [0]), max(days + [1]))
     charts = [{"test": s.test, "svg": svg.lab_chart(s, timeline.markers, day_range)} for s in timeline.series]
@@ -262,23 +215,21 @@ def subject_page(timeline: SubjectTimeline, templates: Mapping[str, str], links:
         }
         for s in timeline.alerts
     ]
-    body = render(
-        templates["subject.html"],
-        {
-            "subject_id": timeline.subject_id,
-            "day0": "" if timeline.day0 is None else timeline.day0.isoformat(),
-            "charts": charts,
-            "markers": markers,
-            "alerts": alerts,
-        },
+    return render(
         "subject.html",
+        title=f"{timeline.subject_id} 时间线 / Timeline",
+        study_id=timeline.study_id or "",
+        links=links,
+        subject_id=timeline.subject_id,
+        day0="" if timeline.day0 is None else timeline.day0.isoformat(),
+        charts=charts,
+        markers=markers,
+        alerts=alerts,
     )
-    return _page(templates, links, timeline.study_id or "", f"{timeline.subject_id} 时间线 / Timeline", body)
 
 
 def edish_page(
     points: Sequence[EdishPoint],
-    templates: Mapping[str, str],
     links: Links,
     study_id: str,
     *,
@@ -300,19 +251,17 @@ def edish_page(
         }
         for p in points
     ]
-    body = render(
-        templates["edish.html"],
-        {
-            "uln_svg": svg.edish_chart(points, "uln", *lines),
-            "baseline_svg": svg.edish_chart(points, "baseline", *lines),
-            "uln_checked": "" if view == "baseline" else "checked",
-            "baseline_checked": "checked" if view == "baseline" else "",
-            "rows": rows,
-            "hys_law_count": sum(1 for p in points if p.quadrant_uln == "hys_law"),
-        },
+    return render(
         "edish.html",
+        title="eDISH",
+        study_id=study_id,
+        links=links,
+        uln_svg=svg.edish_chart(points, "uln", *lines),
+        baseline_svg=svg.edish_chart(points, "baseline", *lines),
+        baseline=view == "baseline",
+        rows=rows,
+        hys_law_count=sum(1 for p in points if p.quadrant_uln == "hys_law"),
     )
-    return _page(templates, links, study_id, "eDISH", body)
 
 
 def _f(x: float | None) -> str:

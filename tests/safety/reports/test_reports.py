@@ -305,11 +305,10 @@ def test_edish_quadrants_move_with_the_protocols_hys_law_lines() -> None:
 
 
 def test_edish_page_draws_the_protocols_hys_law_lines() -> None:
-    from streams.cli.report import load_templates
     from streams.web import views as pages
 
     hys = RULES.protocol.hys_law.model_copy(update={"transaminase_x_uln": 5.0, "bilirubin_x_uln": 1.5})
-    html = pages.edish_page([], load_templates(), pages.Links.static(), fx.STUDY, hys_law=hys)
+    html = pages.edish_page([], pages.Links.static(), fx.STUDY, hys_law=hys)
     assert 'class="alt-line"' in html and 'data-value="5"' in html and 'data-value="1.5"' in html
 
 

@@ -10,9 +10,8 @@ import xml.etree.ElementTree as ET
 import pytest
 import report_fixtures as fx
 
-from safety.reports import LISTING_COLUMNS, build_report
+from safety.reports import LISTING_COLUMNS, Report, build_report
 from streams.web.feeds import atom_feed, entry_id, summary_csv, summary_html
-from streams.web.templating import TemplateError, render
 
 A = "{http://www.w3.org/2005/Atom}"
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
@@ -132,20 +131,76 @@ def test_html_summary_shows_counts_and_escapes_text() -> None:
     assert "9.4% – 99.2%" in html
 
 
-def test_template_escapes_values_and_inserts_safe_ones_as_is() -> None:
-    text = "{% for r in rows %}<td>{{ r.name }}</td>{% endfor %}{{ chart|safe }}"
-    out = render(text, {"rows": [{"name": "<b>"}, {"name": "x"}], "chart": "<svg/>"})
-    assert out == "<td>&lt;b&gt;</td><td>x</td><svg/>"
+# ----------------------------------------------------------------------------------------------------
+# One template environment, one escaping policy (streams/web/templating.py)
+# ----------------------------------------------------------------------------------------------------
+
+SCRIPT = "<script>alert(1)</script>"
 
 
-def test_template_names_a_missing_value() -> None:
-    with pytest.raises(TemplateError, match="no value named 'titel'"):
-        render("{{ titel }}", {"title": "x"}, "layout.html")
+def _hostile_report() -> Report:
+    """A report whose subject code and coded term try to inject markup."""
+    alerts = fx.alerts()
+    for alert in alerts:
+        if alert["kind"] in ("SAE", "SUSAR"):
+            alert["ctcae_term"] = SCRIPT
+        if alert["subject_id"] == "AA-001":
+            alert["subject_id"] = f"AA-001{SCRIPT}"
+    return _report(alerts=alerts)
 
 
-def test_template_reports_an_unclosed_loop() -> None:
-    with pytest.raises(TemplateError, match="not closed"):
-        render("{% for r in rows %}", {"rows": []})
+def test_a_subject_code_or_term_holding_a_script_is_escaped_on_every_html_page() -> None:
+    from streams.web import views
+
+    report = _hostile_report()
+    live = views.Links.live("tok", role="pi")
+    for html in (
+        views.overview_page(report, live),
+        views.alerts_page(report, live),
+        views.overview_page(report, views.Links.static()),
+        summary_html(report),
+    ):
+        assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_a_subject_code_or_term_holding_a_script_is_escaped_in_the_atom_feed() -> None:
+    text = atom_feed(_hostile_report(), base_url="http://127.0.0.1:6066/")
+    assert "<script>" not in text
+    doc = ET.fromstring(text.encode())
+    titles = [e.findtext(f"{A}title") or "" for e in doc.findall(f"{A}entry")]
+    assert any(f"AA-001{SCRIPT}" in t and t.count(SCRIPT) == 2 for t in titles)  # read back as the text it was
+    contents = [e.findtext(f"{A}content") or "" for e in doc.findall(f"{A}entry")]
+    assert any(f"术语 / Term: {SCRIPT}" in c for c in contents)
+
+
+def test_html_svg_and_atom_templates_are_autoescaped_and_only_markup_passes_as_it_is() -> None:
+    from markupsafe import Markup
+
+    from streams.web.templating import ENVIRONMENT, render
+
+    selects = ENVIRONMENT.autoescape
+    assert callable(selects)
+    assert all(selects(name) for name in ("page.html", "chart.svg", "ethics.atom", "feed.xml"))
+    text = render("refusal.html", status=403, message=Markup("<b>ok</b>") + "<i>")
+    assert "<b>ok</b>&lt;i&gt;" in text
+
+
+def test_a_template_variable_the_caller_does_not_pass_fails_the_render_naming_it() -> None:
+    from jinja2 import UndefinedError
+
+    from streams.web.templating import render
+
+    with pytest.raises(UndefinedError, match="'message' is undefined"):
+        render("refusal.html", status=403)
+
+
+def test_every_template_compiles() -> None:
+    from streams.web.templating import ENVIRONMENT
+
+    names = ENVIRONMENT.list_templates()
+    assert {"layout.html", "overview.html", "ack_link.html", "ethics.atom", "lab.svg"} <= set(names)
+    for name in names:
+        ENVIRONMENT.get_template(name)
 
 
 # ----------------------------------------------------------------------------------------------------
