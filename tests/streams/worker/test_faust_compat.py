@@ -29,7 +29,7 @@ from streams.settings import Settings
 from streams.worker import faust_compat
 from streams.worker.run import run_worker
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EVENTS = TP("safety.events", 0)
 CHANGELOG = TP("safety-surveillance-subjects-changelog", 0)
 
