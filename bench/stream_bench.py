@@ -39,7 +39,7 @@ def passthrough_worker() -> None:
 
     from streams.worker.app import clamp_fetch_wait, faust_settings
 
-    settings = Settings()
+    settings = Settings.load()
     clamp_fetch_wait()
     settings.worker.data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(settings.kafka.app_id, **faust_settings(settings))
@@ -57,15 +57,11 @@ def passthrough_worker() -> None:
 
 
 def scoped(bootstrap: str, prefix: str) -> Settings:
-    base = Settings(kafka_bootstrap=bootstrap)
-    names = {f"topic_{k}": f"{prefix}.{v}" for k, v in base.topics.names().items()}
-    return base.model_copy(
-        update={
-            **names,
-            "app_id": f"{prefix}-app",
-            "embedded_workarounds": True,
-            "data_dir": Path(f"/tmp/stream-bench-{prefix}-{os.getpid()}"),
-        }
+    base = Settings.load(kafka={"bootstrap": bootstrap})
+    return base.updated(
+        topics={k: f"{prefix}.{v}" for k, v in base.topics.names().items()},
+        kafka={"app_id": f"{prefix}-app", "embedded_workarounds": True},
+        worker={"data_dir": Path(f"/tmp/stream-bench-{prefix}-{os.getpid()}")},
     )
 
 

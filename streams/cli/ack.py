@@ -52,10 +52,10 @@ def _refusal(exc: urllib.error.HTTPError) -> str:
 @click.option("--ethics-submitted", is_flag=True,
               help="mark the alert's ethics committee report as submitted instead of acknowledging the alert")
 @click.option("--reference", default=None, help="the reference of the ethics submission (with --ethics-submitted)")
-@click.option("--url", default=None,
-              help=f"the worker's web address, as `safety demo --serve` prints it (default: SAFETY_PUBLIC_URL, else "
-                   f"{DEFAULT_URL})")
-@click.option("--token", default=None,
+@click.option("--url", default=None, metavar="URL",
+              help=f"the worker's web address, as `safety demo --serve` prints it (default: {DEFAULT_URL}; set "
+                   "SAFETY_PUBLIC_URL to change it)")
+@click.option("--token", default=None, metavar="TOKEN",
               help="your role's token (default: SAFETY_ACK_TOKEN); `safety demo --serve` prints one in its page links")
 def ack_command(
     alert_id: str, who: str, conclusion: str | None, causality: str | None, ethics_submitted: bool,

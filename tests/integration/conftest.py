@@ -29,7 +29,7 @@ from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 _counter = itertools.count(1)
-ALL_PLUGINS = Settings.model_fields["plugins"].default  # the default SAFETY_PLUGINS
+ALL_PLUGINS = Settings().worker.plugins  # the default SAFETY_PLUGINS
 PAGE_TOKEN = "reliability-officer-7f3a9c2e5b1d804a6c"  # strong enough for streams.web.auth
 
 
@@ -220,9 +220,9 @@ class Stream:
 @pytest.fixture()
 def stream(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Stream]:
     prefix = f"t{next(_counter)}-{os.getpid()}"
-    base = Settings(_env_file=None, kafka_bootstrap=broker.bootstrap)
-    names = {f"topic_{k}": f"{prefix}.{v}" for k, v in base.topics.names().items()}
-    settings = base.model_copy(update={**names, "app_id": f"{prefix}-safety", "embedded_workarounds": True})
+    base = Settings(kafka={"bootstrap": broker.bootstrap})
+    names = {k: f"{prefix}.{v}" for k, v in base.topics.names().items()}
+    settings = base.updated(topics=names, kafka={"app_id": f"{prefix}-safety", "embedded_workarounds": True})
     create_topics(settings)
     running = Stream(settings=settings, workdir=tmp_path)
     yield running
@@ -263,8 +263,8 @@ def own_broker_stream(tmp_path: Path) -> Iterator[tuple[Stream, EmbeddedBroker]]
     """A broker of its own (a test may kill it) and a stream with every plug-in on against it."""
     embedded = start_broker(log_path=tmp_path / "broker.log")
     try:
-        base = Settings(_env_file=None, kafka_bootstrap=embedded.bootstrap)
-        settings = base.model_copy(update={"app_id": "own-broker-safety", "embedded_workarounds": True})
+        base = Settings(kafka={"bootstrap": embedded.bootstrap})
+        settings = base.updated(kafka={"app_id": "own-broker-safety", "embedded_workarounds": True})
         create_topics(settings)
         running = Stream(settings=settings, workdir=tmp_path, plugins=ALL_PLUGINS)
         try:
