@@ -462,7 +462,8 @@ def worker_app() -> Any:
     from streams.worker.app import create_app
 
     settings = Settings(
-        kafka={"bootstrap": "127.0.0.1:1"}, worker={"store": "memory://"}, web={"enabled": False}, auth={"tokens": TOKENS}
+        kafka={"bootstrap": "127.0.0.1:1"}, worker={"store": "memory://"}, web={"enabled": False},
+        auth={"tokens": TOKENS},
     )
     app = create_app(settings, metrics=SafetyMetrics.create(CollectorRegistry()))
     app.finalize()
