@@ -55,10 +55,10 @@ class Stream:
     def env(self, name: str) -> dict[str, str]:
         s = self.settings
         env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETY_")}
-        env.update({f"SAFETY_TOPIC_{k.upper()}": v for k, v in s.topic_names().items()})
+        env.update({f"SAFETY_TOPIC_{k.upper()}": v for k, v in s.topics.names().items()})
         env.update(
-            SAFETY_KAFKA_BOOTSTRAP=s.kafka_bootstrap or "",
-            SAFETY_APP_ID=s.app_id,
+            SAFETY_KAFKA_BOOTSTRAP=s.kafka.bootstrap or "",
+            SAFETY_APP_ID=s.kafka.app_id,
             SAFETY_EMBEDDED_WORKAROUNDS="1",
             SAFETY_PLUGINS=self.plugins,
             SAFETY_STORE=self.store,
