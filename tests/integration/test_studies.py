@@ -80,7 +80,7 @@ def test_two_studies_and_an_unknown_third_in_one_stream(stream, inbox, tmp_path:
     plain_env = stream.env
 
     def env(name: str) -> dict[str, str]:  # as users run it: the default plug-ins, the rules directory
-        return {**plain_env(name), "SAFETY_PLUGINS": Settings.model_fields["plugins"].default,
+        return {**plain_env(name), "SAFETY_PLUGINS": Settings().worker.plugins,
                 "SAFETY_RULES_FILE": str(studies), "SAFETY_NOTIFY_CONFIG": str(config)}
 
     stream.env = env
