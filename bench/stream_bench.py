@@ -40,12 +40,12 @@ def passthrough_worker() -> None:
     from streams.worker import faust_compat
     from streams.worker.app import TANSU_FETCH_MAX_WAIT_MS, faust_settings
 
-    settings = Settings()
+    settings = Settings.load()
     faust_compat.install(fetch_max_wait_ms=TANSU_FETCH_MAX_WAIT_MS)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(settings.app_id, **faust_settings(settings))
-    source = app.topic(settings.topic_events, value_serializer="raw", key_serializer="raw")
-    out = app.topic(settings.topic_graded, value_serializer="raw", key_serializer="raw")
+    settings.worker.data_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(settings.kafka.app_id, **faust_settings(settings))
+    source = app.topic(settings.topics.events, value_serializer="raw", key_serializer="raw")
+    out = app.topic(settings.topics.graded, value_serializer="raw", key_serializer="raw")
 
     @app.agent(source)
     async def forward(stream: Any) -> None:
@@ -58,29 +58,25 @@ def passthrough_worker() -> None:
 
 
 def scoped(bootstrap: str, prefix: str) -> Settings:
-    base = Settings(kafka_bootstrap=bootstrap)
-    names = {f"topic_{k}": f"{prefix}.{v}" for k, v in base.topic_names().items()}
-    return base.model_copy(
-        update={
-            **names,
-            "app_id": f"{prefix}-app",
-            "embedded_workarounds": True,
-            "data_dir": Path(f"/tmp/stream-bench-{prefix}-{os.getpid()}"),
-        }
+    base = Settings.load(kafka={"bootstrap": bootstrap})
+    return base.updated(
+        topics={k: f"{prefix}.{v}" for k, v in base.topics.names().items()},
+        kafka={"app_id": f"{prefix}-app", "embedded_workarounds": True},
+        worker={"data_dir": Path(f"/tmp/stream-bench-{prefix}-{os.getpid()}")},
     )
 
 
 def launch(settings: Settings, passthrough: bool, log: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETY_")}
-    env.update({f"SAFETY_TOPIC_{k.upper()}": v for k, v in settings.topic_names().items()})
+    env.update({f"SAFETY_TOPIC_{k.upper()}": v for k, v in settings.topics.names().items()})
     env.update(
-        SAFETY_KAFKA_BOOTSTRAP=settings.kafka_bootstrap or "",
-        SAFETY_APP_ID=settings.app_id,
+        SAFETY_KAFKA_BOOTSTRAP=settings.kafka.bootstrap or "",
+        SAFETY_APP_ID=settings.kafka.app_id,
         SAFETY_EMBEDDED_WORKAROUNDS="1",
         SAFETY_PLUGINS="",
         SAFETY_WEB_PORT=str(port),
-        SAFETY_DATA_DIR=str(settings.data_dir),
+        SAFETY_DATA_DIR=str(settings.worker.data_dir),
         PYTHONPATH=str(ROOT),
     )
     cmd = (
@@ -97,12 +93,12 @@ def output_records(settings: Settings, expected: int, timeout: float) -> list[An
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers(),
+        bootstrap_servers=settings.kafka.bootstrap_servers(),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=20,
     )
-    parts = [TopicPartition(settings.topic_graded, p) for p in range(settings.partitions)]
+    parts = [TopicPartition(settings.topics.graded, p) for p in range(settings.kafka.partitions)]
     consumer.assign(parts)
     consumer.seek_to_beginning(*parts)
     records: list[Any] = []
@@ -186,12 +182,12 @@ def input_timestamps(settings: Settings) -> dict[str, float]:
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers(),
+        bootstrap_servers=settings.kafka.bootstrap_servers(),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=20,
     )
-    parts = [TopicPartition(settings.topic_events, p) for p in range(settings.partitions)]
+    parts = [TopicPartition(settings.topics.events, p) for p in range(settings.kafka.partitions)]
     consumer.assign(parts)
     consumer.seek_to_beginning(*parts)
     found: dict[str, float] = {}

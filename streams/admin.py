@@ -5,20 +5,21 @@ as they are), so the compose ``topic-init`` step, ``safety demo`` and the tests 
 publishes a JSON-lines file keyed by ``subject_id`` (contract: a subject's events share one partition, in
 order) and sends each line's bytes unchanged, so what is on the topic is exactly the file.
 
-Commands: ``safety produce FILE.jsonl`` (produce_main) and ``python -m streams.admin topics`` (topics_main).
+Commands: ``safety produce FILE.jsonl`` and ``safety topics``; ``python -m streams.admin`` is the ``safety`` command,
+so the image runs ``python -m streams.admin topics``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import click
 import yaml
 
 from streams.settings import Settings
@@ -38,9 +39,9 @@ class TopicSpec:
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     """topics.yaml entries with names, partitions and replication resolved from settings."""
-    path = settings.topics_file or TOPICS_FILE
+    path = settings.kafka.topics_file or TOPICS_FILE
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    names = settings.topic_names()
+    names = settings.topics.names()
     specs = []
     for entry in data["topics"]:
         if entry["key"] not in names:
@@ -48,8 +49,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         specs.append(
             TopicSpec(
                 name=names[entry["key"]],
-                partitions=int(entry.get("partitions") or settings.partitions),
-                replication=int(entry.get("replication") or settings.replication),
+                partitions=int(entry.get("partitions") or settings.kafka.partitions),
+                replication=int(entry.get("replication") or settings.kafka.replication),
                 config={str(k): str(v) for k, v in (entry.get("config") or {}).items()},
             )
         )
@@ -64,7 +65,7 @@ def admin_client(settings: Settings, timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers(), client_id="safety-admin",
+            return KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers(), client_id="safety-admin",
                                     bootstrap_timeout_ms=int(timeout * 1000))
         except KafkaError:
             if time.monotonic() > deadline:
@@ -110,7 +111,7 @@ def producer(settings: Settings, timeout: float = 30.0) -> Any:
     from kafka import KafkaProducer
 
     return KafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers(), acks="all", linger_ms=5, client_id="safety-produce",
+        bootstrap_servers=settings.kafka.bootstrap_servers(), acks="all", linger_ms=5, client_id="safety-produce",
         bootstrap_timeout_ms=int(timeout * 1000),
     )
 
@@ -136,7 +137,7 @@ def produce_lines(
     how long to wait for the broker to answer first.
     """
     kafka = producer(settings, timeout)
-    target = topic or settings.topic_events
+    target = topic or settings.topics.events
     futures = []
     started = time.monotonic()
     try:
@@ -164,77 +165,71 @@ def read_lines(path: Path) -> list[bytes]:
 def produce(path: Path, settings: Settings | None = None, rate: float | None = None, timeout: float = 30.0) -> int:
     """Publish a JSON-lines file (`safety produce`); returns the number of events sent."""
     lines = read_lines(path)
-    produce_lines(settings or Settings(), lines, rate=rate, timeout=timeout)
+    produce_lines(settings or Settings.load(), lines, rate=rate, timeout=timeout)
     return len(lines)
 
 
-def _bootstrap(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Settings:
-    settings = Settings()
-    if args.bootstrap:
-        settings = settings.model_copy(update={"kafka_bootstrap": args.bootstrap})
-    if not settings.kafka_bootstrap:
-        parser.error(
+def _with_broker(bootstrap: str | None) -> Settings:
+    """The settings, with ``--bootstrap`` when given; no broker at all is a usage error."""
+    settings = Settings.load(kafka={"bootstrap": bootstrap} if bootstrap else {})
+    if not settings.kafka.bootstrap:
+        raise click.UsageError(
             "no broker: set SAFETY_KAFKA_BOOTSTRAP=host:port or pass --bootstrap "
             "(`safety demo` starts an embedded broker for you)"
         )
     return settings
 
 
-def produce_main(argv: Sequence[str]) -> int:
+BOOTSTRAP_HELP = "host:port of the broker (default: SAFETY_KAFKA_BOOTSTRAP)"
+
+
+@click.command(
+    "produce",
+    short_help="publish a JSON-lines file of events to the input topic",
+    help="Publish a JSON-lines file of events to the input topic (SAFETY_TOPIC_EVENTS), keyed by subject_id, "
+    "unchanged.\n\nFILE: JSON-lines file of input events.",
+)
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--bootstrap", default=None, help=BOOTSTRAP_HELP)
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="events per second (default: as fast as possible)")
+@click.option("--create-topics", "create_first", is_flag=True, help="create missing topics first")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=PRODUCE_CONNECT_TIMEOUT_S,
+              help=f"seconds to wait for the broker to answer (default {PRODUCE_CONNECT_TIMEOUT_S:g})")
+def produce_command(file: Path, bootstrap: str | None, rate: float | None, create_first: bool, timeout: float) -> int:
     """`safety produce FILE.jsonl`: publish events to the input topic, keyed by subject_id."""
-    parser = argparse.ArgumentParser(
-        prog="safety produce",
-        description="Publish a JSON-lines file of events "
-        "to the input topic (SAFETY_TOPIC_EVENTS), keyed by subject_id, unchanged.",
-    )
-    parser.add_argument("file", type=Path, help="JSON-lines file of input events")
-    parser.add_argument("--bootstrap", help="host:port of the broker (default: SAFETY_KAFKA_BOOTSTRAP)")
-    parser.add_argument(
-        "--rate", type=float, default=None, help="events per second (default: as fast as possible)"
-    )
-    parser.add_argument("--create-topics", action="store_true", help="create missing topics first")
-    parser.add_argument("--timeout", type=float, default=PRODUCE_CONNECT_TIMEOUT_S,
-                        help=f"seconds to wait for the broker to answer (default {PRODUCE_CONNECT_TIMEOUT_S:g})")
-    args = parser.parse_args(list(argv))
-    settings = _bootstrap(parser, args)
-    if not args.file.is_file():
-        parser.error(f"{args.file}: no such file")
+    settings = _with_broker(bootstrap)
+    if not file.is_file():
+        raise click.UsageError(f"{file}: no such file")
     from kafka.errors import KafkaError
 
     try:
-        if args.create_topics:
-            create_topics(settings, timeout=args.timeout)
-        count = produce(args.file, settings, rate=args.rate, timeout=args.timeout)
+        if create_first:
+            create_topics(settings, timeout=timeout)
+        count = produce(file, settings, rate=rate, timeout=timeout)
     except KafkaError as exc:
-        print(f"safety produce: no answer from the broker at {settings.kafka_bootstrap} within {args.timeout:g} s "
+        print(f"safety produce: no answer from the broker at {settings.kafka.bootstrap} within {timeout:g} s "
               f"({type(exc).__name__}); start it, or point --bootstrap or SAFETY_KAFKA_BOOTSTRAP at a running broker "
               "(`safety demo` runs an embedded one)", file=sys.stderr)
         return 1
-    print(f"produced {count} events to {settings.topic_events} on {settings.kafka_bootstrap}")
+    print(f"produced {count} events to {settings.topics.events} on {settings.kafka.bootstrap}")
     return 0
 
 
-def topics_main(argv: Sequence[str]) -> int:
-    """`python -m streams.admin topics`: create the topics of deploy/kafka/topics.yaml (idempotent)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m streams.admin topics",
-        description="Create missing topics from deploy/kafka/topics.yaml.",
-    )
-    parser.add_argument("--bootstrap", help="host:port of the broker (default: SAFETY_KAFKA_BOOTSTRAP)")
-    args = parser.parse_args(list(argv))
-    created = create_topics(_bootstrap(parser, args))
+@click.command(
+    "topics",
+    short_help="create the missing topics of deploy/kafka/topics.yaml",
+    help="Create missing topics from deploy/kafka/topics.yaml (existing topics are kept as they are).",
+)
+@click.option("--bootstrap", default=None, help=BOOTSTRAP_HELP)
+def topics_command(bootstrap: str | None) -> int:
+    """`safety topics` (the compose topic-init step runs `python -m streams.admin topics`, the same command)."""
+    created = create_topics(_with_broker(bootstrap))
     print("created: " + (", ".join(created) if created else "nothing (all topics exist)"))
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    commands = {"topics": topics_main, "produce": produce_main}
-    if not args or args[0] not in commands:
-        print("usage: python -m streams.admin {topics|produce} ...", file=sys.stderr)
-        return 2
-    return commands[args[0]](args[1:])
-
-
 if __name__ == "__main__":
+    from streams.cli import main
+
     sys.exit(main())

@@ -17,9 +17,8 @@ from pathlib import Path
 import phi_fixtures as phi
 import pytest
 
-from streams.cli.deliver import deliver_main
+from streams.cli import main
 from streams.cli.replay import run as replay_run
-from streams.cli.report import report_main
 
 INPUT_COPIES = frozenset({"events.jsonl", "rejected.jsonl"})
 
@@ -30,8 +29,8 @@ def _outputs(tmp_path: Path, records: list[dict[str, object]], monkeypatch: pyte
     events = phi.write_events(tmp_path / "events.jsonl", records)
     replay, report, outbox = tmp_path / "replay", tmp_path / "report", tmp_path / "outbox"
     assert replay_run(events, replay, None, quiet=True) == 0
-    assert report_main(["--from-replay", str(replay), "--out", str(report)]) == 0
-    assert deliver_main(["--alerts", str(replay / "alerts.jsonl"), "--outbox", str(outbox)]) == 0
+    assert main(["report", "--from-replay", str(replay), "--out", str(report)]) == 0
+    assert main(["deliver", "--alerts", str(replay / "alerts.jsonl"), "--outbox", str(outbox)]) == 0
     return {
         str(path.relative_to(tmp_path)): path.read_text(encoding="utf-8")
         for folder in (replay, report, outbox)

@@ -8,47 +8,20 @@ An unknown alert id, or a role the alert was not sent to, is refused with the wo
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 import urllib.error
 import urllib.request
+
+import click
+
+from streams.settings import Settings
 
 CAUSALITY = ("related", "probable", "possible", "unlikely", "unrelated", "unassessable")
 
 
 DEFAULT_URL = "http://127.0.0.1:6066"
 """The worker's web server on this machine (SAFETY_WEB_PORT's default), where `safety demo --serve` serves too."""
-
-
-def _parser() -> argparse.ArgumentParser:
-    url = os.environ.get("SAFETY_PUBLIC_URL") or DEFAULT_URL
-    p = argparse.ArgumentParser(
-        prog="safety ack",
-        description="Acknowledge an alert, or mark its ethics committee report as submitted, on a running worker. "
-        "The worker records who you are, your role (from your token), the time and your address, and publishes "
-        "the acknowledgement on safety.acks.",
-    )
-    p.add_argument("alert_id", help="the alert's id, as in alerts.jsonl or in the message you received")
-    p.add_argument("--who", required=True, help="your name or staff code; it is recorded with the acknowledgement")
-    p.add_argument("--conclusion", default=None,
-                   help="what you concluded about the alert (required unless you pass --ethics-submitted)")
-    p.add_argument("--causality", choices=CAUSALITY, default=None,
-                   help="your assessment of whether the study treatment caused the event")
-    p.add_argument(
-        "--ethics-submitted", action="store_true",
-        help="mark the alert's ethics committee report as submitted instead of acknowledging the alert",
-    )
-    p.add_argument("--reference", default=None,
-                   help="the reference of the ethics submission (with --ethics-submitted)")
-    p.add_argument("--url", default=url,
-                   help=f"the worker's web address, as `safety demo --serve` prints it (default: {url}; set "
-                        "SAFETY_PUBLIC_URL to change it)")
-    p.add_argument("--token", default=os.environ.get("SAFETY_ACK_TOKEN"),
-                   help="your role's token (default: SAFETY_ACK_TOKEN); `safety demo --serve` prints one in its "
-                        "page links")
-    return p
 
 
 def _refusal(exc: urllib.error.HTTPError) -> str:
@@ -63,27 +36,53 @@ def _refusal(exc: urllib.error.HTTPError) -> str:
     return f"refused (HTTP {exc.code}): {detail}"
 
 
-def ack_main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if not args.token:
+@click.command(
+    "ack",
+    short_help="acknowledge an alert on the worker (PI, ethics, safety officer)",
+    help="Acknowledge an alert, or mark its ethics committee report as submitted, on a running worker. The worker "
+    "records who you are, your role (from your token), the time and your address, and publishes the "
+    "acknowledgement on safety.acks.\n\nALERT_ID: the alert's id, as in alerts.jsonl or in the message you received.",
+)
+@click.argument("alert_id")
+@click.option("--who", required=True, help="your name or staff code; it is recorded with the acknowledgement")
+@click.option("--conclusion", default=None,
+              help="what you concluded about the alert (required unless you pass --ethics-submitted)")
+@click.option("--causality", type=click.Choice(CAUSALITY), default=None,
+              help="your assessment of whether the study treatment caused the event")
+@click.option("--ethics-submitted", is_flag=True,
+              help="mark the alert's ethics committee report as submitted instead of acknowledging the alert")
+@click.option("--reference", default=None, help="the reference of the ethics submission (with --ethics-submitted)")
+@click.option("--url", default=None, metavar="URL",
+              help=f"the worker's web address, as `safety demo --serve` prints it (default: {DEFAULT_URL}; set "
+                   "SAFETY_PUBLIC_URL to change it)")
+@click.option("--token", default=None, metavar="TOKEN",
+              help="your role's token (default: SAFETY_ACK_TOKEN); `safety demo --serve` prints one in its page links")
+def ack_command(
+    alert_id: str, who: str, conclusion: str | None, causality: str | None, ethics_submitted: bool,
+    reference: str | None, url: str | None, token: str | None,
+) -> int:
+    settings = Settings.load()
+    url = url or settings.web.public_url or DEFAULT_URL
+    token = token or (settings.auth.ack_token.get_secret_value() if settings.auth.ack_token else None)
+    if not token:
         print(
             "safety ack: no token; pass --token or set SAFETY_ACK_TOKEN to your role's token", file=sys.stderr
         )
         return 2
-    if args.ethics_submitted:
-        path, body = "ethics-submitted", {"who": args.who, "reference": args.reference}
+    if ethics_submitted:
+        path, body = "ethics-submitted", {"who": who, "reference": reference}
     else:
-        if not args.conclusion:
+        if not conclusion:
             print(
                 "safety ack: --conclusion is required (what you concluded about the alert)", file=sys.stderr
             )
             return 2
-        path, body = "ack", {"who": args.who, "conclusion": args.conclusion, "causality": args.causality}
+        path, body = "ack", {"who": who, "conclusion": conclusion, "causality": causality}
     request = urllib.request.Request(
-        f"{args.url.rstrip('/')}/alerts/{args.alert_id}/{path}",
+        f"{url.rstrip('/')}/alerts/{alert_id}/{path}",
         method="POST",
         data=json.dumps({k: v for k, v in body.items() if v is not None}).encode(),
-        headers={"Authorization": f"Bearer {args.token}", "Content-Type": "application/json"},
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     try:
         with urllib.request.urlopen(request, timeout=15) as response:
@@ -92,7 +91,7 @@ def ack_main(argv: list[str] | None = None) -> int:
         print(f"safety ack: {_refusal(exc)}", file=sys.stderr)
         return 1
     except (urllib.error.URLError, OSError) as exc:
-        print(f"safety ack: cannot reach {args.url} ({exc}); is the worker running?", file=sys.stderr)
+        print(f"safety ack: cannot reach {url} ({exc}); is the worker running?", file=sys.stderr)
         return 1
-    print(f"recorded {path} for {args.alert_id}: ack_id {reply.get('ack_id')} at {reply.get('at')}")
+    print(f"recorded {path} for {alert_id}: ack_id {reply.get('ack_id')} at {reply.get('at')}")
     return 0

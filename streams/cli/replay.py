@@ -16,6 +16,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+import click
+
 from safety.errors import SafetyError
 from safety.model.outputs import GradedObservation
 from safety.replay import LineOutputs, replay_lines
@@ -97,6 +99,26 @@ def _lines(stack: ExitStack, handle: BinaryIO, size: int, progress: bool | None)
 
     reader = wrap_file(handle, total=size, description="replaying", console=Console(file=sys.stderr))
     return stack.enter_context(reader)
+
+
+@click.command(
+    "replay",
+    short_help="grade and evaluate a JSON-lines file of events offline",
+    help="Run the stream's rules engine over a JSON-lines file of events, in order, and write DIR/graded.jsonl, "
+    "DIR/alerts.jsonl, DIR/rejected.jsonl and DIR/events.jsonl (the accepted input).\n\n"
+    "EVENTS: JSON-lines file of input events, replayed in the order given.",
+)
+@click.argument("events", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, metavar="DIR",
+              help="output folder (created if missing)")
+@click.option("--rules", type=click.Path(path_type=Path), default=None, metavar="FILE|DIR",
+              help="a study rules file, or a directory of them (default: every study in rules/studies); each event "
+                   "is evaluated under its own study's rules")
+@click.option("--quiet", is_flag=True, help="print no summary")
+@click.option("--progress/--no-progress", default=None,
+              help="show a progress bar on stderr (default: for a file of 5 MB or more in a terminal)")
+def replay_command(events: Path, out: Path, rules: Path | None, quiet: bool, progress: bool | None) -> int:
+    return run(events, out, rules, quiet=quiet, progress=progress)
 
 
 def run(events: Path, out: Path, rules_path: Path | None, quiet: bool = False, progress: bool | None = None) -> int:

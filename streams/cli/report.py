@@ -12,13 +12,14 @@ files (byte for byte); pass ``--generated-at now`` for the wall clock or an ISO 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import click
 
 from safety.errors import SafetyError
 from safety.reports import (
@@ -158,55 +159,37 @@ def _when(text: str | None) -> datetime | None:
     return value
 
 
-def report_main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="safety report",
-        description="Build the ethics committee reports (safety-summary.json/.csv/.html, ethics.atom) and "
-        "the "
-        "safety pages as static HTML from the output folder of `safety replay`.",
-    )
-    parser.add_argument(
-        "--from-replay",
-        dest="source",
-        type=Path,
-        required=True,
-        metavar="DIR",
-        help="folder written by `safety replay --out DIR` (events.jsonl, alerts.jsonl, ...)",
-    )
-    parser.add_argument("--out", type=Path, required=True, metavar="REPORTDIR", help="output folder")
-    parser.add_argument(
-        "--generated-at",
-        default=None,
-        help="report time: ISO 8601 with offset, or 'now' (default: latest time in the inputs)",
-    )
-    parser.add_argument("--study", default=None, help="study_id when the replay holds several")
-    parser.add_argument(
-        "--rules",
-        type=Path,
-        default=None,
-        help="study rules file (stopping rule, Hy's law lines, CTCAE version of the timeline bands)",
-    )
-    parser.add_argument("--quiet", action="store_true")
-    args = parser.parse_args(list(argv))
+@click.command(
+    "report",
+    short_help="build the ethics committee reports from a replay folder",
+    help="Build the ethics committee reports (safety-summary.json/.csv/.html, ethics.atom) and the safety pages as "
+    "static HTML from the output folder of `safety replay`.",
+)
+@click.option("--from-replay", "source", type=click.Path(path_type=Path), required=True, metavar="DIR",
+              help="folder written by `safety replay --out DIR` (events.jsonl, alerts.jsonl, ...)")
+@click.option("--out", type=click.Path(path_type=Path), required=True, metavar="REPORTDIR", help="output folder")
+@click.option("--generated-at", default=None,
+              help="report time: ISO 8601 with offset, or 'now' (default: latest time in the inputs)")
+@click.option("--study", default=None, help="study_id when the replay holds several")
+@click.option("--rules", type=click.Path(path_type=Path), default=None,
+              help="study rules file (stopping rule, Hy's law lines, CTCAE version of the timeline bands)")
+@click.option("--quiet", is_flag=True, help="print no summary")
+def report_command(
+    source: Path, out: Path, generated_at: str | None, study: str | None, rules: Path | None, quiet: bool
+) -> int:
     try:
-        report = write_report(
-            args.source,
-            args.out,
-            generated_at=_when(args.generated_at),
-            study=args.study,
-            rules_file=args.rules,
-        )
+        report = write_report(source, out, generated_at=_when(generated_at), study=study, rules_file=rules)
     except SafetyError as exc:
         print(f"safety report: {exc}", file=sys.stderr)
         return 1
-    if not args.quiet:
+    if not quiet:
         ov = report.overview
         p = "n/a" if ov.stopping_probability is None else f"{ov.stopping_probability:.3f}"
         print(
             f"safety report: {ov.study_id}: {ov.subjects_infused} infused, {ov.subjects_with_dlt} with DLT, "
             f"{ov.subjects_with_sae} with SAE, P(rate > {ov.stopping.threshold:g}) = {p}, "
             f"boundary {'CROSSED' if ov.stopping_boundary_crossed else 'not crossed'}; "
-            f"{len(report.listing)} SAE/SUSAR listed; wrote {args.out}/overview.html, ethics.atom, "
+            f"{len(report.listing)} SAE/SUSAR listed; wrote {out}/overview.html, ethics.atom, "
             "safety-summary.{json,csv,html}",
             file=sys.stderr,
         )

@@ -9,12 +9,46 @@ will do.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from safety.errors import RuleFileError
+import click
+
+from safety.errors import RuleFileError, SafetyError
 from safety.model.values import fmt
 from safety.rules.ruleset import load_ruleset
+
+
+@click.group("rules", short_help="validate rule files", help="Validate rule files.")
+def rules_command() -> None:
+    pass
+
+
+@rules_command.command(
+    "check",
+    short_help="validate study rules files and print what each enables",
+    help="Validate study rules files (rules/studies/*.yaml) against the CTCAE criteria they select and print what "
+    "each enables; exit 1 if any is invalid.\n\nFILE|DIR: a study rules file, or a directory: every *.yaml in it.",
+)
+@click.argument("files", type=click.Path(path_type=Path), nargs=-1, required=True, metavar="FILE|DIR...")
+def check_command(files: tuple[Path, ...]) -> int:
+    """Check every file (a directory: its *.yaml); one line per refused file on stderr, exit 1 if any is."""
+    try:
+        paths = study_files(files)
+    except SafetyError as exc:
+        print(f"safety rules check: {exc}", file=sys.stderr)
+        return 1
+    failed = 0
+    for index, path in enumerate(paths):
+        try:
+            summary = rules_check(path)
+        except SafetyError as exc:
+            print(f"safety rules check: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        print(("\n" if index else "") + summary)
+    return 1 if failed else 0
 
 
 def _on(enabled: bool) -> str:

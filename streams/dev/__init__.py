@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from streams.dev.broker import EmbeddedBroker as EmbeddedBroker
     from streams.dev.broker import embedded_broker as embedded_broker
     from streams.dev.broker import free_port as free_port
-    from streams.dev.demo import demo_main as demo_main
+    from streams.dev.demo import demo_command as demo_command
     from streams.dev.demo import run_demo as run_demo
     from streams.dev.synthetic import generate_events as generate_events
     from streams.dev.synthetic import generate_trial as generate_trial
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "EmbeddedBroker": "broker",
-    "demo_main": "demo",
+    "demo_command": "demo",
     "embedded_broker": "broker",
     "free_port": "broker",
     "generate_events": "synthetic",

@@ -14,7 +14,6 @@ OUT/alerts.jsonl (``outbox_check``). Logs: OUT/worker.log, OUT/broker.log.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -26,15 +25,17 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+import click
+
 from safety.delivery.ledger import Tally
 from streams.dev.broker import free_port, start_broker
-from streams.settings import Settings
+from streams.settings import Settings, reveal
 
 DEADLINE_S = 600.0  # a hang guard; the target (issue 5) is < 3 min on 2 cores, measured ~85-120 s here
 DELIVERY_DEADLINE_S = 300.0  # a hang guard for the delivery stage after the last alert (a dead channel)
@@ -93,11 +94,11 @@ class OutboxTail:
 ROLES = ("pi", "ethics", "safety_officer")
 
 
-def demo_tokens() -> dict[str, str]:
-    """Role tokens for the run's pages (SAFETY_AUTH_TOKENS wins); random, never written to disk."""
-    configured = os.environ.get("SAFETY_AUTH_TOKENS")
+def demo_tokens(settings: Settings) -> dict[str, str]:
+    """Role -> token for the run's pages (SAFETY_AUTH_TOKENS wins); random, never written to disk."""
+    configured = settings.auth.role_tokens()
     if configured:
-        return dict(pair.split(":", 1) for pair in configured.split(",") if ":" in pair)
+        return {role: token for token, role in configured.items()}
     return {role: secrets.token_urlsafe(32) for role in ROLES}  # >= 32 characters (streams/web/auth.py)
 
 
@@ -106,10 +107,10 @@ def serve_port(settings: Settings) -> int:
     `--serve` prints; another free port when it is taken."""
     with socket.socket() as probe:
         try:
-            probe.bind(("127.0.0.1", settings.web_port))
+            probe.bind(("127.0.0.1", settings.web.port))
         except OSError:
             return free_port()
-    return settings.web_port
+    return settings.web.port
 
 
 def page_urls(base: str, tokens: dict[str, str]) -> list[str]:
@@ -145,7 +146,7 @@ class Watcher:
         from kafka import KafkaConsumer, TopicPartition
 
         self.consumer = KafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers(),
+            bootstrap_servers=self.settings.kafka.bootstrap_servers(),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=50,
@@ -155,24 +156,24 @@ class Watcher:
         def partitions(topic: str) -> list[Any]:
             return [TopicPartition(topic, p) for p in sorted(self.consumer.partitions_for_topic(topic) or [])]
 
-        self.study_partitions = partitions(self.settings.topic_study)
+        self.study_partitions = partitions(self.settings.topics.study)
         parts = (
-            partitions(self.settings.topic_alerts)
-            + partitions(self.settings.topic_graded)
-            + partitions(self.settings.topic_deliveries)
+            partitions(self.settings.topics.alerts)
+            + partitions(self.settings.topics.graded)
+            + partitions(self.settings.topics.deliveries)
         )
         self.consumer.assign(parts)
         self.consumer.seek_to_beginning(*parts)
 
     def poll(self, timeout_ms: int = 200) -> None:
         for tp, records in self.consumer.poll(timeout_ms).items():
-            if tp.topic == self.settings.topic_graded:
+            if tp.topic == self.settings.topics.graded:
                 for record in records:
                     with contextlib.suppress(ValueError):
                         grade = json.loads(record.value).get("grade")
                         self.grades["null" if grade is None else f"G{grade}"] += 1
                 continue
-            if tp.topic == self.settings.topic_deliveries:
+            if tp.topic == self.settings.topics.deliveries:
                 for record in records:
                     if record.key is not None and record.value is not None:
                         self.ledger[record.key.decode()] = record.value
@@ -213,17 +214,18 @@ class Watcher:
 def start_worker(
     settings: Settings, log: Path, web_port: int, extra_env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
-    """`python -m streams.worker.run` with the demo's settings in its environment."""
+    """`python -m streams.worker.run` with the demo's settings in its environment, in the nested form
+    (``SAFETY_KAFKA__BOOTSTRAP``), which wins over the documented variables the demo inherits."""
     env = dict(
         os.environ,
-        SAFETY_KAFKA_BOOTSTRAP=settings.kafka_bootstrap or "",
-        SAFETY_WEB_PORT=str(web_port),
-        SAFETY_DATA_DIR=str(settings.data_dir),
-        SAFETY_STORE=settings.store,
+        SAFETY_KAFKA__BOOTSTRAP=settings.kafka.bootstrap or "",
+        SAFETY_WEB__PORT=str(web_port),
+        SAFETY_WORKER__DATA_DIR=str(settings.worker.data_dir),
+        SAFETY_WORKER__STORE=settings.worker.store,
         **(extra_env or {}),
     )
-    if settings.embedded_workarounds:
-        env["SAFETY_EMBEDDED_WORKAROUNDS"] = "1"
+    if settings.kafka.embedded_workarounds:
+        env["SAFETY_KAFKA__EMBEDDED_WORKAROUNDS"] = "1"
     with open(log, "ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "streams.worker.run", "--loglevel", "warn"],
@@ -252,22 +254,22 @@ def caught_up(admin: Any, settings: Settings, events_end: dict[int, int], watche
     """
     from streams.admin import committed_offsets
 
-    done_events = committed_offsets(admin, settings.app_id, settings.topic_events)
+    done_events = committed_offsets(admin, settings.kafka.app_id, settings.topics.events)
     if not all(done_events.get(p, 0) >= end for p, end in events_end.items()):
         return False
-    done_study = committed_offsets(admin, settings.app_id, settings.topic_study)
+    done_study = committed_offsets(admin, settings.kafka.app_id, settings.topics.study)
     return all(done_study.get(tp.partition, 0) >= end for tp, end in watcher.study_end_offsets().items())
 
 
 @contextlib.contextmanager
 def broker_for(settings: Settings, out: Path) -> Iterator[Settings]:
     """The configured broker, or an embedded one for the duration (with the Tansu workarounds on)."""
-    if settings.kafka_bootstrap:
+    if settings.kafka.bootstrap:
         yield settings
         return
     broker = start_broker(log_path=out / "broker.log")
     try:
-        yield settings.model_copy(update={"kafka_bootstrap": broker.bootstrap, "embedded_workarounds": True})
+        yield settings.updated(kafka={"bootstrap": broker.bootstrap, "embedded_workarounds": True})
     finally:
         broker.stop()
 
@@ -359,23 +361,23 @@ def run_demo(
 
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
-    base = (settings or Settings()).model_copy(update={"data_dir": out / "worker-data"})
+    base = (settings or Settings.load()).updated(worker={"data_dir": out / "worker-data"})
     lines = demo_lines(subjects, seed)
     (out / "events.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
     outbox = out / "outbox"
     shutil.rmtree(outbox, ignore_errors=True)  # this run's deliveries only (the broker starts empty too)
-    tokens = demo_tokens()
+    tokens = demo_tokens(base)
     with broker_for(base, out) as settings, open(out / "alerts.jsonl", "wb") as sink:
         create_topics(settings)
         web_port = serve_port(base) if serve else free_port()
         base_url = f"http://127.0.0.1:{web_port}"
         worker = start_worker(settings, out / "worker.log", web_port, {
-            "SAFETY_OUTBOX_DIR": str(outbox),
-            "SAFETY_AUTH_TOKENS": ",".join(f"{role}:{token}" for role, token in tokens.items()),
-            "SAFETY_LINK_SECRET": os.environ.get("SAFETY_LINK_SECRET") or secrets.token_urlsafe(32),
-            "SAFETY_PUBLIC_URL": os.environ.get("SAFETY_PUBLIC_URL") or base_url,
+            "SAFETY_DELIVERY__OUTBOX_DIR": str(outbox),
+            "SAFETY_AUTH__TOKENS": ",".join(f"{role}:{token}" for role, token in tokens.items()),
+            "SAFETY_AUTH__LINK_SECRET": reveal(base.auth.link_secret) or secrets.token_urlsafe(32),
+            "SAFETY_WEB__PUBLIC_URL": base.web.public_url or base_url,
         })
-        if not os.environ.get("SAFETY_NOTIFY_CONFIG"):
+        if base.delivery.notify_config is None:
             printer(f"delivery: SAFETY_NOTIFY_CONFIG is not set, so messages go to the local sink "
                     f"{outbox / 'outbox.jsonl'} (shown below as '->')")
         watcher = Watcher(settings, sink, printer)
@@ -383,7 +385,7 @@ def run_demo(
         admin = admin_client(settings)
         try:
             printer(
-                f"streaming {len(lines)} events of {subjects} subjects via {settings.kafka_bootstrap} ..."
+                f"streaming {len(lines)} events of {subjects} subjects via {settings.kafka.bootstrap} ..."
             )
             events_end = produce_lines(settings, lines)
             while not caught_up(admin, settings, events_end, watcher):
@@ -412,7 +414,7 @@ def run_demo(
                 f"deliveries: {counts.delivered} delivered, {counts.failed} failed, {counts.pending} pending "
                 f"({counts.owed} of an SAE, SUSAR, DLT or STOPPING_BOUNDARY)"
             )
-            if not os.environ.get("SAFETY_NOTIFY_CONFIG"):
+            if base.delivery.notify_config is None:
                 printer(outbox_check(out).line())
             if serve:
                 printer("serving (Ctrl-C to stop):")
@@ -429,34 +431,30 @@ def run_demo(
     return DemoResult(watcher.alerts, counts)
 
 
-def demo_main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="safety demo",
-        description="Stream the synthetic trial through the "
-        "worker (embedded broker unless SAFETY_KAFKA_BOOTSTRAP is set), print alerts "
-        "as they arrive, write OUT/events.jsonl and OUT/alerts.jsonl.",
-    )
-    parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
-    parser.add_argument("--serve", action="store_true", help="keep the worker and its pages running")
-    parser.add_argument(
-        "--subjects", type=int, default=48, help="subjects in the synthetic trial (default 48)"
-    )
-    parser.add_argument("--seed", type=int, default=None, help="random seed of the synthetic trial")
-    args = parser.parse_args(list(argv))
+@click.command(
+    "demo",
+    short_help="run the synthetic trial through the stream (embedded broker default)",
+    help="Stream the synthetic trial through the worker (embedded broker unless SAFETY_KAFKA_BOOTSTRAP is set), "
+    "print alerts as they arrive, write OUT/events.jsonl and OUT/alerts.jsonl.",
+)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("out/demo"), show_default=False,
+              help="output folder (default out/demo)")
+@click.option("--serve", is_flag=True, help="keep the worker and its pages running")
+@click.option("--subjects", type=click.IntRange(min=1), default=48, help="subjects in the synthetic trial (default 48)")
+@click.option("--seed", type=int, default=None, help="random seed of the synthetic trial")
+def demo_command(out: Path, serve: bool, subjects: int, seed: int | None) -> int:
     try:
-        result = run_demo(args.out, subjects=args.subjects, seed=args.seed, serve=args.serve)
+        result = run_demo(out, subjects=subjects, seed=seed, serve=serve)
     except DemoError as exc:
         print(f"safety demo: {exc}", file=sys.stderr)
         return 1
     if result.deliveries.owed:
         print(
             f"safety demo: {result.deliveries.owed} message(s) of an SAE, SUSAR, DLT or STOPPING_BOUNDARY were not "
-            f"delivered within {DELIVERY_DEADLINE_S:.0f} s; see {args.out / 'worker.log'} for the failing channel",
+            f"delivered within {DELIVERY_DEADLINE_S:.0f} s; see {out / 'worker.log'} for the failing channel",
             file=sys.stderr,
         )
         return 1
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(demo_main(sys.argv[1:]))

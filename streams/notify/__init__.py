@@ -7,12 +7,10 @@ from typing import TYPE_CHECKING
 from streams.exports import lazy_exports
 
 if TYPE_CHECKING:
-    from streams.notify.channels import DeliverySettings as DeliverySettings
     from streams.notify.channels import Notifier as Notifier
     from streams.notify.channels import load_notifier as load_notifier
 
 _HOMES = {
-    "DeliverySettings": "channels",
     "Notifier": "channels",
     "load_notifier": "channels",
 }

@@ -40,15 +40,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from safety.delivery.ledger import RetryPolicy, Target
+from safety.delivery.ledger import Target
 from safety.delivery.messages import Message
 from safety.errors import DeliveryConfigError
 from safety.rules.protocol import Protocol as StudyProtocol
 from streams.notify.config import check_addresses, check_roles, dropped_target
-from streams.web.auth import LinkSecret, RoleTokens
+from streams.settings import DeliverySettings
 
 log = logging.getLogger(__name__)
 
@@ -61,43 +58,6 @@ UNTHROTTLED_SCHEMES = ("mailto", "mailtos", "json", "jsons", "form", "forms", "x
 # Schemes whose server is the URL's own host:port (anything else goes through its provider's one API).
 SELF_HOSTED_SCHEMES = UNTHROTTLED_SCHEMES
 DELIVERY_ID_HEADER = "X-Safety-Delivery-Id"
-
-
-class DeliverySettings(BaseSettings):
-    """Delivery settings (``SAFETY_*``); the shared ``streams.settings.Settings`` carries the same names."""
-
-    model_config = SettingsConfigDict(env_prefix="SAFETY_", extra="ignore")
-
-    notify_config: Path | None = Field(
-        None, description="apprise YAML/TEXT config with pi/ethics/safety_officer"
-    )
-    outbox_dir: Path = Field(Path("out/outbox"), description="local sink when no notify_config is set")
-    connect_timeout: float = Field(10.0, gt=0, description="cap on each URL's cto (s)")
-    read_timeout: float = Field(15.0, gt=0, description="cap on each URL's rto (s)")
-    retry_max_attempts: int = Field(5, ge=1)
-    retry_base_seconds: float = Field(60.0, gt=0)
-    retry_max_delay_seconds: float = Field(3600.0, gt=0)
-    retry_jitter: float = Field(0.2, ge=0, lt=1)
-    retry_give_up_after_hours: float = Field(
-        72.0, gt=0, description="a message not SAE/SUSAR/DLT/STOPPING_BOUNDARY is retried this long, then given up"
-    )
-    sweep_interval: float = Field(30.0, gt=0, description="seconds between retry/escalation sweeps")
-    link_secret: LinkSecret = None
-    link_ttl_hours: float = Field(168.0, gt=0, description="validity of one-click acknowledgement links")
-    public_url: str | None = Field(None, description="base URL of the worker's web server, used in links")
-    auth_tokens: RoleTokens = None
-    topic_delivery_commands: str = Field(
-        "safety.delivery-commands", description="internal topic: alerts re-keyed by alert_id + sweeps"
-    )
-
-    def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(
-            max_attempts=self.retry_max_attempts,
-            base_seconds=self.retry_base_seconds,
-            max_delay_seconds=self.retry_max_delay_seconds,
-            jitter=self.retry_jitter,
-            give_up_after_hours=self.retry_give_up_after_hours,
-        )
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,6 @@ from streams.web.auth import (
     bearer_token,
     cross_origin_refusal,
     link_id,
-    parse_tokens,
     role_for_token,
     verify_link,
 )
@@ -469,11 +468,12 @@ def make_web_app(endpoints: AckEndpoints) -> web.Application:
 def register(app: Any, ctx: Any) -> None:
     """Worker plug-in (streams.worker.app.PLUGINS): ack routes on faust's aiohttp app, the dashboard view they read
     alerts from, and the delivery stage."""
+    from streams.settings import reveal
     from streams.web import dashboard
     from streams.worker import delivery as deliver
 
     settings = ctx.settings
-    tokens = parse_tokens(getattr(settings, "auth_tokens", None))
+    tokens = settings.auth.role_tokens()
     if not tokens:
         log.warning("SAFETY_AUTH_TOKENS is not set: POST /alerts/*/ack refuses every request (403)")
 
@@ -483,11 +483,11 @@ def register(app: Any, ctx: Any) -> None:
     clock = getattr(ctx, "clock", None) or (lambda: datetime.now(UTC))
     endpoints = AckEndpoints(
         tokens,
-        getattr(settings, "link_secret", None),
+        reveal(settings.auth.link_secret),
         publish,
         ViewDirectory(dashboard.register(app, ctx)),
         clock,
-        public_url=getattr(settings, "public_url", None),
+        public_url=settings.web.public_url,
         time_zone=ctx.rules.protocol.time_zone,
     )
     add_routes(app.web.web_app.router, endpoints)

@@ -10,7 +10,7 @@ service's clock, so a link lives as long as its message said. Comparisons are co
 or foreign-alert link is rejected.
 
 A guessable token or secret is an unattributable acknowledgement, so both have a minimum strength, checked when
-the settings load (``LinkSecret``, ``RoleTokens``): at least 32 characters (128 bits of randomness as hex, more as
+the settings load (streams/settings.py): at least 32 characters (128 bits of randomness as hex, more as
 base64) with at least 8 different characters. ``python -c "import secrets; print(secrets.token_urlsafe(32))"``
 makes one (README, "Settings are checked the same way").
 
@@ -25,11 +25,9 @@ import hashlib
 import hmac
 from collections.abc import Collection, Mapping
 from datetime import datetime
-from typing import Annotated
 from urllib.parse import quote, urlencode, urlsplit
 
 from itsdangerous import Signer
-from pydantic import AfterValidator
 
 ROLES = ("pi", "ethics", "safety_officer")
 MIN_SECRET_CHARS = 32
@@ -70,27 +68,6 @@ def weakness(secret: str) -> str | None:
     if len(set(secret)) < MIN_DISTINCT_CHARS:
         return f"uses {len(set(secret))} different characters, at least {MIN_DISTINCT_CHARS} are needed"
     return None
-
-
-def _strong_secret(value: str | None) -> str | None:
-    problem = weakness(value) if value else None
-    if problem:
-        raise ValueError(f"the secret {problem}; make one with {MAKE_ONE}")
-    return value
-
-
-def _strong_tokens(value: str | None) -> str | None:
-    for token, role in parse_tokens(value).items():
-        problem = weakness(token)
-        if problem:
-            raise ValueError(f"the {role} token {problem}; make one with {MAKE_ONE}")
-    return value
-
-
-LinkSecret = Annotated[str | None, AfterValidator(_strong_secret)]
-"""SAFETY_LINK_SECRET: unset or empty (links disabled), or strong enough (``weakness``)."""
-RoleTokens = Annotated[str | None, AfterValidator(_strong_tokens)]
-"""SAFETY_AUTH_TOKENS: unset, or 'role:token,...' with roles of ``ROLES`` and every token strong enough."""
 
 
 def bearer_token(headers: Mapping[str, str]) -> str | None:

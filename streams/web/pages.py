@@ -27,7 +27,7 @@ from safety.reports import Report, edish_points, read_events, read_graded, subje
 from safety.rules.ruleset import RuleSet, load_ruleset
 from streams.web import feeds
 from streams.web import views as pages
-from streams.web.auth import bearer_token, parse_tokens, role_for_token
+from streams.web.auth import bearer_token, role_for_token
 from streams.web.templating import render
 from streams.worker.health import stale_banner
 
@@ -221,7 +221,7 @@ def register(app: Any, ctx: Any) -> Pages:
     from streams.web import dashboard
 
     dashboard.register(app, ctx)
-    tokens = parse_tokens(getattr(ctx.settings, "auth_tokens", None))
+    tokens = ctx.settings.auth.role_tokens()
     if not tokens:
         log.warning("SAFETY_AUTH_TOKENS is not set: the safety pages and the ethics feed answer 403")
 
@@ -231,7 +231,7 @@ def register(app: Any, ctx: Any) -> Pages:
     handlers = Pages(
         source,
         tokens,
-        public_url=getattr(ctx.settings, "public_url", None),
+        public_url=ctx.settings.web.public_url,
         rules=lambda: ctx.rules,
         stale=lambda: stale_banner(app, ctx.broker_health),
     )

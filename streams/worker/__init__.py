@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from streams.worker.delivery import MemoryLedger as MemoryLedger
     from streams.worker.health import BrokerHealth as BrokerHealth
     from streams.worker.run import run_worker as run_worker
-    from streams.worker.run import worker_main as worker_main
+    from streams.worker.run import worker_command as worker_command
 
 _HOMES = {
     "BrokerHealth": "health",
@@ -22,7 +22,7 @@ _HOMES = {
     "MemoryLedger": "delivery",
     "create_app": "app",
     "run_worker": "run",
-    "worker_main": "run",
+    "worker_command": "run",
 }
 __all__ = sorted(_HOMES)
 __getattr__ = lazy_exports(__name__, _HOMES)

@@ -8,7 +8,7 @@ Group settings follow notes faust-kafka-tansu.md ("Recommended settings"): a 6 s
 for session/2, so first event ~5 s after start), a 1 s heartbeat, no standby replicas, and a short commit interval
 so fewer events are redelivered after a crash (they are no-ops, but cost time).
 
-Tansu-only workarounds (``settings.embedded_workarounds``; on for the embedded broker, off on real Kafka):
+Tansu-only workarounds (``settings.kafka.embedded_workarounds``; on for the embedded broker, off on real Kafka):
 * ``producer_max_batch_size=1``: Tansu's ListOffsets(LATEST) answers the base offset of the newest batch + 1,
   so table recovery stopped early and silently dropped the last changelog records (notes §2, §3). One record
   per batch makes it correct. Real Kafka answers correctly; batching is kept there.
@@ -39,25 +39,25 @@ TANSU_FETCH_MAX_WAIT_MS = 50
 
 
 def uses_workarounds(settings: Settings) -> bool:
-    return bool(settings.embedded_workarounds)
+    return bool(settings.kafka.embedded_workarounds)
 
 
 def faust_settings(settings: Settings) -> dict[str, Any]:
     """faust.App keyword arguments from our settings (shared with the pass-through app in bench/)."""
     conf: dict[str, Any] = dict(
-        broker=settings.bootstrap_url() if settings.kafka_bootstrap else "kafka://127.0.0.1:9092",
-        store=settings.store,
-        datadir=str(settings.data_dir),
-        topic_partitions=settings.partitions,
-        topic_replication_factor=settings.replication,
-        broker_session_timeout=settings.session_timeout,
-        broker_heartbeat_interval=settings.heartbeat_interval,
-        broker_commit_interval=settings.commit_interval,
+        broker=settings.kafka.bootstrap_url() if settings.kafka.bootstrap else "kafka://127.0.0.1:9092",
+        store=settings.worker.store,
+        datadir=str(settings.worker.data_dir),
+        topic_partitions=settings.kafka.partitions,
+        topic_replication_factor=settings.kafka.replication,
+        broker_session_timeout=settings.kafka.session_timeout,
+        broker_heartbeat_interval=settings.kafka.heartbeat_interval,
+        broker_commit_interval=settings.kafka.commit_interval,
         table_standby_replicas=0,
-        web_enabled=settings.web_enabled,
-        web_bind=settings.web_host,
-        web_port=settings.web_port,
-        web_host=settings.web_host,
+        web_enabled=settings.web.enabled,
+        web_bind=settings.web.host,
+        web_port=settings.web.port,
+        web_host=settings.web.host,
         consumer_auto_offset_reset="earliest",
         processing_guarantee="at_least_once",  # exactly_once: fails on Tansu, duplicates on Kafka (§4)
     )
@@ -70,10 +70,10 @@ def create_app(settings: Settings | None = None, metrics: SafetyMetrics | None =
     """A fully wired worker app; ``app.safety`` is its WorkerContext (streams/worker/context.py)."""
     from streams.worker import ingest, watchdog
 
-    settings = settings or Settings()
+    settings = settings or Settings.load()
     faust_compat.install(fetch_max_wait_ms=TANSU_FETCH_MAX_WAIT_MS if uses_workarounds(settings) else None)
-    faust_compat.skip_gap_fill(settings.topic_events, settings.topic_study)  # streams/worker/gaps.py
-    app = faust.App(settings.app_id, **faust_settings(settings))
+    faust_compat.skip_gap_fill(settings.topics.events, settings.topics.study)  # streams/worker/gaps.py
+    app = faust.App(settings.kafka.app_id, **faust_settings(settings))
     ctx = WorkerContext(
         app=app,
         settings=settings,
@@ -95,7 +95,7 @@ def register_plugins(app: faust.App, ctx: WorkerContext) -> None:
     find_spec instead of a plain import because those modules land concurrently with this one; once they are
     in the tree this is an ordinary import (an ImportError inside them still propagates).
     """
-    for name in filter(None, (n.strip() for n in ctx.settings.plugins.split(","))):
+    for name in filter(None, (n.strip() for n in ctx.settings.worker.plugins.split(","))):
         if importlib.util.find_spec(name) is not None:
             importlib.import_module(name).register(app, ctx)
 

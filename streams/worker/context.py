@@ -23,7 +23,7 @@ tables: Tables
     ``study`` (study_id -> StudyState JSON, writer: streams.worker.ingest.study); plug-ins may set more attributes.
 rulebook: safety.rules.ruleset.RuleBook
     Every study the worker evaluates (each event under its own study's rules), loaded on first use from
-    ``settings.rules_file`` (a study file or a directory; default: every study in rules/studies), shared with
+    ``settings.rules.file`` (a study file or a directory; default: every study in rules/studies), shared with
     replay.
 rules: safety.rules.ruleset.RuleSet
     The primary study's rule set (``rulebook.primary``): what the single-study pages, dashboard and the delivery
@@ -101,14 +101,14 @@ class WorkerContext:
     stall_watched: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.broker_health.exit_after = self.settings.broker_down_exit_seconds
+        self.broker_health.exit_after = self.settings.worker.broker_down_exit_seconds
 
     @cached_property
     def rulebook(self) -> RuleBook:
         """Loaded lazily: the worker module is importable (``faust -A streams.worker.app``) before rules are read."""
         from safety.rules.ruleset import load_rulebook
 
-        return load_rulebook(self.settings.rules_file)
+        return load_rulebook(self.settings.rules.file)
 
     @property
     def rules(self) -> RuleSet:

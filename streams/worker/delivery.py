@@ -460,25 +460,22 @@ def register(
     app: Any, ctx: Any, *, clock: Clock | None = None, notifier: Notifier | None = None
 ) -> Dispatcher:
     """Declare the delivery agents, table and timer on the worker (idempotent per ctx)."""
-    from streams.notify.channels import DeliverySettings, load_notifier, required_study_tags
+    from streams.notify.channels import load_notifier, required_study_tags
+    from streams.settings import reveal
     from streams.worker import faust_compat, gaps
     from streams.worker.tables import raw_table
 
     existing = getattr(ctx.tables, "extra", {}).get("delivery_dispatcher")
     if existing is not None:
         return existing  # type: ignore[no-any-return]
-    settings = DeliverySettings()
-    shared = ctx.settings
-    for name in ("notify_config", "link_secret", "public_url", "auth_tokens"):
-        if getattr(shared, name, None) is not None:
-            settings = settings.model_copy(update={name: getattr(shared, name)})
+    settings = ctx.settings
     protocol = ctx.rules.protocol
     studies = [rules.protocol for rules in ctx.rulebook.studies.values()]
     clock = clock or getattr(ctx, "clock", None) or utc_now
     notifier = notifier or load_notifier(
-        settings, required_study_tags(studies), studies=[study.study_id for study in studies]
+        settings.delivery, required_study_tags(studies), studies=[study.study_id for study in studies]
     )
-    partitions = getattr(shared, "partitions", None)
+    partitions = settings.kafka.partitions
     table = raw_table(  # raw key/value types: a json changelog never recovers (streams/worker/tables.py)
         app,
         "delivery_ledger",
@@ -486,7 +483,7 @@ def register(
         help_text="alert_id -> LedgerEntry JSON (writer: delivery_ledger agent)",
     )
     commands = app.topic(
-        settings.topic_delivery_commands,
+        settings.topics.delivery_commands,
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",
@@ -495,10 +492,10 @@ def register(
     )
     # Re-reading these is idempotent (an alert finds its ledger entry, a sweep sends only what is due), so the
     # stall watchdog may re-seek them as it does the inputs: a delivery stalled by faust is a missed SAE message.
-    ctx.stall_watched |= {ctx.topics.alerts.get_topic_name(), settings.topic_delivery_commands}
+    ctx.stall_watched |= {ctx.topics.alerts.get_topic_name(), settings.topics.delivery_commands}
     ledger_in = app.topic(
-        settings.topic_delivery_commands,
-        shared.topic_acks,
+        settings.topics.delivery_commands,
+        settings.topics.acks,
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",
@@ -510,13 +507,13 @@ def register(
         ctx.metrics.alerts.labels(str(alert.kind)).inc()
         await ctx.topics.alerts.send(key=alert.subject_id.encode(), value=alert.to_json().encode())
 
-    base = settings.public_url or f"http://{shared.web_host}:{shared.web_port}"
-    links = LinkMaker(base, settings.link_secret, timedelta(hours=settings.link_ttl_hours), clock)
+    base = settings.web.public_url or f"http://{settings.web.host}:{settings.web.port}"
+    links = LinkMaker(base, reveal(settings.auth.link_secret), timedelta(hours=settings.auth.link_ttl_hours), clock)
     dispatcher = Dispatcher(
         notifier,
         store,
         escalation=protocol.escalation,
-        retry=settings.retry_policy(),
+        retry=settings.delivery.retry_policy(),
         time_zone=protocol.time_zone,
         clock=clock,
         links=links,
@@ -528,7 +525,9 @@ def register(
 
     # faust can skip records of a partition after a restart and commit over them (streams/worker/gaps.py): on these
     # topics a skipped record is an alert that is never delivered, so both agents read such gaps again, as ingest.
-    faust_compat.skip_gap_fill(ctx.topics.alerts.get_topic_name(), settings.topic_delivery_commands, shared.topic_acks)
+    faust_compat.skip_gap_fill(
+        ctx.topics.alerts.get_topic_name(), settings.topics.delivery_commands, settings.topics.acks
+    )
     router_guard, ledger_guard = gaps.GapGuard(), gaps.GapGuard()
 
     async def route(raw: bytes) -> None:
@@ -568,7 +567,7 @@ def register(
             gaps.mark_processed(ctx, skipped)
             await apply(record.value)
 
-    @app.timer(settings.sweep_interval, name="delivery_sweep")
+    @app.timer(settings.delivery.sweep_interval, name="delivery_sweep")
     async def delivery_sweep() -> None:
         """Finds due retries/escalations; the ledger agent does them (tables are written in streams only)."""
         for alert_id in dispatcher.due_alert_ids():

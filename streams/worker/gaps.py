@@ -76,9 +76,9 @@ async def reread(ctx: WorkerContext, guard: GapGuard, record: faust.EventT[Any])
     gap = guard.missing(msg.tp, msg.offset, ctx.app.consumer_generation_id, committed)
     if not gap:
         return []
-    group = ctx.settings.app_id if committed is None else None  # faust did not know: ask the broker
+    group = ctx.settings.kafka.app_id if committed is None else None  # faust did not know: ask the broker
     try:
-        fetched = await fetch(ctx.settings.bootstrap_servers(), msg.tp, gap, group)
+        fetched = await fetch(ctx.settings.kafka.bootstrap_servers(), msg.tp, gap, group)
     except Exception as exc:  # noqa: BLE001 - any failure must leave a trace, not stop the partition
         await report_unread(ctx, record, gap, f"{type(exc).__name__}: {exc}")
         return []

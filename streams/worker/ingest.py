@@ -67,7 +67,7 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
     @app.agent(ctx.topics.events, name="ingest")
     async def ingest(stream: faust.StreamT[Any]) -> None:
         """Subject events in batches; the only writer of ``ctx.tables.subjects``."""
-        batches = stream.take_events(ctx.settings.batch_max, ctx.settings.batch_wait)  # type: ignore[attr-defined]
+        batches = stream.take_events(ctx.settings.worker.batch_max, ctx.settings.worker.batch_wait)  # type: ignore[attr-defined]
         async for records in batches:  # faust's StreamT lacks take_events; faust.Stream has it
             batch = Batch(ctx)
             reread: list[faust.EventT[Any]] = []

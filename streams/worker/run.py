@@ -11,15 +11,14 @@ semantics"; streams/worker/health.py).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
 from typing import Any
 
+import click
 import faust
 
 from safety.errors import SafetyError
@@ -30,35 +29,30 @@ from streams.worker.health import EXIT_BROKER_DOWN, BrokerHealth
 log = logging.getLogger(__name__)
 
 
-def worker_main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="safety worker",
-        description="Run the stream worker (ingest and study "
-        "agents, /metrics and plug-in pages) against SAFETY_KAFKA_BOOTSTRAP.",
-    )
-    parser.add_argument("--bootstrap", help="host:port of the broker (default: SAFETY_KAFKA_BOOTSTRAP)")
-    parser.add_argument(
-        "--web-port", type=int, help="port of /metrics and the pages (default: SAFETY_WEB_PORT)"
-    )
-    parser.add_argument("--create-topics", action="store_true", help="create missing topics before starting")
-    parser.add_argument("--loglevel", default="warn", choices=["crit", "error", "warn", "info", "debug"])
-    args = parser.parse_args(list(argv))
-    updates: dict[str, object] = {}
-    if args.bootstrap:
-        updates["kafka_bootstrap"] = args.bootstrap
-    if args.web_port is not None:
-        updates["web_port"] = args.web_port
-    settings = Settings.load(**updates)  # validated: --web-port 99999 is refused like SAFETY_WEB_PORT=99999
-    if not settings.kafka_bootstrap:
-        parser.error(
+@click.command(
+    "worker",
+    short_help="run the stream worker against SAFETY_KAFKA_BOOTSTRAP",
+    help="Run the stream worker (ingest and study agents, /metrics and plug-in pages) against SAFETY_KAFKA_BOOTSTRAP.",
+)
+@click.option("--bootstrap", default=None, help="host:port of the broker (default: SAFETY_KAFKA_BOOTSTRAP)")
+@click.option("--web-port", type=int, default=None, help="port of /metrics and the pages (default: SAFETY_WEB_PORT)")
+@click.option("--create-topics", is_flag=True, help="create missing topics before starting")
+@click.option("--loglevel", type=click.Choice(["crit", "error", "warn", "info", "debug"]), default="warn",
+              show_default=True)
+def worker_command(bootstrap: str | None, web_port: int | None, create_topics: bool, loglevel: str) -> int:
+    kafka = {"bootstrap": bootstrap} if bootstrap else {}
+    web = {"port": web_port} if web_port is not None else {}
+    settings = Settings.load(kafka=kafka, web=web)  # --web-port 99999 is refused like SAFETY_WEB_PORT=99999
+    if not settings.kafka.bootstrap:
+        raise click.UsageError(
             "no broker: set SAFETY_KAFKA_BOOTSTRAP=host:port or pass --bootstrap "
             "(`safety demo` starts an embedded broker and a worker for you)"
         )
-    if args.create_topics:
-        from streams.admin import create_topics
+    if create_topics:
+        from streams.admin import create_topics as create
 
-        create_topics(settings)
-    return run_worker(settings, args.loglevel)
+        create(settings)
+    return run_worker(settings, loglevel)
 
 
 class BoundedStopWorker(faust_compat.StopSignalWorker):
@@ -91,7 +85,7 @@ def run_worker(settings: Settings, loglevel: str = "warn") -> int:
     """Build the app and run it until SIGTERM/SIGINT (faust.Worker exits the process with its code)."""
     from streams.worker.app import create_app
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)  # faust creates only the last path component
+    settings.worker.data_dir.mkdir(parents=True, exist_ok=True)  # faust creates only the last path component
     try:
         app = create_app(settings)
         studies = app.safety.rulebook.studies  # type: ignore[attr-defined]  # every study, validated at start
@@ -103,7 +97,7 @@ def run_worker(settings: Settings, loglevel: str = "warn") -> int:
     worker = BoundedStopWorker(
         app,
         health=app.safety.broker_health,  # type: ignore[attr-defined]
-        stop_within=settings.shutdown_seconds,
+        stop_within=settings.worker.shutdown_seconds,
         loglevel=loglevel,
         quiet=True,
     )
@@ -116,4 +110,6 @@ def run_worker(settings: Settings, loglevel: str = "warn") -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(worker_main(sys.argv[1:]))
+    from streams.cli import main
+
+    sys.exit(main(["worker", *sys.argv[1:]]))

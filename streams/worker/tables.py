@@ -3,7 +3,7 @@
 ``subjects``: subject_id -> SubjectState JSON; written only by the ``ingest`` agent; co-partitioned with
 safety.events (same key, same partition count), so a subject's state lives where its events arrive.
 ``study``: study_id -> StudyState JSON; written only by the ``study`` agent on safety.study.
-The store is ``settings.store`` (memory:// in tests and the demo, rocksdb:// in production).
+The store is ``settings.worker.store`` (memory:// in tests and the demo, rocksdb:// in production).
 
 Every table of the worker, plug-ins' included (``dashboard_view``, ``delivery_ledger``), is declared with
 ``raw_table``: faust picks the changelog serializer from ``key_type``/``value_type``, and a table declared with a
@@ -44,7 +44,7 @@ def raw_table(
 
 def declare_tables(app: faust.App, settings: Settings) -> Tables:
     def table(name: str, help_text: str) -> TableT[bytes, bytes]:
-        return raw_table(app, name, help_text=help_text, partitions=settings.partitions)
+        return raw_table(app, name, help_text=help_text, partitions=settings.kafka.partitions)
 
     return Tables(
         subjects=table("subjects", "subject_id -> SubjectState JSON (writer: ingest)"),

@@ -21,7 +21,7 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
             value_type=bytes,
             key_serializer="raw",
             value_serializer="raw",
-            partitions=settings.partitions,
+            partitions=settings.kafka.partitions,
         )
 
-    return Topics(**{field: raw(name) for field, name in settings.topic_names().items()})
+    return Topics(**{field: raw(name) for field, name in settings.topics.names().items()})

@@ -83,10 +83,10 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
     """Check the input partitions of both agents (and the plug-ins' ``ctx.stall_watched`` topics) every few seconds
     and re-seek the stalled ones; probe the broker."""
     register_broker_probe(app, ctx)
-    dog = StallWatchdog(ctx.settings.stall_seconds)
+    dog = StallWatchdog(ctx.settings.worker.stall_seconds)
     watched = {ctx.topics.events.get_topic_name(), ctx.topics.study.get_topic_name()}
 
-    @app.timer(interval=max(1.0, ctx.settings.stall_seconds / 4), name="stall_watchdog")
+    @app.timer(interval=max(1.0, ctx.settings.worker.stall_seconds / 4), name="stall_watchdog")
     async def stall_watchdog() -> None:
         if app.rebalancing:
             return
@@ -142,7 +142,7 @@ def register_broker_probe(app: faust.App, ctx: WorkerContext) -> None:
     """Every ``PROBE_SECONDS``: is the broker there? Gauge, banner, log back-off, exit (streams/worker/health.py)."""
     health = ctx.broker_health
     backoff = LogBackoff()
-    probe = MetadataProbe(ctx.settings.bootstrap_servers())
+    probe = MetadataProbe(ctx.settings.kafka.bootstrap_servers())
     ctx.metrics.broker_up.set(1)
 
     @app.timer(interval=PROBE_SECONDS, name="broker_probe")
@@ -154,7 +154,7 @@ def register_broker_probe(app: faust.App, ctx: WorkerContext) -> None:
             log.error(
                 "the Kafka broker (%s) does not answer: pages answer 503, repeated log lines are held back, and "
                 "the worker exits with code %s if it is still away after %.0f s (SAFETY_BROKER_DOWN_EXIT_SECONDS)",
-                ctx.settings.kafka_bootstrap, EXIT_BROKER_DOWN, health.exit_after,
+                ctx.settings.kafka.bootstrap, EXIT_BROKER_DOWN, health.exit_after,
             )
             backoff.install()
         elif not was_up and health.up:

@@ -29,7 +29,7 @@ from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 _counter = itertools.count(1)
-ALL_PLUGINS = Settings.model_fields["plugins"].default  # the default SAFETY_PLUGINS
+ALL_PLUGINS = Settings().worker.plugins  # the default SAFETY_PLUGINS
 PAGE_TOKEN = "reliability-officer-7f3a9c2e5b1d804a6c"  # strong enough for streams.web.auth
 
 
@@ -55,10 +55,10 @@ class Stream:
     def env(self, name: str) -> dict[str, str]:
         s = self.settings
         env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETY_")}
-        env.update({f"SAFETY_TOPIC_{k.upper()}": v for k, v in s.topic_names().items()})
+        env.update({f"SAFETY_TOPIC_{k.upper()}": v for k, v in s.topics.names().items()})
         env.update(
-            SAFETY_KAFKA_BOOTSTRAP=s.kafka_bootstrap or "",
-            SAFETY_APP_ID=s.app_id,
+            SAFETY_KAFKA_BOOTSTRAP=s.kafka.bootstrap or "",
+            SAFETY_APP_ID=s.kafka.app_id,
             SAFETY_EMBEDDED_WORKAROUNDS="1",
             SAFETY_PLUGINS=self.plugins,
             SAFETY_STORE=self.store,
@@ -133,7 +133,7 @@ class Stream:
             text = self.metrics(proc)
         except OSError:
             return set()
-        topic = self.settings.topic_events
+        topic = self.settings.topics.events
         prefix = 'safety_partition_last_processed_timestamp_seconds{partition="'
         found = set()
         for line in text.splitlines():
@@ -144,7 +144,7 @@ class Stream:
     def committed(self, topic: str) -> dict[int, int]:
         admin = admin_client(self.settings)
         try:
-            return committed_offsets(admin, self.settings.app_id, topic)
+            return committed_offsets(admin, self.settings.kafka.app_id, topic)
         finally:
             admin.close()
 
@@ -163,19 +163,19 @@ class Stream:
 
     def caught_up(self, events_end: dict[int, int]) -> bool:
         """Every produced event committed, then every study signal committed (see streams.dev.demo.caught_up)."""
-        done = self.committed(self.settings.topic_events)
+        done = self.committed(self.settings.topics.events)
         self.progress = f"events committed {done} of {events_end}"
         if not all(done.get(p, 0) >= end for p, end in events_end.items()):
             return False
-        study_end = self.end_offsets(self.settings.topic_study)
-        done_study = self.committed(self.settings.topic_study)
+        study_end = self.end_offsets(self.settings.topics.study)
+        done_study = self.committed(self.settings.topics.study)
         self.progress += f"; study committed {done_study} of {study_end}"
         return all(done_study.get(p, 0) >= end for p, end in study_end.items())
 
     def end_offsets(self, topic: str) -> dict[int, int]:
         from kafka import KafkaConsumer, TopicPartition
 
-        consumer = KafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers())
+        consumer = KafkaConsumer(bootstrap_servers=self.settings.kafka.bootstrap_servers())
         try:
             parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
             return {tp.partition: off for tp, off in consumer.end_offsets(parts).items()}
@@ -192,7 +192,7 @@ class Stream:
 
         ends = self.end_offsets(topic)
         consumer = KafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers(),
+            bootstrap_servers=self.settings.kafka.bootstrap_servers(),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=50,
@@ -214,15 +214,15 @@ class Stream:
         return [v for p in sorted(values) for v in values[p]]
 
     def alerts(self) -> list[dict[str, Any]]:
-        return [json.loads(v) for v in self.read(self.settings.topic_alerts)]
+        return [json.loads(v) for v in self.read(self.settings.topics.alerts)]
 
 
 @pytest.fixture()
 def stream(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Stream]:
     prefix = f"t{next(_counter)}-{os.getpid()}"
-    base = Settings(_env_file=None, kafka_bootstrap=broker.bootstrap)
-    names = {f"topic_{k}": f"{prefix}.{v}" for k, v in base.topic_names().items()}
-    settings = base.model_copy(update={**names, "app_id": f"{prefix}-safety", "embedded_workarounds": True})
+    base = Settings(kafka={"bootstrap": broker.bootstrap})
+    names = {k: f"{prefix}.{v}" for k, v in base.topics.names().items()}
+    settings = base.updated(topics=names, kafka={"app_id": f"{prefix}-safety", "embedded_workarounds": True})
     create_topics(settings)
     running = Stream(settings=settings, workdir=tmp_path)
     yield running
@@ -263,8 +263,8 @@ def own_broker_stream(tmp_path: Path) -> Iterator[tuple[Stream, EmbeddedBroker]]
     """A broker of its own (a test may kill it) and a stream with every plug-in on against it."""
     embedded = start_broker(log_path=tmp_path / "broker.log")
     try:
-        base = Settings(_env_file=None, kafka_bootstrap=embedded.bootstrap)
-        settings = base.model_copy(update={"app_id": "own-broker-safety", "embedded_workarounds": True})
+        base = Settings(kafka={"bootstrap": embedded.bootstrap})
+        settings = base.updated(kafka={"app_id": "own-broker-safety", "embedded_workarounds": True})
         create_topics(settings)
         running = Stream(settings=settings, workdir=tmp_path, plugins=ALL_PLUGINS)
         try:

@@ -53,7 +53,7 @@ def test_a_real_worker_acknowledges_only_known_alerts_by_their_recipients_and_ea
     outbox = stream.workdir / "outbox"
     env = stream.env("w1")
     env.update(
-        SAFETY_PLUGINS=Settings.model_fields["plugins"].default,  # every plug-in, as make demo
+        SAFETY_PLUGINS=Settings().worker.plugins,  # every plug-in, as make demo
         SAFETY_AUTH_TOKENS=TOKENS,
         SAFETY_LINK_SECRET="itest-link-secret-0123456789abcdefghijklmnop",
         SAFETY_PUBLIC_URL=base,
@@ -102,7 +102,7 @@ def test_a_real_worker_acknowledges_only_known_alerts_by_their_recipients_and_ea
     assert posted == [200, 409, 409]
 
     def ledger_acks() -> list[dict[str, Any]]:
-        entries = [json.loads(v) for v in stream.read(stream.settings.topic_deliveries)]
+        entries = [json.loads(v) for v in stream.read(stream.settings.topics.deliveries)]
         mine = [e for e in entries if e["alert"]["alert_id"] == alert_id]
         return list(mine[-1]["acks"]) if mine else []
 

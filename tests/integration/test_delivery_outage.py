@@ -113,7 +113,7 @@ def gauge(stream: Stream, proc: subprocess.Popen[bytes], name: str) -> float:
 def ledger(stream: Stream) -> dict[str, LedgerEntry]:
     """The latest ledger entry per alert from the compacted safety.deliveries topic."""
     latest: dict[str, LedgerEntry] = {}
-    for raw in stream.read(stream.settings.topic_deliveries):
+    for raw in stream.read(stream.settings.topics.deliveries):
         entry = LedgerEntry.model_validate_json(raw)
         latest[entry.alert_id] = entry
     return latest

@@ -21,8 +21,8 @@ def lab_line(n: int) -> bytes:
 def test_skipped_offsets_are_read_again_in_order_as_the_events_faust_would_have_given(stream) -> None:
     ends = stream.produce([lab_line(n) for n in range(10)])
     (partition,) = ends  # one subject: one partition
-    tp = TP(stream.settings.topic_events, partition)
-    records = asyncio.run(fetch(stream.settings.bootstrap_servers(), tp, range(3, 7)))
+    tp = TP(stream.settings.topics.events, partition)
+    records = asyncio.run(fetch(stream.settings.kafka.bootstrap_servers(), tp, range(3, 7)))
     assert [r.offset for r in records] == [3, 4, 5, 6]
     events = [as_event(faust.App("gaps-test"), tp, r) for r in records]
     assert [json.loads(e.value)["event_id"] for e in events] == [f"AA-001-L{n:04d}" for n in range(3, 7)]
@@ -36,11 +36,11 @@ def test_with_the_group_offsets_the_group_already_committed_are_not_read_again(s
 
     ends = stream.produce([lab_line(n) for n in range(8)])
     (partition,) = ends
-    tp = TP(stream.settings.topic_events, partition)
+    tp = TP(stream.settings.topics.events, partition)
 
     async def commit_then_fetch() -> list[int]:
         committer = aiokafka.AIOKafkaConsumer(
-            bootstrap_servers=stream.settings.bootstrap_servers(), group_id="gaps-group", enable_auto_commit=False
+            bootstrap_servers=stream.settings.kafka.bootstrap_servers(), group_id="gaps-group", enable_auto_commit=False
         )
         await committer.start()
         try:
@@ -49,7 +49,7 @@ def test_with_the_group_offsets_the_group_already_committed_are_not_read_again(s
             await committer.commit({part: 5})
         finally:
             await committer.stop()
-        records = await fetch(stream.settings.bootstrap_servers(), tp, range(0, 7), "gaps-group")
+        records = await fetch(stream.settings.kafka.bootstrap_servers(), tp, range(0, 7), "gaps-group")
         return [r.offset for r in records]
 
     assert asyncio.run(commit_then_fetch()) == [5, 6]  # faust lost its committed offset; the broker has it

@@ -101,18 +101,18 @@ def test_identifiers_in_free_text_reach_no_topic_log_page_feed_or_mail(stream: S
     for number, (_, message) in enumerate(sink.messages):
         if phi.found(_mail_text(message)):
             leaks[f"e-mail {number}"] = phi.found(_mail_text(message))
-    prefix = stream.settings.app_id.removesuffix("-safety")
+    prefix = stream.settings.kafka.app_id.removesuffix("-safety")
     admin = admin_client(stream.settings)
     try:
         topics = sorted(t for t in admin.list_topics() if t.startswith(prefix))
     finally:
         admin.close()
-    dead = [json.loads(v) for v in stream.read(stream.settings.topic_deadletter)]
+    dead = [json.loads(v) for v in stream.read(stream.settings.topics.deadletter)]
     flagged = [d["event_id"] for d in dead if d["reason"].startswith("uncoded term:")]
     assert flagged == ["PHI-AE-1"]  # the uncoded ctcae_term is flagged (the dead letter keeps the input verbatim)
-    inputs = {stream.settings.topic_events, stream.settings.topic_deadletter}
+    inputs = {stream.settings.topics.events, stream.settings.topics.deadletter}
     searched = [t for t in topics if t not in inputs]
-    assert stream.settings.topic_alerts in searched and any(t.endswith("changelog") for t in searched)
+    assert stream.settings.topics.alerts in searched and any(t.endswith("changelog") for t in searched)
     for topic in searched:
         text = b"\n".join(stream.read(topic)).decode("utf-8", errors="replace")
         if phi.found(text):

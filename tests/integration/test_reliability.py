@@ -80,7 +80,7 @@ def assert_pages_show(stream: Any, proc: Any, report: Any, subject: str) -> None
 def print_delays(stream: Any, what: str) -> None:
     """Input record -> first graded row of the same event, from the two topics' record timestamps."""
     produced: dict[str, float] = {}
-    for value, stamp in stream.read_stamped(stream.settings.topic_events):
+    for value, stamp in stream.read_stamped(stream.settings.topics.events):
         try:
             event_id = json.loads(value).get("event_id")
         except (ValueError, RecursionError, AttributeError):
@@ -88,7 +88,7 @@ def print_delays(stream: Any, what: str) -> None:
         if isinstance(event_id, str):
             produced.setdefault(event_id, stamp)
     graded: dict[str, float] = {}
-    for value, stamp in stream.read_stamped(stream.settings.topic_graded):
+    for value, stamp in stream.read_stamped(stream.settings.topics.graded):
         graded.setdefault(json.loads(value)["event_id"], stamp)
     delays = sorted(graded[e] - produced[e] for e in graded if e in produced)
     if not delays:
@@ -100,7 +100,7 @@ def print_delays(stream: Any, what: str) -> None:
 
 
 def committed_total(stream: Any) -> int:
-    return sum(stream.committed(stream.settings.topic_events).values())
+    return sum(stream.committed(stream.settings.topics.events).values())
 
 
 def first_subject(lines: list[bytes]) -> str:
@@ -166,15 +166,15 @@ def test_a_poison_burst_with_oversize_and_deeply_nested_records_is_dead_lettered
     kafka = producer(stream.settings)
     every = len(trial_lines) // len(poison)
     for n, line in enumerate(trial_lines):
-        kafka.send(stream.settings.topic_events, key=json.loads(line)["subject_id"].encode(), value=line)
+        kafka.send(stream.settings.topics.events, key=json.loads(line)["subject_id"].encode(), value=line)
         if n % every == 0 and n // every < len(poison):
-            kafka.send(stream.settings.topic_events, key=key, value=poison[n // every])
+            kafka.send(stream.settings.topics.events, key=key, value=poison[n // every])
     kafka.flush()
     kafka.close()
-    ends = stream.end_offsets(stream.settings.topic_events)
+    ends = stream.end_offsets(stream.settings.topics.events)
     stream.wait_for(lambda: stream.caught_up(ends), 150, "the worker to process the trial and the poison")
     assert by_id(stream.alerts()) == replayed["alerts"]
-    letters = stream.read(stream.settings.topic_deadletter)
+    letters = stream.read(stream.settings.topics.deadletter)
     assert all(len(letter) < 1_000_000 for letter in letters)
     offsets = {json.loads(letter)["offset"] for letter in letters}
     assert len(offsets) >= len(poison)  # every poison record has its letter (ungradable good labs have theirs)
@@ -202,10 +202,10 @@ def test_a_value_of_10_to_the_400_and_rejected_records_leave_every_page_answerin
     ]
     kafka = producer(stream.settings)
     for key, value in records:
-        kafka.send(stream.settings.topic_events, key=key, value=value)
+        kafka.send(stream.settings.topics.events, key=key, value=value)
     kafka.flush()
     kafka.close()
-    ends = stream.end_offsets(stream.settings.topic_events)
+    ends = stream.end_offsets(stream.settings.topics.events)
     alerts, report = replay_of(good)
     worker = stream.start_worker("w1")
     stream.wait_for(lambda: stream.caught_up(ends), 120, "the worker to process the events")

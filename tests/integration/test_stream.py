@@ -29,7 +29,7 @@ def by_id(alerts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def final_states(stream: Any) -> dict[str, SubjectState]:
     """Last changelog value per subject of the worker's ``subjects`` table."""
     states = {}
-    for value in stream.read(f"{stream.settings.app_id}-subjects-changelog"):
+    for value in stream.read(f"{stream.settings.kafka.app_id}-subjects-changelog"):
         state = SubjectState.from_json(value)
         states[state.subject_id] = state
     return states
@@ -81,18 +81,18 @@ def test_poison_records_are_dead_lettered_and_later_events_of_the_partition_proc
 
     kafka = producer(stream.settings)  # same key: all in AA-001's partition, poison between good records
     for value in [good[0], *poison, good[1], good[2]]:
-        kafka.send(stream.settings.topic_events, key=b"AA-001", value=value)
+        kafka.send(stream.settings.topics.events, key=b"AA-001", value=value)
     kafka.flush()
     kafka.close()
     stream.start_worker()
-    stream.wait_for(lambda: len(stream.read(stream.settings.topic_graded)) >= 3, 60, "graded output")
-    letters = [json.loads(v) for v in stream.read(stream.settings.topic_deadletter)]
+    stream.wait_for(lambda: len(stream.read(stream.settings.topics.graded)) >= 3, 60, "graded output")
+    letters = [json.loads(v) for v in stream.read(stream.settings.topics.deadletter)]
     assert [letter["reason_code"] for letter in letters] == ["invalid_json", "invalid_event", "invalid_event"]
     assert "type: required field is missing" in letters[1]["reason"]
     assert "type: expected one of" in letters[2]["reason"]
     assert letters[0]["raw_base64"] and letters[1]["raw"] == poison[1].decode()
     assert len({letter["partition"] for letter in letters}) == 1 and letters[0]["offset"] == 1
-    graded = {json.loads(v)["event_id"] for v in stream.read(stream.settings.topic_graded)}
+    graded = {json.loads(v)["event_id"] for v in stream.read(stream.settings.topics.graded)}
     assert graded == {"L-0", "L-1", "L-2"}
 
 
@@ -103,7 +103,7 @@ def test_kill_9_mid_stream_then_restart_gives_every_alert_and_no_double_applied_
     ends = stream.produce(trial_lines)
     total = sum(ends.values())
     stream.wait_for(
-        lambda: sum(stream.committed(stream.settings.topic_events).values()) >= total // 3,
+        lambda: sum(stream.committed(stream.settings.topics.events).values()) >= total // 3,
         90,
         "a third of the events",
     )
@@ -136,5 +136,5 @@ def test_two_workers_split_partitions_and_the_survivor_takes_over(stream, trial_
     # The takeover needs the stall watchdog about half the time on the embedded broker: faust leaves a partition
     # taken over from the dead worker unconsumed (streams/worker/watchdog.py) until it is re-seeked.
     stream.wait_for(lambda: stream.caught_up(ends), 150, "the surviving worker to finish")
-    assert stream.processed_partitions(a) == set(range(stream.settings.partitions))
+    assert stream.processed_partitions(a) == set(range(stream.settings.kafka.partitions))
     assert by_id(stream.alerts()) == replayed["alerts"]

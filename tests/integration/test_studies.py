@@ -80,7 +80,7 @@ def test_two_studies_and_an_unknown_third_in_one_stream(stream, inbox, tmp_path:
     plain_env = stream.env
 
     def env(name: str) -> dict[str, str]:  # as users run it: the default plug-ins, the rules directory
-        return {**plain_env(name), "SAFETY_PLUGINS": Settings.model_fields["plugins"].default,
+        return {**plain_env(name), "SAFETY_PLUGINS": Settings().worker.plugins,
                 "SAFETY_RULES_FILE": str(studies), "SAFETY_NOTIFY_CONFIG": str(config)}
 
     stream.env = env
@@ -100,11 +100,11 @@ def test_two_studies_and_an_unknown_third_in_one_stream(stream, inbox, tmp_path:
     assert [(a["study_id"], a["subject_id"]) for a in alerts.values() if a["kind"] == "STOPPING_BOUNDARY"] == [
         (STUDY_B, "BB-002")]
 
-    graded = [json.loads(v) for v in stream.read(stream.settings.topic_graded)]
+    graded = [json.loads(v) for v in stream.read(stream.settings.topics.graded)]
     neut = {row["subject_id"]: (row["ctcae_version"], row["grade"]) for row in graded if row["test"] == "NEUT"}
     assert neut == {"AA-001": ("5.0", 4), "AA-002": ("5.0", 4), "BB-001": ("6.0", 3), "BB-002": ("6.0", 3)}
 
-    letters = [json.loads(v) for v in stream.read(stream.settings.topic_deadletter)]
+    letters = [json.loads(v) for v in stream.read(stream.settings.topics.deadletter)]
     assert [letter["event_id"] for letter in letters] == ["L-CC-001"]
     assert f"unknown study '{UNKNOWN}'" in letters[0]["reason"]
     assert STUDY_A in letters[0]["reason"] and STUDY_B in letters[0]["reason"]

@@ -65,8 +65,8 @@ def _serve_folder(folder: Path) -> tuple[str, http.server.ThreadingHTTPServer]:
 @pytest.fixture(scope="module")
 def synthetic_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any]]]:
     """`safety replay` then `safety report` on the synthetic trial, served statically."""
+    from streams.cli import main
     from streams.cli.replay import run
-    from streams.cli.report import report_main
     from streams.dev.synthetic import generate_trial
 
     base = tmp_path_factory.mktemp("synthetic")
@@ -75,7 +75,7 @@ def synthetic_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
         "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in generate_trial()), encoding="utf-8"
     )
     assert run(trial, base / "replay", None, quiet=True) == 0
-    assert report_main(["--from-replay", str(base / "replay"), "--out", str(base / "report"), "--quiet"]) == 0
+    assert main(["report", "--from-replay", str(base / "replay"), "--out", str(base / "report"), "--quiet"]) == 0
     summary = json.loads((base / "report" / "safety-summary.json").read_text(encoding="utf-8"))
     url, server = _serve_folder(base / "report")
     yield url, summary
@@ -84,13 +84,14 @@ def synthetic_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
 
 @pytest.fixture(scope="module")
 def fixture_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from streams.cli.report import report_main
+    from streams.cli import main
 
     base = tmp_path_factory.mktemp("fixture")
     fx.write_replay_folder(base / "replay")
     assert (
-        report_main(
+        main(
             [
+                "report",
                 "--from-replay",
                 str(base / "replay"),
                 "--out",

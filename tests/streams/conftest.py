@@ -47,7 +47,7 @@ def sent() -> Iterator[Sent]:
 
 @pytest.fixture()
 def app() -> faust.App:
-    settings = Settings(kafka_bootstrap="127.0.0.1:1", store="memory://", web_enabled=False)
+    settings = Settings(kafka={"bootstrap": "127.0.0.1:1"}, worker={"store": "memory://"}, web={"enabled": False})
     worker = create_app(settings, metrics=SafetyMetrics.create(CollectorRegistry()))
     worker.finalize()
     worker.flow_control.resume()

@@ -26,7 +26,7 @@ from safety.reports import (
 from safety.rules.ctcae import load_criteria
 from safety.rules.protocol import StoppingRule
 from safety.rules.ruleset import load_ruleset, rules_dir
-from streams.cli.report import report_main
+from streams.cli import main
 
 RULES = load_ruleset()  # the first study: CTCAE 5.0, Hy's law 3 / 2, stopping P(rate > 0.30) > 0.90
 V6 = load_criteria("6.0", rules_dir())
@@ -349,8 +349,8 @@ def test_alerts_are_read_once_per_alert_id() -> None:
 
 def test_report_cli_writes_every_document_byte_identically_on_a_rerun(tmp_path: Path) -> None:
     source = fx.write_replay_folder(tmp_path / "replay")
-    assert report_main(["--from-replay", str(source), "--out", str(tmp_path / "a"), "--quiet"]) == 0
-    assert report_main(["--from-replay", str(source), "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    assert main(["report", "--from-replay", str(source), "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    assert main(["report", "--from-replay", str(source), "--out", str(tmp_path / "b"), "--quiet"]) == 0
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
     assert names == [
         "alerts.html",
@@ -378,7 +378,7 @@ def test_report_cli_draws_the_bands_of_the_ctcae_version_the_study_file_selects(
     v6_study.write_text(text.replace('ctcae_version: "5.0"', 'ctcae_version: "6.0"'), encoding="utf-8")
     for name, rules in (("v5", study), ("v6", v6_study)):
         args = ["--from-replay", str(source), "--out", str(tmp_path / name), "--rules", str(rules), "--quiet"]
-        assert report_main(args) == 0
+        assert main(["report", *args]) == 0
     v5_page = (tmp_path / "v5" / "subject-AA-001.html").read_text(encoding="utf-8")
     v6_page = (tmp_path / "v6" / "subject-AA-001.html").read_text(encoding="utf-8")
     neut = 'data-chart="lab-NEUT"'
@@ -394,7 +394,7 @@ def _chart(page: str, marker: str) -> str:
 
 def test_report_cli_defaults_generated_at_to_the_latest_input_time(tmp_path: Path) -> None:
     source = fx.write_replay_folder(tmp_path / "replay")
-    report_main(["--from-replay", str(source), "--out", str(tmp_path / "out"), "--quiet"])
+    main(["report", "--from-replay", str(source), "--out", str(tmp_path / "out"), "--quiet"])
     doc = json.loads((tmp_path / "out" / "safety-summary.json").read_text(encoding="utf-8"))
     latest = max(datetime.fromisoformat(e["recorded_at"]) for e in fx.events())
     assert datetime.fromisoformat(doc["generated_at"]) == latest
@@ -403,7 +403,7 @@ def test_report_cli_defaults_generated_at_to_the_latest_input_time(tmp_path: Pat
 def test_report_cli_explains_a_missing_replay_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert report_main(["--from-replay", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 1
+    assert main(["report", "--from-replay", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 1
     assert "safety replay" in capsys.readouterr().err
 
 
@@ -411,8 +411,8 @@ def test_report_cli_rejects_a_generated_at_without_offset(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = fx.write_replay_folder(tmp_path / "replay")
-    code = report_main(
-        ["--from-replay", str(source), "--out", str(tmp_path / "o"), "--generated-at", "2026-09-01T12:00:00"]
+    code = main(
+        ["report", "--from-replay", str(source), "--out", str(tmp_path / "o"), "--generated-at", "2026-09-01T12:00:00"]
     )
     assert code == 1 and "UTC offset" in capsys.readouterr().err
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from safety.errors import DeliveryConfigError
-from streams.notify.channels import DeliverySettings, load_apprise_channels
+from streams.notify.channels import load_apprise_channels
+from streams.settings import DeliverySettings
 
 HEAD = "version: 1\nurls:\n  - mailto://127.0.0.1:1025?from=sae-alerts@example.org&mode=insecure:\n"
 

@@ -18,7 +18,7 @@ from aiohttp import web
 from delivery_helpers import make_alert
 
 from safety.model.outputs import Alert
-from streams.cli.ack import ack_main
+from streams.cli import main
 from streams.web.acks import AckEndpoints, ViewDirectory, make_web_app
 from streams.web.auth import ack_link, parse_tokens
 from streams.web.dashboard import ack_key, alert_key
@@ -222,8 +222,9 @@ async def test_the_ack_command_posts_with_the_role_token(
     server: Server, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = await asyncio.to_thread(
-        ack_main,
+        main,
         [
+            "ack",
             ALERT,
             "--who",
             "Dr Test",
@@ -241,7 +242,7 @@ async def test_the_ack_command_posts_with_the_role_token(
     ((_, event),) = server.published
     assert (event["who"], event["causality"], event["role"]) == ("Dr Test", "unlikely", "pi")
     code = await asyncio.to_thread(
-        ack_main, [ALERT, "--who", "X", "--conclusion", "y", "--url", server.url, "--token", "nope"]
+        main, ["ack", ALERT, "--who", "X", "--conclusion", "y", "--url", server.url, "--token", "nope"]
     )
     assert code == 1 and "HTTP 403" in capsys.readouterr().err
 
@@ -270,8 +271,8 @@ async def test_an_ack_or_submission_of_an_unknown_alert_id_is_404_and_publishes_
 async def test_the_ack_command_says_an_unknown_alert_id_is_not_found(
     server: Server, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = [UNKNOWN, "--who", "Dr Test", "--conclusion", "seen", "--url", server.url, "--token", PI]
-    code = await asyncio.to_thread(ack_main, argv)
+    argv = ["ack", UNKNOWN, "--who", "Dr Test", "--conclusion", "seen", "--url", server.url, "--token", PI]
+    code = await asyncio.to_thread(main, argv)
     assert code == 1 and "not found (HTTP 404)" in capsys.readouterr().err
     assert server.published == []
 
@@ -460,7 +461,10 @@ def worker_app() -> Any:
     from streams.web.metrics import SafetyMetrics
     from streams.worker.app import create_app
 
-    settings = Settings(kafka_bootstrap="127.0.0.1:1", store="memory://", web_enabled=False, auth_tokens=TOKENS)
+    settings = Settings(
+        kafka={"bootstrap": "127.0.0.1:1"}, worker={"store": "memory://"}, web={"enabled": False},
+        auth={"tokens": TOKENS},
+    )
     app = create_app(settings, metrics=SafetyMetrics.create(CollectorRegistry()))
     app.finalize()
     app.flow_control.resume()
@@ -490,7 +494,8 @@ async def test_the_ledger_agent_refuses_an_ack_the_role_may_not_make_so_escalati
 
     from safety.delivery.ledger import RetryPolicy
     from safety.rules.protocol import Escalation
-    from streams.notify.channels import DeliverySettings, load_notifier
+    from streams.notify.channels import load_notifier
+    from streams.settings import DeliverySettings
     from streams.worker.delivery import Dispatcher, MemoryLedger, handle_command
 
     notifier = load_notifier(

@@ -17,7 +17,8 @@ from prometheus_client import CollectorRegistry
 from safety.delivery.ledger import RetryPolicy
 from safety.errors import DeliveryConfigError
 from safety.rules.protocol import Escalation
-from streams.notify.channels import DeliverySettings, Notifier, load_notifier
+from streams.notify.channels import Notifier, load_notifier
+from streams.settings import DeliverySettings
 from streams.web.metrics import SafetyMetrics
 from streams.worker.delivery import Dispatcher, FileLedger, MemoryLedger
 
@@ -297,7 +298,7 @@ async def test_unacknowledged_sae_is_re_sent_to_pi_and_copied_to_the_safety_offi
 
 
 def test_safety_deliver_re_run_sends_nothing_twice(tmp_path: Path, smtp, hook) -> None:  # type: ignore[no-untyped-def]
-    from streams.cli.deliver import deliver_main
+    from streams.cli import main
 
     port, sink = smtp
     alerts = tmp_path / "alerts.jsonl"
@@ -314,8 +315,8 @@ def test_safety_deliver_re_run_sends_nothing_twice(tmp_path: Path, smtp, hook) -
         },
     )
     argv = ["--alerts", str(alerts), "--outbox", str(tmp_path / "out"), "--config", str(config), "--no-sweep"]
-    assert deliver_main(argv) == 0
-    assert deliver_main(argv) == 0
+    assert main(["deliver", *argv]) == 0
+    assert main(["deliver", *argv]) == 0
     assert len(sink.to("pi@example.org")) == 2 and len(sink.to("ec@example.org")) == 1
     assert sink.to("so@example.org") == []
 
@@ -410,7 +411,7 @@ def test_safety_deliver_waits_until_every_delivery_is_final_and_fails_while_a_dl
 ) -> None:  # type: ignore[no-untyped-def]
     import threading
 
-    from streams.cli.deliver import deliver_main
+    from streams.cli import main
 
     for name, value in {"BASE_SECONDS": "0.2", "MAX_DELAY_SECONDS": "0.5", "MAX_ATTEMPTS": "2"}.items():
         monkeypatch.setenv(f"SAFETY_RETRY_{name}", value)
@@ -427,7 +428,7 @@ def test_safety_deliver_waits_until_every_delivery_is_final_and_fails_while_a_dl
         },
     )
     argv = ["--alerts", str(alerts), "--outbox", str(tmp_path / "out"), "--config", str(config)]
-    assert deliver_main([*argv, "--wait", "2"]) == 1
+    assert main(["deliver", *argv, "--wait", "2"]) == 1
     summary = capsys.readouterr().err
     assert "1 delivered, 0 failed, 1 pending (1 of an SAE" in summary  # delivered: the notice; owed: the DLT
     assert "run the same command again" in summary
@@ -438,7 +439,7 @@ def test_safety_deliver_waits_until_every_delivery_is_final_and_fails_while_a_dl
     later = threading.Timer(1.0, server.start)  # the server returns while the command waits
     later.start()
     try:
-        assert deliver_main([*argv, "--wait", "60"]) == 0
+        assert main(["deliver", *argv, "--wait", "60"]) == 0
     finally:
         later.join()
         server.stop()

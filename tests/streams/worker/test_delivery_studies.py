@@ -17,7 +17,8 @@ from safety.delivery.ledger import RetryPolicy
 from safety.errors import DeliveryConfigError
 from safety.model.outputs import Alert
 from safety.rules.protocol import Escalation, load_protocol
-from streams.notify.channels import DeliverySettings, Notifier, load_notifier, required_study_tags
+from streams.notify.channels import Notifier, load_notifier, required_study_tags
+from streams.settings import DeliverySettings
 from streams.worker.delivery import Dispatcher, MemoryLedger
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -143,7 +144,7 @@ async def test_without_configuration_the_outbox_names_each_study_s_channel(tmp_p
 def test_safety_deliver_with_a_rules_directory_sends_each_study_s_alerts_to_its_own_pi(tmp_path: Path, smtp) -> None:  # type: ignore[no-untyped-def]
     from study_fixtures import studies_dir
 
-    from streams.cli.deliver import deliver_main
+    from streams.cli import main
 
     port, sink = smtp
     alerts = tmp_path / "alerts.jsonl"
@@ -151,6 +152,6 @@ def test_safety_deliver_with_a_rules_directory_sends_each_study_s_alerts_to_its_
                               for study, subject in ((STUDY_A, "AA-001"), (STUDY_B, "BB-001"))), encoding="utf-8")
     argv = ["--alerts", str(alerts), "--outbox", str(tmp_path / "out"), "--config",
             str(config(tmp_path, port, PER_STUDY)), "--rules", str(studies_dir(tmp_path)), "--no-sweep"]
-    assert deliver_main(argv) == 0
+    assert main(["deliver", *argv]) == 0
     assert ["AA-001" in str(m["Subject"]) for m in sink.to("pi-a@example.org")] == [True]
     assert ["BB-001" in str(m["Subject"]) for m in sink.to("pi-b@example.org")] == [True]

@@ -27,8 +27,8 @@ KAFKA_TS = 1_780_000_000.0
 
 @pytest.fixture()
 def app(tmp_path: Path) -> faust.App:
-    settings = Settings(kafka_bootstrap="127.0.0.1:1", store="memory://", web_enabled=False,
-                        rules_file=studies_dir(tmp_path))
+    settings = Settings(kafka={"bootstrap": "127.0.0.1:1"}, worker={"store": "memory://"}, web={"enabled": False},
+                        rules={"file": studies_dir(tmp_path)})
     worker = create_app(settings, metrics=SafetyMetrics.create(CollectorRegistry()))
     worker.finalize()
     worker.flow_control.resume()
@@ -91,7 +91,9 @@ async def test_one_subject_code_in_two_studies_gives_two_subject_states(tmp_path
         loose.mkdir(exist_ok=True)
         text = path.read_text(encoding="utf-8").replace('subject_code_pattern: "^BB-[0-9]{3}$"\n', "")
         (loose / path.name).write_text(text, encoding="utf-8")
-    settings = Settings(kafka_bootstrap="127.0.0.1:1", store="memory://", web_enabled=False, rules_file=loose)
+    settings = Settings(
+        kafka={"bootstrap": "127.0.0.1:1"}, worker={"store": "memory://"}, web={"enabled": False}, rules={"file": loose}
+    )
     worker = create_app(settings, metrics=SafetyMetrics.create(CollectorRegistry()))
     worker.finalize()
     worker.flow_control.resume()

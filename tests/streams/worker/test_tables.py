@@ -15,7 +15,7 @@ def test_table_changelogs_use_the_raw_serializer_so_recovery_can_read_them(app) 
 def test_every_table_of_the_app_with_every_plug_in_has_the_raw_bytes_schema(app) -> None:
     # A table declared without key_type/value_type=bytes gets a json changelog: a restart never recovers it
     # (streams/worker/tables.py). The ``app`` fixture runs the default plug-ins, as `make demo` and production do.
-    assert Settings().plugins and app.safety.settings.plugins == Settings().plugins
+    assert Settings().worker.plugins and app.safety.settings.worker.plugins == Settings().worker.plugins
     names = set(app.tables)
     assert {"subjects", "study", "dashboard_view", "delivery_ledger"} <= names
     for name in names:
