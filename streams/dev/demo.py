@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from safety.delivery.ledger import Tally
+from safety.vocab import ROLES
 from streams.dev.broker import free_port, start_broker
 from streams.settings import Settings
 
@@ -89,8 +90,6 @@ class OutboxTail:
                     self.delivered += 1
                     self.printer(f"    -> {message.get('recipient', '?'):<14} {message.get('title', '')}")
 
-
-ROLES = ("pi", "ethics", "safety_officer")
 
 
 def demo_tokens() -> dict[str, str]:

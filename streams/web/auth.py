@@ -26,7 +26,8 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from pydantic import AfterValidator
 
-ROLES = ("pi", "ethics", "safety_officer")
+from safety.vocab import ROLES
+
 MIN_SECRET_CHARS = 32
 MIN_DISTINCT_CHARS = 8
 MAKE_ONE = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
