@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FORBIDDEN = {"faust", "apprise", "prometheus_client", "aiohttp", "kafka", "aiokafka", "mode", "streams", "scipy"}
+FORBIDDEN = {"faust", "apprise", "prometheus_client", "aiohttp", "kafka", "aiokafka", "mode", "streams"}
 # The command-line shells may reach the stream stack, lazily, as the contract's `safety` command needs.
 SHELL_MODULES = {"cli.py", "__main__.py"}
 

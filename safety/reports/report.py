@@ -6,8 +6,7 @@ Clopper-Pearson 95% intervals, the Bayesian stopping rule's posterior over time 
 per-subject lab timelines and eDISH points (regulatory.md, "Liver signal"). The stream's pages and the offline
 ``safety report`` build the same models from the same inputs, so the two can be compared byte for byte.
 
-No clock is read: ``generated_at`` is an input. No scipy: the incomplete beta function and its inverse are
-computed here (continued fraction + bisection) and checked against ``scipy.stats.beta`` in the tests.
+No clock is read: ``generated_at`` is an input. The posterior and the intervals come from safety/stats.py.
 """
 
 from __future__ import annotations
