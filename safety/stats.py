@@ -3,8 +3,8 @@
 With a Beta(a, b) prior and x subjects with a DLT among n infused, the posterior is Beta(a + x, b + n - x), and
 P(rate > t | x, n) is its survival function at t: the regularized upper incomplete beta ``betaincc``. The
 Clopper-Pearson interval's ends are Beta quantiles, the inverse ``betaincinv``. Both are scipy.special ufuncs
-(Cephes/Boost, microseconds a call), so nothing here is cached; docs/rules.md, "Stopping rule", has the worked
-values the tests check.
+(microseconds a call), so nothing here is cached. docs/rules.md (STOPPING_BOUNDARY) has the worked values the tests
+check.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The stopping rule's posterior and the reports' exact intervals (docs/rules.md, "Stopping rule").
+"""The stopping rule's posterior and the reports' exact intervals (docs/rules.md, STOPPING_BOUNDARY).
 
 The references are exact: with integer Beta parameters, P(Beta(a, b) > t) is the binomial probability of at most
 a - 1 successes in a + b - 1 trials of chance t, summed here in rational arithmetic; a Clopper-Pearson bound is the
