@@ -19,10 +19,11 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from safety.clocks import in_study_time, report_due_at
-from safety.model.outputs import Alert, AlertKind, alert_id
+from safety.model.outputs import Alert, alert_id
 from safety.rules.ruleset import RuleSet
 from safety.signals import StudySignal
 from safety.stats import prob_rate_above
+from safety.vocab import AlertKind
 
 RULE_ID = "STOPPING-BAYES"
 

@@ -29,7 +29,8 @@ from typing import Final, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from safety.model.outputs import Alert, AlertKind, alert_id
+from safety.model.outputs import Alert, alert_id
+from safety.vocab import AlertKind
 
 DeliveryState = Literal["pending", "delivered", "failed"]
 ALERT_MESSAGE = "alert"

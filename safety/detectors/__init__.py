@@ -25,8 +25,9 @@ from safety.detectors import dlt, hys_law, potential_sae, sae, susar, suspected_
 from safety.detectors.base import Candidate, Context
 from safety.model import episodes
 from safety.model.memory import AlertRef
-from safety.model.outputs import Alert, AlertKind, alert_id
+from safety.model.outputs import Alert, alert_id
 from safety.signals import StudySignal
+from safety.vocab import AlertKind
 
 if TYPE_CHECKING:
     from safety.model.events import Event

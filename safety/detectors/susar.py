@@ -16,8 +16,7 @@ from typing import Any
 from safety.coding import DEATH_GRADE, ae_term, death_term
 from safety.detectors.base import Candidate, Context, iso
 from safety.model.events import AdverseEvent, Death
-
-FATAL = ("death", "life_threatening")
+from safety.vocab import FATAL_SERIOUSNESS
 
 
 def detect(ctx: Context) -> list[Candidate]:
@@ -27,7 +26,7 @@ def detect(ctx: Context) -> list[Candidate]:
     if isinstance(event, AdverseEvent):
         if not event.serious or event.expected is not False or not protocol.is_related(event.causality):
             return []
-        fatal = any(s in FATAL for s in event.serious)
+        fatal = any(s in FATAL_SERIOUSNESS for s in event.serious)
         serious = list(event.serious)
         (term, coding), grade = ae_term(event, ctx.rules.criteria), event.grade
     elif isinstance(event, Death):

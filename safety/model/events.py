@@ -40,13 +40,10 @@ from safety.model.bounds import (
     shown,
 )
 from safety.model.values import COMPARATORS, Measured, fmt, parse_measured
+from safety.vocab import Causality, Seriousness
 
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 
-Seriousness = Literal[
-    "death", "life_threatening", "hospitalization", "disability", "congenital_anomaly", "medically_important"
-]
-Causality = Literal["related", "probable", "possible", "unlikely", "unrelated", "unassessable"]
 
 
 EventId = Annotated[str, Field(min_length=1, max_length=MAX_EVENT_ID_CHARS, pattern=PRINTABLE_PATTERN)]

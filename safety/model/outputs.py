@@ -8,26 +8,11 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-
-class AlertKind(StrEnum):
-    DLT = "DLT"
-    SUSPECTED_DLT = "SUSPECTED_DLT"
-    SAE = "SAE"
-    SUSAR = "SUSAR"
-    POTENTIAL_SAE = "POTENTIAL_SAE"
-    HYS_LAW = "HYS_LAW"
-    STOPPING_BOUNDARY = "STOPPING_BOUNDARY"
-    ALERT_WITHDRAWN = "ALERT_WITHDRAWN"
-    DELIVERY_FAILED = "DELIVERY_FAILED"
-
-
-Recipient = Literal["pi", "ethics", "safety_officer"]
-Category = Literal["hematologic", "non_hematologic"]
+from safety.vocab import AlertKind, Category, ObservationType, Role
 
 
 class GradedObservation(BaseModel):
@@ -39,7 +24,7 @@ class GradedObservation(BaseModel):
     revision: int = 1
     study_id: str
     subject_id: str
-    event_type: Literal["lab", "vital", "ecg"]
+    event_type: ObservationType
     test: str
     occurred_at: datetime
     study_day: int | None
@@ -71,7 +56,7 @@ class Alert(BaseModel):
     ctcae_term: str | None = None
     grade: int | None = None
     event_ids: list[str]
-    recipients: list[Recipient]
+    recipients: list[Role]
     raised_at: datetime
     report_due_at: datetime | None = None
     rules_version: str

@@ -33,6 +33,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from safety.errors import RuleFileError
+from safety.vocab import Category
 
 Op = Literal["lt", "le", "gt", "ge"]
 Ref = Literal["abs", "lln", "uln", "baseline"]
@@ -112,7 +113,7 @@ class TermEntry(_Strict):
     id: Annotated[str, Field(pattern=r"^[A-Z0-9]+(-[A-Z]+)?$")]
     test: str
     term: str
-    category: Literal["hematologic", "non_hematologic"]
+    category: Category
     correction: Correction | None = None
     sets: list[BandSet] = Field(min_length=1)
     bands_by_unit: dict[str, list[BandSet]] = Field(default_factory=dict)
@@ -126,7 +127,7 @@ class FebrileNeutropenia(_Strict):
 
     id: str = "FN"
     term: str = "Febrile neutropenia"
-    category: Literal["hematologic", "non_hematologic"] = "hematologic"
+    category: Category = "hematologic"
     neut_test: str = "NEUT"
     temp_test: str = "TEMP"
     neut_below: float

@@ -19,15 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import ErrorDetails
 
 from safety.errors import RuleFileError
+from safety.vocab import CLINICAL_KINDS, RELATED_CAUSALITY, AlertKindName, Causality, ObservationType, Role
 
 if TYPE_CHECKING:
     from safety.rules.ctcae import Criteria
-
-Recipient = Literal["pi", "ethics", "safety_officer"]
-Causality = Literal["related", "probable", "possible", "unlikely", "unrelated", "unassessable"]
-AlertKindName = Literal[
-    "DLT", "SUSPECTED_DLT", "SAE", "SUSAR", "POTENTIAL_SAE", "HYS_LAW", "STOPPING_BOUNDARY", "DELIVERY_FAILED"
-]
 
 
 DLT_RULES = ("DLT-1", "DLT-2", "DLT-3", "DLT-4", "DLT-5")
@@ -114,13 +109,13 @@ class DltRules(_Strict):
 class SuspectedDlt(_Strict):
     enabled: bool = True
     min_grade: Annotated[int, Field(ge=1, le=5)] = 3
-    event_types: list[Literal["lab", "vital", "ecg"]] = ["lab", "vital", "ecg"]
+    event_types: list[ObservationType] = ["lab", "vital", "ecg"]
 
 
 class PotentialSae(_Strict):
     enabled: bool = True
     min_grade: Annotated[int, Field(ge=1, le=5)] = 4
-    event_types: list[Literal["lab", "vital", "ecg"]] = ["lab", "vital", "ecg"]
+    event_types: list[ObservationType] = ["lab", "vital", "ecg"]
 
 
 class HysLaw(_Strict):
@@ -159,7 +154,7 @@ class Escalation(_Strict):
     ack_within_hours: Annotated[float, Field(gt=0)] = 2
     ethics_report_kinds: list[AlertKindName] = ["SAE", "SUSAR"]
     ethics_margin_hours: Annotated[float, Field(ge=0)] = 4
-    resend_to: list[Recipient] = ["pi", "safety_officer"]
+    resend_to: list[Role] = ["pi", "safety_officer"]
 
 
 class Protocol(_Strict):
@@ -174,14 +169,14 @@ class Protocol(_Strict):
     assume_worst_clinical: bool = False
     planned_subjects: Annotated[int, Field(ge=1)] | None = None
     window: Window = Window()
-    related_causality: list[Causality] = ["related", "probable", "possible", "unassessable"]
+    related_causality: list[Causality] = list(RELATED_CAUSALITY)
     dlt: DltRules
     suspected_dlt: SuspectedDlt = SuspectedDlt()
     potential_sae: PotentialSae = PotentialSae()
     hys_law: HysLaw = HysLaw()
     stopping: StoppingRule = StoppingRule()
     clocks: dict[str, Clock]
-    recipients: dict[AlertKindName, list[Recipient]]
+    recipients: dict[AlertKindName, list[Role]]
     escalation: Escalation = Escalation()
 
     @field_validator("time_zone")
@@ -191,8 +186,7 @@ class Protocol(_Strict):
 
     @model_validator(mode="after")
     def _every_kind_has_recipients(self) -> Protocol:
-        needed = {"DLT", "SUSPECTED_DLT", "SAE", "SUSAR", "POTENTIAL_SAE", "HYS_LAW", "STOPPING_BOUNDARY"}
-        missing = sorted(needed - set(self.recipients))
+        missing = sorted(set(CLINICAL_KINDS) - set(self.recipients))
         if missing:
             raise ValueError(f"recipients: no recipients for alert kind(s) {', '.join(missing)}")
         return self

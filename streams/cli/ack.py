@@ -15,10 +15,8 @@ import urllib.request
 
 import click
 
+from safety.vocab import CAUSALITIES
 from streams.settings import Settings
-
-CAUSALITY = ("related", "probable", "possible", "unlikely", "unrelated", "unassessable")
-
 
 DEFAULT_URL = "http://127.0.0.1:6066"
 """The worker's web server on this machine (SAFETY_WEB_PORT's default), where `safety demo --serve` serves too."""
@@ -47,7 +45,7 @@ def _refusal(exc: urllib.error.HTTPError) -> str:
 @click.option("--who", required=True, help="your name or staff code; it is recorded with the acknowledgement")
 @click.option("--conclusion", default=None,
               help="what you concluded about the alert (required unless you pass --ethics-submitted)")
-@click.option("--causality", type=click.Choice(CAUSALITY), default=None,
+@click.option("--causality", type=click.Choice(CAUSALITIES), default=None,
               help="your assessment of whether the study treatment caused the event")
 @click.option("--ethics-submitted", is_flag=True,
               help="mark the alert's ethics committee report as submitted instead of acknowledging the alert")

@@ -34,6 +34,7 @@ from typing import IO, Any
 import click
 
 from safety.delivery.ledger import Tally
+from safety.vocab import ROLES
 from streams.dev.broker import free_port, start_broker
 from streams.settings import Settings, reveal
 
@@ -90,8 +91,6 @@ class OutboxTail:
                     self.delivered += 1
                     self.printer(f"    -> {message.get('recipient', '?'):<14} {message.get('title', '')}")
 
-
-ROLES = ("pi", "ethics", "safety_officer")
 
 
 def demo_tokens(settings: Settings) -> dict[str, str]:

@@ -44,12 +44,12 @@ from safety.delivery.ledger import Target
 from safety.delivery.messages import Message
 from safety.errors import DeliveryConfigError
 from safety.rules.protocol import Protocol as StudyProtocol
+from safety.vocab import ROLES
 from streams.notify.config import check_addresses, check_roles, dropped_target
 from streams.settings import DeliverySettings
 
 log = logging.getLogger(__name__)
 
-RECIPIENT_TAGS = ("pi", "ethics", "safety_officer")
 PER_STUDY_ROLES = ("pi", "ethics")  # must be tagged <study_id>:<role> when a deployment has several studies
 VERIFIED_SCHEMES = ("wecombot", "dingtalk")
 # Self-hosted relays and gateways have no per-second limit; chat bots keep apprise's 5.5 s throttle (notes
@@ -102,7 +102,7 @@ def study_tag(study_id: str, role: str) -> str:
 def parse_tag(tag: str) -> tuple[str | None, str] | None:
     """``pi`` -> (None, "pi"); ``<study_id>:pi`` -> (study id lower-cased, "pi"); not a recipient tag -> None."""
     study, _, role = str(tag).lower().rpartition(":")
-    if role not in RECIPIENT_TAGS:
+    if role not in ROLES:
         return None
     return (study or None), role
 

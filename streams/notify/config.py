@@ -18,7 +18,7 @@ import yaml
 
 from safety.errors import DeliveryConfigError
 from safety.rules.protocol import did_you_mean
-from streams.web.auth import ROLES
+from safety.vocab import ROLES
 
 ADDRESS_KEYS = ("to", "cc", "bcc")
 _DROPPED = re.compile(r"(?:Dropped|Ignoring) invalid (.+?) \((.*)\) specified")

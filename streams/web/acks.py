@@ -48,8 +48,8 @@ from safety.delivery.ledger import ETHICS_SUBMITTERS, ack_refusal, acting_for, s
 from safety.delivery.messages import render as render_message
 from safety.model.outputs import Alert
 from safety.reports import AckRecord, read_acks
+from safety.vocab import CAUSALITIES, ROLES
 from streams.web.auth import (
-    ROLES,
     bearer_token,
     cross_origin_refusal,
     link_id,
@@ -63,7 +63,6 @@ from streams.worker.delivery import ack_event_id
 log = logging.getLogger(__name__)
 
 ALERT_ID = re.compile(r"^[0-9a-f]{24}$")
-CAUSALITY = ("related", "probable", "possible", "unlikely", "unrelated", "unassessable")
 MAX_WHO, MAX_TEXT = 100, 2000
 USED_LINKS_KEPT = 10_000  # links this worker saw used, until the view has their ack (streams/web/dashboard.py)
 
@@ -267,8 +266,8 @@ class AckEndpoints:
         if isinstance(conclusion, web.Response):
             return conclusion
         causality = body.get("causality")
-        if causality is not None and causality not in CAUSALITY:
-            return _json_error(400, f"'causality' must be one of {', '.join(CAUSALITY)}")
+        if causality is not None and causality not in CAUSALITIES:
+            return _json_error(400, f"'causality' must be one of {', '.join(CAUSALITIES)}")
         first = _first(self.directory.acks(alert.alert_id))
         event = self._ack_event(alert, role, who, conclusion, "token", request, first)
         event["causality"] = causality

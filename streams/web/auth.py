@@ -29,7 +29,8 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from itsdangerous import Signer
 
-ROLES = ("pi", "ethics", "safety_officer")
+from safety.vocab import ROLES
+
 MIN_SECRET_CHARS = 32
 MIN_DISTINCT_CHARS = 8
 MAKE_ONE = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"

@@ -25,6 +25,7 @@ from aiohttp import web
 from safety.errors import SafetyError
 from safety.reports import Report, edish_points, read_events, read_graded, subject_timeline
 from safety.rules.ruleset import RuleSet, load_ruleset
+from safety.vocab import ROLES
 from streams.web import feeds
 from streams.web import views as pages
 from streams.web.auth import bearer_token, role_for_token
@@ -33,7 +34,6 @@ from streams.worker.health import stale_banner
 
 log = logging.getLogger(__name__)
 
-ALL_ROLES = ("safety_officer", "pi", "ethics")
 OFFICER_ROLES = ("safety_officer", "pi")
 
 # now -> (report, raw events, raw graded rows): the stream's view (streams.web.dashboard) or a fixture in tests
@@ -70,10 +70,10 @@ class Pages:
             ("GET", "/alerts", self._guard(OFFICER_ROLES, self.alerts)),
             ("GET", "/subjects/{subject_id}", self._guard(OFFICER_ROLES, self.subject)),
             ("GET", "/edish", self._guard(OFFICER_ROLES, self.edish)),
-            ("GET", "/feeds/ethics.atom", self._guard(ALL_ROLES, self.feed)),
-            ("GET", "/reports/safety-summary.json", self._guard(ALL_ROLES, self.summary_json)),
-            ("GET", "/reports/safety-summary.csv", self._guard(ALL_ROLES, self.summary_csv)),
-            ("GET", "/reports/safety-summary.html", self._guard(ALL_ROLES, self.summary_html)),
+            ("GET", "/feeds/ethics.atom", self._guard(ROLES, self.feed)),
+            ("GET", "/reports/safety-summary.json", self._guard(ROLES, self.summary_json)),
+            ("GET", "/reports/safety-summary.csv", self._guard(ROLES, self.summary_csv)),
+            ("GET", "/reports/safety-summary.html", self._guard(ROLES, self.summary_html)),
         ]
 
     def _guard(self, allowed: tuple[str, ...], handler: Handler) -> Handler:

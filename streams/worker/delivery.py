@@ -68,8 +68,9 @@ from safety.delivery.ledger import (
     withdraw,
 )
 from safety.delivery.messages import Message, render
-from safety.model.outputs import Alert, AlertKind
+from safety.model.outputs import Alert
 from safety.rules.protocol import Escalation as EscalationPolicy
+from safety.vocab import AlertKind
 from streams.notify.channels import Notifier, SendResult
 from streams.web.auth import ack_link
 

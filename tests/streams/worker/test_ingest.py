@@ -13,11 +13,12 @@ from zoneinfo import ZoneInfo
 import faust
 import pytest
 
-from safety.model.outputs import Alert, AlertKind
+from safety.model.outputs import Alert
 from safety.model.parse import parse_event
 from safety.model.state import SubjectState
 from safety.pipeline import StepResult
 from safety.signals import StudySignal
+from safety.vocab import AlertKind
 from streams.worker import ingest
 
 STUDY = "ChiCTR2600125907"
