@@ -212,8 +212,8 @@ def convert_resource(data: Any, site: Site, memory: ResultMemory, where: str = "
         return convert_observation(data, site, memory, where)
     if kind == "AdverseEvent":
         return convert_adverse_event(data, site, where)
-    if kind == "Bundle":
-        return convert_bundle(data, site, memory, where)
+    if kind == "Bundle":  # its entries are located as FHIRPath has them: Bundle.entry[i]
+        return convert_bundle(data, site, memory, "Bundle" if where == "resource" else where)
     if kind in ("SubscriptionStatus", "Parameters"):  # the notification's own status entry
         return Converted()
     return Converted(rejected=[Rejected(where, f"resourceType {kind!r} is not accepted: send Observation, "
