@@ -88,10 +88,13 @@ class Gateway:
                 valid.append(event)
         for refusal in rejected:
             await self.dead_letter(adapter, f"{refusal.where}: {refusal.reason}", refusal.raw)
-        try:
+        async def deliver() -> None:
             futures = [await self.send(e["subject_id"].encode(), json.dumps(e, ensure_ascii=False).encode())
                        for e in valid]
-            await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)
+            await asyncio.gather(*futures)
+
+        try:  # the bound covers handing over too: a producer whose buffer is full must not hold the answer back
+            await asyncio.wait_for(deliver(), self.ack_timeout)
         except Exception as exc:  # noqa: BLE001 - any producer failure means: not acknowledged
             self.metrics.messages.labels(adapter, "broker_unavailable").inc()
             raise BrokerUnavailable(f"the broker did not acknowledge the events ({type(exc).__name__}); "

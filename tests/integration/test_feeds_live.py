@@ -7,7 +7,11 @@ tests/fixtures/feeds/README.md. Each test covers several behaviours, since each 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -15,8 +19,10 @@ from typing import Any
 
 import pytest
 
-from streams.dev.broker import free_port
-from tests.feeds.test_feeds import IDENTIFIERS, START
+from streams.dev.broker import EmbeddedBroker, free_port
+from streams.feeds.live import END as END_BLOCK
+from streams.feeds.live import START as START_BLOCK
+from tests.feeds.test_feeds import IDENTIFIERS, START, neutrophils
 from tests.integration.conftest import Stream
 
 pytestmark = pytest.mark.slow
@@ -157,3 +163,81 @@ def test_http_feeds_authenticate_limit_acknowledge_and_explain_every_rejection(s
     metrics = stream.metrics(worker)
     assert 'safety_feed_messages_total{adapter="fhir",outcome="rejected"} 2.0' in metrics
     assert 'safety_feed_events_total{adapter="http"} 3.0' in metrics
+
+
+def mllp_send(port: int, message: str, timeout: float = 30.0) -> str:
+    """Send one MLLP frame and read the answer; "" when none comes (the listener closed, or ``timeout``)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(START_BLOCK + message.encode() + END_BLOCK)
+        answer = b""
+        try:
+            while not answer.endswith(END_BLOCK):
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+        except TimeoutError:
+            pass
+    return answer.decode(errors="replace")
+
+
+def listening(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+    return False
+
+
+def replayed_alert_ids(stream: Stream) -> set[str]:
+    """What `safety replay` raises on the events the adapters put on the topic (duplicates included)."""
+    from safety.replay import ReplayState, replay
+    from safety.rules.ruleset import load_ruleset
+
+    lines = [v.decode() for v in stream.read(stream.settings.topic_events)]
+    return {o.alert_id for kind, o in replay(lines, load_ruleset(), ReplayState()) if kind == "alert"}  # type: ignore[union-attr]
+
+
+def test_hl7_results_over_mllp_raise_the_alert_and_get_no_aa_while_the_broker_is_stopped(
+    own_broker_stream: tuple[Stream, EmbeddedBroker], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream, broker = own_broker_stream
+    monkeypatch.setenv("SAFETY_TEST_WORKER_LOGLEVEL", "info")  # more of what the worker says, all grepped below
+    port = free_port()
+    feeds_env(stream, port, ack_timeout=3)
+    stream.extra_env["SAFETY_BROKER_DOWN_EXIT_SECONDS"] = "300"  # the worker outlives the stop
+    worker = stream.start_worker()
+    stream.wait_for(lambda: stream.page(worker, "/metrics")[0] == 200 and listening(port), 90, "web and MLLP")
+    enrolled = [*START, *({**e, "event_id": e["event_id"].replace("103", "101"), "subject_id": "AA-101"}
+                          for e in START)]
+    assert post(stream, "/events", "\n".join(map(json.dumps, enrolled)).encode(), f"Bearer {EDC_TOKEN}")[0] == 202
+
+    # A grade 4 neutropenia of AA-103 (the LRI sample's patient): AA, and its alert on safety.alerts.
+    answer = mllp_send(port, neutrophils("0.3", "F", "M-1"))
+    assert "MSA|AA|M-1" in answer
+    first = "example-lis-R-991133-NEUT"
+    stream.wait_for(lambda: any(a["event_ids"] == [first] for a in stream.alerts()), 120, "the first alert")
+
+    # The same kind of result for AA-101, sent while the broker is stopped: no AA (AE, or no answer at all).
+    second = neutrophils("0.2", "F", "M-2").replace("PATID1234", "10006579").replace("R-991133", "R-991134")
+    os.kill(broker.process.pid, signal.SIGSTOP)
+    try:
+        answer = mllp_send(port, second, timeout=20)
+    finally:
+        os.kill(broker.process.pid, signal.SIGCONT)
+    assert "MSA|AA" not in answer
+    assert answer == "" or "MSA|AE|M-2|the broker did not acknowledge" in answer
+
+    # The broker is back: the resend gets AA, a second resend (a duplicate) too, and the result one alert.
+    assert "MSA|AA|M-2" in mllp_send(port, second)
+    assert "MSA|AA|M-2b" in mllp_send(port, second.replace("|M-2|", "|M-2b|"))
+    stream.wait_for(lambda: stream.caught_up(stream.end_offsets(stream.settings.topic_events)), 120, "caught up")
+    alerts = stream.alerts()
+    second_id = "example-lis-R-991134-NEUT"
+    assert len({a["alert_id"] for a in alerts if a["event_ids"] == [second_id]}) == 1
+    assert {a["alert_id"] for a in alerts} == replayed_alert_ids(stream)
+    assert all(a["subject_id"] in ("AA-101", "AA-103") for a in alerts)
+
+    # Nothing the worker wrote, on any topic or in its log, names the patients or their physician.
+    written = b"".join(v for topic in stream.settings.topic_names().values() for v in stream.read(topic)).decode()
+    log = (stream.workdir / "w1.log").read_text(encoding="utf-8", errors="replace")
+    assert "MLLP listener" in log  # the log was captured at info
+    assert [name for name in (*NAMES, "Radon") if name.lower() in (written + log).lower()] == []
