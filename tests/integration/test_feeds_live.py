@@ -206,7 +206,7 @@ def test_hl7_results_over_mllp_raise_the_alert_and_get_no_aa_while_the_broker_is
     stream.extra_env["SAFETY_BROKER_DOWN_EXIT_SECONDS"] = "300"  # the worker outlives the stop
     worker = stream.start_worker()
     stream.wait_for(lambda: stream.page(worker, "/metrics")[0] == 200 and listening(port), 90, "web and MLLP")
-    enrolled = [*START, *({**e, "event_id": e["event_id"].replace("103", "101"), "subject_id": "AA-101"}
+    enrolled = [*START, *({**e, "event_id": str(e["event_id"]).replace("103", "101"), "subject_id": "AA-101"}
                           for e in START)]
     assert post(stream, "/events", "\n".join(map(json.dumps, enrolled)).encode(), f"Bearer {EDC_TOKEN}")[0] == 202
 
