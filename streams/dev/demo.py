@@ -356,12 +356,13 @@ def run_demo(
 ) -> DemoResult:
     """The whole demo; returns the number of alerts the stream emitted and where their deliveries stand."""
     from streams.admin import admin_client, create_topics, produce_lines
+    from streams.dev import demo_feeds
 
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     base = (settings or Settings()).model_copy(update={"data_dir": out / "worker-data"})
     lines = demo_lines(subjects, seed)
-    (out / "events.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
+    feeds = demo_feeds.DemoFeeds.plan(lines, out)  # a few subjects go through the HL7, FHIR and JSON adapters
     outbox = out / "outbox"
     shutil.rmtree(outbox, ignore_errors=True)  # this run's deliveries only (the broker starts empty too)
     tokens = demo_tokens()
@@ -374,6 +375,7 @@ def run_demo(
             "SAFETY_AUTH_TOKENS": ",".join(f"{role}:{token}" for role, token in tokens.items()),
             "SAFETY_LINK_SECRET": os.environ.get("SAFETY_LINK_SECRET") or secrets.token_urlsafe(32),
             "SAFETY_PUBLIC_URL": os.environ.get("SAFETY_PUBLIC_URL") or base_url,
+            **feeds.worker_env(settings),
         })
         if not os.environ.get("SAFETY_NOTIFY_CONFIG"):
             printer(f"delivery: SAFETY_NOTIFY_CONFIG is not set, so messages go to the local sink "
@@ -385,7 +387,9 @@ def run_demo(
             printer(
                 f"streaming {len(lines)} events of {subjects} subjects via {settings.kafka_bootstrap} ..."
             )
-            events_end = produce_lines(settings, lines)
+            produced = produce_lines(settings, feeds.direct)
+            feeds.send(base_url, watcher.poll, printer)
+            events_end = demo_feeds.end_offsets(settings, produced)
             while not caught_up(admin, settings, events_end, watcher):
                 watcher.poll()
                 deliveries.poll()
@@ -399,6 +403,8 @@ def run_demo(
                     )
             for _ in range(5):  # alerts of the last events were acked before the commit: read them now
                 watcher.poll()
+            lines = demo_feeds.read_back(settings, events_end)  # what the adapters made of their part
+            (out / "events.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
             counts = wait_for_deliveries(watcher, deliveries, worker, out)
             graded = sum(watcher.grades.values())
             printer(f"graded observations: {graded} (" + ", ".join(
@@ -414,6 +420,11 @@ def run_demo(
             )
             if not os.environ.get("SAFETY_NOTIFY_CONFIG"):
                 printer(outbox_check(out).line())
+            sink.flush()
+            printer(demo_feeds.replay_check(out, settings))
+            printer("a laboratory system, EHR or script sends to this worker at:")
+            for line in feeds.how_to_connect(base_url):
+                printer(f"  {line}")
             if serve:
                 printer("serving (Ctrl-C to stop):")
                 for url in page_urls(base_url, tokens):
