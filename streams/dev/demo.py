@@ -1,15 +1,16 @@
 """`safety demo` (what `make demo` runs): the synthetic trial through the real stream, end to end.
 
 Without SAFETY_KAFKA_BOOTSTRAP it starts the embedded Tansu broker on a free loopback port (streams.dev.broker),
-creates the topics, starts `safety worker` as a subprocess (the production shape), produces the synthetic
-48-subject trial (streams.dev.synthetic) keyed by subject_id, prints every alert as the stream emits it, and writes
-OUT/events.jsonl (exactly the produced values, one per line, in order) and OUT/alerts.jsonl (exactly the alert
-records read from safety.model.outputs). It stops once the worker has committed every input event and every study
-signal (so all alerts are out) and the delivery ledger (safety.deliveries, read here) shows every (alert,
-recipient) delivery final, or keeps running with --serve. The closing summary counts delivered, failed and
-pending messages; the exit status is 1 while a message of an SAE, SUSAR, DLT or STOPPING_BOUNDARY is pending
-when DELIVERY_DEADLINE_S runs out. With the local sink it also checks OUT/outbox/outbox.jsonl against
-OUT/alerts.jsonl (``outbox_check``). Logs: OUT/worker.log, OUT/broker.log.
+creates the topics, starts `safety worker` as a subprocess (the production shape), produces the synthetic 48-subject
+trial (streams.dev.synthetic) keyed by subject_id, a few subjects of it through the live adapters (HL7 v2 over MLLP,
+FHIR, /events: streams.dev.demo_feeds), prints every alert as the stream emits it, and writes OUT/events.jsonl (the
+events topic read back, one record per line: what replay must reproduce the alerts from, checked at the end) and
+OUT/alerts.jsonl (exactly the alert records read from safety.model.outputs). It stops once the worker has committed
+every input event and every study signal (so all alerts are out) and the delivery ledger (safety.deliveries, read
+here) shows every (alert, recipient) delivery final, or keeps running with --serve. The closing summary counts
+delivered, failed and pending messages; the exit status is 1 while a message of an SAE, SUSAR, DLT or
+STOPPING_BOUNDARY is pending when DELIVERY_DEADLINE_S runs out. With the local sink it also checks
+OUT/outbox/outbox.jsonl against OUT/alerts.jsonl (``outbox_check``). Logs: OUT/worker.log, OUT/broker.log.
 """
 
 from __future__ import annotations
