@@ -1,11 +1,11 @@
 """The demo's hospital: a few subjects of the synthetic trial reach the worker through the live adapters.
 
 ``safety demo`` produces most of the trial straight onto safety.events; the subjects of ``FEED_SUBJECTS`` come the
-way a site's systems would send them (streams/feeds/live.py): each laboratory result as an HL7 v2 ORU^R01 over
-MLLP, each adverse event as a FHIR R4 AdverseEvent to ``POST /fhir``, everything else of theirs (enrollment,
-infusions, vitals, results the site file does not map) as contract events to ``POST /events``. They are sent one
-after another in the trial's order, each once the previous was acknowledged, so every subject's events reach the
-topic in the order of the file.
+way a site's systems would send them (streams/feeds/live.py): each laboratory result as an HL7 v2 ORU^R01 over MLLP
+(the results of one draw in one message, as a panel), each adverse event as a FHIR R4 AdverseEvent to ``POST
+/fhir``, everything else of theirs (enrollment, infusions, vitals, results the site file does not map) as contract
+events to ``POST /events``. They are sent one after another in the trial's order, each once the previous was
+acknowledged, so every subject's events reach the topic in the order of the file.
 
 The adapters give their results their own ids (``example-lis-<filler order>-<test>``, ``example-lis-ae-<id>``)
 and fields (``loinc``; an AdverseEvent carries no expectedness or outcome in FHIR R4), so what reaches the topic
@@ -69,24 +69,32 @@ def loinc_codes(subjects_file: Path) -> dict[tuple[str, bool], str]:
     return codes
 
 
-def oru_message(event: Event, loinc: str) -> str:
-    """One laboratory result as an ORU^R01; the filler order number (OBR-3) is the event's id."""
-    recorded = hl7_time(event.get("recorded_at") or event["occurred_at"])
-    occurred = hl7_time(event["occurred_at"])
-    status = HL7_STATUS[event.get("status", "final")]
-    low, high = event.get("ref_low"), event.get("ref_high")
-    ranges = f"{low}-{high}" if low is not None and high is not None else f">{low}" if low is not None \
-        else f"<{high}" if high is not None else ""
-    obr = ["OBR", "1", "", f"{event['event_id']}^DEMO-LIS", f"{loinc}^^LN", "", "", occurred] + [""] * 18
-    obr[22], obr[25] = recorded, status
-    obx = ["OBX", "1", "NM", f"{loinc}^^LN", "", str(event["value"]), event["unit"].replace("^", "*"), ranges,
-           "", "", "", status, "", "", occurred]
-    return "\r".join([
+def oru_message(results: list[tuple[Event, str]]) -> str:
+    """Results of one subject drawn and reported together (event, LOINC code) as one ORU^R01, a laboratory's panel:
+    one OBR per result, whose filler order number (OBR-3) is the event's id, and its OBX."""
+    first = results[0][0]
+    recorded = hl7_time(first.get("recorded_at") or first["occurred_at"])
+    segments = [
         f"MSH|^~\\&|DEMO-LIS|DEMO-HOSPITAL|SAFETY|SAFETY|{recorded}||ORU^R01^ORU_R01|"
-        f"{event['event_id']}-{event.get('revision', 1)}|P|2.5.1",
-        f"PID|1||{mrn(event['subject_id'])}^^^DEMO-HOSPITAL^MR",
-        "|".join(obr), "|".join(obx),
-    ]) + "\r"
+        f"{first['event_id']}-{first.get('revision', 1)}|P|2.5.1",
+        f"PID|1||{mrn(first['subject_id'])}^^^DEMO-HOSPITAL^MR",
+    ]
+    for number, (event, loinc) in enumerate(results, start=1):
+        occurred = hl7_time(event["occurred_at"])
+        status = HL7_STATUS[event.get("status", "final")]
+        low, high = event.get("ref_low"), event.get("ref_high")
+        ranges = f"{low}-{high}" if low is not None and high is not None else f">{low}" if low is not None \
+            else f"<{high}" if high is not None else ""
+        obr = ["OBR", str(number), "", f"{event['event_id']}^DEMO-LIS", f"{loinc}^^LN", "", "", occurred] + [""] * 18
+        obr[22], obr[25] = recorded, status
+        obx = ["OBX", "1", "NM", f"{loinc}^^LN", "", str(event["value"]), event["unit"].replace("^", "*"), ranges,
+               "", "", "", status, "", "", occurred]
+        segments += ["|".join(obr), "|".join(obx)]
+    return "\r".join(segments) + "\r"
+
+
+def _same_draw(a: Event, b: Event) -> bool:
+    return all(a.get(k) == b.get(k) for k in ("subject_id", "occurred_at", "recorded_at"))
 
 
 def adverse_event_resource(event: Event) -> dict[str, Any]:
@@ -183,27 +191,40 @@ class DemoFeeds:
             if time.monotonic() > deadline:
                 raise FeedError(f"the worker's adapters did not start within {READY_S:.0f} s")
             time.sleep(0.2)
-        counts = {"HL7": 0, "FHIR": 0, "JSON": 0}
+        counts = {"HL7": 0, "ORU": 0, "FHIR": 0, "JSON": 0}
         pending: list[Event] = []
+        panel: list[tuple[Event, str]] = []
         with socket.create_connection(("127.0.0.1", self.mllp_port), timeout=60) as mllp:
+
+            def flush() -> None:
+                self._post_events(base_url, pending, counts)
+                pending.clear()
+                if panel:
+                    _mllp_exchange(mllp, oru_message(panel))
+                    counts["HL7"] += len(panel)
+                    counts["ORU"] += 1
+                    panel.clear()
+
             for number, event in enumerate(self.routed):
                 if number % 50 == 0:
                     meanwhile()
                 loinc = codes.get((event.get("test", ""), "mol/" in event.get("unit", "")))
-                if event["type"] not in ("lab", "adverse_event") or (event["type"] == "lab" and loinc is None):
-                    pending.append(event)
-                    continue
-                self._post_events(base_url, pending, counts)
-                pending = []
-                if event["type"] == "lab":
-                    _mllp_exchange(mllp, oru_message(event, loinc or ""))
-                    counts["HL7"] += 1
-                else:
+                if event["type"] == "lab" and loinc is not None:
+                    if pending or (panel and not _same_draw(panel[0][0], event)):
+                        flush()
+                    panel.append((event, loinc))
+                elif event["type"] == "adverse_event":
+                    flush()
                     self._post(f"{base_url}/fhir", json.dumps(adverse_event_resource(event)).encode(), "lis")
                     counts["FHIR"] += 1
-            self._post_events(base_url, pending, counts)
-        printer(f"through the adapters ({', '.join(FEED_SUBJECTS)}): {counts['HL7']} HL7 ORU^R01 results over "
-                f"MLLP, {counts['FHIR']} FHIR AdverseEvents, {counts['JSON']} contract events to /events")
+                else:
+                    if panel:
+                        flush()
+                    pending.append(event)
+            flush()
+        printer(f"through the adapters ({', '.join(FEED_SUBJECTS)}): {counts['HL7']} laboratory results in "
+                f"{counts['ORU']} HL7 ORU^R01 messages over MLLP, {counts['FHIR']} FHIR AdverseEvents, "
+                f"{counts['JSON']} contract events to /events")
         return sum(counts.values())
 
     def _post_events(self, base_url: str, events: list[Event], counts: dict[str, int]) -> None:
