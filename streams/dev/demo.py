@@ -1,15 +1,16 @@
 """`safety demo` (what `make demo` runs): the synthetic trial through the real stream, end to end.
 
 Without SAFETY_KAFKA_BOOTSTRAP it starts the embedded Tansu broker on a free loopback port (streams.dev.broker),
-creates the topics, starts `safety worker` as a subprocess (the production shape), produces the synthetic
-48-subject trial (streams.dev.synthetic) keyed by subject_id, prints every alert as the stream emits it, and writes
-OUT/events.jsonl (exactly the produced values, one per line, in order) and OUT/alerts.jsonl (exactly the alert
-records read from safety.model.outputs). It stops once the worker has committed every input event and every study
-signal (so all alerts are out) and the delivery ledger (safety.deliveries, read here) shows every (alert,
-recipient) delivery final, or keeps running with --serve. The closing summary counts delivered, failed and
-pending messages; the exit status is 1 while a message of an SAE, SUSAR, DLT or STOPPING_BOUNDARY is pending
-when DELIVERY_DEADLINE_S runs out. With the local sink it also checks OUT/outbox/outbox.jsonl against
-OUT/alerts.jsonl (``outbox_check``). Logs: OUT/worker.log, OUT/broker.log.
+creates the topics, starts `safety worker` as a subprocess (the production shape), produces the synthetic 48-subject
+trial (streams.dev.synthetic) keyed by subject_id, a few subjects of it through the live adapters (HL7 v2 over MLLP,
+FHIR, /events: streams.dev.demo_feeds), prints every alert as the stream emits it, and writes OUT/events.jsonl (the
+events topic read back, one record per line: what replay must reproduce the alerts from, checked at the end) and
+OUT/alerts.jsonl (exactly the alert records read from safety.model.outputs). It stops once the worker has committed
+every input event and every study signal (so all alerts are out) and the delivery ledger (safety.deliveries, read
+here) shows every (alert, recipient) delivery final, or keeps running with --serve. The closing summary counts
+delivered, failed and pending messages; the exit status is 1 while a message of an SAE, SUSAR, DLT or
+STOPPING_BOUNDARY is pending when DELIVERY_DEADLINE_S runs out. With the local sink it also checks
+OUT/outbox/outbox.jsonl against OUT/alerts.jsonl (``outbox_check``). Logs: OUT/worker.log, OUT/broker.log.
 """
 
 from __future__ import annotations
@@ -357,12 +358,13 @@ def run_demo(
 ) -> DemoResult:
     """The whole demo; returns the number of alerts the stream emitted and where their deliveries stand."""
     from streams.admin import admin_client, create_topics, produce_lines
+    from streams.dev import demo_feeds
 
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     base = (settings or Settings.load()).updated(worker={"data_dir": out / "worker-data"})
     lines = demo_lines(subjects, seed)
-    (out / "events.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
+    feeds = demo_feeds.DemoFeeds.plan(lines, out)  # a few subjects go through the HL7, FHIR and JSON adapters
     outbox = out / "outbox"
     shutil.rmtree(outbox, ignore_errors=True)  # this run's deliveries only (the broker starts empty too)
     tokens = demo_tokens(base)
@@ -375,6 +377,7 @@ def run_demo(
             "SAFETY_AUTH__TOKENS": ",".join(f"{role}:{token}" for role, token in tokens.items()),
             "SAFETY_AUTH__LINK_SECRET": reveal(base.auth.link_secret) or secrets.token_urlsafe(32),
             "SAFETY_WEB__PUBLIC_URL": base.web.public_url or base_url,
+            **feeds.worker_env(settings),
         })
         if base.delivery.notify_config is None:
             printer(f"delivery: SAFETY_NOTIFY_CONFIG is not set, so messages go to the local sink "
@@ -386,7 +389,9 @@ def run_demo(
             printer(
                 f"streaming {len(lines)} events of {subjects} subjects via {settings.kafka.bootstrap} ..."
             )
-            events_end = produce_lines(settings, lines)
+            produced = produce_lines(settings, feeds.direct)
+            feeds.send(base_url, watcher.poll, printer)
+            events_end = demo_feeds.end_offsets(settings, produced)
             while not caught_up(admin, settings, events_end, watcher):
                 watcher.poll()
                 deliveries.poll()
@@ -400,6 +405,8 @@ def run_demo(
                     )
             for _ in range(5):  # alerts of the last events were acked before the commit: read them now
                 watcher.poll()
+            lines = demo_feeds.read_back(settings, events_end)  # what the adapters made of their part
+            (out / "events.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
             counts = wait_for_deliveries(watcher, deliveries, worker, out)
             graded = sum(watcher.grades.values())
             printer(f"graded observations: {graded} (" + ", ".join(
@@ -415,6 +422,11 @@ def run_demo(
             )
             if base.delivery.notify_config is None:
                 printer(outbox_check(out).line())
+            sink.flush()
+            printer(demo_feeds.replay_check(out, settings))
+            printer("a laboratory system, EHR or script sends to this worker at:")
+            for line in feeds.how_to_connect(base_url):
+                printer(f"  {line}")
             if serve:
                 printer("serving (Ctrl-C to stop):")
                 for url in page_urls(base_url, tokens):

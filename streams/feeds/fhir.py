@@ -8,7 +8,8 @@ the resource's narrative and display names: a rejection quotes only resourceType
 
 R4 seriousness says serious or not, without the criterion (R5 and ICH E2B name it): a serious AE becomes
 ``medically_important`` unless a coding names one of the contract's criteria, and a fatal outcome adds ``death``,
-so the SAE path runs and the reviewer sees which criterion was assumed.
+so the SAE path runs and the reviewer sees which criterion was assumed. The CTCAE term is a coding of
+AdverseEvent.event whose system names CTCAE (an EDC codes its terms so), else the MedDRA coding's display.
 """
 
 from __future__ import annotations
@@ -181,6 +182,7 @@ def convert_adverse_event(data: dict[str, Any], site: Site, where: str) -> Conve
     codings = _codings(ae.event)
     meddra = next(((code, display) for system, code, display in codings if "mdr" in system.lower()
                    or "meddra" in system.lower()), None)
+    ctcae = next((display or code for system, code, display in codings if "ctcae" in system.lower()), None)
     term = (ae.event.text if ae.event is not None else None) or next((d for _, _, d in codings if d), None)
     grade = _grade(ae)
     if ae.date is None or not term or grade is None:
@@ -197,7 +199,8 @@ def convert_adverse_event(data: dict[str, Any], site: Site, where: str) -> Conve
         "study_id": site.spec.study_id, "subject_id": subject, "occurred_at": ae.date.isoformat(),
         "recorded_at": _iso(ae.recordedDate), "source": "FHIR", "term": term, "grade": grade,
         "serious": _serious(ae), "causality": _causality(ae),
-        "meddra_code": meddra[0] if meddra else None, "ctcae_term": meddra[1] if meddra and meddra[1] else None,
+        "meddra_code": meddra[0] if meddra else None,
+        "ctcae_term": ctcae or (meddra[1] if meddra and meddra[1] else None),
     }
     out.events.append({k: v for k, v in event.items() if v is not None})
     return out
@@ -212,8 +215,8 @@ def convert_resource(data: Any, site: Site, memory: ResultMemory, where: str = "
         return convert_observation(data, site, memory, where)
     if kind == "AdverseEvent":
         return convert_adverse_event(data, site, where)
-    if kind == "Bundle":
-        return convert_bundle(data, site, memory, where)
+    if kind == "Bundle":  # its entries are located as FHIRPath has them: Bundle.entry[i]
+        return convert_bundle(data, site, memory, "Bundle" if where == "resource" else where)
     if kind in ("SubscriptionStatus", "Parameters"):  # the notification's own status entry
         return Converted()
     return Converted(rejected=[Rejected(where, f"resourceType {kind!r} is not accepted: send Observation, "

@@ -5,9 +5,9 @@
   did not acknowledge in time (nothing may be assumed sent: the sender resends, a duplicate is harmless);
   ``AR`` for what is not an ORU^R01 or exceeds the size limit.
 * ``POST /fhir`` (Observation, AdverseEvent, Bundle) and ``POST /fhir/subscription`` (a rest-hook notification)
-  answer an OperationOutcome; ``POST /events`` takes one contract event or NDJSON. 202 only after the broker's
-  acknowledgement; each refused line or entry is returned with where it was and why. Per-source bearer tokens,
-  a body size limit.
+  answer an OperationOutcome; ``POST /events`` takes one contract event or NDJSON (fields the contract does not
+  define are dropped). 202 only after the broker's acknowledgement; each refused line or entry is returned with
+  where it was and why. Per-source bearer tokens (compared in constant time), a body size limit (413).
 * Every refusal goes to the dead-letter topic with its reason and the input minus identifiers (an HL7 rejection
   quotes the OBR/OBX segment, a FHIR one resourceType/id/status/code only); a patient the site's mapping does
   not hold is acknowledged, counted and dropped.
@@ -16,8 +16,10 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
+import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +28,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter
 
+from safety.model import events as contract
 from safety.model.events import DEFAULT_TZ
 from safety.model.outputs import Rejection
 from safety.model.parse import parse_event
@@ -85,10 +88,13 @@ class Gateway:
                 valid.append(event)
         for refusal in rejected:
             await self.dead_letter(adapter, f"{refusal.where}: {refusal.reason}", refusal.raw)
-        try:
+        async def deliver() -> None:
             futures = [await self.send(e["subject_id"].encode(), json.dumps(e, ensure_ascii=False).encode())
                        for e in valid]
-            await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)
+            await asyncio.gather(*futures)
+
+        try:  # the bound covers handing over too: a producer whose buffer is full must not hold the answer back
+            await asyncio.wait_for(deliver(), self.ack_timeout)
         except Exception as exc:  # noqa: BLE001 - any producer failure means: not acknowledged
             self.metrics.messages.labels(adapter, "broker_unavailable").inc()
             raise BrokerUnavailable(f"the broker did not acknowledge the events ({type(exc).__name__}); "
@@ -160,9 +166,26 @@ async def serve_mllp(gateway: Gateway, host: str, port: int, max_bytes: int) -> 
 
 
 def _bearer_source(request: web.Request, tokens: dict[str, str]) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    return tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+    """The source whose token the request bears; every token is compared in constant time, none skipped, so
+    neither the answer's timing nor an early exit tells a caller how much of a token it guessed right."""
+    scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
+    offered_bytes = offered.strip().encode()
+    found = None
+    for token, source in tokens.items():
+        if hmac.compare_digest(token.encode(), offered_bytes) and scheme.lower() == "bearer":
+            found = source
+    return found
+
+
+CONTRACT_FIELDS = frozenset(name for model in typing.get_args(typing.get_args(contract.Event)[0])
+                            for name in model.model_fields)
+"""Every field some contract event defines: all a posted event may carry onto a topic or into a dead letter."""
+
+
+def _contract_only(data: Any, fields: frozenset[str] = CONTRACT_FIELDS) -> dict[str, Any]:
+    """A posted object minus what the contract does not define (a tolerant reader ignores extra fields, but a
+    sender's extra ``patient_name`` must not reach a topic or a dead letter)."""
+    return {k: v for k, v in data.items() if k in fields} if isinstance(data, dict) else {}
 
 
 @dataclass
@@ -197,7 +220,7 @@ class HttpFeeds:
             data = json.loads(body)
         except ValueError as exc:
             rejected = [Rejected("body", f"not JSON: {exc}")]
-            await self.gateway.dead_letter("fhir", rejected[0].reason, "")
+            await self.gateway.dead_letter("fhir", f"body: {rejected[0].reason}", "")
             return web.json_response(operation_outcome(rejected), status=400)
         converted = convert_resource(data, self.gateway.site, self.gateway.memory)
         try:
@@ -210,15 +233,18 @@ class HttpFeeds:
         body = await self._body(request)
         if isinstance(body, web.Response):
             return body
+        text = body.decode("utf-8", errors="replace")
         converted = Converted()
-        for number, line in enumerate(body.decode("utf-8", errors="replace").splitlines(), start=1):
-            if not line.strip():
-                continue
+        for number, line in _event_lines(text):
             parsed = parse_event(line, DEFAULT_TZ, line=number)
             if isinstance(parsed, Rejection):
-                converted.rejected.append(Rejected(f"line {number}", parsed.reason, line[:2000]))
+                try:
+                    shown = json.dumps(_contract_only(json.loads(line)), ensure_ascii=False)
+                except ValueError:
+                    shown = ""  # not JSON: nothing in it can be told apart from an identifier
+                converted.rejected.append(Rejected(f"line {number}", parsed.reason, shown[:2000]))
             else:
-                converted.events.append(json.loads(line))
+                converted.events.append(_contract_only(json.loads(line), frozenset(type(parsed).model_fields)))
         try:
             rejected = await self.gateway.submit("http", converted)
         except BrokerUnavailable as exc:
@@ -226,6 +252,17 @@ class HttpFeeds:
         answer = {"accepted": len(converted.events), "rejected": [{"where": r.where, "reason": r.reason}
                                                                   for r in rejected]}
         return web.json_response(answer, status=422 if rejected and not converted.events else 202)
+
+
+def _event_lines(text: str) -> list[tuple[int, str]]:
+    """(line number, JSON) of each event of a body: one JSON object (written over any number of lines) or NDJSON."""
+    try:
+        whole = json.loads(text)
+    except ValueError:
+        whole = None
+    if isinstance(whole, dict):
+        return [(1, json.dumps(whole, ensure_ascii=False))]
+    return [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
 
 
 def register(app: Any, ctx: Any) -> None:

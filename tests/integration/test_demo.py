@@ -56,6 +56,12 @@ def test_demo_streams_the_trial_delivers_by_email_and_stops_cleanly(tmp_path: Pa
     assert {"DLT", "STOPPING_BOUNDARY"} <= kinds
     assert f"{len(events)} events -> {len(alerts)} alerts" in result.stdout
     assert re.search(r"graded observations: [1-9]\d* \(G0: \d+", result.stdout)
+    assert re.search(r"through the adapters \(AA-001, AA-003\): [1-9]\d* laboratory results in [1-9]\d* HL7 "
+                     r"ORU\^R01 messages over MLLP, [1-9]\d* FHIR AdverseEvents", result.stdout)
+    assert f"gives {len(alerts)} alerts, the same as the stream" in result.stdout  # replay of what was on the topic
+    assert "HL7 v2 ORU^R01 over MLLP: 127.0.0.1:" in result.stdout and "/fhir" in result.stdout
+    written = "".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file() and p.name != "subjects.csv")
+    assert "70000001" not in written  # AA-001's record number, held only in the site's mapping
     for alert in alerts:  # each alert printed as a readable line: subject, day, kind, rule
         assert any(alert["subject_id"] in line and alert["rule_id"] in line for line in result.stdout.splitlines())
 
