@@ -21,10 +21,11 @@ from safety.model.events import (
     Vital,
 )
 from safety.model.memory import AlertRef, RuleMemory
-from safety.model.outputs import Alert, AlertKind, GradedObservation, Rejection, alert_id
+from safety.model.outputs import Alert, GradedObservation, Rejection, alert_id
 from safety.model.parse import parse_event
 from safety.model.studyday import study_day
 from safety.model.values import Measured, fmt, parse_measured
+from safety.vocab import AlertKind
 
 __all__ = [
     "DEFAULT_TZ",

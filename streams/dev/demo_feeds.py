@@ -276,10 +276,10 @@ def end_offsets(settings: Settings, produced: dict[int, int]) -> dict[int, int]:
     worker sends the adapters' events one record per batch, which the broker counts right."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers())
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers())
     try:
-        parts = [TopicPartition(settings.topic_events, p)
-                 for p in consumer.partitions_for_topic(settings.topic_events) or []]
+        parts = [TopicPartition(settings.topics.events, p)
+                 for p in consumer.partitions_for_topic(settings.topics.events) or []]
         ends = {tp.partition: offset for tp, offset in consumer.end_offsets(parts).items()}
         return {p: max(offset, produced.get(p, 0)) for p, offset in ends.items()}
     finally:
@@ -290,11 +290,11 @@ def read_back(settings: Settings, ends: dict[int, int]) -> list[bytes]:
     """Every record of the events topic up to ``ends``, partition by partition (each subject's in its order)."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers(), enable_auto_commit=False,
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers(), enable_auto_commit=False,
                              auto_offset_reset="earliest", fetch_max_wait_ms=50)
     values: dict[int, list[bytes]] = {p: [] for p in ends}
     try:
-        parts = [TopicPartition(settings.topic_events, p) for p in ends]
+        parts = [TopicPartition(settings.topics.events, p) for p in ends]
         consumer.assign(parts)
         consumer.seek_to_beginning(*parts)
         while any(consumer.position(tp) < ends[tp.partition] for tp in parts):
@@ -313,7 +313,7 @@ def replay_check(out: Path, settings: Settings) -> str:
     from safety.rules.ruleset import load_rulebook
 
     lines = (out / "events.jsonl").read_text(encoding="utf-8").splitlines()
-    replayed = {o.alert_id: json.loads(o.to_json()) for kind, o in replay(lines, load_rulebook(settings.rules_file))
+    replayed = {o.alert_id: json.loads(o.to_json()) for kind, o in replay(lines, load_rulebook(settings.rules.file))
                 if kind == "alert" and isinstance(o, Alert)}
     streamed = {}
     for line in (out / "alerts.jsonl").read_text(encoding="utf-8").splitlines():

@@ -15,8 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from safety.errors import RuleFileError
-from safety.model.events import Causality, Seriousness
 from safety.rules.ruleset import rules_dir
+from safety.vocab import Causality, Seriousness
 
 EndReason = Literal["completed", "withdrawn", "lost_to_follow_up", "death"]
 

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.feeds.test_feeds import IDENTIFIERS, START, neutrophils
 
 from streams.dev.broker import EmbeddedBroker, free_port
 from streams.feeds.live import END as END_BLOCK
 from streams.feeds.live import START as START_BLOCK
-from tests.feeds.test_feeds import IDENTIFIERS, START, neutrophils
 from tests.integration.conftest import Stream
 
 pytestmark = pytest.mark.slow
@@ -63,12 +63,12 @@ def fixture(name: str) -> dict[str, Any]:
 
 
 def event_ids(stream: Stream) -> list[str]:
-    return [json.loads(v)["event_id"] for v in stream.read(stream.settings.topic_events)]
+    return [json.loads(v)["event_id"] for v in stream.read(stream.settings.topics.events)]
 
 
 def feed_letters(stream: Stream) -> list[dict[str, Any]]:
     """The adapters' dead letters (ingest dead-letters to the same topic under its own reason codes)."""
-    letters = [json.loads(v) for v in stream.read(stream.settings.topic_deadletter)]
+    letters = [json.loads(v) for v in stream.read(stream.settings.topics.deadletter)]
     return [letter for letter in letters if letter["reason_code"].startswith("feed_")]
 
 
@@ -95,7 +95,7 @@ def test_http_feeds_authenticate_limit_acknowledge_and_explain_every_rejection(s
     # One event: 202 once the broker has it, so it can be read back at once, without the field the contract lacks.
     status, answer = post(stream, "/events", one, f"Bearer {EDC_TOKEN}")
     assert (status, answer) == (202, {"accepted": 1, "rejected": []})
-    [sent] = [json.loads(v) for v in stream.read(stream.settings.topic_events)]
+    [sent] = [json.loads(v) for v in stream.read(stream.settings.topics.events)]
     assert sent == {k: v for k, v in lab.items() if k != "patient_name"}
 
     # NDJSON: the good lines sent, each bad one answered with its line and reason.
@@ -145,7 +145,7 @@ def test_http_feeds_authenticate_limit_acknowledge_and_explain_every_rejection(s
 
     ids = event_ids(stream)
     assert len(ids) == 7 and len(set(ids)) == 6  # lab, enrollment, infusion, f001, AE, f001-batch; f001 amended
-    last = json.loads(stream.read(stream.settings.topic_events)[-1])
+    last = json.loads(stream.read(stream.settings.topics.events)[-1])
     assert (last["event_id"], last["revision"], last["value"]) == ("example-lis-obs-f001", 2, 7.1)
     assert not [i for i in ids if "f001-tx" in i]  # the refused transaction sent nothing
 
@@ -157,7 +157,7 @@ def test_http_feeds_authenticate_limit_acknowledge_and_explain_every_rejection(s
                        ("feed_fhir", "body")])
     [bad_line] = [letter for letter in letters if letter["reason"].startswith("line 4")]
     assert json.loads(bad_line["raw"])["event_id"] == "L-103-2"  # enough to find it at its source
-    written = b"".join(v for topic in stream.settings.topic_names().values() for v in stream.read(topic)).decode()
+    written = b"".join(v for topic in stream.settings.topics.names().values() for v in stream.read(topic)).decode()
     written += (stream.workdir / "w1.log").read_text(encoding="utf-8", errors="replace")
     assert [name for name in NAMES if name.lower() in written.lower()] == []
     metrics = stream.metrics(worker)
@@ -192,7 +192,7 @@ def replayed_alert_ids(stream: Stream) -> set[str]:
     from safety.replay import ReplayState, replay
     from safety.rules.ruleset import load_ruleset
 
-    lines = [v.decode() for v in stream.read(stream.settings.topic_events)]
+    lines = [v.decode() for v in stream.read(stream.settings.topics.events)]
     return {o.alert_id for kind, o in replay(lines, load_ruleset(), ReplayState()) if kind == "alert"}  # type: ignore[union-attr]
 
 
@@ -229,7 +229,7 @@ def test_hl7_results_over_mllp_raise_the_alert_and_get_no_aa_while_the_broker_is
     # The broker is back: the resend gets AA, a second resend (a duplicate) too, and the result one alert.
     assert "MSA|AA|M-2" in mllp_send(port, second)
     assert "MSA|AA|M-2b" in mllp_send(port, second.replace("|M-2|", "|M-2b|"))
-    stream.wait_for(lambda: stream.caught_up(stream.end_offsets(stream.settings.topic_events)), 120, "caught up")
+    stream.wait_for(lambda: stream.caught_up(stream.end_offsets(stream.settings.topics.events)), 120, "caught up")
     alerts = stream.alerts()
     second_id = "example-lis-R-991134-NEUT"
     assert len({a["alert_id"] for a in alerts if a["event_ids"] == [second_id]}) == 1
@@ -237,7 +237,7 @@ def test_hl7_results_over_mllp_raise_the_alert_and_get_no_aa_while_the_broker_is
     assert all(a["subject_id"] in ("AA-101", "AA-103") for a in alerts)
 
     # Nothing the worker wrote, on any topic or in its log, names the patients or their physician.
-    written = b"".join(v for topic in stream.settings.topic_names().values() for v in stream.read(topic)).decode()
+    written = b"".join(v for topic in stream.settings.topics.names().values() for v in stream.read(topic)).decode()
     log = (stream.workdir / "w1.log").read_text(encoding="utf-8", errors="replace")
     assert "MLLP listener" in log  # the log was captured at info
     assert [name for name in (*NAMES, "Radon") if name.lower() in (written + log).lower()] == []
