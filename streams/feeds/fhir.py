@@ -24,6 +24,7 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.reference import Reference
 from pydantic import ValidationError
 
+from safety.vocab import SERIOUSNESS
 from streams.feeds.results import Converted, Event, Rejected, ResultMemory
 from streams.feeds.site import LOINC, Site
 
@@ -37,7 +38,7 @@ CAUSALITY = {
     "conditional": "unassessable", "unassessable": "unassessable", "unassessable-unclassifiable": "unassessable",
     "related": "related", "unrelated": "unrelated", "not related": "unrelated",
 }
-CRITERIA = ("death", "life_threatening", "hospitalization", "disability", "congenital_anomaly", "medically_important")
+CRITERIA = SERIOUSNESS
 BUNDLE_TYPES = frozenset({"batch", "transaction", "history", "collection", "subscription-notification"})
 
 
@@ -146,7 +147,7 @@ def _grade(ae: AdverseEvent) -> int | None:
 
 def _serious(ae: AdverseEvent) -> list[str]:
     codes = [code.lower().replace("-", "_") for _, code, _ in _codings(ae.seriousness)]
-    named = [c for c in CRITERIA if c in codes]
+    named: list[str] = [c for c in CRITERIA if c in codes]
     if not named and "serious" in codes:
         named = ["medically_important"]
     if any(code.lower() == "fatal" for _, code, _ in _codings(ae.outcome)) and "death" not in named:
