@@ -69,7 +69,7 @@ def sdtm(sources: tuple[Path, ...], study_id: str, out: Path, state: Path | None
         mapped = mapper.map([read_dataset(path) for path in files])
         ledger_path = state or out.with_name(f"sdtm-{study_id}.ledger.json")
         ledger = ImportLedger.load(ledger_path, study_id)
-        changes = ledger.apply(mapped.events, recorded_at)
+        changes = ledger.apply(mapped.events, mapped.digests, recorded_at)
     except SafetyError as exc:
         raise click.ClickException(str(exc)) from exc
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,6 @@ never leaves this module: the subject code replaces it (rules/feeds/sdtm.yaml ``
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -26,6 +25,7 @@ from safety.model.outputs import Rejection
 from safety.model.parse import parse_event
 from safety.rules.ruleset import RuleSet
 from streams.feeds.datasets import Cell, Dataset
+from streams.feeds.import_ledger import canonical, digest_of
 from streams.feeds.sdtm_dates import end_of, iso, onset_of, parse_sdtm_date, start_of
 from streams.feeds.sdtm_rules import SdtmRules
 
@@ -50,6 +50,20 @@ _VARIABLES: dict[str, dict[str, str]] = {
 }
 
 
+class _Names:
+    """The variable names of a findings domain (LBTESTCD, LBSTRESN...), spelled once rather than per record."""
+
+    def __init__(self, domain: str) -> None:
+        self.testcd, self.stat, self.dtc = f"{domain}TESTCD", f"{domain}STAT", f"{domain}DTC"
+        self.stresn, self.stresu, self.stnrlo, self.stnrhi = (f"{domain}{suffix}" for suffix in
+                                                              ("STRESN", "STRESU", "STNRLO", "STNRHI"))
+        self.orres, self.orresu, self.ornrlo, self.ornrhi = (f"{domain}{suffix}" for suffix in
+                                                             ("ORRES", "ORRESU", "ORNRLO", "ORNRHI"))
+
+
+_OBSERVATION_VARIABLES = {domain: _Names(domain) for domain in ("LB", "VS", "EG")}
+
+
 @dataclass(frozen=True)
 class Listed:
     """A record that gave no event: where it is and why (one line of the rejects file)."""
@@ -71,6 +85,7 @@ class Mapped:
     """What one export gave: events (sorted, without revision), listed records and counted leftovers."""
 
     events: list[dict[str, Any]] = field(default_factory=list)
+    digests: dict[str, str] = field(default_factory=dict)  # event id -> content digest (import_ledger.digest_of)
     listed: list[Listed] = field(default_factory=list)
     ignored: Counter[str] = field(default_factory=Counter)
 
@@ -193,9 +208,18 @@ class SdtmMapper:
 
     def _accept(self, dataset: Dataset, number: int, event: dict[str, Any], mapped: Mapped) -> None:
         """Keep the event if the contract's parser accepts it, else list the row with the variable to fix."""
-        parsed = parse_event(json.dumps(event), self.study.tz)
+        if event["event_id"] in mapped.digests:
+            seq = f"{dataset.domain}SEQ"
+            mapped.listed.append(Listed("rejected", dataset.path.name, dataset.domain, number, seq,
+                                        f"{seq} repeats the id {event['event_id']} of another record: one would "
+                                        "overwrite the other at every import; correct the export",
+                                        event["subject_id"]))
+            return
+        text = canonical(event)
+        parsed = parse_event(text, self.study.tz)
         if not isinstance(parsed, Rejection):
             mapped.events.append(event)
+            mapped.digests[event["event_id"]] = digest_of(text)
             return
         found = _FIELD.match(parsed.reason)
         variable = _VARIABLES[dataset.domain].get(found[1] if found else "", dataset.domain)
@@ -255,32 +279,31 @@ class SdtmMapper:
 
     def _observation(self, row: Mapping[str, Cell], code: str, domain: str, kind: str,
                      tests: Mapping[str, str]) -> list[dict[str, Any]]:
+        names = _OBSERVATION_VARIABLES[domain]
         seq = _seq(row, domain)
-        test_code = _text(row, f"{domain}TESTCD")
+        test_code = _text(row, names.testcd)
         if test_code is None:
-            raise _Skip(f"{domain}TESTCD", f"{domain}TESTCD is empty")
-        if (_text(row, f"{domain}STAT") or "").upper() == "NOT DONE":
-            raise _Skip(f"{domain}STAT", "not done", "not_mapped")
+            raise _Skip(names.testcd, f"{names.testcd} is empty")
+        if (_text(row, names.stat) or "").upper() == "NOT DONE":
+            raise _Skip(names.stat, "not done", "not_mapped")
         test = tests.get(test_code.upper())
         if test is None and kind == "ecg":
             raise _Skip("EGTESTCD", f"{test_code} is not QTcF or QTcB, the contract's ECG tests (rules/feeds/sdtm.yaml "
                                     "ecg_tests)", "not_mapped")
         notes: list[str | None] = []
-        value: float | str | None = _number(row, f"{domain}STRESN")
-        unit = _text(row, f"{domain}STRESU")
-        low, high = _number(row, f"{domain}STNRLO"), _number(row, f"{domain}STNRHI")
+        value: float | str | None = _number(row, names.stresn)
+        unit = _text(row, names.stresu)
+        low, high = _number(row, names.stnrlo), _number(row, names.stnrhi)
         if value is None:
-            original = _text(row, f"{domain}ORRES")
+            original = _text(row, names.orres)
             match = _COMPARED.fullmatch(original or "")
             if match is None:
-                raise _Skip(f"{domain}ORRES", f"no numeric result ({domain}STRESN empty, {domain}ORRES "
-                                              f"{original!r})", "not_mapped")
+                raise _Skip(names.orres, f"no numeric result ({names.stresn} empty, {names.orres} {original!r})",
+                            "not_mapped")
             value = original.replace(" ", "") if match[1] else float(match[2])  # type: ignore[union-attr]
-            unit, low, high = _text(row, f"{domain}ORRESU"), _number(row, f"{domain}ORNRLO"), \
-                _number(row, f"{domain}ORNRHI")
-            notes.append(f"value from {domain}ORRES ({domain}STRESN empty)")
-        date_variable = f"{domain}DTC"
-        moment, note = start_of(_date(row, date_variable), date_variable)
+            unit, low, high = _text(row, names.orresu), _number(row, names.ornrlo), _number(row, names.ornrhi)
+            notes.append(f"value from {names.orres} ({names.stresn} empty)")
+        moment, note = start_of(_date(row, names.dtc), names.dtc)
         fields: dict[str, Any] = {"test": test or test_code, "value": value, "unit": self.rules.unit(unit)}
         if kind == "lab":
             fields.update(ref_low=low, ref_high=high, loinc=_text(row, "LBLOINC"))
