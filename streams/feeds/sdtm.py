@@ -33,6 +33,11 @@ DOMAINS = ("DM", "EX", "LB", "VS", "EG", "AE", "DS")
 TYPE_ORDER = {"enrollment": 0, "infusion": 1, "lab": 2, "vital": 2, "ecg": 2, "adverse_event": 3, "death": 4,
               "end_of_study": 5}
 """Events of one moment in the order a site lives them: enrolled, infused, measured, then what happened."""
+RECORD_ID = "EDC_RECORD_ID"
+"""A column that readers of other formats (streams/feeds/odm.py) fill with the EDC's stable record id; it replaces
+--SEQ in the event id."""
+EDC_NOTE = "EDC_NOTE"
+"""A column that such readers fill with what they assumed to build the row; it joins the event's ``imputed``."""
 _COMPARED = re.compile(r"(<=|>=|<|>)?\s*(\d+(?:\.\d*)?|\.\d+)")
 _FIELD = re.compile(r"^(?:\w+\.)?(\w+)")
 
@@ -124,6 +129,12 @@ def _seq(row: Mapping[str, Cell], domain: str) -> int:
     return int(number)
 
 
+def _record(row: Mapping[str, Cell], domain: str) -> str:
+    """The record's part of its event id: the EDC's stable record id when the reader gave one, else --SEQ."""
+    record = row.get(RECORD_ID)
+    return record if isinstance(record, str) else str(_seq(row, domain))
+
+
 def _date(row: Mapping[str, Cell], variable: str) -> Any:
     text = _text(row, variable)
     if text is None:
@@ -203,7 +214,10 @@ class SdtmMapper:
             return
         if not events:
             mapped.ignored[f"{dataset.domain} records of no safety event"] += 1
+        note = _text(row, EDC_NOTE)
         for event in events:
+            if note:
+                event["imputed"] = f"{event['imputed']}; {note}" if "imputed" in event else note
             self._accept(dataset, number, event, mapped)
 
     def _accept(self, dataset: Dataset, number: int, event: dict[str, Any], mapped: Mapped) -> None:
@@ -240,12 +254,12 @@ class SdtmMapper:
 
     def _ex(self, dataset: Dataset, rows: list[tuple[int, dict[str, Cell]]], mapped: Mapped) -> None:
         """Infusions numbered per subject in EXSTDTC order; the first is day 0 of the subject."""
-        dated: list[tuple[datetime, int, int, str, dict[str, Cell], str | None]] = []
+        dated: list[tuple[datetime, str, int, str, dict[str, Cell], str | None]] = []
         for number, row in rows:
             code = None
             try:
                 code = self._subject(row)
-                seq = _seq(row, "EX")
+                seq = _record(row, "EX")
                 moment, note = start_of(_date(row, "EXSTDTC"), "EXSTDTC")
             except _Skip as skip:
                 mapped.listed.append(Listed("rejected", dataset.path.name, "EX", number, skip.variable, skip.reason,
@@ -253,12 +267,15 @@ class SdtmMapper:
                 continue
             dated.append((moment, seq, number, code, row, note))
         counts: Counter[str] = Counter()
-        for moment, seq, number, code, row, note in sorted(dated, key=lambda item: (item[3], item[0], item[1])):
+        def order(item: tuple[datetime, str, int, str, dict[str, Cell], str | None]) -> tuple[str, datetime, int]:
+            return item[3], item[0], int(item[1]) if item[1].isdigit() else item[2]  # --SEQ, else the row
+
+        for moment, seq, number, code, row, note in sorted(dated, key=order):
             counts[code] += 1
             self.first_infusion.setdefault(code, moment)
             dose, unit = _number(row, "EXDOSE"), _text(row, "EXDOSU")
             factor = self.rules.dose_per_kg_units.get(unit or "")
-            event = self._envelope("infusion", f"{code}-EX-{seq}", code, moment, [note],
+            event = self._envelope("infusion", f"{code}-EX-{seq}", code, moment, [note, _text(row, EDC_NOTE)],
                                    infusion_number=counts[code],
                                    dose_per_kg=dose * factor if dose and factor else None, lot=_text(row, "EXLOT"))
             self._accept(dataset, number, event, mapped)
@@ -280,7 +297,7 @@ class SdtmMapper:
     def _observation(self, row: Mapping[str, Cell], code: str, domain: str, kind: str,
                      tests: Mapping[str, str]) -> list[dict[str, Any]]:
         names = _OBSERVATION_VARIABLES[domain]
-        seq = _seq(row, domain)
+        seq = _record(row, domain)
         test_code = _text(row, names.testcd)
         if test_code is None:
             raise _Skip(names.testcd, f"{names.testcd} is empty")
@@ -319,7 +336,7 @@ class SdtmMapper:
         return self._observation(row, code, "EG", "ecg", self.rules.ecg_tests)
 
     def _ae(self, row: Mapping[str, Cell], code: str) -> list[dict[str, Any]]:
-        seq = _seq(row, "AE")
+        seq = _record(row, "AE")
         term = _text(row, "AETERM")
         if term is None:
             raise _Skip("AETERM", "AETERM is empty")
@@ -332,6 +349,8 @@ class SdtmMapper:
             ended = iso(end)
             notes.append(end_note)
         grade_number = _number(row, "AETOXGR")
+        if grade_number is None and _text(row, "AETOXGR") is not None:
+            raise _Skip("AETOXGR", f"AETOXGR {_text(row, 'AETOXGR')!r} is not a grade 1-5")
         if grade_number is not None:
             grade = int(grade_number)
         else:
@@ -363,7 +382,7 @@ class SdtmMapper:
         category = (_text(row, "DSCAT") or "DISPOSITION EVENT").upper()
         if decoded != "DEATH" and category != "DISPOSITION EVENT":
             return []
-        seq = _seq(row, "DS")
+        seq = _record(row, "DS")
         moment, note = start_of(_date(row, "DSSTDTC"), "DSSTDTC")
         events = []
         if decoded == "DEATH":
