@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from safety.errors import SafetyError
+from streams.cli.import_odm import odm
 from streams.cli.import_sdtm import sdtm
 from streams.feeds.results import Converted, ResultMemory
 from streams.feeds.site import Site, load_site
@@ -72,7 +73,7 @@ _subjects = click.option("--subjects", type=click.Path(exists=True, dir_okay=Fal
 
 
 @click.group(
-    "import", help="Convert a site's HL7 v2 or FHIR R4 files, or an EDC's SDTM export, into contract events."
+    "import", help="Convert a site's HL7 v2 or FHIR R4 files, or an EDC's SDTM or ODM export, into contract events."
 )
 def import_group() -> None:
     pass
@@ -97,3 +98,4 @@ def fhir_command(files: tuple[Path, ...], out: Path, site_file: Path, subjects: 
 
 
 import_group.add_command(sdtm)
+import_group.add_command(odm)

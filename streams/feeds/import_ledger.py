@@ -24,10 +24,15 @@ FORMAT = 1
 NOT_CONTENT = ("revision", "recorded_at")
 
 
-def content_digest(event: dict[str, Any]) -> str:
+def canonical(event: dict[str, Any]) -> str:
+    """The event's content as one JSON text (sorted keys, compact): serialized once per event, it is what the
+    contract's parser checks and what the digest is of."""
     content = {key: value for key, value in event.items() if key not in NOT_CONTENT}
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def digest_of(canonical_text: str) -> str:
+    return hashlib.sha256(canonical_text.encode()).hexdigest()
 
 
 @dataclass
@@ -63,14 +68,15 @@ class ImportLedger:
                               "ledger of this study with --state FILE")
         return cls(study_id, data["records"])
 
-    def apply(self, events: list[dict[str, Any]], recorded_at: str | None = None) -> Changes:
-        """Compare an export's events with the ledger; update the ledger; return what to emit."""
+    def apply(self, events: list[dict[str, Any]], digests: dict[str, str], recorded_at: str | None = None) -> Changes:
+        """Compare an export's events with the ledger; update the ledger; return what to emit. ``digests``: event
+        id -> ``digest_of(canonical(event))``, computed where the event was serialized for its check."""
         changes = Changes()
         seen = set()
         for event in events:
             event_id = event["event_id"]
             seen.add(event_id)
-            digest = content_digest(event)
+            digest = digests[event_id]
             record = self.records.get(event_id)
             if record is not None and record["digest"] == digest:
                 changes.unchanged += 1
@@ -96,6 +102,7 @@ class ImportLedger:
         """Written whole through a temporary file, so an interrupted import leaves the previous ledger."""
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(path.name + ".tmp")
+        # no indent: an indented dump is Python's slow encoder, seconds for a large study
         temporary.write_text(json.dumps({"format": FORMAT, "study_id": self.study_id, "records": self.records},
-                                        sort_keys=True, indent=0) + "\n", encoding="utf-8")
+                                        sort_keys=True, separators=(",", ":")) + "\n", encoding="utf-8")
         os.replace(temporary, path)

@@ -14,7 +14,6 @@ never leaves this module: the subject code replaces it (rules/feeds/sdtm.yaml ``
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -26,6 +25,7 @@ from safety.model.outputs import Rejection
 from safety.model.parse import parse_event
 from safety.rules.ruleset import RuleSet
 from streams.feeds.datasets import Cell, Dataset
+from streams.feeds.import_ledger import canonical, digest_of
 from streams.feeds.sdtm_dates import end_of, iso, onset_of, parse_sdtm_date, start_of
 from streams.feeds.sdtm_rules import SdtmRules
 
@@ -33,6 +33,11 @@ DOMAINS = ("DM", "EX", "LB", "VS", "EG", "AE", "DS")
 TYPE_ORDER = {"enrollment": 0, "infusion": 1, "lab": 2, "vital": 2, "ecg": 2, "adverse_event": 3, "death": 4,
               "end_of_study": 5}
 """Events of one moment in the order a site lives them: enrolled, infused, measured, then what happened."""
+RECORD_ID = "EDC_RECORD_ID"
+"""A column that readers of other formats (streams/feeds/odm.py) fill with the EDC's stable record id; it replaces
+--SEQ in the event id."""
+EDC_NOTE = "EDC_NOTE"
+"""A column that such readers fill with what they assumed to build the row; it joins the event's ``imputed``."""
 _COMPARED = re.compile(r"(<=|>=|<|>)?\s*(\d+(?:\.\d*)?|\.\d+)")
 _FIELD = re.compile(r"^(?:\w+\.)?(\w+)")
 
@@ -48,6 +53,20 @@ _VARIABLES: dict[str, dict[str, str]] = {
            "ctcae_term": "AEDECOD", "meddra_code": "AEPTCD", "outcome": "AEOUT", "causality": "AEREL"},
     "DS": {"occurred_at": "DSSTDTC", "cause": "DSTERM", "reason": "DSDECOD"},
 }
+
+
+class _Names:
+    """The variable names of a findings domain (LBTESTCD, LBSTRESN...), spelled once rather than per record."""
+
+    def __init__(self, domain: str) -> None:
+        self.testcd, self.stat, self.dtc = f"{domain}TESTCD", f"{domain}STAT", f"{domain}DTC"
+        self.stresn, self.stresu, self.stnrlo, self.stnrhi = (f"{domain}{suffix}" for suffix in
+                                                              ("STRESN", "STRESU", "STNRLO", "STNRHI"))
+        self.orres, self.orresu, self.ornrlo, self.ornrhi = (f"{domain}{suffix}" for suffix in
+                                                             ("ORRES", "ORRESU", "ORNRLO", "ORNRHI"))
+
+
+_OBSERVATION_VARIABLES = {domain: _Names(domain) for domain in ("LB", "VS", "EG")}
 
 
 @dataclass(frozen=True)
@@ -71,6 +90,7 @@ class Mapped:
     """What one export gave: events (sorted, without revision), listed records and counted leftovers."""
 
     events: list[dict[str, Any]] = field(default_factory=list)
+    digests: dict[str, str] = field(default_factory=dict)  # event id -> content digest (import_ledger.digest_of)
     listed: list[Listed] = field(default_factory=list)
     ignored: Counter[str] = field(default_factory=Counter)
 
@@ -107,6 +127,12 @@ def _seq(row: Mapping[str, Cell], domain: str) -> int:
     if number is None or not number.is_integer() or number < 1:
         raise _Skip(f"{domain}SEQ", f"{domain}SEQ missing or not a positive whole number: the record has no stable id")
     return int(number)
+
+
+def _record(row: Mapping[str, Cell], domain: str) -> str:
+    """The record's part of its event id: the EDC's stable record id when the reader gave one, else --SEQ."""
+    record = row.get(RECORD_ID)
+    return record if isinstance(record, str) else str(_seq(row, domain))
 
 
 def _date(row: Mapping[str, Cell], variable: str) -> Any:
@@ -188,14 +214,26 @@ class SdtmMapper:
             return
         if not events:
             mapped.ignored[f"{dataset.domain} records of no safety event"] += 1
+        note = _text(row, EDC_NOTE)
         for event in events:
+            if note:
+                event["imputed"] = f"{event['imputed']}; {note}" if "imputed" in event else note
             self._accept(dataset, number, event, mapped)
 
     def _accept(self, dataset: Dataset, number: int, event: dict[str, Any], mapped: Mapped) -> None:
         """Keep the event if the contract's parser accepts it, else list the row with the variable to fix."""
-        parsed = parse_event(json.dumps(event), self.study.tz)
+        if event["event_id"] in mapped.digests:
+            seq = f"{dataset.domain}SEQ"
+            mapped.listed.append(Listed("rejected", dataset.path.name, dataset.domain, number, seq,
+                                        f"{seq} repeats the id {event['event_id']} of another record: one would "
+                                        "overwrite the other at every import; correct the export",
+                                        event["subject_id"]))
+            return
+        text = canonical(event)
+        parsed = parse_event(text, self.study.tz)
         if not isinstance(parsed, Rejection):
             mapped.events.append(event)
+            mapped.digests[event["event_id"]] = digest_of(text)
             return
         found = _FIELD.match(parsed.reason)
         variable = _VARIABLES[dataset.domain].get(found[1] if found else "", dataset.domain)
@@ -216,12 +254,12 @@ class SdtmMapper:
 
     def _ex(self, dataset: Dataset, rows: list[tuple[int, dict[str, Cell]]], mapped: Mapped) -> None:
         """Infusions numbered per subject in EXSTDTC order; the first is day 0 of the subject."""
-        dated: list[tuple[datetime, int, int, str, dict[str, Cell], str | None]] = []
+        dated: list[tuple[datetime, str, int, str, dict[str, Cell], str | None]] = []
         for number, row in rows:
             code = None
             try:
                 code = self._subject(row)
-                seq = _seq(row, "EX")
+                seq = _record(row, "EX")
                 moment, note = start_of(_date(row, "EXSTDTC"), "EXSTDTC")
             except _Skip as skip:
                 mapped.listed.append(Listed("rejected", dataset.path.name, "EX", number, skip.variable, skip.reason,
@@ -229,12 +267,15 @@ class SdtmMapper:
                 continue
             dated.append((moment, seq, number, code, row, note))
         counts: Counter[str] = Counter()
-        for moment, seq, number, code, row, note in sorted(dated, key=lambda item: (item[3], item[0], item[1])):
+        def order(item: tuple[datetime, str, int, str, dict[str, Cell], str | None]) -> tuple[str, datetime, int]:
+            return item[3], item[0], int(item[1]) if item[1].isdigit() else item[2]  # --SEQ, else the row
+
+        for moment, seq, number, code, row, note in sorted(dated, key=order):
             counts[code] += 1
             self.first_infusion.setdefault(code, moment)
             dose, unit = _number(row, "EXDOSE"), _text(row, "EXDOSU")
             factor = self.rules.dose_per_kg_units.get(unit or "")
-            event = self._envelope("infusion", f"{code}-EX-{seq}", code, moment, [note],
+            event = self._envelope("infusion", f"{code}-EX-{seq}", code, moment, [note, _text(row, EDC_NOTE)],
                                    infusion_number=counts[code],
                                    dose_per_kg=dose * factor if dose and factor else None, lot=_text(row, "EXLOT"))
             self._accept(dataset, number, event, mapped)
@@ -255,32 +296,31 @@ class SdtmMapper:
 
     def _observation(self, row: Mapping[str, Cell], code: str, domain: str, kind: str,
                      tests: Mapping[str, str]) -> list[dict[str, Any]]:
-        seq = _seq(row, domain)
-        test_code = _text(row, f"{domain}TESTCD")
+        names = _OBSERVATION_VARIABLES[domain]
+        seq = _record(row, domain)
+        test_code = _text(row, names.testcd)
         if test_code is None:
-            raise _Skip(f"{domain}TESTCD", f"{domain}TESTCD is empty")
-        if (_text(row, f"{domain}STAT") or "").upper() == "NOT DONE":
-            raise _Skip(f"{domain}STAT", "not done", "not_mapped")
+            raise _Skip(names.testcd, f"{names.testcd} is empty")
+        if (_text(row, names.stat) or "").upper() == "NOT DONE":
+            raise _Skip(names.stat, "not done", "not_mapped")
         test = tests.get(test_code.upper())
         if test is None and kind == "ecg":
             raise _Skip("EGTESTCD", f"{test_code} is not QTcF or QTcB, the contract's ECG tests (rules/feeds/sdtm.yaml "
                                     "ecg_tests)", "not_mapped")
         notes: list[str | None] = []
-        value: float | str | None = _number(row, f"{domain}STRESN")
-        unit = _text(row, f"{domain}STRESU")
-        low, high = _number(row, f"{domain}STNRLO"), _number(row, f"{domain}STNRHI")
+        value: float | str | None = _number(row, names.stresn)
+        unit = _text(row, names.stresu)
+        low, high = _number(row, names.stnrlo), _number(row, names.stnrhi)
         if value is None:
-            original = _text(row, f"{domain}ORRES")
+            original = _text(row, names.orres)
             match = _COMPARED.fullmatch(original or "")
             if match is None:
-                raise _Skip(f"{domain}ORRES", f"no numeric result ({domain}STRESN empty, {domain}ORRES "
-                                              f"{original!r})", "not_mapped")
+                raise _Skip(names.orres, f"no numeric result ({names.stresn} empty, {names.orres} {original!r})",
+                            "not_mapped")
             value = original.replace(" ", "") if match[1] else float(match[2])  # type: ignore[union-attr]
-            unit, low, high = _text(row, f"{domain}ORRESU"), _number(row, f"{domain}ORNRLO"), \
-                _number(row, f"{domain}ORNRHI")
-            notes.append(f"value from {domain}ORRES ({domain}STRESN empty)")
-        date_variable = f"{domain}DTC"
-        moment, note = start_of(_date(row, date_variable), date_variable)
+            unit, low, high = _text(row, names.orresu), _number(row, names.ornrlo), _number(row, names.ornrhi)
+            notes.append(f"value from {names.orres} ({names.stresn} empty)")
+        moment, note = start_of(_date(row, names.dtc), names.dtc)
         fields: dict[str, Any] = {"test": test or test_code, "value": value, "unit": self.rules.unit(unit)}
         if kind == "lab":
             fields.update(ref_low=low, ref_high=high, loinc=_text(row, "LBLOINC"))
@@ -296,7 +336,7 @@ class SdtmMapper:
         return self._observation(row, code, "EG", "ecg", self.rules.ecg_tests)
 
     def _ae(self, row: Mapping[str, Cell], code: str) -> list[dict[str, Any]]:
-        seq = _seq(row, "AE")
+        seq = _record(row, "AE")
         term = _text(row, "AETERM")
         if term is None:
             raise _Skip("AETERM", "AETERM is empty")
@@ -309,6 +349,8 @@ class SdtmMapper:
             ended = iso(end)
             notes.append(end_note)
         grade_number = _number(row, "AETOXGR")
+        if grade_number is None and _text(row, "AETOXGR") is not None:
+            raise _Skip("AETOXGR", f"AETOXGR {_text(row, 'AETOXGR')!r} is not a grade 1-5")
         if grade_number is not None:
             grade = int(grade_number)
         else:
@@ -340,7 +382,7 @@ class SdtmMapper:
         category = (_text(row, "DSCAT") or "DISPOSITION EVENT").upper()
         if decoded != "DEATH" and category != "DISPOSITION EVENT":
             return []
-        seq = _seq(row, "DS")
+        seq = _record(row, "DS")
         moment, note = start_of(_date(row, "DSSTDTC"), "DSSTDTC")
         events = []
         if decoded == "DEATH":

@@ -18,6 +18,7 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 _ISO = re.compile(
     r"(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2})"
@@ -38,8 +39,10 @@ class PartialDate:
         return self.precision in ("minute", "second")
 
 
+@lru_cache(maxsize=1 << 16)
 def parse_sdtm_date(text: str) -> PartialDate | None:
-    """``YYYY[-MM[-DD[Thh[:mm[:ss[.f]]]]]]``, else None (the caller lists the record as rejected)."""
+    """``YYYY[-MM[-DD[Thh[:mm[:ss[.f]]]]]]``, else None (the caller lists the record as rejected). Cached: an
+    export repeats its visit dates on every record of the visit, and a PartialDate is never changed."""
     match = _ISO.fullmatch(text.strip())
     if match is None:
         return None

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from safety.errors import RuleFileError
 from safety.rules.ruleset import rules_dir
@@ -55,6 +55,10 @@ class SdtmRules(_Strict):
     serious_without_criterion: Seriousness
     disposition: dict[str, EndReason]
     dose_per_kg_units: dict[str, Annotated[float, Field(gt=0)]]
+    _folded_units: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: object, /) -> None:
+        self._folded_units.update({key.casefold(): value for key, value in self.units.items()})
 
     def unit(self, reported: str | None) -> str | None:
         """The rules/units.yaml spelling of a reported unit (exact, then ignoring case), else the unit as reported."""
@@ -62,8 +66,7 @@ class SdtmRules(_Strict):
             return None
         if reported in self.units:
             return self.units[reported]
-        folded = {key.casefold(): value for key, value in self.units.items()}
-        return folded.get(reported.casefold(), reported)
+        return self._folded_units.get(reported.casefold(), reported)
 
 
 def default_path() -> Path:

@@ -174,6 +174,19 @@ def test_two_usubjids_of_one_subject_code_are_refused(tmp_path: Path) -> None:
     assert [(item.row, item.variable) for item in mapped.listed] == [(2, "USUBJID")]
 
 
+def test_a_repeated_seq_is_rejected_rather_than_overwriting_the_other_record(tmp_path: Path) -> None:
+    study = load_rulebook().get(STUDY)
+    assert study is not None
+    path = tmp_path / "ae.csv"
+    path.write_text('"USUBJID","DOMAIN","AESEQ","AETERM","AETOXGR","AESTDTC"\n'
+                    '"01-701-1015","AE","1","Nausea","1","2026-08-03T10:00"\n'
+                    '"01-701-1015","AE","1","Fever","2","2026-08-04T10:00"\n')
+    mapped = SdtmMapper(study, load_sdtm_rules()).map([read_dataset(path)])
+    assert [e["term"] for e in mapped.events] == ["Nausea"]
+    assert [(item.row, item.variable) for item in mapped.listed] == [(2, "AESEQ")]
+    assert "AA-1015-AE-1" in mapped.listed[0].reason
+
+
 def test_the_mapping_file_refuses_an_unknown_key(tmp_path: Path) -> None:
     path = tmp_path / "sdtm.yaml"
     path.write_text(default_path().read_text() + "lab_test: {HB: HGB}\n")
