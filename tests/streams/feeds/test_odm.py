@@ -16,7 +16,7 @@ from streams.cli.import_odm import odm
 from streams.cli.import_sdtm import sdtm
 from streams.feeds.odm_mapping import load_odm_mapping
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 SNAPSHOT = FIXTURES / "odm" / "odm-data-snapshot.xml"
 MAPPING = FIXTURES / "odm" / "virus-mapping.yaml"
 STUDY = "ChiCTR2600125907"
