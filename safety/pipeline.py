@@ -100,7 +100,7 @@ def step(state: SubjectState | None, event: Event, rules: RuleSet, raw: str | by
         if not isinstance(event, Lab) or event.status in GRADED_STATUSES:
             graded = grade_observation(event, state, rules)
             if state.first_infusion_at is None or event.occurred_at < state.first_infusion_at:
-                state.remember_pre_infusion(reading_of(event))
+                state.remember_pre_infusion(reading_of(event), rules.criteria)
     result.graded = graded
     if graded and _all_ungradable(graded):
         result.rejections.append(Rejection(
@@ -123,20 +123,7 @@ def step(state: SubjectState | None, event: Event, rules: RuleSet, raw: str | by
 
 def _apply_infusion(state: SubjectState, event: Infusion, rules: RuleSet, result: StepResult) -> None:
     """The first infusion defines day 0; a late record of an earlier infusion moves day 0 back."""
-    if event.occurred_at not in state.infusions:
-        state.infusions.append(event.occurred_at)
-        state.infusions.sort()
-    first = state.infusions[0]
-    was_infused = state.first_infusion_at is not None
-    state.first_infusion_at = first
-    state.day0 = first.astimezone(rules.tz).date()
-    for test, readings in list(state.pre_infusion.items()):
-        kept = [r for r in readings if r.occurred_at < first]
-        if kept:
-            state.pre_infusion[test] = kept
-        else:
-            del state.pre_infusion[test]
-    if not was_infused:
+    if state.record_infusion(event.occurred_at, rules.tz, rules.criteria):
         result.signals.append(StudySignal(
             kind="infused", study_id=event.study_id, subject_id=event.subject_id, event_id=event.event_id,
             study_day=study_day(event.occurred_at, state.day0, rules.tz), at=event.clock_start,
