@@ -2,7 +2,8 @@
 
 step(state, event, rules) -> StepResult(state, graded, alerts, rejections, signals). It reads no clock and does
 no I/O: times come from the event (recorded_at, else occurred_at; the stream passes the Kafka timestamp as
-``recorded_at`` when the producer did not send one).
+``recorded_at`` when the producer did not send one). It is deterministic, not pure: it updates the subject's state
+in place (see ``step``).
 """
 
 from __future__ import annotations
@@ -69,6 +70,11 @@ def new_state(event: Event) -> SubjectState:
 
 def step(state: SubjectState | None, event: Event, rules: RuleSet, raw: str | bytes | None = None) -> StepResult:
     """Apply one event to its subject's state; return the state and every output it causes.
+
+    The state is updated in place and returned as ``result.state`` (the same object; a new one when ``state`` is
+    None, the subject's first event): a caller that needs the state as it was must keep its JSON (the stream's
+    table holds it, replay does not need it). Updating in place keeps a subject's derived baselines with it and
+    spares a copy of the state on every event. The same event and state always give the same outputs.
 
     ``raw`` is the line the event was parsed from (str from the stream, UTF-8 bytes from replay), if known.
     """

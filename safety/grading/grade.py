@@ -50,7 +50,7 @@ def grade_observation(obs: Lab | Vital | Ecg, state: SubjectState, rules: RuleSe
     if isinstance(conv, Ungradable):
         return [rows.row(term, Outcome(None, None, conv.basis), None, None, None, 0) for term in table.terms]
     number = obs.value.number
-    low, high = (obs.ref_low, obs.ref_high) if obs.type == "lab" else (None, None)  # type: ignore[union-attr]
+    low, high = (obs.ref_low, obs.ref_high) if obs.type == "lab" else (None, None)
     x = convert(number, conv)
     graded: list[GradedObservation] = []
     if table.terms:

@@ -10,6 +10,7 @@ depends on: change the candidates and the infusions through them, not by assigni
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any
 
@@ -47,6 +48,14 @@ def reading_of(obs: Lab | Vital | Ecg) -> Reading:
                    occurred_at=obs.occurred_at)
 
 
+@dataclass(frozen=True, slots=True)
+class _Derived:
+    """The baselines of a state and the rules they were derived with."""
+
+    criteria: Criteria
+    baselines: Mapping[str, SubjectBaseline]
+
+
 class SubjectState(BaseModel):
     """Everything the pure core remembers about one subject between events."""
 
@@ -61,8 +70,7 @@ class SubjectState(BaseModel):
     rules: RuleMemory = Field(default_factory=RuleMemory)
     ended: str | None = None
     last_applied: str | None = None  # "event_id@revision" of the last event applied (stream redelivery guard)
-    _baselines: dict[str, SubjectBaseline] = PrivateAttr(default_factory=dict)
-    _derived_for: Criteria | None = PrivateAttr(default=None)  # the rules ``_baselines`` were derived with
+    _derived: _Derived | None = PrivateAttr(default=None)
 
     def baseline(self, test: str) -> Reading | None:
         """Last value of ``test`` observed before the first infusion's ``occurred_at`` (protocol.md, Time)."""
@@ -84,16 +92,19 @@ class SubjectState(BaseModel):
         readings.append(reading)
         readings.sort(key=lambda r: r.occurred_at)
         self.pre_infusion[reading.test] = readings[-BASELINE_CANDIDATES:]
-        self._derive(criteria, (reading.test,))
+        if self.first_infusion_at is not None:  # before it, no reading is a baseline yet
+            self._derive(criteria, (reading.test,))
 
     def record_infusion(self, at: datetime, tz: tzinfo, criteria: Criteria) -> bool:
         """An infusion: the first one defines day 0 (a late record of an earlier one moves it back), and only
         readings before it stay baseline candidates. True for the subject's first infusion record."""
-        first_record = self.first_infusion_at is None
+        was = self.first_infusion_at
         if at not in self.infusions:
             self.infusions.append(at)
             self.infusions.sort()
         first = self.infusions[0]
+        if first == was:
+            return False  # a later infusion: day 0 and the baselines stand
         self.first_infusion_at = first
         self.day0 = first.astimezone(tz).date()
         for test, readings in list(self.pre_infusion.items()):
@@ -102,14 +113,15 @@ class SubjectState(BaseModel):
                 self.pre_infusion[test] = kept
             else:
                 del self.pre_infusion[test]
-        self._derive(criteria, tuple({*self._baselines, *self.pre_infusion}))
-        return first_record
+        self._derive(criteria, tuple({*self.baselines(criteria), *self.pre_infusion}))
+        return was is None
 
     def albumin_recorded(self, at: datetime, criteria: Criteria) -> None:
         """An albumin drawn at ``at`` was remembered: a corrected calcium baseline of that draw is graded again."""
         baselines = self.baselines(criteria)
-        self._derive(criteria, tuple(t for t in criteria.corrected_tests
-                                     if t in baselines and baselines[t].occurred_at == at))
+        tests = tuple(t for t in criteria.corrected_tests if t in baselines and baselines[t].occurred_at == at)
+        if tests:
+            self._derive(criteria, tests)
 
     def baselines(self, criteria: Criteria) -> Mapping[str, SubjectBaseline]:
         """Test -> its baseline, derived when the state changes (see :mod:`safety.grading.baseline`).
@@ -117,23 +129,25 @@ class SubjectState(BaseModel):
         Derived again in full for another rule set, and for a state read back from JSON (it is not stored: a
         function of the fields above and the rules).
         """
-        if self._derived_for is not criteria:
-            self._derived_for = criteria
-            self._baselines = {}
+        derived = self._derived
+        if derived is None or derived.criteria is not criteria:
+            derived = self._derived = _Derived(criteria, {})
             self._derive(criteria, tuple(self.pre_infusion))
-        return self._baselines
+            return self._derived.baselines
+        return derived.baselines
 
     def _derive(self, criteria: Criteria, tests: tuple[str, ...]) -> None:
-        if self._derived_for is not criteria:
+        derived = self._derived
+        if derived is None or derived.criteria is not criteria:
             return  # derived in full on the next read
-        baselines = {t: b for t, b in self._baselines.items() if t not in tests}  # a new dict: copies share it
+        baselines = {t: b for t, b in derived.baselines.items() if t not in tests}  # a new dict: copies share it
         for test in tests:
             table = criteria.tables.get(test)
             reading = self.baseline(test) if table is not None else None
-            derived = derive(reading, table, self.composite) if reading is not None and table else None
-            if derived is not None:
-                baselines[test] = derived
-        self._baselines = baselines
+            found = derive(reading, table, self.composite) if reading is not None and table else None
+            if found is not None:
+                baselines[test] = found
+        self._derived = _Derived(criteria, baselines)
 
     def to_json(self) -> str:
         return self.model_dump_json()
