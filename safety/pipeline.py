@@ -2,7 +2,8 @@
 
 step(state, event, rules) -> StepResult(state, graded, alerts, rejections, signals). It reads no clock and does
 no I/O: times come from the event (recorded_at, else occurred_at; the stream passes the Kafka timestamp as
-``recorded_at`` when the producer did not send one).
+``recorded_at`` when the producer did not send one). It is deterministic, not pure: it updates the subject's state
+in place (see ``step``).
 """
 
 from __future__ import annotations
@@ -70,6 +71,11 @@ def new_state(event: Event) -> SubjectState:
 def step(state: SubjectState | None, event: Event, rules: RuleSet, raw: str | bytes | None = None) -> StepResult:
     """Apply one event to its subject's state; return the state and every output it causes.
 
+    The state is updated in place and returned as ``result.state`` (the same object; a new one when ``state`` is
+    None, the subject's first event): a caller that needs the state as it was must keep its JSON (the stream's
+    table holds it, replay does not need it). Updating in place keeps a subject's derived baselines with it and
+    spares a copy of the state on every event. The same event and state always give the same outputs.
+
     ``raw`` is the line the event was parsed from (str from the stream, UTF-8 bytes from replay), if known.
     """
     state = state if state is not None else new_state(event)
@@ -100,7 +106,7 @@ def step(state: SubjectState | None, event: Event, rules: RuleSet, raw: str | by
         if not isinstance(event, Lab) or event.status in GRADED_STATUSES:
             graded = grade_observation(event, state, rules)
             if state.first_infusion_at is None or event.occurred_at < state.first_infusion_at:
-                state.remember_pre_infusion(reading_of(event))
+                state.remember_pre_infusion(reading_of(event), rules.criteria)
     result.graded = graded
     if graded and _all_ungradable(graded):
         result.rejections.append(Rejection(
@@ -123,20 +129,7 @@ def step(state: SubjectState | None, event: Event, rules: RuleSet, raw: str | by
 
 def _apply_infusion(state: SubjectState, event: Infusion, rules: RuleSet, result: StepResult) -> None:
     """The first infusion defines day 0; a late record of an earlier infusion moves day 0 back."""
-    if event.occurred_at not in state.infusions:
-        state.infusions.append(event.occurred_at)
-        state.infusions.sort()
-    first = state.infusions[0]
-    was_infused = state.first_infusion_at is not None
-    state.first_infusion_at = first
-    state.day0 = first.astimezone(rules.tz).date()
-    for test, readings in list(state.pre_infusion.items()):
-        kept = [r for r in readings if r.occurred_at < first]
-        if kept:
-            state.pre_infusion[test] = kept
-        else:
-            del state.pre_infusion[test]
-    if not was_infused:
+    if state.record_infusion(event.occurred_at, rules.tz, rules.criteria):
         result.signals.append(StudySignal(
             kind="infused", study_id=event.study_id, subject_id=event.subject_id, event_id=event.event_id,
             study_day=study_day(event.occurred_at, state.day0, rules.tz), at=event.clock_start,

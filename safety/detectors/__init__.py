@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from safety.model.events import Event
     from safety.model.outputs import GradedObservation
     from safety.model.state import SubjectState
-    from safety.rules.protocol import Protocol
     from safety.rules.ruleset import RuleSet
 
 # Order matters once: DLT runs before SUSPECTED_DLT (an AE that already is a DLT needs no attribution alert).
@@ -72,31 +71,16 @@ def evaluate(
 
 def _may_alert(event: Event, graded: list[GradedObservation], state: SubjectState, rules: RuleSet) -> bool:
     """Cheap pre-check for observations: nothing graded >= 3, no open episode, not a DLT-4 or liver test."""
-    watched, threshold = _gate(rules.protocol)
-    if event.test in watched:  # type: ignore[union-attr]
+    gate = rules.gate
+    if event.test in gate.watched:  # type: ignore[union-attr]
         return True
     if state.rules.episodes:
         return bool(graded)
     for row in graded:
         grade = row.grade
-        if grade is not None and grade >= threshold:
+        if grade is not None and grade >= gate.min_grade:
             return True
     return False
-
-
-_GATES: dict[int, tuple[Protocol, frozenset[str], int]] = {}
-
-
-def _gate(protocol: Protocol) -> tuple[frozenset[str], int]:
-    """What ``_may_alert`` reads from the protocol, gathered once per protocol instead of on every observation:
-    the tests the lab rules always look at (DLT-4, Hy's law) and the lowest grade an episode rule alerts at."""
-    known = _GATES.get(id(protocol))
-    if known is None or known[0] is not protocol:
-        hys = protocol.hys_law
-        watched = frozenset((*protocol.dlt.dlt4.tests, *hys.transaminase_tests, hys.bilirubin_test, hys.alp_test))
-        threshold = min(protocol.suspected_dlt.min_grade, protocol.potential_sae.min_grade)
-        known = _GATES[id(protocol)] = (protocol, watched, threshold)
-    return known[1], known[2]
 
 
 def _settle(ctx: Context, candidates: list[Candidate]) -> RuleOutcome:
@@ -126,7 +110,7 @@ def _settle(ctx: Context, candidates: list[Candidate]) -> RuleOutcome:
         alert = _alert(ctx, candidate, new_id)
         memory.remember(
             candidate.key,
-            AlertRef.model_construct(
+            AlertRef(
                 alert_id=new_id,
                 kind=candidate.kind,
                 rule_id=candidate.rule_id,

@@ -161,7 +161,7 @@ def _remember_baseline(ctx: Context, event: Lab, row: GradedObservation | None) 
         return
     values = [v for v in ctx.memory.dlt4_baselines.get(event.test, []) if v.event_id != event.event_id]
     values.append(
-        BaselineValue.model_construct(
+        BaselineValue(
             event_id=event.event_id, occurred_at=event.occurred_at, value=row.value, unit=row.unit
         )
     )
@@ -217,7 +217,7 @@ def _dlt4(ctx: Context, event: Lab) -> list[Candidate]:
     if pending is None:
         if qualifies and ctx.in_window(day):
             assert pair is not None
-            memory.dlt4_pending[test] = Pending.model_construct(
+            memory.dlt4_pending[test] = Pending(
                 event_id=event.event_id,
                 study_day=day,
                 occurred_at=event.occurred_at,
@@ -238,7 +238,7 @@ def _dlt4(ctx: Context, event: Lab) -> list[Candidate]:
         return []
     assert pair is not None
     candidate = _candidate(ctx, pending, event.event_id, day, pair[1], row.grade, row)
-    memory.dlt4_confirmed[test] = Confirmed.model_construct(
+    memory.dlt4_confirmed[test] = Confirmed(
         opener=pending,
         event_id=event.event_id,
         study_day=day,

@@ -52,16 +52,16 @@ def detect(ctx: Context) -> list[Candidate]:
         # Fast path (most values): a normal value only matters if it lowers a remembered high status.
         latest = memory.liver_latest.get(test)
         if latest is not None and latest.high and event.occurred_at >= latest.occurred_at:
-            memory.liver_latest[test] = LiverLatest.model_construct(occurred_at=event.occurred_at, high=False)
+            memory.liver_latest[test] = LiverLatest(occurred_at=event.occurred_at, high=False)
         return []
     if role != ALP_HIGH:
         latest = memory.liver_latest.get(test)
         if latest is None or event.occurred_at >= latest.occurred_at:
-            memory.liver_latest[test] = LiverLatest.model_construct(occurred_at=event.occurred_at, high=high)
+            memory.liver_latest[test] = LiverLatest(occurred_at=event.occurred_at, high=high)
     if high:
         values = memory.liver.setdefault(role, [])
         values.append(
-            LiverValue.model_construct(
+            LiverValue(
                 event_id=event.event_id,
                 test=test,
                 study_day=day,

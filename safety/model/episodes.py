@@ -50,7 +50,7 @@ def at_or_above_threshold(
     that highest before this value). The caller raises the alert and then calls :func:`record_alert`."""
     episode = episodes.get(key)
     if episode is None:
-        episode = Episode.model_construct(max_grade=0, open_tests={}, alerted={})
+        episode = Episode(max_grade=0, open_tests={}, alerted={})
         episodes[key] = episode
     since = episode.open_tests.get(test)
     if since is None or at > since:

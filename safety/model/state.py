@@ -2,19 +2,25 @@
 
 It holds what grading and the rules need, never the whole history: day 0, the baseline candidates per test, the
 revision seen per event id (duplicates and corrections), and the memories owned by grading (composite criteria)
-and by the detectors (episodes, pending confirmations, recent liver values).
+and by the detectors (episodes, pending confirmations, recent liver values). Beside them, not serialised, each
+test's baseline as grading reads it (:mod:`safety.grading.baseline`), derived by the methods that change what it
+depends on: change the candidates and the infusions through them, not by assigning the fields.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from safety.grading.baseline import SubjectBaseline, derive
 from safety.grading.composite import CompositeMemory
 from safety.model.events import Ecg, Lab, Vital
 from safety.model.memory import RuleMemory
+from safety.rules.ctcae import Criteria
 
 BASELINE_CANDIDATES = 4  # values kept per test while day 0 is unknown (late infusion records)
 
@@ -34,26 +40,20 @@ class Reading(BaseModel):
     occurred_at: datetime
 
 
-_READING_FIELDS = frozenset(Reading.model_fields)
-_new = object.__new__
-_set = object.__setattr__
-
-
 def reading_of(obs: Lab | Vital | Ecg) -> Reading:
-    """A validated observation as a baseline candidate: what ``Reading.model_construct`` with every field gives,
-    built directly (a quarter of the cost; one per pre-infusion observation). Only labs carry a range."""
+    """A validated observation as a baseline candidate (only labs carry a range)."""
     lab = obs if isinstance(obs, Lab) else None
-    value = obs.value
-    reading = _new(Reading)
-    _set(reading, "__dict__", {
-        "event_id": obs.event_id, "test": obs.test, "value": value.number, "comparator": value.comparator,
-        "unit": obs.unit, "ref_low": lab.ref_low if lab else None, "ref_high": lab.ref_high if lab else None,
-        "occurred_at": obs.occurred_at,
-    })
-    _set(reading, "__pydantic_fields_set__", set(_READING_FIELDS))
-    _set(reading, "__pydantic_extra__", None)
-    _set(reading, "__pydantic_private__", None)
-    return reading
+    return Reading(event_id=obs.event_id, test=obs.test, value=obs.value.number, comparator=obs.value.comparator,
+                   unit=obs.unit, ref_low=lab.ref_low if lab else None, ref_high=lab.ref_high if lab else None,
+                   occurred_at=obs.occurred_at)
+
+
+@dataclass(frozen=True, slots=True)
+class _Derived:
+    """The baselines of a state and the rules they were derived with."""
+
+    criteria: Criteria
+    baselines: Mapping[str, SubjectBaseline]
 
 
 class SubjectState(BaseModel):
@@ -70,6 +70,7 @@ class SubjectState(BaseModel):
     rules: RuleMemory = Field(default_factory=RuleMemory)
     ended: str | None = None
     last_applied: str | None = None  # "event_id@revision" of the last event applied (stream redelivery guard)
+    _derived: _Derived | None = PrivateAttr(default=None)
 
     def baseline(self, test: str) -> Reading | None:
         """Last value of ``test`` observed before the first infusion's ``occurred_at`` (protocol.md, Time)."""
@@ -83,7 +84,7 @@ class SubjectState(BaseModel):
                 return reading
         return None
 
-    def remember_pre_infusion(self, reading: Reading) -> None:
+    def remember_pre_infusion(self, reading: Reading, criteria: Criteria) -> None:
         """Keep the reading if it may be (or become) the baseline; bounded per test."""
         if self.first_infusion_at is not None and reading.occurred_at >= self.first_infusion_at:
             return
@@ -91,6 +92,62 @@ class SubjectState(BaseModel):
         readings.append(reading)
         readings.sort(key=lambda r: r.occurred_at)
         self.pre_infusion[reading.test] = readings[-BASELINE_CANDIDATES:]
+        if self.first_infusion_at is not None:  # before it, no reading is a baseline yet
+            self._derive(criteria, (reading.test,))
+
+    def record_infusion(self, at: datetime, tz: tzinfo, criteria: Criteria) -> bool:
+        """An infusion: the first one defines day 0 (a late record of an earlier one moves it back), and only
+        readings before it stay baseline candidates. True for the subject's first infusion record."""
+        was = self.first_infusion_at
+        if at not in self.infusions:
+            self.infusions.append(at)
+            self.infusions.sort()
+        first = self.infusions[0]
+        if first == was:
+            return False  # a later infusion: day 0 and the baselines stand
+        self.first_infusion_at = first
+        self.day0 = first.astimezone(tz).date()
+        for test, readings in list(self.pre_infusion.items()):
+            kept = [r for r in readings if r.occurred_at < first]
+            if kept:
+                self.pre_infusion[test] = kept
+            else:
+                del self.pre_infusion[test]
+        self._derive(criteria, tuple({*self.baselines(criteria), *self.pre_infusion}))
+        return was is None
+
+    def albumin_recorded(self, at: datetime, criteria: Criteria) -> None:
+        """An albumin drawn at ``at`` was remembered: a corrected calcium baseline of that draw is graded again."""
+        baselines = self.baselines(criteria)
+        tests = tuple(t for t in criteria.corrected_tests if t in baselines and baselines[t].occurred_at == at)
+        if tests:
+            self._derive(criteria, tests)
+
+    def baselines(self, criteria: Criteria) -> Mapping[str, SubjectBaseline]:
+        """Test -> its baseline, derived when the state changes (see :mod:`safety.grading.baseline`).
+
+        Derived again in full for another rule set, and for a state read back from JSON (it is not stored: a
+        function of the fields above and the rules).
+        """
+        derived = self._derived
+        if derived is None or derived.criteria is not criteria:
+            derived = self._derived = _Derived(criteria, {})
+            self._derive(criteria, tuple(self.pre_infusion))
+            return self._derived.baselines
+        return derived.baselines
+
+    def _derive(self, criteria: Criteria, tests: tuple[str, ...]) -> None:
+        derived = self._derived
+        if derived is None or derived.criteria is not criteria:
+            return  # derived in full on the next read
+        baselines = {t: b for t, b in derived.baselines.items() if t not in tests}  # a new dict: copies share it
+        for test in tests:
+            table = criteria.tables.get(test)
+            reading = self.baseline(test) if table is not None else None
+            found = derive(reading, table, self.composite) if reading is not None and table else None
+            if found is not None:
+                baselines[test] = found
+        self._derived = _Derived(criteria, baselines)
 
     def to_json(self) -> str:
         return self.model_dump_json()

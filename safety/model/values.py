@@ -66,5 +66,4 @@ def parse_measured(raw: object) -> Measured:
 
 def fmt(x: float) -> str:
     """Shortest readable text of a number for `basis` strings: 40.0 -> '40', 0.5 -> '0.5'."""
-    text = f"{sig15(x):.15g}"
-    return text
+    return f"{x:.15g}"  # the text of sig15(x): 15 significant digits survive the round trip through a double

@@ -215,7 +215,9 @@ class CBand:
 
 
 class CSet:
-    __slots__ = ("name", "applies", "measure", "bands", "needs_baseline")
+    """A band set compiled: ``cites_baseline``, a band met in it depends on the baseline (the basis cites it)."""
+
+    __slots__ = ("name", "applies", "measure", "bands", "needs_baseline", "cites_baseline")
 
     def __init__(self, name: str, applies: str, measure: str, bands: tuple[CBand, ...]) -> None:
         self.name = name
@@ -224,13 +226,14 @@ class CSet:
         self.bands = bands
         self.needs_baseline = applies != "always" and applies not in ("baseline_not_above_uln",
                                                                       "baseline_not_below_lln")
+        self.cites_baseline = self.needs_baseline or any(b.of == "baseline" for b in bands)
 
 
 class CTerm:
     """A term entry compiled: ``criterion_prefix`` + grade is the ``criterion`` field of every row."""
 
     __slots__ = ("id", "test", "term", "category", "correction", "sets", "criterion_prefix", "normal_label",
-                 "uses_baseline", "reads_baseline", "decisions", "unit", "by_unit")
+                 "uses_baseline", "reads_baseline", "unit", "by_unit")
 
     def __init__(self, entry: TermEntry, prefix: str, sets: tuple[CSet, ...], unit: str) -> None:
         self.unit = unit  # the unit the bands are read in (the SI unit, or one of bands_by_unit)
@@ -251,9 +254,6 @@ class CTerm:
         # Whether the grade can depend on the baseline at all (condition, measure or threshold).
         self.reads_baseline = self.uses_baseline or any(
             s.measure != "value" or any(b.of == "baseline" for b in s.bands) for s in sets)
-        # Grading decisions already taken for this entry, filled by safety.grading.grade (values recur on every
-        # event); a cache, not rule data.
-        self.decisions: dict[tuple[float, float | None, float | None, object], object] = {}
 
 
 class CUnit:
@@ -272,13 +272,10 @@ class CUnit:
 class UnitTable:
     """Per test: SI unit name and the known units (exact spelling, then case-insensitive) -> conversion."""
 
-    __slots__ = ("si", "exact", "folded", "allow_missing", "resolved")
+    __slots__ = ("si", "exact", "folded", "allow_missing")
 
     def __init__(self, data: UnitsFile) -> None:
         self.si: dict[str, str] = {}
-        # (test, unit as reported) -> what safety.rules.units.lookup_unit answered: a handful of spellings recur
-        # on every event, so the answer is looked up once (filled lazily, never part of the rules' meaning).
-        self.resolved: dict[tuple[str, str | None], object] = {}
         self.exact: dict[str, dict[str, CUnit]] = {}
         self.folded: dict[str, dict[str, CUnit]] = {}
         self.allow_missing: frozenset[str] = frozenset(t for t, d in data.tests.items() if d.allow_missing)
@@ -286,6 +283,27 @@ class UnitTable:
             self.si[test] = spec.si
             self.exact[test] = {u.strip(): CUnit(u.strip(), d) for u, d in spec.units.items()}
             self.folded[test] = {u.strip().casefold(): CUnit(u.strip(), d) for u, d in spec.units.items()}
+
+
+class GradingTable:
+    """What grading reads for one test, gathered at load so an observation finds it with one look-up: the SI
+    unit, the known spellings of its units, its term entries, and what else the test feeds.
+
+    ``corrected``: the entries graded after a correction (albumin-corrected calcium); ``composite``: the test is
+    an input of a composite criterion (NEUT, TEMP) or corrects another test (ALB).
+    """
+
+    __slots__ = ("test", "si", "exact", "folded", "allow_missing", "terms", "corrected", "composite")
+
+    def __init__(self, test: str, units: UnitTable, terms: tuple[CTerm, ...], composite: bool) -> None:
+        self.test = test
+        self.si = units.si[test]
+        self.exact = units.exact[test]
+        self.folded = units.folded[test]
+        self.allow_missing = test in units.allow_missing
+        self.terms = terms
+        self.corrected = tuple(t for t in terms if t.correction is not None)
+        self.composite = composite
 
 
 class Vocabulary:
@@ -344,6 +362,13 @@ class Criteria:
         if self.sustained_fever is not None:
             tests.add(self.by_id[self.sustained_fever.entry].test)
         self.composite_tests: frozenset[str] = frozenset(tests)
+        # test -> its grading table, for every test an observation of which grading reads
+        self.tables: dict[str, GradingTable] = {
+            test: GradingTable(test, units, self.by_test.get(test, ()), test in self.composite_tests)
+            for test in sorted({*self.by_test, *self.composite_tests}) if test in units.si
+        }
+        # tests whose baseline grade needs the albumin of its draw (albumin-corrected calcium)
+        self.corrected_tests: frozenset[str] = frozenset(t for t, table in self.tables.items() if table.corrected)
         # every CTCAE term of this version the service accepts as a ctcae_term (safety/coding.py): the names of
         # rules/ctcae_terms.yaml, which hold every graded term (checked at load)
         self.term_names: frozenset[str] = vocabulary.names

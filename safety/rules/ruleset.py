@@ -29,12 +29,32 @@ def rules_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[2] / "rules"
 
 
+@dataclass(frozen=True, slots=True)
+class AlertGate:
+    """What the detectors' pre-check of an observation reads from the protocol, gathered at load: the tests the
+    lab rules always look at (DLT-4, Hy's law) and the lowest grade an episode rule alerts at. An observation of
+    another test, graded below ``min_grade``, with no open episode, cannot alert."""
+
+    watched: frozenset[str]
+    min_grade: int
+
+    @classmethod
+    def of(cls, protocol: Protocol) -> AlertGate:
+        hys = protocol.hys_law
+        return cls(frozenset((*protocol.dlt.dlt4.tests, *hys.transaminase_tests, hys.bilirubin_test, hys.alp_test)),
+                   min(protocol.suspected_dlt.min_grade, protocol.potential_sae.min_grade))
+
+
 @dataclass(frozen=True)
 class RuleSet:
     protocol: Protocol
     criteria: Criteria
     tz: ZoneInfo
     version: str
+    gate: AlertGate = field(init=False)  # compiled from ``protocol``
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "gate", AlertGate.of(self.protocol))
 
 
 def load_ruleset(study_file: Path | None = None) -> RuleSet:

@@ -1,4 +1,4 @@
-"""Conversion to SI before grading (shared/spec/ctcae.md, Units): an unknown unit is never guessed.
+"""Conversion to SI before grading (rules/units.yaml): an unknown unit is never guessed.
 
 ``to_si`` returns a float (rounded to 15 significant digits, so 100.4 F is exactly 38.0 C) or an
 :class:`Ungradable` naming the reason, which grading writes into ``basis`` with grade null.
@@ -10,9 +10,8 @@ import re
 from typing import NamedTuple
 
 from safety.model.values import sig15
-from safety.rules.ctcae import CUnit, UnitTable
+from safety.rules.ctcae import CUnit, GradingTable, UnitTable
 
-_RESOLVED_MAX = 4096
 # What a unit can look like ("mg/dL", "10^9/L", "x10*3/uL", "µmol/L"): short, no long run of digits. Other text
 # is withheld from the basis, which graded rows, topics and pages carry (README, "No identifiers").
 _UNIT_LIKE = re.compile(r"^(?!.*\d{5})[A-Za-z0-9^*/%.\[\]()µ°-]{1,20}$")
@@ -39,26 +38,28 @@ def _shown_unit(unit: str) -> str:
 
 
 def lookup_unit(test: str, unit: str | None, table: UnitTable) -> CUnit | Ungradable:
-    """The conversion of ``unit`` for ``test``: exact spelling, then ignoring case; missing only if
-    allowed. Answers are remembered on the table (hot path: the same few spellings on every event)."""
-    key = (test, unit)
-    found = table.resolved.get(key)
-    if found is None:
-        if len(table.resolved) > _RESOLVED_MAX:  # bounded: producers may send any spelling
-            table.resolved.clear()
-        found = table.resolved[key] = _lookup(test, unit, table)
-    return found  # type: ignore[return-value]
-
-
-def _lookup(test: str, unit: str | None, table: UnitTable) -> CUnit | Ungradable:
+    """The conversion of ``unit`` for ``test``: exact spelling, then ignoring case; missing only if allowed."""
     known = table.exact.get(test)
     if known is None:
         return Ungradable("unit", f"{test} has no unit table")
+    return _resolve(test, unit, known, table.folded[test], test in table.allow_missing, table.si[test])
+
+
+def unit_of(table: GradingTable, unit: str | None) -> CUnit | Ungradable:
+    """:func:`lookup_unit` on a test's compiled grading table (the exact spelling is the usual case)."""
+    conv = table.exact.get(unit) if unit is not None else None
+    if conv is not None:
+        return conv
+    return _resolve(table.test, unit, table.exact, table.folded, table.allow_missing, table.si)
+
+
+def _resolve(test: str, unit: str | None, exact: dict[str, CUnit], folded: dict[str, CUnit], allow_missing: bool,
+             si: str) -> CUnit | Ungradable:
     if unit is None or not unit.strip():
-        if test in table.allow_missing:
-            return known[table.si[test]]
-        return Ungradable("unit", f"missing unit for {test} (expected e.g. {table.si[test]!r})")
-    conv = known.get(unit) or known.get(unit.strip()) or table.folded[test].get(unit.strip().casefold())
+        if allow_missing:
+            return exact[si]
+        return Ungradable("unit", f"missing unit for {test} (expected e.g. {si!r})")
+    conv = exact.get(unit) or exact.get(unit.strip()) or folded.get(unit.strip().casefold())
     if conv is None:
         return Ungradable("unit", f"{_shown_unit(unit)} is not a known unit for {test}")
     return conv

@@ -145,7 +145,9 @@ def test_state_round_trips_through_json(ruleset: RuleSet) -> None:
     state = run([lab("L-1", "2026-06-20T08:00:00"), infusion("I-1", "2026-07-01T09:00:00"),
                  lab("L-2", "2026-07-02T08:00:00", value=300)], ruleset)
     again = SubjectState.from_json(state.to_json())
-    assert again == state
+    assert again.model_dump() == state.model_dump()
+    # the baselines are not stored: read back, the state derives the same ones
+    assert again.baselines(ruleset.criteria) == state.baselines(ruleset.criteria) != {}
 
 
 def test_a_hypercalcemia_the_late_albumin_makes_grade_3_alerts_naming_both_events(ruleset: RuleSet) -> None:

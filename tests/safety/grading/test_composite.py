@@ -142,14 +142,14 @@ def _baseline_draw(g, state, at):
     for test, value, lln in (("CA", 1.6, 2.1), ("ALB", 15, 35)):
         obs = g.obs(test, value, lln=lln, at=at, event_id=f"{test}-B")
         g.grade(obs, state)
-        state.remember_pre_infusion(reading_of(obs))
+        state.remember_pre_infusion(reading_of(obs), g.rules.criteria)
 
 
 def test_the_albumin_of_a_baseline_calcium_outlives_the_bound_on_recent_albumins(g5):
     state = g5.state(infused=False)
     at = g5.infusion - timedelta(days=2)
     _baseline_draw(g5, state, at)
-    state.first_infusion_at, state.infusions, state.day0 = g5.infusion, [g5.infusion], g5.infusion.date()
+    state.record_infusion(g5.infusion, g5.tz, g5.rules.criteria)
     for day in range(1, MAX_ALB + 3):
         g5.grade(g5.obs("ALB", 40, lln=35, at=g5.infusion + timedelta(days=day)), state)
     assert len(state.composite.alb) == MAX_ALB + 1 and state.composite.alb[0][0] == "ALB-B"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from safety.grading.grade import Inputs, grade_term
+from safety.grading.bands import Inputs, grade_term
 from safety.rules.ctcae import load_criteria
 from safety.rules.units import Ungradable, lookup_unit, to_si
 
@@ -28,7 +28,7 @@ limits = st.none() | st.decimals(min_value=Decimal("0.1"), max_value=Decimal("30
 
 
 def grade(entry: str, x: float, lln: float | None, uln: float | None) -> int | None:
-    return grade_term(CRITERIA.by_id[entry], Inputs(x, lln, uln, ""), None, CRITERIA).grade
+    return grade_term(CRITERIA.by_id[entry], Inputs(x, lln, uln, "")).grade
 
 
 @SETTINGS

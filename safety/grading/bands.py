@@ -1,0 +1,153 @@
+"""The band interpreter: one value against one compiled term entry -> its grade and the basis that explains it.
+
+Rules are data (rules/ctcae_v*.yaml, compiled at load by :mod:`safety.rules.ctcae`). A term's band sets are read
+worst grade first: in each set that applies, the first band met wins, none met is grade 0; the term's grade is the
+worst over its sets. Both sides of a comparison are rounded to 15 significant digits (3 x 40 = 120 exactly). A band
+that needs a missing LLN/ULN is unknown: the grade is null only when that band could change the result, so
+potassium 2.4 is grade 4 without a range while NEUT 1.9 without an LLN is not gradable.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from safety.model.values import fmt, sig15
+from safety.rules.ctcae import CBand, CSet, CTerm
+
+_REF_NAME = {"lln": "LLN", "uln": "ULN", "baseline": "baseline", "abs": "ULN"}
+
+
+class Inputs(NamedTuple):
+    """One value ready for a term, in the term's unit: the measure, its limits and how it was obtained."""
+
+    value: float
+    lln: float | None
+    uln: float | None
+    note: str  # conversions, corrections, comparator; "" when none
+
+
+class Base(NamedTuple):
+    """A baseline as a criterion reads it (value and its own record's limits) and as the basis cites it."""
+
+    value: float
+    lln: float | None
+    uln: float | None
+    cited: str  # ", baseline 3 10^9/L (<event id>, ULN 9.5, LLN 3.5)"
+
+
+class Outcome(NamedTuple):
+    """Grade of one term: ``grade`` None means not gradable and ``basis`` says why."""
+
+    grade: int | None
+    band: CBand | None
+    basis: str
+
+
+def baseline(value: float, lln: float | None, uln: float | None, event_id: str, unit: str) -> Base:
+    """A baseline cited in ``unit``: its value, the event it comes from and its record's limits."""
+    cited = f", baseline {fmt(value)} {unit} ({event_id}"
+    if uln is not None:
+        cited += f", ULN {fmt(uln)}"
+    if lln is not None:
+        cited += f", LLN {fmt(lln)}"
+    return Base(value, lln, uln, cited + ")")
+
+
+def grade_term(term: CTerm, inputs: Inputs, base: Base | None = None) -> Outcome:
+    """Grade one term: worst over its applicable sets; null when a missing limit could change the grade."""
+    x = sig15(inputs.value)
+    lo = hi = 0
+    best: CBand | None = None
+    unknown: CBand | None = None
+    cites_base = False
+    mild: list[str] = []  # the mildest band of each applicable set, for the "not ..." of grade 0
+    for bset in term.sets:
+        if bset.applies != "always" and not _applies(bset.applies, base):
+            continue
+        m = x if bset.measure == "value" else _measure(bset.measure, x, base)
+        if m is None:
+            continue
+        mild.append(bset.bands[-1].label)
+        s_lo, s_hi, band, s_unknown = _walk(bset, m, inputs, base)
+        if s_lo > lo or best is None and band is not None:
+            lo, best = s_lo, band
+            cites_base = bset.cites_baseline
+        if s_hi > hi:
+            hi = s_hi
+        if unknown is None and s_unknown is not None and s_hi > s_lo:
+            unknown = s_unknown
+    if hi > lo:
+        assert unknown is not None
+        note = f" ({inputs.note})" if inputs.note else ""
+        return Outcome(None, None, f"range: {_REF_NAME[unknown.of]} missing, needed for {unknown.label}{note}")
+    if best is None or lo == 0:
+        label = "not " + " and not ".join(mild) if mild else "no band applies"
+        return Outcome(0, None, f"{label} ({_inputs_text(inputs, base, term.unit)})")
+    return Outcome(lo, best, f"{best.label} ({_inputs_text(inputs, base if cites_base else None, term.unit)})")
+
+
+def _applies(applies: str, base: Base | None) -> bool:
+    """Closed table of set conditions; 'abnormal' is the baseline against its own record's range."""
+    if applies == "baseline_any":
+        return base is not None
+    above = base is not None and base.uln is not None and base.value > base.uln
+    below = base is not None and base.lln is not None and base.value < base.lln
+    if applies == "baseline_above_uln":
+        return above
+    if applies == "baseline_not_above_uln":
+        return not above
+    if applies == "baseline_below_lln":
+        return below
+    return not below  # baseline_not_below_lln
+
+
+def _measure(measure: str, x: float, base: Base | None) -> float | None:
+    """The increase over the baseline, or the percent decrease from it; None without a (positive) baseline."""
+    if base is None:
+        return None
+    if measure == "increase_from_baseline":
+        return sig15(x - base.value)
+    if base.value <= 0:
+        return None
+    return sig15((base.value - x) / base.value * 100.0)  # pct_decrease_from_baseline
+
+
+def _walk(bset: CSet, m: float, inputs: Inputs,
+          base: Base | None) -> tuple[int, int, CBand | None, CBand | None]:
+    """(lowest possible grade, highest possible grade, band met, first unknown band) of one set."""
+    hi: int | None = None
+    unknown: CBand | None = None
+    for band in bset.bands:
+        of = band.of
+        if of == "abs":
+            threshold = band.value
+        else:
+            ref = inputs.uln if of == "uln" else inputs.lln if of == "lln" else base.value if base else None
+            if ref is None:
+                if hi is None:
+                    hi, unknown = band.grade, band
+                continue
+            threshold = sig15(ref) if band.value == 1.0 else _times(band.value, ref)
+        if band.cmp(m, threshold):
+            return band.grade, max(hi or 0, band.grade), band, unknown
+    return 0, hi or 0, None, unknown
+
+
+def _times(k: float, ref: float) -> float:
+    """k x a limit at 15 significant digits (an integral product is exact already)."""
+    p = k * ref
+    return p if p.is_integer() and -1e15 < p < 1e15 else sig15(p)
+
+
+def _inputs_text(inputs: Inputs, base: Base | None, unit: str) -> str:
+    """'value 3 10^9/L, LLN 3.5 10^9/L, ULN 9.5 10^9/L[, baseline ...][, note]' (the basis in parentheses)."""
+    text = f"value {fmt(inputs.value)} {unit}"
+    if inputs.lln is not None:
+        text += f", LLN {fmt(inputs.lln)} {unit}"
+    if inputs.uln is not None:
+        text += f", ULN {fmt(inputs.uln)} {unit}"
+    if base is not None:
+        text += base.cited
+    if inputs.note:
+        text += ", " + inputs.note
+    return text
