@@ -28,7 +28,6 @@ _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 # The adapter's core validator, called directly: ``TypeAdapter.validate_json`` is a Python wrapper passing seven
 # keyword arguments on every call, about a microsecond per event of replay (bench/replay_bench.py).
 _VALIDATE_JSON = _ADAPTER.validator.validate_json
-_CONTEXTS: dict[tzinfo, dict[str, tzinfo]] = {}  # validation context per study time zone, built once
 _MAY_BE_TOO_LONG = MAX_LINE_BYTES // 4  # a text line this long may encode to more than MAX_LINE_BYTES
 
 
@@ -64,11 +63,8 @@ def parse_event(raw: bytes | str, tz: tzinfo = DEFAULT_TZ, line: int | None = No
     if len(raw) > _MAY_BE_TOO_LONG and _size(raw) > MAX_LINE_BYTES:
         return Rejection(reason=f"(line): {_size(raw)} bytes, more than the {MAX_LINE_BYTES} allowed for one event",
                          raw=_text(raw), line=line)
-    context = _CONTEXTS.get(tz)
-    if context is None:
-        context = _CONTEXTS[tz] = {"tz": tz}
     try:
-        event: Event = _VALIDATE_JSON(raw, context=context)
+        event: Event = _VALIDATE_JSON(raw, context={"tz": tz})
         return event
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
