@@ -3,7 +3,7 @@
 Reads a replay's output folder (events.jsonl, graded.jsonl, alerts.jsonl and, when present, acks.jsonl) and
 writes safety-summary.json/.csv/.html, ethics.atom and the pages as static HTML (overview.html, alerts.html,
 subject-<code>.html, edish.html). The worker serves the same documents from the stream (streams/web/pages.py);
-both are built by the pure functions of safety.reports / streams.web.feeds / streams.web.views, with the
+both are built by the pure functions of safety.reports / streams.web.ethics / streams.web.views, with the
 one template environment of streams/web/templating.py.
 
 ``generated_at`` defaults to the latest time found in the inputs, so the same folder always gives the same
@@ -35,7 +35,7 @@ from safety.reports import (
 )
 from safety.rules.protocol import Protocol
 from safety.rules.ruleset import load_ruleset
-from streams.web import feeds
+from streams.web import ethics
 from streams.web import views as pages
 
 DEFAULT_STUDY_FILE = Path(__file__).resolve().parents[2] / "rules" / "studies" / "ChiCTR2600125907.yaml"
@@ -109,10 +109,10 @@ def write_report(
     study_events = [e for e in events if e.study_id == study_id]
     out.mkdir(parents=True, exist_ok=True)
     files = {
-        "safety-summary.json": feeds.summary_json(report),
-        "safety-summary.csv": feeds.summary_csv(report),
-        "safety-summary.html": feeds.summary_html(report),
-        "ethics.atom": feeds.atom_feed(report),
+        "safety-summary.json": ethics.summary_json(report),
+        "safety-summary.csv": ethics.summary_csv(report),
+        "safety-summary.html": ethics.summary_html(report),
+        "ethics.atom": ethics.atom_feed(report),
         "overview.html": pages.overview_page(report, links),
         "alerts.html": pages.alerts_page(report, links),
         "edish.html": pages.edish_page(

@@ -299,7 +299,7 @@ def register(app: Any, ctx: Any) -> Any:
 
     @app.timer(interval=interval, on_leader=True, name="dashboard_ethics_feed")
     async def publish_summary() -> None:
-        from streams.web.feeds import summary_json
+        from streams.web.ethics import summary_json
 
         report, _, _ = current_report(ctx, datetime.now(UTC))
         await ctx.topics.ethics_feed.send(

@@ -8,7 +8,7 @@ Roles (SAFETY_AUTH_TOKENS, streams/web/auth.py): ``safety_officer`` and ``pi`` s
 the feed and the reports. The token comes as ``Authorization: Bearer <token>`` or, for a browser,
 ``?token=<token>`` (carried on every link of the pages). With no tokens configured every page answers 403
 and says how to set them.
-HTML, SVG, Atom, CSV and JSON are built by streams.web.views and streams.web.feeds from the view models of
+HTML, SVG, Atom, CSV and JSON are built by streams.web.views and streams.web.ethics from the view models of
 safety.reports, with the templates of streams/web/templates (streams/web/templating.py).
 """
 
@@ -26,7 +26,7 @@ from safety.errors import SafetyError
 from safety.reports import Report, edish_points, read_events, read_graded, subject_timeline
 from safety.rules.ruleset import RuleSet, load_ruleset
 from safety.vocab import ROLES
-from streams.web import feeds
+from streams.web import ethics
 from streams.web import views as pages
 from streams.web.auth import bearer_token, role_for_token
 from streams.web.templating import render
@@ -171,21 +171,21 @@ class Pages:
         report, _, _ = self.source(self._now())
         base = self.public_url or f"{request.scheme}://{request.host}"
         return web.Response(
-            body=feeds.atom_feed(report, base_url=base).encode("utf-8"),
+            body=ethics.atom_feed(report, base_url=base).encode("utf-8"),
             headers={"Content-Type": "application/atom+xml; charset=utf-8"},
         )
 
     async def summary_json(self, request: web.Request) -> web.Response:
         report, _, _ = self.source(self._now())
         return web.Response(
-            body=feeds.summary_json(report).encode("utf-8"),
+            body=ethics.summary_json(report).encode("utf-8"),
             headers={"Content-Type": "application/json; charset=utf-8"},
         )
 
     async def summary_csv(self, request: web.Request) -> web.Response:
         report, _, _ = self.source(self._now())
         return web.Response(
-            body=feeds.summary_csv(report).encode("utf-8"),
+            body=ethics.summary_csv(report).encode("utf-8"),
             headers={
                 "Content-Type": "text/csv; charset=utf-8",
                 "Content-Disposition": f'attachment; filename="{report.overview.study_id}-summary.csv"',
@@ -194,7 +194,7 @@ class Pages:
 
     async def summary_html(self, request: web.Request) -> web.Response:
         report, _, _ = self.source(self._now())
-        return _html(feeds.summary_html(report))
+        return _html(ethics.summary_html(report))
 
 
 def _html(text: str) -> web.Response:

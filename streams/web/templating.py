@@ -1,7 +1,7 @@
 """The one Jinja2 environment of the service's documents, and the one escaping policy they follow.
 
 Every page (streams/web/views.py, the acknowledgement link page of streams/web/acks.py), the SVG charts
-(streams/web/charts.py), the printable summary and the Atom feed (streams/web/feeds.py) are templates in
+(streams/web/charts.py), the printable summary and the Atom feed (streams/web/ethics.py) are templates in
 ``streams/web/templates/``, loaded here and nowhere else; the worker and ``safety report`` (streams/cli/report.py)
 render the same files.
 
@@ -10,7 +10,7 @@ Escaping policy:
 * HTML, SVG and XML (``.html``, ``.svg``, ``.xml``, ``.atom``) are autoescaped: every value a template prints is
   escaped for markup. Only ``Markup`` passes as it is: a chart rendered by its own (autoescaped) template, or an
   alert message's HTML, which safety/delivery/messages.py builds with every value escaped.
-* CSV is not a template: streams/web/feeds.py writes it with the csv module, every cell quoted and no text cell
+* CSV is not a template: streams/web/ethics.py writes it with the csv module, every cell quoted and no text cell
   able to start a spreadsheet formula.
 * A name a template uses that its caller does not pass is an error naming it (``StrictUndefined``), so a typo
   fails a test instead of rendering an empty cell.

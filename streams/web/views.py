@@ -18,7 +18,7 @@ from safety.delivery.ledger import ack_refusal, submission_refusal
 from safety.reports import QUADRANTS, AlertStatus, EdishPoint, Report, SubjectTimeline
 from safety.rules.protocol import HysLaw
 from streams.web import charts as svg
-from streams.web.feeds import KIND_LABELS, STATE_LABELS
+from streams.web.ethics import KIND_LABELS, STATE_LABELS
 from streams.web.templating import render
 
 

@@ -11,7 +11,7 @@ import pytest
 import report_fixtures as fx
 
 from safety.reports import LISTING_COLUMNS, Report, build_report
-from streams.web.feeds import atom_feed, entry_id, summary_csv, summary_html
+from streams.web.ethics import atom_feed, entry_id, summary_csv, summary_html
 
 A = "{http://www.w3.org/2005/Atom}"
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
