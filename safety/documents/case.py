@@ -32,7 +32,9 @@ from safety.rules.protocol import Protocol
 from safety.vocab import AlertKind, Causality, Role, Seriousness
 
 CASE_KINDS: Final = (AlertKind.SAE, AlertKind.SUSAR)
-MEDDRA_CODE: Final = re.compile(r"\d{8}")  # a MedDRA LLT/PT code; any other text in meddra_code is not copied
+# A MedDRA LLT/PT code (8 digits, all issued from 10000001 on); any other text in meddra_code, such as a record
+# number sent there by mistake, is not copied.
+MEDDRA_CODE: Final = re.compile(r"10\d{6}")
 
 ActionTaken = Literal["withdrawn", "dose_reduced", "not_changed", "not_applicable", "unknown"]
 """Action taken with the investigational product (E2B(R3) G.k.8 values, CIOMS box 20's premise)."""
@@ -126,8 +128,10 @@ def _pi_entry(entries: Sequence[PiEntry], revision: int) -> PiEntry | None:
 def _latest(events: Iterable[Any], kind: type[Any]) -> list[Any]:
     latest: dict[str, Any] = {}
     for event in events:
-        if isinstance(event, kind) and (event.event_id not in latest or event.revision > latest[event.event_id].revision):
-            latest[event.event_id] = event
+        if isinstance(event, kind):
+            known = latest.get(event.event_id)
+            if known is None or event.revision > known.revision:
+                latest[event.event_id] = event
     return list(latest.values())
 
 
@@ -191,6 +195,7 @@ def _case(
     for number, event in enumerate(reported, 1):
         given = [i for i in infusions if i.occurred_at <= event.occurred_at] or infusions
         is_death = isinstance(event, Death)
+        coded_outcome: str | None
         if isinstance(event, Death):
             term, meddra, ended, coded_outcome = death_term(criteria), None, None, "fatal"
             expected: bool | None = event.expected

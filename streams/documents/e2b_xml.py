@@ -16,10 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]  # lxml ships no stubs; lxml-stubs is not a dependency
 
-from safety.documents import CaseVersion
-from safety.documents import e2b
+from safety.documents import CaseVersion, e2b
 from safety.errors import SafetyError
 
 HL7: Final = "urn:hl7-org:v3"
@@ -33,21 +32,27 @@ MANDATORY: Final = (
     ("N.1.2", "batch number", "h:id/@extension"),
     ("N.1.5", "batch transmission date", "h:creationTime/@value"),
     ("N.2.r.1", "message identifier", "h:PORR_IN049016UV/h:id/@extension"),
-    ("C.1.1", "sender's safety report unique identifier", "//h:investigationEvent/h:id[@root='2.16.840.1.113883.3.989.2.1.3.1']/@extension"),
+    ("C.1.1", "sender's safety report unique identifier",
+     "//h:investigationEvent/h:id[@root='2.16.840.1.113883.3.989.2.1.3.1']/@extension"),
     ("C.1.2", "date of creation", "//h:controlActProcess/h:effectiveTime/@value"),
     ("C.1.3", "type of report", "//h:investigationCharacteristic[h:code/@code='1']/h:value/@code"),
     ("C.1.4", "date report was first received from source", "//h:investigationEvent/h:effectiveTime/h:low/@value"),
     ("C.1.5", "date of most recent information", "//h:investigationEvent/h:availabilityTime/@value"),
-    ("C.1.7", "does this case fulfil the local criteria for an expedited report", "//h:investigationCharacteristic[h:code/@code='3']/h:value/@value"),
-    ("C.1.8.1", "worldwide unique case identification number", "//h:investigationEvent/h:id[@root='2.16.840.1.113883.3.989.2.1.3.2']/@extension"),
-    ("C.2.r.4", "primary source qualification", "//h:relatedInvestigation/h:subjectOf2/h:controlActEvent/h:author/h:assignedEntity/h:code/@code"),
-    ("C.3.1", "sender type", "//h:investigationEvent/h:subjectOf1/h:controlActEvent/h:author/h:assignedEntity/h:code/@code"),
+    ("C.1.7", "does this case fulfil the local criteria for an expedited report",
+     "//h:investigationCharacteristic[h:code/@code='3']/h:value/@value"),
+    ("C.1.8.1", "worldwide unique case identification number",
+     "//h:investigationEvent/h:id[@root='2.16.840.1.113883.3.989.2.1.3.2']/@extension"),
+    ("C.2.r.4", "primary source qualification",
+     "//h:relatedInvestigation/h:subjectOf2/h:controlActEvent/h:author/h:assignedEntity/h:code/@code"),
+    ("C.3.1", "sender type",
+     "//h:investigationEvent/h:subjectOf1/h:controlActEvent/h:author/h:assignedEntity/h:code/@code"),
     ("C.5.1.r.1", "study registration number", "//h:researchStudy/h:authorization/h:studyRegistration/h:id/@extension"),
     ("C.5.3", "sponsor study number", "//h:researchStudy/h:id/@extension"),
     ("C.5.4", "study type where the reaction was observed", "//h:researchStudy/h:code/@code"),
     ("D.1", "patient (name or initials, masked: the subject code is elsewhere)", "//h:primaryRole/h:player1/h:name"),
-    ("E.i.2.1b", "reaction MedDRA code", f"//h:observation[h:code/@code='29']/h:value[@codeSystem='{e2b.OID_MEDDRA}']/@code"),
-    ("E.i.7", "outcome of reaction", f"//h:observation[h:code/@code='27']/h:value/@code"),
+    ("E.i.2.1b", "reaction MedDRA code",
+     f"//h:observation[h:code/@code='29']/h:value[@codeSystem='{e2b.OID_MEDDRA}']/@code"),
+    ("E.i.7", "outcome of reaction", "//h:observation[h:code/@code='27']/h:value/@code"),
     ("G.k.1", "characterisation of drug role", "//h:causalityAssessment[h:code/@code='20']/h:value/@code"),
     ("G.k.2.2", "medicinal product name as reported", "//h:kindOfProduct/h:name"),
 )
