@@ -16,13 +16,15 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Debian packages the tests use: chromium drives the page tests (playwright with executable_path, no browser
-# download), a CJK font renders the bilingual labels, promtool (prometheus) checks the alerting rules.
-APT_PACKAGES := chromium fonts-wqy-microhei prometheus
+# download), a CJK font renders the bilingual labels, promtool (prometheus) checks the alerting rules, pdftoppm
+# (poppler-utils) renders the SAE documents to images.
+APT_PACKAGES := chromium fonts-wqy-microhei prometheus poppler-utils
 browser:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing="$$missing fonts-wqy-microhei"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages for the tests:$$missing"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null) \

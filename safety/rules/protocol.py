@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import ErrorDetails
 
 from safety.errors import RuleFileError
+from safety.rules.documents import DocumentConstants
 from safety.vocab import CLINICAL_KINDS, RELATED_CAUSALITY, AlertKindName, Causality, ObservationType, Role
 
 if TYPE_CHECKING:
@@ -178,6 +179,9 @@ class Protocol(_Strict):
     clocks: dict[str, Clock]
     recipients: dict[AlertKindName, list[Role]]
     escalation: Escalation = Escalation()
+    # What the SAE report, CIOMS I and E2B(R3) documents print that no event carries (safety/rules/documents.py);
+    # None: read from rules/documents/<study_id>.yaml instead.
+    documents: DocumentConstants | None = None
 
     @field_validator("time_zone")
     @classmethod

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "ack": "streams.cli.ack:ack_command",
     "report": "streams.cli.report:report_command",
     "import": "streams.cli.importing:import_group",
+    "documents": "streams.cli.documents:documents_command",
 }
 
 
