@@ -15,7 +15,7 @@ from safety.delivery.ledger import Ack, open_entry, record_ack
 from safety.model.events import AdverseEvent
 from safety.model.outputs import Alert
 from safety.model.parse import parse_event
-from safety.replay import replay
+from safety.replay import replay_lines
 from safety.rules.ruleset import RuleSet
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -36,7 +36,7 @@ def test_the_attribution_event_is_what_the_scenario_shows_the_rules(ruleset: Rul
     """Built from the alert replay raised and the PI's acknowledgement, it is the scenario's attribution line."""
     lines = (SCENARIOS / "attribution_related_raises_dlt2.jsonl").read_text(encoding="utf-8").splitlines()
     alert = next(
-        item for kind, item in replay(lines[:-1], ruleset) if kind == "alert" and item.kind == "SUSPECTED_DLT"
+        a for outputs in replay_lines(lines[:-1], ruleset) for a in outputs.alerts if a.kind == "SUSPECTED_DLT"
     )
     recorded = datetime.fromisoformat(json.loads(lines[-1])["recorded_at"]).replace(tzinfo=ruleset.tz)
     ack = Ack(ack_id="a1", who="staff-07", role="pi", at=recorded, conclusion="attributed", causality="probable")
