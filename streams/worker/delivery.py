@@ -371,11 +371,13 @@ class Dispatcher:
     # --- sending ------------------------------------------------------------------------------------------
     def _render(self, entry: LedgerEntry, delivery: Delivery) -> Message:
         escalation = delivery.message.split(":", 1)[1] if delivery.message.startswith("escalation:") else None
+        original = self.store.get(entry.alert.withdraws) if entry.alert.withdraws else None
         return render(
             entry.alert,
             time_zone=self.time_zone,
             escalation=escalation,
             ack_url=self.links(entry.alert_id, delivery.recipient),
+            withdrawn=original.alert if original is not None else None,
         )
 
     async def _send_one(self, entry: LedgerEntry, delivery: Delivery) -> tuple[Delivery, SendResult]:
