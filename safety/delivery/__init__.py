@@ -3,6 +3,7 @@ retried or escalated, who may acknowledge, and the text of each message. The she
 streams/worker/delivery.py) sends what these functions decide and records what happened.
 """
 
+from safety.delivery.attribution import attribution_event, new_attributions
 from safety.delivery.escalation import Escalation, EscalationReason, due_escalations, open_alerts, overdue_reports
 from safety.delivery.ledger import (
     Ack,
@@ -48,12 +49,14 @@ __all__ = [
     "Target",
     "ack_refusal",
     "add_message",
+    "attribution_event",
     "delivery_failed_alert",
     "delivery_key",
     "due_deliveries",
     "due_escalations",
     "mark_failure_reported",
     "needs_failure_report",
+    "new_attributions",
     "open_alerts",
     "open_entry",
     "overdue_reports",

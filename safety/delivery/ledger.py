@@ -30,7 +30,7 @@ from typing import Final, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field
 
 from safety.model.outputs import Alert, alert_id
-from safety.vocab import AlertKind
+from safety.vocab import AlertKind, Seriousness
 
 DeliveryState = Literal["pending", "delivered", "failed"]
 ALERT_MESSAGE = "alert"
@@ -113,6 +113,7 @@ class Ack(_Frozen):
     at: datetime
     conclusion: str
     causality: str | None = None
+    serious: tuple[Seriousness, ...] = ()  # the seriousness criteria the PI states with an attribution
     remote: str | None = None
     via: Literal["token", "link", "cli"] = "token"
     on_behalf_of: str | None = None

@@ -42,6 +42,7 @@ ALERT_FIELDS: Final = (
     "also_matched",
     "basis",
     "withdraws",
+    "reason",
 )
 # basis leaves (by their own key, at any depth) that may be shown; everything else is withheld and counted.
 BASIS_KEYS: Final = frozenset(
@@ -141,6 +142,8 @@ ESCALATION_TEXT: Final = {
     ),
     "REPORT_OVERDUE": ("升级提醒：伦理委员会报告已逾期", "ESCALATION: ethics report overdue"),
 }
+_SUPERSEDED = re.compile(r"^revision (\d+) of \S+ superseded it with ([A-Za-z0-9_.\-]+) alert ([0-9a-f]{24})$")
+_NO_LONGER = re.compile(r"^revision (\d+) of \S+ no longer meets ([A-Za-z0-9_.\-]+)$")
 WITHHELD_ZH = "（已隐去）"
 WITHHELD_EN = "(withheld)"
 
@@ -208,6 +211,49 @@ def _local(at: datetime | None, tz: ZoneInfo) -> str | None:
     return None if at is None else at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z (UTC%z)")
 
 
+def withdrawal_reason(reason: str | None) -> tuple[str, str]:
+    """Why an alert was withdrawn, in Chinese and English, from the reason the rules wrote (safety/detectors).
+
+    The rules' reason names the corrected record by its event id, which no message shows (ALERT_FIELDS): the
+    known wordings are said again without it; any other reason is shown only when it is a single code.
+    """
+    if reason and (m := _SUPERSEDED.fullmatch(reason)):
+        revision, rule, replacement = m.groups()
+        return (
+            f"触发记录的更正（第 {revision} 版）使其改由 {rule} 警报 {replacement} 取代",
+            f"a correction (revision {revision}) of the triggering record superseded it with {rule} alert "
+            f"{replacement}",
+        )
+    if reason and (m := _NO_LONGER.fullmatch(reason)):
+        revision, rule = m.groups()
+        return (
+            f"触发记录的更正（第 {revision} 版）已不再符合 {rule}",
+            f"a correction (revision {revision}) of the triggering record no longer meets {rule}",
+        )
+    code = _checked(reason, _CODE)
+    return (code or "-", code or "-") if code != WITHHELD_EN else (WITHHELD_ZH, WITHHELD_EN)
+
+
+def withdrawal_lines(v: dict[str, Any], withdrawn: dict[str, Any] | None) -> tuple[str, str]:
+    """What a withdrawal withdraws (the original alert's kind, term, grade and study day) and why, in Chinese
+    and in English. ``v`` is the withdrawal's view, ``withdrawn`` the original's when the caller has it (else its
+    kind, term and grade are unknown: the withdrawal record carries only its rule and study day)."""
+    original = withdrawn if withdrawn is not None and withdrawn["alert_id"] == v["withdraws"] else None
+    kind = (_checked(original["kind"], _CODE) if original is not None else None) or "?"
+    term = (_checked(original["ctcae_term"], _CTCAE_TERM) if original is not None else None) or "-"
+    grade = original["grade"] if original is not None else None
+    day = original["study_day"] if original is not None else v["study_day"]
+    rule = _checked(v["rule_id"], _CODE) or "-"
+    why_zh, why_en = withdrawal_reason(v["reason"])
+    grade_zh, grade_en = (f"{grade} 级", f"grade {grade}") if grade is not None else ("分级 -", "grade -")
+    day_zh, day_en = (f"第 {day} 天", f"day {day}") if day is not None else ("研究日未知", "day unknown")
+    return (
+        f"已撤回：{KIND_ZH.get(kind, kind)}（{kind}，规则 {rule}），{term}，{grade_zh}，{day_zh}。撤回原因：{why_zh}",
+        f"Withdrawn: {KIND_EN.get(kind, kind)} ({kind}, rule {rule}), {term}, {grade_en}, {day_en}. "
+        f"Reason: {why_en}",
+    )
+
+
 def _view(alert: Alert) -> dict[str, Any]:
     """The only place an Alert is read: exactly the whitelisted fields."""
     return {name: getattr(alert, name) for name in ALERT_FIELDS}
@@ -219,9 +265,10 @@ def render(
     time_zone: str,
     ack_url: str | None = None,
     escalation: str | None = None,
+    withdrawn: Alert | None = None,
 ) -> Message:
     """Render one alert (or one escalation of it) for one recipient; ``ack_url`` is that recipient's signed
-    link."""
+    link; ``withdrawn``, for an ALERT_WITHDRAWN record, the alert it withdraws (what the message names)."""
     v = _view(alert)
     tz = ZoneInfo(time_zone)
     kind = str(v["kind"])
@@ -241,10 +288,13 @@ def render(
     day_zh = f"第 {day} 天" if day is not None else "研究日未知"
     day_en = f"day {day}" if day is not None else "day unknown"
     esc = ESCALATION_TEXT.get(escalation or "")
+    original = _view(withdrawn) if withdrawn is not None else None
+    lead = esc or (withdrawal_lines(v, original) if kind == "ALERT_WITHDRAWN" else None)
 
     prefix = "升级" if esc else ""
     title = _fit(
-        f"【{prefix}{kind}】{subject} {day_zh} {KIND_ZH.get(kind, kind)} / {kind} {subject} {day_en}",
+        f"【{prefix}{kind}】{subject} {day_zh} {KIND_ZH.get(kind, kind)} / {'ESCALATION ' if esc else ''}{kind} "
+        f"{subject} {day_en}",
         MAX_TITLE,
     )
     short = _fit(
@@ -281,7 +331,7 @@ def render(
     ack_en = [f"Acknowledge: {ack_url}"] if ack_url else []
 
     text_parts = [
-        *([esc[0]] if esc else []),
+        *([lead[0]] if lead else []),
         f"{KIND_ZH.get(kind, kind)}（{kind}）",
         *lines_zh,
         "依据：",
@@ -289,7 +339,7 @@ def render(
         *withheld_zh,
         *ack_zh,
         "",
-        *([esc[1]] if esc else []),
+        *([lead[1]] if lead else []),
         f"{KIND_EN.get(kind, kind)} ({kind})",
         *lines_en,
         "Basis:",
@@ -312,10 +362,10 @@ def render(
     link = f'<p><a href="{e(ack_url, quote=True)}">确认接收 / Acknowledge</a></p>' if ack_url else ""
     body_html = (
         "<div lang='zh-CN'>"
-        + (f"<p><strong>{e(esc[0])}</strong></p>" if esc else "")
+        + (f"<p><strong>{e(lead[0])}</strong></p>" if lead else "")
         + f"<h3>{e(KIND_ZH.get(kind, kind))}（{e(kind)}）</h3>{table(0)}</div>"
         + "<hr><div lang='en'>"
-        + (f"<p><strong>{e(esc[1])}</strong></p>" if esc else "")
+        + (f"<p><strong>{e(lead[1])}</strong></p>" if lead else "")
         + f"<h3>{e(KIND_EN.get(kind, kind))} ({e(kind)})</h3>{table(1)}</div>"
         + link
     )

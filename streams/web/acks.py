@@ -11,8 +11,11 @@ The alerts and their acks are read from the dashboard's GlobalTable (``ViewDirec
 every worker holds all of it, so whichever worker a request reaches answers 404 or 403 at once.
 
 Endpoints
-* ``POST /alerts/{alert_id}/ack`` JSON ``{"who", "conclusion", "causality"?}``, bearer token of a role the
-  alert was sent to, or of the safety officer (recorded ``on_behalf_of: team`` when it was not sent to them).
+* ``POST /alerts/{alert_id}/ack`` JSON ``{"who", "conclusion", "causality"?, "serious"?}``, bearer token of a
+  role the alert was sent to, or of the safety officer (recorded ``on_behalf_of: team`` when it was not sent to
+  them). The PI's causality on a SUSPECTED_DLT is the attribution the alert asks for (with ``serious``, the
+  seriousness criteria the PI states): the ledger agent puts it on the event stream for the rules
+  (safety/delivery/attribution.py). The link page asks for it on a SUSPECTED_DLT too.
 * ``POST /alerts/{alert_id}/ethics-submitted`` JSON ``{"who", "reference"?}``, token of ``pi`` or ``ethics``,
   for SAE and SUSAR alerts only.
 * ``GET /alerts/{alert_id}/ack?role&exp&sig``: the one-click link from the message. It shows what is being
@@ -44,11 +47,12 @@ from aiohttp import web
 from markupsafe import Markup
 from pydantic import ValidationError
 
+from safety.delivery.attribution import ATTRIBUTING_ROLES
 from safety.delivery.ledger import ETHICS_SUBMITTERS, ack_refusal, acting_for, submission_refusal
 from safety.delivery.messages import render as render_message
 from safety.model.outputs import Alert
 from safety.reports import AckRecord, read_acks
-from safety.vocab import CAUSALITIES, ROLES
+from safety.vocab import CAUSALITIES, ROLES, SERIOUSNESS, AlertKind
 from streams.web.auth import (
     bearer_token,
     cross_origin_refusal,
@@ -131,6 +135,29 @@ WHO_RULE = f"'who' is required: your name or staff code, one line of at most {MA
 def _link_ack_id(alert_id: str, link: str) -> str:
     """The ack id of a link's acknowledgement: the same link posted twice is the same ack (ledger dedup)."""
     return hashlib.sha256(f"ack|{alert_id}|link|{link}".encode()).hexdigest()[:24]
+
+
+CAUSALITY_LABELS: dict[str, str] = {
+    "related": "肯定有关 / related",
+    "probable": "很可能有关 / probable",
+    "possible": "可能有关 / possible",
+    "unlikely": "可能无关 / unlikely",
+    "unrelated": "肯定无关 / unrelated",
+    "unassessable": "无法评价 / unassessable",
+}
+SERIOUSNESS_LABELS: dict[str, str] = {
+    "death": "死亡 / death",
+    "life_threatening": "危及生命 / life-threatening",
+    "hospitalization": "住院或延长住院 / hospitalization",
+    "disability": "残疾或功能丧失 / disability",
+    "congenital_anomaly": "先天畸形 / congenital anomaly",
+    "medically_important": "其他重要医学事件 / medically important",
+}
+
+
+def _asks_attribution(alert: Alert, role: str) -> bool:
+    """A suspected DLT asks its PI for a causality (safety/delivery/attribution.py)."""
+    return alert.kind == AlertKind.SUSPECTED_DLT and role in ATTRIBUTING_ROLES
 
 
 def _first(events: list[dict[str, Any]]) -> AckRecord | None:
@@ -268,9 +295,14 @@ class AckEndpoints:
         causality = body.get("causality")
         if causality is not None and causality not in CAUSALITIES:
             return _json_error(400, f"'causality' must be one of {', '.join(CAUSALITIES)}")
+        serious = body.get("serious") or []
+        if not isinstance(serious, list) or not set(serious) <= set(SERIOUSNESS):
+            return _json_error(400, f"'serious' must be a list of {', '.join(SERIOUSNESS)} (or empty)")
         first = _first(self.directory.acks(alert.alert_id))
         event = self._ack_event(alert, role, who, conclusion, "token", request, first)
         event["causality"] = causality
+        if serious:
+            event["serious"] = sorted(set(serious), key=SERIOUSNESS.index)
         reply = await self._record(event)
         if first is not None:
             reply["follow_up"] = True
@@ -393,6 +425,9 @@ class AckEndpoints:
             "max_who": MAX_WHO,
             "max_text": MAX_TEXT,
             "button": "补充确认 / Add follow-up" if first else "确认接收 / Acknowledge",
+            "attribution": _asks_attribution(alert, role),
+            "causalities": CAUSALITY_LABELS,
+            "seriousness": SERIOUSNESS_LABELS,
         }
         return self._page(200, "确认警报 / Acknowledge alert", notices, alert, form)
 
@@ -414,9 +449,17 @@ class AckEndpoints:
         conclusion = str(form.get("conclusion", "")).strip() or "acknowledged via link"
         if len(conclusion) > MAX_TEXT:
             return self._page(400, "结论过长 / Conclusion too long", [("refused", f"at most {MAX_TEXT}")], alert)
+        causality = str(form.get("causality", "")) or None
+        serious = [str(x) for x in form.getall("serious", [])]
+        if not _asks_attribution(alert, role) and (causality or serious):
+            return self._page(400, "无需评估 / Not asked", [("refused", "this alert asks for no attribution")], alert)
+        if (causality is not None and causality not in CAUSALITIES) or not set(serious) <= set(SERIOUSNESS):
+            return self._page(400, "评估无效 / Not valid", [("refused", f"causality: one of {CAUSALITIES}")], alert)
         first = _first(self.directory.acks(alert.alert_id))
         event = self._ack_event(alert, role, who, conclusion, "link", request, first)
-        event.update(causality=None, link=link, ack_id=_link_ack_id(alert.alert_id, link))
+        event.update(causality=causality, link=link, ack_id=_link_ack_id(alert.alert_id, link))
+        if serious:
+            event["serious"] = sorted(set(serious), key=SERIOUSNESS.index)
         self._used[link] = event  # before the await: a second post of this link now finds it used
         while len(self._used) > USED_LINKS_KEPT:
             self._used.popitem(last=False)

@@ -12,6 +12,9 @@ safety.delivery.escalation says what to escalate, safety.delivery.messages rende
 * a channel that still fails after the retry limit raises DELIVERY_FAILED to the safety officer, once, over
   another route than the failed one; an SAE/SUSAR/DLT/STOPPING_BOUNDARY message stays owed and is retried
   (capped back-off) until delivered; ``safety_deliveries_owed`` and ``..._oldest_seconds`` show what is owed;
+* the PI's causality on a SUSPECTED_DLT acknowledgement is put on safety.events as an ``adverse_event``
+  (safety/delivery/attribution.py), broker-acknowledged before the ledger records the acknowledgement, so the
+  rules judge it (DLT-2, the stopping rule) and the event log holds it for replay;
 * every send carries a delivery id derived from (alert, message, channel), the same on every re-send, as the
   ``X-Safety-Delivery-Id`` header (e-mail, webhooks) or ``delivery_id`` (local outbox), so a receiver can drop
   the duplicate a re-send after a crash or SIGTERM may cause.
@@ -42,6 +45,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from safety.delivery.attribution import new_attributions
 from safety.delivery.escalation import due_escalations, open_alerts, overdue_reports
 from safety.delivery.ledger import (
     ALERT_MESSAGE,
@@ -195,6 +199,7 @@ class Dispatcher:
         clock: Clock = utc_now,
         links: Callable[[str, str], str | None] | None = None,
         emit_alert: Callable[[Alert], Awaitable[None]] | None = None,
+        emit_event: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
         metrics: Any = None,
     ) -> None:
         self.notifier, self.store = notifier, store
@@ -202,6 +207,7 @@ class Dispatcher:
         self.clock = clock
         self.links = links or (lambda alert_id, role: None)
         self.emit_alert = emit_alert or self.on_alert
+        self.emit_event = emit_event
         self.metrics = metrics
 
     # --- inputs -------------------------------------------------------------------------------------------
@@ -225,6 +231,7 @@ class Dispatcher:
                 await self.store.put(withdraw(target, alert.alert_id))
         for event in self.store.orphan_events(alert.alert_id):
             entry = self._apply_event(entry, event)
+        await self._attribute(None, entry)
         await self.store.put(entry)
         return await self._send_due(entry)
 
@@ -237,11 +244,28 @@ class Dispatcher:
             return None
         updated = self._apply_event(entry, event)
         if updated is not entry:
+            await self._attribute(entry, updated)
             await self.store.put(updated)
             if self.metrics is not None and event.get("type") == "ack" and not entry.acks:
                 at = datetime.fromisoformat(event["at"])
                 self.metrics.ack_seconds.observe(max(0.0, (at - entry.alert.raised_at).total_seconds()))
         return updated
+
+    async def _attribute(self, before: LedgerEntry | None, after: LedgerEntry) -> None:
+        """Put the PI's new attributions on the event stream before the ledger records them (safety/delivery/
+        attribution.py): a crash in between re-sends the same (event_id, revision), a duplicate the rules ignore;
+        the other order could record an attribution that never reaches the rules."""
+        if self.emit_event is None:
+            return
+        for event in new_attributions(before, after):
+            await self.emit_event(event)
+            log.info(
+                "alert %s: attribution %s (revision %d) sent to the rules as %s",
+                after.alert_id,
+                event["causality"],
+                event["revision"],
+                event["event_id"],
+            )
 
     def _apply_event(self, entry: LedgerEntry, event: dict[str, Any]) -> LedgerEntry:
         """Append an ack or submission the role may make (the HTTP layer checked too; this is the last word)."""
@@ -265,6 +289,7 @@ class Dispatcher:
                 Ack(
                     conclusion=str(event.get("conclusion", "")),
                     causality=event.get("causality"),
+                    serious=tuple(event.get("serious") or ()),
                     on_behalf_of=acting_for(entry.alert, role),
                     **fields,
                 ),
@@ -346,11 +371,13 @@ class Dispatcher:
     # --- sending ------------------------------------------------------------------------------------------
     def _render(self, entry: LedgerEntry, delivery: Delivery) -> Message:
         escalation = delivery.message.split(":", 1)[1] if delivery.message.startswith("escalation:") else None
+        original = self.store.get(entry.alert.withdraws) if entry.alert.withdraws else None
         return render(
             entry.alert,
             time_zone=self.time_zone,
             escalation=escalation,
             ack_url=self.links(entry.alert_id, delivery.recipient),
+            withdrawn=original.alert if original is not None else None,
         )
 
     async def _send_one(self, entry: LedgerEntry, delivery: Delivery) -> tuple[Delivery, SendResult]:
@@ -508,6 +535,23 @@ def register(
         ctx.metrics.alerts.labels(str(alert.kind)).inc()
         await ctx.topics.alerts.send(key=alert.subject_id.encode(), value=alert.to_json().encode())
 
+    async def emit_event(event: dict[str, Any]) -> None:
+        """An attribution onto the input topic, keyed by subject like every event; returns once the broker has it.
+
+        A failed send is retried, never skipped: the ledger agent waits here, its command unacknowledged, so
+        the acknowledgement is not recorded (nor its offset committed) without its attribution on the stream."""
+        value = json.dumps(event, ensure_ascii=False).encode()
+        delay = 1.0
+        while True:
+            try:
+                await (await ctx.topics.events.send(key=event["subject_id"].encode(), value=value))
+                return
+            except Exception as exc:  # noqa: BLE001 - the broker's error is logged and the send retried
+                log.error("attribution %s not yet on %s (%s); retrying in %g s", event["event_id"],
+                          ctx.topics.events.get_topic_name(), exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
+
     base = settings.web.public_url or f"http://{settings.web.host}:{settings.web.port}"
     links = LinkMaker(base, reveal(settings.auth.link_secret), timedelta(hours=settings.auth.link_ttl_hours), clock)
     dispatcher = Dispatcher(
@@ -519,6 +563,7 @@ def register(
         clock=clock,
         links=links,
         emit_alert=emit,
+        emit_event=emit_event,
         metrics=ctx.metrics,
     )
     ctx.tables.extra["delivery_ledger"] = table

@@ -109,3 +109,63 @@ def test_a_real_worker_acknowledges_only_known_alerts_by_their_recipients_and_ea
     stream.wait_for(lambda: bool(ledger_acks()), 30, "the link's ack in the delivery ledger")
     ((recorded,),) = [ledger_acks()]
     assert (recorded["who"], recorded["role"], recorded["via"]) == ("Member 0", "pi", "link")
+
+
+SCENARIOS = ROOT / "tests" / "scenarios"
+
+
+def test_the_pi_attributes_a_suspected_dlt_as_related_over_http_and_the_dlt_follows(stream: Any) -> None:
+    """protocol.md, "The PI's attribution closes a suspected DLT": the PI's causality, posted to a real worker,
+    comes back through the rules as an adverse_event; DLT-2 and the stopping boundary are raised from it, and
+    replaying the event log (which now holds the attribution) gives the stream's alerts."""
+    from safety.replay import replay
+    from safety.rules.ruleset import load_ruleset
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = stream.env("w1")
+    env.update(SAFETY_PLUGINS=Settings().worker.plugins, SAFETY_AUTH_TOKENS=TOKENS, SAFETY_PUBLIC_URL=base)
+    with open(stream.workdir / "w1.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.worker.run", "--web-port", str(port), "--loglevel", "warn"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+    stream.workers.append(proc)
+    stream.ports[proc.pid] = port
+    # three infused subjects, AA-001 with a DLT, AA-002 with a grade 3 ALT increase: a suspected DLT for the PI
+    timeline = (SCENARIOS / "attribution_related_raises_dlt2.jsonl").read_bytes().splitlines()[:-1]
+    stream.produce(timeline)
+
+    def kinds() -> dict[str, list[dict[str, Any]]]:
+        found: dict[str, list[dict[str, Any]]] = {}
+        for alert in stream.alerts():
+            found.setdefault(alert["kind"], []).append(alert)
+        return found
+
+    stream.wait_for(lambda: "SUSPECTED_DLT" in kinds(), 120, "the suspected DLT")
+    (suspected,) = kinds()["SUSPECTED_DLT"]
+    assert "STOPPING_BOUNDARY" not in kinds()  # 1 of 3 subjects with a DLT: 0.652
+    url = f"{base}/alerts/{suspected['alert_id']}/ack"
+    body = json.dumps({"who": "staff-07", "conclusion": "drug-induced liver injury", "causality": "related"})
+    headers = {"Authorization": f"Bearer {PI}", "Content-Type": "application/json"}
+    stream.wait_for(lambda: _request(url, body.encode(), headers)[0] == 202, 30, "the PI's attribution accepted")
+
+    stream.wait_for(lambda: "STOPPING_BOUNDARY" in kinds(), 60, "the DLT and the stopping boundary it crosses")
+    attribution = f"ATTR-{suspected['alert_id']}"
+    dlts = [a for a in kinds()["DLT"] if a["subject_id"] == "AA-002"]
+    assert [(a["rule_id"], a["event_ids"], a["study_day"]) for a in dlts] == [("DLT-2", [attribution], 6)]
+    (boundary,) = kinds()["STOPPING_BOUNDARY"]
+    assert (boundary["event_ids"], boundary["basis"]["x"], boundary["basis"]["n"]) == ([attribution], 2, 3)
+
+    log_lines = [v.decode() for v in stream.read(stream.settings.topics.events)]
+    assert sum(json.loads(line)["event_id"] == attribution for line in log_lines) == 1  # exactly once
+    replayed = {
+        output.alert_id: json.loads(output.to_json())
+        for kind, output in replay(log_lines, load_ruleset())
+        if kind == "alert"
+    }
+    streamed = {a["alert_id"]: {k: v for k, v in a.items() if k != "emitted_at"} for a in stream.alerts()}
+    assert streamed == replayed

@@ -4,6 +4,7 @@ The files it writes are the specification readers look at; this script only keep
 are study days after day 0 = 2026-07-01 09:00 Asia/Shanghai, `recorded_at` 2 h after `occurred_at` unless given).
 """
 
+import hashlib
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -484,6 +485,79 @@ scenario(
         lab("L-GLU-5", 5, "GLUC", 30, "mg/dL", 70, 110),
     ],
     [A("SUSPECTED_DLT", "SUSPECTED_DLT-LAB", 5, 3, ["L-GLU-5"], ctcae_term="Hypoglycemia")],
+)
+
+
+def suspected_dlt_id(subj, rule, event_ids, term, grade):
+    """The alert_id of a suspected DLT (safety/model/outputs.py alert_id: kind, rule, subject, sorted event ids,
+    then the episode's term and grade)."""
+    text = "|".join(["SUSPECTED_DLT", rule, subj, *sorted(event_ids), term, str(grade)])
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+ALT_TERM = "Alanine aminotransferase increased"
+SUSPECTED = suspected_dlt_id("AA-002", "SUSPECTED_DLT-LAB", ["L-ALT"], ALT_TERM, 3)
+
+
+def attribution(causality, rev=1, day=7, hours=1.0, serious=()):
+    """The PI's attribution of AA-002's suspected DLT as the worker's ledger agent writes it onto safety.events
+    (safety/delivery/attribution.py): onset = the ALT value's time, recorded_at = the acknowledgement's."""
+    d = ev(
+        "adverse_event",
+        f"ATTR-{SUSPECTED}",
+        6,
+        "AA-002",
+        rec=(day, hours),
+        source="attribution",
+        term=ALT_TERM,
+        ctcae_term=ALT_TERM,
+        grade=3,
+        serious=list(serious),
+        causality=causality,
+        attribution_of=SUSPECTED,
+        who="staff-07",
+    )
+    d["revision"] = rev
+    return d
+
+
+# AA-001 already has a DLT (1 of 3 infused: 0.652); AA-002's ALT 250 U/L (6.25 x ULN, grade 3) asks for attribution
+attributed = three + [dlt("AA-001", "AE-1", 5), alt("L-ALT", 6, 250, subj="AA-002")]
+suspected = A("SUSPECTED_DLT", "SUSPECTED_DLT-LAB", 6, 3, ["L-ALT"], subj="AA-002", ctcae_term=ALT_TERM)
+scenario(
+    "attribution_related_raises_dlt2",
+    "The PI's attribution closes a suspected DLT: the PI attributes AA-002's grade 3 ALT increase as 'probable' "
+    "(in the related set). The attribution, an adverse_event from the alert, is DLT-2 on the ALT value's study day, "
+    "and with it 2 of 3 infused subjects have a DLT: the stopping boundary (0.916) is crossed by that event.",
+    attributed + [attribution("probable")],
+    [
+        A("DLT", "DLT-2", 5, 3, ["AE-1"]),
+        suspected,
+        A("DLT", "DLT-2", 6, 3, [f"ATTR-{SUSPECTED}"], subj="AA-002", ctcae_term=ALT_TERM,
+          raised_at=t(7, 1) + ":00+08:00"),
+        A("STOPPING_BOUNDARY", "STOPPING-BAYES", 6, None, [f"ATTR-{SUSPECTED}"], subj="AA-002",
+          basis={"x": 2, "n": 3, "probability": 0.9163}),
+    ],
+)
+scenario(
+    "attribution_unrelated_closes_the_suspicion",
+    "The PI attributes the same suspected DLT as 'unrelated': the attribution raises nothing (no DLT, no stopping "
+    "boundary); the acknowledgement that carried it closes the suspicion.",
+    attributed + [attribution("unrelated")],
+    [A("DLT", "DLT-2", 5, 3, ["AE-1"]), suspected],
+)
+scenario(
+    "attribution_revised_to_related",
+    "A later attribution of the same alert is a higher revision of its event: 'unlikely' first raises nothing; "
+    "revision 2, 'possible' two days later, raises DLT-2 then (its clock from the second attribution) and crosses "
+    "the stopping boundary.",
+    attributed + [attribution("unlikely"), attribution("possible", rev=2, day=9, hours=0)],
+    [
+        A("DLT", "DLT-2", 5, 3, ["AE-1"]),
+        suspected,
+        A("DLT", "DLT-2", 6, 3, [f"ATTR-{SUSPECTED}"], subj="AA-002", raised_at=t(9, 0) + ":00+08:00"),
+        A("STOPPING_BOUNDARY", "STOPPING-BAYES", 6, None, [f"ATTR-{SUSPECTED}"], subj="AA-002"),
+    ],
 )
 for name, (description, events, alerts, rejected) in S.items():
     (OUT / f"{name}.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))

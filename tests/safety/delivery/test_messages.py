@@ -6,6 +6,7 @@ import pytest
 from delivery_fixtures import make_alert
 
 from safety.delivery.messages import MAX_SHORT, MAX_TITLE, render
+from safety.model.outputs import Alert
 
 TZ = "Asia/Shanghai"
 
@@ -102,3 +103,56 @@ def test_a_death_message_names_death_nos_and_grade_5(ruleset) -> None:  # type: 
     m = render(death, time_zone=TZ)
     assert "CTCAE term: Death NOS" in m.text and "Grade: 5" in m.text
     assert phi.found(m.text + m.html) == []
+
+
+def test_an_escalation_title_says_so_in_both_languages() -> None:
+    m = render(make_alert(), time_zone=TZ, escalation="REPORT_OVERDUE")
+    assert m.title.startswith("【升级SAE】") and " / ESCALATION SAE AA-001" in m.title
+    assert "升级提醒：伦理委员会报告已逾期" in m.html and "ESCALATION: ethics report overdue" in m.html
+    assert "ESCALATION" not in render(make_alert(), time_zone=TZ).title
+
+
+def withdrawal(original: Alert, reason: str) -> Alert:
+    return make_alert(
+        "ALERT_WITHDRAWN",
+        rule_id=original.rule_id,
+        study_day=original.study_day,
+        ctcae_term=None,
+        grade=None,
+        event_ids=["AE-7"],
+        withdraws=original.alert_id,
+        reason=reason,
+        basis=None,
+    )
+
+
+def test_a_withdrawal_says_what_it_withdraws_and_why_in_both_languages() -> None:
+    original = make_alert("DLT", rule_id="DLT-2", ctcae_term="Colitis", study_day=8)
+    m = render(withdrawal(original, "revision 2 of AE-7 no longer meets DLT-2"), time_zone=TZ, withdrawn=original)
+    assert (
+        "已撤回：剂量限制性毒性（DLT，规则 DLT-2），Colitis，3 级，第 8 天。"
+        "撤回原因：触发记录的更正（第 2 版）已不再符合 DLT-2"
+    ) in m.text
+    assert (
+        "Withdrawn: Dose-limiting toxicity (DLT, rule DLT-2), Colitis, grade 3, day 8. "
+        "Reason: a correction (revision 2) of the triggering record no longer meets DLT-2"
+    ) in m.text
+    assert m.text.index("已撤回") < m.text.index("Withdrawn:") and "Withdrawn: Dose-limiting" in m.html
+    assert "AE-7" not in m.text + m.html  # the source record's id is never in a message
+
+
+def test_a_withdrawal_superseded_by_another_alert_names_it() -> None:
+    original = make_alert("SUSAR", rule_id="SUSAR-15D")
+    replacement = "0123456789abcdef01234567"
+    reason = f"revision 2 of AE-7 superseded it with SUSAR-7D alert {replacement}"
+    m = render(withdrawal(original, reason), time_zone=TZ, withdrawn=original)
+    assert f"superseded it with SUSAR-7D alert {replacement}" in m.text
+    assert f"改由 SUSAR-7D 警报 {replacement} 取代" in m.text
+
+
+def test_a_withdrawal_without_its_original_or_with_an_unknown_reason_says_what_it_knows() -> None:
+    original = make_alert("DLT", rule_id="DLT-2", study_day=8)
+    m = render(withdrawal(original, "received"), time_zone=TZ)
+    assert "Withdrawn: ? (?, rule DLT-2), -, grade -, day 8. Reason: received" in m.text
+    odd = render(withdrawal(original, "see patient 13800138000's chart"), time_zone=TZ, withdrawn=original)
+    assert "13800138000" not in odd.text + odd.html and "Reason: (withheld)" in odd.text

@@ -547,3 +547,56 @@ async def test_the_pages_view_does_not_show_an_ack_the_role_may_not_make(sent) -
             await agent.put(json.dumps(event).encode(), key=DLT.alert_id.encode())
     shown = ViewDirectory(app.safety.tables.extra["dashboard_view"]).acks(DLT.alert_id)
     assert [e["ack_id"] for e in shown] == ["p1"]
+
+
+# --- the PI's attribution of a suspected DLT (protocol.md, "The PI's attribution closes a suspected DLT") -----------
+SUSPECTED = make_alert("SUSPECTED_DLT", event="L-ALT")
+
+
+async def attribute(server: Server, url: str, fields: list[tuple[str, str]]) -> tuple[int, str]:
+    q = [(k, v[0]) for k, v in parse_qs(urlsplit(url).query).items()]
+    path = urlsplit(url).path + "/link"
+    async with aiohttp.ClientSession() as s, s.post(server.url + path, data=q + fields) as r:
+        return r.status, await r.text()
+
+
+@pytest.mark.asyncio
+async def test_the_pi_s_link_to_a_suspected_dlt_asks_for_the_causality_and_records_it() -> None:
+    state = Server([SUSPECTED, DLT])
+    runner = await serve(state, state.endpoints())
+    try:
+        url = link(state, alert=SUSPECTED.alert_id)
+        status, page = await get(url)
+        assert status == 200 and 'name="causality"' in page and "很可能有关 / probable" in page
+        assert 'name="serious" value="hospitalization"' in page
+        status, _ = await attribute(
+            state, url, [("who", "staff-07"), ("causality", "probable"), ("serious", "hospitalization")]
+        )
+        assert status == 200
+        ((_, event),) = state.published
+        assert (event["causality"], event["serious"], event["via"]) == ("probable", ["hospitalization"], "link")
+
+        dlt_url = link(state, alert=DLT.alert_id)
+        assert 'name="causality"' not in (await get(dlt_url))[1]  # a DLT asks for a review, not an attribution
+        status, page = await attribute(state, dlt_url, [("who", "staff-07"), ("causality", "related")])
+        assert status == 400 and "asks for no attribution" in page
+        assert len(state.published) == 1
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.asyncio
+async def test_a_token_attribution_states_causality_and_seriousness_from_the_vocabulary() -> None:
+    state = Server([SUSPECTED])
+    runner = await serve(state, state.endpoints())
+    try:
+        url = f"{state.url}/alerts/{SUSPECTED.alert_id}/ack"
+        body = {"who": "staff-07", "conclusion": "attributed", "causality": "related"}
+        status, reply = await post(url, {**body, "serious": ["in hospital"]}, token=PI)
+        assert status == 400 and "hospitalization" in reply["error"] and state.published == []
+        status, _ = await post(url, {**body, "serious": ["life_threatening", "death"]}, token=PI)
+        assert status == 202
+        ((_, event),) = state.published
+        assert (event["causality"], event["serious"]) == ("related", ["death", "life_threatening"])
+    finally:
+        await runner.cleanup()

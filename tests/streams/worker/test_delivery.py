@@ -445,3 +445,30 @@ def test_safety_deliver_waits_until_every_delivery_is_final_and_fails_while_a_dl
         server.stop()
     assert "2 delivered, 0 failed, 0 pending" in capsys.readouterr().err
     assert len(pi_sink.to("pi@example.org")) == 1 and len(sink.to("so@example.org")) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_withdrawal_message_names_the_alert_it_withdraws_from_the_ledger(tmp_path: Path) -> None:
+    notifier = load_notifier(
+        DeliverySettings(outbox_dir=tmp_path),
+        TAGS,
+        console=open(tmp_path / "console.txt", "w"),  # noqa: SIM115
+        announce=lambda text: None,
+    )
+    d = dispatcher(notifier, MemoryLedger(), Clock())
+    original = make_alert("DLT", event="AE-9")
+    await d.on_alert(original)
+    withdrawal = original.model_copy(
+        update={
+            "alert_id": "0" * 24,
+            "kind": "ALERT_WITHDRAWN",
+            "withdraws": original.alert_id,
+            "reason": f"revision 2 of AE-9 no longer meets {original.rule_id}",
+        }
+    )
+    await d.on_alert(withdrawal)
+    records = [json.loads(x) for x in (tmp_path / "outbox.jsonl").read_text(encoding="utf-8").splitlines()]
+    (message,) = [r for r in records if "ALERT_WITHDRAWN" in r["title"]]
+    named = "Withdrawn: Dose-limiting toxicity (DLT, rule DLT-RULE), Infusion related reaction, grade 3, day 14."
+    assert named in message["text"]
+    assert "撤回原因：触发记录的更正（第 2 版）已不再符合 DLT-RULE" in message["text"]
