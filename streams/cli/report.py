@@ -4,8 +4,8 @@ Reads a replay's output folder (events.jsonl, graded.jsonl, alerts.jsonl and, wh
 writes safety-summary.json/.csv/.html, ethics.atom and the pages as static HTML (overview.html, alerts.html,
 alert-<alert_id>.html, overdue.html, ae-listing.html, lab-listing.html, ethics.html, ethics-feed.html,
 subject-<code>.html, edish.html) with the lists' CSV. The worker serves the same documents from the stream
-(streams/web/pages.py); both are built by the pure functions of safety.reports / streams.web.feeds / streams.web.views, with the
-one template environment of streams/web/templating.py.
+(streams/web/pages.py); both are built by the pure functions of safety.reports / streams.web.feeds /
+streams.web.views, with the one template environment of streams/web/templating.py.
 
 ``generated_at`` defaults to the latest time found in the inputs, so the same folder always gives the same
 files (byte for byte); pass ``--generated-at now`` for the wall clock or an ISO 8601 time.
