@@ -14,13 +14,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from safety.coding import outcome as coded_outcome
 from safety.delivery.ledger import LedgerEntry
+from safety.model.events import AdverseEvent, Death
 from safety.model.outputs import GradedObservation
 from safety.reports.status import AlertStatus
 
 
 class Trigger(BaseModel):
-    """An event the alert names, with what the pages may show of it (coded values only)."""
+    """An event the alert names, with what the pages may show of it: coded values only, so an AE's or a death's
+    free text (verbatim term, cause) never; its grade, seriousness, causality and coded outcome instead."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -49,6 +52,15 @@ def _trigger(event_id: str, events: dict[str, Any], graded: Sequence[GradedObser
     rows = tuple(g for g in graded if g.event_id == event_id)
     if event is None:
         return Trigger(event_id=event_id, type="not in the pages' data", occurred_at=None, graded=rows)
+    if isinstance(event, AdverseEvent | Death):
+        facts = [f"grade {event.grade}" if isinstance(event, AdverseEvent) else "death"]
+        facts += list(event.serious) if isinstance(event, AdverseEvent) else []
+        facts += [f"causality {event.causality}"] if event.causality else []
+        if isinstance(event, AdverseEvent) and coded_outcome(event.outcome):
+            facts.append(f"outcome {coded_outcome(event.outcome)}")
+        return Trigger(
+            event_id=event_id, type=str(event.type), occurred_at=event.occurred_at, value=", ".join(facts), graded=rows
+        )
     value = getattr(event, "value", None)
     return Trigger(
         event_id=event_id,

@@ -155,7 +155,7 @@ class Pages:
         query = _alert_query(request, report)
         if isinstance(query, str):
             return _html(pages.alerts_page(report, links, refusal=query), status=400)
-        if not any(request.query.get(k) for k in ("kind", "status", "subject", "day_from", "day_to", "sort")):
+        if not any(k in request.query for k in ("kind", "status", "subject", "day_from", "day_to", "sort")):
             query = AlertQuery(status="open")  # the list a day starts from: what is still to acknowledge
         return _html(pages.alerts_page(report, links, query))
 
