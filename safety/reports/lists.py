@@ -13,11 +13,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from safety.coding import UNCODED_TERM, ctcae_term
+from safety.coding import outcome as coded_outcome
 from safety.errors import SafetyError
 from safety.model.events import AdverseEvent, Infusion
 from safety.model.outputs import GradedObservation
 from safety.model.studyday import study_day
 from safety.reports.status import AlertStatus
+from safety.rules.ctcae import Criteria
 
 STATUSES = ("open", "acknowledged", "overdue", "withdrawn")
 SORTS = ("due", "raised", "day", "subject", "kind")
@@ -142,9 +145,9 @@ class AeRow(BaseModel):
     end_day: int | None
 
 
-def ae_listing(events: Sequence[Any], tz: tzinfo) -> list[AeRow]:
-    """Every AE by subject and onset. ``events`` are as the pages hold them: the term already coded
-    (safety/coding.py ``without_free_text``); an AE without a CTCAE term shows "uncoded term"."""
+def ae_listing(events: Sequence[Any], tz: tzinfo, criteria: Criteria) -> list[AeRow]:
+    """Every AE by subject and onset, coded values only (safety/coding.py): the CTCAE term of ``criteria``'s
+    version ("uncoded term" for any other text), the outcome from the closed list; never the verbatim term."""
     day0: dict[str, date] = {}
     for e in sorted((e for e in events if isinstance(e, Infusion)), key=lambda e: e.occurred_at):
         day0.setdefault(e.subject_id, e.occurred_at.astimezone(tz).date())
@@ -152,12 +155,12 @@ def ae_listing(events: Sequence[Any], tz: tzinfo) -> list[AeRow]:
         AeRow(
             subject_id=e.subject_id,
             event_id=e.event_id,
-            term=e.ctcae_term or "uncoded term",
+            term=ctcae_term(e.ctcae_term, criteria) or UNCODED_TERM,
             grade=e.grade,
             serious=list(e.serious),
             causality=e.causality,
             expected=e.expected,
-            outcome=e.outcome,
+            outcome=coded_outcome(e.outcome),
             onset=e.occurred_at,
             end=e.ended_at,
             onset_day=study_day(e.occurred_at, day0.get(e.subject_id), tz),

@@ -142,7 +142,7 @@ def write_report(
             tz=tz,
         )
         files[f"subject-{code}.html"] = pages.subject_page(timeline, links)
-    files.update(_lists(report, study_events, graded, links, tz))
+    files.update(_lists(report, study_events, graded, links, tz, rules.criteria))
     for st in report.statuses:
         detail = alert_detail(st, study_events, graded_by_subject.get(st.alert.subject_id, []))
         files[f"alert-{st.alert.alert_id}.html"] = pages.alert_page(
@@ -153,9 +153,11 @@ def write_report(
     return report
 
 
-def _lists(report: Report, events: list[Any], graded: list[Any], links: pages.Links, tz: Any) -> dict[str, str]:
+def _lists(
+    report: Report, events: list[Any], graded: list[Any], links: pages.Links, tz: Any, criteria: Any
+) -> dict[str, str]:
     """The lists and the committee's pages, as the worker serves them unfiltered (a static page cannot filter)."""
-    ae_rows = ae_listing(events, tz)
+    ae_rows = ae_listing(events, tz, criteria)
     labs = lab_listing([g for g in graded if g.study_id == report.overview.study_id])
     shown_tz = report.overview.generated_at.tzinfo
     return {

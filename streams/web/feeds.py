@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import tzinfo
+from collections.abc import Callable
+from datetime import datetime, tzinfo
 from typing import Any
 
 from safety.coding import alert_term
@@ -46,7 +47,7 @@ def feed_id(study_id: str) -> str:
     return f"urn:uuid:{uuid.uuid5(FEED_NAMESPACE, 'feed:' + study_id)}"
 
 
-def _entry_title(st: AlertStatus) -> str:
+def entry_title(st: AlertStatus) -> str:
     a = st.alert
     day = "" if a.study_day is None else f" D{a.study_day}"
     shown = alert_term(a)
@@ -57,11 +58,14 @@ def _entry_title(st: AlertStatus) -> str:
     return f"{a.kind} {a.subject_id}{day}{term}{grade}{suffix}{late}"
 
 
-def entry_facts(st: AlertStatus, tz: tzinfo | None) -> list[tuple[str, str]]:
+def entry_facts(
+    st: AlertStatus, tz: tzinfo | None, when: Callable[[datetime | None, tzinfo | None], str] = stamp
+) -> list[tuple[str, str]]:
     """(label, value) of an entry, Chinese first then English; subject code only, never another identifier.
 
     Every acknowledgement and submission is listed with who, when, what they concluded and the committee's
-    reference, times in the one zone ``tz`` (streams/web/times.py)."""
+    reference, times in the one zone ``tz``, written by ``when`` (streams/web/times.py: RFC 3339 in the feed,
+    the pages' form on a page)."""
     a = st.alert
     facts = [
         ("类型 / Kind", KIND_LABELS.get(str(a.kind), str(a.kind))),
@@ -70,24 +74,24 @@ def entry_facts(st: AlertStatus, tz: tzinfo | None) -> list[tuple[str, str]]:
         ("术语 / Term", alert_term(a) or ""),
         ("分级 / Grade", "" if a.grade is None else str(a.grade)),
         ("规则 / Rule", a.rule_id),
-        ("发出 / Raised", stamp(a.raised_at, tz)),
-        ("报告期限 / Report due", stamp(a.report_due_at, tz)),
+        ("发出 / Raised", when(a.raised_at, tz)),
+        ("报告期限 / Report due", when(a.report_due_at, tz)),
         ("状态 / Status", STATE_LABELS[st.state]),
     ]
     for r in st.records:
         who = f"{r.by or ''} ({r.role})" if r.role and r.role != r.by else (r.by or "")
         if r.action == "acknowledged":
-            text = f"{who}, {stamp(r.at, tz)}: {r.conclusion or ''}"
+            text = f"{who}, {when(r.at, tz)}: {r.conclusion or ''}"
             if r.causality:
                 text += f" (因果 / causality: {r.causality})"
             facts.append(("确认 / Acknowledged", text))
         else:
             ref = f", 受理号 / reference {r.reference}" if r.reference else ""
-            facts.append(("已提交伦理委员会 / Submitted to the ethics committee", f"{who}, {stamp(r.at, tz)}{ref}"))
+            facts.append(("已提交伦理委员会 / Submitted to the ethics committee", f"{who}, {when(r.at, tz)}{ref}"))
     if st.late:
         facts.append(("迟交 / Late", "报告晚于期限提交 / the report was submitted after its due time"))
     if st.withdrawn_at:
-        facts.append(("撤回 / Withdrawn", f"{stamp(st.withdrawn_at, tz)} ({st.withdrawn_reason or ''})"))
+        facts.append(("撤回 / Withdrawn", f"{when(st.withdrawn_at, tz)} ({st.withdrawn_reason or ''})"))
     if a.basis and a.kind == "STOPPING_BOUNDARY":
         facts.append(("依据 / Basis", json.dumps(a.basis, ensure_ascii=False, sort_keys=True)))
     return facts
@@ -120,7 +124,7 @@ def atom_feed(report: Report, *, base_url: str | None = None, title: str | None 
             {
                 "id": entry_id(st.alert.alert_id),
                 "alert_id": st.alert.alert_id,
-                "title": _entry_title(st),
+                "title": entry_title(st),
                 "updated": stamp(st.updated, tz),
                 "published": stamp(st.alert.raised_at, tz),
                 "kind": str(st.alert.kind),

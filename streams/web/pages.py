@@ -203,7 +203,7 @@ class Pages:
             return rules
         tz = self.tz if self.tz is not None else rules.tz
         study = [e for e in read_events(events, tz) if e.study_id == report.overview.study_id]
-        return ae_listing(study, tz), tz
+        return ae_listing(study, tz, rules.criteria), tz
 
     async def ae_listing(self, request: web.Request) -> web.Response:
         report, events, _ = self.source(self._now())

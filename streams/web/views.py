@@ -34,7 +34,7 @@ from safety.reports import (
 )
 from safety.rules.protocol import HysLaw
 from streams.web import charts as svg
-from streams.web.feeds import KIND_LABELS, STATE_LABELS, entry_facts, feed_entries
+from streams.web.feeds import KIND_LABELS, STATE_LABELS, entry_facts, entry_title, feed_entries
 from streams.web.templating import csv_text, render
 from streams.web.times import maybe_time, shown, stamp
 
@@ -584,13 +584,13 @@ def _feed_items(report: Report, links: Links) -> list[dict[str, Any]]:
         {
             "alert_id": st.alert.alert_id,
             "page": links.alert(st.alert.alert_id),
-            "title": f"{st.alert.kind} {st.alert.subject_id}",
+            "title": entry_title(st),
             "kind": str(st.alert.kind),
             "state": st.state,
             "late": st.late,
             "overdue": st.overdue(report.overview.generated_at),
             "updated": shown(st.updated, tz),
-            "facts": entry_facts(st, tz),
+            "facts": entry_facts(st, tz, shown),
         }
         for st in feed_entries(report)
     ]
