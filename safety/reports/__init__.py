@@ -7,11 +7,23 @@ offline ``safety report`` build the same models from the same inputs, so the two
 No clock is read: ``generated_at`` is an input.
 """
 
+from safety.reports.alert_detail import AlertDetail, Trigger, alert_detail
 from safety.reports.edish import EDISH_TRANSAMINASE, QUADRANTS, EdishPoint, edish_points, quadrant
 from safety.reports.inputs import AckRecord, read_acks, read_alerts, read_events, read_graded
 from safety.reports.listings import LISTED_KINDS, LISTING_COLUMNS, ListingRow, line_listing, listing_record
+from safety.reports.lists import (
+    SORTS,
+    STATUSES,
+    AeRow,
+    AlertQuery,
+    ae_listing,
+    lab_listing,
+    overdue_reports,
+    select_alerts,
+    term_by_grade,
+)
 from safety.reports.overview import Overview, SeriesPoint, StoppingParams, overview, posterior_exceeds
-from safety.reports.status import AlertStatus, alert_statuses
+from safety.reports.status import REPORTED_KINDS, AlertStatus, alert_statuses
 from safety.reports.summary import (
     FEED_KINDS,
     SUMMARY_FORMAT_VERSION,
@@ -40,12 +52,18 @@ __all__ = [
     "LISTED_KINDS",
     "LISTING_COLUMNS",
     "QUADRANTS",
+    "REPORTED_KINDS",
+    "SORTS",
+    "STATUSES",
     "SUBJECT_POINTS_LIMIT",
     "SUMMARY_FORMAT_VERSION",
     "TIMELINE_LABELS",
     "TIMELINE_TESTS",
     "ULN_UNIT",
     "AckRecord",
+    "AeRow",
+    "AlertDetail",
+    "AlertQuery",
     "AlertStatus",
     "EdishPoint",
     "LabPoint",
@@ -58,12 +76,17 @@ __all__ = [
     "SeriesPoint",
     "StoppingParams",
     "SubjectTimeline",
+    "Trigger",
+    "ae_listing",
+    "alert_detail",
     "alert_statuses",
     "build_report",
     "edish_points",
+    "lab_listing",
     "lab_scale",
     "line_listing",
     "listing_record",
+    "overdue_reports",
     "overview",
     "posterior_exceeds",
     "quadrant",
@@ -71,7 +94,9 @@ __all__ = [
     "read_alerts",
     "read_events",
     "read_graded",
+    "select_alerts",
     "subject_ids",
     "subject_timeline",
     "summary_document",
+    "term_by_grade",
 ]

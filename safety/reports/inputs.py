@@ -32,7 +32,10 @@ class AckRecord(BaseModel):
     action: Literal["acknowledged", "ethics_submitted"]
     at: datetime
     by: str | None = None
+    role: str | None = None
     conclusion: str | None = None
+    causality: str | None = None
+    reference: str | None = None  # the ethics committee's reference number of a submitted report
 
     @classmethod
     def read(cls, raw: Mapping[str, Any] | AckRecord) -> AckRecord | None:

@@ -37,6 +37,8 @@ class ListingRow(BaseModel):
     acknowledged_at: datetime | None
     status: str
     overdue: bool
+    late: bool = False  # the ethics report was submitted after its due time
+    reference: str | None = None  # the ethics committee's reference of the submitted report
 
     @property
     def expectedness(self) -> str:
@@ -58,6 +60,8 @@ LISTING_COLUMNS = (
     "submitted_at",
     "acknowledged_at",
     "status",
+    "late",
+    "reference",
 )
 
 
@@ -90,12 +94,6 @@ def line_listing(statuses: Sequence[AlertStatus], events: Sequence[Any], now: da
         term = alert_term(a)
         if term is None and isinstance(source, (AdverseEvent, Death)):  # an alert raised before terms were coded
             term = DEATH_FALLBACK if isinstance(source, Death) else UNCODED_TERM
-        overdue = (
-            a.report_due_at is not None
-            and st.submitted_at is None
-            and st.state != "withdrawn"
-            and now > a.report_due_at
-        )
         rows.append(
             ListingRow(
                 alert_id=a.alert_id,
@@ -113,7 +111,9 @@ def line_listing(statuses: Sequence[AlertStatus], events: Sequence[Any], now: da
                 submitted_at=st.submitted_at,
                 acknowledged_at=st.acknowledged_at,
                 status=st.state,
-                overdue=overdue,
+                overdue=st.overdue(now),
+                late=st.late,
+                reference=st.reference,
             )
         )
     rows.sort(key=lambda r: (r.subject_id, r.study_day if r.study_day is not None else -(10**6), r.kind))
@@ -121,7 +121,8 @@ def line_listing(statuses: Sequence[AlertStatus], events: Sequence[Any], now: da
 
 
 def listing_record(row: ListingRow) -> dict[str, Any]:
-    """The JSON/CSV form of a listing row (public format: keys of LISTING_COLUMNS plus rule_id, overdue)."""
+    """The JSON/CSV form of a listing row (public format: keys of LISTING_COLUMNS plus rule_id, overdue, late,
+    reference)."""
     return {
         "kind": row.kind,
         "alert_id": row.alert_id,
@@ -139,6 +140,8 @@ def listing_record(row: ListingRow) -> dict[str, Any]:
         "acknowledged_at": _iso(row.acknowledged_at),
         "status": row.status,
         "overdue": row.overdue,
+        "late": row.late,
+        "reference": row.reference,
     }
 
 

@@ -13,7 +13,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from safety.model.events import Enrollment, Infusion
-from safety.reports.listings import LISTED_KINDS
 from safety.reports.status import AlertStatus
 from safety.rules.protocol import StoppingRule
 from safety.stats import clopper_pearson, prob_rate_above
@@ -161,14 +160,7 @@ def overview(
     for st in statuses:
         if st.state == "open":
             open_alerts[str(st.alert.kind)] = open_alerts.get(str(st.alert.kind), 0) + 1
-    overdue = sum(
-        1
-        for st in live
-        if st.alert.kind in LISTED_KINDS
-        and st.alert.report_due_at is not None
-        and st.submitted_at is None
-        and generated_at > st.alert.report_due_at
-    )
+    overdue = sum(1 for st in statuses if st.overdue(generated_at))
     return Overview(
         study_id=study_id,
         generated_at=generated_at,

@@ -40,7 +40,11 @@ def build_report(
     stopping: StoppingParams | None = None,
     tz: tzinfo = DEFAULT_TZ,
 ) -> Report:
-    """The one entry point the pages, the feed and ``safety report`` share."""
+    """The one entry point the pages, the feed and ``safety report`` share.
+
+    ``generated_at`` is kept in the study's zone ``tz``: the documents print every time in the zone of
+    ``overview.generated_at`` (streams/web/times.py)."""
+    generated_at = generated_at.astimezone(tz)  # every document shows its times in this one zone
     evs = [e for e in read_events(events, tz) if e.study_id == study_id]
     als = [a for a in read_alerts(alerts) if a.study_id == study_id]
     sts = alert_statuses(als, read_acks(acks))

@@ -2,9 +2,10 @@
 
 Reads a replay's output folder (events.jsonl, graded.jsonl, alerts.jsonl and, when present, acks.jsonl) and
 writes safety-summary.json/.csv/.html, ethics.atom and the pages as static HTML (overview.html, alerts.html,
-subject-<code>.html, edish.html). The worker serves the same documents from the stream (streams/web/pages.py);
-both are built by the pure functions of safety.reports / streams.web.ethics / streams.web.views, with the
-one template environment of streams/web/templating.py.
+alert-<alert_id>.html, overdue.html, ae-listing.html, lab-listing.html, ethics.html, ethics-feed.html,
+subject-<code>.html, edish.html) with the lists' CSV. The worker serves the same documents from the stream
+(streams/web/pages.py); both are built by the pure functions of safety.reports / streams.web.ethics /
+streams.web.views, with the one template environment of streams/web/templating.py.
 
 ``generated_at`` defaults to the latest time found in the inputs, so the same folder always gives the same
 files (byte for byte); pass ``--generated-at now`` for the wall clock or an ISO 8601 time.
@@ -25,8 +26,11 @@ from safety.errors import SafetyError
 from safety.reports import (
     Report,
     StoppingParams,
+    ae_listing,
+    alert_detail,
     build_report,
     edish_points,
+    lab_listing,
     read_acks,
     read_alerts,
     read_events,
@@ -138,9 +142,35 @@ def write_report(
             tz=tz,
         )
         files[f"subject-{code}.html"] = pages.subject_page(timeline, links)
+    files.update(_lists(report, study_events, graded, links, tz, rules.criteria))
+    for st in report.statuses:
+        detail = alert_detail(st, study_events, graded_by_subject.get(st.alert.subject_id, []))
+        files[f"alert-{st.alert.alert_id}.html"] = pages.alert_page(
+            detail, links, report.overview.generated_at.tzinfo, report.overview.generated_at
+        )
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8", newline="")
     return report
+
+
+def _lists(
+    report: Report, events: list[Any], graded: list[Any], links: pages.Links, tz: Any, criteria: Any
+) -> dict[str, str]:
+    """The lists and the committee's pages, as the worker serves them unfiltered (a static page cannot filter)."""
+    ae_rows = ae_listing(events, tz, criteria)
+    labs = lab_listing([g for g in graded if g.study_id == report.overview.study_id])
+    shown_tz = report.overview.generated_at.tzinfo
+    return {
+        "alerts.csv": pages.alerts_csv(report),
+        "overdue.html": pages.overdue_page(report, links),
+        "overdue.csv": pages.overdue_csv(report),
+        "ae-listing.html": pages.ae_listing_page(ae_rows, links, report.overview.study_id, shown_tz),
+        "ae-listing.csv": pages.ae_csv(ae_rows, shown_tz),
+        "lab-listing.html": pages.lab_listing_page(labs, links, report.overview.study_id, shown_tz, 1, None),
+        "lab-listing.csv": pages.lab_csv(labs, shown_tz),
+        "ethics.html": pages.ethics_page(report, links),
+        "ethics-feed.html": pages.feed_page(report, links),
+    }
 
 
 def _when(text: str | None) -> datetime | None:

@@ -4,7 +4,8 @@ Every page (streams/web/pages.py) needs the whole study, but a worker owns only 
 faust GlobalTable, so every worker reads every partition's view. Each key has one writer (convention 10):
 ``s:<subject_id>`` is written on the worker that owns the subject's partition (the ingest agent hands it the
 events and graded rows it accepted; the agent on safety.alerts, keyed by subject_id, adds alerts),
-``a:<alert_id>`` by the agent on safety.acks (keyed by alert_id), ``x:<alert_id>`` (the alert itself, so any
+``a:<alert_id>`` by the agent on safety.acks (keyed by alert_id), ``d:<alert_id>`` (the alert's delivery ledger
+entry, for its page) by the agent on safety.deliveries (keyed by alert_id), ``x:<alert_id>`` (the alert itself, so any
 worker's ack endpoint finds it by id: streams/web/acks.py) by the alerts agent of the alert's subject partition. What
 a subject's view keeps is bounded
 (``SubjectView.add_*``): every enrolment, infusion, AE, death and alert, and for the six timeline tests the
@@ -26,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from safety.coding import without_free_text
-from safety.delivery.ledger import ack_refusal, submission_refusal
+from safety.delivery.ledger import LedgerEntry, ack_refusal, submission_refusal
 from safety.model.outputs import Alert, GradedObservation
 from safety.reports import (
     TIMELINE_TESTS,
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 KEEP_FIRST, KEEP_LAST = 8, 400  # per subject and test: baseline candidates + recent follow-up
 MAX_ALERTS = 1000
 MAX_ACKS = 20
+MAX_ATTEMPTS = 20  # per delivery, in the view: the latest ones
 MAX_VIEW_BYTES = 512 * 1024  # a year of a subject is ~80 KB; a Kafka record may have 1 MB
 FEED_INTERVAL_SECONDS = 3600.0
 
@@ -100,6 +102,32 @@ def ack_key(alert_id: str) -> str:
 
 def alert_key(alert_id: str) -> str:
     return f"x:{alert_id}"
+
+
+def ledger_key(alert_id: str) -> str:
+    return f"d:{alert_id}"
+
+
+def ledger_view(entry: LedgerEntry) -> LedgerEntry:
+    """A ledger entry as the view keeps it: the last ``MAX_ATTEMPTS`` attempts of each delivery (an owed
+    delivery is retried hourly until it goes through; each attempt keeps its number, so the page says how many
+    came before) and no sender address of an acknowledgement (the view's changelog is a topic)."""
+    deliveries = tuple(d.model_copy(update={"attempts": d.attempts[-MAX_ATTEMPTS:]}) for d in entry.deliveries)
+    acks = tuple(a.model_copy(update={"remote": None}) for a in entry.acks)
+    subs = tuple(s.model_copy(update={"remote": None}) for s in entry.ethics_submissions)
+    return entry.model_copy(update={"deliveries": deliveries, "acks": acks, "ethics_submissions": subs})
+
+
+def ledger_entry(ctx: Any, alert_id: str) -> LedgerEntry | None:
+    """The alert's delivery ledger entry as the view holds it, None when there is none (yet) or it does not read."""
+    raw = ctx.tables.extra["dashboard_view"].get(ledger_key(alert_id).encode())
+    if raw is None:
+        return None
+    try:
+        return LedgerEntry.model_validate_json(raw)
+    except ValidationError:
+        log.warning("dashboard: the ledger entry of an alert does not read; its page shows no deliveries")
+        return None
 
 
 def snapshot(
@@ -209,7 +237,7 @@ def _json(value: bytes | str | None) -> dict[str, Any] | None:
 
 
 def register(app: Any, ctx: Any) -> Any:
-    """Declare the view GlobalTable, its feed from ingest, two agents and the ethics-feed timer; returns the table.
+    """Declare the view GlobalTable, its feed from ingest, three agents and the ethics-feed timer; returns the table.
 
     Events and graded rows come from what the ingest agent accepted (``ctx.accepted_listeners``), never from the
     input topic: the view holds nothing ingest rejected (a value of 10^400, a record keyed by another subject, a
@@ -292,6 +320,17 @@ def register(app: Any, ctx: Any) -> Any:
                     view[key] = json.dumps((known + [record])[-MAX_ACKS:], ensure_ascii=False).encode()
             except Exception:  # noqa: BLE001 - one bad record must not restart the agent (and stall it)
                 log.exception("dashboard: a record of the acks topic was skipped")
+
+    @app.agent(ctx.topics.deliveries, name="dashboard_deliveries")
+    async def deliveries(stream: Any) -> None:
+        async for value in stream:
+            try:
+                if value is None:
+                    continue
+                entry = ledger_view(LedgerEntry.model_validate_json(value))
+                view[ledger_key(entry.alert_id).encode()] = entry.model_dump_json().encode()
+            except Exception:  # noqa: BLE001 - one bad record must not restart the agent (and stall it)
+                log.exception("dashboard: a record of the deliveries topic was skipped")
 
     interval = float(
         getattr(ctx.settings, "ethics_feed_interval", FEED_INTERVAL_SECONDS) or FEED_INTERVAL_SECONDS

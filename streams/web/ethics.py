@@ -11,16 +11,16 @@ never sees an entry twice.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import uuid
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, tzinfo
 from typing import Any
 
 from safety.coding import alert_term
 from safety.reports import FEED_KINDS, LISTING_COLUMNS, AlertStatus, Report, listing_record, summary_document
-from streams.web.templating import render
+from streams.web.templating import csv_text, render
+from streams.web.times import stamp
 
 # Fixed namespace of this service's feed ids (never change it: ids must stay stable across releases).
 FEED_NAMESPACE = uuid.UUID("6f1c3a52-8d0e-5b7a-9c41-2e5d7f0a9b13")
@@ -47,72 +47,91 @@ def feed_id(study_id: str) -> str:
     return f"urn:uuid:{uuid.uuid5(FEED_NAMESPACE, 'feed:' + study_id)}"
 
 
-def _rfc3339(t: datetime) -> str:
-    return t.isoformat()
-
-
-def _entry_title(st: AlertStatus) -> str:
+def entry_title(st: AlertStatus) -> str:
     a = st.alert
     day = "" if a.study_day is None else f" D{a.study_day}"
     shown = alert_term(a)
     term = f" {shown}" if shown else ""
     grade = "" if a.grade is None else f" G{a.grade}"
     suffix = "" if st.state == "open" else f" [{STATE_LABELS[st.state]}]"
-    return f"{a.kind} {a.subject_id}{day}{term}{grade}{suffix}"
+    late = " [迟交 / submitted late]" if st.late else ""
+    return f"{a.kind} {a.subject_id}{day}{term}{grade}{suffix}{late}"
 
 
-def _entry_text(st: AlertStatus) -> str:
-    """Bilingual plain text (Chinese first, then English); subject code only, never another identifier."""
+def entry_facts(
+    st: AlertStatus, tz: tzinfo | None, when: Callable[[datetime | None, tzinfo | None], str] = stamp
+) -> list[tuple[str, str]]:
+    """(label, value) of an entry, Chinese first then English; subject code only, never another identifier.
+
+    Every acknowledgement and submission is listed with who, when, what they concluded and the committee's
+    reference, times in the one zone ``tz``, written by ``when`` (streams/web/times.py: RFC 3339 in the feed,
+    the pages' form on a page)."""
     a = st.alert
-    lines = [
-        KIND_LABELS.get(str(a.kind), str(a.kind)),
-        f"受试者 / Subject: {a.subject_id}",
-        f"研究日 / Study day: {'' if a.study_day is None else a.study_day}",
-        f"术语 / Term: {alert_term(a) or ''}",
-        f"分级 / Grade: {'' if a.grade is None else a.grade}",
-        f"规则 / Rule: {a.rule_id}",
-        f"发出 / Raised: {_rfc3339(a.raised_at)}",
-        f"报告期限 / Report due: {'' if a.report_due_at is None else _rfc3339(a.report_due_at)}",
-        f"状态 / Status: {STATE_LABELS[st.state]}",
+    facts = [
+        ("类型 / Kind", KIND_LABELS.get(str(a.kind), str(a.kind))),
+        ("受试者 / Subject", a.subject_id),
+        ("研究日 / Study day", "" if a.study_day is None else str(a.study_day)),
+        ("术语 / Term", alert_term(a) or ""),
+        ("分级 / Grade", "" if a.grade is None else str(a.grade)),
+        ("规则 / Rule", a.rule_id),
+        ("发出 / Raised", when(a.raised_at, tz)),
+        ("报告期限 / Report due", when(a.report_due_at, tz)),
+        ("状态 / Status", STATE_LABELS[st.state]),
     ]
-    if st.acknowledged_at:
-        lines.append(f"确认 / Acknowledged: {_rfc3339(st.acknowledged_at)}")
-    if st.submitted_at:
-        lines.append(f"已提交伦理委员会 / Submitted to the ethics committee: {_rfc3339(st.submitted_at)}")
+    for r in st.records:
+        who = f"{r.by or ''} ({r.role})" if r.role and r.role != r.by else (r.by or "")
+        if r.action == "acknowledged":
+            text = f"{who}, {when(r.at, tz)}: {r.conclusion or ''}"
+            if r.causality:
+                text += f" (因果 / causality: {r.causality})"
+            facts.append(("确认 / Acknowledged", text))
+        else:
+            ref = f", 受理号 / reference {r.reference}" if r.reference else ""
+            facts.append(("已提交伦理委员会 / Submitted to the ethics committee", f"{who}, {when(r.at, tz)}{ref}"))
+    if st.late:
+        facts.append(("迟交 / Late", "报告晚于期限提交 / the report was submitted after its due time"))
     if st.withdrawn_at:
-        lines.append(f"撤回 / Withdrawn: {_rfc3339(st.withdrawn_at)} ({st.withdrawn_reason or ''})")
+        facts.append(("撤回 / Withdrawn", f"{when(st.withdrawn_at, tz)} ({st.withdrawn_reason or ''})"))
     if a.basis and a.kind == "STOPPING_BOUNDARY":
-        lines.append("依据 / Basis: " + json.dumps(a.basis, ensure_ascii=False, sort_keys=True))
-    return "\n".join(lines)
+        facts.append(("依据 / Basis", json.dumps(a.basis, ensure_ascii=False, sort_keys=True)))
+    return facts
 
 
-def atom_feed(report: Report, *, base_url: str | None = None, title: str | None = None) -> str:
-    """The ethics committee feed (Atom 1.0); ``base_url`` adds self/alternate links (served by the worker)."""
-    ov = report.overview
-    entries = sorted(
+def feed_entries(report: Report) -> list[AlertStatus]:
+    """The feed's alerts (``FEED_KINDS``), the latest change first."""
+    return sorted(
         (s for s in report.statuses if s.alert.kind in FEED_KINDS),
         key=lambda s: (s.updated, s.alert.alert_id),
         reverse=True,
     )
+
+
+def atom_feed(report: Report, *, base_url: str | None = None, title: str | None = None) -> str:
+    """The ethics committee feed (Atom 1.0); ``base_url`` adds self/alternate links (served by the worker): an
+    entry's alternate is the alert's page, which the ethics role may open. Times are in the report's zone."""
+    ov = report.overview
+    tz = ov.generated_at.tzinfo
+    entries = feed_entries(report)
     updated = max((s.updated for s in entries), default=ov.generated_at)
     return render(
         "ethics.atom",
         id=feed_id(ov.study_id),
         title=title or f"{ov.study_id} 安全性报告 / Safety reports",
         subtitle=SUBTITLE,
-        updated=_rfc3339(updated),
+        updated=stamp(updated, tz),
         root=base_url.rstrip("/") if base_url else None,
         entries=[
             {
                 "id": entry_id(st.alert.alert_id),
-                "title": _entry_title(st),
-                "updated": _rfc3339(st.updated),
-                "published": _rfc3339(st.alert.raised_at),
+                "alert_id": st.alert.alert_id,
+                "title": entry_title(st),
+                "updated": stamp(st.updated, tz),
+                "published": stamp(st.alert.raised_at, tz),
                 "kind": str(st.alert.kind),
                 "kind_label": KIND_LABELS.get(str(st.alert.kind), ""),
                 "state": st.state,
-                "subject": st.alert.subject_id,
-                "text": _entry_text(st),
+                "late": st.late,
+                "text": "\n".join(f"{k}: {v}" for k, v in entry_facts(st, tz)),
             }
             for st in entries
         ],
@@ -134,38 +153,11 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-# A spreadsheet reads a cell that starts with one of these as a formula (OWASP, CSV Injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _inert(text: str) -> str:
-    """``text`` as a spreadsheet shows it, never runs it: a leading single quote before a formula start."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def _csv_cell(value: Any) -> str:
-    """A CSV cell (OWASP, CSV Injection): numbers as they are (a study day of -3 stays a number), every text,
-    each part of a list too, neutralised; the writer quotes every cell, so a separator inside stays text."""
-    if isinstance(value, list):
-        return ";".join(_inert(str(v)) for v in value)
-    if isinstance(value, (bool, int, float)) or value is None:
-        return _cell(value)
-    return _inert(str(value))
-
-
 def summary_csv(report: Report) -> str:
-    """The SAE/SUSAR line listing as CSV (RFC 4180), header ``LISTING_COLUMNS``, one row per alert.
-
-    Every cell is quoted and no text cell can start a formula (``_csv_cell``): the ethics committee opens it in
-    a spreadsheet.
-    """
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
-    writer.writerow(LISTING_COLUMNS)
-    for row in report.listing:
-        record = listing_record(row)
-        writer.writerow([_csv_cell(record[c]) for c in LISTING_COLUMNS])
-    return buf.getvalue()
+    """The SAE/SUSAR line listing as CSV (RFC 4180), header ``LISTING_COLUMNS``, one row per alert, written
+    through the one CSV policy (streams/web/templating.py ``csv_text``): the committee opens it in a spreadsheet."""
+    records = (listing_record(row) for row in report.listing)
+    return csv_text(LISTING_COLUMNS, ([r[c] for c in LISTING_COLUMNS] for r in records))
 
 
 def _pct_ci(ci: list[float] | None) -> str:
@@ -225,7 +217,7 @@ def summary_html(report: Report) -> str:
                 r["outcome"],
                 r["report_due_at"],
                 r["submitted_at"],
-                r["status"] + (" (逾期 / overdue)" if r["overdue"] else ""),
+                r["status"] + (" (逾期 / overdue)" if r["overdue"] else "") + (" (迟交 / late)" if r["late"] else ""),
             )
         ]
         for r in doc["line_listing"]

@@ -1,11 +1,16 @@
 """The safety pages and the ethics committee feed on the worker's web server (issue 7).
 
-Routes (GET): ``/overview``, ``/alerts``, ``/subjects/{subject_id}``, ``/edish[?view=baseline]``,
-``/feeds/ethics.atom``, ``/reports/safety-summary.{json,csv,html}``. Acknowledge buttons on ``/alerts`` and
-``/overview`` post to ``/alerts/{alert_id}/ack`` (streams/web/acks.py); this module writes nothing.
+Routes (GET): ``/overview``, ``/alerts[.csv]`` (filter and sort: ``kind``, ``status``, ``subject``, ``day_from``,
+``day_to``, ``sort``, ``order``), ``/alerts/{alert_id}`` (basis, triggering values, deliveries, acknowledgements,
+escalations, withdrawal), ``/reports/overdue[.csv]``, ``/listings/ae[.csv]``, ``/listings/labs[.csv]``
+(``min_grade``, ``subject``), ``/subjects/{subject_id}``, ``/edish[?view=baseline]``, ``/ethics`` (the committee's
+landing page), ``/feeds/ethics.atom`` and its page ``/feeds/ethics.html``, ``/reports/safety-summary.{json,csv,html}``.
+Acknowledge buttons on ``/alerts`` and ``/overview`` post to ``/alerts/{alert_id}/ack`` (streams/web/acks.py);
+this module writes nothing.
 
 Roles (SAFETY_AUTH_TOKENS, streams/web/auth.py): ``safety_officer`` and ``pi`` see everything, ``ethics`` sees
-the feed and the reports. The token comes as ``Authorization: Bearer <token>`` or, for a browser,
+its landing page, the feed, the reports and the pages of the alerts the feed carries (never a subject's data).
+The token comes as ``Authorization: Bearer <token>`` or, for a browser,
 ``?token=<token>`` (carried on every link of the pages). With no tokens configured every page answers 403
 and says how to set them.
 HTML, SVG, Atom, CSV and JSON are built by streams.web.views and streams.web.ethics from the view models of
@@ -22,8 +27,21 @@ from typing import Any
 
 from aiohttp import web
 
+from safety.delivery.ledger import LedgerEntry
 from safety.errors import SafetyError
-from safety.reports import Report, edish_points, read_events, read_graded, subject_timeline
+from safety.reports import (
+    FEED_KINDS,
+    AeRow,
+    AlertQuery,
+    Report,
+    ae_listing,
+    alert_detail,
+    edish_points,
+    lab_listing,
+    read_events,
+    read_graded,
+    subject_timeline,
+)
 from safety.rules.ruleset import RuleSet, load_ruleset
 from safety.vocab import ROLES
 from streams.web import ethics
@@ -46,6 +64,8 @@ class Pages:
 
     ``rules`` gives the worker's rule set (``lambda: ctx.rules``): the timelines draw its CTCAE bands and the
     eDISH plot its Hy's law lines. Without it the default study's rules are loaded once, on first use.
+    ``ledger`` gives an alert's delivery ledger entry as the pages can read it (streams/web/dashboard.py), None
+    when there is none yet: the alert page shows its deliveries and escalations.
     ``stale`` says why the data cannot be trusted now (the broker is unreachable: streams/worker/health.py), else None;
     every page then answers 503 with that banner instead of stale data.
     """
@@ -59,10 +79,12 @@ class Pages:
         tz: Any = None,
         rules: Callable[[], RuleSet] | None = None,
         stale: Callable[[], str | None] = lambda: None,
+        ledger: Callable[[str], LedgerEntry | None] = lambda alert_id: None,
     ) -> None:
         self.source, self.tokens, self.clock, self.public_url, self.tz = source, tokens, clock, public_url, tz
         self.rules = rules or functools.cache(load_ruleset)
         self.stale = stale
+        self.ledger = ledger
 
     def routes(self) -> list[tuple[str, str, Handler]]:
         return [
@@ -74,6 +96,16 @@ class Pages:
             ("GET", "/reports/safety-summary.json", self._guard(ROLES, self.summary_json)),
             ("GET", "/reports/safety-summary.csv", self._guard(ROLES, self.summary_csv)),
             ("GET", "/reports/safety-summary.html", self._guard(ROLES, self.summary_html)),
+            ("GET", "/alerts.csv", self._guard(OFFICER_ROLES, self.alerts_csv)),
+            ("GET", "/alerts/{alert_id}", self._guard(ROLES, self.alert)),
+            ("GET", "/reports/overdue", self._guard(ROLES, self.overdue)),
+            ("GET", "/reports/overdue.csv", self._guard(ROLES, self.overdue_csv)),
+            ("GET", "/listings/ae", self._guard(OFFICER_ROLES, self.ae_listing)),
+            ("GET", "/listings/ae.csv", self._guard(OFFICER_ROLES, self.ae_csv)),
+            ("GET", "/listings/labs", self._guard(OFFICER_ROLES, self.lab_listing)),
+            ("GET", "/listings/labs.csv", self._guard(OFFICER_ROLES, self.lab_csv)),
+            ("GET", "/ethics", self._guard(ROLES, self.ethics)),
+            ("GET", "/feeds/ethics.html", self._guard(ROLES, self.feed_html)),
         ]
 
     def _guard(self, allowed: tuple[str, ...], handler: Handler) -> Handler:
@@ -119,7 +151,112 @@ class Pages:
 
     async def alerts(self, request: web.Request) -> web.Response:
         report, _, _ = self.source(self._now())
-        return _html(pages.alerts_page(report, self._links(request)))
+        links = self._links(request)
+        query = _alert_query(request, report)
+        if isinstance(query, str):
+            return _html(pages.alerts_page(report, links, refusal=query), status=400)
+        if not any(k in request.query for k in ("kind", "status", "subject", "day_from", "day_to", "sort")):
+            query = AlertQuery(status="open")  # the list a day starts from: what is still to acknowledge
+        return _html(pages.alerts_page(report, links, query))
+
+    async def alerts_csv(self, request: web.Request) -> web.Response:
+        report, _, _ = self.source(self._now())
+        query = _alert_query(request, report)
+        if isinstance(query, str):
+            return _denied(400, query)
+        return _csv(pages.alerts_csv(report, query), f"{report.overview.study_id}-alerts.csv")
+
+    def _role(self, request: web.Request) -> str | None:
+        token = bearer_token(request.headers) or request.query.get("token")
+        return role_for_token(self.tokens, token) if token else None
+
+    async def alert(self, request: web.Request) -> web.Response:
+        alert_id = request.match_info["alert_id"]
+        report, events, graded = self.source(self._now())
+        status = next((s for s in report.statuses if s.alert.alert_id == alert_id), None)
+        if status is None:
+            return _denied(404, f"no alert {alert_id!r} in this study's data; the alert list links every alert")
+        if self._role(request) not in OFFICER_ROLES and status.alert.kind not in FEED_KINDS:
+            return _denied(403, f"the ethics committee's pages show {', '.join(FEED_KINDS)} alerts only")
+        rules = self._rules()
+        tz = self.tz if self.tz is not None else (rules.tz if not isinstance(rules, web.Response) else None)
+        detail = alert_detail(
+            status,
+            read_events(events, tz) if tz is not None else read_events(events),
+            read_graded(graded),
+            self.ledger(alert_id),
+        )
+        return _html(pages.alert_page(detail, self._links(request), report.overview.generated_at.tzinfo,
+                                      report.overview.generated_at))
+
+    async def overdue(self, request: web.Request) -> web.Response:
+        report, _, _ = self.source(self._now())
+        return _html(pages.overdue_page(report, self._links(request)))
+
+    async def overdue_csv(self, request: web.Request) -> web.Response:
+        report, _, _ = self.source(self._now())
+        return _csv(pages.overdue_csv(report), f"{report.overview.study_id}-overdue.csv")
+
+    def _ae_rows(self, events: list[Any], report: Report) -> tuple[list[AeRow], Any] | web.Response:
+        rules = self._rules()
+        if isinstance(rules, web.Response):
+            return rules
+        tz = self.tz if self.tz is not None else rules.tz
+        study = [e for e in read_events(events, tz) if e.study_id == report.overview.study_id]
+        return ae_listing(study, tz, rules.criteria), tz
+
+    async def ae_listing(self, request: web.Request) -> web.Response:
+        report, events, _ = self.source(self._now())
+        rows = self._ae_rows(events, report)
+        if isinstance(rows, web.Response):
+            return rows
+        return _html(pages.ae_listing_page(rows[0], self._links(request), report.overview.study_id, rows[1]))
+
+    async def ae_csv(self, request: web.Request) -> web.Response:
+        report, events, _ = self.source(self._now())
+        rows = self._ae_rows(events, report)
+        if isinstance(rows, web.Response):
+            return rows
+        return _csv(pages.ae_csv(*rows), f"{report.overview.study_id}-ae-listing.csv")
+
+    def _labs(self, request: web.Request, report: Report, graded: list[Any]) -> tuple[list[Any], int] | str:
+        raw = request.query.get("min_grade") or "1"
+        if raw not in ("0", "1", "2", "3", "4", "5"):
+            return f"min_grade={raw!r} is not a CTCAE grade: use 0 (every value) to 5"
+        rows = lab_listing(
+            [g for g in read_graded(graded) if g.study_id == report.overview.study_id],
+            min_grade=int(raw),
+            subject=(request.query.get("subject") or "").strip() or None,
+        )
+        return rows, int(raw)
+
+    async def lab_listing(self, request: web.Request) -> web.Response:
+        report, _, graded = self.source(self._now())
+        labs = self._labs(request, report, graded)
+        if isinstance(labs, str):
+            return _denied(400, labs)
+        subject = (request.query.get("subject") or "").strip() or None
+        page = pages.lab_listing_page(
+            labs[0], self._links(request), report.overview.study_id, report.overview.generated_at.tzinfo, labs[1],
+            subject,
+        )
+        return _html(page)
+
+    async def lab_csv(self, request: web.Request) -> web.Response:
+        report, _, graded = self.source(self._now())
+        labs = self._labs(request, report, graded)
+        if isinstance(labs, str):
+            return _denied(400, labs)
+        text = pages.lab_csv(labs[0], report.overview.generated_at.tzinfo)
+        return _csv(text, f"{report.overview.study_id}-lab-listing.csv")
+
+    async def ethics(self, request: web.Request) -> web.Response:
+        report, _, _ = self.source(self._now())
+        return _html(pages.ethics_page(report, self._links(request)))
+
+    async def feed_html(self, request: web.Request) -> web.Response:
+        report, _, _ = self.source(self._now())
+        return _html(pages.feed_page(report, self._links(request)))
 
     def _rules(self) -> RuleSet | web.Response:
         try:
@@ -197,8 +334,28 @@ class Pages:
         return _html(ethics.summary_html(report))
 
 
-def _html(text: str) -> web.Response:
-    return web.Response(body=text.encode("utf-8"), headers={"Content-Type": "text/html; charset=utf-8"})
+def _html(text: str, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status, body=text.encode("utf-8"), headers={"Content-Type": "text/html; charset=utf-8"}
+    )
+
+
+def _csv(text: str, filename: str) -> web.Response:
+    return web.Response(
+        body=text.encode("utf-8"),
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{filename}"',
+        },
+    )
+
+
+def _alert_query(request: web.Request, report: Report) -> AlertQuery | str:
+    """The alert list's filter from the query string, or why it cannot be used."""
+    try:
+        return AlertQuery.parse(request.query, sorted({str(s.alert.kind) for s in report.statuses}))
+    except SafetyError as exc:
+        return str(exc)
 
 
 def _denied(status: int, message: str, challenge: bool = False, retry_after: int | None = None) -> web.Response:
@@ -234,11 +391,12 @@ def register(app: Any, ctx: Any) -> Pages:
         public_url=ctx.settings.web.public_url,
         rules=lambda: ctx.rules,
         stale=lambda: stale_banner(app, ctx.broker_health),
+        ledger=lambda alert_id: dashboard.ledger_entry(ctx, alert_id),
     )
     add_routes(app.web.web_app.router, handlers)
     log.info(
-        "safety pages: /overview /alerts /subjects/{code} /edish /feeds/ethics.atom "
-        "/reports/safety-summary.{json,csv,html}"
+        "safety pages: /overview /alerts /alerts/{id} /reports/overdue /listings/{ae,labs} /subjects/{code} /edish "
+        "/ethics /feeds/ethics.{atom,html} /reports/safety-summary.{json,csv,html}"
     )
     return handlers
 

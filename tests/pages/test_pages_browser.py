@@ -142,7 +142,13 @@ def live_site() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     async def start() -> None:
         app = web.Application()
         add_page_routes(
-            app.router, Pages(source, dict((t, r) for t, r in TOKENS.items()), clock=lambda: fx.GENERATED_AT)
+            app.router,
+            Pages(
+                source,
+                dict((t, r) for t, r in TOKENS.items()),
+                clock=lambda: fx.GENERATED_AT,
+                ledger=_ledger_of,
+            ),
         )
         acks = AckEndpoints(
             dict(TOKENS),
@@ -173,6 +179,32 @@ def live_site() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     asyncio.run_coroutine_threadsafe(holder["runner"].cleanup(), loop).result(20)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(20)
+
+
+def _ledger_of(alert_id: str) -> Any:
+    """A delivery ledger entry for the SAE of AA-002: its email went out on the second attempt, then an
+    escalation to the safety officer (what the delivery stage writes to safety.deliveries)."""
+    from datetime import timedelta
+
+    from safety.delivery.ledger import Attempt, EscalationRecord, Target, open_entry
+    from safety.model.outputs import Alert
+
+    raw = next((a for a in fx.alerts() if a["alert_id"] == alert_id), None)
+    if raw is None or (raw["kind"], raw["subject_id"]) != ("SAE", "AA-002"):
+        return None
+    alert = Alert.model_validate(raw)
+    entry = open_entry(alert, [Target(channel="mail-pi", recipient="pi", scheme="mailto")], alert.raised_at)
+    sent = entry.deliveries[0].model_copy(
+        update={
+            "state": "delivered",
+            "attempts": (
+                Attempt(number=1, at=alert.raised_at, outcome="failed", error="SMTP 451 try again later"),
+                Attempt(number=2, at=alert.raised_at + timedelta(minutes=1), outcome="delivered"),
+            ),
+        }
+    )
+    escalation = EscalationRecord(reason="UNACKNOWLEDGED", at=alert.raised_at + timedelta(hours=2))
+    return entry.model_copy(update={"deliveries": (sent,), "escalations": (escalation,)})
 
 
 @pytest.fixture(scope="module")
@@ -395,3 +427,57 @@ def test_the_acknowledgement_link_page_is_readable_on_a_phone_and_acknowledges_o
         assert errors == []
     finally:
         context.close()
+
+
+def test_officer_filters_overdue_reports_and_opens_an_alerts_history(page: Any, live_site: Any) -> None:
+    """The safety officer's day: the overview's overdue count opens the list of overdue reports, which says who
+    must act; the alert list filtered to overdue (a GET form, no script) opens the alert's page with its basis,
+    deliveries per channel and escalations."""
+    url, _ = live_site
+    page.goto(f"{url}/overview?token=tok-so")
+    page.get_by_test_id("overdue-reports").locator("a").click()
+    page.get_by_test_id("overdue-reports").wait_for()
+    rows = page.locator('table[data-testid="overdue-reports"] tbody tr[data-alert-id]')
+    assert rows.count() >= 1
+    assert "pi: submit the ethics committee report (overdue)" in rows.first.get_by_test_id("to-act").inner_text()
+    _shot(page, "overdue-reports.png")
+    page.goto(f"{url}/alerts?token=tok-so")
+    form = page.get_by_test_id("alert-filters")
+    form.locator('select[name="status"]').select_option("overdue")
+    form.locator('select[name="kind"]').select_option("SAE")
+    form.get_by_test_id("filter-button").click()
+    page.wait_for_url("**status=overdue**")
+    assert "token=tok-so" in page.url  # the filter form carries the token
+    listed = page.locator('table[data-testid="open-alerts"] tbody tr[data-alert-id]')
+    assert listed.count() == 1 and listed.first.get_attribute("data-overdue") == "1"
+    _shot(page, "alerts-overdue.png")
+    listed.first.get_by_test_id("alert-link").click()
+    page.get_by_test_id("alert-title").wait_for()
+    assert page.get_by_test_id("alert-term").inner_text() == "Lung infection"
+    assert "overdue" in page.get_by_test_id("alert-state").inner_text()
+    deliveries = page.locator('table[data-testid="deliveries"] tbody tr')
+    assert deliveries.count() == 1 and "SMTP 451" in deliveries.first.inner_text()
+    assert "UNACKNOWLEDGED" in page.get_by_test_id("escalations").inner_text()
+    assert page.console_errors == []
+    _shot(page, "alert-page.png")
+
+
+def test_committee_opens_its_feed_entry_and_reaches_the_alert_page(page: Any, live_site: Any) -> None:
+    """The ethics committee lands on its page, opens the feed as a page (not raw XML), and an entry opens the
+    alert's page, which its role may see; nothing there links to a subject's data it may not open."""
+    url, _ = live_site
+    page.goto(f"{url}/ethics?token=tok-ethics")
+    assert page.console_errors == []
+    _shot(page, "ethics-landing.png")
+    page.get_by_test_id("feed-html-link").click()
+    entries = page.locator("article.entry")
+    entries.first.wait_for()
+    assert entries.count() >= 3
+    _shot(page, "ethics-feed.png")
+    sae = page.locator('article.entry[data-kind="SAE"]').first
+    sae.get_by_test_id("entry-link").click()
+    page.get_by_test_id("alert-title").wait_for()
+    assert page.url.split("?")[0].startswith(f"{url}/alerts/")
+    assert page.locator('a[href*="/subjects/"]').count() == 0
+    assert page.console_errors == []
+    _shot(page, "ethics-alert-page.png")

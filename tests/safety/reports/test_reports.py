@@ -351,11 +351,24 @@ def test_report_cli_writes_every_document_byte_identically_on_a_rerun(tmp_path: 
     source = fx.write_replay_folder(tmp_path / "replay")
     assert main(["report", "--from-replay", str(source), "--out", str(tmp_path / "a"), "--quiet"]) == 0
     assert main(["report", "--from-replay", str(source), "--out", str(tmp_path / "b"), "--quiet"]) == 0
-    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    names = sorted(p.name for p in (tmp_path / "a").iterdir() if not p.name.startswith("alert-"))
+    alert_pages = sorted(p.name for p in (tmp_path / "a").iterdir() if p.name.startswith("alert-"))
+    assert alert_pages == sorted(
+        f"alert-{a['alert_id']}.html" for a in fx.alerts() if a["kind"] != "ALERT_WITHDRAWN"
+    )
     assert names == [
+        "ae-listing.csv",
+        "ae-listing.html",
+        "alerts.csv",
         "alerts.html",
         "edish.html",
+        "ethics-feed.html",
         "ethics.atom",
+        "ethics.html",
+        "lab-listing.csv",
+        "lab-listing.html",
+        "overdue.csv",
+        "overdue.html",
         "overview.html",
         "safety-summary.csv",
         "safety-summary.html",
