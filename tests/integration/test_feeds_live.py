@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.feeds.test_feeds import IDENTIFIERS, START, neutrophils
+from tests.streams.feeds.test_hl7v2_fhir import IDENTIFIERS, START, neutrophils
 
 from streams.dev.broker import EmbeddedBroker, free_port
 from streams.feeds.live import END as END_BLOCK
