@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024  # the largest legitimate body is an acknowledgement: 2,000 characters of conclusion
 PUBLIC = re.compile(r"^/(?:login|static/(?:safety|summary)\.(?:css|js)|alerts/[0-9a-f]{24}/ack(?:/link)?)$")
+LINK_POST = re.compile(r"^/alerts/[0-9a-f]{24}/ack/link$")  # authenticated by the link's signature, not the cookie
 ACK_POST = re.compile(r"^/alerts/([0-9a-f]{24})/(ack|ethics-submitted|ack/link)$")
 SAFE_NEXT = re.compile(r"^/[A-Za-z0-9/_.-]{0,200}$")
 LOGIN_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -70,11 +71,14 @@ STATIC = {"safety.css": "text/css", "summary.css": "text/css", "safety.js": "tex
 ACK_ACTIONS = {"ack": "ack", "ethics-submitted": "ethics_submitted", "ack/link": "link_ack"}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PRINCIPAL = web.RequestKey("principal", Principal)
+SESSION = web.RequestKey("session", Session)
+CSRF = web.RequestKey("csrf", str)
 
 
 def principal_of(request: web.Request, tokens: dict[str, str]) -> Principal | None:
     """Who the request acts for: what the guard found, or (an app without the guard: tests) its role token."""
-    found = request.get("principal")
+    found = request.get(PRINCIPAL)
     if isinstance(found, Principal):
         return found
     token = bearer_token(request.headers)
@@ -154,10 +158,11 @@ class Guard:
         elif principal is None and not PUBLIC.match(request.path):
             return _challenge(request, "sign in at /login, or send 'Authorization: Bearer <token>'")
         if principal is not None:
-            request["principal"] = principal
+            request[PRINCIPAL] = principal
         if session is not None:
-            request["session"] = session
-            request["csrf"] = self.sessions.csrf_token(session) if self.sessions else None
+            request[SESSION] = session
+            if self.sessions is not None:
+                request[CSRF] = self.sessions.csrf_token(session)
         if request.method == "POST":
             refused = await self._post_checks(request, principal, session)
             if refused is not None:
@@ -194,7 +199,8 @@ class Guard:
         self, request: web.Request, principal: Principal | None, session: Session | None
     ) -> web.StreamResponse | None:
         """CSRF for cookie posts (and sign-in), rate limits for acknowledgements."""
-        if request.path == "/login" or (principal is not None and principal.via == "session"):
+        cookie_post = principal is not None and principal.via == "session" and not LINK_POST.match(request.path)
+        if request.path == "/login" or cookie_post:
             problem = self._csrf_problem(request, session) or await self._form_csrf_problem(request, session)
             if problem:
                 log.warning("POST %s refused: %s", request.path[:80], problem)
@@ -256,7 +262,7 @@ class Guard:
         if self.sessions is None:
             return _plain(503, "Sign-in is not configured: set SAFETY_SESSION_SECRET (or SAFETY_LINK_SECRET) "
                                "and SAFETY_USERS_FILE, then restart the worker")
-        session = request.get("session") or self.sessions.new(None)
+        session = request.get(SESSION) or self.sessions.new(None)
         next_path = request.query.get("next", "")
         body = render(
             "login.html",
@@ -294,10 +300,8 @@ class Guard:
     async def logout(self, request: web.Request) -> web.StreamResponse:
         response = _see_other("/login")
         if self.sessions is not None:
-            self.sessions.clear(response, request.get("session"))
-        principal = request.get("principal")
-        await self._audit(request, principal if isinstance(principal, Principal) else None, "logout", "/logout",
-                          "signed out")
+            self.sessions.clear(response, request.get(SESSION))
+        await self._audit(request, request.get(PRINCIPAL), "logout", "/logout", "signed out")
         return response
 
     async def static(self, request: web.Request) -> web.Response:

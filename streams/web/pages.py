@@ -29,7 +29,7 @@ from safety.vocab import ROLES
 from streams.web import feeds
 from streams.web import views as pages
 from streams.web.auth import bearer_token
-from streams.web.guard import principal_of
+from streams.web.guard import CSRF, principal_of
 from streams.web.templating import render
 from streams.worker.health import stale_banner
 
@@ -113,7 +113,7 @@ class Pages:
         principal = principal_of(request, self.tokens)
         role = principal.acting_role(ROLES) if principal is not None else None
         person = principal.person if principal is not None else None
-        return pages.Links.live_for(role, csrf=request.get("csrf"), person=person)
+        return pages.Links.live_for(role, csrf=request.get(CSRF), person=person)
 
     async def overview(self, request: web.Request) -> web.Response:
         report, _, _ = self.source(self._now())
