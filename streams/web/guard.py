@@ -22,7 +22,8 @@ served, so no route is reachable around it:
   reference; aiohttp's own errors (404, 405, 413) get a plain body that repeats nothing of the request.
 * **Headers** on every response: a Content-Security-Policy without inline script or style (the pages load
   ``/static/safety.css`` and ``/static/safety.js``), ``frame-ancestors 'none'`` and X-Frame-Options DENY,
-  Referrer-Policy no-referrer, X-Content-Type-Options nosniff, and Cache-Control no-store (pages show subject data).
+  Referrer-Policy same-origin (no URL leaves the site; no-referrer would blank the Origin of the service's own
+  posts), X-Content-Type-Options nosniff, and Cache-Control no-store (pages show subject data).
 * **Audit** (streams/web/audit.py): sign-in, failed sign-in, sign-out, every token use and refusal, every
   acknowledgement post with its outcome.
 """
@@ -63,7 +64,9 @@ CSP = (
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: under no-referrer a browser posts with "Origin: null", and the origin check
+    # could no longer tell the service's own pages from anyone's. No URL carries a credential; none leaves the site.
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "Cross-Origin-Opener-Policy": "same-origin",
 }

@@ -105,7 +105,7 @@ async def test_every_answer_carries_the_security_headers(worker) -> None:
         h = response.headers
         csp = h["Content-Security-Policy"]
         assert "frame-ancestors 'none'" in csp and "'unsafe-inline'" not in csp and "script-src 'self'" in csp
-        assert h["X-Frame-Options"] == "DENY" and h["Referrer-Policy"] == "no-referrer"
+        assert h["X-Frame-Options"] == "DENY" and h["Referrer-Policy"] == "same-origin"
         assert h["X-Content-Type-Options"] == "nosniff" and h["Cache-Control"] == "no-store"
 
 
