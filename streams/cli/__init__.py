@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "deliver": "streams.cli.deliver:deliver_command",
     "ack": "streams.cli.ack:ack_command",
     "report": "streams.cli.report:report_command",
+    "audit": "streams.cli.audit:audit_command",
 }
 
 
