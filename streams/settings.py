@@ -137,6 +137,10 @@ class TopicSettings(_Section):
         description="internal topic: alerts re-keyed by alert_id + sweeps",
     )
     ethics_feed: str = Field("safety.ethics-feed", validation_alias=_var("ethics_feed", "SAFETY_TOPIC_ETHICS_FEED"))
+    audit: str = Field(
+        "safety.audit", validation_alias=_var("audit", "SAFETY_TOPIC_AUDIT"),
+        description="sign-ins, token uses and acknowledgements, append-only (streams/web/audit.py)",
+    )
 
     def names(self) -> dict[str, str]:
         """Logical name -> configured topic name, for topics.yaml and the admin client."""
@@ -279,12 +283,41 @@ class AuthSettings(_Section):
         description="the role token `safety ack` sends when --token is not given",
     )
 
+    users_file: Path | None = Field(
+        None, validation_alias=_var("users_file", "SAFETY_USERS_FILE"),
+        description="YAML of the people who sign in: name, roles, studies, argon2id hash (streams/web/users.py)",
+    )
+    session_secret: LinkSecret = Field(
+        None, validation_alias=_var("session_secret", "SAFETY_SESSION_SECRET"),
+        description="HMAC secret of session cookies (>= 32 characters); unset = SAFETY_LINK_SECRET, salted apart",
+    )
+    session_idle_minutes: float = Field(
+        30.0, gt=0, le=24 * 60, validation_alias=_var("session_idle_minutes", "SAFETY_SESSION_IDLE_MINUTES"),
+        description="a session with no request for this long is signed out",
+    )
+    cookie_secure: bool | None = Field(
+        None, validation_alias=_var("cookie_secure", "SAFETY_COOKIE_SECURE"),
+        description="Secure session cookie (sent over TLS only); unset = when SAFETY_PUBLIC_URL is https",
+    )
+    metrics_token: LinkSecret = Field(
+        None, validation_alias=_var("metrics_token", "SAFETY_METRICS_TOKEN"),
+        description="bearer token Prometheus sends to /metrics (>= 32 characters); unset = /metrics refuses all",
+    )
+
     def role_tokens(self) -> dict[str, str]:
         """token -> role (streams/web/auth.py ``parse_tokens``)."""
         return parse_tokens(reveal(self.tokens))
 
 
-SECRETS = frozenset({("auth", "tokens"), ("auth", "link_secret"), ("auth", "ack_token")})
+SECRETS = frozenset(
+    {
+        ("auth", "tokens"),
+        ("auth", "link_secret"),
+        ("auth", "ack_token"),
+        ("auth", "session_secret"),
+        ("auth", "metrics_token"),
+    }
+)
 
 
 class _DocumentedVariables(PydanticBaseSettingsSource):

@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "report": "streams.cli.report:report_command",
     "import": "streams.cli.importing:import_group",
     "documents": "streams.cli.documents:documents_command",
+    "audit": "streams.cli.audit:audit_command",
 }
 
 

@@ -57,10 +57,10 @@ from streams.web.auth import (
     bearer_token,
     cross_origin_refusal,
     link_id,
-    role_for_token,
     verify_link,
 )
 from streams.web.dashboard import ack_key, alert_key
+from streams.web.guard import principal_of
 from streams.web.templating import render
 from streams.worker.delivery import ack_event_id
 
@@ -206,18 +206,18 @@ class AckEndpoints:
         return problem
 
     def _authorise(self, request: web.Request, allowed: tuple[str, ...]) -> str | web.Response:
-        token = bearer_token(request.headers)
-        if token is None:
+        principal = principal_of(request, self.tokens)
+        if principal is None:
+            if bearer_token(request.headers) is not None:
+                return _json_error(403, "token not recognised")
             return _json_error(
                 401,
-                "missing bearer token: send 'Authorization: Bearer <your role token>'",
+                "sign in at /login, or send 'Authorization: Bearer <your role token>'",
                 **{"WWW-Authenticate": 'Bearer realm="safety"'},
             )
-        role = role_for_token(self.tokens, token)
+        role = principal.acting_role(allowed)
         if role is None:
-            return _json_error(403, "token not recognised")
-        if role not in allowed:
-            return _json_error(403, f"role {role} may not do this; allowed: {', '.join(allowed)}")
+            return _json_error(403, f"role {'/'.join(principal.roles)} may not do this; allowed: {', '.join(allowed)}")
         return role
 
     def _alert(self, alert_id: str) -> Alert | None:
@@ -262,7 +262,8 @@ class AckEndpoints:
         body = await self._body(request)
         if isinstance(body, web.Response):
             return body
-        who = _who(body.get("who"))
+        principal = principal_of(request, self.tokens)
+        who = principal.person if principal is not None and principal.person else _who(body.get("who"))
         if who is None:
             return _json_error(400, WHO_RULE)
         return role, alert, body, who

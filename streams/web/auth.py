@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -168,3 +169,23 @@ def cross_origin_refusal(headers: Mapping[str, str], own: Collection[str]) -> st
                 return f"cross-origin request refused ({header} is not this service)"
             return None
     return None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request acts for: a signed-in person (``person`` set, ``via="session"``), a shared role token
+    (``person`` None, ``via="token"``: the documented bootstrap for the demo and tests) or the metrics scraper."""
+
+    roles: tuple[str, ...]
+    via: str
+    person: str | None = None
+    studies: tuple[str, ...] = ("*",)
+
+    def acting_role(self, allowed: Collection[str]) -> str | None:
+        """The first of this principal's roles that ``allowed`` admits, else None."""
+        return next((r for r in self.roles if r in allowed), None)
+
+    @property
+    def name(self) -> str:
+        """How the audit trail names it: the person, else the role token's role."""
+        return self.person or f"{'+'.join(self.roles) or self.via} ({self.via})"

@@ -164,8 +164,9 @@ def _pct_ci(ci: list[float] | None) -> str:
     return "–" if ci is None else f"{ci[0] * 100:.1f}% – {ci[1] * 100:.1f}%"
 
 
-def summary_html(report: Report) -> str:
-    """A self-contained, printable HTML summary for filing (no script, no external resource)."""
+def summary_html(report: Report, stylesheet: str | None = None) -> str:
+    """A self-contained, printable HTML summary for filing (no script, no external resource); on the worker,
+    ``stylesheet`` names the served style sheet instead of an inline one (streams/web/guard.py, the CSP)."""
     doc = summary_document(report)
     p = doc["stopping_probability"]
     crossed = doc["stopping_boundary_crossed"]
@@ -230,4 +231,5 @@ def summary_html(report: Report) -> str:
         stats=rows,
         heads=heads,
         listing=listing,
+        stylesheet=stylesheet,
     )

@@ -8,11 +8,11 @@ landing page), ``/feeds/ethics.atom`` and its page ``/feeds/ethics.html``, ``/re
 Acknowledge buttons on ``/alerts`` and ``/overview`` post to ``/alerts/{alert_id}/ack`` (streams/web/acks.py);
 this module writes nothing.
 
-Roles (SAFETY_AUTH_TOKENS, streams/web/auth.py): ``safety_officer`` and ``pi`` see everything, ``ethics`` sees
-its landing page, the feed, the reports and the pages of the alerts the feed carries (never a subject's data).
-The token comes as ``Authorization: Bearer <token>`` or, for a browser,
-``?token=<token>`` (carried on every link of the pages). With no tokens configured every page answers 403
-and says how to set them.
+Roles: ``safety_officer`` and ``pi`` see everything, ``ethics`` sees its landing page, the feed, the reports and
+the pages of the alerts the feed carries (never a subject's data). A person signs in at ``/login`` (users file,
+session cookie: streams/web/guard.py); a script sends ``Authorization: Bearer <role token>`` (SAFETY_AUTH_TOKENS,
+streams/web/auth.py). No credential is ever taken from a URL. With neither configured every page answers 403 and
+says how to set them.
 HTML, SVG, Atom, CSV and JSON are built by streams.web.views and streams.web.ethics from the view models of
 safety.reports, with the templates of streams/web/templates (streams/web/templating.py).
 """
@@ -46,7 +46,8 @@ from safety.rules.ruleset import RuleSet, load_ruleset
 from safety.vocab import ROLES
 from streams.web import ethics
 from streams.web import views as pages
-from streams.web.auth import bearer_token, role_for_token
+from streams.web.auth import bearer_token
+from streams.web.guard import CSRF, principal_of
 from streams.web.templating import render
 from streams.worker.health import stale_banner
 
@@ -110,24 +111,24 @@ class Pages:
 
     def _guard(self, allowed: tuple[str, ...], handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
-            if not self.tokens:
+            principal = principal_of(request, self.tokens)
+            if principal is None and not self.tokens:
                 return _denied(
                     403,
-                    "no role tokens are configured: set SAFETY_AUTH_TOKENS="
-                    "'safety_officer:<token>,pi:<token>,ethics:<token>' and restart the worker",
+                    "nobody can sign in: set SAFETY_USERS_FILE (people) or SAFETY_AUTH_TOKENS="
+                    "'safety_officer:<token>,pi:<token>,ethics:<token>' (scripts) and restart the worker",
                 )
-            token = bearer_token(request.headers) or request.query.get("token")
-            if not token:
+            if principal is None:
+                if bearer_token(request.headers):
+                    return _denied(403, "token not recognised")
                 return _denied(
                     401,
-                    "sign in: send 'Authorization: Bearer <role token>' or open the page with ?token=<role token>",
+                    "sign in at /login, or send 'Authorization: Bearer <role token>' from a script",
                     challenge=True,
                 )
-            role = role_for_token(self.tokens, token)
+            role = principal.acting_role(allowed)
             if role is None:
-                return _denied(403, "token not recognised")
-            if role not in allowed:
-                return _denied(403, f"role {role} may open the feed and the reports only")
+                return _denied(403, f"role {'/'.join(principal.roles)} may open the feed and the reports only")
             banner = self.stale()
             if banner is not None:
                 return _denied(503, banner, retry_after=10)
@@ -141,9 +142,10 @@ class Pages:
 
     def _links(self, request: web.Request) -> pages.Links:
         """Links for the viewer, whose role decides which acknowledge buttons the page offers."""
-        token = bearer_token(request.headers) or request.query.get("token")
-        role = role_for_token(self.tokens, token) if token else None
-        return pages.Links.live(request.query.get("token"), role)
+        principal = principal_of(request, self.tokens)
+        role = principal.acting_role(ROLES) if principal is not None else None
+        person = principal.person if principal is not None else None
+        return pages.Links.live_for(role, csrf=request.get(CSRF), person=person)
 
     async def overview(self, request: web.Request) -> web.Response:
         report, _, _ = self.source(self._now())
@@ -167,8 +169,8 @@ class Pages:
         return _csv(pages.alerts_csv(report, query), f"{report.overview.study_id}-alerts.csv")
 
     def _role(self, request: web.Request) -> str | None:
-        token = bearer_token(request.headers) or request.query.get("token")
-        return role_for_token(self.tokens, token) if token else None
+        principal = principal_of(request, self.tokens)
+        return principal.acting_role(ROLES) if principal is not None else None
 
     async def alert(self, request: web.Request) -> web.Response:
         alert_id = request.match_info["alert_id"]
@@ -331,7 +333,7 @@ class Pages:
 
     async def summary_html(self, request: web.Request) -> web.Response:
         report, _, _ = self.source(self._now())
-        return _html(ethics.summary_html(report))
+        return _html(ethics.summary_html(report, stylesheet="/static/summary.css"))
 
 
 def _html(text: str, status: int = 200) -> web.Response:

@@ -65,39 +65,41 @@ class Links:
     ack: Callable[[str], str] | None = None  # POST target of the acknowledge button; None = static pages
     submit: Callable[[str], str] | None = None  # POST target of "report submitted to the ethics committee"
     role: str | None = None  # the viewer's role: only the buttons it may use are shown (safety.delivery.ledger)
-    token: str | None = None  # a ?token= the browser came with: the filter forms carry it as a hidden field
     served: bool = False  # served by the worker: the lists can be filtered and sorted (query parameters)
+    live: bool = False  # served by the worker: its style sheet and script, not inline ones (the CSP)
+    csrf: str | None = None  # the session's CSRF token, sent with every post (streams/web/session.py)
+    person: str | None = None  # who is signed in, shown beside the sign-out button
 
     @classmethod
-    def live(cls, token: str | None = None, role: str | None = None) -> Links:
-        """The worker's routes; a ``?token=`` the browser came with is carried on every link."""
-        q = f"?token={quote(token)}" if token else ""
-        amp = f"&token={quote(token)}" if token else ""
+    def live_for(cls, role: str | None = None, csrf: str | None = None, person: str | None = None) -> Links:
+        """The worker's routes. No link carries a credential: the browser's session cookie does."""
         return cls(
-            overview=f"/overview{q}",
-            alerts=f"/alerts{q}",
-            edish=f"/edish{q}",
-            edish_baseline=f"/edish?view=baseline{amp}",
-            feed=f"/feeds/ethics.atom{q}",
-            summary_json=f"/reports/safety-summary.json{q}",
-            summary_csv=f"/reports/safety-summary.csv{q}",
-            summary_html=f"/reports/safety-summary.html{q}",
-            subject=lambda code: f"/subjects/{quote(code)}{q}",
-            alert=lambda alert_id: f"/alerts/{quote(alert_id)}{q}",
-            feed_html=f"/feeds/ethics.html{q}",
-            ethics=f"/ethics{q}",
-            overdue=f"/reports/overdue{q}",
-            overdue_csv=f"/reports/overdue.csv{q}",
-            ae_listing=f"/listings/ae{q}",
-            ae_csv=f"/listings/ae.csv{q}",
-            labs=f"/listings/labs{q}",
-            labs_csv=f"/listings/labs.csv{q}",
-            alerts_csv=f"/alerts.csv{q}",
-            ack=lambda alert_id: f"/alerts/{quote(alert_id)}/ack{q}",
-            submit=lambda alert_id: f"/alerts/{quote(alert_id)}/ethics-submitted{q}",
+            overview="/overview",
+            alerts="/alerts",
+            edish="/edish",
+            edish_baseline="/edish?view=baseline",
+            feed="/feeds/ethics.atom",
+            summary_json="/reports/safety-summary.json",
+            summary_csv="/reports/safety-summary.csv",
+            summary_html="/reports/safety-summary.html",
+            subject=lambda code: f"/subjects/{quote(code)}",
+            alert=lambda alert_id: f"/alerts/{quote(alert_id)}",
+            feed_html="/feeds/ethics.html",
+            ethics="/ethics",
+            overdue="/reports/overdue",
+            overdue_csv="/reports/overdue.csv",
+            ae_listing="/listings/ae",
+            ae_csv="/listings/ae.csv",
+            labs="/listings/labs",
+            labs_csv="/listings/labs.csv",
+            alerts_csv="/alerts.csv",
+            ack=lambda alert_id: f"/alerts/{quote(alert_id)}/ack",
+            submit=lambda alert_id: f"/alerts/{quote(alert_id)}/ethics-submitted",
             role=role,
-            token=token,
             served=True,
+            live=True,
+            csrf=csrf,
+            person=person,
         )
 
     @classmethod
@@ -125,9 +127,8 @@ class Links:
         )
 
     def with_query(self, path: str, params: dict[str, str]) -> str:
-        """``path`` with ``params`` and the viewer's token (the sort links and CSV of a filtered list)."""
-        merged = {**params, **({"token": self.token} if self.token else {})}
-        return f"{path}?{urlencode(merged)}" if merged else path
+        """``path`` with ``params`` (the sort links and CSV of a filtered list)."""
+        return f"{path}?{urlencode(params)}" if params else path
 
 
 def _zone(report: Report) -> tzinfo | None:

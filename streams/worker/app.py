@@ -1,4 +1,4 @@
-"""The faust app: ``create_app(settings)`` builds topics, tables, agents, ``/metrics`` and plug-in pages.
+"""The faust app: ``create_app(settings)`` builds topics, tables, agents, the web guard, ``/metrics`` and plug-in pages.
 
 ``app``, built from the environment on first access (not at import), serves ``faust -A streams.worker.app worker``;
 ``safety worker`` (streams.worker.run) builds its own. ``create_app`` starts with ``faust_compat.install``: the
@@ -27,6 +27,7 @@ from typing import Any
 import faust
 
 from streams.settings import Settings
+from streams.web import guard
 from streams.web.metrics import SafetyMetrics, register_metrics_page
 from streams.worker import faust_compat
 from streams.worker.context import WorkerContext
@@ -58,6 +59,13 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         web_bind=settings.web.host,
         web_port=settings.web.port,
         web_host=settings.web.host,
+        # faust's own views (topology, tables, statistics) are not the service's: off, and the guard
+        # (streams/web/guard.py) refuses any path a signed-in person or a token does not open.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
         consumer_auto_offset_reset="earliest",
         processing_guarantee="at_least_once",  # exactly_once: fails on Tansu, duplicates on Kafka (§4)
     )
@@ -84,6 +92,8 @@ def create_app(settings: Settings | None = None, metrics: SafetyMetrics | None =
     app.safety = ctx  # type: ignore[attr-defined]
     ingest.register(app, ctx)
     watchdog.register(app, ctx)
+    if settings.web.enabled:
+        guard.register(app, ctx)  # first: every route below is served behind it
     register_metrics_page(app, ctx.metrics)
     register_plugins(app, ctx)
     return app

@@ -69,6 +69,7 @@ class Topics:
     deliveries: faust.TopicT
     delivery_commands: faust.TopicT  # alerts re-keyed by alert_id for the delivery ledger (streams.worker.delivery)
     ethics_feed: faust.TopicT
+    audit: faust.TopicT  # sign-ins, token uses, acknowledgements (streams/web/audit.py)
 
 
 @dataclass

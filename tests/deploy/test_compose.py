@@ -95,3 +95,17 @@ def test_the_image_contains_what_the_worker_reads_at_run_time() -> None:
     for copied in ("safety", "streams", "rules", "deploy", "pyproject.toml"):
         assert re.search(rf"^COPY .*\b{copied}\b", text, re.M), copied
         assert (ROOT / copied).exists()
+
+
+def test_prometheus_sends_the_workers_scrape_token_from_a_compose_secret(compose) -> None:
+    """/metrics refuses a scrape without SAFETY_METRICS_TOKEN (streams/web/guard.py): Prometheus must send the
+    token the worker checks, read from a secret file rather than written into its configuration."""
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text(encoding="utf-8"))
+    job = next(j for j in config["scrape_configs"] if j["job_name"] == "safety-worker")
+    auth = job["authorization"]
+    assert auth["type"] == "Bearer" and "credentials" not in auth
+    secret = auth["credentials_file"].removeprefix("/run/secrets/")
+    assert secret in compose["services"]["prometheus"]["secrets"]
+    source = compose["secrets"][secret]["environment"]
+    assert source == "SAFETY_METRICS_TOKEN" and source in environment_variables()
+    assert "SAFETY_METRICS_TOKEN" in str(compose["services"]["worker"]["environment"]["SAFETY_METRICS_TOKEN"])

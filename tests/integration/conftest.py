@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 _counter = itertools.count(1)
 ALL_PLUGINS = Settings().worker.plugins  # the default SAFETY_PLUGINS
 PAGE_TOKEN = "reliability-officer-7f3a9c2e5b1d804a6c"  # strong enough for streams.web.auth
+METRICS_TOKEN = "reliability-scrape-3b9e7d1c5a2f8046e1"  # what Prometheus sends to /metrics
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +65,7 @@ class Stream:
             SAFETY_STORE=self.store,
             SAFETY_DATA_DIR=str(self.workdir / name),
             SAFETY_AUTH_TOKENS=f"safety_officer:{PAGE_TOKEN}",
+            SAFETY_METRICS_TOKEN=METRICS_TOKEN,
             SAFETY_LINK_SECRET="reliability-link-secret-4c8e1a7d9f2b6305",
             SAFETY_OUTBOX_DIR=str(self.workdir / "outbox"),
             PYTHONPATH=str(ROOT),
@@ -124,7 +126,8 @@ class Stream:
 
     def metrics(self, proc: subprocess.Popen[bytes]) -> str:
         url = f"http://127.0.0.1:{self.ports[proc.pid]}/metrics"
-        with urllib.request.urlopen(url, timeout=5) as response:
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        with urllib.request.urlopen(request, timeout=5) as response:
             return response.read().decode()
 
     def processed_partitions(self, proc: subprocess.Popen[bytes]) -> set[int]:

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.streams.feeds.test_hl7v2_fhir import IDENTIFIERS, START, neutrophils
 
 from streams.dev.broker import EmbeddedBroker, free_port
 from streams.feeds.live import END as END_BLOCK
 from streams.feeds.live import START as START_BLOCK
 from tests.integration.conftest import Stream
+from tests.streams.feeds.test_hl7v2_fhir import IDENTIFIERS, START, neutrophils
 
 pytestmark = pytest.mark.slow
 

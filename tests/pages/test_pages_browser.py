@@ -43,6 +43,8 @@ ARGS = [
 ]
 TOKENS = {"tok-so": "safety_officer", "tok-pi": "pi", "tok-ethics": "ethics"}
 LINK_SECRET = "browser-test-link-secret"
+PASSWORD = "browser test password 7f3a"
+IDLE = {"offset": 0.0}  # seconds the session clock runs ahead of real time (session expiry)
 
 if not Path(CHROMIUM).exists():  # pragma: no cover - the Makefile's `browser` target installs it
     if os.environ.get("CI"):  # in CI the page tests must run, never skip quietly
@@ -140,7 +142,31 @@ def live_site() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     holder: dict[str, Any] = {}
 
     async def start() -> None:
+        import time
+
+        from argon2 import PasswordHasher
+
+        from streams.web.guard import Guard, install
+        from streams.web.session import Sessions
+        from streams.web.users import load_users
+
+        hashed = PasswordHasher().hash(PASSWORD)
+        users = Path(os.environ.get("TMPDIR", "/tmp")) / f"browser-users-{os.getpid()}.yaml"  # noqa: S108
+        users.write_text(
+            "users:\n"
+            + "".join(
+                f"  - {{name: {n}, display: {d}, roles: [{r}], studies: ['*'], password_hash: '{hashed}'}}\n"
+                for n, d, r in (("officer", "Officer On Duty", "safety_officer"), ("dr.pi", "Dr PI", "pi"),
+                                ("clerk", "EC Clerk", "ethics"))
+            ),
+            encoding="utf-8",
+        )
         app = web.Application()
+        install(app, Guard(
+            tokens=dict(TOKENS),
+            sessions=Sessions(LINK_SECRET * 2, 30 * 60, False, lambda: time.time() + IDLE["offset"]),
+            users=load_users(users),
+        ))
         add_page_routes(
             app.router,
             Pages(
@@ -323,9 +349,17 @@ def test_fixture_overview_shows_the_known_stopping_numbers(page: Any, fixture_si
     _shot(page, "summary-fixture.png")
 
 
+def _sign_in(page: Any, url: str, name: str, next_path: str) -> None:
+    page.goto(f"{url}{next_path}")  # not signed in: the browser is sent to the sign-in page
+    page.locator("#name").fill(name)
+    page.locator("#password").fill(PASSWORD)
+    page.get_by_test_id("login-button").click()
+    page.wait_for_url(f"{url}{next_path}")
+
+
 def test_live_overview_acknowledge_button_posts_to_the_ack_endpoint(page: Any, live_site: Any) -> None:
     url, published = live_site
-    page.goto(f"{url}/overview?token=tok-so")
+    _sign_in(page, url, "officer", "/overview")
     assert page.get_by_test_id("subjects-infused").inner_text() == "3"
     row = page.locator('table[data-testid="open-alerts"] tr[data-kind="SAE"]').first
     alert_id = row.get_attribute("data-alert-id")
@@ -337,7 +371,7 @@ def test_live_overview_acknowledge_button_posts_to_the_ack_endpoint(page: Any, l
         f"document.querySelector('tr[data-alert-id=\"{alert_id}\"] .ack-status').textContent !== ''"
     )
     assert "recorded" in form.locator(".ack-status").inner_text()
-    assert ("ack", alert_id, "safety officer on duty", "safety_officer") in [
+    assert ("ack", alert_id, "Officer On Duty", "safety_officer") in [  # the person signed in
         (e["type"], e["alert_id"], e["who"], e["role"]) for e in published
     ]
     assert page.console_errors == []
@@ -346,22 +380,58 @@ def test_live_overview_acknowledge_button_posts_to_the_ack_endpoint(page: Any, l
 
 def test_live_subject_and_edish_pages_render_for_the_pi(page: Any, live_site: Any) -> None:
     url, _ = live_site
-    page.goto(f"{url}/subjects/AA-001?token=tok-pi")
+    _sign_in(page, url, "dr.pi", "/subjects/AA-001")
     assert page.locator('svg[data-chart="lab-ALT"] circle.point').count() == 4
-    page.goto(f"{url}/edish?view=baseline&token=tok-pi")
+    page.goto(f"{url}/edish?view=baseline")
     assert page.get_by_test_id("edish-baseline").is_visible()
     assert page.console_errors == []
 
 
-def test_ethics_token_cannot_open_the_overview_in_the_browser(page: Any, live_site: Any) -> None:
+def test_the_ethics_committee_cannot_open_the_overview_in_the_browser(page: Any, live_site: Any) -> None:
     url, _ = live_site
-    response = page.goto(f"{url}/overview?token=tok-ethics")
+    _sign_in(page, url, "clerk", "/feeds/ethics.atom")
+    response = page.goto(f"{url}/overview")
     assert response.status == 403
+
+
+def test_a_token_in_the_url_opens_nothing(page: Any, live_site: Any) -> None:
+    url, _ = live_site
+    assert page.goto(f"{url}/overview?token=tok-so").status == 400
+
+
+def test_sign_out_and_an_idle_session_both_send_the_browser_back_to_sign_in(page: Any, live_site: Any) -> None:
+    url, _ = live_site
+    _sign_in(page, url, "officer", "/alerts")
+    page.get_by_test_id("logout").click()
+    page.wait_for_url(f"{url}/login")
+    page.goto(f"{url}/alerts")
+    assert page.url == f"{url}/login?next=/alerts"
+    _sign_in(page, url, "officer", "/alerts")
+    IDLE["offset"] = 31 * 60.0
+    try:
+        page.goto(f"{url}/overview")
+        assert page.url == f"{url}/login?next=/overview"
+    finally:
+        IDLE["offset"] = 0.0
+
+
+def test_a_post_without_the_pages_csrf_token_is_refused(page: Any, live_site: Any) -> None:
+    """A script that posts with the officer's session cookie but not the page's CSRF token: refused."""
+    url, published = live_site
+    _sign_in(page, url, "officer", "/alerts")
+    before = len(published)
+    alert_id = page.locator('table[data-testid="open-alerts"] tr[data-kind="SAE"]').first.get_attribute("data-alert-id")
+    status = page.evaluate(
+        "async (u) => (await fetch(u, {method: 'POST', headers: {'Content-Type': 'application/json'},"
+        " body: JSON.stringify({who: 'x', conclusion: 'forged'})})).status",
+        f"{url}/alerts/{alert_id}/ack",
+    )
+    assert status == 403 and len(published) == before  # same origin but no CSRF token
 
 
 def test_live_pi_marks_an_sae_report_submitted_to_the_ethics_committee(page: Any, live_site: Any) -> None:
     url, published = live_site
-    page.goto(f"{url}/alerts?token=tok-pi")
+    _sign_in(page, url, "dr.pi", "/alerts")
     row = page.locator('table[data-testid="open-alerts"] tr[data-kind="SAE"]').first
     alert_id = row.get_attribute("data-alert-id")
     form = row.locator("form").nth(1)

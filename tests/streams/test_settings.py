@@ -35,6 +35,7 @@ DOCUMENTED: dict[str, tuple[str, object]] = {
     "SAFETY_TOPIC_DELIVERIES": ("a.deliveries", "a.deliveries"),
     "SAFETY_TOPIC_DELIVERY_COMMANDS": ("a.commands", "a.commands"),
     "SAFETY_TOPIC_ETHICS_FEED": ("a.feed", "a.feed"),
+    "SAFETY_TOPIC_AUDIT": ("a.audit", "a.audit"),
     "SAFETY_PLUGINS": ("", ""),
     "SAFETY_BATCH_MAX": ("10", 10),
     "SAFETY_BATCH_WAIT": ("0.5", 0.5),
@@ -64,13 +65,18 @@ DOCUMENTED: dict[str, tuple[str, object]] = {
     "SAFETY_AUTH_TOKENS": (f"pi:{STRONG}", f"pi:{STRONG}"),
     "SAFETY_LINK_SECRET": (STRONG, STRONG),
     "SAFETY_ACK_TOKEN": ("any-role-token", "any-role-token"),
+    "SAFETY_USERS_FILE": ("/etc/safety/users.yaml", Path("/etc/safety/users.yaml")),
+    "SAFETY_SESSION_SECRET": (STRONG, STRONG),
+    "SAFETY_SESSION_IDLE_MINUTES": ("15", 15.0),
+    "SAFETY_COOKIE_SECURE": ("true", True),
+    "SAFETY_METRICS_TOKEN": (STRONG, STRONG),
 }
 
 
 def field_value(settings: Settings, variable: str) -> object:
     section, name = environment_variables()[variable]
     value = getattr(getattr(settings, section), name)
-    return reveal(value) if name in ("tokens", "link_secret", "ack_token") else value
+    return reveal(value) if name in ("tokens", "link_secret", "ack_token", "session_secret", "metrics_token") else value
 
 
 def test_the_table_covers_every_documented_variable() -> None:

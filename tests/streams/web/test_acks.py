@@ -444,7 +444,7 @@ async def test_pages_offer_only_the_buttons_the_viewer_s_role_may_use() -> None:
     tokens = {"tok-so": "safety_officer", "tok-pi": "pi"}
     add_routes(app.router, Pages(source, tokens, clock=lambda: fx.GENERATED_AT))
     async with TestClient(TestServer(app)) as client:
-        officer = await (await client.get("/alerts?token=tok-so")).text()
+        officer = await (await client.get("/alerts", headers={"Authorization": "Bearer tok-so"})).text()
         pi = await (await client.get("/alerts", headers={"Authorization": "Bearer tok-pi"})).text()
     open_sae = sum(1 for a in fx.alerts() if a["kind"] in ("SAE", "SUSAR"))
     assert officer.count('data-testid="ack-button"') == pi.count('data-testid="ack-button"') > 0

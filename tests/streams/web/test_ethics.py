@@ -153,7 +153,7 @@ def test_a_subject_code_or_term_holding_a_script_is_escaped_on_every_html_page()
     from streams.web import views
 
     report = _hostile_report()
-    live = views.Links.live("tok", role="pi")
+    live = views.Links.live_for(role="pi")
     for html in (
         views.overview_page(report, live),
         views.alerts_page(report, live),

@@ -22,6 +22,7 @@ from safety.rules.ruleset import RuleSet, load_ruleset, rules_dir
 from streams.web.pages import Pages, add_routes
 
 TOKENS = {"tok-so": "safety_officer", "tok-pi": "pi", "tok-ethics": "ethics"}
+SO = {"Authorization": "Bearer tok-so"}
 
 
 def source(now: datetime) -> tuple[Report, list[Any], list[Any]]:
@@ -45,12 +46,12 @@ async def client() -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
 
 
 @pytest.mark.asyncio
-async def test_safety_officer_sees_the_overview_with_a_query_token(client: TestClient) -> None:  # type: ignore[type-arg]
-    resp = await client.get("/overview?token=tok-so")
+async def test_safety_officer_sees_the_overview_and_no_link_carries_a_credential(client: TestClient) -> None:  # type: ignore[type-arg]
+    resp = await client.get("/overview", headers=SO)
     text = await resp.text()
     assert resp.status == 200 and resp.content_type == "text/html"
     assert 'data-testid="subjects-infused">3<' in text
-    assert 'href="/subjects/AA-001?token=tok-so"' in text  # the token follows the browser's links
+    assert 'href="/subjects/AA-001"' in text and "token" not in text.lower().replace("csrf-token", "")
     assert 'action="/alerts/' in text and 'data-testid="ack-button"' in text
 
 
@@ -63,7 +64,7 @@ async def test_pi_reads_the_subject_timeline_with_a_bearer_token(client: TestCli
 
 @pytest.mark.asyncio
 async def test_unknown_subject_is_404(client: TestClient) -> None:  # type: ignore[type-arg]
-    assert (await client.get("/subjects/ZZ-999?token=tok-so")).status == 404
+    assert (await client.get("/subjects/ZZ-999", headers=SO)).status == 404
 
 
 @pytest.mark.asyncio
@@ -75,7 +76,7 @@ async def test_ethics_role_may_not_open_the_officers_pages(client: TestClient, p
 
 @pytest.mark.asyncio
 async def test_ethics_role_reads_the_atom_feed(client: TestClient) -> None:  # type: ignore[type-arg]
-    resp = await client.get("/feeds/ethics.atom?token=tok-ethics")
+    resp = await client.get("/feeds/ethics.atom", headers={"Authorization": "Bearer tok-ethics"})
     assert resp.status == 200 and resp.content_type == "application/atom+xml"
     feed = ET.fromstring(await resp.read())
     links = [link.get("href") for link in feed.findall("{http://www.w3.org/2005/Atom}link")]
@@ -100,19 +101,19 @@ async def test_ethics_role_reads_the_safety_summary(client: TestClient, suffix: 
 async def test_missing_token_is_401_and_a_wrong_one_403(client: TestClient) -> None:  # type: ignore[type-arg]
     missing = await client.get("/feeds/ethics.atom")
     assert missing.status == 401 and missing.headers["WWW-Authenticate"].startswith("Bearer")
-    assert (await client.get("/feeds/ethics.atom?token=nope")).status == 403
+    assert (await client.get("/feeds/ethics.atom", headers={"Authorization": "Bearer nope"})).status == 403
 
 
 @pytest.mark.asyncio
 async def test_without_configured_tokens_every_page_says_how_to_set_them() -> None:
     async with TestClient(TestServer(_app({}))) as c:
-        resp = await c.get("/overview?token=anything")
+        resp = await c.get("/overview", headers={"Authorization": "Bearer anything"})
         assert resp.status == 403 and "SAFETY_AUTH_TOKENS" in await resp.text()
 
 
 @pytest.mark.asyncio
 async def test_edish_view_query_preselects_the_baseline_plot(client: TestClient) -> None:  # type: ignore[type-arg]
-    text = await (await client.get("/edish?view=baseline&token=tok-so")).text()
+    text = await (await client.get("/edish?view=baseline", headers=SO)).text()
     assert 'id="view-baseline" checked' in text and 'id="view-uln" >' in text
 
 
@@ -121,7 +122,7 @@ async def test_subject_page_draws_the_bands_of_the_workers_ctcae_version() -> No
     v6 = dataclasses.replace(RULES, criteria=load_criteria("6.0", rules_dir()))
     for rules, version in ((RULES, "5.0"), (v6, "6.0")):
         async with TestClient(TestServer(_app(TOKENS, rules))) as c:
-            text = await (await c.get("/subjects/AA-001?token=tok-so")).text()
+            text = await (await c.get("/subjects/AA-001", headers=SO)).text()
             assert f'data-ctcae-version="{version}"' in text
 
 
@@ -130,7 +131,7 @@ async def test_edish_lines_are_the_workers_protocol_hys_law_multiples() -> None:
     hys = RULES.protocol.hys_law.model_copy(update={"transaminase_x_uln": 4.0})
     rules = dataclasses.replace(RULES, protocol=RULES.protocol.model_copy(update={"hys_law": hys}))
     async with TestClient(TestServer(_app(TOKENS, rules))) as c:
-        text = await (await c.get("/edish?token=tok-so")).text()
+        text = await (await c.get("/edish", headers=SO)).text()
     assert 'class="alt-line"' in text and 'data-value="4"' in text
 
 
@@ -142,9 +143,9 @@ async def test_unloadable_rules_make_the_timeline_503_with_the_reason() -> None:
     app = web.Application()
     add_routes(app.router, Pages(source, TOKENS, clock=lambda: fx.GENERATED_AT, rules=broken))
     async with TestClient(TestServer(app)) as c:
-        resp = await c.get("/subjects/AA-001?token=tok-so")
+        resp = await c.get("/subjects/AA-001", headers=SO)
         assert resp.status == 503 and "NEUT grade 4" in await resp.text()
-        assert (await c.get("/overview?token=tok-so")).status == 200  # counts do not need the criteria
+        assert (await c.get("/overview", headers=SO)).status == 200  # counts do not need the criteria
 
 
 @pytest.mark.asyncio
