@@ -1,8 +1,8 @@
 """Per-subject state: small, bounded and JSON-serialisable, because the stream keeps it in a faust Table.
 
 It holds what grading and the rules need, never the whole history: day 0, the baseline candidates per test, the
-revision seen per event id (duplicates and corrections), and the memories owned by grading (composite criteria)
-and by the detectors (episodes, pending confirmations, recent liver values).
+revision seen per event id (duplicates and corrections), and the memories owned by grading (composite criteria),
+by the detectors (episodes, pending confirmations, recent liver values) and by the heartbeat (expected data).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from safety.grading.composite import CompositeMemory
 from safety.model.events import Ecg, Lab, Vital
+from safety.model.expectations import Expectations
 from safety.model.memory import RuleMemory
 
 BASELINE_CANDIDATES = 4  # values kept per test while day 0 is unknown (late infusion records)
@@ -68,6 +69,7 @@ class SubjectState(BaseModel):
     pre_infusion: dict[str, list[Reading]] = Field(default_factory=dict)  # test -> latest readings, oldest first
     composite: CompositeMemory = Field(default_factory=CompositeMemory)
     rules: RuleMemory = Field(default_factory=RuleMemory)
+    expected: Expectations = Field(default_factory=Expectations)
     ended: str | None = None
     last_applied: str | None = None  # "event_id@revision" of the last event applied (stream redelivery guard)
 
