@@ -187,6 +187,8 @@ def _overdue(state: SubjectState, protocol: Protocol, rules: RuleSet, name: str,
         raised_at=in_study_time(due, rules.tz),
         rules_version=rules.version,
         basis={
+            "criterion": f"{name} of visit day {visit}: {', '.join(missing)} not received for study days "
+                         f"{first}..{last} within {schedule.grace_days} days after the window",
             "group": name,
             "visit_day": visit,
             "window_first_day": first,
