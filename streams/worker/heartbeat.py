@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -138,7 +139,7 @@ def register(app: Any, ctx: WorkerContext) -> None:
     feeds = FeedWatch()
     overdue = OverdueWatch()
 
-    def on_accepted(entries: list[Accepted]) -> None:
+    def on_accepted(entries: Sequence[Accepted]) -> None:
         now = time.time()
         for entry in entries:
             if entry.event.source:
