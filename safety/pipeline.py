@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from safety import detectors
+from safety import detectors, heartbeat
 from safety.coding import uncoded_term
 from safety.grading.grade import grade_observation
 from safety.model.events import AdverseEvent, Ecg, Event, Infusion, Lab, Vital
@@ -124,6 +124,9 @@ def step(state: SubjectState | None, event: Event, rules: RuleSet, raw: str | by
     outcome = detectors.evaluate(event, graded, state, rules, correction=correction)
     result.alerts.extend(outcome.alerts)
     result.signals.extend(outcome.signals)
+    late = heartbeat.observe(state, event, rules)  # what arrived for the schedule; withdraws overdue alerts
+    if late:
+        result.alerts.extend(late)
     return result
 
 

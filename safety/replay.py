@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
+from safety import heartbeat
 from safety.model.outputs import Alert, GradedObservation, Rejection
 from safety.model.parse import parse_event
 from safety.model.state import SubjectState
@@ -46,12 +48,17 @@ class LineOutputs:
 
 
 def replay_lines(lines: Iterable[bytes | str], rules: RuleBook | RuleSet,
-                 state: ReplayState | None = None) -> Iterator[LineOutputs]:
+                 state: ReplayState | None = None, as_of: datetime | None = None) -> Iterator[LineOutputs]:
     """Fold every line into ``state``; yield what each non-blank line produced, in input order.
 
     ``rules`` is every study of the deployment (a single ``RuleSet`` is a deployment of that one study).
     ``raw`` is the line as read (bytes stay bytes: the CLI writes them back unchanged); rejections carry their
     line number.
+
+    ``as_of`` evaluates the schedule of expected data (safety/heartbeat.py) as the stream's timer would have up to
+    that moment: before a subject's event is applied, its visits due by the event's clock start (at most ``as_of``)
+    are settled, and their DATA_OVERDUE alerts lead the line's alerts; :func:`overdue_at` settles the rest at
+    ``as_of`` after the last line. Without it, nothing is expected and the output is what it was before.
     """
     from safety.study import study_step
 
@@ -74,6 +81,10 @@ def replay_lines(lines: Iterable[bytes | str], rules: RuleBook | RuleSet,
             continue
         parsed, study_rules = admitted
         key = (parsed.study_id, parsed.subject_id)
+        due: list[Alert] = []
+        if as_of is not None and key in subjects:
+            start = parsed.clock_start
+            due = heartbeat.check(subjects[key], start if start < as_of else as_of, study_rules)
         result = step(subjects.get(key), parsed, study_rules, raw=line)
         subjects[key] = result.state
         study_alerts: list[Alert] = []
@@ -84,14 +95,29 @@ def replay_lines(lines: Iterable[bytes | str], rules: RuleBook | RuleSet,
         rejections = result.rejections
         if rejections:  # rare: most lines have none, and an empty list needs no copy
             rejections = [rejection.model_copy(update={"line": number}) for rejection in rejections]
-        yield LineOutputs(None if result.duplicate else raw, result.graded, result.alerts, rejections, study_alerts)
+        alerts = [*due, *result.alerts] if due else result.alerts
+        yield LineOutputs(None if result.duplicate else raw, result.graded, alerts, rejections, study_alerts)
+
+
+def overdue_at(state: ReplayState, rules: RuleBook | RuleSet, as_of: datetime) -> list[Alert]:
+    """The DATA_OVERDUE alerts every subject of ``state`` still owes at ``as_of``, by study and subject."""
+    book = rules if isinstance(rules, RuleBook) else RuleBook.of(rules)
+    alerts: list[Alert] = []
+    for (study_id, _), subject in sorted(state.subjects.items()):
+        study_rules = book.get(study_id)
+        if study_rules is not None:
+            alerts.extend(heartbeat.check(subject, as_of, study_rules))
+    return alerts
 
 
 def replay(
-    lines: Iterable[bytes | str], rules: RuleBook | RuleSet, state: ReplayState | None = None
+    lines: Iterable[bytes | str], rules: RuleBook | RuleSet, state: ReplayState | None = None,
+    as_of: datetime | None = None,
 ) -> Iterator[tuple[OutputKind, str | GradedObservation | Alert | Rejection]]:
-    """Yield ("event", raw line) for each accepted event, then its graded rows, alerts and rejections."""
-    for outputs in replay_lines(lines, rules, state):
+    """Yield ("event", raw line) for each accepted event, then its graded rows, alerts and rejections; with
+    ``as_of``, the alerts of the expected data still missing at that moment last."""
+    state = state or ReplayState()
+    for outputs in replay_lines(lines, rules, state, as_of):
         raw = outputs.raw
         if raw is not None:
             yield "event", raw.decode("utf-8") if isinstance(raw, bytes) else raw
@@ -102,4 +128,7 @@ def replay(
         for rejection in outputs.rejections:
             yield "rejected", rejection
         for alert in outputs.study_alerts:
+            yield "alert", alert
+    if as_of is not None:
+        for alert in overdue_at(state, rules, as_of):
             yield "alert", alert

@@ -42,7 +42,8 @@ FATAL_SERIOUSNESS: Final[tuple[Seriousness, ...]] = ("death", "life_threatening"
 
 class AlertKind(StrEnum):
     """Every kind of record in the alerts output: the contract's clinical kinds, the withdrawal record that follows a
-    correction, and the delivery-failure notice to the safety officer."""
+    correction, the delivery-failure notice to the safety officer, and the heartbeat's two kinds: expected data
+    that did not arrive (DATA_OVERDUE) and a data source that stopped sending (FEED_SILENT)."""
 
     DLT = "DLT"
     SUSPECTED_DLT = "SUSPECTED_DLT"
@@ -53,10 +54,21 @@ class AlertKind(StrEnum):
     STOPPING_BOUNDARY = "STOPPING_BOUNDARY"
     ALERT_WITHDRAWN = "ALERT_WITHDRAWN"
     DELIVERY_FAILED = "DELIVERY_FAILED"
+    DATA_OVERDUE = "DATA_OVERDUE"
+    FEED_SILENT = "FEED_SILENT"
 
 
 AlertKindName = Literal[
-    "DLT", "SUSPECTED_DLT", "SAE", "SUSAR", "POTENTIAL_SAE", "HYS_LAW", "STOPPING_BOUNDARY", "DELIVERY_FAILED"
+    "DLT",
+    "SUSPECTED_DLT",
+    "SAE",
+    "SUSAR",
+    "POTENTIAL_SAE",
+    "HYS_LAW",
+    "STOPPING_BOUNDARY",
+    "DELIVERY_FAILED",
+    "DATA_OVERDUE",
+    "FEED_SILENT",
 ]
 """The kinds a study's rules file may name (recipients, escalation): every ``AlertKind`` but ALERT_WITHDRAWN, which
 goes to the recipients of the alert it withdraws. A Literal, so a misspelt key in the file is refused with the

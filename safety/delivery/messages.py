@@ -122,6 +122,8 @@ KIND_ZH: Final = {
     "STOPPING_BOUNDARY": "达到试验停止界值",
     "ALERT_WITHDRAWN": "警报撤回",
     "DELIVERY_FAILED": "警报投递失败",
+    "DATA_OVERDUE": "预期数据逾期未到",
+    "FEED_SILENT": "数据来源中断",
 }
 KIND_EN: Final = {
     "SAE": "Serious adverse event",
@@ -133,6 +135,8 @@ KIND_EN: Final = {
     "STOPPING_BOUNDARY": "Stopping boundary crossed",
     "ALERT_WITHDRAWN": "Alert withdrawn",
     "DELIVERY_FAILED": "Alert delivery failed",
+    "DATA_OVERDUE": "Expected data overdue",
+    "FEED_SILENT": "Data feed silent",
 }
 ESCALATION_TEXT: Final = {
     "UNACKNOWLEDGED": ("升级提醒：警报发出 2 小时内未获确认", "ESCALATION: not acknowledged within 2 h"),

@@ -1,10 +1,11 @@
 """Per-subject state: small, bounded and JSON-serialisable, because the stream keeps it in a faust Table.
 
 It holds what grading and the rules need, never the whole history: day 0, the baseline candidates per test, the
-revision seen per event id (duplicates and corrections), and the memories owned by grading (composite criteria)
-and by the detectors (episodes, pending confirmations, recent liver values). Beside them, not serialised, each
-test's baseline as grading reads it (:mod:`safety.grading.baseline`), derived by the methods that change what it
-depends on: change the candidates and the infusions through them, not by assigning the fields.
+revision seen per event id (duplicates and corrections), and the memories owned by grading (composite criteria),
+by the detectors (episodes, pending confirmations, recent liver values) and by the heartbeat (expected data).
+Beside them, not serialised, each test's baseline as grading reads it (:mod:`safety.grading.baseline`), derived by
+the methods that change what it depends on: change the candidates and the infusions through them, not by
+assigning the fields.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from safety.grading.baseline import SubjectBaseline, derive
 from safety.grading.composite import CompositeMemory
 from safety.model.events import Ecg, Lab, Vital
+from safety.model.expectations import Expectations
 from safety.model.memory import RuleMemory
 from safety.rules.ctcae import Criteria
 
@@ -68,6 +70,7 @@ class SubjectState(BaseModel):
     pre_infusion: dict[str, list[Reading]] = Field(default_factory=dict)  # test -> latest readings, oldest first
     composite: CompositeMemory = Field(default_factory=CompositeMemory)
     rules: RuleMemory = Field(default_factory=RuleMemory)
+    expected: Expectations = Field(default_factory=Expectations)
     ended: str | None = None
     last_applied: str | None = None  # "event_id@revision" of the last event applied (stream redelivery guard)
     _derived: _Derived | None = PrivateAttr(default=None)

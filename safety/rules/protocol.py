@@ -20,6 +20,7 @@ from pydantic_core import ErrorDetails
 
 from safety.errors import RuleFileError
 from safety.rules.documents import DocumentConstants
+from safety.rules.schedule import DEFAULT_SCHEDULE, Schedule
 from safety.vocab import CLINICAL_KINDS, RELATED_CAUSALITY, AlertKindName, Causality, ObservationType, Role
 
 if TYPE_CHECKING:
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 
 DLT_RULES = ("DLT-1", "DLT-2", "DLT-3", "DLT-4", "DLT-5")
 REQUIRED_CLOCKS = ("SAE", "SUSAR", "SUSAR_FATAL")
+HEARTBEAT_RECIPIENTS: dict[str, tuple[Role, ...]] = {
+    "DATA_OVERDUE": ("safety_officer", "pi"),
+    "FEED_SILENT": ("safety_officer",),
+}
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
@@ -182,6 +187,7 @@ class Protocol(_Strict):
     # What the SAE report, CIOMS I and E2B(R3) documents print that no event carries (safety/rules/documents.py);
     # None: read from rules/documents/<study_id>.yaml instead.
     documents: DocumentConstants | None = None
+    schedule: Schedule = DEFAULT_SCHEDULE
 
     @field_validator("time_zone")
     @classmethod
@@ -227,6 +233,14 @@ class Protocol(_Strict):
         return (f"subject_id: does not match subject_code_pattern {pattern.pattern} of study {self.study_id} "
                 "(the value is withheld: it may be an identifier); send the pseudonymous subject code, never a name "
                 "or a phone number")
+
+    def recipients_of(self, kind: str) -> list[Role]:
+        """The roles an alert of ``kind`` goes to: the study file's ``recipients``, else the heartbeat's defaults
+        (DATA_OVERDUE to the safety officer and the PI, FEED_SILENT to the safety officer)."""
+        named = self.recipients.get(kind)  # type: ignore[call-overload]
+        if named is not None:
+            return list(named)
+        return list(HEARTBEAT_RECIPIENTS.get(kind, ()))
 
     def is_related(self, causality: str | None) -> bool:
         return causality is not None and causality in self.related_causality
@@ -314,5 +328,6 @@ def check_against_criteria(protocol: Protocol, criteria: Criteria, where: str) -
     for key, test in [*tests, ("hys_law.bilirubin_test", hys.bilirubin_test), ("hys_law.alp_test", hys.alp_test)]:
         if test not in known:
             problems.append(f"{key}: {test!r} is not a test code of rules/units.yaml{did_you_mean(test, known)}")
+    problems += protocol.schedule.problems({*graded, *known})
     if problems:
         raise RuleFileError(f"{where}: {'; '.join(problems)}")

@@ -13,6 +13,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -20,7 +21,7 @@ import click
 
 from safety.errors import SafetyError
 from safety.model.outputs import GradedObservation
-from safety.replay import LineOutputs, replay_lines
+from safety.replay import LineOutputs, ReplayState, overdue_at, replay_lines
 from safety.rules.ruleset import RuleBook, load_rulebook
 
 PROGRESS_MIN_BYTES = 5_000_000
@@ -114,28 +115,46 @@ def _lines(stack: ExitStack, handle: BinaryIO, size: int, progress: bool | None)
 @click.option("--rules", type=click.Path(path_type=Path), default=None, metavar="FILE|DIR",
               help="a study rules file, or a directory of them (default: every study in rules/studies); each event "
                    "is evaluated under its own study's rules")
+@click.option("--as-of", "as_of", default=None, metavar="TIME",
+              help="evaluate the schedule of expected data at this moment (ISO 8601; without a UTC offset, in the "
+                   "study's time zone) and write DATA_OVERDUE alerts; without it nothing is expected, so the output "
+                   "does not depend on when the replay runs")
 @click.option("--quiet", is_flag=True, help="print no summary")
 @click.option("--progress/--no-progress", default=None,
               help="show a progress bar on stderr (default: for a file of 5 MB or more in a terminal)")
-def replay_command(events: Path, out: Path, rules: Path | None, quiet: bool, progress: bool | None) -> int:
-    return run(events, out, rules, quiet=quiet, progress=progress)
+def replay_command(events: Path, out: Path, rules: Path | None, as_of: str | None, quiet: bool,
+                   progress: bool | None) -> int:
+    return run(events, out, rules, quiet=quiet, progress=progress, as_of=as_of)
 
 
-def run(events: Path, out: Path, rules_path: Path | None, quiet: bool = False, progress: bool | None = None) -> int:
+def _moment(text: str, rules: RuleBook) -> datetime:
+    """``--as-of`` as an aware moment: ISO 8601, read in the primary study's time zone when it has no offset."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise SafetyError(f"--as-of: {text!r} is not an ISO 8601 time; give e.g. 2026-07-01T09:00:00+08:00") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=rules.parse_tz)
+
+
+def run(events: Path, out: Path, rules_path: Path | None, quiet: bool = False, progress: bool | None = None,
+        as_of: str | None = None) -> int:
     """Replay a file; the exit code is 0 even when lines were rejected (they are in rejected.jsonl).
 
     ``progress``: None shows a bar for a file of 5 MB or more when stderr is a terminal; True or False decide.
+    ``as_of``: the moment the schedule of expected data is evaluated at (none: it is not evaluated).
     """
     if not events.is_file():
         print(f"safety replay: {events}: no such file; give a JSON-lines file of events", file=sys.stderr)
         return 2
     try:
         rules = load_rulebook(rules_path)
+        moment = _moment(as_of, rules) if as_of is not None else None
     except SafetyError as exc:
         print(f"safety replay: {exc}", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)
     tally = _Tally()
+    state = ReplayState()
     with (
         _batch_gc(),
         events.open("rb") as source,
@@ -145,7 +164,8 @@ def run(events: Path, out: Path, rules_path: Path | None, quiet: bool = False, p
         (out / "rejected.jsonl").open("wb") as rejected_out,
         (out / "events.jsonl").open("wb", buffering=WRITE_BUFFER) as events_out,
     ):
-        for outputs in replay_lines(_lines(stack, source, os.path.getsize(events), progress), rules):
+        lines = _lines(stack, source, os.path.getsize(events), progress)
+        for outputs in replay_lines(lines, rules, state, moment):
             if outputs.raw is not None:
                 tally.events += 1
                 events_out.write(_line_bytes(outputs.raw))
@@ -160,12 +180,15 @@ def run(events: Path, out: Path, rules_path: Path | None, quiet: bool = False, p
             for rejection in outputs.rejections:
                 tally.rejected += 1
                 rejected_out.write((rejection.model_dump_json(exclude_none=True) + "\n").encode())
+        for alert in overdue_at(state, rules, moment) if moment is not None else ():
+            tally.kinds[str(alert.kind)] += 1
+            alerts_out.write((alert.to_json() + "\n").encode())
     if not quiet:
-        _summary(events, out, rules, tally)
+        _summary(events, out, rules, tally, moment)
     return 0
 
 
-def _summary(events: Path, out: Path, rules: RuleBook, tally: _Tally) -> None:
+def _summary(events: Path, out: Path, rules: RuleBook, tally: _Tally, as_of: datetime | None = None) -> None:
     err = sys.stderr
     grades = tally.grade_names()
     kinds = tally.kinds
@@ -177,3 +200,5 @@ def _summary(events: Path, out: Path, rules: RuleBook, tally: _Tally) -> None:
     print(f"  graded rows: {tally.graded}" + (f"  ({shown})" if shown else ""), file=err)
     shown = ", ".join(f"{k}: {kinds[k]}" for k in sorted(kinds))
     print(f"  alerts: {sum(kinds.values())}" + (f"  ({shown})" if shown else ""), file=err)
+    if as_of is not None:
+        print(f"  expected data evaluated as of {as_of.isoformat()}: {kinds['DATA_OVERDUE']} DATA_OVERDUE", file=err)

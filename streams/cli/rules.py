@@ -17,6 +17,7 @@ import click
 
 from safety.errors import RuleFileError, SafetyError
 from safety.model.values import fmt
+from safety.rules.protocol import Protocol
 from safety.rules.ruleset import load_ruleset
 
 
@@ -120,5 +121,24 @@ def rules_check(path: Path) -> str:
         f"{'/'.join(p.escalation.unacknowledged_kinds)} after {fmt(p.escalation.ack_within_hours)} h, and "
         f"{'/'.join(p.escalation.ethics_report_kinds)} ethics reports not submitted "
         f"{fmt(p.escalation.ethics_margin_hours)} h before due, are re-sent to {', '.join(p.escalation.resend_to)}",
+        "",
+        *schedule_lines(p),
     ]
     return "\n".join(lines)
+
+
+def schedule_lines(p: Protocol) -> list[str]:
+    """The expected assessments: per group its tests and visit days, the windows, the grace and silence limits."""
+    s = p.schedule
+    windows = "; ".join(f"+-{band.days} day{'s' if band.days != 1 else ''} up to day {band.through_day}"
+                        for band in s.windows)
+    return [
+        "Expected data" + (" (default schedule: the study file has no schedule section)"
+                           if "schedule" not in p.model_fields_set else "") + ":",
+        *(f"  {name}: {', '.join(group.tests)} on days {', '.join(map(str, group.days))}"
+          for name, group in s.groups.items()),
+        f"  windows: {windows}; DATA_OVERDUE {s.grace_days} days after a window's last day to "
+        f"{', '.join(p.recipients_of('DATA_OVERDUE'))}",
+        f"  FEED_SILENT after {fmt(s.silence_limit_hours)} h without events from a source to "
+        f"{', '.join(p.recipients_of('FEED_SILENT'))}",
+    ]

@@ -79,6 +79,7 @@ class SafetyMetrics(NamedTuple):
     subjects_with_dlt: Gauge  # safety_subjects_with_dlt
     stopping_probability: Gauge  # safety_stopping_probability
     broker_up: Gauge  # safety_broker_up (streams/worker/health.py)
+    feed_silent_seconds: Gauge  # safety_feed_silent_seconds{source} (streams/worker/heartbeat.py)
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> SafetyMetrics:
@@ -172,6 +173,12 @@ class SafetyMetrics(NamedTuple):
             broker_up=Gauge(
                 "safety_broker_up",
                 "1 while the Kafka broker answers this worker's probe, 0 while it does not (streams/worker/health.py)",
+                registry=reg,
+            ),
+            feed_silent_seconds=Gauge(
+                "safety_feed_silent_seconds",
+                "Seconds since the last accepted event from each input source (streams/worker/heartbeat.py)",
+                ["source"],
                 registry=reg,
             ),
         )

@@ -61,8 +61,10 @@ def test_clinical_kinds_are_the_contracts_list_in_its_order() -> None:
     assert CLINICAL_KINDS == ("DLT", "SUSPECTED_DLT", "SAE", "SUSAR", "POTENTIAL_SAE", "HYS_LAW", "STOPPING_BOUNDARY")
 
 
-def test_alert_records_add_the_withdrawal_and_the_delivery_failure_to_the_clinical_kinds() -> None:
-    assert [k.value for k in AlertKind] == [*CLINICAL_KINDS, "ALERT_WITHDRAWN", "DELIVERY_FAILED"]
+def test_alert_records_add_the_withdrawal_the_delivery_failure_and_the_heartbeat_to_the_clinical_kinds() -> None:
+    assert [k.value for k in AlertKind] == [
+        *CLINICAL_KINDS, "ALERT_WITHDRAWN", "DELIVERY_FAILED", "DATA_OVERDUE", "FEED_SILENT"
+    ]
 
 
 def test_a_rules_file_may_name_every_kind_but_the_withdrawal() -> None:

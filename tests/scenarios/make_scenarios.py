@@ -118,8 +118,50 @@ def W(index, **kw):
 S = {}
 
 
-def scenario(name, description, events, alerts, rejected=()):
-    S[name] = (description, events, alerts, list(rejected))
+def scenario(name, description, events, alerts, rejected=(), as_of=None):
+    S[name] = (description, events, alerts, list(rejected), as_of)
+
+
+# The default schedule's tests, with a unit and a normal value and range: a complete visit raises nothing else.
+NORMAL = {
+    "NEUT": ("lab", 3.5, "10^9/L", 2.0, 7.0), "PLAT": ("lab", 200, "10^9/L", 100, 300),
+    "HGB": ("lab", 130, "g/L", 115, 150), "WBC": ("lab", 6.0, "10^9/L", 4.0, 10.0),
+    "ALT": ("lab", 20, "U/L", 7, 40), "AST": ("lab", 22, "U/L", 13, 35), "BILI": ("lab", 10, "umol/L", 3.4, 17.1),
+    "CREAT": ("lab", 70, "umol/L", 45, 84), "K": ("lab", 4.2, "mmol/L", 3.5, 5.3),
+    "SODIUM": ("lab", 140, "mmol/L", 137, 147), "ALB": ("lab", 42, "g/L", 35, 50),
+    "INR": ("lab", 1.0, "ratio", 0.8, 1.2), "APTT": ("lab", 30, "s", 25, 35), "FIBRINO": ("lab", 3.0, "g/L", 2, 4),
+    "QTCF": ("ecg", 410, "ms", None, None), "TEMP": ("vital", 36.6, "C", None, None),
+    "SYSBP": ("vital", 118, "mmHg", None, None), "PULSE": ("vital", 72, "beats/min", None, None),
+    "OXYSAT": ("vital", 98, "%", None, None),
+}
+VISITS = {  # the default schedule up to day 14 (rules: safety/rules/schedule.py, DEFAULT_SCHEDULE)
+    0: ("TEMP", "SYSBP", "PULSE", "OXYSAT"),
+    1: tuple(NORMAL),
+    3: ("NEUT", "PLAT", "HGB", "WBC"),
+    7: ("NEUT", "PLAT", "HGB", "WBC", "ALT", "AST", "BILI", "CREAT", "K", "SODIUM", "ALB", "INR", "APTT", "FIBRINO",
+        "TEMP", "SYSBP", "PULSE", "OXYSAT"),
+    14: ("NEUT", "PLAT", "HGB", "WBC"),
+}
+
+
+def visit(day, subj="AA-001", skip=(), only=None, rec=None):
+    """The scheduled draws and measurements of ``day`` (1 h after the visit starts), all normal, minus ``skip``."""
+    events = []
+    for test in only or VISITS[day]:
+        if test in skip:
+            continue
+        type_, value, unit, lo, hi = NORMAL[test]
+        eid = f"{subj}-D{day}-{test}"
+        if type_ == "lab":
+            events.append(lab(eid, day, test, value, unit, lo, hi, subj=subj, hours=1, rec=rec))
+        else:
+            events.append(ev(type_, eid, day, subj, hours=1, rec=rec, test=test, value=value, unit=unit))
+    return events
+
+
+def midnight(day):
+    """Local midnight starting study day ``day`` (day 0 = 2026-07-01), as written on an alert."""
+    return t(day, -9) + ":00+08:00"
 
 
 base = [enr(), inf()]
@@ -559,9 +601,56 @@ scenario(
         A("STOPPING_BOUNDARY", "STOPPING-BAYES", 6, None, [f"ATTR-{SUSPECTED}"], subj="AA-002"),
     ],
 )
-for name, (description, events, alerts, rejected) in S.items():
+BLOOD = ["NEUT", "PLAT", "HGB", "WBC"]
+HEARTBEAT = [enr(), inf(), *visit(0), *visit(1), *visit(3)]
+scenario(
+    "heartbeat_missed_day7_blood_routine_before_due",
+    "Expected data, --as-of before the due moment: the day-7 blood routine never came, but its window (days 6..8) "
+    "and the 2-day grace period end only at midnight starting day 11; at 23:59 on day 10 nothing is overdue.",
+    [*HEARTBEAT, *visit(7, skip=BLOOD)],
+    [],
+    as_of=t(10, 14.98),
+)
+scenario(
+    "heartbeat_missed_day7_blood_routine",
+    "Expected data, --as-of after the due moment: the day-7 blood routine never came; DATA_OVERDUE names the four "
+    "tests and the window, raised at the moment it fell due (midnight starting day 11), to the safety officer and "
+    "the PI, with no reporting clock. Every other visit up to day 7 is complete.",
+    [*HEARTBEAT, *visit(7, skip=BLOOD)],
+    [A("DATA_OVERDUE", "DATA_OVERDUE", 7, None, [], raised_at=midnight(11), recipients=["safety_officer", "pi"],
+       basis={"group": "blood_routine", "missing": BLOOD, "window_first_day": 6, "window_last_day": 8})],
+    as_of=t(11, -9),
+)
+scenario(
+    "heartbeat_partial_draw_missing_plat",
+    "Expected data, each test on its own: the day-7 blood routine came without a platelet count; DATA_OVERDUE "
+    "names PLAT only.",
+    [*HEARTBEAT, *visit(7, skip=["PLAT"])],
+    [A("DATA_OVERDUE", "DATA_OVERDUE", 7, None, [], raised_at=midnight(11),
+       basis={"group": "blood_routine", "missing": ["PLAT"]})],
+    as_of=t(14, 0),
+)
+scenario(
+    "heartbeat_late_result_withdraws",
+    "Expected data arriving late: the day-7 platelet count (taken on day 7) is entered on day 12, after its visit "
+    "fell due; the DATA_OVERDUE raised at midnight starting day 11 is followed by ALERT_WITHDRAWN, reason received.",
+    [*HEARTBEAT, *visit(7, skip=["PLAT"]), *visit(7, only=["PLAT"], rec=(12, 0)), *visit(14)],
+    [A("DATA_OVERDUE", "DATA_OVERDUE", 7, None, [], basis={"missing": ["PLAT"]}),
+     W(0, reason="received", event_ids=["AA-001-D7-PLAT"], study_day=7)],
+    as_of=t(20, 0),
+)
+scenario(
+    "heartbeat_subject_ended_study",
+    "Expected data end with the subject: the day-3 blood routine is missed, then the subject withdraws on day 5 "
+    "(end_of_study). Day 3 is still overdue; nothing scheduled after day 5 is expected, a year later as well.",
+    [*HEARTBEAT[:-4], ev("end_of_study", "EOS-AA-001", 5, reason="withdrawn")],
+    [A("DATA_OVERDUE", "DATA_OVERDUE", 3, None, [], raised_at=midnight(7), basis={"missing": BLOOD})],
+    as_of=t(400, 0),
+)
+for name, (description, events, alerts, rejected, as_of) in S.items():
     (OUT / f"{name}.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
-    (OUT / f"{name}.expected.json").write_text(
-        json.dumps({"description": description, "alerts": alerts, "rejected": rejected}, indent=1) + "\n"
-    )
+    expectation = {"description": description, "alerts": alerts, "rejected": rejected}
+    if as_of is not None:
+        expectation["as_of"] = as_of
+    (OUT / f"{name}.expected.json").write_text(json.dumps(expectation, indent=1) + "\n")
 print(len(S))

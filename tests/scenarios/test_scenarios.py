@@ -7,7 +7,9 @@ or edge case it shows, and lists the alerts ``safety replay`` must write to ``al
   none) and ``event_ids``; any other key given (``ctcae_term``, ``also_matched``, ``report_due_at``, ``raised_at``)
   is compared too, and ``basis`` is compared key by key (numbers to 4 decimals);
 * an ``ALERT_WITHDRAWN`` record gives ``"withdraws": "@N"``, the index of the withdrawn alert in the same list;
-* ``rejected`` lists the records expected in ``rejected.jsonl`` (their ``kind`` and ``event_id``).
+* ``rejected`` lists the records expected in ``rejected.jsonl`` (their ``kind`` and ``event_id``);
+* ``as_of``, when given, is passed to ``safety replay --as-of``: the schedule of expected data is evaluated at
+  that moment (without it nothing is expected, and no DATA_OVERDUE can appear).
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def _check_alert(
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_scenario(name: str, tmp_path: Path) -> None:
     expectation = json.loads((HERE / f"{name}.expected.json").read_text(encoding="utf-8"))
-    assert run(HERE / f"{name}.jsonl", tmp_path, None, quiet=True) == 0
+    assert run(HERE / f"{name}.jsonl", tmp_path, None, quiet=True, as_of=expectation.get("as_of")) == 0
     produced = _read(tmp_path / "alerts.jsonl")
     expected = expectation["alerts"]
     summary = [

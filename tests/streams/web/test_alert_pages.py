@@ -31,6 +31,10 @@ from safety.reports import Report, build_report
 from safety.rules.ruleset import load_ruleset
 from streams.web.pages import Pages, add_routes
 
+SO = {"Authorization": "Bearer tok-so"}
+PI = {"Authorization": "Bearer tok-pi"}
+ETHICS = {"Authorization": "Bearer tok-ethics"}
+
 TOKENS = {"tok-so": "safety_officer", "tok-pi": "pi", "tok-ethics": "ethics"}
 RULES = load_ruleset()
 A = "{http://www.w3.org/2005/Atom}"
@@ -136,7 +140,7 @@ def _cells(html: str, testid: str) -> list[list[str]]:
 
 @pytest.mark.asyncio
 async def test_the_alert_page_says_why_it_fired_and_everything_since(client: TestClient) -> None:  # type: ignore[type-arg]
-    resp = await client.get(f"/alerts/{SAE2['alert_id']}", headers={"Authorization": "Bearer tok-so"})
+    resp = await client.get(f"/alerts/{SAE2['alert_id']}", headers=SO)
     html = await resp.text()
     assert resp.status == 200
     basis = {r[0]: r[1] for r in _cells(html, "basis")}
@@ -160,88 +164,88 @@ async def test_the_alert_page_says_why_it_fired_and_everything_since(client: Tes
 @pytest.mark.asyncio
 async def test_a_withdrawn_alert_shows_its_reason(client: TestClient) -> None:  # type: ignore[type-arg]
     withdrawal = next(a for a in fx.alerts() if a["kind"] == "ALERT_WITHDRAWN")
-    html = await (await client.get(f"/alerts/{withdrawal['withdraws']}", headers={"Authorization": "Bearer tok-pi"})).text()
+    html = await (await client.get(f"/alerts/{withdrawal['withdraws']}", headers=PI)).text()
     assert "revision 2: grade 2 no longer meets DLT-2" in html and 'data-testid="withdrawal"' in html
 
 
 @pytest.mark.asyncio
 async def test_every_alert_row_links_its_page(client: TestClient) -> None:  # type: ignore[type-arg]
-    html = await (await client.get("/alerts?status=", headers={"Authorization": "Bearer tok-so"})).text()
+    html = await (await client.get("/alerts?status=", headers=SO)).text()
     ids = re.findall(r'<tr data-alert-id="([0-9a-f]+)"', html)
     assert len(ids) == len([a for a in fx.alerts() if a["kind"] != "ALERT_WITHDRAWN"])
     for alert_id in ids:
         assert f'href="/alerts/{alert_id}"' in html
-        assert (await client.get(f"/alerts/{alert_id}", headers={"Authorization": "Bearer tok-so"})).status == 200
+        assert (await client.get(f"/alerts/{alert_id}", headers=SO)).status == 200
 
 
 @pytest.mark.asyncio
 async def test_overdue_filter_keeps_an_acknowledged_sae_whose_report_is_overdue(client: TestClient) -> None:  # type: ignore[type-arg]
-    html = await (await client.get("/alerts?status=overdue", headers={"Authorization": "Bearer tok-so"})).text()
+    html = await (await client.get("/alerts?status=overdue", headers=SO)).text()
     assert re.findall(r'<tr data-alert-id="([0-9a-f]+)"', html) == [SAE2["alert_id"]]
     assert 'data-state="acknowledged" data-overdue="1"' in html
-    assert (await (await client.get("/overview", headers={"Authorization": "Bearer tok-so"})).text()).count(">1</a></td>") >= 1
+    assert (await (await client.get("/overview", headers=SO)).text()).count(">1</a></td>") >= 1
 
 
 @pytest.mark.asyncio
 async def test_alerts_filter_by_kind_subject_and_day_and_sort_descending(client: TestClient) -> None:  # type: ignore[type-arg]
-    html = await (await client.get("/alerts?kind=DLT&status=&sort=day&order=desc", headers={"Authorization": "Bearer tok-so"})).text()
+    html = await (await client.get("/alerts?kind=DLT&status=&sort=day&order=desc", headers=SO)).text()
     kinds = re.findall(r'<tr data-alert-id="[0-9a-f]+" data-kind="(\w+)"', html)
     days = [int(r[2]) for r in _cells(html, "open-alerts")[1:]]
     assert set(kinds) == {"DLT"} and days == sorted(days, reverse=True) and len(days) >= 2
-    html = await (await client.get("/alerts?subject=aa-003&day_from=0&day_to=28&status=", headers={"Authorization": "Bearer tok-so"})).text()
+    html = await (await client.get("/alerts?subject=aa-003&day_from=0&day_to=28&status=", headers=SO)).text()
     rows = _cells(html, "open-alerts")[1:]
     assert rows and {r[1] for r in rows} == {"AA-003"} and all(0 <= int(r[2]) <= 28 for r in rows)
 
 
 @pytest.mark.asyncio
 async def test_a_wrong_filter_value_names_the_choices(client: TestClient) -> None:  # type: ignore[type-arg]
-    resp = await client.get("/alerts?status=closed", headers={"Authorization": "Bearer tok-so"})
+    resp = await client.get("/alerts?status=closed", headers=SO)
     assert resp.status == 400 and "open, acknowledged, overdue, withdrawn" in await resp.text()
 
 
 @pytest.mark.asyncio
 async def test_overdue_reports_say_who_must_act_and_mark_a_late_submission(client: TestClient) -> None:  # type: ignore[type-arg]
-    html = await (await client.get("/reports/overdue", headers={"Authorization": "Bearer tok-so"})).text()
+    html = await (await client.get("/reports/overdue", headers=SO)).text()
     rows = {r[0]: r for r in _cells(html, "overdue-reports")[1:]}
     assert "pi: submit the ethics committee report (overdue)" in rows["SAE"][-1]
     assert "迟交 / late" in rows["SUSAR"][6] and "EC-2026-031" in rows["SUSAR"][8]
-    text = await (await client.get("/reports/overdue.csv", headers={"Authorization": "Bearer tok-so"})).text()
+    text = await (await client.get("/reports/overdue.csv", headers=SO)).text()
     records = list(csv.DictReader(io.StringIO(text)))
     assert {(r["kind"], r["overdue"], r["late"]) for r in records} == {("SAE", "yes", "no"), ("SUSAR", "no", "yes")}
-    summary = await (await client.get("/reports/safety-summary.json", headers={"Authorization": "Bearer tok-ethics"})).json()
+    summary = await (await client.get("/reports/safety-summary.json", headers=ETHICS)).json()
     late = [r for r in summary["line_listing"] if r["late"]]
     assert [(r["kind"], r["overdue"], r["reference"]) for r in late] == [("SUSAR", False, "EC-2026-031")]
 
 
 @pytest.mark.asyncio
 async def test_ae_and_lab_listings_and_their_csv(client: TestClient) -> None:  # type: ignore[type-arg]
-    html = await (await client.get("/listings/ae", headers={"Authorization": "Bearer tok-pi"})).text()
+    html = await (await client.get("/listings/ae", headers=PI)).text()
     table = {r[0]: r for r in _cells(html, "term-by-grade")[1:]}
     assert table["Infusion related reaction"][3] == "1"  # one subject, worst grade 3
     assert "输注反应" not in html  # the verbatim term never shows
-    rows = list(csv.DictReader(io.StringIO(await (await client.get("/listings/ae.csv", headers={"Authorization": "Bearer tok-pi"})).text())))
+    rows = list(csv.DictReader(io.StringIO(await (await client.get("/listings/ae.csv", headers=PI)).text())))
     lung = next(r for r in rows if r["term"] == "Lung infection")
     assert (lung["grade"], lung["serious"], lung["causality"], lung["outcome"]) == (
         "3", "hospitalization", "unlikely", "recovering")
-    html = await (await client.get("/listings/labs?min_grade=2", headers={"Authorization": "Bearer tok-pi"})).text()
+    html = await (await client.get("/listings/labs?min_grade=2", headers=PI)).text()
     grades = [int(r[8]) for r in _cells(html, "lab-listing")[1:]]
     assert grades and min(grades) >= 2
-    text = await (await client.get("/listings/labs.csv?min_grade=0&subject=AA-001", headers={"Authorization": "Bearer tok-pi"})).text()
+    text = await (await client.get("/listings/labs.csv?min_grade=0&subject=AA-001", headers=PI)).text()
     assert {r["subject_id"] for r in csv.DictReader(io.StringIO(text))} == {"AA-001"}
 
 
 @pytest.mark.asyncio
 async def test_the_committee_lands_on_its_page_and_its_feed_opens_pages_it_may_see(client: TestClient) -> None:  # type: ignore[type-arg]
-    home = await client.get("/ethics", headers={"Authorization": "Bearer tok-ethics"})
+    home = await client.get("/ethics", headers=ETHICS)
     assert home.status == 200 and "/feeds/ethics.html" in await home.text()
-    feed = ET.fromstring(await (await client.get("/feeds/ethics.atom", headers={"Authorization": "Bearer tok-ethics"})).read())
+    feed = ET.fromstring(await (await client.get("/feeds/ethics.atom", headers=ETHICS)).read())
     links = [e.find(f"{A}link[@rel='alternate']") for e in feed.findall(f"{A}entry")]
     hrefs = [link.get("href", "") for link in links if link is not None]
     assert hrefs and all("/alerts/" in h for h in hrefs)
     for href in hrefs:
         path = href.split("://", 1)[1].split("/", 1)[1]
-        assert (await client.get(f"/{path}", headers={"Authorization": "Bearer tok-ethics"})).status == 200
-    page = await (await client.get("/feeds/ethics.html", headers={"Authorization": "Bearer tok-ethics"})).text()
+        assert (await client.get(f"/{path}", headers=ETHICS)).status == 200
+    page = await (await client.get("/feeds/ethics.html", headers=ETHICS)).text()
     assert "EC-2026-031" in page and "迟交 / submitted late" in page and "Dr Wang" in page
     assert "/subjects/" not in page  # the committee cannot open a subject's data
 
@@ -257,18 +261,18 @@ async def test_the_committee_may_not_open_listings_or_alerts_outside_its_feed(cl
     app = web.Application()
     add_routes(app.router, Pages(source, TOKENS, clock=lambda: fx.GENERATED_AT, rules=lambda: RULES))
     async with TestClient(TestServer(app)) as c:
-        assert (await c.get(f"/alerts/{hidden['alert_id']}", headers={"Authorization": "Bearer tok-ethics"})).status == 403
-        assert (await c.get(f"/alerts/{hidden['alert_id']}", headers={"Authorization": "Bearer tok-pi"})).status == 200
+        assert (await c.get(f"/alerts/{hidden['alert_id']}", headers=ETHICS)).status == 403
+        assert (await c.get(f"/alerts/{hidden['alert_id']}", headers=PI)).status == 200
     for path in ("/listings/ae", "/listings/labs", "/alerts.csv"):
-        assert (await client.get(f"{path}", headers={"Authorization": "Bearer tok-ethics"})).status == 403
+        assert (await client.get(f"{path}", headers=ETHICS)).status == 403
 
 
 @pytest.mark.asyncio
 async def test_times_are_shown_in_the_study_zone_without_microseconds(client: TestClient) -> None:  # type: ignore[type-arg]
-    feed = (await (await client.get("/feeds/ethics.atom", headers={"Authorization": "Bearer tok-ethics"})).read()).decode()
+    feed = (await (await client.get("/feeds/ethics.atom", headers=ETHICS)).read()).decode()
     stamps = re.findall(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)?", feed)
     assert stamps and {s for s in stamps} == {("", "+08:00")}
-    page = await (await client.get(f"/alerts/{SAE2['alert_id']}", headers={"Authorization": "Bearer tok-so"})).text()
+    page = await (await client.get(f"/alerts/{SAE2['alert_id']}", headers=SO)).text()
     shown = re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d [+-]\d{4}", page)
     assert shown and {s[-5:] for s in shown} == {"+0800"}
 
@@ -285,7 +289,7 @@ async def test_no_csv_cell_of_a_list_can_start_a_formula() -> None:
 
     add_routes(app.router, Pages(source, TOKENS, clock=lambda: fx.GENERATED_AT, rules=lambda: RULES))
     async with TestClient(TestServer(app)) as c:
-        text = await (await c.get("/alerts.csv", headers={"Authorization": "Bearer tok-so"})).text()
+        text = await (await c.get("/alerts.csv", headers=SO)).text()
     rules = {r["rule_id"] for r in csv.DictReader(io.StringIO(text))}
     assert rules == {"'" + alerts[0]["rule_id"]}
 
@@ -309,11 +313,11 @@ async def test_death_sae_dlt5_and_susar_rows_show_term_and_grade() -> None:
 
     add_routes(app.router, Pages(source, TOKENS, clock=lambda: fx.GENERATED_AT, rules=lambda: RULES))
     async with TestClient(TestServer(app)) as c:
-        rows = _cells(await (await c.get("/alerts?subject=AA-003&status=", headers={"Authorization": "Bearer tok-so"})).text(), "open-alerts")
+        rows = _cells(await (await c.get("/alerts?subject=AA-003&status=", headers=SO)).text(), "open-alerts")
         death_rows = [r for r in rows[1:] if r[5] in ("SAE-DEATH", "DLT-5") or r[0] == "SUSAR"]
         assert death_rows and all((r[3], r[4]) == ("Death NOS", "5") for r in death_rows)
-        page = await (await c.get(f"/alerts/{deaths[0]['alert_id']}", headers={"Authorization": "Bearer tok-so"})).text()
+        page = await (await c.get(f"/alerts/{deaths[0]['alert_id']}", headers=SO)).text()
         assert 'data-testid="alert-term">Death NOS<' in page and 'data-testid="alert-grade">5<' in page
         assert "姓名" not in page
-        feed = await (await c.get("/feeds/ethics.atom", headers={"Authorization": "Bearer tok-ethics"})).text()
+        feed = await (await c.get("/feeds/ethics.atom", headers=ETHICS)).text()
         assert "SAE AA-003 D21 Death NOS G5" in feed

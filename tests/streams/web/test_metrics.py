@@ -15,6 +15,7 @@ CONTRACT_NAMES = {
 }  # fmt: skip
 OUR_ADDITIONS = {"safety_partition_reseeks_total", "safety_broker_up"}  # watchdog.py, gaps.py, health.py
 OUR_ADDITIONS |= {"safety_deliveries_owed", "safety_deliveries_owed_oldest_seconds"}  # streams/worker/delivery.py
+OUR_ADDITIONS |= {"safety_feed_silent_seconds"}  # streams/worker/heartbeat.py
 
 
 def exposed_names(metrics: SafetyMetrics) -> set[str]:
