@@ -24,8 +24,9 @@ from aiohttp import web
 
 from safety.errors import SafetyError
 from safety.reports import Report, edish_points, read_events, read_graded, subject_timeline
-from safety.rules.ruleset import RuleSet, load_ruleset
+from safety.rules.ruleset import RuleSet
 from safety.vocab import ROLES
+from streams.rulefiles import load_ruleset
 from streams.web import feeds
 from streams.web import views as pages
 from streams.web.auth import bearer_token, role_for_token

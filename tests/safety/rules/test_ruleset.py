@@ -9,8 +9,7 @@ import pytest
 from study_fixtures import STUDY_A, STUDY_B, STUDY_FILES, rules_dir, studies_dir
 
 from safety.errors import RuleFileError
-from safety.rules.protocol import load_protocol
-from safety.rules.ruleset import load_rulebook, load_ruleset
+from streams.rulefiles import load_protocol, load_rulebook, load_ruleset
 
 
 def test_a_directory_loads_every_study_each_with_its_own_ctcae_version_and_time_zone(tmp_path: Path) -> None:
