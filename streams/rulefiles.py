@@ -70,8 +70,9 @@ def load_criteria(version: str, directory: Path | None = None, assume_worst_clin
 def load_ruleset(study_file: Path | None = None) -> RuleSet:
     """One study's rule set: ``study_file`` (default: the first study of the rules directory) with the CTCAE
     files of the rules directory."""
-    rules = read_rules()
-    return build_ruleset(read_study(study_file or rules_dir() / "studies" / f"{DEFAULT_STUDY}.yaml"), rules)
+    directory = rules_dir()
+    study = read_study(study_file or directory / "studies" / f"{DEFAULT_STUDY}.yaml")
+    return build_ruleset(study, read_rules(directory))
 
 
 def load_rulebook(path: Path | None = None) -> RuleBook:
@@ -83,13 +84,14 @@ def load_rulebook(path: Path | None = None) -> RuleBook:
     :func:`load_ruleset` builds it, so a file that is invalid alone is invalid here; two files of one study are
     refused.
     """
-    path = Path(path) if path is not None else rules_dir() / "studies"
+    directory = rules_dir()
+    path = Path(path) if path is not None else directory / "studies"
     if (path / "studies").is_dir():
         path = path / "studies"
     if not path.is_dir():
-        return build_rulebook([read_study(path)], read_rules())
+        return build_rulebook([read_study(path)], read_rules(directory))
     files = sorted(file for file in path.iterdir() if file.suffix in RULES_SUFFIXES and file.is_file())
     if not files:
         raise RuleFileError(f"{path}: no study rules file (*.yaml) in this directory; add <study_id>.yaml")
-    return build_rulebook([read_study(file) for file in files], read_rules())
+    return build_rulebook([read_study(file) for file in files], read_rules(directory))
 
