@@ -30,8 +30,10 @@ def read_rules(directory: Path | None = None) -> dict[str, Document]:
     ``<directory name>/<file>`` in messages; the core picks the ones a CTCAE version needs."""
     directory = Path(directory) if directory is not None else rules_dir()
     if not directory.is_dir():
-        raise RuleFileError(f"{directory}: no such rules directory; set SAFETY_RULES_DIR to a directory holding "
-                            "the CTCAE files, units.yaml and ctcae_terms.yaml (rules/ in the repository)")
+        raise RuleFileError(
+            f"{directory}: no such rules directory; set SAFETY_RULES_DIR to a directory holding "
+            "the CTCAE files, units.yaml and ctcae_terms.yaml (rules/ in the repository)"
+        )
     files = sorted(path for path in directory.iterdir() if path.suffix in RULES_SUFFIXES and path.is_file())
     return {path.name: _read(path, f"{directory.name}/{path.name}") for path in files}
 
@@ -94,4 +96,3 @@ def load_rulebook(path: Path | None = None) -> RuleBook:
     if not files:
         raise RuleFileError(f"{path}: no study rules file (*.yaml) in this directory; add <study_id>.yaml")
     return build_rulebook([read_study(file) for file in files], read_rules(directory))
-
