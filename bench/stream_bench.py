@@ -244,7 +244,7 @@ def main() -> int:
 def graded_rows(lines: list[bytes]) -> int:
     """Graded rows ``safety replay`` gives for ``lines``: the worker's output count when it has processed all."""
     from safety.replay import replay
-    from safety.rules.ruleset import load_ruleset
+    from streams.rulefiles import load_ruleset
 
     return sum(1 for kind, _ in replay(lines, load_ruleset()) if kind == "graded")
 

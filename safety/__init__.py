@@ -16,7 +16,7 @@ from safety.model.state import SubjectState
 from safety.pipeline import StepResult, step
 from safety.replay import ReplayState, replay, replay_lines
 from safety.routing import admit
-from safety.rules import RuleBook, RuleSet, load_rulebook, load_ruleset
+from safety.rules import Document, RuleBook, RuleSet, build_rulebook, build_ruleset
 from safety.signals import StudySignal
 from safety.study import StudyState, study_step
 
@@ -24,6 +24,7 @@ __all__ = [
     "Alert",
     "ContractError",
     "DeliveryConfigError",
+    "Document",
     "Event",
     "GradedObservation",
     "Rejection",
@@ -37,9 +38,9 @@ __all__ = [
     "StudyState",
     "SubjectState",
     "admit",
+    "build_rulebook",
+    "build_ruleset",
     "grade_observation",
-    "load_rulebook",
-    "load_ruleset",
     "parse_event",
     "replay",
     "replay_lines",

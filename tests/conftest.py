@@ -17,6 +17,6 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def ruleset():  # type: ignore[no-untyped-def]
-    from safety.rules.ruleset import load_ruleset
+    from streams.rulefiles import load_ruleset
 
     return load_ruleset()

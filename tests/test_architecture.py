@@ -76,10 +76,6 @@ IO_ATTRIBUTES = frozenset(
 )
 IO_MODULES = frozenset({"os", "io", "socket", "subprocess", "shutil", "tempfile", "urllib", "http", "asyncio"})
 
-# The rule loader moves to the shell; when it has, these pass and their markers go.
-READS_RULE_FILES = "safety/rules/ruleset.py reads rule files (with safety/rules/protocol.py and safety/rules/ctcae.py)"
-READS_RULES_DIR = "safety/rules/ruleset.py reads SAFETY_RULES_DIR"
-
 
 def _core_files() -> Iterator[tuple[str, Path]]:
     for path in sorted(CORE.rglob("*.py")):
@@ -244,12 +240,10 @@ def test_the_core_reads_no_clock() -> None:
     assert _core_offenders("clock") == {}
 
 
-@pytest.mark.xfail(strict=True, reason=READS_RULES_DIR)
 def test_the_core_reads_no_environment() -> None:
     assert _core_offenders("environment") == {}
 
 
-@pytest.mark.xfail(strict=True, reason=READS_RULE_FILES)
 def test_the_core_does_no_io() -> None:
     """No files, sockets, processes or printing: the shell reads inputs and writes outputs."""
     assert _core_offenders("io") == {}

@@ -1,5 +1,5 @@
-"""CTCAE criteria as data: the strict schema of ``rules/ctcae_v*.yaml`` and ``rules/units.yaml``, and the
-loader.
+"""CTCAE criteria as data: the strict schema of ``rules/ctcae_v*.yaml`` and ``rules/units.yaml``, and its
+compilation from the documents the shell read (safety/rules/documents.py).
 
 The YAML is validated once at load (pydantic, ``extra="forbid"``: a typo in a rule must fail, architecture.md
 convention 3) and compiled into plain tuples and slotted objects that :mod:`safety.grading.grade` walks on every
@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from safety.errors import RuleFileError
+from safety.rules.sources import Document, parse_yaml
 from safety.vocab import Category
 
 Op = Literal["lt", "le", "gt", "ge"]
@@ -49,8 +48,8 @@ COMPARATORS: Final[dict[str, Callable[[float, float], bool]]] = {
 }
 _SYMBOL: Final = {"lt": "<", "le": "<=", "gt": ">", "ge": ""}
 _HIGH_OPS: Final = frozenset({"gt", "ge"})
-_LOADER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 VERSION_FILES: Final = {"5.0": "ctcae_v5.yaml", "6.0": "ctcae_v6.yaml"}
+UNITS_FILE: Final = "units.yaml"
 TERMS_FILE: Final = "ctcae_terms.yaml"
 
 
@@ -333,11 +332,12 @@ class Vocabulary:
 
 
 class Criteria:
-    """Everything grading needs, compiled: entries by test, units, composites, version and files read; and the
-    term names rules may use (``vocabulary``)."""
+    """Everything grading needs, compiled: entries by test, units, composites, version and the documents read
+    (``sources``, in the order they are hashed into ``rules_version``); and the term names rules may use
+    (``vocabulary``)."""
 
     def __init__(self, version: str, prefix: str, entries: tuple[TermEntry, ...], units: UnitTable,
-                 composites: Composites, source_files: list[Path], assume_worst_clinical: bool,
+                 composites: Composites, sources: tuple[Document, ...], assume_worst_clinical: bool,
                  vocabulary: Vocabulary) -> None:
         self.version = version
         self.vocabulary = vocabulary
@@ -345,7 +345,7 @@ class Criteria:
         self.entries = entries
         self.units = units
         self.composites = composites
-        self.source_files = source_files
+        self.sources = sources
         self.assume_worst_clinical = assume_worst_clinical
         by_test: dict[str, list[CTerm]] = {}
         self.by_id: dict[str, CTerm] = {}
@@ -422,22 +422,13 @@ def band_label(band: Band, measure: str, unit: str) -> str:
 # ------------------------------------------------------------------------------------------------- loading
 
 
-def _where(path: Path, rules_dir: Path) -> str:
-    try:
-        return f"{rules_dir.name}/{path.relative_to(rules_dir)}"
-    except ValueError:
-        return str(path)
-
-
-def _read_yaml(path: Path, where: str) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RuleFileError(f"{where}: cannot read the rules file ({exc.strerror}); check the path") from exc
-    try:
-        return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (C when available)
-    except yaml.YAMLError as exc:
-        raise RuleFileError(f"{where}: not valid YAML: {exc}") from exc
+def _document(documents: Mapping[str, Document], file: str, needed_by: str) -> Document:
+    """The document of ``file`` in the rules directory (``documents``, by file name)."""
+    document = documents.get(file)
+    if document is None:
+        raise RuleFileError(f"{file}: not in the rules directory ({needed_by} needs it); restore the file or point "
+                            f"the service at a rules directory that has it")
+    return document
 
 
 def _locate(raw: Any, loc: tuple[int | str, ...]) -> str:
@@ -578,17 +569,18 @@ def _check_unit_band(at: str, band: Band, sib: Band, conv: CUnit) -> None:
                                 f"threshold {_num(si_value)}; check the value and its unit")
 
 
-def _load_file(path: Path, rules_dir: Path,
-               seen: list[Path]) -> tuple[CriteriaFile, list[TermEntry], Composites]:
-    where = _where(path, rules_dir)
-    if path in seen:
+def _load_file(file: str, documents: Mapping[str, Document], needed_by: str,
+               seen: list[Document]) -> tuple[CriteriaFile, list[TermEntry], Composites]:
+    document = _document(documents, file, needed_by)
+    where = document.name
+    if document in seen:
         raise RuleFileError(f"{where}: 'base' chain loops back to this file")
-    seen.append(path)
-    data: CriteriaFile = _validate(CriteriaFile, _read_yaml(path, where), where)
+    seen.append(document)
+    data: CriteriaFile = _validate(CriteriaFile, parse_yaml(document), where)
     entries: list[TermEntry] = []
     composites = Composites()
     if data.base:
-        _, entries, composites = _load_file(path.parent / data.base, rules_dir, seen)
+        _, entries, composites = _load_file(data.base, documents, f"the 'base' of {where}", seen)
     ids = [e.id for e in entries]
     for rid in data.remove:
         if rid not in ids:
@@ -609,10 +601,11 @@ def _load_file(path: Path, rules_dir: Path,
     return data, entries, composites
 
 
-def load_units(path: Path, rules_dir: Path) -> UnitTable:
-    """Read ``rules/units.yaml``; a unit spelled twice for a test (ignoring case) with two meanings fails."""
-    where = _where(path, rules_dir)
-    data: UnitsFile = _validate(UnitsFile, _read_yaml(path, where), where)
+def build_units(document: Document) -> UnitTable:
+    """The unit table of ``rules/units.yaml``; a unit spelled twice for a test (ignoring case) with two meanings
+    fails."""
+    where = document.name
+    data: UnitsFile = _validate(UnitsFile, parse_yaml(document), where)
     for test, spec in data.tests.items():
         folded: dict[str, UnitDef] = {}
         for unit, d in spec.units.items():
@@ -648,36 +641,36 @@ def _version_names(data: TermsFile, version: str, where: str, seen: tuple[str, .
     return names
 
 
-def load_vocabulary(version: str, rules_dir: Path) -> Vocabulary:
-    """Read ``rules/ctcae_terms.yaml`` and return the term names of ``version`` and their aliases."""
-    path = Path(rules_dir) / TERMS_FILE
-    where = _where(path, Path(rules_dir))
-    data: TermsFile = _validate(TermsFile, _read_yaml(path, where), where)
+def build_vocabulary(version: str, document: Document) -> Vocabulary:
+    """The term names of ``version`` and their aliases, from ``rules/ctcae_terms.yaml``."""
+    where = document.name
+    data: TermsFile = _validate(TermsFile, parse_yaml(document), where)
     by_version = {v: _version_names(data, v, where) for v in data.versions}
     if version not in by_version:
         raise RuleFileError(f"{where}: versions: no version {version!r}; add its term names")
     return Vocabulary(version, by_version)
 
 
-def load_criteria(version: str, rules_dir: Path, assume_worst_clinical: bool = False) -> Criteria:
-    """Load and validate the CTCAE file of ``version`` ("5.0" or "6.0") and ``units.yaml`` from ``rules_dir``.
+def build_criteria(version: str, documents: Mapping[str, Document], assume_worst_clinical: bool = False) -> Criteria:
+    """Validate and compile the CTCAE criteria of ``version`` ("5.0" or "6.0") from the rules directory's
+    documents, by file name: the version's file (``VERSION_FILES``) and the files it names as ``base``,
+    ``units.yaml`` and ``ctcae_terms.yaml``. Other documents are not read.
 
     ``assume_worst_clinical`` (per study, off by default; spec/ctcae.md) keeps the bands marked
     ``assume_worst: true`` (admiral's worst case: hypokalemia <LLN -> 2, hyponatremia <130 -> 3, INR x
     baseline as
     if on anticoagulation) and drops those marked ``assume_worst: false``.
     """
-    rules_dir = Path(rules_dir)
     if version not in VERSION_FILES:
         raise RuleFileError(f"ctcae_version {version!r} is not supported; use one of {sorted(VERSION_FILES)}")
-    path = rules_dir / VERSION_FILES[version]
-    seen: list[Path] = []
-    data, entries, composites = _load_file(path, rules_dir, seen)
-    where = _where(path, rules_dir)
+    needed_by = f"CTCAE v{version}"
+    seen: list[Document] = []
+    data, entries, composites = _load_file(VERSION_FILES[version], documents, needed_by, seen)
+    where = seen[0].name
     if data.version != version:
         raise RuleFileError(f"{where}: version: says {data.version!r}, expected {version!r}")
-    units_path = rules_dir / "units.yaml"
-    units = load_units(units_path, rules_dir)
+    units_document = _document(documents, UNITS_FILE, needed_by)
+    units = build_units(units_document)
     for entry in entries:
         if entry.test not in units.si:
             raise RuleFileError(f"{where}: {entry.id}: test {entry.test!r} has no entry in units.yaml")
@@ -685,7 +678,8 @@ def load_criteria(version: str, rules_dir: Path, assume_worst_clinical: bool = F
     if composites.sustained_fever and composites.sustained_fever.entry not in {e.id for e in entries}:
         raise RuleFileError(f"{where}: composites.sustained_fever.entry: no term id "
                             f"{composites.sustained_fever.entry!r}")
-    vocabulary = load_vocabulary(version, rules_dir)
+    terms_document = _document(documents, TERMS_FILE, needed_by)
+    vocabulary = build_vocabulary(version, terms_document)
     graded = [(e.id, e.term) for e in entries]
     if composites.febrile_neutropenia is not None:
         graded.append((composites.febrile_neutropenia.id, composites.febrile_neutropenia.term))
@@ -693,6 +687,6 @@ def load_criteria(version: str, rules_dir: Path, assume_worst_clinical: bool = F
         if term not in vocabulary.names:
             raise RuleFileError(f"{where}: {ident}: term {term!r} is not a CTCAE v{version} term in {TERMS_FILE}; "
                                 "add it there or correct the spelling")
-    files = [*reversed(seen), units_path, rules_dir / TERMS_FILE]
-    return Criteria(version, data.prefix, tuple(entries), units, composites, files, assume_worst_clinical,
+    sources = (*reversed(seen), units_document, terms_document)
+    return Criteria(version, data.prefix, tuple(entries), units, composites, sources, assume_worst_clinical,
                     vocabulary)

@@ -10,17 +10,16 @@ import difflib
 import inspect
 import re
 from collections.abc import Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, available_timezones
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from safety.errors import RuleFileError
 from safety.rules.documents import DocumentConstants
 from safety.rules.schedule import DEFAULT_SCHEDULE, Schedule
+from safety.rules.sources import Document, parse_yaml
 from safety.vocab import CLINICAL_KINDS, RELATED_CAUSALITY, AlertKindName, Causality, ObservationType, Role
 
 if TYPE_CHECKING:
@@ -283,20 +282,15 @@ def _problem(err: ErrorDetails) -> str:
     return f"{key}: {msg}" if key else msg
 
 
-def load_protocol(path: Path) -> Protocol:
-    """Read and validate a study file; errors name the file and the field (architecture convention 5)."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RuleFileError(f"{path}: study rules file not found; pass an existing file with --rules") from None
-    except yaml.YAMLError as exc:
-        raise RuleFileError(f"{path}: not valid YAML: {exc}") from None
+def build_protocol(document: Document) -> Protocol:
+    """Validate a study file; errors name the file and the field (architecture convention 5)."""
+    data = parse_yaml(document)
     if not isinstance(data, dict):
-        raise RuleFileError(f"{path}: expected a mapping of protocol settings at the top level")
+        raise RuleFileError(f"{document.name}: expected a mapping of protocol settings at the top level")
     try:
         return Protocol.model_validate(data)
     except ValidationError as exc:
-        raise RuleFileError(f"{path}: {'; '.join(_problem(err) for err in exc.errors())}") from None
+        raise RuleFileError(f"{document.name}: {'; '.join(_problem(err) for err in exc.errors())}") from None
 
 
 def check_against_criteria(protocol: Protocol, criteria: Criteria, where: str) -> None:

@@ -3,30 +3,23 @@
 A ``RuleSet`` is one study: its protocol file, the CTCAE version it selects and the units; ``version`` is a hash of
 those files' bytes, written on each alert of that study as ``rules_version``. A ``RuleBook`` is every study of a
 deployment, one ``RuleSet`` per ``rules/studies/<study_id>.yaml``: each event is graded and evaluated only under its
-own study's rule set (protocol.md, "Several studies, one deployment"; routing in safety/routing.py). Loaded once at
-start (stream worker or replay) and passed to the pure core.
+own study's rule set (protocol.md, "Several studies, one deployment"; routing in safety/routing.py). Built once at
+start (stream worker or replay) from the documents the shell read (streams/rulefiles.py) and passed to the core.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from safety.errors import RuleFileError
-from safety.rules.ctcae import Criteria, load_criteria
-from safety.rules.protocol import Protocol, check_against_criteria, load_protocol
+from safety.rules.ctcae import Criteria, build_criteria
+from safety.rules.protocol import Protocol, build_protocol, check_against_criteria
+from safety.rules.sources import Document
 
 DEFAULT_STUDY = "ChiCTR2600125907"
-
-
-def rules_dir() -> Path:
-    """rules/ beside the package (a source checkout or the Docker image), or $SAFETY_RULES_DIR."""
-    env = os.environ.get("SAFETY_RULES_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "rules"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,15 +50,19 @@ class RuleSet:
         object.__setattr__(self, "gate", AlertGate.of(self.protocol))
 
 
-def load_ruleset(study_file: Path | None = None) -> RuleSet:
-    """Load the protocol file (default: the first study) and the CTCAE version it selects."""
-    path = study_file or rules_dir() / "studies" / f"{DEFAULT_STUDY}.yaml"
-    protocol = load_protocol(path)
-    criteria = load_criteria(protocol.ctcae_version, rules_dir(), assume_worst_clinical=protocol.assume_worst_clinical)
-    check_against_criteria(protocol, criteria, str(path))
+def build_ruleset(study: Document, rules: Mapping[str, Document]) -> RuleSet:
+    """One study's rule set: its protocol file and the CTCAE version it selects, from ``rules``, the rules
+    directory's documents by file name (safety/rules/ctcae.py, ``build_criteria``).
+
+    ``version`` hashes the study file's bytes, then the CTCAE files (base first), units and term names: the rules
+    an alert was raised under, as read.
+    """
+    protocol = build_protocol(study)
+    criteria = build_criteria(protocol.ctcae_version, rules, assume_worst_clinical=protocol.assume_worst_clinical)
+    check_against_criteria(protocol, criteria, study.name)
     digest = hashlib.sha256()
-    for file in [path, *criteria.source_files]:
-        digest.update(Path(file).read_bytes())
+    for document in (study, *criteria.sources):
+        digest.update(document.data)
     return RuleSet(
         protocol=protocol, criteria=criteria, tz=ZoneInfo(protocol.time_zone), version=digest.hexdigest()[:12]
     )
@@ -118,19 +115,8 @@ class RuleBook:
                 " an event is graded only under its own study's rules, add that study's rules file or fix study_id")
 
 
-def load_rulebook(path: Path | None = None) -> RuleBook:
-    """Every study of ``path``: a directory of study files (default: rules/studies), or one study file.
-
-    In a directory each ``*.yaml`` is one study, routed to by the ``study_id`` it declares (name the file after it,
-    ``<study_id>.yaml``); a rules directory with a ``studies/`` folder means that folder. Each file is loaded with
-    :func:`load_ruleset`, so a file that is invalid alone is invalid here; two files of one study are refused.
-    """
-    path = Path(path) if path is not None else rules_dir() / "studies"
-    if (path / "studies").is_dir():
-        path = path / "studies"
-    if not path.is_dir():
-        return RuleBook.of(load_ruleset(path))
-    files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
-    if not files:
-        raise RuleFileError(f"{path}: no study rules file (*.yaml) in this directory; add <study_id>.yaml")
-    return RuleBook.of(*(load_ruleset(file) for file in files))
+def build_rulebook(studies: Iterable[Document], rules: Mapping[str, Document]) -> RuleBook:
+    """A deployment's studies, one rule set per study file (each built as :func:`build_ruleset` builds it alone,
+    so a file that is invalid alone is invalid here), routed to by the ``study_id`` each declares; two files of
+    one study are refused."""
+    return RuleBook.of(*(build_ruleset(study, rules) for study in studies))

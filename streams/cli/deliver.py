@@ -23,8 +23,8 @@ import click
 
 from safety.delivery.ledger import tally
 from safety.model.outputs import Alert
-from safety.rules.ruleset import load_rulebook
 from streams.notify.channels import load_notifier, required_study_tags
+from streams.rulefiles import load_rulebook
 from streams.settings import Settings, reveal
 from streams.worker.delivery import Dispatcher, FileLedger, LinkMaker, utc_now
 

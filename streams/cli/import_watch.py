@@ -26,8 +26,9 @@ from typing import Any, TypeVar
 import click
 
 from safety.errors import SafetyError
-from safety.rules.ruleset import RuleSet, load_rulebook
+from safety.rules.ruleset import RuleSet
 from streams.cli.import_files import Imported, Send, beside, echo_summary
+from streams.rulefiles import load_rulebook
 
 READY = "READY"
 PARTIAL_SUFFIXES = frozenset({".part", ".tmp"})

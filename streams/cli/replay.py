@@ -22,7 +22,8 @@ import click
 from safety.errors import SafetyError
 from safety.model.outputs import GradedObservation
 from safety.replay import LineOutputs, ReplayState, overdue_at, replay_lines
-from safety.rules.ruleset import RuleBook, load_rulebook
+from safety.rules.ruleset import RuleBook
+from streams.rulefiles import load_rulebook
 
 PROGRESS_MIN_BYTES = 5_000_000
 WRITE_BUFFER = 1 << 20  # the large files get one write call per MB instead of per 8 KB

@@ -38,7 +38,7 @@ from safety.reports import (
     subject_timeline,
 )
 from safety.rules.protocol import Protocol
-from safety.rules.ruleset import load_ruleset
+from streams.rulefiles import load_ruleset
 from streams.web import ethics
 from streams.web import views as pages
 

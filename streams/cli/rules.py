@@ -1,6 +1,6 @@
 """`safety rules check FILE|DIR...`: validate study rules files and say, in plain words, what each enables.
 
-The same loader as the service (``safety.rules.ruleset.load_ruleset``: the protocol schema, then its CTCAE terms and
+The same loader as the service (``streams.rulefiles.load_ruleset``: the protocol schema, then its CTCAE terms and
 test codes against the criteria it selects), so a file that passes here loads in the worker and in replay; an
 invalid file raises ``RuleFileError`` naming the file, the key, the bad value and the nearest valid one
 (architecture.md, convention 5). A second study is a new YAML file: this report is how its author checks what it
@@ -18,7 +18,7 @@ import click
 from safety.errors import RuleFileError, SafetyError
 from safety.model.values import fmt
 from safety.rules.protocol import Protocol
-from safety.rules.ruleset import load_ruleset
+from streams.rulefiles import load_ruleset
 
 
 @click.group("rules", short_help="validate rule files", help="Validate rule files.")

@@ -310,7 +310,7 @@ def replay_check(out: Path, settings: Settings) -> str:
     ``emitted_at``, the one field the stream adds; DELIVERY_FAILED notices come from delivery, not from events)."""
     from safety.model.outputs import Alert
     from safety.replay import replay
-    from safety.rules.ruleset import load_rulebook
+    from streams.rulefiles import load_rulebook
 
     lines = (out / "events.jsonl").read_text(encoding="utf-8").splitlines()
     replayed = {o.alert_id: json.loads(o.to_json()) for kind, o in replay(lines, load_rulebook(settings.rules.file))

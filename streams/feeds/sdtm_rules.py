@@ -15,8 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from safety.errors import RuleFileError
-from safety.rules.ruleset import rules_dir
 from safety.vocab import Causality, Seriousness
+from streams.rulefiles import rules_dir
 
 EndReason = Literal["completed", "withdrawn", "lost_to_follow_up", "death"]
 

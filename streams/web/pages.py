@@ -42,8 +42,9 @@ from safety.reports import (
     read_graded,
     subject_timeline,
 )
-from safety.rules.ruleset import RuleSet, load_ruleset
+from safety.rules.ruleset import RuleSet
 from safety.vocab import ROLES
+from streams.rulefiles import load_ruleset
 from streams.web import ethics
 from streams.web import views as pages
 from streams.web.auth import bearer_token

@@ -107,7 +107,7 @@ class WorkerContext:
     @cached_property
     def rulebook(self) -> RuleBook:
         """Loaded lazily: the worker module is importable (``faust -A streams.worker.app``) before rules are read."""
-        from safety.rules.ruleset import load_rulebook
+        from streams.rulefiles import load_rulebook
 
         return load_rulebook(self.settings.rules.file)
 

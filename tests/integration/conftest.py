@@ -244,7 +244,7 @@ def trial_lines() -> list[bytes]:
 def replayed(trial_lines: list[bytes]) -> Any:
     """What `safety replay` gives on the same lines: alerts by id (no emitted_at) and final subject states."""
     from safety.replay import ReplayState, replay
-    from safety.rules.ruleset import load_ruleset
+    from streams.rulefiles import load_ruleset
 
     state = ReplayState()
     alerts = {}

@@ -119,7 +119,7 @@ def test_the_pi_attributes_a_suspected_dlt_as_related_over_http_and_the_dlt_foll
     comes back through the rules as an adverse_event; DLT-2 and the stopping boundary are raised from it, and
     replaying the event log (which now holds the attribution) gives the stream's alerts."""
     from safety.replay import replay
-    from safety.rules.ruleset import load_ruleset
+    from streams.rulefiles import load_ruleset
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"

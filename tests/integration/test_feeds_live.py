@@ -190,7 +190,7 @@ def listening(port: int) -> bool:
 def replayed_alert_ids(stream: Stream) -> set[str]:
     """What `safety replay` raises on the events the adapters put on the topic (duplicates included)."""
     from safety.replay import ReplayState, replay
-    from safety.rules.ruleset import load_ruleset
+    from streams.rulefiles import load_ruleset
 
     lines = [v.decode() for v in stream.read(stream.settings.topics.events)]
     return {o.alert_id for kind, o in replay(lines, load_ruleset(), ReplayState()) if kind == "alert"}  # type: ignore[union-attr]

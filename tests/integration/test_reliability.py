@@ -20,8 +20,8 @@ import pytest
 
 from safety.replay import ReplayState, replay
 from safety.reports import build_report
-from safety.rules.ruleset import load_ruleset
 from streams.admin import produce_lines, producer
+from streams.rulefiles import load_ruleset
 
 pytestmark = pytest.mark.slow
 

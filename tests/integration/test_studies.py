@@ -17,8 +17,8 @@ from aiosmtpd.controller import Controller
 from study_fixtures import STUDY_A, STUDY_B, UNKNOWN, lines, studies_dir, two_study_stream
 
 from safety.replay import replay
-from safety.rules.ruleset import load_rulebook
 from streams.dev.broker import free_port
+from streams.rulefiles import load_rulebook
 from streams.settings import Settings
 
 pytestmark = pytest.mark.slow

@@ -11,8 +11,9 @@ import yaml
 
 from safety.errors import RuleFileError
 from safety.grading.grade import grade_example
-from safety.rules.ctcae import Criteria, load_criteria
+from safety.rules.ctcae import Criteria
 from safety.rules.protocol import did_you_mean
+from streams.rulefiles import load_criteria
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 VERSIONS = ["5.0", "6.0"]
@@ -40,11 +41,11 @@ def _examples() -> list[tuple[str, bool, str, int, object]]:
 
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("worst", [False, True])
-def test_every_ctcae_file_loads_with_version_and_source_files(version, worst):
+def test_every_ctcae_file_loads_with_version_and_the_documents_it_was_built_from(version, worst):
     criteria = load_criteria(version, RULES, assume_worst_clinical=worst)
     assert criteria.version == version
-    assert all(p.exists() for p in criteria.source_files)
-    assert RULES / "units.yaml" in criteria.source_files
+    assert all(document.data == (RULES / document.name.split("/")[-1]).read_bytes() for document in criteria.sources)
+    assert "rules/units.yaml" in [document.name for document in criteria.sources]
     assert {"NEUT", "ALT", "CREAT", "K-LOW", "K-HIGH", "TEMP", "QTCF", "QTCB"} <= set(criteria.by_id)
 
 
@@ -58,7 +59,8 @@ def test_embedded_examples_grade_as_stated(version, worst, entry, index, example
 
 def test_v6_extends_v5_and_keeps_unchanged_terms():
     v5, v6 = load_criteria("5.0", RULES), load_criteria("6.0", RULES)
-    assert [p.name for p in v6.source_files] == ["ctcae_v5.yaml", "ctcae_v6.yaml", "units.yaml", "ctcae_terms.yaml"]
+    assert [d.name for d in v6.sources] == ["rules/ctcae_v5.yaml", "rules/ctcae_v6.yaml", "rules/units.yaml",
+                                            "rules/ctcae_terms.yaml"]
     assert v6.by_id["K-LOW"].term == v5.by_id["K-LOW"].term
     assert v6.by_id["PLAT"].term == "Thrombocytopenia"
     assert "GLUC-HIGH" in v6.by_id and "GLUC-HIGH" not in v5.by_id
@@ -139,7 +141,7 @@ def test_invalid_yaml_and_missing_file_are_reported(tmp_path):
     (tmp_path / "ctcae_v5.yaml").write_text("terms: [\n")
     with pytest.raises(RuleFileError, match=r"ctcae_v5.yaml: not valid YAML"):
         load_criteria("5.0", tmp_path)
-    with pytest.raises(RuleFileError, match=r"ctcae_v6.yaml: cannot read"):
+    with pytest.raises(RuleFileError, match=r"^ctcae_v6.yaml: not in the rules directory \(CTCAE v6.0 needs it\)"):
         load_criteria("6.0", tmp_path)
     with pytest.raises(RuleFileError, match=r"ctcae_version '4.03' is not supported"):
         load_criteria("4.03", tmp_path)
@@ -229,5 +231,5 @@ def test_a_rename_of_a_term_the_base_version_lacks_fails(broken):
 def test_without_the_vocabulary_file_the_criteria_do_not_load(broken):
     target = broken(lambda data: None)
     (target / "ctcae_terms.yaml").unlink()
-    with pytest.raises(RuleFileError, match=r"ctcae_terms.yaml: cannot read the rules file"):
+    with pytest.raises(RuleFileError, match=r"^ctcae_terms.yaml: not in the rules directory"):
         load_criteria("5.0", target)

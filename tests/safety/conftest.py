@@ -15,8 +15,8 @@ from safety.grading.grade import grade_observation
 from safety.model.events import Ecg, Lab, Vital
 from safety.model.outputs import GradedObservation
 from safety.model.state import Reading, SubjectState
-from safety.rules.ctcae import load_criteria
 from safety.rules.ruleset import RuleSet
+from streams.rulefiles import load_criteria
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
 TZ = ZoneInfo("Asia/Shanghai")
@@ -35,7 +35,7 @@ def make_rules(version: str = "5.0", worst: bool = False) -> RuleSet:
     """A RuleSet for tests: the study's protocol when its file loads, else none (RuleSet is a dataclass)."""
     criteria = load_criteria(version, RULES_DIR, assume_worst_clinical=worst)
     try:
-        from safety.rules.ruleset import load_ruleset
+        from streams.rulefiles import load_ruleset
 
         return replace(load_ruleset(), criteria=criteria, version="test")
     except Exception:  # pragma: no cover - the protocol file is another engineer's

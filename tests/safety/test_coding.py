@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from safety.coding import UNCODED_OUTCOME, ctcae_term, death_term, outcome
-from safety.rules.ctcae import load_criteria
-from safety.rules.ruleset import rules_dir
+from streams.rulefiles import load_criteria, rules_dir
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,8 @@ from study_fixtures import (
 
 from safety.model.outputs import Alert, GradedObservation, Rejection
 from safety.replay import replay
-from safety.rules.ruleset import RuleBook, load_rulebook
+from safety.rules.ruleset import RuleBook
+from streams.rulefiles import load_rulebook
 
 
 @pytest.fixture(scope="module")

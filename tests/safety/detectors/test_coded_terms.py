@@ -11,8 +11,8 @@ from dataclasses import replace
 import pytest
 from detector_helpers import ae, death, infused_state, kinds, run
 
-from safety.rules.ctcae import load_criteria
-from safety.rules.ruleset import RuleSet, rules_dir
+from safety.rules.ruleset import RuleSet
+from streams.rulefiles import load_criteria, rules_dir
 
 FREE_TEXT = "Syncope - patient John Doe, bed 12"
 

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from safety.grading.bands import Inputs, grade_term
-from safety.rules.ctcae import load_criteria
 from safety.rules.units import Ungradable, lookup_unit, to_si
+from streams.rulefiles import load_criteria
 
 CRITERIA = load_criteria("5.0", Path(__file__).resolve().parents[3] / "rules")
 DECREASED = ["NEUT", "PLAT", "HGB", "WBC-LOW", "LYM-LOW", "K-LOW", "SODIUM-LOW", "GLUC-LOW", "ALB", "CA-LOW",

@@ -23,10 +23,9 @@ from safety.reports import (
     subject_timeline,
     summary_document,
 )
-from safety.rules.ctcae import load_criteria
 from safety.rules.protocol import StoppingRule
-from safety.rules.ruleset import load_ruleset, rules_dir
 from streams.cli import main
+from streams.rulefiles import load_criteria, load_ruleset, rules_dir
 
 RULES = load_ruleset()  # the first study: CTCAE 5.0, Hy's law 3 / 2, stopping P(rate > 0.30) > 0.90
 V6 = load_criteria("6.0", rules_dir())

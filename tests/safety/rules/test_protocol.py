@@ -10,8 +10,7 @@ import pytest
 import yaml
 
 from safety.errors import RuleFileError
-from safety.rules.protocol import load_protocol
-from safety.rules.ruleset import load_ruleset
+from streams.rulefiles import load_protocol, load_ruleset
 
 STUDY = Path(__file__).resolve().parents[3] / "rules" / "studies" / "ChiCTR2600125907.yaml"
 

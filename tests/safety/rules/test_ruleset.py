@@ -1,4 +1,5 @@
-"""Loading a deployment's studies: one RuleSet per rules/studies/<study_id>.yaml (safety/rules/ruleset.py)."""
+"""Loading a deployment's studies: one RuleSet per rules/studies/<study_id>.yaml, built by the core from the
+documents the shell read (safety/rules/ruleset.py, streams/rulefiles.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from study_fixtures import STUDY_A, STUDY_B, STUDY_FILES, rules_dir, studies_dir
+from study_fixtures import ROOT, STUDY_A, STUDY_B, STUDY_FILES, rules_dir, studies_dir
 
 from safety.errors import RuleFileError
-from safety.rules.protocol import load_protocol
-from safety.rules.ruleset import load_rulebook, load_ruleset
+from safety.rules import Document, build_protocol, build_ruleset
+from streams.rulefiles import load_protocol, load_rulebook, load_ruleset
 
 
 def test_a_directory_loads_every_study_each_with_its_own_ctcae_version_and_time_zone(tmp_path: Path) -> None:
@@ -78,3 +79,32 @@ def test_the_first_study_accepts_its_own_subject_codes_and_refuses_identifiers()
     for identifier in ("13800138000", "张三", "110101199003074578", "AA-001-张三"):
         problem = protocol.subject_code_problem(identifier)
         assert problem is not None and identifier not in problem
+
+
+def _documents(directory: Path) -> dict[str, Document]:
+    return {path.name: Document(f"rules/{path.name}", path.read_bytes()) for path in directory.glob("*.yaml")}
+
+
+def test_the_core_builds_a_study_from_documents_and_versions_the_bytes_it_was_built_from() -> None:
+    rules = _documents(ROOT / "rules")
+    study = Document("first study", STUDY_FILES[STUDY_A].read_bytes())
+    built = build_ruleset(study, rules)
+    assert (built.protocol, built.version) == (load_ruleset().protocol, load_ruleset().version)
+    commented = {**rules, "units.yaml": Document("rules/units.yaml", rules["units.yaml"].data + b"\n# reviewed\n")}
+    assert build_ruleset(study, commented).version != built.version  # any byte of a file read changes it
+    unread = {**rules, "unrelated.yaml": Document("rules/unrelated.yaml", b"not: [read")}
+    assert build_ruleset(study, unread).version == built.version  # a file the study does not select is not read
+
+
+def test_a_document_is_named_by_the_name_the_shell_gave_it() -> None:
+    with pytest.raises(RuleFileError, match=r"^uploaded study: expected a mapping of protocol settings"):
+        build_protocol(Document("uploaded study", b"- a list\n"))
+    with pytest.raises(RuleFileError, match=r"^uploaded study: not valid YAML"):
+        build_protocol(Document("uploaded study", b"study_id: [\n"))
+
+
+def test_a_missing_rules_directory_names_the_directory_and_the_variable(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAFETY_RULES_DIR", str(tmp_path / "absent"))
+    with pytest.raises(RuleFileError, match=r"absent: no such rules directory; set SAFETY_RULES_DIR"):
+        load_ruleset(STUDY_FILES[STUDY_A])

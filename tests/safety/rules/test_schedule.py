@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from safety.errors import RuleFileError
-from safety.rules.ruleset import load_ruleset
 from safety.rules.schedule import DEFAULT_SCHEDULE
 from streams.cli.rules import rules_check
+from streams.rulefiles import load_ruleset
 
 STUDY = Path(__file__).resolve().parents[3] / "rules" / "studies" / "ChiCTR2600125907.yaml"
 GROUPS = {"blood_routine": {"tests": ["NEUT", "PLAT"], "days": [1, 7, 90]}}

@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 
 from safety.errors import RuleFileError
-from safety.rules.ctcae import load_units
 from safety.rules.units import Ungradable, lookup_unit, to_si
+from streams.rulefiles import load_units
 
 RULES = Path(__file__).resolve().parents[3] / "rules"
 
 
 @pytest.fixture(scope="module")
 def table():
-    return load_units(RULES / "units.yaml", RULES)
+    return load_units(RULES / "units.yaml")
 
 
 @pytest.mark.parametrize(("test", "value", "unit", "si"), [
@@ -66,13 +66,13 @@ def test_a_unit_spelled_twice_with_two_meanings_fails_to_load(tmp_path):
     (tmp_path / "units.yaml").write_text(
         "tests:\n  HGB:\n    si: g/L\n    units:\n      g/L: {}\n      G/L: {factor: 10}\n")
     with pytest.raises(RuleFileError, match=r"/units.yaml: HGB unit 'G/L': differs"):
-        load_units(tmp_path / "units.yaml", tmp_path)
+        load_units(tmp_path / "units.yaml")
 
 
 def test_an_unknown_key_in_units_yaml_fails_with_its_location(tmp_path):
     (tmp_path / "units.yaml").write_text("tests:\n  HGB:\n    si: g/L\n    units:\n      g/L: {factr: 1}\n")
     with pytest.raises(RuleFileError, match=r"units.yaml: tests.HGB.units.g/L.factr: Extra inputs"):
-        load_units(tmp_path / "units.yaml", tmp_path)
+        load_units(tmp_path / "units.yaml")
 
 
 @pytest.mark.parametrize("test", ["NEUT", "PLAT", "WBC", "LYM"])

@@ -61,7 +61,7 @@ def trial() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def alerts(trial: list[dict[str, Any]]) -> list[Alert]:
     from safety.replay import replay
-    from safety.rules.ruleset import load_ruleset
+    from streams.rulefiles import load_ruleset
 
     lines = to_jsonl(trial).splitlines()
     return [record for kind, record in replay(lines, load_ruleset()) if kind == "alert"]  # type: ignore[misc]

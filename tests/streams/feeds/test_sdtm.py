@@ -15,12 +15,12 @@ from click.testing import CliRunner
 from safety.errors import RuleFileError
 from safety.model.outputs import Alert, GradedObservation
 from safety.replay import replay
-from safety.rules.ruleset import load_rulebook
 from streams.cli.import_sdtm import sdtm
 from streams.feeds.datasets import read_dataset
 from streams.feeds.sdtm import SdtmMapper
 from streams.feeds.sdtm_dates import onset_of, parse_sdtm_date, start_of
 from streams.feeds.sdtm_rules import default_path, load_sdtm_rules
+from streams.rulefiles import load_rulebook
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "sdtm"
 STUDY = "ChiCTR2600125907"

@@ -28,7 +28,7 @@ from safety.delivery.ledger import (
 from safety.model.outputs import Alert
 from safety.replay import replay
 from safety.reports import Report, build_report
-from safety.rules.ruleset import load_ruleset
+from streams.rulefiles import load_ruleset
 from streams.web.pages import Pages, add_routes
 
 SO = {"Authorization": "Bearer tok-so"}

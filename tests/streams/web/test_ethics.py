@@ -211,7 +211,7 @@ def test_every_template_compiles() -> None:
 def _phi_report():  # type: ignore[no-untyped-def]
     import phi_fixtures as phi
 
-    from safety.rules.ruleset import load_ruleset
+    from streams.rulefiles import load_ruleset
 
     rules = load_ruleset()
     return build_report(

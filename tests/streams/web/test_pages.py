@@ -17,8 +17,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from safety.errors import RuleFileError
 from safety.reports import Report, build_report
-from safety.rules.ctcae import load_criteria
-from safety.rules.ruleset import RuleSet, load_ruleset, rules_dir
+from safety.rules.ruleset import RuleSet
+from streams.rulefiles import load_criteria, load_ruleset, rules_dir
 from streams.web.pages import Pages, add_routes
 
 TOKENS = {"tok-so": "safety_officer", "tok-pi": "pi", "tok-ethics": "ethics"}

@@ -16,8 +16,9 @@ from study_fixtures import STUDY_A, STUDY_B
 from safety.delivery.ledger import RetryPolicy
 from safety.errors import DeliveryConfigError
 from safety.model.outputs import Alert
-from safety.rules.protocol import Escalation, load_protocol
+from safety.rules.protocol import Escalation
 from streams.notify.channels import Notifier, load_notifier, required_study_tags
+from streams.rulefiles import load_protocol
 from streams.settings import DeliverySettings
 from streams.worker.delivery import Dispatcher, MemoryLedger
 

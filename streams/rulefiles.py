@@ -1,0 +1,98 @@
+"""Reading the rules files: the shell's half of loading rules (the core builds them, safety/rules).
+
+The core validates and compiles rules from ``Document``s (a file's name and bytes) and opens nothing; these
+functions read the files and hand them over. The rules directory is ``Settings().rules.dir`` (``SAFETY_RULES_DIR``,
+by default rules/ beside the packages): its top-level ``*.yaml`` files are the CTCAE criteria, units and term
+names, ``studies/`` holds one protocol file per study.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from safety.errors import RuleFileError
+from safety.rules.ctcae import Criteria, UnitTable, build_criteria, build_units
+from safety.rules.protocol import Protocol, build_protocol
+from safety.rules.ruleset import DEFAULT_STUDY, RuleBook, RuleSet, build_rulebook, build_ruleset
+from safety.rules.sources import Document
+from streams.settings import Settings
+
+RULES_SUFFIXES = (".yaml", ".yml")
+
+
+def rules_dir() -> Path:
+    """The rules directory of this process: ``SAFETY_RULES_DIR``, or rules/ beside the packages."""
+    return Settings.load().rules.dir
+
+
+def read_rules(directory: Path | None = None) -> dict[str, Document]:
+    """The top-level rules files of ``directory`` (default: :func:`rules_dir`) by file name, each named
+    ``<directory name>/<file>`` in messages; the core picks the ones a CTCAE version needs."""
+    directory = Path(directory) if directory is not None else rules_dir()
+    if not directory.is_dir():
+        raise RuleFileError(
+            f"{directory}: no such rules directory; set SAFETY_RULES_DIR to a directory holding "
+            "the CTCAE files, units.yaml and ctcae_terms.yaml (rules/ in the repository)"
+        )
+    files = sorted(path for path in directory.iterdir() if path.suffix in RULES_SUFFIXES and path.is_file())
+    return {path.name: _read(path, f"{directory.name}/{path.name}") for path in files}
+
+
+def read_study(path: Path) -> Document:
+    """A study's protocol file, named by its path in messages."""
+    path = Path(path)
+    if not path.is_file():
+        raise RuleFileError(f"{path}: study rules file not found; pass an existing file with --rules")
+    return _read(path, str(path))
+
+
+def _read(path: Path, name: str) -> Document:
+    try:
+        return Document(name, path.read_bytes())
+    except OSError as exc:
+        raise RuleFileError(f"{name}: cannot read the rules file ({exc.strerror}); check the path") from None
+
+
+def load_protocol(path: Path) -> Protocol:
+    """The validated protocol of one study file (its CTCAE terms are checked by :func:`load_ruleset`)."""
+    return build_protocol(read_study(path))
+
+
+def load_units(path: Path) -> UnitTable:
+    """The unit table of a ``units.yaml``, named ``<directory name>/units.yaml`` in messages."""
+    path = Path(path)
+    return build_units(_read(path, f"{path.parent.name}/{path.name}"))
+
+
+def load_criteria(version: str, directory: Path | None = None, assume_worst_clinical: bool = False) -> Criteria:
+    """The CTCAE criteria of ``version`` from ``directory`` (default: :func:`rules_dir`)."""
+    return build_criteria(version, read_rules(directory), assume_worst_clinical=assume_worst_clinical)
+
+
+def load_ruleset(study_file: Path | None = None) -> RuleSet:
+    """One study's rule set: ``study_file`` (default: the first study of the rules directory) with the CTCAE
+    files of the rules directory."""
+    directory = rules_dir()
+    study = read_study(study_file or directory / "studies" / f"{DEFAULT_STUDY}.yaml")
+    return build_ruleset(study, read_rules(directory))
+
+
+def load_rulebook(path: Path | None = None) -> RuleBook:
+    """Every study of ``path``: a directory of study files (default: the rules directory's studies/), or one study
+    file.
+
+    In a directory each ``*.yaml`` is one study, routed to by the ``study_id`` it declares (name the file after it,
+    ``<study_id>.yaml``); a rules directory with a ``studies/`` folder means that folder. Each file is built as
+    :func:`load_ruleset` builds it, so a file that is invalid alone is invalid here; two files of one study are
+    refused.
+    """
+    directory = rules_dir()
+    path = Path(path) if path is not None else directory / "studies"
+    if (path / "studies").is_dir():
+        path = path / "studies"
+    if not path.is_dir():
+        return build_rulebook([read_study(path)], read_rules(directory))
+    files = sorted(file for file in path.iterdir() if file.suffix in RULES_SUFFIXES and file.is_file())
+    if not files:
+        raise RuleFileError(f"{path}: no study rules file (*.yaml) in this directory; add <study_id>.yaml")
+    return build_rulebook([read_study(file) for file in files], read_rules(directory))
