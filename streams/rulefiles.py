@@ -12,6 +12,7 @@ from pathlib import Path
 
 from safety.errors import RuleFileError
 from safety.rules.ctcae import Criteria, UnitTable, build_criteria, build_units
+from safety.rules.documents import DocumentConstants, build_document_constants
 from safety.rules.protocol import Protocol, build_protocol
 from safety.rules.ruleset import DEFAULT_STUDY, RuleBook, RuleSet, build_rulebook, build_ruleset
 from safety.rules.sources import Document
@@ -96,3 +97,9 @@ def load_rulebook(path: Path | None = None) -> RuleBook:
     if not files:
         raise RuleFileError(f"{path}: no study rules file (*.yaml) in this directory; add <study_id>.yaml")
     return build_rulebook([read_study(file) for file in files], read_rules(directory))
+
+
+def load_document_constants(path: Path) -> DocumentConstants:
+    """The document constants of a study (rules/documents/<study_id>.yaml), named by their path in messages."""
+    path = Path(path)
+    return build_document_constants(_read(path, str(path)))

@@ -8,13 +8,12 @@ the same keys. Validated strictly, like the rest of the rules.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from safety.errors import RuleFileError
+from safety.rules.sources import Document, parse_yaml
 from safety.vocab import Causality, Role
 
 
@@ -69,16 +68,11 @@ class DocumentConstants(_Strict):
     causality_wording: dict[Causality, Bilingual] = FIVE_LEVEL_WORDING
 
 
-def load_document_constants(path: Path) -> DocumentConstants:
+def build_document_constants(document: Document) -> DocumentConstants:
     """The constants of rules/documents/<study_id>.yaml, or a RuleFileError naming the file and the key."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return DocumentConstants.model_validate(raw)
-    except OSError as exc:
-        raise RuleFileError(f"{path}: cannot read the document constants ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise RuleFileError(f"{path}: not valid YAML ({exc})") from None
+        return DocumentConstants.model_validate(parse_yaml(document))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise RuleFileError(f"{path}: {where}: {first['msg']}; see rules/documents/ for an example") from None
+        raise RuleFileError(f"{document.name}: {where}: {first['msg']}; see rules/documents/ for an example") from None

@@ -18,11 +18,11 @@ from safety.documents import build_cases, pi_entries_from
 from safety.errors import SafetyError
 from safety.model.events import Event
 from safety.reports import read_alerts
-from safety.rules.documents import DocumentConstants, load_document_constants
+from safety.rules.documents import DocumentConstants
 from safety.rules.ruleset import RuleSet
 from streams.cli.report import DEFAULT_STUDY_FILE, _jsonl
 from streams.documents import DocumentIndex, write_documents
-from streams.rulefiles import load_ruleset, rules_dir
+from streams.rulefiles import load_document_constants, load_ruleset, rules_dir
 
 _EVENTS: TypeAdapter[Event] = TypeAdapter(Event)
 
