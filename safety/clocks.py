@@ -1,6 +1,6 @@
 """Reporting clocks: when a report or review is due, counted from the triggering event's ``recorded_at``.
 
-protocol.md, "Edge cases, settled", Clocks: ``report_due_at`` = ``recorded_at`` + 24 h (SAE), + 7 x 24 h or
+docs/rules.md, "Deadlines and clocks": ``report_due_at`` = ``recorded_at`` + 24 h (SAE), + 7 x 24 h or
 + 15 x 24 h (SUSAR), written in ISO 8601 with the study's UTC offset. Missing ``recorded_at``: the caller passes
 the event's ``clock_start`` (replay: ``occurred_at``; the stream: the Kafka record timestamp). The lengths are
 data (``rules/studies/*.yaml``, ``clocks``), never code.
@@ -46,7 +46,8 @@ def report_due_at(
 
 
 def ack_deadline(raised_at: datetime, protocol: Protocol, tz: tzinfo) -> datetime:
-    """When an unacknowledged SAE/SUSAR/DLT is re-sent to the PI and the safety officer (protocol.md, escalation)."""
+    """When an unacknowledged SAE/SUSAR/DLT is re-sent to the PI and the safety officer (docs/rules.md, "Delivery
+    and escalation")."""
     return due_at(raised_at, protocol.escalation.ack_within_hours, tz)
 
 

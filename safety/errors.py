@@ -1,4 +1,4 @@
-"""One exception tree for the service; every message says what to do (architecture convention 13)."""
+"""One exception tree for the service; every message says what to do, so a user can fix the input or the setting."""
 
 
 class SafetyError(Exception):
@@ -10,7 +10,7 @@ class RuleFileError(SafetyError, ValueError):
 
 
 class ContractError(SafetyError, ValueError):
-    """Input that breaks the event contract (shared/contract/events.md)."""
+    """Input that breaks the event contract (README, "Input handling"; the models of safety/model/events.py)."""
 
 
 class DeliveryConfigError(SafetyError, ValueError):

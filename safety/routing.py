@@ -1,6 +1,6 @@
 """Which study's rules an event is evaluated under, and whether its subject code belongs to that study.
 
-protocol.md, "Several studies, one deployment": an event is graded and evaluated only under the rules of its own
+docs/rules.md, "Several studies": an event is graded and evaluated only under the rules of its own
 ``study_id``; an event of a study the deployment has no rules for is rejected naming the studies it knows, never
 graded under another study's rules. The subject code is checked against the study's ``subject_code_pattern``
 (rules/studies/<study_id>.yaml): a name or a phone number sent as a subject id is rejected, and neither the reason

@@ -1,4 +1,4 @@
-"""The study-level stopping rule (protocol.md, Stopping rule and "Edge cases, settled", Stopping boundary).
+"""The study-level stopping rule (docs/rules.md, "STOPPING_BOUNDARY: the stopping rule").
 
 A fold over ``StudySignal``s: ``infused`` (a subject's first infusion), ``dlt`` and ``dlt_withdrawn`` (a DLT
 alert raised or withdrawn). The subject pipeline emits them; the stream sends them on the study-keyed topic
@@ -78,8 +78,8 @@ def study_step(
     have grown and a real crossing could be missed. Walking the signals by event time finds the same first
     crossing as replay of a time-ordered file, whatever order the partitions delivered them in.
 
-    Each study has its own state and is folded with its own rule set (protocol.md, "Several studies, one
-    deployment": study-level aggregates are per study); a signal, state or rule set of another study is refused.
+    Each study has its own state and is folded with its own rule set (docs/rules.md, "Several studies": the
+    stopping rule is per study); a signal, state or rule set of another study is refused.
     """
     if signal.study_id != rules.protocol.study_id or (state is not None and state.study_id != signal.study_id):
         raise ValueError(f"stopping rule: a signal of study {signal.study_id} was given the rules of "

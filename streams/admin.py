@@ -1,4 +1,4 @@
-"""Topic administration and the event publisher (kafka-python 3; notes faust-kafka-tansu.md §2, §11).
+"""Topic administration and the event publisher (kafka-python 3; docs/decisions/embedded-broker.md, section 2).
 
 ``create_topics`` creates every topic of deploy/kafka/topics.yaml and is idempotent (existing topics are left
 as they are), so the compose ``topic-init`` step, ``safety demo`` and the tests all call it. ``produce``

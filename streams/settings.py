@@ -105,7 +105,7 @@ class KafkaSettings(_Section):
     )
     embedded_workarounds: bool | None = Field(
         None, validation_alias=_var("embedded_workarounds", "SAFETY_EMBEDDED_WORKAROUNDS"),
-        description="Tansu-only settings (notes §3, §7); None = only on the embedded broker",
+        description="Tansu-only settings (docs/decisions/embedded-broker.md); None = only on the embedded broker",
     )
 
     def bootstrap_url(self) -> str:

@@ -6,7 +6,7 @@ Three subjects infused (AA-001..AA-003) and one only enrolled (AA-004):
 - AA-002: lung infection G3, hospitalised, unlikely -> SAE (open, overdue at GENERATED_AT); a DLT withdrawn
   after a correction (it must not count).
 - AA-003: thromboembolic event G2, possible -> DLT (DLT-3), which makes 2 DLT subjects of 3 infused:
-  P(rate > 0.30) = 0.916 > 0.90 -> STOPPING_BOUNDARY (protocol.md worked value).
+  P(rate > 0.30) = 0.916 > 0.90 -> STOPPING_BOUNDARY (a worked value of docs/rules.md, STOPPING_BOUNDARY).
 """
 
 from __future__ import annotations

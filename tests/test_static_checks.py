@@ -1,4 +1,4 @@
-"""Both packages type-check under ``mypy --strict`` and pass ruff (architecture.md, convention 15).
+"""Both packages type-check under ``mypy --strict`` and pass ruff (their settings: pyproject.toml).
 
 Run in the suite so CI fails on a type error the way it fails on a test: most of what mypy finds here is an
 Optional used as a value, and in grading or alerting that is a wrong grade or a missed alert.

@@ -1,6 +1,6 @@
 """The PI's attribution of a suspected DLT, as the ``adverse_event`` that takes it back through the rules.
 
-protocol.md, "The PI's attribution closes a suspected DLT": a ``SUSPECTED_DLT`` asks the PI for a causality. The
+docs/rules.md, "The PI's attribution": a ``SUSPECTED_DLT`` asks the PI for a causality. The
 answer is recorded with the acknowledgement in the delivery ledger, and is also an event of the contract, so the
 same rules that judge a site's AE judge it: a causality in the related set makes a non-hematologic grade >= 3 inside
 the window a DLT-2 (which the stopping rule counts); ``unlikely`` or ``unrelated`` raises nothing, and the

@@ -1,14 +1,11 @@
-"""Which open alerts must be escalated now (protocol.md, "Reporting and escalation"; pure, the clock is an
-input).
+"""Which open alerts must be escalated now (docs/rules.md, "Delivery and escalation"; pure, the clock is an input).
 
 - UNACKNOWLEDGED: an alert of ``policy.unacknowledged_kinds`` (SAE, SUSAR, DLT) with no acknowledgement
-  ``policy.ack_within_hours`` (2 h) after it reached the delivery stage (``opened_at``: the clock starts
-  when a
+  ``policy.ack_within_hours`` (2 h) after it reached the delivery stage (``opened_at``: the clock starts when a
   person could first have seen it, so replaying old data does not escalate what nobody was sent yet).
 - ETHICS_REPORT_DUE: an alert of ``policy.ethics_report_kinds`` (SAE, SUSAR) whose ethics report is not marked
   submitted ``policy.ethics_margin_hours`` (4 h) before ``report_due_at``.
-- REPORT_OVERDUE: the same, once ``report_due_at`` has passed. It supersedes ETHICS_REPORT_DUE when both
-  become
+- REPORT_OVERDUE: the same, once ``report_due_at`` has passed. It supersedes ETHICS_REPORT_DUE when both become
   due in one sweep; ``overdue_reports`` keeps flagging the alert (dashboard, gauge) until it is submitted.
 
 Each escalation is sent once (the ledger remembers it); all go to ``policy.resend_to`` (PI + safety officer).

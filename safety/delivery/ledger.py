@@ -1,12 +1,11 @@
 """Delivery ledger: what was sent to whom, how often, with what outcome, and who acknowledged (pure, no I/O).
 
-protocol.md "Reporting and escalation": every alert reaches each of its recipients' channels, is retried with
-back-off, and stays open until acknowledged. regulatory.md (audit expectations): acknowledgements are
-attributable and records are never overwritten, so acks, ethics submissions and escalations are appended,
-never
-replaced. The shell (streams/worker/delivery.py) persists a ``LedgerEntry`` per alert (faust table + compacted topic
-``safety.deliveries``, or ``ledger.jsonl`` in replay) and asks this module what to do next; time is always an
-argument, never read here.
+docs/rules.md, "Delivery and escalation": every alert reaches each of its recipients' channels, is retried with
+back-off, and stays open until acknowledged. Acknowledgements are attributable and records are never overwritten
+(the audit expectations of ICH E6(R3) and 21 CFR Part 11), so acks, ethics submissions and escalations are
+appended, never replaced. The shell (streams/worker/delivery.py) persists a ``LedgerEntry`` per alert (faust table
++ compacted topic ``safety.deliveries``, or ``ledger.jsonl`` in replay) and asks this module what to do next; time
+is always an argument, never read here.
 
 One delivery exists per (message, channel): ``message`` is ``"alert"`` for the alert itself and
 ``"escalation:<REASON>"`` for an escalation, ``channel`` is the stable id of one configured URL. A redelivered
@@ -104,7 +103,7 @@ class Ack(_Frozen):
     """An attributable acknowledgement (who, role, when, what they concluded, from where).
 
     ``on_behalf_of`` is ``"team"`` when the safety officer acknowledges an alert that was not sent to them
-    (protocol.md, "Who may acknowledge"); ``follow_up`` marks every acknowledgement after the first.
+    (docs/rules.md, "Who may acknowledge"); ``follow_up`` marks every acknowledgement after the first.
     """
 
     ack_id: str
@@ -373,7 +372,7 @@ ETHICS_SUBMITTERS: Final = ("pi", "ethics")
 
 
 def ack_refusal(alert: Alert, role: str) -> str | None:
-    """Why ``role`` may not acknowledge ``alert``, or None when it may (protocol.md, "Who may acknowledge").
+    """Why ``role`` may not acknowledge ``alert``, or None when it may (docs/rules.md, "Who may acknowledge").
 
     A person holding one of the roles the alert was sent to (its ``recipients``) acknowledges it; the safety
     officer may acknowledge any alert on behalf of the team (``acting_for``). So the ethics committee cannot
@@ -396,7 +395,7 @@ def submission_refusal(alert: Alert, role: str) -> str | None:
     """Why ``role`` may not mark ``alert``'s ethics report submitted, or None when it may.
 
     Only SAE and SUSAR alerts have an ethics committee report; the PI submits it and the committee receives
-    it, so only those two roles mark it (protocol.md, "Who may acknowledge").
+    it, so only those two roles mark it (docs/rules.md, "Who may acknowledge").
     """
     if alert.kind not in ETHICS_REPORT_KINDS:
         return f"only SAE and SUSAR alerts have an ethics committee report; this alert is a {alert.kind}"
@@ -409,7 +408,7 @@ def record_ack(entry: LedgerEntry, ack: Ack) -> LedgerEntry:
     """Append an acknowledgement; the same ack redelivered (same ack_id) changes nothing.
 
     The first acknowledgement closes the alert; every later one is kept as a follow-up entry and never
-    reopens or replaces the first (protocol.md, "Who may acknowledge"). Whether the role may acknowledge at
+    reopens or replaces the first (docs/rules.md, "Who may acknowledge"). Whether the role may acknowledge at
     all is ``ack_refusal``'s question, asked by the shell before it records.
     """
     if any(a.ack_id == ack.ack_id for a in entry.acks):

@@ -1,17 +1,14 @@
 """Bilingual alert texts (Chinese first, then English), built from an explicit whitelist of Alert fields.
 
-protocol.md "Reporting and escalation": texts carry the subject code, study day, term, grade, rule and due
-time;
+README, "Alert delivery" (Messages): texts carry the subject code, study day, term, grade, rule and due time;
 never a name or other identifier. So nothing reaches a body unless it is named here: the top-level fields in
-``ALERT_FIELDS`` and the ``basis`` keys in ``BASIS_KEYS``; free-form values must also look like what they
-claim
-(a subject code, a CTCAE term in English, short printable ASCII), or they are withheld. A verbatim AE term
-or a
+``ALERT_FIELDS`` and the ``basis`` keys in ``BASIS_KEYS``; free-form values must also look like what they claim
+(a subject code, a CTCAE term in English, short printable ASCII), or they are withheld. A verbatim AE term or a
 ``patient_name`` carried along in an input event can therefore never reach a message. The term is the alert's
 coded CTCAE term, or "uncoded term" when its basis says the AE's ctcae_term is not one (safety/coding.py).
 
-Every value is HTML-escaped in the HTML body (apprise passes raw HTML through markdown; notes §5). Titles fit
-chat previews and ``short`` fits one SMS segment (70 characters for Chinese text).
+Every value is HTML-escaped in the HTML body (apprise passes raw HTML in a markdown body through unescaped). Titles
+fit chat previews and ``short`` fits one SMS segment (70 characters for Chinese text).
 """
 
 from __future__ import annotations

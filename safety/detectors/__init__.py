@@ -1,4 +1,4 @@
-"""Alert detectors, one module per kind behind an explicit registry (architecture.md, convention 9).
+"""Alert detectors, one module per kind behind an explicit registry (docs/rules.md, "Alert kinds").
 
 ``evaluate`` is called by :func:`safety.pipeline.step` once per applied event, after grading. Each detector
 returns candidates keyed by content (``alert_id`` of kind, rule, subject, triggering events and, for the episode
@@ -8,8 +8,9 @@ kinds, term and grade); this module settles them against the subject's alert led
   ``recorded_at`` else ``occurred_at``), ``report_due_at`` from the study's clocks and the kind's recipients;
 * a key already raised and still active is kept silently (replay and redelivery never duplicate an alert);
 * on a correction (a higher revision), every active alert of the event that the new revision no longer produces
-  is followed by an ``ALERT_WITHDRAWN`` record (protocol.md, "Edge cases, settled", Corrections); an alert raised
-  again after a withdrawal gets a new id (the revision is part of it), so it is not mistaken for the old one.
+  is followed by an ``ALERT_WITHDRAWN`` record (docs/rules.md, "Duplicates, corrections and withdrawals"); an
+  alert raised again after a withdrawal gets a new id (the revision is part of it), so it is not mistaken for the
+  old one.
 
 DLT alerts and their withdrawals become ``StudySignal``s for the study-level stopping rule (:mod:`safety.study`).
 Events that cannot alert return early: the replay budget is ~20 us per event for everything.

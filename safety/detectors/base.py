@@ -90,7 +90,7 @@ class Context:
 
     @property
     def day(self) -> int | None:
-        """Study day of the event's ``occurred_at`` (the onset day for an AE; protocol.md, Study day)."""
+        """Study day of the event's ``occurred_at`` (the onset day for an AE; docs/rules.md, Time)."""
         if self._day is False:
             self._day = study_day(self.event.occurred_at, self.state.day0, self.rules.tz)
         return self._day

@@ -1,4 +1,4 @@
-"""DLT: dose limiting toxicity, DLT-1..DLT-5, inside the surveillance window (protocol.md, DLT rules).
+"""DLT: dose limiting toxicity, DLT-1..DLT-5, inside the surveillance window (docs/rules.md, DLT).
 
 One DLT alert per triggering event: when an event meets several rules, the first in the study's priority order
 (DLT-5, DLT-1, DLT-3, DLT-4, DLT-2) is the ``rule_id`` and the others are listed in ``also_matched``. An AE's
@@ -144,7 +144,8 @@ def _row(graded: list[GradedObservation], test: str) -> GradedObservation | None
 
 def _baseline(ctx: Context, event: Lab, row: GradedObservation) -> tuple[float, float] | None:
     """(baseline, current) in one unit: the graded values when both are known, else the reported values when the
-    units agree; None without a baseline (the rule then cannot be met: protocol.md, DLT-4)."""
+    units agree; None without a baseline (the rule then cannot be met: docs/rules.md, "Baseline and
+    treatment-emergent")."""
     reading = ctx.state.baseline(event.test)
     if reading is None:
         return None

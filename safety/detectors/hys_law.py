@@ -1,8 +1,8 @@
-"""HYS_LAW: potential Hy's law (FDA DILI guidance 2009; protocol.md, Alert kinds and "Edge cases, settled").
+"""HYS_LAW: potential Hy's law (FDA DILI guidance 2009; docs/rules.md, HYS_LAW).
 
 ALT or AST >= 3 x ULN and total bilirubin >= 2 x ULN, the bilirubin's study day minus the transaminase's study day
 in 0..14 inclusive, and every ALP value with a study day in that span (inclusive) < 2 x ULN (none measured: no
-block). Multiples of ULN use the range on the same record, so they do not depend on the unit (ctcae.md). Only
+block). Multiples of ULN use the range on the same record, so they do not depend on the unit. Only
 values at or after the first infusion count (lab-based kinds start at the first infusion). Either value may arrive
 first (labs are entered late), so both directions are searched. One alert per subject episode, which ends when
 the newest ALT, AST and bilirubin values are all below their thresholds again; values from before that point are

@@ -1,6 +1,6 @@
 """The episode logic SUSPECTED_DLT and POTENTIAL_SAE share for graded lab, vital and ECG rows.
 
-protocol.md, "Edge cases, settled": both apply to treatment-emergent grades of ``lab``, ``vital`` and ``ecg``
+docs/rules.md, "Episodes and re-alerting": both apply to treatment-emergent grades of ``lab``, ``vital`` and ``ecg``
 observations; the episode key is (subject, kind, CTCAE term); only a grade above the episode's highest so far
 alerts again; a later value grading below the threshold ends the episode (see :mod:`safety.model.episodes`).
 """

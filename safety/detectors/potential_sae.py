@@ -1,6 +1,6 @@
 """POTENTIAL_SAE: a treatment-emergent grade 4 (life-threatening by CTCAE) lab, vital or ECG value.
 
-protocol.md, Alert kinds and "Edge cases, settled": hematologic terms included (an aplastic anemia subject going
+docs/rules.md, POTENTIAL_SAE: hematologic terms included (an aplastic anemia subject going
 from grade 3 to grade 4 neutropenia is flagged), any study day after the first infusion, once per (term) episode.
 Suppressed only by an SAE of the same subject, already processed, with onset on the same study day as the value;
 the suppressed value still counts in its episode (the SAE covers it). Clock: PI assessment within 24 h.

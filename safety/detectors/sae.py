@@ -1,9 +1,9 @@
-"""SAE: an adverse event with any seriousness criterion, or a death event (protocol.md, Alert kinds).
+"""SAE: an adverse event with any seriousness criterion, or a death event (docs/rules.md, "SAE and SUSAR").
 
-Seriousness (ICH E2A) is not severity: a grade 2 hospitalisation is an SAE, a grade 4 lab value is not
-(regulatory.md). One SAE per AE or death event, never merged by term; raised whatever the study day (an SAE in
-screening is still reported); a revision that makes an AE newly serious raises it then, one that removes every
-seriousness criterion withdraws it. Clock: ethics report within 24 h of ``recorded_at``.
+Seriousness (ICH E2A) is not severity: a grade 2 hospitalisation is an SAE, a grade 4 lab value is not. One SAE
+per AE or death event, never merged by term; raised whatever the study day (an SAE in screening is still reported);
+a revision that makes an AE newly serious raises it then, one that removes every seriousness criterion withdraws it.
+Clock: ethics report within 24 h of ``recorded_at``.
 
 The alert carries coded values only (safety/coding.py): the AE's CTCAE term, or none and "uncoded term" in the
 basis when its ``ctcae_term`` is not a term of the study's CTCAE version (the SAE is raised all the same); a death

@@ -1,7 +1,7 @@
-"""SUSAR: an SAE whose causality is in the related set and which is not expected (protocol.md, Alert kinds).
+"""SUSAR: an SAE whose causality is in the related set and which is not expected (docs/rules.md, "SAE and SUSAR").
 
 The related set is data (``related_causality``: related, probable, possible, unassessable; causality that cannot
-be ruled out counts, regulatory.md). ``expected`` must be false: an AE without an expectedness assessment is not
+be ruled out counts, as ICH E2A has it). ``expected`` must be false: an AE without an expectedness assessment is not
 yet a SUSAR (a revision that adds ``expected: false`` raises it then); a death event is unexpected unless it says
 otherwise (contract default). Rule SUSAR-7D when the AE is fatal or life-threatening (or a death event), else
 SUSAR-15D; the rule is part of the alert's identity, so a revision that shortens the clock raises a new SUSAR

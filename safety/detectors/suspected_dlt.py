@@ -1,4 +1,4 @@
-"""SUSPECTED_DLT: what may be a DLT once the PI attributes it (protocol.md, Alert kinds; Edge cases, settled).
+"""SUSPECTED_DLT: what may be a DLT once the PI attributes it (docs/rules.md, SUSPECTED_DLT).
 
 Observations (rule ``SUSPECTED_DLT-LAB`` / ``-VITAL`` / ``-ECG``): a treatment-emergent non-hematologic grade >= 3
 of a lab, vital or ECG value inside the window (a QTcF grade 3 is one), once per (term) episode. Adverse events

@@ -1,4 +1,4 @@
-"""Episodes: alert once per episode for the lab-based kinds (protocol.md, "Edge cases, settled", Episodes).
+"""Episodes: alert once per episode for the lab-based kinds (docs/rules.md, "Episodes and re-alerting").
 
 For ``SUSPECTED_DLT`` (threshold grade 3) and ``POTENTIAL_SAE`` (grade 4) the episode key is (subject, kind,
 CTCAE term); the subject is implicit because episodes live in the subject's state. Inside an episode only a grade

@@ -1,4 +1,4 @@
-"""Input events of the contract (shared/contract/events.md), one pydantic model per ``type``.
+"""Input events of the contract (README, "Input handling"), one pydantic model per ``type``.
 
 Events are tolerant readers (``extra="ignore"``: producers may add fields) and frozen. A timestamp without a UTC
 offset is read in the study's time zone, passed as validation context ``{"tz": ZoneInfo(...)}`` by the parser.

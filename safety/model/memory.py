@@ -5,7 +5,7 @@ marrow-suppression stretches and the graded baseline values they compare with (a
 values that can still pair within the 14-day span (a few per kind of value, only those beyond their threshold or,
 for ALP, those that block), the onset days of the subject's active SAEs (POTENTIAL_SAE suppression), and a ledger
 of the alerts raised per event id, so that a correction can tell what it keeps, raises and withdraws
-(protocol.md, "Edge cases, settled", Corrections). The ledger keeps the newest ``MAX_ALERT_REFS`` alerts.
+(docs/rules.md, "Duplicates, corrections and withdrawals"). The ledger keeps the newest ``MAX_ALERT_REFS`` alerts.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Parse one input line into an Event, or a Rejection whose reason names field, value and expectation.
 
-Parsing never raises into the pipeline (architecture convention 4): a malformed event becomes a value that the
-shell routes to the dead-letter topic or rejected.jsonl.
+Parsing never raises into the pipeline: a malformed event becomes a value that the shell routes to the dead-letter
+topic or rejected.jsonl, and the rest of the input is processed (README, "Input handling").
 """
 
 from __future__ import annotations

@@ -76,7 +76,8 @@ class SubjectState(BaseModel):
     _derived: _Derived | None = PrivateAttr(default=None)
 
     def baseline(self, test: str) -> Reading | None:
-        """Last value of ``test`` observed before the first infusion's ``occurred_at`` (protocol.md, Time)."""
+        """Last value of ``test`` observed before the first infusion's ``occurred_at`` (docs/rules.md, "Baseline
+        and treatment-emergent")."""
         candidates = self.pre_infusion.get(test)
         if not candidates:
             return None

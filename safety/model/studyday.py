@@ -1,4 +1,4 @@
-"""Study time (protocol.md, Time): day 0 is the local calendar date of the first infusion; no day 0 is skipped."""
+"""Study time (docs/rules.md, Time): day 0 is the local calendar date of the first infusion; no day 0 is skipped."""
 
 from __future__ import annotations
 

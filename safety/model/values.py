@@ -1,8 +1,8 @@
 """Measured values: numbers with an optional comparator, compared at 15 significant digits.
 
-ctcae.md: "Compare after rounding both sides to 15 significant digits, so 3 x 40 = 120 is exactly 120",
-which is admiral's ``signif(x, 15)`` on doubles. Rounding a float through its 15-digit decimal text gives the
-same result as R's signif and keeps grading fast on the hot path of every event.
+docs/rules.md, Grading ("15 significant digits"): both sides are rounded to 15 significant digits before they are
+compared, so 3 x 40 is exactly 120, which is admiral's ``signif(x, 15)`` on doubles. Rounding a float through its
+15-digit decimal text gives the same result as R's signif and keeps grading fast on the hot path of every event.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The eDISH plot (regulatory.md, "Liver signal"): per subject, peak ALT against peak total bilirubin after the
-first infusion, as multiples of ULN and of baseline, in the quadrants of the protocol's Hy's law lines.
+"""The eDISH plot (FDA DILI guidance 2009; README, "Dashboards and the ethics committee feed"): per subject, peak
+ALT against peak total bilirubin after the first infusion, as multiples of ULN and of baseline, in the quadrants of
+the protocol's Hy's law lines.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from safety.reports.labs import graded_by_event, plotted, si_reading
 from safety.rules.ctcae import Criteria
 from safety.rules.protocol import HysLaw
 
-EDISH_TRANSAMINASE = "ALT"  # regulatory.md, Liver signal: the plot is peak ALT against peak bilirubin
+EDISH_TRANSAMINASE = "ALT"  # FDA DILI guidance 2009: the plot is peak ALT against peak bilirubin
 
 
 class EdishPoint(BaseModel):
@@ -41,7 +42,7 @@ QUADRANTS = {
 
 
 def quadrant(alt: float | None, bili: float | None, alt_line: float, bili_line: float) -> str:
-    """regulatory.md, Liver signal: lines at the protocol's Hy's law multiples (``Protocol.hys_law``:
+    """eDISH quadrants: lines at the protocol's Hy's law multiples (``Protocol.hys_law``:
     ``transaminase_x_uln``, ``bilirubin_x_uln``), both inclusive as Hy's law is >=."""
     high_alt = alt is not None and alt >= alt_line
     high_bili = bili is not None and bili >= bili_line
@@ -65,9 +66,9 @@ def edish_points(
     """Peak ALT vs peak bilirubin per subject (x ULN, and x baseline for ciclosporin-treated AA subjects).
 
     x ULN divides each value by its own record's ULN; x baseline divides the SI value by the SI baseline,
-    the last value of the test before the first infusion's ``occurred_at`` (protocol.md, Time), so a
-    baseline reported in mg/dL and a follow-up in umol/L compare correctly. Quadrant lines are the
-    protocol's Hy's law multiples. SI values come from the graded rows, else rules/units.yaml.
+    the last value of the test before the first infusion's ``occurred_at`` (docs/rules.md, "Baseline and
+    treatment-emergent"), so a baseline reported in mg/dL and a follow-up in umol/L compare correctly. Quadrant
+    lines are the protocol's Hy's law multiples. SI values come from the graded rows, else rules/units.yaml.
     """
     tests = (EDISH_TRANSAMINASE, hys_law.bilirubin_test)
     first: dict[str, Any] = {}

@@ -17,7 +17,8 @@ LISTED_KINDS = ("SAE", "SUSAR")
 
 
 class ListingRow(BaseModel):
-    """One SAE or SUSAR of the line listing (regulatory.md: seriousness is not severity; both are listed)."""
+    """One SAE or SUSAR of the line listing (seriousness, ICH E2A, and severity, the CTCAE grade, are different
+    things: both are listed)."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -1,5 +1,6 @@
 """The study overview: subjects enrolled and infused, DLT and SAE incidence with exact Clopper-Pearson 95%
-intervals, and the Bayesian stopping rule's posterior after each change (protocol.md, Stopping rule).
+intervals, and the Bayesian stopping rule's posterior after each change (docs/rules.md, "STOPPING_BOUNDARY: the
+stopping rule").
 
 ``generated_at`` is an input, never the clock, so the pages and ``safety report`` agree for the same inputs.
 """
@@ -19,7 +20,7 @@ from safety.stats import clopper_pearson, prob_rate_above
 
 
 def posterior_exceeds(x: int, n: int, threshold: float, prior_a: float, prior_b: float) -> float:
-    """P(rate > threshold | x of n) under a Beta(prior_a, prior_b) prior (protocol.md, Stopping rule).
+    """P(rate > threshold | x of n) under a Beta(prior_a, prior_b) prior (docs/rules.md, STOPPING_BOUNDARY).
 
     The stopping detector's own function (safety.stats), so the pages and the alert cannot disagree.
     The threshold and the prior are the protocol's (``Protocol.stopping``, via ``StoppingParams``).
@@ -34,7 +35,7 @@ class StoppingParams(BaseModel):
     """The stopping rule's parameters, read from ``Protocol.stopping`` (rules/studies/*.yaml) by ``of``.
 
     Without a protocol (a replay of another study, or the rules not loadable) the protocol schema's own
-    defaults apply, so no threshold is written twice (architecture.md: criteria are data).
+    defaults apply, so no threshold is written twice (docs/rules.md: the numbers are data).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -117,8 +118,8 @@ def overview(
 ) -> Overview:
     """Counts, exact CIs and the stopping rule's posterior, from the study's events and alerts so far.
 
-    n = subjects with a first infusion; DLT x = subjects with >= 1 DLT alert not withdrawn (protocol.md, Edge
-    cases: Stopping boundary); SAE x = infused subjects with >= 1 SAE alert not withdrawn, on or after day 0
+    n = subjects with a first infusion; DLT x = subjects with >= 1 DLT alert not withdrawn (docs/rules.md,
+    STOPPING_BOUNDARY); SAE x = infused subjects with >= 1 SAE alert not withdrawn, on or after day 0
     (the primary outcome counts SAEs from the day of infusion; screening SAEs are listed, not counted).
     """
     params = stopping or StoppingParams()

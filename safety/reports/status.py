@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from safety.model.outputs import Alert
 from safety.reports.inputs import AckRecord
 
-REPORTED_KINDS = ("SAE", "SUSAR")  # the alerts with an ethics committee report (protocol.md, "Reporting")
+REPORTED_KINDS = ("SAE", "SUSAR")  # the alerts with an ethics committee report (docs/rules.md, "Who may acknowledge")
 
 
 class AlertStatus(BaseModel):

@@ -23,7 +23,7 @@ SUBJECT_POINTS_LIMIT = 400  # per test and subject: the pages stay bounded whate
 # Presentation only: the tests the subject page charts, in this order, under these bilingual titles. What
 # the chart draws for a test (term, scale, unit, grade bands) is read from the loaded criteria
 # (rules/ctcae_v*.yaml, rules/units.yaml) by ``lab_scale``; no threshold or unit factor lives here
-# (architecture.md, "Criteria are data").
+# (docs/rules.md: the numbers are data in rules/).
 TIMELINE_TESTS = ("NEUT", "PLAT", "HGB", "ALT", "BILI", "CREAT")
 TIMELINE_LABELS: dict[str, str] = {
     "NEUT": "中性粒细胞 / Neutrophils",
@@ -170,9 +170,10 @@ def subject_timeline(
 
     Bands, scale, unit and term come from ``criteria`` (``lab_scale``); values are SI (from the graded rows,
     else converted with the criteria's unit table) or multiples of the record's own ULN. Day 0 and the
-    baseline follow protocol.md (Time): the first infusion's local date, and the last value before the first
-    infusion's ``occurred_at`` (None when that value cannot be shown: unknown unit, or no ULN on a x ULN
-    scale). Only final/corrected results are plotted; a point's grade is its graded row's for the drawn term.
+    baseline follow docs/rules.md (Time; "Baseline and treatment-emergent"): the first infusion's local date, and
+    the last value before the first infusion's ``occurred_at`` (None when that value cannot be shown: unknown
+    unit, or no ULN on a x ULN scale). Only final/corrected results are plotted; a point's grade is its graded
+    row's for the drawn term.
     """
     mine = [e for e in events if e.subject_id == subject_id]
     infusions = sorted((e for e in mine if isinstance(e, Infusion)), key=lambda e: e.occurred_at)

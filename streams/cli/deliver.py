@@ -1,10 +1,10 @@
 """`safety deliver --alerts FILE --outbox DIR [--config FILE] [--rules FILE]`: the replay/demo delivery path.
 
 Delivers an alerts.jsonl file (from `safety replay`) through the same Dispatcher and apprise adapter as the
-worker, with a file ledger (DIR/ledger.jsonl): a re-run sends only what is still pending, so nothing is
-sent twice
-and nothing is lost. Without --config (or SAFETY_NOTIFY_CONFIG) messages go to the console and
+worker, with a file ledger (DIR/ledger.jsonl): a re-run sends only what is still pending, so nothing is sent
+twice and nothing is lost. Without --config (or SAFETY_NOTIFY_CONFIG) messages go to the console and
 DIR/outbox.jsonl.
+
 It ends only when every (alert, recipient) delivery is final (delivered, or given up for a kind that may be),
 running retries and escalations as they fall due, or after --wait seconds; the summary counts delivered,
 failed and pending. Exit status 1 when anything failed or an SAE/SUSAR/DLT/STOPPING_BOUNDARY message is still

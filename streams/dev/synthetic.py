@@ -1,7 +1,7 @@
 """A synthetic, deterministic UC-MSC aplastic anemia trial: the demo's data and the benchmarks' load.
 
-``generate_trial`` writes the study ChiCTR2600125907 (shared/spec/protocol.md) as contract events
-(shared/contract/events.md): 48 subjects enrolled a few days apart, each screened, infused 1 to 4 times and
+``generate_trial`` writes the study ChiCTR2600125907 (rules/studies/ChiCTR2600125907.yaml) as contract events
+(README, "Input handling"): 48 subjects enrolled a few days apart, each screened, infused 1 to 4 times and
 followed to study day 365 (or death / withdrawal). The data look like aplastic anemia: severe cytopenias at
 baseline, transfusions while cytopenic, responders recovering after months, cyclosporine-like liver and blood
 pressure noise, some abnormal liver baselines (ALT up to 2 x ULN, allowed by inclusion), infections, infusion
@@ -12,8 +12,8 @@ from a grade 3 baseline nor below 65% of baseline, random chemistry and vitals s
 adverse events carry a causality outside the related set (hospitalised lung infections do raise SAEs, as in
 any aplastic anemia cohort). Every other alert comes from one of the scripted scenarios in ``SCENARIOS``, so
 the demo's alert list reads as a story and a change in the rules shows up as a change of that story. Together
-the scenarios raise every alert kind of protocol.md, including a stopping boundary crossed at 3 of 4 infused
-subjects (posterior 0.969, a worked value of protocol.md).
+the scenarios raise every alert kind of docs/rules.md, including a stopping boundary crossed at 3 of 4 infused
+subjects (posterior 0.969, a worked value of docs/rules.md, STOPPING_BOUNDARY).
 
 Pure and deterministic: no I/O, no clock; the same arguments give the same events (per-subject random streams
 derived from the seed, so one subject's script never shifts another's data).
@@ -74,7 +74,7 @@ _REF: dict[str, tuple[str, tuple[float, float], tuple[float, float], int]] = {
     "FIBRINO": ("g/L", (2.0, 4.0), (2.0, 4.0), 2),
 }
 # Outside laboratories (follow-up at the subject's local hospital) report conventional units: unit, factor
-# (conventional = SI x factor, the inverse of ctcae.md's table) and decimals.
+# (conventional = SI x factor, the inverse of rules/units.yaml's factor) and decimals.
 _CONVENTIONAL: dict[str, tuple[str, float, int]] = {
     "HGB": ("g/dL", 0.1, 1),
     "ALB": ("g/dL", 0.1, 1),
@@ -96,7 +96,7 @@ _VITAL_UNITS = {
     "WEIGHT": "kg",
 }
 
-# Scripted scenarios, by subject number: what each one exercises (protocol.md, "Edge cases, settled").
+# Scripted scenarios, by subject number: what each one exercises (docs/rules.md, per alert kind).
 SCENARIOS: dict[int, str] = {
     1: "DLT-4: baseline NEUT 0.82 falls < 50% and to grade 4 on day 7 (POTENTIAL_SAE); confirmed day 14",
     2: "DLT-1: grade 3 infusion related reaction 2 h after the first infusion (also matches DLT-2)",
@@ -380,7 +380,7 @@ def _recovery(p: _Profile, day: int) -> float:
 
 
 _BASELINE_BAND = {"NEUT": (0.05, 0.8), "PLAT": (5.0, 30.0), "HGB": (60.0, 90.0)}  # aplastic anemia at entry
-_GRADE4_BELOW = {"NEUT": 0.5, "PLAT": 25.0, "WBC": 1.0, "LYM": 0.2}  # ctcae.md, Hematology
+_GRADE4_BELOW = {"NEUT": 0.5, "PLAT": 25.0, "WBC": 1.0, "LYM": 0.2}  # CTCAE v5.0 grade 4 (rules/ctcae_v5.yaml)
 
 
 def _blood(b: _Builder, test: str, day: int) -> float:

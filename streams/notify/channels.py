@@ -1,24 +1,22 @@
 """Apprise adapter: one channel per configured URL and recipient tag, each delivered and judged separately.
 
-Why it looks like this (shared/notes/apprise-prometheus.md):
+Why it looks like this (what apprise 2.3 did when it was measured; README, "Alert delivery"):
 * apprise 2.x returns an ``AppriseResult`` per service, but granularity is per URL, so each URL is its own
   channel (one URL per recipient) and is sent on its own: one failing target never blocks or hides another.
-* ``async_notify`` keeps the event loop free (notes §3); connect/read timeouts are capped by our own settings
-  (``cto``/``rto``; e-mail uses the connect timeout for every socket operation), so a dead SMTP server costs
-  seconds, not the 60 s service limit.
-* apprise skips a bad config entry with only an ERROR log line (notes §4): a silently dropped PI is the
-  failure to
-  prevent, so loading refuses to start on any such error and on any protocol recipient tag without a URL.
-* WeCom group bots and DingTalk robots answer HTTP 200 with ``errcode != 0`` on rejection and apprise calls
-  that a
-  success (notes §8). Those two schemes are posted here with aiohttp, and only ``errcode == 0`` counts.
+* ``async_notify`` keeps the event loop free (a plain ``notify`` blocks it for the whole send); connect/read
+  timeouts are capped by our own settings (``cto``/``rto``; e-mail uses the connect timeout for every socket
+  operation), so a dead SMTP server costs seconds, not the 60 s service limit.
+* apprise skips a bad config entry with only an ERROR log line: a silently dropped PI is the failure to prevent,
+  so loading refuses to start on any such error and on any protocol recipient tag without a URL.
+* WeCom group bots and DingTalk robots answer HTTP 200 with ``errcode != 0`` on rejection and apprise calls that
+  a success. Those two schemes are posted here with aiohttp, and only ``errcode == 0`` counts.
 * With no configuration, a local sink (console + JSONL outbox) stands in for every tag, and says so.
-* Several studies, one deployment (protocol.md: the PI of one study never receives another study's alerts): a
-  URL tagged ``<study_id>:<role>`` (``ChiCTR2600125907:pi``) receives only that study's alerts for that role; a
-  URL tagged with a bare role (``pi``) serves every study that has no URL of its own for that role. With more
-  than one study, bare ``pi`` and ``ethics`` tags are refused at start-up (they would reach every study's PI or
-  committee alerts); a bare ``safety_officer`` stays the deployment's safety officer. A tag naming a study the
-  deployment does not know is refused too (a typo would leave the real study's PI without a URL).
+* Several studies, one deployment (docs/rules.md, "Several studies": the PI of one study never receives another
+  study's alerts): a URL tagged ``<study_id>:<role>`` (``ChiCTR2600125907:pi``) receives only that study's alerts
+  for that role; a URL tagged with a bare role (``pi``) serves every study that has no URL of its own for that
+  role. With more than one study, bare ``pi`` and ``ethics`` tags are refused at start-up (they would reach every
+  study's PI or committee alerts); a bare ``safety_officer`` stays the deployment's safety officer. A tag naming a
+  study the deployment does not know is refused too (a typo would leave the real study's PI without a URL).
 * Each channel has a ``route``: the server it depends on (SMTP host and port, webhook host and port, or the
   chat service), hashed. Channels of one SMTP server share an outage, so a DELIVERY_FAILED notice goes over
   another route (safety.delivery.ledger.notice_targets); give the safety officer a second, independent channel.
@@ -52,8 +50,8 @@ log = logging.getLogger(__name__)
 
 PER_STUDY_ROLES = ("pi", "ethics")  # must be tagged <study_id>:<role> when a deployment has several studies
 VERIFIED_SCHEMES = ("wecombot", "dingtalk")
-# Self-hosted relays and gateways have no per-second limit; chat bots keep apprise's 5.5 s throttle (notes
-# §3).
+# Self-hosted relays and gateways have no per-second limit; chat bots keep apprise's throttle (5.5 s between two
+# sends of one Apprise object).
 UNTHROTTLED_SCHEMES = ("mailto", "mailtos", "json", "jsons", "form", "forms", "xml", "xmls")
 # Schemes whose server is the URL's own host:port (anything else goes through its provider's one API).
 SELF_HOSTED_SCHEMES = UNTHROTTLED_SCHEMES
@@ -122,7 +120,7 @@ def _scheme(service: Any) -> str:
 
 @dataclass
 class AppriseChannel:
-    """One apprise service, sent through its own one-service Apprise object (per-URL result, notes §2)."""
+    """One apprise service, sent through its own one-service Apprise object (a result per URL)."""
 
     target: Target
     service: Any
@@ -166,7 +164,7 @@ class VerifiedWebhookChannel:
             url = (self.endpoint or "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={key}").format(
                 key=self.service.key
             )
-            # WeCom bot text limit is 2048 bytes-ish (notes §5); the short form carries the essentials first.
+            # WeCom bot text limit is 2048 bytes-ish; the short form carries the essentials first.
             return url, {"msgtype": "text", "text": {"content": content[:2000]}}
         url = (self.endpoint or self.service.notify_url).format(token=self.service.token)
         if self.service.secret:

@@ -1,11 +1,11 @@
 """HTTP acknowledgement endpoints on the worker's web server; acks become events on safety.acks.
 
-protocol.md: an alert stays open until acknowledged (who, when, what they concluded), and "Who may
-acknowledge" settles by whom. regulatory.md: records are attributable and never overwritten. So the HTTP layer
-writes nothing: it authenticates the caller, checks the alert exists and that the caller's role may act on it,
-stamps who/role/time/remote address, and publishes an event (keyed by alert_id) that the delivery_ledger agent
-appends to the alert's ledger entry (architecture.md: HTTP publishes command events; the stream is the only
-writer). The agent checks the role again before it appends (streams/worker/delivery.py).
+An alert stays open until acknowledged (who, when, what they concluded), and docs/rules.md, "Who may acknowledge"
+settles by whom. Records are attributable and never overwritten. So the HTTP layer writes nothing: it
+authenticates the caller, checks the alert exists and that the caller's role may act on it, stamps
+who/role/time/remote address, and publishes an event (keyed by alert_id) that the delivery_ledger agent appends to
+the alert's ledger entry (docs/architecture.md, "The path of one event": HTTP publishes command events; the stream
+is the only writer). The agent checks the role again before it appends (streams/worker/delivery.py).
 
 The alerts and their acks are read from the dashboard's GlobalTable (``ViewDirectory``, streams/web/dashboard.py):
 every worker holds all of it, so whichever worker a request reaches answers 404 or 403 at once.

@@ -1,6 +1,6 @@
 """Role tokens and signed acknowledgement links for the worker's HTTP endpoints.
 
-Acknowledgements must be attributable (regulatory.md, audit expectations), so every request is tied to a role:
+Acknowledgements must be attributable (ICH E6(R3), 21 CFR Part 11), so every request is tied to a role:
 either a per-role bearer token (``SAFETY_AUTH_TOKENS="pi:...,ethics:...,safety_officer:..."``) or a one-click
 link in the alert message, ``/alerts/<id>/ack?role=<role>&exp=<unix time>&sig=<signature>``. The signature is
 itsdangerous' (HMAC-SHA256 with a key derived from ``SAFETY_LINK_SECRET`` and the salt of acknowledgement links,

@@ -1,7 +1,7 @@
 """The dashboard's view of the stream: a bounded view table fed by what ingest accepted, alerts and acks.
 
 Every page (streams/web/pages.py) needs the whole study, but a worker owns only some partitions; the view is a
-faust GlobalTable, so every worker reads every partition's view. Each key has one writer (convention 10):
+faust GlobalTable, so every worker reads every partition's view. Each key has one writer:
 ``s:<subject_id>`` is written on the worker that owns the subject's partition (the ingest agent hands it the
 events and graded rows it accepted; the agent on safety.alerts, keyed by subject_id, adds alerts),
 ``a:<alert_id>`` by the agent on safety.acks (keyed by alert_id), ``d:<alert_id>`` (the alert's delivery ledger

@@ -1,9 +1,10 @@
 """Prometheus metrics of the worker: one ``SafetyMetrics`` per process, created on an injected registry.
 
-Names are the team contract (preamble / architecture convention 11): every module uses these attributes, never
-its own metric objects, and no label value is ever a subject code. ``/metrics`` is served by the worker's own
-faust web server (notes faust-kafka-tansu.md §8: aiohttp rejects a charset in ``content_type``, so the
-Prometheus content type goes in the headers).
+The metric names are fixed here, in one place, because the Prometheus rules and the Grafana dashboard in deploy/
+read them (tests/deploy checks both): every module uses these attributes, never its own metric objects, and no
+label value is ever a subject code. ``/metrics`` is served by the worker's own faust web server; aiohttp rejects a
+charset in ``content_type``, so the Prometheus content type goes in the headers (docs/decisions/embedded-broker.md,
+section 7).
 
 The per-partition "last processed" gauge exists because faust-streaming has open issues where partitions stop
 being fetched after a rebalance (faust-streaming/faust#175, #523, #532, #629): a flat line per partition on a
@@ -196,7 +197,8 @@ class SafetyMetrics(NamedTuple):
 
 
 def register_metrics_page(app: faust.App, metrics: SafetyMetrics) -> None:
-    """Serve ``/metrics`` on the worker's web server (content type in headers: notes §8)."""
+    """Serve ``/metrics`` on the worker's web server (content type in the headers:
+    docs/decisions/embedded-broker.md, section 7)."""
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:

@@ -1,4 +1,4 @@
-"""The safety pages and the ethics committee feed on the worker's web server (issue 7).
+"""The safety pages and the ethics committee feed on the worker's web server.
 
 Routes (GET): ``/overview``, ``/alerts[.csv]`` (filter and sort: ``kind``, ``status``, ``subject``, ``day_from``,
 ``day_to``, ``sort``, ``order``), ``/alerts/{alert_id}`` (basis, triggering values, deliveries, acknowledgements,
@@ -13,6 +13,7 @@ the pages of the alerts the feed carries (never a subject's data). A person sign
 session cookie: streams/web/guard.py); a script sends ``Authorization: Bearer <role token>`` (SAFETY_AUTH_TOKENS,
 streams/web/auth.py). No credential is ever taken from a URL. With neither configured every page answers 403 and
 says how to set them.
+
 HTML, SVG, Atom, CSV and JSON are built by streams.web.views and streams.web.ethics from the view models of
 safety.reports, with the templates of streams/web/templates (streams/web/templating.py).
 """

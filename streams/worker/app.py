@@ -4,17 +4,21 @@
 ``safety worker`` (streams.worker.run) builds its own. ``create_app`` starts with ``faust_compat.install``: the
 version guard and the patches of faust internals (streams/worker/faust_compat.py).
 
-Group settings follow notes faust-kafka-tansu.md ("Recommended settings"): a 6 s session (Tansu holds JoinGroup
-for session/2, so first event ~5 s after start), a 1 s heartbeat, no standby replicas, and a short commit interval
+Group settings (docs/decisions/embedded-broker.md, section 1): a 6 s session (Tansu holds JoinGroup for
+session/2, so first event ~5 s after start), a 1 s heartbeat, no standby replicas, and a short commit interval
 so fewer events are redelivered after a crash (they are no-ops, but cost time).
 
 Tansu-only workarounds (``settings.kafka.embedded_workarounds``; on for the embedded broker, off on real Kafka):
 * ``producer_max_batch_size=1``: Tansu's ListOffsets(LATEST) answers the base offset of the newest batch + 1,
-  so table recovery stopped early and silently dropped the last changelog records (notes §2, §3). One record
-  per batch makes it correct. Real Kafka answers correctly; batching is kept there.
+  so table recovery stopped early and silently dropped the last changelog records
+  (docs/decisions/embedded-broker.md, section 3). One record per batch makes it correct. Real Kafka answers
+  correctly; batching is kept there.
 * ``fetch_max_wait_ms`` clamp to 50 ms (``faust_compat.install``): faust hard-codes 1500 ms and Tansu sleeps out
-  most of it even when data arrives (p50 latency 1.1 s -> 32 ms, notes §7). Kafka returns a fetch as soon as data
-  is there, so not needed.
+  most of it even when data arrives (p50 latency 1.1 s -> 32 ms; docs/decisions/faust-internals.md, section 5).
+  Kafka returns a fetch as soon as data is there, so not needed.
+
+``exactly_once`` is not used: it fails on Tansu and has open duplicate bugs on Kafka
+(docs/decisions/embedded-broker.md, section 4).
 """
 
 from __future__ import annotations
@@ -67,7 +71,7 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         web_graph_enabled=False,
         web_metrics_enabled=False,
         consumer_auto_offset_reset="earliest",
-        processing_guarantee="at_least_once",  # exactly_once: fails on Tansu, duplicates on Kafka (§4)
+        processing_guarantee="at_least_once",  # exactly_once: fails on Tansu, duplicates on Kafka (see above)
     )
     if uses_workarounds(settings):
         conf["producer_max_batch_size"] = 1
@@ -100,10 +104,9 @@ def create_app(settings: Settings | None = None, metrics: SafetyMetrics | None =
 
 
 def register_plugins(app: faust.App, ctx: WorkerContext) -> None:
-    """Call ``register(app, ctx)`` of the delivery and dashboard modules when they are installed.
+    """Call ``register(app, ctx)`` of each plug-in module named in ``SAFETY_PLUGINS`` that is installed.
 
-    find_spec instead of a plain import because those modules land concurrently with this one; once they are
-    in the tree this is an ordinary import (an ImportError inside them still propagates).
+    A name that no module answers to is skipped (find_spec); an ImportError inside an installed one propagates.
     """
     for name in filter(None, (n.strip() for n in ctx.settings.worker.plugins.split(","))):
         if importlib.util.find_spec(name) is not None:

@@ -1,10 +1,10 @@
-"""Models <-> bytes for every topic and table: the only module that serialises (architecture.md, layout).
+"""Models <-> bytes for every topic and table: the only module that serialises (docs/architecture.md, "Where each
+concern lives").
 
 Topics and tables carry raw bytes (faust ``value_serializer="raw"``), so a record that is not valid JSON
-reaches our own parser and becomes a dead letter instead of crashing the agent (notes faust-kafka-tansu.md
-§6). Output JSON is exactly the contract's (shared/contract/events.md): ``Alert.to_json()`` (None fields left
-out), ``GradedObservation`` as dumped by pydantic, so a consumer of the topic sees what replay writes to
-alerts.jsonl.
+reaches our own parser and becomes a dead letter instead of crashing the agent (docs/decisions/embedded-broker.md,
+section 5). Output JSON is exactly the contract's: ``Alert.to_json()`` (None fields left out),
+``GradedObservation`` as dumped by pydantic, so a consumer of the topic sees what replay writes to alerts.jsonl.
 """
 
 from __future__ import annotations

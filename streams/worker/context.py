@@ -1,9 +1,9 @@
 """What the worker hands to modules that plug pages or agents into it (``register(app, ctx)``).
 
-``streams.worker.app.create_app`` builds one ``WorkerContext`` per app and calls ``streams.web.acks.register(app, ctx)``
-(delivery engineer) and ``streams.web.pages.register(app, ctx)`` (dashboard engineer) when those modules exist.
-A plug-in may declare its own agents, tables and pages on ``app`` inside ``register``; each table keeps one
-writer (architecture convention 10), so a plug-in reads ``ctx.tables`` and writes only the tables it declares.
+``streams.worker.app.create_app`` builds one ``WorkerContext`` per app and calls ``register(app, ctx)`` of each
+plug-in module of ``SAFETY_PLUGINS`` (by default ``streams.web.acks`` and ``streams.web.pages``). A plug-in may
+declare its own agents, tables and pages on ``app`` inside ``register``; each table keeps one writer, so a plug-in
+reads ``ctx.tables`` and writes only the tables it declares.
 
 Attributes
 ----------

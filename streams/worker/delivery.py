@@ -1,10 +1,9 @@
 """Delivery stage: alert -> ledger -> render -> send per channel -> record; retries, escalations, acks.
 
-The ``Dispatcher`` is shared by the worker (faust table ledger) and ``safety deliver`` (file ledger), so
-replay
+The ``Dispatcher`` is shared by the worker (faust table ledger) and ``safety deliver`` (file ledger), so replay
 and stream deliver the same way. It decides nothing itself: safety.delivery.ledger says what is due and records
-outcomes,
-safety.delivery.escalation says what to escalate, safety.delivery.messages renders. Guarantees (issue 6):
+outcomes, safety.delivery.escalation says what to escalate, safety.delivery.messages renders. Guarantees (README,
+"Alert delivery"):
 * one delivery per (message, channel); an alert seen again (restart, rebalance, replay) sends only what its
   ledger entry still has pending, so nothing is sent twice and nothing is lost;
 * each outcome is written to the ledger as soon as that channel answers (a crash loses at most the in-flight
@@ -23,13 +22,10 @@ Stopping (SIGTERM, rebalance): a send in flight is not recorded by the stopping 
 ``pending`` in the ledger's changelog, and the worker that takes the partition over finds it due in its next
 sweep (``SAFETY_SWEEP_INTERVAL``) and sends it again with the same delivery id.
 
-Worker wiring (``register``): the ``delivery_router`` agent re-keys safety.alerts (keyed by subject) by
-alert_id
-onto an internal command topic; the ``delivery_ledger`` agent, the only writer of the ``delivery_ledger``
-table,
+Worker wiring (``register``): the ``delivery_router`` agent re-keys safety.alerts (keyed by subject) by alert_id
+onto an internal command topic; the ``delivery_ledger`` agent, the only writer of the ``delivery_ledger`` table,
 consumes that topic and safety.acks (both keyed by alert_id, so co-partitioned with the table); a timer finds
-due retries and escalations and sends a ``sweep`` command for each (faust tables are written only inside
-stream
+due retries and escalations and sends a ``sweep`` command for each (faust tables are written only inside stream
 iteration). Every entry written is also published to the compacted topic safety.deliveries.
 """
 

@@ -1,6 +1,7 @@
 """The ingest and study agents: parse -> safety.pipeline.step -> subject table -> graded/alerts/signals.
 
-Delivery semantics (issue 5; notes faust-kafka-tansu.md §3, §4) are at-least-once with idempotence end to end:
+Delivery semantics (README, "Streaming service"; docs/decisions/embedded-broker.md, sections 3 and 4) are
+at-least-once with idempotence end to end:
 * ``step()`` ignores an event whose ``event_id``/revision the subject state already holds, so a redelivered
   event (after kill -9 or a rebalance) changes nothing and emits nothing; alert ids are content-derived, so an
   output produced twice is the same alert and downstream consumers dedupe by ``alert_id``.
@@ -34,7 +35,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
 
@@ -45,9 +46,7 @@ from safety.model.state import SubjectState
 from safety.pipeline import StepResult, step
 from safety.routing import admit
 from safety.rules.ruleset import RuleSet
-
-if TYPE_CHECKING:
-    from safety.study import StudyState
+from safety.study import StudyState, study_step
 from streams.worker import codec, faust_compat, gaps
 from streams.worker.context import Accepted, WorkerContext
 
@@ -431,8 +430,6 @@ async def send_alert(ctx: WorkerContext, record: faust.EventT[Any], alert: Alert
 async def process_signal(ctx: WorkerContext, record: faust.EventT[Any]) -> None:
     """Apply one study signal with the pure study step (safety.study, shared with replay), under its own study's
     rules and state (the stopping rule is per study)."""
-    from safety.study import StudyState, study_step  # lazy: written concurrently by the detectors engineer
-
     signal = codec.decode_signal(record.value or b"")
     rules = ctx.rulebook.get(signal.study_id)
     if rules is None:  # only if the rules directory lost a study since the signal was sent: dead-lettered

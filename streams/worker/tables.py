@@ -1,4 +1,4 @@
-"""faust Tables of the worker: JSON bytes values, changelog-backed, one writer each (convention 10).
+"""faust Tables of the worker: JSON bytes values, changelog-backed, one writer each.
 
 ``subjects``: subject_id -> SubjectState JSON; written only by the ``ingest`` agent; co-partitioned with
 safety.events (same key, same partition count), so a subject's state lives where its events arrive.

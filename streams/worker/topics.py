@@ -1,8 +1,8 @@
 """Topic declarations: names from settings (contract names by default), every topic raw bytes.
 
 Raw key and value serializers everywhere: decoding is ours (streams.worker.codec), so a poison record becomes a dead
-letter rather than an agent crash (notes faust-kafka-tansu.md §6). Topics are created by streams.admin from
-deploy/kafka/topics.yaml, not by faust, so partitions and configs are the operator's (notes §2).
+letter rather than an agent crash (docs/decisions/embedded-broker.md, section 5). Topics are created by
+streams.admin from deploy/kafka/topics.yaml, not by faust, so partitions and configs are the operator's (section 2).
 """
 
 from __future__ import annotations

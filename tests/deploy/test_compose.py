@@ -1,8 +1,8 @@
 """docker-compose.yml and the Dockerfile, checked statically (Docker cannot run in CI).
 
-The compose file must parse, hold every service issue 5 names, publish no host port twice and none on the
-(scalable) worker, set only SAFETY_* variables the settings model knows, mount files that exist, and run
-commands that exist in the image.
+The compose file must parse, hold every service README "Running in production" names, publish no host port twice
+and none on the (scalable) worker, set only SAFETY_* variables the settings model knows, mount files that exist,
+and run commands that exist in the image.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""deploy/grafana: the safety officer's dashboard asks only for metrics the service exports (issue 7)."""
+"""deploy/grafana: the safety officer's dashboard asks only for metrics the service exports."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""deploy/prometheus: the alerting rules parse and use only exported metrics (issue 7).
+"""deploy/prometheus: the alerting rules parse and use only exported metrics.
 
 ``promtool check rules`` runs when promtool is installed (Debian package ``prometheus``); the schema test
 below always runs, so a machine without promtool still checks the file's structure.

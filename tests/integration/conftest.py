@@ -1,8 +1,9 @@
 """One embedded Tansu broker per test session, and helpers to run real `safety worker` processes against it.
 
 Each test gets its own topic names and consumer group (a prefix), so tests share the broker but no data.
-Session timeout 6 s, as recommended for Tansu (notes faust-kafka-tansu.md §1); plug-ins off (stream only)
-unless a test sets ``Stream.plugins`` (``ALL_PLUGINS``: the default set, as `make demo` and production run them).
+Session timeout 6 s, as for the worker on Tansu (docs/decisions/embedded-broker.md, section 1); plug-ins off
+(stream only) unless a test sets ``Stream.plugins`` (``ALL_PLUGINS``: the default set, as `make demo` and production
+run them).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Acknowledgements against a real `safety worker` with every plug-in on (protocol.md, "Who may acknowledge").
+"""Acknowledgements against a real `safety worker` with every plug-in on (docs/rules.md, "Who may acknowledge").
 
 The worker raises DLT alerts from the synthetic trial and sends them (local sink, the demo's delivery) with a
 signed link. Its HTTP endpoints must find the alert in the dashboard view (the GlobalTable every worker reads),
@@ -115,7 +115,7 @@ SCENARIOS = ROOT / "tests" / "scenarios"
 
 
 def test_the_pi_attributes_a_suspected_dlt_as_related_over_http_and_the_dlt_follows(stream: Any) -> None:
-    """protocol.md, "The PI's attribution closes a suspected DLT": the PI's causality, posted to a real worker,
+    """docs/rules.md, "The PI's attribution": the PI's causality, posted to a real worker,
     comes back through the rules as an adverse_event; DLT-2 and the stopping boundary are raised from it, and
     replaying the event log (which now holds the attribution) gives the stream's alerts."""
     from safety.replay import replay

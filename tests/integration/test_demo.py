@@ -1,4 +1,5 @@
-"""`safety demo` end to end: embedded broker, worker, delivery (issue 5 item 3; issue 6, Must show).
+"""`safety demo` end to end: embedded broker, worker, delivery (README, "Quick start" and
+"Alert delivery").
 
 A small trial (6 subjects: the scripted DLT-1, DLT-2, DLT-4 and stopping-boundary stories) keeps it short. With
 SAFETY_NOTIFY_CONFIG pointing at a loopback SMTP server (aiosmtpd), the demo's alerts arrive there as e-mail.

@@ -1,6 +1,6 @@
 """The worker on a real broker (embedded Tansu): replay parity, poison records, kill -9 recovery, scale-out.
 
-Issue 5, "Must show" (a)-(d). Alerts are compared by ``alert_id`` and content without ``emitted_at`` (the only
+README, "Streaming service". Alerts are compared by ``alert_id`` and content without ``emitted_at`` (the only
 field the stream adds, contract: alerts). Downstream consumers dedupe by ``alert_id``: a redelivered event may
 produce an alert record twice on the topic after a crash, never a different alert.
 """
@@ -129,7 +129,7 @@ def test_two_workers_split_partitions_and_the_survivor_takes_over(stream, trial_
     )
     split_a, split_b = stream.processed_partitions(a), stream.processed_partitions(b)
     assert split_a.isdisjoint(split_b)
-    # Steady state first, as in the measured failover runs (notes faust-kafka-tansu.md, section 5).
+    # Steady state first, as in the measured failover runs (docs/decisions/embedded-broker.md, section 1).
     time.sleep(10)
     stream.kill9(b)
     ends = stream.produce(trial_lines[half:])

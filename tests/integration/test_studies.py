@@ -1,5 +1,5 @@
-"""Two studies and an unknown third through one worker on the embedded broker, every plug-in on (protocol.md,
-"Several studies, one deployment"): each event is graded under its own study's rules (one study on CTCAE v6),
+"""Two studies and an unknown third through one worker on the embedded broker, every plug-in on (docs/rules.md,
+"Several studies"): each event is graded under its own study's rules (one study on CTCAE v6),
 the unknown study is dead-lettered naming the known ones, each study's alerts reach only its own PI by e-mail
 (loopback aiosmtpd, apprise tags ``<study_id>:<role>``), and the stopping rule is per study. The alerts are those
 ``safety replay`` gives on the same lines with the same rules directory.

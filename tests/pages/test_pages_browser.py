@@ -1,4 +1,4 @@
-"""The safety pages in a real headless browser (Debian chromium driven by playwright; issue 7, "Must show").
+"""The safety pages in a real headless browser (Debian chromium driven by playwright).
 
 Two page sets are served on loopback ports: the static pages of ``safety report`` (the synthetic 48-subject
 trial run through ``safety replay``, and the hand-written fixture whose numbers are known), and the worker's
@@ -339,7 +339,7 @@ def test_fixture_overview_shows_the_known_stopping_numbers(page: Any, fixture_si
     t = page.get_by_test_id
     assert (t("subjects-infused").inner_text(), t("subjects-with-dlt").inner_text()) == ("3", "2")
     assert t("dlt-ci").inner_text() == "9.4% – 99.2%"  # Clopper-Pearson 2/3
-    assert t("stopping-probability").inner_text() == "0.916"  # protocol.md worked value
+    assert t("stopping-probability").inner_text() == "0.916"  # a worked value of docs/rules.md
     assert "YES" in t("stopping-crossed").inner_text()
     assert page.console_errors == []
     page.goto(f"{fixture_site}/safety-summary.html")

@@ -1,4 +1,4 @@
-"""Clocks (protocol.md, "Edge cases, settled", Clocks): from recorded_at, written with the study's UTC offset."""
+"""Clocks (docs/rules.md, "Deadlines and clocks"): from recorded_at, written with the study's UTC offset."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""pipeline.step: duplicates, corrections, day 0 and baseline selection (protocol.md, Time; Edge cases)."""
+"""pipeline.step: duplicates, corrections, day 0 and baseline selection (docs/rules.md, Time; "Duplicates,
+corrections and withdrawals")."""
 
 from __future__ import annotations
 

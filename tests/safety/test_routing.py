@@ -1,4 +1,4 @@
-"""Several studies, one deployment (protocol.md, "Edge cases, settled"): each event under its own study's rules.
+"""Several studies, one deployment (docs/rules.md, "Several studies"): each event under its own study's rules.
 
 Replay folds the same ``admit`` -> ``step`` -> ``study_step`` as the stream (safety/routing.py); these tests run it
 in-process on a deployment of two studies (tests/study_fixtures.py) and an unknown third.

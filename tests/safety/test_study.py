@@ -1,4 +1,4 @@
-"""Stopping boundary (protocol.md, "Edge cases, settled", Stopping boundary)."""
+"""Stopping boundary (docs/rules.md, "STOPPING_BOUNDARY: the stopping rule")."""
 
 from __future__ import annotations
 

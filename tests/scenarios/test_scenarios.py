@@ -1,4 +1,4 @@
-"""The surveillance rules, documented as small timelines (protocol.md, Alert kinds and "Edge cases, settled").
+"""The surveillance rules, documented as small timelines (docs/rules.md, "Alert kinds" and its per-kind sections).
 
 Each ``NAME.jsonl`` is a timeline of input events; ``NAME.expected.json`` says, in its ``description``, which rule
 or edge case it shows, and lists the alerts ``safety replay`` must write to ``alerts.jsonl``, in order. Convention:

@@ -1,4 +1,4 @@
-"""Broker-less agent tests (notes faust-kafka-tansu.md §9): a fresh app per test, sends captured."""
+"""Broker-less agent tests (docs/decisions/embedded-broker.md, section 8): a fresh app per test, sends captured."""
 
 from __future__ import annotations
 

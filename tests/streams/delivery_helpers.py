@@ -1,4 +1,4 @@
-"""Loopback SMTP and webhook receivers for the delivery tests (notes apprise-prometheus.md §6)."""
+"""Loopback SMTP and webhook receivers for the delivery tests: real servers on 127.0.0.1."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The PI's attribution becomes an adverse_event of the contract (protocol.md, "The PI's attribution closes a
-suspected DLT"): built from the alert and the acknowledgement alone, with one identity per attribution."""
+"""The PI's attribution becomes an adverse_event of the contract (docs/rules.md, "The PI's
+attribution"): built from the alert and the acknowledgement alone, with one identity per attribution."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""safety.delivery.escalation with an injected clock (protocol.md, Reporting and escalation)."""
+"""safety.delivery.escalation with an injected clock (docs/rules.md, "Delivery and escalation")."""
 
 from __future__ import annotations
 

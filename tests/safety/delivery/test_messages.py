@@ -1,4 +1,4 @@
-"""safety.delivery.messages: bilingual, whitelisted, escaped alert texts (protocol.md, Reporting and escalation)."""
+"""safety.delivery.messages: bilingual, whitelisted, escaped alert texts (README, "Alert delivery")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""PHI guard: a name-like field in an input event never reaches any message body (protocol.md: never a
-name)."""
+"""PHI guard: a name-like field in an input event never reaches any message body (README, "Alert delivery":
+never a name)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DLT-1..DLT-5 (protocol.md, DLT rules and "Edge cases, settled": window, priority, DLT-4 confirmation)."""
+"""DLT-1..DLT-5 (docs/rules.md, DLT: window, priority, DLT-4 confirmation)."""
 
 from __future__ import annotations
 

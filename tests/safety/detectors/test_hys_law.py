@@ -1,4 +1,4 @@
-"""HYS_LAW (protocol.md, "Edge cases, settled"): span 0..14 study days, ALP blocks, one per episode."""
+"""HYS_LAW (docs/rules.md, HYS_LAW): span 0..14 study days, ALP blocks, one per episode."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""POTENTIAL_SAE (protocol.md): treatment-emergent grade 4, hematologic included, episodes, same-day SAE."""
+"""POTENTIAL_SAE (docs/rules.md): treatment-emergent grade 4, hematologic included, episodes, same-day SAE."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SAE (protocol.md): seriousness, not severity; one per AE or death event; whatever the study day."""
+"""SAE (docs/rules.md, "SAE and SUSAR"): seriousness, not severity; one per AE or death event; any study day."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SUSAR (protocol.md): serious, related set, not expected; 7 days if fatal/life-threatening, else 15 days."""
+"""SUSAR (docs/rules.md, "SAE and SUSAR"): serious, related set, not expected; 7 days if fatal/life-threatening,
+else 15 days."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SUSPECTED_DLT (protocol.md, "Edge cases, settled"): non-hematologic lab/vital/ECG grade >= 3, episodes, window;
+"""SUSPECTED_DLT (docs/rules.md, SUSPECTED_DLT): non-hematologic lab/vital/ECG grade >= 3, episodes, window;
 SUSPECTED_DLT-AE for a grade >= 3 AE without causality."""
 
 from __future__ import annotations

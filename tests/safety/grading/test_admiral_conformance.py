@@ -1,26 +1,26 @@
 # ruff: noqa: E501  (the module docstring holds the conformance tables)
-"""Conformance with pharmaverse/admiral's CTCAE v5.0 lab-grading test vectors (shared/reference/admiral).
+"""Conformance with pharmaverse/admiral's CTCAE v5.0 lab-grading test vectors (README, Grading: "Conformance").
 
-The 1165 vectors are read from ``../shared/reference/admiral`` (never copied into the project) and run through a
+The 1165 vectors are read from the reference folder beside the repository (``ADMIRAL``; never copied into the project) and run through a
 thin adapter onto :func:`safety.grading.grade.grade_observation`, twice: with the study default (numbers only) and with
 ``assume_worst_clinical`` (admiral's own convention). Every disagreement must be explained by one of the
 documented differences of convention below, or by a known admiral defect; anything else fails the test. The
 per-term summary is printed (``pytest -s``) and written to ``test-artifacts/admiral_conformance.txt``.
 
-Documented differences (key: what differs, and who follows the spec):
+Documented differences (key: what differs, and who follows CTCAE):
 
-| key | admiral | this service (spec/ctcae.md) |
+| key | admiral | this service (docs/rules.md, Grading) |
 |---|---|---|
 | not-graded | grades CD4, cholesterol, CPK, haptoglobin, Hgb increased, ionized Ca, Mg high, TG, urate, lipase, amylase | no criterion for these terms in rules/ (no row) |
 | no-term | ATOXDSC missing or "Not a term" -> NA | nothing to grade (no row): counted as agreement |
 | clinical-worst-case | hypokalemia <LLN -> 2, hyponatremia <=129 -> 3, INR x baseline "on anticoagulation" | numbers only by default; the same with ``assume_worst_clinical`` |
-| inr-no-baseline | INR <= 1.2 with BASE missing -> NA (could be > 1 x baseline on anticoagulation) | no baseline: only absolute criteria apply (protocol.md, Baseline) -> 0 |
+| inr-no-baseline | INR <= 1.2 with BASE missing -> NA (could be > 1 x baseline on anticoagulation) | no baseline: only absolute criteria apply (docs/rules.md, "Baseline and treatment-emergent") -> 0 |
 | fibrinogen-pct-normal-baseline | percent decrease counts whenever AVAL < LLN | percent decrease only when the *baseline* is abnormal (< LLN), as CTCAE's "if abnormal" |
-| fibrinogen-pct-abnormal-baseline | worse of x LLN and percent decrease | with an abnormal baseline the percent decrease replaces x LLN (spec: "uses percent decrease") |
+| fibrinogen-pct-abnormal-baseline | worse of x LLN and percent decrease | with an abnormal baseline the percent decrease replaces x LLN (docs/rules.md, Grading: "uses percent decrease") |
 | inverted-range-rejected | grades a value whose ANRLO exceeds ANRHI (WBC 5000-15 x 10^3/mL, sodium 140-100) | the input contract refuses a reference range with ``ref_low`` > ``ref_high`` (safety/model/bounds.py): the event is rejected with the field, never graded |
 
 Units agree: admiral grades a value against its SI table or its US-conventional table (CTCAE's mg/dL and g/dL
-thresholds), and so do we (spec/ctcae.md, "A unit CTCAE itself states wins over conversion": the
+thresholds), and so do we (docs/rules.md, Grading, "bands by unit": the
 ``bands_by_unit`` of rules/ctcae_v5.yaml), so the 22 vectors that differed while we converted mg/dL to SI (e.g.
 glucose 30 mg/dL: admiral 3, converted 1.67 mmol/L 4) now agree and no convention explains a unit difference.
 

@@ -1,4 +1,4 @@
-"""Composite criteria: febrile neutropenia and fever grade 4 (spec/ctcae.md, Hematology; Settled details)."""
+"""Composite criteria: febrile neutropenia and fever grade 4 (docs/rules.md, Grading: "composite terms")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Kidney, coagulation and chemistry grading (spec/ctcae.md; missing-limit rule; worst-case option)."""
+"""Kidney, coagulation and chemistry grading (docs/rules.md, Grading: "missing limits",
+"clinical parts")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hematology grading (spec/ctcae.md, Hematology; boundary examples; v6 differences)."""
+"""Hematology grading (docs/rules.md, Grading; rules/ctcae_v5.yaml and ctcae_v6.yaml)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Liver grading: x ULN with a normal baseline, x baseline when the baseline is > ULN (spec/ctcae.md,
-Liver)."""
+"""Liver grading: x ULN with a normal baseline, x baseline when the baseline is > ULN (docs/rules.md,
+Grading: "abnormal baseline")."""
 
 from __future__ import annotations
 

@@ -52,8 +52,8 @@ def test_an_increased_terms_grade_never_falls_as_the_value_rises(entry, a, b, ul
 @SETTINGS
 @given(entry=st.sampled_from(DECREASED + INCREASED), x=values, lln=limits, uln=limits)
 def test_a_grade_decided_without_limits_is_the_same_with_any_limits(entry, x, lln, uln):
-    """spec/ctcae.md: grade what the absolute thresholds alone decide; null only when a limit could change
-    it."""
+    """docs/rules.md, Grading ("missing limits"): grade what the absolute thresholds alone decide; null only when
+    a limit could change it."""
     without = grade(entry, x, None, None)
     if without is not None:
         assert grade(entry, x, lln, uln) == without

@@ -1,4 +1,4 @@
-"""Vital signs and ECG grading (spec/ctcae.md, Vital signs and ECG; Settled details)."""
+"""Vital signs and ECG grading (docs/rules.md, Grading: "QTc", "composite terms")."""
 
 from __future__ import annotations
 

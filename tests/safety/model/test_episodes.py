@@ -1,4 +1,4 @@
-"""Episodes (protocol.md, "Edge cases, settled", Episodes)."""
+"""Episodes (docs/rules.md, "Episodes and re-alerting")."""
 
 from __future__ import annotations
 

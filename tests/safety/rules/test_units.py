@@ -1,4 +1,4 @@
-"""Unit conversion to SI (spec/ctcae.md, Unit conversions; an unknown unit is never guessed)."""
+"""Unit conversion to SI (docs/rules.md, Grading: units; an unknown unit is never guessed)."""
 
 from __future__ import annotations
 

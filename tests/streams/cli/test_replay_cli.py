@@ -1,4 +1,4 @@
-"""`safety replay` on a file mixing good and bad input (issue 3, Must show: bad input)."""
+"""`safety replay` on a file mixing good and bad input (README, "Input handling")."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def test_replay_is_byte_for_byte_deterministic(tmp_path: Path) -> None:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
-# --- Several studies, one deployment (protocol.md, "Edge cases, settled") ------------------------------------
+# --- Several studies, one deployment (docs/rules.md, "Several studies") -------------------------------------
 
 
 def replay_with(events: Path, out: Path, *args: str, env: dict[str, str] | None = None

@@ -1,5 +1,5 @@
 """The synthetic trial (streams/dev/synthetic.py): deterministic, valid contract events, aplastic anemia-like, and
-rich enough that replaying it raises every alert kind of protocol.md (the demo's promise, issues 4 and 5)."""
+rich enough that replaying it raises every alert kind of docs/rules.md (the demo shows each one)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Acknowledgement endpoints: role tokens, signed expiring links, attributable ack events (issue 6,
-security), and who may acknowledge what (protocol.md, "Who may acknowledge")."""
+"""Acknowledgement endpoints: role tokens, signed expiring links, attributable ack events, and who
+may acknowledge what (docs/rules.md, "Who may acknowledge")."""
 
 from __future__ import annotations
 
@@ -255,7 +255,7 @@ def test_tokens_setting_rejects_unknown_roles_and_shared_tokens() -> None:
     assert json.dumps(parse_tokens(TOKENS), sort_keys=True).count(":") == 3
 
 
-# --- an acknowledgement names an existing alert (protocol.md, "Who may acknowledge") ------------------------
+# --- an acknowledgement names an existing alert (docs/rules.md, "Who may acknowledge") ----------------------
 @pytest.mark.asyncio
 async def test_an_ack_or_submission_of_an_unknown_alert_id_is_404_and_publishes_nothing(server: Server) -> None:
     status, body = await post(f"{server.url}/alerts/{UNKNOWN}/ack", ACK, token=PI)
@@ -549,7 +549,7 @@ async def test_the_pages_view_does_not_show_an_ack_the_role_may_not_make(sent) -
     assert [e["ack_id"] for e in shown] == ["p1"]
 
 
-# --- the PI's attribution of a suspected DLT (protocol.md, "The PI's attribution closes a suspected DLT") -----------
+# --- the PI's attribution of a suspected DLT (docs/rules.md, "The PI's attribution") -------------------------
 SUSPECTED = make_alert("SUSPECTED_DLT", event="L-ALT")
 
 

@@ -1,4 +1,4 @@
-"""SafetyMetrics: the team's exact metric names, on an injected registry, and per-partition progress."""
+"""SafetyMetrics: the exact metric names deploy/ reads, on an injected registry, and per-partition progress."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""streams.web.pages: role tokens, routes and content types of the safety pages and the ethics feed (issue 7)."""
+"""streams.web.pages: role tokens, routes and content types of the safety pages and the ethics feed."""
 
 from __future__ import annotations
 

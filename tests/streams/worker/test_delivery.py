@@ -1,4 +1,4 @@
-"""Delivery through real loopback servers: aiosmtpd for e-mail, aiohttp for webhooks (issue 6, Must show)."""
+"""Delivery through real loopback servers: aiosmtpd for e-mail, aiohttp for webhooks (README, "Alert delivery")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The ledger agent puts the PI's attribution on the event stream before it records the acknowledgement
-(protocol.md, "The PI's attribution closes a suspected DLT"; safety/delivery/attribution.py)."""
+(docs/rules.md, "The PI's attribution"; safety/delivery/attribution.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Recipients per study (protocol.md, "Several studies, one deployment": the PI of one study never receives another
-study's alerts). Apprise URLs tagged ``<study_id>:<role>``; real loopback SMTP (aiosmtpd), as in test_delivery.py.
+"""Recipients per study (docs/rules.md, "Several studies": the PI of one study never receives another study's
+alerts). Apprise URLs tagged ``<study_id>:<role>``; real loopback SMTP (aiosmtpd), as in test_delivery.py.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The ingest and study agents of a deployment of two studies, without a broker (protocol.md, "Several studies,
-one deployment"); the broker test is tests/integration/test_studies.py."""
+"""The ingest and study agents of a deployment of two studies, without a broker (docs/rules.md, "Several
+studies"); the broker test is tests/integration/test_studies.py."""
 
 from __future__ import annotations
 
