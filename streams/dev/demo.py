@@ -113,18 +113,39 @@ def serve_port(settings: Settings) -> int:
     return settings.web.port
 
 
-def page_urls(base: str, tokens: dict[str, str]) -> list[str]:
-    """The pages and feed a person opens, with the token of the role that may see them."""
-    officer = tokens.get("safety_officer", "")
-    ethics = tokens.get("ethics", officer)
+DEMO_PEOPLE = (("officer", "safety_officer"), ("pi", "pi"), ("ethics", "ethics"))
+
+
+def demo_people(out: Path) -> tuple[Path, dict[str, str]]:
+    """A users file with one person per role (OUT/users.yaml, argon2 hashes) and their one-run passwords.
+
+    The pages take no credential in a URL (streams/web/guard.py): a person signs in at /login. The demo's people
+    are made up for each run, so the printed passwords open only this demo's worker.
+    """
+    from argon2 import PasswordHasher
+
+    hasher = PasswordHasher()
+    passwords = {name: secrets.token_urlsafe(12) for name, _ in DEMO_PEOPLE}
+    lines = ["users:"] + [
+        f"  - {{name: {name}, roles: [{role}], studies: ['*'], password_hash: '{hasher.hash(passwords[name])}'}}"
+        for name, role in DEMO_PEOPLE
+    ]
+    path = out / "users.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path, passwords
+
+
+def page_urls(base: str, passwords: dict[str, str], metrics_token: str) -> list[str]:
+    """How each person gets in: sign in at /login, then the pages; Prometheus scrapes with its own token."""
     return [
-        f"overview:        {base}/overview?token={officer}",
-        f"open alerts:     {base}/alerts?token={officer}",
-        f"subject AA-001:  {base}/subjects/AA-001?token={officer}",
-        f"eDISH:           {base}/edish?token={officer}",
-        f"ethics feed:     {base}/feeds/ethics.atom?token={ethics}",
-        f"safety summary:  {base}/reports/safety-summary.html?token={ethics}",
-        f"metrics:         {base}/metrics",
+        *(f"sign in as {name:<8} (password {passwords[name]}): {base}/login" for name, _ in DEMO_PEOPLE),
+        f"overview:        {base}/overview",
+        f"open alerts:     {base}/alerts",
+        f"overdue reports: {base}/reports/overdue",
+        f"committee:       {base}/ethics",
+        f"ethics feed:     {base}/feeds/ethics.atom",
+        f"safety summary:  {base}/reports/safety-summary.html",
+        f"metrics:         curl -H 'Authorization: Bearer {metrics_token}' {base}/metrics",
     ]
 
 
@@ -368,6 +389,8 @@ def run_demo(
     outbox = out / "outbox"
     shutil.rmtree(outbox, ignore_errors=True)  # this run's deliveries only (the broker starts empty too)
     tokens = demo_tokens(base)
+    users_file, passwords = demo_people(out)
+    metrics_token = reveal(base.auth.metrics_token) or secrets.token_urlsafe(32)
     with broker_for(base, out) as settings, open(out / "alerts.jsonl", "wb") as sink:
         create_topics(settings)
         web_port = serve_port(base) if serve else free_port()
@@ -377,6 +400,8 @@ def run_demo(
             "SAFETY_AUTH__TOKENS": ",".join(f"{role}:{token}" for role, token in tokens.items()),
             "SAFETY_AUTH__LINK_SECRET": reveal(base.auth.link_secret) or secrets.token_urlsafe(32),
             "SAFETY_WEB__PUBLIC_URL": base.web.public_url or base_url,
+            "SAFETY_USERS_FILE": str(users_file),
+            "SAFETY_METRICS_TOKEN": metrics_token,
             **feeds.worker_env(settings),
         })
         if base.delivery.notify_config is None:
@@ -429,7 +454,7 @@ def run_demo(
                 printer(f"  {line}")
             if serve:
                 printer("serving (Ctrl-C to stop):")
-                for url in page_urls(base_url, tokens):
+                for url in page_urls(base_url, passwords, metrics_token):
                     printer(f"  {url}")
                 with contextlib.suppress(KeyboardInterrupt):
                     while worker.poll() is None:

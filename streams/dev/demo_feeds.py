@@ -186,7 +186,7 @@ class DemoFeeds:
         (``meanwhile`` is called between sends: the demo prints the alerts as they arrive)."""
         codes = loinc_codes(self.subjects_file)
         deadline = time.monotonic() + READY_S
-        while not (_answers(f"{base_url}/metrics") and _listening(self.mllp_port)):
+        while not (_answers(f"{base_url}/login") and _listening(self.mllp_port)):
             meanwhile()
             if time.monotonic() > deadline:
                 raise FeedError(f"the worker's adapters did not start within {READY_S:.0f} s")
