@@ -52,6 +52,9 @@ from streams.web.users import NO_USERS, Users
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024  # the largest legitimate body is an acknowledgement: 2,000 characters of conclusion
+# The live feeds' endpoints (streams/feeds/live.py) authenticate each sending system with its own per-source token
+# and bound their bodies themselves (SAFETY_FEEDS_*): the guard's person and role checks do not apply to them.
+SELF_AUTHENTICATED = re.compile(r"^/(?:events|fhir|fhir/subscription)$")
 PUBLIC = re.compile(r"^/(?:login|static/(?:safety|summary)\.(?:css|js)|alerts/[0-9a-f]{24}/ack(?:/link)?)$")
 LINK_POST = re.compile(r"^/alerts/[0-9a-f]{24}/ack/link$")  # authenticated by the link's signature, not the cookie
 ACK_POST = re.compile(r"^/alerts/([0-9a-f]{24})/(ack|ethics-submitted|ack/link)$")
@@ -146,6 +149,8 @@ class Guard:
             await self._audit(request, None, "token_refused", request.path, "credential in the URL")
             return _plain(400, "Credentials in a URL are refused: sign in at /login, "
                                "or send 'Authorization: Bearer <token>' from a script")
+        if SELF_AUTHENTICATED.match(request.path):
+            return await handler(request)
         if request.content_length is not None and request.content_length > MAX_BODY:
             return _plain(413, f"Request body too large: at most {MAX_BODY} bytes")
         if request.method == "POST" and request.content_length is None and "Transfer-Encoding" in request.headers:
