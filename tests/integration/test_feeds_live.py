@@ -75,7 +75,7 @@ def feed_letters(stream: Stream) -> list[dict[str, Any]]:
 def test_http_feeds_authenticate_limit_acknowledge_and_explain_every_rejection(stream: Stream) -> None:
     feeds_env(stream, free_port())
     worker = stream.start_worker()
-    stream.wait_for(lambda: stream.page(worker, "/metrics")[0] == 200, 90, "the worker's web server")
+    stream.wait_for(lambda: stream.page(worker, "/login")[0] == 200, 90, "the worker's web server")
     lab = {"type": "lab", "event_id": "L-103-1", "study_id": "ChiCTR2600125907", "subject_id": "AA-103",
            "occurred_at": "2010-12-22T08:00:00-08:00", "test": "NEUT", "value": 0.4, "unit": "10^9/L",
            "ref_low": 1.5, "ref_high": 7.0, "patient_name": "Jones William"}
@@ -205,7 +205,7 @@ def test_hl7_results_over_mllp_raise_the_alert_and_get_no_aa_while_the_broker_is
     feeds_env(stream, port, ack_timeout=3)
     stream.extra_env["SAFETY_BROKER_DOWN_EXIT_SECONDS"] = "300"  # the worker outlives the stop
     worker = stream.start_worker()
-    stream.wait_for(lambda: stream.page(worker, "/metrics")[0] == 200 and listening(port), 90, "web and MLLP")
+    stream.wait_for(lambda: stream.page(worker, "/login")[0] == 200 and listening(port), 90, "web and MLLP")
     enrolled = [*START, *({**e, "event_id": str(e["event_id"]).replace("103", "101"), "subject_id": "AA-101"}
                           for e in START)]
     assert post(stream, "/events", "\n".join(map(json.dumps, enrolled)).encode(), f"Bearer {EDC_TOKEN}")[0] == 202

@@ -18,8 +18,8 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "odm"
 def test_produce_sends_exactly_the_emitted_events_and_a_reimport_sends_nothing(
     stream: Stream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SAFETY_KAFKA_BOOTSTRAP", stream.settings.kafka_bootstrap or "")
-    monkeypatch.setenv("SAFETY_TOPIC_EVENTS", stream.settings.topic_events)
+    monkeypatch.setenv("SAFETY_KAFKA_BOOTSTRAP", stream.settings.kafka.bootstrap or "")
+    monkeypatch.setenv("SAFETY_TOPIC_EVENTS", stream.settings.topics.events)
     out = tmp_path / "events.jsonl"
 
     def run() -> None:
@@ -31,6 +31,6 @@ def test_produce_sends_exactly_the_emitted_events_and_a_reimport_sends_nothing(
     run()
     emitted = out.read_bytes().splitlines()
     assert len(emitted) == 15
-    assert sorted(stream.read(stream.settings.topic_events)) == sorted(emitted)
+    assert sorted(stream.read(stream.settings.topics.events)) == sorted(emitted)
     run()
-    assert out.read_bytes() == b"" and len(stream.read(stream.settings.topic_events)) == 15
+    assert out.read_bytes() == b"" and len(stream.read(stream.settings.topics.events)) == 15
