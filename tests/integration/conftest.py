@@ -252,7 +252,7 @@ def replayed(trial_lines: list[bytes]) -> Any:
     for kind, output in replay([line.decode() for line in trial_lines], load_ruleset(), state):
         if kind == "alert":
             alerts[output.alert_id] = json.loads(output.to_json())
-    return {"alerts": alerts, "states": {sid: s for (_, sid), s in state.subjects.items()}}
+    return {"alerts": alerts, "states": {sid: s.to_json() for (_, sid), s in state.subjects.items()}}
 
 
 @pytest.fixture()

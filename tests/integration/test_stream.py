@@ -26,12 +26,13 @@ def by_id(alerts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def final_states(stream: Any) -> dict[str, SubjectState]:
-    """Last changelog value per subject of the worker's ``subjects`` table."""
+def final_states(stream: Any) -> dict[str, str]:
+    """Last changelog value per subject of the worker's ``subjects`` table, as the state's JSON: what the stream
+    keeps (the derived baselines beside it are not serialised, so JSON is the state to compare)."""
     states = {}
     for value in stream.read(f"{stream.settings.kafka.app_id}-subjects-changelog"):
         state = SubjectState.from_json(value)
-        states[state.subject_id] = state
+        states[state.subject_id] = state.to_json()
     return states
 
 
