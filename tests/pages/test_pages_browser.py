@@ -504,20 +504,20 @@ def test_officer_filters_overdue_reports_and_opens_an_alerts_history(page: Any, 
     must act; the alert list filtered to overdue (a GET form, no script) opens the alert's page with its basis,
     deliveries per channel and escalations."""
     url, _ = live_site
-    page.goto(f"{url}/overview?token=tok-so")
+    _sign_in(page, url, "officer", "/overview")
     page.get_by_test_id("overdue-reports").locator("a").click()
     page.get_by_test_id("overdue-reports").wait_for()
     rows = page.locator('table[data-testid="overdue-reports"] tbody tr[data-alert-id]')
     assert rows.count() >= 1
     assert "pi: submit the ethics committee report (overdue)" in rows.first.get_by_test_id("to-act").inner_text()
     _shot(page, "overdue-reports.png")
-    page.goto(f"{url}/alerts?token=tok-so")
+    page.goto(f"{url}/alerts")
     form = page.get_by_test_id("alert-filters")
     form.locator('select[name="status"]').select_option("overdue")
     form.locator('select[name="kind"]').select_option("SAE")
     form.get_by_test_id("filter-button").click()
     page.wait_for_url("**status=overdue**")
-    assert "token=tok-so" in page.url  # the filter form carries the token
+    assert "token" not in page.url  # the filter form carries no credential: the session cookie does
     listed = page.locator('table[data-testid="open-alerts"] tbody tr[data-alert-id]')
     assert listed.count() == 1 and listed.first.get_attribute("data-overdue") == "1"
     _shot(page, "alerts-overdue.png")
@@ -536,7 +536,7 @@ def test_committee_opens_its_feed_entry_and_reaches_the_alert_page(page: Any, li
     """The ethics committee lands on its page, opens the feed as a page (not raw XML), and an entry opens the
     alert's page, which its role may see; nothing there links to a subject's data it may not open."""
     url, _ = live_site
-    page.goto(f"{url}/ethics?token=tok-ethics")
+    _sign_in(page, url, "clerk", "/ethics")
     assert page.console_errors == []
     _shot(page, "ethics-landing.png")
     page.get_by_test_id("feed-html-link").click()
