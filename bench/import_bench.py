@@ -43,7 +43,7 @@ def build_export(folder: Path, subjects: int) -> int:
         rows = []
         for number in range(1, subjects + 1):
             for row in by_subject[sources[(number - 1) % len(sources)]]:
-                rows.append([*row[:column], f"SYN-{number:04d}", *row[column + 1:]])
+                rows.append([*row[:column], f"SYN-{number:04d}", *row[column + 1 :]])
         document["rows"], document["records"] = rows, len(rows)
         (folder / f"{domain}.json").write_text(json.dumps(document), encoding="utf-8")
         records += len(rows)
@@ -87,9 +87,11 @@ def main() -> None:
         with Timed() as replayed:
             replay_file(folder / "first.jsonl", folder / "replay", None, quiet=True, progress=False)
         events = sum(1 for _ in (folder / "first.jsonl").open())
-    print(f"{args.subjects} subjects, {records} SDTM records -> {events} events: import {first}, re-import {again}, "
-          f"replay {replayed}; import + replay {first.wall + replayed.wall:.1f} s "
-          f"(cpu {first.cpu + replayed.cpu:.1f} s)")
+    print(
+        f"{args.subjects} subjects, {records} SDTM records -> {events} events: import {first}, re-import {again}, "
+        f"replay {replayed}; import + replay {first.wall + replayed.wall:.1f} s "
+        f"(cpu {first.cpu + replayed.cpu:.1f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -72,8 +72,14 @@ def replay_in(tree: Path, events: Path, out: Path) -> tuple[float, float]:
     """CPU seconds (inside the replaying process) and wall seconds of one replay with ``tree``'s code."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", _RUNNER, str(events), str(out)], cwd=tree, env=env,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", _RUNNER, str(events), str(out)],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"replay with {tree} failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
@@ -115,8 +121,11 @@ def compare(rev: str, events: Path, n: int, rounds: int, tmp: Path) -> None:
                 out = tmp / f"out-{number}-{'rev' if tree == other else 'tree'}"
                 cpu, wall = replay_in(tree, events, out)
                 rates[name].append(n / cpu)
-                print(f"round {number} {name:>14}: {n / cpu:>10,.0f} events/s (CPU {cpu:.1f} s, wall {wall:.1f} s, "
-                      f"{count_lines(out / 'graded.jsonl'):,} graded rows)", file=sys.stderr)
+                print(
+                    f"round {number} {name:>14}: {n / cpu:>10,.0f} events/s (CPU {cpu:.1f} s, wall {wall:.1f} s, "
+                    f"{count_lines(out / 'graded.jsonl'):,} graded rows)",
+                    file=sys.stderr,
+                )
     finally:
         remove_worktree(other)
     old, new = statistics.median(rates[rev]), statistics.median(rates["working tree"])
@@ -131,8 +140,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed (fixed by default)")
     parser.add_argument("--compare", metavar="REV", help="also replay with the code of git revision REV, alternating")
     parser.add_argument("--rounds", type=int, default=3, help="replays of each side with --compare (default 3)")
-    parser.add_argument("--profile", type=int, nargs="?", const=30, default=0, metavar="N",
-                        help="also profile a replay with cProfile and print the top N functions")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        nargs="?",
+        const=30,
+        default=0,
+        metavar="N",
+        help="also profile a replay with cProfile and print the top N functions",
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="replay-bench-") as name:
@@ -140,16 +156,21 @@ def main(argv: list[str] | None = None) -> int:
         events = tmp / "events.jsonl"
         started = time.perf_counter()
         size = write_events(events, args.n, args.seed)
-        print(f"generated {args.n:,} events ({size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f} s "
-              f"(seed {args.seed})", file=sys.stderr)
+        print(
+            f"generated {args.n:,} events ({size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f} s "
+            f"(seed {args.seed})",
+            file=sys.stderr,
+        )
         print(f"events:       {args.n:>12,}")
         if args.compare:
             compare(args.compare, events, args.n, args.rounds, tmp)
         else:
             cpu, wall = replay_in(ROOT, events, tmp / "out")
             graded, alerts = count_lines(tmp / "out" / "graded.jsonl"), count_lines(tmp / "out" / "alerts.jsonl")
-            print(f"safety replay: {args.n / cpu:>11,.0f} events/s (CPU {cpu:.1f} s, wall {wall:.1f} s, "
-                  f"{graded:,} graded rows, {alerts:,} alerts)")
+            print(
+                f"safety replay: {args.n / cpu:>11,.0f} events/s (CPU {cpu:.1f} s, wall {wall:.1f} s, "
+                f"{graded:,} graded rows, {alerts:,} alerts)"
+            )
         if args.profile:
             profile_replay(events, tmp / "profiled", args.profile)
     return 0

@@ -114,9 +114,7 @@ def output_records(settings: Settings, expected: int, timeout: float) -> list[An
     return records
 
 
-def throughput(
-    bootstrap: str, lines: list[bytes], passthrough: bool, tag: str, expected: int
-) -> dict[str, float]:
+def throughput(bootstrap: str, lines: list[bytes], passthrough: bool, tag: str, expected: int) -> dict[str, float]:
     settings = scoped(bootstrap, tag)
     create_topics(settings)
     produce_lines(settings, lines)
@@ -272,10 +270,16 @@ def compare(bootstrap: str, lines: list[bytes], repeat: int) -> None:
     base_cpu = median(r["cpu_ms_per_event"] for r in base_runs)
     our_cpu = median(r["cpu_ms_per_event"] for r in our_runs)
     first = median(r["first_output_s"] for r in our_runs)
-    print(f"medians of {repeat}: pass-through {base_rate:.0f} events/s, our worker {our_rate:.0f} events/s; "
-          f"worker first output {first:.1f} s after launch (goal < 10 s)", flush=True)
-    print(f"ratio worker/pass-through: {our_rate / base_rate:.2f} by wall-clock rate, {base_cpu / our_cpu:.2f} by "
-          f"CPU per event ({base_cpu:.2f} vs {our_cpu:.2f} ms; goal >= 0.9)", flush=True)
+    print(
+        f"medians of {repeat}: pass-through {base_rate:.0f} events/s, our worker {our_rate:.0f} events/s; "
+        f"worker first output {first:.1f} s after launch (goal < 10 s)",
+        flush=True,
+    )
+    print(
+        f"ratio worker/pass-through: {our_rate / base_rate:.2f} by wall-clock rate, {base_cpu / our_cpu:.2f} by "
+        f"CPU per event ({base_cpu:.2f} vs {our_cpu:.2f} ms; goal >= 0.9)",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

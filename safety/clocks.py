@@ -35,9 +35,7 @@ def clock_name(kind: str, rule_id: str) -> str:
     return kind
 
 
-def report_due_at(
-    kind: str, rule_id: str, start: datetime, protocol: Protocol, tz: tzinfo
-) -> datetime | None:
+def report_due_at(kind: str, rule_id: str, start: datetime, protocol: Protocol, tz: tzinfo) -> datetime | None:
     """The deadline of an alert, or None when the study file defines no clock for it."""
     clock = protocol.clocks.get(clock_name(kind, rule_id))
     if clock is None:

@@ -89,7 +89,7 @@ def uncoded_term(event: AdverseEvent, criteria: Criteria) -> str | None:
         return None
     return (
         f"uncoded term: adverse_event.ctcae_term of {event.event_id!r} is not a CTCAE v{criteria.version} term "
-        "(rules/); the event is kept and its alerts raised with \"uncoded term\", its text withheld; send a higher "
+        '(rules/); the event is kept and its alerts raised with "uncoded term", its text withheld; send a higher '
         f"revision with the CTCAE v{criteria.version} term"
     )
 
@@ -119,8 +119,14 @@ def outcome(text: str | None) -> str | None:
 _EVENT_FIELDS: Final = {
     name: frozenset(model.model_fields)
     for name, model in (
-        ("enrollment", Enrollment), ("infusion", Infusion), ("lab", Lab), ("vital", Vital), ("ecg", Ecg),
-        ("adverse_event", AdverseEvent), ("transfusion", Transfusion), ("death", Death),
+        ("enrollment", Enrollment),
+        ("infusion", Infusion),
+        ("lab", Lab),
+        ("vital", Vital),
+        ("ecg", Ecg),
+        ("adverse_event", AdverseEvent),
+        ("transfusion", Transfusion),
+        ("death", Death),
         ("end_of_study", EndOfStudy),
     )
 }

@@ -112,20 +112,22 @@ def _late(state: SubjectState, event: Event, rules: RuleSet, groups: tuple[str, 
         if ref.missing:
             continue
         del overdue[key]
-        withdrawn.append(Alert(
-            alert_id=alert_id("ALERT_WITHDRAWN", RULE_ID, event.subject_id, [event.event_id], ref.alert_id),
-            kind=AlertKind.ALERT_WITHDRAWN,
-            rule_id=RULE_ID,
-            study_id=event.study_id,
-            subject_id=event.subject_id,
-            study_day=ref.visit_day,
-            event_ids=[event.event_id],
-            recipients=rules.protocol.recipients_of("DATA_OVERDUE"),
-            raised_at=in_study_time(event.clock_start, rules.tz),
-            rules_version=rules.version,
-            withdraws=ref.alert_id,
-            reason=RECEIVED,
-        ))
+        withdrawn.append(
+            Alert(
+                alert_id=alert_id("ALERT_WITHDRAWN", RULE_ID, event.subject_id, [event.event_id], ref.alert_id),
+                kind=AlertKind.ALERT_WITHDRAWN,
+                rule_id=RULE_ID,
+                study_id=event.study_id,
+                subject_id=event.subject_id,
+                study_day=ref.visit_day,
+                event_ids=[event.event_id],
+                recipients=rules.protocol.recipients_of("DATA_OVERDUE"),
+                raised_at=in_study_time(event.clock_start, rules.tz),
+                rules_version=rules.version,
+                withdraws=ref.alert_id,
+                reason=RECEIVED,
+            )
+        )
     return withdrawn
 
 
@@ -167,8 +169,9 @@ def check(state: SubjectState, as_of: datetime, rules: RuleSet) -> list[Alert]:
     return [alert for _, alert in raised]
 
 
-def _overdue(state: SubjectState, protocol: Protocol, rules: RuleSet, name: str, visit: int, missing: list[str],
-             due: datetime) -> Alert:
+def _overdue(
+    state: SubjectState, protocol: Protocol, rules: RuleSet, name: str, visit: int, missing: list[str], due: datetime
+) -> Alert:
     schedule = protocol.schedule
     first, last = schedule.window(visit)
     new_id = alert_id(RULE_ID, RULE_ID, state.subject_id, [], name, str(visit))
@@ -188,7 +191,7 @@ def _overdue(state: SubjectState, protocol: Protocol, rules: RuleSet, name: str,
         rules_version=rules.version,
         basis={
             "criterion": f"{name} of visit day {visit}: {', '.join(missing)} not received for study days "
-                         f"{first}..{last} within {schedule.grace_days} days after the window",
+            f"{first}..{last} within {schedule.grace_days} days after the window",
             "group": name,
             "visit_day": visit,
             "window_first_day": first,

@@ -87,12 +87,18 @@ def step(state: SubjectState | None, event: Event, rules: RuleSet, raw: str | by
         if event.revision <= int(seen_revision):
             result = StepResult(state=state, duplicate=True)
             if event.revision == int(seen_revision) and fingerprint != seen_digest:
-                result.rejections.append(Rejection(
-                    kind="conflicting_duplicate", event_id=event.event_id, subject_id=event.subject_id,
-                    raw=_raw_text(event, raw),
-                    reason=(f"conflicting duplicate: event_id {event.event_id!r} revision {event.revision} was "
-                            "already applied with different content; send a higher revision to correct it"),
-                ))
+                result.rejections.append(
+                    Rejection(
+                        kind="conflicting_duplicate",
+                        event_id=event.event_id,
+                        subject_id=event.subject_id,
+                        raw=_raw_text(event, raw),
+                        reason=(
+                            f"conflicting duplicate: event_id {event.event_id!r} revision {event.revision} was "
+                            "already applied with different content; send a higher revision to correct it"
+                        ),
+                    )
+                )
             return result
         correction = True
     state.seen[event.event_id] = f"{event.revision}:{fingerprint}"
@@ -109,18 +115,27 @@ def step(state: SubjectState | None, event: Event, rules: RuleSet, raw: str | by
                 state.remember_pre_infusion(reading_of(event), rules.criteria)
     result.graded = graded
     if graded and _all_ungradable(graded):
-        result.rejections.append(Rejection(
-            kind="ungradable", event_id=event.event_id, subject_id=event.subject_id,
-            raw=_raw_text(event, raw),
-            reason="ungradable: " + "; ".join(dict.fromkeys(row.basis for row in graded)),
-        ))
+        result.rejections.append(
+            Rejection(
+                kind="ungradable",
+                event_id=event.event_id,
+                subject_id=event.subject_id,
+                raw=_raw_text(event, raw),
+                reason="ungradable: " + "; ".join(dict.fromkeys(row.basis for row in graded)),
+            )
+        )
     if isinstance(event, AdverseEvent):
         flag = uncoded_term(event, rules.criteria)  # kept and evaluated; flagged so it is counted and coded
         if flag is not None:
-            result.rejections.append(Rejection(
-                kind="uncoded_term", event_id=event.event_id, subject_id=event.subject_id,
-                raw=_raw_text(event, raw), reason=flag,
-            ))
+            result.rejections.append(
+                Rejection(
+                    kind="uncoded_term",
+                    event_id=event.event_id,
+                    subject_id=event.subject_id,
+                    raw=_raw_text(event, raw),
+                    reason=flag,
+                )
+            )
     outcome = detectors.evaluate(event, graded, state, rules, correction=correction)
     result.alerts.extend(outcome.alerts)
     result.signals.extend(outcome.signals)
@@ -133,7 +148,13 @@ def step(state: SubjectState | None, event: Event, rules: RuleSet, raw: str | by
 def _apply_infusion(state: SubjectState, event: Infusion, rules: RuleSet, result: StepResult) -> None:
     """The first infusion defines day 0; a late record of an earlier infusion moves day 0 back."""
     if state.record_infusion(event.occurred_at, rules.tz, rules.criteria):
-        result.signals.append(StudySignal(
-            kind="infused", study_id=event.study_id, subject_id=event.subject_id, event_id=event.event_id,
-            study_day=study_day(event.occurred_at, state.day0, rules.tz), at=event.clock_start,
-        ))
+        result.signals.append(
+            StudySignal(
+                kind="infused",
+                study_id=event.study_id,
+                subject_id=event.subject_id,
+                event_id=event.event_id,
+                study_day=study_day(event.occurred_at, state.day0, rules.tz),
+                at=event.clock_start,
+            )
+        )

@@ -47,8 +47,12 @@ class LineOutputs:
     study_alerts: list[Alert]
 
 
-def replay_lines(lines: Iterable[bytes | str], rules: RuleBook | RuleSet,
-                 state: ReplayState | None = None, as_of: datetime | None = None) -> Iterator[LineOutputs]:
+def replay_lines(
+    lines: Iterable[bytes | str],
+    rules: RuleBook | RuleSet,
+    state: ReplayState | None = None,
+    as_of: datetime | None = None,
+) -> Iterator[LineOutputs]:
     """Fold every line into ``state``; yield what each non-blank line produced, in input order.
 
     ``rules`` is every study of the deployment (a single ``RuleSet`` is a deployment of that one study).
@@ -111,7 +115,9 @@ def overdue_at(state: ReplayState, rules: RuleBook | RuleSet, as_of: datetime) -
 
 
 def replay(
-    lines: Iterable[bytes | str], rules: RuleBook | RuleSet, state: ReplayState | None = None,
+    lines: Iterable[bytes | str],
+    rules: RuleBook | RuleSet,
+    state: ReplayState | None = None,
     as_of: datetime | None = None,
 ) -> Iterator[tuple[OutputKind, str | GradedObservation | Alert | Rejection]]:
     """Yield ("event", raw line) for each accepted event, then its graded rows, alerts and rejections; with

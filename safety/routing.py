@@ -27,18 +27,23 @@ from safety.rules.ruleset import RuleBook, RuleSet
 REDACTED = "<withheld: not a subject code>"
 
 
-def admit(event: Event, book: RuleBook, raw: bytes | str | None = None,
-          line: int | None = None) -> tuple[Event, RuleSet] | Rejection:
+def admit(
+    event: Event, book: RuleBook, raw: bytes | str | None = None, line: int | None = None
+) -> tuple[Event, RuleSet] | Rejection:
     """The event (re-localised to its study's zone) and its study's rule set, or why it is rejected."""
     study_id, subject_id = event.study_id, event.subject_id
     rules = book.studies.get(study_id)
     if rules is None:
-        return Rejection(reason=book.unknown_study(study_id), raw=_text(event, raw), line=line,
-                         event_id=event.event_id, subject_id=subject_id)
+        return Rejection(
+            reason=book.unknown_study(study_id),
+            raw=_text(event, raw),
+            line=line,
+            event_id=event.event_id,
+            subject_id=subject_id,
+        )
     problem = rules.protocol.subject_code_problem(subject_id)  # the pattern is compiled when the rules load
     if problem is not None:
-        return Rejection(reason=problem, raw=redact(_text(event, raw), subject_id), line=line,
-                         event_id=event.event_id)
+        return Rejection(reason=problem, raw=redact(_text(event, raw), subject_id), line=line, event_id=event.event_id)
     if rules.tz is not book.parse_tz:
         event = relocalised(event, book.parse_tz, rules.tz)
     return event, rules
@@ -46,8 +51,11 @@ def admit(event: Event, book: RuleBook, raw: bytes | str | None = None,
 
 def relocalised(event: Event, parsed_in: ZoneInfo, study_tz: ZoneInfo) -> Event:
     """Every time of ``event`` that was written without an offset, read in ``study_tz`` instead (module doc)."""
-    updates = {name: value.replace(tzinfo=study_tz) for name, value in event
-               if isinstance(value, datetime) and value.tzinfo is parsed_in}
+    updates = {
+        name: value.replace(tzinfo=study_tz)
+        for name, value in event
+        if isinstance(value, datetime) and value.tzinfo is parsed_in
+    }
     return event.model_copy(update=updates) if updates else event
 
 

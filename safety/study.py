@@ -68,9 +68,7 @@ class StudyState(BaseModel):
         return cls.model_validate_json(data)
 
 
-def study_step(
-    state: StudyState | None, signal: StudySignal, rules: RuleSet
-) -> tuple[StudyState, list[Alert]]:
+def study_step(state: StudyState | None, signal: StudySignal, rules: RuleSet) -> tuple[StudyState, list[Alert]]:
     """Fold one signal into the study state; return the state and the STOPPING_BOUNDARY alert if it crossed.
 
     The crossing is searched in event time, not in arrival order: the stream merges the subject partitions by
@@ -82,9 +80,11 @@ def study_step(
     stopping rule is per study); a signal, state or rule set of another study is refused.
     """
     if signal.study_id != rules.protocol.study_id or (state is not None and state.study_id != signal.study_id):
-        raise ValueError(f"stopping rule: a signal of study {signal.study_id} was given the rules of "
-                         f"{rules.protocol.study_id} or the state of {state.study_id if state else 'none'}; "
-                         "route each study's signals to its own rules and state")
+        raise ValueError(
+            f"stopping rule: a signal of study {signal.study_id} was given the rules of "
+            f"{rules.protocol.study_id} or the state of {state.study_id if state else 'none'}; "
+            "route each study's signals to its own rules and state"
+        )
     state = state if state is not None else StudyState(study_id=signal.study_id)
     state.seq += 1
     point = Point(at=signal.at, seq=state.seq, event_id=signal.event_id, study_day=signal.study_day)

@@ -65,8 +65,11 @@ def admin_client(settings: Settings, timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers(), client_id="safety-admin",
-                                    bootstrap_timeout_ms=int(timeout * 1000))
+            return KafkaAdminClient(
+                bootstrap_servers=settings.kafka.bootstrap_servers(),
+                client_id="safety-admin",
+                bootstrap_timeout_ms=int(timeout * 1000),
+            )
         except KafkaError:
             if time.monotonic() > deadline:
                 raise
@@ -101,9 +104,7 @@ def create_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
 def committed_offsets(admin: Any, group: str, topic: str) -> dict[int, int]:
     """partition -> committed offset of ``group`` on ``topic`` (partitions never committed are absent)."""
     offsets = admin.list_group_offsets({group: None}).get(group, {})
-    return {
-        tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0
-    }
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
 
 
 def producer(settings: Settings, timeout: float = 30.0) -> Any:
@@ -111,7 +112,10 @@ def producer(settings: Settings, timeout: float = 30.0) -> Any:
     from kafka import KafkaProducer
 
     return KafkaProducer(
-        bootstrap_servers=settings.kafka.bootstrap_servers(), acks="all", linger_ms=5, client_id="safety-produce",
+        bootstrap_servers=settings.kafka.bootstrap_servers(),
+        acks="all",
+        linger_ms=5,
+        client_id="safety-produce",
         bootstrap_timeout_ms=int(timeout * 1000),
     )
 
@@ -128,7 +132,10 @@ def subject_key(line: bytes) -> bytes | None:
 
 
 def produce_lines(
-    settings: Settings, lines: Iterable[bytes], topic: str | None = None, rate: float | None = None,
+    settings: Settings,
+    lines: Iterable[bytes],
+    topic: str | None = None,
+    rate: float | None = None,
     timeout: float = 30.0,
 ) -> dict[int, int]:
     """Publish each line unchanged, keyed by subject_id, at ``rate`` events/s (None = as fast as possible).
@@ -191,11 +198,19 @@ BOOTSTRAP_HELP = "host:port of the broker (default: SAFETY_KAFKA_BOOTSTRAP)"
 )
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--bootstrap", default=None, help=BOOTSTRAP_HELP)
-@click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="events per second (default: as fast as possible)")
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="events per second (default: as fast as possible)",
+)
 @click.option("--create-topics", "create_first", is_flag=True, help="create missing topics first")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=PRODUCE_CONNECT_TIMEOUT_S,
-              help=f"seconds to wait for the broker to answer (default {PRODUCE_CONNECT_TIMEOUT_S:g})")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=PRODUCE_CONNECT_TIMEOUT_S,
+    help=f"seconds to wait for the broker to answer (default {PRODUCE_CONNECT_TIMEOUT_S:g})",
+)
 def produce_command(file: Path, bootstrap: str | None, rate: float | None, create_first: bool, timeout: float) -> int:
     """`safety produce FILE.jsonl`: publish events to the input topic, keyed by subject_id."""
     settings = _with_broker(bootstrap)
@@ -208,9 +223,12 @@ def produce_command(file: Path, bootstrap: str | None, rate: float | None, creat
             create_topics(settings, timeout=timeout)
         count = produce(file, settings, rate=rate, timeout=timeout)
     except KafkaError as exc:
-        print(f"safety produce: no answer from the broker at {settings.kafka.bootstrap} within {timeout:g} s "
-              f"({type(exc).__name__}); start it, or point --bootstrap or SAFETY_KAFKA_BOOTSTRAP at a running broker "
-              "(`safety demo` runs an embedded one)", file=sys.stderr)
+        print(
+            f"safety produce: no answer from the broker at {settings.kafka.bootstrap} within {timeout:g} s "
+            f"({type(exc).__name__}); start it, or point --bootstrap or SAFETY_KAFKA_BOOTSTRAP at a running broker "
+            "(`safety demo` runs an embedded one)",
+            file=sys.stderr,
+        )
         return 1
     print(f"produced {count} events to {settings.topics.events} on {settings.kafka.bootstrap}")
     return 0

@@ -73,38 +73,50 @@ class _Section(BaseModel):
 
 class KafkaSettings(_Section):
     bootstrap: str | None = Field(
-        None, validation_alias=_var("bootstrap", "SAFETY_KAFKA_BOOTSTRAP"),
+        None,
+        validation_alias=_var("bootstrap", "SAFETY_KAFKA_BOOTSTRAP"),
         description="host:port[,host:port]; None = `safety demo` starts the embedded Tansu broker",
     )
     app_id: str = Field(
-        "safety-surveillance", validation_alias=_var("app_id", "SAFETY_APP_ID"),
+        "safety-surveillance",
+        validation_alias=_var("app_id", "SAFETY_APP_ID"),
         description="faust app id = consumer group, changelog prefix",
     )
     partitions: int = Field(
-        4, ge=1, validation_alias=_var("partitions", "SAFETY_PARTITIONS"),
+        4,
+        ge=1,
+        validation_alias=_var("partitions", "SAFETY_PARTITIONS"),
         description="partitions of every topic (co-partitioned with the tables)",
     )
     replication: int = Field(
-        1, ge=1, validation_alias=_var("replication", "SAFETY_REPLICATION"),
+        1,
+        ge=1,
+        validation_alias=_var("replication", "SAFETY_REPLICATION"),
         description="replication factor of created topics (3 on a cluster)",
     )
     topics_file: Path | None = Field(
-        None, validation_alias=_var("topics_file", "SAFETY_TOPICS_FILE"),
+        None,
+        validation_alias=_var("topics_file", "SAFETY_TOPICS_FILE"),
         description="deploy/kafka/topics.yaml; None = the bundled one",
     )
     session_timeout: float = Field(
-        6.0, gt=0, validation_alias=_var("session_timeout", "SAFETY_SESSION_TIMEOUT"),
+        6.0,
+        gt=0,
+        validation_alias=_var("session_timeout", "SAFETY_SESSION_TIMEOUT"),
         description="consumer group session timeout (s); Tansu holds JoinGroup for half of it",
     )
     heartbeat_interval: float = Field(
         1.0, gt=0, validation_alias=_var("heartbeat_interval", "SAFETY_HEARTBEAT_INTERVAL")
     )
     commit_interval: float = Field(
-        1.0, gt=0, validation_alias=_var("commit_interval", "SAFETY_COMMIT_INTERVAL"),
+        1.0,
+        gt=0,
+        validation_alias=_var("commit_interval", "SAFETY_COMMIT_INTERVAL"),
         description="offset commit interval (s): fewer redeliveries",
     )
     embedded_workarounds: bool | None = Field(
-        None, validation_alias=_var("embedded_workarounds", "SAFETY_EMBEDDED_WORKAROUNDS"),
+        None,
+        validation_alias=_var("embedded_workarounds", "SAFETY_EMBEDDED_WORKAROUNDS"),
         description="Tansu-only settings (docs/decisions/embedded-broker.md); None = only on the embedded broker",
     )
 
@@ -133,12 +145,14 @@ class TopicSettings(_Section):
     acks: str = Field("safety.acks", validation_alias=_var("acks", "SAFETY_TOPIC_ACKS"))
     deliveries: str = Field("safety.deliveries", validation_alias=_var("deliveries", "SAFETY_TOPIC_DELIVERIES"))
     delivery_commands: str = Field(
-        "safety.delivery-commands", validation_alias=_var("delivery_commands", "SAFETY_TOPIC_DELIVERY_COMMANDS"),
+        "safety.delivery-commands",
+        validation_alias=_var("delivery_commands", "SAFETY_TOPIC_DELIVERY_COMMANDS"),
         description="internal topic: alerts re-keyed by alert_id + sweeps",
     )
     ethics_feed: str = Field("safety.ethics-feed", validation_alias=_var("ethics_feed", "SAFETY_TOPIC_ETHICS_FEED"))
     audit: str = Field(
-        "safety.audit", validation_alias=_var("audit", "SAFETY_TOPIC_AUDIT"),
+        "safety.audit",
+        validation_alias=_var("audit", "SAFETY_TOPIC_AUDIT"),
         description="sign-ins, token uses and acknowledgements, append-only (streams/web/audit.py)",
     )
 
@@ -151,35 +165,48 @@ class WorkerSettings(_Section):
     """How the stream worker processes, stores state and stops."""
 
     plugins: str = Field(
-        "streams.web.acks,streams.web.pages", validation_alias=_var("plugins", "SAFETY_PLUGINS"),
+        "streams.web.acks,streams.web.pages",
+        validation_alias=_var("plugins", "SAFETY_PLUGINS"),
         description="modules whose register(app, ctx) adds agents/pages; '' = none (bench)",
     )
     batch_max: int = Field(
-        1000, ge=1, validation_alias=_var("batch_max", "SAFETY_BATCH_MAX"),
+        1000,
+        ge=1,
+        validation_alias=_var("batch_max", "SAFETY_BATCH_MAX"),
         description="subject events processed per batch at most (one state write per subject and batch)",
     )
     batch_wait: float = Field(
-        0.02, gt=0, validation_alias=_var("batch_wait", "SAFETY_BATCH_WAIT"),
+        0.02,
+        gt=0,
+        validation_alias=_var("batch_wait", "SAFETY_BATCH_WAIT"),
         description="seconds a batch waits for more events before it is processed (adds latency)",
     )
     stall_seconds: float = Field(
-        20.0, gt=0, validation_alias=_var("stall_seconds", "SAFETY_STALL_SECONDS"),
+        20.0,
+        gt=0,
+        validation_alias=_var("stall_seconds", "SAFETY_STALL_SECONDS"),
         description="records waiting and no commit for this long: re-seek the partition (watchdog)",
     )
     broker_down_exit_seconds: float = Field(
-        30.0, gt=0, validation_alias=_var("broker_down_exit_seconds", "SAFETY_BROKER_DOWN_EXIT_SECONDS"),
+        30.0,
+        gt=0,
+        validation_alias=_var("broker_down_exit_seconds", "SAFETY_BROKER_DOWN_EXIT_SECONDS"),
         description="broker unreachable this long: the worker exits with code 75 (streams/worker/health.py)",
     )
     shutdown_seconds: float = Field(
-        30.0, gt=0, validation_alias=_var("shutdown_seconds", "SAFETY_SHUTDOWN_SECONDS"),
+        30.0,
+        gt=0,
+        validation_alias=_var("shutdown_seconds", "SAFETY_SHUTDOWN_SECONDS"),
         description="a SIGTERM stop that takes longer ends the worker with code 75 (streams/worker/run.py)",
     )
     store: str = Field(
-        "memory://", validation_alias=_var("store", "SAFETY_STORE"),
+        "memory://",
+        validation_alias=_var("store", "SAFETY_STORE"),
         description="faust table store: memory:// (tests, demo) or rocksdb://",
     )
     data_dir: Path = Field(
-        Path("out/worker-data"), validation_alias=_var("data_dir", "SAFETY_DATA_DIR"),
+        Path("out/worker-data"),
+        validation_alias=_var("data_dir", "SAFETY_DATA_DIR"),
         description="faust datadir (rocksdb files)",
     )
 
@@ -188,31 +215,39 @@ class WebSettings(_Section):
     """The worker's web server (metrics, pages, acknowledgements)."""
 
     host: str = Field(
-        "127.0.0.1", validation_alias=_var("host", "SAFETY_WEB_HOST"),
+        "127.0.0.1",
+        validation_alias=_var("host", "SAFETY_WEB_HOST"),
         description="bind address; 0.0.0.0 only inside a container",
     )
     port: int = Field(
-        6066, ge=1, le=65535, validation_alias=_var("port", "SAFETY_WEB_PORT"),
+        6066,
+        ge=1,
+        le=65535,
+        validation_alias=_var("port", "SAFETY_WEB_PORT"),
         description="TCP port of /metrics and the pages",
     )
     enabled: bool = Field(True, validation_alias=_var("enabled", "SAFETY_WEB_ENABLED"))
     public_url: str | None = Field(
-        None, validation_alias=_var("public_url", "SAFETY_PUBLIC_URL"),
+        None,
+        validation_alias=_var("public_url", "SAFETY_PUBLIC_URL"),
         description="base URL printed in notifications and links, and the origin browser posts must come from",
     )
 
 
 class RulesSettings(_Section):
     dir: Path = Field(
-        BUNDLED_RULES, validation_alias=_var("dir", "SAFETY_RULES_DIR"),
+        BUNDLED_RULES,
+        validation_alias=_var("dir", "SAFETY_RULES_DIR"),
         description="the rules directory: CTCAE criteria, units, term names and studies/",
     )
     file: Path | None = Field(
-        None, validation_alias=_var("file", "SAFETY_RULES_FILE"),
+        None,
+        validation_alias=_var("file", "SAFETY_RULES_FILE"),
         description="a study rules file or a directory of them; None = every study in <dir>/studies",
     )
     study_tz: Annotated[str, AfterValidator(check_time_zone)] = Field(
-        "Asia/Shanghai", validation_alias=_var("study_tz", "SAFETY_STUDY_TZ"),
+        "Asia/Shanghai",
+        validation_alias=_var("study_tz", "SAFETY_STUDY_TZ"),
         description="time zone for timestamps without a UTC offset",
     )
 
@@ -221,19 +256,25 @@ class DeliverySettings(_Section):
     """Channels, timeouts and the retry policy of alert delivery (streams/notify, streams/worker/delivery.py)."""
 
     notify_config: Path | None = Field(
-        None, validation_alias=_var("notify_config", "SAFETY_NOTIFY_CONFIG"),
+        None,
+        validation_alias=_var("notify_config", "SAFETY_NOTIFY_CONFIG"),
         description="apprise YAML/TEXT config with pi/ethics/safety_officer",
     )
     outbox_dir: Path = Field(
-        Path("out/outbox"), validation_alias=_var("outbox_dir", "SAFETY_OUTBOX_DIR"),
+        Path("out/outbox"),
+        validation_alias=_var("outbox_dir", "SAFETY_OUTBOX_DIR"),
         description="local sink when no notify_config is set",
     )
     connect_timeout: float = Field(
-        10.0, gt=0, validation_alias=_var("connect_timeout", "SAFETY_CONNECT_TIMEOUT"),
+        10.0,
+        gt=0,
+        validation_alias=_var("connect_timeout", "SAFETY_CONNECT_TIMEOUT"),
         description="cap on each URL's cto (s)",
     )
     read_timeout: float = Field(
-        15.0, gt=0, validation_alias=_var("read_timeout", "SAFETY_READ_TIMEOUT"),
+        15.0,
+        gt=0,
+        validation_alias=_var("read_timeout", "SAFETY_READ_TIMEOUT"),
         description="cap on each URL's rto (s)",
     )
     retry_max_attempts: int = Field(5, ge=1, validation_alias=_var("retry_max_attempts", "SAFETY_RETRY_MAX_ATTEMPTS"))
@@ -245,11 +286,15 @@ class DeliverySettings(_Section):
     )
     retry_jitter: float = Field(0.2, ge=0, lt=1, validation_alias=_var("retry_jitter", "SAFETY_RETRY_JITTER"))
     retry_give_up_after_hours: float = Field(
-        72.0, gt=0, validation_alias=_var("retry_give_up_after_hours", "SAFETY_RETRY_GIVE_UP_AFTER_HOURS"),
+        72.0,
+        gt=0,
+        validation_alias=_var("retry_give_up_after_hours", "SAFETY_RETRY_GIVE_UP_AFTER_HOURS"),
         description="a message not SAE/SUSAR/DLT/STOPPING_BOUNDARY is retried this long, then given up",
     )
     sweep_interval: float = Field(
-        30.0, gt=0, validation_alias=_var("sweep_interval", "SAFETY_SWEEP_INTERVAL"),
+        30.0,
+        gt=0,
+        validation_alias=_var("sweep_interval", "SAFETY_SWEEP_INTERVAL"),
         description="seconds between retry/escalation sweeps",
     )
 
@@ -267,40 +312,52 @@ class AuthSettings(_Section):
     """Who may acknowledge: role tokens, the secret of one-click links, and the token `safety ack` sends."""
 
     tokens: RoleTokens = Field(
-        None, validation_alias=_var("tokens", "SAFETY_AUTH_TOKENS"),
+        None,
+        validation_alias=_var("tokens", "SAFETY_AUTH_TOKENS"),
         description="role tokens for HTTP pages, 'role:token,role:token' (each >= 32 characters)",
     )
     link_secret: LinkSecret = Field(
-        None, validation_alias=_var("link_secret", "SAFETY_LINK_SECRET"),
+        None,
+        validation_alias=_var("link_secret", "SAFETY_LINK_SECRET"),
         description="HMAC secret of acknowledgement links (>= 32 characters)",
     )
     link_ttl_hours: float = Field(
-        168.0, gt=0, validation_alias=_var("link_ttl_hours", "SAFETY_LINK_TTL_HOURS"),
+        168.0,
+        gt=0,
+        validation_alias=_var("link_ttl_hours", "SAFETY_LINK_TTL_HOURS"),
         description="validity of one-click acknowledgement links",
     )
     ack_token: SecretStr | None = Field(
-        None, validation_alias=_var("ack_token", "SAFETY_ACK_TOKEN"),
+        None,
+        validation_alias=_var("ack_token", "SAFETY_ACK_TOKEN"),
         description="the role token `safety ack` sends when --token is not given",
     )
 
     users_file: Path | None = Field(
-        None, validation_alias=_var("users_file", "SAFETY_USERS_FILE"),
+        None,
+        validation_alias=_var("users_file", "SAFETY_USERS_FILE"),
         description="YAML of the people who sign in: name, roles, studies, argon2id hash (streams/web/users.py)",
     )
     session_secret: LinkSecret = Field(
-        None, validation_alias=_var("session_secret", "SAFETY_SESSION_SECRET"),
+        None,
+        validation_alias=_var("session_secret", "SAFETY_SESSION_SECRET"),
         description="HMAC secret of session cookies (>= 32 characters); unset = SAFETY_LINK_SECRET, salted apart",
     )
     session_idle_minutes: float = Field(
-        30.0, gt=0, le=24 * 60, validation_alias=_var("session_idle_minutes", "SAFETY_SESSION_IDLE_MINUTES"),
+        30.0,
+        gt=0,
+        le=24 * 60,
+        validation_alias=_var("session_idle_minutes", "SAFETY_SESSION_IDLE_MINUTES"),
         description="a session with no request for this long is signed out",
     )
     cookie_secure: bool | None = Field(
-        None, validation_alias=_var("cookie_secure", "SAFETY_COOKIE_SECURE"),
+        None,
+        validation_alias=_var("cookie_secure", "SAFETY_COOKIE_SECURE"),
         description="Secure session cookie (sent over TLS only); unset = when SAFETY_PUBLIC_URL is https",
     )
     metrics_token: LinkSecret = Field(
-        None, validation_alias=_var("metrics_token", "SAFETY_METRICS_TOKEN"),
+        None,
+        validation_alias=_var("metrics_token", "SAFETY_METRICS_TOKEN"),
         description="bearer token Prometheus sends to /metrics (>= 32 characters); unset = /metrics refuses all",
     )
 
@@ -412,8 +469,11 @@ def describe(exc: ValidationError, given: Iterable[tuple[str, str]] = ()) -> str
         elif len(loc) >= 2:
             place = (loc[0], loc[1])
             from_cli = place in from_command_line
-            name = variables.get(place, "SAFETY_" + "__".join(loc).upper()) if from_cli else (
-                "SAFETY_" + "__".join(loc[:2]).upper())
+            name = (
+                variables.get(place, "SAFETY_" + "__".join(loc).upper())
+                if from_cli
+                else ("SAFETY_" + "__".join(loc[:2]).upper())
+            )
             origin = " (from the command line)" if from_cli else ""
         else:
             place, name, origin = (loc[0] if loc else "", ""), "SAFETY_" + "__".join(loc).upper(), ""

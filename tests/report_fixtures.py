@@ -53,9 +53,7 @@ def _lab(
 def events() -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for subject in ("AA-001", "AA-002", "AA-003", "AA-004"):
-        out.append(
-            _ev("enrollment", f"EN-{subject}", subject, _t("2026-06-25"), sex="F", age=40, severity="SAA")
-        )
+        out.append(_ev("enrollment", f"EN-{subject}", subject, _t("2026-06-25"), sex="F", age=40, severity="SAA"))
     for subject, day in INFUSED.items():
         pre = _plus(day, -2)
         out += [
@@ -65,9 +63,7 @@ def events() -> list[dict[str, Any]]:
             _lab(f"L-{subject}-PLAT0", subject, _t(pre), "PLAT", 30, "10^9/L", 100, 300),
             _lab(f"L-{subject}-HGB0", subject, _t(pre), "HGB", 7.5, "g/dL", 11.5, 15.0),
             _lab(f"L-{subject}-CREAT0", subject, _t(pre), "CREAT", 60, "umol/L", 41, 81),
-            _ev(
-                "infusion", f"INF-{subject}-1", subject, _t(day, "10:00"), infusion_number=1, dose_per_kg=1e6
-            ),
+            _ev("infusion", f"INF-{subject}-1", subject, _t(day, "10:00"), infusion_number=1, dose_per_kg=1e6),
         ]
         for k, d in enumerate((7, 14, 28), 1):
             at = _t(_plus(day, d))
@@ -366,7 +362,5 @@ def write_replay_folder(folder: Path, *, with_acks: bool = True) -> Path:
     if with_acks:
         parts["acks.jsonl"] = acks()
     for name, rows in parts.items():
-        (folder / name).write_text(
-            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
-        )
+        (folder / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return folder

@@ -43,25 +43,50 @@ def rules_dir(tmp_path: Path) -> Path:
 
 def event(kind: str, study: str, subject: str, event_id: str, occurred_at: str, **fields: Any) -> dict[str, Any]:
     """An input event recorded when it occurred (the stream would otherwise start clocks at the Kafka time)."""
-    return {"type": kind, "event_id": event_id, "study_id": study, "subject_id": subject,
-            "occurred_at": occurred_at, "recorded_at": occurred_at, **fields}
+    return {
+        "type": kind,
+        "event_id": event_id,
+        "study_id": study,
+        "subject_id": subject,
+        "occurred_at": occurred_at,
+        "recorded_at": occurred_at,
+        **fields,
+    }
 
 
 def infusion(study: str, subject: str, day: str = "2026-07-01", event_id: str | None = None) -> dict[str, Any]:
-    return event("infusion", study, subject, event_id or f"INF-{subject}", f"{day}T09:00:00+08:00",
-                 infusion_number=1)
+    return event("infusion", study, subject, event_id or f"INF-{subject}", f"{day}T09:00:00+08:00", infusion_number=1)
 
 
 def neut(study: str, subject: str, value: float, event_id: str, day: str = "2026-07-06") -> dict[str, Any]:
-    return event("lab", study, subject, event_id, f"{day}T08:00:00+08:00", test="NEUT", value=value,
-                 unit="10^9/L", ref_low=1.8, ref_high=6.3)
+    return event(
+        "lab",
+        study,
+        subject,
+        event_id,
+        f"{day}T08:00:00+08:00",
+        test="NEUT",
+        value=value,
+        unit="10^9/L",
+        ref_low=1.8,
+        ref_high=6.3,
+    )
 
 
 def infusion_reaction(study: str, subject: str, day: str = "2026-07-01") -> dict[str, Any]:
     """A grade 3 infusion reaction 5 h after the infusion: DLT-1 in both studies."""
-    return event("adverse_event", study, subject, f"AE-{subject}", f"{day}T14:00:00+08:00",
-                 term="infusion related reaction", ctcae_term="Infusion related reaction", grade=3,
-                 causality="related", serious=[])
+    return event(
+        "adverse_event",
+        study,
+        subject,
+        f"AE-{subject}",
+        f"{day}T14:00:00+08:00",
+        term="infusion related reaction",
+        ctcae_term="Infusion related reaction",
+        grade=3,
+        causality="related",
+        serious=[],
+    )
 
 
 def lines(*events: dict[str, Any]) -> list[str]:

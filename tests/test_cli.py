@@ -47,32 +47,38 @@ def test_every_subcommand_has_help(command: list[str]) -> None:
 
 @pytest.mark.parametrize("command", [["replay"], ["rules", "check"]], ids=" ".join)
 def test_the_offline_commands_import_neither_faust_nor_apprise(command: list[str]) -> None:
-    probe = ("import sys\nfrom streams.cli import main\ncode = main([*sys.argv[1:], '--help'])\n"
-             "print(code, 'faust' in sys.modules, 'apprise' in sys.modules, 'aiohttp' in sys.modules)")
+    probe = (
+        "import sys\nfrom streams.cli import main\ncode = main([*sys.argv[1:], '--help'])\n"
+        "print(code, 'faust' in sys.modules, 'apprise' in sys.modules, 'aiohttp' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", probe, *command], capture_output=True, text=True, timeout=120)
     assert result.stdout.splitlines()[-1] == "0 False False False", result.stderr
 
 
 def test_python_m_streams_admin_is_the_same_command() -> None:
-    result = subprocess.run([sys.executable, "-m", "streams.admin", "topics", "--help"], capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "streams.admin", "topics", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0 and result.stdout.startswith("Usage: safety topics ")
 
 
-@pytest.mark.parametrize(("args", "error"), [
-    (["replay", "events.jsonl"], "Missing option '--out'"),
-    (["replay"], "Missing argument 'EVENTS'"),
-    (["rules", "check"], "Missing argument 'FILE|DIR...'"),
-    (["ack", "A1", "--who", "x", "--causality", "maybe"], "Invalid value for '--causality'"),
-    (["worker", "--web-port", "many"], "Invalid value for '--web-port': 'many' is not a valid integer"),
-    (["worker", "--loglevel", "loud"], "Invalid value for '--loglevel'"),
-    (["produce", "events.jsonl", "--rate", "0"], "Invalid value for '--rate'"),
-    (["produce", "events.jsonl", "--timeout", "-1"], "Invalid value for '--timeout'"),
-    (["deliver", "--alerts", "a.jsonl", "--outbox", "o", "--wait", "-5"], "Invalid value for '--wait'"),
-    (["demo", "--subjects", "0"], "Invalid value for '--subjects'"),
-    (["report", "--out", "r"], "Missing option '--from-replay'"),
-    (["no-such-command"], "No such command 'no-such-command'"),
-])
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["replay", "events.jsonl"], "Missing option '--out'"),
+        (["replay"], "Missing argument 'EVENTS'"),
+        (["rules", "check"], "Missing argument 'FILE|DIR...'"),
+        (["ack", "A1", "--who", "x", "--causality", "maybe"], "Invalid value for '--causality'"),
+        (["worker", "--web-port", "many"], "Invalid value for '--web-port': 'many' is not a valid integer"),
+        (["worker", "--loglevel", "loud"], "Invalid value for '--loglevel'"),
+        (["produce", "events.jsonl", "--rate", "0"], "Invalid value for '--rate'"),
+        (["produce", "events.jsonl", "--timeout", "-1"], "Invalid value for '--timeout'"),
+        (["deliver", "--alerts", "a.jsonl", "--outbox", "o", "--wait", "-5"], "Invalid value for '--wait'"),
+        (["demo", "--subjects", "0"], "Invalid value for '--subjects'"),
+        (["report", "--out", "r"], "Missing option '--from-replay'"),
+        (["no-such-command"], "No such command 'no-such-command'"),
+    ],
+)
 def test_a_bad_argument_is_a_usage_error_with_exit_2(args: list[str], error: str) -> None:
     result = CliRunner().invoke(safety, args, prog_name="safety")
     assert result.exit_code == 2, result.output
@@ -89,8 +95,9 @@ def test_missing_events_file_is_a_one_line_error(tmp_path) -> None:  # type: ign
 def run_env(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """The command with no SAFETY_* variable of this shell (no broker), plus ``env``."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SAFETY_", "APPRISE_"))}
-    return subprocess.run([sys.executable, "-m", "streams", *args], capture_output=True, text=True, timeout=120,
-                          env={**clean, **env})
+    return subprocess.run(
+        [sys.executable, "-m", "streams", *args], capture_output=True, text=True, timeout=120, env={**clean, **env}
+    )
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -101,8 +108,9 @@ def one_line(result: subprocess.CompletedProcess[str]) -> str:
 
 def test_worker_refuses_a_web_port_out_of_range_in_one_line() -> None:
     line = one_line(run_env({}, "worker", "--web-port", "99999"))
-    assert line == ("safety worker: SAFETY_WEB_PORT=99999 (from the command line): "
-                    "Input should be less than or equal to 65535")
+    assert line == (
+        "safety worker: SAFETY_WEB_PORT=99999 (from the command line): Input should be less than or equal to 65535"
+    )
 
 
 def test_worker_refuses_zero_partitions_in_one_line() -> None:
@@ -112,8 +120,10 @@ def test_worker_refuses_zero_partitions_in_one_line() -> None:
 
 def test_worker_refuses_a_misspelt_study_time_zone_with_the_nearest_one() -> None:
     line = one_line(run_env({"SAFETY_STUDY_TZ": "Asia/Shangai"}, "worker"))
-    assert line == ("safety worker: SAFETY_STUDY_TZ=Asia/Shangai: 'Asia/Shangai' is not an IANA time zone "
-                    "(did you mean 'Asia/Shanghai'?)")
+    assert line == (
+        "safety worker: SAFETY_STUDY_TZ=Asia/Shangai: 'Asia/Shangai' is not an IANA time zone "
+        "(did you mean 'Asia/Shanghai'?)"
+    )
 
 
 def _deliver(tmp_path: Path, env: dict[str, str], config: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -144,21 +154,29 @@ MAILPIT = "version: 1\nurls:\n  - mailto://127.0.0.1:1025?from=sae-alerts@exampl
 
 
 def test_an_invalid_e_mail_address_in_the_apprise_file_is_refused_with_its_key(tmp_path: Path) -> None:
-    config = MAILPIT + ("      - to: pi@@example.org\n        tag: pi\n"
-                        "      - to: ethics@example.org\n        tag: ethics\n"
-                        "      - to: officer@example.org\n        tag: safety_officer\n")
+    config = MAILPIT + (
+        "      - to: pi@@example.org\n        tag: pi\n"
+        "      - to: ethics@example.org\n        tag: ethics\n"
+        "      - to: officer@example.org\n        tag: safety_officer\n"
+    )
     line = one_line(_deliver(tmp_path, {}, config))
-    assert line == (f"safety deliver: {tmp_path / 'apprise.yml'}: urls[0][0].to: 'pi@@example.org' is not an e-mail "
-                    "address; write it as name@domain (apprise would drop it and that recipient silently gets nothing)")
+    assert line == (
+        f"safety deliver: {tmp_path / 'apprise.yml'}: urls[0][0].to: 'pi@@example.org' is not an e-mail "
+        "address; write it as name@domain (apprise would drop it and that recipient silently gets nothing)"
+    )
 
 
 def test_a_misspelt_recipient_tag_in_the_apprise_file_is_refused_with_the_nearest_role(tmp_path: Path) -> None:
-    config = MAILPIT + ("      - to: pi@example.org\n        tag: pi, ethic\n"
-                        "      - to: ethics@example.org\n        tag: ethics\n"
-                        "      - to: officer@example.org\n        tag: safety_officer\n")
+    config = MAILPIT + (
+        "      - to: pi@example.org\n        tag: pi, ethic\n"
+        "      - to: ethics@example.org\n        tag: ethics\n"
+        "      - to: officer@example.org\n        tag: safety_officer\n"
+    )
     line = one_line(_deliver(tmp_path, {}, config))
-    assert line == (f"safety deliver: {tmp_path / 'apprise.yml'}: tag 'ethic' of a mailto URL is not a recipient role "
-                    "(pi, ethics, safety_officer) (did you mean 'ethics'?); a URL without a role is never used")
+    assert line == (
+        f"safety deliver: {tmp_path / 'apprise.yml'}: tag 'ethic' of a mailto URL is not a recipient role "
+        "(pi, ethics, safety_officer) (did you mean 'ethics'?); a URL without a role is never used"
+    )
 
 
 def test_the_demo_apprise_file_and_strong_secrets_are_accepted(tmp_path: Path) -> None:
@@ -185,7 +203,9 @@ def test_produce_to_an_unreachable_broker_gives_up_after_its_timeout_and_says_so
     address = f"127.0.0.1:{closed_port()}"
     result = subprocess.run(
         [sys.executable, "-m", "streams", "produce", str(events), "--bootstrap", address, "--timeout", "2"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0, result.stderr

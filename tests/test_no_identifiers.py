@@ -49,8 +49,16 @@ def test_identifiers_in_free_text_fields_reach_no_output(
     )  # the SAEs are raised: only the text is withheld
     messages = [json.loads(line) for line in outputs["outbox/outbox.jsonl"].splitlines()]
     assert len(messages) >= len(alerts)
-    for name in ("safety-summary.json", "safety-summary.csv", "safety-summary.html", "ethics.atom",
-                 "overview.html", "alerts.html", "edish.html", f"subject-{phi.SUBJECT}.html"):
+    for name in (
+        "safety-summary.json",
+        "safety-summary.csv",
+        "safety-summary.html",
+        "ethics.atom",
+        "overview.html",
+        "alerts.html",
+        "edish.html",
+        f"subject-{phi.SUBJECT}.html",
+    ):
         assert f"report/{name}" in outputs
     leaks = {path: phi.found(text) for path, text in outputs.items() if phi.found(text)}
     assert leaks == {}

@@ -45,9 +45,7 @@ def _already(entry: LedgerEntry, reason: str) -> bool:
     return any(e.reason == reason for e in entry.escalations)
 
 
-def due_escalations(
-    ledger_entries: Iterable[LedgerEntry], now: datetime, policy: EscalationPolicy
-) -> list[Escalation]:
+def due_escalations(ledger_entries: Iterable[LedgerEntry], now: datetime, policy: EscalationPolicy) -> list[Escalation]:
     """Escalations whose time has come and that were not sent before, in ledger order."""
     out: list[Escalation] = []
     recipients = tuple(policy.resend_to)
@@ -68,11 +66,7 @@ def due_escalations(
                         recipients=recipients,
                     )
                 )
-        if (
-            kind in policy.ethics_report_kinds
-            and alert.report_due_at is not None
-            and not entry.report_submitted
-        ):
+        if kind in policy.ethics_report_kinds and alert.report_due_at is not None and not entry.report_submitted:
             if now >= alert.report_due_at:
                 if not _already(entry, "REPORT_OVERDUE"):
                     out.append(

@@ -208,9 +208,7 @@ def add_message(entry: LedgerEntry, message: str, targets: list[Target], now: da
 def due_deliveries(entry: LedgerEntry, now: datetime) -> list[Delivery]:
     """Pending deliveries whose next attempt time has come (first sends and retries alike)."""
     return [
-        d
-        for d in entry.deliveries
-        if d.state == "pending" and (d.next_attempt_at is None or d.next_attempt_at <= now)
+        d for d in entry.deliveries if d.state == "pending" and (d.next_attempt_at is None or d.next_attempt_at <= now)
     ]
 
 
@@ -265,9 +263,7 @@ def record_attempt(
 
 def past_retry_window(delivery: Delivery, policy: RetryPolicy) -> bool:
     """Undelivered after ``policy.max_attempts`` attempts: given up, or still owed and retried."""
-    return delivery.state == "failed" or (
-        delivery.state == "pending" and len(delivery.attempts) >= policy.max_attempts
-    )
+    return delivery.state == "failed" or (delivery.state == "pending" and len(delivery.attempts) >= policy.max_attempts)
 
 
 def needs_failure_report(entry: LedgerEntry, delivery: Delivery, policy: RetryPolicy) -> bool:
@@ -427,9 +423,7 @@ def record_ethics_submission(entry: LedgerEntry, submission: EthicsSubmission) -
 def record_escalation(entry: LedgerEntry, reason: str, now: datetime) -> LedgerEntry:
     if any(e.reason == reason for e in entry.escalations):
         return entry
-    return entry.model_copy(
-        update={"escalations": entry.escalations + (EscalationRecord(reason=reason, at=now),)}
-    )
+    return entry.model_copy(update={"escalations": entry.escalations + (EscalationRecord(reason=reason, at=now),)})
 
 
 def withdraw(entry: LedgerEntry, by_alert_id: str) -> LedgerEntry:

@@ -250,8 +250,7 @@ def withdrawal_lines(v: dict[str, Any], withdrawn: dict[str, Any] | None) -> tup
     day_zh, day_en = (f"第 {day} 天", f"day {day}") if day is not None else ("研究日未知", "day unknown")
     return (
         f"已撤回：{KIND_ZH.get(kind, kind)}（{kind}，规则 {rule}），{term}，{grade_zh}，{day_zh}。撤回原因：{why_zh}",
-        f"Withdrawn: {KIND_EN.get(kind, kind)} ({kind}, rule {rule}), {term}, {grade_en}, {day_en}. "
-        f"Reason: {why_en}",
+        f"Withdrawn: {KIND_EN.get(kind, kind)} ({kind}, rule {rule}), {term}, {grade_en}, {day_en}. Reason: {why_en}",
     )
 
 
@@ -325,9 +324,7 @@ def render(
     lines_en = [f"{en}: {val}" for _, en, val in rows]
     basis_text = [f"  {k}: {val}" for k, val in basis]
     withheld_zh = [f"  另有 {withheld} 项依据{WITHHELD_ZH}，请在系统中查看"] if withheld else []
-    withheld_en = (
-        [f"  {withheld} further basis field(s) {WITHHELD_EN}; see the dashboard"] if withheld else []
-    )
+    withheld_en = [f"  {withheld} further basis field(s) {WITHHELD_EN}; see the dashboard"] if withheld else []
     ack_zh = [f"确认接收：{ack_url}"] if ack_url else []
     ack_en = [f"Acknowledge: {ack_url}"] if ack_url else []
 
@@ -356,9 +353,7 @@ def render(
         cells = "".join(f"<tr><th align='left'>{e(row[lang])}</th><td>{e(row[2])}</td></tr>" for row in rows)
         basis_rows = "".join(f"<li>{e(k)}: {e(val)}</li>" for k, val in basis) or "<li>-</li>"
         more = withheld_zh if lang == 0 else withheld_en
-        return (
-            f"<table>{cells}</table><ul>{basis_rows}{''.join(f'<li>{e(m.strip())}</li>' for m in more)}</ul>"
-        )
+        return f"<table>{cells}</table><ul>{basis_rows}{''.join(f'<li>{e(m.strip())}</li>' for m in more)}</ul>"
 
     link = f'<p><a href="{e(ack_url, quote=True)}">确认接收 / Acknowledge</a></p>' if ack_url else ""
     body_html = (

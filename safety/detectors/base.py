@@ -83,9 +83,7 @@ class Context:
         self.rules = rules
         self.memory: RuleMemory = state.rules
         self.correction = correction
-        self.dlt_matched = (
-            False  # set by the DLT detector, read by SUSPECTED_DLT-AE (a DLT needs no attribution)
-        )
+        self.dlt_matched = False  # set by the DLT detector, read by SUSPECTED_DLT-AE (a DLT needs no attribution)
         self._day: int | None | bool = False
 
     @property

@@ -161,11 +161,7 @@ def _remember_baseline(ctx: Context, event: Lab, row: GradedObservation | None) 
     if row is None or row.value is None:
         return
     values = [v for v in ctx.memory.dlt4_baselines.get(event.test, []) if v.event_id != event.event_id]
-    values.append(
-        BaselineValue(
-            event_id=event.event_id, occurred_at=event.occurred_at, value=row.value, unit=row.unit
-        )
-    )
+    values.append(BaselineValue(event_id=event.event_id, occurred_at=event.occurred_at, value=row.value, unit=row.unit))
     values.sort(key=lambda v: v.occurred_at)
     ctx.memory.dlt4_baselines[event.test] = values[-BASELINE_VALUES:]
 
@@ -187,9 +183,7 @@ def _dlt4(ctx: Context, event: Lab) -> list[Candidate]:
         return []  # fast path: cannot qualify and nothing to drop
     pair = _baseline(ctx, event, row)
     qualifies = (
-        pair is not None
-        and row.grade >= cfg.min_grade
-        and sig15(pair[1]) < sig15(cfg.fraction_of_baseline * pair[0])
+        pair is not None and row.grade >= cfg.min_grade and sig15(pair[1]) < sig15(cfg.fraction_of_baseline * pair[0])
     )
     day = row.study_day if row.study_day is not None else ctx.day
     if day is None:

@@ -39,9 +39,7 @@ def episode_alerts(
         key = kind + "|" + row.ctcae_term
         if not row.treatment_emergent or row.event_type not in event_types or not qualifies(row):
             continue
-        higher, before = episodes.at_or_above_threshold(
-            memory.episodes, key, row.test, grade, row.occurred_at
-        )
+        higher, before = episodes.at_or_above_threshold(memory.episodes, key, row.test, grade, row.occurred_at)
         if not higher:
             continue
         reason = suppressed(row)

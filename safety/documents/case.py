@@ -169,9 +169,7 @@ def build_cases(
             continue
         subject = its_alerts[0].subject_id
         subject_events = [e for e in events if e.subject_id == subject and e.study_id == study]
-        cases.append(
-            _case(its_alerts, known, subject_events, constants, protocol, criteria, entries.get(event_id, []))
-        )
+        cases.append(_case(its_alerts, known, subject_events, constants, protocol, criteria, entries.get(event_id, [])))
     return cases
 
 
@@ -236,8 +234,9 @@ def _case(
                 expected=expected,
                 susar=bool(seriousness) and related is True and expected is False,
                 outcome=coded_outcome,
-                infusions=tuple(InfusionRecord(number=i.infusion_number, at=i.occurred_at, dose_per_kg=i.dose_per_kg)
-                                for i in given),
+                infusions=tuple(
+                    InfusionRecord(number=i.infusion_number, at=i.occurred_at, dose_per_kg=i.dose_per_kg) for i in given
+                ),
                 reporter_role=constants.reporter_role,
                 alert_ids=tuple(a.alert_id for a in alerts),
                 pi=_pi_entry(entries, event.revision),

@@ -62,8 +62,8 @@ def cioms(case: CaseVersion, tz: tzinfo) -> Cioms:
         + (f", ended {case.ended_at.astimezone(tz):%Y-%m-%d}" if case.ended_at else ""),
         "Causality (investigator): "
         + (case.causality_wording.en if case.causality_wording else "not reported")
-        + "; expectedness: " + ("not reported" if case.expected is None else "expected" if case.expected
-                                else "unexpected"),
+        + "; expectedness: "
+        + ("not reported" if case.expected is None else "expected" if case.expected else "unexpected"),
         "Action taken: " + (ACTION_LABELS[pi.action_taken].en if pi and pi.action_taken else TO_BE_WRITTEN.en),
         "Treatment: " + (pi.treatment if pi and pi.treatment else TO_BE_WRITTEN.en),
         "Narrative: " + (pi.narrative if pi and pi.narrative else TO_BE_WRITTEN.en),

@@ -112,9 +112,12 @@ def sae_report(case: CaseVersion, tz: tzinfo) -> SaeReport:
     pi = case.pi
     seriousness = case.seriousness
     criteria = (
-        B(zh="；".join(SERIOUSNESS_LABELS[s].zh for s in seriousness), en="; ".join(SERIOUSNESS_LABELS[s].en
-                                                                              for s in seriousness))
-        if seriousness else B(zh="无（修订后不再符合严重标准）", en="None (no longer serious after the revision)")
+        B(
+            zh="；".join(SERIOUSNESS_LABELS[s].zh for s in seriousness),
+            en="; ".join(SERIOUSNESS_LABELS[s].en for s in seriousness),
+        )
+        if seriousness
+        else B(zh="无（修订后不再符合严重标准）", en="None (no longer serious after the revision)")
     )
     term_en = case.ctcae_term + (f" (MedDRA {case.meddra_code})" if case.meddra_code else "")
     infusions = "; ".join(
@@ -125,58 +128,85 @@ def sae_report(case: CaseVersion, tz: tzinfo) -> SaeReport:
     link = (
         same(f"{case.case_id}")
         if case.initial
-        else B(zh=f"{case.case_id}（首次报告日期 {case.first_known.astimezone(tz):%Y-%m-%d}）",
-               en=f"{case.case_id} (initial report of {case.first_known.astimezone(tz):%Y-%m-%d})")
+        else B(
+            zh=f"{case.case_id}（首次报告日期 {case.first_known.astimezone(tz):%Y-%m-%d}）",
+            en=f"{case.case_id} (initial report of {case.first_known.astimezone(tz):%Y-%m-%d})",
+        )
     )
     sections = (
-        Section(B(zh="报告信息", en="Report"), (
-            Row(B(zh="报告类型", en="Report type"), report_type(case)),
-            Row(B(zh="病例编号 / 版本", en="Case id / version"), same(f"{case.case_id} / v{case.version}")),
-            Row(B(zh="关联首次报告", en="Linked initial report"), link),
-            Row(B(zh="报告日期", en="Report date"), minute(case.report_date, tz)),
-            Row(B(zh="研究者获知日期", en="Date site first aware"), minute(case.first_known, tz)),
-            Row(B(zh="报告时限", en="Report due"), minute(case.report_due_at, tz)),
-        )),
-        Section(B(zh="试验信息", en="Trial"), (
-            Row(B(zh="试验名称", en="Trial title"), c.trial_title),
-            Row(B(zh="注册号", en="Registration number"), same(c.registration_number)),
-            Row(B(zh="伦理批件号", en="Ethics approval number"), same(c.ethics_approval_number)),
-            Row(B(zh="申办者", en="Sponsor"), c.sponsor),
-            Row(B(zh="研究药物", en="Investigational product"), c.product.name),
-            Row(B(zh="剂量与途径", en="Dose and route"), B(zh=f"{c.product.dose.zh}；{c.product.route.zh}",
-                                                       en=f"{c.product.dose.en}; {c.product.route.en}")),
-            Row(B(zh="输注记录", en="Infusions"), same(infusions) if infusions else NOT_REPORTED),
-        )),
-        Section(B(zh="受试者", en="Subject"), (
-            Row(B(zh="受试者编号", en="Subject code"), same(case.subject_code)),
-            Row(B(zh="性别", en="Sex"), SEX_LABELS[case.sex] if case.sex else NOT_REPORTED),
-            Row(B(zh="年龄（岁）", en="Age (years)"), NOT_REPORTED if case.age is None else same(str(case.age))),
-        )),
-        Section(B(zh="严重不良事件", en="Serious adverse event"), (
-            _pi(B(zh="SAE名称（原文）", en="SAE term (verbatim)"), pi.verbatim_term if pi else None),
-            Row(B(zh=f"CTCAE v{case.ctcae_version} 术语", en=f"CTCAE v{case.ctcae_version} term"), same(term_en)),
-            Row(B(zh="发生日期", en="Onset"), minute(case.onset, tz)),
-            Row(B(zh="研究日", en="Study day"), NOT_REPORTED if case.study_day is None else same(str(case.study_day))),
-            Row(B(zh="严重性标准", en="Seriousness criteria"), criteria),
-            Row(B(zh="CTCAE 分级", en="CTCAE grade"), same(str(case.grade))),
-            Row(B(zh="与研究药物的关系", en="Causality"), case.causality_wording or NOT_REPORTED),
-            Row(B(zh="判定为相关", en="Related (derived)"),
-                yes_no(case.related, B(zh="是", en="Yes"), B(zh="否", en="No"))),
-            Row(B(zh="预期性", en="Expectedness"),
-                yes_no(case.expected, B(zh="预期", en="Expected"), B(zh="非预期", en="Unexpected"))),
-            Row(B(zh="SUSAR", en="SUSAR"), B(zh="是", en="Yes") if case.susar else B(zh="否", en="No")),
-            Row(B(zh="对研究药物采取的措施", en="Action taken with product"),
-                ACTION_LABELS[pi.action_taken] if pi and pi.action_taken else TO_BE_WRITTEN),
-            Row(B(zh="转归", en="Outcome"), OUTCOME_LABELS[case.outcome] if case.outcome else NOT_REPORTED),
-            Row(B(zh="结束日期", en="End date"), day(case.ended_at, tz)),
-            _pi(B(zh="治疗措施", en="Treatment"), pi.treatment if pi else None),
-        )),
-        Section(B(zh="事件描述", en="Narrative"), (
-            _pi(B(zh="研究者描述", en="Investigator's narrative"), pi.narrative if pi else None),
-        )),
-        Section(B(zh="报告者", en="Reporter"), (
-            Row(B(zh="报告者身份", en="Reporter role"), ROLE_LABELS[case.reporter_role]),
-        )),
+        Section(
+            B(zh="报告信息", en="Report"),
+            (
+                Row(B(zh="报告类型", en="Report type"), report_type(case)),
+                Row(B(zh="病例编号 / 版本", en="Case id / version"), same(f"{case.case_id} / v{case.version}")),
+                Row(B(zh="关联首次报告", en="Linked initial report"), link),
+                Row(B(zh="报告日期", en="Report date"), minute(case.report_date, tz)),
+                Row(B(zh="研究者获知日期", en="Date site first aware"), minute(case.first_known, tz)),
+                Row(B(zh="报告时限", en="Report due"), minute(case.report_due_at, tz)),
+            ),
+        ),
+        Section(
+            B(zh="试验信息", en="Trial"),
+            (
+                Row(B(zh="试验名称", en="Trial title"), c.trial_title),
+                Row(B(zh="注册号", en="Registration number"), same(c.registration_number)),
+                Row(B(zh="伦理批件号", en="Ethics approval number"), same(c.ethics_approval_number)),
+                Row(B(zh="申办者", en="Sponsor"), c.sponsor),
+                Row(B(zh="研究药物", en="Investigational product"), c.product.name),
+                Row(
+                    B(zh="剂量与途径", en="Dose and route"),
+                    B(zh=f"{c.product.dose.zh}；{c.product.route.zh}", en=f"{c.product.dose.en}; {c.product.route.en}"),
+                ),
+                Row(B(zh="输注记录", en="Infusions"), same(infusions) if infusions else NOT_REPORTED),
+            ),
+        ),
+        Section(
+            B(zh="受试者", en="Subject"),
+            (
+                Row(B(zh="受试者编号", en="Subject code"), same(case.subject_code)),
+                Row(B(zh="性别", en="Sex"), SEX_LABELS[case.sex] if case.sex else NOT_REPORTED),
+                Row(B(zh="年龄（岁）", en="Age (years)"), NOT_REPORTED if case.age is None else same(str(case.age))),
+            ),
+        ),
+        Section(
+            B(zh="严重不良事件", en="Serious adverse event"),
+            (
+                _pi(B(zh="SAE名称（原文）", en="SAE term (verbatim)"), pi.verbatim_term if pi else None),
+                Row(B(zh=f"CTCAE v{case.ctcae_version} 术语", en=f"CTCAE v{case.ctcae_version} term"), same(term_en)),
+                Row(B(zh="发生日期", en="Onset"), minute(case.onset, tz)),
+                Row(
+                    B(zh="研究日", en="Study day"),
+                    NOT_REPORTED if case.study_day is None else same(str(case.study_day)),
+                ),
+                Row(B(zh="严重性标准", en="Seriousness criteria"), criteria),
+                Row(B(zh="CTCAE 分级", en="CTCAE grade"), same(str(case.grade))),
+                Row(B(zh="与研究药物的关系", en="Causality"), case.causality_wording or NOT_REPORTED),
+                Row(
+                    B(zh="判定为相关", en="Related (derived)"),
+                    yes_no(case.related, B(zh="是", en="Yes"), B(zh="否", en="No")),
+                ),
+                Row(
+                    B(zh="预期性", en="Expectedness"),
+                    yes_no(case.expected, B(zh="预期", en="Expected"), B(zh="非预期", en="Unexpected")),
+                ),
+                Row(B(zh="SUSAR", en="SUSAR"), B(zh="是", en="Yes") if case.susar else B(zh="否", en="No")),
+                Row(
+                    B(zh="对研究药物采取的措施", en="Action taken with product"),
+                    ACTION_LABELS[pi.action_taken] if pi and pi.action_taken else TO_BE_WRITTEN,
+                ),
+                Row(B(zh="转归", en="Outcome"), OUTCOME_LABELS[case.outcome] if case.outcome else NOT_REPORTED),
+                Row(B(zh="结束日期", en="End date"), day(case.ended_at, tz)),
+                _pi(B(zh="治疗措施", en="Treatment"), pi.treatment if pi else None),
+            ),
+        ),
+        Section(
+            B(zh="事件描述", en="Narrative"),
+            (_pi(B(zh="研究者描述", en="Investigator's narrative"), pi.narrative if pi else None),),
+        ),
+        Section(
+            B(zh="报告者", en="Reporter"),
+            (Row(B(zh="报告者身份", en="Reporter role"), ROLE_LABELS[case.reporter_role]),),
+        ),
     )
     return SaeReport(
         title=B(zh="严重不良事件报告表", en="Serious Adverse Event Report"),

@@ -112,8 +112,7 @@ def _measure(measure: str, x: float, base: Base | None) -> float | None:
     return sig15((base.value - x) / base.value * 100.0)  # pct_decrease_from_baseline
 
 
-def _walk(bset: CSet, m: float, inputs: Inputs,
-          base: Base | None) -> tuple[int, int, CBand | None, CBand | None]:
+def _walk(bset: CSet, m: float, inputs: Inputs, base: Base | None) -> tuple[int, int, CBand | None, CBand | None]:
     """(lowest possible grade, highest possible grade, band met, first unknown band) of one set."""
     hi: int | None = None
     unknown: CBand | None = None

@@ -47,14 +47,24 @@ def derive(reading: Reading, table: GradingTable, memory: CompositeMemory) -> Su
     if isinstance(conv, Ungradable):
         return None
     low, high = reading.ref_low, reading.ref_high
-    si = baseline(convert(reading.value, conv), None if low is None else convert(low, conv),
-                  None if high is None else convert(high, conv), reading.event_id, table.si)
+    si = baseline(
+        convert(reading.value, conv),
+        None if low is None else convert(low, conv),
+        None if high is None else convert(high, conv),
+        reading.event_id,
+        table.si,
+    )
     printed = baseline(reading.value, low, high, reading.event_id, conv.name)
     grades: dict[str, int] = {}
     for term in table.terms:
         own = term.by_unit.get(conv.name)
         graded, base = (own, printed) if own is not None else (term, si)
-        inputs = corrected(graded, Inputs(base.value, base.lln, base.uln, ""), reading.occurred_at, memory,
-                           conv if own is not None else None)
+        inputs = corrected(
+            graded,
+            Inputs(base.value, base.lln, base.uln, ""),
+            reading.occurred_at,
+            memory,
+            conv if own is not None else None,
+        )
         grades[term.id] = grade_term(graded, inputs).grade or 0
     return SubjectBaseline(reading.event_id, reading.occurred_at, conv.name, si, printed, grades)

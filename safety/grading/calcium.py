@@ -47,6 +47,8 @@ def corrected(term: CTerm, inputs: Inputs, at: datetime, memory: CompositeMemory
         in_unit = sig15(shift_in(conv, alb[2]))
         value = sig15(x + in_unit)
         sign = "-" if in_unit < 0 else "+"
-        extra = (f"corrected Ca {fmt(value)} {term.unit} = {fmt(x)} {sign} {fmt(abs(in_unit))} {term.unit} "
-                 f"({formula} = {fmt(sig15(shift))} mmol/L)")
+        extra = (
+            f"corrected Ca {fmt(value)} {term.unit} = {fmt(x)} {sign} {fmt(abs(in_unit))} {term.unit} "
+            f"({formula} = {fmt(sig15(shift))} mmol/L)"
+        )
     return Inputs(value, inputs.lln, inputs.uln, f"{note}; {extra}" if note else extra)

@@ -117,12 +117,13 @@ def _fever_at(temps: list[Point], p: Point, rule: FebrileNeutropenia) -> str | N
     first = _sustained_pair(temps, p, rule)
     if first is None:
         return None
-    return (f"TEMP {fmt(first[2])} C ({first[0]}) and {fmt(p[2])} C ({p[0]}) >={rule.sustained_at_least} C "
-            f"for >={fmt(rule.sustained_hours)} h")
+    return (
+        f"TEMP {fmt(first[2])} C ({first[0]}) and {fmt(p[2])} C ({p[0]}) >={rule.sustained_at_least} C "
+        f"for >={fmt(rule.sustained_hours)} h"
+    )
 
 
-def febrile_neutropenia(memory: CompositeMemory, rule: FebrileNeutropenia, new: Point,
-                        test: str) -> Match | None:
+def febrile_neutropenia(memory: CompositeMemory, rule: FebrileNeutropenia, new: Point, test: str) -> Match | None:
     """The new NEUT or TEMP reading completes ANC < 1.0 with fever within ``within_hours`` (closest partner).
 
     Grade 3 on the later reading (spec/ctcae.md Hematology): the row carries that reading's event id and time.
@@ -154,8 +155,10 @@ def febrile_neutropenia(memory: CompositeMemory, rule: FebrileNeutropenia, new: 
         return None
     gap, neut, fever, text = best
     later = neut if neut[1] >= fever[1] else fever
-    basis = (f"ANC <{rule.neut_below}: NEUT {fmt(neut[2])} x10^9/L ({neut[0]}) with {text}, "
-             f"{gap:.1f} h apart (<= {fmt(window)} h)")
+    basis = (
+        f"ANC <{rule.neut_below}: NEUT {fmt(neut[2])} x10^9/L ({neut[0]}) with {text}, "
+        f"{gap:.1f} h apart (<= {fmt(window)} h)"
+    )
     return Match(later[0], later[1], rule.grade, basis)
 
 
@@ -173,7 +176,9 @@ def sustained_fever(memory: CompositeMemory, rule: SustainedFever, new: Point) -
         earliest = p
     if earliest is None or (new[1] - earliest[1]) < timedelta(hours=rule.hours):
         return None
-    basis = (f">{rule.above} C for >{fmt(rule.hours)} h: TEMP {fmt(earliest[2])} C ({earliest[0]}) and "
-             f"{fmt(new[2])} C ({new[0]}) {_hours(new[1], earliest[1]):.1f} h apart, "
-             f"none <={rule.above} between")
+    basis = (
+        f">{rule.above} C for >{fmt(rule.hours)} h: TEMP {fmt(earliest[2])} C ({earliest[0]}) and "
+        f"{fmt(new[2])} C ({new[0]}) {_hours(new[1], earliest[1]):.1f} h apart, "
+        f"none <={rule.above} between"
+    )
     return Match(new[0], new[1], rule.grade, basis)

@@ -71,8 +71,21 @@ def grade_observation(obs: Lab | Vital | Ecg, state: SubjectState, rules: RuleSe
             graded.append(rows.row(own or term, outcome, inputs.value, limits.lln, limits.uln, base_grade))
         if table.corrected:  # kept to be graded again if the albumin of its draw arrives after it
             kept, unit = (printed, conv.name) if table.corrected[0].by_unit.get(conv.name) else (si, None)
-            remember(state.composite.ca, (obs.event_id, obs.occurred_at, kept.value, kept.lln, kept.uln, kept.note,
-                                          obs.revision, obs.test, unit), MAX_CA)
+            remember(
+                state.composite.ca,
+                (
+                    obs.event_id,
+                    obs.occurred_at,
+                    kept.value,
+                    kept.lln,
+                    kept.uln,
+                    kept.note,
+                    obs.revision,
+                    obs.test,
+                    unit,
+                ),
+                MAX_CA,
+            )
     if table.composite:
         graded = _composites(obs, x, graded, rows, crit, state)
     return graded
@@ -114,34 +127,72 @@ class _Rows:
         first = self.state.first_infusion_at
         return first is not None and at >= first
 
-    def row(self, term: CTerm, out: Outcome, value: float | None, lln: float | None, uln: float | None,
-            base_grade: int) -> GradedObservation:
+    def row(
+        self, term: CTerm, out: Outcome, value: float | None, lln: float | None, uln: float | None, base_grade: int
+    ) -> GradedObservation:
         """The row of ``term`` for the observation itself."""
         obs = self.obs
-        return self.build(obs.event_id, obs.revision, obs.occurred_at, self.day, term, out, value, lln, uln,
-                          base_grade, self.after_first)
+        return self.build(
+            obs.event_id,
+            obs.revision,
+            obs.occurred_at,
+            self.day,
+            term,
+            out,
+            value,
+            lln,
+            uln,
+            base_grade,
+            self.after_first,
+        )
 
-    def build(self, event_id: str, revision: int, at: datetime, day: int | None, term: CTerm, out: Outcome,
-              value: float | None, lln: float | None, uln: float | None, base_grade: int,
-              after_first: bool) -> GradedObservation:
+    def build(
+        self,
+        event_id: str,
+        revision: int,
+        at: datetime,
+        day: int | None,
+        term: CTerm,
+        out: Outcome,
+        value: float | None,
+        lln: float | None,
+        uln: float | None,
+        base_grade: int,
+        after_first: bool,
+    ) -> GradedObservation:
         """A term's row; treatment-emergent: at/after the first infusion and worse than the baseline grade."""
         grade = out.grade
         obs = self.obs
         return GradedObservation(
-            event_id=event_id, revision=revision, study_id=obs.study_id, subject_id=obs.subject_id,
-            event_type=obs.type, test=term.test, occurred_at=at, study_day=day, ctcae_version=self.crit.version,
-            ctcae_term=term.term, grade=grade, baseline_grade=base_grade,
-            treatment_emergent=after_first and grade is not None and grade > base_grade, category=term.category,
-            criterion=None if grade is None else f"{term.criterion_prefix}{grade}", value=value,
-            unit=None if value is None else term.unit, uln=uln, lln=lln, basis=out.basis,
+            event_id=event_id,
+            revision=revision,
+            study_id=obs.study_id,
+            subject_id=obs.subject_id,
+            event_type=obs.type,
+            test=term.test,
+            occurred_at=at,
+            study_day=day,
+            ctcae_version=self.crit.version,
+            ctcae_term=term.term,
+            grade=grade,
+            baseline_grade=base_grade,
+            treatment_emergent=after_first and grade is not None and grade > base_grade,
+            category=term.category,
+            criterion=None if grade is None else f"{term.criterion_prefix}{grade}",
+            value=value,
+            unit=None if value is None else term.unit,
+            uln=uln,
+            lln=lln,
+            basis=out.basis,
         )
 
 
 # ----------------------------------------------------------------------------------------- composites
 
 
-def _composites(obs: Lab | Vital | Ecg, x: float, graded: list[GradedObservation], rows: _Rows, crit: Criteria,
-                state: SubjectState) -> list[GradedObservation]:
+def _composites(
+    obs: Lab | Vital | Ecg, x: float, graded: list[GradedObservation], rows: _Rows, crit: Criteria, state: SubjectState
+) -> list[GradedObservation]:
     """Record the reading and add/upgrade rows for febrile neutropenia and sustained fever (rules/ctcae_v5.yaml,
     composites), or grade again the calcium of an albumin's draw."""
     memory = state.composite
@@ -161,16 +212,30 @@ def _composites(obs: Lab | Vital | Ecg, x: float, graded: list[GradedObservation
     if fn is not None and obs.test in (fn.neut_test, fn.temp_test):
         match = febrile_neutropenia(memory, fn, point, obs.test)
         if match is not None:
-            graded.append(GradedObservation(
-                event_id=match.event_id, revision=obs.revision, study_id=obs.study_id, subject_id=obs.subject_id,
-                event_type=obs.type, test=obs.test, occurred_at=match.occurred_at,
-                study_day=study_day(match.occurred_at, state.day0, rows.tz), ctcae_version=crit.version,
-                ctcae_term=fn.term, grade=match.grade, baseline_grade=0,
-                treatment_emergent=rows.after_first_infusion(match.occurred_at) and match.grade > 0,
-                category=fn.category,
-                criterion=f"{crit.prefix}/{fn.id}/{match.grade}", value=x, unit=crit.units.si[obs.test],
-                uln=None, lln=None, basis=match.basis,
-            ))
+            graded.append(
+                GradedObservation(
+                    event_id=match.event_id,
+                    revision=obs.revision,
+                    study_id=obs.study_id,
+                    subject_id=obs.subject_id,
+                    event_type=obs.type,
+                    test=obs.test,
+                    occurred_at=match.occurred_at,
+                    study_day=study_day(match.occurred_at, state.day0, rows.tz),
+                    ctcae_version=crit.version,
+                    ctcae_term=fn.term,
+                    grade=match.grade,
+                    baseline_grade=0,
+                    treatment_emergent=rows.after_first_infusion(match.occurred_at) and match.grade > 0,
+                    category=fn.category,
+                    criterion=f"{crit.prefix}/{fn.id}/{match.grade}",
+                    value=x,
+                    unit=crit.units.si[obs.test],
+                    uln=None,
+                    lln=None,
+                    basis=match.basis,
+                )
+            )
     return graded
 
 
@@ -181,8 +246,9 @@ def _baseline_draws(state: SubjectState, crit: Criteria) -> frozenset[datetime]:
     return frozenset(r.occurred_at for test in crit.corrected_tests for r in state.pre_infusion.get(test, ()))
 
 
-def _calcium_graded_again(alb: Lab | Vital | Ecg, rows: _Rows, crit: Criteria,
-                          state: SubjectState) -> list[GradedObservation]:
+def _calcium_graded_again(
+    alb: Lab | Vital | Ecg, rows: _Rows, crit: Criteria, state: SubjectState
+) -> list[GradedObservation]:
     """Calcium of the same draw graded before this albumin arrived, graded again with the correction.
 
     Corrected calcium uses the albumin of the same draw, and without one the measured value is graded and the
@@ -203,30 +269,51 @@ def _calcium_graded_again(alb: Lab | Vital | Ecg, rows: _Rows, crit: Criteria,
         for term in table.corrected:
             own = term.by_unit.get(unit) if unit is not None else None
             graded = own or term
-            inputs = corrected(graded, Inputs(value, lln, uln, note), at, state.composite,
-                               conv if own is not None else None)
+            inputs = corrected(
+                graded, Inputs(value, lln, uln, note), at, state.composite, conv if own is not None else None
+            )
             shown = (usable.si if own is None else usable.cited_for(own)) if usable else None
             outcome = grade_term(graded, inputs, shown)
-            outcome = outcome._replace(basis=f"{outcome.basis}; graded again: the albumin of the same draw "
-                                             f"({alb.event_id}) arrived after the calcium")
-            again.append(rows.build(event_id, revision, at, rows.day, graded, outcome, inputs.value, lln, uln,
-                                    base.grades[term.id] if base is not None else 0, rows.after_first))
+            outcome = outcome._replace(
+                basis=f"{outcome.basis}; graded again: the albumin of the same draw "
+                f"({alb.event_id}) arrived after the calcium"
+            )
+            again.append(
+                rows.build(
+                    event_id,
+                    revision,
+                    at,
+                    rows.day,
+                    graded,
+                    outcome,
+                    inputs.value,
+                    lln,
+                    uln,
+                    base.grades[term.id] if base is not None else 0,
+                    rows.after_first,
+                )
+            )
     return again
 
 
-def _upgrade_fever(graded: list[GradedObservation], term: CTerm, match: Match | None,
-                   rows: _Rows) -> list[GradedObservation]:
+def _upgrade_fever(
+    graded: list[GradedObservation], term: CTerm, match: Match | None, rows: _Rows
+) -> list[GradedObservation]:
     """Fever grade 4 replaces the reading's grade 3 row (same event, same term); basis names both readings."""
     if match is None:
         return graded
     out = []
     for row in graded:
         if row.ctcae_term == term.term and row.grade is not None and row.grade < match.grade:
-            row = row.model_copy(update={
-                "grade": match.grade, "criterion": f"{term.criterion_prefix}{match.grade}", "basis": match.basis,
-                "treatment_emergent": rows.after_first_infusion(row.occurred_at)
-                and match.grade > (row.baseline_grade or 0),
-            })
+            row = row.model_copy(
+                update={
+                    "grade": match.grade,
+                    "criterion": f"{term.criterion_prefix}{match.grade}",
+                    "basis": match.basis,
+                    "treatment_emergent": rows.after_first_infusion(row.occurred_at)
+                    and match.grade > (row.baseline_grade or 0),
+                }
+            )
         out.append(row)
     return out
 
@@ -251,11 +338,15 @@ def grade_example(crit: Criteria, entry_id: str, example: Example) -> Outcome:
         x, lln, uln = convert(raw, conv), _converted(example.lln, conv), _converted(example.uln, conv)
     base: Base | None = None
     if example.baseline is not None:
-        base = baseline(convert(example.baseline, conv), _converted(example.baseline_lln, conv),
-                        _converted(example.baseline_uln, conv), "example-baseline", term.unit)
+        base = baseline(
+            convert(example.baseline, conv),
+            _converted(example.baseline_lln, conv),
+            _converted(example.baseline_uln, conv),
+            "example-baseline",
+            term.unit,
+        )
     note = ""
     if term.correction is not None and example.albumin is not None:
         x = sig15(x + shift_in(crit.units.exact[term.test][term.unit] if own is not None else None, example.albumin))
         note = f"corrected with albumin {fmt(example.albumin)} g/L"
     return grade_term(term, Inputs(x, lln, uln, note), base)
-

@@ -56,9 +56,14 @@ PRINTABLE_RULE = (
     "and no leading or trailing space"
 )
 _CATEGORY = {
-    "Cc": "a control character", "Cf": "a format character (byte order mark, zero-width or bidirectional "
-    "control)", "Cs": "a surrogate", "Co": "a private-use character", "Cn": "an unassigned character",
-    "Zl": "a line separator", "Zp": "a paragraph separator", "Zs": "a space",
+    "Cc": "a control character",
+    "Cf": "a format character (byte order mark, zero-width or bidirectional control)",
+    "Cs": "a surrogate",
+    "Co": "a private-use character",
+    "Cn": "an unassigned character",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+    "Zs": "a space",
 }
 ISO_START_PATTERN = r"^\d{4}-\d{2}-\d{2}"
 """JSON input of a timestamp is text starting with an ISO date (a number, or digits only, is an epoch)."""

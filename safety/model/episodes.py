@@ -20,9 +20,7 @@ class Episode(BaseModel):
     """One open episode of a (kind, term): its highest grade and the tests currently at/above the threshold."""
 
     max_grade: int = 0
-    open_tests: dict[str, datetime] = Field(
-        default_factory=dict
-    )  # test -> occurred_at of its latest high value
+    open_tests: dict[str, datetime] = Field(default_factory=dict)  # test -> occurred_at of its latest high value
     alerted: dict[str, int] = Field(default_factory=dict)  # event_id -> grade of each alert raised in it
 
 

@@ -45,7 +45,6 @@ from safety.vocab import Causality, Seriousness
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 
 
-
 EventId = Annotated[str, Field(min_length=1, max_length=MAX_EVENT_ID_CHARS, pattern=PRINTABLE_PATTERN)]
 Identifier = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=PRINTABLE_PATTERN)]
 """An identifier is printable (parsing.py names the offending character): a byte order mark or a bidirectional
@@ -153,8 +152,12 @@ class _Observation(EventBase):
             return Measured(number)
         if type(raw) is int or type(raw) is float:
             quantity(raw, raw)  # raises: outside the bounds
-        if isinstance(raw, (list, tuple)) and len(raw) == 2 and (raw[1] is None or isinstance(raw[1], str)) \
-                and raw[1] in _MEASURED_COMPARATORS:
+        if (
+            isinstance(raw, (list, tuple))
+            and len(raw) == 2
+            and (raw[1] is None or isinstance(raw[1], str))
+            and raw[1] in _MEASURED_COMPARATORS
+        ):
             measured = Measured(parse_measured(raw[0]).number, raw[1])  # a Measured round-tripped through JSON
         else:
             measured = parse_measured(raw)
@@ -238,5 +241,13 @@ Event = Annotated[
     Field(discriminator="type"),
 ]
 EVENT_TYPES: tuple[str, ...] = (
-    "enrollment", "infusion", "lab", "vital", "ecg", "adverse_event", "transfusion", "death", "end_of_study",
+    "enrollment",
+    "infusion",
+    "lab",
+    "vital",
+    "ecg",
+    "adverse_event",
+    "transfusion",
+    "death",
+    "end_of_study",
 )

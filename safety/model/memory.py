@@ -90,9 +90,7 @@ class RuleMemory(BaseModel):
     dlt4_pending: dict[str, Pending] = Field(default_factory=dict)
     dlt4_confirmed: dict[str, Confirmed] = Field(default_factory=dict)
     dlt4_baselines: dict[str, list[BaselineValue]] = Field(default_factory=dict)
-    liver: dict[str, list[LiverValue]] = Field(
-        default_factory=dict
-    )  # "transaminase", "bilirubin", "alp_high"
+    liver: dict[str, list[LiverValue]] = Field(default_factory=dict)  # "transaminase", "bilirubin", "alp_high"
     liver_latest: dict[str, LiverLatest] = Field(default_factory=dict)
     hys_episode: str | None = None  # key of the HYS_LAW alert of the open episode
     sae_days: dict[str, int | None] = Field(default_factory=dict)  # AE/death event_id -> onset study day

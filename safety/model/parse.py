@@ -61,8 +61,11 @@ def _describe(err: Any, event_type: str | None) -> str:
 def parse_event(raw: bytes | str, tz: tzinfo = DEFAULT_TZ, line: int | None = None) -> Event | Rejection:
     """One JSON line -> Event | Rejection (never raises; the bounds a value must keep are in safety/model/bounds.py)."""
     if len(raw) > _MAY_BE_TOO_LONG and _size(raw) > MAX_LINE_BYTES:
-        return Rejection(reason=f"(line): {_size(raw)} bytes, more than the {MAX_LINE_BYTES} allowed for one event",
-                         raw=_text(raw), line=line)
+        return Rejection(
+            reason=f"(line): {_size(raw)} bytes, more than the {MAX_LINE_BYTES} allowed for one event",
+            raw=_text(raw),
+            line=line,
+        )
     try:
         event: Event = _VALIDATE_JSON(raw, context={"tz": tz})
         return event

@@ -45,9 +45,16 @@ class Reading(BaseModel):
 def reading_of(obs: Lab | Vital | Ecg) -> Reading:
     """A validated observation as a baseline candidate (only labs carry a range)."""
     lab = obs if isinstance(obs, Lab) else None
-    return Reading(event_id=obs.event_id, test=obs.test, value=obs.value.number, comparator=obs.value.comparator,
-                   unit=obs.unit, ref_low=lab.ref_low if lab else None, ref_high=lab.ref_high if lab else None,
-                   occurred_at=obs.occurred_at)
+    return Reading(
+        event_id=obs.event_id,
+        test=obs.test,
+        value=obs.value.number,
+        comparator=obs.value.comparator,
+        unit=obs.unit,
+        ref_low=lab.ref_low if lab else None,
+        ref_high=lab.ref_high if lab else None,
+        occurred_at=obs.occurred_at,
+    )
 
 
 @dataclass(frozen=True, slots=True)

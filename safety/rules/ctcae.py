@@ -37,14 +37,21 @@ from safety.vocab import Category
 Op = Literal["lt", "le", "gt", "ge"]
 Ref = Literal["abs", "lln", "uln", "baseline"]
 Applies = Literal[
-    "always", "baseline_any", "baseline_above_uln", "baseline_not_above_uln", "baseline_below_lln",
+    "always",
+    "baseline_any",
+    "baseline_above_uln",
+    "baseline_not_above_uln",
+    "baseline_below_lln",
     "baseline_not_below_lln",
 ]
 Measure = Literal["value", "increase_from_baseline", "pct_decrease_from_baseline"]
 Correction = Literal["albumin_corrected_calcium"]
 
 COMPARATORS: Final[dict[str, Callable[[float, float], bool]]] = {
-    "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
 }
 _SYMBOL: Final = {"lt": "<", "le": "<=", "gt": ">", "ge": ""}
 _HIGH_OPS: Final = frozenset({"gt", "ge"})
@@ -223,16 +230,30 @@ class CSet:
         self.applies = applies
         self.measure = measure
         self.bands = bands
-        self.needs_baseline = applies != "always" and applies not in ("baseline_not_above_uln",
-                                                                      "baseline_not_below_lln")
+        self.needs_baseline = applies != "always" and applies not in (
+            "baseline_not_above_uln",
+            "baseline_not_below_lln",
+        )
         self.cites_baseline = self.needs_baseline or any(b.of == "baseline" for b in bands)
 
 
 class CTerm:
     """A term entry compiled: ``criterion_prefix`` + grade is the ``criterion`` field of every row."""
 
-    __slots__ = ("id", "test", "term", "category", "correction", "sets", "criterion_prefix", "normal_label",
-                 "uses_baseline", "reads_baseline", "unit", "by_unit")
+    __slots__ = (
+        "id",
+        "test",
+        "term",
+        "category",
+        "correction",
+        "sets",
+        "criterion_prefix",
+        "normal_label",
+        "uses_baseline",
+        "reads_baseline",
+        "unit",
+        "by_unit",
+    )
 
     def __init__(self, entry: TermEntry, prefix: str, sets: tuple[CSet, ...], unit: str) -> None:
         self.unit = unit  # the unit the bands are read in (the SI unit, or one of bands_by_unit)
@@ -245,14 +266,22 @@ class CTerm:
         self.correction = entry.correction
         self.sets = sets
         self.criterion_prefix = f"{prefix}/{entry.id}/"
-        mildest = min((b for s in sets if s.applies in ("always", "baseline_not_above_uln",
-                                                         "baseline_not_below_lln") for b in s.bands),
-                      key=lambda b: b.grade, default=None)
+        mildest = min(
+            (
+                b
+                for s in sets
+                if s.applies in ("always", "baseline_not_above_uln", "baseline_not_below_lln")
+                for b in s.bands
+            ),
+            key=lambda b: b.grade,
+            default=None,
+        )
         self.normal_label = f"not {mildest.label}" if mildest else "no band met"
         self.uses_baseline = any(s.applies != "always" for s in sets)
         # Whether the grade can depend on the baseline at all (condition, measure or threshold).
         self.reads_baseline = self.uses_baseline or any(
-            s.measure != "value" or any(b.of == "baseline" for b in s.bands) for s in sets)
+            s.measure != "value" or any(b.of == "baseline" for b in s.bands) for s in sets
+        )
 
 
 class CUnit:
@@ -321,7 +350,8 @@ class Vocabulary:
         self.names: frozenset[str] = frozenset(own.values())
         self.aliases: dict[str, str] = {
             name: own[concept]
-            for other, names in by_version.items() if other != version
+            for other, names in by_version.items()
+            if other != version
             for concept, name in names.items()
             if concept in own and name not in self.names
         }
@@ -336,9 +366,17 @@ class Criteria:
     (``sources``, in the order they are hashed into ``rules_version``); and the term names rules may use
     (``vocabulary``)."""
 
-    def __init__(self, version: str, prefix: str, entries: tuple[TermEntry, ...], units: UnitTable,
-                 composites: Composites, sources: tuple[Document, ...], assume_worst_clinical: bool,
-                 vocabulary: Vocabulary) -> None:
+    def __init__(
+        self,
+        version: str,
+        prefix: str,
+        entries: tuple[TermEntry, ...],
+        units: UnitTable,
+        composites: Composites,
+        sources: tuple[Document, ...],
+        assume_worst_clinical: bool,
+        vocabulary: Vocabulary,
+    ) -> None:
         self.version = version
         self.vocabulary = vocabulary
         self.prefix = prefix
@@ -365,7 +403,8 @@ class Criteria:
         # test -> its grading table, for every test an observation of which grading reads
         self.tables: dict[str, GradingTable] = {
             test: GradingTable(test, units, self.by_test.get(test, ()), test in self.composite_tests)
-            for test in sorted({*self.by_test, *self.composite_tests}) if test in units.si
+            for test in sorted({*self.by_test, *self.composite_tests})
+            if test in units.si
         }
         # tests whose baseline grade needs the albumin of its draw (albumin-corrected calcium)
         self.corrected_tests: frozenset[str] = frozenset(t for t, table in self.tables.items() if table.corrected)
@@ -378,8 +417,7 @@ class Criteria:
         self.term_by_folded: dict[str, str] = {" ".join(k.split()).casefold(): v for k, v in spellings.items()}
 
     def __repr__(self) -> str:
-        return (f"Criteria(version={self.version!r}, terms={len(self.entries)}, "
-                f"worst={self.assume_worst_clinical})")
+        return f"Criteria(version={self.version!r}, terms={len(self.entries)}, worst={self.assume_worst_clinical})"
 
 
 # ------------------------------------------------------------------------------------------------- labels
@@ -426,8 +464,10 @@ def _document(documents: Mapping[str, Document], file: str, needed_by: str) -> D
     """The document of ``file`` in the rules directory (``documents``, by file name)."""
     document = documents.get(file)
     if document is None:
-        raise RuleFileError(f"{file}: not in the rules directory ({needed_by} needs it); restore the file or point "
-                            f"the service at a rules directory that has it")
+        raise RuleFileError(
+            f"{file}: not in the rules directory ({needed_by} needs it); restore the file or point "
+            f"the service at a rules directory that has it"
+        )
     return document
 
 
@@ -463,8 +503,7 @@ def _check_entry(entry: TermEntry, where: str) -> None:
             raise RuleFileError(f"{where}: {entry.id} set {bset.name!r}: mixes 'lt/le' and 'gt/ge' bands")
         grades = [b.grade for b in bset.bands]
         if grades != sorted(grades, reverse=True):
-            raise RuleFileError(f"{where}: {entry.id} set {bset.name!r}: bands must be listed worst grade "
-                                "first")
+            raise RuleFileError(f"{where}: {entry.id} set {bset.name!r}: bands must be listed worst grade first")
         for band in bset.bands:
             _check_band(entry, band, where)
         _check_monotonic(entry, bset, where)
@@ -475,8 +514,7 @@ def _check_band(entry: TermEntry, band: Band, where: str) -> None:
         return
     lower, upper = (band.value, band.to) if band.op in _HIGH_OPS else (band.to, band.value)
     if lower > upper:
-        raise RuleFileError(f"{where}: {entry.id} grade {band.grade}: lower {_num(lower)} > upper "
-                            f"{_num(upper)}")
+        raise RuleFileError(f"{where}: {entry.id} grade {band.grade}: lower {_num(lower)} > upper {_num(upper)}")
 
 
 def _check_monotonic(entry: TermEntry, bset: BandSet, where: str) -> None:
@@ -500,8 +538,11 @@ def _compile_sets(band_sets: list[BandSet], worst: bool, unit: str) -> tuple[CSe
     for bset in band_sets:
         if bset.assume_worst is not None and bset.assume_worst != worst:
             continue
-        bands = tuple(CBand(b, band_label(b, bset.measure, unit)) for b in bset.bands
-                      if b.assume_worst is None or b.assume_worst == worst)
+        bands = tuple(
+            CBand(b, band_label(b, bset.measure, unit))
+            for b in bset.bands
+            if b.assume_worst is None or b.assume_worst == worst
+        )
         if bands:
             sets.append(CSet(bset.name, bset.applies, bset.measure, bands))
     return tuple(sets)
@@ -534,25 +575,39 @@ def _check_unit_bands(entry: TermEntry, units: UnitTable, where: str) -> None:
             raise RuleFileError(f"{at}: {len(band_sets)} sets, the SI bands have {len(entry.sets)}")
         for mine, ref in zip(band_sets, entry.sets, strict=True):
             if (mine.name, mine.applies, mine.measure, mine.assume_worst) != (
-                    ref.name, ref.applies, ref.measure, ref.assume_worst):
-                raise RuleFileError(f"{at}: set {mine.name!r} does not match SI set {ref.name!r} "
-                                    "(name, applies, measure and assume_worst must be the same)")
+                ref.name,
+                ref.applies,
+                ref.measure,
+                ref.assume_worst,
+            ):
+                raise RuleFileError(
+                    f"{at}: set {mine.name!r} does not match SI set {ref.name!r} "
+                    "(name, applies, measure and assume_worst must be the same)"
+                )
             if mine.applies != "always" or mine.measure != "value":
-                raise RuleFileError(f"{at}: set {mine.name!r}: only sets that read the value alone (applies "
-                                    "always, measure value) can have bands in another unit")
+                raise RuleFileError(
+                    f"{at}: set {mine.name!r}: only sets that read the value alone (applies "
+                    "always, measure value) can have bands in another unit"
+                )
             if len(mine.bands) != len(ref.bands):
-                raise RuleFileError(f"{at}: set {mine.name!r} has {len(mine.bands)} bands, the SI set "
-                                    f"{len(ref.bands)}")
+                raise RuleFileError(f"{at}: set {mine.name!r} has {len(mine.bands)} bands, the SI set {len(ref.bands)}")
             for band, sib in zip(mine.bands, ref.bands, strict=True):
                 _check_unit_band(at, band, sib, conv)
 
 
 def _check_unit_band(at: str, band: Band, sib: Band, conv: CUnit) -> None:
     same = (band.grade, band.op, band.of, band.to_of, band.assume_worst) == (
-        sib.grade, sib.op, sib.of, sib.to_of, sib.assume_worst)
+        sib.grade,
+        sib.op,
+        sib.of,
+        sib.to_of,
+        sib.assume_worst,
+    )
     if not same or (band.to is None) != (sib.to is None):
-        raise RuleFileError(f"{at}: grade {band.grade} is not the SI grade {sib.grade} band restated "
-                            "(grade, op, of, to, to_of and assume_worst must correspond)")
+        raise RuleFileError(
+            f"{at}: grade {band.grade} is not the SI grade {sib.grade} band restated "
+            "(grade, op, of, to, to_of and assume_worst must correspond)"
+        )
     if band.of == "baseline":
         raise RuleFileError(f"{at}: grade {band.grade}: a multiple of baseline cannot have bands by unit")
     pairs: list[tuple[float, float, str]] = [(band.value, sib.value, band.of)]
@@ -565,12 +620,15 @@ def _check_unit_band(at: str, band: Band, sib: Band, conv: CUnit) -> None:
             converted = (printed - conv.offset) * conv.factor / conv.divisor
             ok = abs(converted - si_value) <= UNIT_BANDS_TOLERANCE * abs(si_value)
         if not ok:
-            raise RuleFileError(f"{at}: grade {band.grade}: threshold {_num(printed)} does not restate the SI "
-                                f"threshold {_num(si_value)}; check the value and its unit")
+            raise RuleFileError(
+                f"{at}: grade {band.grade}: threshold {_num(printed)} does not restate the SI "
+                f"threshold {_num(si_value)}; check the value and its unit"
+            )
 
 
-def _load_file(file: str, documents: Mapping[str, Document], needed_by: str,
-               seen: list[Document]) -> tuple[CriteriaFile, list[TermEntry], Composites]:
+def _load_file(
+    file: str, documents: Mapping[str, Document], needed_by: str, seen: list[Document]
+) -> tuple[CriteriaFile, list[TermEntry], Composites]:
     document = _document(documents, file, needed_by)
     where = document.name
     if document in seen:
@@ -611,8 +669,7 @@ def build_units(document: Document) -> UnitTable:
         for unit, d in spec.units.items():
             key = unit.strip().casefold()
             if key in folded and folded[key] != d:
-                raise RuleFileError(f"{where}: {test} unit {unit!r}: differs from another spelling of the "
-                                    "same unit")
+                raise RuleFileError(f"{where}: {test} unit {unit!r}: differs from another spelling of the same unit")
             if d.factor <= 0 or d.divisor <= 0:
                 raise RuleFileError(f"{where}: {test} unit {unit!r}: factor and divisor must be > 0")
             folded[key] = d
@@ -676,8 +733,9 @@ def build_criteria(version: str, documents: Mapping[str, Document], assume_worst
             raise RuleFileError(f"{where}: {entry.id}: test {entry.test!r} has no entry in units.yaml")
         _check_unit_bands(entry, units, where)
     if composites.sustained_fever and composites.sustained_fever.entry not in {e.id for e in entries}:
-        raise RuleFileError(f"{where}: composites.sustained_fever.entry: no term id "
-                            f"{composites.sustained_fever.entry!r}")
+        raise RuleFileError(
+            f"{where}: composites.sustained_fever.entry: no term id {composites.sustained_fever.entry!r}"
+        )
     terms_document = _document(documents, TERMS_FILE, needed_by)
     vocabulary = build_vocabulary(version, terms_document)
     graded = [(e.id, e.term) for e in entries]
@@ -685,8 +743,9 @@ def build_criteria(version: str, documents: Mapping[str, Document], assume_worst
         graded.append((composites.febrile_neutropenia.id, composites.febrile_neutropenia.term))
     for ident, term in graded:
         if term not in vocabulary.names:
-            raise RuleFileError(f"{where}: {ident}: term {term!r} is not a CTCAE v{version} term in {TERMS_FILE}; "
-                                "add it there or correct the spelling")
+            raise RuleFileError(
+                f"{where}: {ident}: term {term!r} is not a CTCAE v{version} term in {TERMS_FILE}; "
+                "add it there or correct the spelling"
+            )
     sources = (*reversed(seen), units_document, terms_document)
-    return Criteria(version, data.prefix, tuple(entries), units, composites, sources, assume_worst_clinical,
-                    vocabulary)
+    return Criteria(version, data.prefix, tuple(entries), units, composites, sources, assume_worst_clinical, vocabulary)

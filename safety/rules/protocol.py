@@ -203,16 +203,20 @@ class Protocol(_Strict):
     @model_validator(mode="after")
     def _dlt_priority_names_each_rule_once(self) -> Protocol:
         if sorted(self.dlt.priority) != sorted(DLT_RULES):
-            raise ValueError(f"dlt.priority: expected each of {', '.join(DLT_RULES)} exactly once, "
-                             f"got {', '.join(self.dlt.priority) or 'nothing'}")
+            raise ValueError(
+                f"dlt.priority: expected each of {', '.join(DLT_RULES)} exactly once, "
+                f"got {', '.join(self.dlt.priority) or 'nothing'}"
+            )
         return self
 
     @model_validator(mode="after")
     def _regulatory_clocks_exist(self) -> Protocol:
         missing = [name for name in REQUIRED_CLOCKS if name not in self.clocks]
         if missing:
-            raise ValueError(f"clocks: no clock for {', '.join(missing)}; the regulatory reports need them "
-                             "(e.g. SAE: {hours: 24, what: report to the ethics committee})")
+            raise ValueError(
+                f"clocks: no clock for {', '.join(missing)}; the regulatory reports need them "
+                "(e.g. SAE: {hours: 24, what: report to the ethics committee})"
+            )
         return self
 
     @model_validator(mode="after")
@@ -229,9 +233,11 @@ class Protocol(_Strict):
         pattern = self.subject_code_pattern
         if pattern is None or pattern.fullmatch(subject_id):
             return None
-        return (f"subject_id: does not match subject_code_pattern {pattern.pattern} of study {self.study_id} "
-                "(the value is withheld: it may be an identifier); send the pseudonymous subject code, never a name "
-                "or a phone number")
+        return (
+            f"subject_id: does not match subject_code_pattern {pattern.pattern} of study {self.study_id} "
+            "(the value is withheld: it may be an identifier); send the pseudonymous subject code, never a name "
+            "or a phone number"
+        )
 
     def recipients_of(self, kind: str) -> list[Role]:
         """The roles an alert of ``kind`` goes to: the study file's ``recipients``, else the heartbeat's defaults
@@ -304,18 +310,25 @@ def check_against_criteria(protocol: Protocol, criteria: Criteria, where: str) -
     vocabulary = criteria.vocabulary
     problems: list[str] = []
     dlt = protocol.dlt
-    for key, terms in (("dlt.dlt1.terms", dlt.dlt1.terms), ("dlt.dlt2.hematologic_terms", dlt.dlt2.hematologic_terms),
-                       ("dlt.dlt3.terms", dlt.dlt3.terms)):
+    for key, terms in (
+        ("dlt.dlt1.terms", dlt.dlt1.terms),
+        ("dlt.dlt2.hematologic_terms", dlt.dlt2.hematologic_terms),
+        ("dlt.dlt3.terms", dlt.dlt3.terms),
+    ):
         for i, term in enumerate(terms):
             if vocabulary.lookup(term) is None:
                 choices = vocabulary.names | vocabulary.aliases.keys()
-                problems.append(f"{key}[{i}]: {term!r} is not a CTCAE v{criteria.version} term of "
-                                f"rules/ctcae_terms.yaml{did_you_mean(term, choices)}")
+                problems.append(
+                    f"{key}[{i}]: {term!r} is not a CTCAE v{criteria.version} term of "
+                    f"rules/ctcae_terms.yaml{did_you_mean(term, choices)}"
+                )
     graded = criteria.by_test.keys()
     for i, test in enumerate(dlt.dlt4.tests):
         if test not in graded:
-            problems.append(f"dlt.dlt4.tests[{i}]: {test!r} is not a test CTCAE v{criteria.version} grades"
-                            f"{did_you_mean(test, graded)}")
+            problems.append(
+                f"dlt.dlt4.tests[{i}]: {test!r} is not a test CTCAE v{criteria.version} grades"
+                f"{did_you_mean(test, graded)}"
+            )
     hys = protocol.hys_law
     known = criteria.units.si.keys()
     tests = [(f"hys_law.transaminase_tests[{i}]", t) for i, t in enumerate(hys.transaminase_tests)]

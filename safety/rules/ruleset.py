@@ -34,8 +34,10 @@ class AlertGate:
     @classmethod
     def of(cls, protocol: Protocol) -> AlertGate:
         hys = protocol.hys_law
-        return cls(frozenset((*protocol.dlt.dlt4.tests, *hys.transaminase_tests, hys.bilirubin_test, hys.alp_test)),
-                   min(protocol.suspected_dlt.min_grade, protocol.potential_sae.min_grade))
+        return cls(
+            frozenset((*protocol.dlt.dlt4.tests, *hys.transaminase_tests, hys.bilirubin_test, hys.alp_test)),
+            min(protocol.suspected_dlt.min_grade, protocol.potential_sae.min_grade),
+        )
 
 
 @dataclass(frozen=True)
@@ -94,8 +96,10 @@ class RuleBook:
                 raise RuleFileError(f"study {study_id} has two rules files; keep one rules/studies/{study_id}.yaml")
             clash = next((known for known in book if known.casefold() == study_id.casefold()), None)
             if clash is not None:  # apprise lower-cases recipient tags (<study_id>:pi): ids must differ in case
-                raise RuleFileError(f"studies {clash} and {study_id} differ only in letter case; recipient tags "
-                                    "could not tell them apart, rename one")
+                raise RuleFileError(
+                    f"studies {clash} and {study_id} differ only in letter case; recipient tags "
+                    "could not tell them apart, rename one"
+                )
             book[study_id] = rules
         if not book:
             raise RuleFileError("no study rules: add rules/studies/<study_id>.yaml")
@@ -111,8 +115,10 @@ class RuleBook:
     def unknown_study(self, study_id: str) -> str:
         """The rejection reason for an event of a study this deployment has no rules for."""
         known = ", ".join(self.studies)
-        return (f"study_id: unknown study {study_id!r}; this deployment knows {known} (rules/studies/<study_id>.yaml);"
-                " an event is graded only under its own study's rules, add that study's rules file or fix study_id")
+        return (
+            f"study_id: unknown study {study_id!r}; this deployment knows {known} (rules/studies/<study_id>.yaml);"
+            " an event is graded only under its own study's rules, add that study's rules file or fix study_id"
+        )
 
 
 def build_rulebook(studies: Iterable[Document], rules: Mapping[str, Document]) -> RuleBook:

@@ -69,8 +69,9 @@ class Schedule(_Strict):
     def _sane(self) -> Schedule:
         for name in self.groups:
             if not _GROUP_NAME.match(name):
-                raise ValueError(f"groups: {name!r} is not a group name (lower case letters, digits and _, "
-                                 "e.g. blood_routine)")
+                raise ValueError(
+                    f"groups: {name!r} is not a group name (lower case letters, digits and _, e.g. blood_routine)"
+                )
         bands = [band.through_day for band in self.windows]
         for before, after in zip(bands, bands[1:], strict=False):
             if after <= before:
@@ -78,8 +79,10 @@ class Schedule(_Strict):
         for name, group in self.groups.items():
             late = [day for day in group.days if day > bands[-1]]
             if late:
-                raise ValueError(f"groups.{name}.days: day {late[0]} is after the last window band (through_day "
-                                 f"{bands[-1]}); add a band that covers it")
+                raise ValueError(
+                    f"groups.{name}.days: day {late[0]} is after the last window band (through_day "
+                    f"{bands[-1]}); add a band that covers it"
+                )
         return self
 
     def window(self, day: int) -> tuple[int, int]:
@@ -99,9 +102,13 @@ class Schedule(_Strict):
         from safety.rules.protocol import did_you_mean
 
         known = {*known_tests, *UNGRADED_VITALS}
-        return [f"schedule.groups.{name}.tests[{i}]: {test!r} is not a test code of the criteria or of "
-                f"rules/units.yaml{did_you_mean(test, known)}"
-                for name, group in self.groups.items() for i, test in enumerate(group.tests) if test not in known]
+        return [
+            f"schedule.groups.{name}.tests[{i}]: {test!r} is not a test code of the criteria or of "
+            f"rules/units.yaml{did_you_mean(test, known)}"
+            for name, group in self.groups.items()
+            for i, test in enumerate(group.tests)
+            if test not in known
+        ]
 
 
 DEFAULT_SCHEDULE: Final = Schedule(
@@ -109,10 +116,12 @@ DEFAULT_SCHEDULE: Final = Schedule(
     silence_limit_hours=24,
     windows=[WindowBand(through_day=28, days=1), WindowBand(through_day=365, days=7)],
     groups={
-        "blood_routine": TestGroup(tests=["NEUT", "PLAT", "HGB", "WBC"],
-                                   days=[1, 3, 7, 14, 21, 28, 60, 90, 180, 270, 365]),
-        "biochemistry": TestGroup(tests=["ALT", "AST", "BILI", "CREAT", "K", "SODIUM", "ALB"],
-                                  days=[1, 7, 28, 90, 180, 365]),
+        "blood_routine": TestGroup(
+            tests=["NEUT", "PLAT", "HGB", "WBC"], days=[1, 3, 7, 14, 21, 28, 60, 90, 180, 270, 365]
+        ),
+        "biochemistry": TestGroup(
+            tests=["ALT", "AST", "BILI", "CREAT", "K", "SODIUM", "ALB"], days=[1, 7, 28, 90, 180, 365]
+        ),
         "coagulation": TestGroup(tests=["INR", "APTT", "FIBRINO"], days=[1, 7, 28]),
         "ecg": TestGroup(tests=["QTCF"], days=[1, 28, 365]),
         "vital_signs": TestGroup(tests=["TEMP", "SYSBP", "PULSE", "OXYSAT"], days=[0, 1, 7, 28]),

@@ -53,8 +53,9 @@ def unit_of(table: GradingTable, unit: str | None) -> CUnit | Ungradable:
     return _resolve(table.test, unit, table.exact, table.folded, table.allow_missing, table.si)
 
 
-def _resolve(test: str, unit: str | None, exact: dict[str, CUnit], folded: dict[str, CUnit], allow_missing: bool,
-             si: str) -> CUnit | Ungradable:
+def _resolve(
+    test: str, unit: str | None, exact: dict[str, CUnit], folded: dict[str, CUnit], allow_missing: bool, si: str
+) -> CUnit | Ungradable:
     if unit is None or not unit.strip():
         if allow_missing:
             return exact[si]

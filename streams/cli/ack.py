@@ -43,37 +43,57 @@ def _refusal(exc: urllib.error.HTTPError) -> str:
 )
 @click.argument("alert_id")
 @click.option("--who", required=True, help="your name or staff code; it is recorded with the acknowledgement")
-@click.option("--conclusion", default=None,
-              help="what you concluded about the alert (required unless you pass --ethics-submitted)")
-@click.option("--causality", type=click.Choice(CAUSALITIES), default=None,
-              help="your assessment of whether the study treatment caused the event")
-@click.option("--ethics-submitted", is_flag=True,
-              help="mark the alert's ethics committee report as submitted instead of acknowledging the alert")
+@click.option(
+    "--conclusion",
+    default=None,
+    help="what you concluded about the alert (required unless you pass --ethics-submitted)",
+)
+@click.option(
+    "--causality",
+    type=click.Choice(CAUSALITIES),
+    default=None,
+    help="your assessment of whether the study treatment caused the event",
+)
+@click.option(
+    "--ethics-submitted",
+    is_flag=True,
+    help="mark the alert's ethics committee report as submitted instead of acknowledging the alert",
+)
 @click.option("--reference", default=None, help="the reference of the ethics submission (with --ethics-submitted)")
-@click.option("--url", default=None, metavar="URL",
-              help=f"the worker's web address, as `safety demo --serve` prints it (default: {DEFAULT_URL}; set "
-                   "SAFETY_PUBLIC_URL to change it)")
-@click.option("--token", default=None, metavar="TOKEN",
-              help="your role's token (default: SAFETY_ACK_TOKEN); `safety demo --serve` prints one in its page links")
+@click.option(
+    "--url",
+    default=None,
+    metavar="URL",
+    help=f"the worker's web address, as `safety demo --serve` prints it (default: {DEFAULT_URL}; set "
+    "SAFETY_PUBLIC_URL to change it)",
+)
+@click.option(
+    "--token",
+    default=None,
+    metavar="TOKEN",
+    help="your role's token (default: SAFETY_ACK_TOKEN); `safety demo --serve` prints one in its page links",
+)
 def ack_command(
-    alert_id: str, who: str, conclusion: str | None, causality: str | None, ethics_submitted: bool,
-    reference: str | None, url: str | None, token: str | None,
+    alert_id: str,
+    who: str,
+    conclusion: str | None,
+    causality: str | None,
+    ethics_submitted: bool,
+    reference: str | None,
+    url: str | None,
+    token: str | None,
 ) -> int:
     settings = Settings.load()
     url = url or settings.web.public_url or DEFAULT_URL
     token = token or (settings.auth.ack_token.get_secret_value() if settings.auth.ack_token else None)
     if not token:
-        print(
-            "safety ack: no token; pass --token or set SAFETY_ACK_TOKEN to your role's token", file=sys.stderr
-        )
+        print("safety ack: no token; pass --token or set SAFETY_ACK_TOKEN to your role's token", file=sys.stderr)
         return 2
     if ethics_submitted:
         path, body = "ethics-submitted", {"who": who, "reference": reference}
     else:
         if not conclusion:
-            print(
-                "safety ack: --conclusion is required (what you concluded about the alert)", file=sys.stderr
-            )
+            print("safety ack: --conclusion is required (what you concluded about the alert)", file=sys.stderr)
             return 2
         path, body = "ack", {"who": who, "conclusion": conclusion, "causality": causality}
     request = urllib.request.Request(

@@ -95,6 +95,7 @@ def export_command(start: str, end: str, out: Path, bootstrap: str | None) -> in
     settings = Settings.load(kafka={"bootstrap": bootstrap} if bootstrap else {})
     records = in_period(read_topic(settings), *period)
     as_csv, as_json = write(records, out)
-    click.echo(f"{len(records)} audit records from {period[0].isoformat()} to {period[1].isoformat()}: "
-               f"{as_csv}, {as_json}")
+    click.echo(
+        f"{len(records)} audit records from {period[0].isoformat()} to {period[1].isoformat()}: {as_csv}, {as_json}"
+    )
     return 0

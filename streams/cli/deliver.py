@@ -29,8 +29,9 @@ from streams.settings import Settings, reveal
 from streams.worker.delivery import Dispatcher, FileLedger, LinkMaker, utc_now
 
 
-async def _run(alerts: Path, outbox: Path, config: Path | None, rules_path: Path | None, *, sweep: bool,
-               wait: float) -> int:
+async def _run(
+    alerts: Path, outbox: Path, config: Path | None, rules_path: Path | None, *, sweep: bool, wait: float
+) -> int:
     updates: dict[str, object] = {"outbox_dir": outbox}
     if config is not None:
         updates["notify_config"] = config
@@ -41,7 +42,9 @@ async def _run(alerts: Path, outbox: Path, config: Path | None, rules_path: Path
     notifier = load_notifier(settings.delivery, required_study_tags(studies), studies=list(rules.studies))
     store = FileLedger(outbox / "ledger.jsonl")
     links = LinkMaker(
-        settings.web.public_url, reveal(settings.auth.link_secret), timedelta(hours=settings.auth.link_ttl_hours),
+        settings.web.public_url,
+        reveal(settings.auth.link_secret),
+        timedelta(hours=settings.auth.link_ttl_hours),
         utc_now,
     )
     dispatcher = Dispatcher(
@@ -98,19 +101,36 @@ async def _run(alerts: Path, outbox: Path, config: Path | None, rules_path: Path
     "still pending. Without a channel configuration, messages go to the console and OUTBOX/outbox.jsonl.",
 )
 @click.option("--alerts", type=click.Path(path_type=Path), required=True, help="the alerts.jsonl file to deliver")
-@click.option("--outbox", type=click.Path(path_type=Path), required=True,
-              help="folder for the delivery ledger (ledger.jsonl) and the local outbox; created if missing")
-@click.option("--config", type=click.Path(path_type=Path), default=None,
-              help="apprise YAML file of the channels (default: SAFETY_NOTIFY_CONFIG; start from "
-                   "deploy/apprise.example.yml)")
-@click.option("--rules", type=click.Path(path_type=Path), default=None,
-              help="a study rules file or a directory of them, for recipients and escalation (default: every study "
-                   "in rules/studies)")
-@click.option("--no-sweep", is_flag=True,
-              help="do not run the retries and escalations that are due once the alerts are delivered")
-@click.option("--wait", type=click.FloatRange(min=0), default=1200.0, show_default=False,
-              help="seconds to keep retrying until every delivery is final (default 1200, the default retry window); "
-                   "a serious alert still owed after it makes the exit status 1")
+@click.option(
+    "--outbox",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="folder for the delivery ledger (ledger.jsonl) and the local outbox; created if missing",
+)
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="apprise YAML file of the channels (default: SAFETY_NOTIFY_CONFIG; start from deploy/apprise.example.yml)",
+)
+@click.option(
+    "--rules",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="a study rules file or a directory of them, for recipients and escalation (default: every study "
+    "in rules/studies)",
+)
+@click.option(
+    "--no-sweep", is_flag=True, help="do not run the retries and escalations that are due once the alerts are delivered"
+)
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=1200.0,
+    show_default=False,
+    help="seconds to keep retrying until every delivery is final (default 1200, the default retry window); "
+    "a serious alert still owed after it makes the exit status 1",
+)
 def deliver_command(
     alerts: Path, outbox: Path, config: Path | None, rules: Path | None, no_sweep: bool, wait: float
 ) -> int:

@@ -35,8 +35,10 @@ def document_constants(rules: RuleSet, folder: Path | None = None) -> DocumentCo
             raise SafetyError(f"{path}: the study's rules file already has a documents: section; keep one of them")
         return rules.protocol.documents
     if not path.exists():
-        raise SafetyError(f"no document constants for study {rules.protocol.study_id}: add a documents: section to "
-                          f"its rules file or write {path} (see rules/documents/ChiCTR2600125907.yaml)")
+        raise SafetyError(
+            f"no document constants for study {rules.protocol.study_id}: add a documents: section to "
+            f"its rules file or write {path} (see rules/documents/ChiCTR2600125907.yaml)"
+        )
     return load_document_constants(path)
 
 
@@ -52,10 +54,17 @@ def generate(source: Path, out: Path, rules_file: Path | None = None) -> Documen
     try:
         entries = pi_entries_from(_jsonl(source / "pi_entries.jsonl", required=False))
     except ValidationError as exc:
-        raise SafetyError(f"{source / 'pi_entries.jsonl'}: {exc.errors()[0]['msg']} "
-                          f"at {'.'.join(map(str, exc.errors()[0]['loc']))}") from None
-    cases = build_cases(alerts, events, constants=document_constants(rules), protocol=rules.protocol,
-                        criteria=rules.criteria, pi_entries=entries)
+        raise SafetyError(
+            f"{source / 'pi_entries.jsonl'}: {exc.errors()[0]['msg']} at {'.'.join(map(str, exc.errors()[0]['loc']))}"
+        ) from None
+    cases = build_cases(
+        alerts,
+        events,
+        constants=document_constants(rules),
+        protocol=rules.protocol,
+        criteria=rules.criteria,
+        pi_entries=entries,
+    )
     return write_documents(cases, out, rules.tz)
 
 
@@ -66,8 +75,14 @@ def generate(source: Path, out: Path, rules_file: Path | None = None) -> Documen
     "the E2B(R3) ICSR XML of each SUSAR), initial and follow-up versions, from the output folder of "
     "`safety replay`. Set SAFETY_E2B_SCHEMAS to the unpacked ICH E2B(R3) package to validate the XML too.",
 )
-@click.option("--from-replay", "source", type=click.Path(path_type=Path), required=True, metavar="DIR",
-              help="folder written by `safety replay --out DIR`; may hold pi_entries.jsonl")
+@click.option(
+    "--from-replay",
+    "source",
+    type=click.Path(path_type=Path),
+    required=True,
+    metavar="DIR",
+    help="folder written by `safety replay --out DIR`; may hold pi_entries.jsonl",
+)
 @click.option("--out", type=click.Path(path_type=Path), required=True, metavar="DOCDIR", help="output folder")
 @click.option("--rules", type=click.Path(path_type=Path), default=None, help="study rules file")
 @click.option("--quiet", is_flag=True, help="print no summary")
@@ -80,6 +95,9 @@ def documents_command(source: Path, out: Path, rules: Path | None, quiet: bool) 
     if not quiet:
         versions = sum(len(case["versions"]) for case in index.cases)
         missing = sum(1 for case in index.cases for v in case["versions"] if v["e2b_missing"])
-        print(f"safety documents: {len(index.cases)} case(s), {versions} version(s), {len(index.files())} file(s) "
-              f"in {out} (index: documents.json); {missing} E2B report(s) with missing elements", file=sys.stderr)
+        print(
+            f"safety documents: {len(index.cases)} case(s), {versions} version(s), {len(index.files())} file(s) "
+            f"in {out} (index: documents.json); {missing} E2B report(s) with missing elements",
+            file=sys.stderr,
+        )
     return 0

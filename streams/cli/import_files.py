@@ -45,9 +45,18 @@ class Imported:
     changes: Changes
 
 
-def write_import(kind: str, study_id: str, sources: list[str], mapped: Mapped, listed: list[dict[str, Any]],
-                 out: Path, ledger_path: Path, recorded_at: str | None, send: Send | None = None,
-                 append: bool = False) -> Imported:
+def write_import(
+    kind: str,
+    study_id: str,
+    sources: list[str],
+    mapped: Mapped,
+    listed: list[dict[str, Any]],
+    out: Path,
+    ledger_path: Path,
+    recorded_at: str | None,
+    send: Send | None = None,
+    append: bool = False,
+) -> Imported:
     """Compare with the ledger, write events, rejects and report, send, then save the ledger (last)."""
     ledger = ImportLedger.load(ledger_path, study_id)
     changes = ledger.apply(mapped.events, mapped.digests, recorded_at)
@@ -58,10 +67,18 @@ def write_import(kind: str, study_id: str, sources: list[str], mapped: Mapped, l
     with beside(out, ".rejects.jsonl").open("a" if append else "w", encoding="utf-8") as handle:
         handle.writelines(json.dumps(item, ensure_ascii=False) + "\n" for item in listed)
     rejected = sum(item["kind"] == "rejected" for item in listed)
-    report = {"study_id": study_id, "files": sources, "events": len(mapped.events),
-              "new": changes.new, "changed": changes.changed, "unchanged": changes.unchanged,
-              "rejected": rejected, "not_mapped": len(listed) - rejected,
-              "ignored": dict(sorted(mapped.ignored.items())), "missing": changes.missing}
+    report = {
+        "study_id": study_id,
+        "files": sources,
+        "events": len(mapped.events),
+        "new": changes.new,
+        "changed": changes.changed,
+        "unchanged": changes.unchanged,
+        "rejected": rejected,
+        "not_mapped": len(listed) - rejected,
+        "ignored": dict(sorted(mapped.ignored.items())),
+        "missing": changes.missing,
+    }
     if send is not None and lines:
         send([line.encode() for line in lines])
         report["produced"] = len(lines)
@@ -71,13 +88,18 @@ def write_import(kind: str, study_id: str, sources: list[str], mapped: Mapped, l
 
 def echo_summary(imported: Imported, out: Path, report_path: Path) -> None:
     report, changes = imported.report, imported.changes
-    click.echo(f"{imported.kind} {report['study_id']}: {len(report['files'])} files, {report['events']} events: "
-               f"{changes.new} new, {changes.changed} changed (higher revision), {changes.unchanged} unchanged "
-               f"-> {out}")
-    click.echo(f"  {report['rejected']} records rejected, {report['not_mapped']} not mapped -> "
-               f"{beside(out, '.rejects.jsonl')}")
+    click.echo(
+        f"{imported.kind} {report['study_id']}: {len(report['files'])} files, {report['events']} events: "
+        f"{changes.new} new, {changes.changed} changed (higher revision), {changes.unchanged} unchanged "
+        f"-> {out}"
+    )
+    click.echo(
+        f"  {report['rejected']} records rejected, {report['not_mapped']} not mapped -> {beside(out, '.rejects.jsonl')}"
+    )
     if changes.missing:
-        click.echo(f"  {len(changes.missing)} records of earlier imports are missing from this export "
-                   f"(listed in {report_path}):")
+        click.echo(
+            f"  {len(changes.missing)} records of earlier imports are missing from this export "
+            f"(listed in {report_path}):"
+        )
         for event_id in changes.missing:
             click.echo(f"    {event_id}")

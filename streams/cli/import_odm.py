@@ -23,25 +23,64 @@ from streams.feeds.sdtm_rules import load_sdtm_rules, load_subject_table
 
 @click.command("odm")
 @click.argument("sources", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="the EDC's ItemGroupOIDs and ItemOIDs -> SDTM domains and variables (docs/odm.md)")
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="the EDC's ItemGroupOIDs and ItemOIDs -> SDTM domains and variables (docs/odm.md)",
+)
 @click.option("--study", "study_id", required=True, help="the study the export belongs to (rules/studies/<ID>.yaml)")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="JSON-lines file of the events this import emits (new or changed records only)")
-@click.option("--state", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="the import ledger (default: odm-<study>.ledger.json beside --out)")
-@click.option("--subjects", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="CSV usubjid,subject_code with the SubjectKey as usubjid: an explicit subject table")
-@click.option("--rules", type=click.Path(exists=True, path_type=Path), default=None,
-              help="a study rules file or directory (default: rules/studies)")
-@click.option("--recorded-at", callback=recorded_at_option, default=None,
-              help="when the export was taken (ISO 8601): recorded_at of every emitted event")
-@click.option("--schema", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="the ODM 1.3.2 XML schema (ODM1-3-2.xsd from CDISC): refuse a file that does not conform")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="JSON-lines file of the events this import emits (new or changed records only)",
+)
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="the import ledger (default: odm-<study>.ledger.json beside --out)",
+)
+@click.option(
+    "--subjects",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV usubjid,subject_code with the SubjectKey as usubjid: an explicit subject table",
+)
+@click.option(
+    "--rules",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="a study rules file or directory (default: rules/studies)",
+)
+@click.option(
+    "--recorded-at",
+    callback=recorded_at_option,
+    default=None,
+    help="when the export was taken (ISO 8601): recorded_at of every emitted event",
+)
+@click.option(
+    "--schema",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="the ODM 1.3.2 XML schema (ODM1-3-2.xsd from CDISC): refuse a file that does not conform",
+)
 @import_options
-def odm(sources: tuple[Path, ...], mapping: Path, study_id: str, out: Path, state: Path | None,
-        subjects: Path | None, rules: Path | None, recorded_at: str | None, schema: Path | None,
-        watch: Path | None, once: bool, produce: bool) -> None:
+def odm(
+    sources: tuple[Path, ...],
+    mapping: Path,
+    study_id: str,
+    out: Path,
+    state: Path | None,
+    subjects: Path | None,
+    rules: Path | None,
+    recorded_at: str | None,
+    schema: Path | None,
+    watch: Path | None,
+    once: bool,
+    produce: bool,
+) -> None:
     """Import an EDC's CDISC ODM 1.3 clinical data (a Snapshot XML file), or each one landing in --watch DIR."""
     try:
         study = study_rules(rules, study_id)
@@ -63,7 +102,17 @@ def odm(sources: tuple[Path, ...], mapping: Path, study_id: str, out: Path, stat
         mapped = SdtmMapper(study, sdtm_rules, table).map(rows.datasets)
         for oid, count in rows.unmapped_groups.items():
             mapped.ignored[f"item group {oid} (not in the mapping)"] += count
-        return write_import("odm", study_id, [path.name for path in paths], mapped, odm_listing(mapped, rows),
-                            out, ledger, recorded_at, stream_sender() if produce else None, append)
+        return write_import(
+            "odm",
+            study_id,
+            [path.name for path in paths],
+            mapped,
+            odm_listing(mapped, rows),
+            out,
+            ledger,
+            recorded_at,
+            stream_sender() if produce else None,
+            append,
+        )
 
     run_imports(list(sources), watch, once, out, one)

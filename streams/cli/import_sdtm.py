@@ -23,23 +23,57 @@ from streams.feeds.sdtm_rules import load_sdtm_rules, load_subject_table
 @click.command("sdtm")
 @click.argument("sources", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--study", "study_id", required=True, help="the study the export belongs to (rules/studies/<ID>.yaml)")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="JSON-lines file of the events this import emits (new or changed records only)")
-@click.option("--state", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="the import ledger (default: sdtm-<study>.ledger.json beside --out)")
-@click.option("--subjects", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="CSV usubjid,subject_code: an explicit subject table instead of subjects.pattern")
-@click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="the SDTM mapping (default: rules/feeds/sdtm.yaml)")
-@click.option("--rules", type=click.Path(exists=True, path_type=Path), default=None,
-              help="a study rules file or directory (default: rules/studies)")
-@click.option("--recorded-at", callback=recorded_at_option, default=None,
-              help="when the export was taken (ISO 8601): recorded_at of every emitted event; it starts the "
-                   "reporting clocks (without it they start at occurred_at)")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="JSON-lines file of the events this import emits (new or changed records only)",
+)
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="the import ledger (default: sdtm-<study>.ledger.json beside --out)",
+)
+@click.option(
+    "--subjects",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV usubjid,subject_code: an explicit subject table instead of subjects.pattern",
+)
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="the SDTM mapping (default: rules/feeds/sdtm.yaml)",
+)
+@click.option(
+    "--rules",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="a study rules file or directory (default: rules/studies)",
+)
+@click.option(
+    "--recorded-at",
+    callback=recorded_at_option,
+    default=None,
+    help="when the export was taken (ISO 8601): recorded_at of every emitted event; it starts the "
+    "reporting clocks (without it they start at occurred_at)",
+)
 @import_options
-def sdtm(sources: tuple[Path, ...], study_id: str, out: Path, state: Path | None, subjects: Path | None,
-         mapping: Path | None, rules: Path | None, recorded_at: str | None, watch: Path | None, once: bool,
-         produce: bool) -> None:
+def sdtm(
+    sources: tuple[Path, ...],
+    study_id: str,
+    out: Path,
+    state: Path | None,
+    subjects: Path | None,
+    mapping: Path | None,
+    rules: Path | None,
+    recorded_at: str | None,
+    watch: Path | None,
+    once: bool,
+    produce: bool,
+) -> None:
     """Import an EDC's CDISC SDTM export (DM, EX, LB, VS, EG, AE, DS as .xpt, Dataset-JSON .json/.ndjson or .csv):
     a directory or files, or each export landing in --watch DIR."""
     try:
@@ -55,9 +89,17 @@ def sdtm(sources: tuple[Path, ...], study_id: str, out: Path, state: Path | None
         if not files:
             raise SafetyError(f"{', '.join(map(str, paths))}: no .xpt, .json, .ndjson or .csv dataset")
         mapped = SdtmMapper(study, sdtm_rules, table).map([read_dataset(path) for path in files])
-        return write_import("sdtm", study_id, [path.name for path in files], mapped,
-                            [item.as_dict() for item in mapped.listed], out, ledger, recorded_at,
-                            stream_sender() if produce else None, append)
+        return write_import(
+            "sdtm",
+            study_id,
+            [path.name for path in files],
+            mapped,
+            [item.as_dict() for item in mapped.listed],
+            out,
+            ledger,
+            recorded_at,
+            stream_sender() if produce else None,
+            append,
+        )
 
     run_imports(list(sources), watch, once, out, one)
-

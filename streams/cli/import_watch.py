@@ -41,21 +41,29 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def import_options(command: F) -> F:
     """--watch, --once and --produce, shared by the EDC-export imports."""
-    command = click.option("--produce", is_flag=True,
-                           help="also send the emitted events to the stream's input topic (KAFKA_BOOTSTRAP); the "
-                                "ledger records them only once the broker acknowledged them")(command)
-    command = click.option("--once", is_flag=True,
-                           help="with --watch: import the exports that are there, then exit")(command)
-    return click.option("--watch", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-                        help="a folder the EDC exports into: import each export once, move it to done/ or "
-                             "failed/ with a report")(command)
+    command = click.option(
+        "--produce",
+        is_flag=True,
+        help="also send the emitted events to the stream's input topic (KAFKA_BOOTSTRAP); the "
+        "ledger records them only once the broker acknowledged them",
+    )(command)
+    command = click.option("--once", is_flag=True, help="with --watch: import the exports that are there, then exit")(
+        command
+    )
+    return click.option(
+        "--watch",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        default=None,
+        help="a folder the EDC exports into: import each export once, move it to done/ or failed/ with a report",
+    )(command)
 
 
 def study_rules(rules: Path | None, study_id: str) -> RuleSet:
     study = load_rulebook(rules).get(study_id)
     if study is None:
-        raise SafetyError(f"--study {study_id}: no rules for this study; add rules/studies/{study_id}.yaml or pass "
-                          "--rules")
+        raise SafetyError(
+            f"--study {study_id}: no rules for this study; add rules/studies/{study_id}.yaml or pass --rules"
+        )
     return study
 
 
@@ -163,7 +171,8 @@ class Watcher:
             target = _free(self.folder / "failed", export.name)
             shutil.move(export, target)
             target.with_name(target.name + ".report.json").write_text(
-                json.dumps({"export": export.name, "error": str(exc)}, indent=1) + "\n", encoding="utf-8")
+                json.dumps({"export": export.name, "error": str(exc)}, indent=1) + "\n", encoding="utf-8"
+            )
             click.echo(f"{export.name}: failed, nothing imported ({exc}) -> {target}", err=True)
             return
         with self.journal.open("a", encoding="utf-8") as handle:

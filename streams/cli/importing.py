@@ -24,8 +24,13 @@ SITE_HELP = "site file (rules/sites/<site>.yaml): code and unit mapping, study"
 SUBJECTS_HELP = "site-held CSV identifier,subject_id (default: the site file's subjects_file)"
 
 
-def _run(files: tuple[Path, ...], out: Path, site_file: Path, subjects: Path | None,
-         convert: Callable[[Path, Site, ResultMemory], Converted]) -> None:
+def _run(
+    files: tuple[Path, ...],
+    out: Path,
+    site_file: Path,
+    subjects: Path | None,
+    convert: Callable[[Path, Site, ResultMemory], Converted],
+) -> None:
     try:
         site = load_site(site_file, subjects)
     except SafetyError as exc:
@@ -40,9 +45,11 @@ def _run(files: tuple[Path, ...], out: Path, site_file: Path, subjects: Path | N
             handle.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
     for rejected in total.rejected:
         click.echo(f"rejected: {rejected.where}: {rejected.reason}", err=True)
-    click.echo(f"{len(total.events)} events -> {out}; rejected {len(total.rejected)}; not study subjects "
-               f"{total.not_subjects}; skipped {len(total.skipped)} (unmapped codes, preliminary, non-results)",
-               err=True)
+    click.echo(
+        f"{len(total.events)} events -> {out}; rejected {len(total.rejected)}; not study subjects "
+        f"{total.not_subjects}; skipped {len(total.skipped)} (unmapped codes, preliminary, non-results)",
+        err=True,
+    )
     if total.rejected:
         sys.exit(1)
 
@@ -66,10 +73,8 @@ def _fhir(path: Path, site: Site, memory: ResultMemory) -> Converted:
 
 _files = click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 _out = click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="events JSON lines")
-_site = click.option("--site", "site_file", required=True, type=click.Path(exists=True, path_type=Path),
-                     help=SITE_HELP)
-_subjects = click.option("--subjects", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                         help=SUBJECTS_HELP)
+_site = click.option("--site", "site_file", required=True, type=click.Path(exists=True, path_type=Path), help=SITE_HELP)
+_subjects = click.option("--subjects", type=click.Path(exists=True, dir_okay=False, path_type=Path), help=SUBJECTS_HELP)
 
 
 @click.group(

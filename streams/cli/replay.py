@@ -111,20 +111,35 @@ def _lines(stack: ExitStack, handle: BinaryIO, size: int, progress: bool | None)
     "EVENTS: JSON-lines file of input events, replayed in the order given.",
 )
 @click.argument("events", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True, metavar="DIR",
-              help="output folder (created if missing)")
-@click.option("--rules", type=click.Path(path_type=Path), default=None, metavar="FILE|DIR",
-              help="a study rules file, or a directory of them (default: every study in rules/studies); each event "
-                   "is evaluated under its own study's rules")
-@click.option("--as-of", "as_of", default=None, metavar="TIME",
-              help="evaluate the schedule of expected data at this moment (ISO 8601; without a UTC offset, in the "
-                   "study's time zone) and write DATA_OVERDUE alerts; without it nothing is expected, so the output "
-                   "does not depend on when the replay runs")
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, metavar="DIR", help="output folder (created if missing)"
+)
+@click.option(
+    "--rules",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="FILE|DIR",
+    help="a study rules file, or a directory of them (default: every study in rules/studies); each event "
+    "is evaluated under its own study's rules",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    metavar="TIME",
+    help="evaluate the schedule of expected data at this moment (ISO 8601; without a UTC offset, in the "
+    "study's time zone) and write DATA_OVERDUE alerts; without it nothing is expected, so the output "
+    "does not depend on when the replay runs",
+)
 @click.option("--quiet", is_flag=True, help="print no summary")
-@click.option("--progress/--no-progress", default=None,
-              help="show a progress bar on stderr (default: for a file of 5 MB or more in a terminal)")
-def replay_command(events: Path, out: Path, rules: Path | None, as_of: str | None, quiet: bool,
-                   progress: bool | None) -> int:
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="show a progress bar on stderr (default: for a file of 5 MB or more in a terminal)",
+)
+def replay_command(
+    events: Path, out: Path, rules: Path | None, as_of: str | None, quiet: bool, progress: bool | None
+) -> int:
     return run(events, out, rules, quiet=quiet, progress=progress, as_of=as_of)
 
 
@@ -137,8 +152,14 @@ def _moment(text: str, rules: RuleBook) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=rules.parse_tz)
 
 
-def run(events: Path, out: Path, rules_path: Path | None, quiet: bool = False, progress: bool | None = None,
-        as_of: str | None = None) -> int:
+def run(
+    events: Path,
+    out: Path,
+    rules_path: Path | None,
+    quiet: bool = False,
+    progress: bool | None = None,
+    as_of: str | None = None,
+) -> int:
     """Replay a file; the exit code is 0 even when lines were rejected (they are in rejected.jsonl).
 
     ``progress``: None shows a bar for a file of 5 MB or more when stderr is a terminal; True or False decide.
@@ -195,8 +216,11 @@ def _summary(events: Path, out: Path, rules: RuleBook, tally: _Tally, as_of: dat
     kinds = tally.kinds
     versions = ", ".join(f"{study} {study_rules.version}" for study, study_rules in rules.studies.items())
     print(f"replayed {events} with rules {versions} -> {out}/", file=err)
-    print(f"  events accepted: {tally.events}   duplicates: {tally.duplicates} (no effect)   "
-          f"rejected: {tally.rejected} (see rejected.jsonl)", file=err)
+    print(
+        f"  events accepted: {tally.events}   duplicates: {tally.duplicates} (no effect)   "
+        f"rejected: {tally.rejected} (see rejected.jsonl)",
+        file=err,
+    )
     shown = ", ".join(f"G{g}: {grades[g]}" for g in sorted(grades))
     print(f"  graded rows: {tally.graded}" + (f"  ({shown})" if shown else ""), file=err)
     shown = ", ".join(f"{k}: {kinds[k]}" for k in sorted(kinds))

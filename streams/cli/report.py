@@ -48,9 +48,7 @@ DEFAULT_STUDY_FILE = Path(__file__).resolve().parents[2] / "rules" / "studies" /
 def _jsonl(path: Path, required: bool) -> Iterator[dict[str, Any]]:
     if not path.exists():
         if required:
-            raise SafetyError(
-                f"{path}: not found; point --from-replay at the --out folder of `safety replay`"
-            )
+            raise SafetyError(f"{path}: not found; point --from-replay at the --out folder of `safety replay`")
         return
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
@@ -59,17 +57,11 @@ def _jsonl(path: Path, required: bool) -> Iterator[dict[str, Any]]:
             try:
                 yield json.loads(line)
             except json.JSONDecodeError as exc:
-                raise SafetyError(
-                    f"{path}:{number}: not valid JSON ({exc.msg}); was the file truncated?"
-                ) from None
+                raise SafetyError(f"{path}:{number}: not valid JSON ({exc.msg}); was the file truncated?") from None
 
 
 def _latest_time(events: Sequence[Any], alerts: Sequence[Any], acks: Sequence[Any]) -> datetime:
-    times = (
-        [e.recorded_at or e.occurred_at for e in events]
-        + [a.raised_at for a in alerts]
-        + [a.at for a in acks]
-    )
+    times = [e.recorded_at or e.occurred_at for e in events] + [a.raised_at for a in alerts] + [a.at for a in acks]
     return max(times) if times else datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -106,9 +98,7 @@ def write_report(
     study_id = _study_id(events, protocol, study)
     stopping = StoppingParams.of(protocol) if protocol.study_id == study_id else StoppingParams()
     when = generated_at or _latest_time(events, alerts, acks)
-    report = build_report(
-        events, alerts, acks, study_id=study_id, generated_at=when, stopping=stopping, tz=tz
-    )
+    report = build_report(events, alerts, acks, study_id=study_id, generated_at=when, stopping=stopping, tz=tz)
     links = pages.Links.static()
     study_events = [e for e in events if e.study_id == study_id]
     out.mkdir(parents=True, exist_ok=True)
@@ -181,9 +171,7 @@ def _when(text: str | None) -> datetime | None:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise SafetyError(
-            f"--generated-at: expected 'now' or an ISO 8601 time with offset, got {text!r}"
-        ) from None
+        raise SafetyError(f"--generated-at: expected 'now' or an ISO 8601 time with offset, got {text!r}") from None
     if value.tzinfo is None:
         raise SafetyError(f"--generated-at: {text!r} has no UTC offset; add one, e.g. {text}+08:00")
     return value
@@ -195,14 +183,27 @@ def _when(text: str | None) -> datetime | None:
     help="Build the ethics committee reports (safety-summary.json/.csv/.html, ethics.atom) and the safety pages as "
     "static HTML from the output folder of `safety replay`.",
 )
-@click.option("--from-replay", "source", type=click.Path(path_type=Path), required=True, metavar="DIR",
-              help="folder written by `safety replay --out DIR` (events.jsonl, alerts.jsonl, ...)")
+@click.option(
+    "--from-replay",
+    "source",
+    type=click.Path(path_type=Path),
+    required=True,
+    metavar="DIR",
+    help="folder written by `safety replay --out DIR` (events.jsonl, alerts.jsonl, ...)",
+)
 @click.option("--out", type=click.Path(path_type=Path), required=True, metavar="REPORTDIR", help="output folder")
-@click.option("--generated-at", default=None,
-              help="report time: ISO 8601 with offset, or 'now' (default: latest time in the inputs)")
+@click.option(
+    "--generated-at",
+    default=None,
+    help="report time: ISO 8601 with offset, or 'now' (default: latest time in the inputs)",
+)
 @click.option("--study", default=None, help="study_id when the replay holds several")
-@click.option("--rules", type=click.Path(path_type=Path), default=None,
-              help="study rules file (stopping rule, Hy's law lines, CTCAE version of the timeline bands)")
+@click.option(
+    "--rules",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="study rules file (stopping rule, Hy's law lines, CTCAE version of the timeline bands)",
+)
 @click.option("--quiet", is_flag=True, help="print no summary")
 def report_command(
     source: Path, out: Path, generated_at: str | None, study: str | None, rules: Path | None, quiet: bool

@@ -79,11 +79,7 @@ def rules_check(path: Path) -> str:
     lines = [
         f"{path}: valid study rules for {p.study_id}" + (f" ({p.title})" if p.title else ""),
         f"  time zone {p.time_zone}; CTCAE v{p.ctcae_version}"
-        + (
-            "; clinical criteria assumed worst case"
-            if p.assume_worst_clinical
-            else "; grades from numbers only"
-        ),
+        + ("; clinical criteria assumed worst case" if p.assume_worst_clinical else "; grades from numbers only"),
         f"  surveillance window: study days {w.first_day}..{w.last_day} (bounds DLT and SUSPECTED_DLT only)",
         f"  related causality: {', '.join(p.related_causality)}",
         "",
@@ -130,13 +126,21 @@ def rules_check(path: Path) -> str:
 def schedule_lines(p: Protocol) -> list[str]:
     """The expected assessments: per group its tests and visit days, the windows, the grace and silence limits."""
     s = p.schedule
-    windows = "; ".join(f"+-{band.days} day{'s' if band.days != 1 else ''} up to day {band.through_day}"
-                        for band in s.windows)
+    windows = "; ".join(
+        f"+-{band.days} day{'s' if band.days != 1 else ''} up to day {band.through_day}" for band in s.windows
+    )
     return [
-        "Expected data" + (" (default schedule: the study file has no schedule section)"
-                           if "schedule" not in p.model_fields_set else "") + ":",
-        *(f"  {name}: {', '.join(group.tests)} on days {', '.join(map(str, group.days))}"
-          for name, group in s.groups.items()),
+        "Expected data"
+        + (
+            " (default schedule: the study file has no schedule section)"
+            if "schedule" not in p.model_fields_set
+            else ""
+        )
+        + ":",
+        *(
+            f"  {name}: {', '.join(group.tests)} on days {', '.join(map(str, group.days))}"
+            for name, group in s.groups.items()
+        ),
         f"  windows: {windows}; DATA_OVERDUE {s.grace_days} days after a window's last day to "
         f"{', '.join(p.recipients_of('DATA_OVERDUE'))}",
         f"  FEED_SILENT after {fmt(s.silence_limit_hours)} h without events from a source to "

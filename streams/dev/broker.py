@@ -75,9 +75,7 @@ class EmbeddedBroker:
             self.process.wait(timeout)
 
 
-def start_broker(
-    host: str = "127.0.0.1", port: int | None = None, log_path: Path | None = None
-) -> EmbeddedBroker:
+def start_broker(host: str = "127.0.0.1", port: int | None = None, log_path: Path | None = None) -> EmbeddedBroker:
     """Start Tansu on ``host:port`` (a free port if None) and return once it accepts connections."""
     port = port or free_port(host)
     url = f"tcp://{host}:{port}"

@@ -93,7 +93,6 @@ class OutboxTail:
                     self.printer(f"    -> {message.get('recipient', '?'):<14} {message.get('title', '')}")
 
 
-
 def demo_tokens(settings: Settings) -> dict[str, str]:
     """Role -> token for the run's pages (SAFETY_AUTH_TOKENS wins); random, never written to disk."""
     configured = settings.auth.role_tokens()
@@ -301,9 +300,7 @@ class DemoResult:
     deliveries: Tally
 
 
-def wait_for_deliveries(
-    watcher: Watcher, outbox: OutboxTail, worker: subprocess.Popen[bytes], out: Path
-) -> Tally:
+def wait_for_deliveries(watcher: Watcher, outbox: OutboxTail, worker: subprocess.Popen[bytes], out: Path) -> Tally:
     """Wait until every (alert, recipient) delivery is final in the ledger and stays so for SETTLED_S (a
     DELIVERY_FAILED notice raised by the last failure is then read too), or DELIVERY_DEADLINE_S has passed."""
     deadline = time.monotonic() + DELIVERY_DEADLINE_S
@@ -395,25 +392,30 @@ def run_demo(
         create_topics(settings)
         web_port = serve_port(base) if serve else free_port()
         base_url = f"http://127.0.0.1:{web_port}"
-        worker = start_worker(settings, out / "worker.log", web_port, {
-            "SAFETY_DELIVERY__OUTBOX_DIR": str(outbox),
-            "SAFETY_AUTH__TOKENS": ",".join(f"{role}:{token}" for role, token in tokens.items()),
-            "SAFETY_AUTH__LINK_SECRET": reveal(base.auth.link_secret) or secrets.token_urlsafe(32),
-            "SAFETY_WEB__PUBLIC_URL": base.web.public_url or base_url,
-            "SAFETY_USERS_FILE": str(users_file),
-            "SAFETY_METRICS_TOKEN": metrics_token,
-            **feeds.worker_env(settings),
-        })
+        worker = start_worker(
+            settings,
+            out / "worker.log",
+            web_port,
+            {
+                "SAFETY_DELIVERY__OUTBOX_DIR": str(outbox),
+                "SAFETY_AUTH__TOKENS": ",".join(f"{role}:{token}" for role, token in tokens.items()),
+                "SAFETY_AUTH__LINK_SECRET": reveal(base.auth.link_secret) or secrets.token_urlsafe(32),
+                "SAFETY_WEB__PUBLIC_URL": base.web.public_url or base_url,
+                "SAFETY_USERS_FILE": str(users_file),
+                "SAFETY_METRICS_TOKEN": metrics_token,
+                **feeds.worker_env(settings),
+            },
+        )
         if base.delivery.notify_config is None:
-            printer(f"delivery: SAFETY_NOTIFY_CONFIG is not set, so messages go to the local sink "
-                    f"{outbox / 'outbox.jsonl'} (shown below as '->')")
+            printer(
+                f"delivery: SAFETY_NOTIFY_CONFIG is not set, so messages go to the local sink "
+                f"{outbox / 'outbox.jsonl'} (shown below as '->')"
+            )
         watcher = Watcher(settings, sink, printer)
         deliveries = OutboxTail(outbox / "outbox.jsonl", printer)
         admin = admin_client(settings)
         try:
-            printer(
-                f"streaming {len(lines)} events of {subjects} subjects via {settings.kafka.bootstrap} ..."
-            )
+            printer(f"streaming {len(lines)} events of {subjects} subjects via {settings.kafka.bootstrap} ...")
             produced = produce_lines(settings, feeds.direct)
             feeds.send(base_url, watcher.poll, printer)
             events_end = demo_feeds.end_offsets(settings, produced)
@@ -421,21 +423,20 @@ def run_demo(
                 watcher.poll()
                 deliveries.poll()
                 if worker.poll() is not None:
-                    raise DemoError(
-                        f"the worker exited with code {worker.returncode}; see {out / 'worker.log'}"
-                    )
+                    raise DemoError(f"the worker exited with code {worker.returncode}; see {out / 'worker.log'}")
                 if time.monotonic() - started > DEADLINE_S:
-                    raise DemoError(
-                        f"the worker did not catch up within {DEADLINE_S:.0f} s; see {out / 'worker.log'}"
-                    )
+                    raise DemoError(f"the worker did not catch up within {DEADLINE_S:.0f} s; see {out / 'worker.log'}")
             for _ in range(5):  # alerts of the last events were acked before the commit: read them now
                 watcher.poll()
             lines = demo_feeds.read_back(settings, events_end)  # what the adapters made of their part
             (out / "events.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
             counts = wait_for_deliveries(watcher, deliveries, worker, out)
             graded = sum(watcher.grades.values())
-            printer(f"graded observations: {graded} (" + ", ".join(
-                f"{grade}: {watcher.grades[grade]}" for grade in sorted(watcher.grades)) + ")")
+            printer(
+                f"graded observations: {graded} ("
+                + ", ".join(f"{grade}: {watcher.grades[grade]}" for grade in sorted(watcher.grades))
+                + ")"
+            )
             printer(
                 f"{len(lines)} events -> {watcher.alerts} alerts, {deliveries.delivered} messages delivered, in "
                 f"{time.monotonic() - started:.1f} s; wrote {out / 'events.jsonl'}, {out / 'alerts.jsonl'} and "
@@ -473,8 +474,13 @@ def run_demo(
     help="Stream the synthetic trial through the worker (embedded broker unless SAFETY_KAFKA_BOOTSTRAP is set), "
     "print alerts as they arrive, write OUT/events.jsonl and OUT/alerts.jsonl.",
 )
-@click.option("--out", type=click.Path(path_type=Path), default=Path("out/demo"), show_default=False,
-              help="output folder (default out/demo)")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("out/demo"),
+    show_default=False,
+    help="output folder (default out/demo)",
+)
 @click.option("--serve", is_flag=True, help="keep the worker and its pages running")
 @click.option("--subjects", type=click.IntRange(min=1), default=48, help="subjects in the synthetic trial (default 48)")
 @click.option("--seed", type=int, default=None, help="random seed of the synthetic trial")
@@ -492,5 +498,3 @@ def demo_command(out: Path, serve: bool, subjects: int, seed: int | None) -> int
         )
         return 1
     return 0
-
-

@@ -43,8 +43,14 @@ SITE_FILE = RULES_DIR / "sites" / "example-lis.yaml"
 MLLP_PORT = 2575  # the registered HL7 port, when free
 READY_S = 120.0
 CTCAE_SYSTEM = "urn:ctcae:v5"  # how the demo's EDC codes CTCAE terms and grades (streams/feeds/fhir.py)
-CAUSALITY_CODES = {"related": "related", "probable": "probably-likely", "possible": "possible",
-                   "unlikely": "unlikely", "unrelated": "unrelated", "unassessable": "unassessable"}
+CAUSALITY_CODES = {
+    "related": "related",
+    "probable": "probably-likely",
+    "possible": "possible",
+    "unlikely": "unlikely",
+    "unrelated": "unrelated",
+    "unassessable": "unassessable",
+}
 HL7_STATUS = {"final": "F", "corrected": "C", "cancelled": "W"}
 
 Event = dict[str, Any]
@@ -83,12 +89,34 @@ def oru_message(results: list[tuple[Event, str]]) -> str:
         occurred = hl7_time(event["occurred_at"])
         status = HL7_STATUS[event.get("status", "final")]
         low, high = event.get("ref_low"), event.get("ref_high")
-        ranges = f"{low}-{high}" if low is not None and high is not None else f">{low}" if low is not None \
-            else f"<{high}" if high is not None else ""
+        ranges = (
+            f"{low}-{high}"
+            if low is not None and high is not None
+            else f">{low}"
+            if low is not None
+            else f"<{high}"
+            if high is not None
+            else ""
+        )
         obr = ["OBR", str(number), "", f"{event['event_id']}^DEMO-LIS", f"{loinc}^^LN", "", "", occurred] + [""] * 18
         obr[22], obr[25] = recorded, status
-        obx = ["OBX", "1", "NM", f"{loinc}^^LN", "", str(event["value"]), event["unit"].replace("^", "*"), ranges,
-               "", "", "", status, "", "", occurred]
+        obx = [
+            "OBX",
+            "1",
+            "NM",
+            f"{loinc}^^LN",
+            "",
+            str(event["value"]),
+            event["unit"].replace("^", "*"),
+            ranges,
+            "",
+            "",
+            "",
+            status,
+            "",
+            "",
+            occurred,
+        ]
         segments += ["|".join(obr), "|".join(obx)]
     return "\r".join(segments) + "\r"
 
@@ -100,20 +128,29 @@ def _same_draw(a: Event, b: Event) -> bool:
 def adverse_event_resource(event: Event) -> dict[str, Any]:
     """One adverse event as a FHIR R4 AdverseEvent (CTCAE term and grade coded, causality on the suspect)."""
     resource: dict[str, Any] = {
-        "resourceType": "AdverseEvent", "id": event["event_id"], "meta": {"versionId": str(event.get("revision", 1))},
-        "actuality": "actual", "subject": {"reference": f"Patient/{mrn(event['subject_id'])}"},
-        "date": event["occurred_at"], "event": {"text": event["term"]},
+        "resourceType": "AdverseEvent",
+        "id": event["event_id"],
+        "meta": {"versionId": str(event.get("revision", 1))},
+        "actuality": "actual",
+        "subject": {"reference": f"Patient/{mrn(event['subject_id'])}"},
+        "date": event["occurred_at"],
+        "event": {"text": event["term"]},
         "severity": {"coding": [{"system": CTCAE_SYSTEM, "code": str(event["grade"])}]},
         "seriousness": {"coding": [{"code": c} for c in event.get("serious") or []] or [{"code": "non-serious"}]},
     }
     if event.get("recorded_at"):
         resource["recordedDate"] = event["recorded_at"]
     if event.get("ctcae_term"):
-        resource["event"]["coding"] = [{"system": CTCAE_SYSTEM, "code": event["ctcae_term"],
-                                        "display": event["ctcae_term"]}]
+        resource["event"]["coding"] = [
+            {"system": CTCAE_SYSTEM, "code": event["ctcae_term"], "display": event["ctcae_term"]}
+        ]
     if event.get("causality"):
-        resource["suspectEntity"] = [{"instance": {"display": "investigational product"}, "causality": [
-            {"assessment": {"coding": [{"code": CAUSALITY_CODES[event["causality"]]}]}}]}]
+        resource["suspectEntity"] = [
+            {
+                "instance": {"display": "investigational product"},
+                "causality": [{"assessment": {"coding": [{"code": CAUSALITY_CODES[event["causality"]]}]}}],
+            }
+        ]
     return resource
 
 
@@ -222,9 +259,11 @@ class DemoFeeds:
                         flush()
                     pending.append(event)
             flush()
-        printer(f"through the adapters ({', '.join(FEED_SUBJECTS)}): {counts['HL7']} laboratory results in "
-                f"{counts['ORU']} HL7 ORU^R01 messages over MLLP, {counts['FHIR']} FHIR AdverseEvents, "
-                f"{counts['JSON']} contract events to /events")
+        printer(
+            f"through the adapters ({', '.join(FEED_SUBJECTS)}): {counts['HL7']} laboratory results in "
+            f"{counts['ORU']} HL7 ORU^R01 messages over MLLP, {counts['FHIR']} FHIR AdverseEvents, "
+            f"{counts['JSON']} contract events to /events"
+        )
         return sum(counts.values())
 
     def _post_events(self, base_url: str, events: list[Event], counts: dict[str, int]) -> None:
@@ -234,8 +273,12 @@ class DemoFeeds:
             counts["JSON"] += len(events)
 
     def _post(self, url: str, body: bytes, source: str) -> None:
-        request = urllib.request.Request(url, data=body, method="POST", headers={
-            "Authorization": f"Bearer {self.tokens[source]}", "Content-Type": "application/json"})
+        request = urllib.request.Request(
+            url,
+            data=body,
+            method="POST",
+            headers={"Authorization": f"Bearer {self.tokens[source]}", "Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 answer = response.read().decode()
@@ -278,8 +321,10 @@ def end_offsets(settings: Settings, produced: dict[int, int]) -> dict[int, int]:
 
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers())
     try:
-        parts = [TopicPartition(settings.topics.events, p)
-                 for p in consumer.partitions_for_topic(settings.topics.events) or []]
+        parts = [
+            TopicPartition(settings.topics.events, p)
+            for p in consumer.partitions_for_topic(settings.topics.events) or []
+        ]
         ends = {tp.partition: offset for tp, offset in consumer.end_offsets(parts).items()}
         return {p: max(offset, produced.get(p, 0)) for p, offset in ends.items()}
     finally:
@@ -290,8 +335,12 @@ def read_back(settings: Settings, ends: dict[int, int]) -> list[bytes]:
     """Every record of the events topic up to ``ends``, partition by partition (each subject's in its order)."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers(), enable_auto_commit=False,
-                             auto_offset_reset="earliest", fetch_max_wait_ms=50)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap_servers(),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=50,
+    )
     values: dict[int, list[bytes]] = {p: [] for p in ends}
     try:
         parts = [TopicPartition(settings.topics.events, p) for p in ends]
@@ -313,8 +362,11 @@ def replay_check(out: Path, settings: Settings) -> str:
     from streams.rulefiles import load_rulebook
 
     lines = (out / "events.jsonl").read_text(encoding="utf-8").splitlines()
-    replayed = {o.alert_id: json.loads(o.to_json()) for kind, o in replay(lines, load_rulebook(settings.rules.file))
-                if kind == "alert" and isinstance(o, Alert)}
+    replayed = {
+        o.alert_id: json.loads(o.to_json())
+        for kind, o in replay(lines, load_rulebook(settings.rules.file))
+        if kind == "alert" and isinstance(o, Alert)
+    }
     streamed = {}
     for line in (out / "alerts.jsonl").read_text(encoding="utf-8").splitlines():
         alert = json.loads(line)

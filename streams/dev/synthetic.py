@@ -231,11 +231,7 @@ class _Builder:
             unit = _COUNTS_UCUM
         shown: float | int | str = value if isinstance(value, str) else _round(value, decimals)
         if recorded is None:
-            delay = (
-                timedelta(days=late_days)
-                if late_days
-                else timedelta(hours=2, minutes=self.rng.randint(5, 90))
-            )
+            delay = timedelta(days=late_days) if late_days else timedelta(hours=2, minutes=self.rng.randint(5, 90))
             recorded = occurred + delay
         return self.emit(
             "lab",
@@ -320,9 +316,7 @@ class _Builder:
 def _profile(number: int, enrolled_at: datetime, rng: random.Random, bench: bool = False) -> _Profile:
     sex = rng.choice("MF")
     severity = rng.choices(("VSAA", "SAA", "NSAA"), weights=(2, 5, 3))[0]
-    neut = {"VSAA": rng.uniform(0.1, 0.19), "SAA": rng.uniform(0.2, 0.49), "NSAA": rng.uniform(0.5, 0.8)}[
-        severity
-    ]
+    neut = {"VSAA": rng.uniform(0.1, 0.19), "SAA": rng.uniform(0.2, 0.49), "NSAA": rng.uniform(0.5, 0.8)}[severity]
     plat = rng.uniform(5, 15) if severity != "NSAA" else rng.uniform(15, 30)
     hgb = rng.uniform(60, 90)
     lym = rng.uniform(0.8, 1.8)
@@ -647,10 +641,7 @@ def _random_adverse_events(b: _Builder, last_day: int) -> None:
 # --- the scripted scenarios -------------------------------------------------------------------------------
 
 _OVERRIDES: dict[tuple[int, int, str], float] = {
-    **{
-        (1, day, "NEUT"): v
-        for day, v in {-1: 0.82, 1: 0.7, 3: 0.55, 7: 0.31, 14: 0.24, 21: 0.38, 28: 0.61}.items()
-    },
+    **{(1, day, "NEUT"): v for day, v in {-1: 0.82, 1: 0.7, 3: 0.55, 7: 0.31, 14: 0.24, 21: 0.38, 28: 0.61}.items()},
     (17, 28, "ALT"): 50 * 4.3,
     (17, 28, "AST"): 40 * 3.6,
     (17, 28, "BILI"): 18.4,  # AA-017 is male (see _scripted)
@@ -841,9 +832,7 @@ def _aa020(b: _Builder) -> None:
     draw = b.at(62, 7, 50)
     first = b.lab("K", 62, 7.3, draw)
     corrected_at = draw + timedelta(days=1, hours=3)
-    b.lab(
-        "K", 62, 4.5, draw, event_id=first["event_id"], revision=2, status="corrected", recorded=corrected_at
-    )
+    b.lab("K", 62, 4.5, draw, event_id=first["event_id"], revision=2, status="corrected", recorded=corrected_at)
 
 
 def _aa022(b: _Builder) -> None:
@@ -1082,9 +1071,7 @@ def generate_events(n: int, seed: int = DEFAULT_SEED, malformed: float = 0.001) 
             number += 1
             sub_rng = random.Random(seed * 1000 + number)
             profile = _profile(number, enrolled_at, sub_rng, bench=True)
-            arrivals.extend(
-                (recorded, number, seq, event) for recorded, seq, event in _subject(profile, sub_rng)
-            )
+            arrivals.extend((recorded, number, seq, event) for recorded, seq, event in _subject(profile, sub_rng))
         arrivals.sort(key=lambda item: (item[0], item[1], item[2]))
         for _, _, _, event in arrivals:
             if produced >= n:

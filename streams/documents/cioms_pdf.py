@@ -56,8 +56,7 @@ def cioms_pdf(case: CaseVersion, tz: tzinfo) -> bytes:
     pdf.cell(WIDTH, 4, f"Case {form.case_id}, version {form.version} ({form.report_type})", align="C")
     y = _part(pdf, 19, "I. REACTION INFORMATION")
     widths = (38, 20, 26, 18, 12, 12, 14)
-    labels = ("1. PATIENT (subject code)", "1a. COUNTRY", "2. DATE OF BIRTH", "2a. AGE", "3. SEX",
-              "4-6. ONSET", "")
+    labels = ("1. PATIENT (subject code)", "1a. COUNTRY", "2. DATE OF BIRTH", "2a. AGE", "3. SEX", "4-6. ONSET", "")
     values = (form.patient, form.country, "not collected", form.age, form.sex, "/".join(form.onset), "")
     x = LEFT
     for w, label, value in zip(widths[:6], labels[:6], values[:6], strict=True):
@@ -70,11 +69,18 @@ def cioms_pdf(case: CaseVersion, tz: tzinfo) -> bytes:
     _tick(pdf, ticks_x, y + 8, form.life_threatening, "LIFE THREATENING")
     _tick(pdf, ticks_x + 30, y + 8, form.disability, "DISABILITY")
     y += 12
-    _box(pdf, LEFT, y, WIDTH - 42, 62, "7 + 13. DESCRIBE REACTION(S) (including relevant tests/lab data)",
-         form.reaction)
+    _box(
+        pdf, LEFT, y, WIDTH - 42, 62, "7 + 13. DESCRIBE REACTION(S) (including relevant tests/lab data)", form.reaction
+    )
     _box(pdf, LEFT + WIDTH - 42, y, 42, 62, "OTHER SERIOUS", "")
-    _tick(pdf, LEFT + WIDTH - 40, y + 7, form.other_serious,
-          "congenital anomaly or other important medical event", width=34)
+    _tick(
+        pdf,
+        LEFT + WIDTH - 40,
+        y + 7,
+        form.other_serious,
+        "congenital anomaly or other important medical event",
+        width=34,
+    )
     y = _part(pdf, y + 62, "II. SUSPECT DRUG(S) INFORMATION")
     _box(pdf, LEFT, y, WIDTH, 12, "14. SUSPECT DRUG(S) (include generic name)", form.suspect_drug)
     y += 12
@@ -98,6 +104,7 @@ def cioms_pdf(case: CaseVersion, tz: tzinfo) -> bytes:
     y += 14
     _box(pdf, LEFT, y, 63, 12, "24c. DATE RECEIVED BY MANUFACTURER", form.date_received)
     _box(pdf, LEFT + 63, y, 64, 12, "24d. REPORT SOURCE", form.report_source)
-    _box(pdf, LEFT + 127, y, 63, 12, "DATE OF THIS REPORT / 25a. REPORT TYPE",
-         f"{form.report_date} — {form.report_type}")
+    _box(
+        pdf, LEFT + 127, y, 63, 12, "DATE OF THIS REPORT / 25a. REPORT TYPE", f"{form.report_date} — {form.report_type}"
+    )
     return to_bytes(pdf)

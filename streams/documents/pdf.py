@@ -22,8 +22,10 @@ FAMILY: Final = "wqy"
 def new_pdf(title: str, created: datetime, font: Path = CJK_FONT) -> FPDF:
     """An empty A4 document whose metadata hold ``title`` and ``created`` and whose font writes Chinese."""
     if not font.exists():
-        raise SafetyError(f"{font}: the CJK font of the PDF documents is missing; install the Debian package "
-                          "fonts-wqy-microhei (`make browser`)")
+        raise SafetyError(
+            f"{font}: the CJK font of the PDF documents is missing; install the Debian package "
+            "fonts-wqy-microhei (`make browser`)"
+        )
     pdf = FPDF(orientation="portrait", unit="mm", format="A4")
     pdf.set_creation_date(created)
     pdf.set_title(title)

@@ -30,14 +30,25 @@ def sae_report_pdf(case: CaseVersion, tz: tzinfo) -> bytes:
     for section in report.sections:
         pdf.set_fill_color(225, 230, 240)
         pdf.cell(0, 6, f"{section.title.zh}  {section.title.en}", fill=True, new_x="LMARGIN", new_y="NEXT")
-        with pdf.table(col_widths=(55, 131), first_row_as_headings=False, line_height=4.2,
-                       text_align="LEFT", borders_layout="HORIZONTAL_LINES", padding=1) as table:
+        with pdf.table(
+            col_widths=(55, 131),
+            first_row_as_headings=False,
+            line_height=4.2,
+            text_align="LEFT",
+            borders_layout="HORIZONTAL_LINES",
+            padding=1,
+        ) as table:
             for row in section.rows:
                 cells = table.row()
                 cells.cell(_two_lines(row.label), style=FontFace(color=(70, 70, 70)))
                 cells.cell(_two_lines(row.value))
         pdf.ln(1.5)
     pdf.ln(4)
-    pdf.cell(0, 6, "研究者签名 Investigator signature: ____________________     日期 Date: ____________",
-             new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(
+        0,
+        6,
+        "研究者签名 Investigator signature: ____________________     日期 Date: ____________",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
     return to_bytes(pdf)

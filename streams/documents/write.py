@@ -48,24 +48,29 @@ def write_documents(cases: Sequence[Case], out: Path, tz: tzinfo) -> DocumentInd
                 documents["e2b-r3.xml"], missing = report.xml, report.missing
             for name, content in documents.items():
                 (out / folder / name).write_bytes(content)
-            versions.append({
-                "version": version.version,
-                "report_type": "initial" if version.initial else f"follow-up {version.follow_up}",
-                "revision": version.revision,
-                "report_date": version.report_date.isoformat(),
-                "susar": version.susar,
-                "files": [str(folder / name) for name in documents],
-                "e2b_missing": list(missing),
-            })
+            versions.append(
+                {
+                    "version": version.version,
+                    "report_type": "initial" if version.initial else f"follow-up {version.follow_up}",
+                    "revision": version.revision,
+                    "report_date": version.report_date.isoformat(),
+                    "susar": version.susar,
+                    "files": [str(folder / name) for name in documents],
+                    "e2b_missing": list(missing),
+                }
+            )
         first = case.versions[0]
-        index.append({
-            "case_id": case.case_id,
-            "subject_id": first.subject_code,
-            "event_id": first.event_id,
-            "ctcae_term": first.ctcae_term,
-            "alert_ids": list(case.versions[-1].alert_ids),
-            "versions": versions,
-        })
-    (out / "documents.json").write_text(json.dumps({"cases": index}, ensure_ascii=False, indent=1) + "\n",
-                                        encoding="utf-8")
+        index.append(
+            {
+                "case_id": case.case_id,
+                "subject_id": first.subject_code,
+                "event_id": first.event_id,
+                "ctcae_term": first.ctcae_term,
+                "alert_ids": list(case.versions[-1].alert_ids),
+                "versions": versions,
+            }
+        )
+    (out / "documents.json").write_text(
+        json.dumps({"cases": index}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
     return DocumentIndex(index)

@@ -70,16 +70,23 @@ def _json_rows(columns: list[Any], records: list[Any], path: Path) -> list[dict[
     try:
         names = [str(column["name"]) for column in columns]
     except (TypeError, KeyError) as exc:
-        raise DatasetError(f"{path}: a column without a name; expected Dataset-JSON 1.1 `columns` of objects with "
-                           "`name`") from exc
+        raise DatasetError(
+            f"{path}: a column without a name; expected Dataset-JSON 1.1 `columns` of objects with `name`"
+        ) from exc
     rows = []
     for index, record in enumerate(records, 1):
         if not isinstance(record, list) or len(record) != len(names):
-            raise DatasetError(f"{path}: row {index} has {len(record) if isinstance(record, list) else 'no'} values "
-                               f"for {len(names)} columns; re-export the dataset")
+            raise DatasetError(
+                f"{path}: row {index} has {len(record) if isinstance(record, list) else 'no'} values "
+                f"for {len(names)} columns; re-export the dataset"
+            )
         # text, most cells, inline: a function call per cell is a third of reading a large export
-        rows.append({name: (value.strip() or None) if type(value) is str else _cell(value)
-                     for name, value in zip(names, record, strict=True)})
+        rows.append(
+            {
+                name: (value.strip() or None) if type(value) is str else _cell(value)
+                for name, value in zip(names, record, strict=True)
+            }
+        )
     return rows
 
 
@@ -89,8 +96,10 @@ def _read_json(path: Path) -> tuple[str | None, list[dict[str, Cell]]]:
     except (ValueError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{path}: not JSON ({exc}); expected a CDISC Dataset-JSON 1.1 file") from exc
     if not isinstance(document, dict) or "columns" not in document or "rows" not in document:
-        raise DatasetError(f"{path}: no `columns` and `rows`; expected CDISC Dataset-JSON 1.1 (version 1.0 files "
-                           "are not read: convert them with the CDISC Dataset-JSON tools)")
+        raise DatasetError(
+            f"{path}: no `columns` and `rows`; expected CDISC Dataset-JSON 1.1 (version 1.0 files "
+            "are not read: convert them with the CDISC Dataset-JSON tools)"
+        )
     return document.get("name"), _json_rows(document["columns"], document["rows"], path)
 
 
@@ -108,8 +117,13 @@ def _read_ndjson(path: Path) -> tuple[str | None, list[dict[str, Cell]]]:
 
 def _read_csv(path: Path) -> tuple[str | None, list[dict[str, Cell]]]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = [{name: (None if (value or "").strip() in CSV_MISSING else (value or "").strip())
-                 for name, value in row.items()} for row in csv.DictReader(handle)]
+        rows = [
+            {
+                name: (None if (value or "").strip() in CSV_MISSING else (value or "").strip())
+                for name, value in row.items()
+            }
+            for row in csv.DictReader(handle)
+        ]
     return None, rows
 
 

@@ -34,9 +34,16 @@ HELD = frozenset({"preliminary", "registered"})
 RETRACTING = frozenset({"entered-in-error", "cancelled"})
 SEVERITY_GRADES = {"mild": 1, "moderate": 2, "severe": 3}
 CAUSALITY = {
-    "certain": "related", "probably-likely": "probable", "possible": "possible", "unlikely": "unlikely",
-    "conditional": "unassessable", "unassessable": "unassessable", "unassessable-unclassifiable": "unassessable",
-    "related": "related", "unrelated": "unrelated", "not related": "unrelated",
+    "certain": "related",
+    "probably-likely": "probable",
+    "possible": "possible",
+    "unlikely": "unlikely",
+    "conditional": "unassessable",
+    "unassessable": "unassessable",
+    "unassessable-unclassifiable": "unassessable",
+    "related": "related",
+    "unrelated": "unrelated",
+    "not related": "unrelated",
 }
 CRITERIA = SERIOUSNESS
 BUNDLE_TYPES = frozenset({"batch", "transaction", "history", "collection", "subscription-notification"})
@@ -90,11 +97,16 @@ def convert_observation(data: dict[str, Any], site: Site, memory: ResultMemory, 
         return out
     event_id = f"{site.name}-obs-{obs.id or (obs.identifier[0].value if obs.identifier else '')}"
     if event_id.endswith("-obs-"):
-        out.rejected.append(Rejected(where, "Observation without id or identifier: the result has no stable id",
-                                     _shown(data)))
+        out.rejected.append(
+            Rejected(where, "Observation without id or identifier: the result has no stable id", _shown(data))
+        )
         return out
-    occurred = obs.effectiveDateTime or (obs.effectivePeriod.start if obs.effectivePeriod else None) \
-        or obs.effectiveInstant or obs.issued
+    occurred = (
+        obs.effectiveDateTime
+        or (obs.effectivePeriod.start if obs.effectivePeriod else None)
+        or obs.effectiveInstant
+        or obs.issued
+    )
     quantity = obs.valueQuantity
     event: Event | None = None
     if occurred is not None and quantity is not None and quantity.value is not None:
@@ -102,17 +114,27 @@ def convert_observation(data: dict[str, Any], site: Site, memory: ResultMemory, 
         if quantity.comparator:
             value = f"{quantity.comparator}{quantity.value}"
         event = {
-            "type": entry.type, "event_id": event_id, "study_id": site.spec.study_id, "subject_id": subject,
+            "type": entry.type,
+            "event_id": event_id,
+            "study_id": site.spec.study_id,
+            "subject_id": subject,
             "occurred_at": occurred.isoformat() if isinstance(occurred, datetime) else str(occurred),
-            "recorded_at": _iso(obs.issued), "source": "FHIR", "test": entry.test, "value": value,
+            "recorded_at": _iso(obs.issued),
+            "source": "FHIR",
+            "test": entry.test,
+            "value": value,
             "unit": site.unit(quantity.code or quantity.unit),
         }
         if entry.type == "lab":
             ranges = obs.referenceRange or []
             low = ranges[0].low.value if ranges and ranges[0].low else None
             high = ranges[0].high.value if ranges and ranges[0].high else None
-            event.update(ref_low=None if low is None else float(low), ref_high=None if high is None else float(high),
-                         status="corrected" if GRADED.get(obs.status or "") else "final", loinc=loinc)
+            event.update(
+                ref_low=None if low is None else float(low),
+                ref_high=None if high is None else float(high),
+                status="corrected" if GRADED.get(obs.status or "") else "final",
+                loinc=loinc,
+            )
         event = {k: v for k, v in event.items() if v is not None}
     if obs.status in RETRACTING:
         retraction = memory.retract(event_id, event)
@@ -170,8 +192,9 @@ def convert_adverse_event(data: dict[str, Any], site: Site, where: str) -> Conve
     try:
         ae = AdverseEvent.model_validate(data)
     except ValidationError as exc:
-        out.rejected.append(Rejected(where, f"not a valid FHIR R4 AdverseEvent: {exc.errors()[0]['msg']}",
-                                     _shown(data)))
+        out.rejected.append(
+            Rejected(where, f"not a valid FHIR R4 AdverseEvent: {exc.errors()[0]['msg']}", _shown(data))
+        )
         return out
     subject = site.subject(_identifiers(ae.subject))
     if subject is None:
@@ -181,8 +204,10 @@ def convert_adverse_event(data: dict[str, Any], site: Site, where: str) -> Conve
         out.skipped.append(f"{where}: a potential adverse event (actuality potential) is not an event")
         return out
     codings = _codings(ae.event)
-    meddra = next(((code, display) for system, code, display in codings if "mdr" in system.lower()
-                   or "meddra" in system.lower()), None)
+    meddra = next(
+        ((code, display) for system, code, display in codings if "mdr" in system.lower() or "meddra" in system.lower()),
+        None,
+    )
     ctcae = next((display or code for system, code, display in codings if "ctcae" in system.lower()), None)
     term = (ae.event.text if ae.event is not None else None) or next((d for _, _, d in codings if d), None)
     grade = _grade(ae)
@@ -196,10 +221,18 @@ def convert_adverse_event(data: dict[str, Any], site: Site, where: str) -> Conve
         return out
     revision = int(ae.meta.versionId) if ae.meta and ae.meta.versionId and ae.meta.versionId.isdigit() else 1
     event: Event = {
-        "type": "adverse_event", "event_id": f"{site.name}-ae-{ident}", "revision": revision,
-        "study_id": site.spec.study_id, "subject_id": subject, "occurred_at": ae.date.isoformat(),
-        "recorded_at": _iso(ae.recordedDate), "source": "FHIR", "term": term, "grade": grade,
-        "serious": _serious(ae), "causality": _causality(ae),
+        "type": "adverse_event",
+        "event_id": f"{site.name}-ae-{ident}",
+        "revision": revision,
+        "study_id": site.spec.study_id,
+        "subject_id": subject,
+        "occurred_at": ae.date.isoformat(),
+        "recorded_at": _iso(ae.recordedDate),
+        "source": "FHIR",
+        "term": term,
+        "grade": grade,
+        "serious": _serious(ae),
+        "causality": _causality(ae),
         "meddra_code": meddra[0] if meddra else None,
         "ctcae_term": ctcae or (meddra[1] if meddra and meddra[1] else None),
     }
@@ -220,16 +253,24 @@ def convert_resource(data: Any, site: Site, memory: ResultMemory, where: str = "
         return convert_bundle(data, site, memory, "Bundle" if where == "resource" else where)
     if kind in ("SubscriptionStatus", "Parameters"):  # the notification's own status entry
         return Converted()
-    return Converted(rejected=[Rejected(where, f"resourceType {kind!r} is not accepted: send Observation, "
-                                               "AdverseEvent or a Bundle of them", _shown(data))])
+    return Converted(
+        rejected=[
+            Rejected(
+                where,
+                f"resourceType {kind!r} is not accepted: send Observation, AdverseEvent or a Bundle of them",
+                _shown(data),
+            )
+        ]
+    )
 
 
 def convert_bundle(data: dict[str, Any], site: Site, memory: ResultMemory, where: str = "Bundle") -> Converted:
     """Each entry on its own; a transaction is all or nothing (any rejected entry: no event at all)."""
     kind = data.get("type")
     if kind not in BUNDLE_TYPES:
-        return Converted(rejected=[Rejected(where, f"Bundle.type {kind!r}: send a batch, transaction or "
-                                                   "subscription notification")])
+        return Converted(
+            rejected=[Rejected(where, f"Bundle.type {kind!r}: send a batch, transaction or subscription notification")]
+        )
     out = Converted()
     for index, entry in enumerate(data.get("entry") or []):
         resource = entry.get("resource") if isinstance(entry, dict) else None
@@ -244,8 +285,9 @@ def convert_bundle(data: dict[str, Any], site: Site, memory: ResultMemory, where
 
 def operation_outcome(rejected: list[Rejected]) -> dict[str, Any]:
     """An OperationOutcome with one issue per rejected part (location = where it was)."""
-    issues = [{"severity": "error", "code": "processing", "diagnostics": r.reason, "location": [r.where]}
-              for r in rejected]
+    issues = [
+        {"severity": "error", "code": "processing", "diagnostics": r.reason, "location": [r.where]} for r in rejected
+    ]
     if not issues:
         issues = [{"severity": "information", "code": "informational", "diagnostics": "accepted"}]
     return {"resourceType": "OperationOutcome", "issue": issues}

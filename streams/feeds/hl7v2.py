@@ -121,8 +121,16 @@ def convert_message(text: str, site: Site, memory: ResultMemory, *, label: str =
     return out
 
 
-def _convert_obx(obx: hl7.Segment, obr: hl7.Segment | None, subject: str, sent_at: str | None, site: Site,
-                 memory: ResultMemory, out: Converted, where: str) -> None:
+def _convert_obx(
+    obx: hl7.Segment,
+    obr: hl7.Segment | None,
+    subject: str,
+    sent_at: str | None,
+    site: Site,
+    memory: ResultMemory,
+    out: Converted,
+    where: str,
+) -> None:
     raw = str(obx)
     code, system = _comp(obx[3], 0), _comp(obx[3], 2)
     if system not in site.spec.codes and _LOINC_CODE.match(code):
@@ -151,9 +159,16 @@ def _convert_obx(obx: hl7.Segment, obr: hl7.Segment | None, subject: str, sent_a
     if occurred is not None and value is not None:
         low, high = reference_range(_field(obx, 7))
         event = {
-            "type": entry.type, "event_id": event_id, "study_id": site.spec.study_id, "subject_id": subject,
-            "occurred_at": occurred, "recorded_at": recorded, "source": site.spec.source, "test": entry.test,
-            "value": value, "unit": site.unit(_comp(obx[6])),
+            "type": entry.type,
+            "event_id": event_id,
+            "study_id": site.spec.study_id,
+            "subject_id": subject,
+            "occurred_at": occurred,
+            "recorded_at": recorded,
+            "source": site.spec.source,
+            "test": entry.test,
+            "value": value,
+            "unit": site.unit(_comp(obx[6])),
         }
         if entry.type == "lab":
             event.update(ref_low=low, ref_high=high, status="corrected" if status == "C" else "final")

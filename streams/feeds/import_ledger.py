@@ -59,13 +59,17 @@ class ImportLedger:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise SafetyError(f"{path}: cannot read the import ledger ({exc}); restore it from a backup, or remove it "
-                              "to emit every record again (the stream then skips what it already has)") from exc
+            raise SafetyError(
+                f"{path}: cannot read the import ledger ({exc}); restore it from a backup, or remove it "
+                "to emit every record again (the stream then skips what it already has)"
+            ) from exc
         if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("records"), dict):
             raise SafetyError(f"{path}: not an import ledger of format {FORMAT}; pass another --state FILE")
         if data.get("study_id") != study_id:
-            raise SafetyError(f"{path}: the ledger of study {data.get('study_id')!r}, not {study_id!r}; pass the "
-                              "ledger of this study with --state FILE")
+            raise SafetyError(
+                f"{path}: the ledger of study {data.get('study_id')!r}, not {study_id!r}; pass the "
+                "ledger of this study with --state FILE"
+            )
         return cls(study_id, data["records"])
 
     def apply(self, events: list[dict[str, Any]], digests: dict[str, str], recorded_at: str | None = None) -> Changes:
@@ -103,6 +107,13 @@ class ImportLedger:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(path.name + ".tmp")
         # no indent: an indented dump is Python's slow encoder, seconds for a large study
-        temporary.write_text(json.dumps({"format": FORMAT, "study_id": self.study_id, "records": self.records},
-                                        sort_keys=True, separators=(",", ":")) + "\n", encoding="utf-8")
+        temporary.write_text(
+            json.dumps(
+                {"format": FORMAT, "study_id": self.study_id, "records": self.records},
+                sort_keys=True,
+                separators=(",", ":"),
+            )
+            + "\n",
+            encoding="utf-8",
+        )
         os.replace(temporary, path)

@@ -59,8 +59,12 @@ class FeedMetrics:
     @classmethod
     def create(cls, registry: CollectorRegistry) -> FeedMetrics:
         return cls(
-            Counter("safety_feed_messages", "Messages received per adapter and outcome",
-                    ["adapter", "outcome"], registry=registry),
+            Counter(
+                "safety_feed_messages",
+                "Messages received per adapter and outcome",
+                ["adapter", "outcome"],
+                registry=registry,
+            ),
             Counter("safety_feed_events", "Events sent to the broker per adapter", ["adapter"], registry=registry),
         )
 
@@ -88,17 +92,20 @@ class Gateway:
                 valid.append(event)
         for refusal in rejected:
             await self.dead_letter(adapter, f"{refusal.where}: {refusal.reason}", refusal.raw)
+
         async def deliver() -> None:
-            futures = [await self.send(e["subject_id"].encode(), json.dumps(e, ensure_ascii=False).encode())
-                       for e in valid]
+            futures = [
+                await self.send(e["subject_id"].encode(), json.dumps(e, ensure_ascii=False).encode()) for e in valid
+            ]
             await asyncio.gather(*futures)
 
         try:  # the bound covers handing over too: a producer whose buffer is full must not hold the answer back
             await asyncio.wait_for(deliver(), self.ack_timeout)
         except Exception as exc:  # noqa: BLE001 - any producer failure means: not acknowledged
             self.metrics.messages.labels(adapter, "broker_unavailable").inc()
-            raise BrokerUnavailable(f"the broker did not acknowledge the events ({type(exc).__name__}); "
-                                    "resend the message") from exc
+            raise BrokerUnavailable(
+                f"the broker did not acknowledge the events ({type(exc).__name__}); resend the message"
+            ) from exc
         self.metrics.events.labels(adapter).inc(len(valid))
         outcome = "rejected" if rejected else "not_subject" if converted.not_subjects else "accepted"
         self.metrics.messages.labels(adapter, outcome).inc()
@@ -106,8 +113,15 @@ class Gateway:
 
 
 def _hl7_escape(text: str) -> str:
-    return text.replace("\\", "\\E\\").replace("|", "\\F\\").replace("^", "\\S\\").replace("~", "\\R\\") \
-        .replace("&", "\\T\\").replace("\r", " ").replace("\n", " ")
+    return (
+        text.replace("\\", "\\E\\")
+        .replace("|", "\\F\\")
+        .replace("^", "\\S\\")
+        .replace("~", "\\R\\")
+        .replace("&", "\\T\\")
+        .replace("\r", " ")
+        .replace("\n", " ")
+    )
 
 
 def hl7_ack(control_id: str, code: str, text: str = "") -> bytes:
@@ -152,7 +166,7 @@ async def serve_mllp(gateway: Gateway, host: str, port: int, max_bytes: int) -> 
                     await writer.drain()
                     return
                 start = frame.find(START)
-                text = frame[start + 1 if start >= 0 else 0: -len(END)].decode("utf-8", errors="replace")
+                text = frame[start + 1 if start >= 0 else 0 : -len(END)].decode("utf-8", errors="replace")
                 ident = control_id(text)
                 code, reason = await handle_hl7(gateway, text)
                 writer.write(hl7_ack(ident, code, reason))
@@ -177,8 +191,9 @@ def _bearer_source(request: web.Request, tokens: dict[str, str]) -> str | None:
     return found
 
 
-CONTRACT_FIELDS = frozenset(name for model in typing.get_args(typing.get_args(contract.Event)[0])
-                            for name in model.model_fields)
+CONTRACT_FIELDS = frozenset(
+    name for model in typing.get_args(typing.get_args(contract.Event)[0]) for name in model.model_fields
+)
 """Every field some contract event defines: all a posted event may carry onto a topic or into a dead letter."""
 
 
@@ -195,8 +210,11 @@ class HttpFeeds:
     max_bytes: int
 
     def routes(self) -> list[tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]]:
-        return [("POST", "/fhir", self.fhir), ("POST", "/fhir/subscription", self.fhir),
-                ("POST", "/events", self.events)]
+        return [
+            ("POST", "/fhir", self.fhir),
+            ("POST", "/fhir/subscription", self.fhir),
+            ("POST", "/events", self.events),
+        ]
 
     async def _body(self, request: web.Request) -> bytes | web.Response:
         if _bearer_source(request, self.tokens) is None:
@@ -249,8 +267,10 @@ class HttpFeeds:
             rejected = await self.gateway.submit("http", converted)
         except BrokerUnavailable as exc:
             return web.json_response({"error": str(exc)}, status=503)
-        answer = {"accepted": len(converted.events), "rejected": [{"where": r.where, "reason": r.reason}
-                                                                  for r in rejected]}
+        answer = {
+            "accepted": len(converted.events),
+            "rejected": [{"where": r.where, "reason": r.reason} for r in rejected],
+        }
         return web.json_response(answer, status=422 if rejected and not converted.events else 202)
 
 
@@ -277,8 +297,14 @@ def register(app: Any, ctx: Any) -> None:
 
     async def dead_letter(adapter: str, reason: str, raw: str) -> None:
         value = codec.encode_deadletter(
-            reason_code=f"feed_{adapter}", reason=reason, raw=raw.encode() or None, topic=f"feed:{adapter}",
-            partition=-1, offset=-1, timestamp=None, at=datetime.now(UTC),
+            reason_code=f"feed_{adapter}",
+            reason=reason,
+            raw=raw.encode() or None,
+            topic=f"feed:{adapter}",
+            partition=-1,
+            offset=-1,
+            timestamp=None,
+            at=datetime.now(UTC),
         )
         await ctx.topics.deadletter.send(key=None, value=value)
 

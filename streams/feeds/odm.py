@@ -73,11 +73,15 @@ def read_odm(path: Path, mapping: OdmMapping) -> OdmRows:
     except (OSError, etree.XMLSyntaxError) as exc:
         raise DatasetError(f"{path}: not readable XML ({exc}); expected a CDISC ODM 1.3 file") from exc
     if root.tag != f"{{{NAMESPACE}}}ODM":
-        raise DatasetError(f"{path}: the root is {root.tag}, not an ODM element of {NAMESPACE} (ODM 1.3.x); "
-                           "export the clinical data as ODM 1.3")
+        raise DatasetError(
+            f"{path}: the root is {root.tag}, not an ODM element of {NAMESPACE} (ODM 1.3.x); "
+            "export the clinical data as ODM 1.3"
+        )
     if root.get("FileType") != "Snapshot":
-        raise DatasetError(f"{path}: FileType {root.get('FileType')!r}: a Transactional file holds changes, not the "
-                           "current data; export a Snapshot")
+        raise DatasetError(
+            f"{path}: FileType {root.get('FileType')!r}: a Transactional file holds changes, not the "
+            "current data; export a Snapshot"
+        )
     rows: dict[str, list[dict[str, Cell]]] = {}
     result = OdmRows()
     for subject in root.iterfind("odm:ClinicalData/odm:SubjectData", _NS):
@@ -91,11 +95,23 @@ def read_odm(path: Path, mapping: OdmMapping) -> OdmRows:
                     if spec is None:
                         result.unmapped_groups[oid] = result.unmapped_groups.get(oid, 0) + 1
                         continue
-                    record = _key(visit.get("StudyEventOID"), visit.get("StudyEventRepeatKey"), form.get("FormOID"),
-                                  form.get("FormRepeatKey"), oid, group.get("ItemGroupRepeatKey"))
-                    repeat_key = "/".join(part or "1" for part in (
-                        visit.get("StudyEventOID"), visit.get("StudyEventRepeatKey"), form.get("FormRepeatKey"),
-                        group.get("ItemGroupRepeatKey")))
+                    record = _key(
+                        visit.get("StudyEventOID"),
+                        visit.get("StudyEventRepeatKey"),
+                        form.get("FormOID"),
+                        form.get("FormRepeatKey"),
+                        oid,
+                        group.get("ItemGroupRepeatKey"),
+                    )
+                    repeat_key = "/".join(
+                        part or "1"
+                        for part in (
+                            visit.get("StudyEventOID"),
+                            visit.get("StudyEventRepeatKey"),
+                            form.get("FormRepeatKey"),
+                            group.get("ItemGroupRepeatKey"),
+                        )
+                    )
                     values = {item.get("ItemOID"): _value(item) for item in group.iterfind("odm:ItemData", _NS)}
                     for row, origin in _rows(spec, oid, record, repeat_key, subject_key, values, visit_items):
                         rows.setdefault(spec.domain, []).append(row)
@@ -104,9 +120,15 @@ def read_odm(path: Path, mapping: OdmMapping) -> OdmRows:
     return result
 
 
-def _rows(spec: GroupMapping, oid: str, record: str, repeat_key: str, subject_key: str | None,
-          values: dict[str, str | None], visit_items: dict[str, str | None]
-          ) -> list[tuple[dict[str, Cell], Origin]]:
+def _rows(
+    spec: GroupMapping,
+    oid: str,
+    record: str,
+    repeat_key: str,
+    subject_key: str | None,
+    values: dict[str, str | None],
+    visit_items: dict[str, str | None],
+) -> list[tuple[dict[str, Cell], Origin]]:
     base: dict[str, Cell] = {"USUBJID": subject_key, RECORD_ID: record}
     items = {"USUBJID": "SubjectKey"}
     for item_oid, variable in spec.items.items():
@@ -126,8 +148,13 @@ def _rows(spec: GroupMapping, oid: str, record: str, repeat_key: str, subject_ke
     for item_oid, test in spec.tests.items():
         if values.get(item_oid) is None:
             continue
-        row = {**base, RECORD_ID: f"{record}.{_key(item_oid)}", f"{domain}TESTCD": test.test,
-               f"{domain}ORRES": values[item_oid], f"{domain}ORRESU": test.unit}
+        row = {
+            **base,
+            RECORD_ID: f"{record}.{_key(item_oid)}",
+            f"{domain}TESTCD": test.test,
+            f"{domain}ORRES": values[item_oid],
+            f"{domain}ORRESU": test.unit,
+        }
         where = {**items, f"{domain}ORRES": item_oid, f"{domain}TESTCD": item_oid}
         rows.append((row, Origin(oid, f"{repeat_key} {item_oid}", where)))
     return rows
@@ -139,9 +166,15 @@ def odm_listing(mapped: Mapped, rows: OdmRows) -> list[dict[str, Any]]:
 
 
 def _listed(item: Listed, origin: Origin) -> dict[str, Any]:
-    listed = {"kind": item.kind, "file": item.file, "item_group": origin.item_group, "repeat_key": origin.repeat_key,
-              "item": origin.items.get(item.variable, f"(none mapped to {item.variable})"),
-              "variable": item.variable, "reason": item.reason}
+    listed = {
+        "kind": item.kind,
+        "file": item.file,
+        "item_group": origin.item_group,
+        "repeat_key": origin.repeat_key,
+        "item": origin.items.get(item.variable, f"(none mapped to {item.variable})"),
+        "variable": item.variable,
+        "reason": item.reason,
+    }
     if item.subject_id is not None:
         listed["subject_id"] = item.subject_id
     return listed

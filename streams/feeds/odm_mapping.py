@@ -21,8 +21,13 @@ from streams.feeds.sdtm_rules import SubjectCodes
 
 Domain = Literal["DM", "EX", "LB", "VS", "EG", "AE", "DS"]
 DATE_VARIABLES: dict[str, tuple[str, ...]] = {
-    "DM": ("RFICDTC", "RFSTDTC", "DMDTC"), "EX": ("EXSTDTC",), "LB": ("LBDTC",), "VS": ("VSDTC",),
-    "EG": ("EGDTC",), "AE": ("AESTDTC",), "DS": ("DSSTDTC",),
+    "DM": ("RFICDTC", "RFSTDTC", "DMDTC"),
+    "EX": ("EXSTDTC",),
+    "LB": ("LBDTC",),
+    "VS": ("VSDTC",),
+    "EG": ("EGDTC",),
+    "AE": ("AESTDTC",),
+    "DS": ("DSSTDTC",),
 }
 """The variables that date a row of each domain; the first is the one a visit date fills (``visit_dates``)."""
 _VARIABLE = re.compile(r"^[A-Z][A-Z0-9]{1,7}$")

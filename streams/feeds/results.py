@@ -82,8 +82,10 @@ class ResultMemory:
         if base is None:
             return f"{event_id} was never sent by this adapter and the retraction carries no value to cancel"
         if base["type"] != "lab":
-            return (f"the event contract cannot retract a {base['type']} ({event_id}); correct it at the source "
-                    "and send the right value as a new result")
+            return (
+                f"the event contract cannot retract a {base['type']} ({event_id}); correct it at the source "
+                "and send the right value as a new result"
+            )
         return {**base, "status": "cancelled", "revision": RETRACTED_REVISION}
 
     def hold(self, event: Event) -> None:

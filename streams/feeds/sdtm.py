@@ -30,8 +30,16 @@ from streams.feeds.sdtm_dates import end_of, iso, onset_of, parse_sdtm_date, sta
 from streams.feeds.sdtm_rules import SdtmRules
 
 DOMAINS = ("DM", "EX", "LB", "VS", "EG", "AE", "DS")
-TYPE_ORDER = {"enrollment": 0, "infusion": 1, "lab": 2, "vital": 2, "ecg": 2, "adverse_event": 3, "death": 4,
-              "end_of_study": 5}
+TYPE_ORDER = {
+    "enrollment": 0,
+    "infusion": 1,
+    "lab": 2,
+    "vital": 2,
+    "ecg": 2,
+    "adverse_event": 3,
+    "death": 4,
+    "end_of_study": 5,
+}
 """Events of one moment in the order a site lives them: enrolled, infused, measured, then what happened."""
 RECORD_ID = "EDC_RECORD_ID"
 """A column that readers of other formats (streams/feeds/odm.py) fill with the EDC's stable record id; it replaces
@@ -45,12 +53,26 @@ _FIELD = re.compile(r"^(?:\w+\.)?(\w+)")
 _VARIABLES: dict[str, dict[str, str]] = {
     "DM": {"occurred_at": "RFICDTC", "sex": "SEX", "age": "AGE"},
     "EX": {"occurred_at": "EXSTDTC", "dose_per_kg": "EXDOSE", "lot": "EXLOT", "infusion_number": "EXSTDTC"},
-    "LB": {"occurred_at": "LBDTC", "value": "LBSTRESN", "unit": "LBSTRESU", "ref_low": "LBSTNRLO",
-           "ref_high": "LBSTNRHI", "test": "LBTESTCD"},
+    "LB": {
+        "occurred_at": "LBDTC",
+        "value": "LBSTRESN",
+        "unit": "LBSTRESU",
+        "ref_low": "LBSTNRLO",
+        "ref_high": "LBSTNRHI",
+        "test": "LBTESTCD",
+    },
     "VS": {"occurred_at": "VSDTC", "value": "VSSTRESN", "unit": "VSSTRESU", "test": "VSTESTCD"},
     "EG": {"occurred_at": "EGDTC", "value": "EGSTRESN", "unit": "EGSTRESU", "test": "EGTESTCD"},
-    "AE": {"occurred_at": "AESTDTC", "ended_at": "AEENDTC", "term": "AETERM", "grade": "AETOXGR",
-           "ctcae_term": "AEDECOD", "meddra_code": "AEPTCD", "outcome": "AEOUT", "causality": "AEREL"},
+    "AE": {
+        "occurred_at": "AESTDTC",
+        "ended_at": "AEENDTC",
+        "term": "AETERM",
+        "grade": "AETOXGR",
+        "ctcae_term": "AEDECOD",
+        "meddra_code": "AEPTCD",
+        "outcome": "AEOUT",
+        "causality": "AEREL",
+    },
     "DS": {"occurred_at": "DSSTDTC", "cause": "DSTERM", "reason": "DSDECOD"},
 }
 
@@ -60,10 +82,12 @@ class _Names:
 
     def __init__(self, domain: str) -> None:
         self.testcd, self.stat, self.dtc = f"{domain}TESTCD", f"{domain}STAT", f"{domain}DTC"
-        self.stresn, self.stresu, self.stnrlo, self.stnrhi = (f"{domain}{suffix}" for suffix in
-                                                              ("STRESN", "STRESU", "STNRLO", "STNRHI"))
-        self.orres, self.orresu, self.ornrlo, self.ornrhi = (f"{domain}{suffix}" for suffix in
-                                                             ("ORRES", "ORRESU", "ORNRLO", "ORNRHI"))
+        self.stresn, self.stresu, self.stnrlo, self.stnrhi = (
+            f"{domain}{suffix}" for suffix in ("STRESN", "STRESU", "STNRLO", "STNRHI")
+        )
+        self.orres, self.orresu, self.ornrlo, self.ornrhi = (
+            f"{domain}{suffix}" for suffix in ("ORRES", "ORRESU", "ORNRLO", "ORNRHI")
+        )
 
 
 _OBSERVATION_VARIABLES = {domain: _Names(domain) for domain in ("LB", "VS", "EG")}
@@ -190,27 +214,38 @@ class SdtmMapper:
         else:
             code = self.rules.subjects.code(usubjid)
             if code is None:
-                raise _Skip("USUBJID", f"does not match subjects.pattern {self.rules.subjects.pattern.pattern} "
-                                       "(rules/feeds/sdtm.yaml); map it with --subjects FILE")
+                raise _Skip(
+                    "USUBJID",
+                    f"does not match subjects.pattern {self.rules.subjects.pattern.pattern} "
+                    "(rules/feeds/sdtm.yaml); map it with --subjects FILE",
+                )
         owner = self.owners.setdefault(code, usubjid)
         if owner != usubjid:
-            raise _Skip("USUBJID", f"maps to {code}, the code of another USUBJID; use --subjects FILE to tell them "
-                                   "apart")
+            raise _Skip(
+                "USUBJID", f"maps to {code}, the code of another USUBJID; use --subjects FILE to tell them apart"
+            )
         problem = self.study.protocol.subject_code_problem(code)
         if problem is not None:
             raise _Skip("USUBJID", problem)
         self.codes[usubjid] = code
         return code
 
-    def _row(self, dataset: Dataset, number: int, row: Mapping[str, Cell], mapped: Mapped,
-             build: Callable[[Mapping[str, Cell], str], list[dict[str, Any]]]) -> None:
+    def _row(
+        self,
+        dataset: Dataset,
+        number: int,
+        row: Mapping[str, Cell],
+        mapped: Mapped,
+        build: Callable[[Mapping[str, Cell], str], list[dict[str, Any]]],
+    ) -> None:
         code: str | None = None
         try:
             code = self._subject(row)
             events = build(row, code)
         except _Skip as skip:
-            mapped.listed.append(Listed(skip.kind, dataset.path.name, dataset.domain, number, skip.variable,
-                                        skip.reason, code))
+            mapped.listed.append(
+                Listed(skip.kind, dataset.path.name, dataset.domain, number, skip.variable, skip.reason, code)
+            )
             return
         if not events:
             mapped.ignored[f"{dataset.domain} records of no safety event"] += 1
@@ -224,10 +259,18 @@ class SdtmMapper:
         """Keep the event if the contract's parser accepts it, else list the row with the variable to fix."""
         if event["event_id"] in mapped.digests:
             seq = f"{dataset.domain}SEQ"
-            mapped.listed.append(Listed("rejected", dataset.path.name, dataset.domain, number, seq,
-                                        f"{seq} repeats the id {event['event_id']} of another record: one would "
-                                        "overwrite the other at every import; correct the export",
-                                        event["subject_id"]))
+            mapped.listed.append(
+                Listed(
+                    "rejected",
+                    dataset.path.name,
+                    dataset.domain,
+                    number,
+                    seq,
+                    f"{seq} repeats the id {event['event_id']} of another record: one would "
+                    "overwrite the other at every import; correct the export",
+                    event["subject_id"],
+                )
+            )
             return
         text = canonical(event)
         parsed = parse_event(text, self.study.tz)
@@ -237,13 +280,21 @@ class SdtmMapper:
             return
         found = _FIELD.match(parsed.reason)
         variable = _VARIABLES[dataset.domain].get(found[1] if found else "", dataset.domain)
-        mapped.listed.append(Listed("rejected", dataset.path.name, dataset.domain, number, variable, parsed.reason,
-                                    event["subject_id"]))
+        mapped.listed.append(
+            Listed("rejected", dataset.path.name, dataset.domain, number, variable, parsed.reason, event["subject_id"])
+        )
 
-    def _envelope(self, kind: str, event_id: str, code: str, occurred: datetime, notes: list[str | None],
-                  **fields: Any) -> dict[str, Any]:
-        event: dict[str, Any] = {"type": kind, "event_id": event_id, "study_id": self.study.protocol.study_id,
-                                 "subject_id": code, "occurred_at": iso(occurred), "source": "EDC"}
+    def _envelope(
+        self, kind: str, event_id: str, code: str, occurred: datetime, notes: list[str | None], **fields: Any
+    ) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "type": kind,
+            "event_id": event_id,
+            "study_id": self.study.protocol.study_id,
+            "subject_id": code,
+            "occurred_at": iso(occurred),
+            "source": "EDC",
+        }
         event.update({key: value for key, value in fields.items() if value is not None})
         said = [note for note in notes if note]
         if said:
@@ -262,11 +313,13 @@ class SdtmMapper:
                 seq = _record(row, "EX")
                 moment, note = start_of(_date(row, "EXSTDTC"), "EXSTDTC")
             except _Skip as skip:
-                mapped.listed.append(Listed("rejected", dataset.path.name, "EX", number, skip.variable, skip.reason,
-                                            code))
+                mapped.listed.append(
+                    Listed("rejected", dataset.path.name, "EX", number, skip.variable, skip.reason, code)
+                )
                 continue
             dated.append((moment, seq, number, code, row, note))
         counts: Counter[str] = Counter()
+
         def order(item: tuple[datetime, str, int, str, dict[str, Cell], str | None]) -> tuple[str, datetime, int]:
             return item[3], item[0], int(item[1]) if item[1].isdigit() else item[2]  # --SEQ, else the row
 
@@ -275,9 +328,16 @@ class SdtmMapper:
             self.first_infusion.setdefault(code, moment)
             dose, unit = _number(row, "EXDOSE"), _text(row, "EXDOSU")
             factor = self.rules.dose_per_kg_units.get(unit or "")
-            event = self._envelope("infusion", f"{code}-EX-{seq}", code, moment, [note, _text(row, EDC_NOTE)],
-                                   infusion_number=counts[code],
-                                   dose_per_kg=dose * factor if dose and factor else None, lot=_text(row, "EXLOT"))
+            event = self._envelope(
+                "infusion",
+                f"{code}-EX-{seq}",
+                code,
+                moment,
+                [note, _text(row, EDC_NOTE)],
+                infusion_number=counts[code],
+                dose_per_kg=dose * factor if dose and factor else None,
+                lot=_text(row, "EXLOT"),
+            )
             self._accept(dataset, number, event, mapped)
 
     def _dm(self, row: Mapping[str, Cell], code: str) -> list[dict[str, Any]]:
@@ -291,11 +351,15 @@ class SdtmMapper:
         sex = _text(row, "SEX")
         age, age_unit = _number(row, "AGE"), _text(row, "AGEU")
         years = int(age) if age is not None and (age_unit is None or age_unit.upper() == "YEARS") else None
-        return [self._envelope("enrollment", f"{code}-DM", code, moment, [note],
-                               sex=sex if sex in ("F", "M") else None, age=years)]
+        return [
+            self._envelope(
+                "enrollment", f"{code}-DM", code, moment, [note], sex=sex if sex in ("F", "M") else None, age=years
+            )
+        ]
 
-    def _observation(self, row: Mapping[str, Cell], code: str, domain: str, kind: str,
-                     tests: Mapping[str, str]) -> list[dict[str, Any]]:
+    def _observation(
+        self, row: Mapping[str, Cell], code: str, domain: str, kind: str, tests: Mapping[str, str]
+    ) -> list[dict[str, Any]]:
         names = _OBSERVATION_VARIABLES[domain]
         seq = _record(row, domain)
         test_code = _text(row, names.testcd)
@@ -305,8 +369,11 @@ class SdtmMapper:
             raise _Skip(names.stat, "not done", "not_mapped")
         test = tests.get(test_code.upper())
         if test is None and kind == "ecg":
-            raise _Skip("EGTESTCD", f"{test_code} is not QTcF or QTcB, the contract's ECG tests (rules/feeds/sdtm.yaml "
-                                    "ecg_tests)", "not_mapped")
+            raise _Skip(
+                "EGTESTCD",
+                f"{test_code} is not QTcF or QTcB, the contract's ECG tests (rules/feeds/sdtm.yaml ecg_tests)",
+                "not_mapped",
+            )
         notes: list[str | None] = []
         value: float | str | None = _number(row, names.stresn)
         unit = _text(row, names.stresu)
@@ -315,8 +382,9 @@ class SdtmMapper:
             original = _text(row, names.orres)
             match = _COMPARED.fullmatch(original or "")
             if match is None:
-                raise _Skip(names.orres, f"no numeric result ({names.stresn} empty, {names.orres} {original!r})",
-                            "not_mapped")
+                raise _Skip(
+                    names.orres, f"no numeric result ({names.stresn} empty, {names.orres} {original!r})", "not_mapped"
+                )
             value = original.replace(" ", "") if match[1] else float(match[2])  # type: ignore[union-attr]
             unit, low, high = _text(row, names.orresu), _number(row, names.ornrlo), _number(row, names.ornrhi)
             notes.append(f"value from {names.orres} ({names.stresn} empty)")
@@ -356,12 +424,16 @@ class SdtmMapper:
         else:
             severity = (_text(row, "AESEV") or "").upper()
             if severity not in self.rules.severity_grades:
-                raise _Skip("AETOXGR", f"AETOXGR is empty and AESEV {severity or None!r} is not in severity_grades "
-                                       "(rules/feeds/sdtm.yaml)")
+                raise _Skip(
+                    "AETOXGR",
+                    f"AETOXGR is empty and AESEV {severity or None!r} is not in severity_grades "
+                    "(rules/feeds/sdtm.yaml)",
+                )
             grade = self.rules.severity_grades[severity]
             notes.append(f"grade {grade} from AESEV {severity} (AETOXGR empty)")
-        serious = [criterion for flag, criterion in self.rules.seriousness.items()
-                   if (_text(row, flag) or "").upper() == "Y"]
+        serious = [
+            criterion for flag, criterion in self.rules.seriousness.items() if (_text(row, flag) or "").upper() == "Y"
+        ]
         if not serious and (_text(row, "AESER") or "").upper() == "Y":
             serious = [self.rules.serious_without_criterion]
             notes.append(f"AESER Y without a seriousness flag: {self.rules.serious_without_criterion}")
@@ -371,11 +443,23 @@ class SdtmMapper:
             notes.append(f"AEREL {relation!r} not in the causality map: causality left unknown")
         decoded = _text(row, "AEDECOD")
         meddra = _text(row, "AEPTCD")
-        return [self._envelope(
-            "adverse_event", f"{code}-AE-{seq}", code, moment, notes, term=term,
-            ctcae_term=self.terms.get(decoded.casefold()) if decoded else None,
-            meddra_code=meddra if meddra and meddra.isdigit() else None, grade=grade, serious=serious,
-            causality=causality, outcome=_text(row, "AEOUT"), ended_at=ended)]
+        return [
+            self._envelope(
+                "adverse_event",
+                f"{code}-AE-{seq}",
+                code,
+                moment,
+                notes,
+                term=term,
+                ctcae_term=self.terms.get(decoded.casefold()) if decoded else None,
+                meddra_code=meddra if meddra and meddra.isdigit() else None,
+                grade=grade,
+                serious=serious,
+                causality=causality,
+                outcome=_text(row, "AEOUT"),
+                ended_at=ended,
+            )
+        ]
 
     def _ds(self, row: Mapping[str, Cell], code: str) -> list[dict[str, Any]]:
         decoded = (_text(row, "DSDECOD") or "").upper()
@@ -387,12 +471,19 @@ class SdtmMapper:
         events = []
         if decoded == "DEATH":
             term = _text(row, "DSTERM")
-            events.append(self._envelope("death", f"{code}-DS-{seq}", code, moment, [note],
-                                         cause=term if term and term.upper() != "DEATH" else None))
+            events.append(
+                self._envelope(
+                    "death",
+                    f"{code}-DS-{seq}",
+                    code,
+                    moment,
+                    [note],
+                    cause=term if term and term.upper() != "DEATH" else None,
+                )
+            )
         if category == "DISPOSITION EVENT":
             reason = self.rules.disposition.get(decoded)
             if reason is None:
                 raise _Skip("DSDECOD", f"{decoded!r} is not in disposition (rules/feeds/sdtm.yaml)", "not_mapped")
-            events.append(self._envelope("end_of_study", f"{code}-DS-{seq}-EOS", code, moment, [note],
-                                         reason=reason))
+            events.append(self._envelope("end_of_study", f"{code}-DS-{seq}-EOS", code, moment, [note], reason=reason))
         return events

@@ -52,8 +52,12 @@ def parse_sdtm_date(text: str) -> PartialDate | None:
             return PartialDate(text, datetime(parts["year"], 1, 1), datetime(parts["year"], 12, 31, 23, 59, 59), "year")
         if "day" not in parts:
             last = calendar.monthrange(parts["year"], parts["month"])[1]
-            return PartialDate(text, datetime(parts["year"], parts["month"], 1),
-                               datetime(parts["year"], parts["month"], last, 23, 59, 59), "month")
+            return PartialDate(
+                text,
+                datetime(parts["year"], parts["month"], 1),
+                datetime(parts["year"], parts["month"], last, 23, 59, 59),
+                "month",
+            )
         day = datetime(parts["year"], parts["month"], parts["day"])
         if "hour" not in parts:
             return PartialDate(text, day, day + timedelta(hours=23, minutes=59, seconds=59), "day")
@@ -82,8 +86,10 @@ def onset_of(date: PartialDate, variable: str, first_infusion: datetime | None) 
     """An AE onset: the earliest moment, but not before a first infusion that the known part contains."""
     moment, note = start_of(date, variable)
     if note is not None and first_infusion is not None and moment < first_infusion <= date.latest:
-        return first_infusion, (f"{variable} {date.text}: {date.precision} precision containing the first infusion, "
-                                "set to the first infusion")
+        return first_infusion, (
+            f"{variable} {date.text}: {date.precision} precision containing the first infusion, "
+            "set to the first infusion"
+        )
     return moment, note
 
 

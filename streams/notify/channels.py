@@ -274,12 +274,14 @@ class Notifier:
 def check_tags(notifier: Notifier, needed: Iterable[str], source: str, studies: Collection[str] = ()) -> None:
     """Refuse to start when a needed tag has no URL, or when a tag could misroute between ``studies``."""
     known = {study.lower() for study in studies}
-    misrouting = sorted({
-        notifier.tag(c.target)
-        for c in notifier.channels
-        if (known and notifier.scopes.get(c.target.channel, "") not in known | {""})
-        or (len(known) > 1 and c.target.channel not in notifier.scopes and c.target.recipient in PER_STUDY_ROLES)
-    })
+    misrouting = sorted(
+        {
+            notifier.tag(c.target)
+            for c in notifier.channels
+            if (known and notifier.scopes.get(c.target.channel, "") not in known | {""})
+            or (len(known) > 1 and c.target.channel not in notifier.scopes and c.target.recipient in PER_STUDY_ROLES)
+        }
+    )
     if misrouting:
         raise DeliveryConfigError(
             f"{source}: tag(s) {', '.join(repr(t) for t in misrouting)} would misroute alerts: this deployment has "
@@ -288,10 +290,13 @@ def check_tags(notifier: Notifier, needed: Iterable[str], source: str, studies: 
             "'safety_officer' is allowed: the deployment's safety officer)"
         )
     missing = sorted(
-        tag for tag in set(needed)
+        tag
+        for tag in set(needed)
         if (parsed := parse_tag(tag)) is not None
-        and not any(t.recipient == parsed[1] for t in
-                    (notifier.targets() if parsed[0] is None else notifier.targets_for(parsed[0])))
+        and not any(
+            t.recipient == parsed[1]
+            for t in (notifier.targets() if parsed[0] is None else notifier.targets_for(parsed[0]))
+        )
     )
     if missing:
         raise DeliveryConfigError(
@@ -309,9 +314,7 @@ def load_apprise_channels(
     import apprise
 
     if not Path(path).is_file():
-        raise DeliveryConfigError(
-            f"SAFETY_NOTIFY_CONFIG={path}: file not found; point it at an apprise YAML file"
-        )
+        raise DeliveryConfigError(f"SAFETY_NOTIFY_CONFIG={path}: file not found; point it at an apprise YAML file")
     check_addresses(path)
     with apprise.LogCapture(level=apprise.logging.WARNING) as captured:  # type: ignore[no-untyped-call]
         config = apprise.AppriseConfig()

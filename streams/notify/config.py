@@ -36,8 +36,7 @@ def _valid_email(text: str) -> bool:
 
 def _addresses(value: Any) -> list[str]:
     items = value if isinstance(value, list) else [value]
-    return [part.strip() for item in items if isinstance(item, str) for part in re.split(r"[,;]", item)
-            if part.strip()]
+    return [part.strip() for item in items if isinstance(item, str) for part in re.split(r"[,;]", item) if part.strip()]
 
 
 def check_addresses(path: Path) -> None:
@@ -67,8 +66,10 @@ def dropped_target(path: Path, log_lines: Iterable[str]) -> str | None:
     for line in log_lines:
         match = _DROPPED.search(line)
         if match:
-            return (f"{path}: apprise dropped an invalid {match.group(1)} {match.group(2)!r}; correct it (name@domain "
-                    "for e-mail), a dropped address is a recipient who silently gets nothing")
+            return (
+                f"{path}: apprise dropped an invalid {match.group(1)} {match.group(2)!r}; correct it (name@domain "
+                "for e-mail), a dropped address is a recipient who silently gets nothing"
+            )
     return None
 
 

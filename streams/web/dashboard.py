@@ -332,18 +332,14 @@ def register(app: Any, ctx: Any) -> Any:
             except Exception:  # noqa: BLE001 - one bad record must not restart the agent (and stall it)
                 log.exception("dashboard: a record of the deliveries topic was skipped")
 
-    interval = float(
-        getattr(ctx.settings, "ethics_feed_interval", FEED_INTERVAL_SECONDS) or FEED_INTERVAL_SECONDS
-    )
+    interval = float(getattr(ctx.settings, "ethics_feed_interval", FEED_INTERVAL_SECONDS) or FEED_INTERVAL_SECONDS)
 
     @app.timer(interval=interval, on_leader=True, name="dashboard_ethics_feed")
     async def publish_summary() -> None:
         from streams.web.ethics import summary_json
 
         report, _, _ = current_report(ctx, datetime.now(UTC))
-        await ctx.topics.ethics_feed.send(
-            key=report.overview.study_id.encode(), value=summary_json(report).encode()
-        )
+        await ctx.topics.ethics_feed.send(key=report.overview.study_id.encode(), value=summary_json(report).encode())
 
     return view
 

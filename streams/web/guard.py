@@ -144,11 +144,17 @@ class Guard:
 
     async def _guarded(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if "token" in request.query or "access_token" in request.query:
-            log.warning("refused %s %s: a credential in the URL (use a session or a bearer header)",
-                        request.method, request.path[:80])
+            log.warning(
+                "refused %s %s: a credential in the URL (use a session or a bearer header)",
+                request.method,
+                request.path[:80],
+            )
             await self._audit(request, None, "token_refused", request.path, "credential in the URL")
-            return _plain(400, "Credentials in a URL are refused: sign in at /login, "
-                               "or send 'Authorization: Bearer <token>' from a script")
+            return _plain(
+                400,
+                "Credentials in a URL are refused: sign in at /login, "
+                "or send 'Authorization: Bearer <token>' from a script",
+            )
         if SELF_AUTHENTICATED.match(request.path):
             return await handler(request)
         if request.content_length is not None and request.content_length > MAX_BODY:
@@ -181,8 +187,9 @@ class Guard:
                 self.sessions.set_cookie(response, self.sessions.touched(session))
         match = ACK_POST.match(request.path) if request.method == "POST" else None
         if match:
-            await self._audit(request, principal, ACK_ACTIONS[match.group(2)], match.group(1),
-                              f"HTTP {response.status}")
+            await self._audit(
+                request, principal, ACK_ACTIONS[match.group(2)], match.group(1), f"HTTP {response.status}"
+            )
         return response
 
     async def _identify(self, request: web.Request) -> tuple[Principal | None | web.StreamResponse, Session | None]:
@@ -242,7 +249,12 @@ class Guard:
         return None if self.sessions.csrf_ok(session, token) else "missing or wrong CSRF token"
 
     async def _audit(
-        self, request: web.Request, principal: Principal | None, action: str, target: str, reason: str,
+        self,
+        request: web.Request,
+        principal: Principal | None,
+        action: str,
+        target: str,
+        reason: str,
         person: str | None = None,
     ) -> None:
         role = principal.roles[0] if principal is not None and principal.roles else None
@@ -268,8 +280,11 @@ class Guard:
 
     def _login_form(self, request: web.Request, status: int, error: str | None) -> web.Response:
         if self.sessions is None:
-            return _plain(503, "Sign-in is not configured: set SAFETY_SESSION_SECRET (or SAFETY_LINK_SECRET) "
-                               "and SAFETY_USERS_FILE, then restart the worker")
+            return _plain(
+                503,
+                "Sign-in is not configured: set SAFETY_SESSION_SECRET (or SAFETY_LINK_SECRET) "
+                "and SAFETY_USERS_FILE, then restart the worker",
+            )
         session = request.get(SESSION) or self.sessions.new(None)
         next_path = request.query.get("next", "")
         body = render(
@@ -279,8 +294,9 @@ class Guard:
             next=next_path if SAFE_NEXT.match(next_path) else "/overview",
             error=error,
         )
-        response = web.Response(status=status, body=body.encode("utf-8"),
-                                headers={"Content-Type": "text/html; charset=utf-8"})
+        response = web.Response(
+            status=status, body=body.encode("utf-8"), headers={"Content-Type": "text/html; charset=utf-8"}
+        )
         self.sessions.set_cookie(response, session)
         return response
 
@@ -295,8 +311,9 @@ class Guard:
             return _plain(429, "Too many sign-in attempts; wait and try again", retry_after=wait)
         user = self.users.check(name, password) if LOGIN_NAME.match(name) else None
         if user is None:
-            await self._audit(request, None, "login_failed", "/login", "name or password not recognised",
-                              person=known_name)
+            await self._audit(
+                request, None, "login_failed", "/login", "name or password not recognised", person=known_name
+            )
             return self._login_form(request, 401, "登录名或密码不正确 / Name or password not recognised")
         principal = Principal(user.roles, "session", user.label, user.studies)
         await self._audit(request, principal, "login", "/login", "password")
@@ -317,8 +334,9 @@ class Guard:
         if name not in STATIC:
             raise web.HTTPNotFound()
         body = resources.files("streams.web").joinpath("templates", name).read_bytes()
-        return web.Response(body=body, headers={"Content-Type": f"{STATIC[name]}; charset=utf-8",
-                                                "Cache-Control": "no-cache"})
+        return web.Response(
+            body=body, headers={"Content-Type": f"{STATIC[name]}; charset=utf-8", "Cache-Control": "no-cache"}
+        )
 
 
 def _plain(status: int, message: str, retry_after: int | None = None) -> web.Response:
@@ -369,7 +387,8 @@ def register(app: Any, ctx: Any) -> Guard:
     guard = Guard(
         tokens=auth.role_tokens(),
         sessions=Sessions(secret, auth.session_idle_minutes * 60, secure, lambda: clock().timestamp())
-        if secret else None,
+        if secret
+        else None,
         users=load_users(auth.users_file),
         metrics_token=reveal(auth.metrics_token),
         audit=publish,

@@ -113,9 +113,7 @@ class SafetyMetrics(NamedTuple):
                 ["channel", "recipient", "outcome"],
                 registry=reg,
             ),
-            open_alerts=Gauge(
-                "safety_open_alerts", "Alerts not yet acknowledged, by kind", ["kind"], registry=reg
-            ),
+            open_alerts=Gauge("safety_open_alerts", "Alerts not yet acknowledged, by kind", ["kind"], registry=reg),
             overdue_reports=Gauge(
                 "safety_overdue_reports", "Reports past report_due_at, not submitted", ["kind"], registry=reg
             ),
@@ -162,12 +160,8 @@ class SafetyMetrics(NamedTuple):
                 ["topic", "partition", "reason"],
                 registry=reg,
             ),
-            subjects_infused=Gauge(
-                "safety_subjects_infused", "Subjects with at least one infusion", registry=reg
-            ),
-            subjects_with_dlt=Gauge(
-                "safety_subjects_with_dlt", "Subjects with a confirmed DLT", registry=reg
-            ),
+            subjects_infused=Gauge("safety_subjects_infused", "Subjects with at least one infusion", registry=reg),
+            subjects_with_dlt=Gauge("safety_subjects_with_dlt", "Subjects with a confirmed DLT", registry=reg),
             stopping_probability=Gauge(
                 "safety_stopping_probability", "Posterior P(DLT rate > threshold)", registry=reg
             ),

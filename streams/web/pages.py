@@ -190,8 +190,11 @@ class Pages:
             read_graded(graded),
             self.ledger(alert_id),
         )
-        return _html(pages.alert_page(detail, self._links(request), report.overview.generated_at.tzinfo,
-                                      report.overview.generated_at))
+        return _html(
+            pages.alert_page(
+                detail, self._links(request), report.overview.generated_at.tzinfo, report.overview.generated_at
+            )
+        )
 
     async def overdue(self, request: web.Request) -> web.Response:
         report, _, _ = self.source(self._now())
@@ -241,7 +244,11 @@ class Pages:
             return _denied(400, labs)
         subject = (request.query.get("subject") or "").strip() or None
         page = pages.lab_listing_page(
-            labs[0], self._links(request), report.overview.study_id, report.overview.generated_at.tzinfo, labs[1],
+            labs[0],
+            self._links(request),
+            report.overview.study_id,
+            report.overview.generated_at.tzinfo,
+            labs[1],
             subject,
         )
         return _html(page)
@@ -339,9 +346,7 @@ class Pages:
 
 
 def _html(text: str, status: int = 200) -> web.Response:
-    return web.Response(
-        status=status, body=text.encode("utf-8"), headers={"Content-Type": "text/html; charset=utf-8"}
-    )
+    return web.Response(status=status, body=text.encode("utf-8"), headers={"Content-Type": "text/html; charset=utf-8"})
 
 
 def _csv(text: str, filename: str) -> web.Response:

@@ -263,8 +263,22 @@ ALERT_SORT_HEADS = (
 )
 STATUS_LABELS = {**STATE_LABELS, "overdue": "报告逾期 / report overdue"}
 ALERTS_CSV_HEADER = (
-    "alert_id", "kind", "rule_id", "subject_id", "study_day", "term", "grade", "raised_at", "report_due_at",
-    "status", "overdue", "late", "acknowledged_at", "acknowledged_by", "submitted_at", "reference",
+    "alert_id",
+    "kind",
+    "rule_id",
+    "subject_id",
+    "study_day",
+    "term",
+    "grade",
+    "raised_at",
+    "report_due_at",
+    "status",
+    "overdue",
+    "late",
+    "acknowledged_at",
+    "acknowledged_by",
+    "submitted_at",
+    "reference",
 )
 
 
@@ -279,9 +293,7 @@ def alerts_page(report: Report, links: Links, query: AlertQuery | None = None, r
     if links.served:
         sorts = {
             key: {
-                "href": links.with_query(
-                    "/alerts", q.params(sort=key, descending=q.sort == key and not q.descending)
-                ),
+                "href": links.with_query("/alerts", q.params(sort=key, descending=q.sort == key and not q.descending)),
                 "mark": ("▼" if q.descending else "▲") if q.sort == key else "",
             }
             for key, _ in ALERT_SORT_HEADS
@@ -309,10 +321,22 @@ def alerts_csv(report: Report, query: AlertQuery | None = None) -> str:
     tz, now = _zone(report), report.overview.generated_at
     rows = (
         (
-            st.alert.alert_id, str(st.alert.kind), st.alert.rule_id, st.alert.subject_id, st.alert.study_day,
-            alert_term(st.alert), st.alert.grade, stamp(st.alert.raised_at, tz), stamp(st.alert.report_due_at, tz),
-            st.state, st.overdue(now), st.late, stamp(st.acknowledged_at, tz), st.acknowledged_by,
-            stamp(st.submitted_at, tz), st.reference,
+            st.alert.alert_id,
+            str(st.alert.kind),
+            st.alert.rule_id,
+            st.alert.subject_id,
+            st.alert.study_day,
+            alert_term(st.alert),
+            st.alert.grade,
+            stamp(st.alert.raised_at, tz),
+            stamp(st.alert.report_due_at, tz),
+            st.state,
+            st.overdue(now),
+            st.late,
+            stamp(st.acknowledged_at, tz),
+            st.acknowledged_by,
+            stamp(st.submitted_at, tz),
+            st.reference,
         )
         for st in select_alerts(report.statuses, q, now)
     )
@@ -370,8 +394,12 @@ def alert_page(detail: AlertDetail, links: Links, tz: tzinfo | None, now: dateti
                     "grade": "" if g.grade is None else g.grade,
                     "value": "" if g.value is None else f"{g.value:g} {g.unit or ''}".strip(),
                     "limits": " · ".join(
-                        x for x in (f"LLN {_num(g.lln)}" if g.lln is not None else "",
-                                    f"ULN {_num(g.uln)}" if g.uln is not None else "") if x
+                        x
+                        for x in (
+                            f"LLN {_num(g.lln)}" if g.lln is not None else "",
+                            f"ULN {_num(g.uln)}" if g.uln is not None else "",
+                        )
+                        if x
                     ),
                     "baseline_grade": "" if g.baseline_grade is None else g.baseline_grade,
                     "criterion": g.criterion or "",
@@ -408,16 +436,19 @@ def alert_page(detail: AlertDetail, links: Links, tz: tzinfo | None, now: dateti
         a=row,
         recipients=", ".join(a.recipients),
         rules_version=a.rules_version,
-        basis=[{"key": k, "label": BASIS_LABELS.get(k, k.replace("_", " ")), "value": _basis_value(v, tz)}
-               for k, v in detail.basis],
+        basis=[
+            {"key": k, "label": BASIS_LABELS.get(k, k.replace("_", " ")), "value": _basis_value(v, tz)}
+            for k, v in detail.basis
+        ],
         triggers=triggers,
         ledger_known=ledger is not None,
         deliveries=deliveries,
         escalations=escalations,
         records=_records(st, tz),
         to_act=st.to_act(now),
-        withdrawn={"at": shown(st.withdrawn_at, tz), "reason": st.withdrawn_reason or "",
-                   "by": st.withdrawn_by or ""} if st.withdrawn_at else None,
+        withdrawn={"at": shown(st.withdrawn_at, tz), "reason": st.withdrawn_reason or "", "by": st.withdrawn_by or ""}
+        if st.withdrawn_at
+        else None,
         submitted=shown(st.submitted_at, tz),
     )
 
@@ -459,8 +490,19 @@ def overdue_page(report: Report, links: Links) -> str:
 
 
 OVERDUE_CSV_HEADER = (
-    "alert_id", "kind", "subject_id", "study_day", "term", "grade", "report_due_at", "status", "overdue", "late",
-    "submitted_at", "reference", "to_act",
+    "alert_id",
+    "kind",
+    "subject_id",
+    "study_day",
+    "term",
+    "grade",
+    "report_due_at",
+    "status",
+    "overdue",
+    "late",
+    "submitted_at",
+    "reference",
+    "to_act",
 )
 
 
@@ -468,9 +510,19 @@ def overdue_csv(report: Report) -> str:
     now, tz = report.overview.generated_at, _zone(report)
     rows = (
         (
-            st.alert.alert_id, str(st.alert.kind), st.alert.subject_id, st.alert.study_day, alert_term(st.alert),
-            st.alert.grade, stamp(st.alert.report_due_at, tz), st.state, st.overdue(now), st.late,
-            stamp(st.submitted_at, tz), st.reference, st.to_act(now),
+            st.alert.alert_id,
+            str(st.alert.kind),
+            st.alert.subject_id,
+            st.alert.study_day,
+            alert_term(st.alert),
+            st.alert.grade,
+            stamp(st.alert.report_due_at, tz),
+            st.state,
+            st.overdue(now),
+            st.late,
+            stamp(st.submitted_at, tz),
+            st.reference,
+            st.to_act(now),
         )
         for st in overdue_reports(report.statuses, now)
     )
@@ -478,8 +530,18 @@ def overdue_csv(report: Report) -> str:
 
 
 AE_CSV_HEADER = (
-    "subject_id", "event_id", "term", "grade", "serious", "causality", "expectedness", "outcome", "onset",
-    "onset_day", "end", "end_day",
+    "subject_id",
+    "event_id",
+    "term",
+    "grade",
+    "serious",
+    "causality",
+    "expectedness",
+    "outcome",
+    "onset",
+    "onset_day",
+    "end",
+    "end_day",
 )
 
 
@@ -520,8 +582,18 @@ def ae_csv(rows: Sequence[AeRow], tz: tzinfo | None) -> str:
         AE_CSV_HEADER,
         (
             (
-                r.subject_id, r.event_id, r.term, r.grade, r.serious, r.causality, _expectedness(r.expected),
-                r.outcome, stamp(r.onset, tz), r.onset_day, stamp(r.end, tz), r.end_day,
+                r.subject_id,
+                r.event_id,
+                r.term,
+                r.grade,
+                r.serious,
+                r.causality,
+                _expectedness(r.expected),
+                r.outcome,
+                stamp(r.onset, tz),
+                r.onset_day,
+                stamp(r.end, tz),
+                r.end_day,
             )
             for r in rows
         ),
@@ -529,13 +601,28 @@ def ae_csv(rows: Sequence[AeRow], tz: tzinfo | None) -> str:
 
 
 LAB_CSV_HEADER = (
-    "subject_id", "event_id", "test", "occurred_at", "study_day", "value", "unit", "lln", "uln", "ctcae_term",
-    "grade", "baseline_grade", "treatment_emergent",
+    "subject_id",
+    "event_id",
+    "test",
+    "occurred_at",
+    "study_day",
+    "value",
+    "unit",
+    "lln",
+    "uln",
+    "ctcae_term",
+    "grade",
+    "baseline_grade",
+    "treatment_emergent",
 )
 
 
 def lab_listing_page(
-    rows: Sequence[GradedObservation], links: Links, study_id: str, tz: tzinfo | None, min_grade: int,
+    rows: Sequence[GradedObservation],
+    links: Links,
+    study_id: str,
+    tz: tzinfo | None,
+    min_grade: int,
     subject: str | None,
 ) -> str:
     params = {"min_grade": str(min_grade), **({"subject": subject} if subject else {})}
@@ -571,8 +658,19 @@ def lab_csv(rows: Sequence[GradedObservation], tz: tzinfo | None) -> str:
         LAB_CSV_HEADER,
         (
             (
-                g.subject_id, g.event_id, g.test, stamp(g.occurred_at, tz), g.study_day, g.value, g.unit, g.lln, g.uln,
-                g.ctcae_term, g.grade, g.baseline_grade, g.treatment_emergent,
+                g.subject_id,
+                g.event_id,
+                g.test,
+                stamp(g.occurred_at, tz),
+                g.study_day,
+                g.value,
+                g.unit,
+                g.lln,
+                g.uln,
+                g.ctcae_term,
+                g.grade,
+                g.baseline_grade,
+                g.treatment_emergent,
             )
             for g in rows
         ),

@@ -291,9 +291,7 @@ class Dispatcher:
                 ),
             )
         if kind == "ethics_submitted":
-            return record_ethics_submission(
-                entry, EthicsSubmission(reference=event.get("reference"), **fields)
-            )
+            return record_ethics_submission(entry, EthicsSubmission(reference=event.get("reference"), **fields))
         log.warning("ignoring unknown delivery event type %r for alert %s", kind, entry.alert_id)
         return entry
 
@@ -309,9 +307,7 @@ class Dispatcher:
     def seconds_to_next_due(self) -> float:
         """Seconds until the earliest pending delivery falls due (0 if one is due now; 60 if none is pending)."""
         now = self.clock()
-        times = [
-            d.next_attempt_at or now for e in self.store.entries() for d in e.deliveries if d.state == "pending"
-        ]
+        times = [d.next_attempt_at or now for e in self.store.entries() for d in e.deliveries if d.state == "pending"]
         return max(0.0, (min(times) - now).total_seconds()) if times else 60.0
 
     async def sweep(self, alert_ids: Iterable[str] | None = None) -> None:
@@ -480,9 +476,7 @@ class TableLedger:
         self.table[(self.ORPHAN + alert_id).encode()] = json.dumps(events).encode()
 
 
-def register(
-    app: Any, ctx: Any, *, clock: Clock | None = None, notifier: Notifier | None = None
-) -> Dispatcher:
+def register(app: Any, ctx: Any, *, clock: Clock | None = None, notifier: Notifier | None = None) -> Dispatcher:
     """Declare the delivery agents, table and timer on the worker (idempotent per ctx)."""
     from streams.notify.channels import load_notifier, required_study_tags
     from streams.settings import reveal
@@ -543,8 +537,13 @@ def register(
                 await (await ctx.topics.events.send(key=event["subject_id"].encode(), value=value))
                 return
             except Exception as exc:  # noqa: BLE001 - the broker's error is logged and the send retried
-                log.error("attribution %s not yet on %s (%s); retrying in %g s", event["event_id"],
-                          ctx.topics.events.get_topic_name(), exc, delay)
+                log.error(
+                    "attribution %s not yet on %s (%s); retrying in %g s",
+                    event["event_id"],
+                    ctx.topics.events.get_topic_name(),
+                    exc,
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60.0)
 

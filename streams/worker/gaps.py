@@ -86,7 +86,11 @@ async def reread(ctx: WorkerContext, guard: GapGuard, record: faust.EventT[Any])
         log.warning(
             "partition %s[%s]: got offset %s before offsets %s..%s were processed: read them again "
             "(faust skipped them)",
-            msg.topic, msg.partition, msg.offset, fetched[0].offset, fetched[-1].offset,
+            msg.topic,
+            msg.partition,
+            msg.offset,
+            fetched[0].offset,
+            fetched[-1].offset,
         )
         ctx.metrics.partition_reseeks.labels(msg.topic, str(msg.partition), "gap").inc()
     return [as_event(ctx.app, msg.tp, r) for r in fetched]
@@ -164,8 +168,14 @@ def mark_processed(ctx: WorkerContext, events: list[faust.EventT[Any]]) -> None:
 async def report_unread(ctx: WorkerContext, record: faust.EventT[Any], gap: range, why: str) -> None:
     """Dead-letter the range that could not be read again, saying how to recover it."""
     msg = record.message
-    log.error("partition %s[%s]: offsets %s..%s could not be read again: %s", msg.topic, msg.partition,
-              gap.start, gap.stop - 1, why)
+    log.error(
+        "partition %s[%s]: offsets %s..%s could not be read again: %s",
+        msg.topic,
+        msg.partition,
+        gap.start,
+        gap.stop - 1,
+        why,
+    )
     ctx.metrics.partition_reseeks.labels(msg.topic, str(msg.partition), "gap_unread").inc()
     ctx.metrics.rejections.labels("unread_offsets").inc()
     value = codec.encode_deadletter(

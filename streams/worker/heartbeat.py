@@ -54,7 +54,8 @@ class FeedWatch:
     def newly_silent(self, now: float, limit_seconds: float) -> list[str]:
         """Sources active in the last ``ACTIVE_DAYS`` days and quiet for ``limit_seconds``, not yet told."""
         found = [
-            source for source, last in sorted(self.last_seen.items())
+            source
+            for source, last in sorted(self.last_seen.items())
             if source not in self.silent and limit_seconds <= now - last <= ACTIVE_DAYS * 86400
         ]
         self.silent.update(found)

@@ -207,8 +207,11 @@ class Batch:
         except Exception:
             # Writing the states now would mark events applied whose outputs are lost, and returning would let
             # faust ack them: exit like kill -9 instead; a restart processes the batch again (module docstring).
-            log.critical("outputs of a batch could not be delivered to Kafka: the worker exits without "
-                         "committing; restart it when the brokers are reachable", exc_info=True)
+            log.critical(
+                "outputs of a batch could not be delivered to Kafka: the worker exits without "
+                "committing; restart it when the brokers are reachable",
+                exc_info=True,
+            )
             os._exit(EXIT_OUTPUTS_LOST)
         for last, entries in self.accepted.values():
             route_table_access(last)
@@ -229,8 +232,13 @@ class Batch:
         subject is evaluated without them. Only identifiers or texts far beyond the contract's get here.
         """
         STATES.forget(key)
-        log.critical("the state of a subject would be %s bytes, over the %s of a Kafka record: the batch's %s "
-                     "events of the subject are dead-lettered", size, limit, len(self.applied[key]))
+        log.critical(
+            "the state of a subject would be %s bytes, over the %s of a Kafka record: the batch's %s "
+            "events of the subject are dead-lettered",
+            size,
+            limit,
+            len(self.applied[key]),
+        )
         letters = [
             await dead_letter(
                 self.ctx,
@@ -304,8 +312,15 @@ async def accepted(
         ctx.metrics.events.labels(parsed.type, "rejected").inc()
         # admit withholds a subject id that is not a subject code (safety/routing.py): so does the dead letter
         withheld = admitted.raw.encode() if admitted.subject_id is None else None
-        letter = await dead_letter(ctx, record, codec.rejection_code(admitted), admitted.reason, admitted.event_id,
-                                   admitted.subject_id, withheld=withheld)
+        letter = await dead_letter(
+            ctx,
+            record,
+            codec.rejection_code(admitted),
+            admitted.reason,
+            admitted.event_id,
+            admitted.subject_id,
+            withheld=withheld,
+        )
         await settle(letter, outputs)
         return None
     parsed, rules = admitted
@@ -398,8 +413,15 @@ async def send_output(
     size = len(value) + len(key or b"")
     if size > limit:
         name = topic.get_topic_name()
-        log.error("an output of %s[%s]@%s for %s is %s bytes, over the %s of a Kafka record: dead-lettered",
-                  record.message.topic, record.message.partition, record.message.offset, name, size, limit)
+        log.error(
+            "an output of %s[%s]@%s for %s is %s bytes, over the %s of a Kafka record: dead-lettered",
+            record.message.topic,
+            record.message.partition,
+            record.message.offset,
+            name,
+            size,
+            limit,
+        )
         return await dead_letter(
             ctx,
             record,
@@ -511,9 +533,7 @@ def count_event(ctx: WorkerContext, event_type: str, result: StepResult) -> None
     outcome = "duplicate" if result.duplicate else ("graded" if result.graded else "stored")
     ctx.metrics.events.labels(event_type, outcome).inc()
     for graded in result.graded:
-        ctx.metrics.grades.labels(
-            graded.ctcae_term, "null" if graded.grade is None else str(graded.grade)
-        ).inc()
+        ctx.metrics.grades.labels(graded.ctcae_term, "null" if graded.grade is None else str(graded.grade)).inc()
 
 
 def sniff_type(raw: bytes) -> str:

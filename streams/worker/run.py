@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 @click.option("--bootstrap", default=None, help="host:port of the broker (default: SAFETY_KAFKA_BOOTSTRAP)")
 @click.option("--web-port", type=int, default=None, help="port of /metrics and the pages (default: SAFETY_WEB_PORT)")
 @click.option("--create-topics", is_flag=True, help="create missing topics before starting")
-@click.option("--loglevel", type=click.Choice(["crit", "error", "warn", "info", "debug"]), default="warn",
-              show_default=True)
+@click.option(
+    "--loglevel", type=click.Choice(["crit", "error", "warn", "info", "debug"]), default="warn", show_default=True
+)
 def worker_command(bootstrap: str | None, web_port: int | None, create_topics: bool, loglevel: str) -> int:
     kafka = {"bootstrap": bootstrap} if bootstrap else {}
     web = {"port": web_port} if web_port is not None else {}
@@ -64,8 +65,11 @@ class BoundedStopWorker(faust_compat.StopSignalWorker):
 
     def on_stop_signal(self, signal: signal.Signals) -> None:
         if not self.health.up:
-            log.critical("%s while the Kafka broker is unreachable: exiting with code %s without a clean stop",
-                         signal.name, EXIT_BROKER_DOWN)
+            log.critical(
+                "%s while the Kafka broker is unreachable: exiting with code %s without a clean stop",
+                signal.name,
+                EXIT_BROKER_DOWN,
+            )
             hard_exit()
         why = f"the clean stop after {signal.name} took over {self.stop_within:.0f} s (SAFETY_SHUTDOWN_SECONDS)"
         deadline = threading.Timer(self.stop_within, hard_exit, kwargs={"why": why})
@@ -92,8 +96,9 @@ def run_worker(settings: Settings, loglevel: str = "warn") -> int:
     except SafetyError as exc:
         print(f"safety worker: {exc}", file=sys.stderr)
         return 2
-    print(f"safety worker: studies {', '.join(f'{s} (rules {r.version})' for s, r in studies.items())}",
-          file=sys.stderr)
+    print(
+        f"safety worker: studies {', '.join(f'{s} (rules {r.version})' for s, r in studies.items())}", file=sys.stderr
+    )
     worker = BoundedStopWorker(
         app,
         health=app.safety.broker_health,  # type: ignore[attr-defined]

@@ -109,7 +109,12 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
             log.warning(
                 "partition %s[%s] has records up to offset %s but nothing was committed past %s for %.0f s: "
                 "seeking back to %s (faust rebalance race; re-delivered events are no-ops)",
-                tp.topic, tp.partition, highwater, offset, dog.stall_after, offset,
+                tp.topic,
+                tp.partition,
+                highwater,
+                offset,
+                dog.stall_after,
+                offset,
             )
             ctx.metrics.partition_reseeks.labels(tp.topic, str(tp.partition), "stall").inc()
             await consumer.seek(tp, offset)
@@ -154,7 +159,9 @@ def register_broker_probe(app: faust.App, ctx: WorkerContext) -> None:
             log.error(
                 "the Kafka broker (%s) does not answer: pages answer 503, repeated log lines are held back, and "
                 "the worker exits with code %s if it is still away after %.0f s (SAFETY_BROKER_DOWN_EXIT_SECONDS)",
-                ctx.settings.kafka.bootstrap, EXIT_BROKER_DOWN, health.exit_after,
+                ctx.settings.kafka.bootstrap,
+                EXIT_BROKER_DOWN,
+                health.exit_after,
             )
             backoff.install()
         elif not was_up and health.up:
@@ -164,7 +171,8 @@ def register_broker_probe(app: faust.App, ctx: WorkerContext) -> None:
             log.critical(
                 "the Kafka broker has not answered for %.0f s: exiting with code %s, without committing (as after "
                 "kill -9: the unacknowledged records are processed again by the restarted worker)",
-                health.exit_after, EXIT_BROKER_DOWN,
+                health.exit_after,
+                EXIT_BROKER_DOWN,
             )
             logging.shutdown()
             os._exit(EXIT_BROKER_DOWN)

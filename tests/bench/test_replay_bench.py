@@ -20,8 +20,9 @@ def bench(*args: str) -> str:
 
 
 def worktrees() -> list[str]:
-    listed = subprocess.run(["git", "-C", str(ROOT), "worktree", "list", "--porcelain"], capture_output=True,
-                            text=True, check=True).stdout
+    listed = subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "list", "--porcelain"], capture_output=True, text=True, check=True
+    ).stdout
     return [line for line in listed.splitlines() if line.startswith("worktree ")]
 
 

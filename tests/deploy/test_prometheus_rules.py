@@ -39,9 +39,7 @@ def _rules() -> list[dict]:  # type: ignore[type-arg]
     reason="promtool not installed (Debian package prometheus; `make test` installs it)",
 )
 def test_promtool_accepts_the_rules_and_the_config() -> None:
-    rules = subprocess.run(
-        ["promtool", "check", "rules", str(RULES)], capture_output=True, text=True, check=False
-    )
+    rules = subprocess.run(["promtool", "check", "rules", str(RULES)], capture_output=True, text=True, check=False)
     assert rules.returncode == 0, rules.stdout + rules.stderr
 
 

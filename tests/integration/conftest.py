@@ -207,10 +207,7 @@ class Stream:
             consumer.assign(parts)
             consumer.seek_to_beginning(*parts)
             deadline = time.monotonic() + 30
-            while (
-                any(consumer.position(tp) < ends[tp.partition] for tp in parts)
-                and time.monotonic() < deadline
-            ):
+            while any(consumer.position(tp) < ends[tp.partition] for tp in parts) and time.monotonic() < deadline:
                 for tp, records in consumer.poll(200).items():
                     values[tp.partition].extend((r.value, r.timestamp / 1000) for r in records)
         finally:

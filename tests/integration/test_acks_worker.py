@@ -84,9 +84,7 @@ def test_a_real_worker_acknowledges_only_known_alerts_by_their_recipients_and_ea
     stream.wait_for(lambda: bool(pi_dlt_links()), 120, "a DLT message to the PI with a link")
     link = pi_dlt_links()[0]
     alert_id = urlsplit(link).path.split("/")[2]
-    stream.wait_for(
-        lambda: _ack(base, alert_id, ETHICS) != 404, 30, "the alert in the dashboard view"
-    )
+    stream.wait_for(lambda: _ack(base, alert_id, ETHICS) != 404, 30, "the alert in the dashboard view")
 
     assert _ack(base, "f" * 24, PI) == 404
     assert _ack(base, alert_id, ETHICS) == 403  # a DLT goes to the PI only
@@ -96,8 +94,7 @@ def test_a_real_worker_acknowledges_only_known_alerts_by_their_recipients_and_ea
     form = {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
     confirm = f"{base}{urlsplit(link).path}/link"
     posted = [
-        _request(confirm, urlencode({**form, "who": f"Member {n}"}).encode(), {"Origin": base})[0]
-        for n in range(3)
+        _request(confirm, urlencode({**form, "who": f"Member {n}"}).encode(), {"Origin": base})[0] for n in range(3)
     ]
     assert posted == [200, 409, 409]
 

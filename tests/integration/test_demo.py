@@ -26,8 +26,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_demo(out: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SAFETY_")}
-    return subprocess.run([sys.executable, "-m", "streams", "demo", "--subjects", "6", "--out", str(out)],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT, env={**clean, **env})
+    return subprocess.run(
+        [sys.executable, "-m", "streams", "demo", "--subjects", "6", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**clean, **env},
+    )
 
 
 def test_demo_streams_the_trial_delivers_by_email_and_stops_cleanly(tmp_path: Path) -> None:
@@ -39,9 +45,9 @@ def test_demo_streams_the_trial_delivers_by_email_and_stops_cleanly(tmp_path: Pa
         base = f"mailto://127.0.0.1:{smtp.port}?from=safety-bot@example.org&mode=insecure&cto=5"
         config.write_text(
             "version: 1\nurls:\n"
-            f"  - \"{base}&to=pi@example.org\":\n      - tag: pi\n"
-            f"  - \"{base}&to=ethics@example.org\":\n      - tag: ethics\n"
-            f"  - \"{base}&to=officer@example.org\":\n      - tag: safety_officer\n",
+            f'  - "{base}&to=pi@example.org":\n      - tag: pi\n'
+            f'  - "{base}&to=ethics@example.org":\n      - tag: ethics\n'
+            f'  - "{base}&to=officer@example.org":\n      - tag: safety_officer\n',
             encoding="utf-8",
         )
         result = run_demo(tmp_path / "out", {"SAFETY_NOTIFY_CONFIG": str(config)})
@@ -57,8 +63,11 @@ def test_demo_streams_the_trial_delivers_by_email_and_stops_cleanly(tmp_path: Pa
     assert {"DLT", "STOPPING_BOUNDARY"} <= kinds
     assert f"{len(events)} events -> {len(alerts)} alerts" in result.stdout
     assert re.search(r"graded observations: [1-9]\d* \(G0: \d+", result.stdout)
-    assert re.search(r"through the adapters \(AA-001, AA-003\): [1-9]\d* laboratory results in [1-9]\d* HL7 "
-                     r"ORU\^R01 messages over MLLP, [1-9]\d* FHIR AdverseEvents", result.stdout)
+    assert re.search(
+        r"through the adapters \(AA-001, AA-003\): [1-9]\d* laboratory results in [1-9]\d* HL7 "
+        r"ORU\^R01 messages over MLLP, [1-9]\d* FHIR AdverseEvents",
+        result.stdout,
+    )
     assert f"gives {len(alerts)} alerts, the same as the stream" in result.stdout  # replay of what was on the topic
     assert "HL7 v2 ORU^R01 over MLLP: 127.0.0.1:" in result.stdout and "/fhir" in result.stdout
     written = "".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file() and p.name != "subjects.csv")

@@ -76,9 +76,19 @@ def test_http_feeds_authenticate_limit_acknowledge_and_explain_every_rejection(s
     feeds_env(stream, free_port())
     worker = stream.start_worker()
     stream.wait_for(lambda: stream.page(worker, "/login")[0] == 200, 90, "the worker's web server")
-    lab = {"type": "lab", "event_id": "L-103-1", "study_id": "ChiCTR2600125907", "subject_id": "AA-103",
-           "occurred_at": "2010-12-22T08:00:00-08:00", "test": "NEUT", "value": 0.4, "unit": "10^9/L",
-           "ref_low": 1.5, "ref_high": 7.0, "patient_name": "Jones William"}
+    lab = {
+        "type": "lab",
+        "event_id": "L-103-1",
+        "study_id": "ChiCTR2600125907",
+        "subject_id": "AA-103",
+        "occurred_at": "2010-12-22T08:00:00-08:00",
+        "test": "NEUT",
+        "value": 0.4,
+        "unit": "10^9/L",
+        "ref_low": 1.5,
+        "ref_high": 7.0,
+        "patient_name": "Jones William",
+    }
     one = json.dumps(lab, indent=2).encode()  # one event, written over several lines
 
     # No token, another scheme, a wrong token, a prefix of the right one: refused, nothing sent.
@@ -116,16 +126,24 @@ def test_http_feeds_authenticate_limit_acknowledge_and_explain_every_rejection(s
     patient = {"resourceType": "Patient", "id": "p1", "name": [{"family": "Everywoman", "given": ["Eve"]}]}
     heart_rate = fixture("Observation-heart-rate.json")  # 1999, a date without a time: the contract refuses it
     glucose = {**fixture("Observation-f001.json"), "id": "f001-batch"}
-    batch = {"resourceType": "Bundle", "type": "batch",
-             "entry": [{"resource": glucose}, {"resource": patient}, {"resource": heart_rate}]}
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"resource": glucose}, {"resource": patient}, {"resource": heart_rate}],
+    }
     status, outcome = post(stream, "/fhir", json.dumps(batch).encode(), lis)
     assert status == 202
     assert [(i["severity"], i["location"]) for i in outcome["issue"]] == [
-        ("error", ["Bundle.entry[1]"]), ("error", ["fhir example-lis-obs-heart-rate"])]
+        ("error", ["Bundle.entry[1]"]),
+        ("error", ["fhir example-lis-obs-heart-rate"]),
+    ]
     assert "resourceType 'Patient' is not accepted" in outcome["issue"][0]["diagnostics"]
     assert "occurred_at" in outcome["issue"][1]["diagnostics"]
-    transaction = {**batch, "type": "transaction", "entry": [{"resource": {**glucose, "id": "f001-tx"}},
-                                                            {"resource": patient}]}
+    transaction = {
+        **batch,
+        "type": "transaction",
+        "entry": [{"resource": {**glucose, "id": "f001-tx"}}, {"resource": patient}],
+    }
     status, outcome = post(stream, "/fhir", json.dumps(transaction).encode(), lis)
     assert status == 422 and [i["location"] for i in outcome["issue"]] == [["Bundle.entry[1]"]]
     status, outcome = post(stream, "/fhir", b"{not json", lis)
@@ -135,10 +153,19 @@ def test_http_feeds_authenticate_limit_acknowledge_and_explain_every_rejection(s
     assert post(stream, "/fhir/subscription", b"", lis)[0] == 200
     f001 = fixture("Observation-f001.json")
     amended = {**f001, "status": "amended", "valueQuantity": {**f001["valueQuantity"], "value": 7.1}}
-    notification = {"resourceType": "Bundle", "type": "history", "entry": [
-        {"resource": {"resourceType": "Parameters",
-                      "parameter": [{"name": "type", "valueCode": "event-notification"}]}},
-        {"resource": amended}]}
+    notification = {
+        "resourceType": "Bundle",
+        "type": "history",
+        "entry": [
+            {
+                "resource": {
+                    "resourceType": "Parameters",
+                    "parameter": [{"name": "type", "valueCode": "event-notification"}],
+                }
+            },
+            {"resource": amended},
+        ],
+    }
     status, outcome = post(stream, "/fhir/subscription", json.dumps(notification).encode(), lis)
     assert status == 202 and outcome["issue"][0]["severity"] == "information"
     assert post(stream, "/fhir/subscription", json.dumps(batch).encode(), None)[0] == 401
@@ -152,9 +179,16 @@ def test_http_feeds_authenticate_limit_acknowledge_and_explain_every_rejection(s
     # Every rejection is a dead letter with its reason; none holds an identifier, on any topic.
     letters = feed_letters(stream)
     reasons = sorted((letter["reason_code"], letter["reason"].split(":", 1)[0]) for letter in letters)
-    assert reasons == sorted([("feed_http", "line 3"), ("feed_http", "line 4"), ("feed_fhir", "Bundle.entry[1]"),
-                       ("feed_fhir", "fhir example-lis-obs-heart-rate"), ("feed_fhir", "Bundle.entry[1]"),
-                       ("feed_fhir", "body")])
+    assert reasons == sorted(
+        [
+            ("feed_http", "line 3"),
+            ("feed_http", "line 4"),
+            ("feed_fhir", "Bundle.entry[1]"),
+            ("feed_fhir", "fhir example-lis-obs-heart-rate"),
+            ("feed_fhir", "Bundle.entry[1]"),
+            ("feed_fhir", "body"),
+        ]
+    )
     [bad_line] = [letter for letter in letters if letter["reason"].startswith("line 4")]
     assert json.loads(bad_line["raw"])["event_id"] == "L-103-2"  # enough to find it at its source
     written = b"".join(v for topic in stream.settings.topics.names().values() for v in stream.read(topic)).decode()
@@ -206,8 +240,10 @@ def test_hl7_results_over_mllp_raise_the_alert_and_get_no_aa_while_the_broker_is
     stream.extra_env["SAFETY_BROKER_DOWN_EXIT_SECONDS"] = "300"  # the worker outlives the stop
     worker = stream.start_worker()
     stream.wait_for(lambda: stream.page(worker, "/login")[0] == 200 and listening(port), 90, "web and MLLP")
-    enrolled = [*START, *({**e, "event_id": str(e["event_id"]).replace("103", "101"), "subject_id": "AA-101"}
-                          for e in START)]
+    enrolled = [
+        *START,
+        *({**e, "event_id": str(e["event_id"]).replace("103", "101"), "subject_id": "AA-101"} for e in START),
+    ]
     assert post(stream, "/events", "\n".join(map(json.dumps, enrolled)).encode(), f"Bearer {EDC_TOKEN}")[0] == 202
 
     # A grade 4 neutropenia of AA-103 (the LRI sample's patient): AA, and its alert on safety.alerts.

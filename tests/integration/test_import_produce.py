@@ -23,9 +23,19 @@ def test_produce_sends_exactly_the_emitted_events_and_a_reimport_sends_nothing(
     out = tmp_path / "events.jsonl"
 
     def run() -> None:
-        result = CliRunner().invoke(odm, [str(FIXTURES / "odm-data-snapshot.xml"), "--mapping",
-                                          str(FIXTURES / "virus-mapping.yaml"), "--study", "ChiCTR2600125907",
-                                          "--out", str(out), "--produce"])
+        result = CliRunner().invoke(
+            odm,
+            [
+                str(FIXTURES / "odm-data-snapshot.xml"),
+                "--mapping",
+                str(FIXTURES / "virus-mapping.yaml"),
+                "--study",
+                "ChiCTR2600125907",
+                "--out",
+                str(out),
+                "--produce",
+            ],
+        )
         assert result.exit_code == 0, result.output
 
     run()

@@ -26,8 +26,14 @@ pytestmark = pytest.mark.slow
 
 TOKEN = "phi-test-officer-token-0123456789abcdef"
 PAGES = (
-    "/overview", "/alerts", f"/subjects/{phi.SUBJECT}", "/edish", "/feeds/ethics.atom",
-    "/reports/safety-summary.json", "/reports/safety-summary.csv", "/reports/safety-summary.html",
+    "/overview",
+    "/alerts",
+    f"/subjects/{phi.SUBJECT}",
+    "/edish",
+    "/feeds/ethics.atom",
+    "/reports/safety-summary.json",
+    "/reports/safety-summary.csv",
+    "/reports/safety-summary.html",
 )
 
 
@@ -54,9 +60,9 @@ def test_identifiers_in_free_text_reach_no_topic_log_page_feed_or_mail(stream: S
         base = f"mailto://127.0.0.1:{smtp.port}?from=safety-bot@example.org&mode=insecure&cto=5"
         config.write_text(
             "version: 1\nurls:\n"
-            f"  - \"{base}&to=pi@example.org\":\n      - tag: pi\n"
-            f"  - \"{base}&to=ethics@example.org\":\n      - tag: ethics\n"
-            f"  - \"{base}&to=officer@example.org\":\n      - tag: safety_officer\n",
+            f'  - "{base}&to=pi@example.org":\n      - tag: pi\n'
+            f'  - "{base}&to=ethics@example.org":\n      - tag: ethics\n'
+            f'  - "{base}&to=officer@example.org":\n      - tag: safety_officer\n',
             encoding="utf-8",
         )
         plain_env = stream.env

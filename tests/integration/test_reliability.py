@@ -60,12 +60,19 @@ def pages_differ(stream: Any, proc: Any, report: Any, subject: str) -> str | Non
             return f"{path}: {status} {body[:300]}"
     summary = json.loads(stream.page(proc, "/reports/safety-summary.json")[1])
     ov = report.overview
-    shown = {k: summary[k] for k in ("subjects_infused", "subjects_with_dlt", "subjects_with_sae", "sae_count",
-                                     "susar_count")}
+    shown = {
+        k: summary[k]
+        for k in ("subjects_infused", "subjects_with_dlt", "subjects_with_sae", "sae_count", "susar_count")
+    }
     shown["listing"] = sorted(r["alert_id"] for r in summary["line_listing"])
-    expected = {"subjects_infused": ov.subjects_infused, "subjects_with_dlt": ov.subjects_with_dlt,
-                "subjects_with_sae": ov.subjects_with_sae, "sae_count": ov.sae_count, "susar_count": ov.susar_count,
-                "listing": sorted(r.alert_id for r in report.listing)}
+    expected = {
+        "subjects_infused": ov.subjects_infused,
+        "subjects_with_dlt": ov.subjects_with_dlt,
+        "subjects_with_sae": ov.subjects_with_sae,
+        "sae_count": ov.sae_count,
+        "susar_count": ov.susar_count,
+        "listing": sorted(r.alert_id for r in report.listing),
+    }
     return None if shown == expected else f"summary {shown} != replay {expected}"
 
 
@@ -95,8 +102,10 @@ def print_delays(stream: Any, what: str) -> None:
         print(f"\n[{what}] no graded rows")
         return
     p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
-    print(f"\n[{what}] delay of good events to their graded row over {len(delays)} events: "
-          f"p50 {statistics.median(delays):.2f} s, p99 {p99:.2f} s, max {delays[-1]:.2f} s")
+    print(
+        f"\n[{what}] delay of good events to their graded row over {len(delays)} events: "
+        f"p50 {statistics.median(delays):.2f} s, p99 {p99:.2f} s, max {delays[-1]:.2f} s"
+    )
 
 
 def committed_total(stream: Any) -> int:
@@ -107,9 +116,7 @@ def first_subject(lines: list[bytes]) -> str:
     return str(json.loads(lines[0])["subject_id"])
 
 
-def test_a_sigterm_and_three_kill_9_mid_stream_lose_no_alert_and_add_none(
-    full_stream, trial_lines, replayed
-) -> None:
+def test_a_sigterm_and_three_kill_9_mid_stream_lose_no_alert_and_add_none(full_stream, trial_lines, replayed) -> None:
     # Before: the dashboard_view and delivery_ledger tables had json changelogs, so after any restart recovery
     # logged "Error in recovery Expecting value" ~84 times a second and the worker never processed again.
     stream = full_stream
@@ -145,8 +152,9 @@ def poison_records(lines: list[bytes]) -> list[bytes]:
     out = []
     for n in range(40):
         out.append(json.dumps(lab | {"event_id": f"P-S{n}", "unit": "U/L \ud800"}, ensure_ascii=True).encode())
-        out.append(b'{"type":"lab","subject_id":"' + lab["subject_id"].encode() + b'","x":'
-                   + b"[" * 1000 + b"]" * 1000 + b"}")
+        out.append(
+            b'{"type":"lab","subject_id":"' + lab["subject_id"].encode() + b'","x":' + b"[" * 1000 + b"]" * 1000 + b"}"
+        )
     out += [b"\xff\xfe not json " + bytes([n]) for n in range(20)]
     out += [json.dumps(lab | {"event_id": f"P-L{n}", "unit": "\\" * 300_000}).encode() for n in range(3)]
     out.append(json.dumps(lab | {"event_id": "P-XL", "unit": "u" * 950_000}).encode())  # graded row > 1 MB
@@ -254,5 +262,7 @@ def run_broker_kill(stream: Any, broker: Any, lines: list[bytes]) -> None:
     print(f"[broker kill] the worker logged {grown / 8:.0f} bytes/s while the broker was down")
     assert grown < 8 * 1024  # one line per repeated message and 30 s, not a stream of reconnect errors
     assert worker.wait(bound + 20) == 75
-    print(f"[broker kill] the worker exited with 75 at {time.monotonic() - killed:.1f} s "
-          f"(SAFETY_BROKER_DOWN_EXIT_SECONDS={bound:.0f})")
+    print(
+        f"[broker kill] the worker exited with 75 at {time.monotonic() - killed:.1f} s "
+        f"(SAFETY_BROKER_DOWN_EXIT_SECONDS={bound:.0f})"
+    )

@@ -17,6 +17,7 @@ from safety.model.state import SubjectState
 
 pytestmark = pytest.mark.slow
 
+
 def by_id(alerts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for alert in alerts:

@@ -80,8 +80,12 @@ def test_two_studies_and_an_unknown_third_in_one_stream(stream, inbox, tmp_path:
     plain_env = stream.env
 
     def env(name: str) -> dict[str, str]:  # as users run it: the default plug-ins, the rules directory
-        return {**plain_env(name), "SAFETY_PLUGINS": Settings().worker.plugins,
-                "SAFETY_RULES_FILE": str(studies), "SAFETY_NOTIFY_CONFIG": str(config)}
+        return {
+            **plain_env(name),
+            "SAFETY_PLUGINS": Settings().worker.plugins,
+            "SAFETY_RULES_FILE": str(studies),
+            "SAFETY_NOTIFY_CONFIG": str(config),
+        }
 
     stream.env = env
     events = lines(*two_study_stream())
@@ -98,7 +102,8 @@ def test_two_studies_and_an_unknown_third_in_one_stream(stream, inbox, tmp_path:
     assert by_kind[("DLT", "BB-001")]["rules_version"] == book.studies[STUDY_B].version
     assert by_kind[("DLT", "AA-001")]["rules_version"] == book.studies[STUDY_A].version
     assert [(a["study_id"], a["subject_id"]) for a in alerts.values() if a["kind"] == "STOPPING_BOUNDARY"] == [
-        (STUDY_B, "BB-002")]
+        (STUDY_B, "BB-002")
+    ]
 
     graded = [json.loads(v) for v in stream.read(stream.settings.topics.graded)]
     neut = {row["subject_id"]: (row["ctcae_version"], row["grade"]) for row in graded if row["test"] == "NEUT"}

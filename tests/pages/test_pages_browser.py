@@ -57,9 +57,7 @@ def _serve_folder(folder: Path) -> tuple[str, http.server.ThreadingHTTPServer]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder))
-    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}", server
 
@@ -73,9 +71,7 @@ def synthetic_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
 
     base = tmp_path_factory.mktemp("synthetic")
     trial = base / "trial.jsonl"
-    trial.write_text(
-        "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in generate_trial()), encoding="utf-8"
-    )
+    trial.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in generate_trial()), encoding="utf-8")
     assert run(trial, base / "replay", None, quiet=True) == 0
     assert main(["report", "--from-replay", str(base / "replay"), "--out", str(base / "report"), "--quiet"]) == 0
     summary = json.loads((base / "report" / "safety-summary.json").read_text(encoding="utf-8"))
@@ -156,17 +152,23 @@ def live_site() -> Iterator[tuple[str, list[dict[str, Any]]]]:
             "users:\n"
             + "".join(
                 f"  - {{name: {n}, display: {d}, roles: [{r}], studies: ['*'], password_hash: '{hashed}'}}\n"
-                for n, d, r in (("officer", "Officer On Duty", "safety_officer"), ("dr.pi", "Dr PI", "pi"),
-                                ("clerk", "EC Clerk", "ethics"))
+                for n, d, r in (
+                    ("officer", "Officer On Duty", "safety_officer"),
+                    ("dr.pi", "Dr PI", "pi"),
+                    ("clerk", "EC Clerk", "ethics"),
+                )
             ),
             encoding="utf-8",
         )
         app = web.Application()
-        install(app, Guard(
-            tokens=dict(TOKENS),
-            sessions=Sessions(LINK_SECRET * 2, 30 * 60, False, lambda: time.time() + IDLE["offset"]),
-            users=load_users(users),
-        ))
+        install(
+            app,
+            Guard(
+                tokens=dict(TOKENS),
+                sessions=Sessions(LINK_SECRET * 2, 30 * 60, False, lambda: time.time() + IDLE["offset"]),
+                users=load_users(users),
+            ),
+        )
         add_page_routes(
             app.router,
             Pages(
@@ -310,26 +312,16 @@ def test_edish_plots_every_subject_and_toggles_to_baseline_multiples(page: Any, 
     url, _ = synthetic_site
     page.goto(f"{url}/edish.html")
     uln = page.locator('svg[data-chart="edish-uln"]')
-    assert (
-        int(uln.get_attribute("data-points"))
-        == page.locator('svg[data-chart="edish-uln"] circle').count()
-        > 40
-    )
+    assert int(uln.get_attribute("data-points")) == page.locator('svg[data-chart="edish-uln"] circle').count() > 40
     assert page.locator('svg[data-chart="edish-uln"] line.alt-line').get_attribute("data-value") == "3"
     assert page.locator('svg[data-chart="edish-uln"] line.bili-line').get_attribute("data-value") == "2"
     hys = int(page.get_by_test_id("hys-law-count").inner_text())
     assert hys >= 1  # the synthetic trial has a Hy's law case
     assert page.locator('svg[data-chart="edish-uln"] circle[data-quadrant="hys_law"]').count() == hys
-    assert (
-        page.get_by_test_id("edish-uln").is_visible()
-        and not page.get_by_test_id("edish-baseline").is_visible()
-    )
+    assert page.get_by_test_id("edish-uln").is_visible() and not page.get_by_test_id("edish-baseline").is_visible()
     _shot(page, "edish-uln.png")
     page.locator('label[for="view-baseline"]').click()
-    assert (
-        page.get_by_test_id("edish-baseline").is_visible()
-        and not page.get_by_test_id("edish-uln").is_visible()
-    )
+    assert page.get_by_test_id("edish-baseline").is_visible() and not page.get_by_test_id("edish-uln").is_visible()
     assert page.console_errors == []
     _shot(page, "edish-baseline.png")
 
@@ -367,9 +359,7 @@ def test_live_overview_acknowledge_button_posts_to_the_ack_endpoint(page: Any, l
     form.locator('input[name="who"]').fill("safety officer on duty")
     form.locator('input[name="conclusion"]').fill("reviewed")
     form.get_by_test_id("ack-button").click()
-    page.wait_for_function(
-        f"document.querySelector('tr[data-alert-id=\"{alert_id}\"] .ack-status').textContent !== ''"
-    )
+    page.wait_for_function(f"document.querySelector('tr[data-alert-id=\"{alert_id}\"] .ack-status').textContent !== ''")
     assert "recorded" in form.locator(".ack-status").inner_text()
     assert ("ack", alert_id, "Officer On Duty", "safety_officer") in [  # the person signed in
         (e["type"], e["alert_id"], e["who"], e["role"]) for e in published

@@ -22,11 +22,35 @@ RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
 TZ = ZoneInfo("Asia/Shanghai")
 INFUSION = datetime(2026, 7, 10, 9, 0, tzinfo=TZ)
 UNIT_DEFAULT = {
-    "NEUT": "10^9/L", "PLAT": "10^9/L", "WBC": "10^9/L", "LYM": "10^9/L", "HGB": "g/L", "ALB": "g/L",
-    "CREAT": "umol/L", "BILI": "umol/L", "GLUC": "mmol/L", "CA": "mmol/L", "MG": "mmol/L", "FIBRINO": "g/L",
-    "K": "mmol/L", "SODIUM": "mmol/L", "ALT": "U/L", "AST": "U/L", "ALP": "U/L", "GGT": "U/L", "APTT": "s",
-    "INR": "ratio", "TEMP": "C", "SYSBP": "mmHg", "DIABP": "mmHg", "OXYSAT": "%", "QTCF": "ms", "QTCB": "ms",
-    "PULSE": "beats/min", "WEIGHT": "kg", "RETI": "10^9/L",
+    "NEUT": "10^9/L",
+    "PLAT": "10^9/L",
+    "WBC": "10^9/L",
+    "LYM": "10^9/L",
+    "HGB": "g/L",
+    "ALB": "g/L",
+    "CREAT": "umol/L",
+    "BILI": "umol/L",
+    "GLUC": "mmol/L",
+    "CA": "mmol/L",
+    "MG": "mmol/L",
+    "FIBRINO": "g/L",
+    "K": "mmol/L",
+    "SODIUM": "mmol/L",
+    "ALT": "U/L",
+    "AST": "U/L",
+    "ALP": "U/L",
+    "GGT": "U/L",
+    "APTT": "s",
+    "INR": "ratio",
+    "TEMP": "C",
+    "SYSBP": "mmHg",
+    "DIABP": "mmHg",
+    "OXYSAT": "%",
+    "QTCF": "ms",
+    "QTCB": "ms",
+    "PULSE": "beats/min",
+    "WEIGHT": "kg",
+    "RETI": "10^9/L",
 }
 VITALS = {"TEMP", "SYSBP", "DIABP", "PULSE", "RESP", "OXYSAT", "WEIGHT"}
 
@@ -62,19 +86,45 @@ class Grader:
             state.pre_infusion.setdefault(reading.test, []).append(reading)
         return state
 
-    def baseline(self, test: str, value: float, lln: float | None = None, uln: float | None = None,
-                 unit: str | None = None, at: datetime | None = None) -> Reading:
-        return Reading(event_id=f"B-{test}", test=test, value=value, unit=unit or UNIT_DEFAULT[test],
-                       ref_low=lln, ref_high=uln, occurred_at=at or INFUSION - timedelta(days=2))
+    def baseline(
+        self,
+        test: str,
+        value: float,
+        lln: float | None = None,
+        uln: float | None = None,
+        unit: str | None = None,
+        at: datetime | None = None,
+    ) -> Reading:
+        return Reading(
+            event_id=f"B-{test}",
+            test=test,
+            value=value,
+            unit=unit or UNIT_DEFAULT[test],
+            ref_low=lln,
+            ref_high=uln,
+            occurred_at=at or INFUSION - timedelta(days=2),
+        )
 
-    def obs(self, test: str, value: Any, unit: str | None = "default", lln: float | None = None,
-            uln: float | None = None, at: datetime | None = None,
-            event_id: str | None = None, revision: int = 1) -> Lab | Vital | Ecg:
+    def obs(
+        self,
+        test: str,
+        value: Any,
+        unit: str | None = "default",
+        lln: float | None = None,
+        uln: float | None = None,
+        at: datetime | None = None,
+        event_id: str | None = None,
+        revision: int = 1,
+    ) -> Lab | Vital | Ecg:
         self._n += 1
         fields: dict[str, Any] = {
-            "event_id": event_id or f"E-{self._n}", "revision": revision, "study_id": "ChiCTR2600125907",
+            "event_id": event_id or f"E-{self._n}",
+            "revision": revision,
+            "study_id": "ChiCTR2600125907",
             "subject_id": "AA-001",
-            "occurred_at": (at or INFUSION + timedelta(days=7)).isoformat(), "test": test, "value": value,
+            "occurred_at": (at or INFUSION + timedelta(days=7)).isoformat(),
+            "test": test,
+            "value": value,
             "unit": UNIT_DEFAULT.get(test) if unit == "default" else unit,
         }
         if test in ("QTCF", "QTCB"):
@@ -86,8 +136,9 @@ class Grader:
     def grade(self, obs: Lab | Vital | Ecg, state: SubjectState | None = None) -> list[GradedObservation]:
         return grade_observation(obs, state if state is not None else self.state(), self.rules)
 
-    def row(self, test: str, value: Any, term: str | None = None, state: SubjectState | None = None,
-            **kw: Any) -> GradedObservation:
+    def row(
+        self, test: str, value: Any, term: str | None = None, state: SubjectState | None = None, **kw: Any
+    ) -> GradedObservation:
         """The row of ``term`` (the only row when None) for one observation."""
         rows = self.grade(self.obs(test, value, **kw), state)
         if term is None:

@@ -54,10 +54,12 @@ def test_nothing_is_expected_before_day_0(ruleset: RuleSet) -> None:
 
 
 def test_the_same_overdue_visit_has_the_same_alert_whenever_it_is_noticed(ruleset: RuleSet) -> None:
-    early = heartbeat.check(_fold("heartbeat_missed_day7_blood_routine", ruleset), datetime(2026, 7, 12, tzinfo=TZ),
-                            ruleset)
-    late = heartbeat.check(_fold("heartbeat_missed_day7_blood_routine", ruleset), datetime(2026, 7, 13, tzinfo=TZ),
-                           ruleset)
+    early = heartbeat.check(
+        _fold("heartbeat_missed_day7_blood_routine", ruleset), datetime(2026, 7, 12, tzinfo=TZ), ruleset
+    )
+    late = heartbeat.check(
+        _fold("heartbeat_missed_day7_blood_routine", ruleset), datetime(2026, 7, 13, tzinfo=TZ), ruleset
+    )
     assert [a.to_json() for a in early] == [a.to_json() for a in late]
 
 

@@ -23,8 +23,9 @@ def ev(**fields: Any) -> Event:
 
 def lab(event_id: str, at: str, test: str = "ALT", value: object = 30, **extra: Any) -> Event:
     limits = {"ref_low": 7, "ref_high": 40} if test == "ALT" else {}
-    return ev(type="lab", event_id=event_id, occurred_at=at, test=test, value=value,
-              **{"unit": "U/L", **limits, **extra})
+    return ev(
+        type="lab", event_id=event_id, occurred_at=at, test=test, value=value, **{"unit": "U/L", **limits, **extra}
+    )
 
 
 def infusion(event_id: str, at: str) -> Event:
@@ -66,21 +67,27 @@ def test_first_infusion_only_signals_the_study_once(ruleset: RuleSet) -> None:
 
 
 def test_baseline_is_the_last_value_before_the_first_infusion(ruleset: RuleSet) -> None:
-    state = run([
-        lab("L-1", "2026-06-20T08:00:00", value=35),
-        lab("L-2", "2026-06-30T08:00:00", value=60),
-        infusion("I-1", "2026-07-01T09:00:00"),
-        lab("L-3", "2026-07-01T10:00:00", value=80),
-    ], ruleset)
+    state = run(
+        [
+            lab("L-1", "2026-06-20T08:00:00", value=35),
+            lab("L-2", "2026-06-30T08:00:00", value=60),
+            infusion("I-1", "2026-07-01T09:00:00"),
+            lab("L-3", "2026-07-01T10:00:00", value=80),
+        ],
+        ruleset,
+    )
     baseline = state.baseline("ALT")
     assert baseline is not None and baseline.event_id == "L-2"
 
 
 def test_value_on_infusion_day_after_the_infusion_is_not_baseline(ruleset: RuleSet) -> None:
-    state = run([
-        lab("L-1", "2026-07-01T08:00:00", value=35),
-        infusion("I-1", "2026-07-01T09:00:00"),
-    ], ruleset)
+    state = run(
+        [
+            lab("L-1", "2026-07-01T08:00:00", value=35),
+            infusion("I-1", "2026-07-01T09:00:00"),
+        ],
+        ruleset,
+    )
     late = lab("L-2", "2026-07-01T09:30:00", value=90)
     state = run([late], ruleset, state)
     baseline = state.baseline("ALT")
@@ -143,8 +150,14 @@ def test_unknown_unit_is_a_null_grade_and_an_ungradable_rejection(ruleset: RuleS
 
 
 def test_state_round_trips_through_json(ruleset: RuleSet) -> None:
-    state = run([lab("L-1", "2026-06-20T08:00:00"), infusion("I-1", "2026-07-01T09:00:00"),
-                 lab("L-2", "2026-07-02T08:00:00", value=300)], ruleset)
+    state = run(
+        [
+            lab("L-1", "2026-06-20T08:00:00"),
+            infusion("I-1", "2026-07-01T09:00:00"),
+            lab("L-2", "2026-07-02T08:00:00", value=300),
+        ],
+        ruleset,
+    )
     again = SubjectState.from_json(state.to_json())
     assert again.model_dump() == state.model_dump()
     # the baselines are not stored: read back, the state derives the same ones

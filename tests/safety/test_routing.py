@@ -91,10 +91,13 @@ def test_two_studies_using_the_same_subject_code_keep_separate_subjects(book: Ru
     loose.mkdir()
     for study in (STUDY_A, STUDY_B):
         text = (studies_dir(tmp_path) / f"{study}.yaml").read_text(encoding="utf-8")
-        (loose / f"{study}.yaml").write_text(text.replace('subject_code_pattern: "^BB-[0-9]{3}$"\n', ""),
-                                             encoding="utf-8")
-    graded, _, _ = run(load_rulebook(loose), [infusion(STUDY_A, "AA-001", "2026-07-01"),
-                                              neut(STUDY_B, "AA-001", 0.3, "L-B", day="2026-07-06")])
+        (loose / f"{study}.yaml").write_text(
+            text.replace('subject_code_pattern: "^BB-[0-9]{3}$"\n', ""), encoding="utf-8"
+        )
+    graded, _, _ = run(
+        load_rulebook(loose),
+        [infusion(STUDY_A, "AA-001", "2026-07-01"), neut(STUDY_B, "AA-001", 0.3, "L-B", day="2026-07-06")],
+    )
     assert [(row.study_id, row.study_day) for row in graded] == [(STUDY_B, None)]  # B's AA-001 is not infused
 
 
@@ -102,8 +105,9 @@ def test_two_studies_using_the_same_subject_code_keep_separate_subjects(book: Ru
 def test_a_subject_id_that_is_not_the_study_s_subject_code_is_rejected_without_repeating_it(
     book: RuleBook, subject: str
 ) -> None:
-    graded, alerts, rejected = run(book, [infusion(STUDY_A, subject, event_id="INF-1"),
-                                          neut(STUDY_A, subject, 0.3, "L-1")])
+    graded, alerts, rejected = run(
+        book, [infusion(STUDY_A, subject, event_id="INF-1"), neut(STUDY_A, subject, 0.3, "L-1")]
+    )
     assert graded == [] and alerts == [] and len(rejected) == 2
     for rejection in rejected:
         assert rejection.reason.startswith("subject_id: does not match subject_code_pattern ^AA-[0-9]{3,4}$")
@@ -121,10 +125,33 @@ def test_the_second_study_has_its_own_subject_codes(book: RuleBook) -> None:
 
 
 def test_a_time_without_offset_is_read_in_its_own_study_s_time_zone(book: RuleBook) -> None:
-    naive = [event("lab", study, subject, f"L-{subject}", "2026-07-06T08:00:00", test="ALT", value=30,
-                   unit="U/L", ref_low=7, ref_high=40) for study, subject in ((STUDY_A, "AA-001"), (STUDY_B, "BB-001"))]
-    with_offset = event("lab", STUDY_B, "BB-002", "L-BB-002", "2026-07-06T08:00:00+08:00", test="ALT", value=30,
-                        unit="U/L", ref_low=7, ref_high=40)
+    naive = [
+        event(
+            "lab",
+            study,
+            subject,
+            f"L-{subject}",
+            "2026-07-06T08:00:00",
+            test="ALT",
+            value=30,
+            unit="U/L",
+            ref_low=7,
+            ref_high=40,
+        )
+        for study, subject in ((STUDY_A, "AA-001"), (STUDY_B, "BB-001"))
+    ]
+    with_offset = event(
+        "lab",
+        STUDY_B,
+        "BB-002",
+        "L-BB-002",
+        "2026-07-06T08:00:00+08:00",
+        test="ALT",
+        value=30,
+        unit="U/L",
+        ref_low=7,
+        ref_high=40,
+    )
     graded, _, _ = run(book, [*naive, with_offset])
     offsets = {row.subject_id: row.occurred_at.utcoffset() for row in graded}
     assert offsets == {"AA-001": timedelta(hours=8), "BB-001": timedelta(hours=6), "BB-002": timedelta(hours=8)}
@@ -134,4 +161,3 @@ def test_a_single_rule_set_is_a_deployment_of_that_one_study(ruleset: Any) -> No
     graded, _, rejected = run(ruleset, [neut(STUDY_A, "AA-001", 0.3, "L-A"), neut(STUDY_B, "BB-001", 0.3, "L-B")])
     assert [row.event_id for row in graded] == ["L-A"]
     assert [r.event_id for r in rejected] == ["L-B"] and "knows ChiCTR2600125907 " in rejected[0].reason
-

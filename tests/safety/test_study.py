@@ -93,15 +93,30 @@ def test_state_is_json_safe(ruleset) -> None:  # type: ignore[no-untyped-def]
 
 def _at(kind: str, subject: str, hour: int, alert: str | None = None) -> StudySignal:
     at = AT.replace(hour=0) + timedelta(hours=hour)
-    return StudySignal(kind=kind, study_id="ChiCTR2600125907", subject_id=subject,  # type: ignore[arg-type]
-                       event_id=f"E-{subject}-{kind}", study_day=hour // 24, at=at, alert_id=alert)
+    return StudySignal(
+        kind=kind,
+        study_id="ChiCTR2600125907",
+        subject_id=subject,  # type: ignore[arg-type]
+        event_id=f"E-{subject}-{kind}",
+        study_day=hour // 24,
+        at=at,
+        alert_id=alert,
+    )
 
 
 def test_crossing_is_found_in_event_time_whatever_the_arrival_order(ruleset) -> None:  # type: ignore[no-untyped-def]
     """A backlog merged from several partitions may deliver a DLT after later infusions (the stream's case)."""
-    in_time = [_at("infused", "A", 1), _at("infused", "B", 2), _at("infused", "C", 3), _at("infused", "D", 4),
-               _at("dlt", "A", 5, "a"), _at("dlt", "B", 6, "b"), _at("dlt", "C", 7, "c"),
-               _at("infused", "E", 8), _at("infused", "F", 9)]
+    in_time = [
+        _at("infused", "A", 1),
+        _at("infused", "B", 2),
+        _at("infused", "C", 3),
+        _at("infused", "D", 4),
+        _at("dlt", "A", 5, "a"),
+        _at("dlt", "B", 6, "b"),
+        _at("dlt", "C", 7, "c"),
+        _at("infused", "E", 8),
+        _at("infused", "F", 9),
+    ]
     _, expected = _fold(in_time, ruleset)
     assert [(a.subject_id, a.basis["x"], a.basis["n"]) for a in expected] == [("C", 3, 4)]  # type: ignore[index]
     backlog = [in_time[i] for i in (0, 1, 2, 3, 7, 8, 4, 5, 6)]  # E and F's infusions arrive before the DLTs
@@ -110,24 +125,43 @@ def test_crossing_is_found_in_event_time_whatever_the_arrival_order(ruleset) -> 
 
 
 def test_a_dlt_counts_its_subject_as_infused_even_before_the_infusion_record(ruleset) -> None:  # type: ignore[no-untyped-def]
-    _, alerts = _fold([_at("infused", "A", 1), _at("infused", "B", 2), _at("dlt", "A", 3, "a"),
-                       _at("dlt", "C", 4, "c")], ruleset)
+    _, alerts = _fold(
+        [_at("infused", "A", 1), _at("infused", "B", 2), _at("dlt", "A", 3, "a"), _at("dlt", "C", 4, "c")], ruleset
+    )
     assert [(a.subject_id, a.basis["x"], a.basis["n"]) for a in alerts] == [("C", 2, 3)]  # type: ignore[index]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.sampled_from(["infused", "dlt", "dlt", "dlt_withdrawn"]),
-                          st.sampled_from("ABCDEFG"), st.integers(0, 40), st.sampled_from("xy")),
-                min_size=1, max_size=30))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["infused", "dlt", "dlt", "dlt_withdrawn"]),
+            st.sampled_from("ABCDEFG"),
+            st.integers(0, 40),
+            st.sampled_from("xy"),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
 def test_incremental_crossing_equals_a_full_walk_after_every_signal(ruleset, steps) -> None:  # type: ignore[no-untyped-def]
     """In-order signals only extend the walk; out-of-order ones re-walk: both must equal walking everything."""
     _assert_incremental_equals_full_walk(ruleset, steps)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.sampled_from(["infused", "infused", "infused", "dlt", "dlt_withdrawn"]),
-                          st.sampled_from("ABCDEFGHIJKL"), st.integers(0, 60), st.sampled_from("xy")),
-                min_size=1, max_size=40))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["infused", "infused", "infused", "dlt", "dlt_withdrawn"]),
+            st.sampled_from("ABCDEFGHIJKL"),
+            st.integers(0, 60),
+            st.sampled_from("xy"),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
 def test_late_infusions_after_min_n_subjects_skip_the_walk_without_missing_a_crossing(ruleset, steps) -> None:  # type: ignore[no-untyped-def]
     """Many subjects, infusions out of event time: the shortcut (no walk once min_n subjects came before the
     late infusion) must give the same first crossing as walking everything."""

@@ -63,7 +63,11 @@ def test_clinical_kinds_are_the_contracts_list_in_its_order() -> None:
 
 def test_alert_records_add_the_withdrawal_the_delivery_failure_and_the_heartbeat_to_the_clinical_kinds() -> None:
     assert [k.value for k in AlertKind] == [
-        *CLINICAL_KINDS, "ALERT_WITHDRAWN", "DELIVERY_FAILED", "DATA_OVERDUE", "FEED_SILENT"
+        *CLINICAL_KINDS,
+        "ALERT_WITHDRAWN",
+        "DELIVERY_FAILED",
+        "DATA_OVERDUE",
+        "FEED_SILENT",
     ]
 
 

@@ -21,9 +21,7 @@ def t(day, hours=0.0):
 def ev(type_, eid, day, subj="AA-001", hours=0.0, rec=None, **kw):
     d = {"type": type_, "event_id": eid, "study_id": STUDY, "subject_id": subj, "occurred_at": t(day, hours)}
     d["recorded_at"] = (
-        t(*rec)
-        if isinstance(rec, tuple)
-        else t(rec if rec is not None else day, hours + (0 if rec is not None else 2))
+        t(*rec) if isinstance(rec, tuple) else t(rec if rec is not None else day, hours + (0 if rec is not None else 2))
     )
     d.update(kw)
     return d
@@ -124,22 +122,50 @@ def scenario(name, description, events, alerts, rejected=(), as_of=None):
 
 # The default schedule's tests, with a unit and a normal value and range: a complete visit raises nothing else.
 NORMAL = {
-    "NEUT": ("lab", 3.5, "10^9/L", 2.0, 7.0), "PLAT": ("lab", 200, "10^9/L", 100, 300),
-    "HGB": ("lab", 130, "g/L", 115, 150), "WBC": ("lab", 6.0, "10^9/L", 4.0, 10.0),
-    "ALT": ("lab", 20, "U/L", 7, 40), "AST": ("lab", 22, "U/L", 13, 35), "BILI": ("lab", 10, "umol/L", 3.4, 17.1),
-    "CREAT": ("lab", 70, "umol/L", 45, 84), "K": ("lab", 4.2, "mmol/L", 3.5, 5.3),
-    "SODIUM": ("lab", 140, "mmol/L", 137, 147), "ALB": ("lab", 42, "g/L", 35, 50),
-    "INR": ("lab", 1.0, "ratio", 0.8, 1.2), "APTT": ("lab", 30, "s", 25, 35), "FIBRINO": ("lab", 3.0, "g/L", 2, 4),
-    "QTCF": ("ecg", 410, "ms", None, None), "TEMP": ("vital", 36.6, "C", None, None),
-    "SYSBP": ("vital", 118, "mmHg", None, None), "PULSE": ("vital", 72, "beats/min", None, None),
+    "NEUT": ("lab", 3.5, "10^9/L", 2.0, 7.0),
+    "PLAT": ("lab", 200, "10^9/L", 100, 300),
+    "HGB": ("lab", 130, "g/L", 115, 150),
+    "WBC": ("lab", 6.0, "10^9/L", 4.0, 10.0),
+    "ALT": ("lab", 20, "U/L", 7, 40),
+    "AST": ("lab", 22, "U/L", 13, 35),
+    "BILI": ("lab", 10, "umol/L", 3.4, 17.1),
+    "CREAT": ("lab", 70, "umol/L", 45, 84),
+    "K": ("lab", 4.2, "mmol/L", 3.5, 5.3),
+    "SODIUM": ("lab", 140, "mmol/L", 137, 147),
+    "ALB": ("lab", 42, "g/L", 35, 50),
+    "INR": ("lab", 1.0, "ratio", 0.8, 1.2),
+    "APTT": ("lab", 30, "s", 25, 35),
+    "FIBRINO": ("lab", 3.0, "g/L", 2, 4),
+    "QTCF": ("ecg", 410, "ms", None, None),
+    "TEMP": ("vital", 36.6, "C", None, None),
+    "SYSBP": ("vital", 118, "mmHg", None, None),
+    "PULSE": ("vital", 72, "beats/min", None, None),
     "OXYSAT": ("vital", 98, "%", None, None),
 }
 VISITS = {  # the default schedule up to day 14 (rules: safety/rules/schedule.py, DEFAULT_SCHEDULE)
     0: ("TEMP", "SYSBP", "PULSE", "OXYSAT"),
     1: tuple(NORMAL),
     3: ("NEUT", "PLAT", "HGB", "WBC"),
-    7: ("NEUT", "PLAT", "HGB", "WBC", "ALT", "AST", "BILI", "CREAT", "K", "SODIUM", "ALB", "INR", "APTT", "FIBRINO",
-        "TEMP", "SYSBP", "PULSE", "OXYSAT"),
+    7: (
+        "NEUT",
+        "PLAT",
+        "HGB",
+        "WBC",
+        "ALT",
+        "AST",
+        "BILI",
+        "CREAT",
+        "K",
+        "SODIUM",
+        "ALB",
+        "INR",
+        "APTT",
+        "FIBRINO",
+        "TEMP",
+        "SYSBP",
+        "PULSE",
+        "OXYSAT",
+    ),
     14: ("NEUT", "PLAT", "HGB", "WBC"),
 }
 
@@ -237,8 +263,12 @@ scenario(
     [],
 )
 three = [enr("AA-001"), enr("AA-002"), enr("AA-003"), inf("AA-001"), inf("AA-002"), inf("AA-003")]
+
+
 def dlt(s: str, e: str, d: int) -> dict:
     return ae(e, d, "Colitis", 3, subj=s, causality="possible", expected=True)
+
+
 scenario(
     "stopping_boundary_2_of_3",
     "Stopping rule: 2 of 3 infused subjects with a DLT gives P(rate > 0.30) = 0.916 > 0.90: raised once, named after the crossing event; the third DLT does not raise it again.",
@@ -361,8 +391,7 @@ scenario(
 scenario(
     "episodes_realert_only_on_higher_grade",
     "Episodes: ALT grade 3 alerts SUSPECTED_DLT; another grade 3 does not; grade 4 alerts again (and POTENTIAL_SAE); a grade 1 ends both episodes; the next grade 3 starts a new one.",
-    base
-    + [alt("L-1", 1, 250), alt("L-2", 2, 260), alt("L-3", 3, 900), alt("L-5", 5, 50), alt("L-6", 6, 250)],
+    base + [alt("L-1", 1, 250), alt("L-2", 2, 260), alt("L-3", 3, 900), alt("L-5", 5, 50), alt("L-6", 6, 250)],
     [
         A(
             "SUSPECTED_DLT",
@@ -439,8 +468,7 @@ scenario(
 scenario(
     "suspected_dlt_ae_then_dlt",
     "SUSPECTED_DLT-AE: a grade 3 non-hematologic AE without causality asks for PI attribution; revision 2 adds 'possible': DLT-2 is raised and the suspected DLT withdrawn.",
-    base
-    + [ae("AE-1", 8, "Colitis", 3), ae("AE-1", 8, "Colitis", 3, causality="possible", rev=2, rec=(9, 0))],
+    base + [ae("AE-1", 8, "Colitis", 3), ae("AE-1", 8, "Colitis", 3, causality="possible", rev=2, rec=(9, 0))],
     [A("SUSPECTED_DLT", "SUSPECTED_DLT-AE", 8, 3, ["AE-1"]), A("DLT", "DLT-2", 8, 3, ["AE-1"]), W(0)],
 )
 scenario(
@@ -575,10 +603,25 @@ scenario(
     [
         A("DLT", "DLT-2", 5, 3, ["AE-1"]),
         suspected,
-        A("DLT", "DLT-2", 6, 3, [f"ATTR-{SUSPECTED}"], subj="AA-002", ctcae_term=ALT_TERM,
-          raised_at=t(7, 1) + ":00+08:00"),
-        A("STOPPING_BOUNDARY", "STOPPING-BAYES", 6, None, [f"ATTR-{SUSPECTED}"], subj="AA-002",
-          basis={"x": 2, "n": 3, "probability": 0.9163}),
+        A(
+            "DLT",
+            "DLT-2",
+            6,
+            3,
+            [f"ATTR-{SUSPECTED}"],
+            subj="AA-002",
+            ctcae_term=ALT_TERM,
+            raised_at=t(7, 1) + ":00+08:00",
+        ),
+        A(
+            "STOPPING_BOUNDARY",
+            "STOPPING-BAYES",
+            6,
+            None,
+            [f"ATTR-{SUSPECTED}"],
+            subj="AA-002",
+            basis={"x": 2, "n": 3, "probability": 0.9163},
+        ),
     ],
 )
 scenario(
@@ -617,8 +660,18 @@ scenario(
     "tests and the window, raised at the moment it fell due (midnight starting day 11), to the safety officer and "
     "the PI, with no reporting clock. Every other visit up to day 7 is complete.",
     [*HEARTBEAT, *visit(7, skip=BLOOD)],
-    [A("DATA_OVERDUE", "DATA_OVERDUE", 7, None, [], raised_at=midnight(11), recipients=["safety_officer", "pi"],
-       basis={"group": "blood_routine", "missing": BLOOD, "window_first_day": 6, "window_last_day": 8})],
+    [
+        A(
+            "DATA_OVERDUE",
+            "DATA_OVERDUE",
+            7,
+            None,
+            [],
+            raised_at=midnight(11),
+            recipients=["safety_officer", "pi"],
+            basis={"group": "blood_routine", "missing": BLOOD, "window_first_day": 6, "window_last_day": 8},
+        )
+    ],
     as_of=t(11, -9),
 )
 scenario(
@@ -626,8 +679,17 @@ scenario(
     "Expected data, each test on its own: the day-7 blood routine came without a platelet count; DATA_OVERDUE "
     "names PLAT only.",
     [*HEARTBEAT, *visit(7, skip=["PLAT"])],
-    [A("DATA_OVERDUE", "DATA_OVERDUE", 7, None, [], raised_at=midnight(11),
-       basis={"group": "blood_routine", "missing": ["PLAT"]})],
+    [
+        A(
+            "DATA_OVERDUE",
+            "DATA_OVERDUE",
+            7,
+            None,
+            [],
+            raised_at=midnight(11),
+            basis={"group": "blood_routine", "missing": ["PLAT"]},
+        )
+    ],
     as_of=t(14, 0),
 )
 scenario(
@@ -635,8 +697,10 @@ scenario(
     "Expected data arriving late: the day-7 platelet count (taken on day 7) is entered on day 12, after its visit "
     "fell due; the DATA_OVERDUE raised at midnight starting day 11 is followed by ALERT_WITHDRAWN, reason received.",
     [*HEARTBEAT, *visit(7, skip=["PLAT"]), *visit(7, only=["PLAT"], rec=(12, 0)), *visit(14)],
-    [A("DATA_OVERDUE", "DATA_OVERDUE", 7, None, [], basis={"missing": ["PLAT"]}),
-     W(0, reason="received", event_ids=["AA-001-D7-PLAT"], study_day=7)],
+    [
+        A("DATA_OVERDUE", "DATA_OVERDUE", 7, None, [], basis={"missing": ["PLAT"]}),
+        W(0, reason="received", event_ids=["AA-001-D7-PLAT"], study_day=7),
+    ],
     as_of=t(20, 0),
 )
 scenario(

@@ -39,9 +39,7 @@ def _same(actual: Any, expected: Any) -> bool:
     return bool(actual == expected)
 
 
-def _check_alert(
-    index: int, actual: dict[str, Any], expected: dict[str, Any], produced: list[dict[str, Any]]
-) -> None:
+def _check_alert(index: int, actual: dict[str, Any], expected: dict[str, Any], produced: list[dict[str, Any]]) -> None:
     where = f"alert {index} ({expected.get('kind')} {expected.get('rule_id', '')})"
     if expected["kind"] == "ALERT_WITHDRAWN":
         assert actual["kind"] == "ALERT_WITHDRAWN", f"{where}: got {actual}"
@@ -53,17 +51,13 @@ def _check_alert(
                 assert actual.get(key) == value, f"{where}: {key} {actual.get(key)!r} != {value!r}"
         return
     for key in ALWAYS:
-        assert actual.get(key) == expected.get(key), (
-            f"{where}: {key} {actual.get(key)!r} != {expected.get(key)!r}"
-        )
+        assert actual.get(key) == expected.get(key), f"{where}: {key} {actual.get(key)!r} != {expected.get(key)!r}"
     for key, value in expected.items():
         if key in ALWAYS:
             continue
         if key == "basis":
             for name, item in value.items():
-                assert _same(actual["basis"].get(name), item), (
-                    f"{where}: basis.{name} {actual['basis'].get(name)!r}"
-                )
+                assert _same(actual["basis"].get(name), item), f"{where}: basis.{name} {actual['basis'].get(name)!r}"
         else:
             assert actual.get(key) == value, f"{where}: {key} {actual.get(key)!r} != {value!r}"
 
@@ -74,15 +68,11 @@ def test_scenario(name: str, tmp_path: Path) -> None:
     assert run(HERE / f"{name}.jsonl", tmp_path, None, quiet=True, as_of=expectation.get("as_of")) == 0
     produced = _read(tmp_path / "alerts.jsonl")
     expected = expectation["alerts"]
-    summary = [
-        (a["kind"], a["rule_id"], a["subject_id"], a.get("study_day"), a["event_ids"]) for a in produced
-    ]
+    summary = [(a["kind"], a["rule_id"], a["subject_id"], a.get("study_day"), a["event_ids"]) for a in produced]
     assert len(produced) == len(expected), f"{expectation['description']}\nproduced: {summary}"
     for index, (actual, wanted) in enumerate(zip(produced, expected, strict=True)):
         _check_alert(index, actual, wanted, produced)
-    rejected = [
-        {"kind": r["kind"], "event_id": r.get("event_id")} for r in _read(tmp_path / "rejected.jsonl")
-    ]
+    rejected = [{"kind": r["kind"], "event_id": r.get("event_id")} for r in _read(tmp_path / "rejected.jsonl")]
     assert rejected == expectation["rejected"]
 
 

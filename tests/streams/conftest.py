@@ -30,9 +30,7 @@ class Sent(list[tuple[str, bytes | None, bytes]]):
 def sent() -> Iterator[Sent]:
     calls = Sent()
 
-    async def fake_send(
-        self: faust.Topic, *, key: Any = None, value: Any = None, **_: Any
-    ) -> asyncio.Future[None]:
+    async def fake_send(self: faust.Topic, *, key: Any = None, value: Any = None, **_: Any) -> asyncio.Future[None]:
         size = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, [])
         if size > self.app.conf.producer_max_request_size:  # what aiokafka's producer raises in send()
             raise MessageSizeTooLargeError(f"The message is {size} bytes when serialized")

@@ -45,9 +45,7 @@ class Webhook:
         self._runner: web.AppRunner | None = None
 
     async def _handle(self, request: web.Request) -> web.Response:
-        self.received.append(
-            {"path": request.path, "query": dict(request.query), "json": await request.json()}
-        )
+        self.received.append({"path": request.path, "query": dict(request.query), "json": await request.json()})
         return web.json_response(self.replies.get(request.path, {"errcode": 0, "errmsg": "ok"}))
 
     async def start(self) -> Webhook:

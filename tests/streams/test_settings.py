@@ -108,17 +108,29 @@ def test_an_override_wins_over_the_environment_and_keeps_the_rest_of_its_section
     assert (web.port, web.host) == (8080, "10.0.0.1")
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"web": {"port": 99999}}, "SAFETY_WEB_PORT=99999 (from the command line): Input should be less than or equal "
-                               "to 65535"),
-    ({"web": {"port": 0}}, "SAFETY_WEB_PORT=0 (from the command line): Input should be greater than or equal to 1"),
-    ({"kafka": {"partitions": 0}}, "SAFETY_PARTITIONS=0 (from the command line): Input should be greater than or "
-                                   "equal to 1"),
-    ({"delivery": {"read_timeout": -1}}, "SAFETY_READ_TIMEOUT=-1 (from the command line): Input should be greater "
-                                         "than 0"),
-    ({"rules": {"study_tz": "Europe/Berln"}}, "SAFETY_STUDY_TZ=Europe/Berln (from the command line): 'Europe/Berln' "
-                                             "is not an IANA time zone (did you mean 'Europe/Berlin'?)"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"web": {"port": 99999}},
+            "SAFETY_WEB_PORT=99999 (from the command line): Input should be less than or equal to 65535",
+        ),
+        ({"web": {"port": 0}}, "SAFETY_WEB_PORT=0 (from the command line): Input should be greater than or equal to 1"),
+        (
+            {"kafka": {"partitions": 0}},
+            "SAFETY_PARTITIONS=0 (from the command line): Input should be greater than or equal to 1",
+        ),
+        (
+            {"delivery": {"read_timeout": -1}},
+            "SAFETY_READ_TIMEOUT=-1 (from the command line): Input should be greater than 0",
+        ),
+        (
+            {"rules": {"study_tz": "Europe/Berln"}},
+            "SAFETY_STUDY_TZ=Europe/Berln (from the command line): 'Europe/Berln' "
+            "is not an IANA time zone (did you mean 'Europe/Berlin'?)",
+        ),
+    ],
+)
 def test_an_override_out_of_bounds_is_one_line_naming_the_variable(
     overrides: dict[str, dict[str, object]], message: str
 ) -> None:
@@ -127,15 +139,21 @@ def test_an_override_out_of_bounds_is_one_line_naming_the_variable(
     assert str(error.value) == message
 
 
-@pytest.mark.parametrize(("variable", "value", "message"), [
-    ("SAFETY_WEB_PORT", "65536", "SAFETY_WEB_PORT=65536: Input should be less than or equal to 65535"),
-    ("SAFETY_PARTITIONS", "0", "SAFETY_PARTITIONS=0: Input should be greater than or equal to 1"),
-    ("SAFETY_CONNECT_TIMEOUT", "-2", "SAFETY_CONNECT_TIMEOUT=-2: Input should be greater than 0"),
-    ("SAFETY_SHUTDOWN_SECONDS", "-1", "SAFETY_SHUTDOWN_SECONDS=-1: Input should be greater than 0"),
-    ("SAFETY_BATCH_MAX", "lots", "SAFETY_BATCH_MAX=lots: Input should be a valid integer, unable to parse string as "
-                                 "an integer"),
-    ("SAFETY_WEB__PORT", "0", "SAFETY_WEB__PORT=0: Input should be greater than or equal to 1"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SAFETY_WEB_PORT", "65536", "SAFETY_WEB_PORT=65536: Input should be less than or equal to 65535"),
+        ("SAFETY_PARTITIONS", "0", "SAFETY_PARTITIONS=0: Input should be greater than or equal to 1"),
+        ("SAFETY_CONNECT_TIMEOUT", "-2", "SAFETY_CONNECT_TIMEOUT=-2: Input should be greater than 0"),
+        ("SAFETY_SHUTDOWN_SECONDS", "-1", "SAFETY_SHUTDOWN_SECONDS=-1: Input should be greater than 0"),
+        (
+            "SAFETY_BATCH_MAX",
+            "lots",
+            "SAFETY_BATCH_MAX=lots: Input should be a valid integer, unable to parse string as an integer",
+        ),
+        ("SAFETY_WEB__PORT", "0", "SAFETY_WEB__PORT=0: Input should be greater than or equal to 1"),
+    ],
+)
 def test_the_environment_is_validated_too(
     variable: str, value: str, message: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -151,11 +169,14 @@ def test_an_updated_copy_is_validated_as_an_override() -> None:
     assert Settings.load().updated(kafka={"bootstrap": "k:1"}).kafka.bootstrap == "k:1"
 
 
-@pytest.mark.parametrize(("secret", "reason"), [
-    ("x", "has 1 characters, at least 32 are needed"),
-    ("abcdefghijklmnopqrstuvwxyz01234", "has 31 characters, at least 32 are needed"),
-    ("abab" * 10, "uses 2 different characters, at least 8 are needed"),
-])
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        ("x", "has 1 characters, at least 32 are needed"),
+        ("abcdefghijklmnopqrstuvwxyz01234", "has 31 characters, at least 32 are needed"),
+        ("abab" * 10, "uses 2 different characters, at least 8 are needed"),
+    ],
+)
 def test_a_weak_link_secret_is_refused_without_quoting_it(
     secret: str, reason: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

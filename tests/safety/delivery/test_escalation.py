@@ -18,9 +18,7 @@ from safety.delivery.ledger import (
 )
 from safety.rules.protocol import Escalation
 
-POLICY = (
-    Escalation()
-)  # protocol defaults: SAE/SUSAR/DLT 2 h, SAE/SUSAR 4 h before due, to PI + safety officer
+POLICY = Escalation()  # protocol defaults: SAE/SUSAR/DLT 2 h, SAE/SUSAR 4 h before due, to PI + safety officer
 OPENED = RAISED  # the alert reached the delivery stage when it was raised
 
 

@@ -34,9 +34,7 @@ def test_text_is_chinese_first_then_english_with_every_required_field() -> None:
 
 def test_due_time_is_shown_in_the_study_time_zone() -> None:
     alert = make_alert()  # due 2026-08-02 10:00 +08:00
-    utc = alert.model_copy(
-        update={"report_due_at": alert.report_due_at.astimezone(__import__("datetime").UTC)}
-    )
+    utc = alert.model_copy(update={"report_due_at": alert.report_due_at.astimezone(__import__("datetime").UTC)})
     assert "2026-08-02 10:00 CST (UTC+0800)" in render(utc, time_zone=TZ).text
     assert "2026-08-02 03:00 BST" in render(utc, time_zone="Europe/London").text  # 02:00 UTC
 
@@ -68,9 +66,7 @@ def test_html_body_escapes_every_value() -> None:
 
 
 def test_unknown_basis_keys_are_withheld_and_counted() -> None:
-    m = render(
-        make_alert(basis={"causality": "related", "narrative": "free text", "mrn": 12345}), time_zone=TZ
-    )
+    m = render(make_alert(basis={"causality": "related", "narrative": "free text", "mrn": 12345}), time_zone=TZ)
     assert "free text" not in m.text and "12345" not in m.text
     assert "2 further basis field(s) (withheld)" in m.text and "另有 2 项依据" in m.text
 

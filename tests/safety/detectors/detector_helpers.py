@@ -56,9 +56,7 @@ def death(event_id: str = "D-1", day: float = 30, **fields: Any) -> Death:
     )
 
 
-def lab(
-    event_id: str, day: float, test: str, value: float, ref_high: float | None = None, **fields: Any
-) -> Lab:
+def lab(event_id: str, day: float, test: str, value: float, ref_high: float | None = None, **fields: Any) -> Lab:
     return Lab.model_validate(
         {
             "type": "lab",
@@ -110,9 +108,7 @@ def row(
 
 
 def with_baseline(state: SubjectState, test: str, value: float, event_id: str = "L-B") -> None:
-    state.pre_infusion[test] = [
-        Reading(event_id=event_id, test=test, value=value, unit="10^9/L", occurred_at=at(-1))
-    ]
+    state.pre_infusion[test] = [Reading(event_id=event_id, test=test, value=value, unit="10^9/L", occurred_at=at(-1))]
 
 
 def run(

@@ -28,9 +28,7 @@ def test_an_sae_whose_ctcae_term_is_not_a_ctcae_term_is_raised_without_the_text(
 
 
 def test_every_ae_alert_kind_is_raised_for_an_uncoded_term_and_none_carries_it(ruleset) -> None:  # type: ignore[no-untyped-def]
-    event = ae(
-        ctcae_term=FREE_TEXT, grade=3, serious=["life_threatening"], causality="related", expected=False
-    )
+    event = ae(ctcae_term=FREE_TEXT, grade=3, serious=["life_threatening"], causality="related", expected=False)
     outcome = run(event, ruleset, infused_state())
     assert kinds(outcome) == [("SAE", "SAE-SERIOUS"), ("SUSAR", "SUSAR-7D"), ("DLT", "DLT-2")]
     for alert in outcome.alerts:
@@ -45,8 +43,15 @@ def test_a_suspected_dlt_of_an_uncoded_term_is_raised_without_the_text(ruleset) 
 
 
 def test_a_ctcae_term_of_the_version_is_kept_in_its_ctcae_spelling(ruleset) -> None:  # type: ignore[no-untyped-def]
-    event = ae(day=0, hours=2, ctcae_term="infusion related  reaction", grade=3, causality="related",
-               serious=["hospitalization"], expected=True)
+    event = ae(
+        day=0,
+        hours=2,
+        ctcae_term="infusion related  reaction",
+        grade=3,
+        causality="related",
+        serious=["hospitalization"],
+        expected=True,
+    )
     outcome = run(event, ruleset, infused_state())
     assert kinds(outcome) == [("SAE", "SAE-SERIOUS"), ("DLT", "DLT-1")]
     assert {a.ctcae_term for a in outcome.alerts} == {"Infusion related reaction"}

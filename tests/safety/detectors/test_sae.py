@@ -19,9 +19,9 @@ def test_grade_4_without_seriousness_is_not_an_sae(ruleset) -> None:  # type: ig
 
 
 def test_screening_sae_before_infusion_is_still_reported(ruleset) -> None:  # type: ignore[no-untyped-def]
-    assert kinds(
-        run(ae(day=-5, serious=["medically_important"], causality="unrelated"), ruleset, infused_state())
-    ) == [("SAE", "SAE-SERIOUS")]
+    assert kinds(run(ae(day=-5, serious=["medically_important"], causality="unrelated"), ruleset, infused_state())) == [
+        ("SAE", "SAE-SERIOUS")
+    ]
 
 
 def test_two_hospitalisations_for_one_term_are_two_saes(ruleset) -> None:  # type: ignore[no-untyped-def]

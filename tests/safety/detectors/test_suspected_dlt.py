@@ -58,9 +58,7 @@ def test_ae_without_causality_asks_for_attribution_and_a_related_revision_makes_
     first = run(ae(ctcae_term="Colitis", grade=3), ruleset, state)
     assert kinds(first) == [("SUSPECTED_DLT", "SUSPECTED_DLT-AE")]
     assert first.alerts[0].report_due_at is not None
-    second = run(
-        ae(ctcae_term="Colitis", grade=3, causality="possible", revision=2), ruleset, state, correction=True
-    )
+    second = run(ae(ctcae_term="Colitis", grade=3, causality="possible", revision=2), ruleset, state, correction=True)
     assert kinds(second) == [("DLT", "DLT-2"), ("ALERT_WITHDRAWN", "SUSPECTED_DLT-AE")]
 
 

@@ -55,7 +55,8 @@ VECTORS = ADMIRAL / "ctcae_v5_vectors.jsonl"
 ARTIFACT = ROOT / "test-artifacts" / "admiral_conformance.txt"
 
 pytestmark = pytest.mark.skipif(
-    not ADMIRAL.is_dir() and not os.environ.get("CI"), reason=f"admiral reference vectors not found at {ADMIRAL} (shared/reference/admiral)"
+    not ADMIRAL.is_dir() and not os.environ.get("CI"),
+    reason=f"admiral reference vectors not found at {ADMIRAL} (shared/reference/admiral)",
 )
 
 # admiral metadata TERM (lower case) -> (our test, our CTCAE term)
@@ -87,9 +88,18 @@ TERMS: dict[str, tuple[str, str]] = {
     "hyponatremia": ("SODIUM", "Hyponatremia"),
 }
 NOT_GRADED = {
-    "cd4 lymphocytes decreased", "cholesterol high", "cpk increased", "haptoglobin decreased",
-    "hemoglobin increased", "hypercalcemia (ionized)", "hypocalcemia (ionized)", "hypermagnesemia",
-    "hypertriglyceridemia", "hyperuricemia", "lipase increased", "serum amylase increased",
+    "cd4 lymphocytes decreased",
+    "cholesterol high",
+    "cpk increased",
+    "haptoglobin decreased",
+    "hemoglobin increased",
+    "hypercalcemia (ionized)",
+    "hypocalcemia (ionized)",
+    "hypermagnesemia",
+    "hypertriglyceridemia",
+    "hyperuricemia",
+    "lipase increased",
+    "serum amylase increased",
 }
 
 
@@ -175,8 +185,13 @@ def _fibrinogen_abnormal_baseline(c: Case, default: Engine, worst: Engine) -> bo
 
 def _inverted_range_rejected(c: Case, default: Engine, worst: Engine) -> bool:
     v = c.v
-    return (v["anrlo"] is not None and v["anrhi"] is not None and v["anrlo"] > v["anrhi"] and c.ours is None
-            and c.basis.startswith("rejected at input"))
+    return (
+        v["anrlo"] is not None
+        and v["anrhi"] is not None
+        and v["anrlo"] > v["anrhi"]
+        and c.ours is None
+        and c.basis.startswith("rejected at input")
+    )
 
 
 CONVENTIONS: dict[str, Explain] = {
@@ -190,8 +205,14 @@ CONVENTIONS: dict[str, Explain] = {
 
 def _admiral_ggt_strict(c: Case, default: Engine, worst: Engine) -> bool:
     v = c.v
-    return (c.term_key == "ggt increased" and v["bnrind"] in ("HIGH", "HIGH HIGH") and v["base"] is not None
-            and v["aval"] == 2.0 * v["base"] and c.expected == 0 and c.ours == 1)
+    return (
+        c.term_key == "ggt increased"
+        and v["bnrind"] in ("HIGH", "HIGH HIGH")
+        and v["base"] is not None
+        and v["aval"] == 2.0 * v["base"]
+        and c.expected == 0
+        and c.ours == 1
+    )
 
 
 ADMIRAL_DEFECTS: dict[str, Explain] = {"admiral-ggt-strict-2x": _admiral_ggt_strict}
@@ -204,8 +225,12 @@ def load_vectors() -> list[dict[str, Any]]:
     return [json.loads(line) for line in VECTORS.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def classify(vectors: list[dict[str, Any]], engine: Engine, default: Engine, worst: Engine,
-             ) -> tuple[dict[str, Counter[str]], list[str]]:
+def classify(
+    vectors: list[dict[str, Any]],
+    engine: Engine,
+    default: Engine,
+    worst: Engine,
+) -> tuple[dict[str, Counter[str]], list[str]]:
     """Per term: Counter of 'agree', 'not-graded', a convention key or an admiral defect; plus unexplained."""
     summary: dict[str, Counter[str]] = defaultdict(Counter)
     unexplained: list[str] = []
@@ -223,9 +248,11 @@ def classify(vectors: list[dict[str, Any]], engine: Engine, default: Engine, wor
             continue
         reason = next((k for k, f in {**CONVENTIONS, **ADMIRAL_DEFECTS}.items() if f(case, default, worst)), None)
         if reason is None:
-            unexplained.append(f"{v['id']} {v['atoxdsc']}: aval {v['aval']} {v['avalu']} lo {v['anrlo']} "
-                               f"hi {v['anrhi']} base {v['base']} {v['bnrind']}: admiral {expected}, ours "
-                               f"{case.ours} ({case.basis})")
+            unexplained.append(
+                f"{v['id']} {v['atoxdsc']}: aval {v['aval']} {v['avalu']} lo {v['anrlo']} "
+                f"hi {v['anrhi']} base {v['base']} {v['bnrind']}: admiral {expected}, ours "
+                f"{case.ours} ({case.basis})"
+            )
             summary[label]["UNEXPLAINED"] += 1
         else:
             summary[label][reason] += 1
@@ -233,8 +260,10 @@ def classify(vectors: list[dict[str, Any]], engine: Engine, default: Engine, wor
 
 
 def render(mode: str, summary: dict[str, Counter[str]]) -> str:
-    lines = [f"admiral CTCAE v5.0 vectors vs safety.grading.grade ({mode})",
-             f"{'term':<50} {'n':>4} {'agree':>5}  differences"]
+    lines = [
+        f"admiral CTCAE v5.0 vectors vs safety.grading.grade ({mode})",
+        f"{'term':<50} {'n':>4} {'agree':>5}  differences",
+    ]
     total: Counter[str] = Counter()
     for term in sorted(summary):
         counts = summary[term]
@@ -256,8 +285,10 @@ def engines(rules5, rules5_worst, grader_class) -> dict[str, Engine]:
 @pytest.fixture(scope="module")
 def results(engines) -> dict[str, tuple[dict[str, Counter[str]], list[str]]]:
     vectors = load_vectors()
-    out = {mode: classify(vectors, engine, engines["default"], engines["assume_worst_clinical"])
-           for mode, engine in engines.items()}
+    out = {
+        mode: classify(vectors, engine, engines["default"], engines["assume_worst_clinical"])
+        for mode, engine in engines.items()
+    }
     text = "\n\n".join(render(mode, summary) for mode, (summary, _) in out.items())
     ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
     ARTIFACT.write_text(text + "\n", encoding="utf-8")
@@ -273,11 +304,14 @@ def test_all_1165_admiral_vectors_are_read():
 def test_every_disagreement_with_admiral_is_a_documented_convention_or_admiral_defect(results, mode):
     summary, unexplained = results[mode]
     assert unexplained == [], "unexplained disagreements with admiral:\n" + "\n".join(unexplained)
-    assert sum(c["agree"] for c in summary.values()) >= {"default": 848, "assume_worst_clinical": 860}[mode]  # inverted-range-rejected: 18 and 20
+    assert (
+        sum(c["agree"] for c in summary.values()) >= {"default": 848, "assume_worst_clinical": 860}[mode]
+    )  # inverted-range-rejected: 18 and 20
 
 
-@pytest.mark.parametrize("term", ["anemia", "hypoglycemia", "hypocalcemia", "hypercalcemia", "hypomagnesemia",
-                                  "hypoalbuminemia"])
+@pytest.mark.parametrize(
+    "term", ["anemia", "hypoglycemia", "hypocalcemia", "hypercalcemia", "hypomagnesemia", "hypoalbuminemia"]
+)
 def test_terms_ctcae_prints_in_several_units_agree_with_both_admiral_tables(results, term):
     for mode in ("default", "assume_worst_clinical"):
         counts = results[mode][0][term]
@@ -296,6 +330,5 @@ def test_the_admiral_ggt_defect_is_found(results):
 
 def test_an_unexplained_disagreement_is_reported(engines):
     vector = {**load_vectors()[2], "id": "made-up", "expected": "2"}  # Anemia 79 g/L is grade 3, not 2
-    summary, unexplained = classify([vector], engines["default"], engines["default"],
-                                    engines["assume_worst_clinical"])
+    summary, unexplained = classify([vector], engines["default"], engines["default"], engines["assume_worst_clinical"])
     assert summary["anemia"]["UNEXPLAINED"] == 1 and unexplained[0].startswith("made-up ANEMIA")

@@ -14,9 +14,19 @@ def rows_by_term(grader, test, value, **kw):
 
 # ------------------------------------------------------------------------------------------ creatinine
 
-@pytest.mark.parametrize(("value", "baseline", "grade"), [
-    (42, 13.9, 3), (42, 14, 2), (60, 40, 1), (61, 40, 2), (241, 40, 4), (240, 40, 3), (40, 40, 0),
-])
+
+@pytest.mark.parametrize(
+    ("value", "baseline", "grade"),
+    [
+        (42, 13.9, 3),
+        (42, 14, 2),
+        (60, 40, 1),
+        (61, 40, 2),
+        (241, 40, 4),
+        (240, 40, 3),
+        (40, 40, 0),
+    ],
+)
 def test_creatinine_worse_of_uln_and_baseline_grades_with_uln_40(g5, value, baseline, grade):
     state = g5.state(baselines=[g5.baseline("CREAT", baseline, uln=40)])
     assert g5.row("CREAT", value, uln=40, state=state).grade == grade
@@ -34,10 +44,16 @@ def test_creatinine_without_uln_is_not_gradable_even_when_baseline_gives_3(g5):
     assert row.grade is None and row.basis.startswith("range: ULN missing")
 
 
-@pytest.mark.parametrize(("value", "unit", "uln", "grade"), [
-    (1.51, "mg/dL", 1.0, 2), (1.5, "mg/dL", 1.0, 1), (133.5, "umol/L", 88.4, 2), (132.6, "µmol/L", 88.4, 1),
-    (6.1, "mg/dL", 1.0, 4),
-])
+@pytest.mark.parametrize(
+    ("value", "unit", "uln", "grade"),
+    [
+        (1.51, "mg/dL", 1.0, 2),
+        (1.5, "mg/dL", 1.0, 1),
+        (133.5, "umol/L", 88.4, 2),
+        (132.6, "µmol/L", 88.4, 1),
+        (6.1, "mg/dL", 1.0, 4),
+    ],
+)
 def test_creatinine_in_mg_per_dl_and_umol_per_l(g5, value, unit, uln, grade):
     assert g5.row("CREAT", value, unit=unit, uln=uln).grade == grade
 
@@ -50,6 +66,7 @@ def test_v6_creatinine_uses_baseline_only_when_baseline_below_lln(g6):
 
 
 # ----------------------------------------------------------------------------------------- coagulation
+
 
 @pytest.mark.parametrize(("value", "grade"), [(2.51, 3), (2.5, 2), (1.51, 2), (1.5, 1), (1.21, 1), (1.2, 0)])
 def test_inr_absolute_bands_need_no_range(g5, value, grade):
@@ -69,8 +86,9 @@ def test_aptt_multiples_of_uln_40(g5, value, grade):
     assert g5.row("APTT", value, uln=40).grade == grade
 
 
-@pytest.mark.parametrize(("value", "grade"), [(0.49, 4), (0.5, 3), (0.99, 3), (1.0, 2), (1.49, 2), (1.5, 1),
-                                              (1.99, 1), (2.0, 0)])
+@pytest.mark.parametrize(
+    ("value", "grade"), [(0.49, 4), (0.5, 3), (0.99, 3), (1.0, 2), (1.49, 2), (1.5, 1), (1.99, 1), (2.0, 0)]
+)
 def test_fibrinogen_multiples_of_lln_2(g5, value, grade):
     assert g5.row("FIBRINO", value, lln=2.0).grade == grade
 
@@ -85,8 +103,10 @@ def test_fibrinogen_in_mg_per_dl(g5, value, grade):
     assert g5.row("FIBRINO", value, unit="mg/dL", lln=200).grade == grade
 
 
-@pytest.mark.parametrize(("value", "grade"), [(0.375, 4), (0.5, 3), (0.75, 3), (0.751, 2), (1.125, 2),
-                                              (1.126, 1), (1.5, 1), (1.9, 1), (2.0, 0), (0.49, 4)])
+@pytest.mark.parametrize(
+    ("value", "grade"),
+    [(0.375, 4), (0.5, 3), (0.75, 3), (0.751, 2), (1.125, 2), (1.126, 1), (1.5, 1), (1.9, 1), (2.0, 0), (0.49, 4)],
+)
 def test_fibrinogen_with_abnormal_baseline_uses_percent_decrease(g5, value, grade):
     state = g5.state(baselines=[g5.baseline("FIBRINO", 1.5, lln=2.0)])
     row = g5.row("FIBRINO", value, lln=2.0, state=state)
@@ -96,11 +116,26 @@ def test_fibrinogen_with_abnormal_baseline_uses_percent_decrease(g5, value, grad
 
 # ---------------------------------------------------------------------------------------- electrolytes
 
-@pytest.mark.parametrize(("value", "hypo", "hyper"), [
-    (2.49, 4, 0), (2.5, 3, 0), (2.99, 3, 0), (3.0, 1, 0), (3.49, 1, 0), (3.5, 0, 0), (5.3, 0, 0),
-    (5.31, 0, 1),
-    (5.5, 0, 1), (5.51, 0, 2), (6.0, 0, 2), (6.01, 0, 3), (7.0, 0, 3), (7.01, 0, 4),
-])
+
+@pytest.mark.parametrize(
+    ("value", "hypo", "hyper"),
+    [
+        (2.49, 4, 0),
+        (2.5, 3, 0),
+        (2.99, 3, 0),
+        (3.0, 1, 0),
+        (3.49, 1, 0),
+        (3.5, 0, 0),
+        (5.3, 0, 0),
+        (5.31, 0, 1),
+        (5.5, 0, 1),
+        (5.51, 0, 2),
+        (6.0, 0, 2),
+        (6.01, 0, 3),
+        (7.0, 0, 3),
+        (7.01, 0, 4),
+    ],
+)
 def test_potassium_grades_hypokalemia_and_hyperkalemia(g5, value, hypo, hyper):
     rows = rows_by_term(g5, "K", value, lln=3.5, uln=5.3)
     assert (rows["Hypokalemia"].grade, rows["Hyperkalemia"].grade) == (hypo, hyper)
@@ -128,12 +163,27 @@ def test_hypokalemia_assumes_symptomatic_grade_2_only_with_worst_case_option(g5,
     assert rows_by_term(g5_worst, "K", 3.2, lln=3.5)["Hypokalemia"].grade == 2
 
 
-@pytest.mark.parametrize(("value", "hypo", "hyper"), [
-    (119.9, 4, 0), (120, 3, 0), (124.9, 3, 0), (125, 2, 0), (129.9, 2, 0), (130, 1, 0), (134.9, 1, 0),
-    (135, 0, 0), (145, 0, 0), (145.1, 0, 1), (150, 0, 1), (150.1, 0, 2), (155, 0, 2), (155.1, 0, 3),
-    (160, 0, 3),
-    (160.1, 0, 4),
-])
+@pytest.mark.parametrize(
+    ("value", "hypo", "hyper"),
+    [
+        (119.9, 4, 0),
+        (120, 3, 0),
+        (124.9, 3, 0),
+        (125, 2, 0),
+        (129.9, 2, 0),
+        (130, 1, 0),
+        (134.9, 1, 0),
+        (135, 0, 0),
+        (145, 0, 0),
+        (145.1, 0, 1),
+        (150, 0, 1),
+        (150.1, 0, 2),
+        (155, 0, 2),
+        (155.1, 0, 3),
+        (160, 0, 3),
+        (160.1, 0, 4),
+    ],
+)
 def test_sodium_bands_are_continuous(g5, value, hypo, hyper):
     rows = rows_by_term(g5, "SODIUM", value, lln=135, uln=145)
     assert (rows["Hyponatremia"].grade, rows["Hypernatremia"].grade) == (hypo, hyper)
@@ -144,11 +194,23 @@ def test_hyponatremia_worst_case_option_assumes_symptomatic_grade_3(g5_worst, va
     assert rows_by_term(g5_worst, "SODIUM", value, lln=135)["Hyponatremia"].grade == grade
 
 
-@pytest.mark.parametrize(("value", "unit", "grade"), [
-    (1.69, "mmol/L", 4), (1.7, "mmol/L", 3), (2.2, "mmol/L", 2), (3.0, "mmol/L", 1), (3.9, "mmol/L", 0),
-    (29.9, "mg/dL", 4), (30, "mg/dL", 3), (39.9, "mg/dL", 3), (40, "mg/dL", 2), (54, "mg/dL", 2),
-    (55, "mg/dL", 1), (70, "mg/dL", 0),
-])
+@pytest.mark.parametrize(
+    ("value", "unit", "grade"),
+    [
+        (1.69, "mmol/L", 4),
+        (1.7, "mmol/L", 3),
+        (2.2, "mmol/L", 2),
+        (3.0, "mmol/L", 1),
+        (3.9, "mmol/L", 0),
+        (29.9, "mg/dL", 4),
+        (30, "mg/dL", 3),
+        (39.9, "mg/dL", 3),
+        (40, "mg/dL", 2),
+        (54, "mg/dL", 2),
+        (55, "mg/dL", 1),
+        (70, "mg/dL", 0),
+    ],
+)
 def test_hypoglycemia_in_mmol_per_l_and_in_the_mg_per_dl_bands_ctcae_prints(g5, value, unit, grade):
     lln = 3.9 if unit == "mmol/L" else 70
     row = g5.row("GLUC", value, unit=unit, lln=lln)
@@ -179,21 +241,43 @@ def test_v6_hyperglycemia_keeps_converting_mg_per_dl_to_si_and_hypoglycemia_keep
     assert (rows["Hyperglycemia"].grade, rows["Hyperglycemia"].unit) == (0, "mmol/L")
 
 
-@pytest.mark.parametrize(("value", "unit", "grade"), [
-    (19.9, "g/L", 3), (20, "g/L", 2), (29.9, "g/L", 2), (30, "g/L", 1), (35, "g/L", 0),
-    (1.99, "g/dL", 3), (2.0, "g/dL", 2), (3.0, "g/dL", 1), (3.5, "g/dL", 0),
-])
+@pytest.mark.parametrize(
+    ("value", "unit", "grade"),
+    [
+        (19.9, "g/L", 3),
+        (20, "g/L", 2),
+        (29.9, "g/L", 2),
+        (30, "g/L", 1),
+        (35, "g/L", 0),
+        (1.99, "g/dL", 3),
+        (2.0, "g/dL", 2),
+        (3.0, "g/dL", 1),
+        (3.5, "g/dL", 0),
+    ],
+)
 def test_hypoalbuminemia_in_g_per_l_and_g_per_dl(g5, value, unit, grade):
     lln = 35 if unit == "g/L" else 3.5
     row = g5.row("ALB", value, unit=unit, lln=lln)
     assert (row.grade, row.unit) == (grade, unit)
 
 
-@pytest.mark.parametrize(("value", "unit", "grade"), [
-    (0.29, "mmol/L", 4), (0.3, "mmol/L", 3), (0.4, "mmol/L", 2), (0.5, "mmol/L", 1), (0.7, "mmol/L", 0),
-    (0.69, "mg/dL", 4), (0.7, "mg/dL", 3), (0.9, "mg/dL", 2), (1.19, "mg/dL", 2), (1.2, "mg/dL", 1),
-    (1.7, "mg/dL", 0), (0.5, "mEq/L", 4),
-])
+@pytest.mark.parametrize(
+    ("value", "unit", "grade"),
+    [
+        (0.29, "mmol/L", 4),
+        (0.3, "mmol/L", 3),
+        (0.4, "mmol/L", 2),
+        (0.5, "mmol/L", 1),
+        (0.7, "mmol/L", 0),
+        (0.69, "mg/dL", 4),
+        (0.7, "mg/dL", 3),
+        (0.9, "mg/dL", 2),
+        (1.19, "mg/dL", 2),
+        (1.2, "mg/dL", 1),
+        (1.7, "mg/dL", 0),
+        (0.5, "mEq/L", 4),
+    ],
+)
 def test_hypomagnesemia_in_mmol_per_l_the_mg_per_dl_bands_ctcae_prints_and_meq_converted(g5, value, unit, grade):
     lln = {"mmol/L": 0.7, "mg/dL": 1.7, "mEq/L": 1.4}[unit]
     assert g5.row("MG", value, unit=unit, lln=lln).grade == grade
@@ -201,21 +285,47 @@ def test_hypomagnesemia_in_mmol_per_l_the_mg_per_dl_bands_ctcae_prints_and_meq_c
 
 # ------------------------------------------------------------------------------ calcium (albumin-corrected)
 
-@pytest.mark.parametrize(("value", "hypo", "hyper"), [
-    (1.49, 4, 0), (1.5, 3, 0), (1.75, 2, 0), (2.0, 1, 0), (2.1, 0, 0), (2.6, 0, 0), (2.61, 0, 1), (2.9, 0, 1),
-    (2.91, 0, 2), (3.1, 0, 2), (3.11, 0, 3), (3.4, 0, 3), (3.41, 0, 4),
-])
+
+@pytest.mark.parametrize(
+    ("value", "hypo", "hyper"),
+    [
+        (1.49, 4, 0),
+        (1.5, 3, 0),
+        (1.75, 2, 0),
+        (2.0, 1, 0),
+        (2.1, 0, 0),
+        (2.6, 0, 0),
+        (2.61, 0, 1),
+        (2.9, 0, 1),
+        (2.91, 0, 2),
+        (3.1, 0, 2),
+        (3.11, 0, 3),
+        (3.4, 0, 3),
+        (3.41, 0, 4),
+    ],
+)
 def test_calcium_without_albumin_grades_measured_value_and_says_so(g5, value, hypo, hyper):
     rows = rows_by_term(g5, "CA", value, lln=2.1, uln=2.6)
     assert (rows["Hypocalcemia"].grade, rows["Hypercalcemia"].grade) == (hypo, hyper)
     assert "not albumin-corrected" in rows["Hypocalcemia"].basis
 
 
-@pytest.mark.parametrize(("value", "unit", "grade"), [
-    (8.0, "mg/dL", 1), (7.99, "mg/dL", 2), (7.0, "mg/dL", 2), (6.99, "mg/dL", 3), (5.99, "mg/dL", 4),
-    (2.0, "mmol/L", 1), (1.996, "mmol/L", 2), (11.5, "mg/dL", 1), (11.51, "mg/dL", 2), (13.5, "mg/dL", 3),
-    (13.51, "mg/dL", 4),
-])
+@pytest.mark.parametrize(
+    ("value", "unit", "grade"),
+    [
+        (8.0, "mg/dL", 1),
+        (7.99, "mg/dL", 2),
+        (7.0, "mg/dL", 2),
+        (6.99, "mg/dL", 3),
+        (5.99, "mg/dL", 4),
+        (2.0, "mmol/L", 1),
+        (1.996, "mmol/L", 2),
+        (11.5, "mg/dL", 1),
+        (11.51, "mg/dL", 2),
+        (13.5, "mg/dL", 3),
+        (13.51, "mg/dL", 4),
+    ],
+)
 def test_calcium_in_mg_per_dl_is_graded_against_the_mg_per_dl_bands_ctcae_prints(g5, value, unit, grade):
     lln, uln = (8.4, 10.4) if unit == "mg/dL" else (2.1, 2.6)
     rows = rows_by_term(g5, "CA", value, unit=unit, lln=lln, uln=uln)
@@ -261,8 +371,7 @@ def test_calcium_is_corrected_with_the_albumin_of_the_same_draw(g5):
 def test_albumin_of_another_draw_does_not_correct_calcium(g5):
     state = g5.state()
     g5.grade(g5.obs("ALB", 20, lln=35, at=g5.infusion + timedelta(days=2)), state)
-    rows = {r.ctcae_term: r for r in g5.grade(g5.obs("CA", 1.8, lln=2.1, at=g5.infusion + timedelta(days=3)),
-                                              state)}
+    rows = {r.ctcae_term: r for r in g5.grade(g5.obs("CA", 1.8, lln=2.1, at=g5.infusion + timedelta(days=3)), state)}
     assert rows["Hypocalcemia"].grade == 2 and "not albumin-corrected" in rows["Hypocalcemia"].basis
 
 
@@ -272,7 +381,6 @@ def test_high_albumin_lowers_corrected_calcium(g5):
     g5.grade(g5.obs("ALB", 50, at=at), state)
     rows = {r.ctcae_term: r for r in g5.grade(g5.obs("CA", 2.2, lln=2.1, at=at), state)}
     assert rows["Hypocalcemia"].grade == 1 and rows["Hypocalcemia"].value == 2.0
-
 
 
 def test_calcium_graded_before_its_albumin_is_graded_again_when_the_albumin_arrives(g5):
@@ -315,10 +423,21 @@ def test_an_albumin_of_another_draw_grades_no_calcium_again(g5):
 
 # ---------------------------------------------------------------------------------------------- v6.0
 
-@pytest.mark.parametrize(("value", "uln", "grade"), [
-    (27.9, None, 4), (27.8, None, 3), (14.0, None, 3), (13.9, None, 2), (9.0, None, 2), (8.9, 6.1, 1),
-    (6.2, 6.1, 1), (6.1, 6.1, 0), (7.0, None, None),
-])
+
+@pytest.mark.parametrize(
+    ("value", "uln", "grade"),
+    [
+        (27.9, None, 4),
+        (27.8, None, 3),
+        (14.0, None, 3),
+        (13.9, None, 2),
+        (9.0, None, 2),
+        (8.9, 6.1, 1),
+        (6.2, 6.1, 1),
+        (6.1, 6.1, 0),
+        (7.0, None, None),
+    ],
+)
 def test_v6_adds_hyperglycemia_glucose_bands(g6, value, uln, grade):
     rows = {r.ctcae_term: r for r in g6.grade(g6.obs("GLUC", value, uln=uln, lln=3.9))}
     assert rows["Hyperglycemia"].grade == grade and rows["Hypoglycemia"].grade == 0

@@ -27,19 +27,32 @@ def test_neutrophils_without_lln_are_not_gradable_where_the_lln_decides(g5, valu
     assert row.basis.startswith("range: LLN missing, needed for <LLN-1.5")
 
 
-@pytest.mark.parametrize(("value", "unit", "lln", "grade"), [
-    (490, "cells/uL", 2000, 4), (0.49, "10*9/L", 2.0, 4), (0.5, "10^3/uL", 2.0, 3), (1.0, "G/L", 2.0, 2),
-    (1500, "/mm3", 2000, 1), (2.0, "10^3/mm3", 2.0, 0), (1490, "10^3/mL", 2000, 2),
-])
+@pytest.mark.parametrize(
+    ("value", "unit", "lln", "grade"),
+    [
+        (490, "cells/uL", 2000, 4),
+        (0.49, "10*9/L", 2.0, 4),
+        (0.5, "10^3/uL", 2.0, 3),
+        (1.0, "G/L", 2.0, 2),
+        (1500, "/mm3", 2000, 1),
+        (2.0, "10^3/mm3", 2.0, 0),
+        (1490, "10^3/mL", 2000, 2),
+    ],
+)
 def test_neutrophils_in_other_count_units_grade_as_in_si(g5, value, unit, lln, grade):
     row = g5.row("NEUT", value, unit=unit, lln=lln)
     assert row.grade == grade and row.unit == "10^9/L"
 
 
-@pytest.mark.parametrize(("test", "term", "grade"), [
-    ("NEUT", "Neutrophil count decreased", 4), ("PLAT", "Platelet count decreased", 4),
-    ("WBC", "White blood cell decreased", 4), ("LYM", "Lymphocyte count decreased", 3),
-])
+@pytest.mark.parametrize(
+    ("test", "term", "grade"),
+    [
+        ("NEUT", "Neutrophil count decreased", 4),
+        ("PLAT", "Platelet count decreased", 4),
+        ("WBC", "White blood cell decreased", 4),
+        ("LYM", "Lymphocyte count decreased", 3),
+    ],
+)
 def test_gi_per_l_the_cdisc_pilot_spelling_is_a_count_unit(g5, test, term, grade):
     row = g5.row(test, 0.4, unit="GI/L", lln=1.0, term=term)
     assert (row.grade, row.unit, row.value) == (grade, "10^9/L", 0.4)
@@ -50,12 +63,26 @@ def test_platelets_v5_grade_at_each_boundary_with_lln_100(g5, value, grade):
     assert g5.row("PLAT", value, lln=100).grade == grade
 
 
-@pytest.mark.parametrize(("value", "unit", "lln", "grade"), [
-    (79, "g/L", 120, 3), (80, "g/L", 120, 2), (99, "g/L", 120, 2), (100, "g/L", 120, 1), (120, "g/L", 120, 0),
-    (7.9, "g/dL", 12.0, 3), (8.0, "g/dL", 12.0, 2), (10.0, "g/dL", 12.0, 1), (12.0, "g/dL", 12.0, 0),
-    (4.89, "mmol/L", 7.45, 3), (4.9, "mmol/L", 7.45, 2), (6.19, "mmol/L", 7.45, 2), (6.2, "mmol/L", 7.45, 1),
-    (7.45, "mmol/L", 7.45, 0), (50, "G/L", 120, 3),
-])
+@pytest.mark.parametrize(
+    ("value", "unit", "lln", "grade"),
+    [
+        (79, "g/L", 120, 3),
+        (80, "g/L", 120, 2),
+        (99, "g/L", 120, 2),
+        (100, "g/L", 120, 1),
+        (120, "g/L", 120, 0),
+        (7.9, "g/dL", 12.0, 3),
+        (8.0, "g/dL", 12.0, 2),
+        (10.0, "g/dL", 12.0, 1),
+        (12.0, "g/dL", 12.0, 0),
+        (4.89, "mmol/L", 7.45, 3),
+        (4.9, "mmol/L", 7.45, 2),
+        (6.19, "mmol/L", 7.45, 2),
+        (6.2, "mmol/L", 7.45, 1),
+        (7.45, "mmol/L", 7.45, 0),
+        (50, "G/L", 120, 3),
+    ],
+)
 def test_anemia_grades_hemoglobin_against_the_bands_ctcae_prints_in_its_unit(g5, value, unit, lln, grade):
     row = g5.row("HGB", value, unit=unit, lln=lln)
     shown = {"G/L": "g/L"}.get(unit, unit)
@@ -84,9 +111,18 @@ def test_anemia_never_grades_4_from_a_number(g5):
     assert g5.row("HGB", 20, lln=120).grade == 3
 
 
-@pytest.mark.parametrize(("value", "low", "high"), [
-    (0.99, 4, 0), (1.0, 3, 0), (2.0, 2, 0), (3.0, 1, 0), (4.0, 0, 0), (100, 0, 0), (100.1, 0, 3),
-])
+@pytest.mark.parametrize(
+    ("value", "low", "high"),
+    [
+        (0.99, 4, 0),
+        (1.0, 3, 0),
+        (2.0, 2, 0),
+        (3.0, 1, 0),
+        (4.0, 0, 0),
+        (100, 0, 0),
+        (100.1, 0, 3),
+    ],
+)
 def test_white_cells_grade_both_decreased_and_leukocytosis(g5, value, low, high):
     rows = {r.ctcae_term: r for r in g5.grade(g5.obs("WBC", value, lln=4.0, uln=10.0))}
     assert rows["White blood cell decreased"].grade == low
@@ -94,10 +130,20 @@ def test_white_cells_grade_both_decreased_and_leukocytosis(g5, value, low, high)
     assert rows["White blood cell decreased"].category == "hematologic"
 
 
-@pytest.mark.parametrize(("value", "low", "high"), [
-    (0.19, 4, 0), (0.2, 3, 0), (0.5, 2, 0), (0.8, 1, 0), (1.0, 0, 0), (4.0, 0, 0), (4.01, 0, 2), (20, 0, 2),
-    (20.1, 0, 3),
-])
+@pytest.mark.parametrize(
+    ("value", "low", "high"),
+    [
+        (0.19, 4, 0),
+        (0.2, 3, 0),
+        (0.5, 2, 0),
+        (0.8, 1, 0),
+        (1.0, 0, 0),
+        (4.0, 0, 0),
+        (4.01, 0, 2),
+        (20, 0, 2),
+        (20.1, 0, 3),
+    ],
+)
 def test_lymphocytes_grade_both_decreased_and_increased(g5, value, low, high):
     rows = {r.ctcae_term: r for r in g5.grade(g5.obs("LYM", value, lln=1.0))}
     assert rows["Lymphocyte count decreased"].grade == low
@@ -127,9 +173,22 @@ def test_unknown_count_unit_is_not_gradable_with_reason_unit(g5):
 
 # ---------------------------------------------------------------------------------------------- v6.0
 
-@pytest.mark.parametrize(("value", "grade"), [
-    (0.09, 4), (0.1, 3), (0.49, 3), (0.5, 2), (0.99, 2), (1.0, 1), (1.49, 1), (1.5, 0), (1.9, 0), (2.0, 0),
-])
+
+@pytest.mark.parametrize(
+    ("value", "grade"),
+    [
+        (0.09, 4),
+        (0.1, 3),
+        (0.49, 3),
+        (0.5, 2),
+        (0.99, 2),
+        (1.0, 1),
+        (1.49, 1),
+        (1.5, 0),
+        (1.9, 0),
+        (2.0, 0),
+    ],
+)
 def test_v6_neutrophils_lose_the_lln_anchor(g6, value, grade):
     row = g6.row("NEUT", value)
     assert row.grade == grade and row.ctcae_version == "6.0" and row.criterion == f"ctcae6/NEUT/{grade}"

@@ -22,8 +22,7 @@ def test_transaminase_with_normal_baseline_grades_by_multiples_of_uln_40(g5, tes
 
 @pytest.mark.parametrize("test", ["ALT", "AST"])
 @pytest.mark.parametrize(("value", "grade"), ALT_ABNORMAL)
-def test_transaminase_with_abnormal_baseline_40_uln_35_grades_by_multiples_of_baseline(g5, test, value,
-                                                                                       grade):
+def test_transaminase_with_abnormal_baseline_40_uln_35_grades_by_multiples_of_baseline(g5, test, value, grade):
     state = g5.state(baselines=[g5.baseline(test, 40, uln=35)])
     row = g5.row(test, value, uln=35, state=state)
     assert row.grade == grade
@@ -62,38 +61,48 @@ def test_liver_tests_need_their_uln(g5, test):
     assert row.grade is None and row.basis.startswith("range: ULN missing, needed for >")
 
 
-@pytest.mark.parametrize(("value", "grade"), [(10.1, 4), (10, 3), (3.1, 3), (3.0, 2), (1.6, 2), (1.5, 1),
-                                              (1.1, 1), (1.0, 0)])
+@pytest.mark.parametrize(
+    ("value", "grade"), [(10.1, 4), (10, 3), (3.1, 3), (3.0, 2), (1.6, 2), (1.5, 1), (1.1, 1), (1.0, 0)]
+)
 @pytest.mark.parametrize(("unit", "factor"), [("umol/L", 17.1), ("mg/dL", 1.0), ("µmol/L", 17.1)])
 def test_bilirubin_x_uln_in_both_unit_systems(g5, value, grade, unit, factor):
     assert g5.row("BILI", round(value * factor, 6), unit=unit, uln=factor).grade == grade
 
 
-@pytest.mark.parametrize(("value", "grade"), [(251, 4), (250, 3), (76, 3), (75, 2), (37.6, 2), (37.5, 1),
-                                              (25.1, 1), (25, 0)])
+@pytest.mark.parametrize(
+    ("value", "grade"), [(251, 4), (250, 3), (76, 3), (75, 2), (37.6, 2), (37.5, 1), (25.1, 1), (25, 0)]
+)
 def test_bilirubin_with_abnormal_baseline_25_grades_by_multiples_of_baseline(g5, value, grade):
     state = g5.state(baselines=[g5.baseline("BILI", 25, uln=20)])
     assert g5.row("BILI", value, uln=20, state=state).grade == grade
 
 
 @pytest.mark.parametrize("test", ["ALP", "GGT"])
-@pytest.mark.parametrize(("value", "grade"), [(2001, 4), (2000, 3), (501, 3), (500, 2), (251, 2), (250, 1),
-                                              (101, 1), (100, 0)])
+@pytest.mark.parametrize(
+    ("value", "grade"), [(2001, 4), (2000, 3), (501, 3), (500, 2), (251, 2), (250, 1), (101, 1), (100, 0)]
+)
 def test_alp_and_ggt_with_normal_baseline_grade_by_multiples_of_uln_100(g5, test, value, grade):
     assert g5.row(test, value, uln=100).grade == grade
 
 
 @pytest.mark.parametrize("test", ["ALP", "GGT"])
-@pytest.mark.parametrize(("value", "grade"), [(2401, 4), (2400, 3), (601, 3), (600, 2), (301, 2), (300, 1),
-                                              (240, 1), (239, 0)])
+@pytest.mark.parametrize(
+    ("value", "grade"), [(2401, 4), (2400, 3), (601, 3), (600, 2), (301, 2), (300, 1), (240, 1), (239, 0)]
+)
 def test_alp_and_ggt_with_abnormal_baseline_120_start_at_2_x_baseline_inclusive(g5, test, value, grade):
     state = g5.state(baselines=[g5.baseline(test, 120, uln=100)])
     assert g5.row(test, value, uln=100, state=state).grade == grade
 
 
-@pytest.mark.parametrize(("value", "unit", "uln", "grade"), [
-    (2.4, "ukat/L", 0.67, 2), (120, "IU/L", 40, 1), (120, "U/l", 40, 1), (121, "u/L", 40, 2),
-])
+@pytest.mark.parametrize(
+    ("value", "unit", "uln", "grade"),
+    [
+        (2.4, "ukat/L", 0.67, 2),
+        (120, "IU/L", 40, 1),
+        (120, "U/l", 40, 1),
+        (121, "u/L", 40, 2),
+    ],
+)
 def test_enzyme_unit_aliases_and_microkatal_conversion(g5, value, unit, uln, grade):
     assert g5.row("ALT", value, unit=unit, uln=uln).grade == grade
 
@@ -105,15 +114,16 @@ def test_unknown_unit_makes_even_an_x_uln_term_ungradable(g5):
 
 # ---------------------------------------------------------------------------------------------- v6.0
 
-@pytest.mark.parametrize(("value", "grade"), [(161, 4), (160, 3), (81, 3), (80, 2), (61, 2), (60, 1), (40, 1),
-                                              (39, 0)])
+
+@pytest.mark.parametrize(("value", "grade"), [(161, 4), (160, 3), (81, 3), (80, 2), (61, 2), (60, 1), (40, 1), (39, 0)])
 def test_v6_transaminase_with_abnormal_baseline_uses_1_1p5_2_4_x_baseline(g6, value, grade):
     state = g6.state(baselines=[g6.baseline("AST", 40, uln=35)])
     assert g6.row("AST", value, uln=35, state=state).grade == grade
 
 
-@pytest.mark.parametrize(("value", "grade"), [(251, 4), (250, 3), (62.6, 3), (62.5, 2), (37.6, 2), (37.5, 1),
-                                              (25, 1), (24.9, 0)])
+@pytest.mark.parametrize(
+    ("value", "grade"), [(251, 4), (250, 3), (62.6, 3), (62.5, 2), (37.6, 2), (37.5, 1), (25, 1), (24.9, 0)]
+)
 def test_v6_bilirubin_with_abnormal_baseline_uses_1_1p5_2p5_10_x_baseline(g6, value, grade):
     state = g6.state(baselines=[g6.baseline("BILI", 25, uln=20)])
     assert g6.row("BILI", value, uln=20, state=state).grade == grade

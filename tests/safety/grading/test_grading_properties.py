@@ -15,14 +15,38 @@ from safety.rules.units import Ungradable, lookup_unit, to_si
 from streams.rulefiles import load_criteria
 
 CRITERIA = load_criteria("5.0", Path(__file__).resolve().parents[3] / "rules")
-DECREASED = ["NEUT", "PLAT", "HGB", "WBC-LOW", "LYM-LOW", "K-LOW", "SODIUM-LOW", "GLUC-LOW", "ALB", "CA-LOW",
-             "MG",
-             "FIBRINO", "OXYSAT"]
-INCREASED = ["ALT", "BILI", "ALP", "CREAT", "APTT", "INR", "K-HIGH", "SODIUM-HIGH", "CA-HIGH", "TEMP",
-             "SYSBP",
-             "QTCF", "LYM-HIGH", "WBC-HIGH"]
-SETTINGS = settings(max_examples=150, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+DECREASED = [
+    "NEUT",
+    "PLAT",
+    "HGB",
+    "WBC-LOW",
+    "LYM-LOW",
+    "K-LOW",
+    "SODIUM-LOW",
+    "GLUC-LOW",
+    "ALB",
+    "CA-LOW",
+    "MG",
+    "FIBRINO",
+    "OXYSAT",
+]
+INCREASED = [
+    "ALT",
+    "BILI",
+    "ALP",
+    "CREAT",
+    "APTT",
+    "INR",
+    "K-HIGH",
+    "SODIUM-HIGH",
+    "CA-HIGH",
+    "TEMP",
+    "SYSBP",
+    "QTCF",
+    "LYM-HIGH",
+    "WBC-HIGH",
+]
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 values = st.decimals(min_value=Decimal("0.001"), max_value=Decimal("1000"), places=3).map(float)
 limits = st.none() | st.decimals(min_value=Decimal("0.1"), max_value=Decimal("300"), places=2).map(float)
 
@@ -60,19 +84,29 @@ def test_a_grade_decided_without_limits_is_the_same_with_any_limits(entry, x, ll
 
 
 CONVERTIBLE = [  # (test, conventional unit, the entries graded from that test)
-    ("HGB", "g/dL", ["HGB"]), ("HGB", "mmol/L", ["HGB"]), ("ALB", "g/dL", ["ALB"]),
+    ("HGB", "g/dL", ["HGB"]),
+    ("HGB", "mmol/L", ["HGB"]),
+    ("ALB", "g/dL", ["ALB"]),
     ("CREAT", "mg/dL", ["CREAT"]),
-    ("BILI", "mg/dL", ["BILI"]), ("GLUC", "mg/dL", ["GLUC-LOW"]), ("CA", "mg/dL", ["CA-LOW", "CA-HIGH"]),
-    ("MG", "mg/dL", ["MG"]), ("FIBRINO", "mg/dL", ["FIBRINO"]), ("NEUT", "cells/uL", ["NEUT"]),
-    ("PLAT", "10^3/uL", ["PLAT"]), ("K", "mEq/L", ["K-LOW", "K-HIGH"]), ("TEMP", "F", ["TEMP"]),
+    ("BILI", "mg/dL", ["BILI"]),
+    ("GLUC", "mg/dL", ["GLUC-LOW"]),
+    ("CA", "mg/dL", ["CA-LOW", "CA-HIGH"]),
+    ("MG", "mg/dL", ["MG"]),
+    ("FIBRINO", "mg/dL", ["FIBRINO"]),
+    ("NEUT", "cells/uL", ["NEUT"]),
+    ("PLAT", "10^3/uL", ["PLAT"]),
+    ("K", "mEq/L", ["K-LOW", "K-HIGH"]),
+    ("TEMP", "F", ["TEMP"]),
     ("ALT", "ukat/L", ["ALT"]),
 ]
 
 
 @pytest.mark.parametrize(("test", "unit", "entries"), CONVERTIBLE)
 @SETTINGS
-@given(si=st.decimals(min_value=Decimal("0.01"), max_value=Decimal("500"), places=2).map(float),
-       lim=st.decimals(min_value=Decimal("0.5"), max_value=Decimal("300"), places=1).map(float))
+@given(
+    si=st.decimals(min_value=Decimal("0.01"), max_value=Decimal("500"), places=2).map(float),
+    lim=st.decimals(min_value=Decimal("0.5"), max_value=Decimal("300"), places=1).map(float),
+)
 def test_converting_units_never_changes_a_grade(test, unit, entries, si, lim):
     """A value and its limits reported in a conventional unit grade exactly as the same SI values."""
     table = CRITERIA.units

@@ -7,12 +7,26 @@ from datetime import timedelta
 import pytest
 
 
-@pytest.mark.parametrize(("value", "unit", "grade"), [
-    (40.1, "C", 3), (40.0, "C", 2), (39.1, "C", 2), (39.0, "C", 1), (38.0, "C", 1), (37.9, "C", 0),
-    (38.0, "Cel", 1), (38.0, "°C", 1),
-    (104.2, "F", 3), (104.0, "F", 2), (102.3, "F", 2), (102.2, "F", 1), (100.4, "F", 1), (100.3, "F", 0),
-    (100.4, "[degF]", 1),
-])
+@pytest.mark.parametrize(
+    ("value", "unit", "grade"),
+    [
+        (40.1, "C", 3),
+        (40.0, "C", 2),
+        (39.1, "C", 2),
+        (39.0, "C", 1),
+        (38.0, "C", 1),
+        (37.9, "C", 0),
+        (38.0, "Cel", 1),
+        (38.0, "°C", 1),
+        (104.2, "F", 3),
+        (104.0, "F", 2),
+        (102.3, "F", 2),
+        (102.2, "F", 1),
+        (100.4, "F", 1),
+        (100.3, "F", 0),
+        (100.4, "[degF]", 1),
+    ],
+)
 def test_fever_in_celsius_and_fahrenheit(g5, value, unit, grade):
     row = g5.row("TEMP", value, unit=unit)
     assert (row.ctcae_term, row.grade, row.unit, row.event_type) == ("Fever", grade, "C", "vital")
@@ -28,28 +42,50 @@ def test_hypoxia_is_grade_3_below_88_percent_only(g5, value, grade):
     assert (row.ctcae_term, row.grade) == ("Hypoxia", grade)
 
 
-@pytest.mark.parametrize(("test", "value", "grade"), [
-    ("SYSBP", 119, 0), ("SYSBP", 120, 1), ("SYSBP", 139, 1), ("SYSBP", 139.5, 1), ("SYSBP", 140, 2),
-    ("SYSBP", 159, 2), ("SYSBP", 159.5, 2), ("SYSBP", 160, 3), ("SYSBP", 220, 3),
-    ("DIABP", 79, 0), ("DIABP", 80, 1), ("DIABP", 89, 1), ("DIABP", 90, 2), ("DIABP", 99, 2),
-    ("DIABP", 100, 3),
-])
+@pytest.mark.parametrize(
+    ("test", "value", "grade"),
+    [
+        ("SYSBP", 119, 0),
+        ("SYSBP", 120, 1),
+        ("SYSBP", 139, 1),
+        ("SYSBP", 139.5, 1),
+        ("SYSBP", 140, 2),
+        ("SYSBP", 159, 2),
+        ("SYSBP", 159.5, 2),
+        ("SYSBP", 160, 3),
+        ("SYSBP", 220, 3),
+        ("DIABP", 79, 0),
+        ("DIABP", 80, 1),
+        ("DIABP", 89, 1),
+        ("DIABP", 90, 2),
+        ("DIABP", 99, 2),
+        ("DIABP", 100, 3),
+    ],
+)
 def test_hypertension_grades_systolic_and_diastolic_each_on_its_own(g5, test, value, grade):
     row = g5.row(test, value)
     assert (row.ctcae_term, row.grade, row.criterion) == ("Hypertension", grade, f"ctcae5/{test}/{grade}")
 
 
-@pytest.mark.parametrize(("test", "value", "grade"), [
-    ("SYSBP", 139, 0), ("SYSBP", 120, 0), ("SYSBP", 140, 2), ("SYSBP", 160, 3), ("DIABP", 89, 0),
-    ("DIABP", 90, 2),
-])
+@pytest.mark.parametrize(
+    ("test", "value", "grade"),
+    [
+        ("SYSBP", 139, 0),
+        ("SYSBP", 120, 0),
+        ("SYSBP", 140, 2),
+        ("SYSBP", 160, 3),
+        ("DIABP", 89, 0),
+        ("DIABP", 90, 2),
+    ],
+)
 def test_v6_hypertension_has_no_grade_1(g6, test, value, grade):
     assert g6.row(test, value).grade == grade
 
 
 @pytest.mark.parametrize("test", ["QTCF", "QTCB"])
-@pytest.mark.parametrize(("value", "grade"), [(449, 0), (450, 1), (480, 1), (480.5, 2), (481, 2), (500, 2),
-                                              (500.5, 3), (501, 3)])
+@pytest.mark.parametrize(
+    ("value", "grade"), [(449, 0), (450, 1), (480, 1), (480.5, 2), (481, 2), (500, 2), (500.5, 3), (501, 3)]
+)
 def test_qtc_bands_are_continuous_and_qtcb_is_graded_like_qtcf(g5, test, value, grade):
     row = g5.row(test, value)
     term = "Electrocardiogram QT corrected interval prolonged"
@@ -74,8 +110,9 @@ def test_qtc_without_unit_defaults_to_ms(g5):
     assert g5.row("QTCF", 505, unit=None).grade == 3
 
 
-@pytest.mark.parametrize(("test", "value", "unit"), [("PULSE", 150, "beats/min"), ("WEIGHT", 70, "kg"),
-                                                     ("RESP", 40, "breaths/min")])
+@pytest.mark.parametrize(
+    ("test", "value", "unit"), [("PULSE", 150, "beats/min"), ("WEIGHT", 70, "kg"), ("RESP", 40, "breaths/min")]
+)
 def test_vitals_without_a_criterion_give_no_row(g5, test, value, unit):
     assert g5.grade(g5.obs(test, value, unit=unit)) == []
 
@@ -98,6 +135,8 @@ def test_study_day_is_the_local_calendar_day_from_first_infusion(g5, hours, day)
 
 def test_treatment_emergent_compares_with_the_baseline_grade_of_the_same_term(g5):
     state = g5.state(baselines=[g5.baseline("SYSBP", 145)])
-    assert (g5.row("SYSBP", 150, state=state).treatment_emergent, g5.row("SYSBP", 165, state=state).
-            treatment_emergent) == (False, True)
+    assert (
+        g5.row("SYSBP", 150, state=state).treatment_emergent,
+        g5.row("SYSBP", 165, state=state).treatment_emergent,
+    ) == (False, True)
     assert g5.row("SYSBP", 165, state=state).baseline_grade == 2

@@ -12,8 +12,7 @@ from safety.model.events import AdverseEvent, Lab
 from safety.model.outputs import Rejection
 from safety.model.parse import parse_event
 
-BASE = {"event_id": "L-1", "study_id": "ChiCTR2600125907", "subject_id": "AA-001",
-        "occurred_at": "2026-07-01T08:00:00"}
+BASE = {"event_id": "L-1", "study_id": "ChiCTR2600125907", "subject_id": "AA-001", "occurred_at": "2026-07-01T08:00:00"}
 
 
 def lab(**fields: object) -> str:
@@ -39,9 +38,16 @@ def test_study_time_zone_comes_from_the_caller() -> None:
     assert event.occurred_at.utcoffset() == timedelta(hours=-5)
 
 
-@pytest.mark.parametrize(("raw", "number", "comparator"), [
-    ("<0.1", 0.1, "<"), ("<= 2.5", 2.5, "<="), (">100", 100.0, ">"), ("3.5", 3.5, None), (7, 7.0, None),
-])
+@pytest.mark.parametrize(
+    ("raw", "number", "comparator"),
+    [
+        ("<0.1", 0.1, "<"),
+        ("<= 2.5", 2.5, "<="),
+        (">100", 100.0, ">"),
+        ("3.5", 3.5, None),
+        (7, 7.0, None),
+    ],
+)
 def test_value_with_comparator_is_kept_with_its_bound(raw: object, number: float, comparator: str | None) -> None:
     event = parse_event(lab(value=raw))
     assert isinstance(event, Lab)
@@ -53,16 +59,30 @@ def test_revision_defaults_to_one_and_extra_fields_are_ignored() -> None:
     assert isinstance(event, Lab) and event.revision == 1
 
 
-@pytest.mark.parametrize(("raw", "reason"), [
-    ('{"type": "lab", "event_id": "L-1"', "not valid JSON"),
-    (json.dumps({**BASE, "type": "vaccination"}), "type: expected one of enrollment, infusion, lab"),
-    (json.dumps({"type": "lab", "event_id": "L-1", "study_id": "S", "occurred_at": "2026-07-01T08:00:00",
-                 "test": "NEUT", "value": 1}), "lab.subject_id: required field is missing"),
-    (lab(value="n/a"), "lab.value: expected a number or a comparator and number such as '<0.1', got 'n/a'"),
-    (lab(occurred_at="2026-13-45"), "lab.occurred_at: Input should be a valid datetime"),
-    (lab(revision=0), "lab.revision: Input should be greater than or equal to 1"),
-    ("[1, 2]", "expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ('{"type": "lab", "event_id": "L-1"', "not valid JSON"),
+        (json.dumps({**BASE, "type": "vaccination"}), "type: expected one of enrollment, infusion, lab"),
+        (
+            json.dumps(
+                {
+                    "type": "lab",
+                    "event_id": "L-1",
+                    "study_id": "S",
+                    "occurred_at": "2026-07-01T08:00:00",
+                    "test": "NEUT",
+                    "value": 1,
+                }
+            ),
+            "lab.subject_id: required field is missing",
+        ),
+        (lab(value="n/a"), "lab.value: expected a number or a comparator and number such as '<0.1', got 'n/a'"),
+        (lab(occurred_at="2026-13-45"), "lab.occurred_at: Input should be a valid datetime"),
+        (lab(revision=0), "lab.revision: Input should be greater than or equal to 1"),
+        ("[1, 2]", "expected a JSON object"),
+    ],
+)
 def test_bad_line_gives_a_rejection_naming_field_and_value(raw: str, reason: str) -> None:
     result = parse_event(raw, line=7)
     assert isinstance(result, Rejection)
@@ -82,8 +102,19 @@ def test_non_utf8_bytes_are_rejected_not_raised() -> None:
 
 
 def test_adverse_event_seriousness_and_causality_are_validated() -> None:
-    good = parse_event(json.dumps({**BASE, "type": "adverse_event", "term": "fever", "grade": 3,
-                                   "serious": ["hospitalization"], "causality": "possible", "expected": False}))
+    good = parse_event(
+        json.dumps(
+            {
+                **BASE,
+                "type": "adverse_event",
+                "term": "fever",
+                "grade": 3,
+                "serious": ["hospitalization"],
+                "causality": "possible",
+                "expected": False,
+            }
+        )
+    )
     assert isinstance(good, AdverseEvent) and good.serious == ["hospitalization"]
     bad = parse_event(json.dumps({**BASE, "type": "adverse_event", "term": "fever", "grade": 6}))
     assert isinstance(bad, Rejection) and "adverse_event.grade" in bad.reason
@@ -102,29 +133,36 @@ def lab_with_raw(**raw_fields: str) -> str:
     return line
 
 
-@pytest.mark.parametrize(("raw", "reason"), [
-    (lab_with_raw(value=HUGE), "lab.value: expected a finite number from 0 to 1e+15, got 1000"),
-    (lab_with_raw(ref_low=HUGE), "lab.ref_low: expected a finite number from 0 to 1e+15"),
-    (lab_with_raw(ref_high=HUGE), "lab.ref_high: expected a finite number from 0 to 1e+15"),
-    (lab_with_raw(ref_high="-" + HUGE), "lab.ref_high: expected a finite number from 0 to 1e+15"),
-    (lab(value="1e999"), "lab.value: expected a finite number, got '1e999'"),
-    (lab(value="<1e999"), "lab.value: expected a finite number, got '<1e999'"),
-    (lab(value=1e300), "lab.value: expected a finite number from 0 to 1e+15, got 1e+300"),
-    (lab(value=-0.4), "lab.value: expected a finite number from 0 to 1e+15, got -0.4"),
-    (lab_with_raw(value="NaN"), "lab.value: expected a finite number from 0 to 1e+15, got nan"),
-    (lab_with_raw(value="Infinity"), "lab.value: expected a finite number from 0 to 1e+15, got inf"),
-    (lab(ref_high="1e999"), "lab.ref_high: expected a finite number, got '1e999'"),
-    (lab(ref_high=-1), "lab.ref_high: expected a finite number from 0 to 1e+15, got -1"),
-    (lab(ref_low=2.0, ref_high=1.8), "lab.ref_high: expected a limit >= ref_low 2, got 1.8"),
-    (lab(value=["1e999", "<"]), "lab.value: expected a finite number, got '1e999'"),
-    (lab(value=[1, "~"]), "lab.value: expected a number or a comparator and number such as '<0.1'"),
-    (lab(value=[1, []]), "lab.value: expected a number or a comparator and number such as '<0.1'"),
-    (lab(value=[{}, {}]), "lab.value: expected a number or a comparator and number such as '<0.1'"),
-    (json.dumps({**BASE, "type": "infusion", "dose_per_kg": "inf"}), "infusion.dose_per_kg: Input should be a "
-                                                                      "finite number"),
-    (json.dumps({**BASE, "type": "transfusion", "product": "RBC", "units": 1e300}), "transfusion.units: Input "
-                                                                                    "should be less than or equal"),
-])
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (lab_with_raw(value=HUGE), "lab.value: expected a finite number from 0 to 1e+15, got 1000"),
+        (lab_with_raw(ref_low=HUGE), "lab.ref_low: expected a finite number from 0 to 1e+15"),
+        (lab_with_raw(ref_high=HUGE), "lab.ref_high: expected a finite number from 0 to 1e+15"),
+        (lab_with_raw(ref_high="-" + HUGE), "lab.ref_high: expected a finite number from 0 to 1e+15"),
+        (lab(value="1e999"), "lab.value: expected a finite number, got '1e999'"),
+        (lab(value="<1e999"), "lab.value: expected a finite number, got '<1e999'"),
+        (lab(value=1e300), "lab.value: expected a finite number from 0 to 1e+15, got 1e+300"),
+        (lab(value=-0.4), "lab.value: expected a finite number from 0 to 1e+15, got -0.4"),
+        (lab_with_raw(value="NaN"), "lab.value: expected a finite number from 0 to 1e+15, got nan"),
+        (lab_with_raw(value="Infinity"), "lab.value: expected a finite number from 0 to 1e+15, got inf"),
+        (lab(ref_high="1e999"), "lab.ref_high: expected a finite number, got '1e999'"),
+        (lab(ref_high=-1), "lab.ref_high: expected a finite number from 0 to 1e+15, got -1"),
+        (lab(ref_low=2.0, ref_high=1.8), "lab.ref_high: expected a limit >= ref_low 2, got 1.8"),
+        (lab(value=["1e999", "<"]), "lab.value: expected a finite number, got '1e999'"),
+        (lab(value=[1, "~"]), "lab.value: expected a number or a comparator and number such as '<0.1'"),
+        (lab(value=[1, []]), "lab.value: expected a number or a comparator and number such as '<0.1'"),
+        (lab(value=[{}, {}]), "lab.value: expected a number or a comparator and number such as '<0.1'"),
+        (
+            json.dumps({**BASE, "type": "infusion", "dose_per_kg": "inf"}),
+            "infusion.dose_per_kg: Input should be a finite number",
+        ),
+        (
+            json.dumps({**BASE, "type": "transfusion", "product": "RBC", "units": 1e300}),
+            "transfusion.units: Input should be less than or equal",
+        ),
+    ],
+)
 def test_a_number_outside_the_bounds_is_rejected_naming_field_and_range(raw: str, reason: str) -> None:
     result = parse_event(raw)
     assert isinstance(result, Rejection), result
@@ -148,17 +186,28 @@ def test_an_epoch_number_is_not_a_timestamp(field: str, raw: object) -> None:
     assert "not an epoch number" in result.reason
 
 
-@pytest.mark.parametrize("stamp", [
-    "0001-01-01T00:00:00+08:00", "9999-12-31T23:59:59-12:00", "1999-12-31T23:59:59", "2101-01-01T00:00:00",
-    "1970-01-01T00:00:00Z",
-])
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "0001-01-01T00:00:00+08:00",
+        "9999-12-31T23:59:59-12:00",
+        "1999-12-31T23:59:59",
+        "2101-01-01T00:00:00",
+        "1970-01-01T00:00:00Z",
+    ],
+)
 def test_a_timestamp_outside_the_years_2000_to_2100_is_rejected(stamp: str) -> None:
-    for event in (lab(occurred_at=stamp), lab(recorded_at=stamp),
-                  json.dumps({**BASE, "type": "adverse_event", "term": "fever", "grade": 2, "ended_at": stamp})):
+    for event in (
+        lab(occurred_at=stamp),
+        lab(recorded_at=stamp),
+        json.dumps({**BASE, "type": "adverse_event", "term": "fever", "grade": 2, "ended_at": stamp}),
+    ):
         result = parse_event(event)
         assert isinstance(result, Rejection), result
-        assert "expected an ISO 8601 date-time string such as '2026-07-01T08:00:00+08:00' in the years 2000 to " \
-               f"2100 (not an epoch number), got '{stamp}'" in result.reason
+        assert (
+            "expected an ISO 8601 date-time string such as '2026-07-01T08:00:00+08:00' in the years 2000 to "
+            f"2100 (not an epoch number), got '{stamp}'" in result.reason
+        )
 
 
 def test_the_first_and_last_moments_of_the_range_are_accepted() -> None:
@@ -167,16 +216,19 @@ def test_the_first_and_last_moments_of_the_range_are_accepted() -> None:
     assert isinstance(parse_event(lab(occurred_at="2026-07-01")), Lab)  # a date alone is still midnight
 
 
-@pytest.mark.parametrize(("subject", "shown"), [
-    ("AA-\ufeff029", "U+FEFF at position 3 is a format character"),
-    ("AA-\u202e920", "U+202E at position 3 is a format character"),
-    ("AA-029\x7f", "U+007F at position 6 is a control character"),
-    ("AA-029\n", "U+000A at position 6 is a control character"),
-    ("AA-\u200b029", "U+200B at position 3 is a format character"),
-    (" AA-029", "U+0020 at position 0 is a space"),
-    ("AA-029\u00a0", "U+00A0 at position 6 is a space"),
-    ("AA-\ue000", "U+E000 at position 3 is a private-use character"),
-])
+@pytest.mark.parametrize(
+    ("subject", "shown"),
+    [
+        ("AA-\ufeff029", "U+FEFF at position 3 is a format character"),
+        ("AA-\u202e920", "U+202E at position 3 is a format character"),
+        ("AA-029\x7f", "U+007F at position 6 is a control character"),
+        ("AA-029\n", "U+000A at position 6 is a control character"),
+        ("AA-\u200b029", "U+200B at position 3 is a format character"),
+        (" AA-029", "U+0020 at position 0 is a space"),
+        ("AA-029\u00a0", "U+00A0 at position 6 is a space"),
+        ("AA-\ue000", "U+E000 at position 3 is a private-use character"),
+    ],
+)
 def test_an_identifier_with_an_invisible_or_control_character_is_rejected(subject: str, shown: str) -> None:
     for field in ("subject_id", "event_id", "study_id"):
         result = parse_event(lab(**{field: subject}))
@@ -190,10 +242,18 @@ def test_identifiers_with_inner_spaces_and_non_ascii_letters_are_accepted() -> N
     assert isinstance(event, Lab) and (event.subject_id, event.event_id) == ("AA 029", "检验-1")
 
 
-@pytest.mark.parametrize(("field", "limit"), [
-    ("event_id", 200), ("subject_id", 100), ("study_id", 100), ("test", 40), ("unit", 40), ("source", 40),
-    ("loinc", 40),
-])
+@pytest.mark.parametrize(
+    ("field", "limit"),
+    [
+        ("event_id", 200),
+        ("subject_id", 100),
+        ("study_id", 100),
+        ("test", 40),
+        ("unit", 40),
+        ("source", 40),
+        ("loinc", 40),
+    ],
+)
 def test_every_string_field_of_a_lab_is_bounded(field: str, limit: int) -> None:
     assert isinstance(parse_event(lab(**{field: "X" * limit})), Lab)
     result = parse_event(lab(**{field: "X" * (limit + 1)}))
@@ -203,8 +263,7 @@ def test_every_string_field_of_a_lab_is_bounded(field: str, limit: int) -> None:
 
 @pytest.mark.parametrize("field", ["term", "ctcae_term", "meddra_code", "outcome"])
 def test_adverse_event_text_is_bounded(field: str) -> None:
-    result = parse_event(json.dumps({**BASE, "type": "adverse_event", "term": "fever", "grade": 2,
-                                     field: "x" * 1_000}))
+    result = parse_event(json.dumps({**BASE, "type": "adverse_event", "term": "fever", "grade": 2, field: "x" * 1_000}))
     assert isinstance(result, Rejection) and f"adverse_event.{field}: String should have at most" in result.reason
 
 

@@ -31,7 +31,6 @@ RULES = load_ruleset()  # the first study: CTCAE 5.0, Hy's law 3 / 2, stopping P
 V6 = load_criteria("6.0", rules_dir())
 
 
-
 def _report(acks: bool = True):  # type: ignore[no-untyped-def]
     return build_report(
         fx.events(), fx.alerts(), fx.acks() if acks else [], study_id=fx.STUDY, generated_at=fx.GENERATED_AT
@@ -39,9 +38,7 @@ def _report(acks: bool = True):  # type: ignore[no-untyped-def]
 
 
 def test_stopping_parameters_are_the_protocols_and_default_to_its_schema() -> None:
-    assert StoppingParams.of(RULES.protocol).model_dump() == RULES.protocol.stopping.model_dump(
-        exclude={"enabled"}
-    )
+    assert StoppingParams.of(RULES.protocol).model_dump() == RULES.protocol.stopping.model_dump(exclude={"enabled"})
     assert StoppingParams().model_dump() == StoppingRule().model_dump(exclude={"enabled"})
 
 
@@ -266,9 +263,7 @@ def _hgb_row(event_id: str, value: float, revision: int = 1) -> dict[str, object
 
 def test_timeline_shows_the_graded_rows_si_value_and_grade() -> None:
     graded = read_graded([_hgb_row("L-AA-001-HGB0", 75.5)])  # what grading compared, e.g. before a units edit
-    tl = subject_timeline(
-        "AA-001", read_events(fx.events()), graded, _report().statuses, criteria=RULES.criteria
-    )
+    tl = subject_timeline("AA-001", read_events(fx.events()), graded, _report().statuses, criteria=RULES.criteria)
     hgb = next(s for s in tl.series if s.test == "HGB")
     assert hgb.baseline == 75.5 and hgb.points[0].grade == 3
 
@@ -297,9 +292,7 @@ def test_edish_baseline_multiple_compares_si_values_across_units() -> None:
 
 def test_edish_quadrants_move_with_the_protocols_hys_law_lines() -> None:
     hys = RULES.protocol.hys_law.model_copy(update={"transaminase_x_uln": 5.0})
-    points = {
-        p.subject_id: p for p in edish_points(read_events(fx.events()), criteria=RULES.criteria, hys_law=hys)
-    }
+    points = {p.subject_id: p for p in edish_points(read_events(fx.events()), criteria=RULES.criteria, hys_law=hys)}
     assert points["AA-001"].quadrant_uln == "cholestasis"  # ALT 3.75 x ULN is below a line at 5
 
 
@@ -314,9 +307,7 @@ def test_edish_page_draws_the_protocols_hys_law_lines() -> None:
 def test_edish_uses_peaks_after_infusion_in_uln_and_baseline_multiples() -> None:
     points = {
         p.subject_id: p
-        for p in edish_points(
-            read_events(fx.events()), criteria=RULES.criteria, hys_law=RULES.protocol.hys_law
-        )
+        for p in edish_points(read_events(fx.events()), criteria=RULES.criteria, hys_law=RULES.protocol.hys_law)
     }
     p = points["AA-001"]
     assert (p.alt_x_uln, p.bili_x_uln) == (3.75, pytest.approx(48.8 / 20.5, abs=1e-6))
@@ -352,9 +343,7 @@ def test_report_cli_writes_every_document_byte_identically_on_a_rerun(tmp_path: 
     assert main(["report", "--from-replay", str(source), "--out", str(tmp_path / "b"), "--quiet"]) == 0
     names = sorted(p.name for p in (tmp_path / "a").iterdir() if not p.name.startswith("alert-"))
     alert_pages = sorted(p.name for p in (tmp_path / "a").iterdir() if p.name.startswith("alert-"))
-    assert alert_pages == sorted(
-        f"alert-{a['alert_id']}.html" for a in fx.alerts() if a["kind"] != "ALERT_WITHDRAWN"
-    )
+    assert alert_pages == sorted(f"alert-{a['alert_id']}.html" for a in fx.alerts() if a["kind"] != "ALERT_WITHDRAWN")
     assert names == [
         "ae-listing.csv",
         "ae-listing.html",
@@ -412,16 +401,12 @@ def test_report_cli_defaults_generated_at_to_the_latest_input_time(tmp_path: Pat
     assert datetime.fromisoformat(doc["generated_at"]) == latest
 
 
-def test_report_cli_explains_a_missing_replay_folder(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_report_cli_explains_a_missing_replay_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "--from-replay", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 1
     assert "safety replay" in capsys.readouterr().err
 
 
-def test_report_cli_rejects_a_generated_at_without_offset(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_report_cli_rejects_a_generated_at_without_offset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = fx.write_replay_folder(tmp_path / "replay")
     code = main(
         ["report", "--from-replay", str(source), "--out", str(tmp_path / "o"), "--generated-at", "2026-09-01T12:00:00"]
@@ -455,9 +440,7 @@ def test_an_acknowledgement_from_the_ack_endpoint_is_attributed_to_who() -> None
 def _phi_report():  # type: ignore[no-untyped-def]
     import phi_fixtures as phi
 
-    return build_report(
-        phi.events(), phi.alerts(RULES), study_id=phi.STUDY, generated_at=fx.GENERATED_AT, tz=RULES.tz
-    )
+    return build_report(phi.events(), phi.alerts(RULES), study_id=phi.STUDY, generated_at=fx.GENERATED_AT, tz=RULES.tz)
 
 
 def test_the_line_listing_shows_coded_terms_never_the_verbatim_term_or_the_cause() -> None:

@@ -24,8 +24,9 @@ def test_a_directory_loads_every_study_each_with_its_own_ctcae_version_and_time_
     assert (book.studies[STUDY_B].protocol, book.studies[STUDY_B].version) == (alone.protocol, alone.version)
 
 
-def test_by_default_every_study_of_the_rules_directory_is_loaded(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_by_default_every_study_of_the_rules_directory_is_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SAFETY_RULES_DIR", str(rules_dir(tmp_path)))
     assert list(load_rulebook().studies) == [STUDY_A, STUDY_B]
 
@@ -103,8 +104,9 @@ def test_a_document_is_named_by_the_name_the_shell_gave_it() -> None:
         build_protocol(Document("uploaded study", b"study_id: [\n"))
 
 
-def test_a_missing_rules_directory_names_the_directory_and_the_variable(tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_rules_directory_names_the_directory_and_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SAFETY_RULES_DIR", str(tmp_path / "absent"))
     with pytest.raises(RuleFileError, match=r"absent: no such rules directory; set SAFETY_RULES_DIR"):
         load_ruleset(STUDY_FILES[STUDY_A])

@@ -45,20 +45,31 @@ def test_rules_check_says_when_the_default_schedule_applies() -> None:
     assert "blood_routine: NEUT, PLAT, HGB, WBC on days 1, 3, 7, 14, 21, 28, 60, 90, 180, 270, 365" in text
 
 
-@pytest.mark.parametrize(("groups", "windows", "message"), [
-    ({"blood_routine": {"tests": ["NEUT", "PLATT"], "days": [1]}}, WINDOWS,
-     "schedule.groups.blood_routine.tests[1]: 'PLATT' is not a test code"),
-    ({"blood_routine": {"tests": ["NEUT"], "days": [7, 3]}}, WINDOWS, "visit days must ascend, each once: 3 follows 7"),
-    ({"blood_routine": {"tests": ["NEUT"], "days": [-1]}}, WINDOWS, "before day 0"),
-    ({"blood_routine": {"tests": ["NEUT", "NEUT"], "days": [1]}}, WINDOWS, "NEUT listed twice"),
-    ({"blood_routine": {"tests": ["NEUT"], "days": [400]}}, WINDOWS, "day 400 is after the last window band"),
-    (GROUPS, [{"through_day": 365, "days": 7}, {"through_day": 28, "days": 1}], "through_day must ascend"),
-    (GROUPS, [{"through_day": 365, "days": -1}], "schedule.windows[0].days"),
-    ({"Blood Routine": {"tests": ["NEUT"], "days": [1]}}, WINDOWS, "is not a group name"),
-    ({"blood_routine": {"tests": ["NEUT"], "dayz": [1]}}, WINDOWS, "dayz: Extra inputs are not permitted"),
-])
-def test_an_invalid_schedule_is_refused_naming_the_field(tmp_path: Path, groups: object, windows: object,
-                                                         message: str) -> None:
+@pytest.mark.parametrize(
+    ("groups", "windows", "message"),
+    [
+        (
+            {"blood_routine": {"tests": ["NEUT", "PLATT"], "days": [1]}},
+            WINDOWS,
+            "schedule.groups.blood_routine.tests[1]: 'PLATT' is not a test code",
+        ),
+        (
+            {"blood_routine": {"tests": ["NEUT"], "days": [7, 3]}},
+            WINDOWS,
+            "visit days must ascend, each once: 3 follows 7",
+        ),
+        ({"blood_routine": {"tests": ["NEUT"], "days": [-1]}}, WINDOWS, "before day 0"),
+        ({"blood_routine": {"tests": ["NEUT", "NEUT"], "days": [1]}}, WINDOWS, "NEUT listed twice"),
+        ({"blood_routine": {"tests": ["NEUT"], "days": [400]}}, WINDOWS, "day 400 is after the last window band"),
+        (GROUPS, [{"through_day": 365, "days": 7}, {"through_day": 28, "days": 1}], "through_day must ascend"),
+        (GROUPS, [{"through_day": 365, "days": -1}], "schedule.windows[0].days"),
+        ({"Blood Routine": {"tests": ["NEUT"], "days": [1]}}, WINDOWS, "is not a group name"),
+        ({"blood_routine": {"tests": ["NEUT"], "dayz": [1]}}, WINDOWS, "dayz: Extra inputs are not permitted"),
+    ],
+)
+def test_an_invalid_schedule_is_refused_naming_the_field(
+    tmp_path: Path, groups: object, windows: object, message: str
+) -> None:
     path = variant(tmp_path, lambda d: d.update(schedule={"windows": windows, "groups": groups}))
     with pytest.raises(RuleFileError) as error:
         load_ruleset(path)

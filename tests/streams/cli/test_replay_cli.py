@@ -14,33 +14,119 @@ from study_fixtures import STUDY_A, STUDY_B, STUDY_FILES, UNKNOWN, lines, studie
 BASE = {"study_id": "ChiCTR2600125907", "subject_id": "AA-001"}
 GOOD = [
     {**BASE, "type": "enrollment", "event_id": "E-1", "occurred_at": "2026-06-25T09:00:00", "sex": "F", "age": 40},
-    {**BASE, "type": "lab", "event_id": "L-1", "occurred_at": "2026-06-30T08:00:00", "test": "ALT", "value": 30,
-     "unit": "U/L", "ref_low": 7, "ref_high": 40},
-    {**BASE, "type": "infusion", "event_id": "I-1", "occurred_at": "2026-07-01T09:00:00", "infusion_number": 1,
-     "dose_per_kg": 1000000},
-    {**BASE, "type": "lab", "event_id": "L-2", "occurred_at": "2026-07-08T08:00:00", "test": "ALT", "value": 250,
-     "unit": "U/L", "ref_low": 7, "ref_high": 40},
-    {**BASE, "type": "vital", "event_id": "V-1", "occurred_at": "2026-07-08T08:00:00", "test": "TEMP",
-     "value": 39.5, "unit": "C"},
+    {
+        **BASE,
+        "type": "lab",
+        "event_id": "L-1",
+        "occurred_at": "2026-06-30T08:00:00",
+        "test": "ALT",
+        "value": 30,
+        "unit": "U/L",
+        "ref_low": 7,
+        "ref_high": 40,
+    },
+    {
+        **BASE,
+        "type": "infusion",
+        "event_id": "I-1",
+        "occurred_at": "2026-07-01T09:00:00",
+        "infusion_number": 1,
+        "dose_per_kg": 1000000,
+    },
+    {
+        **BASE,
+        "type": "lab",
+        "event_id": "L-2",
+        "occurred_at": "2026-07-08T08:00:00",
+        "test": "ALT",
+        "value": 250,
+        "unit": "U/L",
+        "ref_low": 7,
+        "ref_high": 40,
+    },
+    {
+        **BASE,
+        "type": "vital",
+        "event_id": "V-1",
+        "occurred_at": "2026-07-08T08:00:00",
+        "test": "TEMP",
+        "value": 39.5,
+        "unit": "C",
+    },
 ]
 BAD = [
     ('{"type": "lab", "event_id": "L-9", "study_id": "ChiCTR26', "not valid JSON"),
-    (json.dumps({**BASE, "type": "vaccination", "event_id": "X-1", "occurred_at": "2026-07-02T08:00:00"}),
-     "type: expected one of"),
-    (json.dumps({"study_id": "ChiCTR2600125907", "type": "lab", "event_id": "L-10", "occurred_at":
-                 "2026-07-02T08:00:00", "test": "ALT", "value": 30, "unit": "U/L"}), "subject_id"),
-    (json.dumps({**BASE, "type": "lab", "event_id": "L-11", "occurred_at": "2026-07-02T08:00:00", "test": "ALT",
-                 "value": "n/a", "unit": "U/L"}), "lab.value"),
-    (json.dumps({**BASE, "type": "lab", "event_id": "L-12", "occurred_at": "2026-07-02T08:00:00", "test": "ALT",
-                 "value": 30, "unit": "furlongs", "ref_high": 40}), "unit"),
-    (json.dumps({**BASE, "type": "lab", "event_id": "L-13", "occurred_at": "2026-02-30T08:00:00", "test": "ALT",
-                 "value": 30, "unit": "U/L"}), "occurred_at"),
+    (
+        json.dumps({**BASE, "type": "vaccination", "event_id": "X-1", "occurred_at": "2026-07-02T08:00:00"}),
+        "type: expected one of",
+    ),
+    (
+        json.dumps(
+            {
+                "study_id": "ChiCTR2600125907",
+                "type": "lab",
+                "event_id": "L-10",
+                "occurred_at": "2026-07-02T08:00:00",
+                "test": "ALT",
+                "value": 30,
+                "unit": "U/L",
+            }
+        ),
+        "subject_id",
+    ),
+    (
+        json.dumps(
+            {
+                **BASE,
+                "type": "lab",
+                "event_id": "L-11",
+                "occurred_at": "2026-07-02T08:00:00",
+                "test": "ALT",
+                "value": "n/a",
+                "unit": "U/L",
+            }
+        ),
+        "lab.value",
+    ),
+    (
+        json.dumps(
+            {
+                **BASE,
+                "type": "lab",
+                "event_id": "L-12",
+                "occurred_at": "2026-07-02T08:00:00",
+                "test": "ALT",
+                "value": 30,
+                "unit": "furlongs",
+                "ref_high": 40,
+            }
+        ),
+        "unit",
+    ),
+    (
+        json.dumps(
+            {
+                **BASE,
+                "type": "lab",
+                "event_id": "L-13",
+                "occurred_at": "2026-02-30T08:00:00",
+                "test": "ALT",
+                "value": 30,
+                "unit": "U/L",
+            }
+        ),
+        "occurred_at",
+    ),
 ]
 
 
 def replay(events: Path, out: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "streams", "replay", str(events), "--out", str(out)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "streams", "replay", str(events), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def read(path: Path) -> list[dict[str, object]]:
@@ -48,8 +134,19 @@ def read(path: Path) -> list[dict[str, object]]:
 
 
 def test_mixed_file_grades_every_valid_row_and_rejects_every_bad_one(tmp_path: Path) -> None:
-    lines = [json.dumps(GOOD[0]), BAD[0][0], json.dumps(GOOD[1]), BAD[1][0], json.dumps(GOOD[2]), BAD[2][0],
-             json.dumps(GOOD[3]), BAD[3][0], BAD[4][0], json.dumps(GOOD[4]), BAD[5][0]]
+    lines = [
+        json.dumps(GOOD[0]),
+        BAD[0][0],
+        json.dumps(GOOD[1]),
+        BAD[1][0],
+        json.dumps(GOOD[2]),
+        BAD[2][0],
+        json.dumps(GOOD[3]),
+        BAD[3][0],
+        BAD[4][0],
+        json.dumps(GOOD[4]),
+        BAD[5][0],
+    ]
     events = tmp_path / "events.jsonl"
     events.write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = replay(events, tmp_path / "out")
@@ -81,10 +178,16 @@ def test_replay_is_byte_for_byte_deterministic(tmp_path: Path) -> None:
 # --- Several studies, one deployment (docs/rules.md, "Several studies") -------------------------------------
 
 
-def replay_with(events: Path, out: Path, *args: str, env: dict[str, str] | None = None
-                ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "streams", "replay", str(events), "--out", str(out), *args],
-                          capture_output=True, text=True, timeout=120, env=env)
+def replay_with(
+    events: Path, out: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "streams", "replay", str(events), "--out", str(out), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 def two_studies_file(tmp_path: Path) -> Path:
@@ -96,12 +199,15 @@ def two_studies_file(tmp_path: Path) -> Path:
 def assert_each_study_under_its_own_rules(out: Path) -> None:
     graded = {row["subject_id"]: row for row in read(out / "graded.jsonl") if row["test"] == "NEUT"}
     assert {s: (graded[s]["ctcae_version"], graded[s]["grade"]) for s in ("AA-001", "BB-001")} == {
-        "AA-001": ("5.0", 4), "BB-001": ("6.0", 3)}
+        "AA-001": ("5.0", 4),
+        "BB-001": ("6.0", 3),
+    }
     alerts = read(out / "alerts.jsonl")
     versions = {a["study_id"]: a["rules_version"] for a in alerts}
     assert set(versions) == {STUDY_A, STUDY_B} and versions[STUDY_A] != versions[STUDY_B]
     assert [(a["study_id"], a["subject_id"]) for a in alerts if a["kind"] == "STOPPING_BOUNDARY"] == [
-        (STUDY_B, "BB-002")]
+        (STUDY_B, "BB-002")
+    ]
     rejected = read(out / "rejected.jsonl")
     assert [r["event_id"] for r in rejected] == ["L-CC-001"]
     assert f"unknown study '{UNKNOWN}'" in rejected[0]["reason"]
@@ -134,8 +240,10 @@ def test_replay_with_one_study_file_rejects_the_other_study_naming_the_one_it_kn
 
 def test_a_phone_number_or_name_as_subject_id_appears_in_no_output_file(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
-    bad = [{**GOOD[3], "subject_id": "13800138000", "event_id": "L-P"},
-           {**GOOD[3], "subject_id": "张三", "event_id": "L-N"}]
+    bad = [
+        {**GOOD[3], "subject_id": "13800138000", "event_id": "L-P"},
+        {**GOOD[3], "subject_id": "张三", "event_id": "L-N"},
+    ]
     events.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in [*GOOD, *bad]), encoding="utf-8")
     result = replay(events, tmp_path / "out")
     assert result.returncode == 0, result.stderr
@@ -153,8 +261,13 @@ def replay_in_terminal(events: Path, out: Path, *options: str) -> tuple[int, str
     import pty
 
     leader, follower = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "streams", "replay", str(events), "--out", str(out), *options],
-                               stdin=follower, stdout=follower, stderr=follower, close_fds=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streams", "replay", str(events), "--out", str(out), *options],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        close_fds=True,
+    )
     os.close(follower)
     screen = bytearray()
     while True:
@@ -173,7 +286,7 @@ def large_file(tmp_path: Path) -> Path:
     """Over 5 MB (the size from which a terminal gets a progress bar): the demo trial, then its lines again."""
     demo = (Path(__file__).resolve().parents[3] / "examples" / "demo_events.jsonl").read_bytes()
     events = tmp_path / "large.jsonl"
-    events.write_bytes(demo + demo[: 1_500_000].rsplit(b"\n", 1)[0] + b"\n")
+    events.write_bytes(demo + demo[:1_500_000].rsplit(b"\n", 1)[0] + b"\n")
     assert events.stat().st_size >= 5_000_000
     return events
 
@@ -203,8 +316,12 @@ def test_progress_can_be_asked_for_on_a_small_file(tmp_path: Path) -> None:
 
 def test_the_summary_counts_duplicates_apart_from_accepted_and_rejected(tmp_path: Path) -> None:
     conflicting = {**GOOD[1], "value": 31}
-    lines = [json.dumps(e) for e in GOOD] + [json.dumps(GOOD[1]), json.dumps(GOOD[3]), json.dumps(conflicting),
-                                             BAD[0][0]]
+    lines = [json.dumps(e) for e in GOOD] + [
+        json.dumps(GOOD[1]),
+        json.dumps(GOOD[3]),
+        json.dumps(conflicting),
+        BAD[0][0],
+    ]
     events = tmp_path / "events.jsonl"
     events.write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = replay(events, tmp_path / "out")

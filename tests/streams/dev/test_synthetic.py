@@ -87,9 +87,7 @@ def test_another_seed_gives_another_trial(trial: list[dict[str, Any]]) -> None:
 
 
 def test_the_bundled_example_is_the_default_trial(trial: list[dict[str, Any]]) -> None:
-    assert EXAMPLE.read_text(encoding="utf-8") == to_jsonl(trial), (
-        "regenerate it: python bench/make_example.py"
-    )
+    assert EXAMPLE.read_text(encoding="utf-8") == to_jsonl(trial), "regenerate it: python bench/make_example.py"
 
 
 def test_every_event_parses_as_a_contract_event(trial: list[dict[str, Any]]) -> None:
@@ -166,9 +164,7 @@ def test_transfusions_infusions_and_adverse_events_look_like_the_study(trial: li
 
 def test_some_labs_arrive_days_late_and_out_of_order(trial: list[dict[str, Any]]) -> None:
     late = [
-        e
-        for e in trial
-        if e["type"] == "lab" and _at(e["recorded_at"]) - _at(e["occurred_at"]) > timedelta(days=1)
+        e for e in trial if e["type"] == "lab" and _at(e["recorded_at"]) - _at(e["occurred_at"]) > timedelta(days=1)
     ]
     assert len(late) >= 50
     positions = {id(e): i for i, e in enumerate(trial)}
@@ -187,9 +183,7 @@ def test_the_trial_has_corrections_a_duplicate_and_deaths(trial: list[dict[str, 
     lines = [json.dumps(e, sort_keys=True) for e in trial]
     assert len(lines) - len(set(lines)) == 1  # exactly one exact duplicate
     deaths = {e["subject_id"] for e in trial if e["type"] == "death"}
-    ended_by_death = {
-        e["subject_id"] for e in trial if e["type"] == "end_of_study" and e["reason"] == "death"
-    }
+    ended_by_death = {e["subject_id"] for e in trial if e["type"] == "end_of_study" and e["reason"] == "death"}
     assert len(deaths) >= 2 and deaths == ended_by_death
 
 

@@ -66,10 +66,28 @@ def test_the_sae_report_pdf_carries_the_alerts_fields_in_chinese_and_english(
     sae = next(a for a in _alerts(replay) if a["kind"] == "SAE" and a["subject_id"] == "AA-007")
     case = next(c for c in index["cases"] if sae["alert_id"] in c["alert_ids"])
     text = _pdf_text(docs / case["versions"][0]["files"][0])
-    for label in ("严重不良事件报告表", "Serious Adverse Event Report", "首次报告", "Initial report", "受试者编号",
-                  "Subject code", "伦理批件号", "Ethics approval number", "严重性标准", "Seriousness criteria",
-                  "危及生命", "Life-threatening", "导致住院或住院时间延长", "可能无关", "Unlikely related", "非预期",
-                  "Unexpected", "痊愈", "主要研究者", "Principal investigator"):
+    for label in (
+        "严重不良事件报告表",
+        "Serious Adverse Event Report",
+        "首次报告",
+        "Initial report",
+        "受试者编号",
+        "Subject code",
+        "伦理批件号",
+        "Ethics approval number",
+        "严重性标准",
+        "Seriousness criteria",
+        "危及生命",
+        "Life-threatening",
+        "导致住院或住院时间延长",
+        "可能无关",
+        "Unlikely related",
+        "非预期",
+        "Unexpected",
+        "痊愈",
+        "主要研究者",
+        "Principal investigator",
+    ):
         assert label in text, label
     assert sae["subject_id"] in text and sae["ctcae_term"] in text and "ChiCTR2600125907" in text
     assert "2026-09-05 03:00" in text  # onset, study time zone
@@ -85,8 +103,16 @@ def test_the_cioms_form_ticks_the_seriousness_of_the_event_and_fits_one_page(
     cioms = docs / case["case_id"] / "v1" / "cioms-i.pdf"
     assert len(PdfReader(cioms).pages) == 1
     text = _pdf_text(cioms)
-    for label in ("SUSPECT ADVERSE REACTION REPORT", "PATIENT DIED", "14. SUSPECT DRUG(S)", "UC-MSC",
-                  "24b. MFR CONTROL NO.", "Death NOS", death["subject_id"], "Initial"):
+    for label in (
+        "SUSPECT ADVERSE REACTION REPORT",
+        "PATIENT DIED",
+        "14. SUSPECT DRUG(S)",
+        "UC-MSC",
+        "24b. MFR CONTROL NO.",
+        "Death NOS",
+        death["subject_id"],
+        "Initial",
+    ):
         assert label in text, label
 
 
@@ -100,16 +126,19 @@ def test_the_e2b_report_of_a_susar_has_its_mandatory_elements_and_names_the_miss
     xml = etree.parse(str(docs / case["case_id"] / "v1" / "e2b-r3.xml"))
     first = xml.xpath
     assert first("//h:investigationCharacteristic[h:code/@code='1']/h:value/@code", namespaces=NS) == ["2"]
-    assert first("//h:researchStudy/h:authorization/h:studyRegistration/h:id/@extension",
-                 namespaces=NS) == ["ChiCTR2600125907"]
+    assert first("//h:researchStudy/h:authorization/h:studyRegistration/h:id/@extension", namespaces=NS) == [
+        "ChiCTR2600125907"
+    ]
     assert first("//h:primaryRole/h:player1/h:name/@nullFlavor", namespaces=NS) == ["MSK"]
     assert first("//h:observation[h:code/@code='33']/h:value/@value", namespaces=NS) == ["true"]  # hospitalised
     assert first("//h:observation[h:code/@code='34']/h:value/@value", namespaces=NS) == ["false"]
     assert first("//h:kindOfProduct/h:name/text()", namespaces=NS) == [
-        "Human umbilical cord mesenchymal stem cells (UC-MSC)"]
+        "Human umbilical cord mesenchymal stem cells (UC-MSC)"
+    ]
     assert first("//h:causalityAssessment[h:code/@code='39']/h:value/text()", namespaces=NS) == ["Possibly related"]
     assert first("//h:observation[h:code/@code='29']/h:value/h:originalText/text()", namespaces=NS) == [
-        "Pneumonitis (CTCAE v5.0, grade 2)"]
+        "Pneumonitis (CTCAE v5.0, grade 2)"
+    ]
     # The demo sends no MedDRA code: the report says so instead of inventing one, and nothing else is missing.
     assert len(version["e2b_missing"]) == 1 and version["e2b_missing"][0].startswith("E.i.2.1b")
     assert not first("//h:value[@codeSystem='2.16.840.1.113883.6.163']", namespaces=NS)
@@ -120,7 +149,11 @@ def test_an_ae_revision_makes_a_follow_up_with_the_same_case_id(demo: tuple[Path
     case = next(c for c in index["cases"] if c["event_id"] == "AA-024-AE0001")
     initial, follow_up = case["versions"]
     assert (initial["version"], initial["report_type"], follow_up["version"], follow_up["report_type"]) == (
-        1, "initial", 2, "follow-up 1")
+        1,
+        "initial",
+        2,
+        "follow-up 1",
+    )
     assert not initial["susar"] and follow_up["susar"]  # revision 2 added causality "possible": now a SUSAR
     text = _pdf_text(docs / case["case_id"] / "v2" / "sae-report.pdf")
     assert "随访报告（第1次）" in text and "Follow-up report no. 1" in text
@@ -145,17 +178,47 @@ IDENTIFIERS = ("张伟", "Zhang Wei", "13812345678", "住院号 20260917", "2026
 def test_no_name_phone_or_record_number_in_free_text_reaches_a_document(tmp_path: Path) -> None:
     base = {"study_id": "ChiCTR2600125907", "subject_id": "AA-901", "source": "EDC"}
     events = [
-        {**base, "type": "enrollment", "event_id": "E1", "occurred_at": "2026-07-01T08:00:00+08:00", "sex": "F",
-         "age": 40},
-        {**base, "type": "infusion", "event_id": "I1", "occurred_at": "2026-07-02T08:00:00+08:00",
-         "infusion_number": 1, "dose_per_kg": 1000000, "lot": "张伟 13812345678"},
-        {**base, "type": "adverse_event", "event_id": "AE1", "occurred_at": "2026-07-03T08:00:00+08:00",
-         "recorded_at": "2026-07-03T10:00:00+08:00", "term": "张伟 (Zhang Wei) 13812345678 住院号 20260917 fever",
-         "ctcae_term": "Fever", "meddra_code": "20260917", "grade": 3, "serious": ["hospitalization"],
-         "causality": "possible", "expected": False, "outcome": "Zhang Wei discharged, call 13812345678"},
-        {**base, "type": "death", "event_id": "D1", "occurred_at": "2026-07-09T08:00:00+08:00",
-         "recorded_at": "2026-07-09T09:00:00+08:00", "cause": "张伟 住院号 20260917 13812345678",
-         "causality": "unassessable"},
+        {
+            **base,
+            "type": "enrollment",
+            "event_id": "E1",
+            "occurred_at": "2026-07-01T08:00:00+08:00",
+            "sex": "F",
+            "age": 40,
+        },
+        {
+            **base,
+            "type": "infusion",
+            "event_id": "I1",
+            "occurred_at": "2026-07-02T08:00:00+08:00",
+            "infusion_number": 1,
+            "dose_per_kg": 1000000,
+            "lot": "张伟 13812345678",
+        },
+        {
+            **base,
+            "type": "adverse_event",
+            "event_id": "AE1",
+            "occurred_at": "2026-07-03T08:00:00+08:00",
+            "recorded_at": "2026-07-03T10:00:00+08:00",
+            "term": "张伟 (Zhang Wei) 13812345678 住院号 20260917 fever",
+            "ctcae_term": "Fever",
+            "meddra_code": "20260917",
+            "grade": 3,
+            "serious": ["hospitalization"],
+            "causality": "possible",
+            "expected": False,
+            "outcome": "Zhang Wei discharged, call 13812345678",
+        },
+        {
+            **base,
+            "type": "death",
+            "event_id": "D1",
+            "occurred_at": "2026-07-09T08:00:00+08:00",
+            "recorded_at": "2026-07-09T09:00:00+08:00",
+            "cause": "张伟 住院号 20260917 13812345678",
+            "causality": "unassessable",
+        },
     ]
     source = tmp_path / "events.jsonl"
     source.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events), encoding="utf-8")
@@ -177,7 +240,8 @@ def test_each_document_renders_to_png(demo: tuple[Path, Path, dict[str, Any]], t
     case = next(c for c in index["cases"] if c["event_id"] == "AA-024-AE0001")
     for name in ("sae-report.pdf", "cioms-i.pdf"):
         prefix = tmp_path / name.removesuffix(".pdf")
-        subprocess.run(["pdftoppm", "-r", "60", "-png", str(docs / case["case_id"] / "v2" / name), str(prefix)],
-                       check=True)
+        subprocess.run(
+            ["pdftoppm", "-r", "60", "-png", str(docs / case["case_id"] / "v2" / name), str(prefix)], check=True
+        )
         pngs = sorted(tmp_path.glob(f"{prefix.name}*.png"))
         assert pngs and all(p.read_bytes().startswith(b"\x89PNG") for p in pngs)

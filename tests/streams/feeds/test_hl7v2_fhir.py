@@ -23,15 +23,40 @@ ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "feeds"
 SITE_FILE = ROOT / "rules" / "sites" / "example-lis.yaml"
 SUBJECTS = FIXTURES / "subjects.csv"
-IDENTIFIERS = ("10006579", "DUCK", "DONALD", "555-44-4444", "EVERYWOMAN", "PATID1234", "Jones", "William",
-               "Heuvel", "Roel", "8885551212", "FERNWOOD")
+IDENTIFIERS = (
+    "10006579",
+    "DUCK",
+    "DONALD",
+    "555-44-4444",
+    "EVERYWOMAN",
+    "PATID1234",
+    "Jones",
+    "William",
+    "Heuvel",
+    "Roel",
+    "8885551212",
+    "FERNWOOD",
+)
 LRI = (FIXTURES / "LRI_2.0-NG_CBC_Typ_Message.hl7").read_text(encoding="utf-8")
 NEUT_OBX = "OBX|18|NM|26499-4^Neutrophils [#/volume] in Blood^LN^^^^^^Neutrophils [#/volume] in Blood||58|"
 START = [
-    {"type": "enrollment", "event_id": "E-103", "study_id": "ChiCTR2600125907", "subject_id": "AA-103",
-     "occurred_at": "2010-12-20T08:00:00-08:00", "sex": "M", "age": 49},
-    {"type": "infusion", "event_id": "I-103", "study_id": "ChiCTR2600125907", "subject_id": "AA-103",
-     "occurred_at": "2010-12-21T08:00:00-08:00", "infusion_number": 1},
+    {
+        "type": "enrollment",
+        "event_id": "E-103",
+        "study_id": "ChiCTR2600125907",
+        "subject_id": "AA-103",
+        "occurred_at": "2010-12-20T08:00:00-08:00",
+        "sex": "M",
+        "age": 49,
+    },
+    {
+        "type": "infusion",
+        "event_id": "I-103",
+        "study_id": "ChiCTR2600125907",
+        "subject_id": "AA-103",
+        "occurred_at": "2010-12-21T08:00:00-08:00",
+        "infusion_number": 1,
+    },
 ]
 
 
@@ -57,8 +82,12 @@ def neutrophils(value: str, status: str, control_id: str) -> str:
 def replay(tmp_path: Path, events: list[dict[str, object]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     source = tmp_path / "events.jsonl"
     source.write_text("".join(json.dumps(e) + "\n" for e in START + events), encoding="utf-8")
-    subprocess.run([sys.executable, "-m", "streams", "replay", str(source), "--out", str(tmp_path / "out")],
-                   check=True, capture_output=True, cwd=ROOT)
+    subprocess.run(
+        [sys.executable, "-m", "streams", "replay", str(source), "--out", str(tmp_path / "out")],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
     return _rows(tmp_path / "out" / "graded.jsonl"), _rows(tmp_path / "out" / "alerts.jsonl")
 
 
@@ -75,7 +104,11 @@ def test_every_loinc_code_of_the_site_file_carries_its_name_and_molar_codes_are_
     loinc = site.spec.codes["LN"]
     assert all(entry.name for entry in loinc.values())
     assert {c: loinc[c].test for c in ("14631-6", "14682-9", "2000-8", "14749-6")} == {
-        "14631-6": "BILI", "14682-9": "CREAT", "2000-8": "CA", "14749-6": "GLUC"}
+        "14631-6": "BILI",
+        "14682-9": "CREAT",
+        "2000-8": "CA",
+        "14749-6": "GLUC",
+    }
     assert all("Moles" in loinc[c].name for c in ("14631-6", "14682-9", "2000-8", "14749-6"))  # type: ignore[operator]
     assert "11125-2" not in loinc  # a morphology finding, sent as a count by a sample
 
@@ -90,10 +123,17 @@ def test_a_site_file_with_an_unknown_key_or_unit_is_refused(tmp_path: Path) -> N
         load_site(tmp_path / "unit.yaml", SUBJECTS)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("3.5-5.5", (3.5, 5.5)), ("4.3 to 6.2", (4.3, 6.2)), ("70_105", (70.0, 105.0)), ("<40", (None, 40.0)),
-    (">60", (60.0, None)), ("", (None, None)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("3.5-5.5", (3.5, 5.5)),
+        ("4.3 to 6.2", (4.3, 6.2)),
+        ("70_105", (70.0, 105.0)),
+        ("<40", (None, 40.0)),
+        (">60", (60.0, None)),
+        ("", (None, None)),
+    ],
+)
 def test_reference_ranges_as_laboratories_write_them(text: str, expected: tuple[float | None, float | None]) -> None:
     assert reference_range(text) == expected
 
@@ -103,10 +143,22 @@ def test_the_lri_sample_gives_the_mapped_counts_of_the_mapped_subject(site: Site
     by_test = {e["test"]: e for e in converted.events}
     assert set(by_test) == {"HGB", "WBC", "PLAT", "LYM", "NEUT"}
     assert by_test["NEUT"] == {
-        "type": "lab", "event_id": "example-lis-R-991133-NEUT", "revision": 1, "study_id": "ChiCTR2600125907",
-        "subject_id": "AA-103", "occurred_at": "2011-01-03T14:34:28-08:00", "recorded_at": "2011-01-04T17:00:28-08:00",
-        "source": "LIS", "test": "NEUT", "value": 58.0, "unit": "10^3/uL", "ref_low": 1.5, "ref_high": 7.0,
-        "status": "final", "loinc": "26499-4"}
+        "type": "lab",
+        "event_id": "example-lis-R-991133-NEUT",
+        "revision": 1,
+        "study_id": "ChiCTR2600125907",
+        "subject_id": "AA-103",
+        "occurred_at": "2011-01-03T14:34:28-08:00",
+        "recorded_at": "2011-01-04T17:00:28-08:00",
+        "source": "LIS",
+        "test": "NEUT",
+        "value": 58.0,
+        "unit": "10^3/uL",
+        "ref_low": 1.5,
+        "ref_high": 7.0,
+        "status": "final",
+        "loinc": "26499-4",
+    }
     assert by_test["PLAT"]["unit"] == "cells/uL"  # UCUM {cells}/uL, spelled as the grader knows it
 
 
@@ -115,7 +167,12 @@ def test_a_bom_prefixed_file_and_a_glucose_without_coding_system_are_read(site: 
     sample = (FIXTURES / "ORU-R01-RMGEAD.hl7").read_text(encoding="utf-8")
     [event] = convert_text(sample, site, ResultMemory()).events
     assert (event["test"], event["value"], event["unit"], event["ref_low"], event["ref_high"]) == (
-        "GLUC", 182.0, "mg/dL", 70.0, 105.0)
+        "GLUC",
+        182.0,
+        "mg/dL",
+        70.0,
+        105.0,
+    )
 
 
 def test_a_patient_not_in_the_mapping_is_counted_and_dropped(site: Site) -> None:
@@ -164,14 +221,21 @@ def test_wrong_patient_retracts_what_the_result_raised(site: Site, tmp_path: Pat
 def test_fhir_examples_observation_adverse_event_and_entered_in_error(site: Site) -> None:
     memory = ResultMemory()
     [glucose] = convert_resource(load("Observation-f001.json"), site, memory).events
-    assert (glucose["test"], glucose["value"], glucose["unit"], glucose["subject_id"]) == ("GLUC", 6.3, "mmol/L",
-                                                                                          "AA-104")
+    assert (glucose["test"], glucose["value"], glucose["unit"], glucose["subject_id"]) == (
+        "GLUC",
+        6.3,
+        "mmol/L",
+        "AA-104",
+    )
     [ae] = convert_resource(load("AdverseEvent-example.json"), site, memory).events
     assert (ae["type"], ae["grade"], ae["serious"], ae["subject_id"]) == ("adverse_event", 1, [], "AA-106")
     retracted = convert_resource(load("Observation-f202.json"), site, memory)  # a temperature, entered in error
     assert retracted.events == [] and "cannot retract a vital" in retracted.rejected[0].reason
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"resource": load("Observation-f001.json")}, {"resource": {"resourceType": "Patient", "id": "x"}}]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"resource": load("Observation-f001.json")}, {"resource": {"resourceType": "Patient", "id": "x"}}],
+    }
     refused = convert_resource(bundle, site, ResultMemory(), "Bundle")
     assert refused.events == [] and refused.rejected[0].where == "Bundle.entry[1]"
 
@@ -181,10 +245,12 @@ def test_import_cli_writes_events_and_no_identifier_anywhere(tmp_path: Path, cap
     runner = CliRunner()
     hl7_out, fhir_out = tmp_path / "hl7.jsonl", tmp_path / "fhir.jsonl"
     common = ["--site", str(SITE_FILE), "--subjects", str(SUBJECTS)]
-    hl7 = runner.invoke(import_group, ["hl7", *map(str, sorted(FIXTURES.glob("*.hl7"))), "--out", str(hl7_out),
-                                       *common])
-    fhir = runner.invoke(import_group, ["fhir", *map(str, sorted(FIXTURES.glob("*.json"))), "--out", str(fhir_out),
-                                        *common])
+    hl7 = runner.invoke(
+        import_group, ["hl7", *map(str, sorted(FIXTURES.glob("*.hl7"))), "--out", str(hl7_out), *common]
+    )
+    fhir = runner.invoke(
+        import_group, ["fhir", *map(str, sorted(FIXTURES.glob("*.json"))), "--out", str(fhir_out), *common]
+    )
     assert hl7.exit_code == 0, hl7.output
     assert fhir.exit_code == 1 and "cannot retract a vital" in fhir.output  # f202; every other example converts
     assert len(hl7_out.read_text().splitlines()) == 6 and len(fhir_out.read_text().splitlines()) == 4

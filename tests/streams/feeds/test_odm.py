@@ -37,8 +37,20 @@ def test_the_public_snapshot_conforms_to_odm_1_3_2_and_a_broken_one_is_refused(t
     assert xmlschema.XMLSchema(str(schema)).is_valid(str(SNAPSHOT))
     broken = tmp_path / "broken.xml"
     broken.write_text(SNAPSHOT.read_text().replace('<ItemData ItemOID="IT.AGE"', '<ItemData Item="IT.AGE"', 1))
-    result = CliRunner().invoke(odm, [str(broken), "--mapping", str(MAPPING), "--study", STUDY, "--schema",
-                                      str(schema), "--out", str(tmp_path / "events.jsonl")])
+    result = CliRunner().invoke(
+        odm,
+        [
+            str(broken),
+            "--mapping",
+            str(MAPPING),
+            "--study",
+            STUDY,
+            "--schema",
+            str(schema),
+            "--out",
+            str(tmp_path / "events.jsonl"),
+        ],
+    )
     assert result.exit_code == 1 and "departures from ODM1-3-2.xsd" in result.output
     assert not (tmp_path / "events.jsonl").exists()
 
@@ -54,9 +66,16 @@ def test_the_snapshot_gives_events_of_each_mapped_group_and_lists_the_rest_by_it
     assert {e["test"] for e in events if e["type"] == "vital"} == {"PULSE", "TEMP", "WEIGHT"}
     listed = _lines(tmp_path / "events.rejects.jsonl")
     graded_no = next(item for item in listed if item["item"] == "IT.AETOXGR" and "'No'" in item["reason"])
-    assert graded_no == {"kind": "rejected", "file": SNAPSHOT.name, "item_group": "IG.AE.AE_ARRAY1",
-                         "repeat_key": "SE.VISIT 1/1/1/1", "item": "IT.AETOXGR", "variable": "AETOXGR",
-                         "reason": "AETOXGR 'No' is not a grade 1-5", "subject_id": "AA-0001"}
+    assert graded_no == {
+        "kind": "rejected",
+        "file": SNAPSHOT.name,
+        "item_group": "IG.AE.AE_ARRAY1",
+        "repeat_key": "SE.VISIT 1/1/1/1",
+        "item": "IT.AETOXGR",
+        "variable": "AETOXGR",
+        "reason": "AETOXGR 'No' is not a grade 1-5",
+        "subject_id": "AA-0001",
+    }
     assert any(item["item"] == "IT.PT_SBP" and item["kind"] == "not_mapped" for item in listed)
     assert all(item["item_group"] and item["repeat_key"] for item in listed)
     text = "".join(path.read_text() for path in tmp_path.iterdir())
@@ -70,18 +89,22 @@ def test_the_same_snapshot_again_emits_nothing_and_a_changed_grade_is_a_new_revi
     changed = tmp_path / "next.xml"
     text = SNAPSHOT.read_text()
     # Dysuria (repeat key 4 of the first subject's AE form) corrected from grade 4 to 3; the vitals of visit 3 removed
-    text = text.replace('Value="Dysuria">\n                        </ItemData>\n'
-                        '                        <ItemData ItemOID="IT.AETOXGR" Value="4">',
-                        'Value="Dysuria">\n                        </ItemData>\n'
-                        '                        <ItemData ItemOID="IT.AETOXGR" Value="3">', 1)
+    text = text.replace(
+        'Value="Dysuria">\n                        </ItemData>\n'
+        '                        <ItemData ItemOID="IT.AETOXGR" Value="4">',
+        'Value="Dysuria">\n                        </ItemData>\n'
+        '                        <ItemData ItemOID="IT.AETOXGR" Value="3">',
+        1,
+    )
     start = text.index('<FormData FormOID="VS">', text.index('<StudyEventData StudyEventOID="SE.VISIT 3"'))
-    changed.write_text(text[:start] + text[text.index("</FormData>", start) + len("</FormData>"):])
+    changed.write_text(text[:start] + text[text.index("</FormData>", start) + len("</FormData>") :])
     _run(str(changed), "--out", str(tmp_path / "third.jsonl"))
     third = _lines(tmp_path / "third.jsonl")
     assert [(e["term"], e["grade"], e["revision"]) for e in third] == [("Dysuria", 3, 2)]
     report = json.loads((tmp_path / "third.report.json").read_text())
-    assert report["missing"] == [f"AA-0001-VS-SE.VISIT_3.1.VS.1.IG.VS.1.IT.PT_{test}" for test in
-                                 ("PULSE", "TEMP", "WEIGHT")]
+    assert report["missing"] == [
+        f"AA-0001-VS-SE.VISIT_3.1.VS.1.IG.VS.1.IT.PT_{test}" for test in ("PULSE", "TEMP", "WEIGHT")
+    ]
 
 
 def test_the_mapping_file_refuses_an_unknown_key_and_tests_outside_findings(tmp_path: Path) -> None:

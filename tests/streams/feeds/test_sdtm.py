@@ -65,8 +65,10 @@ def test_the_xpt_and_the_dataset_json_of_one_export_give_identical_events(tmp_pa
 def test_ndjson_rows_equal_the_json_rows(tmp_path: Path) -> None:
     folder = _unzip(tmp_path, "json")
     for domain in ("dm", "ae"):
-        assert read_dataset(FIXTURES / "datasetjson" / f"{domain}.ndjson").rows == \
-            read_dataset(folder / f"{domain}.json").rows
+        assert (
+            read_dataset(FIXTURES / "datasetjson" / f"{domain}.ndjson").rows
+            == read_dataset(folder / f"{domain}.json").rows
+        )
 
 
 def test_units_and_comparators_of_the_pharmaverse_export_reach_grading(tmp_path: Path) -> None:
@@ -90,8 +92,9 @@ def test_every_record_without_an_event_is_listed_with_domain_row_variable_and_re
     rejected = [item for item in listed if item["kind"] == "rejected"]
     assert {(item["domain"], item["variable"]) for item in rejected} == {("AE", "AESTDTC")}  # onsets before 2000
     assert all(item["row"] >= 1 and item["reason"] and item["file"] == "ae.csv" for item in rejected)
-    assert any(item["domain"] == "EG" and item["variable"] == "EGTESTCD" for item in listed if
-               item["kind"] == "not_mapped")
+    assert any(
+        item["domain"] == "EG" and item["variable"] == "EGTESTCD" for item in listed if item["kind"] == "not_mapped"
+    )
     assert "2 records rejected" in output
     assert not any("01-7" in line for line in (tmp_path / "out" / "events.jsonl").read_text().splitlines())
 
@@ -102,8 +105,9 @@ def test_the_same_export_again_emits_nothing_and_raises_no_alert(tmp_path: Path)
     output, second = _import(export, tmp_path / "out" / "second.jsonl")
     assert first and second == []
     assert "0 new, 0 changed" in output
-    assert _alerts(tmp_path / "out" / "first.jsonl", tmp_path / "out" / "second.jsonl") == \
-        _alerts(tmp_path / "out" / "first.jsonl")
+    assert _alerts(tmp_path / "out" / "first.jsonl", tmp_path / "out" / "second.jsonl") == _alerts(
+        tmp_path / "out" / "first.jsonl"
+    )
 
 
 def _edit_ae(export: Path, change: Any) -> None:
@@ -130,13 +134,15 @@ def test_a_record_made_serious_in_the_next_export_raises_the_sae_then(tmp_path: 
 
     _edit_ae(export, serious)
     _, second = _import(export, tmp_path / "out" / "second.jsonl", "--recorded-at", "2026-08-08T09:00:00+08:00")
-    assert [(e["event_id"], e["revision"], e["serious"]) for e in second] == \
-        [(target["event_id"], 2, ["hospitalization"])]
+    assert [(e["event_id"], e["revision"], e["serious"]) for e in second] == [
+        (target["event_id"], 2, ["hospitalization"])
+    ]
     before = _alerts(tmp_path / "out" / "first.jsonl")
     after = _alerts(tmp_path / "out" / "first.jsonl", tmp_path / "out" / "second.jsonl")
     new = [alert for alert in after if alert not in before]
-    assert [(a["kind"], a["event_ids"], a["raised_at"]) for a in new if a["kind"] == "SAE"] == \
-        [("SAE", [target["event_id"]], "2026-08-08T09:00:00+08:00")]
+    assert [(a["kind"], a["event_ids"], a["raised_at"]) for a in new if a["kind"] == "SAE"] == [
+        ("SAE", [target["event_id"]], "2026-08-08T09:00:00+08:00")
+    ]
 
 
 def test_a_record_missing_from_the_next_export_is_reported(tmp_path: Path) -> None:
@@ -167,8 +173,10 @@ def test_two_usubjids_of_one_subject_code_are_refused(tmp_path: Path) -> None:
     study = load_rulebook().get(STUDY)
     assert study is not None
     path = tmp_path / "dm.csv"
-    path.write_text('"USUBJID","DOMAIN","RFICDTC","SEX","AGE"\n"01-701-1015","DM","2026-08-01","F",40\n'
-                    '"01-702-1015","DM","2026-08-02","M",50\n')
+    path.write_text(
+        '"USUBJID","DOMAIN","RFICDTC","SEX","AGE"\n"01-701-1015","DM","2026-08-01","F",40\n'
+        '"01-702-1015","DM","2026-08-02","M",50\n'
+    )
     mapped = SdtmMapper(study, load_sdtm_rules()).map([read_dataset(path)])
     assert [e["subject_id"] for e in mapped.events] == ["AA-1015"]
     assert [(item.row, item.variable) for item in mapped.listed] == [(2, "USUBJID")]
@@ -178,9 +186,11 @@ def test_a_repeated_seq_is_rejected_rather_than_overwriting_the_other_record(tmp
     study = load_rulebook().get(STUDY)
     assert study is not None
     path = tmp_path / "ae.csv"
-    path.write_text('"USUBJID","DOMAIN","AESEQ","AETERM","AETOXGR","AESTDTC"\n'
-                    '"01-701-1015","AE","1","Nausea","1","2026-08-03T10:00"\n'
-                    '"01-701-1015","AE","1","Fever","2","2026-08-04T10:00"\n')
+    path.write_text(
+        '"USUBJID","DOMAIN","AESEQ","AETERM","AETOXGR","AESTDTC"\n'
+        '"01-701-1015","AE","1","Nausea","1","2026-08-03T10:00"\n'
+        '"01-701-1015","AE","1","Fever","2","2026-08-04T10:00"\n'
+    )
     mapped = SdtmMapper(study, load_sdtm_rules()).map([read_dataset(path)])
     assert [e["term"] for e in mapped.events] == ["Nausea"]
     assert [(item.row, item.variable) for item in mapped.listed] == [(2, "AESEQ")]

@@ -111,9 +111,7 @@ async def test_only_pi_and_ethics_may_mark_the_ethics_report_submitted(server: S
     url = f"{server.url}/alerts/{ALERT}/ethics-submitted"
     status, _ = await post(url, {"who": "Officer Test"}, token=OFFICER)
     assert status == 403
-    status, body = await post(
-        url, {"who": "Clerk Test", "reference": "EC-2026-001"}, token=ETHICS
-    )
+    status, body = await post(url, {"who": "Clerk Test", "reference": "EC-2026-001"}, token=ETHICS)
     assert status == 202
     ((alert_id, event),) = server.published
     assert (alert_id, event["type"], event["role"], event["reference"]) == (
@@ -130,9 +128,7 @@ async def test_an_ack_is_attributable_who_role_time_and_remote_address(server: S
     assert status == 202
     ((alert_id, event),) = server.published
     assert alert_id == ALERT and event["ack_id"] == body["ack_id"]
-    assert {
-        k: event[k] for k in ("type", "who", "role", "at", "conclusion", "causality", "remote", "via")
-    } == {
+    assert {k: event[k] for k in ("type", "who", "role", "at", "conclusion", "causality", "remote", "via")} == {
         "type": "ack",
         "who": "Dr Test",
         "role": "pi",
@@ -218,9 +214,7 @@ async def test_an_expired_link_is_rejected(server: Server) -> None:
 
 
 @pytest.mark.asyncio
-async def test_the_ack_command_posts_with_the_role_token(
-    server: Server, capsys: pytest.CaptureFixture[str]
-) -> None:
+async def test_the_ack_command_posts_with_the_role_token(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
     code = await asyncio.to_thread(
         main,
         [
@@ -260,9 +254,7 @@ def test_tokens_setting_rejects_unknown_roles_and_shared_tokens() -> None:
 async def test_an_ack_or_submission_of_an_unknown_alert_id_is_404_and_publishes_nothing(server: Server) -> None:
     status, body = await post(f"{server.url}/alerts/{UNKNOWN}/ack", ACK, token=PI)
     assert status == 404 and "no alert" in body["error"]
-    status, _ = await post(
-        f"{server.url}/alerts/{UNKNOWN}/ethics-submitted", {"who": "Dr Test"}, token=PI
-    )
+    status, _ = await post(f"{server.url}/alerts/{UNKNOWN}/ethics-submitted", {"who": "Dr Test"}, token=PI)
     assert status == 404
     assert server.published == []
 
@@ -308,9 +300,7 @@ async def test_the_safety_officer_acknowledges_any_alert_recorded_as_acting_for_
 
 @pytest.mark.asyncio
 async def test_only_sae_and_susar_reports_are_marked_submitted_to_the_ethics_committee(server: Server) -> None:
-    status, body = await post(
-        f"{server.url}/alerts/{DLT.alert_id}/ethics-submitted", {"who": "Dr Test"}, token=PI
-    )
+    status, body = await post(f"{server.url}/alerts/{DLT.alert_id}/ethics-submitted", {"who": "Dr Test"}, token=PI)
     assert status == 403 and "only SAE and SUSAR" in body["error"] and server.published == []
 
 
@@ -319,9 +309,7 @@ async def test_only_sae_and_susar_reports_are_marked_submitted_to_the_ethics_com
 async def test_a_second_ack_of_an_alert_is_recorded_as_a_follow_up_naming_the_first(server: Server) -> None:
     assert (await post(f"{server.url}/alerts/{ALERT}/ack", ACK, token=PI))[0] == 202
     server.now += timedelta(minutes=30)
-    status, reply = await post(
-        f"{server.url}/alerts/{ALERT}/ack", {**ACK, "who": "Officer Test"}, token=OFFICER
-    )
+    status, reply = await post(f"{server.url}/alerts/{ALERT}/ack", {**ACK, "who": "Officer Test"}, token=OFFICER)
     assert status == 202 and reply["follow_up"] is True and reply["acknowledged"]["by"] == "Dr Test"
     (_, first), (_, second) = server.published
     assert "follow_up" not in first and second["follow_up"] is True
@@ -462,7 +450,9 @@ def worker_app() -> Any:
     from streams.worker.app import create_app
 
     settings = Settings(
-        kafka={"bootstrap": "127.0.0.1:1"}, worker={"store": "memory://"}, web={"enabled": False},
+        kafka={"bootstrap": "127.0.0.1:1"},
+        worker={"store": "memory://"},
+        web={"enabled": False},
         auth={"tokens": TOKENS},
     )
     app = create_app(settings, metrics=SafetyMetrics.create(CollectorRegistry()))

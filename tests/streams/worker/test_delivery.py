@@ -97,9 +97,7 @@ async def test_each_recipient_tag_gets_its_message_with_chinese_intact(tmp_path:
     assert "受试者编号" in html_part and "严重不良事件" in html_part and "AA-001" in html_part
     assert "https://safety.example/alerts/" in html_part and "/pi" in html_part
     (ethics,) = hook.on("/ethics")
-    assert (
-        "受试者编号：AA-001" in ethics["json"]["message"] and "Subject: AA-001" in ethics["json"]["message"]
-    )
+    assert "受试者编号：AA-001" in ethics["json"]["message"] and "Subject: AA-001" in ethics["json"]["message"]
     assert ethics["json"]["message"].index("受试者") < ethics["json"]["message"].index("Subject")
     assert hook.on("/officer") == []  # an SAE goes to pi and ethics only
 
@@ -130,19 +128,11 @@ async def test_a_down_target_is_retried_then_reported_while_the_other_still_rece
     assert ethics.state == "pending" and len(ethics.attempts) == 3  # an SAE is owed, never given up
     assert all(a.outcome == "failed" for a in ethics.attempts)
     (report,) = hook.on("/officer")
-    assert (
-        "DELIVERY_FAILED" in report["json"]["title"]
-        and "failed_recipient: ethics" in report["json"]["message"]
-    )
+    assert "DELIVERY_FAILED" in report["json"]["title"] and "failed_recipient: ethics" in report["json"]["message"]
     assert len(sink.to("pi@example.org")) == 1  # the PI was not re-sent anything
     value = metrics.registry.get_sample_value
-    assert (
-        value("safety_deliveries_total", {"channel": "json", "recipient": "ethics", "outcome": "retried"})
-        == 2
-    )
-    assert (
-        value("safety_deliveries_total", {"channel": "json", "recipient": "ethics", "outcome": "failed"}) == 1
-    )
+    assert value("safety_deliveries_total", {"channel": "json", "recipient": "ethics", "outcome": "retried"}) == 2
+    assert value("safety_deliveries_total", {"channel": "json", "recipient": "ethics", "outcome": "failed"}) == 1
     clock.advance(hours=1)
     await d.sweep()
     failures = [r for r in hook.on("/officer") if "DELIVERY_FAILED" in r["json"]["title"]]
@@ -150,9 +140,7 @@ async def test_a_down_target_is_retried_then_reported_while_the_other_still_rece
 
 
 @pytest.mark.asyncio
-async def test_restart_after_a_crash_mid_delivery_sends_no_duplicate_and_loses_none(
-    tmp_path: Path, smtp, hook
-) -> None:  # type: ignore[no-untyped-def]
+async def test_restart_after_a_crash_mid_delivery_sends_no_duplicate_and_loses_none(tmp_path: Path, smtp, hook) -> None:  # type: ignore[no-untyped-def]
     port, sink = smtp
     config = write_config(
         tmp_path,
@@ -249,14 +237,10 @@ async def test_without_configuration_a_local_sink_prints_and_writes_the_outbox(t
     said: list[str] = []
     console = tmp_path / "console.txt"
     with console.open("w", encoding="utf-8") as out:
-        notifier = load_notifier(
-            DeliverySettings(outbox_dir=tmp_path), TAGS, console=out, announce=said.append
-        )
+        notifier = load_notifier(DeliverySettings(outbox_dir=tmp_path), TAGS, console=out, announce=said.append)
         await dispatcher(notifier, MemoryLedger(), Clock()).on_alert(make_alert("SAE"))
     assert "SAFETY_NOTIFY_CONFIG is not set" in said[0]
-    records = [
-        json.loads(line) for line in (tmp_path / "outbox.jsonl").read_text(encoding="utf-8").splitlines()
-    ]
+    records = [json.loads(line) for line in (tmp_path / "outbox.jsonl").read_text(encoding="utf-8").splitlines()]
     assert sorted(r["recipient"] for r in records) == ["ethics", "pi"]
     assert "严重不良事件" in console.read_text(encoding="utf-8")
 

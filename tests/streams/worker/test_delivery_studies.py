@@ -23,8 +23,10 @@ from streams.settings import DeliverySettings
 from streams.worker.delivery import Dispatcher, MemoryLedger
 
 ROOT = Path(__file__).resolve().parents[3]
-PROTOCOLS = [load_protocol(ROOT / "rules" / "studies" / f"{STUDY_A}.yaml"),
-             load_protocol(ROOT / "tests" / "fixtures" / "studies" / f"{STUDY_B}.yaml")]
+PROTOCOLS = [
+    load_protocol(ROOT / "rules" / "studies" / f"{STUDY_A}.yaml"),
+    load_protocol(ROOT / "tests" / "fixtures" / "studies" / f"{STUDY_B}.yaml"),
+]
 STUDIES = [STUDY_A, STUDY_B]
 
 
@@ -65,8 +67,9 @@ def notifier(path: Path) -> Notifier:
 
 def dispatcher(notify: Notifier, clock: Clock) -> Dispatcher:
     retry = RetryPolicy(max_attempts=3, base_seconds=60, factor=2, max_delay_seconds=600, jitter=0.2)
-    return Dispatcher(notify, MemoryLedger(), escalation=Escalation(), retry=retry, time_zone="Asia/Shanghai",
-                      clock=clock)
+    return Dispatcher(
+        notify, MemoryLedger(), escalation=Escalation(), retry=retry, time_zone="Asia/Shanghai", clock=clock
+    )
 
 
 def of_study(alert: Alert, study: str, subject: str) -> Alert:
@@ -93,7 +96,8 @@ async def test_each_study_s_alerts_reach_only_that_study_s_pi_and_committee(tmp_
 
 @pytest.mark.asyncio
 async def test_an_escalation_goes_to_the_study_s_own_pi_and_the_deployment_s_safety_officer(
-    tmp_path: Path, smtp  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    smtp,  # type: ignore[no-untyped-def]
 ) -> None:
     port, sink = smtp
     clock = Clock()
@@ -126,8 +130,10 @@ def test_a_study_without_its_own_pi_url_is_refused_naming_the_tag_to_add(tmp_pat
 def test_a_study_s_own_safety_officer_replaces_the_deployment_s_for_that_study_only(tmp_path: Path) -> None:
     tags = {**PER_STUDY, f"{STUDY_B}:safety_officer": "so-b@example.org"}
     notify = notifier(config(tmp_path, 25, tags))
-    officers = {study: [notify.tag(t) for t in notify.targets_for(study) if t.recipient == "safety_officer"]
-                for study in STUDIES}
+    officers = {
+        study: [notify.tag(t) for t in notify.targets_for(study) if t.recipient == "safety_officer"]
+        for study in STUDIES
+    }
     assert officers == {STUDY_A: ["safety_officer"], STUDY_B: [f"{STUDY_B.lower()}:safety_officer"]}
 
 
@@ -135,8 +141,9 @@ def test_a_study_s_own_safety_officer_replaces_the_deployment_s_for_that_study_o
 async def test_without_configuration_the_outbox_names_each_study_s_channel(tmp_path: Path) -> None:
     settings = DeliverySettings(outbox_dir=tmp_path)
     with (tmp_path / "console.txt").open("w", encoding="utf-8") as console:
-        notify = load_notifier(settings, required_study_tags(PROTOCOLS), studies=STUDIES, console=console,
-                               announce=lambda text: None)
+        notify = load_notifier(
+            settings, required_study_tags(PROTOCOLS), studies=STUDIES, console=console, announce=lambda text: None
+        )
         await dispatcher(notify, Clock()).on_alert(of_study(make_alert("DLT"), STUDY_B, "BB-001"))
     records = [json.loads(x) for x in (tmp_path / "outbox.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [(r["channel"], r["recipient"]) for r in records] == [(f"{STUDY_B.lower()}:pi:local", "pi")]
@@ -149,10 +156,24 @@ def test_safety_deliver_with_a_rules_directory_sends_each_study_s_alerts_to_its_
 
     port, sink = smtp
     alerts = tmp_path / "alerts.jsonl"
-    alerts.write_text("".join(of_study(make_alert("DLT"), study, subject).to_json() + "\n"
-                              for study, subject in ((STUDY_A, "AA-001"), (STUDY_B, "BB-001"))), encoding="utf-8")
-    argv = ["--alerts", str(alerts), "--outbox", str(tmp_path / "out"), "--config",
-            str(config(tmp_path, port, PER_STUDY)), "--rules", str(studies_dir(tmp_path)), "--no-sweep"]
+    alerts.write_text(
+        "".join(
+            of_study(make_alert("DLT"), study, subject).to_json() + "\n"
+            for study, subject in ((STUDY_A, "AA-001"), (STUDY_B, "BB-001"))
+        ),
+        encoding="utf-8",
+    )
+    argv = [
+        "--alerts",
+        str(alerts),
+        "--outbox",
+        str(tmp_path / "out"),
+        "--config",
+        str(config(tmp_path, port, PER_STUDY)),
+        "--rules",
+        str(studies_dir(tmp_path)),
+        "--no-sweep",
+    ]
     assert main(["deliver", *argv]) == 0
     assert ["AA-001" in str(m["Subject"]) for m in sink.to("pi-a@example.org")] == [True]
     assert ["BB-001" in str(m["Subject"]) for m in sink.to("pi-b@example.org")] == [True]

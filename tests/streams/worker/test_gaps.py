@@ -77,4 +77,3 @@ def test_records_read_again_let_faust_commit_past_them(app) -> None:
     assert consumer._new_offset(tp) is None  # a hole at the head: faust would never commit
     mark_processed(app.safety, [as_event(app, tp, Record(o)) for o in (395, 396, 397)])
     assert consumer._new_offset(tp) == 399
-

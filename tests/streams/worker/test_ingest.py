@@ -114,9 +114,7 @@ async def test_non_json_is_dead_lettered_with_exact_bytes_position_and_reason(ap
     ],
 )
 @pytest.mark.asyncio
-async def test_wrong_shape_and_unknown_type_are_dead_lettered_as_invalid_event(
-    app, sent, value, expected
-) -> None:
+async def test_wrong_shape_and_unknown_type_are_dead_lettered_as_invalid_event(app, sent, value, expected) -> None:
     await put(app, (b"AA-001", value))
     [letter] = dead_letters(sent)
     assert letter["reason_code"] == "invalid_event" and expected in letter["reason"]
@@ -170,9 +168,7 @@ async def test_a_processing_error_is_dead_lettered_and_the_partition_moves_on(ap
 
 
 @pytest.mark.asyncio
-async def test_alerts_are_emitted_with_emitted_at_keyed_by_subject_and_counted(
-    app, sent, monkeypatch
-) -> None:
+async def test_alerts_are_emitted_with_emitted_at_keyed_by_subject_and_counted(app, sent, monkeypatch) -> None:
     alert = hand_written_alert()
     monkeypatch.setattr(
         ingest,
@@ -226,8 +222,9 @@ async def test_a_batch_writes_each_subject_state_once_with_every_event_of_the_ba
 
     monkeypatch.setattr(ingest.STATES, "store", spy_store)
     records = [(b"AA-001", event(event_id="INF-1")), (b"AA-002", event(subject_id="AA-002", event_id="INF-2"))]
-    records += [(b"AA-001", event(type="vital", event_id=f"V-{n}", test="TEMP", value=37.0, unit="C"))
-                for n in range(3)]
+    records += [
+        (b"AA-001", event(type="vital", event_id=f"V-{n}", test="TEMP", value=37.0, unit="C")) for n in range(3)
+    ]
     async with app.agents["ingest"].test_context() as agent:
         for key, value in records:
             await agent.put(value, key=key, timestamp=KAFKA_TS, wait=False)
@@ -247,8 +244,11 @@ async def test_a_failure_mid_batch_keeps_the_batch_s_earlier_events_of_that_subj
         return real_step(state, ev, rules, raw=raw)
 
     monkeypatch.setattr(ingest, "step", half_applied)
-    records = [event(event_id="INF-1"), event(type="vital", event_id="BOOM", test="TEMP", value=37.0, unit="C"),
-               event(type="vital", event_id="V-1", test="TEMP", value=37.0, unit="C")]
+    records = [
+        event(event_id="INF-1"),
+        event(type="vital", event_id="BOOM", test="TEMP", value=37.0, unit="C"),
+        event(type="vital", event_id="V-1", test="TEMP", value=37.0, unit="C"),
+    ]
     async with app.agents["ingest"].test_context() as agent:
         for value in records:
             await agent.put(value, key=b"AA-001", timestamp=KAFKA_TS, wait=False)
@@ -260,8 +260,14 @@ async def test_a_failure_mid_batch_keeps_the_batch_s_earlier_events_of_that_subj
 
 @pytest.mark.asyncio
 async def test_study_signals_update_the_study_table_and_the_study_gauges(app, sent) -> None:
-    signal = StudySignal(kind="infused", study_id=STUDY, subject_id="AA-001", event_id="INF-1", study_day=0,
-                         at=datetime(2026, 3, 1, tzinfo=UTC))
+    signal = StudySignal(
+        kind="infused",
+        study_id=STUDY,
+        subject_id="AA-001",
+        event_id="INF-1",
+        study_day=0,
+        at=datetime(2026, 3, 1, tzinfo=UTC),
+    )
     async with app.agents["study"].test_context() as agent:
         await agent.put(signal.model_dump_json().encode(), key=STUDY.encode(), timestamp=KAFKA_TS)
     from safety.study import StudyState

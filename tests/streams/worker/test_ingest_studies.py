@@ -27,8 +27,12 @@ KAFKA_TS = 1_780_000_000.0
 
 @pytest.fixture()
 def app(tmp_path: Path) -> faust.App:
-    settings = Settings(kafka={"bootstrap": "127.0.0.1:1"}, worker={"store": "memory://"}, web={"enabled": False},
-                        rules={"file": studies_dir(tmp_path)})
+    settings = Settings(
+        kafka={"bootstrap": "127.0.0.1:1"},
+        worker={"store": "memory://"},
+        web={"enabled": False},
+        rules={"file": studies_dir(tmp_path)},
+    )
     worker = create_app(settings, metrics=SafetyMetrics.create(CollectorRegistry()))
     worker.finalize()
     worker.flow_control.resume()
@@ -38,8 +42,9 @@ def app(tmp_path: Path) -> faust.App:
 async def put(app: faust.App, *events: dict[str, Any]) -> None:
     async with app.agents["ingest"].test_context() as agent:
         for event in events:
-            await agent.put(json.dumps(event, ensure_ascii=False).encode(), key=event["subject_id"].encode(),
-                            timestamp=KAFKA_TS)
+            await agent.put(
+                json.dumps(event, ensure_ascii=False).encode(), key=event["subject_id"].encode(), timestamp=KAFKA_TS
+            )
 
 
 def dead_letters(sent: Any) -> list[tuple[bytes | None, dict[str, Any]]]:
@@ -57,8 +62,14 @@ async def test_the_worker_loads_every_study_of_its_rules_directory(app) -> None:
 
 @pytest.mark.asyncio
 async def test_each_event_is_graded_under_its_own_study_and_its_dlt_carries_that_study_s_rules(app, sent) -> None:  # type: ignore[no-untyped-def]
-    await put(app, infusion(STUDY_A, "AA-001"), infusion(STUDY_B, "BB-001"), neut(STUDY_A, "AA-001", 0.3, "L-A"),
-              neut(STUDY_B, "BB-001", 0.3, "L-B"), infusion_reaction(STUDY_B, "BB-001"))
+    await put(
+        app,
+        infusion(STUDY_A, "AA-001"),
+        infusion(STUDY_B, "BB-001"),
+        neut(STUDY_A, "AA-001", 0.3, "L-A"),
+        neut(STUDY_B, "BB-001", 0.3, "L-B"),
+        infusion_reaction(STUDY_B, "BB-001"),
+    )
     graded = {row["study_id"]: row for row in (json.loads(v) for _, v in sent.on("safety.graded"))}
     assert (graded[STUDY_A]["ctcae_version"], graded[STUDY_A]["grade"]) == ("5.0", 4)
     assert (graded[STUDY_B]["ctcae_version"], graded[STUDY_B]["grade"]) == ("6.0", 3)
@@ -119,8 +130,12 @@ async def test_a_state_written_before_several_studies_is_still_read_for_its_own_
 async def test_the_study_agent_folds_each_study_with_its_own_stopping_rule(app, sent) -> None:  # type: ignore[no-untyped-def]
     events = []
     for a, b in (("AA-001", "BB-001"), ("AA-002", "BB-002")):
-        events += [infusion(STUDY_A, a), infusion(STUDY_B, b), infusion_reaction(STUDY_A, a),
-                   infusion_reaction(STUDY_B, b)]
+        events += [
+            infusion(STUDY_A, a),
+            infusion(STUDY_B, b),
+            infusion_reaction(STUDY_A, a),
+            infusion_reaction(STUDY_B, b),
+        ]
     await put(app, *events)
     async with app.agents["study"].test_context() as agent:
         for key, value in sent.on("safety.study"):
@@ -129,4 +144,6 @@ async def test_the_study_agent_folds_each_study_with_its_own_stopping_rule(app, 
     assert [(a.study_id, a.subject_id) for a in boundaries] == [(STUDY_B, "BB-002")]
     study = {s: StudyState.from_json(app.safety.tables.study[s.encode()]) for s in (STUDY_A, STUDY_B)}
     assert {s: (state.x, state.n, state.crossed) for s, state in study.items()} == {
-        STUDY_A: (2, 2, False), STUDY_B: (2, 2, True)}
+        STUDY_A: (2, 2, False),
+        STUDY_B: (2, 2, True),
+    }
