@@ -34,8 +34,9 @@ browser:
 demo: $(STAMP)
 	$(BIN)/safety demo --out $(OUT) $(DEMO_ARGS)
 
+# Two processes: the slow tests one after another on one, the fast tests beside them (tests/conftest.py).
 test: $(STAMP) browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check safety streams tests bench
