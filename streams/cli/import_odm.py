@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from safety.errors import SafetyError
-from streams.cli.import_files import Imported, recorded_at_option, write_import
+from streams.cli.import_files import Imported, write_import
 from streams.cli.import_watch import import_options, run_imports, stream_sender, study_rules
 from streams.feeds.odm import check_schema, odm_listing, read_odm
 from streams.feeds.odm_mapping import load_odm_mapping
@@ -29,19 +29,6 @@ from streams.feeds.sdtm_rules import load_sdtm_rules, load_subject_table
     required=True,
     help="the EDC's ItemGroupOIDs and ItemOIDs -> SDTM domains and variables (docs/odm.md)",
 )
-@click.option("--study", "study_id", required=True, help="the study the export belongs to (rules/studies/<ID>.yaml)")
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="JSON-lines file of the events this import emits (new or changed records only)",
-)
-@click.option(
-    "--state",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="the import ledger (default: odm-<study>.ledger.json beside --out)",
-)
 @click.option(
     "--subjects",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -49,24 +36,12 @@ from streams.feeds.sdtm_rules import load_sdtm_rules, load_subject_table
     help="CSV usubjid,subject_code with the SubjectKey as usubjid: an explicit subject table",
 )
 @click.option(
-    "--rules",
-    type=click.Path(exists=True, path_type=Path),
-    default=None,
-    help="a study rules file or directory (default: rules/studies)",
-)
-@click.option(
-    "--recorded-at",
-    callback=recorded_at_option,
-    default=None,
-    help="when the export was taken (ISO 8601): recorded_at of every emitted event",
-)
-@click.option(
     "--schema",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
     help="the ODM 1.3.2 XML schema (ODM1-3-2.xsd from CDISC): refuse a file that does not conform",
 )
-@import_options
+@import_options("odm")
 def odm(
     sources: tuple[Path, ...],
     mapping: Path,

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from safety.errors import SafetyError
-from streams.cli.import_files import Imported, recorded_at_option, write_import
+from streams.cli.import_files import Imported, write_import
 from streams.cli.import_watch import import_options, run_imports, stream_sender, study_rules
 from streams.feeds.datasets import dataset_files, read_dataset
 from streams.feeds.sdtm import SdtmMapper
@@ -22,19 +22,6 @@ from streams.feeds.sdtm_rules import load_sdtm_rules, load_subject_table
 
 @click.command("sdtm")
 @click.argument("sources", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@click.option("--study", "study_id", required=True, help="the study the export belongs to (rules/studies/<ID>.yaml)")
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="JSON-lines file of the events this import emits (new or changed records only)",
-)
-@click.option(
-    "--state",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="the import ledger (default: sdtm-<study>.ledger.json beside --out)",
-)
 @click.option(
     "--subjects",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -47,20 +34,7 @@ from streams.feeds.sdtm_rules import load_sdtm_rules, load_subject_table
     default=None,
     help="the SDTM mapping (default: rules/feeds/sdtm.yaml)",
 )
-@click.option(
-    "--rules",
-    type=click.Path(exists=True, path_type=Path),
-    default=None,
-    help="a study rules file or directory (default: rules/studies)",
-)
-@click.option(
-    "--recorded-at",
-    callback=recorded_at_option,
-    default=None,
-    help="when the export was taken (ISO 8601): recorded_at of every emitted event; it starts the "
-    "reporting clocks (without it they start at occurred_at)",
-)
-@import_options
+@import_options("sdtm")
 def sdtm(
     sources: tuple[Path, ...],
     study_id: str,

@@ -27,7 +27,7 @@ import click
 
 from safety.errors import SafetyError
 from safety.rules.ruleset import RuleSet
-from streams.cli.import_files import Imported, Send, beside, echo_summary
+from streams.cli.import_files import Imported, Send, beside, echo_summary, recorded_at_option
 from streams.rulefiles import load_rulebook
 
 READY = "READY"
@@ -39,23 +39,59 @@ ImportOne = Callable[[list[Path], bool], Imported]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def import_options(command: F) -> F:
-    """--watch, --once and --produce, shared by the EDC-export imports."""
-    command = click.option(
-        "--produce",
-        is_flag=True,
-        help="also send the emitted events to the stream's input topic (KAFKA_BOOTSTRAP); the "
-        "ledger records them only once the broker acknowledged them",
-    )(command)
-    command = click.option("--once", is_flag=True, help="with --watch: import the exports that are there, then exit")(
-        command
-    )
-    return click.option(
-        "--watch",
-        type=click.Path(exists=True, file_okay=False, path_type=Path),
-        default=None,
-        help="a folder the EDC exports into: import each export once, move it to done/ or failed/ with a report",
-    )(command)
+def import_options(kind: str) -> Callable[[F], F]:
+    """The options every EDC-export import shares: --study, --out, --state (default ``<kind>-<study>.ledger.json``
+    beside --out), --rules, --recorded-at, --watch, --once and --produce; applied after the command's own."""
+    shared = [
+        click.option(
+            "--study", "study_id", required=True, help="the study the export belongs to (rules/studies/<ID>.yaml)"
+        ),
+        click.option(
+            "--out",
+            type=click.Path(dir_okay=False, path_type=Path),
+            required=True,
+            help="JSON-lines file of the events this import emits (new or changed records only)",
+        ),
+        click.option(
+            "--state",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help=f"the import ledger (default: {kind}-<study>.ledger.json beside --out)",
+        ),
+        click.option(
+            "--rules",
+            type=click.Path(exists=True, path_type=Path),
+            default=None,
+            help="a study rules file or directory (default: rules/studies)",
+        ),
+        click.option(
+            "--recorded-at",
+            callback=recorded_at_option,
+            default=None,
+            help="when the export was taken (ISO 8601): recorded_at of every emitted event; it starts the "
+            "reporting clocks (without it they start at occurred_at)",
+        ),
+        click.option(
+            "--watch",
+            type=click.Path(exists=True, file_okay=False, path_type=Path),
+            default=None,
+            help="a folder the EDC exports into: import each export once, move it to done/ or failed/ with a report",
+        ),
+        click.option("--once", is_flag=True, help="with --watch: import the exports that are there, then exit"),
+        click.option(
+            "--produce",
+            is_flag=True,
+            help="also send the emitted events to the stream's input topic (KAFKA_BOOTSTRAP); the "
+            "ledger records them only once the broker acknowledged them",
+        ),
+    ]
+
+    def apply(command: F) -> F:
+        for option in reversed(shared):
+            command = option(command)
+        return command
+
+    return apply
 
 
 def study_rules(rules: Path | None, study_id: str) -> RuleSet:
