@@ -1,12 +1,12 @@
 """Configuration of every shell process (worker, demo, delivery, acknowledgement client), from ``SAFETY_*`` variables.
 
 One pydantic-settings model with a section per concern (``kafka``, ``topics``, ``worker``, ``web``, ``rules``,
-``delivery``, ``auth``), so the Docker image, docker-compose and the CLI read the same names. Each field is set by
-its documented variable (``SAFETY_WEB_PORT``, named in the field's ``validation_alias``) or by the nested form
-(``SAFETY_WEB__PORT``); a command-line option is an override of the same field and passes the same validation. A value
-out of bounds is refused in one line naming the variable and the value (``describe``); tokens and secrets are
-``SecretStr`` and never quoted. The compose test (tests/deploy/test_compose.py) checks that every ``SAFETY_*``
-variable of the worker service is one of ``environment_variables()``.
+``delivery``, ``auth``, ``feeds``), so the Docker image, docker-compose and the CLI read the same names. Each
+field is set by its documented variable (``SAFETY_WEB_PORT``, named in the field's ``validation_alias``) or by
+the nested form (``SAFETY_WEB__PORT``); a command-line option is an override of the same field and passes the
+same validation. A value out of bounds is refused in one line naming the variable and the value (``describe``);
+tokens and secrets are ``SecretStr`` and never quoted. The compose test (tests/deploy/test_compose.py) checks
+that every ``SAFETY_*`` variable of the worker service is one of ``environment_variables()``.
 
 Defaults are the development/demo ones (memory store, loopback web server); production sets the store to
 ``rocksdb://`` and the bootstrap servers of a real Kafka cluster (README, "Running in production").
@@ -19,7 +19,16 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -366,6 +375,67 @@ class AuthSettings(_Section):
         return parse_tokens(reveal(self.tokens))
 
 
+def _source_tokens(value: SecretStr | None) -> SecretStr | None:
+    for pair in filter(None, (p.strip() for p in (reveal(value) or "").split(","))):
+        source, _, token = pair.partition("=")
+        if not source or len(token) < 24:
+            raise ValueError("expected source=TOKEN pairs, each token >= 24 characters")
+    return value
+
+
+def _empty_is_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+class FeedsSettings(_Section):
+    """The live feeds' listener and HTTP routes (streams/feeds/live.py, docs/architecture.md "Feeds")."""
+
+    site_file: Path = Field(
+        BUNDLED_RULES / "sites" / "example-lis.yaml",
+        validation_alias=_var("site_file", "SAFETY_FEEDS_SITE_FILE"),
+        description="the site's feed mapping, rules/sites/<site>.yaml",
+    )
+    subjects_file: Path | None = Field(
+        None,
+        validation_alias=_var("subjects_file", "SAFETY_FEEDS_SUBJECTS_FILE"),
+        description="the site-held CSV identifier,subject_id (kept outside the repository)",
+    )
+    mllp_host: str = Field(
+        "127.0.0.1",
+        validation_alias=_var("mllp_host", "SAFETY_FEEDS_MLLP_HOST"),
+        description="interface the HL7 v2 MLLP listener binds",
+    )
+    mllp_port: Annotated[int | None, BeforeValidator(_empty_is_none)] = Field(
+        2575,
+        ge=0,
+        le=65535,
+        validation_alias=_var("mllp_port", "SAFETY_FEEDS_MLLP_PORT"),
+        description="MLLP port; empty = no listener",
+    )
+    tokens: Annotated[SecretStr | None, AfterValidator(_source_tokens)] = Field(
+        None,
+        validation_alias=_var("tokens", "SAFETY_FEEDS_TOKENS"),
+        description="per-source bearer tokens for POST /fhir and /events: 'lis=TOKEN,edc=TOKEN'",
+    )
+    max_message_bytes: int = Field(
+        1_000_000,
+        ge=1024,
+        validation_alias=_var("max_message_bytes", "SAFETY_FEEDS_MAX_MESSAGE_BYTES"),
+        description="largest HL7 message or HTTP body accepted",
+    )
+    ack_timeout: float = Field(
+        10.0,
+        gt=0,
+        validation_alias=_var("ack_timeout", "SAFETY_FEEDS_ACK_TIMEOUT"),
+        description="seconds to wait for the broker before answering AE / 503",
+    )
+
+    def source_tokens(self) -> dict[str, str]:
+        """token -> source name (each token at least 24 characters: checked at load)."""
+        pairs = (p.strip() for p in (reveal(self.tokens) or "").split(","))
+        return {token: source for source, _, token in (p.partition("=") for p in pairs if p)}
+
+
 SECRETS = frozenset(
     {
         ("auth", "tokens"),
@@ -373,6 +443,7 @@ SECRETS = frozenset(
         ("auth", "ack_token"),
         ("auth", "session_secret"),
         ("auth", "metrics_token"),
+        ("feeds", "tokens"),
     }
 )
 
@@ -404,6 +475,7 @@ class Settings(BaseSettings):
     rules: RulesSettings = RulesSettings()
     delivery: DeliverySettings = DeliverySettings()
     auth: AuthSettings = AuthSettings()
+    feeds: FeedsSettings = FeedsSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -32,7 +32,6 @@ from safety.model import events as contract
 from safety.model.events import DEFAULT_TZ
 from safety.model.outputs import Rejection
 from safety.model.parse import parse_event
-from streams.feeds.config import FeedSettings
 from streams.feeds.results import Converted, Event, Rejected, ResultMemory
 from streams.feeds.site import Site, load_site
 
@@ -289,7 +288,7 @@ def register(app: Any, ctx: Any) -> None:
     """Worker plug-in: the HTTP routes on the worker's web server and the MLLP listener as an app task."""
     from streams.worker import codec
 
-    feeds = FeedSettings()
+    feeds = ctx.settings.feeds
     site = load_site(feeds.site_file, feeds.subjects_file)
 
     async def send(key: bytes, value: bytes) -> Awaitable[Any]:

@@ -70,6 +70,13 @@ DOCUMENTED: dict[str, tuple[str, object]] = {
     "SAFETY_SESSION_IDLE_MINUTES": ("15", 15.0),
     "SAFETY_COOKIE_SECURE": ("true", True),
     "SAFETY_METRICS_TOKEN": (STRONG, STRONG),
+    "SAFETY_FEEDS_SITE_FILE": ("/etc/safety/site.yaml", Path("/etc/safety/site.yaml")),
+    "SAFETY_FEEDS_SUBJECTS_FILE": ("/etc/safety/subjects.csv", Path("/etc/safety/subjects.csv")),
+    "SAFETY_FEEDS_MLLP_HOST": ("0.0.0.0", "0.0.0.0"),  # noqa: S104 - a value under test, nothing binds
+    "SAFETY_FEEDS_MLLP_PORT": ("", None),
+    "SAFETY_FEEDS_TOKENS": (f"lis={STRONG}", f"lis={STRONG}"),
+    "SAFETY_FEEDS_MAX_MESSAGE_BYTES": ("4096", 4096),
+    "SAFETY_FEEDS_ACK_TIMEOUT": ("2.5", 2.5),
 }
 
 
@@ -189,6 +196,18 @@ def test_a_weak_link_secret_is_refused_without_quoting_it(
         Settings.load()
     assert str(refused.value).startswith(f"SAFETY_LINK_SECRET: the secret {reason}")
     assert secret not in str(refused.value)
+
+
+def test_a_short_feed_token_is_refused_without_quoting_it_and_strong_ones_map_to_their_source() -> None:
+    with pytest.raises(SettingsError) as error:
+        Settings.load(feeds={"tokens": f"lis={STRONG},edc=short-edc-token"})
+    assert str(error.value).startswith("SAFETY_FEEDS_TOKENS (from the command line): expected source=TOKEN pairs")
+    assert "short-edc-token" not in str(error.value) and STRONG not in str(error.value)
+    other = STRONG[::-1]
+    assert Settings.load(feeds={"tokens": f"lis={STRONG}, edc={other}"}).feeds.source_tokens() == {
+        STRONG: "lis",
+        other: "edc",
+    }
 
 
 def test_a_weak_role_token_is_refused_naming_its_role() -> None:
