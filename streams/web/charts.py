@@ -23,7 +23,7 @@ LEFT, RIGHT, TOP, BOTTOM = 64, 20, 28, 44
 LEGEND = 150  # right of the incidence chart: its legend's longest line, "已输注 / Infused: 48"
 BAND_COLOURS = {1: "#fff4c2", 2: "#ffd89a", 3: "#ffb08a", 4: "#ff8a8a"}
 GRADE_COLOURS = {1: "#f9a825", 2: "#ef6c00", 3: "#c62828", 4: "#8e0000", 5: "#000000"}  # AE bars and points
-LAB_HEIGHT = 210
+LAB_WIDTH, LAB_HEIGHT = 660, 210  # two side by side in a 1366 px wide window
 LANE = 26  # one row of the event chart
 
 
@@ -239,7 +239,7 @@ def lab_chart(
     """One test over the study days of ``day_range``: grade bands of every term, baseline (dashed, labelled in
     the header, where no point covers it), values coloured by grade, infusions and death as vertical lines; a value
     an alert was raised on is ringed and links to the alert's page."""
-    x0, x1, y0, y1 = LEFT, WIDTH - RIGHT, TOP, LAB_HEIGHT - BOTTOM
+    x0, x1, y0, y1 = LEFT, LAB_WIDTH - RIGHT, TOP, LAB_HEIGHT - BOTTOM
     d_lo, d_hi = day_range
     if d_hi <= d_lo:
         d_hi = d_lo + 1
@@ -257,6 +257,7 @@ def lab_chart(
         f"{series.label} ({series.unit})" if series.unit else series.label,
         f"lab-{series.test}",
         data,
+        width=LAB_WIDTH,
         height=LAB_HEIGHT,
         x0=x0,
         x1=x1,
@@ -294,6 +295,11 @@ def lab_chart(
     )
 
 
+def _text_width(text: str) -> float:
+    """About how wide ``text`` is at the charts' 11 px font: a CJK character is twice a Latin one."""
+    return sum(11.0 if ord(c) > 0x2E80 else 6.2 for c in text)
+
+
 def events_chart(
     markers: Sequence[Marker], day_range: tuple[int, int], alert_href: Callable[[str], str], view: str = "all"
 ) -> Markup:
@@ -303,7 +309,7 @@ def events_chart(
     d_lo, d_hi = day_range
     if d_hi <= d_lo:
         d_hi = d_lo + 1
-    x0, x1 = LEFT, WIDTH - RIGHT
+    x0, x1 = LEFT, LAB_WIDTH - RIGHT
     sx = _Linear(float(d_lo), float(d_hi), x0 + 8, x1 - 8)
 
     def shown(m: Marker) -> bool:
@@ -335,15 +341,18 @@ def events_chart(
             continue
         start = sx(max(m.study_day, d_lo))
         end = sx(min(d_hi if m.end_day is None else m.end_day, d_hi))
+        title = m.label + (
+            f" (第 {m.study_day}–{m.end_day} 天 / days {m.study_day}–{m.end_day})"
+            if m.end_day is not None
+            else f" (第 {m.study_day} 天起, 未结束 / from day {m.study_day}, ongoing)"
+        )
+        fits = start + _text_width(title) <= x1
         lanes.append(
             {
                 "kind": "adverse_event",
-                "title": m.label
-                + (
-                    f" (第 {m.study_day}–{m.end_day} 天 / days {m.study_day}–{m.end_day})"
-                    if m.end_day is not None
-                    else f" (第 {m.study_day} 天起, 未结束 / from day {m.study_day}, ongoing)"
-                ),
+                "label_x": start if fits else x1,
+                "label_anchor": "start" if fits else "end",
+                "title": title,
                 "bar": {
                     **mark(m),
                     "x": start,
@@ -359,13 +368,14 @@ def events_chart(
     y1 = top + len(lanes) * LANE
     return _chart(
         "events.svg",
-        "事件 / Events: 输注、输血、不良事件、死亡、警报 / infusions, transfusions, AEs (onset–end), death, alerts",
+        "事件 / Events (不良事件: 起止 / adverse events: onset–end)",
         "events",
         {
             "view": view,
             "adverse-events": sum(1 for lane in lanes if lane["kind"] == "adverse_event"),
             "transfusions": sum(1 for m in visible if m.kind == "transfusion"),
         },
+        width=LAB_WIDTH,
         height=y1 + BOTTOM,
         x0=x0,
         x1=x1,
