@@ -8,7 +8,7 @@ No clock is read: ``generated_at`` is an input.
 """
 
 from safety.reports.alert_detail import AlertDetail, Trigger, alert_detail
-from safety.reports.edish import EDISH_TRANSAMINASE, QUADRANTS, EdishPoint, edish_points, quadrant
+from safety.reports.edish import QUADRANTS, EdishPoint, edish_points, quadrant
 from safety.reports.inputs import AckRecord, read_acks, read_alerts, read_events, read_graded
 from safety.reports.listings import LISTED_KINDS, LISTING_COLUMNS, ListingRow, line_listing, listing_record
 from safety.reports.lists import (
@@ -33,10 +33,12 @@ from safety.reports.summary import (
     summary_document,
 )
 from safety.reports.timeline import (
+    EARLY_DAYS,
     SUBJECT_POINTS_LIMIT,
     TIMELINE_LABELS,
     TIMELINE_TESTS,
     ULN_UNIT,
+    GradeBand,
     LabPoint,
     LabScale,
     LabSeries,
@@ -44,10 +46,11 @@ from safety.reports.timeline import (
     SubjectTimeline,
     lab_scale,
     subject_timeline,
+    timeline_tests,
 )
 
 __all__ = [
-    "EDISH_TRANSAMINASE",
+    "EARLY_DAYS",
     "FEED_KINDS",
     "LISTED_KINDS",
     "LISTING_COLUMNS",
@@ -66,6 +69,7 @@ __all__ = [
     "AlertQuery",
     "AlertStatus",
     "EdishPoint",
+    "GradeBand",
     "LabPoint",
     "LabScale",
     "LabSeries",
@@ -99,4 +103,5 @@ __all__ = [
     "subject_timeline",
     "summary_document",
     "term_by_grade",
+    "timeline_tests",
 ]

@@ -110,7 +110,13 @@ def write_report(
         "overview.html": pages.overview_page(report, links),
         "alerts.html": pages.alerts_page(report, links),
         "edish.html": pages.edish_page(
-            edish_points(study_events, criteria=rules.criteria, hys_law=protocol.hys_law, graded=graded),
+            edish_points(
+                study_events,
+                criteria=rules.criteria,
+                hys_law=protocol.hys_law,
+                graded=graded,
+                statuses=report.statuses,
+            ),
             links,
             study_id,
             hys_law=protocol.hys_law,

@@ -8,8 +8,9 @@ events and graded rows it accepted; the agent on safety.alerts, keyed by subject
 entry, for its page) by the agent on safety.deliveries (keyed by alert_id), ``x:<alert_id>`` (the alert itself, so any
 worker's ack endpoint finds it by id: streams/web/acks.py) by the alerts agent of the alert's subject partition. What
 a subject's view keeps is bounded
-(``SubjectView.add_*``): every enrolment, infusion, AE, death and alert, and for the six timeline tests the
-first and the latest lab values and graded rows.
+(``SubjectView.add_*``): every enrolment, infusion, transfusion, AE, death and alert, and for each test (lab, vital
+sign, ECG) the first and the latest values and graded rows; a view that would outgrow a Kafka record keeps fewer of
+the latest (``SubjectView.dump``).
 
 A leader-only timer publishes the safety-summary JSON to safety.ethics-feed every ``feed_interval`` seconds,
 so a consumer of that topic gets the same document as ``GET /reports/safety-summary.json``.
@@ -30,7 +31,6 @@ from safety.coding import without_free_text
 from safety.delivery.ledger import LedgerEntry, ack_refusal, submission_refusal
 from safety.model.outputs import Alert, GradedObservation
 from safety.reports import (
-    TIMELINE_TESTS,
     Report,
     StoppingParams,
     build_report,
@@ -43,6 +43,7 @@ from safety.reports import (
 log = logging.getLogger(__name__)
 
 KEEP_FIRST, KEEP_LAST = 8, 400  # per subject and test: baseline candidates + recent follow-up
+OBSERVATIONS = ("lab", "vital", "ecg")  # kept per test: every graded test is charted (safety.reports.timeline)
 MAX_ALERTS = 1000
 MAX_ACKS = 20
 MAX_ATTEMPTS = 20  # per delivery, in the view: the latest ones
@@ -58,19 +59,25 @@ class SubjectView(BaseModel):
     alerts: list[dict[str, Any]] = Field(default_factory=list)
 
     def add_event(self, event: dict[str, Any]) -> None:
-        if event.get("type") == "lab":
-            if event.get("test") not in TIMELINE_TESTS:
-                return
+        if event.get("type") in OBSERVATIONS:
             self.events = _bounded_by_test(self.events, event, "test")
             return
-        if event.get("type") in ("vital", "ecg", "transfusion"):
-            return  # not shown on the pages; the subject table keeps what the rules need
         self.events = [e for e in self.events if not _same_revision(e, event)] + [event]
 
     def add_graded(self, row: dict[str, Any]) -> None:
-        if row.get("test") not in TIMELINE_TESTS:
-            return
         self.graded = _bounded_by_test(self.graded, row, "test")
+
+    def dump(self, max_bytes: int) -> bytes | None:
+        """The view as JSON within ``max_bytes``: while it is larger, each test keeps its first values and half as
+        many of its latest ones; None when even one latest value each is too much."""
+        data = self.model_dump_json().encode()
+        keep = KEEP_LAST
+        while len(data) > max_bytes and keep > 1:
+            keep //= 2
+            self.events = _trimmed(self.events, keep)
+            self.graded = _trimmed(self.graded, keep)
+            data = self.model_dump_json().encode()
+        return data if len(data) <= max_bytes else None
 
     def add_alert(self, alert: dict[str, Any]) -> None:
         if any(a.get("alert_id") == alert.get("alert_id") for a in self.alerts):
@@ -90,6 +97,20 @@ def _bounded_by_test(rows: list[dict[str, Any]], new: dict[str, Any], field: str
     same.sort(key=lambda r: str(r.get("occurred_at", "")))
     keep = {id(r) for r in same[:KEEP_FIRST] + same[-KEEP_LAST:]}
     return [r for r in rows if r.get(field) != new.get(field) or id(r) in keep]
+
+
+def _trimmed(rows: list[dict[str, Any]], keep_last: int) -> list[dict[str, Any]]:
+    """Per test: the first ``KEEP_FIRST`` (baseline candidates) and the latest ``keep_last`` rows; rows without a
+    test (infusions, AEs, deaths) are all kept."""
+    by_test: dict[Any, list[dict[str, Any]]] = {}
+    for r in rows:
+        if r.get("test") is not None:
+            by_test.setdefault(r.get("test"), []).append(r)
+    keep: set[int] = set()
+    for same in by_test.values():
+        same.sort(key=lambda r: str(r.get("occurred_at", "")))
+        keep |= {id(r) for r in same[:KEEP_FIRST] + same[-keep_last:]}
+    return [r for r in rows if r.get("test") is None or id(r) in keep]
 
 
 def subject_key(subject_id: str) -> str:
@@ -266,9 +287,9 @@ def register(app: Any, ctx: Any) -> Any:
             log.error("dashboard view of a subject was unreadable and is started again")
             subject = SubjectView()
         change(subject)
-        data = subject.model_dump_json().encode()
-        if len(data) > MAX_VIEW_BYTES:  # a changelog record over Kafka's limit would fail in faust's producer
-            log.error("dashboard view of a subject is %d bytes, over %d: not updated", len(data), MAX_VIEW_BYTES)
+        data = subject.dump(MAX_VIEW_BYTES)  # a changelog record over Kafka's limit would fail in faust's producer
+        if data is None:
+            log.error("dashboard view of a subject is over %d bytes even trimmed: not updated", MAX_VIEW_BYTES)
             return
         view[key] = data
 

@@ -3,7 +3,8 @@
 Routes (GET): ``/overview``, ``/alerts[.csv]`` (filter and sort: ``kind``, ``status``, ``subject``, ``day_from``,
 ``day_to``, ``sort``, ``order``), ``/alerts/{alert_id}`` (basis, triggering values, deliveries, acknowledgements,
 escalations, withdrawal), ``/reports/overdue[.csv]``, ``/listings/ae[.csv]``, ``/listings/labs[.csv]``
-(``min_grade``, ``subject``), ``/subjects/{subject_id}``, ``/edish[?view=baseline]``, ``/ethics`` (the committee's
+(``min_grade``, ``subject``), ``/subjects/{subject_id}`` (``test``: the tests charted, repeated or comma-separated;
+``view=early``: days 0-28 first), ``/edish[?view=baseline]``, ``/ethics`` (the committee's
 landing page), ``/feeds/ethics.atom`` and its page ``/feeds/ethics.html``, ``/reports/safety-summary.{json,csv,html}``.
 Acknowledge buttons on ``/alerts`` and ``/overview`` post to ``/alerts/{alert_id}/ack`` (streams/web/acks.py);
 this module writes nothing.
@@ -293,7 +294,9 @@ class Pages:
             criteria=rules.criteria,
             tz=tz,
         )
-        return _html(pages.subject_page(timeline, self._links(request)))
+        tests = [t for raw in request.query.getall("test", []) for t in raw.split(",") if t]
+        view = request.query.get("view", "all")
+        return _html(pages.subject_page(timeline, self._links(request), tests, view))
 
     async def edish(self, request: web.Request) -> web.Response:
         report, events, graded = self.source(self._now())
@@ -304,7 +307,9 @@ class Pages:
         tz = self.tz if self.tz is not None else rules.tz
         study = [e for e in read_events(events, tz) if e.study_id == report.overview.study_id]
         hys_law = rules.protocol.hys_law
-        points = edish_points(study, criteria=rules.criteria, hys_law=hys_law, graded=read_graded(graded))
+        points = edish_points(
+            study, criteria=rules.criteria, hys_law=hys_law, graded=read_graded(graded), statuses=report.statuses
+        )
         return _html(
             pages.edish_page(
                 points,

@@ -18,6 +18,7 @@ from safety.coding import alert_term
 from safety.delivery.ledger import ack_refusal, submission_refusal
 from safety.model.outputs import GradedObservation
 from safety.reports import (
+    EARLY_DAYS,
     QUADRANTS,
     SORTS,
     STATUSES,
@@ -729,11 +730,50 @@ def ethics_page(report: Report, links: Links) -> str:
     )
 
 
-def subject_page(timeline: SubjectTimeline, links: Links) -> str:
+VIEWS = ("all", "early")  # the subject page's day ranges: the whole follow-up, days 0 to EARLY_DAYS
+
+
+def subject_page(timeline: SubjectTimeline, links: Links, tests: Sequence[str] = (), view: str = "all") -> str:
+    """The subject's alerts, events and every graded test it has values of (``tests``: only these, when any of
+    them is charted), each drawn over the whole follow-up and over days 0-28; ``view`` is the one shown first."""
     days = [p.study_day for s in timeline.series for p in s.points] + [m.study_day for m in timeline.markers]
-    day_range = (min(days + [0]), max(days + [1]))
-    charts = [{"test": s.test, "svg": svg.lab_chart(s, timeline.markers, day_range)} for s in timeline.series]
-    markers = [{"day": m.study_day, "kind": m.kind, "label": m.label} for m in timeline.markers]
+    ranges = {"all": (min(days + [0]), max(days + [EARLY_DAYS])), "early": (0, EARLY_DAYS)}
+    wanted = [s for s in timeline.series if s.test in tests]
+    chosen = wanted or timeline.series
+    alert_href = links.alert
+    charts = {
+        name: {
+            "range": f"{lo}–{hi}",
+            "events": svg.events_chart(timeline.markers, (lo, hi), alert_href, name),
+            "labs": [
+                {"test": s.test, "svg": svg.lab_chart(s, timeline.markers, (lo, hi), alert_href, name)} for s in chosen
+            ],
+        }
+        for name, (lo, hi) in ranges.items()
+    }
+    shown = {s.test for s in chosen}
+    choices = [
+        {
+            "test": s.test,
+            "label": s.label,
+            "values": len(s.points),
+            "worst": f"G{s.worst_grade}" if s.worst_grade else "",
+            "checked": s.test in shown,
+        }
+        for s in timeline.series
+    ]
+    subject_href, served = links.subject(timeline.subject_id), links.served
+    abnormal = [s.test for s in timeline.series if (s.worst_grade or 0) >= 1]
+    markers = [
+        {
+            "day": m.study_day,
+            "end": "" if m.kind != "adverse_event" else ("…" if m.end_day is None else m.end_day),
+            "kind": m.kind,
+            "label": m.label,
+            "href": None if m.alert_id is None else links.alert(m.alert_id),
+        }
+        for m in timeline.markers
+    ]
     alerts = [
         {
             "kind": str(s.alert.kind),
@@ -754,9 +794,22 @@ def subject_page(timeline: SubjectTimeline, links: Links) -> str:
         subject_id=timeline.subject_id,
         day0="" if timeline.day0 is None else timeline.day0.isoformat(),
         charts=charts,
+        view=view if view in VIEWS else "all",
+        choices=choices,
+        everything=len(shown) == len(timeline.series),
+        all_href=subject_href if served else None,
+        abnormal_href=links.with_query(subject_href, {"test": ",".join(abnormal)}) if served and abnormal else None,
+        early_days=EARLY_DAYS,
         markers=markers,
         alerts=alerts,
     )
+
+
+def _edish_href(links: Links) -> Callable[[EdishPoint], str]:
+    def href(p: EdishPoint) -> str:
+        return links.alert(p.alert_id) if p.alert_id else links.subject(p.subject_id)
+
+    return href
 
 
 def edish_page(
@@ -767,15 +820,20 @@ def edish_page(
     hys_law: HysLaw,
     view: str = "uln",
 ) -> str:
-    """The eDISH page; ``hys_law`` (the protocol's) places the quadrant lines the points were split by."""
+    """The eDISH page; ``hys_law`` (the protocol's) places the quadrant lines the points were split by. A point
+    opens the subject's Hy's law alert, else the subject's page."""
     lines = (hys_law.transaminase_x_uln, hys_law.bilirubin_x_uln)
+    href = _edish_href(links)
     rows = [
         {
             "subject": p.subject_id,
             "href": links.subject(p.subject_id),
-            "alt_uln": _f(p.alt_x_uln),
+            "alert": None if p.alert_id is None else links.alert(p.alert_id),
+            "alt_uln": _f(p.transaminase_x_uln),
+            "test_uln": p.transaminase_test or "",
             "bili_uln": _f(p.bili_x_uln),
-            "alt_base": _f(p.alt_x_baseline),
+            "alt_base": _f(p.transaminase_x_baseline),
+            "test_base": p.transaminase_test_baseline or "",
             "bili_base": _f(p.bili_x_baseline),
             "quadrant_uln": QUADRANTS[p.quadrant_uln],
             "quadrant_baseline": QUADRANTS[p.quadrant_baseline],
@@ -787,11 +845,13 @@ def edish_page(
         title="eDISH",
         study_id=study_id,
         links=links,
-        uln_svg=svg.edish_chart(points, "uln", *lines),
-        baseline_svg=svg.edish_chart(points, "baseline", *lines),
+        uln_svg=svg.edish_chart(points, "uln", *lines, href),
+        baseline_svg=svg.edish_chart(points, "baseline", *lines, href),
         baseline=view == "baseline",
         rows=rows,
         hys_law_count=sum(1 for p in points if p.quadrant_uln == "hys_law"),
+        hys_law_count_baseline=sum(1 for p in points if p.quadrant_baseline == "hys_law"),
+        transaminases="/".join(hys_law.transaminase_tests),
     )
 
 

@@ -292,20 +292,42 @@ def test_overview_of_the_synthetic_trial_shows_the_summary_numbers(page: Any, sy
         shutil.copyfile(shot, docs)
 
 
-def test_subject_timeline_draws_six_tests_with_baseline_and_markers(page: Any, synthetic_site: Any) -> None:
+def test_subject_timeline_draws_every_graded_test_with_baseline_and_markers(page: Any, synthetic_site: Any) -> None:
     url, _ = synthetic_site
     page.goto(f"{url}/subject-AA-001.html")
-    for test in ("NEUT", "PLAT", "HGB", "ALT", "BILI", "CREAT"):
-        chart = page.locator(f'svg[data-chart="lab-{test}"]')
+    for test in ("NEUT", "PLAT", "HGB", "ALT", "AST", "BILI", "CREAT", "K", "SODIUM", "TEMP", "SYSBP", "QTCF"):
+        chart = page.locator(f'svg[data-chart="lab-{test}"][data-view="all"]')
         assert chart.count() == 1, test
         assert int(chart.get_attribute("data-points")) > 0, test
-    assert page.locator('svg[data-chart="lab-NEUT"] line.baseline').count() == 1
-    assert page.locator('svg[data-chart="lab-NEUT"] rect.band').count() >= 2
-    assert page.locator('svg[data-chart="lab-NEUT"] line.marker-infusion').count() >= 1
+    neut = 'svg[data-chart="lab-NEUT"][data-view="all"]'
+    assert page.locator(f"{neut} line.baseline").count() == 1
+    assert page.locator(f"{neut} rect.band").count() >= 2
+    assert page.locator(f"{neut} line.marker-infusion").count() >= 1
     assert page.get_by_test_id("day0").inner_text() != ""
     assert page.locator('table[data-testid="subject-alerts"] tbody tr').count() >= 1
     assert page.console_errors == []
     _shot(page, "subject-AA-001.png")
+
+
+def test_days_0_to_28_show_potassium_and_qtc_and_a_qtc_point_opens_its_alert(page: Any, synthetic_site: Any) -> None:
+    """The officer goes from the QTc alert in the list to the subject's first four weeks, then back to the alert
+    from the value that raised it."""
+    url, _ = synthetic_site
+    page.goto(f"{url}/alerts.html")
+    row = page.locator('table[data-testid="open-alerts"] tr', has_text="SUSPECTED_DLT-ECG").first
+    alert_id = row.get_attribute("data-alert-id")
+    row.locator("td").nth(1).locator("a").click()
+    page.get_by_test_id("range-early").click()
+    early, whole = page.get_by_test_id("charts-early"), page.get_by_test_id("charts-all")
+    assert early.is_visible() and not whole.is_visible()
+    qtc = early.locator('svg[data-chart="lab-QTCF"]')
+    assert qtc.is_visible() and early.locator('svg[data-chart="lab-K"] circle.point').count() >= 1
+    assert early.locator("svg text", has_text="28").count() >= 1
+    assert page.console_errors == []
+    _shot(page, "subject-days-0-28.png")
+    qtc.locator(f'a.to-alert[data-alert-id="{alert_id}"]').click()
+    page.wait_for_url(f"{url}/alert-{alert_id}.html")
+    assert "SUSPECTED_DLT" in page.locator("h1").inner_text()
 
 
 def test_edish_plots_every_subject_and_toggles_to_baseline_multiples(page: Any, synthetic_site: Any) -> None:
@@ -371,7 +393,7 @@ def test_live_overview_acknowledge_button_posts_to_the_ack_endpoint(page: Any, l
 def test_live_subject_and_edish_pages_render_for_the_pi(page: Any, live_site: Any) -> None:
     url, _ = live_site
     _sign_in(page, url, "dr.pi", "/subjects/AA-001")
-    assert page.locator('svg[data-chart="lab-ALT"] circle.point').count() == 4
+    assert page.locator('svg[data-chart="lab-ALT"][data-view="all"] circle.point').count() == 4
     page.goto(f"{url}/edish?view=baseline")
     assert page.get_by_test_id("edish-baseline").is_visible()
     assert page.console_errors == []

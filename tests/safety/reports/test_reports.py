@@ -159,16 +159,20 @@ def test_subject_timeline_has_day0_baseline_and_markers() -> None:
     assert [s.test for s in tl.series] == ["NEUT", "PLAT", "HGB", "ALT", "BILI", "CREAT"]
 
 
-def _unconditional_bands(criteria, test: str, of: str) -> list[tuple[int, float]]:  # type: ignore[no-untyped-def]
-    """The criteria's own thresholds for ``test`` that apply whatever the baseline, on reference ``of``."""
-    [term] = criteria.by_test[test]
-    return sorted(
-        (b.grade, b.value)
+def _unconditional_bands(criteria, test: str, of: str) -> set[tuple[str, int, float]]:  # type: ignore[no-untyped-def]
+    """The criteria's own thresholds for ``test`` that apply whatever the baseline, on reference ``of``, by term."""
+    return {
+        (term.term, b.grade, b.value)
+        for term in criteria.by_test[test]
         for s in term.sets
-        if s.applies in ("always", "baseline_not_above_uln")
+        if s.measure == "value" and s.applies in ("always", "baseline_not_above_uln", "baseline_not_below_lln")
         for b in s.bands
         if b.of == of
-    )
+    }
+
+
+def _pairs(bands) -> list[tuple[int, float]]:  # type: ignore[no-untyped-def]
+    return [(b.grade, b.threshold) for b in bands]
 
 
 @pytest.mark.parametrize("version", ["5.0", "6.0"])
@@ -177,31 +181,43 @@ def test_timeline_bands_are_the_loaded_criterias_thresholds(version: str, test: 
     criteria = load_criteria(version, rules_dir())
     scale = lab_scale(criteria, test)
     of = "uln" if scale.scale == "uln" else "abs"
-    assert scale.bands == _unconditional_bands(criteria, test, of) != []
-    assert scale.term == criteria.by_test[test][0].term and scale.ctcae_version == version
+    assert {(b.term, b.grade, b.threshold) for b in scale.bands} == _unconditional_bands(criteria, test, of) != set()
+    assert scale.terms == list(dict.fromkeys(t.term for t in criteria.by_test[test]))
+    assert scale.ctcae_version == version
     assert scale.unit == ("x ULN" if of == "uln" else criteria.units.si[test])
+
+
+def test_potassium_is_drawn_with_the_bands_of_both_of_its_terms() -> None:
+    k = lab_scale(RULES.criteria, "K")
+    assert k.terms == ["Hypokalemia", "Hyperkalemia"] and k.unit == "mmol/L"
+    assert [(b.term, b.direction, b.grade, b.threshold) for b in k.bands] == [
+        ("Hypokalemia", "low", 3, 3.0),
+        ("Hypokalemia", "low", 4, 2.5),
+        ("Hyperkalemia", "high", 2, 5.5),
+        ("Hyperkalemia", "high", 3, 6.0),
+        ("Hyperkalemia", "high", 4, 7.0),
+    ]
 
 
 def test_ctcae_v5_and_v6_neutrophil_bands_follow_the_rules_files() -> None:
     v5 = lab_scale(RULES.criteria, "NEUT")
     v6 = lab_scale(V6, "NEUT")
-    assert (v5.direction, v5.unit, v5.bands) == ("low", "10^9/L", [(2, 1.5), (3, 1.0), (4, 0.5)])
-    assert v6.bands == [(1, 1.5), (2, 1.0), (3, 0.5), (4, 0.1)]  # v6: G4 < 0.1, no LLN anchor for G1
-    assert lab_scale(V6, "PLAT").term == "Thrombocytopenia" and lab_scale(V6, "PLAT").bands[-1] == (4, 10.0)
+    assert {b.direction for b in v5.bands} == {"low"}
+    assert (v5.unit, _pairs(v5.bands)) == ("10^9/L", [(2, 1.5), (3, 1.0), (4, 0.5)])
+    assert _pairs(v6.bands) == [(1, 1.5), (2, 1.0), (3, 0.5), (4, 0.1)]  # v6: G4 < 0.1, no LLN anchor for G1
+    plat = lab_scale(V6, "PLAT")
+    assert plat.terms == ["Thrombocytopenia"] and _pairs(plat.bands)[-1] == (4, 10.0)
     alt = lab_scale(RULES.criteria, "ALT")
-    assert (alt.direction, alt.unit, alt.bands) == (
-        "high",
-        "x ULN",
-        [(1, 1.0), (2, 3.0), (3, 5.0), (4, 20.0)],
-    )
+    assert {b.direction for b in alt.bands} == {"high"}
+    assert (alt.unit, _pairs(alt.bands)) == ("x ULN", [(1, 1.0), (2, 3.0), (3, 5.0), (4, 20.0)])
 
 
 def test_subject_timeline_under_ctcae_v6_draws_v6_bands_and_v6_term_names() -> None:
     events, statuses = read_events(fx.events()), _report().statuses
     v5 = {s.test: s for s in subject_timeline("AA-001", events, [], statuses, criteria=RULES.criteria).series}
     v6 = {s.test: s for s in subject_timeline("AA-001", events, [], statuses, criteria=V6).series}
-    assert v5["NEUT"].bands[-1] == (4, 0.5) and v6["NEUT"].bands[-1] == (4, 0.1)
-    assert (v5["PLAT"].term, v6["PLAT"].term) == ("Platelet count decreased", "Thrombocytopenia")
+    assert _pairs(v5["NEUT"].bands)[-1] == (4, 0.5) and _pairs(v6["NEUT"].bands)[-1] == (4, 0.1)
+    assert (v5["PLAT"].terms, v6["PLAT"].terms) == (["Platelet count decreased"], ["Thrombocytopenia"])
     assert v6["NEUT"].ctcae_version == "6.0"
 
 
@@ -217,7 +233,7 @@ def test_timeline_bands_follow_an_edited_rules_file(tmp_path: Path) -> None:
     assert tail.index("{grade: 4, op: lt, value: 0.5}") < tail.index("id: PLAT")  # NEUT's grade 4
     tail = tail.replace("{grade: 4, op: lt, value: 0.5}", "{grade: 4, op: lt, value: 0.4}", 1)
     v5.write_text(head + tail, encoding="utf-8")
-    assert lab_scale(load_criteria("5.0", edited), "NEUT").bands[-1] == (4, 0.4)
+    assert _pairs(lab_scale(load_criteria("5.0", edited), "NEUT").bands)[-1] == (4, 0.4)
 
 
 def test_timeline_converts_raw_values_with_the_rules_unit_table() -> None:
@@ -310,8 +326,9 @@ def test_edish_uses_peaks_after_infusion_in_uln_and_baseline_multiples() -> None
         for p in edish_points(read_events(fx.events()), criteria=RULES.criteria, hys_law=RULES.protocol.hys_law)
     }
     p = points["AA-001"]
-    assert (p.alt_x_uln, p.bili_x_uln) == (3.75, pytest.approx(48.8 / 20.5, abs=1e-6))
-    assert (p.alt_x_baseline, p.bili_x_baseline) == (5.0, 4.88)
+    assert (p.transaminase_x_uln, p.bili_x_uln) == (3.75, pytest.approx(48.8 / 20.5, abs=1e-6))
+    assert (p.transaminase_x_baseline, p.bili_x_baseline) == (5.0, 4.88)
+    assert p.transaminase_test == p.transaminase_test_baseline == "ALT"
     assert p.quadrant_uln == "hys_law" and points["AA-002"].quadrant_uln == "normal"
 
 

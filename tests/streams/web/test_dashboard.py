@@ -68,11 +68,42 @@ def test_labs_per_test_are_bounded_keeping_the_first_and_the_latest() -> None:
     assert ids[:KEEP_FIRST] == [f"L-{i}" for i in range(KEEP_FIRST)] and ids[-1] == f"L-{total - 1}"
 
 
-def test_tests_not_on_the_pages_are_not_kept() -> None:
+def test_every_test_vital_sign_ecg_and_transfusion_is_kept_for_the_timeline() -> None:
     view = SubjectView()
-    view.add_event({"type": "lab", "event_id": "L-1", "subject_id": "AA-001", "test": "GGT"})
+    view.add_event({"type": "lab", "event_id": "L-1", "subject_id": "AA-001", "test": "K"})
     view.add_event({"type": "vital", "event_id": "V-1", "subject_id": "AA-001", "test": "TEMP"})
-    assert view.events == []
+    view.add_event({"type": "ecg", "event_id": "E-1", "subject_id": "AA-001", "test": "QTCF"})
+    view.add_event({"type": "transfusion", "event_id": "T-1", "subject_id": "AA-001", "product": "RBC"})
+    view.add_graded({"event_id": "E-1", "revision": 1, "test": "QTCF"})
+    assert [e["event_id"] for e in view.events] == ["L-1", "V-1", "E-1", "T-1"]
+    assert [g["test"] for g in view.graded] == ["QTCF"]
+
+
+def test_a_view_over_the_record_limit_keeps_the_first_and_fewer_of_the_latest_values() -> None:
+    view = SubjectView()
+    infusion = {"type": "infusion", "event_id": "I-1", "subject_id": "AA-001", "occurred_at": "2026-07-01"}
+    view.add_event(infusion)
+    for test in ("K", "NEUT"):
+        for i in range(KEEP_FIRST + KEEP_LAST):
+            view.add_event(
+                {
+                    "type": "lab",
+                    "event_id": f"L-{test}-{i}",
+                    "subject_id": "AA-001",
+                    "test": test,
+                    "occurred_at": f"2026-07-01T00:00:00+{i:05d}",
+                }
+            )
+    full = len(view.model_dump_json())
+    data = view.dump(full // 3)
+    assert data is not None and len(data) <= full // 3
+    kept = json.loads(data)["events"]
+    assert kept[0] == infusion
+    for test in ("K", "NEUT"):
+        ids = [e["event_id"] for e in kept if e.get("test") == test]
+        assert ids[:KEEP_FIRST] == [f"L-{test}-{i}" for i in range(KEEP_FIRST)]
+        assert ids[-1] == f"L-{test}-{KEEP_FIRST + KEEP_LAST - 1}" and len(ids) < KEEP_FIRST + KEEP_LAST
+    assert SubjectView().dump(10) is None  # not even an empty view fits: nothing is written
 
 
 def test_a_correction_is_kept_beside_the_earlier_revision() -> None:
