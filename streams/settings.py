@@ -338,6 +338,11 @@ class AuthSettings(_Section):
         validation_alias=_var("users_file", "SAFETY_USERS_FILE"),
         description="YAML of the people who sign in: name, roles, studies, argon2id hash (streams/web/users.py)",
     )
+    api_tokens_file: Path | None = Field(
+        None,
+        validation_alias=_var("api_tokens_file", "SAFETY_API_TOKENS_FILE"),
+        description="per-person API tokens, SHA-256 digests only (`safety users token`, streams/web/apitokens.py)",
+    )
     session_secret: LinkSecret = Field(
         None,
         validation_alias=_var("session_secret", "SAFETY_SESSION_SECRET"),

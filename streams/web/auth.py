@@ -173,13 +173,15 @@ def cross_origin_refusal(headers: Mapping[str, str], own: Collection[str]) -> st
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a request acts for: a signed-in person (``person`` set, ``via="session"``), a shared role token
-    (``person`` None, ``via="token"``: the documented bootstrap for the demo and tests) or the metrics scraper."""
+    """Who a request acts for: a signed-in person (``person`` set, ``via="session"``), a person's API token
+    (``via="api_token"``, streams/web/apitokens.py), a shared role token (``person`` None, ``via="token"``: the
+    documented bootstrap for the demo and tests) or the metrics scraper."""
 
     roles: tuple[str, ...]
     via: str
     person: str | None = None
     studies: tuple[str, ...] = ("*",)
+    login: str | None = None  # the person's login name in the users file (what a personal link names)
 
     def acting_role(self, allowed: Collection[str]) -> str | None:
         """The first of this principal's roles that ``allowed`` admits, else None."""

@@ -43,6 +43,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from streams.web import audit as trail
+from streams.web.apitokens import NO_TOKENS, ApiTokens
 from streams.web.auth import Principal, bearer_token, cross_origin_refusal, role_for_token
 from streams.web.ratelimit import RateLimit
 from streams.web.session import Session, Sessions
@@ -103,6 +104,7 @@ class Guard:
     tokens: dict[str, str]
     sessions: Sessions | None
     users: Users = NO_USERS
+    api_tokens: ApiTokens = NO_TOKENS
     metrics_token: str | None = None
     audit: trail.Audit = _no_audit
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -200,15 +202,36 @@ class Guard:
                 return Principal((), "metrics"), None
             role = role_for_token(self.tokens, token)
             if role is None:
-                await self._audit(request, None, "token_refused", request.path, "token not recognised")
-                return _plain(403, "Token not recognised"), None
+                return await self._person_token(request, token), None
             principal = Principal((role,), "token")
             await self._audit(request, principal, "token_use", request.path, request.method)
             return principal, None
         user = self.users.by_name.get(session.user) if session is not None and session.user else None
         if user is not None:
-            return Principal(user.roles, "session", user.label, user.studies), session
+            return Principal(user.roles, "session", user.label, user.studies, user.name), session
         return None, session
+
+    async def _person_token(self, request: web.Request, token: str) -> Principal | web.StreamResponse:
+        """A person's API token (streams/web/apitokens.py): it acts as that person, with their roles and studies
+        as the users file has them now; an unknown or revoked token, or one of a person no longer in the file, is
+        refused and audited (under the token's person when the token is known)."""
+        record = self.api_tokens.find(token)
+        user = self.users.by_name.get(record.user) if record is not None else None
+        if record is None or record.revoked or user is None:
+            reason = (
+                "token not recognised"
+                if record is None
+                else f"token {record.id} revoked"
+                if record.revoked
+                else f"token {record.id}: person no longer in the users file"
+            )
+            await self._audit(
+                request, None, "token_refused", request.path, reason, person=record.user if record else None
+            )
+            return _plain(403, "Token not recognised or revoked: ask for a new one (safety users token create)")
+        principal = Principal(user.roles, "api_token", user.label, user.studies, user.name)
+        await self._audit(request, principal, "token_use", request.path, f"{request.method} with token {record.id}")
+        return principal
 
     async def _post_checks(
         self, request: web.Request, principal: Principal | None, session: Session | None
@@ -315,7 +338,7 @@ class Guard:
                 request, None, "login_failed", "/login", "name or password not recognised", person=known_name
             )
             return self._login_form(request, 401, "登录名或密码不正确 / Name or password not recognised")
-        principal = Principal(user.roles, "session", user.label, user.studies)
+        principal = Principal(user.roles, "session", user.label, user.studies, user.name)
         await self._audit(request, principal, "login", "/login", "password")
         next_path = str(form.get("next", ""))
         response = _see_other(next_path if SAFE_NEXT.match(next_path) else "/overview")
@@ -372,6 +395,7 @@ def install(application: web.Application, guard: Guard) -> None:
 def register(app: Any, ctx: Any) -> Guard:
     """Install the guard on the worker's web app (streams/worker/app.py, before any plug-in adds a route)."""
     from streams.settings import reveal
+    from streams.web.apitokens import ApiTokens
     from streams.web.users import load_users
 
     settings = ctx.settings
@@ -390,6 +414,7 @@ def register(app: Any, ctx: Any) -> Guard:
         if secret
         else None,
         users=load_users(auth.users_file),
+        api_tokens=ApiTokens(auth.api_tokens_file),
         metrics_token=reveal(auth.metrics_token),
         audit=publish,
         clock=clock,

@@ -66,6 +66,7 @@ DOCUMENTED: dict[str, tuple[str, object]] = {
     "SAFETY_LINK_SECRET": (STRONG, STRONG),
     "SAFETY_ACK_TOKEN": ("any-role-token", "any-role-token"),
     "SAFETY_USERS_FILE": ("/etc/safety/users.yaml", Path("/etc/safety/users.yaml")),
+    "SAFETY_API_TOKENS_FILE": ("/etc/safety/tokens.jsonl", Path("/etc/safety/tokens.jsonl")),
     "SAFETY_SESSION_SECRET": (STRONG, STRONG),
     "SAFETY_SESSION_IDLE_MINUTES": ("15", 15.0),
     "SAFETY_COOKIE_SECURE": ("true", True),
