@@ -14,7 +14,8 @@ served, so no route is reachable around it:
   never logged.
 * **CSRF.** A POST made with the session cookie must come from this service's pages (Origin or Sec-Fetch-Site
   present and naming this service: streams/web/auth.py ``cross_origin_refusal``) and carry the session's CSRF
-  token. Bearer-token posts carry no ambient credential; the link posts carry their signature.
+  token (the acknowledgement link's page carries it too when a person is signed in). Bearer-token posts carry no
+  ambient credential; a link that acts without a sign-in carries its signature.
 * **Rate limits** on sign-in (per address and per login name) and on acknowledgement posts (per address and per
   person): 429 with Retry-After.
 * **Request size**: a body over ``MAX_BODY`` bytes answers 413 before it is read; a chunked POST 411.
@@ -57,9 +58,9 @@ MAX_BODY = 64 * 1024  # the largest legitimate body is an acknowledgement: 2,000
 # and bound their bodies themselves (SAFETY_FEEDS_*): the guard's person and role checks do not apply to them.
 SELF_AUTHENTICATED = re.compile(r"^/(?:events|fhir|fhir/subscription)$")
 PUBLIC = re.compile(r"^/(?:login|static/(?:safety|summary)\.(?:css|js)|alerts/[0-9a-f]{24}/ack(?:/link)?)$")
-LINK_POST = re.compile(r"^/alerts/[0-9a-f]{24}/ack/link$")  # authenticated by the link's signature, not the cookie
 ACK_POST = re.compile(r"^/alerts/([0-9a-f]{24})/(ack|ethics-submitted|ack/link)$")
-SAFE_NEXT = re.compile(r"^/[A-Za-z0-9/_.-]{0,200}$")
+# A path of this site (never "//host": a browser reads that as another site), and the query of a link page
+SAFE_NEXT = re.compile(r"^/(?!/)[A-Za-z0-9/_.-]{0,200}(?:\?[A-Za-z0-9=&_.%-]{0,600})?$")
 LOGIN_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -185,7 +186,7 @@ class Guard:
                 return refused
         response = await handler(request)
         if session is not None and session.user is not None and self.sessions and not response.prepared:
-            if request.path != "/logout":
+            if request.path not in ("/login", "/logout"):  # those set (or clear) the cookie themselves
                 self.sessions.set_cookie(response, self.sessions.touched(session))
         match = ACK_POST.match(request.path) if request.method == "POST" else None
         if match:
@@ -237,7 +238,7 @@ class Guard:
         self, request: web.Request, principal: Principal | None, session: Session | None
     ) -> web.StreamResponse | None:
         """CSRF for cookie posts (and sign-in), rate limits for acknowledgements."""
-        cookie_post = principal is not None and principal.via == "session" and not LINK_POST.match(request.path)
+        cookie_post = principal is not None and principal.via == "session"
         if request.path == "/login" or cookie_post:
             problem = self._csrf_problem(request, session) or await self._form_csrf_problem(request, session)
             if problem:

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from itsdangerous import Signer
 
-from streams.web.auth import ACK_LINK_SALT, ack_link, link_id, sign_link, verify_link
+from streams.web.auth import ACK_LINK_SALT, LinkFor, ack_link, link_id, sign_link, verify_link
 
 SECRET = "k3Jv9-QxT2mLw8Zr4bYp6NcHs1DfGuEa"
 ALERT = "0123456789abcdef01234567"
@@ -28,8 +28,9 @@ def test_a_link_carries_role_expiry_and_a_url_safe_signature() -> None:
 
 def test_a_link_is_valid_until_its_expiry_and_expired_one_second_later() -> None:
     at_expiry = datetime.fromtimestamp(EXPIRES, UTC)
-    assert verify_link(SECRET, ALERT, "pi", str(EXPIRES), SIG, NOW) is None
-    assert verify_link(SECRET, ALERT, "pi", str(EXPIRES), SIG, at_expiry) is None
+    anyone_signed_in = LinkFor(None, signin=True)
+    assert verify_link(SECRET, ALERT, "pi", str(EXPIRES), SIG, NOW) == anyone_signed_in
+    assert verify_link(SECRET, ALERT, "pi", str(EXPIRES), SIG, at_expiry) == anyone_signed_in
     assert verify_link(SECRET, ALERT, "pi", str(EXPIRES), SIG, at_expiry + timedelta(seconds=1)) == "link expired"
 
 
@@ -58,7 +59,7 @@ def test_every_other_spelling_of_the_signature_is_refused() -> None:
     spelling passes, so one link has one ``link_id`` and acknowledges once."""
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     spellings = [SIG[:-1] + c for c in alphabet if c != SIG[-1]]
-    assert [s for s in spellings if verify_link(SECRET, ALERT, "pi", EXPIRES, s, NOW) is None] == []
+    assert [s for s in spellings if isinstance(verify_link(SECRET, ALERT, "pi", EXPIRES, s, NOW), LinkFor)] == []
     assert len({link_id(SIG), link_id(sign_link(SECRET, ALERT, "pi", EXPIRES))}) == 1
 
 
@@ -74,3 +75,14 @@ def test_a_signature_made_with_another_secret_or_for_another_purpose_is_refused(
 
 def test_the_link_id_names_a_link_without_revealing_its_signature() -> None:
     assert SIG not in link_id(SIG) and link_id(SIG) != link_id(sign_link(SECRET, ALERT, "ethics", EXPIRES))
+
+
+def test_a_link_names_its_person_and_whether_they_must_sign_in_and_neither_can_be_changed() -> None:
+    url = urlsplit(ack_link("https://safety.example", SECRET, ALERT, "pi", EXPIRES, person="dr.wang", signin=False))
+    q = {k: v[0] for k, v in parse_qs(url.query).items()}
+    assert (q["person"], q["auth"]) == ("dr.wang", "link")
+    assert verify_link(SECRET, ALERT, "pi", EXPIRES, q["sig"], NOW, "dr.wang", "link") == LinkFor("dr.wang", False)
+    assert verify_link(SECRET, ALERT, "pi", EXPIRES, q["sig"], NOW, "dr.li", "link") == "bad signature"
+    assert verify_link(SECRET, ALERT, "pi", EXPIRES, q["sig"], NOW, "dr.wang", "signin") == "bad signature"
+    assert verify_link(SECRET, ALERT, "pi", EXPIRES, q["sig"], NOW) == "bad signature"  # the person dropped
+    assert verify_link(SECRET, ALERT, "pi", EXPIRES, q["sig"], NOW, "dr wang|x", "link") == "malformed person"
