@@ -264,10 +264,12 @@ class AckEndpoints:
         alert = self._alert(request.match_info["alert_id"])
         if alert is None:
             return _json_error(404, self._not_found(request.match_info["alert_id"]))
+        principal = principal_of(request, self.tokens)
+        if principal is not None and not principal.may_see(alert.study_id):
+            return _json_error(403, f"study {alert.study_id} is not among the studies the users file gives you")
         body = await self._body(request)
         if isinstance(body, web.Response):
             return body
-        principal = principal_of(request, self.tokens)
         who = principal.person if principal is not None and principal.person else _who(body.get("who"))
         if who is None:
             return _json_error(400, WHO_RULE)
