@@ -58,8 +58,18 @@ def _strong_tokens(value: SecretStr | None) -> SecretStr | None:
 
 LinkSecret = Annotated[SecretStr | None, AfterValidator(_strong_secret)]
 """Unset or empty (links disabled), or strong enough (streams/web/auth.py, ``weakness``)."""
+def _strong_secrets(value: SecretStr | None) -> SecretStr | None:
+    for number, secret in enumerate((value.get_secret_value() if value is not None else "").split(","), 1):
+        problem = weakness(secret.strip()) if secret.strip() else None
+        if problem:
+            raise ValueError(f"secret {number} {problem}; make one with {MAKE_ONE}")
+    return value
+
+
 RoleTokens = Annotated[SecretStr | None, AfterValidator(_strong_tokens)]
 """Unset, or 'role:token,...' with roles of streams/web/auth.py ``ROLES`` and every token strong enough."""
+LinkSecrets = Annotated[SecretStr | None, AfterValidator(_strong_secrets)]
+"""Unset, or 'secret,secret,...', each strong enough."""
 
 
 def reveal(secret: SecretStr | None) -> str | None:
@@ -321,6 +331,12 @@ class AuthSettings(_Section):
         validation_alias=_var("link_secret", "SAFETY_LINK_SECRET"),
         description="HMAC secret of acknowledgement links (>= 32 characters)",
     )
+    link_previous_secrets: LinkSecrets = Field(
+        None,
+        validation_alias=_var("link_previous_secrets", "SAFETY_LINK_PREVIOUS_SECRETS"),
+        description="earlier link secrets, comma-separated: links they signed still verify (docs/architecture.md,"
+        " 'Identity': rotating the key)",
+    )
     link_ttl_hours: float = Field(
         168.0,
         gt=0,
@@ -366,6 +382,11 @@ class AuthSettings(_Section):
         description="bearer token Prometheus sends to /metrics (>= 32 characters); unset = /metrics refuses all",
     )
 
+    def link_keys(self) -> list[str]:
+        """The keys acknowledgement links verify with, newest first: ``link_secret`` signs, every one verifies."""
+        previous = (reveal(self.link_previous_secrets) or "").split(",")
+        return [k for k in [reveal(self.link_secret) or "", *(p.strip() for p in previous)] if k]
+
     def role_tokens(self) -> dict[str, str]:
         """token -> role (streams/web/auth.py ``parse_tokens``)."""
         return parse_tokens(reveal(self.tokens))
@@ -375,6 +396,7 @@ SECRETS = frozenset(
     {
         ("auth", "tokens"),
         ("auth", "link_secret"),
+        ("auth", "link_previous_secrets"),
         ("auth", "ack_token"),
         ("auth", "session_secret"),
         ("auth", "metrics_token"),

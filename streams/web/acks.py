@@ -38,7 +38,7 @@ import logging
 import re
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -179,7 +179,7 @@ class AckEndpoints:
     def __init__(
         self,
         tokens: dict[str, str],
-        link_secret: str | None,
+        link_secret: str | Sequence[str] | None,
         publish: Publish,
         directory: AlertDirectory,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -188,7 +188,9 @@ class AckEndpoints:
         time_zone: str = "UTC",
         users: Users = NO_USERS,
     ) -> None:
-        self.tokens, self.link_secret, self.publish, self.clock = tokens, link_secret, publish, clock
+        self.tokens, self.publish, self.clock = tokens, publish, clock
+        # newest first: links signed with any of them verify (key rotation, streams/web/auth.py ``verify_link``)
+        self.link_keys = [link_secret] if isinstance(link_secret, str) else list(link_secret or [])
         self.users = users
         self.directory, self.public_url = directory, public_url
         self.time_zone, self.tz = time_zone, ZoneInfo(time_zone)
@@ -374,13 +376,13 @@ class AckEndpoints:
         """The alert, role, link id and addressee of a valid link for an existing alert, or the page refusing it."""
         alert_id = request.match_info["alert_id"]
         checked: LinkFor | str
-        if not self.link_secret:
+        if not self.link_keys:
             checked = "links are disabled on this server (no SAFETY_LINK_SECRET)"
         elif not ALERT_ID.fullmatch(alert_id):
             checked = "no such alert id"
         else:
             checked = verify_link(
-                self.link_secret,
+                self.link_keys,
                 alert_id,
                 str(params.get("role", "")),
                 str(params.get("exp", "")),
@@ -556,7 +558,6 @@ def make_web_app(endpoints: AckEndpoints) -> web.Application:
 def register(app: Any, ctx: Any) -> None:
     """Worker plug-in (streams.worker.app.PLUGINS): ack routes on faust's aiohttp app, the dashboard view they read
     alerts from, and the delivery stage."""
-    from streams.settings import reveal
     from streams.web import dashboard
     from streams.web.users import load_users
     from streams.worker import delivery as deliver
@@ -572,7 +573,7 @@ def register(app: Any, ctx: Any) -> None:
     clock = getattr(ctx, "clock", None) or (lambda: datetime.now(UTC))
     endpoints = AckEndpoints(
         tokens,
-        reveal(settings.auth.link_secret),
+        settings.auth.link_keys(),
         publish,
         ViewDirectory(dashboard.register(app, ctx)),
         clock,

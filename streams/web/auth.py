@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, urlencode, urlsplit
@@ -127,7 +127,7 @@ def sign_link(
 
 
 def verify_link(
-    secret: str,
+    secret: str | Sequence[str],
     alert_id: str,
     role: str,
     expires: str | int,
@@ -136,7 +136,10 @@ def verify_link(
     person: str | None = None,
     auth: str | None = None,
 ) -> LinkFor | str:
-    """Whom a valid link acts for, else the reason it is refused (for the 403 page and the log)."""
+    """Whom a valid link acts for, else the reason it is refused (for the 403 page and the log).
+
+    ``secret`` is the key, or the keys newest first (``SAFETY_LINK_SECRET`` and ``SAFETY_LINK_PREVIOUS_SECRETS``):
+    a link signed with any of them verifies, so the key can be rotated while links signed before are in flight."""
     if role not in ROLES:
         return "unknown role"
     if person is not None and (not LOGIN.fullmatch(person) or auth not in ("link", "signin")):
@@ -148,8 +151,10 @@ def verify_link(
     # The exact signature, not any text that decodes to it (base64 leaves spare bits in the last character): a
     # link has one spelling, so ``link_id`` names it once and the link acknowledges once.
     signin = person is None or auth == "signin"
-    expected = sign_link(secret, alert_id, role, exp, person, signin)
-    if not hmac.compare_digest(expected.encode(), (signature or "").encode()):
+    keys = [secret] if isinstance(secret, str) else list(secret)
+    given = (signature or "").encode()
+    matches = [hmac.compare_digest(sign_link(k, alert_id, role, exp, person, signin).encode(), given) for k in keys]
+    if not any(matches):  # every key is tried: the time taken does not say which one signed
         return "bad signature"
     if now.timestamp() > exp:
         return "link expired"

@@ -86,3 +86,23 @@ def test_a_link_names_its_person_and_whether_they_must_sign_in_and_neither_can_b
     assert verify_link(SECRET, ALERT, "pi", EXPIRES, q["sig"], NOW, "dr.wang", "signin") == "bad signature"
     assert verify_link(SECRET, ALERT, "pi", EXPIRES, q["sig"], NOW) == "bad signature"  # the person dropped
     assert verify_link(SECRET, ALERT, "pi", EXPIRES, q["sig"], NOW, "dr wang|x", "link") == "malformed person"
+
+
+def test_a_rotated_key_still_verifies_the_links_it_signed_and_the_new_key_signs() -> None:
+    new = "Zr4bYp6NcHs1DfGuEak3Jv9-QxT2mLw8"
+    keys = [new, SECRET]  # newest first: SAFETY_LINK_SECRET, then SAFETY_LINK_PREVIOUS_SECRETS
+    assert verify_link(keys, ALERT, "pi", EXPIRES, SIG, NOW) == LinkFor(None, signin=True)  # signed before
+    fresh = sign_link(new, ALERT, "pi", EXPIRES)
+    assert verify_link(keys, ALERT, "pi", EXPIRES, fresh, NOW) == LinkFor(None, signin=True)
+    assert verify_link([new], ALERT, "pi", EXPIRES, SIG, NOW) == "bad signature"  # the old key dropped
+
+
+def test_the_settings_give_the_link_keys_newest_first_and_refuse_a_weak_previous_one() -> None:
+    from streams.settings import Settings, SettingsError
+
+    new = "Zr4bYp6NcHs1DfGuEak3Jv9-QxT2mLw8"
+    auth = Settings.load(auth={"link_secret": new, "link_previous_secrets": f"{SECRET}, {SECRET[::-1]}"}).auth
+    assert auth.link_keys() == [new, SECRET, SECRET[::-1]]
+    with pytest.raises(SettingsError, match="SAFETY_LINK_PREVIOUS_SECRETS.*: secret 2 has 5 characters") as err:
+        Settings.load(auth={"link_previous_secrets": f"{SECRET},short"})
+    assert SECRET not in str(err.value)

@@ -636,3 +636,24 @@ async def test_a_token_attribution_states_causality_and_seriousness_from_the_voc
         assert (event["causality"], event["serious"]) == ("related", ["death", "life_threatening"])
     finally:
         await runner.cleanup()
+
+
+@pytest.mark.asyncio
+async def test_after_the_link_key_is_rotated_a_link_signed_before_still_acknowledges_once() -> None:
+    state = Server([SAE])
+    path = link(state)  # signed with SECRET, the key of the day the message was sent (no server yet: a path)
+    rotated = AckEndpoints(
+        parse_tokens(TOKENS),
+        ["Zr4bYp6NcHs1DfGuEak3Jv9-QxT2mLw8", SECRET],  # the new key signs from now on; the previous one verifies
+        state.publish,
+        ViewDirectory(state.view),
+        clock=lambda: state.now,
+        users=PEOPLE,
+    )
+    runner = await serve(state, rotated)
+    try:
+        url = state.url + path
+        assert (await get(url))[0] == 200
+        assert [(await confirm(state, url))[0] for _ in range(2)] == [200, 409]
+    finally:
+        await runner.cleanup()
