@@ -59,6 +59,7 @@ MAX_BODY = 64 * 1024  # the largest legitimate body is an acknowledgement: 2,000
 SELF_AUTHENTICATED = re.compile(r"^/(?:events|fhir|fhir/subscription)$")
 PUBLIC = re.compile(r"^/(?:login|static/(?:safety|summary)\.(?:css|js)|alerts/[0-9a-f]{24}/ack(?:/link)?)$")
 ACK_POST = re.compile(r"^/alerts/([0-9a-f]{24})/(ack|ethics-submitted|ack/link)$")
+ALERT_ID = re.compile(r"[0-9a-f]{24}")
 # A path of this site (never "//host": a browser reads that as another site), and the query of a link page
 SAFE_NEXT = re.compile(r"^/(?!/)[A-Za-z0-9/_.-]{0,200}(?:\?[A-Za-z0-9=&_.%-]{0,600})?$")
 LOGIN_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -76,6 +77,16 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 STATIC = {"safety.css": "text/css", "summary.css": "text/css", "safety.js": "text/javascript"}
+OUTCOMES = {
+    200: "recorded",
+    202: "recorded",
+    400: "refused: not valid",
+    401: "refused: not signed in",
+    403: "refused: not permitted",
+    404: "refused: no such alert",
+    409: "refused: link already used",
+    429: "refused: too many attempts",
+}
 ACK_ACTIONS = {"ack": "ack", "ethics-submitted": "ethics_submitted", "ack/link": "link_ack"}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -190,8 +201,9 @@ class Guard:
                 self.sessions.set_cookie(response, self.sessions.touched(session))
         match = ACK_POST.match(request.path) if request.method == "POST" else None
         if match:
+            outcome = OUTCOMES.get(response.status, "refused")
             await self._audit(
-                request, principal, ACK_ACTIONS[match.group(2)], match.group(1), f"HTTP {response.status}"
+                request, principal, ACK_ACTIONS[match.group(2)], match.group(1), f"{outcome} (HTTP {response.status})"
             )
         return response
 
@@ -407,7 +419,9 @@ def register(app: Any, ctx: Any) -> Guard:
     clock = getattr(ctx, "clock", None) or (lambda: datetime.now(UTC))
 
     async def publish(entry: dict[str, Any]) -> None:
-        await ctx.topics.audit.send(key=entry["person"].encode(), value=trail.encode(entry))
+        # a record about an alert is keyed by the alert, so one agent writes the alert's trail (its page shows it)
+        key = entry["target"] if ALERT_ID.fullmatch(entry["target"]) else entry["person"]
+        await ctx.topics.audit.send(key=key.encode(), value=trail.encode(entry))
 
     guard = Guard(
         tokens=auth.role_tokens(),

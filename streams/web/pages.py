@@ -70,7 +70,8 @@ class Pages:
     ``rules`` gives the worker's rule set (``lambda: ctx.rules``): the timelines draw its CTCAE bands and the
     eDISH plot its Hy's law lines. Without it the default study's rules are loaded once, on first use.
     ``ledger`` gives an alert's delivery ledger entry as the pages can read it (streams/web/dashboard.py), None
-    when there is none yet: the alert page shows its deliveries and escalations.
+    when there is none yet: the alert page shows its deliveries and escalations. ``audit`` gives the alert's part of
+    the audit trail (safety.audit, as the view keeps it): the alert page shows who did what, when and why.
     ``stale`` says why the data cannot be trusted now (the broker is unreachable: streams/worker/health.py), else None;
     every page then answers 503 with that banner instead of stale data.
     """
@@ -85,11 +86,13 @@ class Pages:
         rules: Callable[[], RuleSet] | None = None,
         stale: Callable[[], str | None] = lambda: None,
         ledger: Callable[[str], LedgerEntry | None] = lambda alert_id: None,
+        audit: Callable[[str], list[dict[str, Any]]] = lambda alert_id: [],
     ) -> None:
         self.source, self.tokens, self.clock, self.public_url, self.tz = source, tokens, clock, public_url, tz
         self.rules = rules or functools.cache(load_ruleset)
         self.stale = stale
         self.ledger = ledger
+        self.audit = audit
 
     def routes(self) -> list[tuple[str, str, Handler]]:
         return [
@@ -207,7 +210,11 @@ class Pages:
         )
         return _html(
             pages.alert_page(
-                detail, self._links(request), report.overview.generated_at.tzinfo, report.overview.generated_at
+                detail,
+                self._links(request),
+                report.overview.generated_at.tzinfo,
+                report.overview.generated_at,
+                trail=self.audit(alert_id),
             )
         )
 
@@ -416,6 +423,7 @@ def register(app: Any, ctx: Any) -> Pages:
         rules=lambda: ctx.rules,
         stale=lambda: stale_banner(app, ctx.broker_health),
         ledger=lambda alert_id: dashboard.ledger_entry(ctx, alert_id),
+        audit=lambda alert_id: dashboard.audit_trail(ctx, alert_id),
     )
     add_routes(app.web.web_app.router, handlers)
     log.info(

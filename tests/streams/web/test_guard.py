@@ -267,7 +267,7 @@ async def test_an_acknowledgement_is_the_signed_in_person_s_and_needs_the_csrf_t
     ok = await client.post(url, json=body, headers={"Origin": origin, "X-CSRF-Token": _csrf(page)})
     assert ok.status == 202
     assert [(e["who"], e["role"]) for e in published] == [("Dr Test", "pi")]  # the person, not the typed name
-    assert ("ack", "Dr Test", SAE["alert_id"], "HTTP 202") in [
+    assert ("ack", "Dr Test", SAE["alert_id"], "recorded (HTTP 202)") in [
         (r["action"], r["person"], r["target"], r["reason"]) for r in audit.records
     ]
 
