@@ -1,8 +1,8 @@
 """Configuration of every shell process (worker, demo, delivery, acknowledgement client), from ``SAFETY_*`` variables.
 
 One pydantic-settings model with a section per concern (``kafka``, ``topics``, ``worker``, ``web``, ``rules``,
-``delivery``, ``auth``), so the Docker image, docker-compose and the CLI read the same names. Each field is set by
-its documented variable (``SAFETY_WEB_PORT``, named in the field's ``validation_alias``) or by the nested form
+``delivery``, ``auth``, ``oidc``), so the Docker image, docker-compose and the CLI read the same names. Each field
+is set by its documented variable (``SAFETY_WEB_PORT``, named in the field's ``validation_alias``) or by the nested form
 (``SAFETY_WEB__PORT``); a command-line option is an override of the same field and passes the same validation. A value
 out of bounds is refused in one line naming the variable and the value (``describe``); tokens and secrets are
 ``SecretStr`` and never quoted. The compose test (tests/deploy/test_compose.py) checks that every ``SAFETY_*``
@@ -58,6 +58,8 @@ def _strong_tokens(value: SecretStr | None) -> SecretStr | None:
 
 LinkSecret = Annotated[SecretStr | None, AfterValidator(_strong_secret)]
 """Unset or empty (links disabled), or strong enough (streams/web/auth.py, ``weakness``)."""
+
+
 def _strong_secrets(value: SecretStr | None) -> SecretStr | None:
     for number, secret in enumerate((value.get_secret_value() if value is not None else "").split(","), 1):
         problem = weakness(secret.strip()) if secret.strip() else None
@@ -392,6 +394,24 @@ class AuthSettings(_Section):
         return parse_tokens(reveal(self.tokens))
 
 
+class OidcSettings(_Section):
+    """The hospital's OpenID Connect provider, when people sign in with it (streams/web/oidc.py); unset = none.
+    The worker refuses to start with an issuer but no client id, client secret, public URL or session secret."""
+
+    issuer: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s]+$",
+        validation_alias=_var("issuer", "SAFETY_OIDC_ISSUER"),
+        description="the provider's issuer URL (its discovery document is <issuer>/.well-known/openid-configuration)",
+    )
+    client_id: str | None = Field(None, validation_alias=_var("client_id", "SAFETY_OIDC_CLIENT_ID"))
+    client_secret: SecretStr | None = Field(
+        None,
+        validation_alias=_var("client_secret", "SAFETY_OIDC_CLIENT_SECRET"),
+        description="this service's client secret at the provider (redirect URI: <public URL>/login/oidc/callback)",
+    )
+
+
 SECRETS = frozenset(
     {
         ("auth", "tokens"),
@@ -400,6 +420,7 @@ SECRETS = frozenset(
         ("auth", "ack_token"),
         ("auth", "session_secret"),
         ("auth", "metrics_token"),
+        ("oidc", "client_secret"),
     }
 )
 
@@ -431,6 +452,7 @@ class Settings(BaseSettings):
     rules: RulesSettings = RulesSettings()
     delivery: DeliverySettings = DeliverySettings()
     auth: AuthSettings = AuthSettings()
+    oidc: OidcSettings = OidcSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -44,8 +44,10 @@ from urllib.parse import quote
 from aiohttp import web
 
 from streams.web import audit as trail
+from streams.web import oidc
 from streams.web.apitokens import NO_TOKENS, ApiTokens
 from streams.web.auth import Principal, bearer_token, cross_origin_refusal, role_for_token
+from streams.web.oidc import OidcError, Provider
 from streams.web.ratelimit import RateLimit
 from streams.web.session import Session, Sessions
 from streams.web.templating import render
@@ -57,7 +59,9 @@ MAX_BODY = 64 * 1024  # the largest legitimate body is an acknowledgement: 2,000
 # The live feeds' endpoints (streams/feeds/live.py) authenticate each sending system with its own per-source token
 # and bound their bodies themselves (SAFETY_FEEDS_*): the guard's person and role checks do not apply to them.
 SELF_AUTHENTICATED = re.compile(r"^/(?:events|fhir|fhir/subscription)$")
-PUBLIC = re.compile(r"^/(?:login|static/(?:safety|summary)\.(?:css|js)|alerts/[0-9a-f]{24}/ack(?:/link)?)$")
+PUBLIC = re.compile(
+    r"^/(?:login(?:/oidc(?:/callback)?)?|static/(?:safety|summary)\.(?:css|js)|alerts/[0-9a-f]{24}/ack(?:/link)?)$"
+)
 ACK_POST = re.compile(r"^/alerts/([0-9a-f]{24})/(ack|ethics-submitted|ack/link)$")
 ALERT_ID = re.compile(r"[0-9a-f]{24}")
 # A path of this site (never "//host": a browser reads that as another site), and the query of a link page
@@ -121,6 +125,7 @@ class Guard:
     audit: trail.Audit = _no_audit
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     public_url: str | None = None
+    oidc: Provider | None = None
     login_limit: RateLimit = field(init=False)
     ack_limit: RateLimit = field(init=False)
 
@@ -134,6 +139,8 @@ class Guard:
             ("GET", "/login", self.login_page),
             ("POST", "/login", self.login),
             ("POST", "/logout", self.logout),
+            ("GET", "/login/oidc", self.oidc_start),
+            ("GET", "/login/oidc/callback", self.oidc_callback),
             ("GET", "/static/{name}", self.static),
         ]
 
@@ -329,6 +336,7 @@ class Guard:
             csrf=self.sessions.csrf_token(session),
             next=next_path if SAFE_NEXT.match(next_path) else "/overview",
             error=error,
+            oidc=self.oidc is not None,
         )
         response = web.Response(
             status=status, body=body.encode("utf-8"), headers={"Content-Type": "text/html; charset=utf-8"}
@@ -356,6 +364,59 @@ class Guard:
         next_path = str(form.get("next", ""))
         response = _see_other(next_path if SAFE_NEXT.match(next_path) else "/overview")
         self.sessions.set_cookie(response, self.sessions.new(user.name))  # a new id: no fixation
+        return response
+
+    async def oidc_start(self, request: web.Request) -> web.StreamResponse:
+        """To the hospital's provider (streams/web/oidc.py), carrying state, nonce and PKCE in a signed cookie."""
+        if self.oidc is None or self.sessions is None:
+            raise web.HTTPNotFound()
+        next_path = request.query.get("next", "")
+        try:
+            url, flow = await self.oidc.start(next_path if SAFE_NEXT.match(next_path) else "/overview")
+        except OidcError as exc:
+            log.warning("OpenID Connect sign-in unavailable: %s", exc)
+            return _plain(503, "The hospital sign-in cannot be reached now: sign in with your password, or try later")
+        response = _see_other(url)
+        response.set_cookie(
+            oidc.COOKIE,
+            flow,
+            httponly=True,
+            samesite="Lax",
+            secure=self.sessions.secure,
+            path="/login/oidc",
+            max_age=oidc.FLOW_SECONDS,
+        )
+        return response
+
+    async def oidc_callback(self, request: web.Request) -> web.StreamResponse:
+        """The provider's answer: the verified account, matched to a person of the users file, gets a session."""
+        if self.oidc is None or self.sessions is None:
+            raise web.HTTPNotFound()
+        wait = self.login_limit.retry_after([f"addr:{request.remote}"])
+        if wait is not None:
+            await self._audit(request, None, "rate_limited", "/login/oidc", "sign-in attempts")
+            return _plain(429, "Too many sign-in attempts; wait and try again", retry_after=wait)
+        flow = self.oidc.flow(request.cookies.get(oidc.COOKIE), request.query.get("state", ""))
+        code = request.query.get("code", "")
+        if flow is None or not code:
+            await self._audit(request, None, "login_failed", "/login/oidc", "hospital sign-in: not this browser's")
+            return _plain(403, "This sign-in was not started here or took too long: start again at /login")
+        try:
+            claims = await self.oidc.claims(code, flow)
+        except OidcError as exc:
+            log.warning("OpenID Connect sign-in refused: %s", exc)
+            await self._audit(request, None, "login_failed", "/login/oidc", "hospital sign-in: token refused")
+            return _plain(403, "The hospital sign-in could not be verified: start again at /login")
+        user = oidc.person_for(self.users, claims)
+        if user is None:
+            await self._audit(request, None, "login_failed", "/login/oidc", "hospital account in no users entry")
+            return _plain(403, "Your hospital account is not in this service's users file: ask its administrator")
+        principal = Principal(user.roles, "session", user.label, user.studies, user.name)
+        await self._audit(request, principal, "login", "/login/oidc", "hospital sign-in (OpenID Connect)")
+        page = render("signed_in.html", title="已登录 / Signed in", who=user.label, next=flow.next)
+        response = web.Response(body=page.encode("utf-8"), headers={"Content-Type": "text/html; charset=utf-8"})
+        self.sessions.set_cookie(response, self.sessions.new(user.name))
+        response.del_cookie(oidc.COOKIE, path="/login/oidc")
         return response
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
@@ -407,7 +468,7 @@ def install(application: web.Application, guard: Guard) -> None:
 
 def register(app: Any, ctx: Any) -> Guard:
     """Install the guard on the worker's web app (streams/worker/app.py, before any plug-in adds a route)."""
-    from streams.settings import reveal
+    from streams.settings import SettingsError, reveal
     from streams.web.apitokens import ApiTokens
     from streams.web.users import load_users
 
@@ -423,6 +484,20 @@ def register(app: Any, ctx: Any) -> Guard:
         key = entry["target"] if ALERT_ID.fullmatch(entry["target"]) else entry["person"]
         await ctx.topics.audit.send(key=key.encode(), value=trail.encode(entry))
 
+    provider = None
+    if settings.oidc.issuer is not None:
+        if not (secret and public and settings.oidc.client_id and settings.oidc.client_secret):
+            raise SettingsError(
+                "SAFETY_OIDC_ISSUER is set: set SAFETY_OIDC_CLIENT_ID, SAFETY_OIDC_CLIENT_SECRET, SAFETY_PUBLIC_URL "
+                "(the provider redirects to <SAFETY_PUBLIC_URL>/login/oidc/callback) and SAFETY_SESSION_SECRET too"
+            )
+        provider = Provider(
+            settings.oidc.issuer,
+            settings.oidc.client_id or "",
+            reveal(settings.oidc.client_secret) or "",
+            public.rstrip("/") + "/login/oidc/callback",
+            secret,
+        )
     guard = Guard(
         tokens=auth.role_tokens(),
         sessions=Sessions(secret, auth.session_idle_minutes * 60, secure, lambda: clock().timestamp())
@@ -434,6 +509,7 @@ def register(app: Any, ctx: Any) -> Guard:
         audit=publish,
         clock=clock,
         public_url=settings.web.public_url,
+        oidc=provider,
     )
     install(app.web.web_app, guard)
     return guard

@@ -72,6 +72,9 @@ DOCUMENTED: dict[str, tuple[str, object]] = {
     "SAFETY_SESSION_IDLE_MINUTES": ("15", 15.0),
     "SAFETY_COOKIE_SECURE": ("true", True),
     "SAFETY_METRICS_TOKEN": (STRONG, STRONG),
+    "SAFETY_OIDC_ISSUER": ("https://id.hospital.example", "https://id.hospital.example"),
+    "SAFETY_OIDC_CLIENT_ID": ("safety", "safety"),
+    "SAFETY_OIDC_CLIENT_SECRET": (STRONG, STRONG),
 }
 
 
@@ -80,7 +83,16 @@ def field_value(settings: Settings, variable: str) -> object:
     value = getattr(getattr(settings, section), name)
     return (
         reveal(value)
-        if name in ("tokens", "link_secret", "link_previous_secrets", "ack_token", "session_secret", "metrics_token")
+        if name
+        in (
+            "tokens",
+            "link_secret",
+            "link_previous_secrets",
+            "ack_token",
+            "session_secret",
+            "metrics_token",
+            "client_secret",
+        )
         else value
     )
 

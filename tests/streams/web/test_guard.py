@@ -340,6 +340,8 @@ async def test_fuzz_every_endpoint_no_500_and_no_reflected_input(site, capsys) -
     await _sign_in(client)
     paths = [
         "/login",
+        "/login/oidc",
+        "/login/oidc/callback",
         "/logout",
         "/overview",
         "/alerts",
