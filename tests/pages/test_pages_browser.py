@@ -491,6 +491,25 @@ def test_the_acknowledgement_link_page_is_readable_on_a_phone_and_acknowledges_o
         context.close()
 
 
+def test_a_group_chat_link_opened_by_another_member_acknowledges_nothing(page: Any, live_site: Any) -> None:
+    """The PI's link, seen by the whole WeCom group: another member is sent to sign in, and signed in as
+    themselves is told whose link it is; nothing is recorded."""
+    from streams.web.auth import ack_link
+
+    url, published = live_site
+    sae = next(a for a in fx.alerts() if a["kind"] == "SAE" and a["subject_id"] == "AA-002")
+    expires = int(fx.GENERATED_AT.timestamp()) + 86400
+    before = len(published)
+    page.goto(ack_link(url, LINK_SECRET, sae["alert_id"], "pi", expires, person="dr.pi", signin=True))
+    page.get_by_test_id("sign-in").click()
+    page.locator("#name").fill("clerk")
+    page.locator("#password").fill(PASSWORD)
+    page.get_by_test_id("login-button").click()
+    page.wait_for_url("**/ack?**")
+    assert "sent to Dr PI; you are signed in as EC Clerk" in page.get_by_test_id("notice-refused").inner_text()
+    assert page.get_by_test_id("ack-form").count() == 0 and len(published) == before
+
+
 def test_officer_filters_overdue_reports_and_opens_an_alerts_history(page: Any, live_site: Any) -> None:
     """The safety officer's day: the overview's overdue count opens the list of overdue reports, which says who
     must act; the alert list filtered to overdue (a GET form, no script) opens the alert's page with its basis,
