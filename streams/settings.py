@@ -1,12 +1,13 @@
 """Configuration of every shell process (worker, demo, delivery, acknowledgement client), from ``SAFETY_*`` variables.
 
 One pydantic-settings model with a section per concern (``kafka``, ``topics``, ``worker``, ``web``, ``rules``,
-``delivery``, ``auth``, ``feeds``), so the Docker image, docker-compose and the CLI read the same names. Each
-field is set by its documented variable (``SAFETY_WEB_PORT``, named in the field's ``validation_alias``) or by
-the nested form (``SAFETY_WEB__PORT``); a command-line option is an override of the same field and passes the
-same validation. A value out of bounds is refused in one line naming the variable and the value (``describe``);
-tokens and secrets are ``SecretStr`` and never quoted. The compose test (tests/deploy/test_compose.py) checks
-that every ``SAFETY_*`` variable of the worker service is one of ``environment_variables()``.
+``delivery``, ``auth``, ``feeds``, ``oidc``), so the Docker image, docker-compose and the CLI read the same
+names. Each field is set by its documented variable (``SAFETY_WEB_PORT``, named in the field's
+``validation_alias``) or by the nested form (``SAFETY_WEB__PORT``); a command-line option is an override of the
+same field and passes the same validation. A value out of bounds is refused in one line naming the variable and
+the value (``describe``); tokens and secrets are ``SecretStr`` and never quoted. The compose test
+(tests/deploy/test_compose.py) checks that every ``SAFETY_*`` variable of the worker service is one of
+``environment_variables()``.
 
 Defaults are the development/demo ones (memory store, loopback web server); production sets the store to
 ``rocksdb://`` and the bootstrap servers of a real Kafka cluster (README, "Running in production").
@@ -67,8 +68,20 @@ def _strong_tokens(value: SecretStr | None) -> SecretStr | None:
 
 LinkSecret = Annotated[SecretStr | None, AfterValidator(_strong_secret)]
 """Unset or empty (links disabled), or strong enough (streams/web/auth.py, ``weakness``)."""
+
+
+def _strong_secrets(value: SecretStr | None) -> SecretStr | None:
+    for number, secret in enumerate((value.get_secret_value() if value is not None else "").split(","), 1):
+        problem = weakness(secret.strip()) if secret.strip() else None
+        if problem:
+            raise ValueError(f"secret {number} {problem}; make one with {MAKE_ONE}")
+    return value
+
+
 RoleTokens = Annotated[SecretStr | None, AfterValidator(_strong_tokens)]
 """Unset, or 'role:token,...' with roles of streams/web/auth.py ``ROLES`` and every token strong enough."""
+LinkSecrets = Annotated[SecretStr | None, AfterValidator(_strong_secrets)]
+"""Unset, or 'secret,secret,...', each strong enough."""
 
 
 def reveal(secret: SecretStr | None) -> str | None:
@@ -330,6 +343,12 @@ class AuthSettings(_Section):
         validation_alias=_var("link_secret", "SAFETY_LINK_SECRET"),
         description="HMAC secret of acknowledgement links (>= 32 characters)",
     )
+    link_previous_secrets: LinkSecrets = Field(
+        None,
+        validation_alias=_var("link_previous_secrets", "SAFETY_LINK_PREVIOUS_SECRETS"),
+        description="earlier link secrets, comma-separated: links they signed still verify (docs/architecture.md,"
+        " 'Identity': rotating the key)",
+    )
     link_ttl_hours: float = Field(
         168.0,
         gt=0,
@@ -346,6 +365,11 @@ class AuthSettings(_Section):
         None,
         validation_alias=_var("users_file", "SAFETY_USERS_FILE"),
         description="YAML of the people who sign in: name, roles, studies, argon2id hash (streams/web/users.py)",
+    )
+    api_tokens_file: Path | None = Field(
+        None,
+        validation_alias=_var("api_tokens_file", "SAFETY_API_TOKENS_FILE"),
+        description="per-person API tokens, SHA-256 digests only (`safety users token`, streams/web/apitokens.py)",
     )
     session_secret: LinkSecret = Field(
         None,
@@ -369,6 +393,11 @@ class AuthSettings(_Section):
         validation_alias=_var("metrics_token", "SAFETY_METRICS_TOKEN"),
         description="bearer token Prometheus sends to /metrics (>= 32 characters); unset = /metrics refuses all",
     )
+
+    def link_keys(self) -> list[str]:
+        """The keys acknowledgement links verify with, newest first: ``link_secret`` signs, every one verifies."""
+        previous = (reveal(self.link_previous_secrets) or "").split(",")
+        return [k for k in [reveal(self.link_secret) or "", *(p.strip() for p in previous)] if k]
 
     def role_tokens(self) -> dict[str, str]:
         """token -> role (streams/web/auth.py ``parse_tokens``)."""
@@ -436,14 +465,34 @@ class FeedsSettings(_Section):
         return {token: source for source, _, token in (p.partition("=") for p in pairs if p)}
 
 
+class OidcSettings(_Section):
+    """The hospital's OpenID Connect provider, when people sign in with it (streams/web/oidc.py); unset = none.
+    The worker refuses to start with an issuer but no client id, client secret, public URL or session secret."""
+
+    issuer: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s]+$",
+        validation_alias=_var("issuer", "SAFETY_OIDC_ISSUER"),
+        description="the provider's issuer URL (its discovery document is <issuer>/.well-known/openid-configuration)",
+    )
+    client_id: str | None = Field(None, validation_alias=_var("client_id", "SAFETY_OIDC_CLIENT_ID"))
+    client_secret: SecretStr | None = Field(
+        None,
+        validation_alias=_var("client_secret", "SAFETY_OIDC_CLIENT_SECRET"),
+        description="this service's client secret at the provider (redirect URI: <public URL>/login/oidc/callback)",
+    )
+
+
 SECRETS = frozenset(
     {
         ("auth", "tokens"),
         ("auth", "link_secret"),
+        ("auth", "link_previous_secrets"),
         ("auth", "ack_token"),
         ("auth", "session_secret"),
         ("auth", "metrics_token"),
         ("feeds", "tokens"),
+        ("oidc", "client_secret"),
     }
 )
 
@@ -476,6 +525,7 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = DeliverySettings()
     auth: AuthSettings = AuthSettings()
     feeds: FeedsSettings = FeedsSettings()
+    oidc: OidcSettings = OidcSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "import": "streams.cli.importing:import_group",
     "documents": "streams.cli.documents:documents_command",
     "audit": "streams.cli.audit:audit_command",
+    "users": "streams.cli.users:users_command",
 }
 
 

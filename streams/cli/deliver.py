@@ -24,8 +24,10 @@ import click
 from safety.delivery.ledger import tally
 from safety.model.outputs import Alert
 from streams.notify.channels import load_notifier, required_study_tags
+from streams.notify.recipients import Recipients
 from streams.rulefiles import load_rulebook
 from streams.settings import Settings, reveal
+from streams.web.users import load_users
 from streams.worker.delivery import Dispatcher, FileLedger, LinkMaker, utc_now
 
 
@@ -46,6 +48,7 @@ async def _run(
         reveal(settings.auth.link_secret),
         timedelta(hours=settings.auth.link_ttl_hours),
         utc_now,
+        Recipients(notifier, load_users(settings.auth.users_file)),
     )
     dispatcher = Dispatcher(
         notifier,

@@ -38,9 +38,10 @@ import logging
 import re
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -54,14 +55,16 @@ from safety.model.outputs import Alert
 from safety.reports import AckRecord, read_acks
 from safety.vocab import CAUSALITIES, ROLES, SERIOUSNESS, AlertKind
 from streams.web.auth import (
+    LinkFor,
     bearer_token,
     cross_origin_refusal,
     link_id,
     verify_link,
 )
 from streams.web.dashboard import ack_key, alert_key
-from streams.web.guard import principal_of
+from streams.web.guard import CSRF, principal_of
 from streams.web.templating import render
+from streams.web.users import NO_USERS, Users
 from streams.worker.delivery import ack_event_id
 
 log = logging.getLogger(__name__)
@@ -176,15 +179,19 @@ class AckEndpoints:
     def __init__(
         self,
         tokens: dict[str, str],
-        link_secret: str | None,
+        link_secret: str | Sequence[str] | None,
         publish: Publish,
         directory: AlertDirectory,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         *,
         public_url: str | None = None,
         time_zone: str = "UTC",
+        users: Users = NO_USERS,
     ) -> None:
-        self.tokens, self.link_secret, self.publish, self.clock = tokens, link_secret, publish, clock
+        self.tokens, self.publish, self.clock = tokens, publish, clock
+        # newest first: links signed with any of them verify (key rotation, streams/web/auth.py ``verify_link``)
+        self.link_keys = [link_secret] if isinstance(link_secret, str) else list(link_secret or [])
+        self.users = users
         self.directory, self.public_url = directory, public_url
         self.time_zone, self.tz = time_zone, ZoneInfo(time_zone)
         self._used: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -259,10 +266,12 @@ class AckEndpoints:
         alert = self._alert(request.match_info["alert_id"])
         if alert is None:
             return _json_error(404, self._not_found(request.match_info["alert_id"]))
+        principal = principal_of(request, self.tokens)
+        if principal is not None and not principal.may_see(alert.study_id):
+            return _json_error(403, f"study {alert.study_id} is not among the studies the users file gives you")
         body = await self._body(request)
         if isinstance(body, web.Response):
             return body
-        principal = principal_of(request, self.tokens)
         who = principal.person if principal is not None and principal.person else _who(body.get("who"))
         if who is None:
             return _json_error(400, WHO_RULE)
@@ -362,25 +371,28 @@ class AckEndpoints:
         )
         return web.json_response(reply, status=202)
 
-    # --- one-click links ----------------------------------------------------------------------------------
-    def _link(self, request: web.Request, params: Mapping[str, Any]) -> tuple[Alert, str, str] | web.Response:
-        """The alert, role and link id of a valid link for an existing alert, or the page refusing it."""
+    # --- one-click links ---------------------------------------------------------------------------------
+    def _link(self, request: web.Request, params: Mapping[str, Any]) -> tuple[Alert, str, str, LinkFor] | web.Response:
+        """The alert, role, link id and addressee of a valid link for an existing alert, or the page refusing it."""
         alert_id = request.match_info["alert_id"]
-        if not self.link_secret:
-            problem: str | None = "links are disabled on this server (no SAFETY_LINK_SECRET)"
+        checked: LinkFor | str
+        if not self.link_keys:
+            checked = "links are disabled on this server (no SAFETY_LINK_SECRET)"
         elif not ALERT_ID.fullmatch(alert_id):
-            problem = "no such alert id"
+            checked = "no such alert id"
         else:
-            problem = verify_link(
-                self.link_secret,
+            checked = verify_link(
+                self.link_keys,
                 alert_id,
                 str(params.get("role", "")),
                 str(params.get("exp", "")),
                 str(params.get("sig", "")),
                 self.clock(),
+                person=str(params["person"]) if "person" in params else None,
+                auth=str(params.get("auth", "")),
             )
-        if problem:
-            return self._page(403, "链接无效 / Link not valid", [("refused", problem)])
+        if isinstance(checked, str):
+            return self._page(403, "链接无效 / Link not valid", [("refused", checked)])
         alert = self._alert(alert_id)
         if alert is None:
             return self._page(404, "未找到警报 / Alert not found", [("refused", self._not_found(alert_id))])
@@ -388,7 +400,38 @@ class AckEndpoints:
         refusal = ack_refusal(alert, role)
         if refusal:
             return self._page(403, "无权确认 / Not permitted", [("refused", refusal)], alert)
-        return alert, role, link_id(str(params["sig"]))
+        return alert, role, link_id(str(params["sig"])), checked
+
+    def _acting(
+        self, request: web.Request, alert: Alert, role: str, to: LinkFor, params: Mapping[str, Any]
+    ) -> str | web.Response:
+        """The name the link acknowledges under: the person it was sent to (signed in as themselves when the link
+        asks for it, e.g. one seen by a whole group chat), or the page refusing anyone else."""
+        if not to.signin:
+            user = self.users.by_name.get(to.person or "")
+            if user is None or role not in user.roles or not user.may_see(alert.study_id):
+                problem = "the person this link was sent to may no longer acknowledge this alert; sign in at /login"
+                return self._page(403, "无权确认 / Not permitted", [("refused", problem)], alert)
+            return user.label
+        principal = principal_of(request, self.tokens)
+        person = principal if principal is not None and principal.via == "session" else None
+        if (
+            person is not None
+            and to.person in (None, person.login)
+            and role in person.roles
+            and person.may_see(alert.study_id)
+        ):
+            return person.name
+        named = self.users.by_name.get(to.person or "")
+        whom = (named.label if named is not None else to.person) if to.person else f"a person with the role {role}"
+        if person is None:
+            status, title, problem = 401, "请先登录 / Sign in first", f"this link acknowledges as {whom}: sign in first"
+        else:
+            status, title = 403, "链接不属于您 / Not your link"
+            problem = f"this link was sent to {whom}; you are signed in as {person.name}. Sign out and sign in as them"
+        query = urlencode({k: str(params[k]) for k in ("role", "person", "auth", "exp", "sig") if k in params})
+        signin = f"/login?{urlencode({'next': f'/alerts/{alert.alert_id}/ack?{query}'})}"
+        return self._page(status, title, [("refused", problem)], alert, signin=signin)
 
     def _link_use(self, alert_id: str, link: str) -> dict[str, Any] | None:
         """The ack this link already made: this worker's memory first (the view lags), then the view."""
@@ -409,10 +452,13 @@ class AckEndpoints:
         checked = self._link(request, request.query)
         if isinstance(checked, web.Response):
             return checked
-        alert, role, link = checked
+        alert, role, link, to = checked
         used = self._link_use(alert.alert_id, link)
         if used is not None:
             return self._page(200, "已确认 / Already acknowledged", [("done", self._already(used))], alert)
+        who = self._acting(request, alert, role, to, request.query)
+        if isinstance(who, web.Response):
+            return who
         first = _first(self.directory.acks(alert.alert_id))
         notices = []
         if first is not None:
@@ -420,10 +466,9 @@ class AckEndpoints:
         q = request.query
         form = {
             "action": f"/alerts/{alert.alert_id}/ack/link",
-            "role": role,
-            "exp": str(q.get("exp", "")),
-            "sig": str(q.get("sig", "")),
-            "max_who": MAX_WHO,
+            "fields": {k: str(q[k]) for k in ("role", "person", "auth", "exp", "sig") if k in q},
+            "csrf": request.get(CSRF),
+            "who": who,
             "max_text": MAX_TEXT,
             "button": "补充确认 / Add follow-up" if first else "确认接收 / Acknowledge",
             "attribution": _asks_attribution(alert, role),
@@ -440,13 +485,13 @@ class AckEndpoints:
         checked = self._link(request, form)
         if isinstance(checked, web.Response):
             return checked
-        alert, role, link = checked
+        alert, role, link, to = checked
         used = self._link_use(alert.alert_id, link)
         if used is not None:
             return self._page(409, "已确认 / Already acknowledged", [("done", self._already(used))], alert)
-        who = _who(form.get("who"))
-        if who is None:
-            return self._page(400, "请填写确认人 / Name required", [("refused", WHO_RULE)], alert)
+        who = self._acting(request, alert, role, to, form)
+        if isinstance(who, web.Response):
+            return who
         conclusion = str(form.get("conclusion", "")).strip() or "acknowledged via link"
         if len(conclusion) > MAX_TEXT:
             return self._page(400, "结论过长 / Conclusion too long", [("refused", f"at most {MAX_TEXT}")], alert)
@@ -485,6 +530,7 @@ class AckEndpoints:
         notices: list[tuple[str, str]],
         alert: Alert | None = None,
         form: dict[str, Any] | None = None,
+        signin: str | None = None,
     ) -> web.Response:
         page = render(
             "ack_link.html",
@@ -492,6 +538,7 @@ class AckEndpoints:
             notices=notices,
             summary=self._summary(alert) if alert is not None else None,
             form=form,
+            signin=signin,
         )
         return web.Response(status=status, text=page, content_type="text/html")
 
@@ -511,8 +558,8 @@ def make_web_app(endpoints: AckEndpoints) -> web.Application:
 def register(app: Any, ctx: Any) -> None:
     """Worker plug-in (streams.worker.app.PLUGINS): ack routes on faust's aiohttp app, the dashboard view they read
     alerts from, and the delivery stage."""
-    from streams.settings import reveal
     from streams.web import dashboard
+    from streams.web.users import load_users
     from streams.worker import delivery as deliver
 
     settings = ctx.settings
@@ -526,12 +573,13 @@ def register(app: Any, ctx: Any) -> None:
     clock = getattr(ctx, "clock", None) or (lambda: datetime.now(UTC))
     endpoints = AckEndpoints(
         tokens,
-        reveal(settings.auth.link_secret),
+        settings.auth.link_keys(),
         publish,
         ViewDirectory(dashboard.register(app, ctx)),
         clock,
         public_url=settings.web.public_url,
         time_zone=ctx.rules.protocol.time_zone,
+        users=load_users(settings.auth.users_file),
     )
     add_routes(app.web.web_app.router, endpoints)
     deliver.register(app, ctx)

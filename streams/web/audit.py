@@ -25,6 +25,8 @@ ACTIONS = (
     "logout",
     "token_use",
     "token_refused",
+    "token_created",
+    "token_revoked",
     "ack",
     "ethics_submitted",
     "link_ack",
@@ -63,6 +65,22 @@ def record(
         "reason": _one_line(reason, 200),
         **source_of(request),
         "via": via,
+    }
+
+
+def command_record(at: datetime, *, person: str, action: str, target: str, reason: str) -> dict[str, Any]:
+    """An audit record of a configuration change made with the ``safety`` command on the service's host."""
+    assert action in ACTIONS, action
+    return {
+        "at": at.astimezone(UTC).isoformat(),
+        "person": _one_line(person, 100),
+        "role": "",
+        "action": action,
+        "target": _one_line(target, 200),
+        "reason": _one_line(reason, 200),
+        "source": "command",
+        "forwarded_for": "",
+        "via": "command",
     }
 
 

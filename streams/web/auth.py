@@ -2,11 +2,13 @@
 
 Acknowledgements must be attributable (ICH E6(R3), 21 CFR Part 11), so every request is tied to a role:
 either a per-role bearer token (``SAFETY_AUTH_TOKENS="pi:...,ethics:...,safety_officer:..."``) or a one-click
-link in the alert message, ``/alerts/<id>/ack?role=<role>&exp=<unix time>&sig=<signature>``. The signature is
-itsdangerous' (HMAC-SHA256 with a key derived from ``SAFETY_LINK_SECRET`` and the salt of acknowledgement links,
-so a signature made for any other purpose with the same secret never passes here) over the alert id, the role and
-the expiry. The expiry is fixed when the message is sent (``link_ttl_hours`` then) and checked against the
-service's clock, so a link lives as long as its message said. Comparisons are constant-time; an expired, tampered
+link in the alert message, ``/alerts/<id>/ack?role=<role>&person=<login>&auth=<link|signin>&exp=<unix
+time>&sig=<signature>``. The signature is itsdangerous' (HMAC-SHA256 with a key derived from ``SAFETY_LINK_SECRET``
+and the salt of acknowledgement links, so a signature made for any other purpose with the same secret never passes
+here) over the alert id, the role, the person the link was sent to, whether they must sign in, and the expiry
+(streams/notify/recipients.py decides the person and the sign-in; a link naming nobody always needs one). The
+expiry is fixed when the message is sent (``link_ttl_hours`` then) and checked against the service's clock, so a
+link lives as long as its message said. Comparisons are constant-time; an expired, tampered
 or foreign-alert link is rejected.
 
 A guessable token or secret is an unattributable acknowledgement, so both have a minimum strength, checked when
@@ -23,7 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Collection, Mapping
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, urlencode, urlsplit
@@ -90,44 +93,90 @@ def role_for_token(tokens: Mapping[str, str], token: str) -> str | None:
 
 
 ACK_LINK_SALT = "safety.ack-link"
+LOGIN = re.compile(r"[A-Za-z0-9._-]{1,64}")  # a login name of the users file (streams/web/users.py)
 
 
 def _ack_signer(secret: str) -> Signer:
     return Signer(secret, salt=ACK_LINK_SALT, digest_method=hashlib.sha256)
 
 
-def _signed(alert_id: str, role: str, expires: int) -> str:
-    return f"{alert_id}|{role}|{expires}"
+def _signed(alert_id: str, role: str, expires: int, person: str | None, signin: bool) -> str:
+    """The signed text. A link naming nobody keeps the first form (links in flight when people were introduced
+    stay valid, and now need a sign-in); a link naming a person signs the person and whether they must sign in."""
+    if person is None:
+        return f"{alert_id}|{role}|{expires}"
+    return f"{alert_id}|{role}|{person}|{'signin' if signin else 'link'}|{expires}"
 
 
-def sign_link(secret: str, alert_id: str, role: str, expires: int) -> str:
-    """The URL-safe signature of an acknowledgement link for ``alert_id`` and ``role``, valid until ``expires``."""
-    return _ack_signer(secret).get_signature(_signed(alert_id, role, expires)).decode("ascii")
+@dataclass(frozen=True)
+class LinkFor:
+    """Whom a valid link acts for: ``person`` (a login name; None: any person holding the role) and whether that
+    person must be signed in (``signin``; always so when the link names nobody)."""
+
+    person: str | None
+    signin: bool
 
 
-def verify_link(secret: str, alert_id: str, role: str, expires: str | int, signature: str, now: datetime) -> str | None:
-    """None when the link is valid, else the reason it is refused (for the 403 page and the log)."""
+def sign_link(
+    secret: str, alert_id: str, role: str, expires: int, person: str | None = None, signin: bool = True
+) -> str:
+    """The URL-safe signature of an acknowledgement link for ``alert_id``, ``role`` and ``person``, valid until
+    ``expires``."""
+    text = _signed(alert_id, role, expires, person, signin or person is None)
+    return _ack_signer(secret).get_signature(text).decode("ascii")
+
+
+def verify_link(
+    secret: str | Sequence[str],
+    alert_id: str,
+    role: str,
+    expires: str | int,
+    signature: str,
+    now: datetime,
+    person: str | None = None,
+    auth: str | None = None,
+) -> LinkFor | str:
+    """Whom a valid link acts for, else the reason it is refused (for the 403 page and the log).
+
+    ``secret`` is the key, or the keys newest first (``SAFETY_LINK_SECRET`` and ``SAFETY_LINK_PREVIOUS_SECRETS``):
+    a link signed with any of them verifies, so the key can be rotated while links signed before are in flight."""
     if role not in ROLES:
         return "unknown role"
+    if person is not None and (not LOGIN.fullmatch(person) or auth not in ("link", "signin")):
+        return "malformed person"
     try:
         exp = int(expires)
     except (TypeError, ValueError):
         return "malformed expiry"
     # The exact signature, not any text that decodes to it (base64 leaves spare bits in the last character): a
     # link has one spelling, so ``link_id`` names it once and the link acknowledges once.
-    expected = sign_link(secret, alert_id, role, exp)
-    if not hmac.compare_digest(expected.encode(), (signature or "").encode()):
+    signin = person is None or auth == "signin"
+    keys = [secret] if isinstance(secret, str) else list(secret)
+    given = (signature or "").encode()
+    matches = [hmac.compare_digest(sign_link(k, alert_id, role, exp, person, signin).encode(), given) for k in keys]
+    if not any(matches):  # every key is tried: the time taken does not say which one signed
         return "bad signature"
     if now.timestamp() > exp:
         return "link expired"
-    return None
+    return LinkFor(person, signin)
 
 
-def ack_link(base_url: str, secret: str, alert_id: str, role: str, expires: int) -> str:
-    """The one-click link printed in a message to ``role`` (opens a confirmation page, see
-    streams/web/acks.py)."""
-    query = urlencode({"role": role, "exp": expires, "sig": sign_link(secret, alert_id, role, expires)})
-    return f"{base_url.rstrip('/')}/alerts/{quote(alert_id)}/ack?{query}"
+def ack_link(
+    base_url: str,
+    secret: str,
+    alert_id: str,
+    role: str,
+    expires: int,
+    person: str | None = None,
+    signin: bool = True,
+) -> str:
+    """The one-click link printed in a message to ``role`` (opens a confirmation page, see streams/web/acks.py);
+    with ``person``, the link acts for that person only (``signin``: once they have signed in as themselves)."""
+    fields: dict[str, str | int] = {"role": role, "exp": expires}
+    if person is not None:
+        fields.update(person=person, auth="signin" if signin else "link")
+    fields["sig"] = sign_link(secret, alert_id, role, expires, person, signin)
+    return f"{base_url.rstrip('/')}/alerts/{quote(alert_id)}/ack?{urlencode(fields)}"
 
 
 def link_id(signature: str) -> str:
@@ -173,17 +222,23 @@ def cross_origin_refusal(headers: Mapping[str, str], own: Collection[str]) -> st
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a request acts for: a signed-in person (``person`` set, ``via="session"``), a shared role token
-    (``person`` None, ``via="token"``: the documented bootstrap for the demo and tests) or the metrics scraper."""
+    """Who a request acts for: a signed-in person (``person`` set, ``via="session"``), a person's API token
+    (``via="api_token"``, streams/web/apitokens.py), a shared role token (``person`` None, ``via="token"``: the
+    documented bootstrap for the demo and tests) or the metrics scraper."""
 
     roles: tuple[str, ...]
     via: str
     person: str | None = None
     studies: tuple[str, ...] = ("*",)
+    login: str | None = None  # the person's login name in the users file (what a personal link names)
 
     def acting_role(self, allowed: Collection[str]) -> str | None:
         """The first of this principal's roles that ``allowed`` admits, else None."""
         return next((r for r in self.roles if r in allowed), None)
+
+    def may_see(self, study_id: str) -> bool:
+        """Whether the principal's studies include ``study_id`` (role tokens and the scraper: every study)."""
+        return "*" in self.studies or study_id in self.studies
 
     @property
     def name(self) -> str:

@@ -5,7 +5,9 @@ faust GlobalTable, so every worker reads every partition's view. Each key has on
 ``s:<subject_id>`` is written on the worker that owns the subject's partition (the ingest agent hands it the
 events and graded rows it accepted; the agent on safety.alerts, keyed by subject_id, adds alerts),
 ``a:<alert_id>`` by the agent on safety.acks (keyed by alert_id), ``d:<alert_id>`` (the alert's delivery ledger
-entry, for its page) by the agent on safety.deliveries (keyed by alert_id), ``x:<alert_id>`` (the alert itself, so any
+entry, for its page) by the agent on safety.deliveries (keyed by alert_id), ``u:<alert_id>`` (the alert's part of
+the audit trail, for its page) by the agent on safety.audit (whose records about an alert are keyed by its id:
+streams/web/guard.py), ``x:<alert_id>`` (the alert itself, so any
 worker's ack endpoint finds it by id: streams/web/acks.py) by the alerts agent of the alert's subject partition. What
 a subject's view keeps is bounded
 (``SubjectView.add_*``): every enrolment, infusion, transfusion, AE, death and alert, and for each test (lab, vital
@@ -47,6 +49,8 @@ OBSERVATIONS = ("lab", "vital", "ecg")  # kept per test: every graded test is ch
 MAX_ALERTS = 1000
 MAX_ACKS = 20
 MAX_ATTEMPTS = 20  # per delivery, in the view: the latest ones
+MAX_AUDIT = 50  # audit records per alert, in the view: the latest ones (the topic keeps them all)
+AUDIT_SHOWN = ("at", "person", "role", "action", "target", "reason", "via")  # no source address in the view
 MAX_VIEW_BYTES = 512 * 1024  # a year of a subject is ~80 KB; a Kafka record may have 1 MB
 FEED_INTERVAL_SECONDS = 3600.0
 
@@ -127,6 +131,21 @@ def alert_key(alert_id: str) -> str:
 
 def ledger_key(alert_id: str) -> str:
     return f"d:{alert_id}"
+
+
+def audit_key(alert_id: str) -> str:
+    return f"u:{alert_id}"
+
+
+def audit_trail(ctx: Any, alert_id: str) -> list[dict[str, Any]]:
+    """The audit records about the alert as the view holds them, oldest first ([] when none or unreadable)."""
+    raw = ctx.tables.extra["dashboard_view"].get(audit_key(alert_id).encode())
+    try:
+        records = json.loads(raw) if raw is not None else []
+    except ValueError:
+        log.warning("dashboard: the audit trail of an alert does not read; its page shows none")
+        return []
+    return [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
 
 
 def ledger_view(entry: LedgerEntry) -> LedgerEntry:
@@ -258,7 +277,7 @@ def _json(value: bytes | str | None) -> dict[str, Any] | None:
 
 
 def register(app: Any, ctx: Any) -> Any:
-    """Declare the view GlobalTable, its feed from ingest, three agents and the ethics-feed timer; returns the table.
+    """Declare the view GlobalTable, its feed from ingest, four agents and the ethics-feed timer; returns the table.
 
     Events and graded rows come from what the ingest agent accepted (``ctx.accepted_listeners``), never from the
     input topic: the view holds nothing ingest rejected (a value of 10^400, a record keyed by another subject, a
@@ -352,6 +371,20 @@ def register(app: Any, ctx: Any) -> Any:
                 view[ledger_key(entry.alert_id).encode()] = entry.model_dump_json().encode()
             except Exception:  # noqa: BLE001 - one bad record must not restart the agent (and stall it)
                 log.exception("dashboard: a record of the deliveries topic was skipped")
+
+    @app.agent(ctx.topics.audit, name="dashboard_audit")
+    async def audit(stream: Any) -> None:
+        async for value in stream:
+            try:
+                record = _json(value)
+                target = record.get("target") if record else None
+                if record and isinstance(target, str) and view.get(alert_key(target).encode()) is not None:
+                    key = audit_key(target).encode()
+                    kept = {k: record.get(k) for k in AUDIT_SHOWN}
+                    trail = json.loads(view.get(key) or b"[]") + [kept]
+                    view[key] = json.dumps(trail[-MAX_AUDIT:], ensure_ascii=False).encode()
+            except Exception:  # noqa: BLE001 - one bad record must not restart the agent (and stall it)
+                log.exception("dashboard: a record of the audit topic was skipped")
 
     interval = float(getattr(ctx.settings, "ethics_feed_interval", FEED_INTERVAL_SECONDS) or FEED_INTERVAL_SECONDS)
 

@@ -14,7 +14,8 @@ served, so no route is reachable around it:
   never logged.
 * **CSRF.** A POST made with the session cookie must come from this service's pages (Origin or Sec-Fetch-Site
   present and naming this service: streams/web/auth.py ``cross_origin_refusal``) and carry the session's CSRF
-  token. Bearer-token posts carry no ambient credential; the link posts carry their signature.
+  token (the acknowledgement link's page carries it too when a person is signed in). Bearer-token posts carry no
+  ambient credential; a link that acts without a sign-in carries its signature.
 * **Rate limits** on sign-in (per address and per login name) and on acknowledgement posts (per address and per
   person): 429 with Retry-After.
 * **Request size**: a body over ``MAX_BODY`` bytes answers 413 before it is read; a chunked POST 411.
@@ -43,7 +44,10 @@ from urllib.parse import quote
 from aiohttp import web
 
 from streams.web import audit as trail
+from streams.web import oidc
+from streams.web.apitokens import NO_TOKENS, ApiTokens
 from streams.web.auth import Principal, bearer_token, cross_origin_refusal, role_for_token
+from streams.web.oidc import OidcError, Provider
 from streams.web.ratelimit import RateLimit
 from streams.web.session import Session, Sessions
 from streams.web.templating import render
@@ -55,10 +59,13 @@ MAX_BODY = 64 * 1024  # the largest legitimate body is an acknowledgement: 2,000
 # The live feeds' endpoints (streams/feeds/live.py) authenticate each sending system with its own per-source token
 # and bound their bodies themselves (SAFETY_FEEDS_*): the guard's person and role checks do not apply to them.
 SELF_AUTHENTICATED = re.compile(r"^/(?:events|fhir|fhir/subscription)$")
-PUBLIC = re.compile(r"^/(?:login|static/(?:safety|summary)\.(?:css|js)|alerts/[0-9a-f]{24}/ack(?:/link)?)$")
-LINK_POST = re.compile(r"^/alerts/[0-9a-f]{24}/ack/link$")  # authenticated by the link's signature, not the cookie
+PUBLIC = re.compile(
+    r"^/(?:login(?:/oidc(?:/callback)?)?|static/(?:safety|summary)\.(?:css|js)|alerts/[0-9a-f]{24}/ack(?:/link)?)$"
+)
 ACK_POST = re.compile(r"^/alerts/([0-9a-f]{24})/(ack|ethics-submitted|ack/link)$")
-SAFE_NEXT = re.compile(r"^/[A-Za-z0-9/_.-]{0,200}$")
+ALERT_ID = re.compile(r"[0-9a-f]{24}")
+# A path of this site (never "//host": a browser reads that as another site), and the query of a link page
+SAFE_NEXT = re.compile(r"^/(?!/)[A-Za-z0-9/_.-]{0,200}(?:\?[A-Za-z0-9=&_.%-]{0,600})?$")
 LOGIN_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -74,6 +81,16 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 STATIC = {"safety.css": "text/css", "summary.css": "text/css", "safety.js": "text/javascript"}
+OUTCOMES = {
+    200: "recorded",
+    202: "recorded",
+    400: "refused: not valid",
+    401: "refused: not signed in",
+    403: "refused: not permitted",
+    404: "refused: no such alert",
+    409: "refused: link already used",
+    429: "refused: too many attempts",
+}
 ACK_ACTIONS = {"ack": "ack", "ethics-submitted": "ethics_submitted", "ack/link": "link_ack"}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -103,10 +120,12 @@ class Guard:
     tokens: dict[str, str]
     sessions: Sessions | None
     users: Users = NO_USERS
+    api_tokens: ApiTokens = NO_TOKENS
     metrics_token: str | None = None
     audit: trail.Audit = _no_audit
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     public_url: str | None = None
+    oidc: Provider | None = None
     login_limit: RateLimit = field(init=False)
     ack_limit: RateLimit = field(init=False)
 
@@ -120,6 +139,8 @@ class Guard:
             ("GET", "/login", self.login_page),
             ("POST", "/login", self.login),
             ("POST", "/logout", self.logout),
+            ("GET", "/login/oidc", self.oidc_start),
+            ("GET", "/login/oidc/callback", self.oidc_callback),
             ("GET", "/static/{name}", self.static),
         ]
 
@@ -183,12 +204,13 @@ class Guard:
                 return refused
         response = await handler(request)
         if session is not None and session.user is not None and self.sessions and not response.prepared:
-            if request.path != "/logout":
+            if request.path not in ("/login", "/logout"):  # those set (or clear) the cookie themselves
                 self.sessions.set_cookie(response, self.sessions.touched(session))
         match = ACK_POST.match(request.path) if request.method == "POST" else None
         if match:
+            outcome = OUTCOMES.get(response.status, "refused")
             await self._audit(
-                request, principal, ACK_ACTIONS[match.group(2)], match.group(1), f"HTTP {response.status}"
+                request, principal, ACK_ACTIONS[match.group(2)], match.group(1), f"{outcome} (HTTP {response.status})"
             )
         return response
 
@@ -200,21 +222,42 @@ class Guard:
                 return Principal((), "metrics"), None
             role = role_for_token(self.tokens, token)
             if role is None:
-                await self._audit(request, None, "token_refused", request.path, "token not recognised")
-                return _plain(403, "Token not recognised"), None
+                return await self._person_token(request, token), None
             principal = Principal((role,), "token")
             await self._audit(request, principal, "token_use", request.path, request.method)
             return principal, None
         user = self.users.by_name.get(session.user) if session is not None and session.user else None
         if user is not None:
-            return Principal(user.roles, "session", user.label, user.studies), session
+            return Principal(user.roles, "session", user.label, user.studies, user.name), session
         return None, session
+
+    async def _person_token(self, request: web.Request, token: str) -> Principal | web.StreamResponse:
+        """A person's API token (streams/web/apitokens.py): it acts as that person, with their roles and studies
+        as the users file has them now; an unknown or revoked token, or one of a person no longer in the file, is
+        refused and audited (under the token's person when the token is known)."""
+        record = self.api_tokens.find(token)
+        user = self.users.by_name.get(record.user) if record is not None else None
+        if record is None or record.revoked or user is None:
+            reason = (
+                "token not recognised"
+                if record is None
+                else f"token {record.id} revoked"
+                if record.revoked
+                else f"token {record.id}: person no longer in the users file"
+            )
+            await self._audit(
+                request, None, "token_refused", request.path, reason, person=record.user if record else None
+            )
+            return _plain(403, "Token not recognised or revoked: ask for a new one (safety users token create)")
+        principal = Principal(user.roles, "api_token", user.label, user.studies, user.name)
+        await self._audit(request, principal, "token_use", request.path, f"{request.method} with token {record.id}")
+        return principal
 
     async def _post_checks(
         self, request: web.Request, principal: Principal | None, session: Session | None
     ) -> web.StreamResponse | None:
         """CSRF for cookie posts (and sign-in), rate limits for acknowledgements."""
-        cookie_post = principal is not None and principal.via == "session" and not LINK_POST.match(request.path)
+        cookie_post = principal is not None and principal.via == "session"
         if request.path == "/login" or cookie_post:
             problem = self._csrf_problem(request, session) or await self._form_csrf_problem(request, session)
             if problem:
@@ -293,6 +336,7 @@ class Guard:
             csrf=self.sessions.csrf_token(session),
             next=next_path if SAFE_NEXT.match(next_path) else "/overview",
             error=error,
+            oidc=self.oidc is not None,
         )
         response = web.Response(
             status=status, body=body.encode("utf-8"), headers={"Content-Type": "text/html; charset=utf-8"}
@@ -315,11 +359,64 @@ class Guard:
                 request, None, "login_failed", "/login", "name or password not recognised", person=known_name
             )
             return self._login_form(request, 401, "登录名或密码不正确 / Name or password not recognised")
-        principal = Principal(user.roles, "session", user.label, user.studies)
+        principal = Principal(user.roles, "session", user.label, user.studies, user.name)
         await self._audit(request, principal, "login", "/login", "password")
         next_path = str(form.get("next", ""))
         response = _see_other(next_path if SAFE_NEXT.match(next_path) else "/overview")
         self.sessions.set_cookie(response, self.sessions.new(user.name))  # a new id: no fixation
+        return response
+
+    async def oidc_start(self, request: web.Request) -> web.StreamResponse:
+        """To the hospital's provider (streams/web/oidc.py), carrying state, nonce and PKCE in a signed cookie."""
+        if self.oidc is None or self.sessions is None:
+            raise web.HTTPNotFound()
+        next_path = request.query.get("next", "")
+        try:
+            url, flow = await self.oidc.start(next_path if SAFE_NEXT.match(next_path) else "/overview")
+        except OidcError as exc:
+            log.warning("OpenID Connect sign-in unavailable: %s", exc)
+            return _plain(503, "The hospital sign-in cannot be reached now: sign in with your password, or try later")
+        response = _see_other(url)
+        response.set_cookie(
+            oidc.COOKIE,
+            flow,
+            httponly=True,
+            samesite="Lax",
+            secure=self.sessions.secure,
+            path="/login/oidc",
+            max_age=oidc.FLOW_SECONDS,
+        )
+        return response
+
+    async def oidc_callback(self, request: web.Request) -> web.StreamResponse:
+        """The provider's answer: the verified account, matched to a person of the users file, gets a session."""
+        if self.oidc is None or self.sessions is None:
+            raise web.HTTPNotFound()
+        wait = self.login_limit.retry_after([f"addr:{request.remote}"])
+        if wait is not None:
+            await self._audit(request, None, "rate_limited", "/login/oidc", "sign-in attempts")
+            return _plain(429, "Too many sign-in attempts; wait and try again", retry_after=wait)
+        flow = self.oidc.flow(request.cookies.get(oidc.COOKIE), request.query.get("state", ""))
+        code = request.query.get("code", "")
+        if flow is None or not code:
+            await self._audit(request, None, "login_failed", "/login/oidc", "hospital sign-in: not this browser's")
+            return _plain(403, "This sign-in was not started here or took too long: start again at /login")
+        try:
+            claims = await self.oidc.claims(code, flow)
+        except OidcError as exc:
+            log.warning("OpenID Connect sign-in refused: %s", exc)
+            await self._audit(request, None, "login_failed", "/login/oidc", "hospital sign-in: token refused")
+            return _plain(403, "The hospital sign-in could not be verified: start again at /login")
+        user = oidc.person_for(self.users, claims)
+        if user is None:
+            await self._audit(request, None, "login_failed", "/login/oidc", "hospital account in no users entry")
+            return _plain(403, "Your hospital account is not in this service's users file: ask its administrator")
+        principal = Principal(user.roles, "session", user.label, user.studies, user.name)
+        await self._audit(request, principal, "login", "/login/oidc", "hospital sign-in (OpenID Connect)")
+        page = render("signed_in.html", title="已登录 / Signed in", who=user.label, next=flow.next)
+        response = web.Response(body=page.encode("utf-8"), headers={"Content-Type": "text/html; charset=utf-8"})
+        self.sessions.set_cookie(response, self.sessions.new(user.name))
+        response.del_cookie(oidc.COOKIE, path="/login/oidc")
         return response
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
@@ -371,7 +468,8 @@ def install(application: web.Application, guard: Guard) -> None:
 
 def register(app: Any, ctx: Any) -> Guard:
     """Install the guard on the worker's web app (streams/worker/app.py, before any plug-in adds a route)."""
-    from streams.settings import reveal
+    from streams.settings import SettingsError, reveal
+    from streams.web.apitokens import ApiTokens
     from streams.web.users import load_users
 
     settings = ctx.settings
@@ -382,18 +480,36 @@ def register(app: Any, ctx: Any) -> Guard:
     clock = getattr(ctx, "clock", None) or (lambda: datetime.now(UTC))
 
     async def publish(entry: dict[str, Any]) -> None:
-        await ctx.topics.audit.send(key=entry["person"].encode(), value=trail.encode(entry))
+        # a record about an alert is keyed by the alert, so one agent writes the alert's trail (its page shows it)
+        key = entry["target"] if ALERT_ID.fullmatch(entry["target"]) else entry["person"]
+        await ctx.topics.audit.send(key=key.encode(), value=trail.encode(entry))
 
+    provider = None
+    if settings.oidc.issuer is not None:
+        if not (secret and public and settings.oidc.client_id and settings.oidc.client_secret):
+            raise SettingsError(
+                "SAFETY_OIDC_ISSUER is set: set SAFETY_OIDC_CLIENT_ID, SAFETY_OIDC_CLIENT_SECRET, SAFETY_PUBLIC_URL "
+                "(the provider redirects to <SAFETY_PUBLIC_URL>/login/oidc/callback) and SAFETY_SESSION_SECRET too"
+            )
+        provider = Provider(
+            settings.oidc.issuer,
+            settings.oidc.client_id or "",
+            reveal(settings.oidc.client_secret) or "",
+            public.rstrip("/") + "/login/oidc/callback",
+            secret,
+        )
     guard = Guard(
         tokens=auth.role_tokens(),
         sessions=Sessions(secret, auth.session_idle_minutes * 60, secure, lambda: clock().timestamp())
         if secret
         else None,
         users=load_users(auth.users_file),
+        api_tokens=ApiTokens(auth.api_tokens_file),
         metrics_token=reveal(auth.metrics_token),
         audit=publish,
         clock=clock,
         public_url=settings.web.public_url,
+        oidc=provider,
     )
     install(app.web.web_app, guard)
     return guard

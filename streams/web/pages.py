@@ -10,10 +10,11 @@ Acknowledge buttons on ``/alerts`` and ``/overview`` post to ``/alerts/{alert_id
 this module writes nothing.
 
 Roles: ``safety_officer`` and ``pi`` see everything, ``ethics`` sees its landing page, the feed, the reports and
-the pages of the alerts the feed carries (never a subject's data). A person signs in at ``/login`` (users file,
-session cookie: streams/web/guard.py); a script sends ``Authorization: Bearer <role token>`` (SAFETY_AUTH_TOKENS,
-streams/web/auth.py). No credential is ever taken from a URL. With neither configured every page answers 403 and
-says how to set them.
+the pages of the alerts the feed carries (never a subject's data). Studies: every page, CSV and feed shows one
+study's data, and a person whose studies (users file) do not include it gets 403 on all of them. A person signs
+in at ``/login`` (users file, session cookie: streams/web/guard.py); a script sends ``Authorization: Bearer
+<token>``, its person's own (streams/web/apitokens.py) or a role token (SAFETY_AUTH_TOKENS, streams/web/auth.py).
+No credential is ever taken from a URL. With neither configured every page answers 403 and says how to set them.
 
 HTML, SVG, Atom, CSV and JSON are built by streams.web.views and streams.web.ethics from the view models of
 safety.reports, with the templates of streams/web/templates (streams/web/templating.py).
@@ -60,6 +61,7 @@ OFFICER_ROLES = ("safety_officer", "pi")
 
 # now -> (report, raw events, raw graded rows): the stream's view (streams.web.dashboard) or a fixture in tests
 Source = Callable[[datetime], tuple[Report, list[Any], list[Any]]]
+DATA = web.RequestKey("report", tuple)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -69,7 +71,8 @@ class Pages:
     ``rules`` gives the worker's rule set (``lambda: ctx.rules``): the timelines draw its CTCAE bands and the
     eDISH plot its Hy's law lines. Without it the default study's rules are loaded once, on first use.
     ``ledger`` gives an alert's delivery ledger entry as the pages can read it (streams/web/dashboard.py), None
-    when there is none yet: the alert page shows its deliveries and escalations.
+    when there is none yet: the alert page shows its deliveries and escalations. ``audit`` gives the alert's part of
+    the audit trail (safety.audit, as the view keeps it): the alert page shows who did what, when and why.
     ``stale`` says why the data cannot be trusted now (the broker is unreachable: streams/worker/health.py), else None;
     every page then answers 503 with that banner instead of stale data.
     """
@@ -84,11 +87,13 @@ class Pages:
         rules: Callable[[], RuleSet] | None = None,
         stale: Callable[[], str | None] = lambda: None,
         ledger: Callable[[str], LedgerEntry | None] = lambda alert_id: None,
+        audit: Callable[[str], list[dict[str, Any]]] = lambda alert_id: [],
     ) -> None:
         self.source, self.tokens, self.clock, self.public_url, self.tz = source, tokens, clock, public_url, tz
         self.rules = rules or functools.cache(load_ruleset)
         self.stale = stale
         self.ledger = ledger
+        self.audit = audit
 
     def routes(self) -> list[tuple[str, str, Handler]]:
         return [
@@ -135,9 +140,19 @@ class Pages:
             banner = self.stale()
             if banner is not None:
                 return _denied(503, banner, retry_after=10)
+            data = self.source(self._now())
+            study = data[0].overview.study_id
+            if not principal.may_see(study):
+                return _denied(403, f"study {study} is not among the studies the users file gives you")
+            request[DATA] = data
             return await handler(request)
 
         return guarded
+
+    @staticmethod
+    def _data(request: web.Request) -> tuple[Report, list[Any], list[Any]]:
+        """The report, events and graded rows the guard read for this request (once, after the scope check)."""
+        return request[DATA]
 
     def _now(self) -> datetime:
         now = self.clock()
@@ -151,11 +166,11 @@ class Pages:
         return pages.Links.live_for(role, csrf=request.get(CSRF), person=person)
 
     async def overview(self, request: web.Request) -> web.Response:
-        report, _, _ = self.source(self._now())
+        report, _, _ = self._data(request)
         return _html(pages.overview_page(report, self._links(request)))
 
     async def alerts(self, request: web.Request) -> web.Response:
-        report, _, _ = self.source(self._now())
+        report, _, _ = self._data(request)
         links = self._links(request)
         query = _alert_query(request, report)
         if isinstance(query, str):
@@ -165,7 +180,7 @@ class Pages:
         return _html(pages.alerts_page(report, links, query))
 
     async def alerts_csv(self, request: web.Request) -> web.Response:
-        report, _, _ = self.source(self._now())
+        report, _, _ = self._data(request)
         query = _alert_query(request, report)
         if isinstance(query, str):
             return _denied(400, query)
@@ -177,10 +192,13 @@ class Pages:
 
     async def alert(self, request: web.Request) -> web.Response:
         alert_id = request.match_info["alert_id"]
-        report, events, graded = self.source(self._now())
+        report, events, graded = self._data(request)
         status = next((s for s in report.statuses if s.alert.alert_id == alert_id), None)
         if status is None:
             return _denied(404, f"no alert {alert_id!r} in this study's data; the alert list links every alert")
+        principal = principal_of(request, self.tokens)
+        if principal is None or not principal.may_see(status.alert.study_id):
+            return _denied(403, f"study {status.alert.study_id} is not among the studies the users file gives you")
         if self._role(request) not in OFFICER_ROLES and status.alert.kind not in FEED_KINDS:
             return _denied(403, f"the ethics committee's pages show {', '.join(FEED_KINDS)} alerts only")
         rules = self._rules()
@@ -193,16 +211,20 @@ class Pages:
         )
         return _html(
             pages.alert_page(
-                detail, self._links(request), report.overview.generated_at.tzinfo, report.overview.generated_at
+                detail,
+                self._links(request),
+                report.overview.generated_at.tzinfo,
+                report.overview.generated_at,
+                trail=self.audit(alert_id),
             )
         )
 
     async def overdue(self, request: web.Request) -> web.Response:
-        report, _, _ = self.source(self._now())
+        report, _, _ = self._data(request)
         return _html(pages.overdue_page(report, self._links(request)))
 
     async def overdue_csv(self, request: web.Request) -> web.Response:
-        report, _, _ = self.source(self._now())
+        report, _, _ = self._data(request)
         return _csv(pages.overdue_csv(report), f"{report.overview.study_id}-overdue.csv")
 
     def _ae_rows(self, events: list[Any], report: Report) -> tuple[list[AeRow], Any] | web.Response:
@@ -214,14 +236,14 @@ class Pages:
         return ae_listing(study, tz, rules.criteria), tz
 
     async def ae_listing(self, request: web.Request) -> web.Response:
-        report, events, _ = self.source(self._now())
+        report, events, _ = self._data(request)
         rows = self._ae_rows(events, report)
         if isinstance(rows, web.Response):
             return rows
         return _html(pages.ae_listing_page(rows[0], self._links(request), report.overview.study_id, rows[1]))
 
     async def ae_csv(self, request: web.Request) -> web.Response:
-        report, events, _ = self.source(self._now())
+        report, events, _ = self._data(request)
         rows = self._ae_rows(events, report)
         if isinstance(rows, web.Response):
             return rows
@@ -239,7 +261,7 @@ class Pages:
         return rows, int(raw)
 
     async def lab_listing(self, request: web.Request) -> web.Response:
-        report, _, graded = self.source(self._now())
+        report, _, graded = self._data(request)
         labs = self._labs(request, report, graded)
         if isinstance(labs, str):
             return _denied(400, labs)
@@ -255,7 +277,7 @@ class Pages:
         return _html(page)
 
     async def lab_csv(self, request: web.Request) -> web.Response:
-        report, _, graded = self.source(self._now())
+        report, _, graded = self._data(request)
         labs = self._labs(request, report, graded)
         if isinstance(labs, str):
             return _denied(400, labs)
@@ -263,11 +285,11 @@ class Pages:
         return _csv(text, f"{report.overview.study_id}-lab-listing.csv")
 
     async def ethics(self, request: web.Request) -> web.Response:
-        report, _, _ = self.source(self._now())
+        report, _, _ = self._data(request)
         return _html(pages.ethics_page(report, self._links(request)))
 
     async def feed_html(self, request: web.Request) -> web.Response:
-        report, _, _ = self.source(self._now())
+        report, _, _ = self._data(request)
         return _html(pages.feed_page(report, self._links(request)))
 
     def _rules(self) -> RuleSet | web.Response:
@@ -279,7 +301,7 @@ class Pages:
 
     async def subject(self, request: web.Request) -> web.Response:
         code = request.match_info["subject_id"]
-        report, events, graded = self.source(self._now())
+        report, events, graded = self._data(request)
         if code not in report.subjects:
             return _denied(404, f"no subject {code!r} in this study's data")
         rules = self._rules()
@@ -299,7 +321,7 @@ class Pages:
         return _html(pages.subject_page(timeline, self._links(request), tests, view))
 
     async def edish(self, request: web.Request) -> web.Response:
-        report, events, graded = self.source(self._now())
+        report, events, graded = self._data(request)
         rules = self._rules()
         if isinstance(rules, web.Response):
             return rules
@@ -321,7 +343,7 @@ class Pages:
         )
 
     async def feed(self, request: web.Request) -> web.Response:
-        report, _, _ = self.source(self._now())
+        report, _, _ = self._data(request)
         base = self.public_url or f"{request.scheme}://{request.host}"
         return web.Response(
             body=ethics.atom_feed(report, base_url=base).encode("utf-8"),
@@ -329,14 +351,14 @@ class Pages:
         )
 
     async def summary_json(self, request: web.Request) -> web.Response:
-        report, _, _ = self.source(self._now())
+        report, _, _ = self._data(request)
         return web.Response(
             body=ethics.summary_json(report).encode("utf-8"),
             headers={"Content-Type": "application/json; charset=utf-8"},
         )
 
     async def summary_csv(self, request: web.Request) -> web.Response:
-        report, _, _ = self.source(self._now())
+        report, _, _ = self._data(request)
         return web.Response(
             body=ethics.summary_csv(report).encode("utf-8"),
             headers={
@@ -346,7 +368,7 @@ class Pages:
         )
 
     async def summary_html(self, request: web.Request) -> web.Response:
-        report, _, _ = self.source(self._now())
+        report, _, _ = self._data(request)
         return _html(ethics.summary_html(report, stylesheet="/static/summary.css"))
 
 
@@ -406,6 +428,7 @@ def register(app: Any, ctx: Any) -> Pages:
         rules=lambda: ctx.rules,
         stale=lambda: stale_banner(app, ctx.broker_health),
         ledger=lambda alert_id: dashboard.ledger_entry(ctx, alert_id),
+        audit=lambda alert_id: dashboard.audit_trail(ctx, alert_id),
     )
     add_routes(app.web.web_app.router, handlers)
     log.info(

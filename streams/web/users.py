@@ -11,6 +11,8 @@ form other than an argon2id hash is refused when the worker starts, in one line 
         roles: [pi]
         studies: [HCC-CART-001]      # or ["*"] for every study of the deployment
         password_hash: $argon2id$v=19$m=65536,t=3,p=4$...
+        email: wang@hospital.example # optional: the address of their messages (streams/notify/recipients.py)
+        oidc_subject: 8f2c...        # optional: their account's ``sub`` at the hospital's provider (oidc.py)
 
 ``safety users hash`` is not needed: ``python -c "from argon2 import PasswordHasher; print(PasswordHasher().hash(
 input('password: ')))"`` makes a hash (argon2-cffi, salted, argon2id with its recommended parameters).
@@ -53,6 +55,8 @@ class User(BaseModel):
     roles: tuple[Role, ...] = Field(min_length=1)
     studies: tuple[str, ...] = Field(min_length=1)
     password_hash: str
+    email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)
+    oidc_subject: str | None = Field(None, min_length=1, max_length=255)
 
     @field_validator("password_hash")
     @classmethod

@@ -8,7 +8,7 @@ live pages, with static links and no acknowledge buttons.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
@@ -374,9 +374,16 @@ def _num(x: float | None) -> str:
     return "" if x is None else f"{x:g}"
 
 
-def alert_page(detail: AlertDetail, links: Links, tz: tzinfo | None, now: datetime) -> str:
+def alert_page(
+    detail: AlertDetail,
+    links: Links,
+    tz: tzinfo | None,
+    now: datetime,
+    trail: Sequence[Mapping[str, Any]] = (),
+) -> str:
     """One alert: its basis in words and numbers, the triggering values with their limits and grades, every
-    delivery per channel with its attempts, acknowledgements, submissions, escalations and a withdrawal."""
+    delivery per channel with its attempts, acknowledgements, submissions, escalations, a withdrawal, and its audit
+    trail (``trail``: records of streams/web/audit.py, oldest first)."""
     st = detail.status
     a = st.alert
     row = _alert_rows([st], links, tz, now)[0]
@@ -451,8 +458,27 @@ def alert_page(detail: AlertDetail, links: Links, tz: tzinfo | None, now: dateti
         if st.withdrawn_at
         else None,
         submitted=shown(st.submitted_at, tz),
+        trail=[
+            {
+                "at": maybe_time(str(r.get("at", "")), tz),
+                "person": str(r.get("person") or ""),
+                "role": str(r.get("role") or ""),
+                "action": AUDIT_LABELS.get(str(r.get("action")), str(r.get("action") or "")),
+                "reason": str(r.get("reason") or ""),
+                "via": str(r.get("via") or ""),
+            }
+            for r in trail
+        ],
     )
 
+
+AUDIT_LABELS = {
+    "ack": "确认 / acknowledge",
+    "link_ack": "链接确认 / acknowledge by link",
+    "ethics_submitted": "伦理提交 / ethics submission",
+    "rate_limited": "频率限制 / rate limited",
+    "csrf_refused": "跨站拒绝 / cross-site refused",
+}
 
 BASIS_LABELS = {
     "criterion": "判据 / Criterion",

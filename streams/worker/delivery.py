@@ -72,6 +72,7 @@ from safety.model.outputs import Alert
 from safety.rules.protocol import Escalation as EscalationPolicy
 from safety.vocab import AlertKind
 from streams.notify.channels import Notifier, SendResult
+from streams.notify.recipients import Recipient, Recipients
 from streams.web.auth import ack_link
 
 log = logging.getLogger(__name__)
@@ -159,16 +160,30 @@ class FileLedger(MemoryLedger):
 
 
 class LinkMaker:
-    """Signed one-click acknowledgement links; absent secret or base URL -> no link in messages."""
+    """Signed one-click acknowledgement links; absent secret or base URL -> no link in messages.
 
-    def __init__(self, base_url: str | None, secret: str | None, ttl: timedelta, clock: Clock) -> None:
+    ``recipients`` says whom the link of a (study, role, channel) acts for (streams/notify/recipients.py); without
+    it a link names nobody and needs a sign-in."""
+
+    def __init__(
+        self,
+        base_url: str | None,
+        secret: str | None,
+        ttl: timedelta,
+        clock: Clock,
+        recipients: Callable[[str, str, str], Recipient] | None = None,
+    ) -> None:
         self.base_url, self.secret, self.ttl, self.clock = base_url, secret, ttl, clock
+        self.recipients = recipients or (lambda study_id, role, channel: Recipient(None, personal=False))
 
-    def __call__(self, alert_id: str, role: str) -> str | None:
+    def __call__(self, alert: Alert, delivery: Delivery) -> str | None:
         if not self.base_url or not self.secret:
             return None
         expires = int((self.clock() + self.ttl).timestamp())
-        return ack_link(self.base_url, self.secret, alert_id, role, expires)
+        to = self.recipients(alert.study_id, delivery.recipient, delivery.channel)
+        return ack_link(
+            self.base_url, self.secret, alert.alert_id, delivery.recipient, expires, to.person, not to.personal
+        )
 
 
 def delivery_id(alert_id: str, key: str) -> str:
@@ -193,7 +208,7 @@ class Dispatcher:
         retry: RetryPolicy,
         time_zone: str,
         clock: Clock = utc_now,
-        links: Callable[[str, str], str | None] | None = None,
+        links: Callable[[Alert, Delivery], str | None] | None = None,
         emit_alert: Callable[[Alert], Awaitable[None]] | None = None,
         emit_event: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
         metrics: Any = None,
@@ -201,7 +216,7 @@ class Dispatcher:
         self.notifier, self.store = notifier, store
         self.escalation, self.retry, self.time_zone = escalation, retry, time_zone
         self.clock = clock
-        self.links = links or (lambda alert_id, role: None)
+        self.links = links or (lambda alert, delivery: None)
         self.emit_alert = emit_alert or self.on_alert
         self.emit_event = emit_event
         self.metrics = metrics
@@ -368,7 +383,7 @@ class Dispatcher:
             entry.alert,
             time_zone=self.time_zone,
             escalation=escalation,
-            ack_url=self.links(entry.alert_id, delivery.recipient),
+            ack_url=self.links(entry.alert, delivery),
             withdrawn=original.alert if original is not None else None,
         )
 
@@ -480,6 +495,7 @@ def register(app: Any, ctx: Any, *, clock: Clock | None = None, notifier: Notifi
     """Declare the delivery agents, table and timer on the worker (idempotent per ctx)."""
     from streams.notify.channels import load_notifier, required_study_tags
     from streams.settings import reveal
+    from streams.web.users import load_users
     from streams.worker import faust_compat, gaps
     from streams.worker.tables import raw_table
 
@@ -548,7 +564,10 @@ def register(app: Any, ctx: Any, *, clock: Clock | None = None, notifier: Notifi
                 delay = min(delay * 2, 60.0)
 
     base = settings.web.public_url or f"http://{settings.web.host}:{settings.web.port}"
-    links = LinkMaker(base, reveal(settings.auth.link_secret), timedelta(hours=settings.auth.link_ttl_hours), clock)
+    recipients = Recipients(notifier, load_users(settings.auth.users_file))
+    links = LinkMaker(
+        base, reveal(settings.auth.link_secret), timedelta(hours=settings.auth.link_ttl_hours), clock, recipients
+    )
     dispatcher = Dispatcher(
         notifier,
         store,

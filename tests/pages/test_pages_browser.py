@@ -161,12 +161,13 @@ def live_site() -> Iterator[tuple[str, list[dict[str, Any]]]]:
             encoding="utf-8",
         )
         app = web.Application()
+        people = load_users(users)
         install(
             app,
             Guard(
                 tokens=dict(TOKENS),
                 sessions=Sessions(LINK_SECRET * 2, 30 * 60, False, lambda: time.time() + IDLE["offset"]),
-                users=load_users(users),
+                users=people,
             ),
         )
         add_page_routes(
@@ -185,6 +186,7 @@ def live_site() -> Iterator[tuple[str, list[dict[str, Any]]]]:
             ViewDirectory(view),
             clock=lambda: fx.GENERATED_AT,
             time_zone="Asia/Shanghai",
+            users=people,
         )
         add_ack_routes(app.router, acks)
         runner = web.AppRunner(app)
@@ -468,7 +470,7 @@ def test_the_acknowledgement_link_page_is_readable_on_a_phone_and_acknowledges_o
     url, published = live_site
     sae = next(a for a in fx.alerts() if a["kind"] == "SAE" and a["subject_id"] == "AA-002")
     expires = int(fx.GENERATED_AT.timestamp()) + 7 * 86400
-    link = ack_link(url, LINK_SECRET, sae["alert_id"], "pi", expires)
+    link = ack_link(url, LINK_SECRET, sae["alert_id"], "pi", expires, person="dr.pi", signin=False)
     context = browser.new_context(
         viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
     )
@@ -495,7 +497,7 @@ def test_the_acknowledgement_link_page_is_readable_on_a_phone_and_acknowledges_o
         assert button is not None and button["x"] >= 0 and button["x"] + button["width"] <= 390
         assert button["height"] >= 44  # a finger-sized target
         _shot(page, "ack-link-phone.png")
-        page.locator("#who").fill("值班研究者 Dr Test")
+        assert page.get_by_test_id("ack-as").inner_text().endswith("Dr PI")  # the person it was sent to
         page.get_by_test_id("ack-button").click()
         page.get_by_test_id("notice-done").wait_for()
         assert ("ack", sae["alert_id"], "pi", "link") in [
@@ -503,12 +505,31 @@ def test_the_acknowledgement_link_page_is_readable_on_a_phone_and_acknowledges_o
         ]
         page.goto(link)  # the same link again, as another member of the group chat would
         notice = page.get_by_test_id("notice-done").inner_text()
-        assert "Already acknowledged by 值班研究者 Dr Test at 2026-09-01 12:00 CST" in notice
+        assert "Already acknowledged by Dr PI at 2026-09-01 12:00 CST" in notice
         assert page.get_by_test_id("ack-form").count() == 0
         _shot(page, "ack-link-phone-used.png")
         assert errors == []
     finally:
         context.close()
+
+
+def test_a_group_chat_link_opened_by_another_member_acknowledges_nothing(page: Any, live_site: Any) -> None:
+    """The PI's link, seen by the whole WeCom group: another member is sent to sign in, and signed in as
+    themselves is told whose link it is; nothing is recorded."""
+    from streams.web.auth import ack_link
+
+    url, published = live_site
+    sae = next(a for a in fx.alerts() if a["kind"] == "SAE" and a["subject_id"] == "AA-002")
+    expires = int(fx.GENERATED_AT.timestamp()) + 86400
+    before = len(published)
+    page.goto(ack_link(url, LINK_SECRET, sae["alert_id"], "pi", expires, person="dr.pi", signin=True))
+    page.get_by_test_id("sign-in").click()
+    page.locator("#name").fill("clerk")
+    page.locator("#password").fill(PASSWORD)
+    page.get_by_test_id("login-button").click()
+    page.wait_for_url("**/ack?**")
+    assert "sent to Dr PI; you are signed in as EC Clerk" in page.get_by_test_id("notice-refused").inner_text()
+    assert page.get_by_test_id("ack-form").count() == 0 and len(published) == before
 
 
 def test_officer_filters_overdue_reports_and_opens_an_alerts_history(page: Any, live_site: Any) -> None:

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from itsdangerous import Signer
 
-from streams.web.auth import ACK_LINK_SALT, ack_link, link_id, sign_link, verify_link
+from streams.web.auth import ACK_LINK_SALT, LinkFor, ack_link, link_id, sign_link, verify_link
 
 SECRET = "k3Jv9-QxT2mLw8Zr4bYp6NcHs1DfGuEa"
 ALERT = "0123456789abcdef01234567"
@@ -28,8 +28,9 @@ def test_a_link_carries_role_expiry_and_a_url_safe_signature() -> None:
 
 def test_a_link_is_valid_until_its_expiry_and_expired_one_second_later() -> None:
     at_expiry = datetime.fromtimestamp(EXPIRES, UTC)
-    assert verify_link(SECRET, ALERT, "pi", str(EXPIRES), SIG, NOW) is None
-    assert verify_link(SECRET, ALERT, "pi", str(EXPIRES), SIG, at_expiry) is None
+    anyone_signed_in = LinkFor(None, signin=True)
+    assert verify_link(SECRET, ALERT, "pi", str(EXPIRES), SIG, NOW) == anyone_signed_in
+    assert verify_link(SECRET, ALERT, "pi", str(EXPIRES), SIG, at_expiry) == anyone_signed_in
     assert verify_link(SECRET, ALERT, "pi", str(EXPIRES), SIG, at_expiry + timedelta(seconds=1)) == "link expired"
 
 
@@ -58,7 +59,7 @@ def test_every_other_spelling_of_the_signature_is_refused() -> None:
     spelling passes, so one link has one ``link_id`` and acknowledges once."""
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     spellings = [SIG[:-1] + c for c in alphabet if c != SIG[-1]]
-    assert [s for s in spellings if verify_link(SECRET, ALERT, "pi", EXPIRES, s, NOW) is None] == []
+    assert [s for s in spellings if isinstance(verify_link(SECRET, ALERT, "pi", EXPIRES, s, NOW), LinkFor)] == []
     assert len({link_id(SIG), link_id(sign_link(SECRET, ALERT, "pi", EXPIRES))}) == 1
 
 
@@ -74,3 +75,34 @@ def test_a_signature_made_with_another_secret_or_for_another_purpose_is_refused(
 
 def test_the_link_id_names_a_link_without_revealing_its_signature() -> None:
     assert SIG not in link_id(SIG) and link_id(SIG) != link_id(sign_link(SECRET, ALERT, "ethics", EXPIRES))
+
+
+def test_a_link_names_its_person_and_whether_they_must_sign_in_and_neither_can_be_changed() -> None:
+    url = urlsplit(ack_link("https://safety.example", SECRET, ALERT, "pi", EXPIRES, person="dr.wang", signin=False))
+    q = {k: v[0] for k, v in parse_qs(url.query).items()}
+    assert (q["person"], q["auth"]) == ("dr.wang", "link")
+    assert verify_link(SECRET, ALERT, "pi", EXPIRES, q["sig"], NOW, "dr.wang", "link") == LinkFor("dr.wang", False)
+    assert verify_link(SECRET, ALERT, "pi", EXPIRES, q["sig"], NOW, "dr.li", "link") == "bad signature"
+    assert verify_link(SECRET, ALERT, "pi", EXPIRES, q["sig"], NOW, "dr.wang", "signin") == "bad signature"
+    assert verify_link(SECRET, ALERT, "pi", EXPIRES, q["sig"], NOW) == "bad signature"  # the person dropped
+    assert verify_link(SECRET, ALERT, "pi", EXPIRES, q["sig"], NOW, "dr wang|x", "link") == "malformed person"
+
+
+def test_a_rotated_key_still_verifies_the_links_it_signed_and_the_new_key_signs() -> None:
+    new = "Zr4bYp6NcHs1DfGuEak3Jv9-QxT2mLw8"
+    keys = [new, SECRET]  # newest first: SAFETY_LINK_SECRET, then SAFETY_LINK_PREVIOUS_SECRETS
+    assert verify_link(keys, ALERT, "pi", EXPIRES, SIG, NOW) == LinkFor(None, signin=True)  # signed before
+    fresh = sign_link(new, ALERT, "pi", EXPIRES)
+    assert verify_link(keys, ALERT, "pi", EXPIRES, fresh, NOW) == LinkFor(None, signin=True)
+    assert verify_link([new], ALERT, "pi", EXPIRES, SIG, NOW) == "bad signature"  # the old key dropped
+
+
+def test_the_settings_give_the_link_keys_newest_first_and_refuse_a_weak_previous_one() -> None:
+    from streams.settings import Settings, SettingsError
+
+    new = "Zr4bYp6NcHs1DfGuEak3Jv9-QxT2mLw8"
+    auth = Settings.load(auth={"link_secret": new, "link_previous_secrets": f"{SECRET}, {SECRET[::-1]}"}).auth
+    assert auth.link_keys() == [new, SECRET, SECRET[::-1]]
+    with pytest.raises(SettingsError, match="SAFETY_LINK_PREVIOUS_SECRETS.*: secret 2 has 5 characters") as err:
+        Settings.load(auth={"link_previous_secrets": f"{SECRET},short"})
+    assert SECRET not in str(err.value)

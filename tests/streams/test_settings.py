@@ -64,8 +64,10 @@ DOCUMENTED: dict[str, tuple[str, object]] = {
     "SAFETY_LINK_TTL_HOURS": ("12", 12.0),
     "SAFETY_AUTH_TOKENS": (f"pi:{STRONG}", f"pi:{STRONG}"),
     "SAFETY_LINK_SECRET": (STRONG, STRONG),
+    "SAFETY_LINK_PREVIOUS_SECRETS": (f"{STRONG},{STRONG[::-1]}", f"{STRONG},{STRONG[::-1]}"),
     "SAFETY_ACK_TOKEN": ("any-role-token", "any-role-token"),
     "SAFETY_USERS_FILE": ("/etc/safety/users.yaml", Path("/etc/safety/users.yaml")),
+    "SAFETY_API_TOKENS_FILE": ("/etc/safety/tokens.jsonl", Path("/etc/safety/tokens.jsonl")),
     "SAFETY_SESSION_SECRET": (STRONG, STRONG),
     "SAFETY_SESSION_IDLE_MINUTES": ("15", 15.0),
     "SAFETY_COOKIE_SECURE": ("true", True),
@@ -77,13 +79,29 @@ DOCUMENTED: dict[str, tuple[str, object]] = {
     "SAFETY_FEEDS_TOKENS": (f"lis={STRONG}", f"lis={STRONG}"),
     "SAFETY_FEEDS_MAX_MESSAGE_BYTES": ("4096", 4096),
     "SAFETY_FEEDS_ACK_TIMEOUT": ("2.5", 2.5),
+    "SAFETY_OIDC_ISSUER": ("https://id.hospital.example", "https://id.hospital.example"),
+    "SAFETY_OIDC_CLIENT_ID": ("safety", "safety"),
+    "SAFETY_OIDC_CLIENT_SECRET": (STRONG, STRONG),
 }
 
 
 def field_value(settings: Settings, variable: str) -> object:
     section, name = environment_variables()[variable]
     value = getattr(getattr(settings, section), name)
-    return reveal(value) if name in ("tokens", "link_secret", "ack_token", "session_secret", "metrics_token") else value
+    return (
+        reveal(value)
+        if name
+        in (
+            "tokens",
+            "link_secret",
+            "link_previous_secrets",
+            "ack_token",
+            "session_secret",
+            "metrics_token",
+            "client_secret",
+        )
+        else value
+    )
 
 
 def test_the_table_covers_every_documented_variable() -> None:

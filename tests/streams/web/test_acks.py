@@ -22,6 +22,7 @@ from streams.cli import main
 from streams.web.acks import AckEndpoints, ViewDirectory, make_web_app
 from streams.web.auth import ack_link, parse_tokens
 from streams.web.dashboard import ack_key, alert_key
+from streams.web.users import User, Users
 
 SAE = make_alert("SAE")  # sent to pi and ethics
 DLT = make_alert("DLT", event="AE-9")  # sent to the PI only
@@ -34,6 +35,17 @@ SECRET = "test-link-secret"
 PI, ETHICS, OFFICER = (f"{role}-token-0123456789abcdefghijklmnop" for role in ("pi", "ethics", "officer"))
 TOKENS = f"pi:{PI},ethics:{ETHICS},safety_officer:{OFFICER}"
 NOW = datetime(2026, 8, 1, 2, 0, tzinfo=UTC)
+HASH = "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$unused"  # nobody signs in with a password here
+PEOPLE = Users(
+    {
+        u.name: u
+        for u in (
+            User(name="dr.test", display="Dr Test", roles=("pi",), studies=("*",), password_hash=HASH),
+            User(name="ec.test", display="EC Test", roles=("ethics",), studies=("*",), password_hash=HASH),
+        )
+    }
+)
+PERSON = {"pi": "dr.test", "ethics": "ec.test"}
 
 
 class Server:
@@ -65,6 +77,7 @@ class Server:
             clock=lambda: self.now,
             public_url=public_url,
             time_zone="Asia/Shanghai",
+            users=PEOPLE,
         )
 
 
@@ -155,8 +168,9 @@ async def test_an_incomplete_ack_is_refused_with_the_reason(server: Server, body
 
 
 def link(server: Server, role: str = "pi", hours: float = 24, alert: str = ALERT) -> str:
+    """The link of a message sent to the role's person alone (an e-mail to their own address)."""
     expires = int((server.now + timedelta(hours=hours)).timestamp())
-    return ack_link(server.url, SECRET, alert, role, expires)
+    return ack_link(server.url, SECRET, alert, role, expires, person=PERSON[role], signin=False)
 
 
 async def get(url: str) -> tuple[int, str]:
@@ -198,6 +212,8 @@ async def test_a_tampered_link_is_rejected(server: Server) -> None:
         url.replace(ALERT, UNKNOWN),
         url[:-1] + "0",
         url.replace("exp=", "exp=9"),
+        url.replace("person=dr.test", "person=ec.test"),
+        url.replace("auth=link", "auth=signin"),
     ):
         assert (await get(bad))[0] == 403
         assert (await confirm(server, bad))[0] in (403, 404)
@@ -322,11 +338,11 @@ async def test_a_link_acknowledges_once_and_later_opens_say_by_whom_and_when(ser
     url = link(server)
     results = [await confirm(server, url, who=f"Member {n}") for n in range(4)]
     assert [status for status, _ in results] == [200, 409, 409, 409]
-    assert "Already acknowledged by Member 0 at 2026-08-01 10:00 CST" in results[1][1]
+    assert "Already acknowledged by Dr Test at 2026-08-01 10:00 CST" in results[1][1]
     ((_, event),) = server.published
-    assert (event["who"], event["via"]) == ("Member 0", "link") and "sig" not in json.dumps(event)
+    assert (event["who"], event["via"]) == ("Dr Test", "link") and "sig" not in json.dumps(event)
     status, page = await get(url)
-    assert status == 200 and "Already acknowledged by Member 0" in page and "<form" not in page
+    assert status == 200 and "Already acknowledged by Dr Test" in page and "<form" not in page
 
 
 @pytest.mark.asyncio
@@ -358,7 +374,37 @@ async def test_an_unused_link_of_an_acknowledged_alert_offers_a_follow_up(server
 async def test_who_must_be_one_line_of_at_most_100_characters(server: Server, who: str) -> None:
     status, body = await post(f"{server.url}/alerts/{ALERT}/ack", {**ACK, "who": who}, token=PI)
     assert status == 400 and "'who'" in body["error"]
-    assert (await confirm(server, link(server), who=who))[0] == 400
+    assert server.published == []
+
+
+@pytest.mark.asyncio
+async def test_a_link_acts_for_the_person_it_was_sent_to_whatever_name_is_typed(server: Server) -> None:
+    status, page = await get(link(server))
+    assert status == 200 and 'name="who"' not in page and "Acknowledging as: <strong>Dr Test</strong>" in page
+    assert (await confirm(server, link(server), who="Somebody Else"))[0] == 200
+    ((_, event),) = server.published
+    assert event["who"] == "Dr Test"
+
+
+@pytest.mark.asyncio
+async def test_a_personal_link_of_someone_no_longer_in_the_users_file_acknowledges_nothing(server: Server) -> None:
+    expires = int((server.now + timedelta(hours=1)).timestamp())
+    url = ack_link(server.url, SECRET, ALERT, "pi", expires, person="dr.gone", signin=False)
+    status, page = await get(url)
+    assert status == 403 and "may no longer acknowledge" in page
+    assert (await confirm(server, url))[0] == 403 and server.published == []
+
+
+@pytest.mark.asyncio
+async def test_a_link_to_a_group_or_naming_nobody_asks_for_a_sign_in_and_records_nothing(server: Server) -> None:
+    expires = int((server.now + timedelta(hours=1)).timestamp())
+    for url in (
+        ack_link(server.url, SECRET, ALERT, "pi", expires, person="dr.test", signin=True),
+        ack_link(server.url, SECRET, ALERT, "pi", expires),  # the form of links sent before people were known
+    ):
+        status, page = await get(url)
+        assert status == 401 and 'data-testid="sign-in"' in page and "/login?next=%2Falerts%2F" in page
+        assert (await confirm(server, url))[0] == 401
     assert server.published == []
 
 
@@ -588,5 +634,26 @@ async def test_a_token_attribution_states_causality_and_seriousness_from_the_voc
         assert status == 202
         ((_, event),) = state.published
         assert (event["causality"], event["serious"]) == ("related", ["death", "life_threatening"])
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.asyncio
+async def test_after_the_link_key_is_rotated_a_link_signed_before_still_acknowledges_once() -> None:
+    state = Server([SAE])
+    path = link(state)  # signed with SECRET, the key of the day the message was sent (no server yet: a path)
+    rotated = AckEndpoints(
+        parse_tokens(TOKENS),
+        ["Zr4bYp6NcHs1DfGuEak3Jv9-QxT2mLw8", SECRET],  # the new key signs from now on; the previous one verifies
+        state.publish,
+        ViewDirectory(state.view),
+        clock=lambda: state.now,
+        users=PEOPLE,
+    )
+    runner = await serve(state, rotated)
+    try:
+        url = state.url + path
+        assert (await get(url))[0] == 200
+        assert [(await confirm(state, url))[0] for _ in range(2)] == [200, 409]
     finally:
         await runner.cleanup()

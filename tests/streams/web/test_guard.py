@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import pytest_asyncio
@@ -26,6 +27,7 @@ from safety.reports import build_report
 from streams.settings import Settings
 from streams.web.acks import AckEndpoints, ViewDirectory
 from streams.web.acks import add_routes as add_ack_routes
+from streams.web.auth import ack_link
 from streams.web.dashboard import alert_key
 from streams.web.guard import MAX_BODY, Guard, install
 from streams.web.pages import Pages
@@ -162,7 +164,8 @@ def _users_file(tmp_path: Path) -> Path:
     path.write_text(
         "users:\n"
         f"  - {{name: dr.test, display: Dr Test, roles: [pi], studies: ['*'], password_hash: '{hashed}'}}\n"
-        f"  - {{name: officer, roles: [safety_officer], studies: ['*'], password_hash: '{hashed}'}}\n",
+        f"  - {{name: officer, roles: [safety_officer], studies: ['*'], password_hash: '{hashed}'}}\n"
+        f"  - {{name: dr.other, display: Dr Other, roles: [pi], studies: ['*'], password_hash: '{hashed}'}}\n",
         encoding="utf-8",
     )
     return path
@@ -183,16 +186,18 @@ async def site(tmp_path: Path) -> AsyncIterator[tuple[TestClient, Captured, Cloc
 
     tokens = {PI_TOKEN: "pi"}
     app = web.Application()
+    users = load_users(_users_file(tmp_path))
     guard = Guard(
         tokens=tokens,
         sessions=Sessions(SECRET, 30 * 60, secure=False, clock=lambda: clock().timestamp()),
-        users=load_users(_users_file(tmp_path)),
+        users=users,
         audit=audit,
         clock=clock,
     )
     install(app, guard)
     add_page_routes(app.router, Pages(source, tokens, clock=clock))
-    add_ack_routes(app.router, AckEndpoints(tokens, SECRET, publish, ViewDirectory(view), clock, time_zone="UTC"))
+    endpoints = AckEndpoints(tokens, SECRET, publish, ViewDirectory(view), clock, time_zone="UTC", users=users)
+    add_ack_routes(app.router, endpoints)
     async with TestClient(TestServer(app)) as client:
         yield client, audit, clock, published
 
@@ -262,7 +267,7 @@ async def test_an_acknowledgement_is_the_signed_in_person_s_and_needs_the_csrf_t
     ok = await client.post(url, json=body, headers={"Origin": origin, "X-CSRF-Token": _csrf(page)})
     assert ok.status == 202
     assert [(e["who"], e["role"]) for e in published] == [("Dr Test", "pi")]  # the person, not the typed name
-    assert ("ack", "Dr Test", SAE["alert_id"], "HTTP 202") in [
+    assert ("ack", "Dr Test", SAE["alert_id"], "recorded (HTTP 202)") in [
         (r["action"], r["person"], r["target"], r["reason"]) for r in audit.records
     ]
 
@@ -279,6 +284,30 @@ async def test_sign_out_ends_the_session_even_if_the_cookie_is_replayed(site) ->
     replayed = await client.get("/alerts", cookies={COOKIE: cookie}, allow_redirects=False)
     assert replayed.status == 401
     assert "logout" in [r["action"] for r in audit.records]
+
+
+@pytest.mark.asyncio
+async def test_a_link_seen_by_a_group_chat_acknowledges_only_as_the_person_it_names(site) -> None:
+    client, _, _, published = site
+    expires = int((NOW + timedelta(days=1)).timestamp())
+    url = ack_link("", SECRET, SAE["alert_id"], "pi", expires, person="dr.test", signin=True)
+    fields = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    origin = {"Origin": str(client.make_url("")).rstrip("/")}
+    anonymous = await client.get(url)
+    assert anonymous.status == 401 and "Dr Test" in await anonymous.text()
+    await _sign_in(client, "dr.other")  # another member of the chat, a PI as well
+    other = await client.get(url)
+    assert other.status == 403 and "sent to Dr Test" in await other.text()
+    csrf = _csrf(await (await client.get("/alerts")).text())
+    posted = await client.post(f"{urlsplit(url).path}/link", data={**fields, "csrf": csrf}, headers=origin)
+    assert posted.status == 403 and published == []
+    signed = await _sign_in(client, "dr.test")
+    page = await client.get(url)
+    assert signed.status == 303, await signed.text()
+    assert page.status == 200, await page.text()
+    form = {**fields, "csrf": _csrf(await page.text()), "conclusion": "seen"}
+    assert (await client.post(f"{urlsplit(url).path}/link", data=form, headers=origin)).status == 200
+    assert [(e["who"], e["via"]) for e in published] == [("Dr Test", "link")]
 
 
 # --- a bounded fuzz run of every endpoint --------------------------------------------------------------------
@@ -311,6 +340,8 @@ async def test_fuzz_every_endpoint_no_500_and_no_reflected_input(site, capsys) -
     await _sign_in(client)
     paths = [
         "/login",
+        "/login/oidc",
+        "/login/oidc/callback",
         "/logout",
         "/overview",
         "/alerts",

@@ -69,7 +69,7 @@ def dispatcher(notifier: Notifier, store: Any, clock: Clock, metrics: Any = None
         retry=RETRY,
         time_zone="Asia/Shanghai",
         clock=clock,
-        links=lambda alert_id, role: f"https://safety.example/alerts/{alert_id}/{role}",
+        links=lambda alert, delivery: f"https://safety.example/alerts/{alert.alert_id}/{delivery.recipient}",
         metrics=metrics,
     )
 
