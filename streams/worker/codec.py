@@ -67,7 +67,7 @@ def decode_subject(data: bytes | str | None) -> SubjectState | None:
 def legacy_seen(data: bytes | None) -> dict[str, str]:
     """event_id -> "revision:digest" of a subject state written when the state held them (before the ``seen``
     table): ingest moves them to the table the next time it writes the subject (streams/worker/ingest.py)."""
-    if data is None or b'"seen":{' not in data:  # a new state never names it: no second parse on the hot path
+    if data is None or b'"seen"' not in data:  # a new state hardly ever names it: no second parse on the hot path
         return {}
     seen: dict[str, str] = json.loads(data).get("seen") or {}
     return seen

@@ -411,3 +411,52 @@ async def test_a_subject_state_too_large_for_a_kafka_record_is_not_written_and_i
     assert letter["reason_code"] == "state_too_large" and letter["event_id"].startswith("INF-999")
     assert SUBJECT_KEY not in app.safety.tables.subjects
     assert len(sent.on("safety.study")) == 1  # the infused signal went out
+
+
+def vital(event_id: str, value: float = 37.0) -> bytes:
+    return event(type="vital", event_id=event_id, test="TEMP", value=value, unit="C")
+
+
+@pytest.mark.asyncio
+async def test_the_batch_s_entries_are_flushed_to_the_broker_before_the_state_that_applied_them(app, sent) -> None:
+    # The reverse order could lose an entry while keeping the state: the event would be applied twice after kill -9.
+    await put(app, (b"AA-001", event()))
+    [flushed] = sent.flushed
+    assert SUBJECT_KEY not in flushed["subjects"] and set(flushed["seen"]) == {ingest.seen_key(SUBJECT_KEY, "INF-1")}
+    assert SubjectState.from_json(app.safety.tables.subjects[SUBJECT_KEY]).applied == 1
+
+
+@pytest.mark.asyncio
+async def test_an_entry_counted_beyond_the_stored_state_is_ignored_and_its_event_applied(app, sent) -> None:
+    # kill -9 after the flush, before the state reached the broker: the entry says applied, the state does not.
+    await put(app, (b"AA-001", event()))
+    table = app.safety.tables.seen
+    recorded = table[ingest.seen_key(SUBJECT_KEY, "INF-1")].decode().rpartition("@")[0]
+    table.data[ingest.seen_key(SUBJECT_KEY, "V-1")] = f"{recorded}@2".encode()  # the state applied 1
+    table.data[ingest.seen_key(SUBJECT_KEY, "V-0")] = table.data[ingest.seen_key(SUBJECT_KEY, "INF-1")]  # @1
+    await put(app, (b"AA-001", vital("V-1")), (b"AA-001", vital("V-0")))
+    assert [json.loads(v)["event_id"] for _, v in sent.on("safety.graded")] == ["V-1"]
+    assert [letter["reason_code"] for letter in dead_letters(sent)] == ["conflicting_duplicate"]  # V-0: trusted
+
+
+@pytest.mark.asyncio
+async def test_a_state_that_still_holds_its_seen_map_keeps_its_duplicates_and_moves_them_to_the_table(
+    app, sent
+) -> None:
+    # States written before the seen table carry every event id: they are read as they are, and the batch that next
+    # writes the subject puts the map in the table (flushed first) and writes the state without it.
+    await put(app, (b"AA-001", event()), (b"AA-001", vital("V-1")))
+    table = app.safety.tables.seen
+    old = {event_id: table[ingest.seen_key(SUBJECT_KEY, event_id)].decode().rpartition("@")[0] for event_id in ("INF-1", "V-1")}
+    stored = json.loads(app.safety.tables.subjects[SUBJECT_KEY])
+    app.safety.tables.subjects.data[SUBJECT_KEY] = json.dumps(stored | {"seen": old}).encode()
+    table.data.clear()
+    await put(app, (b"AA-001", vital("V-1")), (b"AA-001", vital("V-1", value=39.0)))  # a duplicate, a conflicting one
+    assert len(sent.on("safety.graded")) == 1 and "seen" in json.loads(app.safety.tables.subjects[SUBJECT_KEY])
+    assert [letter["reason_code"] for letter in dead_letters(sent)] == ["conflicting_duplicate"]
+    await put(app, (b"AA-001", vital("V-2")))
+    assert set(sent.flushed[-1]["seen"]) == {ingest.seen_key(SUBJECT_KEY, e) for e in ("INF-1", "V-1", "V-2")}
+    assert "seen" in json.loads(sent.flushed[-1]["subjects"][SUBJECT_KEY])  # the old state until then
+    assert "seen" not in json.loads(app.safety.tables.subjects[SUBJECT_KEY])
+    await put(app, (b"AA-001", event()), (b"AA-001", vital("V-1")))  # still duplicates, from the table
+    assert len(sent.on("safety.graded")) == 2 and len(sent.on("safety.study")) == 1
