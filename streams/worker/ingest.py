@@ -11,8 +11,8 @@ at-least-once with idempotence end to end:
   delivered, broker ack awaited, BEFORE the batch's new subject states are written to the table, once per
   subject: the state can never say "applied" for an event whose outputs were lost, and the changelog gets one
   record per subject and batch instead of one per event (a year-long state was ~25 KB of JSON while it held every
-  event id: writing it per event was a third of the worker's CPU). faust acks a batch's records only after this agent has finished
-  the batch, and flushes the producer before it commits a source offset (faust/transport/consumer.py,
+  event id: writing it per event was a third of the worker's CPU). faust acks a batch's records only after this
+  agent has finished the batch, and flushes the producer before it commits a source offset (faust/transport/consumer.py,
   ``_commit_offsets``), so no offset is committed before the outputs and states exist. If the outputs cannot
   be delivered at all, the worker exits without acking (as after kill -9: a restart processes the batch
   again; its events are no-ops where their state was written).

@@ -36,7 +36,9 @@ def five_years_of_daily_vitals() -> list[bytes]:
     years: a fever every 30 days (an episode opens and closes) and every temperature sent twice (a duplicate)."""
     start = date(2026, 7, 1)
     lines = [line("enrollment", "ENR-1", start - timedelta(days=7), sex="F", age=34, severity="SAA")]
-    lines += [line("vital", f"PRE-{test}", start - timedelta(days=1), test=test, value=v, unit=u) for test, v, u in VITALS]
+    lines += [
+        line("vital", f"PRE-{test}", start - timedelta(days=1), test=test, value=v, unit=u) for test, v, u in VITALS
+    ]
     lines.append(line("infusion", "INF-1", start, infusion_number=1, dose_per_kg=1e6))
     for n in range(1, DAYS + 1):
         day = start + timedelta(days=n)

@@ -447,7 +447,10 @@ async def test_a_state_that_still_holds_its_seen_map_keeps_its_duplicates_and_mo
     # writes the subject puts the map in the table (flushed first) and writes the state without it.
     await put(app, (b"AA-001", event()), (b"AA-001", vital("V-1")))
     table = app.safety.tables.seen
-    old = {event_id: table[ingest.seen_key(SUBJECT_KEY, event_id)].decode().rpartition("@")[0] for event_id in ("INF-1", "V-1")}
+    old = {
+        event_id: table[ingest.seen_key(SUBJECT_KEY, event_id)].decode().rpartition("@")[0]
+        for event_id in ("INF-1", "V-1")
+    }
     stored = json.loads(app.safety.tables.subjects[SUBJECT_KEY])
     app.safety.tables.subjects.data[SUBJECT_KEY] = json.dumps(stored | {"seen": old}).encode()
     table.data.clear()
