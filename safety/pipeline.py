@@ -1,9 +1,14 @@
 """THE core: one event, one pass. ``step`` is called identically by the stream worker and by replay.
 
-step(state, event, rules) -> StepResult(state, graded, alerts, rejections, signals). It reads no clock and does
-no I/O: times come from the event (recorded_at, else occurred_at; the stream passes the Kafka timestamp as
-``recorded_at`` when the producer did not send one). It is deterministic, not pure: it updates the subject's state
-in place (see ``step``).
+step(state, event, rules, prior=...) -> StepResult(state, graded, alerts, rejections, signals, recorded). It reads
+no clock and does no I/O: times come from the event (recorded_at, else occurred_at; the stream passes the Kafka
+timestamp as ``recorded_at`` when the producer did not send one). It is deterministic, not pure: it updates the
+subject's state in place (see ``step``).
+
+Duplicates and corrections are told apart by the "revision:digest" entry of the event's id applied before
+(``prior``), which the caller keeps and passes in; ``recorded`` is the entry to keep for the next one. The state does
+not hold them, so it stays bounded by the subject's tests and open episodes however many events it sees: replay keeps
+the entries in memory, the stream in a table of its own (streams/worker/ingest.py).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class StepResult:
     rejections: list[Rejection] = field(default_factory=list)
     signals: list[StudySignal] = field(default_factory=list)
     duplicate: bool = False
+    recorded: str | None = None  # "revision:digest" to keep for the event id; None for a duplicate
 
 
 def digest(event: Event, raw: str | bytes | None = None) -> str:
@@ -68,7 +74,13 @@ def new_state(event: Event) -> SubjectState:
     return SubjectState(subject_id=event.subject_id, study_id=event.study_id)
 
 
-def step(state: SubjectState | None, event: Event, rules: RuleSet, raw: str | bytes | None = None) -> StepResult:
+def step(
+    state: SubjectState | None,
+    event: Event,
+    rules: RuleSet,
+    raw: str | bytes | None = None,
+    prior: str | None = None,
+) -> StepResult:
     """Apply one event to its subject's state; return the state and every output it causes.
 
     The state is updated in place and returned as ``result.state`` (the same object; a new one when ``state`` is
@@ -77,13 +89,15 @@ def step(state: SubjectState | None, event: Event, rules: RuleSet, raw: str | by
     spares a copy of the state on every event. The same event and state always give the same outputs.
 
     ``raw`` is the line the event was parsed from (str from the stream, UTF-8 bytes from replay), if known.
+    ``prior`` is ``result.recorded`` of the last event applied with this event's id and subject (None: none was):
+    the same revision again is a duplicate (a conflicting one when its content differs), a lower one is ignored, a
+    higher one is a correction.
     """
     state = state if state is not None else new_state(event)
     fingerprint = digest(event, raw)
-    seen = state.seen.get(event.event_id)
     correction = False
-    if seen is not None:
-        seen_revision, seen_digest = seen.split(":", 1)
+    if prior is not None:
+        seen_revision, seen_digest = prior.split(":", 1)
         if event.revision <= int(seen_revision):
             result = StepResult(state=state, duplicate=True)
             if event.revision == int(seen_revision) and fingerprint != seen_digest:
@@ -101,10 +115,10 @@ def step(state: SubjectState | None, event: Event, rules: RuleSet, raw: str | by
                 )
             return result
         correction = True
-    state.seen[event.event_id] = f"{event.revision}:{fingerprint}"
+    state.applied += 1
     state.last_applied = f"{event.event_id}@{event.revision}"
 
-    result = StepResult(state=state)
+    result = StepResult(state=state, recorded=f"{event.revision}:{fingerprint}")
     if isinstance(event, Infusion):
         _apply_infusion(state, event, rules, result)
     graded: list[GradedObservation] = []

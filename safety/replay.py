@@ -25,10 +25,12 @@ OutputKind = Literal["event", "graded", "alert", "rejected"]
 
 @dataclass
 class ReplayState:
-    """Everything a replay remembers: per-subject states and the study-level aggregates."""
+    """Everything a replay remembers: per-subject states, the entry of each event id applied (study, subject,
+    event_id -> ``StepResult.recorded``: duplicates and corrections) and the study-level aggregates."""
 
     subjects: dict[tuple[str, str], SubjectState] = field(default_factory=dict)
     studies: dict[str, object] = field(default_factory=dict)
+    seen: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -69,6 +71,7 @@ def replay_lines(
     state = state or ReplayState()
     subjects = state.subjects
     studies = state.studies
+    seen = state.seen
     book = rules if isinstance(rules, RuleBook) else RuleBook.of(rules)
     tz = book.parse_tz
     for number, raw in enumerate(lines, 1):
@@ -89,8 +92,11 @@ def replay_lines(
         if as_of is not None and key in subjects:
             start = parsed.clock_start
             due = heartbeat.check(subjects[key], start if start < as_of else as_of, study_rules)
-        result = step(subjects.get(key), parsed, study_rules, raw=line)
+        seen_key = (*key, parsed.event_id)
+        result = step(subjects.get(key), parsed, study_rules, raw=line, prior=seen.get(seen_key))
         subjects[key] = result.state
+        if result.recorded is not None:
+            seen[seen_key] = result.recorded
         study_alerts: list[Alert] = []
         for signal in result.signals:
             study_state, raised = study_step(studies.get(signal.study_id), signal, study_rules)  # type: ignore[arg-type]

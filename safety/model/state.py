@@ -1,8 +1,10 @@
 """Per-subject state: small, bounded and JSON-serialisable, because the stream keeps it in a faust Table.
 
-It holds what grading and the rules need, never the whole history: day 0, the baseline candidates per test, the
-revision seen per event id (duplicates and corrections), and the memories owned by grading (composite criteria),
-by the detectors (episodes, pending confirmations, recent liver values) and by the heartbeat (expected data).
+It holds what grading and the rules need, never the whole history: day 0, the baseline candidates per test, how many
+events it applied, and the memories owned by grading (composite criteria), by the detectors (episodes, pending
+confirmations, recent liver values) and by the heartbeat (expected data). The revision applied per event id
+(duplicates and corrections) is kept beside it by the caller, one entry per event (:func:`safety.pipeline.step`):
+in the state it grew with every event, and the stream wrote it all to the changelog on every batch.
 Beside them, not serialised, each test's baseline as grading reads it (:mod:`safety.grading.baseline`), derived by
 the methods that change what it depends on: change the candidates and the infusions through them, not by
 assigning the fields.
@@ -73,7 +75,7 @@ class SubjectState(BaseModel):
     first_infusion_at: datetime | None = None
     day0: date | None = None
     infusions: list[datetime] = Field(default_factory=list)
-    seen: dict[str, str] = Field(default_factory=dict)  # event_id -> "revision:digest"
+    applied: int = 0  # events applied; the stream trusts a duplicate-memory entry written at most this far
     pre_infusion: dict[str, list[Reading]] = Field(default_factory=dict)  # test -> latest readings, oldest first
     composite: CompositeMemory = Field(default_factory=CompositeMemory)
     rules: RuleMemory = Field(default_factory=RuleMemory)

@@ -59,7 +59,29 @@ def decode_state(cls: type[M], data: bytes | str | None) -> M | None:
 
 
 def decode_subject(data: bytes | str | None) -> SubjectState | None:
+    """A subject state; the ``seen`` map a state written before the ``seen`` table still holds is left out
+    (``legacy_seen`` reads it)."""
     return decode_state(SubjectState, data)
+
+
+def legacy_seen(data: bytes | None) -> dict[str, str]:
+    """event_id -> "revision:digest" of a subject state written when the state held them (before the ``seen``
+    table): ingest moves them to the table the next time it writes the subject (streams/worker/ingest.py)."""
+    if data is None or b'"seen"' not in data:  # a new state hardly ever names it: no second parse on the hot path
+        return {}
+    seen: dict[str, str] = json.loads(data).get("seen") or {}
+    return seen
+
+
+def encode_seen(recorded: str, applied: int) -> bytes:
+    """A ``seen`` table value: the "revision:digest" step recorded for an event id, and the subject's event count
+    after it (``SubjectState.applied``), which tells an entry of a state that was written from one that was lost."""
+    return f"{recorded}@{applied}".encode()
+
+
+def decode_seen(data: bytes) -> tuple[str, int]:
+    recorded, _, applied = data.decode().rpartition("@")
+    return recorded, int(applied)
 
 
 def rejection_code(rejection: Rejection) -> str:

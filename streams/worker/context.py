@@ -19,7 +19,8 @@ topics: Topics
     ``deadletter``, ``study`` (StudySignal JSON, keyed by study_id), ``acks`` (command events from HTTP),
     ``deliveries`` (delivery ledger, compacted), ``ethics_feed``.
 tables: Tables
-    ``subjects`` (subject_id -> SubjectState JSON, writer: streams.worker.ingest.ingest),
+    ``subjects`` (subject_id -> SubjectState JSON, writer: streams.worker.ingest.ingest), ``seen`` (the revision
+    applied per event id, writer: the same agent),
     ``study`` (study_id -> StudyState JSON, writer: streams.worker.ingest.study); plug-ins may set more attributes.
 rulebook: safety.rules.ruleset.RuleBook
     Every study the worker evaluates (each event under its own study's rules), loaded on first use from
@@ -75,6 +76,7 @@ class Topics:
 @dataclass
 class Tables:
     subjects: Any  # faust.Table[str, str]: subject_id -> SubjectState JSON
+    seen: Any  # faust.Table[bytes, bytes]: study/subject/event_id -> the revision applied (streams/worker/ingest.py)
     study: Any  # faust.Table[str, str]: study_id -> StudyState JSON
     extra: dict[str, Any] = field(default_factory=dict)  # tables declared by plug-ins, by name
 

@@ -2,16 +2,17 @@
 
 Delivery semantics (README, "Streaming service"; docs/decisions/embedded-broker.md, sections 3 and 4) are
 at-least-once with idempotence end to end:
-* ``step()`` ignores an event whose ``event_id``/revision the subject state already holds, so a redelivered
-  event (after kill -9 or a rebalance) changes nothing and emits nothing; alert ids are content-derived, so an
-  output produced twice is the same alert and downstream consumers dedupe by ``alert_id``.
+* ``step()`` ignores an event whose ``event_id``/revision was applied before, so a redelivered event (after kill -9
+  or a rebalance) changes nothing and emits nothing; alert ids are content-derived, so an output produced twice is
+  the same alert and downstream consumers dedupe by ``alert_id``. What was applied per event id is the ``seen``
+  table's, one entry per event beside the subject state (``Batch``), so a state does not grow with its events.
 * Subject events are taken in batches (``take_events``: up to ``SAFETY_BATCH_MAX`` records, or what arrived
   within ``SAFETY_BATCH_WAIT`` seconds). Every output of a batch (graded rows, alerts, study signals) is
   delivered, broker ack awaited, BEFORE the batch's new subject states are written to the table, once per
   subject: the state can never say "applied" for an event whose outputs were lost, and the changelog gets one
-  record per subject and batch instead of one per event (a year-long state is ~25 KB of JSON: writing it per
-  event was a third of the worker's CPU). faust acks a batch's records only after this agent has finished
-  the batch, and flushes the producer before it commits a source offset (faust/transport/consumer.py,
+  record per subject and batch instead of one per event (a year-long state was ~25 KB of JSON while it held every
+  event id: writing it per event was a third of the worker's CPU). faust acks a batch's records only after this
+  agent has finished the batch, and flushes the producer before it commits a source offset (faust/transport/consumer.py,
   ``_commit_offsets``), so no offset is committed before the outputs and states exist. If the outputs cannot
   be delivered at all, the worker exits without acking (as after kill -9: a restart processes the batch
   again; its events are no-ops where their state was written).
@@ -129,12 +130,24 @@ def subject_key(study_id: str, subject_id: str) -> bytes:
     return f"{study_id}/{subject_id}".encode()
 
 
+def seen_key(subject: bytes, event_id: str) -> bytes:
+    """The seen table key: a subject's key (``subject_key``) and an event id."""
+    return subject + b"/" + event_id.encode()
+
+
 class Batch:
     """The subject states one batch of records changes, written to the table once each when it is done.
 
     ``step()`` changes a state in place, so a record whose processing raises may leave its subject's state
     half-applied: that state is rebuilt from the table (the state before the batch) and the batch's earlier
     events of the subject, applied again without emitting (step is deterministic), and the batch goes on.
+
+    What ``step`` recorded per event id goes to the ``seen`` table, each entry with the subject's event count after
+    it, and the producer is flushed before the states are written: an entry is never lost while the state that
+    applied its event is kept. The reverse happens (kill -9 after the flush, before the state is on the broker):
+    such an entry counts beyond the stored state and is ignored, so the redelivered event is applied again, as the
+    state needs. A state still holding its ``seen`` map (written before the table) keeps it until the batch that
+    writes the subject again has put its entries in the table, behind the same flush.
     """
 
     def __init__(self, ctx: WorkerContext) -> None:
@@ -144,6 +157,9 @@ class Batch:
         # routes the subject's table write
         self.applied: dict[bytes, list[tuple[faust.EventT[Any], Event, RuleSet]]] = {}
         self.outputs: list[Awaitable[Any]] = []  # must be delivered before any state is written
+        # per subject, event_id -> what step recorded and the subject's event count after it (for the seen table)
+        self.recorded: dict[bytes, dict[str, tuple[str, int]]] = {}
+        self.legacy: dict[bytes, dict[str, str]] = {}  # per subject, the seen map its stored state still holds
         # per subject, what ingest accepted (true duplicates too: a read model re-adds them idempotently) and
         # the record that routes the listeners' table writes (WorkerContext.accepted_listeners)
         self.accepted: dict[bytes, tuple[faust.EventT[Any], list[Accepted]]] = {}
@@ -157,7 +173,8 @@ class Batch:
         key = subject_key(parsed.study_id, parsed.subject_id)
         route_table_access(record)
         try:
-            result = step(self.state(key, parsed), parsed, rules, raw=record.value)
+            state = self.state(key, parsed)
+            result = step(state, parsed, rules, raw=record.value, prior=self.prior(key, state, parsed))
             self.outputs.extend(await emit(self.ctx, record, result))
         except BaseException:
             self.rebuild(key, parsed)
@@ -165,6 +182,7 @@ class Batch:
         if not result.duplicate:
             self.states[key] = result.state
             self.applied.setdefault(key, []).append((record, parsed, rules))
+            self.remember(key, parsed, result)
         if not (result.duplicate and result.rejections):  # a conflicting duplicate was not accepted
             entry = Accepted(raw=record.value or b"", event=parsed, graded=result.graded)
             self.accepted[key] = (record, [*self.accepted.get(key, (record, []))[1], entry])
@@ -175,7 +193,28 @@ class Batch:
         """The subject's state as this batch left it, else as the table holds it."""
         if key in self.states:
             return self.states[key]
-        return STATES.load(key, self.stored(key, event))
+        stored = self.stored(key, event)
+        self.legacy[key] = codec.legacy_seen(stored)
+        return STATES.load(key, stored)
+
+    def prior(self, key: bytes, state: SubjectState | None, event: Event) -> str | None:
+        """What was recorded for the event's id of this subject: in this batch, else in the state's own ``seen`` map
+        (written before the table), else in the ``seen`` table when the state counts that far (see the class)."""
+        recorded = self.recorded.get(key, {}).get(event.event_id)
+        if recorded is not None:
+            return recorded[0]
+        legacy = self.legacy.get(key, {}).get(event.event_id)
+        if legacy is not None:
+            return legacy
+        data: bytes | None = self.ctx.tables.seen.get(seen_key(key, event.event_id))
+        if data is None or state is None:
+            return None
+        entry, applied = codec.decode_seen(data)
+        return entry if applied <= state.applied else None
+
+    def remember(self, key: bytes, event: Event, result: StepResult) -> None:
+        if result.recorded is not None:
+            self.recorded.setdefault(key, {})[event.event_id] = (result.recorded, result.state.applied)
 
     def stored(self, key: bytes, event: Event) -> bytes | None:
         """The table's state of the event's subject; before several studies it was keyed by subject_id alone, and
@@ -193,17 +232,28 @@ class Batch:
         """Forget a possibly half-applied state: the table's, plus this batch's events of the subject."""
         STATES.forget(key)
         self.states.pop(key, None)
-        state = STATES.load(key, self.stored(key, event))
+        self.recorded.pop(key, None)
+        state = self.state(key, event)
         for record, applied, rules in self.applied.get(key, []):
-            state = step(state, applied, rules, raw=record.value).state
+            result = step(state, applied, rules, raw=record.value, prior=self.prior(key, state, applied))
+            self.remember(key, applied, result)
+            state = result.state
         if state is not None and key in self.applied:
             self.states[key] = state
 
     async def commit(self) -> None:
-        """Wait for the batch's outputs, then write each changed subject state once."""
+        """Record the batch's entries in the ``seen`` table, wait for the outputs and those entries to be on the
+        broker, then write each changed subject state once (the order is the class docstring's)."""
+        limit = self.ctx.app.conf.producer_max_request_size - RECORD_OVERHEAD_BYTES
+        encoded: dict[bytes, bytes] = {}
+        for key, state in self.states.items():
+            encoded[key] = data = STATES.store(key, state)
+            if len(data) + len(key) <= limit:  # a state too large is not written, nor its entries (state_too_large)
+                route_table_access(self.applied[key][-1][0])
+                self.record_seen(key)
         try:
-            if self.outputs:
-                await asyncio.gather(*self.outputs)
+            if self.outputs or encoded:
+                await asyncio.gather(*self.outputs, self.ctx.app.producer.flush())
         except Exception:
             # Writing the states now would mark events applied whose outputs are lost, and returning would let
             # faust ack them: exit like kill -9 instead; a restart processes the batch again (module docstring).
@@ -216,14 +266,21 @@ class Batch:
         for last, entries in self.accepted.values():
             route_table_access(last)
             notify(self.ctx, entries)  # before the state: a redelivery re-adds what a crash lost in between
-        limit = self.ctx.app.conf.producer_max_request_size - RECORD_OVERHEAD_BYTES
-        for key, state in self.states.items():
+        for key, data in encoded.items():
             route_table_access(self.applied[key][-1][0])
-            data = STATES.store(key, state)
             if len(data) + len(key) > limit:  # faust's producer would fail on the changelog write, every restart
                 await self.state_too_large(key, len(data), limit)
                 continue
             self.ctx.tables.subjects[key] = data
+
+    def record_seen(self, key: bytes) -> None:
+        """Write the subject's entries of this batch, and those its stored state still held, to the ``seen`` table
+        (an entry of the state's own map counts as applied by any state: 0)."""
+        table = self.ctx.tables.seen
+        for event_id, recorded in self.legacy.get(key, {}).items():
+            table[seen_key(key, event_id)] = codec.encode_seen(recorded, 0)
+        for event_id, (recorded, applied) in self.recorded.get(key, {}).items():
+            table[seen_key(key, event_id)] = codec.encode_seen(recorded, applied)
 
     async def state_too_large(self, key: bytes, size: int, limit: int) -> None:
         """Keep the subject's last state that fits; dead-letter the batch's events of the subject, with why.
@@ -345,9 +402,9 @@ async def accepted(
 class StateCache:
     """Decoded SubjectState per subject, valid while the table holds the exact bytes it was decoded from.
 
-    Decoding a subject's JSON state (~25 KB after a year: the ``seen`` map) costs ~0.4 ms, more than the
-    rules; the table stays the only source of truth: after a rebalance or recovery the bytes differ and we
-    decode again.
+    Decoding a subject's JSON state costs more than the rules (it was ~0.4 ms for a year's state when it held
+    every event id); the table stays the only source of truth: after a rebalance or recovery the bytes differ and
+    we decode again.
     """
 
     def __init__(self) -> None:

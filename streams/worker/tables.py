@@ -2,6 +2,10 @@
 
 ``subjects``: subject_id -> SubjectState JSON; written only by the ``ingest`` agent; co-partitioned with
 safety.events (same key, same partition count), so a subject's state lives where its events arrive.
+``seen``: "<study_id>/<subject_id>/<event_id>" -> the revision and digest last applied for that event id, and the
+subject's event count then (streams/worker/codec.py, ``encode_seen``); written only by the ``ingest`` agent, always
+with the subject's record as current event, so its changelog partition is the subject's (co-partitioned with
+``subjects``). Read one entry per event: the subject state no longer carries them.
 ``study``: study_id -> StudyState JSON; written only by the ``study`` agent on safety.study.
 The store is ``settings.worker.store`` (memory:// in tests and the demo, rocksdb:// in production).
 
@@ -48,5 +52,6 @@ def declare_tables(app: faust.App, settings: Settings) -> Tables:
 
     return Tables(
         subjects=table("subjects", "subject_id -> SubjectState JSON (writer: ingest)"),
+        seen=table("seen", "study/subject/event_id -> revision:digest@count applied (writer: ingest)"),
         study=table("study", "study_id -> StudyState JSON (writer: study)"),
     )

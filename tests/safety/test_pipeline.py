@@ -110,31 +110,40 @@ def test_exact_duplicate_changes_nothing(ruleset: RuleSet) -> None:
     event = lab("L-1", "2026-07-02T08:00:00", value=300)
     first = step(None, event, ruleset)
     before = first.state.model_dump_json()
-    again = step(first.state, event, ruleset)
+    again = step(first.state, event, ruleset, prior=first.recorded)
     assert again.duplicate and again.graded == [] and again.alerts == [] and again.rejections == []
-    assert again.state.model_dump_json() == before
+    assert again.recorded is None and again.state.model_dump_json() == before
 
 
 def test_same_revision_with_different_content_is_a_conflicting_duplicate(ruleset: RuleSet) -> None:
-    state = step(None, lab("L-1", "2026-07-02T08:00:00", value=300), ruleset).state
-    result = step(state, lab("L-1", "2026-07-02T08:00:00", value=30), ruleset)
-    assert result.duplicate and result.graded == []
+    first = step(None, lab("L-1", "2026-07-02T08:00:00", value=300), ruleset)
+    result = step(first.state, lab("L-1", "2026-07-02T08:00:00", value=30), ruleset, prior=first.recorded)
+    assert result.duplicate and result.graded == [] and result.recorded is None
     assert [r.kind for r in result.rejections] == ["conflicting_duplicate"]
     assert "L-1" in result.rejections[0].reason
 
 
 def test_lower_revision_after_a_correction_is_ignored(ruleset: RuleSet) -> None:
-    state = step(None, lab("L-1", "2026-07-02T08:00:00", value=300, revision=2), ruleset).state
-    result = step(state, lab("L-1", "2026-07-02T08:00:00", value=30, revision=1), ruleset)
+    first = step(None, lab("L-1", "2026-07-02T08:00:00", value=300, revision=2), ruleset)
+    result = step(first.state, lab("L-1", "2026-07-02T08:00:00", value=30, revision=1), ruleset, prior=first.recorded)
     assert result.duplicate and result.graded == []
 
 
 def test_higher_revision_regrades(ruleset: RuleSet) -> None:
-    state = step(None, lab("L-1", "2026-07-02T08:00:00", value=300), ruleset).state
-    result = step(state, lab("L-1", "2026-07-02T08:00:00", value=30, revision=2, status="corrected"), ruleset)
+    first = step(None, lab("L-1", "2026-07-02T08:00:00", value=300), ruleset)
+    corrected = lab("L-1", "2026-07-02T08:00:00", value=30, revision=2, status="corrected")
+    result = step(first.state, corrected, ruleset, prior=first.recorded)
     assert not result.duplicate
     assert [g.grade for g in result.graded] == [0]
-    assert result.state.seen["L-1"].startswith("2:")
+    assert result.recorded is not None and result.recorded.startswith("2:")
+
+
+def test_the_state_counts_the_events_applied_and_keeps_no_revision_per_event_id(ruleset: RuleSet) -> None:
+    event = lab("L-1", "2026-07-02T08:00:00", value=30)
+    first = step(None, event, ruleset)
+    again = step(first.state, event, ruleset, prior=first.recorded)
+    assert again.state.applied == 1 and first.recorded is not None
+    assert first.recorded not in again.state.to_json()  # the caller keeps it (safety/replay.py, the stream's table)
 
 
 def test_preliminary_and_cancelled_results_are_stored_not_graded(ruleset: RuleSet) -> None:

@@ -20,7 +20,10 @@ from streams.worker.app import create_app
 
 class Sent(list[tuple[str, bytes | None, bytes]]):
     """(topic, key, value) of every Topic.send, in order; a record over the producer's size limit raises, as
-    aiokafka does."""
+    aiokafka does. ``flushed``: the subjects and seen tables each time the producer was flushed (ingest flushes
+    before it writes subject states)."""
+
+    flushed: list[dict[str, dict[bytes, bytes]]]
 
     def on(self, topic: str) -> list[tuple[bytes | None, bytes]]:
         return [(k, v) for t, k, v in self if t == topic]
@@ -39,7 +42,16 @@ def sent() -> Iterator[Sent]:
         done.set_result(None)
         return done
 
-    with mock.patch("faust.topics.Topic.send", fake_send):
+    calls.flushed = []
+
+    async def fake_flush(self: Any) -> None:  # no broker: nothing buffered can reach one
+        tables = self.app.safety.tables
+        calls.flushed.append({"subjects": dict(tables.subjects.items()), "seen": dict(tables.seen.items())})
+
+    with (
+        mock.patch("faust.topics.Topic.send", fake_send),
+        mock.patch("faust.transport.drivers.aiokafka.Producer.flush", fake_flush),
+    ):
         yield calls
 
 

@@ -38,6 +38,12 @@ def event(**fields: Any) -> bytes:
     return json.dumps(base | fields).encode()
 
 
+def seen_ids(app: faust.App, subject: bytes = SUBJECT_KEY) -> set[str]:
+    """The event ids the seen table holds for ``subject``."""
+    prefix = subject + b"/"
+    return {key[len(prefix) :].decode() for key in app.safety.tables.seen if key.startswith(prefix)}
+
+
 def dead_letters(sent: Any) -> list[dict[str, Any]]:
     return [json.loads(v) for _, v in sent.on("safety.deadletter")]
 
@@ -143,7 +149,7 @@ async def test_missing_recorded_at_is_taken_from_the_kafka_record_timestamp(app,
     monkeypatch.setattr(
         ingest,
         "step",
-        lambda state, ev, rules, raw=None: seen.append(ev) or real_step(state, ev, rules, raw=raw),
+        lambda state, ev, rules, raw=None, prior=None: seen.append(ev) or real_step(state, ev, rules, raw, prior),
     )
     raw = json.loads(event())
     del raw["recorded_at"]
@@ -155,10 +161,10 @@ async def test_missing_recorded_at_is_taken_from_the_kafka_record_timestamp(app,
 async def test_a_processing_error_is_dead_lettered_and_the_partition_moves_on(app, sent, monkeypatch) -> None:
     real_step = ingest.step
 
-    def flaky(state, ev, rules, raw=None):  # type: ignore[no-untyped-def]
+    def flaky(state, ev, rules, raw=None, prior=None):  # type: ignore[no-untyped-def]
         if ev.event_id == "BOOM":
             raise RuntimeError("rule bug")
-        return real_step(state, ev, rules, raw=raw)
+        return real_step(state, ev, rules, raw, prior)
 
     monkeypatch.setattr(ingest, "step", flaky)
     await put(app, (b"AA-001", event(event_id="BOOM")), (b"AA-001", event()))
@@ -173,7 +179,7 @@ async def test_alerts_are_emitted_with_emitted_at_keyed_by_subject_and_counted(a
     monkeypatch.setattr(
         ingest,
         "step",
-        lambda state, ev, rules, raw=None: StepResult(
+        lambda state, ev, rules, raw=None, prior=None: StepResult(
             state=SubjectState(subject_id="AA-001", study_id=STUDY), alerts=[alert]
         ),
     )
@@ -191,7 +197,7 @@ async def test_outputs_are_delivered_before_the_state_records_the_event(app, sen
     monkeypatch.setattr(
         ingest,
         "step",
-        lambda state, ev, rules, raw=None: StepResult(
+        lambda state, ev, rules, raw=None, prior=None: StepResult(
             state=SubjectState(subject_id="AA-001", study_id=STUDY), alerts=[hand_written_alert()]
         ),
     )
@@ -217,7 +223,7 @@ async def test_a_batch_writes_each_subject_state_once_with_every_event_of_the_ba
     real_store = ingest.STATES.store
 
     def spy_store(key: bytes, state: SubjectState) -> bytes:
-        writes.append((key, len(state.seen)))
+        writes.append((key, state.applied))
         return real_store(key, state)
 
     monkeypatch.setattr(ingest.STATES, "store", spy_store)
@@ -230,18 +236,19 @@ async def test_a_batch_writes_each_subject_state_once_with_every_event_of_the_ba
             await agent.put(value, key=key, timestamp=KAFKA_TS, wait=False)
         await asyncio.sleep(0.5)  # one batch: the agent waits SAFETY_BATCH_WAIT for more records
     assert sorted(writes) == [(SUBJECT_KEY, 4), (ingest.subject_key(STUDY, "AA-002"), 1)]
-    assert len(SubjectState.from_json(app.safety.tables.subjects[SUBJECT_KEY]).seen) == 4
+    assert SubjectState.from_json(app.safety.tables.subjects[SUBJECT_KEY]).applied == 4
+    assert seen_ids(app) == {"INF-1", "V-0", "V-1", "V-2"}
 
 
 @pytest.mark.asyncio
 async def test_a_failure_mid_batch_keeps_the_batch_s_earlier_events_of_that_subject(app, sent, monkeypatch) -> None:
     real_step = ingest.step
 
-    def half_applied(state, ev, rules, raw=None):  # type: ignore[no-untyped-def]
+    def half_applied(state, ev, rules, raw=None, prior=None):  # type: ignore[no-untyped-def]
         if ev.event_id == "BOOM":
-            state.seen["BOOM"] = "1:half"  # changed in place, then the rule raises
+            state.applied += 1  # changed in place, then the rule raises
             raise RuntimeError("rule bug")
-        return real_step(state, ev, rules, raw=raw)
+        return real_step(state, ev, rules, raw, prior)
 
     monkeypatch.setattr(ingest, "step", half_applied)
     records = [
@@ -255,7 +262,8 @@ async def test_a_failure_mid_batch_keeps_the_batch_s_earlier_events_of_that_subj
         await asyncio.sleep(0.5)
     [letter] = dead_letters(sent)
     assert letter["reason_code"] == "processing_error"
-    assert set(SubjectState.from_json(app.safety.tables.subjects[SUBJECT_KEY]).seen) == {"INF-1", "V-1"}
+    assert SubjectState.from_json(app.safety.tables.subjects[SUBJECT_KEY]).applied == 2
+    assert seen_ids(app) == {"INF-1", "V-1"}
 
 
 @pytest.mark.asyncio
@@ -276,17 +284,26 @@ async def test_study_signals_update_the_study_table_and_the_study_gauges(app, se
     assert app.safety.metrics.registry.get_sample_value("safety_subjects_infused") == 1.0
 
 
+def record(app: faust.App, partition: int, offset: int) -> faust.EventT[Any]:
+    from faust.types import TP, Message
+
+    tp = TP("safety.events", partition)
+    message = Message("safety.events", partition, offset, KAFKA_TS, 0, [], b"AA-001", event(), None, tp=tp)
+    return faust.Event(app, b"AA-001", event(), [], message)
+
+
+def one_subject_batch(app: faust.App, applied: faust.EventT[Any]) -> ingest.Batch:
+    """A batch that applied ``applied`` (an infusion of AA-001) and has yet to commit."""
+    batch = ingest.Batch(app.safety)
+    batch.states[SUBJECT_KEY] = SubjectState(subject_id="AA-001", study_id=STUDY)
+    batch.applied[SUBJECT_KEY] = [(applied, parse_event(event(), ZoneInfo("Asia/Shanghai")), app.safety.rules)]
+    return batch
+
+
 @pytest.mark.asyncio
 async def test_a_batch_writes_each_state_to_its_subject_s_changelog_partition(app, sent, monkeypatch) -> None:
     # faust routes table writes (and rocksdb reads) by the task's current event: the subject's own record must
     # decide, not whichever record the batch ended with.
-    from faust.types import TP, Message
-
-    def record(partition: int, offset: int) -> faust.EventT[Any]:
-        tp = TP("safety.events", partition)
-        message = Message("safety.events", partition, offset, KAFKA_TS, 0, [], b"AA-001", event(), None, tp=tp)
-        return faust.Event(app, b"AA-001", event(), [], message)
-
     table = app.safety.tables.subjects
     written: list[tuple[bytes, int | None]] = []
     real_send = table.send_changelog
@@ -296,10 +313,8 @@ async def test_a_batch_writes_each_state_to_its_subject_s_changelog_partition(ap
         return real_send(partition, key, value, *args, **kwargs)
 
     monkeypatch.setattr(table, "send_changelog", spy_send)
-    ingest.route_table_access(record(0, 9))  # the batch ended with a record of another partition
-    batch = ingest.Batch(app.safety)
-    batch.states[SUBJECT_KEY] = SubjectState(subject_id="AA-001", study_id=STUDY)
-    batch.applied[SUBJECT_KEY] = [(record(2, 6), parse_event(event(), ZoneInfo("Asia/Shanghai")), app.safety.rules)]
+    ingest.route_table_access(record(app, 0, 9))  # the batch ended with a record of another partition
+    batch = one_subject_batch(app, record(app, 2, 6))
     await batch.commit()
     assert written == [(SUBJECT_KEY, 2)]
 
@@ -318,8 +333,7 @@ async def test_a_batch_whose_outputs_cannot_be_delivered_exits_the_worker_withou
         raise ConnectionError("brokers unreachable")
 
     monkeypatch.setattr(ingest.os, "_exit", fake_exit)
-    batch = ingest.Batch(app.safety)
-    batch.states[SUBJECT_KEY] = SubjectState(subject_id="AA-001", study_id=STUDY)
+    batch = one_subject_batch(app, record(app, 0, 0))
     batch.outputs.append(undeliverable())
     with pytest.raises(SystemExit):
         await batch.commit()
@@ -368,8 +382,8 @@ async def test_an_output_too_large_to_send_is_dead_lettered_in_its_place_and_the
 ) -> None:
     real_step = ingest.step
 
-    def huge_basis(state, ev, rules, raw=None):  # type: ignore[no-untyped-def]
-        result = real_step(state, ev, rules, raw=raw)
+    def huge_basis(state, ev, rules, raw=None, prior=None):  # type: ignore[no-untyped-def]
+        result = real_step(state, ev, rules, raw, prior)
         result.graded = [g.model_copy(update={"basis": "x" * 1_100_000}) for g in result.graded]
         result.alerts.append(hand_written_alert(ev.event_id))
         return result
@@ -381,7 +395,7 @@ async def test_an_output_too_large_to_send_is_dead_lettered_in_its_place_and_the
     assert (letter["event_id"], letter["subject_id"]) == ("L-1", "AA-001")
     assert letter["raw"].startswith('{"event_id":"L-1"') and letter["raw_truncated"] is True
     assert len(sent.on("safety.alerts")) == 1 and sent.on("safety.graded") == []
-    assert "L-1" in SubjectState.from_json(app.safety.tables.subjects[SUBJECT_KEY]).seen
+    assert seen_ids(app) == {"L-1"}
 
 
 @pytest.mark.asyncio
@@ -397,3 +411,55 @@ async def test_a_subject_state_too_large_for_a_kafka_record_is_not_written_and_i
     assert letter["reason_code"] == "state_too_large" and letter["event_id"].startswith("INF-999")
     assert SUBJECT_KEY not in app.safety.tables.subjects
     assert len(sent.on("safety.study")) == 1  # the infused signal went out
+
+
+def vital(event_id: str, value: float = 37.0) -> bytes:
+    return event(type="vital", event_id=event_id, test="TEMP", value=value, unit="C")
+
+
+@pytest.mark.asyncio
+async def test_the_batch_s_entries_are_flushed_to_the_broker_before_the_state_that_applied_them(app, sent) -> None:
+    # The reverse order could lose an entry while keeping the state: the event would be applied twice after kill -9.
+    await put(app, (b"AA-001", event()))
+    [flushed] = sent.flushed
+    assert SUBJECT_KEY not in flushed["subjects"] and set(flushed["seen"]) == {ingest.seen_key(SUBJECT_KEY, "INF-1")}
+    assert SubjectState.from_json(app.safety.tables.subjects[SUBJECT_KEY]).applied == 1
+
+
+@pytest.mark.asyncio
+async def test_an_entry_counted_beyond_the_stored_state_is_ignored_and_its_event_applied(app, sent) -> None:
+    # kill -9 after the flush, before the state reached the broker: the entry says applied, the state does not.
+    await put(app, (b"AA-001", event()))
+    table = app.safety.tables.seen
+    recorded = table[ingest.seen_key(SUBJECT_KEY, "INF-1")].decode().rpartition("@")[0]
+    table.data[ingest.seen_key(SUBJECT_KEY, "V-1")] = f"{recorded}@2".encode()  # the state applied 1
+    table.data[ingest.seen_key(SUBJECT_KEY, "V-0")] = table.data[ingest.seen_key(SUBJECT_KEY, "INF-1")]  # @1
+    await put(app, (b"AA-001", vital("V-1")), (b"AA-001", vital("V-0")))
+    assert [json.loads(v)["event_id"] for _, v in sent.on("safety.graded")] == ["V-1"]
+    assert [letter["reason_code"] for letter in dead_letters(sent)] == ["conflicting_duplicate"]  # V-0: trusted
+
+
+@pytest.mark.asyncio
+async def test_a_state_that_still_holds_its_seen_map_keeps_its_duplicates_and_moves_them_to_the_table(
+    app, sent
+) -> None:
+    # States written before the seen table carry every event id: they are read as they are, and the batch that next
+    # writes the subject puts the map in the table (flushed first) and writes the state without it.
+    await put(app, (b"AA-001", event()), (b"AA-001", vital("V-1")))
+    table = app.safety.tables.seen
+    old = {
+        event_id: table[ingest.seen_key(SUBJECT_KEY, event_id)].decode().rpartition("@")[0]
+        for event_id in ("INF-1", "V-1")
+    }
+    stored = json.loads(app.safety.tables.subjects[SUBJECT_KEY])
+    app.safety.tables.subjects.data[SUBJECT_KEY] = json.dumps(stored | {"seen": old}).encode()
+    table.data.clear()
+    await put(app, (b"AA-001", vital("V-1")), (b"AA-001", vital("V-1", value=39.0)))  # a duplicate, a conflicting one
+    assert len(sent.on("safety.graded")) == 1 and "seen" in json.loads(app.safety.tables.subjects[SUBJECT_KEY])
+    assert [letter["reason_code"] for letter in dead_letters(sent)] == ["conflicting_duplicate"]
+    await put(app, (b"AA-001", vital("V-2")))
+    assert set(sent.flushed[-1]["seen"]) == {ingest.seen_key(SUBJECT_KEY, e) for e in ("INF-1", "V-1", "V-2")}
+    assert "seen" in json.loads(sent.flushed[-1]["subjects"][SUBJECT_KEY])  # the old state until then
+    assert "seen" not in json.loads(app.safety.tables.subjects[SUBJECT_KEY])
+    await put(app, (b"AA-001", event()), (b"AA-001", vital("V-1")))  # still duplicates, from the table
+    assert len(sent.on("safety.graded")) == 2 and len(sent.on("safety.study")) == 1

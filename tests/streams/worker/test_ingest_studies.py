@@ -119,8 +119,9 @@ async def test_a_state_written_before_several_studies_is_still_read_for_its_own_
     raw = json.dumps(infusion(STUDY_A, "AA-001"), ensure_ascii=False).encode()
     parsed = parse_event(raw)
     assert not isinstance(parsed, Rejection)
-    legacy = step(None, parsed, app.safety.rules, raw=raw).state
-    app.safety.tables.subjects.data[b"AA-001"] = codec.encode_state(legacy)  # the key before several studies
+    applied = step(None, parsed, app.safety.rules, raw=raw)
+    legacy = {**json.loads(codec.encode_state(applied.state)), "seen": {parsed.event_id: applied.recorded}}
+    app.safety.tables.subjects.data[b"AA-001"] = json.dumps(legacy).encode()  # the key and form before the seen table
     await put(app, infusion(STUDY_A, "AA-001"))
     assert dead_letters(sent) == []
     assert sent.on("safety.study") == []  # the infusion was already applied: a no-op, no second signal
