@@ -27,10 +27,14 @@ from safety.reports.status import REPORTED_KINDS, AlertStatus, alert_statuses
 from safety.reports.summary import (
     FEED_KINDS,
     SUMMARY_FORMAT_VERSION,
+    Crossing,
     Report,
+    SummaryView,
     build_report,
+    crossing,
     subject_ids,
     summary_document,
+    summary_view,
 )
 from safety.reports.timeline import (
     SUBJECT_POINTS_LIMIT,
@@ -65,6 +69,7 @@ __all__ = [
     "AlertDetail",
     "AlertQuery",
     "AlertStatus",
+    "Crossing",
     "EdishPoint",
     "LabPoint",
     "LabScale",
@@ -76,11 +81,13 @@ __all__ = [
     "SeriesPoint",
     "StoppingParams",
     "SubjectTimeline",
+    "SummaryView",
     "Trigger",
     "ae_listing",
     "alert_detail",
     "alert_statuses",
     "build_report",
+    "crossing",
     "edish_points",
     "lab_listing",
     "lab_scale",
@@ -98,5 +105,6 @@ __all__ = [
     "subject_ids",
     "subject_timeline",
     "summary_document",
+    "summary_view",
     "term_by_grade",
 ]
