@@ -31,8 +31,11 @@ browser:
 	  || echo "WARNING: could not install$$missing; the browser and promtool tests will fail"; \
 	fi
 
+# The demo keeps its pages running (Ctrl-C stops it) and prints how each role signs in; `make demo DEMO_SERVE=` runs
+# the trial through and stops. DEMO_ARGS adds options, e.g. DEMO_ARGS='--port 6067' when 6066 is taken.
+DEMO_SERVE ?= --serve
 demo: $(STAMP)
-	$(BIN)/safety demo --out $(OUT) $(DEMO_ARGS)
+	$(BIN)/safety demo --out $(OUT) $(DEMO_SERVE) $(DEMO_ARGS)
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
