@@ -25,6 +25,8 @@ from typing import Any
 
 import click
 
+from safety.vocab import ROLES
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 WIDTH, HEIGHT = 1280, 800
@@ -176,7 +178,7 @@ def main(out: Path) -> None:
     if not CHROMIUM.exists():
         raise click.ClickException(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
     now = datetime.now(UTC)
-    tokens = {secrets.token_urlsafe(32): role for role in ("safety_officer", "pi", "ethics")}
+    tokens: dict[str, str] = {secrets.token_urlsafe(32): role for role in ROLES}
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
