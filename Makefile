@@ -31,8 +31,11 @@ browser:
 	  || echo "WARNING: could not install$$missing; the browser and promtool tests will fail"; \
 	fi
 
+# The demo runs the trial through, prints how each role signs in, and stops; `make demo DEMO_SERVE=--serve` keeps
+# its pages running (Ctrl-C stops them). DEMO_ARGS adds options, e.g. DEMO_ARGS='--port 6067' when 6066 is taken.
+DEMO_SERVE ?=
 demo: $(STAMP)
-	$(BIN)/safety demo --out $(OUT) $(DEMO_ARGS)
+	$(BIN)/safety demo --out $(OUT) $(DEMO_SERVE) $(DEMO_ARGS)
 
 # Two processes: the slow tests one after another on one, the fast tests beside them (tests/conftest.py).
 test: $(STAMP) browser

@@ -250,17 +250,21 @@ def test_ack_url_is_documented_with_its_default_the_workers_address() -> None:
     assert "default: http://127.0.0.1:6066" in " ".join(whole.split())
 
 
-def test_the_demo_serves_on_the_port_ack_reaches_by_default_when_it_is_free() -> None:
+def test_the_demo_serves_on_the_port_ack_reaches_and_refuses_a_taken_one_saying_how_to_choose() -> None:
     import socket
 
     from streams.cli.ack import DEFAULT_URL
-    from streams.dev.demo import serve_port
+    from streams.dev.demo import DemoError, web_port
     from streams.settings import Settings
 
     assert DEFAULT_URL == f"http://127.0.0.1:{Settings().web.port}"
     port = closed_port()
-    assert serve_port(Settings(web={"port": port})) == port
+    assert web_port(Settings(web={"port": port})) == port  # the same port on every run: earlier links still work
+    assert web_port(Settings(), port) == port  # --port wins over SAFETY_WEB_PORT
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", port))
         taken.listen()
-        assert serve_port(Settings(web={"port": port})) != port
+        with pytest.raises(DemoError) as refused:
+            web_port(Settings(web={"port": port}))
+        assert f"port {port} is taken" in str(refused.value) and f"--port {port + 1}" in str(refused.value)
+        assert web_port(Settings(web={"port": port}), 0) not in (0, port)  # --port 0: any free port

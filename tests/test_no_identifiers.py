@@ -23,6 +23,15 @@ from streams.cli.replay import run as replay_run
 INPUT_COPIES = frozenset({"events.jsonl", "rejected.jsonl"})
 
 
+def _text(path: Path) -> str:
+    """A file's text as a reader sees it: a PDF's extracted text, any other file's UTF-8."""
+    if path.suffix == ".pdf":
+        from pypdf import PdfReader
+
+        return "\n".join(page.extract_text() for page in PdfReader(path).pages)
+    return path.read_text(encoding="utf-8")
+
+
 def _outputs(tmp_path: Path, records: list[dict[str, object]], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Replay, report and deliver ``records``; every output file's text by its path under tmp_path."""
     monkeypatch.delenv("SAFETY_NOTIFY_CONFIG", raising=False)
@@ -32,7 +41,7 @@ def _outputs(tmp_path: Path, records: list[dict[str, object]], monkeypatch: pyte
     assert main(["report", "--from-replay", str(replay), "--out", str(report)]) == 0
     assert main(["deliver", "--alerts", str(replay / "alerts.jsonl"), "--outbox", str(outbox)]) == 0
     return {
-        str(path.relative_to(tmp_path)): path.read_text(encoding="utf-8")
+        str(path.relative_to(tmp_path)): _text(path)
         for folder in (replay, report, outbox)
         for path in sorted(folder.rglob("*"))
         if path.is_file() and path.name not in INPUT_COPIES
@@ -53,6 +62,7 @@ def test_identifiers_in_free_text_fields_reach_no_output(
         "safety-summary.json",
         "safety-summary.csv",
         "safety-summary.html",
+        "safety-summary.pdf",
         "ethics.atom",
         "overview.html",
         "alerts.html",

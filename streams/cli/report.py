@@ -1,10 +1,11 @@
-"""`safety report --from-replay DIR --out REPORTDIR`: ethics committee documents and safety pages, offline.
+"""`safety report --from-replay DIR --out REPORTDIR [--pdf FILE]`: ethics committee documents and safety pages, offline.
 
 Reads a replay's output folder (events.jsonl, graded.jsonl, alerts.jsonl and, when present, acks.jsonl) and
-writes safety-summary.json/.csv/.html, ethics.atom and the pages as static HTML (overview.html, alerts.html,
+writes safety-summary.json/.csv/.html/.pdf, ethics.atom and the pages as static HTML (overview.html, alerts.html,
 alert-<alert_id>.html, overdue.html, ae-listing.html, lab-listing.html, ethics.html, ethics-feed.html,
-subject-<code>.html, edish.html) with the lists' CSV. The worker serves the same documents from the stream
-(streams/web/pages.py); both are built by the pure functions of safety.reports / streams.web.ethics /
+subject-<code>.html, edish.html) with the lists' CSV; ``--pdf FILE`` writes the safety summary as an A4 PDF to
+print and file (streams/documents/summary_pdf.py), with or without ``--out``. The worker serves the same documents
+from the stream (streams/web/pages.py); both are built by the pure functions of safety.reports / streams.web.ethics /
 streams.web.views, with the one template environment of streams/web/templating.py.
 
 ``generated_at`` defaults to the latest time found in the inputs, so the same folder always gives the same
@@ -38,6 +39,8 @@ from safety.reports import (
     subject_timeline,
 )
 from safety.rules.protocol import Protocol
+from safety.rules.ruleset import RuleSet
+from streams.documents.summary_pdf import summary_pdf
 from streams.rulefiles import load_ruleset
 from streams.web import ethics
 from streams.web import views as pages
@@ -76,6 +79,23 @@ def _study_id(events: Sequence[Any], protocol: Protocol | None, wanted: str | No
     return ids[0] if ids else (protocol.study_id if protocol else "unknown")
 
 
+def read_report(
+    source: Path, *, generated_at: datetime | None = None, study: str | None = None, rules_file: Path | None = None
+) -> tuple[Report, RuleSet, list[Any], list[Any]]:
+    """The report of a replay folder with what the pages need besides it: (report, rules, study events, graded)."""
+    rules = load_ruleset(rules_file or DEFAULT_STUDY_FILE)
+    protocol, tz = rules.protocol, rules.tz
+    events = read_events(_jsonl(source / "events.jsonl", required=True), tz)
+    graded = read_graded(_jsonl(source / "graded.jsonl", required=False))
+    alerts = read_alerts(_jsonl(source / "alerts.jsonl", required=True))
+    acks = read_acks(_jsonl(source / "acks.jsonl", required=False))
+    study_id = _study_id(events, protocol, study)
+    stopping = StoppingParams.of(protocol) if protocol.study_id == study_id else StoppingParams()
+    when = generated_at or _latest_time(events, alerts, acks)
+    report = build_report(events, alerts, acks, study_id=study_id, generated_at=when, stopping=stopping, tz=tz)
+    return report, rules, [e for e in events if e.study_id == study_id], graded
+
+
 def write_report(
     source: Path,
     out: Path,
@@ -89,18 +109,11 @@ def write_report(
     The study file selects the protocol (stopping rule, Hy's law lines, time zone) and the CTCAE version whose
     criteria and units draw the timelines' grade bands and convert values (rules/, never constants here).
     """
-    rules = load_ruleset(rules_file or DEFAULT_STUDY_FILE)
-    protocol, tz = rules.protocol, rules.tz
-    events = read_events(_jsonl(source / "events.jsonl", required=True), tz)
-    graded = read_graded(_jsonl(source / "graded.jsonl", required=False))
-    alerts = read_alerts(_jsonl(source / "alerts.jsonl", required=True))
-    acks = read_acks(_jsonl(source / "acks.jsonl", required=False))
-    study_id = _study_id(events, protocol, study)
-    stopping = StoppingParams.of(protocol) if protocol.study_id == study_id else StoppingParams()
-    when = generated_at or _latest_time(events, alerts, acks)
-    report = build_report(events, alerts, acks, study_id=study_id, generated_at=when, stopping=stopping, tz=tz)
+    report, rules, study_events, graded = read_report(
+        source, generated_at=generated_at, study=study, rules_file=rules_file
+    )
+    protocol, tz, study_id = rules.protocol, rules.tz, report.overview.study_id
     links = pages.Links.static()
-    study_events = [e for e in events if e.study_id == study_id]
     out.mkdir(parents=True, exist_ok=True)
     files = {
         "safety-summary.json": ethics.summary_json(report),
@@ -146,6 +159,7 @@ def write_report(
         )
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8", newline="")
+    (out / "safety-summary.pdf").write_bytes(summary_pdf(report))
     return report
 
 
@@ -186,8 +200,8 @@ def _when(text: str | None) -> datetime | None:
 @click.command(
     "report",
     short_help="build the ethics committee reports from a replay folder",
-    help="Build the ethics committee reports (safety-summary.json/.csv/.html, ethics.atom) and the safety pages as "
-    "static HTML from the output folder of `safety replay`.",
+    help="Build the ethics committee reports (safety-summary.json/.csv/.html/.pdf, ethics.atom) and the safety pages "
+    "as static HTML from the output folder of `safety replay`; --pdf writes the safety summary as an A4 PDF.",
 )
 @click.option(
     "--from-replay",
@@ -197,7 +211,16 @@ def _when(text: str | None) -> datetime | None:
     metavar="DIR",
     help="folder written by `safety replay --out DIR` (events.jsonl, alerts.jsonl, ...)",
 )
-@click.option("--out", type=click.Path(path_type=Path), required=True, metavar="REPORTDIR", help="output folder")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None, metavar="REPORTDIR", help="output folder of every document"
+)
+@click.option(
+    "--pdf",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="write the safety summary as an A4 PDF (Chinese and English, page numbers) to FILE",
+)
 @click.option(
     "--generated-at",
     default=None,
@@ -212,10 +235,28 @@ def _when(text: str | None) -> datetime | None:
 )
 @click.option("--quiet", is_flag=True, help="print no summary")
 def report_command(
-    source: Path, out: Path, generated_at: str | None, study: str | None, rules: Path | None, quiet: bool
+    source: Path,
+    out: Path | None,
+    pdf: Path | None,
+    generated_at: str | None,
+    study: str | None,
+    rules: Path | None,
+    quiet: bool,
 ) -> int:
+    if out is None and pdf is None:
+        print(
+            "safety report: say where to write: --out REPORTDIR (every document), --pdf FILE, or both", file=sys.stderr
+        )
+        return 2
     try:
-        report = write_report(source, out, generated_at=_when(generated_at), study=study, rules_file=rules)
+        when = _when(generated_at)
+        if out is not None:
+            report = write_report(source, out, generated_at=when, study=study, rules_file=rules)
+        else:
+            report = read_report(source, generated_at=when, study=study, rules_file=rules)[0]
+        if pdf is not None:
+            pdf.parent.mkdir(parents=True, exist_ok=True)
+            pdf.write_bytes(summary_pdf(report))
     except SafetyError as exc:
         print(f"safety report: {exc}", file=sys.stderr)
         return 1
@@ -226,8 +267,11 @@ def report_command(
             f"safety report: {ov.study_id}: {ov.subjects_infused} infused, {ov.subjects_with_dlt} with DLT, "
             f"{ov.subjects_with_sae} with SAE, P(rate > {ov.stopping.threshold:g}) = {p}, "
             f"boundary {'CROSSED' if ov.stopping_boundary_crossed else 'not crossed'}; "
-            f"{len(report.listing)} SAE/SUSAR listed; wrote {out}/overview.html, ethics.atom, "
-            "safety-summary.{json,csv,html}",
+            f"{len(report.listing)} SAE/SUSAR listed; wrote "
+            + "; ".join(
+                ([f"{out}/overview.html, ethics.atom, safety-summary.{{json,csv,html,pdf}}"] if out is not None else [])
+                + ([str(pdf)] if pdf is not None else [])
+            ),
             file=sys.stderr,
         )
     return 0

@@ -11,6 +11,11 @@ here) shows every (alert, recipient) delivery final, or keeps running with --ser
 delivered, failed and pending messages; the exit status is 1 while a message of an SAE, SUSAR, DLT or
 STOPPING_BOUNDARY is pending when DELIVERY_DEADLINE_S runs out. With the local sink it also checks
 OUT/outbox/outbox.jsonl against OUT/alerts.jsonl (``outbox_check``). Logs: OUT/worker.log, OUT/broker.log.
+
+The trial's calendar is moved by whole days so its last data arrive now (streams.dev.synthetic.anchored_start). The
+pages are on one port on every run (``--port``, else SAFETY_WEB_PORT, 6066; a taken port is refused with what to
+do), and the run ends by printing how each role signs in: its page, its user name and OUT/access.txt, the owner-only
+file holding this run's passwords and tokens.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -48,11 +53,12 @@ class DemoError(RuntimeError):
     """The demo could not finish; the message names the log to read."""
 
 
-def demo_lines(subjects: int, seed: int | None) -> list[bytes]:
-    """The synthetic trial as JSON lines (one event per line, compact, in the generator's order)."""
+def demo_lines(subjects: int, seed: int | None, start: datetime | None = None) -> list[bytes]:
+    """The synthetic trial as JSON lines (one event per line, compact, in the generator's order); ``start`` moves its
+    calendar (streams.dev.synthetic.anchored_start), the default is the generator's fixed one."""
     from streams.dev.synthetic import DEFAULT_SEED, generate_trial
 
-    events = generate_trial(subjects=subjects, seed=DEFAULT_SEED if seed is None else seed)
+    events = generate_trial(subjects=subjects, seed=DEFAULT_SEED if seed is None else seed, start=start)
     return [json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode() for event in events]
 
 
@@ -101,15 +107,25 @@ def demo_tokens(settings: Settings) -> dict[str, str]:
     return {role: secrets.token_urlsafe(32) for role in ROLES}  # >= 32 characters (streams/web/auth.py)
 
 
-def serve_port(settings: Settings) -> int:
-    """The worker's own port (SAFETY_WEB_PORT, 6066) when free, so `safety ack`'s default --url reaches the pages
-    `--serve` prints; another free port when it is taken."""
+def web_port(settings: Settings, port: int | None = None) -> int:
+    """The pages' port: ``port`` (``--port``), else the worker's own (SAFETY_WEB_PORT, 6066), the same on every run
+    so the links of an earlier run and `safety ack`'s default --url still reach it; 0 takes any free port.
+
+    A taken port is refused with what to do, never silently replaced: a moved port breaks every printed link."""
+    wanted = settings.web.port if port is None else port
+    if wanted == 0:
+        return free_port()
     with socket.socket() as probe:
         try:
-            probe.bind(("127.0.0.1", settings.web.port))
+            probe.bind(("127.0.0.1", wanted))
         except OSError:
-            return free_port()
-    return settings.web.port
+            raise DemoError(
+                f"port {wanted} is taken (another `safety demo --serve` or worker? `ss -ltnp 'sport = :{wanted}'` "
+                f"names it); stop it, or choose another port: `safety demo --port {wanted + 1}` "
+                f"(`make demo DEMO_ARGS='--port {wanted + 1}'`, or SAFETY_WEB_PORT={wanted + 1}); --port 0 takes any "
+                "free port"
+            ) from None
+    return wanted
 
 
 DEMO_PEOPLE = (("officer", "safety_officer"), ("pi", "pi"), ("ethics", "ethics"))
@@ -119,7 +135,7 @@ def demo_people(out: Path) -> tuple[Path, dict[str, str]]:
     """A users file with one person per role (OUT/users.yaml, argon2 hashes) and their one-run passwords.
 
     The pages take no credential in a URL (streams/web/guard.py): a person signs in at /login. The demo's people
-    are made up for each run, so the printed passwords open only this demo's worker.
+    are made up for each run, so the passwords open only this demo's worker.
     """
     from argon2 import PasswordHasher
 
@@ -134,17 +150,36 @@ def demo_people(out: Path) -> tuple[Path, dict[str, str]]:
     return path, passwords
 
 
-def page_urls(base: str, passwords: dict[str, str], metrics_token: str) -> list[str]:
-    """How each person gets in: sign in at /login, then the pages; Prometheus scrapes with its own token."""
+ACCESS_FILE = "access.txt"
+ROLE_NAMES = {"safety_officer": "safety officer", "pi": "PI", "ethics": "ethics committee"}
+LANDING = {"safety_officer": "/overview", "pi": "/alerts", "ethics": "/ethics"}
+
+
+def write_access(out: Path, passwords: dict[str, str], tokens: dict[str, str], metrics_token: str) -> Path:
+    """OUT/access.txt, readable by its owner only: each person's password, each role's token for scripts and the
+    scrape token. The terminal shows where it is, not what it holds (a terminal is shared, scrolled and logged)."""
+    path = out / ACCESS_FILE
+    lines = [
+        "# safety demo: this run's credentials (new on every run; they open only this demo's worker)",
+        *(f"password {name:<8} {passwords[name]}" for name, _ in DEMO_PEOPLE),
+        *(f"token    {role:<14} {token}   (Authorization: Bearer ...)" for role, token in tokens.items()),
+        f"token    metrics        {metrics_token}   (GET /metrics)",
+    ]
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def ways_in(base: str, access: Path) -> list[str]:
+    """How each role gets in: its page, its user name, where its password is; then what scripts use."""
     return [
-        *(f"sign in as {name:<8} (password {passwords[name]}): {base}/login" for name, _ in DEMO_PEOPLE),
-        f"overview:        {base}/overview",
-        f"open alerts:     {base}/alerts",
-        f"overdue reports: {base}/reports/overdue",
-        f"committee:       {base}/ethics",
-        f"ethics feed:     {base}/feeds/ethics.atom",
-        f"safety summary:  {base}/reports/safety-summary.html",
-        f"metrics:         curl -H 'Authorization: Bearer {metrics_token}' {base}/metrics",
+        *(
+            f"{ROLE_NAMES[role] + ':':<18} {base}/login?next={LANDING[role]}  user {name!r}, password in {access}"
+            for name, role in DEMO_PEOPLE
+        ),
+        f"{'scripts:':<18} role tokens and the metrics token in {access} (Authorization: Bearer <token>)",
+        f"{'safety summary:':<18} {base}/reports/safety-summary.html and .pdf (every role)",
     ]
 
 
@@ -373,29 +408,37 @@ def run_demo(
     serve: bool = False,
     settings: Settings | None = None,
     printer: Any = print,
+    port: int | None = None,
 ) -> DemoResult:
-    """The whole demo; returns the number of alerts the stream emitted and where their deliveries stand."""
+    """The whole demo; returns the number of alerts the stream emitted and where their deliveries stand.
+
+    The trial's calendar is anchored to the wall clock (streams.dev.synthetic.anchored_start): its last data
+    arrive now, so nothing is raised in the future. OUT/events.jsonl holds the dates as streamed, so replaying it
+    gives the same alerts on any later day."""
     from streams.admin import admin_client, create_topics, produce_lines
     from streams.dev import demo_feeds
+    from streams.dev.synthetic import DEFAULT_SEED, anchored_start
 
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     base = (settings or Settings.load()).updated(worker={"data_dir": out / "worker-data"})
-    lines = demo_lines(subjects, seed)
+    web = web_port(base, port)  # before anything starts: a taken port is the first thing said
+    start = anchored_start(datetime.now(UTC), subjects, DEFAULT_SEED if seed is None else seed)
+    lines = demo_lines(subjects, seed, start)
     feeds = demo_feeds.DemoFeeds.plan(lines, out)  # a few subjects go through the HL7, FHIR and JSON adapters
     outbox = out / "outbox"
     shutil.rmtree(outbox, ignore_errors=True)  # this run's deliveries only (the broker starts empty too)
     tokens = demo_tokens(base)
     users_file, passwords = demo_people(out)
     metrics_token = reveal(base.auth.metrics_token) or secrets.token_urlsafe(32)
+    access = write_access(out, passwords, tokens, metrics_token)
     with broker_for(base, out) as settings, open(out / "alerts.jsonl", "wb") as sink:
         create_topics(settings)
-        web_port = serve_port(base) if serve else free_port()
-        base_url = f"http://127.0.0.1:{web_port}"
+        base_url = f"http://127.0.0.1:{web}"
         worker = start_worker(
             settings,
             out / "worker.log",
-            web_port,
+            web,
             {
                 "SAFETY_DELIVERY__OUTBOX_DIR": str(outbox),
                 "SAFETY_AUTH__TOKENS": ",".join(f"{role}:{token}" for role, token in tokens.items()),
@@ -415,6 +458,10 @@ def run_demo(
         deliveries = OutboxTail(outbox / "outbox.jsonl", printer)
         admin = admin_client(settings)
         try:
+            printer(
+                f"trial calendar: {_first_day(lines)} to {_last_day(lines)}, moved by whole days so the last data "
+                "have just arrived (study days and the seed's data unchanged)"
+            )
             printer(f"streaming {len(lines)} events of {subjects} subjects via {settings.kafka.bootstrap} ...")
             produced = produce_lines(settings, feeds.direct)
             feeds.send(base_url, watcher.poll, printer)
@@ -453,10 +500,16 @@ def run_demo(
             printer("a laboratory system, EHR or script sends to this worker at:")
             for line in feeds.how_to_connect(base_url):
                 printer(f"  {line}")
+            if not serve:
+                printer(
+                    f"the pages stop with this run; `safety demo --serve` (what `make demo` runs) keeps them at "
+                    f"{base_url}, signed in as below with that run's passwords:"
+                )
+            else:
+                printer(f"serving the pages at {base_url} (Ctrl-C to stop); each role signs in:")
+            for line in ways_in(base_url, access):
+                printer(f"  {line}")
             if serve:
-                printer("serving (Ctrl-C to stop):")
-                for url in page_urls(base_url, passwords, metrics_token):
-                    printer(f"  {url}")
                 with contextlib.suppress(KeyboardInterrupt):
                     while worker.poll() is None:
                         watcher.poll(1000)
@@ -466,6 +519,14 @@ def run_demo(
             watcher.close()
             stop_process(worker)
     return DemoResult(watcher.alerts, counts)
+
+
+def _first_day(lines: list[bytes]) -> str:
+    return str(json.loads(lines[0])["recorded_at"])[:10]
+
+
+def _last_day(lines: list[bytes]) -> str:
+    return max(str(json.loads(line)["recorded_at"]) for line in lines)[:10]
 
 
 @click.command(
@@ -484,9 +545,15 @@ def run_demo(
 @click.option("--serve", is_flag=True, help="keep the worker and its pages running")
 @click.option("--subjects", type=click.IntRange(min=1), default=48, help="subjects in the synthetic trial (default 48)")
 @click.option("--seed", type=int, default=None, help="random seed of the synthetic trial")
-def demo_command(out: Path, serve: bool, subjects: int, seed: int | None) -> int:
+@click.option(
+    "--port",
+    type=click.IntRange(min=0, max=65535),
+    default=None,
+    help="port of the pages (default SAFETY_WEB_PORT, 6066; 0 takes any free port)",
+)
+def demo_command(out: Path, serve: bool, subjects: int, seed: int | None, port: int | None) -> int:
     try:
-        result = run_demo(out, subjects=subjects, seed=seed, serve=serve)
+        result = run_demo(out, subjects=subjects, seed=seed, serve=serve, port=port)
     except DemoError as exc:
         print(f"safety demo: {exc}", file=sys.stderr)
         return 1

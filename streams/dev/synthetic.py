@@ -1039,6 +1039,18 @@ def generate_trial(subjects: int = 48, seed: int = DEFAULT_SEED, start: datetime
     return [event for _, _, _, event in arrivals]
 
 
+def anchored_start(now: datetime, subjects: int = 48, seed: int = DEFAULT_SEED) -> datetime:
+    """The ``start`` that makes the trial's last data arrive now: ``DEFAULT_START`` moved by whole days.
+
+    A demo whose calendar is fixed raises some alerts "in the future" and others overdue on arrival, depending on the
+    day it runs. Moving every date by the same whole number of days keeps each event's study day, time of day and
+    order (the same seed gives the same trial), and puts the last ``recorded_at`` on the latest day on which it is
+    not after ``now``: today in the study's zone once today's time of that arrival has passed, else yesterday.
+    """
+    last = max(datetime.fromisoformat(e["recorded_at"]) for e in generate_trial(subjects, seed, DEFAULT_START))
+    return DEFAULT_START + timedelta(days=(now.astimezone(TZ) - last).days)  # .days floors: never after now
+
+
 def to_jsonl(events: Iterable[dict[str, Any]]) -> str:
     """JSON lines, one compact event per line (the replay and ``safety produce`` input format)."""
     return "".join(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n" for event in events)

@@ -15,12 +15,19 @@ import json
 import uuid
 from collections.abc import Callable
 from datetime import datetime, tzinfo
-from typing import Any
 
 from safety.coding import alert_term
-from safety.reports import FEED_KINDS, LISTING_COLUMNS, AlertStatus, Report, listing_record, summary_document
+from safety.reports import (
+    FEED_KINDS,
+    LISTING_COLUMNS,
+    AlertStatus,
+    Report,
+    listing_record,
+    summary_document,
+    summary_view,
+)
 from streams.web.templating import csv_text, render
-from streams.web.times import stamp
+from streams.web.times import shown, stamp
 
 # Fixed namespace of this service's feed ids (never change it: ids must stay stable across releases).
 FEED_NAMESPACE = uuid.UUID("6f1c3a52-8d0e-5b7a-9c41-2e5d7f0a9b13")
@@ -143,16 +150,6 @@ def summary_json(report: Report) -> str:
     return json.dumps(summary_document(report), ensure_ascii=False, indent=2) + "\n"
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return ";".join(str(v) for v in value)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
 def summary_csv(report: Report) -> str:
     """The SAE/SUSAR line listing as CSV (RFC 4180), header ``LISTING_COLUMNS``, one row per alert, written
     through the one CSV policy (streams/web/templating.py ``csv_text``): the committee opens it in a spreadsheet."""
@@ -160,76 +157,15 @@ def summary_csv(report: Report) -> str:
     return csv_text(LISTING_COLUMNS, ([r[c] for c in LISTING_COLUMNS] for r in records))
 
 
-def _pct_ci(ci: list[float] | None) -> str:
-    return "–" if ci is None else f"{ci[0] * 100:.1f}% – {ci[1] * 100:.1f}%"
-
-
-def summary_html(report: Report, stylesheet: str | None = None) -> str:
+def summary_html(report: Report, stylesheet: str | None = None, pdf: str | None = None) -> str:
     """A self-contained, printable HTML summary for filing (no script, no external resource); on the worker,
-    ``stylesheet`` names the served style sheet instead of an inline one (streams/web/guard.py, the CSP)."""
-    doc = summary_document(report)
-    p = doc["stopping_probability"]
-    crossed = doc["stopping_boundary_crossed"]
-    rows = [
-        ("已入组 / Subjects enrolled", doc["subjects_enrolled"], "subjects-enrolled"),
-        ("已输注 / Subjects infused", doc["subjects_infused"], "subjects-infused"),
-        ("发生 DLT 的受试者 / Subjects with DLT", doc["subjects_with_dlt"], "subjects-with-dlt"),
-        ("DLT 率 95% CI (Clopper-Pearson) / DLT rate 95% CI", _pct_ci(doc["dlt_rate_ci95"]), "dlt-ci"),
-        ("发生 SAE 的受试者 / Subjects with SAE", doc["subjects_with_sae"], "subjects-with-sae"),
-        ("SAE 发生率 95% CI / SAE incidence 95% CI", _pct_ci(doc["sae_rate_ci95"]), "sae-ci"),
-        (
-            f"后验 P(DLT率 > {doc['stopping_threshold']:g}) / Posterior probability",
-            "未评估 / not evaluated (n < 3)" if p is None else f"{p:.3f}",
-            "stopping-probability",
-        ),
-        (
-            f"停止界值 {doc['stopping_boundary']:g} / Stopping boundary crossed",
-            "是 / YES" if crossed else "否 / no",
-            "stopping-crossed",
-        ),
-        ("逾期报告 / Overdue reports", doc["overdue_reports"], "overdue-reports"),
-    ]
-    heads = (
-        "类型 / Kind",
-        "受试者 / Subject",
-        "研究日 / Day",
-        "术语 / Term",
-        "分级 / Grade",
-        "严重性 / Seriousness",
-        "因果 / Causality",
-        "预期性 / Expectedness",
-        "转归 / Outcome",
-        "报告期限 / Due",
-        "已提交 / Submitted",
-        "状态 / Status",
-    )
-    listing = [
-        [
-            _cell(c)
-            for c in (
-                r["kind"],
-                r["subject_id"],
-                r["study_day"],
-                r["term"],
-                r["grade"],
-                r["seriousness"],
-                r["causality"],
-                r["expectedness"],
-                r["outcome"],
-                r["report_due_at"],
-                r["submitted_at"],
-                r["status"] + (" (逾期 / overdue)" if r["overdue"] else "") + (" (迟交 / late)" if r["late"] else ""),
-            )
-        ]
-        for r in doc["line_listing"]
-    ]
+    ``stylesheet`` names the served style sheet instead of an inline one (streams/web/guard.py, the CSP) and
+    ``pdf`` links the A4 PDF of the same summary (streams/documents/summary_pdf.py). It lays out the one view the
+    PDF lays out (safety.reports.summary_view): codes in words, times in the study's zone."""
+    tz = report.overview.generated_at.tzinfo
     return render(
         "summary.html",
-        study_id=doc["study_id"],
-        generated_at=doc["generated_at"],
-        rules_version=doc["rules_version"] or "–",
-        stats=rows,
-        heads=heads,
-        listing=listing,
+        view=summary_view(report, lambda t: shown(t, tz)),
         stylesheet=stylesheet,
+        pdf=pdf,
     )

@@ -5,7 +5,8 @@ Routes (GET): ``/overview``, ``/alerts[.csv]`` (filter and sort: ``kind``, ``sta
 escalations, withdrawal), ``/reports/overdue[.csv]``, ``/listings/ae[.csv]``, ``/listings/labs[.csv]``
 (``min_grade``, ``subject``), ``/subjects/{subject_id}`` (``test``: the tests charted, repeated or comma-separated;
 ``view=early``: days 0-28 first), ``/edish[?view=baseline]``, ``/ethics`` (the committee's
-landing page), ``/feeds/ethics.atom`` and its page ``/feeds/ethics.html``, ``/reports/safety-summary.{json,csv,html}``.
+landing page), ``/feeds/ethics.atom`` and its page ``/feeds/ethics.html``, ``/reports/safety-summary.{json,csv,html}``
+and its A4 PDF ``/reports/safety-summary.pdf``.
 Acknowledge buttons on ``/alerts`` and ``/overview`` post to ``/alerts/{alert_id}/ack`` (streams/web/acks.py);
 this module writes nothing.
 
@@ -105,6 +106,7 @@ class Pages:
             ("GET", "/reports/safety-summary.json", self._guard(ROLES, self.summary_json)),
             ("GET", "/reports/safety-summary.csv", self._guard(ROLES, self.summary_csv)),
             ("GET", "/reports/safety-summary.html", self._guard(ROLES, self.summary_html)),
+            ("GET", "/reports/safety-summary.pdf", self._guard(ROLES, self.summary_pdf)),
             ("GET", "/alerts.csv", self._guard(OFFICER_ROLES, self.alerts_csv)),
             ("GET", "/alerts/{alert_id}", self._guard(ROLES, self.alert)),
             ("GET", "/reports/overdue", self._guard(ROLES, self.overdue)),
@@ -369,7 +371,26 @@ class Pages:
 
     async def summary_html(self, request: web.Request) -> web.Response:
         report, _, _ = self._data(request)
-        return _html(ethics.summary_html(report, stylesheet="/static/summary.css"))
+        return _html(ethics.summary_html(report, stylesheet="/static/summary.css", pdf="/reports/safety-summary.pdf"))
+
+    async def summary_pdf(self, request: web.Request) -> web.Response:
+        """The summary as an A4 PDF to print and file (streams/documents/summary_pdf.py)."""
+        from streams.documents.summary_pdf import summary_pdf  # fpdf2 loads only when a PDF is asked for
+
+        report, _, _ = self._data(request)
+        try:
+            body = summary_pdf(report)
+        except SafetyError as exc:  # the CJK font is missing: the message says which package installs it
+            log.error("safety pages: the summary PDF could not be made: %s", exc)
+            return _denied(503, str(exc))
+        stamp = report.overview.generated_at.strftime("%Y%m%d-%H%M")
+        return web.Response(
+            body=body,
+            headers={
+                "Content-Type": "application/pdf",
+                "Content-Disposition": f'inline; filename="{report.overview.study_id}-safety-summary-{stamp}.pdf"',
+            },
+        )
 
 
 def _html(text: str, status: int = 200) -> web.Response:
@@ -433,7 +454,7 @@ def register(app: Any, ctx: Any) -> Pages:
     add_routes(app.web.web_app.router, handlers)
     log.info(
         "safety pages: /overview /alerts /alerts/{id} /reports/overdue /listings/{ae,labs} /subjects/{code} /edish "
-        "/ethics /feeds/ethics.{atom,html} /reports/safety-summary.{json,csv,html}"
+        "/ethics /feeds/ethics.{atom,html} /reports/safety-summary.{json,csv,html,pdf}"
     )
     return handlers
 

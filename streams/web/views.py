@@ -52,6 +52,7 @@ class Links:
     summary_json: str
     summary_csv: str
     summary_html: str
+    summary_pdf: str  # the same summary as an A4 PDF to print and file
     subject: Callable[[str], str]
     alert: Callable[[str], str]  # the alert's page (its basis and history)
     feed_html: str
@@ -83,6 +84,7 @@ class Links:
             summary_json="/reports/safety-summary.json",
             summary_csv="/reports/safety-summary.csv",
             summary_html="/reports/safety-summary.html",
+            summary_pdf="/reports/safety-summary.pdf",
             subject=lambda code: f"/subjects/{quote(code)}",
             alert=lambda alert_id: f"/alerts/{quote(alert_id)}",
             feed_html="/feeds/ethics.html",
@@ -114,6 +116,7 @@ class Links:
             summary_json="safety-summary.json",
             summary_csv="safety-summary.csv",
             summary_html="safety-summary.html",
+            summary_pdf="safety-summary.pdf",
             subject=lambda code: f"subject-{quote(code)}.html",
             alert=lambda alert_id: f"alert-{quote(alert_id)}.html",
             feed_html="ethics-feed.html",

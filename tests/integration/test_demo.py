@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_demo(out: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SAFETY_")}
     return subprocess.run(
-        [sys.executable, "-m", "streams", "demo", "--subjects", "6", "--out", str(out)],
+        [sys.executable, "-m", "streams", "demo", "--subjects", "6", "--port", "0", "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -584,3 +584,22 @@ def test_committee_opens_its_feed_entry_and_reaches_the_alert_page(page: Any, li
     assert page.locator('a[href*="/subjects/"]').count() == 0
     assert page.console_errors == []
     _shot(page, "ethics-alert-page.png")
+
+
+def test_committee_opens_the_printed_summary_and_its_a4_pdf(page: Any, live_site: Any) -> None:
+    """From its landing page the committee opens the summary to print: data cut-off, the boundary's crossing with
+    x of n, codes in words; its PDF link answers an A4 PDF for the signed-in session."""
+    url, _ = live_site
+    _sign_in(page, url, "clerk", "/ethics")
+    page.locator('a[href="/reports/safety-summary.html"]').first.click()
+    page.get_by_test_id("data-cutoff").wait_for()
+    assert page.get_by_test_id("data-cutoff").inner_text().startswith("2026-")
+    assert "at 2 of 3 subjects with a DLT" in page.get_by_test_id("stopping-crossed").inner_text()
+    listing = page.get_by_test_id("line-listing").inner_text()
+    assert "Hospitalised" in listing and "hospitalization" not in listing
+    assert page.console_errors == []
+    _shot(page, "summary-committee.png")
+    href = page.get_by_test_id("summary-pdf").get_attribute("href")
+    response = page.request.get(f"{url}{href}")
+    assert response.status == 200 and response.headers["content-type"] == "application/pdf"
+    assert response.body().startswith(b"%PDF-")

@@ -378,6 +378,7 @@ def test_report_cli_writes_every_document_byte_identically_on_a_rerun(tmp_path: 
         "safety-summary.csv",
         "safety-summary.html",
         "safety-summary.json",
+        "safety-summary.pdf",
         "subject-AA-001.html",
         "subject-AA-002.html",
         "subject-AA-003.html",

@@ -96,6 +96,17 @@ async def test_ethics_role_reads_the_safety_summary(client: TestClient, suffix: 
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("token", ["tok-ethics", "tok-so"])
+async def test_the_committee_and_the_officer_download_the_summary_as_an_a4_pdf(client: TestClient, token: str) -> None:  # type: ignore[type-arg]
+    resp = await client.get("/reports/safety-summary.pdf", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status == 200 and resp.content_type == "application/pdf"
+    assert "safety-summary-20260901-1200.pdf" in resp.headers["Content-Disposition"]
+    assert (await resp.read()).startswith(b"%PDF-")
+    page = await client.get("/reports/safety-summary.html", headers={"Authorization": f"Bearer {token}"})
+    assert 'href="/reports/safety-summary.pdf"' in await page.text()
+
+
+@pytest.mark.asyncio
 async def test_missing_token_is_401_and_a_wrong_one_403(client: TestClient) -> None:  # type: ignore[type-arg]
     missing = await client.get("/feeds/ethics.atom")
     assert missing.status == 401 and missing.headers["WWW-Authenticate"].startswith("Bearer")
