@@ -16,8 +16,9 @@ Endpoints
   them). The PI's causality on a SUSPECTED_DLT is the attribution the alert asks for (with ``serious``, the
   seriousness criteria the PI states): the ledger agent puts it on the event stream for the rules
   (safety/delivery/attribution.py). The link page asks for it on a SUSPECTED_DLT too.
-* ``POST /alerts/{alert_id}/ethics-submitted`` JSON ``{"who", "reference"?}``, token of ``pi`` or ``ethics``,
-  for SAE and SUSAR alerts only.
+* ``POST /alerts/{alert_id}/ethics-submitted`` JSON ``{"who", "reference"?, "document"?}``, token of ``pi`` or
+  ``ethics``, for SAE and SUSAR alerts only; ``document`` (``<case_id>/v<n>``, the alert page's button of each
+  version) names the version of the documents the service made that was submitted (streams/web/case_documents.py).
 * ``GET /alerts/{alert_id}/ack?role&exp&sig``: the one-click link from the message. It shows what is being
   acknowledged (subject, kind, term, grade, study day, basis, due) and changes nothing: mail security
   scanners fetch links in e-mails, and a scanner must never acknowledge an SAE (that would silence its
@@ -59,6 +60,7 @@ from streams.web.auth import (
     link_id,
     verify_link,
 )
+from streams.documents.store import DocumentShelf
 from streams.web.dashboard import ack_key, alert_key
 from streams.web.guard import principal_of
 from streams.web.templating import render
@@ -183,8 +185,10 @@ class AckEndpoints:
         *,
         public_url: str | None = None,
         time_zone: str = "UTC",
+        documents: Callable[[], DocumentShelf | None] = lambda: None,
     ) -> None:
         self.tokens, self.link_secret, self.publish, self.clock = tokens, link_secret, publish, clock
+        self.documents = documents
         self.directory, self.public_url = directory, public_url
         self.time_zone, self.tz = time_zone, ZoneInfo(time_zone)
         self._used: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -348,18 +352,27 @@ class AckEndpoints:
         reference = self._text(body, "reference", MAX_WHO, False)
         if isinstance(reference, web.Response):
             return reference
-        reply = await self._record(
-            {
-                "type": "ethics_submitted",
-                "alert_id": alert.alert_id,
-                "who": who,
-                "role": role,
-                "at": self.clock().isoformat(),
-                "reference": reference,
-                "via": "token",
-                **_remote(request),
-            }
-        )
+        document = self._text(body, "document", MAX_WHO, False)
+        if isinstance(document, web.Response):
+            return document
+        shelf = self.documents()
+        if document is not None and (shelf is None or shelf.submitted_version(alert.alert_id, document) is None):
+            return _json_error(
+                400, f"'document' {document[:40]!r} is not a version of this alert's documents: use its alert page"
+            )
+        event = {
+            "type": "ethics_submitted",
+            "alert_id": alert.alert_id,
+            "who": who,
+            "role": role,
+            "at": self.clock().isoformat(),
+            "reference": reference,
+            "via": "token",
+            **_remote(request),
+        }
+        if document is not None:
+            event["document"] = document
+        reply = await self._record(event)
         return web.json_response(reply, status=202)
 
     # --- one-click links ----------------------------------------------------------------------------------
@@ -510,9 +523,9 @@ def make_web_app(endpoints: AckEndpoints) -> web.Application:
 
 def register(app: Any, ctx: Any) -> None:
     """Worker plug-in (streams.worker.app.PLUGINS): ack routes on faust's aiohttp app, the dashboard view they read
-    alerts from, and the delivery stage."""
+    alerts from, the delivery stage and the documents stage with its narrative route."""
     from streams.settings import reveal
-    from streams.web import dashboard
+    from streams.web import case_documents, dashboard
     from streams.worker import delivery as deliver
 
     settings = ctx.settings
@@ -532,6 +545,8 @@ def register(app: Any, ctx: Any) -> None:
         clock,
         public_url=settings.web.public_url,
         time_zone=ctx.rules.protocol.time_zone,
+        documents=lambda: ctx.tables.extra.get("case_documents_shelf"),
     )
     add_routes(app.web.web_app.router, endpoints)
     deliver.register(app, ctx)
+    case_documents.register(app, ctx)  # after delivery: the documents stage reads its ledger

@@ -57,7 +57,7 @@ MAX_BODY = 64 * 1024  # the largest legitimate body is an acknowledgement: 2,000
 SELF_AUTHENTICATED = re.compile(r"^/(?:events|fhir|fhir/subscription)$")
 PUBLIC = re.compile(r"^/(?:login|static/(?:safety|summary)\.(?:css|js)|alerts/[0-9a-f]{24}/ack(?:/link)?)$")
 LINK_POST = re.compile(r"^/alerts/[0-9a-f]{24}/ack/link$")  # authenticated by the link's signature, not the cookie
-ACK_POST = re.compile(r"^/alerts/([0-9a-f]{24})/(ack|ethics-submitted|ack/link)$")
+ACK_POST = re.compile(r"^/alerts/([0-9a-f]{24})/(ack|ethics-submitted|ack/link|narrative)$")
 SAFE_NEXT = re.compile(r"^/[A-Za-z0-9/_.-]{0,200}$")
 LOGIN_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 CSP = (
@@ -74,7 +74,7 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 STATIC = {"safety.css": "text/css", "summary.css": "text/css", "safety.js": "text/javascript"}
-ACK_ACTIONS = {"ack": "ack", "ethics-submitted": "ethics_submitted", "ack/link": "link_ack"}
+ACK_ACTIONS = {"ack": "ack", "ethics-submitted": "ethics_submitted", "ack/link": "link_ack", "narrative": "pi_note"}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -2,7 +2,8 @@
 
 Routes (GET): ``/overview``, ``/alerts[.csv]`` (filter and sort: ``kind``, ``status``, ``subject``, ``day_from``,
 ``day_to``, ``sort``, ``order``), ``/alerts/{alert_id}`` (basis, triggering values, deliveries, acknowledgements,
-escalations, withdrawal), ``/reports/overdue[.csv]``, ``/listings/ae[.csv]``, ``/listings/labs[.csv]``
+escalations, withdrawal, the SAE documents: streams/web/case_documents.py),
+``/alerts/{alert_id}/documents/v{n}/{name}`` (a stored SAE report, CIOMS I or E2B(R3) file), ``/reports/overdue[.csv]``, ``/listings/ae[.csv]``, ``/listings/labs[.csv]``
 (``min_grade``, ``subject``), ``/subjects/{subject_id}``, ``/edish[?view=baseline]``, ``/ethics`` (the committee's
 landing page), ``/feeds/ethics.atom`` and its page ``/feeds/ethics.html``, ``/reports/safety-summary.{json,csv,html}``.
 Acknowledge buttons on ``/alerts`` and ``/overview`` post to ``/alerts/{alert_id}/ack`` (streams/web/acks.py);
@@ -28,7 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
-from safety.delivery.ledger import LedgerEntry
+from safety.delivery.ledger import LedgerEntry, submission_refusal
 from safety.errors import SafetyError
 from safety.reports import (
     FEED_KINDS,
@@ -46,7 +47,8 @@ from safety.reports import (
 from safety.rules.ruleset import RuleSet
 from safety.vocab import ROLES
 from streams.rulefiles import load_ruleset
-from streams.web import ethics
+from streams.documents.store import CONTENT_TYPES, DocumentShelf
+from streams.web import case_documents, ethics
 from streams.web import views as pages
 from streams.web.auth import bearer_token
 from streams.web.guard import CSRF, principal_of
@@ -69,6 +71,7 @@ class Pages:
     eDISH plot its Hy's law lines. Without it the default study's rules are loaded once, on first use.
     ``ledger`` gives an alert's delivery ledger entry as the pages can read it (streams/web/dashboard.py), None
     when there is none yet: the alert page shows its deliveries and escalations.
+    ``documents`` gives the table of the SAE documents (streams/documents/store.py), None when the worker makes none.
     ``stale`` says why the data cannot be trusted now (the broker is unreachable: streams/worker/health.py), else None;
     every page then answers 503 with that banner instead of stale data.
     """
@@ -83,11 +86,13 @@ class Pages:
         rules: Callable[[], RuleSet] | None = None,
         stale: Callable[[], str | None] = lambda: None,
         ledger: Callable[[str], LedgerEntry | None] = lambda alert_id: None,
+        documents: Callable[[], DocumentShelf | None] = lambda: None,
     ) -> None:
         self.source, self.tokens, self.clock, self.public_url, self.tz = source, tokens, clock, public_url, tz
         self.rules = rules or functools.cache(load_ruleset)
         self.stale = stale
         self.ledger = ledger
+        self.documents = documents
 
     def routes(self) -> list[tuple[str, str, Handler]]:
         return [
@@ -101,6 +106,7 @@ class Pages:
             ("GET", "/reports/safety-summary.html", self._guard(ROLES, self.summary_html)),
             ("GET", "/alerts.csv", self._guard(OFFICER_ROLES, self.alerts_csv)),
             ("GET", "/alerts/{alert_id}", self._guard(ROLES, self.alert)),
+            ("GET", "/alerts/{alert_id}/documents/v{version:[0-9]+}/{name}", self._guard(ROLES, self.document)),
             ("GET", "/reports/overdue", self._guard(ROLES, self.overdue)),
             ("GET", "/reports/overdue.csv", self._guard(ROLES, self.overdue_csv)),
             ("GET", "/listings/ae", self._guard(OFFICER_ROLES, self.ae_listing)),
@@ -190,10 +196,46 @@ class Pages:
             read_graded(graded),
             self.ledger(alert_id),
         )
-        return _html(
-            pages.alert_page(
-                detail, self._links(request), report.overview.generated_at.tzinfo, report.overview.generated_at
-            )
+        links = self._links(request)
+        zone = report.overview.generated_at.tzinfo
+        shelf = self.documents()
+        case = shelf.case_of(alert_id) if shelf is not None else None
+        documents = case_documents.documents_context(
+            case,
+            status,
+            role=links.role,
+            person=links.person,
+            notes=shelf.notes(case.case_id) if shelf is not None and case is not None else [],
+            tz=zone,
+            submit=links.submit(alert_id)
+            if links.submit is not None
+            and status.state != "withdrawn"
+            and submission_refusal(status.alert, links.role or "") is None
+            else None,
+        )
+        return _html(pages.alert_page(detail, links, zone, report.overview.generated_at, documents=documents))
+
+    async def document(self, request: web.Request) -> web.Response:
+        """A stored document of the alert's case, to the roles that may open the alert's page."""
+        alert_id, name = request.match_info["alert_id"], request.match_info["name"]
+        report, _, _ = self.source(self._now())
+        status = next((s for s in report.statuses if s.alert.alert_id == alert_id), None)
+        if status is None:
+            return _denied(404, f"no alert {alert_id!r} in this study's data; the alert list links every alert")
+        if self._role(request) not in OFFICER_ROLES and status.alert.kind not in FEED_KINDS:
+            return _denied(403, f"the ethics committee's pages show {', '.join(FEED_KINDS)} alerts only")
+        shelf = self.documents()
+        case = shelf.case_of(alert_id) if shelf is not None else None
+        version = int(request.match_info["version"])
+        data = shelf.file(case.case_id, version, name) if shelf is not None and case is not None else None
+        if data is None or name not in CONTENT_TYPES:
+            return _denied(404, f"no document {name!r} of version {version} for this alert; its page lists them")
+        return web.Response(
+            body=data,
+            headers={
+                "Content-Type": CONTENT_TYPES[name],
+                "Content-Disposition": f'attachment; filename="{case.case_id if case else alert_id}-v{version}-{name}"',
+            },
         )
 
     async def overdue(self, request: web.Request) -> web.Response:
@@ -318,8 +360,10 @@ class Pages:
     async def feed(self, request: web.Request) -> web.Response:
         report, _, _ = self.source(self._now())
         base = self.public_url or f"{request.scheme}://{request.host}"
+        shelf = self.documents()
+        documents = (lambda alert_id: shelf.case_of(alert_id)) if shelf is not None else None
         return web.Response(
-            body=ethics.atom_feed(report, base_url=base).encode("utf-8"),
+            body=ethics.atom_feed(report, base_url=base, documents=documents).encode("utf-8"),
             headers={"Content-Type": "application/atom+xml; charset=utf-8"},
         )
 
@@ -401,11 +445,12 @@ def register(app: Any, ctx: Any) -> Pages:
         rules=lambda: ctx.rules,
         stale=lambda: stale_banner(app, ctx.broker_health),
         ledger=lambda alert_id: dashboard.ledger_entry(ctx, alert_id),
+        documents=lambda: ctx.tables.extra.get("case_documents_shelf"),
     )
     add_routes(app.web.web_app.router, handlers)
     log.info(
         "safety pages: /overview /alerts /alerts/{id} /reports/overdue /listings/{ae,labs} /subjects/{code} /edish "
-        "/ethics /feeds/ethics.{atom,html} /reports/safety-summary.{json,csv,html}"
+        "/ethics /feeds/ethics.{atom,html} /reports/safety-summary.{json,csv,html} /alerts/{id}/documents/v{n}/{name}"
     )
     return handlers
 

@@ -373,9 +373,12 @@ def _num(x: float | None) -> str:
     return "" if x is None else f"{x:g}"
 
 
-def alert_page(detail: AlertDetail, links: Links, tz: tzinfo | None, now: datetime) -> str:
+def alert_page(
+    detail: AlertDetail, links: Links, tz: tzinfo | None, now: datetime, documents: dict[str, Any] | None = None
+) -> str:
     """One alert: its basis in words and numbers, the triggering values with their limits and grades, every
-    delivery per channel with its attempts, acknowledgements, submissions, escalations and a withdrawal."""
+    delivery per channel with its attempts, acknowledgements, submissions, escalations and a withdrawal; for an SAE
+    or SUSAR served by the worker, ``documents`` (streams/web/case_documents.py): the versions of its documents."""
     st = detail.status
     a = st.alert
     row = _alert_rows([st], links, tz, now)[0]
@@ -450,6 +453,7 @@ def alert_page(detail: AlertDetail, links: Links, tz: tzinfo | None, now: dateti
         if st.withdrawn_at
         else None,
         submitted=shown(st.submitted_at, tz),
+        documents=documents,
     )
 
 
