@@ -14,10 +14,11 @@ from pathlib import Path
 import click
 from pydantic import TypeAdapter, ValidationError
 
-from safety.documents import build_cases, pi_entries_from
+from safety.documents import Case, build_cases, pi_entries_from
 from safety.errors import SafetyError
 from safety.model.events import Event
 from safety.reports import read_alerts
+from safety.rules.ruleset import RuleSet
 from streams.cli.report import DEFAULT_STUDY_FILE, _jsonl
 from streams.documents import DocumentIndex, write_documents
 from streams.rulefiles import document_constants, load_ruleset
@@ -25,7 +26,8 @@ from streams.rulefiles import document_constants, load_ruleset
 _EVENTS: TypeAdapter[Event] = TypeAdapter(Event)
 
 
-def generate(source: Path, out: Path, rules_file: Path | None = None) -> DocumentIndex:
+def cases_of(source: Path, rules_file: Path | None = None) -> tuple[list[Case], RuleSet]:
+    """Every case of a replay folder, with the investigator's entries of its pi_entries.jsonl, and the rules."""
     rules = load_ruleset(rules_file or DEFAULT_STUDY_FILE)
     events = []
     for raw in _jsonl(source / "events.jsonl", required=True):
@@ -48,6 +50,11 @@ def generate(source: Path, out: Path, rules_file: Path | None = None) -> Documen
         criteria=rules.criteria,
         pi_entries=entries,
     )
+    return cases, rules
+
+
+def generate(source: Path, out: Path, rules_file: Path | None = None) -> DocumentIndex:
+    cases, rules = cases_of(source, rules_file)
     return write_documents(cases, out, rules.tz)
 
 

@@ -38,6 +38,7 @@ from safety.reports import (
     subject_timeline,
 )
 from safety.rules.protocol import Protocol
+from streams.cli.listing import listing_command
 from streams.rulefiles import load_ruleset
 from streams.web import ethics
 from streams.web import views as pages
@@ -177,21 +178,23 @@ def _when(text: str | None) -> datetime | None:
     return value
 
 
-@click.command(
+@click.group(
     "report",
+    invoke_without_command=True,
     short_help="build the ethics committee reports from a replay folder",
     help="Build the ethics committee reports (safety-summary.json/.csv/.html, ethics.atom) and the safety pages as "
-    "static HTML from the output folder of `safety replay`.",
+    "static HTML from the output folder of `safety replay`; `safety report listing` writes the cumulative SAE/SUSAR "
+    "line listing of a period.",
 )
 @click.option(
     "--from-replay",
     "source",
     type=click.Path(path_type=Path),
-    required=True,
+    default=None,
     metavar="DIR",
-    help="folder written by `safety replay --out DIR` (events.jsonl, alerts.jsonl, ...)",
+    help="folder written by `safety replay --out DIR` (events.jsonl, alerts.jsonl, ...); required",
 )
-@click.option("--out", type=click.Path(path_type=Path), required=True, metavar="REPORTDIR", help="output folder")
+@click.option("--out", type=click.Path(path_type=Path), default=None, metavar="REPORTDIR", help="output folder; required")
 @click.option(
     "--generated-at",
     default=None,
@@ -205,9 +208,20 @@ def _when(text: str | None) -> datetime | None:
     help="study rules file (stopping rule, Hy's law lines, CTCAE version of the timeline bands)",
 )
 @click.option("--quiet", is_flag=True, help="print no summary")
+@click.pass_context
 def report_command(
-    source: Path, out: Path, generated_at: str | None, study: str | None, rules: Path | None, quiet: bool
-) -> int:
+    ctx: click.Context,
+    source: Path | None,
+    out: Path | None,
+    generated_at: str | None,
+    study: str | None,
+    rules: Path | None,
+    quiet: bool,
+) -> int | None:
+    if ctx.invoked_subcommand is not None:
+        return None
+    if source is None or out is None:
+        raise click.UsageError("give --from-replay DIR and --out REPORTDIR (or a subcommand: listing)")
     try:
         report = write_report(source, out, generated_at=_when(generated_at), study=study, rules_file=rules)
     except SafetyError as exc:
@@ -225,3 +239,6 @@ def report_command(
             file=sys.stderr,
         )
     return 0
+
+
+report_command.add_command(listing_command)
