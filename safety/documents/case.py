@@ -128,7 +128,7 @@ class CaseVersion(_Frozen):
 
     @property
     def report_kind(self) -> str:
-        """"initial", "follow-up n" or "summary (follow-up n)": the report type, in indexes and listings."""
+        """The report type in indexes and listings: initial, follow-up n or summary (follow-up n)."""
         if self.initial:
             return "initial"
         return f"summary (follow-up {self.follow_up})" if self.summary else f"follow-up {self.follow_up}"

@@ -194,7 +194,9 @@ def _when(text: str | None) -> datetime | None:
     metavar="DIR",
     help="folder written by `safety replay --out DIR` (events.jsonl, alerts.jsonl, ...); required",
 )
-@click.option("--out", type=click.Path(path_type=Path), default=None, metavar="REPORTDIR", help="output folder; required")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None, metavar="REPORTDIR", help="output folder; required"
+)
 @click.option(
     "--generated-at",
     default=None,

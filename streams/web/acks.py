@@ -54,13 +54,13 @@ from safety.delivery.messages import render as render_message
 from safety.model.outputs import Alert
 from safety.reports import AckRecord, read_acks
 from safety.vocab import CAUSALITIES, ROLES, SERIOUSNESS, AlertKind
+from streams.documents.store import DocumentShelf
 from streams.web.auth import (
     bearer_token,
     cross_origin_refusal,
     link_id,
     verify_link,
 )
-from streams.documents.store import DocumentShelf
 from streams.web.dashboard import ack_key, alert_key
 from streams.web.guard import principal_of
 from streams.web.templating import render

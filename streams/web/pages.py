@@ -3,7 +3,8 @@
 Routes (GET): ``/overview``, ``/alerts[.csv]`` (filter and sort: ``kind``, ``status``, ``subject``, ``day_from``,
 ``day_to``, ``sort``, ``order``), ``/alerts/{alert_id}`` (basis, triggering values, deliveries, acknowledgements,
 escalations, withdrawal, the SAE documents: streams/web/case_documents.py),
-``/alerts/{alert_id}/documents/v{n}/{name}`` (a stored SAE report, CIOMS I or E2B(R3) file), ``/reports/overdue[.csv]``, ``/listings/ae[.csv]``, ``/listings/labs[.csv]``
+``/alerts/{alert_id}/documents/v{n}/{name}`` (a stored SAE report, CIOMS I or E2B(R3) file),
+``/reports/overdue[.csv]``, ``/listings/ae[.csv]``, ``/listings/labs[.csv]``
 (``min_grade``, ``subject``), ``/subjects/{subject_id}``, ``/edish[?view=baseline]``, ``/ethics`` (the committee's
 landing page), ``/feeds/ethics.atom`` and its page ``/feeds/ethics.html``, ``/reports/safety-summary.{json,csv,html}``.
 Acknowledge buttons on ``/alerts`` and ``/overview`` post to ``/alerts/{alert_id}/ack`` (streams/web/acks.py);
@@ -46,8 +47,8 @@ from safety.reports import (
 )
 from safety.rules.ruleset import RuleSet
 from safety.vocab import ROLES
-from streams.rulefiles import load_ruleset
 from streams.documents.store import CONTENT_TYPES, DocumentShelf
+from streams.rulefiles import load_ruleset
 from streams.web import case_documents, ethics
 from streams.web import views as pages
 from streams.web.auth import bearer_token

@@ -34,7 +34,12 @@ AE = {
     "outcome": "not recovered",
 }
 RECOVERED = {**AE, "revision": 2, "recorded_at": "2026-07-09T10:00:00+08:00", "outcome": "recovered"}
-ENDED = {**RECOVERED, "revision": 3, "recorded_at": "2026-07-10T10:00:00+08:00", "ended_at": "2026-07-08T10:00:00+08:00"}
+ENDED = {
+    **RECOVERED,
+    "revision": 3,
+    "recorded_at": "2026-07-10T10:00:00+08:00",
+    "ended_at": "2026-07-08T10:00:00+08:00",
+}
 
 
 def _cases(raw: list[dict[str, Any]], notes: Sequence[PiEntry] = ()) -> list[Case]:
@@ -96,8 +101,15 @@ def test_entries_without_a_time_belong_to_revisions_and_make_no_version() -> Non
 
 
 def test_the_line_listing_has_the_cases_reported_in_the_period_as_they_stood_at_its_end() -> None:
-    other = {**AE, "subject_id": "AA-902", "event_id": "AE2", "occurred_at": "2026-08-01T08:00:00+08:00",
-             "recorded_at": "2026-08-01T09:00:00+08:00", "causality": "possible", "expected": False}
+    other = {
+        **AE,
+        "subject_id": "AA-902",
+        "event_id": "AE2",
+        "occurred_at": "2026-08-01T08:00:00+08:00",
+        "recorded_at": "2026-08-01T09:00:00+08:00",
+        "causality": "possible",
+        "expected": False,
+    }
     cases = _cases([AE, RECOVERED, ENDED, other])
     july = line_listing(cases, date(2026, 7, 1), date(2026, 7, 9), RULES.tz)
     assert [(r.values["subject_id"], r.values["versions"], r.values["outcome"]) for r in july] == [

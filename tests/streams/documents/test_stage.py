@@ -25,9 +25,9 @@ from streams.web.dashboard import SubjectView, alert_key, subject_key
 from streams.worker.documents import DocumentStage
 
 RULES = load_ruleset()
-BASE = {"study_id": "ChiCTR2600125907", "subject_id": "AA-901", "source": "EDC"}
-ENROLMENT = {**BASE, "type": "enrollment", "event_id": "E1", "occurred_at": "2026-07-01T08:00:00+08:00", "sex": "F"}
-INFUSION = {
+BASE: dict[str, Any] = {"study_id": "ChiCTR2600125907", "subject_id": "AA-901", "source": "EDC"}
+ENROLMENT: dict[str, Any] = {**BASE, "type": "enrollment", "event_id": "E1", "occurred_at": "2026-07-01T08:00:00+08:00", "sex": "F"}
+INFUSION: dict[str, Any] = {
     **BASE,
     "type": "infusion",
     "event_id": "I1",
@@ -35,7 +35,7 @@ INFUSION = {
     "infusion_number": 1,
     "dose_per_kg": 1000000,
 }
-AE = {
+AE: dict[str, Any] = {
     **BASE,
     "type": "adverse_event",
     "event_id": "AE1",
@@ -48,7 +48,7 @@ AE = {
     "causality": "unlikely",
     "outcome": "not recovered",
 }
-REVISION = {
+REVISION: dict[str, Any] = {
     **AE,
     "revision": 2,
     "recorded_at": "2026-07-08T10:00:00+08:00",

@@ -112,7 +112,9 @@ async def world() -> AsyncIterator[tuple[World, TestClient]]:  # type: ignore[ty
 def _cells(html: str, testid: str) -> list[list[str]]:
     table = html.split(f'data-testid="{testid}"', 1)[1].split("</table>", 1)[0]
     rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)
-    return [[re.sub(r"<[^>]+>", " ", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r, re.S)] for r in rows]
+    return [
+        [re.sub(r"<[^>]+>", " ", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r, re.S)] for r in rows
+    ]
 
 
 @pytest.mark.asyncio
@@ -222,9 +224,7 @@ async def test_the_browser_form_posts_the_note_and_returns_to_the_alert_page(
 ) -> None:
     state, client = world
     form = {"who": "Dr Wang", "reason": "treatment corrected", "treatment": "ceftriaxone 2 g daily"}
-    resp = await client.post(
-        f"/alerts/{SAE['alert_id']}/narrative", data=form, headers=PI, allow_redirects=False
-    )
+    resp = await client.post(f"/alerts/{SAE['alert_id']}/narrative", data=form, headers=PI, allow_redirects=False)
     assert resp.status == 303 and resp.headers["Location"] == f"/alerts/{SAE['alert_id']}"
     assert state.notes[-1][1]["note"]["treatment"] == "ceftriaxone 2 g daily"
 
