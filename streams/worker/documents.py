@@ -12,9 +12,10 @@ about two seconds of CPU, which the event loop, and with it ingest, must not wai
 Three things make a case be looked at: its SAE alert arriving (``alert`` command), a note (``pi_note``, posted by
 the alert page: streams/web/case_documents.py) and the ``documents_sweep`` timer, which finds the SAE alerts of
 this worker's partitions whose inputs changed since their documents were made (a revision, a SUSAR raised later,
-an event the view did not have yet) and sends a ``documents`` command for each. A version whose content is already
-stored is not made again; a new content is the next version (numbers only grow; a stored version is never
-rewritten). The documents are kept in the ``case_documents`` table (streams/documents/store.py says why a table).
+an event the view did not have yet) and sends a ``documents`` command for each. What the case says after its
+last stored version is made, each as the next version (numbers only grow, a stored version is never rewritten); a
+version whose content is stored is not made again. The documents are kept in the ``case_documents`` table
+(streams/documents/store.py says why a table).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import hashlib
 import json
 import logging
 import multiprocessing
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -55,6 +56,15 @@ def digest(version: CaseVersion) -> str:
     """What a version says, without its number and the alerts it lists (a SUSAR raised later adds one)."""
     content = version.model_dump_json(exclude={"version", "follow_up", "alert_ids"})
     return hashlib.sha256(content.encode()).hexdigest()
+
+
+def _new_versions(computed: Sequence[CaseVersion], stored: set[str]) -> list[CaseVersion]:
+    """The versions to store: every one the first time; later, those after the last one stored, or, when the
+    stored history no longer matches (an enrolment corrected since), the case as it stands now, once."""
+    if not stored:
+        return list(computed)
+    known = [i for i, version in enumerate(computed) if digest(version) in stored]
+    return list(computed[known[-1] + 1 :]) if known else [computed[-1]]
 
 
 class ProcessRenderer:
@@ -159,11 +169,8 @@ class DocumentStage:
         if case is None:
             return None
         versions = list(stored.versions) if stored is not None else []
-        known = {v.digest for v in versions}
-        for computed in case.versions:
+        for computed in _new_versions(case.versions, {v.digest for v in versions}):
             content = digest(computed)
-            if content in known:
-                continue
             number = len(versions) + 1
             version = computed.model_copy(update={"version": number, "follow_up": number - 1})
             files, missing = await self.renderer(version, rules.protocol.time_zone)
@@ -185,7 +192,6 @@ class DocumentStage:
                     e2b_missing=missing,
                 )
             )
-            known.add(content)
             log.info("case %s: version %d (%s) stored", case.case_id, number, version.report_kind)
         index = self._index(alert, fingerprint, tuple(versions), term=case.versions[0].ctcae_term)
         index = index.model_copy(update={"alert_ids": case.versions[-1].alert_ids})
