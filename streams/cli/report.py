@@ -222,8 +222,10 @@ def report_command(
 ) -> int | None:
     if ctx.invoked_subcommand is not None:
         return None
-    if source is None or out is None:
-        raise click.UsageError("give --from-replay DIR and --out REPORTDIR (or a subcommand: listing)")
+    for name, value in (("source", source), ("out", out)):
+        if value is None:  # required unless a subcommand runs
+            raise click.MissingParameter(ctx=ctx, param=next(p for p in ctx.command.params if p.name == name))
+    assert source is not None and out is not None
     try:
         report = write_report(source, out, generated_at=_when(generated_at), study=study, rules_file=rules)
     except SafetyError as exc:
