@@ -9,8 +9,10 @@ The documents are made in the stream (streams/worker/documents.py) and kept in t
 * ``POST /alerts/{alert_id}/narrative`` (``NarrativeEndpoint``; the PI only): what the investigator writes for the
   reports (verbatim term, narrative, treatment, concomitant medication, action taken, dechallenge, rechallenge) and
   why, kept as an attributable note (who from the sign-in, when from the clock, the reason given) that the next
-  version of the documents carries. A browser posts the form with the session's CSRF token (streams/web/guard.py)
-  and is sent back to the alert page; a script posts JSON with its bearer token. The note goes onto the delivery
+  version of the documents carries. Each note is the whole text: the form shows the latest note's fields to edit,
+  and a JSON post keeps the latest note's value of every field it leaves out. A browser posts the form with the
+  session's CSRF token (streams/web/guard.py) and is sent back to the alert page; a script posts JSON with its
+  bearer token. The note goes onto the delivery
   command topic keyed by the case id, where the documents stage, the case's one writer, keeps it. Nothing a feed
   sent is ever copied into a document: only what is typed here.
 """
@@ -198,6 +200,10 @@ class NarrativeEndpoint:
             if value not in values:
                 return _refuse(400, f"'{name}' ({label}) must be one of {', '.join(values)}")
             fields[name] = value
+        previous = shelf.notes(case.case_id)
+        if not browser and previous:  # a script sends what changes; the form shows and sends every field
+            kept = previous[-1].model_dump(include=set(TEXT_FIELDS) | set(CHOICE_FIELDS), exclude_none=True)
+            fields = {**{k: v for k, v in kept.items() if k not in body}, **fields}
         at = self.clock()
         try:
             note = PiEntry(

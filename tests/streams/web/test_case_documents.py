@@ -17,6 +17,7 @@ import report_fixtures as fx
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from safety.documents import PiEntry
 from safety.reports import Report, build_report
 from streams.documents.store import CaseIndex, StoredFile, StoredVersion, WritableShelf
 from streams.rulefiles import load_ruleset
@@ -199,6 +200,19 @@ async def test_the_pi_writes_the_narrative_as_an_attributable_note_for_the_next_
     assert (note["written_by"], note["reason"], note["written_at"]) == ("Dr Wang", "initial narrative", NOW.isoformat())
     assert note["narrative"] == body["narrative"] and note["action_taken"] == "not_changed"
     assert note["event_id"] == SAE["event_ids"][0] and note["revision"] == 2  # after the latest version's revision
+
+    state.shelf.add_note(case_id, PiEntry.model_validate(note))  # the documents stage kept it
+    html = await (await client.get(f"/alerts/{SAE['alert_id']}", headers=PI)).text()
+    assert body["narrative"] in html  # the form shows the latest note to edit
+    assert [r[0] for r in _cells(html, "notes")[1:]] == ["Dr Wang"]
+    later = {"who": "Dr Wang", "reason": "treatment added", "treatment": "ceftriaxone"}
+    assert (await client.post(f"/alerts/{SAE['alert_id']}/narrative", json=later, headers=PI)).status == 202
+    kept = state.notes[-1][1]["note"]
+    assert (kept["treatment"], kept["narrative"], kept["action_taken"]) == (
+        "ceftriaxone",
+        body["narrative"],
+        "not_changed",
+    )
 
 
 @pytest.mark.asyncio
