@@ -103,3 +103,19 @@ def load_document_constants(path: Path) -> DocumentConstants:
     """The document constants of a study (rules/documents/<study_id>.yaml), named by their path in messages."""
     path = Path(path)
     return build_document_constants(_read(path, str(path)))
+
+
+def document_constants(rules: RuleSet, folder: Path | None = None) -> DocumentConstants:
+    """The study's document constants: its rules file's ``documents:`` section, else rules/documents/<study_id>.yaml
+    (``folder``: another documents folder)."""
+    path = (folder or rules_dir() / "documents") / f"{rules.protocol.study_id}.yaml"
+    if rules.protocol.documents is not None:
+        if path.exists():
+            raise RuleFileError(f"{path}: the study's rules file already has a documents: section; keep one of them")
+        return rules.protocol.documents
+    if not path.exists():
+        raise RuleFileError(
+            f"no document constants for study {rules.protocol.study_id}: add a documents: section to "
+            f"its rules file or write {path} (see rules/documents/ChiCTR2600125907.yaml)"
+        )
+    return load_document_constants(path)

@@ -120,13 +120,15 @@ class Ack(_Frozen):
 
 
 class EthicsSubmission(_Frozen):
-    """The ethics committee report for an SAE/SUSAR was marked submitted (closes its reporting clock)."""
+    """The ethics committee report for an SAE/SUSAR was marked submitted (closes its reporting clock);
+    ``document`` names the version the service produced that was submitted (``<case_id>/v<n>``)."""
 
     ack_id: str
     who: str
     role: str
     at: datetime
     reference: str | None = None
+    document: str | None = None
     remote: str | None = None
     via: Literal["token", "link", "cli"] = "token"
 

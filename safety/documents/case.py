@@ -12,6 +12,13 @@ No identifier reaches a record: the subject is its pseudonymous code, the term i
 ``cause``, ``lot``) is never copied. What only a person can say (the verbatim term, the narrative, the treatment,
 the action taken with the product, dechallenge and rechallenge) comes from a ``PiEntry`` the investigator writes
 in the service for the report; without one the document says it is still to be written.
+
+An entry written in the service is a note: attributable (``written_by``, ``written_at``, ``reason``) and new
+information for the committee, so it is a follow-up version of its own, from its time on; the versions of a case
+are its revisions and its notes in the order they became known (a revision before a note at the same instant).
+An entry without ``written_at`` (a file of entries given to `safety documents`) belongs to the revisions from its
+``revision`` on and makes no version. A follow-up after which the event is over (ended with a final outcome, or a
+death) is the summary report (总结报告).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from safety.rules.protocol import Protocol
 from safety.vocab import AlertKind, Causality, Role, Seriousness
 
 CASE_KINDS: Final = (AlertKind.SAE, AlertKind.SUSAR)
+FINAL_OUTCOMES: Final = frozenset({"recovered", "recovered with sequelae", "fatal"})
 # A MedDRA LLT/PT code (8 digits, all issued from 10000001 on); any other text in meddra_code, such as a record
 # number sent there by mistake, is not copied.
 MEDDRA_CODE: Final = re.compile(r"10\d{6}")
@@ -54,6 +62,10 @@ class PiEntry(_Frozen):
 
     event_id: str
     revision: Annotated[int, Field(ge=1)] = 1
+    note_id: str | None = None
+    written_by: str | None = None  # the person, as signed in: stays in the service, never printed
+    written_at: datetime | None = None
+    reason: str | None = None
     verbatim_term: str | None = None
     narrative: str | None = None
     treatment: str | None = None
@@ -108,6 +120,18 @@ class CaseVersion(_Frozen):
     @property
     def initial(self) -> bool:
         return self.version == 1
+
+    @property
+    def summary(self) -> bool:
+        """The summary report (总结报告): a follow-up after which the event is over."""
+        return not self.initial and (self.is_death or (self.ended_at is not None and self.outcome in FINAL_OUTCOMES))
+
+    @property
+    def report_kind(self) -> str:
+        """The report type in indexes and listings: initial, follow-up n or summary (follow-up n)."""
+        if self.initial:
+            return "initial"
+        return f"summary (follow-up {self.follow_up})" if self.summary else f"follow-up {self.follow_up}"
 
 
 class Case(_Frozen):
@@ -189,8 +213,27 @@ def _case(
     infusions = sorted(_latest(subject_events, Infusion), key=lambda e: (e.occurred_at, e.infusion_number))
     case_id = alerts[0].alert_id
     first_known = reported[0].recorded_at or reported[0].occurred_at
-    versions = []
-    for number, event in enumerate(reported, 1):
+    untimed = [e for e in entries if e.written_at is None]
+    notes = sorted((e for e in entries if e.written_at is not None), key=lambda e: (e.written_at, e.note_id or ""))
+    # (when it became known, 0 for a revision and 1 for a note, order): revisions keep their order whatever their
+    # times say; a note goes after the revisions known when it was written
+    updates: list[tuple[datetime, int, int, AdverseEvent | Death | PiEntry]] = []
+    for r in reported:
+        known_at = r.recorded_at or r.occurred_at
+        updates.append((max(known_at, updates[-1][0]) if updates else known_at, 0, len(updates), r))
+    updates += [(n.written_at, 1, i, n) for i, n in enumerate(notes) if n.written_at is not None]
+    updates.sort(key=lambda u: u[:3])
+    versions: list[CaseVersion] = []
+    event: AdverseEvent | Death = reported[0]
+    note: PiEntry | None = None
+    for at, _, _, update in updates:
+        if isinstance(update, PiEntry):
+            note = update
+            if at < first_known:
+                continue  # written before the event was serious: the initial report carries it
+        else:
+            event = update
+        number = len(versions) + 1
         given = [i for i in infusions if i.occurred_at <= event.occurred_at] or infusions
         is_death = isinstance(event, Death)
         coded_outcome: str | None
@@ -223,7 +266,7 @@ def _case(
                 onset=event.occurred_at,
                 ended_at=ended,
                 first_known=first_known,
-                report_date=event.recorded_at or event.occurred_at,
+                report_date=max(at, first_known),
                 report_due_at=first_alert.report_due_at,
                 study_day=first_alert.study_day,
                 seriousness=seriousness,
@@ -239,7 +282,7 @@ def _case(
                 ),
                 reporter_role=constants.reporter_role,
                 alert_ids=tuple(a.alert_id for a in alerts),
-                pi=_pi_entry(entries, event.revision),
+                pi=note or _pi_entry(untimed, event.revision),
             )
         )
     return Case(case_id=case_id, versions=tuple(versions))

@@ -96,8 +96,11 @@ def yes_no(flag: bool | None, yes: Bilingual, no: Bilingual) -> Bilingual:
 
 
 def report_type(case: CaseVersion) -> Bilingual:
+    """Initial, follow-up n, or the summary report (总结报告, still follow-up n) once the event is over."""
     if case.initial:
         return B(zh="首次报告", en="Initial report")
+    if case.summary:
+        return B(zh=f"总结报告（第{case.follow_up}次随访）", en=f"Summary report (follow-up no. {case.follow_up})")
     return B(zh=f"随访报告（第{case.follow_up}次）", en=f"Follow-up report no. {case.follow_up}")
 
 

@@ -36,6 +36,7 @@ class AckRecord(BaseModel):
     conclusion: str | None = None
     causality: str | None = None
     reference: str | None = None  # the ethics committee's reference number of a submitted report
+    document: str | None = None  # the document version submitted (``<case_id>/v<n>``), when it was one of ours
 
     @classmethod
     def read(cls, raw: Mapping[str, Any] | AckRecord) -> AckRecord | None:

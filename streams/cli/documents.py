@@ -14,35 +14,20 @@ from pathlib import Path
 import click
 from pydantic import TypeAdapter, ValidationError
 
-from safety.documents import build_cases, pi_entries_from
+from safety.documents import Case, build_cases, pi_entries_from
 from safety.errors import SafetyError
 from safety.model.events import Event
 from safety.reports import read_alerts
-from safety.rules.documents import DocumentConstants
 from safety.rules.ruleset import RuleSet
 from streams.cli.report import DEFAULT_STUDY_FILE, _jsonl
 from streams.documents import DocumentIndex, write_documents
-from streams.rulefiles import load_document_constants, load_ruleset, rules_dir
+from streams.rulefiles import document_constants, load_ruleset
 
 _EVENTS: TypeAdapter[Event] = TypeAdapter(Event)
 
 
-def document_constants(rules: RuleSet, folder: Path | None = None) -> DocumentConstants:
-    """The study's constants: its rules file's ``documents:`` section, else rules/documents/<study_id>.yaml."""
-    path = (folder or rules_dir() / "documents") / f"{rules.protocol.study_id}.yaml"
-    if rules.protocol.documents is not None:
-        if path.exists():
-            raise SafetyError(f"{path}: the study's rules file already has a documents: section; keep one of them")
-        return rules.protocol.documents
-    if not path.exists():
-        raise SafetyError(
-            f"no document constants for study {rules.protocol.study_id}: add a documents: section to "
-            f"its rules file or write {path} (see rules/documents/ChiCTR2600125907.yaml)"
-        )
-    return load_document_constants(path)
-
-
-def generate(source: Path, out: Path, rules_file: Path | None = None) -> DocumentIndex:
+def cases_of(source: Path, rules_file: Path | None = None) -> tuple[list[Case], RuleSet]:
+    """Every case of a replay folder, with the investigator's entries of its pi_entries.jsonl, and the rules."""
     rules = load_ruleset(rules_file or DEFAULT_STUDY_FILE)
     events = []
     for raw in _jsonl(source / "events.jsonl", required=True):
@@ -65,6 +50,11 @@ def generate(source: Path, out: Path, rules_file: Path | None = None) -> Documen
         criteria=rules.criteria,
         pi_entries=entries,
     )
+    return cases, rules
+
+
+def generate(source: Path, out: Path, rules_file: Path | None = None) -> DocumentIndex:
+    cases, rules = cases_of(source, rules_file)
     return write_documents(cases, out, rules.tz)
 
 

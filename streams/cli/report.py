@@ -40,6 +40,7 @@ from safety.reports import (
 )
 from safety.rules.protocol import Protocol
 from safety.rules.ruleset import RuleSet
+from streams.cli.listing import listing_command
 from streams.documents.summary_pdf import summary_pdf
 from streams.rulefiles import load_ruleset
 from streams.web import ethics
@@ -197,19 +198,21 @@ def _when(text: str | None) -> datetime | None:
     return value
 
 
-@click.command(
+@click.group(
     "report",
+    invoke_without_command=True,
     short_help="build the ethics committee reports from a replay folder",
     help="Build the ethics committee reports (safety-summary.json/.csv/.html/.pdf, ethics.atom) and the safety pages "
-    "as static HTML from the output folder of `safety replay`; --pdf writes the safety summary as an A4 PDF.",
+    "as static HTML from the output folder of `safety replay`; --pdf writes the safety summary as an A4 PDF; "
+    "`safety report listing` writes the cumulative SAE/SUSAR line listing of a period.",
 )
 @click.option(
     "--from-replay",
     "source",
     type=click.Path(path_type=Path),
-    required=True,
+    default=None,
     metavar="DIR",
-    help="folder written by `safety replay --out DIR` (events.jsonl, alerts.jsonl, ...)",
+    help="folder written by `safety replay --out DIR` (events.jsonl, alerts.jsonl, ...); required",
 )
 @click.option(
     "--out", type=click.Path(path_type=Path), default=None, metavar="REPORTDIR", help="output folder of every document"
@@ -234,15 +237,21 @@ def _when(text: str | None) -> datetime | None:
     help="study rules file (stopping rule, Hy's law lines, CTCAE version of the timeline bands)",
 )
 @click.option("--quiet", is_flag=True, help="print no summary")
+@click.pass_context
 def report_command(
-    source: Path,
+    ctx: click.Context,
+    source: Path | None,
     out: Path | None,
     pdf: Path | None,
     generated_at: str | None,
     study: str | None,
     rules: Path | None,
     quiet: bool,
-) -> int:
+) -> int | None:
+    if ctx.invoked_subcommand is not None:
+        return None
+    if source is None:  # required unless a subcommand runs
+        raise click.MissingParameter(ctx=ctx, param=next(p for p in ctx.command.params if p.name == "source"))
     if out is None and pdf is None:
         print(
             "safety report: say where to write: --out REPORTDIR (every document), --pdf FILE, or both", file=sys.stderr
@@ -275,3 +284,6 @@ def report_command(
             file=sys.stderr,
         )
     return 0
+
+
+report_command.add_command(listing_command)

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from safety.documents import Case, sae_report
+from safety.documents import Case, CaseVersion, sae_report
 from streams.documents.cioms_pdf import cioms_pdf
 from streams.documents.e2b_xml import icsr
 from streams.documents.sae_pdf import sae_report_pdf
@@ -29,6 +30,20 @@ class DocumentIndex:
         return [f for case in self.cases for version in case["versions"] for f in version["files"]]
 
 
+def render_files(version: CaseVersion, tz: tzinfo) -> tuple[dict[str, bytes], tuple[str, ...]]:
+    """The files of one case version by name, and the E2B elements still missing (a SUSAR's XML only)."""
+    documents: dict[str, bytes] = {
+        "sae-report.pdf": sae_report_pdf(version, tz),
+        "sae-report.html": render("sae_report.html", report=sae_report(version, tz)).encode(),
+        "cioms-i.pdf": cioms_pdf(version, tz),
+    }
+    missing: tuple[str, ...] = ()
+    if version.susar:
+        report = icsr(version)
+        documents["e2b-r3.xml"], missing = report.xml, report.missing
+    return documents, missing
+
+
 def write_documents(cases: Sequence[Case], out: Path, tz: tzinfo) -> DocumentIndex:
     out.mkdir(parents=True, exist_ok=True)
     index = []
@@ -37,21 +52,13 @@ def write_documents(cases: Sequence[Case], out: Path, tz: tzinfo) -> DocumentInd
         for version in case.versions:
             folder = Path(case.case_id) / f"v{version.version}"
             (out / folder).mkdir(parents=True, exist_ok=True)
-            documents: dict[str, bytes] = {
-                "sae-report.pdf": sae_report_pdf(version, tz),
-                "sae-report.html": render("sae_report.html", report=sae_report(version, tz)).encode(),
-                "cioms-i.pdf": cioms_pdf(version, tz),
-            }
-            missing: tuple[str, ...] = ()
-            if version.susar:
-                report = icsr(version)
-                documents["e2b-r3.xml"], missing = report.xml, report.missing
+            documents, missing = render_files(version, tz)
             for name, content in documents.items():
                 (out / folder / name).write_bytes(content)
             versions.append(
                 {
                     "version": version.version,
-                    "report_type": "initial" if version.initial else f"follow-up {version.follow_up}",
+                    "report_type": version.report_kind,
                     "revision": version.revision,
                     "report_date": version.report_date.isoformat(),
                     "susar": version.susar,
@@ -74,3 +81,9 @@ def write_documents(cases: Sequence[Case], out: Path, tz: tzinfo) -> DocumentInd
         json.dumps({"cases": index}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
     )
     return DocumentIndex(index)
+
+
+def render_version(version_json: str, time_zone: str) -> tuple[dict[str, bytes], tuple[str, ...]]:
+    """``render_files`` of a version sent as JSON: what the worker's renderer process runs
+    (streams/worker/documents.py), so the PDFs' CPU time is not spent on the worker's event loop."""
+    return render_files(CaseVersion.model_validate_json(version_json), ZoneInfo(time_zone))

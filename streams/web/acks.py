@@ -16,8 +16,9 @@ Endpoints
   them). The PI's causality on a SUSPECTED_DLT is the attribution the alert asks for (with ``serious``, the
   seriousness criteria the PI states): the ledger agent puts it on the event stream for the rules
   (safety/delivery/attribution.py). The link page asks for it on a SUSPECTED_DLT too.
-* ``POST /alerts/{alert_id}/ethics-submitted`` JSON ``{"who", "reference"?}``, token of ``pi`` or ``ethics``,
-  for SAE and SUSAR alerts only.
+* ``POST /alerts/{alert_id}/ethics-submitted`` JSON ``{"who", "reference"?, "document"?}``, token of ``pi`` or
+  ``ethics``, for SAE and SUSAR alerts only; ``document`` (``<case_id>/v<n>``, the alert page's button of each
+  version) names the version of the documents the service made that was submitted (streams/web/case_documents.py).
 * ``GET /alerts/{alert_id}/ack?role&exp&sig``: the one-click link from the message. It shows what is being
   acknowledged (subject, kind, term, grade, study day, basis, due) and changes nothing: mail security
   scanners fetch links in e-mails, and a scanner must never acknowledge an SAE (that would silence its
@@ -54,6 +55,7 @@ from safety.delivery.messages import render as render_message
 from safety.model.outputs import Alert
 from safety.reports import AckRecord, read_acks
 from safety.vocab import CAUSALITIES, ROLES, SERIOUSNESS, AlertKind
+from streams.documents.store import DocumentShelf
 from streams.web.auth import (
     LinkFor,
     bearer_token,
@@ -187,11 +189,13 @@ class AckEndpoints:
         public_url: str | None = None,
         time_zone: str = "UTC",
         users: Users = NO_USERS,
+        documents: Callable[[], DocumentShelf | None] = lambda: None,
     ) -> None:
         self.tokens, self.publish, self.clock = tokens, publish, clock
         # newest first: links signed with any of them verify (key rotation, streams/web/auth.py ``verify_link``)
         self.link_keys = [link_secret] if isinstance(link_secret, str) else list(link_secret or [])
         self.users = users
+        self.documents = documents
         self.directory, self.public_url = directory, public_url
         self.time_zone, self.tz = time_zone, ZoneInfo(time_zone)
         self._used: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -357,18 +361,27 @@ class AckEndpoints:
         reference = self._text(body, "reference", MAX_WHO, False)
         if isinstance(reference, web.Response):
             return reference
-        reply = await self._record(
-            {
-                "type": "ethics_submitted",
-                "alert_id": alert.alert_id,
-                "who": who,
-                "role": role,
-                "at": self.clock().isoformat(),
-                "reference": reference,
-                "via": "token",
-                **_remote(request),
-            }
-        )
+        document = self._text(body, "document", MAX_WHO, False)
+        if isinstance(document, web.Response):
+            return document
+        shelf = self.documents()
+        if document is not None and (shelf is None or shelf.submitted_version(alert.alert_id, document) is None):
+            return _json_error(
+                400, f"'document' {document[:40]!r} is not a version of this alert's documents: use its alert page"
+            )
+        event = {
+            "type": "ethics_submitted",
+            "alert_id": alert.alert_id,
+            "who": who,
+            "role": role,
+            "at": self.clock().isoformat(),
+            "reference": reference,
+            "via": "token",
+            **_remote(request),
+        }
+        if document is not None:
+            event["document"] = document
+        reply = await self._record(event)
         return web.json_response(reply, status=202)
 
     # --- one-click links ---------------------------------------------------------------------------------
@@ -557,8 +570,8 @@ def make_web_app(endpoints: AckEndpoints) -> web.Application:
 
 def register(app: Any, ctx: Any) -> None:
     """Worker plug-in (streams.worker.app.PLUGINS): ack routes on faust's aiohttp app, the dashboard view they read
-    alerts from, and the delivery stage."""
-    from streams.web import dashboard
+    alerts from, the delivery stage and the documents stage with its narrative route."""
+    from streams.web import case_documents, dashboard
     from streams.web.users import load_users
     from streams.worker import delivery as deliver
 
@@ -580,6 +593,8 @@ def register(app: Any, ctx: Any) -> None:
         public_url=settings.web.public_url,
         time_zone=ctx.rules.protocol.time_zone,
         users=load_users(settings.auth.users_file),
+        documents=lambda: ctx.tables.extra.get("case_documents_shelf"),
     )
     add_routes(app.web.web_app.router, endpoints)
     deliver.register(app, ctx)
+    case_documents.register(app, ctx)  # after delivery: the documents stage reads its ledger

@@ -26,6 +26,7 @@ from safety.reports import (
     summary_document,
     summary_view,
 )
+from streams.documents.store import CaseIndex, feed_documents
 from streams.web.templating import csv_text, render
 from streams.web.times import shown, stamp
 
@@ -113,13 +114,23 @@ def feed_entries(report: Report) -> list[AlertStatus]:
     )
 
 
-def atom_feed(report: Report, *, base_url: str | None = None, title: str | None = None) -> str:
+def atom_feed(
+    report: Report,
+    *,
+    base_url: str | None = None,
+    title: str | None = None,
+    documents: Callable[[str], CaseIndex | None] | None = None,
+) -> str:
     """The ethics committee feed (Atom 1.0); ``base_url`` adds self/alternate links (served by the worker): an
-    entry's alternate is the alert's page, which the ethics role may open. Times are in the report's zone."""
+    entry's alternate is the alert's page, which the ethics role may open. Times are in the report's zone.
+
+    ``documents`` (the worker's: streams/documents/store.py) gives an SAE or SUSAR alert's case: its entry then
+    lists every version of the documents and links each file (``related``), and a new version updates the entry."""
     ov = report.overview
     tz = ov.generated_at.tzinfo
+    cases = {s.alert.alert_id: documents(s.alert.alert_id) if documents else None for s in report.statuses}
     entries = feed_entries(report)
-    updated = max((s.updated for s in entries), default=ov.generated_at)
+    updated = max((_updated(s, cases.get(s.alert.alert_id)) for s in entries), default=ov.generated_at)
     return render(
         "ethics.atom",
         id=feed_id(ov.study_id),
@@ -132,17 +143,33 @@ def atom_feed(report: Report, *, base_url: str | None = None, title: str | None 
                 "id": entry_id(st.alert.alert_id),
                 "alert_id": st.alert.alert_id,
                 "title": entry_title(st),
-                "updated": stamp(st.updated, tz),
+                "updated": stamp(_updated(st, cases.get(st.alert.alert_id)), tz),
                 "published": stamp(st.alert.raised_at, tz),
                 "kind": str(st.alert.kind),
                 "kind_label": KIND_LABELS.get(str(st.alert.kind), ""),
                 "state": st.state,
                 "late": st.late,
-                "text": "\n".join(f"{k}: {v}" for k, v in entry_facts(st, tz)),
+                "text": "\n".join(
+                    f"{k}: {v}" for k, v in entry_facts(st, tz) + _document_facts(cases.get(st.alert.alert_id), tz)
+                ),
+                "documents": feed_documents(cases.get(st.alert.alert_id), st.alert.alert_id),
             }
             for st in entries
         ],
     )
+
+
+def _updated(st: AlertStatus, case: CaseIndex | None) -> datetime:
+    """An entry changes with its alert and with each new version of its documents."""
+    times = [st.updated] + [datetime.fromisoformat(v.report_date) for v in (case.versions if case else ())]
+    return max(times)
+
+
+def _document_facts(case: CaseIndex | None, tz: tzinfo | None) -> list[tuple[str, str]]:
+    return [
+        (f"文件 / Documents v{v.version}", f"{v.report_type}, {stamp(datetime.fromisoformat(v.report_date), tz)}")
+        for v in (case.versions if case else ())
+    ]
 
 
 def summary_json(report: Report) -> str:

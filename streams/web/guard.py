@@ -62,7 +62,7 @@ SELF_AUTHENTICATED = re.compile(r"^/(?:events|fhir|fhir/subscription)$")
 PUBLIC = re.compile(
     r"^/(?:login(?:/oidc(?:/callback)?)?|static/(?:safety|summary)\.(?:css|js)|alerts/[0-9a-f]{24}/ack(?:/link)?)$"
 )
-ACK_POST = re.compile(r"^/alerts/([0-9a-f]{24})/(ack|ethics-submitted|ack/link)$")
+ACK_POST = re.compile(r"^/alerts/([0-9a-f]{24})/(ack|ethics-submitted|ack/link|narrative)$")
 ALERT_ID = re.compile(r"[0-9a-f]{24}")
 # A path of this site (never "//host": a browser reads that as another site), and the query of a link page
 SAFE_NEXT = re.compile(r"^/(?!/)[A-Za-z0-9/_.-]{0,200}(?:\?[A-Za-z0-9=&_.%-]{0,600})?$")
@@ -91,7 +91,7 @@ OUTCOMES = {
     409: "refused: link already used",
     429: "refused: too many attempts",
 }
-ACK_ACTIONS = {"ack": "ack", "ethics-submitted": "ethics_submitted", "ack/link": "link_ack"}
+ACK_ACTIONS = {"ack": "ack", "ethics-submitted": "ethics_submitted", "ack/link": "link_ack", "narrative": "pi_note"}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -2,7 +2,9 @@
 
 Routes (GET): ``/overview``, ``/alerts[.csv]`` (filter and sort: ``kind``, ``status``, ``subject``, ``day_from``,
 ``day_to``, ``sort``, ``order``), ``/alerts/{alert_id}`` (basis, triggering values, deliveries, acknowledgements,
-escalations, withdrawal), ``/reports/overdue[.csv]``, ``/listings/ae[.csv]``, ``/listings/labs[.csv]``
+escalations, withdrawal, the SAE documents: streams/web/case_documents.py),
+``/alerts/{alert_id}/documents/v{n}/{name}`` (a stored SAE report, CIOMS I or E2B(R3) file),
+``/reports/overdue[.csv]``, ``/listings/ae[.csv]``, ``/listings/labs[.csv]``
 (``min_grade``, ``subject``), ``/subjects/{subject_id}`` (``test``: the tests charted, repeated or comma-separated;
 ``view=early``: days 0-28 first), ``/edish[?view=baseline]``, ``/ethics`` (the committee's
 landing page), ``/feeds/ethics.atom`` and its page ``/feeds/ethics.html``, ``/reports/safety-summary.{json,csv,html}``
@@ -31,7 +33,7 @@ from typing import Any
 
 from aiohttp import web
 
-from safety.delivery.ledger import LedgerEntry
+from safety.delivery.ledger import LedgerEntry, submission_refusal
 from safety.errors import SafetyError
 from safety.reports import (
     FEED_KINDS,
@@ -48,8 +50,9 @@ from safety.reports import (
 )
 from safety.rules.ruleset import RuleSet
 from safety.vocab import ROLES
+from streams.documents.store import CONTENT_TYPES, DocumentShelf
 from streams.rulefiles import load_ruleset
-from streams.web import ethics
+from streams.web import case_documents, ethics
 from streams.web import views as pages
 from streams.web.auth import bearer_token
 from streams.web.guard import CSRF, principal_of
@@ -74,6 +77,7 @@ class Pages:
     ``ledger`` gives an alert's delivery ledger entry as the pages can read it (streams/web/dashboard.py), None
     when there is none yet: the alert page shows its deliveries and escalations. ``audit`` gives the alert's part of
     the audit trail (safety.audit, as the view keeps it): the alert page shows who did what, when and why.
+    ``documents`` gives the table of the SAE documents (streams/documents/store.py), None when the worker makes none.
     ``stale`` says why the data cannot be trusted now (the broker is unreachable: streams/worker/health.py), else None;
     every page then answers 503 with that banner instead of stale data.
     """
@@ -89,12 +93,14 @@ class Pages:
         stale: Callable[[], str | None] = lambda: None,
         ledger: Callable[[str], LedgerEntry | None] = lambda alert_id: None,
         audit: Callable[[str], list[dict[str, Any]]] = lambda alert_id: [],
+        documents: Callable[[], DocumentShelf | None] = lambda: None,
     ) -> None:
         self.source, self.tokens, self.clock, self.public_url, self.tz = source, tokens, clock, public_url, tz
         self.rules = rules or functools.cache(load_ruleset)
         self.stale = stale
         self.ledger = ledger
         self.audit = audit
+        self.documents = documents
 
     def routes(self) -> list[tuple[str, str, Handler]]:
         return [
@@ -109,6 +115,7 @@ class Pages:
             ("GET", "/reports/safety-summary.pdf", self._guard(ROLES, self.summary_pdf)),
             ("GET", "/alerts.csv", self._guard(OFFICER_ROLES, self.alerts_csv)),
             ("GET", "/alerts/{alert_id}", self._guard(ROLES, self.alert)),
+            ("GET", "/alerts/{alert_id}/documents/v{version:[0-9]+}/{name}", self._guard(ROLES, self.document)),
             ("GET", "/reports/overdue", self._guard(ROLES, self.overdue)),
             ("GET", "/reports/overdue.csv", self._guard(ROLES, self.overdue_csv)),
             ("GET", "/listings/ae", self._guard(OFFICER_ROLES, self.ae_listing)),
@@ -211,14 +218,53 @@ class Pages:
             read_graded(graded),
             self.ledger(alert_id),
         )
+        links = self._links(request)
+        zone = report.overview.generated_at.tzinfo
+        shelf = self.documents()
+        case = shelf.case_of(alert_id) if shelf is not None else None
+        documents = case_documents.documents_context(
+            case,
+            status,
+            role=links.role,
+            person=links.person,
+            notes=shelf.notes(case.case_id) if shelf is not None and case is not None else [],
+            tz=zone,
+            submit=links.submit(alert_id)
+            if links.submit is not None
+            and status.state != "withdrawn"
+            and submission_refusal(status.alert, links.role or "") is None
+            else None,
+        )
         return _html(
             pages.alert_page(
-                detail,
-                self._links(request),
-                report.overview.generated_at.tzinfo,
-                report.overview.generated_at,
-                trail=self.audit(alert_id),
+                detail, links, zone, report.overview.generated_at, trail=self.audit(alert_id), documents=documents
             )
+        )
+
+    async def document(self, request: web.Request) -> web.Response:
+        """A stored document of the alert's case, to the roles that may open the alert's page."""
+        alert_id, name = request.match_info["alert_id"], request.match_info["name"]
+        report, _, _ = self._data(request)
+        status = next((s for s in report.statuses if s.alert.alert_id == alert_id), None)
+        if status is None:
+            return _denied(404, f"no alert {alert_id!r} in this study's data; the alert list links every alert")
+        principal = principal_of(request, self.tokens)
+        if principal is None or not principal.may_see(status.alert.study_id):
+            return _denied(403, f"study {status.alert.study_id} is not among the studies the users file gives you")
+        if self._role(request) not in OFFICER_ROLES and status.alert.kind not in FEED_KINDS:
+            return _denied(403, f"the ethics committee's pages show {', '.join(FEED_KINDS)} alerts only")
+        shelf = self.documents()
+        case = shelf.case_of(alert_id) if shelf is not None else None
+        version = int(request.match_info["version"])
+        data = shelf.file(case.case_id, version, name) if shelf is not None and case is not None else None
+        if data is None or name not in CONTENT_TYPES:
+            return _denied(404, f"no document {name!r} of version {version} for this alert; its page lists them")
+        return web.Response(
+            body=data,
+            headers={
+                "Content-Type": CONTENT_TYPES[name],
+                "Content-Disposition": f'attachment; filename="{case.case_id if case else alert_id}-v{version}-{name}"',
+            },
         )
 
     async def overdue(self, request: web.Request) -> web.Response:
@@ -347,8 +393,10 @@ class Pages:
     async def feed(self, request: web.Request) -> web.Response:
         report, _, _ = self._data(request)
         base = self.public_url or f"{request.scheme}://{request.host}"
+        shelf = self.documents()
+        documents = (lambda alert_id: shelf.case_of(alert_id)) if shelf is not None else None
         return web.Response(
-            body=ethics.atom_feed(report, base_url=base).encode("utf-8"),
+            body=ethics.atom_feed(report, base_url=base, documents=documents).encode("utf-8"),
             headers={"Content-Type": "application/atom+xml; charset=utf-8"},
         )
 
@@ -450,11 +498,13 @@ def register(app: Any, ctx: Any) -> Pages:
         stale=lambda: stale_banner(app, ctx.broker_health),
         ledger=lambda alert_id: dashboard.ledger_entry(ctx, alert_id),
         audit=lambda alert_id: dashboard.audit_trail(ctx, alert_id),
+        documents=lambda: ctx.tables.extra.get("case_documents_shelf"),
     )
     add_routes(app.web.web_app.router, handlers)
     log.info(
         "safety pages: /overview /alerts /alerts/{id} /reports/overdue /listings/{ae,labs} /subjects/{code} /edish "
-        "/ethics /feeds/ethics.{atom,html} /reports/safety-summary.{json,csv,html,pdf}"
+        "/ethics /feeds/ethics.{atom,html} /reports/safety-summary.{json,csv,html,pdf} "
+        "/alerts/{id}/documents/v{n}/{name}"
     )
     return handlers
 

@@ -383,10 +383,12 @@ def alert_page(
     tz: tzinfo | None,
     now: datetime,
     trail: Sequence[Mapping[str, Any]] = (),
+    documents: dict[str, Any] | None = None,
 ) -> str:
     """One alert: its basis in words and numbers, the triggering values with their limits and grades, every
-    delivery per channel with its attempts, acknowledgements, submissions, escalations, a withdrawal, and its audit
-    trail (``trail``: records of streams/web/audit.py, oldest first)."""
+    delivery per channel with its attempts, acknowledgements, submissions, escalations, a withdrawal, its audit
+    trail (``trail``: records of streams/web/audit.py, oldest first), and for an SAE or SUSAR served by the worker,
+    ``documents`` (streams/web/case_documents.py): the versions of its documents."""
     st = detail.status
     a = st.alert
     row = _alert_rows([st], links, tz, now)[0]
@@ -472,6 +474,7 @@ def alert_page(
             }
             for r in trail
         ],
+        documents=documents,
     )
 
 

@@ -306,7 +306,8 @@ class Dispatcher:
                 ),
             )
         if kind == "ethics_submitted":
-            return record_ethics_submission(entry, EthicsSubmission(reference=event.get("reference"), **fields))
+            submission = EthicsSubmission(reference=event.get("reference"), document=event.get("document"), **fields)
+            return record_ethics_submission(entry, submission)
         log.warning("ignoring unknown delivery event type %r for alert %s", kind, entry.alert_id)
         return entry
 
@@ -647,5 +648,7 @@ async def handle_command(dispatcher: Dispatcher, command: dict[str, Any]) -> Non
         await dispatcher.run_due(str(command["alert_id"]))
     elif kind in ("ack", "ethics_submitted"):
         await dispatcher.on_event(command)
+    elif kind in ("documents", "pi_note"):
+        return  # the documents stage's commands on the same topic (streams/worker/documents.py)
     else:
         log.warning("unknown delivery command %r skipped", kind)

@@ -152,11 +152,11 @@ def test_an_ae_revision_makes_a_follow_up_with_the_same_case_id(demo: tuple[Path
         1,
         "initial",
         2,
-        "follow-up 1",
+        "summary (follow-up 1)",  # recovered and ended: the event is over
     )
     assert not initial["susar"] and follow_up["susar"]  # revision 2 added causality "possible": now a SUSAR
     text = _pdf_text(docs / case["case_id"] / "v2" / "sae-report.pdf")
-    assert "随访报告（第1次）" in text and "Follow-up report no. 1" in text
+    assert "总结报告（第1次随访）" in text and "Summary report (follow-up no. 1)" in text
     assert f"{case['case_id']} (initial report of 2026-11-24)" in text
     assert "可能有关" in text
     xml = etree.parse(str(docs / case["case_id"] / "v2" / "e2b-r3.xml"))
