@@ -23,6 +23,7 @@ Run: .venv/bin/python bench/stream_bench.py [--rate 500] [--seconds 30] [--probe
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -143,15 +144,17 @@ def worker_env(settings: Settings, lines: list[bytes], folder: Path, smtp_port: 
     from streams.dev.demo import demo_people, demo_tokens
     from streams.dev.demo_feeds import DemoFeeds
 
+    folder.mkdir(parents=True, exist_ok=True)
     users_file, _ = demo_people(folder)
     tokens = demo_tokens(settings)
+    feeds = dataclasses.replace(DemoFeeds.plan(lines, folder), mllp_port=free_port())  # 2575 may be taken here
     return {
         "SAFETY_NOTIFY_CONFIG": str(apprise_config(folder, smtp_port)),
         "SAFETY_AUTH__TOKENS": ",".join(f"{role}:{token}" for role, token in tokens.items()),
         "SAFETY_AUTH__LINK_SECRET": secrets.token_urlsafe(32),
         "SAFETY_USERS_FILE": str(users_file),
         "SAFETY_METRICS_TOKEN": secrets.token_urlsafe(32),
-        **DemoFeeds.plan(lines, folder).worker_env(settings),
+        **feeds.worker_env(settings),
     }
 
 
@@ -215,13 +218,15 @@ def consumer(settings: Settings, topics: Sequence[str]) -> Any:
     return reader
 
 
-def output_records(settings: Settings, expected: int, timeout: float) -> list[Any]:
+def output_records(settings: Settings, expected: int, timeout: float, process: subprocess.Popen[bytes]) -> list[Any]:
     """Read the graded topic until ``expected`` records arrived, or 3 s without news after 99 % of them."""
     reader = consumer(settings, [settings.topics.graded])
     records: list[Any] = []
     deadline = time.monotonic() + timeout
     last_news = time.monotonic()
     while len(records) < expected and time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the worker exited with code {process.returncode}: see /tmp/stream-bench-*.log")
         if len(records) >= 0.99 * expected and time.monotonic() - last_news > 3:
             break
         for batch in reader.poll(200).values():
@@ -253,15 +258,17 @@ def cpu_seconds(pid: int) -> float:
 
 # --- 1 and 2: overhead against the pass-through ---------------------------------------------------------------
 def throughput(
-    bootstrap: str, lines: list[bytes], extra: dict[str, str] | None, tag: str, expected: int
+    bootstrap: str, lines: list[bytes], ours: Path | None, tag: str, expected: int, smtp_port: int
 ) -> dict[str, float]:
+    """One run of our worker (``ours``: its folder) or of the pass-through (None) over the pre-loaded ``lines``."""
     settings = scoped(bootstrap, tag)
     create_topics(settings)
     produce_lines(settings, lines)
     launched = time.time()
+    extra = None if ours is None else worker_env(settings, lines, ours, smtp_port)
     worker = launch(settings, Path(f"/tmp/stream-bench-{tag}.log"), extra)
     try:
-        records = output_records(settings, expected, 300)
+        records = output_records(settings, expected, 300, worker.process)
         cpu = cpu_seconds(worker.process.pid)
     finally:
         worker.stop()
@@ -292,7 +299,7 @@ def overhead_line(base_cpu: float, our_cpu: float) -> str:
     )
 
 
-def compare(bootstrap: str, lines: list[bytes], repeat: int, env: dict[str, str]) -> None:
+def compare(bootstrap: str, lines: list[bytes], repeat: int, folder: Path, smtp_port: int) -> None:
     """Pass-through baseline and our worker, alternating, on the same broker and faust settings.
 
     Single runs on a small shared virtual machine vary by 10-20%, so each is run ``repeat`` times and the ratio is
@@ -301,8 +308,8 @@ def compare(bootstrap: str, lines: list[bytes], repeat: int, env: dict[str, str]
     expected = graded_rows(lines)
     base_runs, our_runs = [], []
     for n in range(repeat):
-        base = throughput(bootstrap, lines, None, f"passthrough{n}", len(lines))
-        ours = throughput(bootstrap, lines, env, f"worker{n}", expected)
+        base = throughput(bootstrap, lines, None, f"passthrough{n}", len(lines), smtp_port)
+        ours = throughput(bootstrap, lines, folder / f"worker{n}", f"worker{n}", expected, smtp_port)
         base_runs.append(base)
         our_runs.append(ours)
         print(
@@ -582,29 +589,24 @@ def settle(inbox: Inbox, quiet: float = 5.0, limit: float = 180.0) -> None:
 
 
 def latency(
-    bootstrap: str, lines: list[bytes], rate: float, seconds: float, probes: float, folder: Path
+    bootstrap: str, lines: list[bytes], args: argparse.Namespace, folder: Path, inbox: Inbox, smtp_port: int
 ) -> tuple[list[Journey], dict[str, Histogram]]:
-    from aiosmtpd.controller import Controller
-
-    inbox = Inbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    smtp.start()
+    """The timed load through our worker; each message the inbox got, joined to the stream's records."""
     settings = scoped(bootstrap, "latency")
     create_topics(settings)
-    worker = launch(settings, Path("/tmp/stream-bench-latency.log"), worker_env(settings, lines, folder, smtp.port))
+    worker = launch(settings, Path("/tmp/stream-bench-latency.log"), worker_env(settings, lines, folder, smtp_port))
     try:
-        setup, load = timed_load(lines, rate, seconds, probes)
+        setup, load = timed_load(lines, args.rate, args.seconds, args.probes)
         produce_lines(settings, setup)  # the probe subjects exist before the clock runs
-        output_records(settings, 1, 60)  # the worker is up and assigned
+        output_records(settings, 1, 60, worker.process)  # the worker is up and assigned
         time.sleep(2)
-        produce_lines(settings, load, rate=rate)
+        produce_lines(settings, load, rate=args.rate)
         measured = {json.loads(line)["event_id"] for line in load}
         settle(inbox)  # the last messages of the load go out
         stages = stage_histograms(worker.metrics())
         found = journeys(settings, inbox, measured)
     finally:
         worker.stop()
-        smtp.stop()
     return found, stages
 
 
@@ -632,17 +634,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.passthrough_worker:
         passthrough_worker()
         return 0
+    from aiosmtpd.controller import Controller
+
     from streams.dev.demo import demo_lines
 
     lines = demo_lines(args.subjects, None)
-    with embedded_broker() as broker, tempfile.TemporaryDirectory(prefix="stream-bench-") as tmp:
-        folder = Path(tmp)
-        if not args.latency_only:
-            env = worker_env(scoped(broker.bootstrap, "overhead"), lines, folder, free_port())
-            compare(broker.bootstrap, lines, args.repeat, env)
-        if not args.overhead_only:
-            found, stages = latency(broker.bootstrap, lines, args.rate, args.seconds, args.probes, folder)
-            print("\n".join(latency_report(found, stages, args.rate, args.seconds)), flush=True)
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    try:
+        with embedded_broker() as broker, tempfile.TemporaryDirectory(prefix="stream-bench-") as tmp:
+            folder = Path(tmp)
+            if not args.latency_only:
+                compare(broker.bootstrap, lines, args.repeat, folder, smtp.port)
+            if not args.overhead_only:
+                load_before = os.getloadavg()[0]
+                found, stages = latency(broker.bootstrap, lines, args, folder / "latency", inbox, smtp.port)
+                print("\n".join(latency_report(found, stages, args.rate, args.seconds)), flush=True)
+                print(
+                    f"machine load average (1 min) before and after the latency run: {load_before:.1f}, "
+                    f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+                    flush=True,
+                )
+    finally:
+        smtp.stop()
     return 0
 
 
