@@ -268,7 +268,7 @@ def throughput(
     extra = None if ours is None else worker_env(settings, lines, ours, smtp_port)
     worker = launch(settings, Path(f"/tmp/stream-bench-{tag}.log"), extra)
     try:
-        records = output_records(settings, expected, 300, worker.process)
+        records = output_records(settings, expected, 1200, worker.process)
         cpu = cpu_seconds(worker.process.pid)
     finally:
         worker.stop()
@@ -312,6 +312,8 @@ def compare(bootstrap: str, lines: list[bytes], repeat: int, folder: Path, smtp_
         ours = throughput(bootstrap, lines, folder / f"worker{n}", f"worker{n}", expected, smtp_port)
         base_runs.append(base)
         our_runs.append(ours)
+        if ours["records"] < 0.99 * expected:
+            print(f"run {n + 1}: our worker gave {ours['records']} of {expected} graded rows in time", flush=True)
         print(
             f"run {n + 1}: pass-through {base['rate']:.0f} events/s, {base['cpu_ms_per_event']:.3f} ms CPU/event; "
             f"our worker {ours['rate']:.0f} events/s, {ours['cpu_ms_per_event']:.3f} ms CPU/event "
@@ -574,6 +576,22 @@ def journeys(settings: Settings, inbox: Inbox, measured: set[str]) -> list[Journ
     return found
 
 
+def caught_up(settings: Settings, ends: dict[int, int], process: subprocess.Popen[bytes], limit: float = 900) -> None:
+    """Wait until the worker committed every event produced (``ends``: partition -> end offset)."""
+    from streams.admin import admin_client, committed_offsets
+
+    admin = admin_client(settings)
+    deadline = time.monotonic() + limit
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            done = committed_offsets(admin, settings.kafka.app_id, settings.topics.events)
+            if all(done.get(p, 0) >= end for p, end in ends.items()):
+                return
+            time.sleep(1)
+    finally:
+        admin.close()
+
+
 def settle(inbox: Inbox, quiet: float = 5.0, limit: float = 180.0) -> None:
     """Wait until no message arrived for ``quiet`` seconds (or ``limit`` passed): the worker caught up."""
     deadline = time.monotonic() + limit
@@ -600,8 +618,9 @@ def latency(
         produce_lines(settings, setup)  # the probe subjects exist before the clock runs
         output_records(settings, 1, 60, worker.process)  # the worker is up and assigned
         time.sleep(2)
-        produce_lines(settings, load, rate=args.rate)
+        ends = produce_lines(settings, load, rate=args.rate)
         measured = {json.loads(line)["event_id"] for line in load}
+        caught_up(settings, ends, worker.process)
         settle(inbox)  # the last messages of the load go out
         stages = stage_histograms(worker.metrics())
         found = journeys(settings, inbox, measured)
