@@ -512,8 +512,8 @@ class Journey:
     moments: dict[str, float]
 
     def spans_ms(self) -> dict[str, float]:
-        order = ["event", "alert", "command", "ledger", "ehlo", "accepted"]
-        names = ["agent", "router", "ledger", "apprise", "smtp"]
+        order = ["alert", "command", "ledger", "ehlo", "accepted"]  # event -> alert: the worker's own stages
+        names = ["router", "ledger", "apprise", "smtp"]
         return {name: 1000 * (self.moments[b] - self.moments[a]) for name, a, b in zip(names, order, order[1:])}
 
     @property
