@@ -22,15 +22,21 @@ Why it looks like this (what apprise 2.3 did when it was measured; README, "Aler
   another route (safety.delivery.ledger.notice_targets); give the safety officer a second, independent channel.
 * Every send carries the delivery id (streams.worker.delivery.delivery_id) as ``X-Safety-Delivery-Id`` where the scheme
   has headers (e-mail, json/form/xml webhooks): a re-send after a crash carries the same id.
+* apprise's SMTP controller builds a new ``ssl.create_default_context()`` for every e-mail, with or without TLS:
+  loading the system's CA certificates took 60-200 ms of CPU per message, most of an alert's way to an inbox
+  (bench/stream_bench.py). ``share_smtp_tls_context`` hands it a stand-in whose ``wrap_socket`` (all smtplib calls)
+  uses one context per process and kind of verification; a ``verify=no`` URL never weakens another URL's checks.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import logging
 import os
+import ssl
 import sys
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
@@ -116,6 +122,48 @@ def required_study_tags(protocols: Collection[StudyProtocol]) -> set[str]:
 def _scheme(service: Any) -> str:
     """The URL scheme as configured (mailto, mailtos, wecombot, json...): the ``channel`` metric label."""
     return str(service.url(privacy=True).split("://", 1)[0]).lower()
+
+
+@functools.cache
+def shared_tls_context(check_hostname: bool, verify_mode: ssl.VerifyMode) -> ssl.SSLContext:
+    """The process's TLS client context of one kind of verification (the CA certificates are loaded once)."""
+    context = ssl.create_default_context()
+    context.check_hostname = check_hostname
+    context.verify_mode = verify_mode
+    return context
+
+
+class DeferredTlsContext:
+    """What apprise's SMTP controller gets for ``ssl.create_default_context()``: it may turn verification off on
+    it; smtplib only calls ``wrap_socket`` (SMTP_SSL, starttls), which uses the shared context of that kind."""
+
+    def __init__(self) -> None:
+        self.check_hostname = True
+        self.verify_mode = ssl.CERT_REQUIRED
+
+    def wrap_socket(self, sock: Any, **kwargs: Any) -> ssl.SSLSocket:
+        return shared_tls_context(self.check_hostname, self.verify_mode).wrap_socket(sock, **kwargs)
+
+
+class SmtpSsl:
+    """Stands in for the ``ssl`` module inside apprise.plugins.email.smtp: ssl itself, but for
+    ``create_default_context``."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(ssl, name)
+
+    @staticmethod
+    def create_default_context() -> DeferredTlsContext:
+        return DeferredTlsContext()
+
+
+def share_smtp_tls_context() -> None:
+    """Give apprise's SMTP controller the shared contexts (module docstring); a later apprise that no longer
+    uses ``ssl.create_default_context`` there is left as it is."""
+    from apprise.plugins.email import smtp
+
+    if getattr(smtp, "ssl", None) is ssl:
+        smtp.ssl = SmtpSsl()  # type: ignore[attr-defined,assignment]
 
 
 @dataclass
@@ -316,6 +364,7 @@ def load_apprise_channels(
     if not Path(path).is_file():
         raise DeliveryConfigError(f"SAFETY_NOTIFY_CONFIG={path}: file not found; point it at an apprise YAML file")
     check_addresses(path)
+    share_smtp_tls_context()
     with apprise.LogCapture(level=apprise.logging.WARNING) as captured:  # type: ignore[no-untyped-call]
         config = apprise.AppriseConfig()
         if not config.add(str(path)):

@@ -73,6 +73,7 @@ class SafetyMetrics(NamedTuple):
     deliveries_owed_oldest: Gauge  # safety_deliveries_owed_oldest_seconds
     ack_seconds: Histogram  # safety_ack_seconds
     event_to_alert_seconds: Histogram  # safety_event_to_alert_seconds
+    alert_stage_seconds: Histogram  # safety_alert_stage_seconds{stage}
     consumer_lag: Gauge  # safety_consumer_lag{topic,partition}
     partition_last_processed: Gauge  # safety_partition_last_processed_timestamp_seconds{topic,partition}
     partition_reseeks: Counter  # safety_partition_reseeks_total{topic,partition,reason}
@@ -138,6 +139,14 @@ class SafetyMetrics(NamedTuple):
             event_to_alert_seconds=Histogram(
                 "safety_event_to_alert_seconds",
                 "Kafka record timestamp of the triggering event to alert emitted",
+                buckets=LATENCY_BUCKETS,
+                registry=reg,
+            ),
+            alert_stage_seconds=Histogram(
+                "safety_alert_stage_seconds",
+                "The same span by stage: fetch (record timestamp -> in the ingest stream), batch (-> its batch "
+                "handed to the agent), process (-> alert emitted); the three add up to safety_event_to_alert_seconds",
+                ["stage"],
                 buckets=LATENCY_BUCKETS,
                 registry=reg,
             ),

@@ -152,6 +152,7 @@ class Batch:
 
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
+        self.handed = time.monotonic()  # when faust handed the batch to the agent (safety_alert_stage_seconds)
         self.states: dict[bytes, SubjectState] = {}
         # per subject, the records applied, their events and rules: the rebuild applies them again, the last one
         # routes the subject's table write
@@ -175,7 +176,7 @@ class Batch:
         try:
             state = self.state(key, parsed)
             result = step(state, parsed, rules, raw=record.value, prior=self.prior(key, state, parsed))
-            self.outputs.extend(await emit(self.ctx, record, result))
+            self.outputs.extend(await emit(self.ctx, record, result, self.handed))
         except BaseException:
             self.rebuild(key, parsed)
             raise
@@ -428,8 +429,12 @@ class StateCache:
 STATES = StateCache()
 
 
-async def emit(ctx: WorkerContext, record: faust.EventT[Any], result: StepResult) -> list[Awaitable[Any]]:
+async def emit(
+    ctx: WorkerContext, record: faust.EventT[Any], result: StepResult, handed: float | None = None
+) -> list[Awaitable[Any]]:
     """Hand the step's outputs to the producer; returns their delivery futures (see module docstring).
+
+    ``handed``: when the record's batch reached the agent (time.monotonic), for the alerts' stage histogram.
 
     Dead letters (rejections, outputs too large to send) are among them.
     """
@@ -440,7 +445,7 @@ async def emit(ctx: WorkerContext, record: faust.EventT[Any], result: StepResult
         value = codec.encode_graded(graded)
         futures.append(await send_output(ctx, record, topics.graded, key, value, graded.event_id, graded.subject_id))
     for alert in result.alerts:
-        futures.append(await send_alert(ctx, record, alert))
+        futures.append(await send_alert(ctx, record, alert, handed))
     for signal in result.signals:
         value = codec.encode_signal(signal)
         key = codec.key(signal.study_id)
@@ -493,17 +498,37 @@ async def send_output(
     return await topic.send(key=key, value=value)
 
 
-async def send_alert(ctx: WorkerContext, record: faust.EventT[Any], alert: Alert) -> Awaitable[Any]:
+async def send_alert(
+    ctx: WorkerContext, record: faust.EventT[Any], alert: Alert, handed: float | None = None
+) -> Awaitable[Any]:
     """Stamp ``emitted_at`` (wall clock, stream only: contract) and produce; returns the delivery future."""
     now = time.time()
     stamped = alert.model_copy(update={"emitted_at": datetime.fromtimestamp(now, tz=UTC)})
     ctx.metrics.alerts.labels(alert.kind.value).inc()
     if record.message.timestamp:
         ctx.metrics.event_to_alert_seconds.observe(max(0.0, now - record.message.timestamp))
+        if handed is not None:
+            alert_stages(ctx, record, now, handed)
     value = codec.encode_alert(stamped)
     key = codec.key(alert.subject_id)
     event_ids = ",".join(alert.event_ids)
     return await send_output(ctx, record, ctx.topics.alerts, key, value, event_ids, alert.subject_id)
+
+
+def alert_stages(ctx: WorkerContext, record: faust.EventT[Any], now: float, handed: float) -> None:
+    """Where an alert's time from its event went (safety_alert_stage_seconds): fetch, batch, process.
+
+    faust's monitor stamps ``message.time_in`` (time.monotonic) as the stream takes the record from the consumer;
+    it is mapped onto the wall clock of the record timestamp through ``now``, read with the monotonic clock.
+    """
+    arrived = record.message.time_in
+    if arrived is None:
+        return
+    elapsed = time.monotonic()
+    stages = ctx.metrics.alert_stage_seconds
+    stages.labels("fetch").observe(max(0.0, now - (elapsed - arrived) - record.message.timestamp))
+    stages.labels("batch").observe(max(0.0, handed - arrived))
+    stages.labels("process").observe(max(0.0, elapsed - handed))
 
 
 async def process_signal(ctx: WorkerContext, record: faust.EventT[Any]) -> None:

@@ -16,6 +16,7 @@ CONTRACT_NAMES = {
 OUR_ADDITIONS = {"safety_partition_reseeks_total", "safety_broker_up"}  # watchdog.py, gaps.py, health.py
 OUR_ADDITIONS |= {"safety_deliveries_owed", "safety_deliveries_owed_oldest_seconds"}  # streams/worker/delivery.py
 OUR_ADDITIONS |= {"safety_feed_silent_seconds"}  # streams/worker/heartbeat.py
+OUR_ADDITIONS |= {"safety_alert_stage_seconds"}  # streams/worker/ingest.py
 
 
 def exposed_names(metrics: SafetyMetrics) -> set[str]:

@@ -203,8 +203,8 @@ async def test_outputs_are_delivered_before_the_state_records_the_event(app, sen
     )
     real_emit = ingest.emit
 
-    async def spy_emit(ctx, record, result):  # type: ignore[no-untyped-def]
-        futures = await real_emit(ctx, record, result)
+    async def spy_emit(ctx, record, result, handed=None):  # type: ignore[no-untyped-def]
+        futures = await real_emit(ctx, record, result, handed)
 
         async def delivered() -> None:
             await asyncio.gather(*futures)
