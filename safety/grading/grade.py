@@ -11,6 +11,7 @@ mmol/L", not converted) is graded as reported: the row's value, limits, unit and
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, tzinfo
 
 from safety.grading.bands import Base, Inputs, Outcome, baseline, grade_term
@@ -132,7 +133,7 @@ class _Rows:
             event_type=obs.type, test=term.test, occurred_at=at, study_day=day, ctcae_version=self.crit.version,
             ctcae_term=term.term, grade=grade, baseline_grade=base_grade,
             treatment_emergent=after_first and grade is not None and grade > base_grade, category=term.category,
-            criterion=None if grade is None else f"{term.criterion_prefix}{grade}", value=value,
+            criterion=None if grade is None else term.criteria[grade], value=value,
             unit=None if value is None else term.unit, uln=uln, lln=lln, basis=out.basis,
         )
 
@@ -222,11 +223,10 @@ def _upgrade_fever(graded: list[GradedObservation], term: CTerm, match: Match | 
     out = []
     for row in graded:
         if row.ctcae_term == term.term and row.grade is not None and row.grade < match.grade:
-            row = row.model_copy(update={
-                "grade": match.grade, "criterion": f"{term.criterion_prefix}{match.grade}", "basis": match.basis,
-                "treatment_emergent": rows.after_first_infusion(row.occurred_at)
-                and match.grade > (row.baseline_grade or 0),
-            })
+            row = replace(
+                row, grade=match.grade, criterion=term.criteria[match.grade], basis=match.basis,
+                treatment_emergent=rows.after_first_infusion(row.occurred_at) and match.grade > (row.baseline_grade or 0),
+            )
         out.append(row)
     return out
 

@@ -230,9 +230,9 @@ class CSet:
 
 
 class CTerm:
-    """A term entry compiled: ``criterion_prefix`` + grade is the ``criterion`` field of every row."""
+    """A term entry compiled: ``criteria[grade]`` (``criterion_prefix`` + grade) is the ``criterion`` of a row."""
 
-    __slots__ = ("id", "test", "term", "category", "correction", "sets", "criterion_prefix", "normal_label",
+    __slots__ = ("id", "test", "term", "category", "correction", "sets", "criterion_prefix", "criteria", "normal_label",
                  "uses_baseline", "reads_baseline", "unit", "by_unit")
 
     def __init__(self, entry: TermEntry, prefix: str, sets: tuple[CSet, ...], unit: str) -> None:
@@ -246,6 +246,7 @@ class CTerm:
         self.correction = entry.correction
         self.sets = sets
         self.criterion_prefix = f"{prefix}/{entry.id}/"
+        self.criteria = tuple(f"{self.criterion_prefix}{grade}" for grade in range(6))  # grades 0-5
         mildest = min((b for s in sets if s.applies in ("always", "baseline_not_above_uln",
                                                          "baseline_not_below_lln") for b in s.bands),
                       key=lambda b: b.grade, default=None)

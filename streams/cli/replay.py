@@ -19,14 +19,12 @@ from typing import BinaryIO
 import click
 
 from safety.errors import SafetyError
-from safety.model.outputs import GradedObservation
+from safety.model.outputs import GradedObservation, graded_json
 from safety.replay import LineOutputs, replay_lines
 from safety.rules.ruleset import RuleBook, load_rulebook
 
 PROGRESS_MIN_BYTES = 5_000_000
 WRITE_BUFFER = 1 << 20  # the large files get one write call per MB instead of per 8 KB
-# Straight to bytes with pydantic's serializer: the bytes are those of model_dump_json without a str round trip.
-_GRADED_JSON = GradedObservation.__pydantic_serializer__.to_json
 
 
 class _Tally:
@@ -68,8 +66,8 @@ def _line_bytes(raw: bytes | str) -> bytes:
 def _graded_bytes(rows: list[GradedObservation]) -> bytes:
     """One JSON line per row (most events give one row: a single write call for the event's rows)."""
     if len(rows) == 1:
-        return _GRADED_JSON(rows[0]) + b"\n"
-    return b"".join([_GRADED_JSON(row) + b"\n" for row in rows])
+        return graded_json(rows[0]) + b"\n"
+    return b"".join([graded_json(row) + b"\n" for row in rows])
 
 
 # A replay allocates a few dozen container objects per event and keeps the subject states alive, so the default
