@@ -3,10 +3,9 @@
 Field order is the JSON order, so replay output is byte-stable. ``alert_id`` is derived from content (kind, rule,
 subject, triggering event ids and revision-independent identity), so a replay or a redelivery never duplicates it.
 
-A graded row is the record written most often (one per observation and term), so it is a plain frozen dataclass:
+A graded row is the record written most often (one per observation and term), so it is a plain slotted dataclass:
 grading, which alone makes rows, builds it from values it has already checked, and one pydantic adapter
-(:data:`GRADED_ROWS`) serialises it and validates rows read back from JSON (reports, the dashboard), where the
-input is not ours.
+(:data:`GRADED_ROWS`) serialises it and validates rows read back from JSON (reports), where the input is not ours.
 """
 
 from __future__ import annotations
@@ -22,9 +21,14 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 from safety.vocab import AlertKind, Category, ObservationType, Role
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class GradedObservation:
-    """One row per observation and CTCAE criterion (contract: graded.jsonl / safety.graded)."""
+    """One row per observation and CTCAE criterion (contract: graded.jsonl / safety.graded).
+
+    A value: nothing changes a row once made (a row that replaces another is a new one, ``dataclasses.replace``).
+    Not declared frozen because a frozen dataclass sets each of its twenty fields through ``object.__setattr__``,
+    which made building a row five times slower than the row's own ``__init__`` (bench/replay_bench.py).
+    """
 
     event_id: str
     revision: int = 1
