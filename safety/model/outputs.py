@@ -58,8 +58,12 @@ back (``validate_python``, ``validate_json``: every field typed and required, as
 
 
 def graded_json(row: GradedObservation) -> bytes:
-    """One graded row as a JSON object (no newline), as graded.jsonl and the safety.graded topic carry it."""
-    return GRADED_ROWS.dump_json(row)
+    """One graded row as a JSON object (no newline), as graded.jsonl and the safety.graded topic carry it.
+
+    The adapter's serializer itself: ``dump_json`` without options is the same call behind a layer of keyword
+    handling that costs a fifth of a row's serialisation.
+    """
+    return GRADED_ROWS.serializer.to_json(row)
 
 
 def read_graded_row(data: Mapping[str, Any] | GradedObservation) -> GradedObservation:
