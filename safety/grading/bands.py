@@ -17,6 +17,7 @@ from typing import NamedTuple
 from safety.model.values import fmt, sig15
 from safety.rules.ctcae import CBand, CSet, CTerm
 
+
 class Inputs(NamedTuple):
     """One value ready for a term, in the term's unit: the measure, its limits and how it was obtained."""
 

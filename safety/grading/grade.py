@@ -225,7 +225,8 @@ def _upgrade_fever(graded: list[GradedObservation], term: CTerm, match: Match | 
         if row.ctcae_term == term.term and row.grade is not None and row.grade < match.grade:
             row = replace(
                 row, grade=match.grade, criterion=term.criteria[match.grade], basis=match.basis,
-                treatment_emergent=rows.after_first_infusion(row.occurred_at) and match.grade > (row.baseline_grade or 0),
+                treatment_emergent=rows.after_first_infusion(row.occurred_at)
+                and match.grade > (row.baseline_grade or 0),
             )
         out.append(row)
     return out
