@@ -64,13 +64,14 @@ def grade_term(term: CTerm, inputs: Inputs, base: Base | None = None) -> Outcome
     applied = 0  # the bits of the sets that applied, for the "not ..." of grade 0
     for bset in term.sets:
         if bset.plain:
-            m: float | None = x
+            m = x
         elif not _applies(bset.applies, base):
             continue
         else:
-            m = x if bset.measure == "value" else _measure(bset.measure, x, base)
-            if m is None:
+            measured = x if bset.measure == "value" else _measure(bset.measure, x, base)
+            if measured is None:
                 continue
+            m = measured
         applied |= bset.bit
         s_lo, s_hi, band, s_unknown = _walk(bset, m, inputs, base)
         if s_lo > lo or best is None and band is not None:
