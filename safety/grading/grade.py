@@ -55,14 +55,15 @@ def grade_observation(obs: Lab | Vital | Ecg, state: SubjectState, rules: RuleSe
     x = convert(number, conv)
     graded: list[GradedObservation] = []
     if table.terms:
-        si = Inputs(x, _converted(low, conv), _converted(high, conv), _note(obs, x, conv, table.si))
+        plain = conv.identity and not obs.value.comparator  # graded as given: nothing to say how it was obtained
+        si = Inputs(x, _converted(low, conv), _converted(high, conv), "" if plain else _note(obs, x, conv, table.si))
         printed = Inputs(number, low, high, _comparator_note(obs))  # for bands CTCAE prints in the reported unit
         base = state.baselines(crit).get(obs.test)
         usable = base if rows.after_first and base is not None and base.event_id != obs.event_id else None
         for term in table.terms:
             own = term.by_unit.get(conv.name)
             if own is None:
-                inputs = corrected(term, si, obs.occurred_at, state.composite, None)
+                inputs = si if term.correction is None else corrected(term, si, obs.occurred_at, state.composite, None)
                 outcome = grade_term(term, inputs, usable.si if usable else None)
             else:
                 inputs = corrected(own, printed, obs.occurred_at, state.composite, conv)
@@ -89,9 +90,7 @@ def _comparator_note(obs: Lab | Vital | Ecg) -> str:
 
 
 def _note(obs: Lab | Vital | Ecg, x: float, conv: CUnit, si: str) -> str:
-    """How the SI value was obtained: its comparator and its conversion ("" for a plain value in SI)."""
-    if conv.identity and not obs.value.comparator:
-        return ""
+    """How the SI value was obtained: its comparator and its conversion."""
     parts = [_comparator_note(obs)] if obs.value.comparator else []
     if obs.unit is not None and obs.unit.strip() != si and x != obs.value.number:
         parts.append(f"{fmt(obs.value.number)} {obs.unit} = {fmt(x)} {si}")

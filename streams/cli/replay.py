@@ -104,16 +104,15 @@ def _alert_line(alert: Alert) -> tuple[str, bytes]:
 
 
 def written(outputs: LineOutputs) -> Written:
-    """What the files take of one line's outputs."""
-    raw = outputs.raw
-    graded = outputs.graded
+    """What the files take of one line's outputs (most lines have no alert and no rejection)."""
+    raw, graded, alerts, rejections = outputs.raw, outputs.graded, outputs.alerts, outputs.rejections
     return Written(
         None if raw is None else _line_bytes(raw),
         raw is None and _is_duplicate(outputs),
         _graded_bytes(graded) if graded else b"",
         [row.grade for row in graded],
-        [_alert_line(alert) for alert in outputs.alerts],
-        [(rejection.model_dump_json(exclude_none=True) + "\n").encode() for rejection in outputs.rejections],
+        [_alert_line(alert) for alert in alerts] if alerts else [],
+        [(r.model_dump_json(exclude_none=True) + "\n").encode() for r in rejections] if rejections else [],
         outputs.signals,
     )
 
