@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/replay_bench.py [--n 1000000] [--seed 20260701] [--profile [N]]
     .venv/bin/python bench/replay_bench.py --compare REV [--rounds 3] [--n 200000]
+    .venv/bin/python bench/replay_bench.py --workload labs [--n 1000000] [--jobs N]
 
 1. Generates N synthetic JSON lines (streams.dev.synthetic.generate_events: a large aplastic anemia cohort, labs
    and vitals dominating, ~0.1% deliberately malformed) into a temporary file. Not timed.
@@ -16,6 +17,13 @@ subprocess whose PYTHONPATH is its tree: a load that comes and goes on the machi
 prints the median rate of each and the ratio tree / REV (above 1: the working tree is faster). The worktree is
 removed at the end. ``--profile`` replays again under cProfile and prints the N functions with the largest own
 time (and the cumulative view), to find what dominates.
+
+``--workload labs`` is the lab-heavy file a trial statistician grades with admiral: about N lab results (9,400
+subjects x 107 results over a year for 1,000,000: a baseline panel of the 16 tests two days before an infusion on
+day 0, then one result every four days, the tests in turn; SI units, each subject's laboratory with its own ranges).
+It is replayed with ``--jobs 1`` and with ``--jobs N`` (default: the machine's cores), and each prints records/s
+(CPU of all its processes, and wall), peak memory (resident, the main process and the largest shard), graded rows
+and the bytes a graded row takes in graded.jsonl.
 """
 
 from __future__ import annotations
@@ -23,13 +31,17 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import json
 import os
 import pstats
+import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,6 +65,131 @@ code = run(Path(sys.argv[1]), Path(sys.argv[2]), None, quiet=True, progress=Fals
 print(time.process_time() - started)
 sys.exit(code)
 """
+
+
+# One replay of the working tree with --jobs; prints CPU seconds of this process and of its shards, wall seconds,
+# and the peak resident memory (KiB) of this process and of the largest shard.
+_JOBS_RUNNER = """
+import resource, sys, time
+from pathlib import Path
+from streams.cli.replay import run
+cpu, wall = time.process_time(), time.perf_counter()
+code = run(Path(sys.argv[1]), Path(sys.argv[2]), None, quiet=True, progress=False, jobs=int(sys.argv[3]))
+me, shards = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+print(time.process_time() - cpu, shards.ru_utime + shards.ru_stime, time.perf_counter() - wall, me.ru_maxrss,
+      shards.ru_maxrss)
+sys.exit(code)
+"""
+
+# The laboratory panel: test, SI unit, and the (low, high) reference ranges of three laboratories.
+LAB_PANEL: tuple[tuple[str, str, tuple[tuple[float, float], ...]], ...] = (
+    ("NEUT", "10^9/L", ((1.8, 6.3), (2.0, 7.5), (1.5, 7.0))),
+    ("PLAT", "10^9/L", ((125, 350), (150, 400), (140, 440))),
+    ("HGB", "g/L", ((115, 150), (120, 160), (118, 158))),
+    ("WBC", "10^9/L", ((3.5, 9.5), (4.0, 10.0), (4.0, 11.0))),
+    ("LYM", "10^9/L", ((1.1, 3.2), (1.0, 4.0), (1.2, 3.4))),
+    ("ALT", "U/L", ((7, 40), (9, 50), (5, 35))),
+    ("AST", "U/L", ((13, 35), (15, 40), (10, 40))),
+    ("BILI", "umol/L", ((3.4, 20.5), (0, 21), (5, 21))),
+    ("ALP", "U/L", ((35, 100), (45, 125), (40, 129))),
+    ("GGT", "U/L", ((7, 45), (10, 60), (8, 61))),
+    ("CREAT", "umol/L", ((41, 73), (57, 97), (45, 84))),
+    ("ALB", "g/L", ((40, 55), (35, 50), (38, 54))),
+    ("K", "mmol/L", ((3.5, 5.3), (3.5, 5.1), (3.4, 4.8))),
+    ("SODIUM", "mmol/L", ((137, 147), (135, 145), (136, 146))),
+    ("CA", "mmol/L", ((2.11, 2.52), (2.15, 2.55), (2.2, 2.65))),
+    ("GLUC", "mmol/L", ((3.9, 6.1), (3.9, 5.6), (4.1, 5.9))),
+)
+LABS_PER_SUBJECT = 107  # a baseline panel of 16, then 91 results over the year
+LABS_START = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
+
+
+def lab_events(n: int, seed: int) -> Iterator[bytes]:
+    """About ``n`` lab results (and one infusion per subject) of ``n // 107`` subjects, one subject after another
+    as an SDTM LB extract lists them. Values scatter around each laboratory's range: mostly normal, a tail of
+    grades 1-4 either side."""
+    rng = random.Random(seed)
+    study = "ChiCTR2600125907"
+    for number in range(1, max(1, n // LABS_PER_SUBJECT) + 1):
+        subject = f"AA-{number:04d}"
+        lab = rng.randrange(3)
+        day0 = LABS_START + timedelta(days=rng.randrange(60), minutes=rng.randrange(240))
+        schedule = [(-2, i) for i in range(len(LAB_PANEL))]
+        schedule += [(4 * i + 1, i % len(LAB_PANEL)) for i in range(LABS_PER_SUBJECT - len(LAB_PANEL))]
+        infusion = {
+            "type": "infusion",
+            "event_id": f"INF-{subject}",
+            "study_id": study,
+            "subject_id": subject,
+            "occurred_at": day0.isoformat(),
+            "infusion_number": 1,
+            "dose_per_kg": 1.0e6,
+        }
+        emitted = False
+        for day, index in schedule:
+            if day >= 0 and not emitted:
+                yield json.dumps(infusion, separators=(",", ":")).encode()
+                emitted = True
+            test, unit, ranges = LAB_PANEL[index]
+            low, high = ranges[lab]
+            mid, half = (low + high) / 2, (high - low) / 2
+            value = max(0.0, mid + half * rng.gauss(0, 0.9 if day < 0 else 1.4))
+            at = day0 + timedelta(days=day, hours=-1)
+            yield json.dumps(
+                {
+                    "type": "lab",
+                    "event_id": f"L-{subject}-{day}-{test}",
+                    "study_id": study,
+                    "subject_id": subject,
+                    "occurred_at": at.isoformat(),
+                    "recorded_at": (at + timedelta(hours=3)).isoformat(),
+                    "source": "LIS",
+                    "test": test,
+                    "value": round(value, 2),
+                    "unit": unit,
+                    "ref_low": low,
+                    "ref_high": high,
+                },
+                separators=(",", ":"),
+            ).encode()
+
+
+def labs(n: int, seed: int, jobs: int, tmp: Path) -> None:
+    events = tmp / "labs.jsonl"
+    started = time.perf_counter()
+    with events.open("wb") as handle:
+        for line in lab_events(n, seed):
+            handle.write(line + b"\n")
+    records = count_lines(events)
+    print(
+        f"generated {records:,} records ({events.stat().st_size / 1e6:.0f} MB) in "
+        f"{time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+    )
+    print(f"records:      {records:>12,}  ({records // LABS_PER_SUBJECT:,} subjects, lab-heavy)")
+    for n_jobs in sorted({1, jobs}):
+        out = tmp / f"out-{n_jobs}"
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        done = subprocess.run(
+            [sys.executable, "-c", _JOBS_RUNNER, str(events), str(out), str(n_jobs)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"replay --jobs {n_jobs} failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
+        cpu, shards_cpu, wall, rss, shard_rss = (float(x) for x in done.stdout.split())
+        total_cpu = cpu + shards_cpu
+        rows = count_lines(out / "graded.jsonl")
+        size = (out / "graded.jsonl").stat().st_size
+        print(
+            f"--jobs {n_jobs}: {records / wall:>10,.0f} records/s (wall {wall:.1f} s; CPU {total_cpu:.1f} s in all "
+            f"processes, {records / total_cpu:,.0f} records per CPU second); peak memory {rss / 1024:,.0f} MB main"
+            + (f" + {shard_rss / 1024:,.0f} MB largest shard" if n_jobs > 1 else "")
+            + f"; {rows:,} graded rows, {size / max(rows, 1):.0f} bytes per graded row"
+        )
 
 
 def write_events(path: Path, n: int, seed: int) -> int:
@@ -149,10 +286,25 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="also profile a replay with cProfile and print the top N functions",
     )
+    parser.add_argument(
+        "--workload",
+        choices=("synthetic", "labs"),
+        default="synthetic",
+        help="synthetic: the trial cohort (default); labs: lab results only, --jobs 1 and --jobs N",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes for the second replay of --workload labs (default: the machine's cores)",
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="replay-bench-") as name:
         tmp = Path(name)
+        if args.workload == "labs":
+            labs(args.n, args.seed, args.jobs, tmp)
+            return 0
         events = tmp / "events.jsonl"
         started = time.perf_counter()
         size = write_events(events, args.n, args.seed)

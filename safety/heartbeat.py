@@ -32,24 +32,10 @@ if TYPE_CHECKING:
     from safety.model.state import SubjectState
     from safety.rules.protocol import Protocol
     from safety.rules.ruleset import RuleSet
-    from safety.rules.schedule import Schedule
 
 RULE_ID: Final = "DATA_OVERDUE"
 RECEIVED: Final = "received"
 _COUNTED_STATUSES: Final = frozenset({"final", "corrected"})
-_GROUPS_OF: dict[int, tuple[Schedule, dict[str, tuple[str, ...]]]] = {}
-
-
-def _groups_of(schedule: Schedule) -> dict[str, tuple[str, ...]]:
-    """test -> the groups that expect it, gathered once per schedule (``observe`` runs on every observation)."""
-    known = _GROUPS_OF.get(id(schedule))
-    if known is None or known[0] is not schedule:
-        index: dict[str, list[str]] = {}
-        for name, group in schedule.groups.items():
-            for test in group.tests:
-                index.setdefault(test, []).append(name)
-        known = _GROUPS_OF[id(schedule)] = (schedule, {test: tuple(names) for test, names in index.items()})
-    return known[1]
 
 
 def observe(state: SubjectState, event: Event, rules: RuleSet) -> list[Alert]:
@@ -57,14 +43,13 @@ def observe(state: SubjectState, event: Event, rules: RuleSet) -> list[Alert]:
     if isinstance(event, (Lab, Vital, Ecg)):
         if isinstance(event, Lab) and event.status not in _COUNTED_STATUSES:
             return []
-        schedule = rules.protocol.schedule
-        groups = _groups_of(schedule).get(event.test)
+        groups = rules.expected.groups_of.get(event.test)
         if groups is None or state.day0 is None:
             return []
         day = study_day(event.occurred_at, state.day0, rules.tz)
         assert day is not None
         for name in groups:
-            _receive(state, schedule, name, event.test, day)
+            _receive(state, rules, name, event.test, day)
         if state.expected.overdue:
             return _late(state, event, rules, groups, day)
         return []
@@ -75,16 +60,17 @@ def observe(state: SubjectState, event: Event, rules: RuleSet) -> list[Alert]:
     return []
 
 
-def _receive(state: SubjectState, schedule: Schedule, name: str, test: str, day: int) -> None:
+def _receive(state: SubjectState, rules: RuleSet, name: str, test: str, day: int) -> None:
     """Count ``test`` for every open visit of group ``name`` whose window holds ``day``; settle completed visits."""
-    group = schedule.groups[name]
+    group = rules.protocol.schedule.groups[name]
+    windows = rules.expected.windows[name]
     progress = state.expected.groups.get(name)
     if progress is None:
         progress = state.expected.groups[name] = GroupProgress()
     days = group.days
     for index in range(progress.next, len(days)):
         visit = days[index]
-        first, last = schedule.window(visit)
+        first, last = windows[index]
         if first > day:
             break
         if day > last or visit in progress.complete:

@@ -3,6 +3,12 @@
 It is the same engine the stream worker runs, without Kafka: the tool for validating a rule change on past data
 and the reference the stream is checked against. Each event is evaluated under its own study's rules
 (safety/routing.py); an event of an unknown study is rejected. No file handles here; the CLI does the I/O.
+
+The fold has two levels, as the stream has two agents: :func:`replay_subjects` steps each line through its
+subject's state, and :func:`fold_study` runs the study-level stopping rule over the signals those steps give, in
+input order. Subjects share nothing, so the first level can run on shards of subjects (:func:`shard_key`) in
+separate processes; the second then runs once over the shards' outputs merged back into input order, and the
+result is the same as :func:`replay_lines` gives in one pass.
 """
 
 from __future__ import annotations
@@ -10,7 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+from pydantic_core import from_json
 
 from safety import heartbeat
 from safety.model.outputs import Alert, GradedObservation, Rejection
@@ -19,6 +27,10 @@ from safety.model.state import SubjectState
 from safety.pipeline import step
 from safety.routing import admit
 from safety.rules.ruleset import RuleBook, RuleSet
+from safety.signals import StudySignal
+
+if TYPE_CHECKING:
+    from safety.study import StudyState
 
 OutputKind = Literal["event", "graded", "alert", "rejected"]
 
@@ -29,7 +41,7 @@ class ReplayState:
     event_id -> ``StepResult.recorded``: duplicates and corrections) and the study-level aggregates."""
 
     subjects: dict[tuple[str, str], SubjectState] = field(default_factory=dict)
-    studies: dict[str, object] = field(default_factory=dict)
+    studies: dict[str, StudyState] = field(default_factory=dict)
     seen: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
 
@@ -38,15 +50,17 @@ class LineOutputs:
     """What one input line gave: the accepted raw line (None for a rejected line or a duplicate) and its outputs.
 
     One record per line instead of one per output: the CLI writes each list to its file, so a large replay does
-    not pay a generator hop per graded row (bench/replay_bench.py). ``study_alerts`` are those the line's study
-    signals raised (the stopping boundary), after the subject's own.
+    not pay a generator hop per graded row (bench/replay_bench.py). ``signals`` are what the line tells the study
+    level; ``study_alerts`` are those they raised there (the stopping boundary), after the subject's own, filled
+    from what :func:`fold_study` returns.
     """
 
     raw: bytes | str | None
     graded: list[GradedObservation]
     alerts: list[Alert]
     rejections: list[Rejection]
-    study_alerts: list[Alert]
+    signals: list[StudySignal] = field(default_factory=list)
+    study_alerts: list[Alert] = field(default_factory=list)
 
 
 def replay_lines(
@@ -66,25 +80,37 @@ def replay_lines(
     are settled, and their DATA_OVERDUE alerts lead the line's alerts; :func:`overdue_at` settles the rest at
     ``as_of`` after the last line. Without it, nothing is expected and the output is what it was before.
     """
-    from safety.study import study_step
-
     state = state or ReplayState()
-    subjects = state.subjects
-    studies = state.studies
-    seen = state.seen
     book = rules if isinstance(rules, RuleBook) else RuleBook.of(rules)
+    for outputs in replay_subjects(enumerate(lines, 1), book, state.subjects, state.seen, as_of):
+        outputs.study_alerts = fold_study(outputs.signals, book, state.studies)
+        yield outputs
+
+
+def replay_subjects(
+    numbered: Iterable[tuple[int, bytes | str]],
+    book: RuleBook,
+    subjects: dict[tuple[str, str], SubjectState],
+    seen: dict[tuple[str, str, str], str],
+    as_of: datetime | None = None,
+) -> Iterator[LineOutputs]:
+    """The subject level of the fold: each non-blank (line number, line) stepped through its subject's state in
+    ``subjects`` and the entries of its event ids in ``seen``; ``study_alerts`` are left for :func:`fold_study`.
+
+    The expected data of a subject (``as_of``) is settled here, from that subject's state alone, so a shard of
+    subjects gives each line the same DATA_OVERDUE alerts as one pass over every subject."""
     tz = book.parse_tz
-    for number, raw in enumerate(lines, 1):
+    for number, raw in numbered:
         if not raw.strip():
             continue
         parsed = parse_event(raw, tz, line=number)
         if isinstance(parsed, Rejection):
-            yield LineOutputs(None, [], [], [parsed], [])
+            yield LineOutputs(None, [], [], [parsed])
             continue
         line = raw.rstrip(b"\n") if isinstance(raw, bytes) else raw.rstrip("\n")
         admitted = admit(parsed, book, line, number)
         if isinstance(admitted, Rejection):
-            yield LineOutputs(None, [], [], [admitted], [])
+            yield LineOutputs(None, [], [], [admitted])
             continue
         parsed, study_rules = admitted
         key = (parsed.study_id, parsed.subject_id)
@@ -97,27 +123,55 @@ def replay_lines(
         subjects[key] = result.state
         if result.recorded is not None:
             seen[seen_key] = result.recorded
-        study_alerts: list[Alert] = []
-        for signal in result.signals:
-            study_state, raised = study_step(studies.get(signal.study_id), signal, study_rules)  # type: ignore[arg-type]
-            studies[signal.study_id] = study_state
-            study_alerts.extend(raised)
         rejections = result.rejections
         if rejections:  # rare: most lines have none, and an empty list needs no copy
             rejections = [rejection.model_copy(update={"line": number}) for rejection in rejections]
         alerts = [*due, *result.alerts] if due else result.alerts
-        yield LineOutputs(None if result.duplicate else raw, result.graded, alerts, rejections, study_alerts)
+        yield LineOutputs(None if result.duplicate else raw, result.graded, alerts, rejections, result.signals)
 
 
-def overdue_at(state: ReplayState, rules: RuleBook | RuleSet, as_of: datetime) -> list[Alert]:
-    """The DATA_OVERDUE alerts every subject of ``state`` still owes at ``as_of``, by study and subject."""
+def overdue_at(
+    subjects: dict[tuple[str, str], SubjectState], rules: RuleBook | RuleSet, as_of: datetime
+) -> list[Alert]:
+    """The DATA_OVERDUE alerts the ``subjects`` (``ReplayState.subjects``, or a shard's) still owe at ``as_of``,
+    ordered by study and subject: shards of subjects give lists that merge, by that key, into one pass's list."""
     book = rules if isinstance(rules, RuleBook) else RuleBook.of(rules)
     alerts: list[Alert] = []
-    for (study_id, _), subject in sorted(state.subjects.items()):
+    for (study_id, _), subject in sorted(subjects.items()):
         study_rules = book.get(study_id)
         if study_rules is not None:
             alerts.extend(heartbeat.check(subject, as_of, study_rules))
     return alerts
+
+
+def fold_study(signals: list[StudySignal], book: RuleBook, studies: dict[str, StudyState]) -> list[Alert]:
+    """The study level of the fold: one line's ``signals`` through the stopping rule of their study, in order
+    (the study agent's step in the stream); the alerts they raise."""
+    if not signals:
+        return []
+    from safety.study import study_step
+
+    raised: list[Alert] = []
+    for signal in signals:
+        state, alerts = study_step(studies.get(signal.study_id), signal, book.studies[signal.study_id])
+        studies[signal.study_id] = state
+        raised.extend(alerts)
+    return raised
+
+
+def shard_key(raw: bytes | str) -> str | None:
+    """The subject a line belongs to, for sharding: its ``subject_id`` as the event parser reads it (the same
+    JSON parser), or None for a line without one (it is rejected, whichever shard steps it).
+
+    All lines of a subject get the same key, so a subject's events are never split across shards; lines of one
+    study may be.
+    """
+    try:
+        data = from_json(raw)
+    except ValueError:
+        return None
+    subject = data.get("subject_id") if isinstance(data, dict) else None
+    return subject if isinstance(subject, str) else None
 
 
 def replay(
@@ -142,5 +196,5 @@ def replay(
         for alert in outputs.study_alerts:
             yield "alert", alert
     if as_of is not None:
-        for alert in overdue_at(state, rules, as_of):
+        for alert in overdue_at(state.subjects, rules, as_of):
             yield "alert", alert

@@ -5,6 +5,9 @@ worst grade first: in each set that applies, the first band met wins, none met i
 worst over its sets. Both sides of a comparison are rounded to 15 significant digits (3 x 40 = 120 exactly). A band
 that needs a missing LLN/ULN is unknown: the grade is null only when that band could change the result, so
 potassium 2.4 is grade 4 without a range while NEUT 1.9 without an LLN is not gradable.
+
+Every text a basis quotes from the rules (band labels, the "not ..." of grade 0, the missing-limit sentence) is
+compiled with the rules (:mod:`safety.rules.ctcae`); here only the values are put into words.
 """
 
 from __future__ import annotations
@@ -13,8 +16,6 @@ from typing import NamedTuple
 
 from safety.model.values import fmt, sig15
 from safety.rules.ctcae import CBand, CSet, CTerm
-
-_REF_NAME = {"lln": "LLN", "uln": "ULN", "baseline": "baseline", "abs": "ULN"}
 
 
 class Inputs(NamedTuple):
@@ -60,14 +61,18 @@ def grade_term(term: CTerm, inputs: Inputs, base: Base | None = None) -> Outcome
     best: CBand | None = None
     unknown: CBand | None = None
     cites_base = False
-    mild: list[str] = []  # the mildest band of each applicable set, for the "not ..." of grade 0
+    applied = 0  # the bits of the sets that applied, for the "not ..." of grade 0
     for bset in term.sets:
-        if bset.applies != "always" and not _applies(bset.applies, base):
+        if bset.plain:
+            m = x
+        elif not _applies(bset.applies, base):
             continue
-        m = x if bset.measure == "value" else _measure(bset.measure, x, base)
-        if m is None:
-            continue
-        mild.append(bset.bands[-1].label)
+        else:
+            measured = x if bset.measure == "value" else _measure(bset.measure, x, base)
+            if measured is None:
+                continue
+            m = measured
+        applied |= bset.bit
         s_lo, s_hi, band, s_unknown = _walk(bset, m, inputs, base)
         if s_lo > lo or best is None and band is not None:
             lo, best = s_lo, band
@@ -78,11 +83,9 @@ def grade_term(term: CTerm, inputs: Inputs, base: Base | None = None) -> Outcome
             unknown = s_unknown
     if hi > lo:
         assert unknown is not None
-        note = f" ({inputs.note})" if inputs.note else ""
-        return Outcome(None, None, f"range: {_REF_NAME[unknown.of]} missing, needed for {unknown.label}{note}")
+        return Outcome(None, None, f"{unknown.missing} ({inputs.note})" if inputs.note else unknown.missing)
     if best is None or lo == 0:
-        label = "not " + " and not ".join(mild) if mild else "no band applies"
-        return Outcome(0, None, f"{label} ({_inputs_text(inputs, base, term.unit)})")
+        return Outcome(0, None, f"{term.normal[applied]} ({_inputs_text(inputs, base, term.unit)})")
     return Outcome(lo, best, f"{best.label} ({_inputs_text(inputs, base if cites_base else None, term.unit)})")
 
 
@@ -126,7 +129,7 @@ def _walk(bset: CSet, m: float, inputs: Inputs, base: Base | None) -> tuple[int,
                 if hi is None:
                     hi, unknown = band.grade, band
                 continue
-            threshold = sig15(ref) if band.value == 1.0 else _times(band.value, ref)
+            threshold = _times(band.value, ref) if band.times else sig15(ref)
         if band.cmp(m, threshold):
             return band.grade, max(hi or 0, band.grade), band, unknown
     return 0, hi or 0, None, unknown

@@ -11,6 +11,7 @@ mmol/L", not converted) is graded as reported: the row's value, limits, unit and
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, tzinfo
 
 from safety.grading.bands import Base, Inputs, Outcome, baseline, grade_term
@@ -54,14 +55,15 @@ def grade_observation(obs: Lab | Vital | Ecg, state: SubjectState, rules: RuleSe
     x = convert(number, conv)
     graded: list[GradedObservation] = []
     if table.terms:
-        si = Inputs(x, _converted(low, conv), _converted(high, conv), _note(obs, x, conv, table.si))
+        plain = conv.identity and not obs.value.comparator  # graded as given: nothing to say how it was obtained
+        si = Inputs(x, _converted(low, conv), _converted(high, conv), "" if plain else _note(obs, x, conv, table.si))
         printed = Inputs(number, low, high, _comparator_note(obs))  # for bands CTCAE prints in the reported unit
         base = state.baselines(crit).get(obs.test)
         usable = base if rows.after_first and base is not None and base.event_id != obs.event_id else None
         for term in table.terms:
             own = term.by_unit.get(conv.name)
             if own is None:
-                inputs = corrected(term, si, obs.occurred_at, state.composite, None)
+                inputs = si if term.correction is None else corrected(term, si, obs.occurred_at, state.composite, None)
                 outcome = grade_term(term, inputs, usable.si if usable else None)
             else:
                 inputs = corrected(own, printed, obs.occurred_at, state.composite, conv)
@@ -101,9 +103,7 @@ def _comparator_note(obs: Lab | Vital | Ecg) -> str:
 
 
 def _note(obs: Lab | Vital | Ecg, x: float, conv: CUnit, si: str) -> str:
-    """How the SI value was obtained: its comparator and its conversion ("" for a plain value in SI)."""
-    if conv.identity and not obs.value.comparator:
-        return ""
+    """How the SI value was obtained: its comparator and its conversion."""
     parts = [_comparator_note(obs)] if obs.value.comparator else []
     if obs.unit is not None and obs.unit.strip() != si and x != obs.value.number:
         parts.append(f"{fmt(obs.value.number)} {obs.unit} = {fmt(x)} {si}")
@@ -178,7 +178,7 @@ class _Rows:
             baseline_grade=base_grade,
             treatment_emergent=after_first and grade is not None and grade > base_grade,
             category=term.category,
-            criterion=None if grade is None else f"{term.criterion_prefix}{grade}",
+            criterion=None if grade is None else term.criteria[grade],
             value=value,
             unit=None if value is None else term.unit,
             uln=uln,
@@ -305,14 +305,13 @@ def _upgrade_fever(
     out = []
     for row in graded:
         if row.ctcae_term == term.term and row.grade is not None and row.grade < match.grade:
-            row = row.model_copy(
-                update={
-                    "grade": match.grade,
-                    "criterion": f"{term.criterion_prefix}{match.grade}",
-                    "basis": match.basis,
-                    "treatment_emergent": rows.after_first_infusion(row.occurred_at)
-                    and match.grade > (row.baseline_grade or 0),
-                }
+            row = replace(
+                row,
+                grade=match.grade,
+                criterion=term.criteria[match.grade],
+                basis=match.basis,
+                treatment_emergent=rows.after_first_infusion(row.occurred_at)
+                and match.grade > (row.baseline_grade or 0),
             )
         out.append(row)
     return out

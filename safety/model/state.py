@@ -5,9 +5,9 @@ events it applied, and the memories owned by grading (composite criteria), by th
 confirmations, recent liver values) and by the heartbeat (expected data). The revision applied per event id
 (duplicates and corrections) is kept beside it by the caller, one entry per event (:func:`safety.pipeline.step`):
 in the state it grew with every event, and the stream wrote it all to the changelog on every batch.
-Beside them, not serialised, each test's baseline as grading reads it (:mod:`safety.grading.baseline`), derived by
-the methods that change what it depends on: change the candidates and the infusions through them, not by
-assigning the fields.
+Beside them, not serialised (``derived``), each test's baseline as grading reads it (:mod:`safety.grading.baseline`),
+derived by the methods that change what it depends on: change the candidates and the infusions through them, not
+by assigning the fields.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf
 
 from safety.grading.baseline import SubjectBaseline, derive
 from safety.grading.composite import CompositeMemory
@@ -60,7 +60,7 @@ def reading_of(obs: Lab | Vital | Ecg) -> Reading:
 
 
 @dataclass(frozen=True, slots=True)
-class _Derived:
+class DerivedBaselines:
     """The baselines of a state and the rules they were derived with."""
 
     criteria: Criteria
@@ -82,7 +82,10 @@ class SubjectState(BaseModel):
     expected: Expectations = Field(default_factory=Expectations)
     ended: str | None = None
     last_applied: str | None = None  # "event_id@revision" of the last event applied (stream redelivery guard)
-    _derived: _Derived | None = PrivateAttr(default=None)
+    # Not serialised: a function of the fields above and the rules. A field rather than a private attribute because
+    # grading reads it for every observation, and pydantic finds a private attribute through a __getattr__ fallback
+    # that cost about a tenth of grading (bench/replay_bench.py --profile).
+    derived: InstanceOf[DerivedBaselines] | None = Field(default=None, exclude=True, repr=False)
 
     def baseline(self, test: str) -> Reading | None:
         """Last value of ``test`` observed before the first infusion's ``occurred_at`` (docs/rules.md, "Baseline
@@ -142,15 +145,15 @@ class SubjectState(BaseModel):
         Derived again in full for another rule set, and for a state read back from JSON (it is not stored: a
         function of the fields above and the rules).
         """
-        derived = self._derived
-        if derived is None or derived.criteria is not criteria:
-            derived = self._derived = _Derived(criteria, {})
-            self._derive(criteria, tuple(self.pre_infusion))
-            return self._derived.baselines
-        return derived.baselines
+        derived = self.derived
+        if derived is not None and derived.criteria is criteria:
+            return derived.baselines
+        self.derived = DerivedBaselines(criteria, {})
+        self._derive(criteria, tuple(self.pre_infusion))
+        return self.derived.baselines
 
     def _derive(self, criteria: Criteria, tests: tuple[str, ...]) -> None:
-        derived = self._derived
+        derived = self.derived
         if derived is None or derived.criteria is not criteria:
             return  # derived in full on the next read
         baselines = {t: b for t, b in derived.baselines.items() if t not in tests}  # a new dict: copies share it
@@ -160,7 +163,7 @@ class SubjectState(BaseModel):
             found = derive(reading, table, self.composite) if reading is not None and table else None
             if found is not None:
                 baselines[test] = found
-        self._derived = _Derived(criteria, baselines)
+        self.derived = DerivedBaselines(criteria, baselines)
 
     def to_json(self) -> str:
         return self.model_dump_json()

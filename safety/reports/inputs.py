@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from safety.model.events import DEFAULT_TZ, Event
-from safety.model.outputs import Alert, GradedObservation
+from safety.model.outputs import Alert, GradedObservation, read_graded_row
 
 _EVENTS: TypeAdapter[Event] = TypeAdapter(Event)
 
@@ -79,10 +79,10 @@ def read_events(raw: Iterable[Mapping[str, Any] | BaseModel], tz: tzinfo = DEFAU
 
 
 def read_graded(raw: Iterable[Mapping[str, Any] | GradedObservation]) -> list[GradedObservation]:
-    """Graded rows as models, latest revision per (event_id, CTCAE term)."""
+    """Graded rows (validated when read from JSON), latest revision per (event_id, CTCAE term)."""
     latest: dict[tuple[str, str], GradedObservation] = {}
     for item in raw:
-        row = item if isinstance(item, GradedObservation) else GradedObservation.model_validate(item)
+        row = read_graded_row(item)
         key = (row.event_id, row.ctcae_term)
         if key not in latest or row.revision >= latest[key].revision:
             latest[key] = row

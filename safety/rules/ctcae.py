@@ -205,10 +205,18 @@ class TermsFile(_Strict):
 # path)
 
 
-class CBand:
-    """A band compiled for the interpreter: a bound comparator, its threshold and its basis label."""
+# The limit a band's ``missing`` sentence names; an absolute band never lacks one.
+_MISSING_REF: Final = {"lln": "LLN", "uln": "ULN", "baseline": "baseline", "abs": "ULN"}
 
-    __slots__ = ("grade", "op", "cmp", "value", "of", "label", "high")
+
+class CBand:
+    """A band compiled for the interpreter: a bound comparator, its threshold and the texts a basis quotes.
+
+    ``label`` is the band as the basis names it; ``missing`` the whole basis of a grade this band leaves unknown
+    (its limit absent); ``times``: the threshold is a multiple of its limit other than 1.
+    """
+
+    __slots__ = ("grade", "op", "cmp", "value", "of", "times", "label", "missing", "high")
 
     def __init__(self, band: Band, label: str) -> None:
         self.grade = band.grade
@@ -216,20 +224,25 @@ class CBand:
         self.cmp = COMPARATORS[band.op]
         self.value = band.value
         self.of = band.of
+        self.times = band.value != 1.0
         self.label = label
+        self.missing = f"range: {_MISSING_REF[band.of]} missing, needed for {label}"
         self.high = band.op in _HIGH_OPS
 
 
 class CSet:
-    """A band set compiled: ``cites_baseline``, a band met in it depends on the baseline (the basis cites it)."""
+    """A band set compiled: ``cites_baseline``, a band met in it depends on the baseline (the basis cites it);
+    ``plain``, the set reads the value alone, always; ``bit``, its place in a term's mask of applicable sets."""
 
-    __slots__ = ("name", "applies", "measure", "bands", "needs_baseline", "cites_baseline")
+    __slots__ = ("name", "applies", "measure", "bands", "plain", "bit", "needs_baseline", "cites_baseline")
 
-    def __init__(self, name: str, applies: str, measure: str, bands: tuple[CBand, ...]) -> None:
+    def __init__(self, name: str, applies: str, measure: str, bands: tuple[CBand, ...], bit: int) -> None:
         self.name = name
         self.applies = applies
         self.measure = measure
         self.bands = bands
+        self.plain = applies == "always" and measure == "value"
+        self.bit = bit
         self.needs_baseline = applies != "always" and applies not in (
             "baseline_not_above_uln",
             "baseline_not_below_lln",
@@ -238,7 +251,9 @@ class CSet:
 
 
 class CTerm:
-    """A term entry compiled: ``criterion_prefix`` + grade is the ``criterion`` field of every row."""
+    """A term entry compiled: ``criteria[grade]`` (``criterion_prefix`` + grade) is the ``criterion`` of a row;
+    ``normal[mask]`` the label of grade 0 when the sets in ``mask`` (their bits) applied: "not" each set's mildest
+    band ("not >ULN-3.0 x ULN and not >1.5-3.0 x baseline"), or "no band applies"."""
 
     __slots__ = (
         "id",
@@ -248,6 +263,8 @@ class CTerm:
         "correction",
         "sets",
         "criterion_prefix",
+        "criteria",
+        "normal",
         "normal_label",
         "uses_baseline",
         "reads_baseline",
@@ -266,6 +283,8 @@ class CTerm:
         self.correction = entry.correction
         self.sets = sets
         self.criterion_prefix = f"{prefix}/{entry.id}/"
+        self.criteria = tuple(f"{self.criterion_prefix}{grade}" for grade in range(6))  # grades 0-5
+        self.normal = tuple(_normal(tuple(s for s in sets if mask & s.bit)) for mask in range(1 << len(sets)))
         mildest = min(
             (
                 b
@@ -282,6 +301,13 @@ class CTerm:
         self.reads_baseline = self.uses_baseline or any(
             s.measure != "value" or any(b.of == "baseline" for b in s.bands) for s in sets
         )
+
+
+def _normal(applied: tuple[CSet, ...]) -> str:
+    """The label of grade 0 when ``applied`` are the sets that applied."""
+    if not applied:
+        return "no band applies"
+    return "not " + " and not ".join(s.bands[-1].label for s in applied)
 
 
 class CUnit:
@@ -544,7 +570,7 @@ def _compile_sets(band_sets: list[BandSet], worst: bool, unit: str) -> tuple[CSe
             if b.assume_worst is None or b.assume_worst == worst
         )
         if bands:
-            sets.append(CSet(bset.name, bset.applies, bset.measure, bands))
+            sets.append(CSet(bset.name, bset.applies, bset.measure, bands, 1 << len(sets)))
     return tuple(sets)
 
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from safety.errors import RuleFileError
 from safety.rules.ctcae import Criteria, build_criteria
 from safety.rules.protocol import Protocol, build_protocol, check_against_criteria
+from safety.rules.schedule import ScheduleIndex
 from safety.rules.sources import Document
 
 DEFAULT_STUDY = "ChiCTR2600125907"
@@ -47,9 +48,11 @@ class RuleSet:
     tz: ZoneInfo
     version: str
     gate: AlertGate = field(init=False)  # compiled from ``protocol``
+    expected: ScheduleIndex = field(init=False)  # compiled from ``protocol.schedule``
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "gate", AlertGate.of(self.protocol))
+        object.__setattr__(self, "expected", ScheduleIndex.of(self.protocol.schedule))
 
 
 def build_ruleset(study: Document, rules: Mapping[str, Document]) -> RuleSet:

@@ -10,6 +10,8 @@ lives here rather than in that file, because the study file's bytes are its ``ru
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Final
 from zoneinfo import ZoneInfo
@@ -109,6 +111,26 @@ class Schedule(_Strict):
             for i, test in enumerate(group.tests)
             if test not in known
         ]
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleIndex:
+    """What the heartbeat reads from a schedule for every observation, gathered at load (``RuleSet.expected``): the
+    groups that expect each test, and each group's visit windows (first and last study day, one per visit day)."""
+
+    groups_of: Mapping[str, tuple[str, ...]]
+    windows: Mapping[str, tuple[tuple[int, int], ...]]
+
+    @classmethod
+    def of(cls, schedule: Schedule) -> ScheduleIndex:
+        groups_of: dict[str, list[str]] = {}
+        for name, group in schedule.groups.items():
+            for test in group.tests:
+                groups_of.setdefault(test, []).append(name)
+        return cls(
+            {test: tuple(names) for test, names in groups_of.items()},
+            {name: tuple(schedule.window(day) for day in group.days) for name, group in schedule.groups.items()},
+        )
 
 
 DEFAULT_SCHEDULE: Final = Schedule(

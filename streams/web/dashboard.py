@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from safety.coding import without_free_text
 from safety.delivery.ledger import LedgerEntry, ack_refusal, submission_refusal
-from safety.model.outputs import Alert, GradedObservation
+from safety.model.outputs import GRADED_ROWS, Alert, GradedObservation
 from safety.reports import (
     Report,
     StoppingParams,
@@ -321,7 +321,7 @@ def register(app: Any, ctx: Any) -> Any:
                 if kept is not None:
                     subject.add_event(kept)
                 for row in entry.graded:
-                    cleaned = view_record(row.model_dump(mode="json"))
+                    cleaned = view_record(GRADED_ROWS.dump_python(row, mode="json"))
                     if cleaned is not None:
                         subject.add_graded(cleaned)
 

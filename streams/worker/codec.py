@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from safety.model.outputs import Alert, GradedObservation, Rejection
+from safety.model.outputs import Alert, GradedObservation, Rejection, graded_json
 from safety.model.state import SubjectState
 from safety.signals import StudySignal
 
@@ -37,7 +37,7 @@ def decode_alert(data: bytes | str) -> Alert:
 
 
 def encode_graded(graded: GradedObservation) -> bytes:
-    return graded.model_dump_json().encode()
+    return graded_json(graded)
 
 
 def encode_signal(signal: StudySignal) -> bytes:

@@ -41,3 +41,11 @@ def test_compare_replays_a_revision_and_the_working_tree_and_prints_both_rates_a
     assert re.search(r"working tree:\s+[\d,]+ events/s \(median of 1\)", out)
     assert re.search(r"ratio:\s+\d+\.\d\d\s+\(working tree / HEAD\)", out)
     assert worktrees() == before
+
+
+def test_the_labs_workload_prints_both_job_counts_with_memory_rows_and_bytes_per_row() -> None:
+    out = bench("--workload", "labs", "--n", "1100", "--jobs", "2")
+    assert re.search(r"records:\s+1,080\s+\(10 subjects, lab-heavy\)", out)  # 10 x 107 results and 10 infusions
+    for jobs in (1, 2):
+        assert re.search(rf"--jobs {jobs}:\s+[\d,]+ records/s \(wall [\d.]+ s; CPU [\d.]+ s in all processes", out)
+    assert re.search(r"peak memory [\d,]+ MB main \+ [\d,]+ MB largest shard; [\d,]+ graded rows, \d+ bytes per", out)

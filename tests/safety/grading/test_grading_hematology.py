@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from safety.model.outputs import GRADED_ROWS
+
 NEUT_V5 = [(0.49, 4), (0.5, 3), (0.99, 3), (1.0, 2), (1.49, 2), (1.5, 1), (1.9, 1), (2.0, 0)]
 PLAT_V5 = [(24, 4), (25, 3), (49, 3), (50, 2), (74, 2), (75, 1), (99, 1), (100, 0)]
 
@@ -202,7 +204,7 @@ def test_v6_platelets_are_thrombocytopenia_with_g3_below_50_and_g4_below_10(g6, 
 
 def test_hematologic_rows_fill_every_output_field(g5):
     row = g5.row("NEUT", 0.3, lln=2.0)
-    data = row.model_dump()
+    data = GRADED_ROWS.dump_python(row)
     assert data["study_day"] == 7 and data["baseline_grade"] == 0 and data["treatment_emergent"] is True
     assert data["lln"] == 2.0 and data["uln"] is None and data["event_type"] == "lab"
     assert data["basis"] == "<0.5 10^9/L (value 0.3 10^9/L, LLN 2 10^9/L)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -383,8 +384,8 @@ async def test_an_output_too_large_to_send_is_dead_lettered_in_its_place_and_the
     real_step = ingest.step
 
     def huge_basis(state, ev, rules, raw=None, prior=None):  # type: ignore[no-untyped-def]
-        result = real_step(state, ev, rules, raw, prior)
-        result.graded = [g.model_copy(update={"basis": "x" * 1_100_000}) for g in result.graded]
+        result = real_step(state, ev, rules, raw=raw, prior=prior)
+        result.graded = [dataclasses.replace(g, basis="x" * 1_100_000) for g in result.graded]
         result.alerts.append(hand_written_alert(ev.event_id))
         return result
 
