@@ -1,6 +1,7 @@
 """The stream's heartbeat: a timer that raises DATA_OVERDUE and FEED_SILENT against the wall clock.
 
-A plug-in (``register(app, ctx)``, listed in ``SAFETY_PLUGINS``). Every ``CHECK_SECONDS``:
+A plug-in (``register(app, ctx)``), on by default in ``SAFETY_PLUGINS`` as production runs it. Every
+``SAFETY_EXPECTED_CHECK_SECONDS`` (60):
 
 * **Expected data.** Each subject state of this worker's partitions is read from the ``subjects`` table (read
   only: ingest stays its one writer) and :func:`safety.heartbeat.check` settles, on that copy, the visits due by
@@ -10,10 +11,14 @@ A plug-in (``register(app, ctx)``, listed in ``SAFETY_PLUGINS``). Every ``CHECK_
   complete (ingest counted the late result) is followed by ALERT_WITHDRAWN, reason "received".
 * **Silent feeds.** Ingest tells the timer each accepted event's ``source`` (``ctx.accepted_listeners``). A source
   that sent during the last ``ACTIVE_DAYS`` days and nothing for the study's ``schedule.silence_limit_hours``
-  raises FEED_SILENT to the safety officer, once until it sends again; ``safety_feed_silent_seconds{source}`` says
-  how long each source has been quiet (deploy/prometheus/rules.yml alerts on it, deploy/grafana shows it).
+  (``SAFETY_FEED_SILENCE_HOURS`` when set) raises FEED_SILENT to the safety officer, once until it sends again;
+  ``safety_feed_silent_seconds{source}`` says how long each source has been quiet (deploy/prometheus/rules.yml
+  alerts on it, deploy/grafana shows it).
 
-Replay never runs this: it evaluates the schedule only with ``--as-of`` (safety/replay.py).
+Replay never runs this: it evaluates the schedule only with ``--as-of`` (safety/replay.py); streams/dev/parity.py
+says how the stream's alerts are compared with replay's. A timer run while ingest still has a backlog (a restart,
+a first load of old data) may raise DATA_OVERDUE for results still waiting on the topic; the run after ingest
+counted them withdraws it, reason "received".
 """
 
 from __future__ import annotations
@@ -35,7 +40,6 @@ from streams.worker.context import Accepted, WorkerContext
 
 log = logging.getLogger(__name__)
 
-CHECK_SECONDS: Final = 60.0
 ACTIVE_DAYS: Final = 7
 FEED_RULE_ID: Final = "FEED_SILENT"
 
@@ -62,9 +66,15 @@ class FeedWatch:
         return found
 
 
-def feed_silent_alert(source: str, last: float, now: float, rules: RuleSet) -> Alert:
+def silence_limit_hours(ctx: WorkerContext) -> float:
+    """``SAFETY_FEED_SILENCE_HOURS`` when set, else the study schedule's ``silence_limit_hours``."""
+    return ctx.settings.worker.feed_silence_hours or ctx.rules.protocol.schedule.silence_limit_hours
+
+
+def feed_silent_alert(source: str, last: float, now: float, rules: RuleSet, limit_hours: float | None = None) -> Alert:
     """FEED_SILENT for ``source``: the subject is the source (no subject's data is named), no reporting clock."""
     since = datetime.fromtimestamp(last, tz=UTC)
+    hours = rules.protocol.schedule.silence_limit_hours if limit_hours is None else limit_hours
     return Alert(
         alert_id=alert_id("FEED_SILENT", FEED_RULE_ID, source, [], since.isoformat()),
         kind=AlertKind.FEED_SILENT,
@@ -76,7 +86,7 @@ def feed_silent_alert(source: str, last: float, now: float, rules: RuleSet) -> A
         raised_at=in_study_time(datetime.fromtimestamp(now, tz=UTC), rules.tz),
         rules_version=rules.version,
         basis={
-            "criterion": f"no event from source {source} for {rules.protocol.schedule.silence_limit_hours:g} h",
+            "criterion": f"no event from source {source} for {hours:g} h",
             "source": source,
             "last_event_at": in_study_time(since, rules.tz).isoformat(),
         },
@@ -148,7 +158,7 @@ def register(app: Any, ctx: WorkerContext) -> None:
 
     ctx.accepted_listeners.append(on_accepted)
 
-    @app.timer(interval=CHECK_SECONDS, name="heartbeat")
+    @app.timer(interval=ctx.settings.worker.expected_check_seconds, name="heartbeat")
     async def beat() -> None:
         await check_once(ctx, feeds, overdue, time.time())
 
@@ -160,8 +170,9 @@ async def check_once(ctx: WorkerContext, feeds: FeedWatch, overdue: OverdueWatch
     gauge = ctx.metrics.feed_silent_seconds
     for source, last in feeds.last_seen.items():
         gauge.labels(source).set(max(0.0, now - last))
-    limit = rules.protocol.schedule.silence_limit_hours * 3600
-    alerts = [feed_silent_alert(s, feeds.last_seen[s], now, rules) for s in feeds.newly_silent(now, limit)]
+    hours = silence_limit_hours(ctx)
+    silent = feeds.newly_silent(now, hours * 3600)
+    alerts = [feed_silent_alert(s, feeds.last_seen[s], now, rules, hours) for s in silent]
     for key, stored in list(ctx.tables.subjects.items()):
         alerts.extend(overdue.due(key, stored, moment, ctx.rulebook))
     for alert in alerts:
