@@ -98,7 +98,10 @@ def write_report(
     study_id = _study_id(events, protocol, study)
     stopping = StoppingParams.of(protocol) if protocol.study_id == study_id else StoppingParams()
     when = generated_at or _latest_time(events, alerts, acks)
-    report = build_report(events, alerts, acks, study_id=study_id, generated_at=when, stopping=stopping, tz=tz)
+    schedule = protocol.schedule if protocol.study_id == study_id else None
+    report = build_report(
+        events, alerts, acks, study_id=study_id, generated_at=when, stopping=stopping, tz=tz, schedule=schedule
+    )
     links = pages.Links.static()
     study_events = [e for e in events if e.study_id == study_id]
     out.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from typing import Any
 
 from safety.coding import alert_term
 from safety.reports import FEED_KINDS, LISTING_COLUMNS, AlertStatus, Report, listing_record, summary_document
+from safety.reports.completeness import summary_lines
 from streams.web.templating import csv_text, render
 from streams.web.times import stamp
 
@@ -232,4 +233,5 @@ def summary_html(report: Report, stylesheet: str | None = None) -> str:
         heads=heads,
         listing=listing,
         stylesheet=stylesheet,
+        completeness=summary_lines(report.completeness),
     )
