@@ -15,10 +15,11 @@ A plug-in (``register(app, ctx)``), on by default in ``SAFETY_PLUGINS`` as produ
   ``safety_feed_silent_seconds{source}`` says how long each source has been quiet (deploy/prometheus/rules.yml
   alerts on it, deploy/grafana shows it).
 
+The expected data are checked only once this worker's ingest has caught up with the events topic (``Backlog``):
+during a backlog (a restart, a first load of old data) the states lack results still waiting on the topic.
+
 Replay never runs this: it evaluates the schedule only with ``--as-of`` (safety/replay.py); streams/dev/parity.py
-says how the stream's alerts are compared with replay's. A timer run while ingest still has a backlog (a restart,
-a first load of old data) may raise DATA_OVERDUE for results still waiting on the topic; the run after ingest
-counted them withdraws it, reason "received".
+says how the stream's alerts are compared with replay's.
 """
 
 from __future__ import annotations
@@ -35,12 +36,13 @@ from safety.clocks import in_study_time
 from safety.model.outputs import Alert, alert_id
 from safety.rules.ruleset import RuleBook, RuleSet
 from safety.vocab import AlertKind
-from streams.worker import codec
+from streams.worker import codec, faust_compat
 from streams.worker.context import Accepted, WorkerContext
 
 log = logging.getLogger(__name__)
 
 ACTIVE_DAYS: Final = 7
+DEFER_LIMIT_S: Final = 900.0  # expected data waits for ingest to catch up at most this long (``Backlog``)
 FEED_RULE_ID: Final = "FEED_SILENT"
 
 
@@ -145,10 +147,43 @@ def _withdrawal(withdraws: str, study_id: str, subject_id: str, day: int, now: d
     )
 
 
+@dataclass
+class Backlog:
+    """Whether a beat checks expected data: only once ingest has caught up with its input, because subject states
+    with results still waiting on the topic would raise DATA_OVERDUE for data that has arrived (a restart, a first
+    load of old data, the demo). Under a backlog that never clears, the check still runs every ``DEFER_LIMIT_S``."""
+
+    deferred_since: float | None = None
+
+    def should_check(self, caught_up: bool, now: float) -> bool:
+        if caught_up or (self.deferred_since is not None and now - self.deferred_since >= DEFER_LIMIT_S):
+            self.deferred_since = None
+            return True
+        if self.deferred_since is None:
+            self.deferred_since = now
+        return False
+
+
+def caught_up(app: Any, topic: str) -> bool:
+    """No rebalance under way and every assigned partition of ``topic`` committed up to its high-water mark."""
+    if app.rebalancing:
+        return False
+    consumer = app.consumer
+    for tp in consumer.assignment():
+        if tp.topic != topic:
+            continue
+        highwater = consumer.highwater(tp)
+        if highwater is not None and (faust_compat.committed_offset(consumer, tp) or 0) < highwater:
+            return False
+    return True
+
+
 def register(app: Any, ctx: WorkerContext) -> None:
     """Declare the heartbeat timer and feed the source watch from what ingest accepts."""
     feeds = FeedWatch()
     overdue = OverdueWatch()
+    backlog = Backlog()
+    events = ctx.topics.events.get_topic_name()
 
     def on_accepted(entries: Sequence[Accepted]) -> None:
         now = time.time()
@@ -160,11 +195,15 @@ def register(app: Any, ctx: WorkerContext) -> None:
 
     @app.timer(interval=ctx.settings.worker.expected_check_seconds, name="heartbeat")
     async def beat() -> None:
-        await check_once(ctx, feeds, overdue, time.time())
+        now = time.time()
+        await check_once(ctx, feeds, overdue, now, expected=backlog.should_check(caught_up(app, events), now))
 
 
-async def check_once(ctx: WorkerContext, feeds: FeedWatch, overdue: OverdueWatch, now: float) -> list[Alert]:
-    """One beat: publish what is due at ``now`` (seconds since the epoch); returns the alerts published."""
+async def check_once(
+    ctx: WorkerContext, feeds: FeedWatch, overdue: OverdueWatch, now: float, expected: bool = True
+) -> list[Alert]:
+    """One beat: publish what is due at ``now`` (seconds since the epoch), the expected data only when ``expected``
+    (``Backlog``); returns the alerts published."""
     rules = ctx.rules
     moment = datetime.fromtimestamp(now, tz=UTC)
     gauge = ctx.metrics.feed_silent_seconds
@@ -173,7 +212,7 @@ async def check_once(ctx: WorkerContext, feeds: FeedWatch, overdue: OverdueWatch
     hours = silence_limit_hours(ctx)
     silent = feeds.newly_silent(now, hours * 3600)
     alerts = [feed_silent_alert(s, feeds.last_seen[s], now, rules, hours) for s in silent]
-    for key, stored in list(ctx.tables.subjects.items()):
+    for key, stored in list(ctx.tables.subjects.items()) if expected else []:
         alerts.extend(overdue.due(key, stored, moment, ctx.rulebook))
     for alert in alerts:
         stamped = alert.model_copy(update={"emitted_at": moment})
