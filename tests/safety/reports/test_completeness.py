@@ -63,10 +63,12 @@ def test_the_tally_per_visit_counts_subjects_due_and_complete(ruleset: RuleSet) 
 
 def test_the_safety_summary_states_completeness_per_visit_given_the_schedule(ruleset: RuleSet) -> None:
     evs = events("heartbeat_partial_draw_missing_plat")
-    kwargs = {"study_id": ruleset.protocol.study_id, "generated_at": at(7, 15), "tz": TZ}
-    with_schedule = summary_document(build_report(evs, [], schedule=ruleset.protocol.schedule, **kwargs))
-    assert {"group": "blood_routine", "visit_day": 7, "due": 1, "complete": 0} in with_schedule["data_completeness"]
-    assert summary_document(build_report(evs, [], **kwargs))["data_completeness"] == []
+    study, when = ruleset.protocol.study_id, at(7, 15)
+    with_schedule = build_report(evs, [], study_id=study, generated_at=when, tz=TZ, schedule=ruleset.protocol.schedule)
+    without = build_report(evs, [], study_id=study, generated_at=when, tz=TZ)
+    line = {"group": "blood_routine", "visit_day": 7, "due": 1, "complete": 0}
+    assert line in summary_document(with_schedule)["data_completeness"]
+    assert summary_document(without)["data_completeness"] == []
 
 
 def at(month: int, day: int) -> datetime:
