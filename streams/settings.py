@@ -187,9 +187,21 @@ class WorkerSettings(_Section):
     """How the stream worker processes, stores state and stops."""
 
     plugins: str = Field(
-        "streams.web.acks,streams.web.pages",
+        "streams.web.acks,streams.web.pages,streams.worker.heartbeat",
         validation_alias=_var("plugins", "SAFETY_PLUGINS"),
-        description="modules whose register(app, ctx) adds agents/pages; '' = none (bench)",
+        description="modules whose register(app, ctx) adds agents/pages/timers; '' = none (bench)",
+    )
+    expected_check_seconds: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=_var("expected_check_seconds", "SAFETY_EXPECTED_CHECK_SECONDS"),
+        description="seconds between the heartbeat's checks of expected data and silent feeds",
+    )
+    feed_silence_hours: float | None = Field(
+        None,
+        gt=0,
+        validation_alias=_var("feed_silence_hours", "SAFETY_FEED_SILENCE_HOURS"),
+        description="a source quiet this long raises FEED_SILENT; None = the study schedule's silence_limit_hours",
     )
     batch_max: int = Field(
         1000,

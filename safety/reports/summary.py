@@ -17,10 +17,12 @@ from pydantic import BaseModel, ConfigDict
 
 from safety.documents.sae_report import OUTCOME_LABELS
 from safety.model.events import DEFAULT_TZ
+from safety.reports.completeness import VisitTally, completeness_of
 from safety.reports.inputs import read_acks, read_alerts, read_events
 from safety.reports.listings import ListingRow, line_listing, listing_record
 from safety.reports.overview import Overview, StoppingParams, overview
 from safety.reports.status import AlertStatus, alert_statuses
+from safety.rules.schedule import Schedule
 from safety.vocab import Causality, Seriousness
 
 SUMMARY_FORMAT_VERSION = "1"
@@ -37,6 +39,7 @@ class Report(BaseModel):
     listing: list[ListingRow]
     subjects: list[str] = []
     rules_version: str | None = None
+    completeness: list[VisitTally] = []  # per group and visit: subjects due and complete (given a schedule)
     data_cutoff: datetime | None = None  # the latest event included (recorded_at, else occurred_at)
 
 
@@ -60,11 +63,13 @@ def build_report(
     generated_at: datetime,
     stopping: StoppingParams | None = None,
     tz: tzinfo = DEFAULT_TZ,
+    schedule: Schedule | None = None,
 ) -> Report:
     """The one entry point the pages, the feed and ``safety report`` share.
 
     ``generated_at`` is kept in the study's zone ``tz``: the documents print every time in the zone of
-    ``overview.generated_at`` (streams/web/times.py)."""
+    ``overview.generated_at`` (streams/web/times.py). With the study's ``schedule`` the report states data
+    completeness per visit at ``generated_at`` (safety/reports/completeness.py)."""
     generated_at = generated_at.astimezone(tz)  # every document shows its times in this one zone
     evs = [e for e in read_events(events, tz) if e.study_id == study_id]
     als = [a for a in read_alerts(alerts) if a.study_id == study_id]
@@ -78,6 +83,7 @@ def build_report(
         subjects=subject_ids(evs),
         rules_version=versions[-1] if versions else None,
         data_cutoff=max(times).astimezone(tz) if times else None,
+        completeness=completeness_of(evs, schedule, tz, generated_at) if schedule is not None else [],
     )
 
 
@@ -141,6 +147,7 @@ def summary_document(report: Report) -> dict[str, Any]:
             for p in ov.series
         ],
         "line_listing": [listing_record(r) for r in report.listing],
+        "data_completeness": [tally.record() for tally in report.completeness],
     }
 
 

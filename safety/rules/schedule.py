@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Annotated, Final
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -92,7 +91,7 @@ class Schedule(_Strict):
         width = next(band.days for band in self.windows if day <= band.through_day)
         return day - width, day + width
 
-    def due_at(self, day: int, day0: date, tz: ZoneInfo) -> datetime:
+    def due_at(self, day: int, day0: date, tz: tzinfo) -> datetime:
         """The moment a visit is overdue: the end of its window's last local day plus the grace period."""
         last = day0 + timedelta(days=self.window(day)[1] + 1 + self.grace_days)
         return datetime.combine(last, time(0), tzinfo=tz)

@@ -93,7 +93,10 @@ def read_report(
     study_id = _study_id(events, protocol, study)
     stopping = StoppingParams.of(protocol) if protocol.study_id == study_id else StoppingParams()
     when = generated_at or _latest_time(events, alerts, acks)
-    report = build_report(events, alerts, acks, study_id=study_id, generated_at=when, stopping=stopping, tz=tz)
+    schedule = protocol.schedule if protocol.study_id == study_id else None
+    report = build_report(
+        events, alerts, acks, study_id=study_id, generated_at=when, stopping=stopping, tz=tz, schedule=schedule
+    )
     return report, rules, [e for e in events if e.study_id == study_id], graded
 
 

@@ -6,7 +6,9 @@ trial (streams.dev.synthetic) keyed by subject_id, a few subjects of it through 
 FHIR, /events: streams.dev.demo_feeds), prints every alert as the stream emits it, and writes OUT/events.jsonl (the
 events topic read back, one record per line: what replay must reproduce the alerts from, checked at the end) and
 OUT/alerts.jsonl (exactly the alert records read from safety.model.outputs). It stops once the worker has committed
-every input event and every study signal (so all alerts are out) and the delivery ledger (safety.deliveries, read
+every input event and every study signal (so all alerts are out), its heartbeat (every ``HEARTBEAT_S``) has checked
+the expected data since, the late results (``late_result``, sent after that check) have been processed and checked
+likewise, and the delivery ledger (safety.deliveries, read
 here) shows every (alert, recipient) delivery final, or keeps running with --serve. The closing summary counts
 delivered, failed and pending messages; the exit status is 1 while a message of an SAE, SUSAR, DLT or
 STOPPING_BOUNDARY is pending when DELIVERY_DEADLINE_S runs out. With the local sink it also checks
@@ -33,7 +35,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,6 +49,8 @@ from streams.settings import Settings, reveal
 DEADLINE_S = 600.0  # a hang guard; the demo is meant to take < 3 min on 2 cores, measured ~85-120 s here
 DELIVERY_DEADLINE_S = 300.0  # a hang guard for the delivery stage after the last alert (a dead channel)
 SETTLED_S = 1.0  # every delivery final for this long: the run's messages are all out
+HEARTBEAT_S = 5.0  # the demo's heartbeat interval (SAFETY_EXPECTED_CHECK_SECONDS, 60 in production), at most
+LATE_DAYS = 3  # a result recorded later than this after its draw is sent after the others (``late_result``)
 
 
 class DemoError(RuntimeError):
@@ -329,6 +333,34 @@ def broker_for(settings: Settings, out: Path) -> Iterator[Settings]:
         broker.stop()
 
 
+def late_result(line: bytes) -> bool:
+    """A laboratory result recorded more than ``LATE_DAYS`` after its draw. The demo sends these after the
+    heartbeat has checked the rest, as a laboratory that sends them late would: the DATA_OVERDUE they complete is
+    raised first and then withdrawn, reason "received" (streams/worker/heartbeat.py)."""
+    if b'"type":"lab"' not in line:
+        return False
+    event = json.loads(line)
+    recorded = event.get("recorded_at")
+    if not recorded:
+        return False
+    delay = datetime.fromisoformat(recorded) - datetime.fromisoformat(event["occurred_at"])
+    return delay > timedelta(days=LATE_DAYS)
+
+
+def heartbeat_s(settings: Settings) -> float:
+    """The worker's heartbeat interval in the demo: short, so its DATA_OVERDUE show before the demo ends."""
+    return min(settings.worker.expected_check_seconds, HEARTBEAT_S)
+
+
+def settle_heartbeat(watcher: Watcher, outbox: OutboxTail, interval: float) -> None:
+    """Read alerts for two heartbeat intervals after the stream caught up: one run of the timer has then seen every
+    subject's whole data (streams/worker/heartbeat.py), and its DATA_OVERDUE are printed with the others."""
+    until = time.monotonic() + 2 * interval + 1
+    while time.monotonic() < until:
+        watcher.poll()
+        outbox.poll()
+
+
 @dataclass(frozen=True)
 class DemoResult:
     alerts: int
@@ -446,6 +478,7 @@ def run_demo(
                 "SAFETY_WEB__PUBLIC_URL": base.web.public_url or base_url,
                 "SAFETY_USERS_FILE": str(users_file),
                 "SAFETY_METRICS_TOKEN": metrics_token,
+                "SAFETY_WORKER__EXPECTED_CHECK_SECONDS": str(heartbeat_s(base)),
                 **feeds.worker_env(settings),
             },
         )
@@ -463,18 +496,32 @@ def run_demo(
                 "have just arrived (study days and the seed's data unchanged)"
             )
             printer(f"streaming {len(lines)} events of {subjects} subjects via {settings.kafka.bootstrap} ...")
-            produced = produce_lines(settings, feeds.direct)
+            on_time = [line for line in feeds.direct if not late_result(line)]
+            produced = produce_lines(settings, on_time)
             feeds.send(base_url, watcher.poll, printer)
             events_end = demo_feeds.end_offsets(settings, produced)
-            while not caught_up(admin, settings, events_end, watcher):
-                watcher.poll()
-                deliveries.poll()
-                if worker.poll() is not None:
-                    raise DemoError(f"the worker exited with code {worker.returncode}; see {out / 'worker.log'}")
-                if time.monotonic() - started > DEADLINE_S:
-                    raise DemoError(f"the worker did not catch up within {DEADLINE_S:.0f} s; see {out / 'worker.log'}")
-            for _ in range(5):  # alerts of the last events were acked before the commit: read them now
-                watcher.poll()
+
+            def catch_up() -> None:
+                while not caught_up(admin, settings, events_end, watcher):
+                    watcher.poll()
+                    deliveries.poll()
+                    if worker.poll() is not None:
+                        raise DemoError(f"the worker exited with code {worker.returncode}; see {out / 'worker.log'}")
+                    if time.monotonic() - started > DEADLINE_S:
+                        raise DemoError(
+                            f"the worker did not catch up within {DEADLINE_S:.0f} s; see {out / 'worker.log'}"
+                        )
+                for _ in range(5):  # alerts of the last events were acked before the commit: read them now
+                    watcher.poll()
+                settle_heartbeat(watcher, deliveries, heartbeat_s(base))
+
+            catch_up()
+            late = [line for line in feeds.direct if late_result(line)]
+            if late:
+                printer(f"the laboratory sends {len(late)} late results ...")
+                for partition, end in produce_lines(settings, late).items():
+                    events_end[partition] = max(end, events_end.get(partition, 0))
+                catch_up()
             lines = demo_feeds.read_back(settings, events_end)  # what the adapters made of their part
             (out / "events.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
             counts = wait_for_deliveries(watcher, deliveries, worker, out)

@@ -5,7 +5,9 @@
 followed to study day 365 (or death / withdrawal). The data look like aplastic anemia: severe cytopenias at
 baseline, transfusions while cytopenic, responders recovering after months, cyclosporine-like liver and blood
 pressure noise, some abnormal liver baselines (ALT up to 2 x ULN, allowed by inclusion), infections, infusion
-reactions, late lab entry and conventional units from outside laboratories.
+reactions, late lab entry and conventional units from outside laboratories. Draws follow the study's schedule of
+expected data (safety/rules/schedule.py), except a few missed or late on purpose (``MISSED_DRAWS``,
+``LATE_RESULTS``), so the heartbeat's DATA_OVERDUE and its withdrawal by a late result show in the demo.
 
 The random part of the trial is kept clinically quiet on purpose: random blood counts never fall to grade 4
 from a grade 3 baseline nor below 65% of baseline, random chemistry and vitals stay below grade 3, and random
@@ -36,8 +38,9 @@ DEFAULT_START = datetime(2026, 7, 1, 8, 0, tzinfo=TZ)
 SCREENING_TO_INFUSION_DAYS = 7
 FOLLOW_UP_DAYS = (1, 3, 7, 14, 21, 28, 60, 90, 120, 150, 180, 210, 240, 270, 300, 330, 365)
 FULL_CHEMISTRY_DAYS = frozenset({14, 28, 90, 180, 365})
-LIVER_RENAL_DAYS = frozenset({7, 60, 120, 240, 300})
-COAGULATION_DAYS = frozenset({28, 180, 365})
+EARLY_PANEL_DAYS = frozenset({1, 7})  # the schedule's early biochemistry and coagulation (safety/rules/schedule.py)
+LIVER_RENAL_DAYS = frozenset({60, 120, 240, 300})
+COAGULATION_DAYS = frozenset({1, 7, 28, 180, 365})
 DIFFERENTIAL_DAYS = frozenset({28, 90, 180, 365})  # LYM and RETI besides the routine NEUT/PLAT/HGB/WBC
 ECG_DAYS = frozenset({1, 28, 90, 180, 365})
 INTERIM_CBC_DAYS = (45, 75, 105, 135, 165)  # transfusion clinic between monthly visits while dependent
@@ -45,6 +48,7 @@ INTERIM_CBC_DAYS = (45, 75, 105, 135, 165)  # transfusion clinic between monthly
 CBC = ("NEUT", "PLAT", "HGB", "WBC")
 CHEMISTRY = ("ALT", "AST", "BILI", "ALP", "GGT", "CREAT", "ALB", "K", "SODIUM", "CA", "MG", "GLUC")
 LIVER_RENAL = ("ALT", "AST", "BILI", "CREAT")
+EARLY_BIOCHEMISTRY = ("ALT", "AST", "BILI", "CREAT", "K", "SODIUM", "ALB")
 COAGULATION = ("INR", "APTT", "FIBRINO")
 ALL_LABS = (*CBC, "LYM", "RETI", *CHEMISTRY, *COAGULATION)
 VISIT_VITALS = ("TEMP", "SYSBP", "DIABP", "PULSE")
@@ -117,6 +121,18 @@ SCENARIOS: dict[int, str] = {
     10: "duplicate: the day 28 platelet count arrives twice (same event_id and revision): changes nothing",
 }
 _NO_RANDOM_SAE = frozenset(SCENARIOS)  # scripted subjects get only their script's serious events
+
+# Expected data that does not arrive, on purpose (docs/rules.md, "Expected data"), by subject number: the visit
+# day and the tests not drawn (none listed: the visit did not take place). Every other draw follows the study's
+# schedule, so the heartbeat's DATA_OVERDUE in the demo are these, and late results (below, and the few random
+# ones) withdrawing theirs.
+MISSED_DRAWS: dict[int, tuple[int, tuple[str, ...]]] = {
+    5: (14, ()),  # the day 14 visit did not take place: blood routine overdue
+    6: (21, ("PLAT",)),  # the day 21 platelet tube clotted: PLAT alone overdue
+}
+LATE_RESULTS: dict[int, tuple[int, tuple[str, ...], float]] = {
+    8: (28, COAGULATION, 9.0),  # the day 28 coagulation results come 9 days after the draw: overdue, then withdrawn
+}
 
 
 def _iso(moment: datetime) -> str:
@@ -556,21 +572,30 @@ def _follow_up(b: _Builder, day: int) -> None:
     late = rng.uniform(2, 6) if outside else (rng.uniform(1, 4) if rng.random() < 0.04 else 0.0)
     if p.number in SCENARIOS and not p.bench:
         late = 0.0  # scripted subjects' labs arrive on time, so their scenarios play in the order written
+    missed_day, not_drawn = MISSED_DRAWS.get(p.number, (None, ())) if not p.bench else (None, ())
+    if day == missed_day and not not_drawn:
+        return  # the visit did not take place
+    late_day, late_tests, late_by = LATE_RESULTS.get(p.number, (None, (), 0.0)) if not p.bench else (None, (), 0.0)
     draw = b.at(day, 7, rng.randint(20, 55))
     tests: list[str] = list(CBC)
     if day in DIFFERENTIAL_DAYS:
         tests += ["LYM", "RETI"]
     if day in FULL_CHEMISTRY_DAYS:
         tests += list(CHEMISTRY)
+    elif day in EARLY_PANEL_DAYS:
+        tests += list(EARLY_BIOCHEMISTRY)
     elif day in LIVER_RENAL_DAYS:
         tests += list(LIVER_RENAL)
     if day in COAGULATION_DAYS:
         tests += list(COAGULATION)
+    if day == missed_day:
+        tests = [test for test in tests if test not in not_drawn]
     for test in tests:
         value = _blood(b, test, day) if test in (*CBC, "LYM", "RETI") else _chemistry(b, test)
         if not p.bench and (p.number, day, test) in _OVERRIDES:
             value = _OVERRIDES[(p.number, day, test)]
-        b.lab(test, day, _count(value, test), draw, outside=outside, late_days=late)
+        delay = late_by if day == late_day and test in late_tests else late
+        b.lab(test, day, _count(value, test), draw, outside=outside, late_days=delay)
     full = day in (28, 90, 180, 365)
     _visit_vitals(b, day, full=full, tests=VISIT_VITALS if day <= 28 or full else ("TEMP", "SYSBP", "DIABP"))
     if day in ECG_DAYS:

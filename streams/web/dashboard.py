@@ -41,6 +41,7 @@ from safety.reports import (
     read_events,
     read_graded,
 )
+from safety.rules.schedule import Schedule
 
 log = logging.getLogger(__name__)
 
@@ -226,12 +227,20 @@ def report_from(
     generated_at: datetime,
     stopping: StoppingParams | None = None,
     tz: Any = None,
+    schedule: Schedule | None = None,
 ) -> tuple[Report, list[Any], list[Any]]:
     """The report the pages show, plus the events and graded rows (models) for timelines and eDISH."""
     events, graded, alerts, acks = snapshot(items, tz)
     kwargs = {"tz": tz} if tz is not None else {}
     report = build_report(
-        events, alerts, acks, study_id=study_id, generated_at=generated_at, stopping=stopping, **kwargs
+        events,
+        alerts,
+        acks,
+        study_id=study_id,
+        generated_at=generated_at,
+        stopping=stopping,
+        schedule=schedule,
+        **kwargs,
     )
     return report, events, graded
 
@@ -406,6 +415,15 @@ def _criteria(ctx: Any, study_id: str) -> Any:
         return None
 
 
+def study_schedule(ctx: Any) -> Schedule | None:
+    """The study's schedule of expected data (the summary's completeness), None when the rules cannot be loaded."""
+    try:
+        schedule: Schedule = ctx.rules.protocol.schedule
+    except Exception:  # noqa: BLE001  (as study_settings: the pages still work without the rules)
+        return None
+    return schedule
+
+
 def study_settings(ctx: Any) -> tuple[str, StoppingParams, Any]:
     """Study id, stopping parameters and time zone from the worker's rule set (the protocol file)."""
     try:
@@ -427,4 +445,5 @@ def current_report(ctx: Any, now: datetime) -> tuple[Report, list[Any], list[Any
         generated_at=now.astimezone(tz) if tz else now,
         stopping=stopping,
         tz=tz,
+        schedule=study_schedule(ctx),
     )

@@ -26,6 +26,7 @@ from safety.reports import (
     summary_document,
     summary_view,
 )
+from safety.reports.completeness import summary_lines
 from streams.documents.store import CaseIndex, feed_documents
 from streams.web.templating import csv_text, render
 from streams.web.times import shown, stamp
@@ -195,4 +196,5 @@ def summary_html(report: Report, stylesheet: str | None = None, pdf: str | None 
         view=summary_view(report, lambda t: shown(t, tz)),
         stylesheet=stylesheet,
         pdf=pdf,
+        completeness=summary_lines(report.completeness),
     )

@@ -4,11 +4,11 @@ Routes (GET): ``/overview``, ``/alerts[.csv]`` (filter and sort: ``kind``, ``sta
 ``day_to``, ``sort``, ``order``), ``/alerts/{alert_id}`` (basis, triggering values, deliveries, acknowledgements,
 escalations, withdrawal, the SAE documents: streams/web/case_documents.py),
 ``/alerts/{alert_id}/documents/v{n}/{name}`` (a stored SAE report, CIOMS I or E2B(R3) file),
-``/reports/overdue[.csv]``, ``/listings/ae[.csv]``, ``/listings/labs[.csv]``
-(``min_grade``, ``subject``), ``/subjects/{subject_id}`` (``test``: the tests charted, repeated or comma-separated;
-``view=early``: days 0-28 first), ``/edish[?view=baseline]``, ``/ethics`` (the committee's
-landing page), ``/feeds/ethics.atom`` and its page ``/feeds/ethics.html``, ``/reports/safety-summary.{json,csv,html}``
-and its A4 PDF ``/reports/safety-summary.pdf``.
+``/reports/overdue[.csv]``, ``/reports/completeness[.csv]`` (expected vs received data per subject and visit),
+``/listings/ae[.csv]``, ``/listings/labs[.csv]`` (``min_grade``, ``subject``), ``/subjects/{subject_id}``
+(``test``: the tests charted, repeated or comma-separated; ``view=early``: days 0-28 first),
+``/edish[?view=baseline]``, ``/ethics`` (the committee's landing page), ``/feeds/ethics.atom`` and its page
+``/feeds/ethics.html``, ``/reports/safety-summary.{json,csv,html}`` and its A4 PDF ``/reports/safety-summary.pdf``.
 Acknowledge buttons on ``/alerts`` and ``/overview`` post to ``/alerts/{alert_id}/ack`` (streams/web/acks.py);
 this module writes nothing.
 
@@ -48,7 +48,9 @@ from safety.reports import (
     read_graded,
     subject_timeline,
 )
+from safety.reports.completeness import VisitRow, visit_rows
 from safety.rules.ruleset import RuleSet
+from safety.rules.schedule import Schedule
 from safety.vocab import ROLES
 from streams.documents.store import CONTENT_TYPES, DocumentShelf
 from streams.rulefiles import load_ruleset
@@ -118,6 +120,8 @@ class Pages:
             ("GET", "/alerts/{alert_id}/documents/v{version:[0-9]+}/{name}", self._guard(ROLES, self.document)),
             ("GET", "/reports/overdue", self._guard(ROLES, self.overdue)),
             ("GET", "/reports/overdue.csv", self._guard(ROLES, self.overdue_csv)),
+            ("GET", "/reports/completeness", self._guard(OFFICER_ROLES, self.completeness)),
+            ("GET", "/reports/completeness.csv", self._guard(OFFICER_ROLES, self.completeness_csv)),
             ("GET", "/listings/ae", self._guard(OFFICER_ROLES, self.ae_listing)),
             ("GET", "/listings/ae.csv", self._guard(OFFICER_ROLES, self.ae_csv)),
             ("GET", "/listings/labs", self._guard(OFFICER_ROLES, self.lab_listing)),
@@ -274,6 +278,30 @@ class Pages:
     async def overdue_csv(self, request: web.Request) -> web.Response:
         report, _, _ = self._data(request)
         return _csv(pages.overdue_csv(report), f"{report.overview.study_id}-overdue.csv")
+
+    def _visits(self) -> tuple[Report, list[VisitRow], Schedule] | web.Response:
+        """Expected vs received per subject and visit at the report's time (safety/reports/completeness.py)."""
+        report, events, _ = self.source(self._now())
+        rules = self._rules()
+        if isinstance(rules, web.Response):
+            return rules
+        tz = self.tz if self.tz is not None else rules.tz
+        study = [e for e in read_events(events, tz) if e.study_id == report.overview.study_id]
+        schedule = rules.protocol.schedule
+        return report, visit_rows(study, schedule, tz, report.overview.generated_at), schedule
+
+    async def completeness(self, request: web.Request) -> web.Response:
+        found = self._visits()
+        if isinstance(found, web.Response):
+            return found
+        return _html(pages.completeness_page(*found, self._links(request)))
+
+    async def completeness_csv(self, request: web.Request) -> web.Response:
+        found = self._visits()
+        if isinstance(found, web.Response):
+            return found
+        report, rows, _ = found
+        return _csv(pages.completeness_csv(report, rows), f"{report.overview.study_id}-completeness.csv")
 
     def _ae_rows(self, events: list[Any], report: Report) -> tuple[list[AeRow], Any] | web.Response:
         rules = self._rules()
@@ -502,8 +530,8 @@ def register(app: Any, ctx: Any) -> Pages:
     )
     add_routes(app.web.web_app.router, handlers)
     log.info(
-        "safety pages: /overview /alerts /alerts/{id} /reports/overdue /listings/{ae,labs} /subjects/{code} /edish "
-        "/ethics /feeds/ethics.{atom,html} /reports/safety-summary.{json,csv,html,pdf} "
+        "safety pages: /overview /alerts /alerts/{id} /reports/{overdue,completeness} /listings/{ae,labs} "
+        "/subjects/{code} /edish /ethics /feeds/ethics.{atom,html} /reports/safety-summary.{json,csv,html,pdf} "
         "/alerts/{id}/documents/v{n}/{name}"
     )
     return handlers

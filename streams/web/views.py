@@ -33,7 +33,11 @@ from safety.reports import (
     select_alerts,
     term_by_grade,
 )
+from safety.reports.completeness import COMPLETENESS_CSV_HEADER, VisitRow, summary_lines, visit_tallies
+from safety.reports.completeness import STATE_LABELS as COMPLETENESS_LABELS
+from safety.reports.completeness import csv_rows as completeness_rows
 from safety.rules.protocol import HysLaw
+from safety.rules.schedule import Schedule
 from streams.web import charts as svg
 from streams.web.ethics import KIND_LABELS, STATE_LABELS, entry_facts, entry_title, feed_entries
 from streams.web.templating import csv_text, render
@@ -64,6 +68,8 @@ class Links:
     labs: str
     labs_csv: str
     alerts_csv: str
+    completeness: str
+    completeness_csv: str
     ack: Callable[[str], str] | None = None  # POST target of the acknowledge button; None = static pages
     submit: Callable[[str], str] | None = None  # POST target of "report submitted to the ethics committee"
     role: str | None = None  # the viewer's role: only the buttons it may use are shown (safety.delivery.ledger)
@@ -96,6 +102,8 @@ class Links:
             labs="/listings/labs",
             labs_csv="/listings/labs.csv",
             alerts_csv="/alerts.csv",
+            completeness="/reports/completeness",
+            completeness_csv="/reports/completeness.csv",
             ack=lambda alert_id: f"/alerts/{quote(alert_id)}/ack",
             submit=lambda alert_id: f"/alerts/{quote(alert_id)}/ethics-submitted",
             role=role,
@@ -128,6 +136,8 @@ class Links:
             labs="lab-listing.html",
             labs_csv="lab-listing.csv",
             alerts_csv="alerts.csv",
+            completeness="completeness.html",
+            completeness_csv="completeness.csv",
         )
 
     def with_query(self, path: str, params: dict[str, str]) -> str:
@@ -520,6 +530,42 @@ def overdue_page(report: Report, links: Links) -> str:
         overdue=sum(1 for st in chosen if st.overdue(now)),
         late=sum(1 for st in chosen if st.late),
     )
+
+
+def completeness_page(report: Report, rows: Sequence[VisitRow], schedule: Schedule, links: Links) -> str:
+    """Expected vs received per subject and visit (safety/reports/completeness.py), with the tally per visit."""
+    tz = _zone(report)
+    return render(
+        "completeness.html",
+        title="数据完整性 / Data completeness",
+        study_id=report.overview.study_id,
+        links=links,
+        generated_at=shown(report.overview.generated_at, tz),
+        tallies=summary_lines(visit_tallies(rows, schedule)),
+        rows=[
+            {
+                "subject": r.subject_id,
+                "href": links.subject(r.subject_id),
+                "group": r.group,
+                "day": r.visit_day,
+                "window": f"{r.first_day}..{r.last_day}",
+                "due": shown(r.due_at, tz),
+                "expected": ", ".join(r.expected),
+                "received": ", ".join(r.received) or "–",
+                "missing": ", ".join(r.missing) or "–",
+                "state": r.state,
+                "state_label": COMPLETENESS_LABELS[r.state],
+            }
+            for r in rows
+        ],
+        missing=sum(1 for r in rows if r.state == "missing"),
+    )
+
+
+def completeness_csv(report: Report, rows: Sequence[VisitRow]) -> str:
+    zone = _zone(report)
+    assert zone is not None  # build_report keeps generated_at in the study's zone
+    return csv_text(COMPLETENESS_CSV_HEADER, completeness_rows(rows, zone))
 
 
 OVERDUE_CSV_HEADER = (

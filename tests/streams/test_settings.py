@@ -37,6 +37,8 @@ DOCUMENTED: dict[str, tuple[str, object]] = {
     "SAFETY_TOPIC_ETHICS_FEED": ("a.feed", "a.feed"),
     "SAFETY_TOPIC_AUDIT": ("a.audit", "a.audit"),
     "SAFETY_PLUGINS": ("", ""),
+    "SAFETY_EXPECTED_CHECK_SECONDS": ("5", 5.0),
+    "SAFETY_FEED_SILENCE_HOURS": ("0.5", 0.5),
     "SAFETY_BATCH_MAX": ("10", 10),
     "SAFETY_BATCH_WAIT": ("0.5", 0.5),
     "SAFETY_STALL_SECONDS": ("40", 40.0),

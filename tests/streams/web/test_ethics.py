@@ -257,3 +257,15 @@ def test_every_csv_cell_is_quoted_and_numbers_stay_numbers() -> None:
     assert all(line.startswith('"') and line.endswith('"') for line in lines)
     days = [dict(zip(LISTING_COLUMNS, row, strict=True))["study_day"] for row in csv.reader(io.StringIO(text))]
     assert "-3" in days
+
+
+def test_the_html_summary_states_data_completeness_per_visit(ruleset) -> None:  # type: ignore[no-untyped-def]
+    report = build_report(
+        fx.events(), fx.alerts(), study_id=fx.STUDY, generated_at=fx.GENERATED_AT, schedule=ruleset.protocol.schedule
+    )
+    html = summary_html(report)
+    assert 'data-testid="data-completeness"' in html
+    assert report.completeness, "the fixture's subjects have visits due"
+    first = report.completeness[0]
+    cells = f"<td>{first.group}</td><td>{first.visit_day}</td><td>{first.due}</td><td>{first.complete}</td>"
+    assert cells in html

@@ -175,3 +175,29 @@ async def test_while_the_broker_is_down_every_page_answers_503_with_the_banner_i
             assert response.status == 503, path
             assert response.headers["Retry-After"] == "10" and banner in await response.text()
         assert (await c.get("/overview")).status == 401  # still no data without a token
+
+
+@pytest.mark.asyncio
+async def test_the_officer_sees_expected_against_received_data_per_subject_and_visit(client: TestClient) -> None:  # type: ignore[type-arg]
+    resp = await client.get("/reports/completeness", headers=SO)
+    text = await resp.text()
+    assert resp.status == 200 and 'data-testid="completeness"' in text
+    assert 'href="/reports/completeness"' in text  # the nav links the page
+    assert 'data-subject="AA-001" data-group="blood_routine" data-day="1"' in text
+    assert 'data-testid="completeness-per-visit"' in text and 'href="/reports/completeness.csv"' in text
+
+
+@pytest.mark.asyncio
+async def test_the_completeness_csv_has_a_row_per_subject_and_visit(client: TestClient) -> None:  # type: ignore[type-arg]
+    resp = await client.get("/reports/completeness.csv", headers=SO)
+    lines = (await resp.text()).splitlines()
+    assert resp.status == 200 and resp.content_type == "text/csv"
+    assert lines[0].startswith('"subject_id","group","visit_day","window_first_day","window_last_day","due_at"')
+    assert any(line.startswith('"AA-001","blood_routine","1","0","2",') for line in lines[1:])
+    assert {line.rsplit(",", 1)[1].strip('"') for line in lines[1:]} <= {"complete", "missing", "open", "upcoming"}
+
+
+@pytest.mark.asyncio
+async def test_the_ethics_committee_may_not_open_the_completeness_of_subjects(client: TestClient) -> None:  # type: ignore[type-arg]
+    resp = await client.get("/reports/completeness", headers={"Authorization": "Bearer tok-ethics"})
+    assert resp.status == 403

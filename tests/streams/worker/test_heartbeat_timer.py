@@ -12,7 +12,7 @@ from safety.model.state import SubjectState
 from safety.pipeline import step
 from safety.rules.ruleset import RuleBook, RuleSet
 from streams.worker import codec
-from streams.worker.heartbeat import FeedWatch, OverdueWatch, feed_silent_alert
+from streams.worker.heartbeat import DEFER_LIMIT_S, Backlog, FeedWatch, OverdueWatch, feed_silent_alert
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 TZ = ZoneInfo("Asia/Shanghai")
@@ -66,3 +66,14 @@ def test_overdue_data_is_published_once_and_withdrawn_when_ingest_counts_the_lat
     assert watch.due(b"k", codec.encode_state(before_late), now, book) == []
     withdrawn = watch.due(b"k", codec.encode_state(late), now, book)
     assert [(a.kind, a.withdraws, a.reason) for a in withdrawn] == [("ALERT_WITHDRAWN", first[0].alert_id, "received")]
+
+
+def test_expected_data_wait_for_ingest_to_catch_up_but_not_for_ever() -> None:
+    """States with results still waiting on the topic would raise DATA_OVERDUE for data that has arrived."""
+    backlog = Backlog()
+    assert backlog.should_check(caught_up=True, now=0.0)
+    assert not backlog.should_check(caught_up=False, now=60.0)
+    assert not backlog.should_check(caught_up=False, now=60.0 + DEFER_LIMIT_S - 1)
+    assert backlog.should_check(caught_up=False, now=60.0 + DEFER_LIMIT_S)  # a backlog that never clears
+    assert not backlog.should_check(caught_up=False, now=61.0 + DEFER_LIMIT_S)  # deferred again, from now
+    assert backlog.should_check(caught_up=True, now=62.0 + DEFER_LIMIT_S)
