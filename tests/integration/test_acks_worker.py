@@ -2,12 +2,14 @@
 
 The worker raises DLT alerts from the synthetic trial and sends them (local sink, the demo's delivery) with a
 signed link. Its HTTP endpoints must find the alert in the dashboard view (the GlobalTable every worker reads),
-refuse an unknown id (404), a role the alert was not sent to (403) and another site's page (403), let a link
-acknowledge once, and the delivery ledger must record exactly that one acknowledgement.
+refuse an unknown id (404), a role the alert was not sent to (403) and another site's page (403). The link, sent on
+a channel no one person owns (the local sink), asks whoever opens it to sign in; the PI signed in acknowledges once,
+and the delivery ledger must record exactly that one acknowledgement, under the PI's name.
 """
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import re
 import subprocess
@@ -19,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from argon2 import PasswordHasher
 
 from streams.dev.broker import free_port
 from streams.dev.demo import demo_lines
@@ -30,6 +33,30 @@ ROOT = Path(__file__).resolve().parents[2]
 PI, ETHICS, OFFICER = (f"itest-{role}-token-0123456789abcdefghijklmnop" for role in ("pi", "ethics", "officer"))
 TOKENS = f"pi:{PI},ethics:{ETHICS},safety_officer:{OFFICER}"
 LINK = re.compile(r"Acknowledge: (http\S+)")
+CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
+PASSWORD = "itest password of the principal investigator"
+
+
+class Browser:
+    """A person's browser: keeps the session cookie and posts forms with their CSRF token."""
+
+    def __init__(self) -> None:
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def request(self, url: str, form: dict[str, str] | None = None, origin: str | None = None) -> tuple[int, str]:
+        data = urlencode(form).encode() if form is not None else None
+        request = urllib.request.Request(url, data=data, headers={"Origin": origin} if origin else {})
+        try:
+            with self.opener.open(request, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def sign_in(self, base: str, name: str, password: str) -> None:
+        _, page = self.request(f"{base}/login")
+        (csrf,) = CSRF_FIELD.findall(page)
+        status, _ = self.request(f"{base}/login", {"name": name, "password": password, "csrf": csrf}, base)
+        assert status == 200  # redirected to the overview
 
 
 def _request(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, str]:
@@ -52,7 +79,16 @@ def test_a_real_worker_acknowledges_only_known_alerts_by_their_recipients_and_ea
     base = f"http://127.0.0.1:{port}"
     outbox = stream.workdir / "outbox"
     env = stream.env("w1")
+    users = stream.workdir / "users.yaml"
+    users.write_text(
+        "users:\n"
+        f"  - {{name: dr.li, display: Dr Li, roles: [pi], studies: ['*'], "
+        f"password_hash: '{PasswordHasher().hash(PASSWORD)}'}}\n",
+        encoding="utf-8",
+    )
     env.update(
+        SAFETY_USERS_FILE=str(users),
+        SAFETY_SESSION_SECRET="itest-session-secret-0123456789abcdefghijkl",
         SAFETY_PLUGINS=Settings().worker.plugins,  # every plug-in, as make demo
         SAFETY_AUTH_TOKENS=TOKENS,
         SAFETY_LINK_SECRET="itest-link-secret-0123456789abcdefghijklmnop",
@@ -90,12 +126,15 @@ def test_a_real_worker_acknowledges_only_known_alerts_by_their_recipients_and_ea
     assert _ack(base, alert_id, ETHICS) == 403  # a DLT goes to the PI only
     assert _ack(base, alert_id, PI, Origin="http://evil.example") == 403
     status, page = _request(link)
+    assert status == 401 and "/login?next=" in page  # a shared channel's link: whoever opens it signs in first
+    pi = Browser()
+    pi.sign_in(base, "dr.li", PASSWORD)
+    status, page = pi.request(link)
     assert status == 200 and "<form" in page and "DLT" in page
+    (csrf,) = CSRF_FIELD.findall(page)
     form = {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
     confirm = f"{base}{urlsplit(link).path}/link"
-    posted = [
-        _request(confirm, urlencode({**form, "who": f"Member {n}"}).encode(), {"Origin": base})[0] for n in range(3)
-    ]
+    posted = [pi.request(confirm, {**form, "csrf": csrf}, base)[0] for _ in range(3)]
     assert posted == [200, 409, 409]
 
     def ledger_acks() -> list[dict[str, Any]]:
@@ -105,7 +144,7 @@ def test_a_real_worker_acknowledges_only_known_alerts_by_their_recipients_and_ea
 
     stream.wait_for(lambda: bool(ledger_acks()), 30, "the link's ack in the delivery ledger")
     ((recorded,),) = [ledger_acks()]
-    assert (recorded["who"], recorded["role"], recorded["via"]) == ("Member 0", "pi", "link")
+    assert (recorded["who"], recorded["role"], recorded["via"]) == ("Dr Li", "pi", "link")
 
 
 SCENARIOS = ROOT / "tests" / "scenarios"

@@ -19,7 +19,7 @@ import report_fixtures as fx
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from safety.model.outputs import Alert
+from safety.model.outputs import GRADED_ROWS, Alert
 from safety.replay import replay
 from safety.reports import Report, build_report, edish_points, read_events, read_graded
 from streams.rulefiles import load_ruleset
@@ -62,7 +62,7 @@ def _replayed() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[s
     alerts: list[dict[str, Any]] = []
     for kind, out in replay([json.dumps(e) for e in events], RULES):
         if kind == "graded" and not isinstance(out, str):
-            graded.append(out.model_dump(mode="json"))
+            graded.append(GRADED_ROWS.dump_python(out, mode="json"))
         elif kind == "alert" and isinstance(out, Alert):
             alerts.append(out.model_dump(mode="json"))
     return events, graded, alerts
