@@ -1,5 +1,5 @@
 """`safety report listing --from-replay DIR --from DATE --to DATE --out DIR`: the cumulative SAE/SUSAR line listing
-of a period for the ethics committee, as CSV and printable HTML.
+of a period for the ethics committee, as CSV, printable HTML and an A4 PDF (streams/documents/listing_pdf.py).
 
 The cases are those of `safety documents` (safety/documents/build_cases, with the investigator's notes of
 pi_entries.jsonl when present), so the listing and the documents never disagree; the rows are
@@ -41,6 +41,9 @@ def write_listing(source: Path, out: Path, start: date, end: date, rules_file: P
         rows=cells,
     )
     (out / f"{stem}.html").write_text(html, encoding="utf-8", newline="")
+    from streams.documents.listing_pdf import listing_pdf  # fpdf2 loads only when a listing is written
+
+    (out / f"{stem}.pdf").write_bytes(listing_pdf(rows, study_id, start, end, rules.protocol.time_zone))
     return rows
 
 
@@ -53,10 +56,10 @@ def _day(text: str, option: str) -> date:
 
 @click.command(
     "listing",
-    short_help="the cumulative SAE/SUSAR line listing of a period (CSV and HTML)",
+    short_help="the cumulative SAE/SUSAR line listing of a period (CSV, HTML and PDF)",
     help="Write the cumulative line listing of the SAEs and SUSARs reported in a period (subject, term, onset, "
     "grade, seriousness, causality, expectedness, outcome, report dates) from the output folder of `safety replay`, "
-    "as <study>-line-listing-<from>-<to>.csv and .html.",
+    "as <study>-line-listing-<from>-<to>.csv, .html and .pdf.",
 )
 @click.option("--from-replay", "source", type=click.Path(path_type=Path), required=True, metavar="DIR")
 @click.option("--from", "start", required=True, metavar="YYYY-MM-DD", help="first day of the period")

@@ -12,7 +12,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from safety.reports import Report, SummaryView, summary_view
-from streams.documents.pdf import new_pdf, to_bytes
+from streams.documents.pdf import new_pdf, number_pages, to_bytes
 from streams.web.times import shown
 
 GREY = FontFace(color=(70, 70, 70))
@@ -21,17 +21,6 @@ HEAD = FontFace(emphasis=None, fill_color=(225, 230, 240))
 
 def _two(pair: tuple[str, str]) -> str:
     return pair[0] if pair[0] == pair[1] else f"{pair[0]}\n{pair[1]}"
-
-
-def _number_pages(pdf: FPDF) -> None:
-    """'第 i / n 页 · Page i of n' at the foot of every page, written once the page count is known."""
-    pdf.set_auto_page_break(auto=False)
-    total = pdf.pages_count
-    for i in range(1, total + 1):
-        pdf.page = i
-        pdf.set_xy(pdf.l_margin, pdf.h - 9)
-        pdf.set_font_size(7.5)
-        pdf.cell(pdf.epw, 4, f"第 {i} / {total} 页 · Page {i} of {total}", align="C")
 
 
 def summary_pdf(report: Report) -> bytes:
@@ -85,7 +74,7 @@ def summary_pdf(report: Report) -> bytes:
             listed = table.row()
             for cell in values:
                 listed.cell(_two(cell))
-    _number_pages(pdf)
+    number_pages(pdf)
     return to_bytes(pdf)
 
 

@@ -1,4 +1,4 @@
-"""`safety report listing`: the committee's cumulative SAE/SUSAR line listing of a period, as CSV and HTML."""
+"""`safety report listing`: the committee's cumulative SAE/SUSAR line listing of a period, as CSV, HTML and PDF."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import csv
 import io
 import json
 from pathlib import Path
+
+from pypdf import PdfReader
 
 from streams.cli import main
 
@@ -49,6 +51,12 @@ def test_the_listing_of_a_period_lists_its_cases_in_csv_and_html_without_free_te
     assert (rows[0]["first_reported"], rows[0]["last_reported"]) == ("2026-07-03", "2026-07-20")
     html = stem.with_suffix(".html").read_text(encoding="utf-8")
     assert 'data-testid="case-count">1<' in html and "AA-901" in html and "AA-902" not in html
-    for text in (html, stem.with_suffix(".csv").read_text(encoding="utf-8")):
+    pdf = PdfReader(stem.with_suffix(".pdf"))
+    printed = "\n".join(page.extract_text() for page in pdf.pages)
+    assert all(page.mediabox.width > page.mediabox.height for page in pdf.pages)  # A4 landscape
+    for text in ("累计一览表", "Cumulative line listing", "AA-901", "Fever", "Recovered", "Page 1 of"):
+        assert text in printed
+    assert "AA-902" not in printed
+    for text in (html, stem.with_suffix(".csv").read_text(encoding="utf-8"), printed):
         assert "张伟" not in text and "13812345678" not in text
     assert main([*args, "--from", "2026-09-01", "--to", "2026-08-01"]) == 1  # a period that ends before it starts
