@@ -29,6 +29,7 @@ from safety.reports import (
     EdishPoint,
     Report,
     SubjectTimeline,
+    crossing,
     overdue_reports,
     select_alerts,
     term_by_grade,
@@ -208,6 +209,17 @@ def _alert_table(report: Report, links: Links) -> dict[str, Any]:
     return {"alerts": _alert_rows(statuses, links, _zone(report), now), "count": len(statuses), "sorts": None}
 
 
+def _crossed(report: Report) -> str:
+    """'YES' with when and at which x of n it was crossed, so it reads right beside a later, smaller posterior."""
+    if not report.overview.stopping_boundary_crossed:
+        return "否 / no"
+    first = crossing(report)
+    if first is None:
+        return "是 / YES"
+    at_p = "" if first.probability is None else f", P = {first.probability:.3f}"
+    return f"是 / YES: {shown(first.at, _zone(report))}, {first.x} / {first.n} DLT{at_p}"
+
+
 def overview_page(report: Report, links: Links) -> str:
     ov = report.overview
     p = ov.stopping_probability
@@ -226,7 +238,7 @@ def overview_page(report: Report, links: Links) -> str:
         ),
         (
             f"停止界值 {ov.stopping.probability:g} / Boundary crossed",
-            "是 / YES" if ov.stopping_boundary_crossed else "否 / no",
+            _crossed(report),
             "stopping-crossed",
         ),
         ("逾期报告 / Overdue reports", ov.overdue_reports, "overdue-reports"),

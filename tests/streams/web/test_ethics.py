@@ -269,3 +269,16 @@ def test_the_html_summary_states_data_completeness_per_visit(ruleset) -> None:  
     first = report.completeness[0]
     cells = f"<td>{first.group}</td><td>{first.visit_day}</td><td>{first.due}</td><td>{first.complete}</td>"
     assert cells in html
+
+
+def test_the_overview_says_when_and_at_which_x_of_n_the_boundary_was_crossed() -> None:
+    from safety.reports import crossing
+    from streams.web import views
+
+    report = _report()
+    first = crossing(report)
+    assert report.overview.stopping_boundary_crossed and first is not None
+    html = views.overview_page(report, views.Links.live_for(role="safety_officer"))
+    cell = re.search(r'data-testid="stopping-crossed"[^>]*>([^<]*)<', html)
+    assert cell is not None and cell[1].startswith("是 / YES: ")
+    assert f"{first.x} / {first.n} DLT" in cell[1]
