@@ -3,7 +3,9 @@ the CJK font of streams/documents/pdf.py.
 
 The listing's twelve columns are fitted to the portrait page's 186 mm (``SummaryView.widths``) and wrap inside
 their cells, so no column is cut off; the header row repeats on every page and each page is numbered "page i of n".
-The creation date is the report's ``generated_at``, so the same inputs give the same bytes.
+The data completeness per visit follows the listing, as on the HTML page (safety/reports/completeness.py; a report
+built without the study's schedule says no visit is due). The creation date is the report's ``generated_at``, so
+the same inputs give the same bytes.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from safety.reports import Report, SummaryView, summary_view
+from safety.reports.completeness import summary_lines
 from streams.documents.pdf import new_pdf, number_pages, to_bytes
 from streams.web.times import shown
 
@@ -74,8 +77,41 @@ def summary_pdf(report: Report) -> bytes:
             listed = table.row()
             for cell in values:
                 listed.cell(_two(cell))
+    pdf.ln(3)
+    _completeness(pdf, summary_lines(report.completeness))
     number_pages(pdf)
     return to_bytes(pdf)
+
+
+def _completeness(pdf: FPDF, lines: list[tuple[str, int, int, int, str]]) -> None:
+    """Per group and visit day: the subjects whose visit is due, those complete and the share complete."""
+    _section(pdf, "数据完整性 / Data completeness per visit")
+    pdf.set_font_size(7.5)
+    pdf.multi_cell(
+        0,
+        3.6,
+        "每次访视：已到期的受试者中，按计划所有检测均已收到者 / Per visit: of the subjects whose visit is due, those "
+        "with every scheduled test received (late results count).",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    with pdf.table(
+        col_widths=(50, 34, 34, 34, 34),
+        line_height=3.6,
+        text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
+        headings_style=HEAD,
+        padding=0.8,
+        repeat_headings=1,
+    ) as table:
+        heads = table.row()
+        for head in ("检测组\nGroup", "访视日\nVisit day", "到期\nDue", "完整\nComplete", "完整率\nComplete share"):
+            heads.cell(head)
+        for group, day, due, complete, share in lines:
+            row = table.row()
+            for value in (group, str(day), str(due), str(complete), share):
+                row.cell(value)
+        if not lines:
+            table.row().cell("无到期访视 / No visit due", colspan=5)
 
 
 def _section(pdf: FPDF, title: str) -> None:

@@ -114,3 +114,19 @@ def test_safety_report_without_out_or_pdf_says_what_to_give(tmp_path: Path, caps
     assert main(["report", "--from-replay", str(source)]) == 2
     err = capsys.readouterr().err
     assert "--out REPORTDIR" in err and "--pdf FILE" in err
+
+
+def test_the_paper_states_data_completeness_per_visit_as_the_page_does(ruleset) -> None:  # type: ignore[no-untyped-def]
+    report = build_report(
+        fx.events(), fx.alerts(), study_id=fx.STUDY, generated_at=fx.GENERATED_AT, schedule=ruleset.protocol.schedule
+    )
+    assert report.completeness, "the fixture's subjects have visits due"
+    text = " ".join(" ".join(_pages(report)).split())
+    assert "Data completeness per visit" in text
+    for tally in report.completeness:
+        assert f"{tally.group} {tally.visit_day} {tally.due} {tally.complete}" in text
+
+
+def test_without_the_schedule_the_paper_says_no_visit_is_due() -> None:
+    text = " ".join(" ".join(_pages(_report())).split())
+    assert "Data completeness per visit" in text and "No visit due" in text
