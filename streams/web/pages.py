@@ -362,11 +362,16 @@ class Pages:
 
     async def ethics(self, request: web.Request) -> web.Response:
         report, _, _ = self._data(request)
-        return _html(pages.ethics_page(report, self._links(request)))
+        return _html(pages.ethics_page(report, self._links(request), self._case_lookup()))
 
     async def feed_html(self, request: web.Request) -> web.Response:
         report, _, _ = self._data(request)
-        return _html(pages.feed_page(report, self._links(request)))
+        return _html(pages.feed_page(report, self._links(request), self._case_lookup()))
+
+    def _case_lookup(self) -> pages.CaseLookup | None:
+        """The stored documents of an alert's case, when the worker keeps them."""
+        shelf = self.documents()
+        return shelf.case_of if shelf is not None else None
 
     def _rules(self) -> RuleSet | web.Response:
         try:
@@ -421,10 +426,8 @@ class Pages:
     async def feed(self, request: web.Request) -> web.Response:
         report, _, _ = self._data(request)
         base = self.public_url or f"{request.scheme}://{request.host}"
-        shelf = self.documents()
-        documents = (lambda alert_id: shelf.case_of(alert_id)) if shelf is not None else None
         return web.Response(
-            body=ethics.atom_feed(report, base_url=base, documents=documents).encode("utf-8"),
+            body=ethics.atom_feed(report, base_url=base, documents=self._case_lookup()).encode("utf-8"),
             headers={"Content-Type": "application/atom+xml; charset=utf-8"},
         )
 

@@ -39,10 +39,14 @@ from safety.reports.completeness import STATE_LABELS as COMPLETENESS_LABELS
 from safety.reports.completeness import csv_rows as completeness_rows
 from safety.rules.protocol import HysLaw
 from safety.rules.schedule import Schedule
+from streams.documents.store import CaseIndex, feed_documents
 from streams.web import charts as svg
 from streams.web.ethics import KIND_LABELS, STATE_LABELS, entry_facts, entry_title, feed_entries
 from streams.web.templating import csv_text, render
 from streams.web.times import maybe_time, shown, stamp
+
+CaseLookup = Callable[[str], CaseIndex | None]
+"""An alert id -> its SAE/SUSAR case's stored documents (streams/documents/store.py ``DocumentShelf.case_of``)."""
 
 
 @dataclass(frozen=True)
@@ -768,7 +772,9 @@ def lab_csv(rows: Sequence[GradedObservation], tz: tzinfo | None) -> str:
     )
 
 
-def _feed_items(report: Report, links: Links) -> list[dict[str, Any]]:
+def _feed_items(report: Report, links: Links, documents: CaseLookup | None = None) -> list[dict[str, Any]]:
+    """The feed's entries as the pages show them; ``documents`` (the worker's shelf) adds each SAE/SUSAR case's
+    files, every version, as the Atom entry links them (streams/web/ethics.py)."""
     tz = _zone(report)
     return [
         {
@@ -781,25 +787,26 @@ def _feed_items(report: Report, links: Links) -> list[dict[str, Any]]:
             "overdue": st.overdue(report.overview.generated_at),
             "updated": shown(st.updated, tz),
             "facts": entry_facts(st, tz, shown),
+            "documents": feed_documents(documents(st.alert.alert_id), st.alert.alert_id) if documents else [],
         }
         for st in feed_entries(report)
     ]
 
 
-def feed_page(report: Report, links: Links) -> str:
+def feed_page(report: Report, links: Links, documents: CaseLookup | None = None) -> str:
     """The ethics feed as a page (a browser shows the Atom file as raw XML): one block per entry, each opening
-    the alert's page."""
+    the alert's page and listing the case's documents when the worker has them (``documents``)."""
     return render(
         "feed.html",
         title="伦理委员会订阅 / Ethics committee feed",
         study_id=report.overview.study_id,
         links=links,
         generated_at=shown(report.overview.generated_at, _zone(report)),
-        entries=_feed_items(report, links),
+        entries=_feed_items(report, links, documents),
     )
 
 
-def ethics_page(report: Report, links: Links) -> str:
+def ethics_page(report: Report, links: Links, documents: CaseLookup | None = None) -> str:
     """The committee's landing page: the numbers of the summary, reports overdue or submitted late, the latest
     feed entries, and the ways to the documents it files."""
     ov, tz = report.overview, _zone(report)
@@ -816,7 +823,7 @@ def ethics_page(report: Report, links: Links) -> str:
         overdue_reports=ov.overdue_reports,
         late=_alert_rows([st for st in chosen if st.late], links, tz, ov.generated_at),
         overdue=_alert_rows([st for st in chosen if st.overdue(ov.generated_at)], links, tz, ov.generated_at),
-        entries=_feed_items(report, links)[:10],
+        entries=_feed_items(report, links, documents)[:10],
     )
 
 

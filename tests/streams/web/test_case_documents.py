@@ -260,3 +260,16 @@ async def test_the_feed_entry_of_an_sae_links_every_version_of_its_documents(
     assert {link.get("type") for link in related} == {"application/pdf"}
     text = entry.findtext(f"{A}content") or ""
     assert "文件 / Documents v1: initial" in text and "文件 / Documents v2: follow-up 1" in text
+
+
+@pytest.mark.asyncio
+async def test_the_feed_page_and_the_committee_page_link_the_same_documents_as_the_atom_entry(
+    world: tuple[World, TestClient],  # type: ignore[type-arg]
+) -> None:
+    _, client = world
+    for path in ("/feeds/ethics.html", "/ethics"):
+        html = await (await client.get(path, headers=ETHICS)).text()
+        entry = html.split(f'data-alert-id="{SAE["alert_id"]}"', 1)[1].split("</article>", 1)[0]
+        links = re.findall(r'<a href="([^"]+)" type="application/pdf">([^<]+)</a>', entry)
+        assert (f"/alerts/{SAE['alert_id']}/documents/v2/cioms-i.pdf", "v2 follow-up 1: CIOMS I (PDF)") in links, path
+        assert len(links) == 4, path
