@@ -21,14 +21,16 @@ from typing import Any
 from safety.errors import SafetyError
 
 FORMAT = 1
-NOT_CONTENT = ("revision", "recorded_at")
+NOT_CONTENT = frozenset({"revision", "recorded_at"})
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical(event: dict[str, Any]) -> str:
     """The event's content as one JSON text (sorted keys, compact): serialized once per event, it is what the
     contract's parser checks and what the digest is of."""
-    content = {key: value for key, value in event.items() if key not in NOT_CONTENT}
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if NOT_CONTENT.isdisjoint(event):  # an event as mapped, before the ledger gives it a revision
+        return _CANONICAL.encode(event)
+    return _CANONICAL.encode({key: value for key, value in event.items() if key not in NOT_CONTENT})
 
 
 def digest_of(canonical_text: str) -> str:
@@ -71,6 +73,11 @@ class ImportLedger:
                 "ledger of this study with --state FILE"
             )
         return cls(study_id, data["records"])
+
+    def holds(self, event_id: str, digest: str) -> bool:
+        """Whether an earlier import emitted this content under this id: it passed the contract's check then."""
+        record = self.records.get(event_id)
+        return record is not None and record["digest"] == digest
 
     def apply(self, events: list[dict[str, Any]], digests: dict[str, str], recorded_at: str | None = None) -> Changes:
         """Compare an export's events with the ledger; update the ledger; return what to emit. ``digests``: event
