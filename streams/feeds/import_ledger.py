@@ -103,10 +103,9 @@ class ImportLedger:
             if recorded_at is not None:
                 emitted["recorded_at"] = recorded_at
             changes.emitted.append(emitted)
-        for event_id, record in sorted(self.records.items()):
-            if event_id not in seen:
-                record["missing"] = True
-                changes.missing.append(event_id)
+        for event_id in sorted(self.records.keys() - seen):
+            self.records[event_id]["missing"] = True
+            changes.missing.append(event_id)
         return changes
 
     def save(self, path: Path) -> None:

@@ -334,10 +334,12 @@ class SdtmMapper:
             "occurred_at": iso(occurred),
             "source": "EDC",
         }
-        event.update({key: value for key, value in fields.items() if value is not None})
-        said = [note for note in notes if note]
+        for key, value in fields.items():
+            if value is not None:
+                event[key] = value
+        said = "; ".join([note for note in notes if note])
         if said:
-            event["imputed"] = "; ".join(said)
+            event["imputed"] = said
         return event
 
     def _unit(self, reported: str | None) -> str | None:
