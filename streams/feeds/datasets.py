@@ -83,7 +83,9 @@ def _cells(column: list[Any]) -> list[Cell]:
 
 def _json_cells(column: list[Any]) -> list[Cell]:
     # text, most cells, inline: a function call per cell is a third of reading a large export
-    return [(value.strip() or None) if type(value) is str else _cell(value) for value in column]
+    return [
+        (value.strip() or None) if type(value) is str else None if value is None else _cell(value) for value in column
+    ]
 
 
 def _csv_cells(column: list[Any]) -> list[Cell]:

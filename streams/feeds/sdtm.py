@@ -220,8 +220,9 @@ class SdtmMapper:
                 if domain == "EX":
                     self._ex(dataset, rows, mapped)
                     continue
+                build = getattr(self, f"_{domain.lower()}")
                 for number, row in rows:
-                    self._row(dataset, number, row, mapped, getattr(self, f"_{domain.lower()}"))
+                    self._row(dataset, number, row, mapped, build)
         mapped.events.sort(key=lambda e: (e["occurred_at"], TYPE_ORDER[e["type"]], e["subject_id"], e["event_id"]))
         return mapped
 
