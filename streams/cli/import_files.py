@@ -84,7 +84,8 @@ def write_import(
     if send is not None and lines:
         send([line.encode() for line in lines])
         report["produced"] = len(lines)
-    ledger.save(ledger_path)  # last: a failure above leaves the ledger as it was, so the next import redoes it
+    if not ledger.stored:
+        ledger.save(ledger_path)  # last: a failure above leaves the ledger as it was, so the next import redoes it
     return Imported(kind, report, changes)
 
 

@@ -49,9 +49,12 @@ class Changes:
 
 
 class ImportLedger:
-    def __init__(self, study_id: str, records: dict[str, dict[str, Any]] | None = None) -> None:
+    def __init__(self, study_id: str, records: dict[str, dict[str, Any]] | None = None, stored: bool = False) -> None:
         self.study_id = study_id
         self.records = records or {}
+        self.stored = stored
+        """Whether the file it was loaded from holds these very records: an import that changed nothing (the same
+        export again) leaves the file as it is rather than writing it again."""
 
     @classmethod
     def load(cls, path: Path, study_id: str) -> ImportLedger:
@@ -72,7 +75,7 @@ class ImportLedger:
                 f"{path}: the ledger of study {data.get('study_id')!r}, not {study_id!r}; pass the "
                 "ledger of this study with --state FILE"
             )
-        return cls(study_id, data["records"])
+        return cls(study_id, data["records"], stored=True)
 
     def holds(self, event_id: str, digest: str) -> bool:
         """Whether an earlier import emitted this content under this id: it passed the contract's check then."""
@@ -91,7 +94,8 @@ class ImportLedger:
             record = self.records.get(event_id)
             if record is not None and record["digest"] == digest:
                 changes.unchanged += 1
-                record.pop("missing", None)
+                if record.pop("missing", None) is not None:
+                    self.stored = False
                 continue
             revision = 1 if record is None else int(record["revision"]) + 1
             if record is None:
@@ -99,12 +103,16 @@ class ImportLedger:
             else:
                 changes.changed += 1
             self.records[event_id] = {"digest": digest, "revision": revision}
+            self.stored = False
             emitted = {**event, "revision": revision}
             if recorded_at is not None:
                 emitted["recorded_at"] = recorded_at
             changes.emitted.append(emitted)
         for event_id in sorted(self.records.keys() - seen):
-            self.records[event_id]["missing"] = True
+            record = self.records[event_id]
+            if record.get("missing") is not True:
+                record["missing"] = True
+                self.stored = False
             changes.missing.append(event_id)
         return changes
 
@@ -123,3 +131,4 @@ class ImportLedger:
             encoding="utf-8",
         )
         os.replace(temporary, path)
+        self.stored = True

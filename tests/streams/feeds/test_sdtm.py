@@ -104,9 +104,12 @@ def test_every_record_without_an_event_is_listed_with_domain_row_variable_and_re
 def test_the_same_export_again_emits_nothing_and_raises_no_alert(tmp_path: Path) -> None:
     export = _pharmaverse(tmp_path)
     _, first = _import(export, tmp_path / "out" / "first.jsonl")
+    ledger = tmp_path / "out" / f"sdtm-{STUDY}.ledger.json"
+    written = ledger.stat().st_mtime_ns
     output, second = _import(export, tmp_path / "out" / "second.jsonl")
     assert first and second == []
     assert "0 new, 0 changed" in output
+    assert ledger.stat().st_mtime_ns == written  # nothing changed: the ledger is not written again
     assert _alerts(tmp_path / "out" / "first.jsonl", tmp_path / "out" / "second.jsonl") == _alerts(
         tmp_path / "out" / "first.jsonl"
     )
