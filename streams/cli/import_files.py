@@ -22,6 +22,7 @@ from streams.feeds.sdtm import Mapped
 
 Send = Callable[[list[bytes]], None]
 """Publishes event lines and returns once the broker acknowledged every one (raises otherwise)."""
+_LINE = json.JSONEncoder(ensure_ascii=False)
 
 
 def beside(out: Path, suffix: str) -> Path:
@@ -52,20 +53,21 @@ def write_import(
     mapped: Mapped,
     listed: list[dict[str, Any]],
     out: Path,
+    ledger: ImportLedger,
     ledger_path: Path,
     recorded_at: str | None,
     send: Send | None = None,
     append: bool = False,
 ) -> Imported:
-    """Compare with the ledger, write events, rejects and report, send, then save the ledger (last)."""
-    ledger = ImportLedger.load(ledger_path, study_id)
+    """Compare with the ledger (as loaded from ``ledger_path`` before the mapping), write events, rejects and
+    report, send, then save the ledger (last)."""
     changes = ledger.apply(mapped.events, mapped.digests, recorded_at)
-    lines = [json.dumps(event, ensure_ascii=False) for event in changes.emitted]
+    lines = [_LINE.encode(event) for event in changes.emitted]
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("a" if append else "w", encoding="utf-8") as handle:
         handle.writelines(line + "\n" for line in lines)
     with beside(out, ".rejects.jsonl").open("a" if append else "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(item, ensure_ascii=False) + "\n" for item in listed)
+        handle.writelines(_LINE.encode(item) + "\n" for item in listed)
     rejected = sum(item["kind"] == "rejected" for item in listed)
     report = {
         "study_id": study_id,
@@ -82,7 +84,8 @@ def write_import(
     if send is not None and lines:
         send([line.encode() for line in lines])
         report["produced"] = len(lines)
-    ledger.save(ledger_path)  # last: a failure above leaves the ledger as it was, so the next import redoes it
+    if not ledger.stored:
+        ledger.save(ledger_path)  # last: a failure above leaves the ledger as it was, so the next import redoes it
     return Imported(kind, report, changes)
 
 

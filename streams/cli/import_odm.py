@@ -15,6 +15,7 @@ import click
 from safety.errors import SafetyError
 from streams.cli.import_files import Imported, write_import
 from streams.cli.import_watch import import_options, run_imports, stream_sender, study_rules
+from streams.feeds.import_ledger import ImportLedger
 from streams.feeds.odm import check_schema, odm_listing, read_odm
 from streams.feeds.odm_mapping import load_odm_mapping
 from streams.feeds.sdtm import SdtmMapper
@@ -66,7 +67,7 @@ def odm(
         table = load_subject_table(subjects) if subjects else None
     except SafetyError as exc:
         raise click.ClickException(str(exc)) from exc
-    ledger = state or out.with_name(f"odm-{study_id}.ledger.json")
+    ledger_path = state or out.with_name(f"odm-{study_id}.ledger.json")
 
     def one(paths: list[Path], append: bool) -> Imported:
         if len(paths) != 1:
@@ -74,7 +75,8 @@ def odm(
         if schema is not None:
             check_schema(paths[0], schema)
         rows = read_odm(paths[0], odm_mapping)
-        mapped = SdtmMapper(study, sdtm_rules, table).map(rows.datasets)
+        ledger = ImportLedger.load(ledger_path, study_id)
+        mapped = SdtmMapper(study, sdtm_rules, table, ledger).map(rows.datasets)
         for oid, count in rows.unmapped_groups.items():
             mapped.ignored[f"item group {oid} (not in the mapping)"] += count
         return write_import(
@@ -85,6 +87,7 @@ def odm(
             odm_listing(mapped, rows),
             out,
             ledger,
+            ledger_path,
             recorded_at,
             stream_sender() if produce else None,
             append,

@@ -16,6 +16,7 @@ from safety.errors import SafetyError
 from streams.cli.import_files import Imported, write_import
 from streams.cli.import_watch import import_options, run_imports, stream_sender, study_rules
 from streams.feeds.datasets import dataset_files, read_dataset
+from streams.feeds.import_ledger import ImportLedger
 from streams.feeds.sdtm import SdtmMapper
 from streams.feeds.sdtm_rules import load_sdtm_rules, load_subject_table
 
@@ -56,13 +57,15 @@ def sdtm(
         table = load_subject_table(subjects) if subjects else None
     except SafetyError as exc:
         raise click.ClickException(str(exc)) from exc
-    ledger = state or out.with_name(f"sdtm-{study_id}.ledger.json")
+    ledger_path = state or out.with_name(f"sdtm-{study_id}.ledger.json")
 
     def one(paths: list[Path], append: bool) -> Imported:
         files = dataset_files(paths)
         if not files:
             raise SafetyError(f"{', '.join(map(str, paths))}: no .xpt, .json, .ndjson or .csv dataset")
-        mapped = SdtmMapper(study, sdtm_rules, table).map([read_dataset(path) for path in files])
+        datasets = [read_dataset(path) for path in files]
+        ledger = ImportLedger.load(ledger_path, study_id)
+        mapped = SdtmMapper(study, sdtm_rules, table, ledger).map(datasets)
         return write_import(
             "sdtm",
             study_id,
@@ -71,6 +74,7 @@ def sdtm(
             [item.as_dict() for item in mapped.listed],
             out,
             ledger,
+            ledger_path,
             recorded_at,
             stream_sender() if produce else None,
             append,

@@ -21,14 +21,16 @@ from typing import Any
 from safety.errors import SafetyError
 
 FORMAT = 1
-NOT_CONTENT = ("revision", "recorded_at")
+NOT_CONTENT = frozenset({"revision", "recorded_at"})
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical(event: dict[str, Any]) -> str:
     """The event's content as one JSON text (sorted keys, compact): serialized once per event, it is what the
     contract's parser checks and what the digest is of."""
-    content = {key: value for key, value in event.items() if key not in NOT_CONTENT}
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if NOT_CONTENT.isdisjoint(event):  # an event as mapped, before the ledger gives it a revision
+        return _CANONICAL.encode(event)
+    return _CANONICAL.encode({key: value for key, value in event.items() if key not in NOT_CONTENT})
 
 
 def digest_of(canonical_text: str) -> str:
@@ -47,9 +49,12 @@ class Changes:
 
 
 class ImportLedger:
-    def __init__(self, study_id: str, records: dict[str, dict[str, Any]] | None = None) -> None:
+    def __init__(self, study_id: str, records: dict[str, dict[str, Any]] | None = None, stored: bool = False) -> None:
         self.study_id = study_id
         self.records = records or {}
+        self.stored = stored
+        """Whether the file it was loaded from holds these very records: an import that changed nothing (the same
+        export again) leaves the file as it is rather than writing it again."""
 
     @classmethod
     def load(cls, path: Path, study_id: str) -> ImportLedger:
@@ -70,7 +75,12 @@ class ImportLedger:
                 f"{path}: the ledger of study {data.get('study_id')!r}, not {study_id!r}; pass the "
                 "ledger of this study with --state FILE"
             )
-        return cls(study_id, data["records"])
+        return cls(study_id, data["records"], stored=True)
+
+    def holds(self, event_id: str, digest: str) -> bool:
+        """Whether an earlier import emitted this content under this id: it passed the contract's check then."""
+        record = self.records.get(event_id)
+        return record is not None and record["digest"] == digest
 
     def apply(self, events: list[dict[str, Any]], digests: dict[str, str], recorded_at: str | None = None) -> Changes:
         """Compare an export's events with the ledger; update the ledger; return what to emit. ``digests``: event
@@ -84,7 +94,8 @@ class ImportLedger:
             record = self.records.get(event_id)
             if record is not None and record["digest"] == digest:
                 changes.unchanged += 1
-                record.pop("missing", None)
+                if record.pop("missing", None) is not None:
+                    self.stored = False
                 continue
             revision = 1 if record is None else int(record["revision"]) + 1
             if record is None:
@@ -92,14 +103,17 @@ class ImportLedger:
             else:
                 changes.changed += 1
             self.records[event_id] = {"digest": digest, "revision": revision}
+            self.stored = False
             emitted = {**event, "revision": revision}
             if recorded_at is not None:
                 emitted["recorded_at"] = recorded_at
             changes.emitted.append(emitted)
-        for event_id, record in sorted(self.records.items()):
-            if event_id not in seen:
+        for event_id in sorted(self.records.keys() - seen):
+            record = self.records[event_id]
+            if record.get("missing") is not True:
                 record["missing"] = True
-                changes.missing.append(event_id)
+                self.stored = False
+            changes.missing.append(event_id)
         return changes
 
     def save(self, path: Path) -> None:
@@ -117,3 +131,4 @@ class ImportLedger:
             encoding="utf-8",
         )
         os.replace(temporary, path)
+        self.stored = True

@@ -116,8 +116,16 @@ def read_odm(path: Path, mapping: OdmMapping) -> OdmRows:
                     for row, origin in _rows(spec, oid, record, repeat_key, subject_key, values, visit_items):
                         rows.setdefault(spec.domain, []).append(row)
                         result.origins.setdefault(spec.domain, []).append(origin)
-    result.datasets = [Dataset(domain, path, domain_rows) for domain, domain_rows in rows.items()]
+    result.datasets = [_dataset(domain, path, domain_rows) for domain, domain_rows in rows.items()]
     return result
+
+
+def _dataset(domain: str, path: Path, records: list[dict[str, Cell]]) -> Dataset:
+    """One domain's rows as a dataset of the variables any of them has (a row without one: None). The values are
+    normalised as they are read (``_value``), so they are taken as they are."""
+    names = list(dict.fromkeys(name for record in records for name in record))
+    rows = [[record.get(name) for name in names] for record in records]
+    return Dataset(domain, path, {name: position for position, name in enumerate(names)}, rows, list)
 
 
 def _rows(

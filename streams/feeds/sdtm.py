@@ -3,7 +3,9 @@
 Every record either becomes an event that the contract's own parser accepts (``safety.model.parse.parse_event``,
 the same check as the stream's ingest) or is listed with its domain, row, variable and reason: ``rejected`` (it
 should have been an event but cannot be), or ``not_mapped`` (it is not a safety event of the contract: a
-qualitative lab result, an ECG test other than QTcF/QTcB, a disposition reason the mapping does not name).
+qualitative lab result, an ECG test other than QTcF/QTcB, a disposition reason the mapping does not name). A record
+the import ledger holds with the same content is not checked again: it passed when an earlier import emitted it,
+and it is not emitted again.
 Milestones (DS records of another category) and other domains are counted, not listed.
 
 SDTM has no day 0: the first EX record (by EXSTDTC, then EXSEQ) is the first infusion, which defines it. Event ids
@@ -25,7 +27,7 @@ from safety.model.outputs import Rejection
 from safety.model.parse import parse_event
 from safety.rules.ruleset import RuleSet
 from streams.feeds.datasets import Cell, Dataset
-from streams.feeds.import_ledger import canonical, digest_of
+from streams.feeds.import_ledger import ImportLedger, canonical, digest_of
 from streams.feeds.sdtm_dates import end_of, iso, onset_of, parse_sdtm_date, start_of
 from streams.feeds.sdtm_rules import SdtmRules
 
@@ -88,9 +90,22 @@ class _Names:
         self.orres, self.orresu, self.ornrlo, self.ornrhi = (
             f"{domain}{suffix}" for suffix in ("ORRES", "ORRESU", "ORNRLO", "ORNRHI")
         )
+        self.variables: tuple[str, ...] = (f"{domain}SEQ", self.testcd, self.stat, self.dtc, self.stresn, self.stresu)
+        self.variables += (self.stnrlo, self.stnrhi, self.orres, self.orresu, self.ornrlo, self.ornrhi)
 
 
 _OBSERVATION_VARIABLES = {domain: _Names(domain) for domain in ("LB", "VS", "EG")}
+_READS: dict[str, tuple[str, ...]] = {
+    "EX": ("EXSEQ", "EXSTDTC", "EXDOSE", "EXDOSU", "EXLOT"),
+    "DM": ("RFICDTC", "RFSTDTC", "DMDTC", "SEX", "AGE", "AGEU"),
+    "LB": (*_OBSERVATION_VARIABLES["LB"].variables, "LBLOINC"),
+    "VS": _OBSERVATION_VARIABLES["VS"].variables,
+    "EG": _OBSERVATION_VARIABLES["EG"].variables,
+    "AE": ("AESEQ", "AETERM", "AESTDTC", "AEENDTC", "AETOXGR", "AESEV", "AESER", "AEREL", "AEDECOD", "AEPTCD", "AEOUT"),
+    "DS": ("DSSEQ", "DSDECOD", "DSCAT", "DSSTDTC", "DSTERM"),
+}
+"""The variables each domain's mapping reads, besides USUBJID, the columns other formats' readers fill and (AE) the
+seriousness flags of the mapping: only these of a dataset's variables are normalised (``Dataset.records``)."""
 
 
 @dataclass(frozen=True)
@@ -170,10 +185,22 @@ def _date(row: Mapping[str, Cell], variable: str) -> Any:
 
 
 class SdtmMapper:
-    """Maps the datasets of one export of one study; ``subject_codes`` (USUBJID -> code) replaces the pattern."""
+    """Maps the datasets of one export of one study; ``subject_codes`` (USUBJID -> code) replaces the pattern;
+    ``ledger``: the import ledger of the study, whose unchanged records need no check."""
 
-    def __init__(self, study: RuleSet, rules: SdtmRules, subject_codes: Mapping[str, str] | None = None) -> None:
-        self.study, self.rules, self.table = study, rules, subject_codes
+    def __init__(
+        self,
+        study: RuleSet,
+        rules: SdtmRules,
+        subject_codes: Mapping[str, str] | None = None,
+        ledger: ImportLedger | None = None,
+    ) -> None:
+        self.study, self.rules, self.table, self.ledger = study, rules, subject_codes, ledger
+        self.study_id, self.tz = study.protocol.study_id, study.tz
+        self.units = rules.units
+        self.folded_units = {key.casefold(): value for key, value in rules.units.items()}
+        self.reads = {domain: ("USUBJID", RECORD_ID, EDC_NOTE, *names) for domain, names in _READS.items()}
+        self.reads["AE"] += tuple(rules.seriousness)
         vocabulary = study.criteria.vocabulary
         self.terms = {name.casefold(): name for name in vocabulary.names}
         self.terms.update({alias.casefold(): vocabulary.lookup(alias) or alias for alias in vocabulary.aliases})
@@ -189,12 +216,13 @@ class SdtmMapper:
                 mapped.ignored[f"domain {dataset.domain}"] += len(dataset.rows)
         for domain in ("EX", "DM", "LB", "VS", "EG", "AE", "DS"):  # EX first: it defines day 0
             for dataset in by_domain[domain]:
-                rows = list(enumerate(dataset.rows, 1))
+                rows = list(enumerate(dataset.records(self.reads[domain]), 1))
                 if domain == "EX":
                     self._ex(dataset, rows, mapped)
                     continue
+                build = getattr(self, f"_{domain.lower()}")
                 for number, row in rows:
-                    self._row(dataset, number, row, mapped, getattr(self, f"_{domain.lower()}"))
+                    self._row(dataset, number, row, mapped, build)
         mapped.events.sort(key=lambda e: (e["occurred_at"], TYPE_ORDER[e["type"]], e["subject_id"], e["event_id"]))
         return mapped
 
@@ -256,8 +284,10 @@ class SdtmMapper:
             self._accept(dataset, number, event, mapped)
 
     def _accept(self, dataset: Dataset, number: int, event: dict[str, Any], mapped: Mapped) -> None:
-        """Keep the event if the contract's parser accepts it, else list the row with the variable to fix."""
-        if event["event_id"] in mapped.digests:
+        """Keep the event if the contract's parser accepts it (or accepted it when the ledger's import emitted it),
+        else list the row with the variable to fix."""
+        event_id = event["event_id"]
+        if event_id in mapped.digests:
             seq = f"{dataset.domain}SEQ"
             mapped.listed.append(
                 Listed(
@@ -273,16 +303,26 @@ class SdtmMapper:
             )
             return
         text = canonical(event)
-        parsed = parse_event(text, self.study.tz)
-        if not isinstance(parsed, Rejection):
-            mapped.events.append(event)
-            mapped.digests[event["event_id"]] = digest_of(text)
-            return
-        found = _FIELD.match(parsed.reason)
-        variable = _VARIABLES[dataset.domain].get(found[1] if found else "", dataset.domain)
-        mapped.listed.append(
-            Listed("rejected", dataset.path.name, dataset.domain, number, variable, parsed.reason, event["subject_id"])
-        )
+        digest = digest_of(text)
+        if self.ledger is None or not self.ledger.holds(event_id, digest):
+            parsed = parse_event(text, self.tz)
+            if isinstance(parsed, Rejection):
+                found = _FIELD.match(parsed.reason)
+                variable = _VARIABLES[dataset.domain].get(found[1] if found else "", dataset.domain)
+                mapped.listed.append(
+                    Listed(
+                        "rejected",
+                        dataset.path.name,
+                        dataset.domain,
+                        number,
+                        variable,
+                        parsed.reason,
+                        event["subject_id"],
+                    )
+                )
+                return
+        mapped.events.append(event)
+        mapped.digests[event_id] = digest
 
     def _envelope(
         self, kind: str, event_id: str, code: str, occurred: datetime, notes: list[str | None], **fields: Any
@@ -290,16 +330,25 @@ class SdtmMapper:
         event: dict[str, Any] = {
             "type": kind,
             "event_id": event_id,
-            "study_id": self.study.protocol.study_id,
+            "study_id": self.study_id,
             "subject_id": code,
             "occurred_at": iso(occurred),
             "source": "EDC",
         }
-        event.update({key: value for key, value in fields.items() if value is not None})
-        said = [note for note in notes if note]
+        for key, value in fields.items():
+            if value is not None:
+                event[key] = value
+        said = "; ".join([note for note in notes if note])
         if said:
-            event["imputed"] = "; ".join(said)
+            event["imputed"] = said
         return event
+
+    def _unit(self, reported: str | None) -> str | None:
+        """The rules/units.yaml spelling of a reported unit (exact, then ignoring case), else the unit as reported."""
+        if reported is None:
+            return None
+        unit = self.units.get(reported)
+        return unit if unit is not None else self.folded_units.get(reported.casefold(), reported)
 
     # -- domains ----------------------------------------------------------------------------------------------------
 
@@ -389,7 +438,7 @@ class SdtmMapper:
             unit, low, high = _text(row, names.orresu), _number(row, names.ornrlo), _number(row, names.ornrhi)
             notes.append(f"value from {names.orres} ({names.stresn} empty)")
         moment, note = start_of(_date(row, names.dtc), names.dtc)
-        fields: dict[str, Any] = {"test": test or test_code, "value": value, "unit": self.rules.unit(unit)}
+        fields: dict[str, Any] = {"test": test or test_code, "value": value, "unit": self._unit(unit)}
         if kind == "lab":
             fields.update(ref_low=low, ref_high=high, loinc=_text(row, "LBLOINC"))
         return [self._envelope(kind, f"{code}-{domain}-{seq}", code, moment, [note, *notes], **fields)]

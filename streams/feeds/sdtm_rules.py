@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from safety.errors import RuleFileError
 from safety.vocab import Causality, Seriousness
@@ -55,18 +55,6 @@ class SdtmRules(_Strict):
     serious_without_criterion: Seriousness
     disposition: dict[str, EndReason]
     dose_per_kg_units: dict[str, Annotated[float, Field(gt=0)]]
-    _folded_units: dict[str, str] = PrivateAttr(default_factory=dict)
-
-    def model_post_init(self, context: object, /) -> None:
-        self._folded_units.update({key.casefold(): value for key, value in self.units.items()})
-
-    def unit(self, reported: str | None) -> str | None:
-        """The rules/units.yaml spelling of a reported unit (exact, then ignoring case), else the unit as reported."""
-        if reported is None:
-            return None
-        if reported in self.units:
-            return self.units[reported]
-        return self._folded_units.get(reported.casefold(), reported)
 
 
 def default_path() -> Path:

@@ -16,7 +16,7 @@ from safety.errors import RuleFileError
 from safety.model.outputs import Alert, GradedObservation
 from safety.replay import replay
 from streams.cli.import_sdtm import sdtm
-from streams.feeds.datasets import read_dataset
+from streams.feeds.datasets import DatasetError, read_dataset
 from streams.feeds.sdtm import SdtmMapper
 from streams.feeds.sdtm_dates import onset_of, parse_sdtm_date, start_of
 from streams.feeds.sdtm_rules import default_path, load_sdtm_rules
@@ -65,10 +65,12 @@ def test_the_xpt_and_the_dataset_json_of_one_export_give_identical_events(tmp_pa
 def test_ndjson_rows_equal_the_json_rows(tmp_path: Path) -> None:
     folder = _unzip(tmp_path, "json")
     for domain in ("dm", "ae"):
-        assert (
-            read_dataset(FIXTURES / "datasetjson" / f"{domain}.ndjson").rows
-            == read_dataset(folder / f"{domain}.json").rows
+        ndjson, whole = (
+            read_dataset(FIXTURES / "datasetjson" / f"{domain}.ndjson"),
+            read_dataset(folder / f"{domain}.json"),
         )
+        assert ndjson.positions == whole.positions
+        assert ndjson.records(ndjson.positions) == whole.records(whole.positions)
 
 
 def test_units_and_comparators_of_the_pharmaverse_export_reach_grading(tmp_path: Path) -> None:
@@ -102,9 +104,12 @@ def test_every_record_without_an_event_is_listed_with_domain_row_variable_and_re
 def test_the_same_export_again_emits_nothing_and_raises_no_alert(tmp_path: Path) -> None:
     export = _pharmaverse(tmp_path)
     _, first = _import(export, tmp_path / "out" / "first.jsonl")
+    ledger = tmp_path / "out" / f"sdtm-{STUDY}.ledger.json"
+    written = ledger.stat().st_mtime_ns
     output, second = _import(export, tmp_path / "out" / "second.jsonl")
     assert first and second == []
     assert "0 new, 0 changed" in output
+    assert ledger.stat().st_mtime_ns == written  # nothing changed: the ledger is not written again
     assert _alerts(tmp_path / "out" / "first.jsonl", tmp_path / "out" / "second.jsonl") == _alerts(
         tmp_path / "out" / "first.jsonl"
     )
@@ -202,3 +207,12 @@ def test_the_mapping_file_refuses_an_unknown_key(tmp_path: Path) -> None:
     path.write_text(default_path().read_text() + "lab_test: {HB: HGB}\n")
     with pytest.raises(RuleFileError, match="lab_test"):
         load_sdtm_rules(path)
+
+
+def test_a_csv_row_with_more_values_than_columns_is_refused_naming_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "dm.csv"
+    path.write_text(
+        '"USUBJID","DOMAIN","RFICDTC"\n"01-701-1015","DM","2026-08-01"\n"01-701-1016","DM","2026-08-01","F"\n'
+    )
+    with pytest.raises(DatasetError, match="line 3 has 4 values for 3 columns"):
+        read_dataset(path)
