@@ -49,15 +49,22 @@ class RuleOutcome:
 
 
 def evaluate(
-    event: Event, graded: list[GradedObservation], state: SubjectState, rules: RuleSet, *, correction: bool
+    event: Event,
+    graded: list[GradedObservation],
+    state: SubjectState,
+    rules: RuleSet,
+    *,
+    day: int | None,
+    correction: bool,
 ) -> RuleOutcome:
-    """Every alert (and DLT study signal) this event raises or withdraws for its subject."""
+    """Every alert (and DLT study signal) this event raises or withdraws for its subject; ``day`` is the event's
+    study day (of ``occurred_at``; None before day 0 is known)."""
     event_type = event.type
     if event_type in _SILENT_TYPES:
         return RuleOutcome()
     if event_type in _OBSERVATION_TYPES and not correction and not _may_alert(event, graded, state, rules):
         return RuleOutcome()
-    ctx = Context(event, graded, state, rules, correction)
+    ctx = Context(event, graded, state, rules, day, correction)
     if correction:
         episodes.retract(ctx.memory.episodes, event.event_id)
     candidates: list[Candidate] = []
