@@ -139,9 +139,10 @@ class _Files:
         if line.graded:
             tally.count_graded(line.grades)
             self.graded.write(line.graded)
-        for kind, data in (*line.alerts, *map(_alert_line, study_alerts)):
-            tally.kinds[kind] += 1
-            self.alerts.write(data)
+        if line.alerts or study_alerts:  # most lines raise none
+            for kind, data in (*line.alerts, *map(_alert_line, study_alerts)):
+                tally.kinds[kind] += 1
+                self.alerts.write(data)
         for data in line.rejected:
             tally.rejected += 1
             self.rejected.write(data)
