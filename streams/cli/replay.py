@@ -323,7 +323,7 @@ def _shard_main(
     back each block's outputs as written; sent None, it sends back what its subjects still owe at ``as_of`` (keyed
     for the merge by study and subject) and ends."""
     rules = load_rulebook(rules_path)
-    gc.freeze()  # what the shard started with (a copy of its parent) stays out of its collections
+    gc.freeze()  # what the shard starts with (modules, rules; forked: its parent's objects) is never collected
     subjects: dict[tuple[str, str], SubjectState] = {}
     seen: dict[tuple[str, str, str], str] = {}
     with _batch_gc():
