@@ -24,7 +24,6 @@ from safety.clocks import in_study_time
 from safety.model.events import Death, Ecg, EndOfStudy, Lab, Vital
 from safety.model.expectations import GroupProgress, OverdueRef
 from safety.model.outputs import Alert, alert_id
-from safety.model.studyday import study_day
 from safety.vocab import AlertKind
 
 if TYPE_CHECKING:
@@ -38,25 +37,24 @@ RECEIVED: Final = "received"
 _COUNTED_STATUSES: Final = frozenset({"final", "corrected"})
 
 
-def observe(state: SubjectState, event: Event, rules: RuleSet) -> list[Alert]:
-    """Record what ``event`` brings to the subject's expectations; the withdrawals of overdue alerts it completes."""
+def observe(state: SubjectState, event: Event, rules: RuleSet, day: int | None) -> list[Alert]:
+    """Record what ``event`` brings to the subject's expectations; the withdrawals of overdue alerts it completes.
+
+    ``day`` is the event's study day (``occurred_at``; None before day 0 is known), computed once by the caller."""
     if isinstance(event, (Lab, Vital, Ecg)):
         if isinstance(event, Lab) and event.status not in _COUNTED_STATUSES:
             return []
         groups = rules.expected.groups_of.get(event.test)
-        if groups is None or state.day0 is None:
+        if groups is None or day is None:
             return []
-        day = study_day(event.occurred_at, state.day0, rules.tz)
-        assert day is not None
         for name in groups:
             _receive(state, rules, name, event.test, day)
         if state.expected.overdue:
             return _late(state, event, rules, groups, day)
         return []
-    if isinstance(event, (EndOfStudy, Death)) and state.day0 is not None:
-        day = study_day(event.occurred_at, state.day0, rules.tz)
+    if isinstance(event, (EndOfStudy, Death)) and day is not None:
         ended = state.expected.ended_day
-        state.expected.ended_day = day if ended is None or day is None else min(ended, day)
+        state.expected.ended_day = day if ended is None else min(ended, day)
     return []
 
 

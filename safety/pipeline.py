@@ -118,18 +118,17 @@ def step(
     state.applied += 1
     state.last_applied = f"{event.event_id}@{event.revision}"
 
-    result = StepResult(state=state, recorded=f"{event.revision}:{fingerprint}")
-    if isinstance(event, Infusion):
-        _apply_infusion(state, event, rules, result)
+    first_infusion = isinstance(event, Infusion) and state.record_infusion(event.occurred_at, rules.tz, rules.criteria)
+    day = study_day(event.occurred_at, state.day0, rules.tz)  # once per event: the detectors and heartbeat read it
     graded: list[GradedObservation] = []
     if isinstance(event, (Lab, Vital, Ecg)):
         if not isinstance(event, Lab) or event.status in GRADED_STATUSES:
             graded = grade_observation(event, state, rules)
             if state.first_infusion_at is None or event.occurred_at < state.first_infusion_at:
                 state.remember_pre_infusion(reading_of(event), rules.criteria)
-    result.graded = graded
+    rejections: list[Rejection] = []
     if graded and _all_ungradable(graded):
-        result.rejections.append(
+        rejections.append(
             Rejection(
                 kind="ungradable",
                 event_id=event.event_id,
@@ -141,7 +140,7 @@ def step(
     if isinstance(event, AdverseEvent):
         flag = uncoded_term(event, rules.criteria)  # kept and evaluated; flagged so it is counted and coded
         if flag is not None:
-            result.rejections.append(
+            rejections.append(
                 Rejection(
                     kind="uncoded_term",
                     event_id=event.event_id,
@@ -150,25 +149,23 @@ def step(
                     reason=flag,
                 )
             )
-    outcome = detectors.evaluate(event, graded, state, rules, correction=correction)
-    result.alerts.extend(outcome.alerts)
-    result.signals.extend(outcome.signals)
-    late = heartbeat.observe(state, event, rules)  # what arrived for the schedule; withdraws overdue alerts
+    outcome = detectors.evaluate(event, graded, state, rules, day=day, correction=correction)
+    alerts = outcome.alerts  # the outcome's own lists: this event's outputs
+    late = heartbeat.observe(state, event, rules, day)  # what arrived for the schedule; withdraws overdue alerts
     if late:
-        result.alerts.extend(late)
-    return result
+        alerts.extend(late)
+    signals = [_infused(event, day), *outcome.signals] if first_infusion else outcome.signals
+    return StepResult(state, graded, alerts, rejections, signals, recorded=f"{event.revision}:{fingerprint}")
 
 
-def _apply_infusion(state: SubjectState, event: Infusion, rules: RuleSet, result: StepResult) -> None:
-    """The first infusion defines day 0; a late record of an earlier infusion moves day 0 back."""
-    if state.record_infusion(event.occurred_at, rules.tz, rules.criteria):
-        result.signals.append(
-            StudySignal(
-                kind="infused",
-                study_id=event.study_id,
-                subject_id=event.subject_id,
-                event_id=event.event_id,
-                study_day=study_day(event.occurred_at, state.day0, rules.tz),
-                at=event.clock_start,
-            )
-        )
+def _infused(event: Event, day: int | None) -> StudySignal:
+    """The subject's first infusion record (it defined day 0; a late record of an earlier infusion moves day 0
+    back, and only the first record is a signal)."""
+    return StudySignal(
+        kind="infused",
+        study_id=event.study_id,
+        subject_id=event.subject_id,
+        event_id=event.event_id,
+        study_day=day,
+        at=event.clock_start,
+    )

@@ -157,7 +157,12 @@ def _evaluable_before(state: StudyState, point: Point, min_n: int) -> bool:
 
 
 def _first_crossing(state: StudyState, rules: RuleSet) -> tuple[str, Point, int, int, float] | None:
-    """Walk first infusions and each subject's first active DLT in event time; return the first crossing."""
+    """Walk first infusions and each subject's first active DLT in event time; return the first crossing.
+
+    The posterior is evaluated only where it can newly exceed the limit: where n first reaches ``min_n``, and
+    where x grows. A step that only adds to n lowers it (x fixed: see :func:`_evaluable_before`) below that of the
+    step before, which was already at most the limit; so the walk computes a few posteriors, not one per subject.
+    """
     cfg = rules.protocol.stopping
     timeline: list[tuple[datetime, int, int, str, Point]] = []
     for subject, point in state.infused.items():
@@ -169,12 +174,12 @@ def _first_crossing(state: StudyState, rules: RuleSet) -> tuple[str, Point, int,
     infused: set[str] = set()
     with_dlt: set[str] = set()
     for _, _, is_dlt, subject, point in timeline:
-        before = (len(infused), len(with_dlt))
+        before_x, before_n = len(with_dlt), len(infused)
         infused.add(subject)  # a DLT implies an infusion, even if its record arrives later
         if is_dlt:
             with_dlt.add(subject)
         x, n = len(with_dlt), len(infused)
-        if (n, x) == (before[0], before[1]) or n < cfg.min_n:
+        if n < cfg.min_n or (x == before_x and (n == before_n or before_n >= cfg.min_n)):
             continue
         probability = prob_rate_above(cfg.threshold, x, n, cfg.prior_a, cfg.prior_b)
         if probability > cfg.probability:

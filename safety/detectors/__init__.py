@@ -13,7 +13,8 @@ kinds, term and grade); this module settles them against the subject's alert led
   old one.
 
 DLT alerts and their withdrawals become ``StudySignal``s for the study-level stopping rule (:mod:`safety.study`).
-Events that cannot alert return early: the replay budget is ~20 us per event for everything.
+Events that cannot alert return early, and an observation that reaches no episode rule is seen only by the
+detectors that read the values of its test (DLT-4, Hy's law): most events of a replay are normal results.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from safety.signals import StudySignal
 from safety.vocab import AlertKind
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from safety.model.events import Event
     from safety.model.outputs import GradedObservation
     from safety.model.state import SubjectState
@@ -40,6 +43,9 @@ if TYPE_CHECKING:
 DETECTORS: Final = (sae, susar, dlt, suspected_dlt, potential_sae, hys_law)
 _SILENT_TYPES: Final = frozenset({"enrollment", "infusion", "transfusion", "end_of_study"})
 _OBSERVATION_TYPES: Final = frozenset({"lab", "vital", "ecg"})
+# What sees an observation that reaches no episode rule: DLT-4 and Hy's law read the values of their tests (the
+# gate's ``watched``) whatever their grade; SAE and SUSAR read adverse events and deaths only.
+_VALUE_DETECTORS: Final = (dlt, hys_law)
 
 
 @dataclass
@@ -49,19 +55,29 @@ class RuleOutcome:
 
 
 def evaluate(
-    event: Event, graded: list[GradedObservation], state: SubjectState, rules: RuleSet, *, correction: bool
+    event: Event,
+    graded: list[GradedObservation],
+    state: SubjectState,
+    rules: RuleSet,
+    *,
+    day: int | None,
+    correction: bool,
 ) -> RuleOutcome:
-    """Every alert (and DLT study signal) this event raises or withdraws for its subject."""
+    """Every alert (and DLT study signal) this event raises or withdraws for its subject; ``day`` is the event's
+    study day (of ``occurred_at``; None before day 0 is known)."""
     event_type = event.type
     if event_type in _SILENT_TYPES:
         return RuleOutcome()
-    if event_type in _OBSERVATION_TYPES and not correction and not _may_alert(event, graded, state, rules):
-        return RuleOutcome()
-    ctx = Context(event, graded, state, rules, correction)
+    run: tuple[ModuleType, ...] = DETECTORS
+    if event_type in _OBSERVATION_TYPES and not correction and not _reaches_episode_rules(graded, state, rules):
+        if event.test not in rules.gate.watched:  # type: ignore[union-attr]
+            return RuleOutcome()
+        run = _VALUE_DETECTORS
+    ctx = Context(event, graded, state, rules, day, correction)
     if correction:
         episodes.retract(ctx.memory.episodes, event.event_id)
     candidates: list[Candidate] = []
-    for detector in DETECTORS:
+    for detector in run:
         found = detector.detect(ctx)
         if found:
             candidates.extend(found)
@@ -70,16 +86,16 @@ def evaluate(
     return _settle(ctx, candidates)
 
 
-def _may_alert(event: Event, graded: list[GradedObservation], state: SubjectState, rules: RuleSet) -> bool:
-    """Cheap pre-check for observations: nothing graded >= 3, no open episode, not a DLT-4 or liver test."""
-    gate = rules.gate
-    if event.test in gate.watched:  # type: ignore[union-attr]
-        return True
+def _reaches_episode_rules(graded: list[GradedObservation], state: SubjectState, rules: RuleSet) -> bool:
+    """Whether an observation's rows can matter to SUSPECTED_DLT or POTENTIAL_SAE: a row graded at or above the
+    lower of their thresholds, or any row while an episode is open (a lower grade may end it). Otherwise only the
+    detectors reading the values of their own tests see it (``_VALUE_DETECTORS``), and only for those tests."""
     if state.rules.episodes:
         return bool(graded)
+    min_grade = rules.gate.min_grade
     for row in graded:
         grade = row.grade
-        if grade is not None and grade >= gate.min_grade:
+        if grade is not None and grade >= min_grade:
             return True
     return False
 

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from safety.model.outputs import alert_id
-from safety.model.studyday import study_day
 
 if TYPE_CHECKING:
     from safety.model.events import Event
@@ -67,7 +66,7 @@ class Candidate:
 class Context:
     """One event's evaluation: the event, its graded rows, the subject state and the rules."""
 
-    __slots__ = ("_day", "correction", "dlt_matched", "event", "graded", "memory", "rules", "state")
+    __slots__ = ("correction", "day", "dlt_matched", "event", "graded", "memory", "rules", "state")
 
     def __init__(
         self,
@@ -75,23 +74,17 @@ class Context:
         graded: list[GradedObservation],
         state: SubjectState,
         rules: RuleSet,
+        day: int | None,
         correction: bool,
     ) -> None:
         self.event = event
         self.graded = graded
         self.state = state
         self.rules = rules
+        self.day = day  # study day of the event's occurred_at (the onset day for an AE; docs/rules.md, Time)
         self.memory: RuleMemory = state.rules
         self.correction = correction
         self.dlt_matched = False  # set by the DLT detector, read by SUSPECTED_DLT-AE (a DLT needs no attribution)
-        self._day: int | None | bool = False
-
-    @property
-    def day(self) -> int | None:
-        """Study day of the event's ``occurred_at`` (the onset day for an AE; docs/rules.md, Time)."""
-        if self._day is False:
-            self._day = study_day(self.event.occurred_at, self.state.day0, self.rules.tz)
-        return self._day
 
     def in_window(self, day: int | None) -> bool:
         window = self.rules.protocol.window

@@ -10,6 +10,7 @@ from safety.detectors import RuleOutcome, evaluate
 from safety.model.events import AdverseEvent, Death, Lab
 from safety.model.outputs import GradedObservation
 from safety.model.state import Reading, SubjectState
+from safety.model.studyday import study_day
 from safety.rules.ruleset import RuleSet
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -118,7 +119,8 @@ def run(
     graded: list[GradedObservation] | None = None,
     correction: bool = False,
 ) -> RuleOutcome:
-    return evaluate(event, graded or [], state, rules, correction=correction)
+    day = study_day(event.occurred_at, state.day0, rules.tz)
+    return evaluate(event, graded or [], state, rules, day=day, correction=correction)
 
 
 def kinds(outcome: RuleOutcome) -> list[tuple[str, str]]:

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from safety.model.outputs import Rejection
+from safety.model.parse import parse_event
 from safety.replay import shard_key
 from streams.cli.replay import replay_command, run
 from streams.dev.demo import demo_lines
@@ -49,10 +51,29 @@ def alert_kinds(alerts: bytes) -> list[tuple[str, str]]:
 def test_a_subject_s_lines_share_a_shard_key_and_a_line_without_a_subject_has_none() -> None:
     first = b'{"type":"lab","event_id":"L-1","subject_id":"AA-001","test":"ALT"}'
     later = b'{"subject_id": "AA-001", "type": "vital", "event_id": "V-7"}'
-    assert shard_key(first) == shard_key(later) == "AA-001"
+    assert shard_key(first) == shard_key(later) == b"AA-001"
     assert shard_key(b'{"type":"lab","event_id":"L-9","subject_id":"AA-0') is None  # cut short
     assert shard_key(b'{"type":"lab","subject_id":17}') is None
     assert shard_key(b"[1, 2]") is None
+
+
+def test_the_shard_key_is_the_parsed_subject_of_every_valid_event() -> None:
+    crafted = [
+        b'{"type":"vital","event_id":"V-1","study_id":"ChiCTR2600125907","subject_id" :\t"AA-002","test":"PULSE",'
+        b'"value":80,"occurred_at":"2026-07-01T08:00:00+08:00"}',
+        b'{"type":"vital","event_id":"V-2","study_id":"ChiCTR2600125907","subject_id":"AA-\\u0030\\u00303",'
+        b'"test":"PULSE","value":80,"occurred_at":"2026-07-01T08:00:00+08:00"}',
+        b'{"type":"vital","event_id":"V-3","study_id":"ChiCTR2600125907","extra":{"subject_id":"AA-999"},'
+        b'"subject_id":"AA-004","test":"PULSE","value":80,"occurred_at":"2026-07-01T08:00:00+08:00"}',
+        b'{"type":"vital","event_id":"V-4","study_id":"ChiCTR2600125907","subject_id":"AA-005","source":"subject_id",'
+        b'"test":"PULSE","value":80,"occurred_at":"2026-07-01T08:00:00+08:00"}',
+    ]
+    lines = [*EDGE.read_bytes().splitlines(), *demo_lines(4, None), *crafted]
+    events = [event for event in map(parse_event, lines) if not isinstance(event, Rejection)]
+    assert {event.subject_id for event in events} >= {"AA-002", "AA-003", "AA-004", "AA-005"}
+    for line, event in zip(lines, map(parse_event, lines), strict=True):
+        if not isinstance(event, Rejection):
+            assert shard_key(line) == event.subject_id.encode(), line
 
 
 @pytest.mark.parametrize("jobs", [2, 3])
