@@ -55,16 +55,12 @@ def derive(reading: Reading, table: GradingTable, memory: CompositeMemory) -> Su
         table.si,
     )
     printed = baseline(reading.value, low, high, reading.event_id, conv.name)
+    si_inputs = Inputs(si.value, si.lln, si.uln, "", table.si)
+    printed_inputs = Inputs(printed.value, printed.lln, printed.uln, "", conv.name)
     grades: dict[str, int] = {}
     for term in table.terms:
         own = term.by_unit.get(conv.name)
-        graded, base = (own, printed) if own is not None else (term, si)
-        inputs = corrected(
-            graded,
-            Inputs(base.value, base.lln, base.uln, ""),
-            reading.occurred_at,
-            memory,
-            conv if own is not None else None,
-        )
+        graded, inputs = (own, printed_inputs) if own is not None else (term, si_inputs)
+        inputs = corrected(graded, inputs, reading.occurred_at, memory, conv if own is not None else None)
         grades[term.id] = grade_term(graded, inputs).grade or 0
     return SubjectBaseline(reading.event_id, reading.occurred_at, conv.name, si, printed, grades)
