@@ -55,9 +55,10 @@ def grade_observation(obs: Lab | Vital | Ecg, state: SubjectState, rules: RuleSe
     x = convert(number, conv)
     graded: list[GradedObservation] = []
     if table.terms:
-        plain = conv.identity and not obs.value.comparator  # graded as given: nothing to say how it was obtained
-        note = "" if plain else _note(obs, x, conv, table.si)
-        si = Inputs(x, _converted(low, conv), _converted(high, conv), note, table.si)
+        if conv.identity:  # graded as given: only a comparator needs saying
+            si = Inputs(x, low, high, _comparator_note(obs), table.si)
+        else:
+            si = Inputs(x, _converted(low, conv), _converted(high, conv), _note(obs, x, conv, table.si), table.si)
         # as reported, for the terms whose bands CTCAE prints in the reported unit (the only readers of it)
         printed = Inputs(number, low, high, _comparator_note(obs), conv.name) if conv.name in table.printed_in else si
         base = state.baselines(crit).get(obs.test)
