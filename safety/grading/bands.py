@@ -18,22 +18,48 @@ from safety.model.values import fmt, sig15
 from safety.rules.ctcae import CBand, CSet, CTerm
 
 
-class Inputs(NamedTuple):
-    """One value ready for a term, in the term's unit: the measure, its limits and how it was obtained."""
+class Inputs:
+    """One value ready for a term, in the term's unit: the measure and its limits as reported (the row shows them),
+    the same at 15 significant digits (the bands compare these), their text in ``unit`` and how the value was
+    obtained. Made once per observation and read by each term of its test, so each number is formatted once."""
 
-    value: float
-    lln: float | None
-    uln: float | None
-    note: str  # conversions, corrections, comparator; "" when none
+    __slots__ = ("value", "lln", "uln", "note", "unit", "value15", "lln15", "uln15", "shown", "text")
+
+    def __init__(self, value: float, lln: float | None, uln: float | None, note: str, unit: str) -> None:
+        self.value = value
+        self.lln = lln
+        self.uln = uln
+        self.note = note  # conversions, corrections, comparator; "" when none
+        self.unit = unit
+        # float(fmt(v)) is sig15(v): one formatting gives both the text and the value compared
+        value_text = fmt(value)
+        self.value15 = float(value_text)
+        shown = f"value {value_text} {unit}"
+        self.lln15 = None
+        if lln is not None:
+            lln_text = fmt(lln)
+            self.lln15 = float(lln_text)
+            shown += f", LLN {lln_text} {unit}"
+        self.uln15 = None
+        if uln is not None:
+            uln_text = fmt(uln)
+            self.uln15 = float(uln_text)
+            shown += f", ULN {uln_text} {unit}"
+        self.shown = shown  # 'value 3 10^9/L, LLN 3.5 10^9/L, ULN 9.5 10^9/L'
+        self.text = f"{shown}, {note}" if note else shown  # the basis in parentheses when no baseline is cited
 
 
 class Base(NamedTuple):
-    """A baseline as a criterion reads it (value and its own record's limits) and as the basis cites it."""
+    """A baseline as a criterion reads it (value and its own record's limits) and as the basis cites it; made when
+    the subject's state changes (:mod:`safety.grading.baseline`), with what every grading of its test reads."""
 
     value: float
     lln: float | None
     uln: float | None
     cited: str  # ", baseline 3 10^9/L (<event id>, ULN 9.5, LLN 3.5)"
+    value15: float  # the value at 15 significant digits, a threshold "x baseline" compares against
+    above_uln: bool  # abnormal against its own record's range, which set conditions read
+    below_lln: bool
 
 
 class Outcome(NamedTuple):
@@ -51,12 +77,14 @@ def baseline(value: float, lln: float | None, uln: float | None, event_id: str, 
         cited += f", ULN {fmt(uln)}"
     if lln is not None:
         cited += f", LLN {fmt(lln)}"
-    return Base(value, lln, uln, cited + ")")
+    above = uln is not None and value > uln
+    below = lln is not None and value < lln
+    return Base(value, lln, uln, cited + ")", sig15(value), above, below)
 
 
 def grade_term(term: CTerm, inputs: Inputs, base: Base | None = None) -> Outcome:
     """Grade one term: worst over its applicable sets; null when a missing limit could change the grade."""
-    x = sig15(inputs.value)
+    x = inputs.value15
     lo = hi = 0
     best: CBand | None = None
     unknown: CBand | None = None
@@ -85,23 +113,21 @@ def grade_term(term: CTerm, inputs: Inputs, base: Base | None = None) -> Outcome
         assert unknown is not None
         return Outcome(None, None, f"{unknown.missing} ({inputs.note})" if inputs.note else unknown.missing)
     if best is None or lo == 0:
-        return Outcome(0, None, f"{term.normal[applied]} ({_inputs_text(inputs, base, term.unit)})")
-    return Outcome(lo, best, f"{best.label} ({_inputs_text(inputs, base if cites_base else None, term.unit)})")
+        return Outcome(0, None, f"{term.normal[applied]} ({_inputs_text(inputs, base)})")
+    return Outcome(lo, best, f"{best.label} ({_inputs_text(inputs, base if cites_base else None)})")
 
 
 def _applies(applies: str, base: Base | None) -> bool:
     """Closed table of set conditions; 'abnormal' is the baseline against its own record's range."""
     if applies == "baseline_any":
         return base is not None
-    above = base is not None and base.uln is not None and base.value > base.uln
-    below = base is not None and base.lln is not None and base.value < base.lln
     if applies == "baseline_above_uln":
-        return above
+        return base is not None and base.above_uln
     if applies == "baseline_not_above_uln":
-        return not above
+        return base is None or not base.above_uln
     if applies == "baseline_below_lln":
-        return below
-    return not below  # baseline_not_below_lln
+        return base is not None and base.below_lln
+    return base is None or not base.below_lln  # baseline_not_below_lln
 
 
 def _measure(measure: str, x: float, base: Base | None) -> float | None:
@@ -124,12 +150,19 @@ def _walk(bset: CSet, m: float, inputs: Inputs, base: Base | None) -> tuple[int,
         if of == "abs":
             threshold = band.value
         else:
-            ref = inputs.uln if of == "uln" else inputs.lln if of == "lln" else base.value if base else None
-            if ref is None:
+            if of == "uln":
+                ref, ref15 = inputs.uln, inputs.uln15
+            elif of == "lln":
+                ref, ref15 = inputs.lln, inputs.lln15
+            elif base is not None:
+                ref, ref15 = base.value, base.value15
+            else:
+                ref = ref15 = None
+            if ref is None or ref15 is None:
                 if hi is None:
                     hi, unknown = band.grade, band
                 continue
-            threshold = _times(band.value, ref) if band.times else sig15(ref)
+            threshold = _times(band.value, ref) if band.times else ref15
         if band.cmp(m, threshold):
             return band.grade, max(hi or 0, band.grade), band, unknown
     return 0, hi or 0, None, unknown
@@ -141,15 +174,8 @@ def _times(k: float, ref: float) -> float:
     return p if p.is_integer() and -1e15 < p < 1e15 else sig15(p)
 
 
-def _inputs_text(inputs: Inputs, base: Base | None, unit: str) -> str:
+def _inputs_text(inputs: Inputs, base: Base | None) -> str:
     """'value 3 10^9/L, LLN 3.5 10^9/L, ULN 9.5 10^9/L[, baseline ...][, note]' (the basis in parentheses)."""
-    text = f"value {fmt(inputs.value)} {unit}"
-    if inputs.lln is not None:
-        text += f", LLN {fmt(inputs.lln)} {unit}"
-    if inputs.uln is not None:
-        text += f", ULN {fmt(inputs.uln)} {unit}"
-    if base is not None:
-        text += base.cited
-    if inputs.note:
-        text += ", " + inputs.note
-    return text
+    if base is None:
+        return inputs.text
+    return f"{inputs.shown}{base.cited}, {inputs.note}" if inputs.note else inputs.shown + base.cited

@@ -54,17 +54,17 @@ def derive(reading: Reading, table: GradingTable, memory: CompositeMemory) -> Su
         reading.event_id,
         table.si,
     )
-    printed = baseline(reading.value, low, high, reading.event_id, conv.name)
+    in_si = conv.identity and conv.name == table.si  # reported in the SI unit: as reported is the SI baseline
+    printed = si if in_si else baseline(reading.value, low, high, reading.event_id, conv.name)
+    si_inputs = Inputs(si.value, si.lln, si.uln, "", table.si)
+    # as reported, for the terms whose bands CTCAE prints in the reported unit (the only readers of it)
+    printed_inputs = (
+        Inputs(printed.value, printed.lln, printed.uln, "", conv.name) if conv.name in table.printed_in else si_inputs
+    )
     grades: dict[str, int] = {}
     for term in table.terms:
         own = term.by_unit.get(conv.name)
-        graded, base = (own, printed) if own is not None else (term, si)
-        inputs = corrected(
-            graded,
-            Inputs(base.value, base.lln, base.uln, ""),
-            reading.occurred_at,
-            memory,
-            conv if own is not None else None,
-        )
+        graded, inputs = (own, printed_inputs) if own is not None else (term, si_inputs)
+        inputs = corrected(graded, inputs, reading.occurred_at, memory, conv if own is not None else None)
         grades[term.id] = grade_term(graded, inputs).grade or 0
     return SubjectBaseline(reading.event_id, reading.occurred_at, conv.name, si, printed, grades)

@@ -37,7 +37,7 @@ def corrected(term: CTerm, inputs: Inputs, at: datetime, memory: CompositeMemory
     alb = albumin_at(memory, at)
     if alb is None:
         extra = "measured calcium, not albumin-corrected: no albumin of the same draw"
-        return inputs._replace(note=f"{note}; {extra}" if note else extra)
+        return Inputs(inputs.value, inputs.lln, inputs.uln, f"{note}; {extra}" if note else extra, inputs.unit)
     shift = ALBUMIN_SLOPE * (ALBUMIN_REFERENCE - alb[2])
     formula = f"{ALBUMIN_SLOPE} x ({fmt(ALBUMIN_REFERENCE)} - albumin {fmt(alb[2])} g/L, {alb[0]})"
     if conv is None or conv.identity:
@@ -51,4 +51,4 @@ def corrected(term: CTerm, inputs: Inputs, at: datetime, memory: CompositeMemory
             f"corrected Ca {fmt(value)} {term.unit} = {fmt(x)} {sign} {fmt(abs(in_unit))} {term.unit} "
             f"({formula} = {fmt(sig15(shift))} mmol/L)"
         )
-    return Inputs(value, inputs.lln, inputs.uln, f"{note}; {extra}" if note else extra)
+    return Inputs(value, inputs.lln, inputs.uln, f"{note}; {extra}" if note else extra, inputs.unit)

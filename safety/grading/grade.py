@@ -55,9 +55,12 @@ def grade_observation(obs: Lab | Vital | Ecg, state: SubjectState, rules: RuleSe
     x = convert(number, conv)
     graded: list[GradedObservation] = []
     if table.terms:
-        plain = conv.identity and not obs.value.comparator  # graded as given: nothing to say how it was obtained
-        si = Inputs(x, _converted(low, conv), _converted(high, conv), "" if plain else _note(obs, x, conv, table.si))
-        printed = Inputs(number, low, high, _comparator_note(obs))  # for bands CTCAE prints in the reported unit
+        if conv.identity:  # graded as given: only a comparator needs saying
+            si = Inputs(x, low, high, _comparator_note(obs), table.si)
+        else:
+            si = Inputs(x, _converted(low, conv), _converted(high, conv), _note(obs, x, conv, table.si), table.si)
+        # as reported, for the terms whose bands CTCAE prints in the reported unit (the only readers of it)
+        printed = Inputs(number, low, high, _comparator_note(obs), conv.name) if conv.name in table.printed_in else si
         base = state.baselines(crit).get(obs.test)
         usable = base if rows.after_first and base is not None and base.event_id != obs.event_id else None
         for term in table.terms:
@@ -121,7 +124,8 @@ class _Rows:
         self.state = state
         self.tz = tz
         self.day = study_day(obs.occurred_at, state.day0, tz)
-        self.after_first = self.after_first_infusion(obs.occurred_at)
+        first = state.first_infusion_at
+        self.after_first = first is not None and obs.occurred_at >= first
 
     def after_first_infusion(self, at: datetime) -> bool:
         first = self.state.first_infusion_at
@@ -130,53 +134,24 @@ class _Rows:
     def row(
         self, term: CTerm, out: Outcome, value: float | None, lln: float | None, uln: float | None, base_grade: int
     ) -> GradedObservation:
-        """The row of ``term`` for the observation itself."""
-        obs = self.obs
-        return self.build(
-            obs.event_id,
-            obs.revision,
-            obs.occurred_at,
-            self.day,
-            term,
-            out,
-            value,
-            lln,
-            uln,
-            base_grade,
-            self.after_first,
-        )
-
-    def build(
-        self,
-        event_id: str,
-        revision: int,
-        at: datetime,
-        day: int | None,
-        term: CTerm,
-        out: Outcome,
-        value: float | None,
-        lln: float | None,
-        uln: float | None,
-        base_grade: int,
-        after_first: bool,
-    ) -> GradedObservation:
-        """A term's row; treatment-emergent: at/after the first infusion and worse than the baseline grade."""
+        """The row of ``term`` for the observation; treatment-emergent: at/after the first infusion and worse than
+        the baseline grade."""
         grade = out.grade
         obs = self.obs
         return GradedObservation(
-            event_id=event_id,
-            revision=revision,
+            event_id=obs.event_id,
+            revision=obs.revision,
             study_id=obs.study_id,
             subject_id=obs.subject_id,
             event_type=obs.type,
             test=term.test,
-            occurred_at=at,
-            study_day=day,
+            occurred_at=obs.occurred_at,
+            study_day=self.day,
             ctcae_version=self.crit.version,
             ctcae_term=term.term,
             grade=grade,
             baseline_grade=base_grade,
-            treatment_emergent=after_first and grade is not None and grade > base_grade,
+            treatment_emergent=self.after_first and grade is not None and grade > base_grade,
             category=term.category,
             criterion=None if grade is None else term.criteria[grade],
             value=value,
@@ -270,7 +245,11 @@ def _calcium_graded_again(
             own = term.by_unit.get(unit) if unit is not None else None
             graded = own or term
             inputs = corrected(
-                graded, Inputs(value, lln, uln, note), at, state.composite, conv if own is not None else None
+                graded,
+                Inputs(value, lln, uln, note, graded.unit),
+                at,
+                state.composite,
+                conv if own is not None else None,
             )
             shown = (usable.si if own is None else usable.cited_for(own)) if usable else None
             outcome = grade_term(graded, inputs, shown)
@@ -278,21 +257,10 @@ def _calcium_graded_again(
                 basis=f"{outcome.basis}; graded again: the albumin of the same draw "
                 f"({alb.event_id}) arrived after the calcium"
             )
-            again.append(
-                rows.build(
-                    event_id,
-                    revision,
-                    at,
-                    rows.day,
-                    graded,
-                    outcome,
-                    inputs.value,
-                    lln,
-                    uln,
-                    base.grades[term.id] if base is not None else 0,
-                    rows.after_first,
-                )
-            )
+            base_grade = base.grades[term.id] if base is not None else 0
+            row = rows.row(graded, outcome, inputs.value, lln, uln, base_grade)
+            # the calcium's row: same draw, so the albumin's study day and infusion status are the calcium's
+            again.append(replace(row, event_id=event_id, revision=revision, occurred_at=at))
     return again
 
 
@@ -348,4 +316,4 @@ def grade_example(crit: Criteria, entry_id: str, example: Example) -> Outcome:
     if term.correction is not None and example.albumin is not None:
         x = sig15(x + shift_in(crit.units.exact[term.test][term.unit] if own is not None else None, example.albumin))
         note = f"corrected with albumin {fmt(example.albumin)} g/L"
-    return grade_term(term, Inputs(x, lln, uln, note), base)
+    return grade_term(term, Inputs(x, lln, uln, note, term.unit), base)

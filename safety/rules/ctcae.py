@@ -344,10 +344,11 @@ class GradingTable:
     unit, the known spellings of its units, its term entries, and what else the test feeds.
 
     ``corrected``: the entries graded after a correction (albumin-corrected calcium); ``composite``: the test is
-    an input of a composite criterion (NEUT, TEMP) or corrects another test (ALB).
+    an input of a composite criterion (NEUT, TEMP) or corrects another test (ALB); ``printed_in``: the units some
+    entry has the bands CTCAE prints in (a value in one of them is also graded as reported).
     """
 
-    __slots__ = ("test", "si", "exact", "folded", "allow_missing", "terms", "corrected", "composite")
+    __slots__ = ("test", "si", "exact", "folded", "allow_missing", "terms", "corrected", "composite", "printed_in")
 
     def __init__(self, test: str, units: UnitTable, terms: tuple[CTerm, ...], composite: bool) -> None:
         self.test = test
@@ -358,6 +359,7 @@ class GradingTable:
         self.terms = terms
         self.corrected = tuple(t for t in terms if t.correction is not None)
         self.composite = composite
+        self.printed_in = frozenset(unit for term in terms for unit in term.by_unit)
 
 
 class Vocabulary:

@@ -52,7 +52,8 @@ limits = st.none() | st.decimals(min_value=Decimal("0.1"), max_value=Decimal("30
 
 
 def grade(entry: str, x: float, lln: float | None, uln: float | None) -> int | None:
-    return grade_term(CRITERIA.by_id[entry], Inputs(x, lln, uln, "")).grade
+    term = CRITERIA.by_id[entry]
+    return grade_term(term, Inputs(x, lln, uln, "", term.unit)).grade
 
 
 @SETTINGS
