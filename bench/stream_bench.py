@@ -74,7 +74,7 @@ def passthrough_worker() -> None:
     from streams.worker.app import TANSU_FETCH_MAX_WAIT_MS, faust_settings
 
     settings = Settings.load()
-    faust_compat.install(fetch_max_wait_ms=TANSU_FETCH_MAX_WAIT_MS)
+    faust_compat.install(fetch_max_wait_ms=TANSU_FETCH_MAX_WAIT_MS, one_record_batches=True)
     settings.worker.data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(settings.kafka.app_id, **faust_settings(settings))
     source = app.topic(settings.topics.events, value_serializer="raw", key_serializer="raw")
