@@ -173,8 +173,16 @@ class Launched:
             return str(response.read().decode())
 
     def stop(self) -> None:
+        """SIGTERM; the worker bounds its clean stop at SAFETY_SHUTDOWN_SECONDS (30 s), then exits with 75."""
         self.process.terminate()
-        self.process.wait(30)
+        started = time.monotonic()
+        try:
+            self.process.wait(45)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        stopped = time.monotonic() - started
+        print(f"  (worker stopped {stopped:.1f} s after SIGTERM, exit code {self.process.returncode})", flush=True)
 
 
 def launch(settings: Settings, log: Path, extra: dict[str, str] | None) -> Launched:
