@@ -10,6 +10,7 @@ Nothing here acts when the module is imported. ``install`` is called once at wor
 process-wide and idempotent.
 
 * ``committed_offset(consumer, tp)``: the group's committed offset as faust read it (``Consumer._committed_offset``).
+* ``acked_offset(consumer, tp)``: one past the highest offset an agent acknowledged (``Consumer._acked``).
 * ``set_current_event(record)``: route this task's table reads and writes by a record
   (``faust.streams._current_event``).
 * ``existing_consumer(app)``: the app's consumer if it was created, without creating one (``App._consumer``).
@@ -83,6 +84,14 @@ def committed_offset(consumer: ConsumerT, tp: TP) -> int | None:
     revocation). faust has no public accessor; ``Consumer.committed`` asks the broker (a round trip)."""
     offset: int | None = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]  # .get: must not grow it
     return offset
+
+
+def acked_offset(consumer: ConsumerT, tp: TP) -> int | None:
+    """One past the highest offset of ``tp`` the agents acknowledged and faust has not committed yet; None when it
+    holds none. Processing that moves while the commit lags (a commit waits for the producer's flush) shows here
+    first. Read only: faust's ``_new_offset`` would also fold gaps into its bookkeeping."""
+    acked: list[int] | None = consumer._acked.get(tp)  # type: ignore[attr-defined]  # .get: must not grow it
+    return max(acked) + 1 if acked else None
 
 
 def set_current_event(record: faust.EventT[Any]) -> None:

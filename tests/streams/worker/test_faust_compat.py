@@ -246,3 +246,19 @@ async def test_one_record_batches_queue_per_partition_instead_of_waiting_for_eac
     for n in range(3):
         await batched.add_message(tp, None, f"record {n}".encode(), timeout=0.5)
     assert [batch.record_count for batch in batched._batches[tp]] == [3]  # real Kafka: batching as before
+
+
+# Consumer._acked -> acked_offset(consumer, tp)
+
+
+@pytest.mark.asyncio
+async def test_acked_offset_is_one_past_the_highest_acknowledged_offset_not_yet_committed(app) -> None:
+    consumer = await assigned(app, {EVENTS: 395})
+    app.topics._acking_topics.add(EVENTS.topic)
+    assert faust_compat.acked_offset(consumer, EVENTS) is None  # nothing processed since the commit
+    for offset in (395, 396, 398):  # 397 still in an agent's hands
+        consumer.ack(record(app, EVENTS, offset).message)
+    assert faust_compat.acked_offset(consumer, EVENTS) == 399  # processing moved, whatever the commit does
+    assert faust_compat.committed_offset(consumer, EVENTS) == 395
+    assert faust_compat.acked_offset(consumer, TP("safety.events", 7)) is None
+    assert TP("safety.events", 7) not in consumer._acked  # reading does not add a partition
