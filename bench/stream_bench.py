@@ -74,7 +74,7 @@ def passthrough_worker() -> None:
     from streams.worker.app import TANSU_FETCH_MAX_WAIT_MS, faust_settings
 
     settings = Settings.load()
-    faust_compat.install(fetch_max_wait_ms=TANSU_FETCH_MAX_WAIT_MS)
+    faust_compat.install(fetch_max_wait_ms=TANSU_FETCH_MAX_WAIT_MS, one_record_batches=True)
     settings.worker.data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(settings.kafka.app_id, **faust_settings(settings))
     source = app.topic(settings.topics.events, value_serializer="raw", key_serializer="raw")
@@ -173,8 +173,16 @@ class Launched:
             return str(response.read().decode())
 
     def stop(self) -> None:
+        """SIGTERM; the worker bounds its clean stop at SAFETY_SHUTDOWN_SECONDS (30 s), then exits with 75."""
         self.process.terminate()
-        self.process.wait(30)
+        started = time.monotonic()
+        try:
+            self.process.wait(45)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        stopped = time.monotonic() - started
+        print(f"  (worker stopped {stopped:.1f} s after SIGTERM, exit code {self.process.returncode})", flush=True)
 
 
 def launch(settings: Settings, log: Path, extra: dict[str, str] | None) -> Launched:

@@ -83,7 +83,8 @@ def create_app(settings: Settings | None = None, metrics: SafetyMetrics | None =
     from streams.worker import ingest, watchdog
 
     settings = settings or Settings.load()
-    faust_compat.install(fetch_max_wait_ms=TANSU_FETCH_MAX_WAIT_MS if uses_workarounds(settings) else None)
+    tansu = uses_workarounds(settings)
+    faust_compat.install(fetch_max_wait_ms=TANSU_FETCH_MAX_WAIT_MS if tansu else None, one_record_batches=tansu)
     faust_compat.skip_gap_fill(settings.topics.events, settings.topics.study)  # streams/worker/gaps.py
     app = faust.App(settings.kafka.app_id, **faust_settings(settings))
     ctx = WorkerContext(

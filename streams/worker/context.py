@@ -38,14 +38,19 @@ broker_health: streams.worker.health.BrokerHealth
     Whether the broker answers (probed by streams/worker/watchdog.py); the pages show its banner while it does not.
 stall_watched: set of topic names
     Topics of plug-in agents the stall watchdog also re-seeks (safety.alerts and the delivery commands).
+stopping: asyncio.Event
+    Set when the worker is told to stop (SIGTERM/SIGINT: streams/worker/run.py). faust's clean stop waits until
+    every agent has finished the record it holds, so an agent whose record waits on slow work that can be done
+    again later (an e-mail, a case's PDFs) gives it up when this is set (``until_stopping``) and leaves it owed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from streams.worker.health import BrokerHealth
 
@@ -102,6 +107,7 @@ class WorkerContext:
     # topics beside the two inputs whose partitions the stall watchdog re-seeks (streams/worker/watchdog.py); a plug-in
     # adds those its agents consume when re-reading them is idempotent (the delivery ledger is, by alert id)
     stall_watched: set[str] = field(default_factory=set)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.broker_health.exit_after = self.settings.worker.broker_down_exit_seconds
@@ -116,3 +122,27 @@ class WorkerContext:
     @property
     def rules(self) -> RuleSet:
         return self.rulebook.primary
+
+
+T = TypeVar("T")
+
+
+class StopRequested(Exception):
+    """The worker is stopping and the awaited work was given up, not finished: whoever owes it does it again."""
+
+
+async def until_stopping(stopping: asyncio.Event | None, work: Awaitable[T]) -> T:
+    """``work``'s result, or StopRequested as soon as ``stopping`` is set (``work`` is then cancelled: a send or
+    render running in a thread or child process may still finish, unrecorded). None: just ``work``."""
+    if stopping is None:
+        return await work
+    task = asyncio.ensure_future(work)
+    stop = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if not task.done():
+        task.cancel()
+        raise StopRequested
+    return task.result()

@@ -20,7 +20,10 @@ outcomes, safety.delivery.escalation says what to escalate, safety.delivery.mess
 
 Stopping (SIGTERM, rebalance): a send in flight is not recorded by the stopping worker; its delivery is still
 ``pending`` in the ledger's changelog, and the worker that takes the partition over finds it due in its next
-sweep (``SAFETY_SWEEP_INTERVAL``) and sends it again with the same delivery id.
+sweep (``SAFETY_SWEEP_INTERVAL``) and sends it again with the same delivery id. faust's clean stop waits until
+the ledger agent has finished the command it holds, and the commands still buffered for it: on SIGTERM
+(``stopping``, streams/worker/context.py) the dispatcher stops waiting for sends in flight and starts none, so
+each command only opens or updates its entry, and the stop takes seconds, not a queue of e-mails.
 
 Worker wiring (``register``): the ``delivery_router`` agent re-keys safety.alerts (keyed by subject) by alert_id
 onto an internal command topic; the ``delivery_ledger`` agent, the only writer of the ``delivery_ledger`` table,
@@ -74,6 +77,7 @@ from safety.vocab import AlertKind
 from streams.notify.channels import Notifier, SendResult
 from streams.notify.recipients import Recipient, Recipients
 from streams.web.auth import ack_link
+from streams.worker.context import StopRequested, until_stopping
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +216,7 @@ class Dispatcher:
         emit_alert: Callable[[Alert], Awaitable[None]] | None = None,
         emit_event: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
         metrics: Any = None,
+        stopping: asyncio.Event | None = None,
     ) -> None:
         self.notifier, self.store = notifier, store
         self.escalation, self.retry, self.time_zone = escalation, retry, time_zone
@@ -220,6 +225,7 @@ class Dispatcher:
         self.emit_alert = emit_alert or self.on_alert
         self.emit_event = emit_event
         self.metrics = metrics
+        self.stopping = stopping  # once set, nothing is sent: what is due stays owed (module docstring)
 
     # --- inputs -------------------------------------------------------------------------------------------
     async def on_alert(self, alert: Alert) -> LedgerEntry:
@@ -388,25 +394,37 @@ class Dispatcher:
             withdrawn=original.alert if original is not None else None,
         )
 
-    async def _send_one(self, entry: LedgerEntry, delivery: Delivery) -> tuple[Delivery, SendResult]:
+    async def _send_one(self, entry: LedgerEntry, delivery: Delivery) -> tuple[Delivery, SendResult | None]:
+        """The channel's answer; None when the worker stopped first (the send is not recorded: it stays owed)."""
         channel = self.notifier.channel(delivery.channel)
         if channel is None:
             return delivery, SendResult(False, "channel no longer configured")
         try:
             message = self._render(entry, delivery)
-            return delivery, await channel.send(message, message_id=delivery_id(entry.alert_id, delivery.key))
+            sending = channel.send(message, message_id=delivery_id(entry.alert_id, delivery.key))
+            return delivery, await until_stopping(self.stopping, sending)
+        except StopRequested:
+            return delivery, None
         except Exception as exc:  # noqa: BLE001 - a plugin bug is a failed attempt, not a crashed stage
             log.exception("channel %s raised", delivery.channel)
             return delivery, SendResult(False, f"{type(exc).__name__}: {exc}"[:400])
 
     async def _send_due(self, entry: LedgerEntry) -> LedgerEntry:
         due = due_deliveries(entry, self.clock())
-        if not due:
+        if not due or (self.stopping is not None and self.stopping.is_set()):
             return entry
         tasks = [asyncio.ensure_future(self._send_one(entry, d)) for d in due]
         failed: list[Delivery] = []
         for next_done in asyncio.as_completed(tasks):
             delivery, result = await next_done
+            if result is None:
+                log.warning(
+                    "alert %s: %s to %s interrupted by the stop: it stays owed and is sent again by the next sweep",
+                    entry.alert_id,
+                    delivery.message,
+                    delivery.recipient,
+                )
+                continue
             entry = self.store.get(entry.alert_id) or entry
             entry, updated = record_attempt(
                 entry,
@@ -580,6 +598,7 @@ def register(app: Any, ctx: Any, *, clock: Clock | None = None, notifier: Notifi
         emit_alert=emit,
         emit_event=emit_event,
         metrics=ctx.metrics,
+        stopping=ctx.stopping,
     )
     ctx.tables.extra["delivery_ledger"] = table
     ctx.tables.extra["delivery_dispatcher"] = dispatcher

@@ -43,6 +43,7 @@ from safety.vocab import AlertKind
 from streams.documents.store import CaseIndex, StoredFile, StoredVersion, WritableShelf
 from streams.documents.write import render_version
 from streams.web.dashboard import SubjectView, alert_key, subject_key
+from streams.worker.context import StopRequested, until_stopping
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +69,23 @@ def _new_versions(computed: Sequence[CaseVersion], stored: set[str]) -> list[Cas
 
 
 class ProcessRenderer:
-    """Renders in one child process, started on first use (spawned: nothing of the worker's state is copied)."""
+    """Renders in one child process, started on first use (spawned: nothing of the worker's state is copied).
 
-    def __init__(self) -> None:
+    Once ``stopping`` is set (SIGTERM), a render is given up (StopRequested): faust's clean stop waits for the
+    agent's record, and a case's versions take seconds each. Nothing of the case is recorded then (its index is
+    written after all its versions), so ``documents_sweep`` finds it stale after the restart and makes it again.
+    """
+
+    def __init__(self, stopping: asyncio.Event | None = None) -> None:
         self._pool: ProcessPoolExecutor | None = None
+        self.stopping = stopping
 
     async def __call__(self, version: CaseVersion, time_zone: str) -> tuple[dict[str, bytes], tuple[str, ...]]:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, render_version, version.model_dump_json(), time_zone)
+        rendering = loop.run_in_executor(self._pool, render_version, version.model_dump_json(), time_zone)
+        return await until_stopping(self.stopping, rendering)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -255,7 +263,7 @@ def register(app: Any, ctx: Any) -> WritableShelf:
     shelf = WritableShelf(table)
     ctx.tables.extra["case_documents"] = table
     ctx.tables.extra["case_documents_shelf"] = shelf
-    renderer = ProcessRenderer()
+    renderer = ProcessRenderer(ctx.stopping)
     stage = DocumentStage(shelf, view, lambda: ctx.rulebook, document_constants, renderer)
     commands = app.topic(
         settings.topics.delivery_commands,
@@ -270,6 +278,8 @@ def register(app: Any, ctx: Any) -> WritableShelf:
     async def apply(raw: bytes) -> None:
         try:
             await stage.on_command(json.loads(raw))
+        except StopRequested:
+            log.info("documents command given up by the stop; the documents sweep makes the case after the restart")
         except Exception:  # noqa: BLE001 - one case that fails must not stop the others' documents
             log.exception("documents command failed")
 

@@ -10,6 +10,7 @@ Nothing here acts when the module is imported. ``install`` is called once at wor
 process-wide and idempotent.
 
 * ``committed_offset(consumer, tp)``: the group's committed offset as faust read it (``Consumer._committed_offset``).
+* ``acked_offset(consumer, tp)``: one past the highest offset an agent acknowledged (``Consumer._acked``).
 * ``set_current_event(record)``: route this task's table reads and writes by a record
   (``faust.streams._current_event``).
 * ``existing_consumer(app)``: the app's consumer if it was created, without creating one (``App._consumer``).
@@ -17,6 +18,9 @@ process-wide and idempotent.
   ``Consumer._add_gap``, applied by ``install``).
 * ``install(fetch_max_wait_ms=...)``: also caps the fetch wait faust hard-codes (patch of
   ``aiokafka.AIOKafkaConsumer.__init__``), for the embedded broker.
+* ``install(one_record_batches=True)``: with one record per producer batch (the embedded broker's workaround), a
+  send queues a new batch behind a partition's pending one instead of waiting until that one is sent (patch of
+  ``aiokafka``'s ``MessageAccumulator.add_message``).
 * ``StopSignalWorker``: a ``faust.Worker`` that calls ``on_stop_signal`` before its clean stop on SIGTERM/SIGINT
   (override of ``mode.Worker._schedule_shutdown``).
 """
@@ -62,13 +66,16 @@ def check_versions() -> None:
     )
 
 
-def install(*, fetch_max_wait_ms: int | None = None) -> None:
-    """Check the library versions, then stop faust's gap filling on ``skip_gap_fill`` topics and, with
-    ``fetch_max_wait_ms``, cap the broker fetch wait of every aiokafka consumer (process-wide; idempotent)."""
+def install(*, fetch_max_wait_ms: int | None = None, one_record_batches: bool = False) -> None:
+    """Check the library versions, then stop faust's gap filling on ``skip_gap_fill`` topics; with
+    ``fetch_max_wait_ms``, cap the broker fetch wait of every aiokafka consumer; with ``one_record_batches``, let
+    one-record producer batches queue (``_queue_one_record_batches``). Process-wide; idempotent."""
     check_versions()
     _patch_add_gap()
     if fetch_max_wait_ms is not None:
         _clamp_fetch_wait(fetch_max_wait_ms)
+    if one_record_batches:
+        _queue_one_record_batches()
 
 
 def committed_offset(consumer: ConsumerT, tp: TP) -> int | None:
@@ -77,6 +84,14 @@ def committed_offset(consumer: ConsumerT, tp: TP) -> int | None:
     revocation). faust has no public accessor; ``Consumer.committed`` asks the broker (a round trip)."""
     offset: int | None = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]  # .get: must not grow it
     return offset
+
+
+def acked_offset(consumer: ConsumerT, tp: TP) -> int | None:
+    """One past the highest offset of ``tp`` the agents acknowledged and faust has not committed yet; None when it
+    holds none. Processing that moves while the commit lags (a commit waits for the producer's flush) shows here
+    first. Read only: faust's ``_new_offset`` would also fold gaps into its bookkeeping."""
+    acked: list[int] | None = consumer._acked.get(tp)  # type: ignore[attr-defined]  # .get: must not grow it
+    return max(acked) + 1 if acked else None
 
 
 def set_current_event(record: faust.EventT[Any]) -> None:
@@ -143,6 +158,36 @@ def _clamp_fetch_wait(max_wait_ms: int) -> None:
 
     clamped._safety_clamped = True  # type: ignore[attr-defined]
     consumer.__init__ = clamped
+
+
+def _queue_one_record_batches() -> None:
+    """Let a producer of one record per batch queue its batches per partition instead of waiting for each.
+
+    aiokafka keeps a deque of batches per partition but appends to the newest one only, and when that one is full
+    it makes the sender wait until the batch is taken into a produce request. With one record per batch
+    (``producer_max_batch_size=1``, the embedded broker's workaround: streams/worker/app.py) every send after the
+    first to a partition waited a round trip to the broker: faust's producer buffer sends table writes one at a time,
+    so a whole worker produced about one record per round trip (~350 records/s, behind the 500 events/s
+    of a busy trial, with every alert queued behind them). Queuing a new one-record batch instead keeps what the
+    broker receives the same (each batch one record, each partition in order: aiokafka sends a partition's batches
+    oldest first, one per request), while a request carries one record of every partition that has one waiting.
+    Nothing is held that the worker does not wait for: ingest waits for a batch's outputs and flushes the producer
+    before it takes the next batch (streams/worker/ingest.py), and a flush waits for every queued batch.
+    """
+    from aiokafka.producer.message_accumulator import MessageAccumulator
+
+    if getattr(MessageAccumulator.add_message, "_safety_queued", False):
+        return
+    add = MessageAccumulator.add_message
+
+    async def add_message(self: MessageAccumulator, tp: TP, *args: Any, **kwargs: Any) -> Any:
+        pending = self._batches.get(tp)
+        if pending and self._batch_size <= 1 and not pending[-1].is_empty():
+            self._append_batch(self.create_builder(), tp)
+        return await add(self, tp, *args, **kwargs)
+
+    add_message._safety_queued = True  # type: ignore[attr-defined]
+    MessageAccumulator.add_message = add_message
 
 
 class StopSignalWorker(faust.Worker):

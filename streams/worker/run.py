@@ -11,6 +11,7 @@ semantics"; streams/worker/health.py).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -59,11 +60,14 @@ def worker_command(bootstrap: str | None, web_port: int | None, create_topics: b
 class BoundedStopWorker(faust_compat.StopSignalWorker):
     """faust's worker, whose stop on SIGTERM/SIGINT cannot hang: see the module docstring."""
 
-    def __init__(self, app: faust.App, *, health: BrokerHealth, stop_within: float, **kwargs: Any) -> None:
+    def __init__(
+        self, app: faust.App, *, health: BrokerHealth, stopping: asyncio.Event, stop_within: float, **kwargs: Any
+    ) -> None:
         super().__init__(app, **kwargs)
-        self.health, self.stop_within = health, stop_within
+        self.health, self.stopping, self.stop_within = health, stopping, stop_within
 
     def on_stop_signal(self, signal: signal.Signals) -> None:
+        self.stopping.set()  # agents give up waits that can be done again later (streams/worker/context.py)
         if not self.health.up:
             log.critical(
                 "%s while the Kafka broker is unreachable: exiting with code %s without a clean stop",
@@ -102,6 +106,7 @@ def run_worker(settings: Settings, loglevel: str = "warn") -> int:
     worker = BoundedStopWorker(
         app,
         health=app.safety.broker_health,  # type: ignore[attr-defined]
+        stopping=app.safety.stopping,  # type: ignore[attr-defined]
         stop_within=settings.worker.shutdown_seconds,
         loglevel=loglevel,
         quiet=True,

@@ -11,6 +11,12 @@ resets it, and the re-seek below has cleared every stall seen. Open upstream rep
 faust-streaming/faust#166, #471, #629. A missed event here is a missed SAE, so the worker heals itself instead of
 waiting for someone to restart it.
 
+A partition whose records reach its agents is not stalled, however slowly its commits follow: the watch follows
+the offset processed so far (the higher of the committed one and the agents' acknowledgements,
+``faust_compat.acked_offset``). On the embedded broker a commit waits for the producer to flush (one record per
+batch: streams/worker/app.py), which under a backlog took longer than ``SAFETY_STALL_SECONDS``: watching commits
+alone, the watchdog re-seeked busy partitions every period, and the re-read events piled onto the backlog.
+
 Seeking a partition to its committed offset is always safe here: records after it are re-delivered, and
 ``safety.pipeline.step`` ignores an event its subject state already holds (at-least-once with idempotence).
 ``StallWatchdog`` decides (pure, unit-tested); ``register`` adds the faust timer that acts on it, and the broker
@@ -50,11 +56,11 @@ class StallWatchdog:
         self._watches: dict[Any, _Watch] = {}
 
     def stalled(self, tp: Any, committed: int | None, highwater: int | None, now: float) -> bool:
-        """True when ``tp`` should be re-seeked to ``committed`` (then the watch re-arms for another period).
+        """True when ``tp`` should be re-seeked to its committed offset (then the watch re-arms for another period).
 
-        ``committed`` is the next offset to read (Kafka's convention), None when the group never committed on
-        this partition (read from 0); ``highwater`` is the offset the next produced record will get, None before
-        the first fetch.
+        ``committed`` is the next offset to process (Kafka's convention): the committed one, or past what the
+        agents acknowledged since (``register``); None when the group never committed on this partition (read from
+        0); ``highwater`` is the offset the next produced record will get, None before the first fetch.
         """
         start = committed or 0
         if highwater is None or highwater <= start:
@@ -98,7 +104,8 @@ def register(app: faust.App, ctx: WorkerContext) -> None:
         for tp in sorted(assigned):
             committed = faust_compat.committed_offset(consumer, tp)
             highwater = consumer.highwater(tp)
-            stalled = dog.stalled(tp, committed, highwater, now)
+            processed = max(committed or 0, faust_compat.acked_offset(consumer, tp) or 0)
+            stalled = dog.stalled(tp, processed, highwater, now)
             if highwater is not None and dog.waiting(tp):
                 # The agent sets the lag after each record it processes; a partition whose records stop reaching
                 # it would keep its last value (0 when it was caught up) and SafetyPartitionStalled never fire.

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from aiohttp import web
 from aiosmtpd.controller import Controller
 from delivery_helpers import Clock, SmtpSink, Webhook, free_port, make_alert
 from prometheus_client import CollectorRegistry
@@ -456,3 +457,61 @@ async def test_a_withdrawal_message_names_the_alert_it_withdraws_from_the_ledger
     named = "Withdrawn: Dose-limiting toxicity (DLT, rule DLT-RULE), Infusion related reaction, grade 3, day 14."
     assert named in message["text"]
     assert "撤回原因：触发记录的更正（第 2 版）已不再符合 DLT-RULE" in message["text"]
+
+
+class StalledWebhook(Webhook):
+    """Takes each request and answers only once ``release`` is set: sends in flight for as long as a test likes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        self.received.append({"path": request.path, "json": await request.json()})
+        await self.release.wait()
+        return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+
+@pytest.mark.asyncio
+async def test_a_stop_gives_up_the_sends_in_flight_and_leaves_them_owed_for_the_next_sweep(tmp_path: Path) -> None:
+    # Before: the ledger agent waited for every send of the command it held and faust's clean stop waited for the
+    # agent, until the worker's 30 s bound ended it with code 75.
+    stalled = await StalledWebhook().start()
+    try:
+        config = write_config(
+            tmp_path,
+            {tag: f"json://127.0.0.1:{stalled.port}/{tag}" for tag in TAGS},
+        )
+        notifier, store, clock, stopping = notifier_for(config), MemoryLedger(), Clock(), asyncio.Event()
+        d = Dispatcher(
+            notifier, store, escalation=Escalation(), retry=RETRY, time_zone="Asia/Shanghai", clock=clock,
+            stopping=stopping,
+        )  # fmt: skip
+        sae = make_alert("SAE")
+        sending = asyncio.create_task(d.on_alert(sae))
+        for _ in range(500):  # both sends (pi, ethics) reach the receiver, which does not answer
+            if len(stalled.received) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert len(stalled.received) == 2
+        stopping.set()  # SIGTERM (streams/worker/run.py)
+        entry = await sending  # returns without the answers
+        assert [(x.recipient, x.state, x.attempts) for x in entry.deliveries] == [
+            ("pi", "pending", ()),
+            ("ethics", "pending", ()),
+        ]  # neither delivered nor failed: nothing is recorded without the receiver's answer
+        later = make_alert("SAE", subject="AA-002")
+        await d.on_alert(later)  # a command still buffered for the stopping agent: its entry opens, nothing is sent
+        assert len(stalled.received) == 2 and store.get(later.alert_id) is not None
+
+        stalled.release.set()  # the restarted worker (no stop asked) sends what is owed on its sweep
+        restarted = Dispatcher(
+            notifier, store, escalation=Escalation(), retry=RETRY, time_zone="Asia/Shanghai", clock=clock
+        )
+        await restarted.sweep()
+        for alert in (sae, later):
+            owed = store.get(alert.alert_id)
+            assert owed is not None and {x.state for x in owed.deliveries} == {"delivered"}
+    finally:
+        stalled.release.set()
+        await stalled.stop()

@@ -214,3 +214,51 @@ async def test_a_stop_signal_calls_the_hook_then_faust_s_clean_stop(app) -> None
         for number in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2):
             loop.remove_signal_handler(number)
     assert seen == ["hook SIGTERM", "clean stop"]
+
+
+# aiokafka MessageAccumulator.add_message -> install(one_record_batches=True)
+
+
+@pytest.mark.asyncio
+async def test_one_record_batches_queue_per_partition_instead_of_waiting_for_each_send() -> None:
+    # Before: the second send to a partition waited until the first one's batch was in a produce request, so the
+    # worker produced about one record per round trip to the embedded broker.
+    from aiokafka.producer.message_accumulator import MessageAccumulator
+    from aiokafka.structs import TopicPartition
+
+    faust_compat.install(one_record_batches=True)
+    faust_compat.install(one_record_batches=True)  # idempotent: one wrapper, not two
+    assert getattr(MessageAccumulator.add_message, "_safety_queued", False)
+    tp, other = TopicPartition("safety.graded", 0), TopicPartition("safety.graded", 1)
+
+    def accumulator(batch_size: int) -> MessageAccumulator:
+        return MessageAccumulator(
+            cluster=None, batch_size=batch_size, compression_type=0, batch_ttl=30, loop=asyncio.get_running_loop()
+        )
+
+    one = accumulator(1)
+    for n in range(3):  # no sender runs: each send returns at once all the same
+        await one.add_message(tp, None, f"record {n}".encode(), timeout=0.5)
+    await one.add_message(other, None, b"elsewhere", timeout=0.5)
+    assert [batch.record_count for batch in one._batches[tp]] == [1, 1, 1]  # in send order, one record each
+    assert [batch.record_count for batch in one._batches[other]] == [1]
+    batched = accumulator(16384)
+    for n in range(3):
+        await batched.add_message(tp, None, f"record {n}".encode(), timeout=0.5)
+    assert [batch.record_count for batch in batched._batches[tp]] == [3]  # real Kafka: batching as before
+
+
+# Consumer._acked -> acked_offset(consumer, tp)
+
+
+@pytest.mark.asyncio
+async def test_acked_offset_is_one_past_the_highest_acknowledged_offset_not_yet_committed(app) -> None:
+    consumer = await assigned(app, {EVENTS: 395})
+    app.topics._acking_topics.add(EVENTS.topic)
+    assert faust_compat.acked_offset(consumer, EVENTS) is None  # nothing processed since the commit
+    for offset in (395, 396, 398):  # 397 still in an agent's hands
+        consumer.ack(record(app, EVENTS, offset).message)
+    assert faust_compat.acked_offset(consumer, EVENTS) == 399  # processing moved, whatever the commit does
+    assert faust_compat.committed_offset(consumer, EVENTS) == 395
+    assert faust_compat.acked_offset(consumer, TP("safety.events", 7)) is None
+    assert TP("safety.events", 7) not in consumer._acked  # reading does not add a partition

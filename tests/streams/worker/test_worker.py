@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from typing import Any
 
@@ -24,7 +25,7 @@ def stopping(monkeypatch: pytest.MonkeyPatch, health: BrokerHealth) -> tuple[Any
 
     monkeypatch.setattr(worker, "hard_exit", fake_exit)
     fake = worker.BoundedStopWorker.__new__(worker.BoundedStopWorker)  # no app, no loop: only the decision
-    fake.health, fake.stop_within = health, 60.0
+    fake.health, fake.stopping, fake.stop_within = health, asyncio.Event(), 60.0
     return fake, calls
 
 
@@ -53,4 +54,5 @@ def test_a_sigterm_with_the_broker_up_stops_cleanly_under_a_deadline(monkeypatch
     fake, calls = stopping(monkeypatch, BrokerHealth())
     fake.on_stop_signal(signal.SIGTERM)  # returns: faust's clean stop follows, under the deadline
     assert calls == []
+    assert fake.stopping.is_set()  # the agents stop waiting for sends and renders they can redo later
     assert [(t.interval, t.daemon, t.started) for t in timers] == [(60.0, True, True)]
