@@ -119,11 +119,11 @@ def step(
     state.last_applied = f"{event.event_id}@{event.revision}"
 
     first_infusion = isinstance(event, Infusion) and state.record_infusion(event.occurred_at, rules.tz, rules.criteria)
-    day = study_day(event.occurred_at, state.day0, rules.tz)  # once per event: the detectors and heartbeat read it
+    day = study_day(event.occurred_at, state.day0, rules.tz)  # once per event: grading, detectors, heartbeat
     graded: list[GradedObservation] = []
     if isinstance(event, (Lab, Vital, Ecg)):
         if not isinstance(event, Lab) or event.status in GRADED_STATUSES:
-            graded = grade_observation(event, state, rules)
+            graded = grade_observation(event, state, rules, day)
             if state.first_infusion_at is None or event.occurred_at < state.first_infusion_at:
                 state.remember_pre_infusion(reading_of(event), rules.criteria)
     rejections: list[Rejection] = []

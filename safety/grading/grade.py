@@ -36,8 +36,13 @@ from safety.rules.ruleset import RuleSet
 from safety.rules.units import Ungradable, convert, lookup_unit, unit_of
 
 
-def grade_observation(obs: Lab | Vital | Ecg, state: SubjectState, rules: RuleSet) -> list[GradedObservation]:
+def grade_observation(
+    obs: Lab | Vital | Ecg, state: SubjectState, rules: RuleSet, day: int | None
+) -> list[GradedObservation]:
     """Grade ``obs`` for every CTCAE term of its test (plus composite terms it completes); [] if none apply.
+
+    ``day`` is the observation's study day (safety.model.studyday.study_day of its time against ``state.day0``),
+    computed once per event by safety.pipeline.step, which the detectors and the heartbeat read as well.
 
     Records NEUT/TEMP/ALB readings and graded calcium in ``state.composite`` (in place: that memory belongs to
     grading).
@@ -46,7 +51,7 @@ def grade_observation(obs: Lab | Vital | Ecg, state: SubjectState, rules: RuleSe
     table = crit.tables.get(obs.test)
     if table is None:
         return []
-    rows = _Rows(obs, state, crit, rules.tz)
+    rows = _Rows(obs, state, crit, rules.tz, day)
     conv = unit_of(table, obs.unit)
     if isinstance(conv, Ungradable):
         return [rows.row(term, Outcome(None, None, conv.basis), None, None, None, 0) for term in table.terms]
@@ -118,12 +123,14 @@ class _Rows:
 
     __slots__ = ("obs", "crit", "state", "day", "tz", "after_first")
 
-    def __init__(self, obs: Lab | Vital | Ecg, state: SubjectState, crit: Criteria, tz: tzinfo) -> None:
+    def __init__(
+        self, obs: Lab | Vital | Ecg, state: SubjectState, crit: Criteria, tz: tzinfo, day: int | None
+    ) -> None:
         self.obs = obs
         self.crit = crit
         self.state = state
         self.tz = tz
-        self.day = study_day(obs.occurred_at, state.day0, tz)
+        self.day = day
         first = state.first_infusion_at
         self.after_first = first is not None and obs.occurred_at >= first
 

@@ -15,6 +15,7 @@ from safety.grading.grade import grade_observation
 from safety.model.events import Ecg, Lab, Vital
 from safety.model.outputs import GradedObservation
 from safety.model.state import Reading, SubjectState
+from safety.model.studyday import study_day
 from safety.rules.ruleset import RuleSet
 from streams.rulefiles import load_criteria
 
@@ -134,7 +135,8 @@ class Grader:
         return Lab.model_validate({**fields, "type": "lab", "ref_low": lln, "ref_high": uln})
 
     def grade(self, obs: Lab | Vital | Ecg, state: SubjectState | None = None) -> list[GradedObservation]:
-        return grade_observation(obs, state if state is not None else self.state(), self.rules)
+        state = state if state is not None else self.state()
+        return grade_observation(obs, state, self.rules, study_day(obs.occurred_at, state.day0, self.rules.tz))
 
     def row(
         self, test: str, value: Any, term: str | None = None, state: SubjectState | None = None, **kw: Any
