@@ -553,7 +553,7 @@ def run_demo(
                 printer(f"  {line}")
             if not serve:
                 printer(
-                    f"the pages stop with this run; `safety demo --serve` (what `make demo` runs) keeps them at "
+                    f"the pages stop with this run; `safety demo --serve` (`make demo DEMO_SERVE=--serve`) keeps them at "
                     f"{base_url}, signed in as below with that run's passwords:"
                 )
             else:
