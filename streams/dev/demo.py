@@ -553,8 +553,8 @@ def run_demo(
                 printer(f"  {line}")
             if not serve:
                 printer(
-                    f"the pages stop with this run; `safety demo --serve` (`make demo DEMO_SERVE=--serve`) keeps them at "
-                    f"{base_url}, signed in as below with that run's passwords:"
+                    "the pages stop with this run; `safety demo --serve` (`make demo DEMO_SERVE=--serve`) keeps "
+                    f"them at {base_url}, signed in as below with that run's passwords:"
                 )
             else:
                 printer(f"serving the pages at {base_url} (Ctrl-C to stop); each role signs in:")
