@@ -495,6 +495,17 @@ class OidcSettings(_Section):
     )
 
 
+class DocumentsSettings(_Section):
+    """The SAE documents (streams/documents): where the ICH E2B(R3) schemas are, to check each ICSR against them."""
+
+    e2b_schemas: Path | None = Field(
+        None,
+        validation_alias=_var("e2b_schemas", "SAFETY_E2B_SCHEMAS"),
+        description="the unpacked ICH E2B(R3) implementation guide package (the folder holding multicacheschemas/); "
+        "unset = the XML is checked for the mandatory elements only",
+    )
+
+
 SECRETS = frozenset(
     {
         ("auth", "tokens"),
@@ -538,6 +549,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     feeds: FeedsSettings = FeedsSettings()
     oidc: OidcSettings = OidcSettings()
+    documents: DocumentsSettings = DocumentsSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -22,6 +22,7 @@ from safety.rules.ruleset import RuleSet
 from streams.cli.report import DEFAULT_STUDY_FILE, _jsonl
 from streams.documents import DocumentIndex, write_documents
 from streams.rulefiles import document_constants, load_ruleset
+from streams.settings import Settings
 
 _EVENTS: TypeAdapter[Event] = TypeAdapter(Event)
 
@@ -53,9 +54,9 @@ def cases_of(source: Path, rules_file: Path | None = None) -> tuple[list[Case], 
     return cases, rules
 
 
-def generate(source: Path, out: Path, rules_file: Path | None = None) -> DocumentIndex:
+def generate(source: Path, out: Path, rules_file: Path | None = None, schemas: Path | None = None) -> DocumentIndex:
     cases, rules = cases_of(source, rules_file)
-    return write_documents(cases, out, rules.tz)
+    return write_documents(cases, out, rules.tz, schemas)
 
 
 @click.command(
@@ -78,7 +79,7 @@ def generate(source: Path, out: Path, rules_file: Path | None = None) -> Documen
 @click.option("--quiet", is_flag=True, help="print no summary")
 def documents_command(source: Path, out: Path, rules: Path | None, quiet: bool) -> int:
     try:
-        index = generate(source, out, rules)
+        index = generate(source, out, rules, Settings.load().documents.e2b_schemas)
     except SafetyError as exc:
         print(f"safety documents: {exc}", file=sys.stderr)
         return 1

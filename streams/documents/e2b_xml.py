@@ -3,14 +3,13 @@
 The structure follows the ICH implementation guide's reference instance and FDA's public E2B(R3) examples (the
 trial safety report scenario): C (administrative, study), D (patient, code only), E (reaction), G (suspect
 product), H (narrative). ``check`` names every mandatory element the message lacks (a MedDRA code the event did
-not send is reported missing, never invented); when ``SAFETY_E2B_SCHEMAS`` points at the unpacked ICH IG package
-(its ``multicacheschemas/MCCI_IN200100UV01.xsd``), the message is also validated against the ICH schemas, which
-are not redistributable and so not in this repository.
+not send is reported missing, never invented); when Settings ``documents.e2b_schemas`` (``SAFETY_E2B_SCHEMAS``)
+points at the unpacked ICH IG package (its ``multicacheschemas/MCCI_IN200100UV01.xsd``), the message is also
+validated against the ICH schemas, which are not redistributable and so not in this repository.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -304,11 +303,12 @@ def validate_against_ich(xml: bytes, schemas: Path) -> tuple[str, ...]:
     return tuple(f"ICH schema: {error.reason} at {error.path}" for error in schema.iter_errors(xml.decode()))
 
 
-def icsr(case: CaseVersion) -> Icsr:
+def icsr(case: CaseVersion, schemas: Path | None = None) -> Icsr:
+    """The ICSR of ``case`` and what it lacks; with ``schemas`` (Settings ``documents.e2b_schemas``) also its
+    errors against the ICH schemas."""
     root = build(case)
     xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
     problems = check(root)
-    schemas = os.environ.get(SCHEMA_ENV)
-    if schemas:
-        problems += validate_against_ich(xml, Path(schemas))
+    if schemas is not None:
+        problems += validate_against_ich(xml, schemas)
     return Icsr(xml=xml, missing=problems)

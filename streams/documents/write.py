@@ -30,8 +30,11 @@ class DocumentIndex:
         return [f for case in self.cases for version in case["versions"] for f in version["files"]]
 
 
-def render_files(version: CaseVersion, tz: tzinfo) -> tuple[dict[str, bytes], tuple[str, ...]]:
-    """The files of one case version by name, and the E2B elements still missing (a SUSAR's XML only)."""
+def render_files(
+    version: CaseVersion, tz: tzinfo, schemas: Path | None = None
+) -> tuple[dict[str, bytes], tuple[str, ...]]:
+    """The files of one case version by name, and the E2B elements still missing (a SUSAR's XML only; checked
+    against the ICH schemas too when ``schemas`` is given: Settings ``documents.e2b_schemas``)."""
     documents: dict[str, bytes] = {
         "sae-report.pdf": sae_report_pdf(version, tz),
         "sae-report.html": render("sae_report.html", report=sae_report(version, tz)).encode(),
@@ -39,12 +42,12 @@ def render_files(version: CaseVersion, tz: tzinfo) -> tuple[dict[str, bytes], tu
     }
     missing: tuple[str, ...] = ()
     if version.susar:
-        report = icsr(version)
+        report = icsr(version, schemas)
         documents["e2b-r3.xml"], missing = report.xml, report.missing
     return documents, missing
 
 
-def write_documents(cases: Sequence[Case], out: Path, tz: tzinfo) -> DocumentIndex:
+def write_documents(cases: Sequence[Case], out: Path, tz: tzinfo, schemas: Path | None = None) -> DocumentIndex:
     out.mkdir(parents=True, exist_ok=True)
     index = []
     for case in cases:
@@ -52,7 +55,7 @@ def write_documents(cases: Sequence[Case], out: Path, tz: tzinfo) -> DocumentInd
         for version in case.versions:
             folder = Path(case.case_id) / f"v{version.version}"
             (out / folder).mkdir(parents=True, exist_ok=True)
-            documents, missing = render_files(version, tz)
+            documents, missing = render_files(version, tz, schemas)
             for name, content in documents.items():
                 (out / folder / name).write_bytes(content)
             versions.append(
@@ -83,7 +86,9 @@ def write_documents(cases: Sequence[Case], out: Path, tz: tzinfo) -> DocumentInd
     return DocumentIndex(index)
 
 
-def render_version(version_json: str, time_zone: str) -> tuple[dict[str, bytes], tuple[str, ...]]:
+def render_version(
+    version_json: str, time_zone: str, schemas: Path | None = None
+) -> tuple[dict[str, bytes], tuple[str, ...]]:
     """``render_files`` of a version sent as JSON: what the worker's renderer process runs
     (streams/worker/documents.py), so the PDFs' CPU time is not spent on the worker's event loop."""
-    return render_files(CaseVersion.model_validate_json(version_json), ZoneInfo(time_zone))
+    return render_files(CaseVersion.model_validate_json(version_json), ZoneInfo(time_zone), schemas)

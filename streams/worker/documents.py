@@ -27,6 +27,7 @@ import logging
 import multiprocessing
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -76,15 +77,16 @@ class ProcessRenderer:
     written after all its versions), so ``documents_sweep`` finds it stale after the restart and makes it again.
     """
 
-    def __init__(self, stopping: asyncio.Event | None = None) -> None:
+    def __init__(self, stopping: asyncio.Event | None = None, schemas: Path | None = None) -> None:
         self._pool: ProcessPoolExecutor | None = None
         self.stopping = stopping
+        self.schemas = schemas  # Settings documents.e2b_schemas: each SUSAR's XML checked against the ICH schemas
 
     async def __call__(self, version: CaseVersion, time_zone: str) -> tuple[dict[str, bytes], tuple[str, ...]]:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
         loop = asyncio.get_running_loop()
-        rendering = loop.run_in_executor(self._pool, render_version, version.model_dump_json(), time_zone)
+        rendering = loop.run_in_executor(self._pool, render_version, version.model_dump_json(), time_zone, self.schemas)
         return await until_stopping(self.stopping, rendering)
 
     def close(self) -> None:
@@ -263,7 +265,7 @@ def register(app: Any, ctx: Any) -> WritableShelf:
     shelf = WritableShelf(table)
     ctx.tables.extra["case_documents"] = table
     ctx.tables.extra["case_documents_shelf"] = shelf
-    renderer = ProcessRenderer(ctx.stopping)
+    renderer = ProcessRenderer(ctx.stopping, settings.documents.e2b_schemas)
     stage = DocumentStage(shelf, view, lambda: ctx.rulebook, document_constants, renderer)
     commands = app.topic(
         settings.topics.delivery_commands,

@@ -84,6 +84,7 @@ DOCUMENTED: dict[str, tuple[str, object]] = {
     "SAFETY_OIDC_ISSUER": ("https://id.hospital.example", "https://id.hospital.example"),
     "SAFETY_OIDC_CLIENT_ID": ("safety", "safety"),
     "SAFETY_OIDC_CLIENT_SECRET": (STRONG, STRONG),
+    "SAFETY_E2B_SCHEMAS": ("/opt/ich/e2b-r3", Path("/opt/ich/e2b-r3")),
 }
 
 

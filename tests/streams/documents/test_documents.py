@@ -245,3 +245,16 @@ def test_each_document_renders_to_png(demo: tuple[Path, Path, dict[str, Any]], t
         )
         pngs = sorted(tmp_path.glob(f"{prefix.name}*.png"))
         assert pngs and all(p.read_bytes().startswith(b"\x89PNG") for p in pngs)
+
+
+def test_the_e2b_schemas_setting_reaches_the_check_and_a_wrong_folder_says_what_to_give(
+    demo: tuple[Path, Path, dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    replay, _, _ = demo
+    monkeypatch.setenv("SAFETY_E2B_SCHEMAS", str(tmp_path / "not-the-ich-package"))
+    assert main(["documents", "--from-replay", str(replay), "--out", str(tmp_path / "docs"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "SAFETY_E2B_SCHEMAS=" in err and "multicacheschemas" in err
