@@ -116,7 +116,6 @@ def step(
             return result
         correction = True
     state.applied += 1
-    state.last_applied = f"{event.event_id}@{event.revision}"
 
     first_infusion = isinstance(event, Infusion) and state.record_infusion(event.occurred_at, rules.tz, rules.criteria)
     day = study_day(event.occurred_at, state.day0, rules.tz)  # once per event: grading, detectors, heartbeat

@@ -81,7 +81,6 @@ class SubjectState(BaseModel):
     rules: RuleMemory = Field(default_factory=RuleMemory)
     expected: Expectations = Field(default_factory=Expectations)
     ended: str | None = None
-    last_applied: str | None = None  # "event_id@revision" of the last event applied (stream redelivery guard)
     # Not serialised: a function of the fields above and the rules. A field rather than a private attribute because
     # grading reads it for every observation, and pydantic finds a private attribute through a __getattr__ fallback
     # that cost about a tenth of grading (bench/replay_bench.py --profile).

@@ -75,7 +75,7 @@ async def put(app: faust.App, *records: tuple[bytes | None, bytes]) -> None:
 async def test_an_accepted_event_is_applied_to_the_subject_state_in_the_table(app, sent) -> None:
     await put(app, (b"AA-001", event()))
     state = SubjectState.from_json(app.safety.tables.subjects[SUBJECT_KEY])
-    assert state.last_applied == "INF-1@1" and state.first_infusion_at is not None
+    assert state.applied == 1 and state.first_infusion_at is not None
     assert dead_letters(sent) == []
 
 
@@ -133,7 +133,7 @@ async def test_wrong_shape_and_unknown_type_are_dead_lettered_as_invalid_event(a
 async def test_records_after_a_poison_record_in_the_same_partition_are_processed(app, sent) -> None:
     await put(app, (b"AA-001", b"{"), (b"AA-001", event()))
     assert len(dead_letters(sent)) == 1
-    assert SubjectState.from_json(app.safety.tables.subjects[SUBJECT_KEY]).last_applied == "INF-1@1"
+    assert SubjectState.from_json(app.safety.tables.subjects[SUBJECT_KEY]).applied == 1
 
 
 @pytest.mark.asyncio
@@ -172,7 +172,7 @@ async def test_a_processing_error_is_dead_lettered_and_the_partition_moves_on(ap
     await put(app, (b"AA-001", event(event_id="BOOM")), (b"AA-001", event()))
     [letter] = dead_letters(sent)
     assert letter["reason_code"] == "processing_error" and "RuntimeError: rule bug" in letter["reason"]
-    assert SubjectState.from_json(app.safety.tables.subjects[SUBJECT_KEY]).last_applied == "INF-1@1"
+    assert SubjectState.from_json(app.safety.tables.subjects[SUBJECT_KEY]).applied == 1
 
 
 @pytest.mark.asyncio
@@ -415,8 +415,8 @@ async def test_a_subject_state_too_large_for_a_kafka_record_is_not_written_and_i
 ) -> None:
     # The changelog write would fail inside faust's producer, and again on every restart; the last state that
     # fits is kept and the event is dead-lettered with why (its outputs went out).
-    # A state of ~700 bytes against a limit of 600 (a real one is 1 MB; field limits keep states far below it).
-    monkeypatch.setattr(ingest, "RECORD_OVERHEAD_BYTES", app.conf.producer_max_request_size - 600, raising=False)
+    # A state of ~480 bytes against a limit of 400 (a real one is 1 MB; field limits keep states far below it).
+    monkeypatch.setattr(ingest, "RECORD_OVERHEAD_BYTES", app.conf.producer_max_request_size - 400, raising=False)
     await put(app, (b"AA-001", event(event_id="INF-" + "9" * 190)))
     [letter] = dead_letters(sent)
     assert letter["reason_code"] == "state_too_large" and letter["event_id"].startswith("INF-999")
