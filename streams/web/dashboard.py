@@ -2,17 +2,22 @@
 
 Every page (streams/web/pages.py) needs the whole study, but a worker owns only some partitions; the view is a
 faust GlobalTable, so every worker reads every partition's view. Each key has one writer:
-``s:<subject_id>`` is written on the worker that owns the subject's partition (the ingest agent hands it the
-events and graded rows it accepted; the agent on safety.alerts, keyed by subject_id, adds alerts),
+``s:<subject_id>`` (the subject's enrolment, infusions, transfusions, AEs, deaths and alerts) and the keys of its
+tests are written on the worker that owns the subject's partition (the ingest agent hands it the events and graded
+rows it accepted; the agent on safety.alerts, keyed by subject_id, adds alerts),
 ``a:<alert_id>`` by the agent on safety.acks (keyed by alert_id), ``d:<alert_id>`` (the alert's delivery ledger
 entry, for its page) by the agent on safety.deliveries (keyed by alert_id), ``u:<alert_id>`` (the alert's part of
 the audit trail, for its page) by the agent on safety.audit (whose records about an alert are keyed by its id:
 streams/web/guard.py), ``x:<alert_id>`` (the alert itself, so any
-worker's ack endpoint finds it by id: streams/web/acks.py) by the alerts agent of the alert's subject partition. What
-a subject's view keeps is bounded
-(``SubjectView.add_*``): every enrolment, infusion, transfusion, AE, death and alert, and for each test (lab, vital
-sign, ECG) the first and the latest values and graded rows; a view that would outgrow a Kafka record keeps fewer of
-the latest (``SubjectView.dump``).
+worker's ack endpoint finds it by id: streams/web/acks.py) by the alerts agent of the alert's subject partition.
+
+An observation (lab, vital sign, ECG) is one key of its own, ``o:[study, subject, test, event_id, revision]``
+holding the event and its graded rows, and each test of a subject has an index, ``i:[study, subject, test]``,
+of the observations it keeps in time order: the first ``KEEP_FIRST`` (baseline candidates) and the latest
+``KEEP_LAST``; an observation that falls out of that window is deleted. So accepting a result writes that result
+and one small index, whatever the subject's history: the view costs the same per event in a subject's first week
+and in its fifth year (bench/stream_bench.py). An older version kept a subject's observations inside its
+``s:`` entry; such entries are still read, and no new observation is added to them.
 
 A leader-only timer publishes the safety-summary JSON to safety.ethics-feed every ``feed_interval`` seconds,
 so a consumer of that topic gets the same document as ``GET /reports/safety-summary.json``.
@@ -20,10 +25,11 @@ so a consumer of that topic gets the same document as ``GET /reports/safety-summ
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,44 +51,28 @@ from safety.rules.schedule import Schedule
 
 log = logging.getLogger(__name__)
 
-KEEP_FIRST, KEEP_LAST = 8, 400  # per subject and test: baseline candidates + recent follow-up
+KEEP_FIRST, KEEP_LAST = 8, 400  # observations per subject and test: baseline candidates + recent follow-up
 OBSERVATIONS = ("lab", "vital", "ecg")  # kept per test: every graded test is charted (safety.reports.timeline)
 MAX_ALERTS = 1000
 MAX_ACKS = 20
 MAX_ATTEMPTS = 20  # per delivery, in the view: the latest ones
 MAX_AUDIT = 50  # audit records per alert, in the view: the latest ones (the topic keeps them all)
 AUDIT_SHOWN = ("at", "person", "role", "action", "target", "reason", "via")  # no source address in the view
-MAX_VIEW_BYTES = 512 * 1024  # a year of a subject is ~80 KB; a Kafka record may have 1 MB
+MAX_VIEW_BYTES = 512 * 1024  # per key; a Kafka record may have 1 MB
 FEED_INTERVAL_SECONDS = 3600.0
 
 
 class SubjectView(BaseModel):
-    """What the pages show of one subject, as raw contract JSON objects (re-validated by safety.reports)."""
+    """What the pages show of one subject besides its observations, as raw contract JSON objects (re-validated by
+    safety.reports). ``graded``, and observations in ``events``, are what an older version kept here: read, never
+    added to."""
 
     events: list[dict[str, Any]] = Field(default_factory=list)
     graded: list[dict[str, Any]] = Field(default_factory=list)
     alerts: list[dict[str, Any]] = Field(default_factory=list)
 
     def add_event(self, event: dict[str, Any]) -> None:
-        if event.get("type") in OBSERVATIONS:
-            self.events = _bounded_by_test(self.events, event, "test")
-            return
         self.events = [e for e in self.events if not _same_revision(e, event)] + [event]
-
-    def add_graded(self, row: dict[str, Any]) -> None:
-        self.graded = _bounded_by_test(self.graded, row, "test")
-
-    def dump(self, max_bytes: int) -> bytes | None:
-        """The view as JSON within ``max_bytes``: while it is larger, each test keeps its first values and half as
-        many of its latest ones; None when even one latest value each is too much."""
-        data = self.model_dump_json().encode()
-        keep = KEEP_LAST
-        while len(data) > max_bytes and keep > 1:
-            keep //= 2
-            self.events = _trimmed(self.events, keep)
-            self.graded = _trimmed(self.graded, keep)
-            data = self.model_dump_json().encode()
-        return data if len(data) <= max_bytes else None
 
     def add_alert(self, alert: dict[str, Any]) -> None:
         if any(a.get("alert_id") == alert.get("alert_id") for a in self.alerts):
@@ -94,28 +84,107 @@ def _same_revision(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return a.get("event_id") == b.get("event_id") and a.get("revision", 1) == b.get("revision", 1)
 
 
-def _bounded_by_test(rows: list[dict[str, Any]], new: dict[str, Any], field: str) -> list[dict[str, Any]]:
-    rows = [r for r in rows if not _same_revision(r, new)] + [new]
-    same = [r for r in rows if r.get(field) == new.get(field)]
-    if len(same) <= KEEP_FIRST + KEEP_LAST:
-        return rows
-    same.sort(key=lambda r: str(r.get("occurred_at", "")))
-    keep = {id(r) for r in same[:KEEP_FIRST] + same[-KEEP_LAST:]}
-    return [r for r in rows if r.get(field) != new.get(field) or id(r) in keep]
+class ViewWriter:
+    """The writes of the view's subject keys, on the worker that owns the subject's partition (the only writer).
+
+    ``view`` is the table (any mutable mapping of bytes to bytes: a dict in tests). No key is written over
+    ``MAX_VIEW_BYTES``: a changelog record over Kafka's limit would fail in faust's producer.
+    """
+
+    def __init__(self, view: MutableMapping[bytes, bytes]) -> None:
+        self.view = view
+
+    def add(self, accepted: Iterable[tuple[dict[str, Any], Sequence[dict[str, Any]]]]) -> None:
+        """Events one batch accepted, each with the graded rows it gave: every observation under its own key with
+        one write of its test's index, anything else in one write of its subject's entry. Adding an event again
+        (a redelivery, a true duplicate) changes nothing."""
+        series: dict[tuple[Any, ...], list[tuple[dict[str, Any], Sequence[dict[str, Any]]]]] = {}
+        others: dict[str, list[dict[str, Any]]] = {}
+        for event, graded in accepted:
+            if event.get("type") in OBSERVATIONS:
+                parts = (event.get("study_id"), event.get("subject_id"), event.get("test"))
+                series.setdefault(parts, []).append((event, graded))
+            elif isinstance(event.get("subject_id"), str):
+                others.setdefault(event["subject_id"], []).append(event)
+        for subject_id, events in others.items():
+            self.update(subject_id, functools.partial(_add_events, events=events))
+        for parts, observations in series.items():
+            self._add_observations(list(parts), observations)
+
+    def _add_observations(
+        self, series: list[Any], observations: list[tuple[dict[str, Any], Sequence[dict[str, Any]]]]
+    ) -> None:
+        """New observations of one subject's test: each written under its key unless it falls out of the window
+        the index keeps at once; the observations that fall out are deleted; the index is written once."""
+        index_key = series_key(series)
+        index: list[list[Any]] = json.loads(self.view.get(index_key) or b"[]")
+        new: dict[bytes, bytes] = {}
+        for event, graded in observations:
+            key = observation_key([*series, event.get("event_id"), event.get("revision", 1)])
+            if key in new or self.view.get(key) is not None:
+                continue  # this revision is kept already: an event id and revision name one content (ingest)
+            data = json.dumps({"event": event, "graded": list(graded)}, ensure_ascii=False).encode()
+            if len(data) > MAX_VIEW_BYTES:
+                log.error("dashboard view: an observation is over %d bytes: not shown", MAX_VIEW_BYTES)
+                continue
+            entry = [_instant(event.get("occurred_at")), event.get("event_id"), event.get("revision", 1)]
+            bisect.insort_right(index, entry, key=lambda e: e[0])
+            new[key] = data
+        if not new:
+            return
+        if len(index) > KEEP_FIRST + KEEP_LAST:
+            for _, event_id, revision in index[KEEP_FIRST : len(index) - KEEP_LAST]:
+                key = observation_key([*series, event_id, revision])
+                if new.pop(key, None) is None:
+                    del self.view[key]
+            index = index[:KEEP_FIRST] + index[len(index) - KEEP_LAST :]
+        for key, data in new.items():
+            self.view[key] = data
+        self.view[index_key] = json.dumps(index, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def add_alert(self, alert: dict[str, Any]) -> None:
+        self.update(alert["subject_id"], functools.partial(SubjectView.add_alert, alert=alert))
+
+    def update(self, subject_id: str, change: Callable[[SubjectView], None]) -> None:
+        key = subject_key(subject_id).encode()
+        current = self.view.get(key)
+        try:
+            subject = SubjectView.model_validate_json(current) if current else SubjectView()
+        except ValueError:
+            log.error("dashboard view of a subject was unreadable and is started again")
+            subject = SubjectView()
+        change(subject)
+        data = subject.model_dump_json().encode()
+        if len(data) > MAX_VIEW_BYTES:
+            log.error("dashboard view of a subject is over %d bytes: not updated", MAX_VIEW_BYTES)
+            return
+        self.view[key] = data
 
 
-def _trimmed(rows: list[dict[str, Any]], keep_last: int) -> list[dict[str, Any]]:
-    """Per test: the first ``KEEP_FIRST`` (baseline candidates) and the latest ``keep_last`` rows; rows without a
-    test (infusions, AEs, deaths) are all kept."""
-    by_test: dict[Any, list[dict[str, Any]]] = {}
-    for r in rows:
-        if r.get("test") is not None:
-            by_test.setdefault(r.get("test"), []).append(r)
-    keep: set[int] = set()
-    for same in by_test.values():
-        same.sort(key=lambda r: str(r.get("occurred_at", "")))
-        keep |= {id(r) for r in same[:KEEP_FIRST] + same[-keep_last:]}
-    return [r for r in rows if r.get("test") is None or id(r) in keep]
+def _add_events(view: SubjectView, events: list[dict[str, Any]]) -> None:
+    for event in events:
+        view.add_event(event)
+
+
+def _instant(occurred_at: Any) -> str:
+    """Where an observation sorts in its test's index: its time in UTC, so offsets compare (the text as given when
+    it is not an ISO time with an offset)."""
+    text = str(occurred_at)
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    return when.astimezone(UTC).isoformat() if when.tzinfo is not None else text
+
+
+def observation_key(parts: list[Any]) -> bytes:
+    """``o:`` and [study, subject, test, event_id, revision] as JSON: no id can be mistaken for a separator."""
+    return b"o:" + json.dumps(parts, ensure_ascii=False).encode()
+
+
+def series_key(parts: list[Any]) -> bytes:
+    """``i:`` and [study, subject, test] as JSON: the index of a subject's test."""
+    return b"i:" + json.dumps(parts, ensure_ascii=False).encode()
 
 
 def subject_key(subject_id: str) -> str:
@@ -190,6 +259,11 @@ def snapshot(
         if raw_value is None:
             continue
         try:
+            if key.startswith("o:"):
+                observation = json.loads(raw_value)
+                events += _readable([observation["event"]], lambda e: read_events([e], **event_tz), bad, key)
+                graded += _readable(observation["graded"], lambda g: read_graded([g]), bad, key)
+                continue
             if key.startswith("s:"):
                 view = SubjectView.model_validate_json(raw_value)
             elif key.startswith("a:"):
@@ -302,39 +376,22 @@ def register(app: Any, ctx: Any) -> Any:
         app,
         "dashboard_view",
         is_global=True,
-        help_text="s:<subject_id> -> SubjectView JSON, a:<alert_id> -> acks (writer: dashboard)",
+        help_text="s:<subject_id> -> SubjectView JSON, o:/i: -> observations and their index, a:<alert_id> -> acks",
     )
     ctx.tables.extra["dashboard_view"] = view
 
-    def update(subject_id: str, change: Callable[[SubjectView], None]) -> None:
-        key = subject_key(subject_id).encode()
-        current = view.get(key)
-        try:
-            subject = SubjectView.model_validate_json(current) if current else SubjectView()
-        except ValueError:
-            log.error("dashboard view of a subject was unreadable and is started again")
-            subject = SubjectView()
-        change(subject)
-        data = subject.dump(MAX_VIEW_BYTES)  # a changelog record over Kafka's limit would fail in faust's producer
-        if data is None:
-            log.error("dashboard view of a subject is over %d bytes even trimmed: not updated", MAX_VIEW_BYTES)
-            return
-        view[key] = data
+    writer = ViewWriter(view)
 
     def on_accepted(entries: Sequence[Any]) -> None:
-        def add(subject: SubjectView) -> None:
-            for entry in entries:
-                record = view_record(json.loads(entry.raw))
-                # the view's changelog is a topic: no free text in it (README, "No identifiers")
-                kept = without_free_text(record, _criteria(ctx, entry.event.study_id)) if record else None
-                if kept is not None:
-                    subject.add_event(kept)
-                for row in entry.graded:
-                    cleaned = view_record(GRADED_ROWS.dump_python(row, mode="json"))
-                    if cleaned is not None:
-                        subject.add_graded(cleaned)
-
-        update(entries[0].event.subject_id, add)
+        accepted = []
+        for entry in entries:
+            record = view_record(json.loads(entry.raw))
+            # the view's changelog is a topic: no free text in it (README, "No identifiers")
+            kept = without_free_text(record, _criteria(ctx, entry.event.study_id)) if record else None
+            if kept is not None:
+                graded = [view_record(GRADED_ROWS.dump_python(row, mode="json")) for row in entry.graded]
+                accepted.append((kept, [g for g in graded if g is not None]))
+        writer.add(accepted)
 
     ctx.accepted_listeners.append(on_accepted)
 
@@ -344,7 +401,7 @@ def register(app: Any, ctx: Any) -> Any:
             try:
                 record = _json(value)
                 if record and isinstance(record.get("subject_id"), str):
-                    update(record["subject_id"], functools.partial(SubjectView.add_alert, alert=record))
+                    writer.add_alert(record)
                     if isinstance(record.get("alert_id"), str):
                         key = alert_key(record["alert_id"]).encode()
                         if view.get(key) is None:  # first occurrence, as SubjectView.add_alert keeps

@@ -12,26 +12,51 @@ from streams.web.dashboard import (
     KEEP_FIRST,
     KEEP_LAST,
     SubjectView,
+    ViewWriter,
     ack_key,
+    observation_key,
     report_from,
+    series_key,
     subject_key,
 )
 
 
-def _view_items() -> list[tuple[bytes, bytes]]:
-    views: dict[str, SubjectView] = {}
-    for e in fx.events():
-        views.setdefault(e["subject_id"], SubjectView()).add_event(e)
+def _writer() -> ViewWriter:
+    """The view of the report fixtures, written as the worker writes it (every graded row with its event)."""
+    writer = ViewWriter({})
+    graded: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for g in fx.graded():
-        views.setdefault(g["subject_id"], SubjectView()).add_graded(g)
+        graded.setdefault((g["event_id"], g.get("revision", 1)), []).append(g)
+    writer.add((e, graded.get((e["event_id"], e.get("revision", 1)), [])) for e in fx.events())
     for a in fx.alerts():
-        views.setdefault(a["subject_id"], SubjectView()).add_alert(a)
-    items = [(subject_key(s).encode(), v.model_dump_json().encode()) for s, v in views.items()]
+        writer.add_alert(a)
+    return writer
+
+
+def _view_items() -> list[tuple[bytes, bytes]]:
+    items = list(_writer().view.items())
     acks: dict[str, list[Any]] = {}
     for ack in fx.acks():
         acks.setdefault(ack["alert_id"], []).append(ack)
     items += [(ack_key(k).encode(), json.dumps(v).encode()) for k, v in acks.items()]
     return items
+
+
+def _lab(i: int, test: str = "NEUT", **fields: Any) -> dict[str, Any]:
+    return {
+        "type": "lab",
+        "study_id": fx.STUDY,
+        "event_id": f"L-{test}-{i}",
+        "subject_id": "AA-001",
+        "test": test,
+        "occurred_at": f"2026-07-01T00:00:00+08:00+{i:05d}",
+    } | fields
+
+
+def _kept(writer: ViewWriter, test: str = "NEUT") -> list[str]:
+    """The event ids the view holds for AA-001's test, in the order its index keeps them."""
+    index = json.loads(writer.view[series_key([fx.STUDY, "AA-001", test])])
+    return [event_id for _, event_id, _ in index]
 
 
 def test_view_gives_the_same_report_as_the_offline_inputs() -> None:
@@ -40,7 +65,7 @@ def test_view_gives_the_same_report_as_the_offline_inputs() -> None:
     assert (ov.subjects_infused, ov.subjects_with_dlt, ov.subjects_with_sae) == (3, 2, 2)
     assert ov.stopping_boundary_crossed is True
     assert {r.status for r in report.listing if r.subject_id == "AA-001" and r.kind == "SAE"} == {"acknowledged"}
-    assert len(graded) == len(fx.graded())
+    assert len(graded) == len(fx.graded()) and len(events) == len(fx.events())
 
 
 def test_redelivered_alert_is_kept_once() -> None:
@@ -51,67 +76,113 @@ def test_redelivered_alert_is_kept_once() -> None:
 
 
 def test_labs_per_test_are_bounded_keeping_the_first_and_the_latest() -> None:
-    view = SubjectView()
+    writer = ViewWriter({})
     total = KEEP_FIRST + KEEP_LAST + 50
     for i in range(total):
-        view.add_event(
-            {
-                "type": "lab",
-                "event_id": f"L-{i}",
-                "subject_id": "AA-001",
-                "test": "NEUT",
-                "occurred_at": f"2026-07-01T00:00:00+08:00+{i:05d}",
-            }
-        )
-    ids = [e["event_id"] for e in view.events]
+        writer.add([(_lab(i), [])])
+    ids = _kept(writer)
     assert len(ids) == KEEP_FIRST + KEEP_LAST
-    assert ids[:KEEP_FIRST] == [f"L-{i}" for i in range(KEEP_FIRST)] and ids[-1] == f"L-{total - 1}"
+    assert ids[:KEEP_FIRST] == [f"L-NEUT-{i}" for i in range(KEEP_FIRST)] and ids[-1] == f"L-NEUT-{total - 1}"
+    # the observations that fell out of the window are deleted, not only left out of the index
+    stored = sorted(json.loads(k[2:])[3] for k in writer.view if k.startswith(b"o:"))
+    assert stored == sorted(ids)
+
+
+def test_a_late_result_is_placed_by_its_time_and_an_old_one_past_the_window_is_not_written() -> None:
+    writer = ViewWriter({})
+    for i in range(KEEP_FIRST + KEEP_LAST):
+        writer.add([(_lab(i * 2 + 2), [])])
+    writer.add([(_lab(1, event_id="L-EARLY"), [])])  # before every other: a baseline candidate
+    writer.add([(_lab(KEEP_FIRST * 2 - 1, event_id="L-OLD"), [])])  # after the first ones, before the latest ones
+    ids = _kept(writer)
+    assert ids[0] == "L-EARLY" and "L-OLD" not in ids and len(ids) == KEEP_FIRST + KEEP_LAST
+    assert observation_key([fx.STUDY, "AA-001", "NEUT", "L-OLD", 1]) not in writer.view
+
+
+def test_results_given_with_other_offsets_are_ordered_by_their_instant() -> None:
+    writer = ViewWriter({})
+    writer.add([(_lab(0, event_id="L-LATER", occurred_at="2026-07-01T09:00:00+08:00"), [])])  # 01:00 UTC
+    writer.add([(_lab(1, event_id="L-EARLIER", occurred_at="2026-07-01T00:30:00+00:00"), [])])
+    assert _kept(writer) == ["L-EARLIER", "L-LATER"]
+
+
+class _Counting(dict[bytes, bytes]):
+    """A view that records the keys written to it (each one a changelog record in the worker)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.writes.append(key)
+        super().__setitem__(key, value)
+
+
+def test_accepting_a_result_writes_that_result_and_its_index_whatever_the_history() -> None:
+    view = _Counting()
+    writer = ViewWriter(view)
+    for i in range(KEEP_FIRST + KEEP_LAST):
+        writer.add([(_lab(i), [])])
+    view.writes.clear()
+    writer.add([(_lab(10_000), [])])
+    assert view.writes == [
+        observation_key([fx.STUDY, "AA-001", "NEUT", "L-NEUT-10000", 1]),
+        series_key([fx.STUDY, "AA-001", "NEUT"]),
+    ]
+
+
+def test_a_batch_writes_each_tests_index_once_and_a_window_of_its_own_values_only_once() -> None:
+    view = _Counting()
+    writer = ViewWriter(view)
+    writer.add([(_lab(i), []) for i in range(KEEP_FIRST + KEEP_LAST + 10)] + [(_lab(1, test="K"), [])])
+    assert view.writes.count(series_key([fx.STUDY, "AA-001", "NEUT"])) == 1
+    assert view.writes.count(series_key([fx.STUDY, "AA-001", "K"])) == 1
+    assert len(view.writes) == KEEP_FIRST + KEEP_LAST + 1 + 2  # the values dropped at once are never written
+    assert _kept(writer)[KEEP_FIRST] == f"L-NEUT-{KEEP_FIRST + 10}"
 
 
 def test_every_test_vital_sign_ecg_and_transfusion_is_kept_for_the_timeline() -> None:
-    view = SubjectView()
-    view.add_event({"type": "lab", "event_id": "L-1", "subject_id": "AA-001", "test": "K"})
-    view.add_event({"type": "vital", "event_id": "V-1", "subject_id": "AA-001", "test": "TEMP"})
-    view.add_event({"type": "ecg", "event_id": "E-1", "subject_id": "AA-001", "test": "QTCF"})
-    view.add_event({"type": "transfusion", "event_id": "T-1", "subject_id": "AA-001", "product": "RBC"})
-    view.add_graded({"event_id": "E-1", "revision": 1, "test": "QTCF"})
-    assert [e["event_id"] for e in view.events] == ["L-1", "V-1", "E-1", "T-1"]
-    assert [g["test"] for g in view.graded] == ["QTCF"]
+    writer = ViewWriter({})
+    writer.add([(_lab(1, test="K"), [])])
+    writer.add([({"type": "vital", "event_id": "V-1", "subject_id": "AA-001", "test": "TEMP"}, [])])
+    writer.add([({"type": "ecg", "event_id": "E-1", "subject_id": "AA-001", "test": "QTCF"}, [{"x": 1}])])
+    writer.add([({"type": "transfusion", "event_id": "T-1", "subject_id": "AA-001", "product": "RBC"}, [])])
+    stored = {json.loads(k[2:])[3]: json.loads(v) for k, v in writer.view.items() if k.startswith(b"o:")}
+    assert sorted(stored) == ["E-1", "L-K-1", "V-1"] and stored["E-1"]["graded"] == [{"x": 1}]
+    subject = SubjectView.model_validate_json(writer.view[subject_key("AA-001").encode()])
+    assert [e["event_id"] for e in subject.events] == ["T-1"]
 
 
-def test_a_view_over_the_record_limit_keeps_the_first_and_fewer_of_the_latest_values() -> None:
-    view = SubjectView()
-    infusion = {"type": "infusion", "event_id": "I-1", "subject_id": "AA-001", "occurred_at": "2026-07-01"}
-    view.add_event(infusion)
-    for test in ("K", "NEUT"):
-        for i in range(KEEP_FIRST + KEEP_LAST):
-            view.add_event(
-                {
-                    "type": "lab",
-                    "event_id": f"L-{test}-{i}",
-                    "subject_id": "AA-001",
-                    "test": test,
-                    "occurred_at": f"2026-07-01T00:00:00+{i:05d}",
-                }
-            )
-    full = len(view.model_dump_json())
-    data = view.dump(full // 3)
-    assert data is not None and len(data) <= full // 3
-    kept = json.loads(data)["events"]
-    assert kept[0] == infusion
-    for test in ("K", "NEUT"):
-        ids = [e["event_id"] for e in kept if e.get("test") == test]
-        assert ids[:KEEP_FIRST] == [f"L-{test}-{i}" for i in range(KEEP_FIRST)]
-        assert ids[-1] == f"L-{test}-{KEEP_FIRST + KEEP_LAST - 1}" and len(ids) < KEEP_FIRST + KEEP_LAST
-    assert SubjectView().dump(10) is None  # not even an empty view fits: nothing is written
+def test_every_graded_row_of_an_observation_is_kept() -> None:
+    # one row per observation and criterion: a potassium value is graded for hypo- and hyperkalemia
+    rows = [{"event_id": "L-K-1", "ctcae_term": "Hypokalemia"}, {"event_id": "L-K-1", "ctcae_term": "Hyperkalemia"}]
+    writer = ViewWriter({})
+    writer.add([(_lab(1, test="K"), rows)])
+    writer.add([(_lab(1, test="K"), [])])  # a true duplicate, accepted again without rows
+    stored = json.loads(writer.view[observation_key([fx.STUDY, "AA-001", "K", "L-K-1", 1])])
+    assert stored["graded"] == rows
 
 
 def test_a_correction_is_kept_beside_the_earlier_revision() -> None:
-    view = SubjectView()
+    writer = ViewWriter({})
     rash = [e for e in fx.events() if e["event_id"] == "AE-002-2"]
     for e in rash + rash:
-        view.add_event(e)
-    assert [e.get("revision", 1) for e in view.events] == [1, 2]
+        writer.add([(e, [])])
+    subject = SubjectView.model_validate_json(writer.view[subject_key(rash[0]["subject_id"]).encode()])
+    assert [e.get("revision", 1) for e in subject.events] == [1, 2]
+    writer.add([(_lab(1) | {"revision": 2}, [])])
+    writer.add([(_lab(1), [])])
+    assert _kept(writer) == ["L-NEUT-1", "L-NEUT-1"]
+
+
+def test_an_entry_of_an_older_version_with_observations_inside_is_still_read() -> None:
+    lab = next(e for e in fx.events() if e["type"] == "lab")
+    row = next(g for g in fx.graded() if g["event_id"] == lab["event_id"])
+    legacy = SubjectView(events=[lab], graded=[row]).model_dump_json().encode()
+    _, events, graded = report_from(
+        [(subject_key(lab["subject_id"]).encode(), legacy)], study_id=fx.STUDY, generated_at=fx.GENERATED_AT
+    )
+    assert [e.event_id for e in events] == [lab["event_id"]] and [g.event_id for g in graded] == [lab["event_id"]]
 
 
 def _huge_lab() -> dict[str, Any]:
@@ -121,13 +192,13 @@ def _huge_lab() -> dict[str, Any]:
 
 def test_one_unreadable_entry_of_the_view_leaves_out_only_itself() -> None:
     # A lab value of 10^400 raised OverflowError on every page read, also after a restart (the view is in a
-    # changelog); a subject entry that is not JSON at all is skipped the same way.
+    # changelog); an entry that is not JSON at all is skipped the same way.
     items = _view_items()
-    key, value = next((k, v) for k, v in items if k == subject_key("AA-001").encode())
-    poisoned = json.loads(value)
-    poisoned["events"].append(_huge_lab())
-    items = [(k, json.dumps(poisoned).encode() if k == key else v) for k, v in items]
+    huge = _huge_lab()
+    series = [huge["study_id"], huge["subject_id"], huge["test"], huge["event_id"], 1]
+    items.append((observation_key(series), json.dumps({"event": huge, "graded": []}).encode()))
     items.append((subject_key("AA-009").encode(), b"{not json"))
+    items.append((observation_key(["S", "AA-009", "K", "L-9", 1]), b"{not json"))
     report, events, _ = report_from(items, study_id=fx.STUDY, generated_at=fx.GENERATED_AT)
     assert (report.overview.subjects_infused, report.overview.subjects_with_dlt) == (3, 2)
     assert "L-HUGE" not in {e.event_id for e in events} and len(events) == len(
@@ -153,6 +224,12 @@ def _view(app: Any, subject: str) -> SubjectView:
     return SubjectView.model_validate_json(raw) if raw else SubjectView()
 
 
+def _observations(app: Any, subject: str) -> list[dict[str, Any]]:
+    view = app.safety.tables.extra["dashboard_view"]
+    keys = [k for k in view if k.startswith(b"o:") and json.loads(k[2:])[1] == subject]
+    return [json.loads(view[k]) for k in keys]
+
+
 @pytest.mark.asyncio
 async def test_the_view_holds_only_what_ingest_accepted(app, sent) -> None:
     # Before, a dashboard agent read safety.events raw: a conflicting duplicate replaced the original, a record
@@ -176,9 +253,9 @@ async def test_the_view_keeps_the_graded_rows_of_accepted_labs(app, sent) -> Non
     lab = next(e for e in fx.events() if e["type"] == "lab" and e["test"] == "ALT")
     async with app.agents["ingest"].test_context() as agent:
         await agent.put(json.dumps(lab).encode(), key=lab["subject_id"].encode())
-    view = _view(app, lab["subject_id"])
-    assert [e["event_id"] for e in view.events] == [lab["event_id"]]
-    assert [g["event_id"] for g in view.graded] == [lab["event_id"]]
+    (stored,) = _observations(app, lab["subject_id"])
+    assert stored["event"]["event_id"] == lab["event_id"] and stored["graded"]
+    assert {g["event_id"] for g in stored["graded"]} == {lab["event_id"]}
 
 
 @pytest.mark.asyncio
