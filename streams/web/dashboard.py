@@ -11,13 +11,13 @@ the audit trail, for its page) by the agent on safety.audit (whose records about
 streams/web/guard.py), ``x:<alert_id>`` (the alert itself, so any
 worker's ack endpoint finds it by id: streams/web/acks.py) by the alerts agent of the alert's subject partition.
 
-An observation (lab, vital sign, ECG) is one key of its own, ``o:[study, subject, test, event_id, revision]``
-holding the event and its graded rows, and each test of a subject has an index, ``i:[study, subject, test]``,
-of the observations it keeps in time order: the first ``KEEP_FIRST`` (baseline candidates) and the latest
-``KEEP_LAST``; an observation that falls out of that window is deleted. So accepting a result writes that result
-and one small index, whatever the subject's history: the view costs the same per event in a subject's first week
-and in its fifth year (bench/stream_bench.py). An older version kept a subject's observations inside its
-``s:`` entry; such entries are still read, and no new observation is added to them.
+An observation (lab, vital sign, ECG) is one key of its own, ``o:[study, subject, test, instant, event_id,
+revision]``, holding the event and its graded rows. Each test of a subject keeps, in time order, the first
+``KEEP_FIRST`` values (baseline candidates) and the latest ``KEEP_LAST``; an observation that falls out of that
+window is deleted (``ViewWriter``). So accepting a result is one write of that result, whatever the subject's
+history: the view costs the same per event in a subject's first week and in its fifth year. An older version kept a
+subject's observations inside its ``s:`` entry; such entries are still read, and no new observation is added to
+them.
 
 A leader-only timer publishes the safety-summary JSON to safety.ethics-feed every ``feed_interval`` seconds,
 so a consumer of that topic gets the same document as ``GET /reports/safety-summary.json``.
@@ -29,7 +29,7 @@ import bisect
 import functools
 import json
 import logging
-from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -89,15 +89,22 @@ class ViewWriter:
 
     ``view`` is the table (any mutable mapping of bytes to bytes: a dict in tests). No key is written over
     ``MAX_VIEW_BYTES``: a changelog record over Kafka's limit would fail in faust's producer.
+
+    Which observations each test keeps, in time order, is read from the view's keys (an observation's key carries
+    its instant): once per consumer generation (``generation``, faust's group generation: after a rebalance a
+    subject may have come here from a worker that wrote it since), then kept in step with this writer's own
+    writes. So accepting an observation is one write, with no index record beside it.
     """
 
-    def __init__(self, view: MutableMapping[bytes, bytes]) -> None:
-        self.view = view
+    def __init__(self, view: MutableMapping[bytes, bytes], generation: Callable[[], int] = lambda: 0) -> None:
+        self.view, self.generation = view, generation
+        self._series: dict[tuple[Any, ...], list[list[Any]]] | None = None
+        self._built_for: int | None = None
 
     def add(self, accepted: Iterable[tuple[dict[str, Any], Sequence[dict[str, Any]]]]) -> None:
-        """Events one batch accepted, each with the graded rows it gave: every observation under its own key with
-        one write of its test's index, anything else in one write of its subject's entry. Adding an event again
-        (a redelivery, a true duplicate) changes nothing."""
+        """Events one batch accepted, each with the graded rows it gave: every observation under its own key,
+        anything else in one write of its subject's entry. Adding an event again (a redelivery, a true duplicate)
+        changes nothing."""
         series: dict[tuple[Any, ...], list[tuple[dict[str, Any], Sequence[dict[str, Any]]]]] = {}
         others: dict[str, list[dict[str, Any]]] = {}
         for event, graded in accepted:
@@ -109,38 +116,41 @@ class ViewWriter:
         for subject_id, events in others.items():
             self.update(subject_id, functools.partial(_add_events, events=events))
         for parts, observations in series.items():
-            self._add_observations(list(parts), observations)
+            self._add_observations(parts, observations)
+
+    def kept(self, series: tuple[Any, ...]) -> list[list[Any]]:
+        """[instant, event_id, revision] of the observations the view keeps of a subject's test, in time order."""
+        generation = self.generation()
+        if self._series is None or self._built_for != generation:
+            self._series, self._built_for = _series_in(self.view), generation
+        return self._series.setdefault(series, [])
 
     def _add_observations(
-        self, series: list[Any], observations: list[tuple[dict[str, Any], Sequence[dict[str, Any]]]]
+        self, series: tuple[Any, ...], observations: list[tuple[dict[str, Any], Sequence[dict[str, Any]]]]
     ) -> None:
         """New observations of one subject's test: each written under its key unless it falls out of the window
-        the index keeps at once; the observations that fall out are deleted; the index is written once."""
-        index_key = series_key(series)
-        index: list[list[Any]] = json.loads(self.view.get(index_key) or b"[]")
+        the test keeps at once; the observations that fall out are deleted."""
+        index = self.kept(series)
         new: dict[bytes, bytes] = {}
         for event, graded in observations:
-            key = observation_key([*series, event.get("event_id"), event.get("revision", 1)])
+            entry = [_instant(event.get("occurred_at")), event.get("event_id"), event.get("revision", 1)]
+            key = observation_key([*series, *entry])
             if key in new or self.view.get(key) is not None:
                 continue  # this revision is kept already: an event id and revision name one content (ingest)
             data = json.dumps({"event": event, "graded": list(graded)}, ensure_ascii=False).encode()
             if len(data) > MAX_VIEW_BYTES:
                 log.error("dashboard view: an observation is over %d bytes: not shown", MAX_VIEW_BYTES)
                 continue
-            entry = [_instant(event.get("occurred_at")), event.get("event_id"), event.get("revision", 1)]
             bisect.insort_right(index, entry, key=lambda e: e[0])
             new[key] = data
-        if not new:
-            return
         if len(index) > KEEP_FIRST + KEEP_LAST:
-            for _, event_id, revision in index[KEEP_FIRST : len(index) - KEEP_LAST]:
-                key = observation_key([*series, event_id, revision])
-                if new.pop(key, None) is None:
+            for entry in index[KEEP_FIRST : len(index) - KEEP_LAST]:
+                key = observation_key([*series, *entry])
+                if new.pop(key, None) is None and self.view.get(key) is not None:
                     del self.view[key]
-            index = index[:KEEP_FIRST] + index[len(index) - KEEP_LAST :]
+            index[KEEP_FIRST : len(index) - KEEP_LAST] = []
         for key, data in new.items():
             self.view[key] = data
-        self.view[index_key] = json.dumps(index, ensure_ascii=False, separators=(",", ":")).encode()
 
     def add_alert(self, alert: dict[str, Any]) -> None:
         self.update(alert["subject_id"], functools.partial(SubjectView.add_alert, alert=alert))
@@ -178,13 +188,24 @@ def _instant(occurred_at: Any) -> str:
 
 
 def observation_key(parts: list[Any]) -> bytes:
-    """``o:`` and [study, subject, test, event_id, revision] as JSON: no id can be mistaken for a separator."""
+    """``o:`` and [study, subject, test, instant, event_id, revision] as JSON: no id can be mistaken for a
+    separator, and the key alone says where the observation stands in its test (``_series_in``)."""
     return b"o:" + json.dumps(parts, ensure_ascii=False).encode()
 
 
-def series_key(parts: list[Any]) -> bytes:
-    """``i:`` and [study, subject, test] as JSON: the index of a subject's test."""
-    return b"i:" + json.dumps(parts, ensure_ascii=False).encode()
+def _series_in(view: Mapping[bytes, Any]) -> dict[tuple[Any, ...], list[list[Any]]]:
+    """Every subject's tests as the view's observation keys tell them: [instant, event_id, revision] in time order."""
+    series: dict[tuple[Any, ...], list[list[Any]]] = {}
+    for key in list(view.keys()):
+        if isinstance(key, bytes) and key.startswith(b"o:"):
+            try:
+                parts = json.loads(key[2:])
+                series.setdefault(tuple(parts[:3]), []).append(parts[3:])
+            except (ValueError, TypeError):
+                continue  # not this writer's key: left as it is
+    for entries in series.values():
+        entries.sort(key=lambda e: str(e[0]))
+    return series
 
 
 def subject_key(subject_id: str) -> str:
@@ -376,11 +397,11 @@ def register(app: Any, ctx: Any) -> Any:
         app,
         "dashboard_view",
         is_global=True,
-        help_text="s:<subject_id> -> SubjectView JSON, o:/i: -> observations and their index, a:<alert_id> -> acks",
+        help_text="s:<subject_id> -> SubjectView JSON, o:[...] -> an observation, a:<alert_id> -> acks",
     )
     ctx.tables.extra["dashboard_view"] = view
 
-    writer = ViewWriter(view)
+    writer = ViewWriter(view, lambda: int(app.consumer_generation_id or 0))
 
     def on_accepted(entries: Sequence[Any]) -> None:
         accepted = []
