@@ -20,10 +20,10 @@ outcomes, safety.delivery.escalation says what to escalate, safety.delivery.mess
 
 Stopping (SIGTERM, rebalance): a send in flight is not recorded by the stopping worker; its delivery is still
 ``pending`` in the ledger's changelog, and the worker that takes the partition over finds it due in its next
-sweep (``SAFETY_SWEEP_INTERVAL``) and sends it again with the same delivery id. faust's clean stop waits until
-the ledger agent has finished the command it holds, and the commands still buffered for it: on SIGTERM
-(``stopping``, streams/worker/context.py) the dispatcher stops waiting for sends in flight and starts none, so
-each command only opens or updates its entry, and the stop takes seconds, not a queue of e-mails.
+sweep (``SAFETY_SWEEP_INTERVAL``) and sends it again with the same delivery id. faust's clean stop drops the
+commands still buffered (uncommitted, they are read again after the restart) and waits until the ledger agent has
+finished the command it holds: on SIGTERM (``stopping``, streams/worker/context.py) the dispatcher stops waiting
+for sends in flight and starts none, so that command only opens or updates its entry, and the stop takes seconds.
 
 Worker wiring (``register``): the ``delivery_router`` agent re-keys safety.alerts (keyed by subject) by alert_id
 onto an internal command topic; the ``delivery_ledger`` agent, the only writer of the ``delivery_ledger`` table,

@@ -6,7 +6,7 @@ catches it: docs/decisions/faust-internals.md. The tests are tests/streams/test_
 
 Nothing here acts when the module is imported. ``install`` is called once at worker start
 (``streams.worker.app.create_app``): it refuses library versions the tests have not run against
-(``TESTED_VERSIONS``, the pins of pyproject.toml), then applies the two class patches. The patches are
+(``TESTED_VERSIONS``, the pins of pyproject.toml), then applies the class patches. The patches are
 process-wide and idempotent.
 
 * ``committed_offset(consumer, tp)``: the group's committed offset as faust read it (``Consumer._committed_offset``).
@@ -16,6 +16,9 @@ process-wide and idempotent.
 * ``existing_consumer(app)``: the app's consumer if it was created, without creating one (``App._consumer``).
 * ``skip_gap_fill(*topics)``: faust does not count skipped offsets of these topics as processed (patch of
   ``Consumer._add_gap``, applied by ``install``).
+* ``install`` also lets faust's clean stop (and a rebalance) stop waiting for a record whose only unacknowledged
+  copies were dropped from the agents' buffers, without committing it (patches of mode's ``FlowControlEvent.clear``
+  and faust's ``Consumer._clean_unacked_messages``: ``_release_cleared_copies``).
 * ``install(fetch_max_wait_ms=...)``: also caps the fetch wait faust hard-codes (patch of
   ``aiokafka.AIOKafkaConsumer.__init__``), for the embedded broker.
 * ``install(one_record_batches=True)``: with one record per producer batch (the embedded broker's workaround), a
@@ -34,7 +37,7 @@ from typing import Any
 
 import faust
 import faust.streams
-from faust.types import TP, ConsumerT
+from faust.types import TP, ConsumerT, Message
 
 from safety.errors import SafetyError
 
@@ -42,6 +45,8 @@ TESTED_VERSIONS = {"faust-streaming": "0.15.3", "mode-streaming": "0.7.1", "aiok
 """The versions tests/streams/test_faust_compat.py and the integration tests passed with (pyproject.toml pins)."""
 
 _GAPLESS_TOPICS: set[str] = set()
+_RELEASED: weakref.WeakKeyDictionary[Message, int] = weakref.WeakKeyDictionary()
+"""Per record: how many of its copies faust dropped from an agent's buffer (``_release_cleared_copies``)."""
 
 
 class UntestedLibraryVersion(SafetyError, RuntimeError):
@@ -67,11 +72,13 @@ def check_versions() -> None:
 
 
 def install(*, fetch_max_wait_ms: int | None = None, one_record_batches: bool = False) -> None:
-    """Check the library versions, then stop faust's gap filling on ``skip_gap_fill`` topics; with
-    ``fetch_max_wait_ms``, cap the broker fetch wait of every aiokafka consumer; with ``one_record_batches``, let
-    one-record producer batches queue (``_queue_one_record_batches``). Process-wide; idempotent."""
+    """Check the library versions, then stop faust's gap filling on ``skip_gap_fill`` topics and its waiting for
+    dropped copies (``_release_cleared_copies``); with ``fetch_max_wait_ms``, cap the broker fetch wait of every
+    aiokafka consumer; with ``one_record_batches``, let one-record producer batches queue
+    (``_queue_one_record_batches``). Process-wide; idempotent."""
     check_versions()
     _patch_add_gap()
+    _release_cleared_copies()
     if fetch_max_wait_ms is not None:
         _clamp_fetch_wait(fetch_max_wait_ms)
     if one_record_batches:
@@ -140,6 +147,46 @@ def _patch_add_gap() -> None:
 
     add_gap._safety_gapless = True  # type: ignore[attr-defined]
     Consumer._add_gap = add_gap  # type: ignore[method-assign]
+
+
+def _release_cleared_copies() -> None:
+    """faust's clean stop stops waiting for a record once every copy of it still unacknowledged was dropped from an
+    agent's buffer; the record is not acknowledged, so its offset is not committed.
+
+    faust counts a record once per channel that subscribes its topic (the conductor's ``incref``) and waits, before
+    it commits and stops, until each record a stream took is acknowledged (``Consumer.wait_empty``). Just before,
+    the stop (as a rebalance) empties every channel's buffer (``FlowControlEvent.clear``): a record one agent took
+    while the other agent of its topic still had it buffered keeps a reference no stream will ever acknowledge. On
+    the delivery command topic (``delivery_ledger`` and ``case_documents``, the latter seconds behind while it
+    renders a case) the stop then waited for such a record until the deadline ended it with code 75 (most such
+    records only escaped it because faust tracks them by weak reference and they were garbage; the last record
+    the other agent took was still referenced). The clear now notes each copy it drops, and faust's clean-up in the
+    wait forgets a record whose remaining references are all dropped copies: an agent still working on it is waited
+    for, then nothing is. Not acknowledged, the record's offset is not committed, so both agents read it again after
+    the restart (or the rebalance), as they do every record after it.
+    """
+    from faust.transport.consumer import Consumer
+    from mode.utils.queues import FlowControlEvent
+
+    if getattr(FlowControlEvent.clear, "_safety_releasing", False):
+        return
+    clear, clean = FlowControlEvent.clear, Consumer._clean_unacked_messages
+
+    def clear_releasing(self: FlowControlEvent) -> None:
+        for queue in self._queues:
+            for item in queue._queue:  # type: ignore[attr-defined]  # asyncio.Queue's deque
+                if isinstance(item, faust.EventT):
+                    _RELEASED[item.message] = _RELEASED.get(item.message, 0) + 1
+        clear(self)
+
+    def clean_released(self: Consumer) -> None:
+        clean(self)
+        released = {m for m in self._unacked_messages if m in _RELEASED and m.refcount <= _RELEASED[m]}
+        self._unacked_messages -= released
+
+    clear_releasing._safety_releasing = True  # type: ignore[attr-defined]
+    FlowControlEvent.clear = clear_releasing  # type: ignore[method-assign]
+    Consumer._clean_unacked_messages = clean_released  # type: ignore[method-assign]
 
 
 def _clamp_fetch_wait(max_wait_ms: int) -> None:

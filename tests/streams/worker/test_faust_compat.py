@@ -21,9 +21,11 @@ import aiokafka
 import faust
 import faust.streams
 import pytest
+from faust.transport.conductor import ConductorCompiler
 from faust.transport.consumer import Consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
+from faust.types.tuples import ConsumerMessage
 
 from streams.settings import Settings
 from streams.worker import faust_compat
@@ -77,15 +79,18 @@ def test_importing_the_worker_patches_nothing_until_an_app_is_built() -> None:
     script = """
 import pkgutil, importlib, aiokafka, streams
 from faust.transport.consumer import Consumer
+from mode.utils.queues import FlowControlEvent
 for module in pkgutil.walk_packages(streams.__path__, "streams."):
     if module.name != "streams.__main__":  # runs the command
         importlib.import_module(module.name)
 assert Consumer._add_gap.__module__ == "faust.transport.consumer", Consumer._add_gap.__module__
 assert aiokafka.AIOKafkaConsumer.__init__.__module__.startswith("aiokafka."), "clamped at import"
+assert FlowControlEvent.clear.__module__ == "mode.utils.queues", FlowControlEvent.clear.__module__
 import streams.worker.app
 app = streams.worker.app.app  # what `faust -A streams.worker.app` reads: built now, and faust patched
 assert streams.worker.app.app is app
 assert Consumer._add_gap.__module__ == "streams.worker.faust_compat"
+assert FlowControlEvent.clear.__module__ == "streams.worker.faust_compat"
 print(type(app).__name__)
 """
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAFETY_")}
@@ -262,3 +267,34 @@ async def test_acked_offset_is_one_past_the_highest_acknowledged_offset_not_yet_
     assert faust_compat.committed_offset(consumer, EVENTS) == 395
     assert faust_compat.acked_offset(consumer, TP("safety.events", 7)) is None
     assert TP("safety.events", 7) not in consumer._acked  # reading does not add a partition
+
+
+# FlowControlEvent.clear and Consumer._clean_unacked_messages (patched by install): dropped copies are not waited for
+
+
+@pytest.mark.asyncio
+async def test_the_stop_waits_for_no_record_whose_only_unacknowledged_copies_it_dropped_and_commits_none(app) -> None:
+    # Before: the delivery ledger agent had taken a delivery command and the documents agent, rendering a case, still
+    # had its copy buffered; faust's stop dropped that copy and then waited for it until the deadline (exit code 75).
+    faust_compat.install()
+    commands = TP("safety.delivery-commands", 0)
+    consumer = await assigned(app, {commands: 20})
+    app.topics._acking_topics.add(commands.topic)
+    ledger, documents = (app.topic(commands.topic, key_type=bytes, value_type=bytes) for _ in range(2))
+    deliver = ConductorCompiler().build(app.topics, commands, {ledger, documents})  # faust's own delivery to both
+    for offset in (20, 21):
+        await deliver(
+            ConsumerMessage(commands.topic, 0, offset, 1_780_000_000.0, 0, [], b"A-1", b"{}", None, tp=commands)
+        )
+    done, working = ledger.queue.get_nowait(), ledger.queue.get_nowait()  # what the ledger agent's stream takes
+    for event in (done, working):
+        consumer.track_message(event.message)
+    done.ack()  # the ledger finished 20 and still works on 21; the documents agent has both still buffered
+    app.flow_control.suspend()  # faust's stop, as App._stop_consumer does it
+    app.flow_control.clear()
+    consumer._clean_unacked_messages()  # each round of Consumer.wait_empty
+    assert set(consumer.unacked) == {working.message}  # the ledger's record in hand is still waited for
+    working.ack()
+    await asyncio.wait_for(consumer.wait_empty(), 30)  # the bound only keeps a regression from hanging the suite
+    assert not consumer.unacked
+    assert consumer._new_offset(commands) is None  # neither committed: both agents read them again after the restart
