@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Final
 
 from safety.clocks import in_study_time
 from safety.model.events import Death, Ecg, EndOfStudy, Lab, Vital
-from safety.model.expectations import GroupProgress, OverdueRef
+from safety.model.expectations import Expectations, GroupProgress, OverdueRef
 from safety.model.outputs import Alert, alert_id
 from safety.vocab import AlertKind
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from safety.model.state import SubjectState
     from safety.rules.protocol import Protocol
     from safety.rules.ruleset import RuleSet
+    from safety.rules.schedule import GroupIndex
 
 RULE_ID: Final = "DATA_OVERDUE"
 RECEIVED: Final = "received"
@@ -47,9 +48,10 @@ def observe(state: SubjectState, event: Event, rules: RuleSet, day: int | None) 
         groups = rules.expected.groups_of.get(event.test)
         if groups is None or day is None:
             return []
-        for name in groups:
-            _receive(state, rules, name, event.test, day)
-        if state.expected.overdue:
+        expected = state.expected
+        for group in groups:
+            _receive(expected, group, event.test, day)
+        if expected.overdue:
             return _late(state, event, rules, groups, day)
         return []
     if isinstance(event, (EndOfStudy, Death)) and day is not None:
@@ -58,14 +60,13 @@ def observe(state: SubjectState, event: Event, rules: RuleSet, day: int | None) 
     return []
 
 
-def _receive(state: SubjectState, rules: RuleSet, name: str, test: str, day: int) -> None:
-    """Count ``test`` for every open visit of group ``name`` whose window holds ``day``; settle completed visits."""
-    group = rules.protocol.schedule.groups[name]
-    windows = rules.expected.windows[name]
-    progress = state.expected.groups.get(name)
+def _receive(expected: Expectations, group: GroupIndex, test: str, day: int) -> None:
+    """Count ``test`` for every open visit of ``group`` whose window holds ``day``; settle completed visits."""
+    progress = expected.groups.get(group.name)
     if progress is None:
-        progress = state.expected.groups[name] = GroupProgress()
+        progress = expected.groups[group.name] = GroupProgress()
     days = group.days
+    windows = group.windows
     for index in range(progress.next, len(days)):
         visit = days[index]
         first, last = windows[index]
@@ -76,7 +77,7 @@ def _receive(state: SubjectState, rules: RuleSet, name: str, test: str, day: int
         got = progress.received.setdefault(visit, [])
         if test not in got:
             got.append(test)
-        if len(got) == len(group.tests):
+        if len(got) == group.size:
             del progress.received[visit]
             progress.complete.append(visit)
     while progress.next < len(days) and days[progress.next] in progress.complete:
@@ -84,13 +85,14 @@ def _receive(state: SubjectState, rules: RuleSet, name: str, test: str, day: int
         progress.next += 1
 
 
-def _late(state: SubjectState, event: Event, rules: RuleSet, groups: tuple[str, ...], day: int) -> list[Alert]:
+def _late(state: SubjectState, event: Event, rules: RuleSet, groups: tuple[GroupIndex, ...], day: int) -> list[Alert]:
     """Withdraw each overdue alert of ``groups`` that this late result completes (reason: received)."""
+    names = {group.name for group in groups}
     withdrawn: list[Alert] = []
     test = event.test  # type: ignore[union-attr]
     overdue = state.expected.overdue
     for key, ref in list(overdue.items()):
-        if ref.group not in groups or test not in ref.missing or not ref.first_day <= day <= ref.last_day:
+        if ref.group not in names or test not in ref.missing or not ref.first_day <= day <= ref.last_day:
             continue
         ref.missing.remove(test)
         if ref.missing:

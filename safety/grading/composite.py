@@ -134,8 +134,10 @@ def febrile_neutropenia(memory: CompositeMemory, rule: FebrileNeutropenia, new: 
         if new[2] >= rule.neut_below:
             return None
         for p in memory.temp:
+            if p[2] < rule.sustained_at_least:  # most readings are no fever: no gap to measure
+                continue
             gap = _hours(p[1], new[1])
-            if p[2] < rule.sustained_at_least or gap > window or (best is not None and gap >= best[0]):
+            if gap > window or (best is not None and gap >= best[0]):
                 continue
             text = _fever_at(memory.temp, p, rule)
             if text is not None:

@@ -113,23 +113,36 @@ class Schedule(_Strict):
 
 
 @dataclass(frozen=True, slots=True)
+class GroupIndex:
+    """One test group as the heartbeat reads it for every observation: its name, visit days, each visit's window
+    (first and last study day) and how many tests complete a visit."""
+
+    name: str
+    days: tuple[int, ...]
+    windows: tuple[tuple[int, int], ...]
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduleIndex:
     """What the heartbeat reads from a schedule for every observation, gathered at load (``RuleSet.expected``): the
-    groups that expect each test, and each group's visit windows (first and last study day, one per visit day)."""
+    groups that expect each test, each with its visit windows."""
 
-    groups_of: Mapping[str, tuple[str, ...]]
-    windows: Mapping[str, tuple[tuple[int, int], ...]]
+    groups_of: Mapping[str, tuple[GroupIndex, ...]]
 
     @classmethod
     def of(cls, schedule: Schedule) -> ScheduleIndex:
-        groups_of: dict[str, list[str]] = {}
+        indexed = {
+            name: GroupIndex(
+                name, tuple(group.days), tuple(schedule.window(day) for day in group.days), len(group.tests)
+            )
+            for name, group in schedule.groups.items()
+        }
+        groups_of: dict[str, list[GroupIndex]] = {}
         for name, group in schedule.groups.items():
             for test in group.tests:
-                groups_of.setdefault(test, []).append(name)
-        return cls(
-            {test: tuple(names) for test, names in groups_of.items()},
-            {name: tuple(schedule.window(day) for day in group.days) for name, group in schedule.groups.items()},
-        )
+                groups_of.setdefault(test, []).append(indexed[name])
+        return cls({test: tuple(groups) for test, groups in groups_of.items()})
 
 
 DEFAULT_SCHEDULE: Final = Schedule(

@@ -19,7 +19,7 @@ import queue
 import sys
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from heapq import merge
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, Protocol
 import click
 
 from safety.errors import SafetyError
-from safety.model.outputs import Alert, GradedObservation, graded_json
+from safety.model.outputs import Alert, GradedObservation, Rejection, graded_json
 from safety.model.state import SubjectState
 from safety.replay import LineOutputs, fold_study, overdue_at, replay_subjects, shard_key
 from safety.rules.ruleset import RuleBook
@@ -47,8 +47,8 @@ WORKER_POLL_SECONDS = 1.0  # how often a wait for a shard checks that it is stil
 
 
 class Written(NamedTuple):
-    """One line's outputs as the files take them: made where the line is stepped (in a shard with --jobs > 1),
-    written in input order. ``signals`` wait for the study fold, which runs where the files are written."""
+    """One line's outputs as the files take them, made in the shard that stepped the line (--jobs > 1) and written
+    in input order. ``signals`` wait for the study fold, which runs where the files are written."""
 
     event: bytes | None  # the accepted line, newline-terminated; None when rejected or a duplicate
     duplicate: bool
@@ -72,11 +72,11 @@ class _Tally:
         self.grades: dict[int | None, int] = {}
         self.kinds: Counter[str] = Counter()
 
-    def count_graded(self, grades: list[int | None]) -> None:
-        self.graded += len(grades)
+    def count_graded(self, grades: Iterable[int | None]) -> None:
         counts = self.grades
         for grade in grades:
             counts[grade] = counts.get(grade, 0) + 1
+            self.graded += 1
 
     def grade_names(self) -> Counter[str]:
         return Counter({"null" if grade is None else str(grade): n for grade, n in self.grades.items()})
@@ -105,6 +105,10 @@ def _alert_line(alert: Alert) -> tuple[str, bytes]:
     return str(alert.kind), (alert.to_json() + "\n").encode()
 
 
+def _rejection_line(rejection: Rejection) -> bytes:
+    return (rejection.model_dump_json(exclude_none=True) + "\n").encode()
+
+
 def written(outputs: LineOutputs) -> Written:
     """What the files take of one line's outputs (most lines have no alert and no rejection)."""
     raw, graded, alerts, rejections = outputs.raw, outputs.graded, outputs.alerts, outputs.rejections
@@ -114,7 +118,7 @@ def written(outputs: LineOutputs) -> Written:
         _graded_bytes(graded) if graded else b"",
         [row.grade for row in graded],
         [_alert_line(alert) for alert in alerts] if alerts else [],
-        [(r.model_dump_json(exclude_none=True) + "\n").encode() for r in rejections] if rejections else [],
+        [_rejection_line(r) for r in rejections] if rejections else [],
         outputs.signals,
     )
 
@@ -130,6 +134,7 @@ class _Files:
         self.tally = _Tally()
 
     def write(self, line: Written, study_alerts: list[Alert]) -> None:
+        """A line a shard stepped, already encoded there."""
         tally = self.tally
         if line.event is not None:
             tally.events += 1
@@ -140,18 +145,40 @@ class _Files:
             tally.count_graded(line.grades)
             self.graded.write(line.graded)
         if line.alerts or study_alerts:  # most lines raise none
-            for kind, data in (*line.alerts, *map(_alert_line, study_alerts)):
-                tally.kinds[kind] += 1
-                self.alerts.write(data)
+            self._alerts([*line.alerts, *map(_alert_line, study_alerts)])
         for data in line.rejected:
-            tally.rejected += 1
-            self.rejected.write(data)
+            self._rejected(data)
 
-    def write_overdue(self, alerts: list[tuple[str, bytes]]) -> None:
-        """The alerts of expected data still missing at ``--as-of``, after every line's."""
+    def write_outputs(self, outputs: LineOutputs, study_alerts: list[Alert]) -> None:
+        """A line stepped in this process (``--jobs 1``), encoded as it is written: the same bytes as ``write`` of
+        its ``written`` record, without making that record for every line."""
+        tally = self.tally
+        raw, graded = outputs.raw, outputs.graded
+        if raw is not None:
+            tally.events += 1
+            self.events.write(_line_bytes(raw))
+        elif _is_duplicate(outputs):
+            tally.duplicates += 1
+        if graded:
+            tally.count_graded(row.grade for row in graded)
+            self.graded.write(_graded_bytes(graded))
+        if outputs.alerts or study_alerts:
+            self._alerts([_alert_line(alert) for alert in (*outputs.alerts, *study_alerts)])
+        for rejection in outputs.rejections:
+            self._rejected(_rejection_line(rejection))
+
+    def _alerts(self, alerts: list[tuple[str, bytes]]) -> None:
         for kind, data in alerts:
             self.tally.kinds[kind] += 1
             self.alerts.write(data)
+
+    def _rejected(self, data: bytes) -> None:
+        self.tally.rejected += 1
+        self.rejected.write(data)
+
+    def write_overdue(self, alerts: list[tuple[str, bytes]]) -> None:
+        """The alerts of expected data still missing at ``--as-of``, after every line's."""
+        self._alerts(alerts)
 
 
 # A replay allocates a few dozen container objects per event and keeps the subject states alive, so the default
@@ -270,8 +297,7 @@ def run(
         subjects: _Subjects = _Shards(jobs, rules_path, moment, stack) if jobs > 1 else _InProcess(rules, moment)
         files = _Files(stack, out)
         lines = _lines(stack, source, os.path.getsize(events), progress)
-        for line in subjects.step(lines):
-            files.write(line, fold_study(line.signals, rules, studies))
+        subjects.write(lines, files, lambda signals: fold_study(signals, rules, studies))
         files.write_overdue(subjects.overdue())
     if not quiet:
         _summary(events, out, rules, files.tally, moment)
@@ -281,12 +307,15 @@ def run(
 # ------------------------------------------------------------------------------------------------- subjects
 
 
-class _Subjects(Protocol):
-    """Where the subject level of the fold runs: ``step`` gives each non-blank line's outputs in input order;
-    ``overdue``, once every line is stepped, the DATA_OVERDUE alerts still owed at ``--as-of`` (none without it),
-    by study and subject."""
+StudyFold = Callable[[list[StudySignal]], list[Alert]]  # a line's signals -> the study-level alerts they raise
 
-    def step(self, lines: Iterable[bytes]) -> Iterator[Written]: ...
+
+class _Subjects(Protocol):
+    """Where the subject level of the fold runs: ``write`` steps the lines and writes each non-blank line's
+    outputs to the files in input order, after ``fold`` gave its study-level alerts; ``overdue``, once every line
+    is written, the DATA_OVERDUE alerts still owed at ``--as-of`` (none without it), by study and subject."""
+
+    def write(self, lines: Iterable[bytes], files: _Files, fold: StudyFold) -> None: ...
 
     def overdue(self) -> list[tuple[str, bytes]]: ...
 
@@ -300,8 +329,9 @@ class _InProcess:
         self.subjects: dict[tuple[str, str], SubjectState] = {}
         self.seen: dict[tuple[str, str, str], str] = {}
 
-    def step(self, lines: Iterable[bytes]) -> Iterator[Written]:
-        return map(written, replay_subjects(enumerate(lines, 1), self.rules, self.subjects, self.seen, self.as_of))
+    def write(self, lines: Iterable[bytes], files: _Files, fold: StudyFold) -> None:
+        for outputs in replay_subjects(enumerate(lines, 1), self.rules, self.subjects, self.seen, self.as_of):
+            files.write_outputs(outputs, fold(outputs.signals))
 
     def overdue(self) -> list[tuple[str, bytes]]:
         if self.as_of is None:
@@ -349,7 +379,12 @@ class _Shards:
             process.start()
         stack.callback(self._stop)
 
-    def step(self, lines: Iterable[bytes]) -> Iterator[Written]:
+    def write(self, lines: Iterable[bytes], files: _Files, fold: StudyFold) -> None:
+        for line in self._step(lines):
+            files.write(line, fold(line.signals))
+
+    def _step(self, lines: Iterable[bytes]) -> Iterator[Written]:
+        """Each non-blank line's outputs, as its shard returned them, in input order."""
         pending: list[list[int]] = []  # per block sent and not yet written: the shard of each line, in input order
         for block in _blocks(lines):
             pending.append(self._send(block))
