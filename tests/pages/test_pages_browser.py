@@ -365,12 +365,28 @@ def test_fixture_overview_shows_the_known_stopping_numbers(page: Any, fixture_si
     _shot(page, "summary-fixture.png")
 
 
+_SESSIONS: dict[tuple[str, str], list[Any]] = {}
+"""(site, person) -> the session cookies of that person's first sign-in on that site."""
+
+
 def _sign_in(page: Any, url: str, name: str, next_path: str) -> None:
+    """Signed in as ``name`` at ``next_path``. A person signs in through the form once per site; later tests carry
+    the session cookie, as a browser that stays signed in does. The site allows 10 sign-ins per address in 5
+    minutes (streams/web/guard.py), fewer than this module's tests: signing in afresh for each one failed on a
+    machine fast enough to run them all within the window. A cookie the site no longer accepts (signed out) gets
+    the form again."""
+    cookies = _SESSIONS.get((url, name))
+    if cookies:
+        page.context.add_cookies(cookies)
+        page.goto(f"{url}{next_path}")
+        if page.url == f"{url}{next_path}":
+            return
     page.goto(f"{url}{next_path}")  # not signed in: the browser is sent to the sign-in page
     page.locator("#name").fill(name)
     page.locator("#password").fill(PASSWORD)
     page.get_by_test_id("login-button").click()
     page.wait_for_url(f"{url}{next_path}")
+    _SESSIONS[(url, name)] = page.context.cookies()
 
 
 def test_live_overview_acknowledge_button_posts_to_the_ack_endpoint(page: Any, live_site: Any) -> None:
