@@ -9,6 +9,10 @@ names, ``studies/`` holds one protocol file per study.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
 
 from safety.errors import RuleFileError
 from safety.rules.ctcae import Criteria, UnitTable, build_criteria, build_units
@@ -19,6 +23,8 @@ from safety.rules.sources import Document
 from streams.settings import Settings
 
 RULES_SUFFIXES = (".yaml", ".yml")
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def rules_dir() -> Path:
@@ -45,6 +51,23 @@ def read_study(path: Path) -> Document:
     if not path.is_file():
         raise RuleFileError(f"{path}: study rules file not found; pass an existing file with --rules")
     return _read(path, str(path))
+
+
+def load_rule_file(path: Path, model: type[M], what: str) -> M:
+    """A feed's mapping file (``rules/feeds/``) read as YAML and validated as ``model``; each refusal names the
+    file, the key and what is wrong (``what``: the file's purpose), so whoever edits it can fix it from the message."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RuleFileError(f"{path}: cannot read the {what} ({exc.strerror}); check the path") from exc
+    except yaml.YAMLError as exc:
+        raise RuleFileError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(part) for part in err["loc"])
+        raise RuleFileError(f"{path}: {where}: {err['msg']}") from exc
 
 
 def _read(path: Path, name: str) -> Document:

@@ -28,10 +28,11 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from safety.errors import RuleFileError
 from safety.rules.sources import Document, parse_yaml
+from safety.rules.strict import Strict
 from safety.vocab import Category
 
 Op = Literal["lt", "le", "gt", "ge"]
@@ -63,11 +64,7 @@ TERMS_FILE: Final = "ctcae_terms.yaml"
 # --------------------------------------------------------------------------------------------- schema (YAML)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Band(_Strict):
+class Band(Strict):
     """One grade's comparison: ``measure <op> value x <of>``; ``to`` is the band's other end
     (documentation)."""
 
@@ -82,7 +79,7 @@ class Band(_Strict):
     note: str | None = None
 
 
-class BandSet(_Strict):
+class BandSet(Strict):
     """Bands that apply together; the entry's grade is the worst over its applicable sets."""
 
     name: str
@@ -92,7 +89,7 @@ class BandSet(_Strict):
     bands: list[Band] = Field(min_length=1)
 
 
-class Example(_Strict):
+class Example(Strict):
     """A worked example embedded in the rules file; tests/rules grade it and compare (SI unless ``unit``)."""
 
     value: float | str
@@ -107,7 +104,7 @@ class Example(_Strict):
     grade: int | None
 
 
-class TermEntry(_Strict):
+class TermEntry(Strict):
     """One CTCAE term graded from one test.
 
     ``sets`` are read in the test's SI unit; ``bands_by_unit`` holds the bands CTCAE itself prints in another
@@ -127,7 +124,7 @@ class TermEntry(_Strict):
     note: str | None = None
 
 
-class FebrileNeutropenia(_Strict):
+class FebrileNeutropenia(Strict):
     """spec/ctcae.md: NEUT < 1.0 with TEMP > 38.3 C within 24 h, or two TEMP >= 38.0 >= 1 h apart
     (sustained)."""
 
@@ -144,7 +141,7 @@ class FebrileNeutropenia(_Strict):
     grade: int
 
 
-class SustainedFever(_Strict):
+class SustainedFever(Strict):
     """spec/ctcae.md Settled details: two readings > 40.0 C >= 24 h apart, none <= 40.0 between -> grade 4."""
 
     entry: str
@@ -153,12 +150,12 @@ class SustainedFever(_Strict):
     grade: int
 
 
-class Composites(_Strict):
+class Composites(Strict):
     febrile_neutropenia: FebrileNeutropenia | None = None
     sustained_fever: SustainedFever | None = None
 
 
-class CriteriaFile(_Strict):
+class CriteriaFile(Strict):
     """The top level of ``rules/ctcae_v*.yaml``. ``base`` names a file whose entries this one
     extends/replaces."""
 
@@ -171,7 +168,7 @@ class CriteriaFile(_Strict):
     composites: Composites | None = None
 
 
-class UnitDef(_Strict):
+class UnitDef(Strict):
     """SI = (reported - offset) x factor / divisor."""
 
     factor: float = 1.0
@@ -179,17 +176,17 @@ class UnitDef(_Strict):
     offset: float = 0.0
 
 
-class TestUnits(_Strict):
+class TestUnits(Strict):
     si: str
     allow_missing: bool = False
     units: dict[str, UnitDef] = Field(min_length=1)
 
 
-class UnitsFile(_Strict):
+class UnitsFile(Strict):
     tests: dict[str, TestUnits]
 
 
-class TermVersion(_Strict):
+class TermVersion(Strict):
     """One version's term names in ``rules/ctcae_terms.yaml``: its base's names, renamed, plus its own."""
 
     base: str | None = None
@@ -197,7 +194,7 @@ class TermVersion(_Strict):
     renamed: dict[str, str] = Field(default_factory=dict)
 
 
-class TermsFile(_Strict):
+class TermsFile(Strict):
     versions: dict[str, TermVersion] = Field(min_length=1)
 
 

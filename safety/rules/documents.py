@@ -10,18 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from safety.errors import RuleFileError
 from safety.rules.sources import Document, parse_yaml
+from safety.rules.strict import Strict
 from safety.vocab import Causality, Role
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Bilingual(_Strict):
+class Bilingual(Strict):
     """A label or a value in the two languages of the site's forms."""
 
     zh: Annotated[str, Field(min_length=1)]
@@ -41,7 +38,7 @@ FIVE_LEVEL_WORDING: dict[Causality, Bilingual] = {
 }
 
 
-class Product(_Strict):
+class Product(Strict):
     """The investigational product as the forms name it; ``route_code`` is the E2B(R3) route of administration
     code (ICH code list, e.g. 042 intravenous) and ``dose_unit`` the UCUM unit of an infusion's ``dose_per_kg``."""
 
@@ -54,7 +51,7 @@ class Product(_Strict):
     indication: Bilingual
 
 
-class DocumentConstants(_Strict):
+class DocumentConstants(Strict):
     trial_title: Bilingual
     registration_number: Annotated[str, Field(min_length=1)]
     ethics_approval_number: Annotated[str, Field(min_length=1)]

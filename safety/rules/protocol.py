@@ -13,13 +13,14 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from safety.errors import RuleFileError
 from safety.rules.documents import DocumentConstants
 from safety.rules.schedule import DEFAULT_SCHEDULE, Schedule
 from safety.rules.sources import Document, parse_yaml
+from safety.rules.strict import Strict
 from safety.vocab import CLINICAL_KINDS, RELATED_CAUSALITY, AlertKindName, Causality, ObservationType, Role
 
 if TYPE_CHECKING:
@@ -50,16 +51,12 @@ def check_time_zone(value: str) -> str:
     return value
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Window(_Strict):
+class Window(Strict):
     first_day: int = 0
     last_day: int = 365
 
 
-class Dlt1(_Strict):
+class Dlt1(Strict):
     """Infusion reaction: an AE of these terms, grade >= min_grade, onset within `within_hours` of any infusion."""
 
     enabled: bool = True
@@ -68,7 +65,7 @@ class Dlt1(_Strict):
     within_hours: Annotated[float, Field(gt=0)] = 24
 
 
-class Dlt2(_Strict):
+class Dlt2(Strict):
     """Non-hematologic toxicity: AE grade >= min_grade, term not hematologic, causality in the related set."""
 
     enabled: bool = True
@@ -76,7 +73,7 @@ class Dlt2(_Strict):
     hematologic_terms: list[str]
 
 
-class Dlt3(_Strict):
+class Dlt3(Strict):
     """Thromboembolism: AE of these terms, grade >= min_grade, causality not in `excluded_causality`."""
 
     enabled: bool = True
@@ -85,7 +82,7 @@ class Dlt3(_Strict):
     excluded_causality: list[Causality] = ["unrelated"]
 
 
-class Dlt4(_Strict):
+class Dlt4(Strict):
     """Marrow suppression beyond the disease: below `fraction_of_baseline` x baseline and grade >= min_grade,
     confirmed by a later value of the same test at least `confirm_after_days` study days later."""
 
@@ -96,13 +93,13 @@ class Dlt4(_Strict):
     confirm_after_days: Annotated[int, Field(ge=1)] = 7
 
 
-class Dlt5(_Strict):
+class Dlt5(Strict):
     """Treatment-related death: a death event, or an AE of grade 5, causality in the related set."""
 
     enabled: bool = True
 
 
-class DltRules(_Strict):
+class DltRules(Strict):
     priority: list[str] = ["DLT-5", "DLT-1", "DLT-3", "DLT-4", "DLT-2"]
     dlt1: Dlt1
     dlt2: Dlt2
@@ -111,19 +108,19 @@ class DltRules(_Strict):
     dlt5: Dlt5 = Dlt5()
 
 
-class SuspectedDlt(_Strict):
+class SuspectedDlt(Strict):
     enabled: bool = True
     min_grade: Annotated[int, Field(ge=1, le=5)] = 3
     event_types: list[ObservationType] = ["lab", "vital", "ecg"]
 
 
-class PotentialSae(_Strict):
+class PotentialSae(Strict):
     enabled: bool = True
     min_grade: Annotated[int, Field(ge=1, le=5)] = 4
     event_types: list[ObservationType] = ["lab", "vital", "ecg"]
 
 
-class HysLaw(_Strict):
+class HysLaw(Strict):
     enabled: bool = True
     transaminase_tests: list[str] = ["ALT", "AST"]
     transaminase_x_uln: float = 3.0
@@ -134,7 +131,7 @@ class HysLaw(_Strict):
     max_days_after: Annotated[int, Field(ge=0)] = 14
 
 
-class StoppingRule(_Strict):
+class StoppingRule(Strict):
     """Beta(prior_a, prior_b) prior on the DLT rate; raise when P(rate > threshold | x, n) > probability."""
 
     enabled: bool = True
@@ -145,14 +142,14 @@ class StoppingRule(_Strict):
     min_n: Annotated[int, Field(ge=1)] = 3
 
 
-class Clock(_Strict):
+class Clock(Strict):
     """A report or review deadline counted from the triggering event's `recorded_at`."""
 
     hours: Annotated[float, Field(ge=0)]
     what: str
 
 
-class Escalation(_Strict):
+class Escalation(Strict):
     """protocol.md, Reporting and escalation."""
 
     unacknowledged_kinds: list[AlertKindName] = ["SAE", "SUSAR", "DLT"]
@@ -162,7 +159,7 @@ class Escalation(_Strict):
     resend_to: list[Role] = ["pi", "safety_officer"]
 
 
-class Protocol(_Strict):
+class Protocol(Strict):
     study_id: str
     title: str = ""
     # The shape of this study's pseudonymous subject codes, matched against the whole subject_id (re.fullmatch):

@@ -15,25 +15,23 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Annotated, Final
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from safety.rules.strict import Strict
 
 _GROUP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 UNGRADED_VITALS: Final = ("PULSE", "RESP", "WEIGHT")
 """Vital-sign codes of the event contract that no CTCAE criterion grades; a schedule may still expect them."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class WindowBand(_Strict):
+class WindowBand(Strict):
     """Visits on study days up to ``through_day`` are satisfied by results from ``days`` before to ``days`` after."""
 
     through_day: Annotated[int, Field(ge=0)]
     days: Annotated[int, Field(ge=0, le=60)]
 
 
-class TestGroup(_Strict):
+class TestGroup(Strict):
     """Tests expected together (one draw, one measurement round) on each of ``days``."""
 
     tests: Annotated[list[str], Field(min_length=1)]
@@ -58,7 +56,7 @@ class TestGroup(_Strict):
         return days
 
 
-class Schedule(_Strict):
+class Schedule(Strict):
     """Expected assessments: groups of tests per visit day, the visit windows, the grace period, the silence limit."""
 
     grace_days: Annotated[int, Field(ge=0, le=60)] = 2

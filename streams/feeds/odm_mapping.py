@@ -13,11 +13,11 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import field_validator, model_validator
 
-from safety.errors import RuleFileError
+from safety.rules.strict import Strict
 from streams.feeds.sdtm_rules import SubjectCodes
+from streams.rulefiles import load_rule_file
 
 Domain = Literal["DM", "EX", "LB", "VS", "EG", "AE", "DS"]
 DATE_VARIABLES: dict[str, tuple[str, ...]] = {
@@ -33,18 +33,14 @@ DATE_VARIABLES: dict[str, tuple[str, ...]] = {
 _VARIABLE = re.compile(r"^[A-Z][A-Z0-9]{1,7}$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class WideTest(_Strict):
+class WideTest(Strict):
     """One item of a form that records several tests side by side (``IT.PT_PULSE``): its test code and unit."""
 
     test: str
     unit: str | None = None
 
 
-class GroupMapping(_Strict):
+class GroupMapping(Strict):
     domain: Domain
     items: dict[str, str] = {}
     """ItemOID -> SDTM variable (``IT.AETERM: AETERM``)."""
@@ -71,7 +67,7 @@ class GroupMapping(_Strict):
         return self
 
 
-class OdmMapping(_Strict):
+class OdmMapping(Strict):
     subjects: SubjectCodes | None = None
     """SubjectKey -> subject code; absent: ``subjects`` of rules/feeds/sdtm.yaml (``--subjects FILE`` overrides)."""
     groups: dict[str, GroupMapping]
@@ -79,15 +75,4 @@ class OdmMapping(_Strict):
 
 def load_odm_mapping(path: Path) -> OdmMapping:
     """The mapping file, validated; a refusal names the file, the key and what is wrong."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RuleFileError(f"{path}: cannot read the ODM mapping ({exc.strerror}); check the path") from exc
-    except yaml.YAMLError as exc:
-        raise RuleFileError(f"{path}: not valid YAML: {exc}") from exc
-    try:
-        return OdmMapping.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(part) for part in err["loc"])
-        raise RuleFileError(f"{path}: {where}: {err['msg']}") from exc
+    return load_rule_file(path, OdmMapping, "ODM mapping")

@@ -11,21 +11,17 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
 from safety.errors import RuleFileError
+from safety.rules.strict import Strict
 from safety.vocab import Causality, Seriousness
-from streams.rulefiles import rules_dir
+from streams.rulefiles import load_rule_file, rules_dir
 
 EndReason = Literal["completed", "withdrawn", "lost_to_follow_up", "death"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SubjectCodes(_Strict):
+class SubjectCodes(Strict):
     """USUBJID -> subject code by a declared pattern: the whole USUBJID must match and capture ``number``."""
 
     pattern: re.Pattern[str]
@@ -43,7 +39,7 @@ class SubjectCodes(_Strict):
         return self.template.format(number=match["number"]) if match else None
 
 
-class SdtmRules(_Strict):
+class SdtmRules(Strict):
     subjects: SubjectCodes
     lab_tests: dict[str, str]
     vital_tests: dict[str, str]
@@ -63,19 +59,7 @@ def default_path() -> Path:
 
 def load_sdtm_rules(path: Path | None = None) -> SdtmRules:
     """``rules/feeds/sdtm.yaml`` (or ``path``), validated; a refusal names the file, the key and what is wrong."""
-    path = path or default_path()
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RuleFileError(f"{path}: cannot read the SDTM mapping ({exc.strerror}); check the path") from exc
-    except yaml.YAMLError as exc:
-        raise RuleFileError(f"{path}: not valid YAML: {exc}") from exc
-    try:
-        return SdtmRules.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(part) for part in err["loc"])
-        raise RuleFileError(f"{path}: {where}: {err['msg']}") from exc
+    return load_rule_file(path or default_path(), SdtmRules, "SDTM mapping")
 
 
 def load_subject_table(path: Path) -> dict[str, str]:
